@@ -1,0 +1,14 @@
+import type { Command } from "./context.js";
+
+/** Command modules load on demand: `reid status` never pays for the TRNG or the formats. */
+export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command }>>> = {
+  status: () => import("./commands/status.js"),
+  init: () => import("./commands/init.js"),
+  reset: () => import("./commands/reset.js"),
+  erase: () => import("./commands/erase.js"),
+  random: () => import("./commands/random.js"),
+  config: () => import("./commands/config.js"),
+  help: () => import("./commands/help.js"),
+};
+
+export const COMMAND_ORDER = ["status", "init", "reset", "erase", "random", "config", "help"] as const;

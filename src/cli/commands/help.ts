@@ -1,0 +1,30 @@
+import { COMMAND_ORDER, COMMANDS } from "../commands.js";
+import type { Command } from "../context.js";
+
+export const command: Command = {
+  usage: "reid help [COMMAND]",
+  summary: "Lists the commands, or shows how to use one.",
+  options: {},
+  positionals: [0, 1],
+  async run(context, _values, [name]) {
+    const names = name && COMMANDS[name] ? [name] : COMMAND_ORDER;
+    const lines = [
+      "reid: a secure element for device identity, owned by you.",
+      "",
+      "usage: reid [--store DIR] [--json] [--source os|device:PATH] COMMAND [OPTIONS]",
+      "",
+    ];
+    for (const each of names) {
+      const load = COMMANDS[each];
+      if (!load) continue;
+      const { command } = await load();
+      lines.push(`  ${command.usage}`, `      ${command.summary}`);
+    }
+    lines.push(
+      "",
+      "Store: --store, else $REID_STORE, else $XDG_DATA_HOME/reid, else ~/.local/share/reid.",
+      "Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage.",
+    );
+    context.stdout.write(`${lines.join("\n")}\n`);
+  },
+};

@@ -1,0 +1,64 @@
+import { once } from "node:events";
+import { openRandomSupply, openSource, SUPPLY_PROFILES } from "../../entropy/open.js";
+import { UsageError } from "../../errors.js";
+import { parseByteCount } from "../byte-count.js";
+import { type Command, printJson } from "../context.js";
+
+const CHUNK = 1 << 16;
+const JSON_LIMIT = 1 << 16;
+
+export const command: Command = {
+  usage: "reid [--source SPEC] [--json] random --bytes N [--hex]",
+  summary: "Writes N bytes from the element's health-tested entropy source (through its FIFO) to stdout.",
+  options: { bytes: { type: "string" }, hex: { type: "boolean" } },
+  positionals: [0, 0],
+  async run(context, values) {
+    if (typeof values.bytes !== "string") throw new UsageError("'reid random' needs --bytes N");
+    const total = parseByteCount(values.bytes, "--bytes");
+    if (context.json && total > JSON_LIMIT) {
+      throw new UsageError(
+        `'reid random --json' prints at most ${JSON_LIMIT} bytes; drop --json to stream more`,
+      );
+    }
+    const { stream } = SUPPLY_PROFILES;
+    const supply = openRandomSupply(openSource(context.source), {
+      capacity: stream.capacity,
+      refill: Math.min(stream.refill, total),
+    });
+    try {
+      if (context.json) {
+        const bytes = await supply.fifo.read(total);
+        return printJson(context, { bytes: total, hex: Buffer.from(bytes).toString("hex") });
+      }
+      await streamOut(context.stdout, total, values.hex === true, (chunk) => supply.fifo.readInto(chunk));
+    } finally {
+      await supply.close();
+    }
+  },
+};
+
+/** Streams with backpressure; a reader that goes away (EPIPE) ends the stream quietly. */
+async function streamOut(
+  out: NodeJS.WritableStream,
+  total: number,
+  hex: boolean,
+  fill: (chunk: Uint8Array) => Promise<void>,
+): Promise<void> {
+  let gone = false;
+  const onError = (error: NodeJS.ErrnoException) => {
+    gone = true;
+    if (error.code !== "EPIPE") throw error;
+  };
+  out.on("error", onError);
+  try {
+    for (let sent = 0; sent < total && !gone; ) {
+      const chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK, total - sent));
+      await fill(chunk);
+      sent += chunk.length;
+      const text = hex ? chunk.toString("hex") + (sent === total ? "\n" : "") : chunk;
+      if (!out.write(text)) await Promise.race([once(out, "drain"), once(out, "close")]);
+    }
+  } finally {
+    out.off("error", onError);
+  }
+}

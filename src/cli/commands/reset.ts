@@ -1,0 +1,3 @@
+import { requestCommand } from "../request.js";
+
+export const command = requestCommand("reset");

@@ -1,0 +1,25 @@
+import { type Command, print, printJson } from "../context.js";
+import { withElement } from "../with-element.js";
+
+export const command: Command = {
+  usage: "reid [--store DIR] [--json] status",
+  summary: "Shows the element's state, generation, handle, mode, source and format; never the identifier.",
+  options: {},
+  positionals: [0, 0],
+  async run(context) {
+    const status = await withElement(context, "read", (control) => control.status());
+    if (context.json) return printJson(context, status);
+    const rows: [string, string][] = [
+      ["state", status.state],
+      ["generation", String(status.generation)],
+      ["handle", status.handle ?? "-"],
+      ["mode", status.mode],
+      ["source", status.source],
+      ["format", status.format],
+      ["requests", status.requests === "typed" ? "init, reset, erase" : "single-type (every request resets)"],
+      ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
+      ["store", status.store],
+    ];
+    print(context, rows.map(([key, value]) => `${key.padEnd(11)} ${value}`).join("\n"));
+  },
+};

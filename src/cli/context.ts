@@ -1,0 +1,34 @@
+import type { SourceSpec } from "../entropy/source-spec.js";
+
+/** What every command gets: the global options, resolved, and where to print. */
+export interface CliContext {
+  readonly json: boolean;
+  readonly storeDirectory: string;
+  readonly source: SourceSpec;
+  readonly lockTimeoutMs: number;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export type OptionSpec = { readonly type: "string" | "boolean"; readonly short?: string };
+
+/** A command module: its own options, how many positionals it takes, and what it does. */
+export interface Command {
+  readonly usage: string;
+  readonly summary: string;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  readonly positionals: readonly [min: number, max: number];
+  run(
+    context: CliContext,
+    values: Readonly<Record<string, string | boolean | undefined>>,
+    positionals: readonly string[],
+  ): Promise<void>;
+}
+
+export function print(context: CliContext, text: string): void {
+  context.stdout.write(`${text}\n`);
+}
+
+export function printJson(context: CliContext, value: unknown): void {
+  context.stdout.write(`${JSON.stringify(value)}\n`);
+}

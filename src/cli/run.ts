@@ -1,0 +1,128 @@
+import { parseArgs } from "node:util";
+import { parseSourceSpec } from "../entropy/source-spec.js";
+import { ExitCode, ReidError, UsageError } from "../errors.js";
+import { storeDirectory } from "../storage/location.js";
+import { COMMANDS } from "./commands.js";
+import type { CliContext, OptionSpec } from "./context.js";
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  store: { type: "string" },
+  json: { type: "boolean" },
+  source: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+};
+const DEFAULT_LOCK_TIMEOUT_S = 10;
+
+export interface Io {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Runs one `reid` invocation and returns its exit code; every failure is one line on stderr. */
+export async function run(io: Io): Promise<number> {
+  const json = io.argv.includes("--json");
+  try {
+    const { name, rest } = splitCommand(io.argv);
+    const load = COMMANDS[name];
+    if (!load) throw new UsageError(`unknown command '${name}' (see 'reid help')`, "unknown-command");
+    const { command } = await load();
+    const parsed = parse(rest, { ...GLOBAL_OPTIONS, ...command.options }, `reid ${name}`);
+    const { values, positionals } = parsed;
+    if (values.version) {
+      io.stdout.write(`reid ${version()}\n`);
+      return ExitCode.ok;
+    }
+    if (values.help) {
+      io.stdout.write(`usage: ${command.usage}\n${command.summary}\n`);
+      return ExitCode.ok;
+    }
+    const [min, max] = command.positionals;
+    if (positionals.length < min)
+      throw new UsageError(`'reid ${name}' is missing an argument: ${command.usage}`);
+    if (positionals.length > max)
+      throw new UsageError(`unexpected argument '${positionals[max]}' for 'reid ${name}'`);
+    const context: CliContext = {
+      json: values.json === true,
+      storeDirectory: storeDirectory(asString(values.store), io.env),
+      source: parseSourceSpec(asString(values.source) ?? io.env.REID_SOURCE ?? "os"),
+      lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
+      stdout: io.stdout,
+      stderr: io.stderr,
+    };
+    await command.run(context, values, positionals);
+    return ExitCode.ok;
+  } catch (error) {
+    return report(error, json, io);
+  }
+}
+
+/** The command is the first word that is not a global option (or a global option's value). */
+function splitCommand(argv: readonly string[]): { name: string; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] ?? "";
+    if (!word.startsWith("-")) return { name: word, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+    const option = /^--?([^=]+)/.exec(word)?.[1] ?? "";
+    const spec = GLOBAL_OPTIONS[option] ?? Object.values(GLOBAL_OPTIONS).find((o) => o.short === option);
+    if (!spec) throw new UsageError(`unknown option '${word}' before the command (see 'reid help')`);
+    if (spec.type === "string" && !word.includes("=")) i++;
+  }
+  const asked = argv.some((word) => word === "--help" || word === "-h" || word === "--version");
+  if (asked) return { name: "help", rest: argv.filter((word) => word !== "--help" && word !== "-h") };
+  throw new UsageError("no command given (see 'reid help')");
+}
+
+function parse(args: string[], options: Record<string, OptionSpec>, where: string) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(describeParseError(error, where));
+  }
+}
+
+function describeParseError(error: unknown, where: string): string {
+  const { code, message } = error as { code?: string; message: string };
+  const option = /'(-[^']*)'/.exec(message)?.[1] ?? /(--?[\w-]+)/.exec(message)?.[1] ?? "";
+  switch (code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option '${option}' for '${where}'`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return `option '${option.split(" ")[0]}' of '${where}' ${/argument missing/.test(message) ? "needs a value" : "takes no value"}`;
+    default:
+      return `${where}: ${message.split("\n")[0]}`;
+  }
+}
+
+function asString(value: string | boolean | undefined): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function lockTimeout(text: string | undefined): number {
+  if (text === undefined || text === "") return DEFAULT_LOCK_TIMEOUT_S * 1000;
+  const seconds = Number(text);
+  if (!(seconds >= 0 && seconds <= 3600)) {
+    throw new UsageError(`bad REID_LOCK_TIMEOUT '${text}': expected seconds in 0..3600`);
+  }
+  return seconds * 1000;
+}
+
+/** Set by the build (scripts/build.mjs); a run from source reports "dev". */
+declare const REID_VERSION: string | undefined;
+
+function version(): string {
+  return typeof REID_VERSION === "string" ? REID_VERSION : "dev";
+}
+
+function report(error: unknown, json: boolean, io: Io): number {
+  const known = error instanceof ReidError;
+  const code = known ? error.code : "internal";
+  const exitCode = known ? error.exitCode : ExitCode.internal;
+  const text = known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`;
+  const message = text.replace(/\s*\n\s*/g, " ");
+  if (json) io.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else io.stderr.write(`reid: ${message}\n`);
+  if (!known && io.env.REID_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ""}\n`);
+  return exitCode;
+}

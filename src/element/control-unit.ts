@@ -1,0 +1,121 @@
+import { StateError } from "../errors.js";
+import { formatName } from "../format/format.js";
+import type { IdentifierStore } from "../storage/identifier-store.js";
+import type { StoredRecord } from "../storage/record.js";
+import type { ProcessingUnit } from "./processing-unit.js";
+import type { Notification, Request, RequestType } from "./request.js";
+
+export interface ElementStatus {
+  readonly state: StoredRecord["state"];
+  readonly generation: number;
+  readonly handle: string | null;
+  /** random (TRNG) mode; factory (PUF) mode arrives with the mode switch. */
+  readonly mode: "random";
+  readonly source: string;
+  readonly format: string;
+  readonly scheduled: readonly unknown[];
+  readonly store: string;
+  /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
+  readonly requests: "typed" | "single-type";
+}
+
+export type Listener = (notification: Notification) => void;
+
+/**
+ * The control unit: takes requests one at a time (concurrent callers queue, never interleave),
+ * checks them against the element's state, drives the processing unit, and notifies listeners
+ * of every finished request.
+ */
+export class ControlUnit {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly listeners = new Set<Listener>();
+
+  constructor(
+    private readonly store: IdentifierStore,
+    private readonly processing: ProcessingUnit,
+    private readonly sourceName: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  submit(request: Request): Promise<Notification> {
+    return this.serialize(async () => {
+      const current = await this.store.load();
+      try {
+        const type = this.resolve(request.type, current);
+        const next =
+          type === "erase"
+            ? await this.processing.eraseIdentifier(current)
+            : await this.processing.writeIdentifier(current, request.format ?? current.format);
+        next.identifier?.fill(0);
+        const notification: Notification = {
+          request: type,
+          requested: request.type,
+          state: next.state,
+          generation: next.generation,
+          handle: null,
+          time: this.now().toISOString(),
+        };
+        for (const listener of this.listeners) listener(notification);
+        return notification;
+      } finally {
+        current.identifier?.fill(0);
+      }
+    });
+  }
+
+  status(): Promise<ElementStatus> {
+    return this.serialize(async () => {
+      const current = await this.store.load();
+      current.identifier?.fill(0);
+      return {
+        state: current.state,
+        generation: current.generation,
+        handle: null,
+        mode: "random",
+        source: this.sourceName,
+        format: formatName(current.format),
+        scheduled: [],
+        store: this.store.location,
+        requests: current.singleType ? "single-type" : "typed",
+      };
+    });
+  }
+
+  /** Turns single-type mode on or off; committed like any state change. */
+  setSingleType(on: boolean): Promise<ElementStatus> {
+    return this.serialize(async () => {
+      const current = await this.store.load();
+      try {
+        if (current.singleType !== on)
+          (await this.processing.configure(current, { singleType: on })).identifier?.fill(0);
+      } finally {
+        current.identifier?.fill(0);
+      }
+    }).then(() => this.status());
+  }
+
+  onNotification(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private resolve(type: RequestType, current: StoredRecord): RequestType {
+    if (current.singleType) return "reset";
+    if (type === "init" && current.state === "set") {
+      throw new StateError(
+        "already-initialized",
+        `the element already holds an identifier (generation ${current.generation}); use reset to replace it`,
+      );
+    }
+    if (type === "erase" && current.state === "blank") {
+      throw new StateError("already-blank", "the element holds no identifier; there is nothing to erase");
+    }
+    return type;
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

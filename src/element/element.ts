@@ -1,0 +1,47 @@
+import type { RandomSupply } from "../entropy/open.js";
+import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
+import { openFileStore } from "../storage/file/open-file-store.js";
+import { ControlUnit } from "./control-unit.js";
+import { ProcessingUnit } from "./processing-unit.js";
+
+export interface ElementOptions {
+  readonly storeDirectory: string;
+  readonly source: SourceSpec;
+  /** False: only status and reads; the store opens read-only. */
+  readonly write: boolean;
+  readonly lockTimeoutMs: number;
+  readonly now?: () => Date;
+}
+
+export interface Element {
+  readonly control: ControlUnit;
+  close(): Promise<void>;
+}
+
+/**
+ * The element: one store, one entropy source, one request pipeline. It holds the store's writer
+ * lock until closed; the TRNG starts only when a request needs random information.
+ */
+export async function openElement(options: ElementOptions): Promise<Element> {
+  const store = await openFileStore(options.storeDirectory, {
+    write: options.write,
+    lockTimeoutMs: options.lockTimeoutMs,
+  });
+  let supply: RandomSupply | undefined;
+  const processing = new ProcessingUnit(store, async () => {
+    if (!supply) {
+      // Loaded here, not at the top: status and erase never pay for the TRNG and its WebAssembly.
+      const { openRandomSupply, openSource, SUPPLY_PROFILES } = await import("../entropy/open.js");
+      supply = openRandomSupply(openSource(options.source), SUPPLY_PROFILES.identifier);
+    }
+    return supply.fifo;
+  });
+  const control = new ControlUnit(store, processing, sourceName(options.source), options.now);
+  return {
+    control,
+    close: async () => {
+      await supply?.close();
+      await store.close();
+    },
+  };
+}

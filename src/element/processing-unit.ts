@@ -1,0 +1,42 @@
+import type { FifoCache } from "../entropy/fifo-cache.js";
+import { type IdentifierFormat, processRandom } from "../format/format.js";
+import type { IdentifierStore } from "../storage/identifier-store.js";
+import type { StoredRecord } from "../storage/record.js";
+
+/**
+ * The processing unit: on a request signal it reads random information from the FIFO, turns it
+ * into an identifier of the chosen format, and writes it to the storage area, whose commit erases
+ * the old one only once the new is durable. It touches the TRNG only through the FIFO and the
+ * storage area only through the store.
+ */
+export class ProcessingUnit {
+  constructor(
+    private readonly store: IdentifierStore,
+    /** The FIFO, opened on first need: erase and status never start the TRNG. */
+    private readonly fifo: () => Promise<FifoCache>,
+  ) {}
+
+  async writeIdentifier(current: StoredRecord, format: IdentifierFormat): Promise<StoredRecord> {
+    const fifo = await this.fifo();
+    const identifier = await processRandom(format, (length) => fifo.read(length));
+    try {
+      return await this.store.commit({
+        state: "set",
+        generation: current.generation + 1,
+        format,
+        singleType: current.singleType,
+        identifier,
+      });
+    } finally {
+      identifier.fill(0);
+    }
+  }
+
+  eraseIdentifier(current: StoredRecord): Promise<StoredRecord> {
+    return this.store.commit({ ...current, state: "blank", identifier: null });
+  }
+
+  configure(current: StoredRecord, settings: { readonly singleType: boolean }): Promise<StoredRecord> {
+    return this.store.commit({ ...current, singleType: settings.singleType });
+  }
+}

@@ -1,0 +1,24 @@
+import type { IdentifierFormat } from "../format/format.js";
+import type { ElementState } from "../storage/record.js";
+
+/** The identifier configuration requests of the patent: initialize, erase, update/reset. */
+export type RequestType = "init" | "reset" | "erase";
+
+export interface Request {
+  readonly type: RequestType;
+  /** The identifier's format for init/reset; the element's current one when absent. */
+  readonly format?: IdentifierFormat;
+}
+
+/** What the element tells the user when a request has finished (patent FIG. 2, step 210). */
+export interface Notification {
+  /** The request carried out (in single-type mode, always reset). */
+  readonly request: RequestType;
+  /** The request that was asked for. */
+  readonly requested: RequestType;
+  readonly state: ElementState;
+  readonly generation: number;
+  /** Public name of the identifier, from its derived key; never the identifier. Null until derivation exists. */
+  readonly handle: string | null;
+  readonly time: string;
+}

@@ -1,0 +1,77 @@
+/**
+ * Every failure a user can meet carries a stable code and the exit status of SPEC section 3,
+ * so surfaces (CLI, daemon, page) print one line and never a stack trace.
+ */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  state: 3,
+  auth: 4,
+  entropy: 5,
+  storage: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class ReidError extends Error {
+  constructor(
+    readonly code: string,
+    readonly exitCode: ExitCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input: an unknown command, a malformed option, an impossible value. */
+export class UsageError extends ReidError {
+  constructor(message: string, code = "usage") {
+    super(code, ExitCode.usage, message);
+  }
+}
+
+/** The request does not fit the element's state (init on a set element, erase on a blank one). */
+export class StateError extends ReidError {
+  constructor(code: "already-initialized" | "already-blank" | "blank", message: string) {
+    super(code, ExitCode.state, message);
+  }
+}
+
+/** The entropy source failed its health tests or could not be read: nothing was written. */
+export class EntropyError extends ReidError {
+  constructor(message: string, code = "entropy-failure") {
+    super(code, ExitCode.entropy, message);
+  }
+}
+
+/** The storage area could not be read or written, is corrupt, or is held by another writer. */
+export class StorageError extends ReidError {
+  constructor(message: string, code = "storage-failure") {
+    super(code, ExitCode.storage, message);
+  }
+}
+
+/** Describes an OS error by its code and text, never by a path we did not choose to show. */
+export function describeOsError(error: unknown): string {
+  if (error && typeof error === "object" && "code" in error && typeof error.code === "string") {
+    const text = OS_ERROR_TEXT[error.code];
+    return text ? `${text} (${error.code})` : error.code;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+const OS_ERROR_TEXT: Record<string, string> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EIO: "input/output error",
+  EROFS: "read-only file system",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOENT: "no such file or directory",
+  ENOTDIR: "not a directory",
+  EISDIR: "is a directory",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "file name too long",
+  ELOOP: "too many symbolic links",
+};

@@ -1,0 +1,258 @@
+import {
+  closeSync,
+  constants,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { describeOsError, StorageError } from "../../errors.js";
+import { acquireProcessLock, type ProcessLock } from "../process-lock.js";
+import { AREA_SIZE, isZero } from "../record.js";
+import type { AreaIndex, StorageArea } from "../storage-area.js";
+
+export interface FileAreaOptions {
+  /** Open for commits (read-write) or only to look (read-only, works on a read-only mount). */
+  readonly write: boolean;
+  readonly lockTimeoutMs: number;
+}
+
+/**
+ * The file backend's storage area: a 0700 directory with two preallocated 0600 files, area-0 and
+ * area-1, of AREA_SIZE bytes each. After provisioning, records are overwritten in place (pwrite +
+ * fdatasync): no file is created, renamed or grown, so a commit needs no directory sync and cannot
+ * run out of space on an ordinary file system.
+ *
+ * I/O is synchronous on purpose: each call is one small pwrite, pread or fdatasync, so the thread
+ * pool round trip would cost more than the work, and the calls stay plain libc calls.
+ */
+export class FileArea implements StorageArea {
+  readonly areaSize = AREA_SIZE;
+  private readonly fds: [number | null, number | null] = [null, null];
+  private closed = false;
+
+  private constructor(
+    readonly location: string,
+    private readonly options: FileAreaOptions,
+    private readonly lock: ProcessLock,
+  ) {}
+
+  static async open(directory: string, options: FileAreaOptions): Promise<FileArea> {
+    const location = resolve(directory);
+    const lock = await acquireProcessLock(canonical(location), {
+      timeoutMs: options.lockTimeoutMs,
+      what: `store ${location}`,
+    });
+    const area = new FileArea(location, options, lock);
+    try {
+      area.checkDirectory();
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    return area;
+  }
+
+  async provisioned(): Promise<boolean> {
+    const has0 = this.exists(0);
+    const has1 = this.exists(1);
+    if (has0 && has1) return true;
+    if (has0) throw this.damaged("area-1 is missing");
+    if (!has1) return false;
+    // area-1 is written first when provisioning: alone and zeroed, it is an interrupted start.
+    const bytes = await this.read(1);
+    const leftover = isZero(bytes);
+    bytes.fill(0);
+    if (!leftover) throw this.damaged("area-0 is missing");
+    this.closeArea(1);
+    return false;
+  }
+
+  async provision(contents: readonly [Uint8Array, Uint8Array]): Promise<void> {
+    this.assertWritable();
+    const created = this.makeDirectory();
+    // area-1 first: until area-0 exists, the store counts as never provisioned.
+    for (const index of [1, 0] as const) {
+      const path = this.path(index);
+      const temporary = `${path}.tmp`;
+      try {
+        const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+        try {
+          writeAll(fd, contents[index]);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(temporary, path);
+      } catch (error) {
+        try {
+          unlinkSync(temporary);
+        } catch {}
+        throw this.failure(`cannot create ${path}`, error);
+      }
+    }
+    this.syncDirectory(this.location);
+    // New directories are durable only once each one's parent is synced too.
+    if (created) {
+      for (let dir = this.location; dir !== dirname(created); dir = dirname(dir))
+        this.syncDirectory(dirname(dir));
+    }
+  }
+
+  async read(index: AreaIndex): Promise<Uint8Array> {
+    const fd = this.fd(index);
+    // One byte more than an area, so a file of the wrong size reads as one.
+    const bytes = new Uint8Array(AREA_SIZE + 1);
+    try {
+      let length = 0;
+      for (;;) {
+        const n = readSync(fd, bytes, length, bytes.length - length, length);
+        if (n === 0) break;
+        length += n;
+        if (length === bytes.length) break;
+      }
+      return length === bytes.length ? bytes : bytes.subarray(0, length);
+    } catch (error) {
+      bytes.fill(0);
+      throw this.failure(`cannot read ${this.path(index)}`, error);
+    }
+  }
+
+  async write(index: AreaIndex, data: Uint8Array): Promise<void> {
+    this.assertWritable();
+    if (data.length !== AREA_SIZE) throw new RangeError(`an area takes exactly ${AREA_SIZE} bytes`);
+    const fd = this.fd(index);
+    try {
+      writeAll(fd, data);
+      if (fstatSync(fd).size !== AREA_SIZE) ftruncateSync(fd, AREA_SIZE);
+      fdatasyncSync(fd);
+    } catch (error) {
+      throw this.failure(`cannot write ${this.path(index)}`, error);
+    }
+  }
+
+  async erase(index: AreaIndex): Promise<void> {
+    await this.write(index, new Uint8Array(AREA_SIZE));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeArea(0);
+    this.closeArea(1);
+    await this.lock.release();
+  }
+
+  private checkDirectory(): void {
+    let stats: ReturnType<typeof statSync>;
+    try {
+      stats = statSync(this.location);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw this.failure(`cannot open store ${this.location}`, error);
+    }
+    if (!stats.isDirectory()) throw new StorageError(`store ${this.location} is not a directory`);
+    if ((stats.mode & 0o077) !== 0) {
+      const mode = (stats.mode & 0o777).toString(8).padStart(4, "0");
+      throw new StorageError(
+        `store ${this.location} is open to other users (mode ${mode}); run: chmod 700 ${this.location}`,
+        "store-permissions",
+      );
+    }
+  }
+
+  /** Creates the store directory (and missing parents, all 0700); returns the topmost one created. */
+  private makeDirectory(): string | undefined {
+    try {
+      return mkdirSync(this.location, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw this.failure(`cannot create store ${this.location}`, error);
+    }
+  }
+
+  private exists(index: AreaIndex): boolean {
+    try {
+      statSync(this.path(index));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw this.failure(`cannot open ${this.path(index)}`, error);
+    }
+  }
+
+  private fd(index: AreaIndex): number {
+    const open = this.fds[index];
+    if (open !== null) return open;
+    if (this.closed) throw new Error("store is closed");
+    const flags = this.options.write ? constants.O_RDWR : constants.O_RDONLY;
+    try {
+      const fd = openSync(this.path(index), flags);
+      this.fds[index] = fd;
+      return fd;
+    } catch (error) {
+      throw this.failure(`cannot open ${this.path(index)}`, error);
+    }
+  }
+
+  private closeArea(index: AreaIndex): void {
+    const fd = this.fds[index];
+    this.fds[index] = null;
+    if (fd !== null) closeSync(fd);
+  }
+
+  private syncDirectory(path: string): void {
+    try {
+      const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      throw this.failure(`cannot sync directory ${path}`, error);
+    }
+  }
+
+  private path(index: AreaIndex): string {
+    return join(this.location, `area-${index}`);
+  }
+
+  private assertWritable(): void {
+    if (!this.options.write) throw new Error("store was opened read-only");
+  }
+
+  private damaged(detail: string): StorageError {
+    return new StorageError(`store ${this.location} is damaged: ${detail}`, "store-corrupt");
+  }
+
+  private failure(what: string, error: unknown): StorageError {
+    return new StorageError(`${what}: ${describeOsError(error)}`);
+  }
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
+}
+
+/** The same directory, however it is spelled (symlinks, relative paths), locks under one key. */
+function canonical(location: string): string {
+  try {
+    return realpathSync(location);
+  } catch {
+    try {
+      return join(realpathSync(dirname(location)), basename(location));
+    } catch {
+      return location;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/** The two areas of a store; records alternate between them so one is always whole. */
+export type AreaIndex = 0 | 1;
+
+/**
+ * The bus between the processing unit and a backend's predetermined storage area (claims 12
+ * and 24): read, write and erase of a fixed-size area by address. Every backend (file slots,
+ * TPM NV indices, PKCS#11 objects) offers exactly this, and DualAreaStore builds crash-atomic
+ * commits on top of it.
+ */
+export interface StorageArea {
+  /** Where the areas live, for messages: "/home/u/.local/share/reid". */
+  readonly location: string;
+  readonly areaSize: number;
+  /** False until provision() has created the areas. */
+  provisioned(): Promise<boolean>;
+  /** Creates both areas with these contents, durably and so that a crash leaves none or both. */
+  provision(contents: readonly [Uint8Array, Uint8Array]): Promise<void>;
+  read(area: AreaIndex): Promise<Uint8Array>;
+  /** Resolves once `data` (areaSize bytes) is durable in `area`. */
+  write(area: AreaIndex, data: Uint8Array): Promise<void>;
+  /** Overwrites `area` with zeros, durably: the bytes go, not just a name. */
+  erase(area: AreaIndex): Promise<void>;
+  /** Ends this writer's exclusive hold. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** The built CLI, exactly what `npm install -g` would run. `npm test` builds it first. */
+export const REID = fileURLToPath(new URL("../../dist/reid.js", import.meta.url));
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly stdoutBytes: Buffer;
+}
+
+export interface CliOptions {
+  /** Extra environment; the child otherwise gets only PATH and a private HOME. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly home?: string;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly timeoutMs?: number;
+  /** Runs `prefix... node dist/reid.js args` (e.g. unshare, or an LD_PRELOAD wrapper). */
+  readonly prefix?: readonly string[];
+}
+
+/** Runs `reid ARGS` as a separate process with a clean environment. */
+export function reid(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  assert.ok(existsSync(REID), `${REID} is missing: run 'npm run build' (npm test does it)`);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: options.home ?? "/nonexistent-home",
+    ...options.env,
+  };
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, REID, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command as string, rest, {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({
+        code,
+        signal,
+        stdout: stdoutBytes.toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        stdoutBytes,
+      });
+    });
+  });
+}
+
+/** Like reid(), but fails the test unless it exits 0; returns stdout parsed as JSON when asked for. */
+export async function reidOk(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const result = await reid(args, options);
+  assert.equal(result.code, 0, `reid ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
+  return result;
+}
+
+export async function reidJson<T = Record<string, unknown>>(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<T> {
+  const result = await reidOk([...args, "--json"], options);
+  return JSON.parse(result.stdout) as T;
+}
+
+/**
+ * The contract for every failure: the expected exit code, nothing on stdout, exactly one line on
+ * stderr that starts with "reid: " (or one JSON error object with --json), and no stack trace.
+ */
+export function assertOneLineError(result: CliResult, exitCode: number, pattern?: RegExp): void {
+  assert.equal(
+    result.code,
+    exitCode,
+    `expected exit ${exitCode}, got ${result.code}: ${result.stderr.trim()}`,
+  );
+  assert.equal(result.stdout, "", "a failed command prints nothing on stdout");
+  const lines = result.stderr.split("\n").filter((line) => line !== "");
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
+  const line = lines[0] ?? "";
+  assert.doesNotMatch(line, /\bat .+:\d+:\d+|Error:|node:internal/, `stack-trace-like output: ${line}`);
+  if (line.startsWith("{")) {
+    const parsed = JSON.parse(line) as { error?: { code?: unknown; message?: unknown } };
+    assert.equal(typeof parsed.error?.code, "string");
+    assert.equal(typeof parsed.error?.message, "string");
+    if (pattern) assert.match(String(parsed.error?.message), pattern);
+  } else {
+    assert.match(line, /^reid: \S/);
+    if (pattern) assert.match(line, pattern);
+  }
+}
