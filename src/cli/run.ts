@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { parseSourceSpec } from "../entropy/source-spec.js";
-import { ExitCode, ReidError, UsageError } from "../errors.js";
+import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { storeDirectory } from "../storage/location.js";
 import { COMMANDS } from "./commands.js";
 import type { CliContext, OptionSpec } from "./context.js";
@@ -24,6 +24,7 @@ export interface Io {
 /** Runs one `reid` invocation and returns its exit code; every failure is one line on stderr. */
 export async function run(io: Io): Promise<number> {
   const json = io.argv.includes("--json");
+  const output = watchOutput(io.stdout);
   try {
     const { name, rest } = splitCommand(io.argv);
     const load = COMMANDS[name];
@@ -33,11 +34,11 @@ export async function run(io: Io): Promise<number> {
     const { values, positionals } = parsed;
     if (values.version) {
       io.stdout.write(`reid ${version()}\n`);
-      return ExitCode.ok;
+      return await output.done();
     }
     if (values.help) {
       io.stdout.write(`usage: ${command.usage}\n${command.summary}\n`);
-      return ExitCode.ok;
+      return await output.done();
     }
     const [min, max] = command.positionals;
     if (positionals.length < min)
@@ -53,10 +54,38 @@ export async function run(io: Io): Promise<number> {
       stderr: io.stderr,
     };
     await command.run(context, values, positionals);
-    return ExitCode.ok;
+    return await output.done();
   } catch (error) {
     return report(error, json, io);
   }
+}
+
+/**
+ * Write failures on stdout arrive as 'error' events, after the write: unheard, they would end the
+ * process with a stack trace. A reader that went away (EPIPE: `reid status | true`) ends the command
+ * quietly; any other failure (ENOSPC on `> /dev/full`) is reported as one line.
+ */
+function watchOutput(stdout: NodeJS.WritableStream): { done(): Promise<ExitCode> } {
+  let failure: NodeJS.ErrnoException | null = null;
+  // Never removed: an 'error' that finds no listener, however late, crashes the process.
+  stdout.on("error", (error: NodeJS.ErrnoException) => {
+    failure ??= error;
+  });
+  return {
+    async done() {
+      // Errors of the last writes are emitted on the next tick; let them arrive.
+      await new Promise((resolve) => setImmediate(resolve));
+      const error = failure as NodeJS.ErrnoException | null;
+      if (error && error.code !== "EPIPE") {
+        throw new ReidError(
+          "output-failed",
+          ExitCode.internal,
+          `cannot write to stdout: ${describeOsError(error)}`,
+        );
+      }
+      return ExitCode.ok;
+    },
+  };
 }
 
 /** The command is the first word that is not a global option (or a global option's value). */
@@ -67,7 +96,10 @@ function splitCommand(argv: readonly string[]): { name: string; rest: string[] }
     const option = /^--?([^=]+)/.exec(word)?.[1] ?? "";
     const spec = GLOBAL_OPTIONS[option] ?? Object.values(GLOBAL_OPTIONS).find((o) => o.short === option);
     if (!spec) throw new UsageError(`unknown option '${word}' before the command (see 'reid help')`);
-    if (spec.type === "string" && !word.includes("=")) i++;
+    if (spec.type === "string" && !word.includes("=")) {
+      if (i + 1 >= argv.length) throw new UsageError(`option '${word}' needs a value`);
+      i++;
+    }
   }
   const asked = argv.some((word) => word === "--help" || word === "-h" || word === "--version");
   if (asked) return { name: "help", rest: argv.filter((word) => word !== "--help" && word !== "-h") };
@@ -89,10 +121,19 @@ function describeParseError(error: unknown, where: string): string {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown option '${option}' for '${where}'`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return `option '${option.split(" ")[0]}' of '${where}' ${/argument missing/.test(message) ? "needs a value" : "takes no value"}`;
+      return describeBadValue(option.split(" ")[0] ?? option, where, message);
     default:
       return `${where}: ${message.split("\n")[0]}`;
   }
+}
+
+function describeBadValue(option: string, where: string, message: string): string {
+  if (/argument missing/.test(message)) return `option '${option}' of '${where}' needs a value`;
+  // "--bytes -3": parseArgs will not take a value that looks like an option.
+  if (/ambiguous/.test(message)) {
+    return `option '${option}' of '${where}' needs a value; for one that starts with '-', write ${option}=VALUE`;
+  }
+  return `option '${option}' of '${where}' takes no value`;
 }
 
 function asString(value: string | boolean | undefined): string | undefined {

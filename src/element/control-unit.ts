@@ -1,12 +1,12 @@
 import { StateError } from "../errors.js";
 import { formatName } from "../format/format.js";
-import type { IdentifierStore } from "../storage/identifier-store.js";
-import type { StoredRecord } from "../storage/record.js";
+import { EraseIncompleteError, type IdentifierStore } from "../storage/identifier-store.js";
+import type { RecordInfo } from "../storage/record.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 import type { Notification, Request, RequestType } from "./request.js";
 
 export interface ElementStatus {
-  readonly state: StoredRecord["state"];
+  readonly state: RecordInfo["state"];
   readonly generation: number;
   readonly handle: string | null;
   /** random (TRNG) mode; factory (PUF) mode arrives with the mode switch. */
@@ -39,34 +39,27 @@ export class ControlUnit {
 
   submit(request: Request): Promise<Notification> {
     return this.serialize(async () => {
-      const current = await this.store.load();
+      const current = await this.store.info();
+      const type = this.resolve(request.type, current);
       try {
-        const type = this.resolve(request.type, current);
         const next =
           type === "erase"
             ? await this.processing.eraseIdentifier(current)
             : await this.processing.writeIdentifier(current, request.format ?? current.format);
         next.identifier?.fill(0);
-        const notification: Notification = {
-          request: type,
-          requested: request.type,
-          state: next.state,
-          generation: next.generation,
-          handle: null,
-          time: this.now().toISOString(),
-        };
-        for (const listener of this.listeners) listener(notification);
-        return notification;
-      } finally {
-        current.identifier?.fill(0);
+        return this.notify(type, request.type, next);
+      } catch (error) {
+        // Committed, though the old copy survived: the change happened and is announced, and the
+        // caller still learns of the failure.
+        if (error instanceof EraseIncompleteError) this.notify(type, request.type, error.committed);
+        throw error;
       }
     });
   }
 
   status(): Promise<ElementStatus> {
     return this.serialize(async () => {
-      const current = await this.store.load();
-      current.identifier?.fill(0);
+      const current = await this.store.info();
       return {
         state: current.state,
         generation: current.generation,
@@ -94,12 +87,25 @@ export class ControlUnit {
     }).then(() => this.status());
   }
 
+  private notify(type: RequestType, requested: RequestType, next: RecordInfo): Notification {
+    const notification: Notification = {
+      request: type,
+      requested,
+      state: next.state,
+      generation: next.generation,
+      handle: null,
+      time: this.now().toISOString(),
+    };
+    for (const listener of this.listeners) listener(notification);
+    return notification;
+  }
+
   onNotification(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private resolve(type: RequestType, current: StoredRecord): RequestType {
+  private resolve(type: RequestType, current: RecordInfo): RequestType {
     if (current.singleType) return "reset";
     if (type === "init" && current.state === "set") {
       throw new StateError(

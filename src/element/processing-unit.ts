@@ -1,7 +1,7 @@
 import type { FifoCache } from "../entropy/fifo-cache.js";
 import { type IdentifierFormat, processRandom } from "../format/format.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
-import type { StoredRecord } from "../storage/record.js";
+import type { RecordInfo, StoredRecord } from "../storage/record.js";
 
 /**
  * The processing unit: on a request signal it reads random information from the FIFO, turns it
@@ -16,7 +16,7 @@ export class ProcessingUnit {
     private readonly fifo: () => Promise<FifoCache>,
   ) {}
 
-  async writeIdentifier(current: StoredRecord, format: IdentifierFormat): Promise<StoredRecord> {
+  async writeIdentifier(current: RecordInfo, format: IdentifierFormat): Promise<StoredRecord> {
     const fifo = await this.fifo();
     const identifier = await processRandom(format, (length) => fifo.read(length));
     try {
@@ -32,7 +32,7 @@ export class ProcessingUnit {
     }
   }
 
-  eraseIdentifier(current: StoredRecord): Promise<StoredRecord> {
+  eraseIdentifier(current: RecordInfo): Promise<StoredRecord> {
     return this.store.commit({ ...current, state: "blank", identifier: null });
   }
 

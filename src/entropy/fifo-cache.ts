@@ -11,6 +11,10 @@ export interface SampleSupply {
 export class FifoCache {
   private head = 0;
   private size = 0;
+  /** Reads are served one at a time, in call order. */
+  private queue: Promise<void> = Promise.resolve();
+  /** Bumped by clear(), so a draw still under way when the FIFO is cleared serves nothing. */
+  private epoch = 0;
 
   /**
    * @param ring the FIFO's storage; its length is the capacity
@@ -23,6 +27,9 @@ export class FifoCache {
     private readonly refill = 64,
   ) {
     if (ring.length === 0) throw new RangeError("the FIFO needs a capacity of at least one byte");
+    if (!Number.isSafeInteger(refill) || refill < 0) {
+      throw new RangeError("the refill amount must be an integer >= 0");
+    }
   }
 
   get capacity(): number {
@@ -41,28 +48,49 @@ export class FifoCache {
     return out;
   }
 
-  /** Serves exactly `target.length` bytes into `target`, drawing from the module as it empties. */
-  async readInto(target: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < target.length) {
-      if (this.size === 0) await this.draw(target.length - done);
-      const take = Math.min(this.size, target.length - done, this.ring.length - this.head);
-      const served = this.ring.subarray(this.head, this.head + take);
-      target.set(served, done);
-      served.fill(0);
-      done += take;
-      this.head = (this.head + take) % this.ring.length;
-      this.size -= take;
-    }
+  /**
+   * Serves exactly `target.length` bytes into `target`, drawing from the module as it empties.
+   * Concurrent reads wait their turn: two readers drawing into the same empty ring at once would
+   * each serve the other's bytes, or zeroes. On failure `target` is zeroed: a read that fails
+   * half-way leaves no random bytes behind.
+   */
+  readInto(target: Uint8Array): Promise<void> {
+    const turn = this.queue.then(() => this.serve(target));
+    this.queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   /** Zeroes whatever is still waiting; the FIFO stays usable. */
   clear(): void {
     this.ring.fill(0);
     this.size = 0;
+    this.epoch++;
+  }
+
+  private async serve(target: Uint8Array): Promise<void> {
+    let done = 0;
+    try {
+      while (done < target.length) {
+        if (this.size === 0) await this.draw(target.length - done);
+        const take = Math.min(this.size, target.length - done, this.ring.length - this.head);
+        const served = this.ring.subarray(this.head, this.head + take);
+        target.set(served, done);
+        served.fill(0);
+        done += take;
+        this.head = (this.head + take) % this.ring.length;
+        this.size -= take;
+      }
+    } catch (error) {
+      target.fill(0);
+      throw error;
+    }
   }
 
   private async draw(wanted: number): Promise<void> {
+    const epoch = this.epoch;
     const amount = Math.min(this.ring.length, Math.max(wanted, this.refill));
     // Empty, so the free space starts at the read pointer; it may wrap once.
     const first = Math.min(amount, this.ring.length - this.head);
@@ -73,6 +101,8 @@ export class FifoCache {
       this.ring.fill(0);
       throw error;
     }
-    this.size = amount;
+    // Cleared while the module was filling: what it wrote is thrown away, and the next round draws afresh.
+    if (epoch !== this.epoch) this.ring.fill(0);
+    else this.size = amount;
   }
 }

@@ -1,6 +1,6 @@
 import { StorageError } from "../errors.js";
 import { defaultFormat } from "../format/format.js";
-import type { IdentifierStore } from "./identifier-store.js";
+import { EraseIncompleteError, type IdentifierStore } from "./identifier-store.js";
 import {
   AREA_SIZE,
   decodeArea,
@@ -8,6 +8,7 @@ import {
   type IdentifierRecord,
   isZero,
   RECORD_CAPACITY,
+  type RecordInfo,
   type StoredRecord,
 } from "./record.js";
 import type { AreaIndex, StorageArea } from "./storage-area.js";
@@ -29,7 +30,8 @@ const NEVER_COMMITTED: StoredRecord = {
  */
 export class DualAreaStore implements IdentifierStore {
   readonly capacity = RECORD_CAPACITY;
-  private current: { area: AreaIndex | null; epoch: number; generation: number } | null = null;
+  /** The committed record's area (null: never committed) and fields, once read. */
+  private current: { area: AreaIndex | null; info: RecordInfo } | null = null;
   /** Areas that may still hold bytes (a torn write, a superseded record we failed to erase). */
   private readonly dirty = [true, true];
 
@@ -41,9 +43,17 @@ export class DualAreaStore implements IdentifierStore {
     return this.area.location;
   }
 
+  async info(): Promise<RecordInfo> {
+    if (this.current) return this.current.info;
+    const { identifier, ...info } = await this.load();
+    identifier?.fill(0);
+    return info;
+  }
+
   async load(): Promise<StoredRecord> {
     if (!(await this.area.provisioned())) {
-      this.current = { area: null, epoch: 0, generation: 0 };
+      const { identifier: _, ...info } = NEVER_COMMITTED;
+      this.current = { area: null, info };
       return { ...NEVER_COMMITTED };
     }
     let newest: { area: AreaIndex; record: StoredRecord } | null = null;
@@ -68,22 +78,36 @@ export class DualAreaStore implements IdentifierStore {
         "store-corrupt",
       );
     }
-    this.current = { area: newest.area, epoch: newest.record.epoch, generation: newest.record.generation };
+    const { identifier: _, ...info } = newest.record;
+    this.current = { area: newest.area, info };
+    // A writer finishes what a crash or a failed erase left: the other area holds an old record
+    // or a torn one. If it cannot, the area stays dirty and the next commit clears it first.
+    const other: AreaIndex = newest.area === 0 ? 1 : 0;
+    if (this.area.writable && this.dirty[other]) {
+      await this.area.erase(other).then(
+        () => {
+          this.dirty[other] = false;
+        },
+        () => undefined,
+      );
+    }
     return newest.record;
   }
 
   async commit(next: IdentifierRecord): Promise<StoredRecord> {
-    const current = this.current ?? (await this.loadMetadata());
-    if (next.generation < current.generation) {
-      throw new RangeError(`generation may not go back (${current.generation} -> ${next.generation})`);
+    await this.info();
+    const current = this.current as { area: AreaIndex | null; info: RecordInfo };
+    if (next.generation < current.info.generation) {
+      throw new RangeError(`generation may not go back (${current.info.generation} -> ${next.generation})`);
     }
-    const epoch = current.epoch + 1;
+    const epoch = current.info.epoch + 1;
     const bytes = encodeRecord(next, epoch);
+    const { identifier: _, ...info } = { ...next, epoch };
     try {
       if (current.area === null) {
         await this.area.provision([bytes, new Uint8Array(AREA_SIZE)]);
         this.dirty[1] = false;
-        this.current = { area: 0, epoch, generation: next.generation };
+        this.current = { area: 0, info };
         return { ...next, epoch };
       }
       const target: AreaIndex = current.area === 0 ? 1 : 0;
@@ -93,20 +117,24 @@ export class DualAreaStore implements IdentifierStore {
       } catch (error) {
         // The write may sit in a cache while its sync failed; a later read must not find it.
         this.dirty[target] = true;
-        await this.area.erase(target).catch(() => undefined);
+        const cleared = await this.area.erase(target).then(
+          () => true,
+          () => false,
+        );
+        if (!cleared && (await this.mayHold(target, epoch))) throw uncertain(error);
         throw error;
       }
-      this.current = { area: target, epoch, generation: next.generation };
+      this.current = { area: target, info };
       this.dirty[target] = true;
       this.dirty[current.area] = true;
-      // The new record is durable: the request has happened. Erasing the old copy may still fail;
-      // it stays marked dirty and the next commit clears it before writing there.
-      await this.area.erase(current.area).then(
-        () => {
-          this.dirty[current.area as AreaIndex] = false;
-        },
-        () => undefined,
-      );
+      // The new record is durable: the request has happened. Its other half, erasing the old
+      // copy, may still fail; the area then stays dirty and is cleared before its next use.
+      try {
+        await this.area.erase(current.area);
+      } catch (error) {
+        throw new EraseIncompleteError(info, error instanceof Error ? error.message : String(error));
+      }
+      this.dirty[current.area] = false;
       return { ...next, epoch };
     } finally {
       bytes.fill(0);
@@ -117,10 +145,19 @@ export class DualAreaStore implements IdentifierStore {
     return this.area.close();
   }
 
-  private async loadMetadata() {
-    const record = await this.load();
-    record.identifier?.fill(0);
-    return this.current ?? { area: null, epoch: 0, generation: 0 };
+  /** Whether `area` holds (or, unreadable, may hold) the record of `epoch`, so reads would find it. */
+  private async mayHold(area: AreaIndex, epoch: number): Promise<boolean> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.area.read(area);
+    } catch {
+      return true;
+    }
+    const decoded = decodeArea(bytes);
+    bytes.fill(0);
+    if (decoded.kind !== "record") return false;
+    decoded.record.identifier?.fill(0);
+    return decoded.record.epoch === epoch;
   }
 
   private async clear(area: AreaIndex): Promise<void> {
@@ -131,4 +168,15 @@ export class DualAreaStore implements IdentifierStore {
     if (!clean) await this.area.erase(area);
     this.dirty[area] = false;
   }
+}
+
+/**
+ * A failed commit whose half-written area could not be cleared: reads may find the new record,
+ * so the message must not promise that nothing changed.
+ */
+function uncertain(error: unknown): StorageError {
+  const cause = error instanceof Error ? error.message : String(error);
+  return new StorageError(
+    `${cause}; the new record may be in force all the same, as the area could not be cleared afterwards: see 'reid status'`,
+  );
 }

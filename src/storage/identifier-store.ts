@@ -1,4 +1,5 @@
-import type { IdentifierRecord, StoredRecord } from "./record.js";
+import { StorageError } from "../errors.js";
+import type { IdentifierRecord, RecordInfo, StoredRecord } from "./record.js";
 
 /**
  * The element's storage area as the control and processing units see it: the newest committed
@@ -10,13 +11,40 @@ export interface IdentifierStore {
   readonly location: string;
   /** The longest identifier, in bytes, the storage area holds. */
   readonly capacity: number;
-  /** The newest committed record; blank generation 0 when nothing was ever committed. */
+  /**
+   * The newest committed record without its identifier. A store holds its writer lock from open to
+   * close, so after the first read it may answer from what it last read or committed.
+   */
+  info(): Promise<RecordInfo>;
+  /**
+   * The newest committed record with its identifier, read from the storage area (the caller zeroes
+   * the identifier); blank generation 0 when nothing was ever committed.
+   */
   load(): Promise<StoredRecord>;
   /**
    * Makes `next` durable, and only then erases the record it supersedes. Throws a StorageError
-   * and leaves the previous record in force when `next` could not be made durable.
+   * and leaves the previous record in force when `next` could not be made durable; throws an
+   * EraseIncompleteError when `next` is in force but the superseded record could not be erased.
    */
   commit(next: IdentifierRecord): Promise<StoredRecord>;
   /** Releases the writer lock; the store object is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * The new record is committed, but the one it superseded could not be overwritten: the request
+ * happened, its secret-destroying half did not. Writers retry the erasure when they next open the
+ * store. Surfaces report the committed state together with the failure.
+ */
+export class EraseIncompleteError extends StorageError {
+  constructor(
+    readonly committed: RecordInfo,
+    cause: string,
+  ) {
+    const done =
+      committed.state === "set"
+        ? `generation ${committed.generation} is in force, but the identifier it replaced`
+        : "the element is blank, but the erased identifier";
+    super(`${done} could not be overwritten (${cause}); the next request retries`, "erase-incomplete");
+  }
 }

@@ -31,7 +31,7 @@ export async function acquireProcessLock(key: string, options: LockOptions): Pro
     }
     if (Date.now() >= deadline) {
       throw new StorageError(
-        `${options.what} is busy: another reid process holds it (waited ${Math.round(options.timeoutMs / 1000)} s)`,
+        `${options.what} is busy: another reid process holds it (waited ${options.timeoutMs / 1000} s)`,
         "store-busy",
       );
     }

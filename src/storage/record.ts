@@ -42,6 +42,9 @@ export interface StoredRecord extends IdentifierRecord {
   readonly epoch: number;
 }
 
+/** A committed record without its identifier: all a request needs to decide what to do. */
+export type RecordInfo = Omit<StoredRecord, "identifier">;
+
 export type DecodedArea =
   | { readonly kind: "record"; readonly record: StoredRecord }
   | { readonly kind: "erased" }

@@ -11,6 +11,8 @@ export interface StorageArea {
   /** Where the areas live, for messages: "/home/u/.local/share/reid". */
   readonly location: string;
   readonly areaSize: number;
+  /** Opened for writing (commits and clean-ups), not just to look. */
+  readonly writable: boolean;
   /** False until provision() has created the areas. */
   provisioned(): Promise<boolean>;
   /** Creates both areas with these contents, durably and so that a crash leaves none or both. */

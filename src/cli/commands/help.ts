@@ -1,3 +1,4 @@
+import { UsageError } from "../../errors.js";
 import { COMMAND_ORDER, COMMANDS } from "../commands.js";
 import type { Command } from "../context.js";
 
@@ -7,7 +8,10 @@ export const command: Command = {
   options: {},
   positionals: [0, 1],
   async run(context, _values, [name]) {
-    const names = name && COMMANDS[name] ? [name] : COMMAND_ORDER;
+    if (name !== undefined && !COMMANDS[name]) {
+      throw new UsageError(`unknown command '${name}' (see 'reid help')`, "unknown-command");
+    }
+    const names = name ? [name] : COMMAND_ORDER;
     const lines = [
       "reid: a secure element for device identity, owned by you.",
       "",

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { openRandomSupply, openSource, SUPPLY_PROFILES } from "../../entropy/open.js";
 import { UsageError } from "../../errors.js";
 import { parseByteCount } from "../byte-count.js";
@@ -37,28 +36,47 @@ export const command: Command = {
   },
 };
 
-/** Streams with backpressure; a reader that goes away (EPIPE) ends the stream quietly. */
+/**
+ * Streams with backpressure, and stops once stdout fails: a reader that goes away (EPIPE, as with
+ * `| head -c 100`) or a full disk. `run` reports the failure (or, for EPIPE, ends quietly).
+ */
 async function streamOut(
   out: NodeJS.WritableStream,
   total: number,
   hex: boolean,
   fill: (chunk: Uint8Array) => Promise<void>,
 ): Promise<void> {
-  let gone = false;
-  const onError = (error: NodeJS.ErrnoException) => {
-    gone = true;
-    if (error.code !== "EPIPE") throw error;
+  let failed = false;
+  const onError = () => {
+    failed = true;
   };
   out.on("error", onError);
+  const gone = () => failed || (out as { destroyed?: boolean }).destroyed === true;
   try {
-    for (let sent = 0; sent < total && !gone; ) {
+    for (let sent = 0; sent < total && !gone(); ) {
       const chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK, total - sent));
       await fill(chunk);
       sent += chunk.length;
       const text = hex ? chunk.toString("hex") + (sent === total ? "\n" : "") : chunk;
-      if (!out.write(text)) await Promise.race([once(out, "drain"), once(out, "close")]);
+      if (!out.write(text)) await writable(out, gone);
     }
   } finally {
     out.off("error", onError);
   }
+}
+
+/** Resolves once `out` takes more data, or never will (closed, failed); removes its listeners. */
+function writable(out: NodeJS.WritableStream, gone: () => boolean): Promise<void> {
+  if (gone()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off("drain", done);
+      out.off("close", done);
+      out.off("error", done);
+      resolve();
+    };
+    out.on("drain", done);
+    out.on("close", done);
+    out.on("error", done);
+  });
 }

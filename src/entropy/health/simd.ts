@@ -48,20 +48,28 @@ export class SimdHealthTests implements HealthTests {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const instance = new WebAssembly.Instance(compiled, { env: { memory: this.memory } });
     this.wasm = instance.exports as unknown as SimdExports;
-    this.wasm.configure(cutoffs.rct, cutoffs.apt, cutoffs.window);
+    // The standard compares the count with C only after a match raised it, so a window's first
+    // sample alone never fails it, even when C = 1 (a huge alpha): then a count of 2 is the first
+    // that can fail. The wasm compares after each stretch of samples, so it gets max(C, 2).
+    this.wasm.configure(cutoffs.rct, Math.max(cutoffs.apt, 2), cutoffs.window);
   }
 
   check(samples: Uint8Array): HealthTestName | null {
     if (samples.buffer === this.memory.buffer) return this.verdict(samples.byteOffset, samples.length);
     const scratch = new Uint8Array(this.memory.buffer, 0, SCRATCH);
     try {
+      // An APT trip in one part does not end the check: the RCT, which the verdict names first,
+      // may still trip in a later part. The wasm runs the RCT over a whole part before the APT,
+      // so its RCT state stays exact after an APT trip.
+      let proportion = false;
       for (let offset = 0; offset < samples.length; offset += SCRATCH) {
         const part = samples.subarray(offset, offset + SCRATCH);
         scratch.set(part);
         const verdict = this.verdict(0, part.length);
-        if (verdict) return verdict;
+        if (verdict === "repetition-count") return verdict;
+        if (verdict) proportion = true;
       }
-      return null;
+      return proportion ? "adaptive-proportion" : null;
     } finally {
       scratch.fill(0);
     }

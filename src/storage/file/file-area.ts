@@ -2,7 +2,6 @@ import {
   closeSync,
   constants,
   fdatasyncSync,
-  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -37,14 +36,21 @@ export interface FileAreaOptions {
  */
 export class FileArea implements StorageArea {
   readonly areaSize = AREA_SIZE;
+  readonly writable: boolean;
   private readonly fds: [number | null, number | null] = [null, null];
+  /** Areas last read with the wrong size: their next write also truncates them to AREA_SIZE. */
+  private readonly misfit = [false, false];
   private closed = false;
+  /** Known once true: we hold the lock, and stat after a write costs as much as half an fdatasync. */
+  private known = false;
 
   private constructor(
     readonly location: string,
     private readonly options: FileAreaOptions,
     private readonly lock: ProcessLock,
-  ) {}
+  ) {
+    this.writable = options.write;
+  }
 
   static async open(directory: string, options: FileAreaOptions): Promise<FileArea> {
     const location = resolve(directory);
@@ -63,9 +69,13 @@ export class FileArea implements StorageArea {
   }
 
   async provisioned(): Promise<boolean> {
+    if (this.known) return true;
     const has0 = this.exists(0);
     const has1 = this.exists(1);
-    if (has0 && has1) return true;
+    if (has0 && has1) {
+      this.known = true;
+      return true;
+    }
     if (has0) throw this.damaged("area-1 is missing");
     if (!has1) return false;
     // area-1 is written first when provisioning: alone and zeroed, it is an interrupted start.
@@ -80,31 +90,38 @@ export class FileArea implements StorageArea {
   async provision(contents: readonly [Uint8Array, Uint8Array]): Promise<void> {
     this.assertWritable();
     const created = this.makeDirectory();
-    // area-1 first: until area-0 exists, the store counts as never provisioned.
-    for (const index of [1, 0] as const) {
-      const path = this.path(index);
-      const temporary = `${path}.tmp`;
-      try {
-        const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    try {
+      // area-1 first: until area-0 exists, the store counts as never provisioned.
+      for (const index of [1, 0] as const) {
+        const path = this.path(index);
+        const temporary = `${path}.tmp`;
         try {
-          writeAll(fd, contents[index]);
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
+          const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+          try {
+            writeAll(fd, contents[index]);
+            fsyncSync(fd);
+          } finally {
+            closeSync(fd);
+          }
+          renameSync(temporary, path);
+        } catch (error) {
+          try {
+            unlinkSync(temporary);
+          } catch {}
+          throw this.failure(`cannot create ${path}`, error);
         }
-        renameSync(temporary, path);
-      } catch (error) {
-        try {
-          unlinkSync(temporary);
-        } catch {}
-        throw this.failure(`cannot create ${path}`, error);
       }
-    }
-    this.syncDirectory(this.location);
-    // New directories are durable only once each one's parent is synced too.
-    if (created) {
-      for (let dir = this.location; dir !== dirname(created); dir = dirname(dir))
-        this.syncDirectory(dirname(dir));
+      this.syncDirectory(this.location);
+      // New directories are durable only once each one's parent is synced too.
+      if (created) {
+        for (let dir = this.location; dir !== dirname(created); dir = dirname(dir))
+          this.syncDirectory(dirname(dir));
+      }
+    } catch (error) {
+      // A refused first commit must leave the store never provisioned: the areas may already be in
+      // place when only a directory sync failed, and a later load would find the record in force.
+      this.unprovision();
+      throw error;
     }
   }
 
@@ -120,6 +137,7 @@ export class FileArea implements StorageArea {
         length += n;
         if (length === bytes.length) break;
       }
+      this.misfit[index] = length !== AREA_SIZE;
       return length === bytes.length ? bytes : bytes.subarray(0, length);
     } catch (error) {
       bytes.fill(0);
@@ -133,8 +151,10 @@ export class FileArea implements StorageArea {
     const fd = this.fd(index);
     try {
       writeAll(fd, data);
-      if (fstatSync(fd).size !== AREA_SIZE) ftruncateSync(fd, AREA_SIZE);
+      // Not an fstat per write: statx after a write costs as much as half an fdatasync here.
+      if (this.misfit[index]) ftruncateSync(fd, AREA_SIZE);
       fdatasyncSync(fd);
+      this.misfit[index] = false;
     } catch (error) {
       throw this.failure(`cannot write ${this.path(index)}`, error);
     }
@@ -150,6 +170,22 @@ export class FileArea implements StorageArea {
     this.closeArea(0);
     this.closeArea(1);
     await this.lock.release();
+  }
+
+  /**
+   * Best-effort undo of a failed provision: area-0 goes first, so whatever is left (nothing, or a
+   * lone area-1) reads as never provisioned; area-1 goes only once area-0 is gone, because a lone
+   * area-0 would read as a damaged store.
+   */
+  private unprovision(): void {
+    try {
+      unlinkSync(this.path(0));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return;
+    }
+    try {
+      unlinkSync(this.path(1));
+    } catch {}
   }
 
   private checkDirectory(): void {
@@ -172,11 +208,25 @@ export class FileArea implements StorageArea {
 
   /** Creates the store directory (and missing parents, all 0700); returns the topmost one created. */
   private makeDirectory(): string | undefined {
+    // One level at a time, not mkdirSync's recursive mode: that one reports ENOENT for errors it
+    // does not know, such as EROFS, and the user would be told the wrong reason.
+    const missing: string[] = [];
     try {
-      return mkdirSync(this.location, { recursive: true, mode: 0o700 });
+      for (let dir = this.location; !directoryExists(dir); dir = dirname(dir)) {
+        missing.unshift(dir);
+        if (dirname(dir) === dir) break;
+      }
+      for (const dir of missing) {
+        try {
+          mkdirSync(dir, { mode: 0o700 });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !directoryExists(dir)) throw error;
+        }
+      }
     } catch (error) {
       throw this.failure(`cannot create store ${this.location}`, error);
     }
+    return missing[0];
   }
 
   private exists(index: AreaIndex): boolean {
@@ -236,6 +286,16 @@ export class FileArea implements StorageArea {
 
   private failure(what: string, error: unknown): StorageError {
     return new StorageError(`${what}: ${describeOsError(error)}`);
+  }
+}
+
+/** Whether `path` is a directory; false when nothing is there; throws for anything else. */
+function directoryExists(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
   }
 }
 

@@ -1,0 +1,131 @@
+// SPEC section 2: "Storage failure (ENOSPC, EIO, permission): refused (exit 6), the old identifier
+// stays." Each request runs through the real CLI with the fault shim failing every matching call
+// on the store (EIO or ENOSPC on write, EIO on fsync/fdatasync, EROFS on opening for writing);
+// afterwards, without faults, status shows the old state and generation, the record in force is
+// byte-identical to before (identifier included), and the same request then works.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { assertOneLineError, reid, reidOk } from "../helpers/cli.js";
+import {
+  assertAreasWhole,
+  copyStore,
+  ERRNO,
+  type FaultOp,
+  faultEnv,
+  snapshot,
+  status,
+} from "../helpers/faults.js";
+import { assertSameSecret } from "../helpers/secret.js";
+import { tempDir } from "../helpers/temp.js";
+
+interface FaultCase {
+  readonly name: string;
+  readonly op: FaultOp;
+  readonly errno: number;
+  readonly message: RegExp;
+}
+
+const FAULTS: readonly FaultCase[] = [
+  { name: "EIO on write", op: "write", errno: ERRNO.EIO, message: /input\/output error \(EIO\)/ },
+  { name: "EIO on fsync/fdatasync", op: "fsync", errno: ERRNO.EIO, message: /input\/output error \(EIO\)/ },
+  {
+    name: "ENOSPC on write",
+    op: "write",
+    errno: ERRNO.ENOSPC,
+    message: /no space left on device \(ENOSPC\)/,
+  },
+  {
+    name: "EROFS on opening for writing",
+    op: "open",
+    errno: ERRNO.EROFS,
+    message: /read-only file system \(EROFS\)/,
+  },
+];
+
+type Start = "set" | "erased" | "fresh";
+
+interface RequestCase {
+  readonly name: string;
+  readonly request: "init" | "reset" | "erase";
+  readonly start: Start;
+  /** Run with --json: the error is one JSON object on stderr. */
+  readonly json: boolean;
+}
+
+const REQUESTS: readonly RequestCase[] = [
+  { name: "reset", request: "reset", start: "set", json: false },
+  { name: "erase (--json)", request: "erase", start: "set", json: true },
+  { name: "init on an erased store", request: "init", start: "erased", json: false },
+  { name: "init on a fresh store (--json)", request: "init", start: "fresh", json: true },
+];
+
+describe("injected storage faults are refused with exit 6 and change nothing", { concurrency: 4 }, () => {
+  /** Stores to copy: "set" at generation 3 (init, reset, reset), "erased" at generation 3. */
+  const bases: Partial<Record<Start, string>> = {};
+
+  const dir = mkdtempSync(join(tmpdir(), "reid-faults-base-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  before(async () => {
+    const set = join(dir, "set");
+    await reidOk(["--store", set, "init"]);
+    await reidOk(["--store", set, "reset"]);
+    await reidOk(["--store", set, "reset"]);
+    const erased = copyStore(set, join(dir, "erased"));
+    await reidOk(["--store", erased, "erase"]);
+    bases.set = set;
+    bases.erased = erased;
+  });
+
+  for (const fault of FAULTS) {
+    for (const request of REQUESTS) {
+      it(`${request.name} under ${fault.name}`, async (t) => {
+        const { dir, store: fresh } = tempDir(t, "reid-faults-");
+        const base = bases[request.start];
+        const store = base ? copyStore(base, join(dir, "store")) : fresh;
+        const old = snapshot(store);
+        const expected = base ? await status(store) : { state: "blank", generation: 0 };
+
+        const env = await faultEnv({ path: store, op: fault.op, errno: fault.errno });
+        const args = ["--store", store, ...(request.json ? ["--json"] : []), request.request];
+        const result = await reid(args, { env });
+        assertOneLineError(result, 6, fault.message);
+        if (request.json) {
+          const { error } = JSON.parse(result.stderr) as { error: { code: string } };
+          assert.equal(error.code, "storage-failure");
+        }
+
+        // Without faults: the element is as it was, to the byte.
+        const after = await status(store);
+        assert.equal(after.state, expected.state);
+        assert.equal(after.generation, expected.generation);
+        const now = snapshot(store);
+        assertAreasWhole(now, "after the refused request");
+        if (old.current === null) {
+          assert.equal(now.current, null, "a refused first init must not leave a record behind");
+          for (const index of [0, 1]) {
+            for (const leftover of [`area-${index}`, `area-${index}.tmp`]) {
+              if (index === 1 && leftover === "area-1") continue; // a lone zeroed area-1 reads as never provisioned
+              assert.ok(!existsSync(join(store, leftover)), `${leftover} was left behind`);
+            }
+          }
+        } else {
+          assert.ok(now.current, "the old record is gone");
+          assert.equal(now.current.state, old.current.state);
+          assert.equal(now.current.generation, old.current.generation);
+          assert.equal(now.current.epoch, old.current.epoch, "a refused request committed something");
+          assertSameSecret(now.current.identifier, old.current.identifier);
+        }
+
+        // And once the fault is gone, the same request goes through.
+        await reidOk(["--store", store, request.request]);
+        const done = await status(store);
+        assert.equal(done.state, request.request === "erase" ? "blank" : "set");
+        assert.equal(done.generation, expected.generation + (request.request === "erase" ? 0 : 1));
+      });
+    }
+  }
+});

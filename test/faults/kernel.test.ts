@@ -1,0 +1,157 @@
+// Storage faults from the kernel itself, no shim: a full file system (a tiny tmpfs), a read-only
+// mount, and a store the caller may not open. Mounts happen only inside private mount namespaces
+// (unshare -m), so nothing is seen on the host and everything goes when the namespace does.
+// These need root, as CI has; run as anyone else they fail and say so.
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { assertOneLineError, type CliOptions, reid, reidJson, reidOk } from "../helpers/cli.js";
+import {
+  assertAreasWhole,
+  assertRoot,
+  inMountNamespace,
+  isMountPoint,
+  type Status,
+  snapshot,
+  status,
+  tmpfsNamespace,
+} from "../helpers/faults.js";
+import { assertSameSecret } from "../helpers/secret.js";
+import { tempDir } from "../helpers/temp.js";
+
+const PAGE = 4096;
+
+/** An initialized store on the host at generation 2, and what it holds. */
+async function initializedStore(t: TestContext) {
+  const { dir, store } = tempDir(t, "reid-kernel-");
+  await reidOk(["--store", store, "init"]);
+  await reidOk(["--store", store, "reset"]);
+  return { dir, store, old: snapshot(store), status: await status(store) };
+}
+
+function assertUnchanged(store: string, old: ReturnType<typeof snapshot>, what: string): void {
+  const now = snapshot(store);
+  assertAreasWhole(now, what);
+  assert.ok(now.current && old.current);
+  assert.equal(now.current.epoch, old.current.epoch, `${what}: something was committed`);
+  assert.equal(now.current.generation, old.current.generation);
+  assertSameSecret(now.current.identifier, old.current.identifier);
+}
+
+describe("a full file system (tmpfs in a private mount namespace)", { concurrency: 3 }, () => {
+  for (const freePages of [0, 1]) {
+    it(`init with room for ${freePages} of the 2 area files: exit 6 ENOSPC, no half store, init works once there is room`, async (t) => {
+      assertRoot();
+      const { dir } = tempDir(t, "reid-enospc-");
+      const mnt = join(dir, "mnt");
+      mkdirSync(mnt);
+      const ns = await tmpfsNamespace(mnt, "32k");
+      t.after(() => ns.close());
+      const store = join(mnt, "store");
+      const inside: CliOptions = { prefix: ns.prefix };
+      // Fill it to the last page, then give back what the test wants free.
+      await ns.sh(
+        `head -c 1M /dev/zero > "${mnt}/filler" 2>/dev/null; truncate -s -${freePages * PAGE} "${mnt}/filler"`,
+      );
+      const df = await ns.sh(`df -B1 --output=avail "${mnt}" | tail -1`);
+      assert.equal(
+        Number(df.stdout.trim()),
+        freePages * PAGE,
+        `the tmpfs is not as full as intended: ${df.stderr}`,
+      );
+
+      const result = await reid(["--store", store, "init"], inside);
+      assertOneLineError(result, 6, /no space left on device \(ENOSPC\)/);
+
+      const left = await ns.sh(`ls -A "${store}"`);
+      assert.equal(left.code, 0, `the store directory is missing: ${left.stderr}`);
+      assert.doesNotMatch(left.stdout, /area-0|\.tmp/, `a refused init left files behind: ${left.stdout}`);
+      const blank = await reidJson<Status>(["--store", store, "status"], inside);
+      assert.deepEqual([blank.state, blank.generation], ["blank", 0]);
+
+      await ns.sh(`rm "${mnt}/filler"`);
+      const done = await reidJson<Status>(["--store", store, "init"], inside);
+      assert.deepEqual([done.state, done.generation], ["set", 1]);
+      const set = await reidJson<Status>(["--store", store, "status"], inside);
+      assert.deepEqual([set.state, set.generation], ["set", 1]);
+      assert.ok(!isMountPoint(mnt), "the tmpfs leaked into the host's mount namespace");
+    });
+  }
+
+  it("reset and erase still work on a full file system: areas are overwritten in place", async (t) => {
+    assertRoot();
+    const { dir } = tempDir(t, "reid-enospc-");
+    const mnt = join(dir, "mnt");
+    mkdirSync(mnt);
+    const ns = await tmpfsNamespace(mnt, "32k");
+    t.after(() => ns.close());
+    const store = join(mnt, "store");
+    const inside: CliOptions = { prefix: ns.prefix };
+    await reidOk(["--store", store, "init"], inside);
+    await ns.sh(`head -c 1M /dev/zero > "${mnt}/filler" 2>/dev/null`);
+    const df = await ns.sh(`df -B1 --output=avail "${mnt}" | tail -1`);
+    assert.equal(Number(df.stdout.trim()), 0, "the tmpfs is not full");
+    const reset = await reidJson<Status>(["--store", store, "reset"], inside);
+    assert.equal(reset.generation, 2);
+    const erased = await reidJson<Status>(["--store", store, "erase"], inside);
+    assert.deepEqual([erased.state, erased.generation], ["blank", 2]);
+  });
+});
+
+describe("a read-only store (bind mount, remounted ro, in a private mount namespace)", {
+  concurrency: 3,
+}, () => {
+  for (const request of ["reset", "erase"]) {
+    it(`${request}: exit 6 "read-only file system", status still works, nothing changed`, async (t) => {
+      assertRoot();
+      const { store, old, status: before } = await initializedStore(t);
+      const readOnly: CliOptions = {
+        prefix: inMountNamespace('mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"', store),
+      };
+      const result = await reid(["--store", store, request], readOnly);
+      assertOneLineError(result, 6, /read-only file system \(EROFS\)/);
+      const seen = await reidJson<Status>(["--store", store, "status"], readOnly);
+      assert.deepEqual([seen.state, seen.generation], [before.state, before.generation]);
+      // The namespace is gone with the process: on the host the store is writable and unchanged.
+      assert.ok(!isMountPoint(store), "the read-only bind mount leaked into the host's mount namespace");
+      assertUnchanged(store, old, `after ${request} on a read-only store`);
+      await reidOk(["--store", store, request]);
+    });
+  }
+
+  it('init of a new store in a read-only directory: exit 6 "read-only file system", nothing created', async (t) => {
+    assertRoot();
+    const { dir, store } = tempDir(t, "reid-kernel-");
+    const result = await reid(["--store", store, "init"], {
+      prefix: inMountNamespace('mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"', dir),
+    });
+    assertOneLineError(result, 6, /read-only file system \(EROFS\)/);
+    assert.ok(!existsSync(store), "the store was created on a read-only mount");
+    await reidOk(["--store", store, "init"]);
+  });
+});
+
+describe("a store the caller may not open (root's 0700 store, CLI run as nobody)", { concurrency: 3 }, () => {
+  const nobody: CliOptions = { uid: 65534, gid: 65534 };
+
+  for (const request of ["reset", "erase", "status"]) {
+    it(`${request}: exit 6 "permission denied", nothing changed`, async (t) => {
+      assertRoot();
+      const { dir, store, old } = await initializedStore(t);
+      chmodSync(dir, 0o711); // nobody may pass through to the store, which stays root's and 0700
+      const result = await reid(["--store", store, request], nobody);
+      assertOneLineError(result, 6, /permission denied \(EACCES\)/);
+      assertUnchanged(store, old, `after ${request} as nobody`);
+    });
+  }
+
+  it('init of a new store in a directory nobody may not write: exit 6 "permission denied"', async (t) => {
+    assertRoot();
+    const { dir, store } = tempDir(t, "reid-kernel-");
+    chmodSync(dir, 0o755);
+    const result = await reid(["--store", store, "init"], nobody);
+    assertOneLineError(result, 6, /permission denied \(EACCES\)/);
+    assert.ok(!existsSync(store), "a store was created");
+  });
+});

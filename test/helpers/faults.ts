@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
+import { type CliOptions, reidJson } from "./cli.js";
+
+/** test/fixtures/faultinject.c: the LD_PRELOAD shim that fails write/fsync/open on chosen paths. */
+export const SHIM_SOURCE = fileURLToPath(new URL("../fixtures/faultinject.c", import.meta.url));
+
+export const ERRNO = { EIO: 5, EACCES: 13, ENOSPC: 28, EROFS: 30 } as const;
+
+export type FaultOp = "write" | "fsync" | "open";
+
+export interface Fault {
+  /** Fail calls on files whose path contains this (a store directory, say). */
+  readonly path: string;
+  /** Which calls: write (write/pwrite/writev...), fsync (fsync/fdatasync), open (for writing). */
+  readonly op: FaultOp | readonly FaultOp[];
+  readonly errno?: number;
+  /** Fail only the Nth matching call (1-based); absent: every matching call. */
+  readonly nth?: number;
+  /** With nth: fail the Nth matching call and every later one (the device dies mid-request). */
+  readonly from?: boolean;
+  /** A file the shim appends one line per matching call to: "<call> <n> <fail|pass> <path>". */
+  readonly log?: string;
+}
+
+let shim: Promise<string> | undefined;
+
+/**
+ * Compiles the shim with `cc` once per test file (each file runs in its own process) into a
+ * private temporary directory that goes when the process exits.
+ */
+export function faultShim(): Promise<string> {
+  shim ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reid-faultinject-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const output = join(dir, "faultinject.so");
+    try {
+      await promisify(execFile)("cc", [
+        "-shared",
+        "-fPIC",
+        "-O2",
+        "-Wall",
+        "-o",
+        output,
+        SHIM_SOURCE,
+        "-ldl",
+      ]);
+    } catch (error) {
+      const { stderr, message } = error as { stderr?: string; message: string };
+      assert.fail(`cannot compile ${SHIM_SOURCE} with cc (install gcc and libc6-dev): ${stderr || message}`);
+    }
+    return output;
+  })();
+  return shim;
+}
+
+/** The environment that loads the shim into one child process with this fault configured. */
+export async function faultEnv(fault: Fault): Promise<NodeJS.ProcessEnv> {
+  const ops = typeof fault.op === "string" ? [fault.op] : fault.op;
+  return {
+    LD_PRELOAD: await faultShim(),
+    FAULT_PATH: fault.path,
+    FAULT_OP: ops.join(","),
+    FAULT_ERRNO: String(fault.errno ?? ERRNO.EIO),
+    ...(fault.nth === undefined ? {} : { FAULT_NTH: String(fault.nth) }),
+    ...(fault.from ? { FAULT_FROM: "1" } : {}),
+    ...(fault.log === undefined ? {} : { FAULT_LOG: fault.log }),
+  };
+}
+
+/** The lines of a FAULT_LOG file: which matching calls the shim saw and what it did to each. */
+export function readFaultLog(path: string): { call: string; n: number; failed: boolean; path: string }[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      const [call = "", n = "", outcome = "", ...rest] = line.split(" ");
+      return { call, n: Number(n), failed: outcome === "fail", path: rest.join(" ") };
+    });
+}
+
+export interface StoreSnapshot {
+  /** The record in force (the valid one with the highest epoch), or null when none is. */
+  readonly current: StoredRecord | null;
+  /** What each area file decodes as; null for a missing file. */
+  readonly areas: readonly [DecodedArea | null, DecodedArea | null];
+  /** Raw area bytes, to scan for a secret; null for a missing file. */
+  readonly raw: readonly [Uint8Array | null, Uint8Array | null];
+}
+
+/** Reads a file store's two areas the way a load would, straight from the files (as root). */
+export function snapshot(store: string): StoreSnapshot {
+  const raw = ([0, 1] as const).map((index) => {
+    const path = join(store, `area-${index}`);
+    return existsSync(path) ? new Uint8Array(readFileSync(path)) : null;
+  }) as [Uint8Array | null, Uint8Array | null];
+  const areas = raw.map((bytes) => (bytes ? decodeArea(bytes) : null)) as [
+    DecodedArea | null,
+    DecodedArea | null,
+  ];
+  let current: StoredRecord | null = null;
+  for (const area of areas) {
+    if (area?.kind === "record" && (current === null || area.record.epoch > current.epoch))
+      current = area.record;
+  }
+  return { current, areas, raw };
+}
+
+export interface Status {
+  readonly state: "blank" | "set";
+  readonly generation: number;
+}
+
+/** `reid status --json` (exit 0 asserted) on a store. */
+export function status(store: string, options: CliOptions = {}): Promise<Status> {
+  return reidJson<Status>(["--store", store, "status"], options);
+}
+
+/** A copy of a store (mode kept), for tests that each need the same starting point. */
+export function copyStore(from: string, to: string): string {
+  cpSync(from, to, { recursive: true, preserveTimestamps: true });
+  return to;
+}
+
+/** Every area file is exactly AREA_SIZE bytes and decodes as a record or as erased. */
+export function assertAreasWhole(snap: StoreSnapshot, what: string): void {
+  snap.areas.forEach((area, index) => {
+    if (area === null) return;
+    assert.equal(snap.raw[index]?.length, AREA_SIZE, `${what}: area-${index} has the wrong size`);
+    assert.notEqual(
+      area.kind,
+      "corrupt",
+      `${what}: area-${index} is corrupt (${area.kind === "corrupt" ? area.reason : ""})`,
+    );
+  });
+}
+
+/** These tests mount and enter namespaces, and CI runs them as root: anything else is a failure. */
+export function assertRoot(): void {
+  assert.equal(
+    process.getuid?.(),
+    0,
+    "test/faults needs root (unshare -m, mount, running the CLI as another user); CI runs as root",
+  );
+}
+
+/**
+ * A prefix that runs the CLI in a private mount namespace after `setup` (a sh script; "$0" is
+ * `arg`): nothing it mounts is seen outside, and it all goes when the CLI exits.
+ */
+export function inMountNamespace(setup: string, arg: string): string[] {
+  return ["unshare", "--mount", "--propagation", "private", "sh", "-c", `${setup} && exec "$@"`, arg];
+}
+
+/** Whether a path is a mount point in this (the host's) mount namespace. */
+export function isMountPoint(path: string): boolean {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((line) => line.split(" ")[4] === path);
+}
+
+/**
+ * A private mount namespace kept alive by a sleeping holder, with a tmpfs of `size` mounted on
+ * `mountPoint` inside it. `prefix` runs a command inside (nsenter); `sh` runs a script there.
+ * The holder is killed (by its pid) when the test ends, and the tmpfs goes with the namespace.
+ */
+export async function tmpfsNamespace(
+  mountPoint: string,
+  size: string,
+): Promise<{
+  prefix: string[];
+  sh(script: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  close(): void;
+}> {
+  const holder = spawn(
+    "unshare",
+    [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `mount -t tmpfs -o size=${size},mode=0700 reid-faults "$0" && echo ready && exec sleep 600`,
+      mountPoint,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  holder.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("ready")) resolve();
+    });
+    holder.on("exit", (code) =>
+      reject(new Error(`cannot mount a tmpfs in a new namespace (${code}): ${stderr}`)),
+    );
+  });
+  const pid = holder.pid;
+  assert.ok(pid !== undefined);
+  assert.ok(!isMountPoint(mountPoint), "the tmpfs leaked into the host's mount namespace");
+  const prefix = ["nsenter", `--target=${pid}`, "--mount", "--"];
+  return {
+    prefix,
+    sh: (script) =>
+      new Promise((resolve, reject) => {
+        const child = spawn(prefix[0] as string, [...prefix.slice(1), "sh", "-c", script], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        child.stderr.on("data", (chunk: Buffer) => {
+          err += chunk.toString();
+        });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout: out, stderr: err }));
+      }),
+    close: () => {
+      if (holder.exitCode === null) holder.kill("SIGKILL");
+    },
+  };
+}

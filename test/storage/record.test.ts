@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { test } from "node:test";
+import { AREA_SIZE, decodeArea, encodeRecord, type IdentifierRecord } from "../../src/storage/record.js";
+import { assertSameSecret } from "../helpers/secret.js";
+
+const RECORD: IdentifierRecord = {
+  state: "set",
+  generation: 41,
+  format: { kind: "base32", length: 26 },
+  singleType: true,
+  identifier: Buffer.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+};
+
+test("record: encode and decode round-trip every field", () => {
+  const decoded = decodeArea(encodeRecord(RECORD, 7));
+  assert.equal(decoded.kind, "record");
+  if (decoded.kind !== "record") return;
+  const { identifier, ...fields } = decoded.record;
+  assert.deepEqual(fields, {
+    state: "set",
+    generation: 41,
+    epoch: 7,
+    format: RECORD.format,
+    singleType: true,
+  });
+  assertSameSecret(identifier, RECORD.identifier);
+  const blank = decodeArea(encodeRecord({ ...RECORD, state: "blank", identifier: null }, 8));
+  assert.equal(blank.kind === "record" && blank.record.identifier, null);
+});
+
+test("record: every flipped bit anywhere in the area is detected", () => {
+  const good = encodeRecord(RECORD, 3);
+  for (let bit = 0; bit < AREA_SIZE * 8; bit++) {
+    const bad = Uint8Array.from(good);
+    bad[bit >> 3] = (bad[bit >> 3] ?? 0) ^ (1 << (bit & 7));
+    assert.equal(decodeArea(bad).kind, "corrupt", `bit ${bit} flipped went unnoticed`);
+  }
+});
+
+test("record: zeros are an erased area; random bytes and wrong sizes are corrupt", () => {
+  assert.equal(decodeArea(new Uint8Array(AREA_SIZE)).kind, "erased");
+  for (let i = 0; i < 200; i++) assert.equal(decodeArea(randomBytes(AREA_SIZE)).kind, "corrupt");
+  const good = encodeRecord(RECORD, 1);
+  assert.equal(decodeArea(good.subarray(0, AREA_SIZE - 1)).kind, "corrupt");
+  assert.equal(decodeArea(Buffer.concat([good, Buffer.alloc(1)])).kind, "corrupt");
+});
+
+test("record: a well-checksummed record with impossible fields is still corrupt", () => {
+  const reseal = (mutate: (bytes: Uint8Array) => void) => {
+    const bytes = encodeRecord(RECORD, 1);
+    mutate(bytes);
+    bytes.set(
+      createHash("sha256")
+        .update(bytes.subarray(0, AREA_SIZE - 32))
+        .digest(),
+      AREA_SIZE - 32,
+    );
+    return decodeArea(bytes);
+  };
+  const cases: [string, (bytes: Uint8Array) => void][] = [
+    ["unknown version", (b) => void (b[4] = 2)],
+    ["unknown state", (b) => void (b[5] = 2)],
+    ["unknown format", (b) => void (b[6] = 9)],
+    ["unknown flag", (b) => void (b[7] = 0x80)],
+    ["zero length", (b) => void (b[24] = b[25] = 0)],
+    ["length beyond capacity", (b) => void (b[25] = 65)],
+    ["reserved byte set", (b) => void (b[27] = 1)],
+    ["bytes after the identifier", (b) => void (b[32 + 26] = 1)],
+    ["epoch beyond 2^53", (b) => void (b[8] = 0xff)],
+  ];
+  for (const [name, mutate] of cases) assert.equal(reseal(mutate).kind, "corrupt", name);
+  assert.equal(reseal(() => undefined).kind, "record", "the resealing itself is sound");
+});
+
+test("record: encoding refuses inconsistent records", () => {
+  assert.throws(() => encodeRecord({ ...RECORD, identifier: null }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...RECORD, state: "blank" }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...RECORD, identifier: Buffer.alloc(25) }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...RECORD, generation: -1 }, 1), RangeError);
+});
