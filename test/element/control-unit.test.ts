@@ -158,7 +158,7 @@ test("10,000 consecutive resets: every identifier distinct, generation exactly +
     if (n.generation !== i) assert.fail(`reset ${i} gave generation ${n.generation}`);
   }
   assert.equal(commits.length, 10_000);
-  commits.forEach((c, i) => assert.equal(c.generation, i + 1));
+  for (const [i, c] of commits.entries()) assert.equal(c.generation, i + 1);
   assert.equal(new Set(commits.map((c) => c.digest)).size, 10_000, "an identifier repeated");
 });
 

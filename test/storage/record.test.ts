@@ -58,16 +58,25 @@ test("record: a well-checksummed record with impossible fields is still corrupt"
     );
     return decodeArea(bytes);
   };
+  const set = (offset: number, value: number) => (bytes: Uint8Array) => {
+    bytes[offset] = value;
+  };
   const cases: [string, (bytes: Uint8Array) => void][] = [
-    ["unknown version", (b) => void (b[4] = 2)],
-    ["unknown state", (b) => void (b[5] = 2)],
-    ["unknown format", (b) => void (b[6] = 9)],
-    ["unknown flag", (b) => void (b[7] = 0x80)],
-    ["zero length", (b) => void (b[24] = b[25] = 0)],
-    ["length beyond capacity", (b) => void (b[25] = 65)],
-    ["reserved byte set", (b) => void (b[27] = 1)],
-    ["bytes after the identifier", (b) => void (b[32 + 26] = 1)],
-    ["epoch beyond 2^53", (b) => void (b[8] = 0xff)],
+    ["unknown version", set(4, 2)],
+    ["unknown state", set(5, 2)],
+    ["unknown format", set(6, 9)],
+    ["unknown flag", set(7, 0x80)],
+    [
+      "zero length",
+      (b) => {
+        set(24, 0)(b);
+        set(25, 0)(b);
+      },
+    ],
+    ["length beyond capacity", set(25, 65)],
+    ["reserved byte set", set(27, 1)],
+    ["bytes after the identifier", set(32 + 26, 1)],
+    ["epoch beyond 2^53", set(8, 0xff)],
   ];
   for (const [name, mutate] of cases) assert.equal(reseal(mutate).kind, "corrupt", name);
   assert.equal(reseal(() => undefined).kind, "record", "the resealing itself is sound");
