@@ -161,7 +161,12 @@ function report(error: unknown, json: boolean, io: Io): number {
   const code = known ? error.code : "internal";
   const exitCode = known ? error.exitCode : ExitCode.internal;
   const text = known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`;
-  const message = text.replace(/\s*\n\s*/g, " ");
+  // Messages echo user input: control characters and line breaks are escaped, so the message
+  // stays one line and cannot steer the terminal.
+  const message = text.replace(
+    /[\p{Cc}\p{Zl}\p{Zp}]/gu,
+    (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`,
+  );
   if (json) io.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else io.stderr.write(`reid: ${message}\n`);
   if (!known && io.env.REID_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ""}\n`);

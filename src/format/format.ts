@@ -43,14 +43,14 @@ export function defaultFormat(capacity: number): IdentifierFormat {
 export function parseFormat(text: string, capacity: number): IdentifierFormat {
   const match = /^(raw|digits|base32)(?::(\d{1,6}))?$/.exec(text);
   if (!match) {
-    throw new UsageError(`bad --format ${quote(text)}: expected raw[:N], digits[:N] or base32[:N]`);
+    throw new UsageError(`bad --format '${text}': expected raw[:N], digits[:N] or base32[:N]`);
   }
   const kind = match[1] as FormatKind;
   const length = match[2] === undefined ? defaultLength(kind, capacity) : Number(match[2]);
   const minimum = minimumLength(kind);
   if (length < minimum || length > capacity) {
     throw new UsageError(
-      `bad --format ${quote(text)}: N must be in ${minimum}..${capacity} (at least ${MIN_ENTROPY_BITS} bits, at most what the storage area holds)`,
+      `bad --format '${text}': N must be in ${minimum}..${capacity} (at least ${MIN_ENTROPY_BITS} bits, at most what the storage area holds)`,
     );
   }
   return { kind, length };
@@ -58,15 +58,6 @@ export function parseFormat(text: string, capacity: number): IdentifierFormat {
 
 export function formatName(format: IdentifierFormat): string {
   return `${format.kind}:${format.length}`;
-}
-
-/** The user's text in quotes, control characters and line breaks escaped: the message stays one line. */
-function quote(text: string): string {
-  const escaped = text.replace(
-    /[\p{Cc}\p{Zl}\p{Zp}]/gu,
-    (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`,
-  );
-  return `'${escaped}'`;
 }
 
 function defaultLength(kind: FormatKind, capacity: number): number {

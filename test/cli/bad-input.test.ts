@@ -87,6 +87,12 @@ const USAGE: readonly Case[] = [
   ["--format base32:25 (too short)", ["init", "--format", "base32:25"], /bad --format 'base32:25'/],
   ["--format digits:abc", ["init", "--format", "digits:abc"], /bad --format 'digits:abc'/],
   ["--format raw:", ["reset", "--format", "raw:"], /bad --format 'raw:'/],
+  [
+    "--format with a line break and a terminal escape",
+    ["init", "--format", "raw\n\u001b[31mred"],
+    /bad --format 'raw\\u\{a\}\\u\{1b\}\[31mred'/,
+  ],
+  ["unknown command with a line break", ["fo\u2028o"], /unknown command 'fo\\u\{2028\}o'/],
   ["--source foo", ["--source", "foo", "init"], /bad --source 'foo'/],
   ["--source device: without a path", ["reset", "--source", "device:"], /bad --source 'device:'/],
   [
