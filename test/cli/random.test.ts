@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
+import { finished } from "../helpers/process.js";
 import { tempDir } from "../helpers/temp.js";
 
 const K = 1024;
@@ -77,28 +78,17 @@ function pipeToHead(
   args: readonly string[],
   keep: number,
 ): Promise<{ code: number | null; signal: string | null; stderr: string; kept: number }> {
-  return new Promise((resolve, reject) => {
-    const script = `"$@" | head -c ${keep} | wc -c; exit "\${PIPESTATUS[0]}"`;
-    const child = spawn("bash", ["-c", script, "bash", process.execPath, REID, ...args], {
-      env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
-      stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group, so the safety net below takes reid down with the shell.
-      detached: true,
-    });
-    const safetyNet = setTimeout(() => process.kill(-(child.pid as number), "SIGKILL"), 30_000);
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(safetyNet);
-      resolve({ code, signal, stderr: err, kept: Number(out.trim()) });
-    });
+  const script = `"$@" | head -c ${keep} | wc -c; exit "\${PIPESTATUS[0]}"`;
+  const child = spawn("bash", ["-c", script, "bash", process.execPath, REID, ...args], {
+    env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so the safety net below takes reid down with the shell.
+    detached: true,
+  });
+  const safetyNet = setTimeout(() => process.kill(-(child.pid as number), "SIGKILL"), 30_000);
+  return finished(child).then(({ code, signal, stdout, stderr }) => {
+    clearTimeout(safetyNet);
+    return { code, signal, stderr: stderr.toString(), kept: Number(stdout.toString().trim()) };
   });
 }
 

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { ERRNO, type Fault, faultEnv, readFaultLog } from "../helpers/faults.js";
+import { finished } from "../helpers/process.js";
 import { tempDir } from "../helpers/temp.js";
 
 /**
@@ -17,7 +18,7 @@ import { tempDir } from "../helpers/temp.js";
  * at the file offset, 0), "writev" ("ZZZZ" at offset 6: pwritev), "fsync", "fdatasync", "open-rw",
  * "open-r". The file is opened for writing on its first use.
  */
-function child(file: string, calls: readonly string[], env: NodeJS.ProcessEnv): Promise<string[]> {
+async function child(file: string, calls: readonly string[], env: NodeJS.ProcessEnv): Promise<string[]> {
   const script = `
     const fs = require("node:fs");
     const [file, ...calls] = process.argv.slice(1);
@@ -40,29 +41,13 @@ function child(file: string, calls: readonly string[], env: NodeJS.ProcessEnv): 
     }
     process.stdout.write(JSON.stringify(results) + "\\n");
   `;
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ["-e", script, file, ...calls], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    proc.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    proc.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      try {
-        assert.equal(code, 0, `the child failed: ${err}`);
-        resolve(JSON.parse(out) as string[]);
-      } catch (error) {
-        reject(error);
-      }
-    });
+  const proc = spawn(process.execPath, ["-e", script, file, ...calls], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  const { code, stdout, stderr } = await finished(proc);
+  assert.equal(code, 0, `the child failed: ${stderr}`);
+  return JSON.parse(stdout.toString()) as string[];
 }
 
 function scratch(t: TestContext): string {

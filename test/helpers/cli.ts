@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { finished } from "./process.js";
 
 /** The built CLI, exactly what `npm install -g` would run. `npm test` builds it first. */
 export const REID = fileURLToPath(new URL("../../dist/reid.js", import.meta.url));
@@ -34,30 +35,20 @@ export function reid(args: readonly string[], options: CliOptions = {}): Promise
     ...options.env,
   };
   const [command, ...rest] = [...(options.prefix ?? []), process.execPath, REID, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command as string, rest, {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(options.uid === undefined ? {} : { uid: options.uid }),
-      ...(options.gid === undefined ? {} : { gid: options.gid }),
-      timeout: options.timeoutMs ?? 60_000,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({
-        code,
-        signal,
-        stdout: stdoutBytes.toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-        stdoutBytes,
-      });
-    });
+  const child = spawn(command as string, rest, {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
+    timeout: options.timeoutMs ?? 60_000,
   });
+  return finished(child).then(({ code, signal, stdout, stderr }) => ({
+    code,
+    signal,
+    stdout: stdout.toString("utf8"),
+    stderr: stderr.toString("utf8"),
+    stdoutBytes: stdout,
+  }));
 }
 
 /** Like reid(), but fails the test unless it exits 0; returns stdout parsed as JSON when asked for. */

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
 import { type CliOptions, reidJson } from "./cli.js";
+import { finished } from "./process.js";
 
 /** test/fixtures/faultinject.c: the LD_PRELOAD shim that fails write/fsync/open on chosen paths. */
 export const SHIM_SOURCE = fileURLToPath(new URL("../fixtures/faultinject.c", import.meta.url));
@@ -210,22 +211,13 @@ export async function tmpfsNamespace(
   const prefix = ["nsenter", `--target=${pid}`, "--mount", "--"];
   return {
     prefix,
-    sh: (script) =>
-      new Promise((resolve, reject) => {
-        const child = spawn(prefix[0] as string, [...prefix.slice(1), "sh", "-c", script], {
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (chunk: Buffer) => {
-          out += chunk.toString();
-        });
-        child.stderr.on("data", (chunk: Buffer) => {
-          err += chunk.toString();
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout: out, stderr: err }));
-      }),
+    sh: async (script) => {
+      const child = spawn(prefix[0] as string, [...prefix.slice(1), "sh", "-c", script], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const { code, stdout, stderr } = await finished(child);
+      return { code, stdout: stdout.toString(), stderr: stderr.toString() };
+    },
     close: () => {
       if (holder.exitCode === null) holder.kill("SIGKILL");
     },
