@@ -8,16 +8,16 @@ import { assertUnchanged, fingerprint } from "./store.js";
 
 const SHORT = { REID_LOCK_TIMEOUT: "0.3" };
 
+/** Opens the element for writing in this process: it holds the store's lock until closed. */
+function hold(store: string) {
+  return openElement({ storeDirectory: store, source: { kind: "os" }, write: true, lockTimeoutMs: 5_000 });
+}
+
 describe("the store lock", () => {
   it("with the store held elsewhere, every command fails with exit 6 'busy' after REID_LOCK_TIMEOUT", async (t) => {
     const { store } = tempDir(t);
     await reidOk(["--store", store, "init"]);
-    const holder = await openElement({
-      storeDirectory: store,
-      source: { kind: "os" },
-      write: true,
-      lockTimeoutMs: 5_000,
-    });
+    const holder = await hold(store);
     try {
       for (const args of [["status"], ["init"], ["reset"], ["erase"], ["config", "single-type", "on"]]) {
         const result = await assertUnchanged(store, () => reid(["--store", store, ...args], { env: SHORT }));
@@ -35,12 +35,7 @@ describe("the store lock", () => {
 
   it("a missing store is locked too, and stays missing", async (t) => {
     const { store } = tempDir(t);
-    const holder = await openElement({
-      storeDirectory: store,
-      source: { kind: "os" },
-      write: true,
-      lockTimeoutMs: 5_000,
-    });
+    const holder = await hold(store);
     try {
       assertOneLineError(await reid(["--store", store, "init"], { env: SHORT }), 6, /busy/);
       assert.equal(fingerprint(store), "absent");
@@ -53,12 +48,7 @@ describe("the store lock", () => {
   it("the CLI waits for the holder and then runs after it, never interleaved", async (t) => {
     const { store } = tempDir(t);
     await reidOk(["--store", store, "init"]);
-    const holder = await openElement({
-      storeDirectory: store,
-      source: { kind: "os" },
-      write: true,
-      lockTimeoutMs: 5_000,
-    });
+    const holder = await hold(store);
     let finished = false;
     let waiting: ReturnType<typeof reid>;
     try {

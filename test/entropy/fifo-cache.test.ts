@@ -7,6 +7,18 @@ import { ReferenceHealthTests } from "../../src/entropy/health/reference.js";
 import { openRandomSupply } from "../../src/entropy/open.js";
 import type { EntropySource } from "../../src/entropy/source.js";
 import { TrngModule } from "../../src/entropy/trng-module.js";
+
+/** A fixed pseudo-random byte stream (a linear congruential generator's top bytes). */
+function lcgStream(length: number, seed: number): Uint8Array {
+  const stream = new Uint8Array(length);
+  let a = seed;
+  for (let i = 0; i < stream.length; i++) {
+    a = (Math.imul(a, 1103515245) + 12345) >>> 0;
+    stream[i] = a >>> 24;
+  }
+  return stream;
+}
+
 import { EntropyError } from "../../src/errors.js";
 
 /**
@@ -256,12 +268,7 @@ describe("FifoCache", () => {
   });
 
   test("over a TRNG module whose source trips: the read fails, the ring is zeroed, and stays shut", async () => {
-    const stream = new Uint8Array(STARTUP_SAMPLES + (1 << 14));
-    let a = 7;
-    for (let i = 0; i < stream.length; i++) {
-      a = (Math.imul(a, 1103515245) + 12345) >>> 0;
-      stream[i] = a >>> 24;
-    }
+    const stream = lcgStream(STARTUP_SAMPLES + (1 << 14), 7);
     const run = STARTUP_SAMPLES + 64 + 10;
     stream.fill(0xaa, run, run + 11);
     let position = 0;
@@ -285,12 +292,7 @@ describe("FifoCache", () => {
   });
 
   test("openRandomSupply: source -> TRNG -> FIFO serves the samples after start-up, in order", async () => {
-    const stream = new Uint8Array(STARTUP_SAMPLES + (1 << 15));
-    let a = 99;
-    for (let i = 0; i < stream.length; i++) {
-      a = (Math.imul(a, 1103515245) + 12345) >>> 0;
-      stream[i] = a >>> 24;
-    }
+    const stream = lcgStream(STARTUP_SAMPLES + (1 << 15), 99);
     let position = 0;
     let closed = false;
     const source: EntropySource = {

@@ -39,17 +39,22 @@ function assertUnchanged(store: string, old: ReturnType<typeof snapshot>, what: 
   assertSameSecret(now.current.identifier, old.current.identifier);
 }
 
+/** A 32 KiB tmpfs mounted in a private namespace (gone with the test), and a store path on it. */
+async function smallTmpfs(t: TestContext) {
+  assertRoot();
+  const { dir } = tempDir(t, "reid-enospc-");
+  const mnt = join(dir, "mnt");
+  mkdirSync(mnt);
+  const ns = await tmpfsNamespace(mnt, "32k");
+  t.after(() => ns.close());
+  const inside: CliOptions = { prefix: ns.prefix };
+  return { mnt, store: join(mnt, "store"), ns, inside };
+}
+
 describe("a full file system (tmpfs in a private mount namespace)", { concurrency: 3 }, () => {
   for (const freePages of [0, 1]) {
     it(`init with room for ${freePages} of the 2 area files: exit 6 ENOSPC, no half store, init works once there is room`, async (t) => {
-      assertRoot();
-      const { dir } = tempDir(t, "reid-enospc-");
-      const mnt = join(dir, "mnt");
-      mkdirSync(mnt);
-      const ns = await tmpfsNamespace(mnt, "32k");
-      t.after(() => ns.close());
-      const store = join(mnt, "store");
-      const inside: CliOptions = { prefix: ns.prefix };
+      const { mnt, store, ns, inside } = await smallTmpfs(t);
       // Fill it to the last page, then give back what the test wants free.
       await ns.sh(
         `head -c 1M /dev/zero > "${mnt}/filler" 2>/dev/null; truncate -s -${freePages * PAGE} "${mnt}/filler"`,
@@ -80,14 +85,7 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
   }
 
   it("reset and erase still work on a full file system: areas are overwritten in place", async (t) => {
-    assertRoot();
-    const { dir } = tempDir(t, "reid-enospc-");
-    const mnt = join(dir, "mnt");
-    mkdirSync(mnt);
-    const ns = await tmpfsNamespace(mnt, "32k");
-    t.after(() => ns.close());
-    const store = join(mnt, "store");
-    const inside: CliOptions = { prefix: ns.prefix };
+    const { mnt, store, ns, inside } = await smallTmpfs(t);
     await reidOk(["--store", store, "init"], inside);
     await ns.sh(`head -c 1M /dev/zero > "${mnt}/filler" 2>/dev/null`);
     const df = await ns.sh(`df -B1 --output=avail "${mnt}" | tail -1`);
