@@ -7,8 +7,30 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   reset: () => import("./commands/reset.js"),
   erase: () => import("./commands/erase.js"),
   random: () => import("./commands/random.js"),
+  keys: () => import("./commands/keys.js"),
+  cert: () => import("./commands/cert.js"),
+  csr: () => import("./commands/csr.js"),
+  sign: () => import("./commands/sign.js"),
+  verify: () => import("./commands/verify.js"),
+  export: () => import("./commands/export.js"),
+  seal: () => import("./commands/seal.js"),
   config: () => import("./commands/config.js"),
   help: () => import("./commands/help.js"),
 };
 
-export const COMMAND_ORDER = ["status", "init", "reset", "erase", "random", "config", "help"] as const;
+export const COMMAND_ORDER = [
+  "status",
+  "init",
+  "reset",
+  "erase",
+  "random",
+  "keys",
+  "cert",
+  "csr",
+  "sign",
+  "verify",
+  "export",
+  "seal",
+  "config",
+  "help",
+] as const;

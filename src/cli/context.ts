@@ -6,6 +6,8 @@ export interface CliContext {
   readonly storeDirectory: string;
   readonly source: SourceSpec;
   readonly lockTimeoutMs: number;
+  /** The key-encryption key from --kek-file / REID_KEK_FILE, read when a command opens the store. */
+  readonly kekFile: string | undefined;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }

@@ -9,6 +9,7 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   store: { type: "string" },
   json: { type: "boolean" },
   source: { type: "string" },
+  "kek-file": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 };
@@ -50,6 +51,7 @@ export async function run(io: Io): Promise<number> {
       storeDirectory: storeDirectory(asString(values.store), io.env),
       source: parseSourceSpec(asString(values.source) ?? io.env.REID_SOURCE ?? "os"),
       lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
+      kekFile: asString(values["kek-file"]) ?? (io.env.REID_KEK_FILE || undefined),
       stdout: io.stdout,
       stderr: io.stderr,
     };

@@ -1,6 +1,6 @@
 import { StateError } from "../errors.js";
 import { formatName } from "../format/format.js";
-import { EraseIncompleteError, type IdentifierStore } from "../storage/identifier-store.js";
+import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 import type { Notification, Request, RequestType } from "./request.js";
@@ -17,6 +17,8 @@ export interface ElementStatus {
   readonly store: string;
   /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
   readonly requests: "typed" | "single-type";
+  /** Whether the identifier is stored sealed under a key-encryption key. */
+  readonly sealed: boolean;
 }
 
 export type Listener = (notification: Notification) => void;
@@ -63,24 +65,64 @@ export class ControlUnit {
       return {
         state: current.state,
         generation: current.generation,
-        handle: null,
+        handle: current.handle,
         mode: "random",
         source: this.sourceName,
         format: formatName(current.format),
         scheduled: [],
         store: this.store.location,
         requests: current.singleType ? "single-type" : "typed",
+        sealed: current.sealed,
       };
     });
   }
 
   /** Turns single-type mode on or off; committed like any state change. */
   setSingleType(on: boolean): Promise<ElementStatus> {
+    return this.recommit((current) => current.singleType !== on, { singleType: on });
+  }
+
+  /**
+   * Seals an identifier stored in clear under the key-encryption key the store was opened with:
+   * the same identifier and generation, committed again.
+   */
+  seal(): Promise<ElementStatus> {
+    return this.recommit(
+      (current) => current.state === "set" && !current.sealed,
+      {},
+      { acceptUnsealed: true },
+    );
+  }
+
+  /**
+   * The encryption/decryption unit's read: runs `task` with the identifier, then zeroes it. Only
+   * derived, public or wrapped material may leave `task`. A blank element has nothing to read.
+   */
+  useIdentifier<T>(task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>): Promise<T> {
     return this.serialize(async () => {
-      const current = await this.store.load();
+      const { identifier, ...record } = await this.store.load();
+      if (!identifier) {
+        throw new StateError("blank", "the element holds no identifier (it is blank); run 'reid init' first");
+      }
       try {
-        if (current.singleType !== on)
-          (await this.processing.configure(current, { singleType: on })).identifier?.fill(0);
+        return await task(identifier, record);
+      } finally {
+        identifier.fill(0);
+      }
+    });
+  }
+
+  /** Commits the current record again with `change` when `needed`; the identifier stays as it is. */
+  private recommit(
+    needed: (current: RecordInfo) => boolean,
+    change: { readonly singleType?: boolean },
+    options?: LoadOptions,
+  ): Promise<ElementStatus> {
+    return this.serialize(async () => {
+      if (!needed(await this.store.info())) return;
+      const current = await this.store.load(options);
+      try {
+        (await this.processing.configure(current, change)).identifier?.fill(0);
       } finally {
         current.identifier?.fill(0);
       }
@@ -93,7 +135,7 @@ export class ControlUnit {
       requested,
       state: next.state,
       generation: next.generation,
-      handle: null,
+      handle: next.handle,
       time: this.now().toISOString(),
     };
     for (const listener of this.listeners) listener(notification);

@@ -1,6 +1,7 @@
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { openFileStore } from "../storage/file/open-file-store.js";
+import { AesGcmSealer } from "../storage/sealer.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 
@@ -10,6 +11,8 @@ export interface ElementOptions {
   /** False: only status and reads; the store opens read-only. */
   readonly write: boolean;
   readonly lockTimeoutMs: number;
+  /** The key-encryption key that seals the identifier at rest (32 bytes), if one is configured. */
+  readonly kek?: Uint8Array | null;
   readonly now?: () => Date;
 }
 
@@ -26,6 +29,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
   const store = await openFileStore(options.storeDirectory, {
     write: options.write,
     lockTimeoutMs: options.lockTimeoutMs,
+    sealer: options.kek ? new AesGcmSealer(options.kek) : null,
   });
   let supply: RandomSupply | undefined;
   const processing = new ProcessingUnit(store, async () => {

@@ -20,11 +20,14 @@ export class ProcessingUnit {
     const fifo = await this.fifo();
     const identifier = await processRandom(format, (length) => fifo.read(length));
     try {
+      // The handle goes into the record with the identifier, so status never derives a key.
+      const { deriveHandle } = await import("../derive/derivation.js");
       return await this.store.commit({
         state: "set",
         generation: current.generation + 1,
         format,
         singleType: current.singleType,
+        handle: deriveHandle(identifier),
         identifier,
       });
     } finally {
@@ -33,10 +36,11 @@ export class ProcessingUnit {
   }
 
   eraseIdentifier(current: RecordInfo): Promise<StoredRecord> {
-    return this.store.commit({ ...current, state: "blank", identifier: null });
+    return this.store.commit({ ...current, state: "blank", handle: null, identifier: null });
   }
 
-  configure(current: StoredRecord, settings: { readonly singleType: boolean }): Promise<StoredRecord> {
-    return this.store.commit({ ...current, singleType: settings.singleType });
+  /** Commits `current` again with `change` (settings); through a sealing store this also seals it. */
+  configure(current: StoredRecord, change: { readonly singleType?: boolean }): Promise<StoredRecord> {
+    return this.store.commit({ ...current, ...change });
   }
 }

@@ -18,7 +18,7 @@ export interface Notification {
   readonly requested: RequestType;
   readonly state: ElementState;
   readonly generation: number;
-  /** Public name of the identifier, from its derived key; never the identifier. Null until derivation exists. */
+  /** Public name of the identifier, from its derived Ed25519 key (SPEC section 4); null when blank. */
   readonly handle: string | null;
   readonly time: string;
 }

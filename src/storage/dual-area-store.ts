@@ -1,8 +1,9 @@
 import { StorageError } from "../errors.js";
 import { defaultFormat } from "../format/format.js";
-import { EraseIncompleteError, type IdentifierStore } from "./identifier-store.js";
+import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "./identifier-store.js";
 import {
   AREA_SIZE,
+  type DecodedArea,
   decodeArea,
   encodeRecord,
   type IdentifierRecord,
@@ -11,22 +12,29 @@ import {
   type RecordInfo,
   type StoredRecord,
 } from "./record.js";
+import type { Sealer } from "./sealer.js";
 import type { AreaIndex, StorageArea } from "./storage-area.js";
 
-const NEVER_COMMITTED: StoredRecord = {
+const NEVER_COMMITTED: RecordInfo = {
   state: "blank",
   generation: 0,
   epoch: 0,
   format: defaultFormat(RECORD_CAPACITY),
   singleType: false,
-  identifier: null,
+  sealed: false,
+  handle: null,
 };
+
+type Newest = { readonly area: AreaIndex; readonly decoded: Extract<DecodedArea, { kind: "record" }> };
 
 /**
  * Crash-atomic commits over two areas. A commit clears the target area if anything is left in
  * it (claim 8's erase before write), writes the new record there durably, and only then erases
  * the area holding the old record. At every instant one area holds a whole record: the old one
  * until the new is durable, the new one after. Reads pick the valid record with the highest epoch.
+ *
+ * With a Sealer, identifiers are stored sealed; a sealed store answers info() without the key,
+ * and refuses load() and commits without it, or with the wrong one.
  */
 export class DualAreaStore implements IdentifierStore {
   readonly capacity = RECORD_CAPACITY;
@@ -35,7 +43,10 @@ export class DualAreaStore implements IdentifierStore {
   /** Areas that may still hold bytes (a torn write, a superseded record we failed to erase). */
   private readonly dirty = [true, true];
 
-  constructor(private readonly area: StorageArea) {
+  constructor(
+    private readonly area: StorageArea,
+    private readonly sealer: Sealer | null = null,
+  ) {
     if (area.areaSize !== AREA_SIZE) throw new RangeError(`areas must be ${AREA_SIZE} bytes`);
   }
 
@@ -44,54 +55,25 @@ export class DualAreaStore implements IdentifierStore {
   }
 
   async info(): Promise<RecordInfo> {
-    if (this.current) return this.current.info;
-    const { identifier, ...info } = await this.load();
-    identifier?.fill(0);
-    return info;
+    if (!this.current) (await this.readNewest())?.decoded.record.identifier?.fill(0);
+    return this.current?.info ?? NEVER_COMMITTED;
   }
 
-  async load(): Promise<StoredRecord> {
-    if (!(await this.area.provisioned())) {
-      const { identifier: _, ...info } = NEVER_COMMITTED;
-      this.current = { area: null, info };
-      return { ...NEVER_COMMITTED };
-    }
-    let newest: { area: AreaIndex; record: StoredRecord } | null = null;
-    const problems: string[] = [];
-    for (const index of [0, 1] as const) {
-      const bytes = await this.area.read(index);
-      const decoded = decodeArea(bytes);
-      bytes.fill(0);
-      this.dirty[index] = decoded.kind !== "erased";
-      if (decoded.kind === "corrupt") problems.push(`area-${index}: ${decoded.reason}`);
-      if (decoded.kind !== "record") continue;
-      if (newest === null || decoded.record.epoch > newest.record.epoch) {
-        newest?.record.identifier?.fill(0);
-        newest = { area: index, record: decoded.record };
-      } else {
-        decoded.record.identifier?.fill(0);
-      }
-    }
-    if (newest === null) {
+  async load(options: LoadOptions = {}): Promise<StoredRecord> {
+    const newest = await this.readNewest();
+    if (!newest) return { ...NEVER_COMMITTED, identifier: null };
+    const { record, sealed } = newest.decoded;
+    if (sealed) return { ...record, identifier: this.unseal(sealed.payload, sealed.associated) };
+    if (this.sealer && record.identifier && !options.acceptUnsealed) {
+      // With a key configured, an identifier in clear is not trusted: anyone who can write the
+      // store could have put it there. Sealing it is an explicit step.
+      record.identifier.fill(0);
       throw new StorageError(
-        `store ${this.location} is corrupt: no valid record (${problems.join("; ") || "both areas are empty"})`,
-        "store-corrupt",
+        `store ${this.location} holds its identifier unsealed, though a key-encryption key was given: run 'reid seal' to seal it`,
+        "store-not-sealed",
       );
     }
-    const { identifier: _, ...info } = newest.record;
-    this.current = { area: newest.area, info };
-    // A writer finishes what a crash or a failed erase left: the other area holds an old record
-    // or a torn one. If it cannot, the area stays dirty and the next commit clears it first.
-    const other: AreaIndex = newest.area === 0 ? 1 : 0;
-    if (this.area.writable && this.dirty[other]) {
-      await this.area.erase(other).then(
-        () => {
-          this.dirty[other] = false;
-        },
-        () => undefined,
-      );
-    }
-    return newest.record;
+    return record;
   }
 
   async commit(next: IdentifierRecord): Promise<StoredRecord> {
@@ -100,15 +82,20 @@ export class DualAreaStore implements IdentifierStore {
     if (next.generation < current.info.generation) {
       throw new RangeError(`generation may not go back (${current.info.generation} -> ${next.generation})`);
     }
+    // Once a store seals, it keeps sealing: without the key an identifier may be erased, never
+    // written in clear.
+    const sealed = this.sealer !== null || current.info.sealed;
+    if (sealed && next.identifier && !this.sealer) throw this.keyMissing();
     const epoch = current.info.epoch + 1;
-    const bytes = encodeRecord(next, epoch);
-    const { identifier: _, ...info } = { ...next, epoch };
+    const bytes = encodeRecord({ ...next, sealed }, epoch, sealed && next.identifier ? this.sealer : null);
+    const { identifier: _, ...fields } = next;
+    const info: RecordInfo = { ...fields, epoch, sealed };
     try {
       if (current.area === null) {
         await this.area.provision([bytes, new Uint8Array(AREA_SIZE)]);
         this.dirty[1] = false;
         this.current = { area: 0, info };
-        return { ...next, epoch };
+        return { ...info, identifier: next.identifier };
       }
       const target: AreaIndex = current.area === 0 ? 1 : 0;
       await this.clear(target);
@@ -135,7 +122,7 @@ export class DualAreaStore implements IdentifierStore {
         throw new EraseIncompleteError(info, error instanceof Error ? error.message : String(error));
       }
       this.dirty[current.area] = false;
-      return { ...next, epoch };
+      return { ...info, identifier: next.identifier };
     } finally {
       bytes.fill(0);
     }
@@ -143,6 +130,70 @@ export class DualAreaStore implements IdentifierStore {
 
   close(): Promise<void> {
     return this.area.close();
+  }
+
+  /**
+   * Reads both areas and keeps the valid record with the highest epoch (null: never committed).
+   * A writer also finishes what a crash or a failed erase left in the other area.
+   */
+  private async readNewest(): Promise<Newest | null> {
+    if (!(await this.area.provisioned())) {
+      this.current = { area: null, info: NEVER_COMMITTED };
+      return null;
+    }
+    let newest: Newest | null = null;
+    const problems: string[] = [];
+    for (const index of [0, 1] as const) {
+      const bytes = await this.area.read(index);
+      const decoded = decodeArea(bytes);
+      bytes.fill(0);
+      this.dirty[index] = decoded.kind !== "erased";
+      if (decoded.kind === "corrupt") problems.push(`area-${index}: ${decoded.reason}`);
+      if (decoded.kind !== "record") continue;
+      if (newest === null || decoded.record.epoch > newest.decoded.record.epoch) {
+        newest?.decoded.record.identifier?.fill(0);
+        newest = { area: index, decoded };
+      } else {
+        decoded.record.identifier?.fill(0);
+      }
+    }
+    if (newest === null) {
+      throw new StorageError(
+        `store ${this.location} is corrupt: no valid record (${problems.join("; ") || "both areas are empty"})`,
+        "store-corrupt",
+      );
+    }
+    const { identifier: _, ...info } = newest.decoded.record;
+    this.current = { area: newest.area, info };
+    const other: AreaIndex = newest.area === 0 ? 1 : 0;
+    if (this.area.writable && this.dirty[other]) {
+      await this.area.erase(other).then(
+        () => {
+          this.dirty[other] = false;
+        },
+        () => undefined,
+      );
+    }
+    return newest;
+  }
+
+  private unseal(payload: Uint8Array, associated: Uint8Array): Uint8Array {
+    if (!this.sealer) throw this.keyMissing();
+    const identifier = this.sealer.open(payload, associated);
+    if (!identifier) {
+      throw new StorageError(
+        `cannot open the identifier sealed in store ${this.location}: wrong key-encryption key (or the record was altered)`,
+        "store-key-wrong",
+      );
+    }
+    return identifier;
+  }
+
+  private keyMissing(): StorageError {
+    return new StorageError(
+      `store ${this.location} is sealed: give its key-encryption key with --kek-file or REID_KEK_FILE`,
+      "store-key-missing",
+    );
   }
 
   /** Whether `area` holds (or, unreadable, may hold) the record of `epoch`, so reads would find it. */

@@ -18,9 +18,10 @@ export interface IdentifierStore {
   info(): Promise<RecordInfo>;
   /**
    * The newest committed record with its identifier, read from the storage area (the caller zeroes
-   * the identifier); blank generation 0 when nothing was ever committed.
+   * the identifier); blank generation 0 when nothing was ever committed. A sealed store needs its
+   * key; a store opened with a key refuses an unsealed identifier unless asked to accept it.
    */
-  load(): Promise<StoredRecord>;
+  load(options?: LoadOptions): Promise<StoredRecord>;
   /**
    * Makes `next` durable, and only then erases the record it supersedes. Throws a StorageError
    * and leaves the previous record in force when `next` could not be made durable; throws an
@@ -29,6 +30,11 @@ export interface IdentifierStore {
   commit(next: IdentifierRecord): Promise<StoredRecord>;
   /** Releases the writer lock; the store object is unusable afterwards. */
   close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** Accept an identifier stored in clear although a key-encryption key is configured (to seal it). */
+  readonly acceptUnsealed?: boolean;
 }
 
 /**

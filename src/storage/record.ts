@@ -1,28 +1,37 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FormatKind, IdentifierFormat } from "../format/format.js";
+import type { Sealer } from "./sealer.js";
 
 /**
  * One storage area holds one record: the element's whole state, committed as a unit, so an
- * identifier never exists without the generation and settings that belong to it.
+ * identifier never exists without the generation, handle and settings that belong to it.
  *
  * Layout v1 (AREA_SIZE bytes, integers big-endian):
  *   0  "REID"   4  version=1   5  state (0 blank, 1 set)   6  format (0 raw, 1 digits, 2 base32)
- *   7  flags (bit 0: single-type requests)   8  epoch u64   16  generation u64
- *   24 identifier length u16   26..31 zero   32.. identifier, then zeros   AREA_SIZE-32.. SHA-256 of all before
+ *   7  flags (bit 0: single-type requests, bit 1: sealed)   8  epoch u64   16  generation u64
+ *   24 identifier length u16   26..31 zero   32 handle (16 bytes, zero when blank)
+ *   48 payload: the identifier, or sealed (nonce, ciphertext, tag) with bytes 0..47 as associated
+ *      data; then zeros   AREA_SIZE-32.. SHA-256 of all before
  * The epoch counts commits (erase and settings included) and orders the two areas; the
- * generation counts identifiers. A zeroed area is "erased"; anything else that fails the checks is
+ * generation counts identifiers. The handle is public and kept in clear, so status never needs
+ * the identifier or a key. A zeroed area is "erased"; anything else that fails the checks is
  * "corrupt" and is never returned as an identifier.
  */
 export const AREA_SIZE = 256;
-/** Identifier bytes a record carries; the rest of the payload is room for later layouts (sealing). */
+/** Identifier bytes a record carries. */
 export const RECORD_CAPACITY = 64;
+/** What sealing adds to an identifier: a 12-byte nonce and a 16-byte tag (AES-256-GCM). */
+export const SEALED_OVERHEAD = 28;
 
 const MAGIC = 0x52454944; // "REID"
 const VERSION = 1;
 const HEADER = 32;
+const HANDLE = 16;
+const PAYLOAD = HEADER + HANDLE;
 const DIGEST = 32;
 const BODY = AREA_SIZE - DIGEST;
 const FLAG_SINGLE_TYPE = 1;
+const FLAG_SEALED = 2;
 const FORMAT_CODES: readonly FormatKind[] = ["raw", "digits", "base32"];
 
 export type ElementState = "blank" | "set";
@@ -34,35 +43,62 @@ export interface IdentifierRecord {
   readonly format: IdentifierFormat;
   /** Single-type mode: every request is carried out as a reset. */
   readonly singleType: boolean;
+  /** The public name derived from the identifier (SPEC section 4); null exactly when blank. */
+  readonly handle: string | null;
   /** The canonical identifier bytes; null exactly when the state is blank. */
   readonly identifier: Uint8Array | null;
 }
 
 export interface StoredRecord extends IdentifierRecord {
   readonly epoch: number;
+  /** The store seals its identifiers under a key-encryption key (kept across erase). */
+  readonly sealed: boolean;
 }
 
 /** A committed record without its identifier: all a request needs to decide what to do. */
 export type RecordInfo = Omit<StoredRecord, "identifier">;
 
+/** A sealed identifier as stored, with the bytes it is bound to. */
+export interface SealedPayload {
+  readonly payload: Uint8Array;
+  readonly associated: Uint8Array;
+}
+
 export type DecodedArea =
-  | { readonly kind: "record"; readonly record: StoredRecord }
+  | {
+      readonly kind: "record";
+      /** The identifier is null when sealed: open `sealed` with the store's Sealer. */
+      readonly record: StoredRecord;
+      readonly sealed: SealedPayload | null;
+    }
   | { readonly kind: "erased" }
   | { readonly kind: "corrupt"; readonly reason: string };
 
-export function encodeRecord(record: IdentifierRecord, epoch: number): Uint8Array {
-  checkRecord(record);
+/**
+ * Encodes `record`. A sealed record's identifier is sealed by `sealer`, bound to the header and
+ * handle; a sealed blank record only keeps the store's choice to seal.
+ */
+export function encodeRecord(
+  record: IdentifierRecord & { readonly sealed: boolean },
+  epoch: number,
+  sealer: Sealer | null = null,
+): Uint8Array {
+  checkRecord(record, sealer);
   const bytes = new Uint8Array(AREA_SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC);
   view.setUint8(4, VERSION);
   view.setUint8(5, record.state === "set" ? 1 : 0);
   view.setUint8(6, FORMAT_CODES.indexOf(record.format.kind));
-  view.setUint8(7, record.singleType ? FLAG_SINGLE_TYPE : 0);
+  view.setUint8(7, (record.singleType ? FLAG_SINGLE_TYPE : 0) | (record.sealed ? FLAG_SEALED : 0));
   view.setBigUint64(8, BigInt(epoch));
   view.setBigUint64(16, BigInt(record.generation));
   view.setUint16(24, record.format.length);
-  if (record.identifier) bytes.set(record.identifier, HEADER);
+  if (record.handle) bytes.set(Buffer.from(record.handle, "hex"), HEADER);
+  if (record.identifier) {
+    const payload = sealer ? sealer.seal(record.identifier, bytes.subarray(0, PAYLOAD)) : record.identifier;
+    bytes.set(payload, PAYLOAD);
+  }
   bytes.set(digest(bytes), BODY);
   return bytes;
 }
@@ -80,16 +116,22 @@ export function decodeArea(bytes: Uint8Array): DecodedArea {
   const epoch = view.getBigUint64(8);
   const generation = view.getBigUint64(16);
   const length = view.getUint16(24);
-  if (stateCode > 1 || !kind || (flags & ~FLAG_SINGLE_TYPE) !== 0) return corrupt("it has unknown fields");
+  if (stateCode > 1 || !kind || (flags & ~(FLAG_SINGLE_TYPE | FLAG_SEALED)) !== 0) {
+    return corrupt("it has unknown fields");
+  }
   if (epoch > BigInt(Number.MAX_SAFE_INTEGER) || generation > BigInt(Number.MAX_SAFE_INTEGER)) {
     return corrupt("its counters are out of range");
   }
   if (length === 0 || length > RECORD_CAPACITY) return corrupt("its identifier length is out of range");
   const set = stateCode === 1;
-  const payloadEnd = HEADER + (set ? length : 0);
+  const sealed = (flags & FLAG_SEALED) !== 0;
+  const handle = bytes.subarray(HEADER, PAYLOAD);
+  if (set === isZero(handle)) return corrupt(set ? "it has no handle" : "a blank record has a handle");
+  const payloadEnd = PAYLOAD + (set ? length + (sealed ? SEALED_OVERHEAD : 0) : 0);
   if (!isZero(bytes.subarray(26, HEADER)) || !isZero(bytes.subarray(payloadEnd, BODY))) {
     return corrupt("its unused bytes are not zero");
   }
+  const payload = bytes.slice(PAYLOAD, payloadEnd);
   return {
     kind: "record",
     record: {
@@ -98,8 +140,11 @@ export function decodeArea(bytes: Uint8Array): DecodedArea {
       epoch: Number(epoch),
       format: { kind, length },
       singleType: (flags & FLAG_SINGLE_TYPE) !== 0,
-      identifier: set ? bytes.slice(HEADER, payloadEnd) : null,
+      sealed,
+      handle: set ? Buffer.from(handle).toString("hex") : null,
+      identifier: set && !sealed ? payload : null,
     },
+    sealed: set && sealed ? { payload, associated: bytes.slice(0, PAYLOAD) } : null,
   };
 }
 
@@ -108,14 +153,19 @@ export function isZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-function checkRecord(record: IdentifierRecord): void {
-  const { state, identifier, format, generation } = record;
+function checkRecord(record: IdentifierRecord & { readonly sealed: boolean }, sealer: Sealer | null): void {
+  const { state, identifier, format, generation, handle } = record;
+  if (record.sealed && identifier && !sealer) throw new RangeError("a sealed identifier needs a sealer");
+  if (!record.sealed && sealer) throw new RangeError("a sealer seals only sealed records");
   if ((state === "set") !== (identifier !== null)) throw new RangeError("a set record needs an identifier");
+  if ((state === "set") !== (handle !== null)) throw new RangeError("a set record needs a handle");
+  if (handle !== null && !/^[0-9a-f]{32}$/.test(handle)) throw new RangeError("a handle is 32 hex digits");
   if (identifier && identifier.length !== format.length) {
     throw new RangeError("the identifier does not match its format's length");
   }
   if (format.length < 1 || format.length > RECORD_CAPACITY)
     throw new RangeError("format length out of range");
+  if (sealer && sealer.overhead !== SEALED_OVERHEAD) throw new RangeError("unknown sealing");
   if (!Number.isSafeInteger(generation) || generation < 0) throw new RangeError("bad generation");
 }
 

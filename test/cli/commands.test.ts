@@ -26,11 +26,17 @@ const VERSION = (
 const STATUS_KEYS = ["state", "generation", "handle", "mode", "source", "format", "scheduled"];
 const REQUEST_KEYS = ["request", "state", "generation", "handle"];
 
+/** A blank element has no handle; a set one has 16 bytes of hex (never the identifier: see secrets.test.ts). */
+function assertHandle(value: Record<string, unknown>): void {
+  if (value.state === "blank") assert.equal(value.handle, null, "a blank element has no handle");
+  else assert.match(String(value.handle), /^[0-9a-f]{32}$/, "a set element's handle is 32 hex digits");
+}
+
 function assertStatusShape(value: Record<string, unknown>): void {
   for (const key of STATUS_KEYS) assert.ok(key in value, `status --json lacks "${key}"`);
   assert.ok(value.state === "blank" || value.state === "set");
   assert.ok(Number.isSafeInteger(value.generation) && (value.generation as number) >= 0);
-  assert.equal(value.handle, null, "no handle before derivation exists");
+  assertHandle(value);
   assert.equal(value.mode, "random");
   assert.equal(typeof value.source, "string");
   assert.match(String(value.format), /^(raw|digits|base32):\d+$/);
@@ -42,7 +48,7 @@ function assertRequestShape(value: Record<string, unknown>, request: string): vo
   assert.equal(value.request, request);
   assert.ok(value.state === "blank" || value.state === "set");
   assert.ok(Number.isSafeInteger(value.generation));
-  assert.equal(value.handle, null, "the handle is null until derivation exists, never the identifier");
+  assertHandle(value);
   if ("time" in value) assert.ok(!Number.isNaN(Date.parse(String(value.time))), "time is ISO-8601");
 }
 

@@ -116,6 +116,8 @@ test("every finished request notifies with type, generation, handle and time; re
   const { control, notifications } = await pipeline(t);
   await control.submit({ type: "init" });
   await control.submit({ type: "init" }).catch(() => undefined);
+  const { handle } = await control.status();
+  assert.match(handle ?? "", /^[0-9a-f]{32}$/, "a set element has a handle");
   await control.submit({ type: "erase" });
   assert.deepEqual(notifications, [
     {
@@ -123,7 +125,7 @@ test("every finished request notifies with type, generation, handle and time; re
       requested: "init",
       state: "set",
       generation: 1,
-      handle: null,
+      handle,
       time: CLOCK().toISOString(),
     },
     {

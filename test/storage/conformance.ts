@@ -27,7 +27,12 @@ export interface StoreBackend {
 const RAW32: IdentifierFormat = { kind: "raw", length: 32 };
 
 function setRecord(generation: number, identifier = randomBytes(32)): IdentifierRecord {
-  return { state: "set", generation, format: RAW32, singleType: false, identifier };
+  return { state: "set", generation, format: RAW32, singleType: false, handle: handle(), identifier };
+}
+
+/** Stores keep the handle they are given; any 16 bytes in hex will do here. */
+function handle(): string {
+  return randomBytes(16).toString("hex");
 }
 
 async function withStore<T>(fixture: StoreFixture, task: (store: IdentifierStore) => Promise<T>): Promise<T> {
@@ -101,7 +106,12 @@ export function describeIdentifierStore(backend: StoreBackend): void {
       const fixture = await backend.fixture(t);
       await withStore(fixture, async (store) => {
         for (let generation = 1; generation <= 5; generation++) await store.commit(setRecord(generation));
-        const erased = await store.commit({ ...setRecord(5), state: "blank", identifier: null });
+        const erased = await store.commit({
+          ...setRecord(5),
+          state: "blank",
+          handle: null,
+          identifier: null,
+        });
         assert.equal(erased.state, "blank");
         assert.equal((await store.load()).generation, 5);
         await assert.rejects(store.commit(setRecord(4)), RangeError, "a lower generation is refused");
@@ -121,6 +131,7 @@ export function describeIdentifierStore(backend: StoreBackend): void {
           generation: 1,
           format: { kind: "digits", length: 40 },
           singleType: true,
+          handle: handle(),
           identifier: digits,
         }),
       );
@@ -158,7 +169,7 @@ export function describeIdentifierStore(backend: StoreBackend): void {
           raw.some((bytes) => containsBytes(bytes, identifiers[2] as Buffer)),
           "the scan finds the live one",
         );
-        await store.commit({ ...setRecord(3), state: "blank", identifier: null });
+        await store.commit({ ...setRecord(3), state: "blank", handle: null, identifier: null });
         raw = await fixture.raw();
         for (const old of identifiers) {
           assert.ok(!raw.some((bytes) => containsBytes(bytes, old)), "an erased identifier is still stored");

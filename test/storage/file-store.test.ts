@@ -35,6 +35,7 @@ const RECORD = {
   generation: 1,
   format: { kind: "raw", length: 32 },
   singleType: false,
+  handle: "00112233445566778899aabbccddeeff",
   identifier: new Uint8Array(32).fill(7),
 } as const;
 

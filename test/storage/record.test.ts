@@ -9,11 +9,13 @@ const RECORD: IdentifierRecord = {
   generation: 41,
   format: { kind: "base32", length: 26 },
   singleType: true,
+  handle: "0123456789abcdef0123456789abcdef",
   identifier: Buffer.from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
 };
+const PLAIN = { ...RECORD, sealed: false };
 
 test("record: encode and decode round-trip every field", () => {
-  const decoded = decodeArea(encodeRecord(RECORD, 7));
+  const decoded = decodeArea(encodeRecord(PLAIN, 7));
   assert.equal(decoded.kind, "record");
   if (decoded.kind !== "record") return;
   const { identifier, ...fields } = decoded.record;
@@ -23,14 +25,16 @@ test("record: encode and decode round-trip every field", () => {
     epoch: 7,
     format: RECORD.format,
     singleType: true,
+    sealed: false,
+    handle: RECORD.handle,
   });
   assertSameSecret(identifier, RECORD.identifier);
-  const blank = decodeArea(encodeRecord({ ...RECORD, state: "blank", identifier: null }, 8));
+  const blank = decodeArea(encodeRecord({ ...PLAIN, state: "blank", handle: null, identifier: null }, 8));
   assert.equal(blank.kind === "record" && blank.record.identifier, null);
 });
 
 test("record: every flipped bit anywhere in the area is detected", () => {
-  const good = encodeRecord(RECORD, 3);
+  const good = encodeRecord(PLAIN, 3);
   for (let bit = 0; bit < AREA_SIZE * 8; bit++) {
     const bad = Uint8Array.from(good);
     bad[bit >> 3] = (bad[bit >> 3] ?? 0) ^ (1 << (bit & 7));
@@ -41,14 +45,14 @@ test("record: every flipped bit anywhere in the area is detected", () => {
 test("record: zeros are an erased area; random bytes and wrong sizes are corrupt", () => {
   assert.equal(decodeArea(new Uint8Array(AREA_SIZE)).kind, "erased");
   for (let i = 0; i < 200; i++) assert.equal(decodeArea(randomBytes(AREA_SIZE)).kind, "corrupt");
-  const good = encodeRecord(RECORD, 1);
+  const good = encodeRecord(PLAIN, 1);
   assert.equal(decodeArea(good.subarray(0, AREA_SIZE - 1)).kind, "corrupt");
   assert.equal(decodeArea(Buffer.concat([good, Buffer.alloc(1)])).kind, "corrupt");
 });
 
 test("record: a well-checksummed record with impossible fields is still corrupt", () => {
   const reseal = (mutate: (bytes: Uint8Array) => void) => {
-    const bytes = encodeRecord(RECORD, 1);
+    const bytes = encodeRecord(PLAIN, 1);
     mutate(bytes);
     bytes.set(
       createHash("sha256")
@@ -75,7 +79,9 @@ test("record: a well-checksummed record with impossible fields is still corrupt"
     ],
     ["length beyond capacity", set(25, 65)],
     ["reserved byte set", set(27, 1)],
-    ["bytes after the identifier", set(32 + 26, 1)],
+    ["bytes after the identifier", set(48 + 26, 1)],
+    ["a set record without a handle", (b) => b.fill(0, 32, 48)],
+    ["a blank record with a handle", set(5, 0)],
     ["epoch beyond 2^53", set(8, 0xff)],
   ];
   for (const [name, mutate] of cases) assert.equal(reseal(mutate).kind, "corrupt", name);
@@ -83,8 +89,8 @@ test("record: a well-checksummed record with impossible fields is still corrupt"
 });
 
 test("record: encoding refuses inconsistent records", () => {
-  assert.throws(() => encodeRecord({ ...RECORD, identifier: null }, 1), RangeError);
-  assert.throws(() => encodeRecord({ ...RECORD, state: "blank" }, 1), RangeError);
-  assert.throws(() => encodeRecord({ ...RECORD, identifier: Buffer.alloc(25) }, 1), RangeError);
-  assert.throws(() => encodeRecord({ ...RECORD, generation: -1 }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...PLAIN, identifier: null }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...PLAIN, state: "blank" }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...PLAIN, identifier: Buffer.alloc(25) }, 1), RangeError);
+  assert.throws(() => encodeRecord({ ...PLAIN, generation: -1 }, 1), RangeError);
 });

@@ -16,6 +16,7 @@ export const command: Command = {
       ["mode", status.mode],
       ["source", status.source],
       ["format", status.format],
+      ["sealed", status.sealed ? "yes (AES-256-GCM under the key-encryption key)" : "no"],
       ["requests", status.requests === "typed" ? "init, reset, erase" : "single-type (every request resets)"],
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],

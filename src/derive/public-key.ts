@@ -1,0 +1,20 @@
+import { createPublicKey } from "node:crypto";
+import type { KeyAlgorithm } from "./derivation.js";
+
+/** A derived public key as SubjectPublicKeyInfo PEM, which openssl and every TLS stack read. */
+export function publicKeyPem(algorithm: KeyAlgorithm, publicKey: Uint8Array): string {
+  const jwk =
+    algorithm === "p256"
+      ? {
+          kty: "EC",
+          crv: "P-256",
+          x: base64url(publicKey.subarray(1, 33)),
+          y: base64url(publicKey.subarray(33, 65)),
+        }
+      : { kty: "OKP", crv: algorithm === "ed25519" ? "Ed25519" : "X25519", x: base64url(publicKey) };
+  return createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+}
+
+function base64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64url");
+}

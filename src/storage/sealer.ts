@@ -1,0 +1,56 @@
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
+
+/**
+ * The processing step "encrypting the random information" (patent FIG. 8): the identifier is
+ * stored sealed under a key-encryption key, bound to the bytes around it (header, generation,
+ * handle), so a copy of the store reveals nothing and a record cannot be moved or replayed
+ * into another generation unnoticed.
+ */
+export interface Sealer {
+  /** Bytes a sealed payload takes beyond its plaintext. */
+  readonly overhead: number;
+  seal(plaintext: Uint8Array, associated: Uint8Array): Uint8Array;
+  /** The plaintext, or null when the key is wrong or the bytes were altered. */
+  open(sealed: Uint8Array, associated: Uint8Array): Uint8Array | null;
+}
+
+const NONCE = 12;
+const TAG = 16;
+export const KEK_LENGTH = 32;
+
+/** AES-256-GCM with a fresh random 96-bit nonce per seal (one seal per commit: far from any nonce limit). */
+export class AesGcmSealer implements Sealer {
+  readonly overhead = NONCE + TAG;
+  private readonly key: KeyObject;
+
+  /** Takes a copy of `kek` into a KeyObject; the caller zeroes its own buffer. */
+  constructor(kek: Uint8Array) {
+    if (kek.length !== KEK_LENGTH) throw new RangeError(`a key-encryption key is ${KEK_LENGTH} bytes`);
+    this.key = createSecretKey(Buffer.from(kek));
+  }
+
+  seal(plaintext: Uint8Array, associated: Uint8Array): Uint8Array {
+    const nonce = randomBytes(NONCE);
+    const cipher = createCipheriv("aes-256-gcm", this.key, nonce, { authTagLength: TAG });
+    cipher.setAAD(associated);
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([nonce, body, cipher.getAuthTag()]);
+  }
+
+  open(sealed: Uint8Array, associated: Uint8Array): Uint8Array | null {
+    if (sealed.length < NONCE + TAG) return null;
+    const decipher = createDecipheriv("aes-256-gcm", this.key, sealed.subarray(0, NONCE), {
+      authTagLength: TAG,
+    });
+    decipher.setAAD(associated);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
+    const plain = decipher.update(sealed.subarray(NONCE, sealed.length - TAG));
+    try {
+      decipher.final();
+      return plain;
+    } catch {
+      plain.fill(0);
+      return null;
+    }
+  }
+}
