@@ -7,6 +7,7 @@ const steps = [
   ["--import", "tsx", "bench/reset.ts"],
   ["--import", "tsx", "bench/random.ts"],
   ["--import", "tsx", "bench/startup.ts"],
+  ["--import", "tsx", "bench/derive.ts"],
 ];
 for (const args of steps) {
   if (args[0] !== "scripts/build.mjs") console.log(`\n== ${args.at(-1)}`);

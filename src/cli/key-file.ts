@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { describeOsError, UsageError } from "../errors.js";
 
 /**
@@ -8,7 +8,9 @@ import { describeOsError, UsageError } from "../errors.js";
 export function readKeyFile(path: string, what: string, length = 32): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // Non-blocking: a FIFO with no writer would otherwise hang the open; it is refused below as
+    // not a regular file. Regular files read the same either way.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     throw new UsageError(`cannot read ${what} ${path}: ${describeOsError(error)}`, "bad-key-file");
   }

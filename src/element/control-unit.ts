@@ -83,15 +83,16 @@ export class ControlUnit {
   }
 
   /**
-   * Seals an identifier stored in clear under the key-encryption key the store was opened with:
-   * the same identifier and generation, committed again.
+   * Makes the store seal under the key-encryption key it was opened with: an identifier stored in
+   * clear is committed again sealed (same identifier, generation and handle), and a blank store
+   * keeps sealing from now on. On a store that already seals, the key is checked, not trusted.
    */
   seal(): Promise<ElementStatus> {
-    return this.recommit(
-      (current) => current.state === "set" && !current.sealed,
-      {},
-      { acceptUnsealed: true },
-    );
+    return this.serialize(async () => {
+      if (!(await this.store.info()).sealed) return this.recommitNow({}, { acceptUnsealed: true });
+      // Opening the sealed identifier proves the key (store-key-wrong otherwise).
+      (await this.store.load()).identifier?.fill(0);
+    }).then(() => this.status());
   }
 
   /**
@@ -116,17 +117,19 @@ export class ControlUnit {
   private recommit(
     needed: (current: RecordInfo) => boolean,
     change: { readonly singleType?: boolean },
-    options?: LoadOptions,
   ): Promise<ElementStatus> {
     return this.serialize(async () => {
-      if (!needed(await this.store.info())) return;
-      const current = await this.store.load(options);
-      try {
-        (await this.processing.configure(current, change)).identifier?.fill(0);
-      } finally {
-        current.identifier?.fill(0);
-      }
+      if (needed(await this.store.info())) await this.recommitNow(change);
     }).then(() => this.status());
+  }
+
+  private async recommitNow(change: { readonly singleType?: boolean }, options?: LoadOptions): Promise<void> {
+    const current = await this.store.load(options);
+    try {
+      (await this.processing.configure(current, change)).identifier?.fill(0);
+    } finally {
+      current.identifier?.fill(0);
+    }
   }
 
   private notify(type: RequestType, requested: RequestType, next: RecordInfo): Notification {

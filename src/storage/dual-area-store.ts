@@ -42,6 +42,8 @@ export class DualAreaStore implements IdentifierStore {
   private current: { area: AreaIndex | null; info: RecordInfo } | null = null;
   /** Areas that may still hold bytes (a torn write, a superseded record we failed to erase). */
   private readonly dirty = [true, true];
+  /** The sealer opened a record of this store (or sealed one): it is this store's key. */
+  private keyProven = false;
 
   constructor(
     private readonly area: StorageArea,
@@ -86,6 +88,17 @@ export class DualAreaStore implements IdentifierStore {
     // written in clear.
     const sealed = this.sealer !== null || current.info.sealed;
     if (sealed && next.identifier && !this.sealer) throw this.keyMissing();
+    // Nor with another key: the current identifier must open under the one given before anything
+    // is sealed under it, or a mistyped key file would silently re-key the store.
+    if (
+      this.sealer &&
+      next.identifier &&
+      current.info.sealed &&
+      current.info.state === "set" &&
+      !this.keyProven
+    ) {
+      (await this.load()).identifier?.fill(0);
+    }
     const epoch = current.info.epoch + 1;
     const bytes = encodeRecord({ ...next, sealed }, epoch, sealed && next.identifier ? this.sealer : null);
     const { identifier: _, ...fields } = next;
@@ -122,6 +135,7 @@ export class DualAreaStore implements IdentifierStore {
         throw new EraseIncompleteError(info, error instanceof Error ? error.message : String(error));
       }
       this.dirty[current.area] = false;
+      if (info.sealed && next.identifier) this.keyProven = true;
       return { ...info, identifier: next.identifier };
     } finally {
       bytes.fill(0);
@@ -186,6 +200,7 @@ export class DualAreaStore implements IdentifierStore {
         "store-key-wrong",
       );
     }
+    this.keyProven = true;
     return identifier;
   }
 

@@ -35,12 +35,18 @@ export interface KilledRun {
 }
 
 /**
- * Spawns the reset loop on `store`, waits for its first acknowledgement and `delayMs` more, then
- * SIGKILLs it. Throws ResetLoopStartError if it never acknowledged a reset, ResetLoopViolation if
- * it misbehaved.
+ * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given), waits for its
+ * first acknowledgement and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it
+ * never acknowledged a reset, ResetLoopViolation if it misbehaved.
  */
-export async function runAndKill(fixture: string, store: string, delayMs: number): Promise<KilledRun> {
-  const child = spawn(process.execPath, [fixture, store], {
+export async function runAndKill(
+  fixture: string,
+  store: string,
+  delayMs: number,
+  kekFile?: string,
+): Promise<KilledRun> {
+  const args = kekFile === undefined ? [fixture, store] : [fixture, store, "--kek-file", kekFile];
+  const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
   });
@@ -110,13 +116,17 @@ export function forget(areas: Areas): void {
   for (const bytes of areas.raw) bytes.fill(0);
 }
 
-/** One reset by the element in this process (not the fixture); returns the new generation. */
-export async function resetInProcess(store: string): Promise<number> {
+/**
+ * One reset by the element in this process (not the fixture), sealed under `kek` when given;
+ * returns the new generation.
+ */
+export async function resetInProcess(store: string, kek: Uint8Array | null = null): Promise<number> {
   const element = await openElement({
     storeDirectory: store,
     source: { kind: "os" },
     write: true,
     lockTimeoutMs: 30_000,
+    kek,
   });
   try {
     return (await element.control.submit({ type: "reset" })).generation;

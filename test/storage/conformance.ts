@@ -20,6 +20,11 @@ export interface StoreFixture {
 
 export interface StoreBackend {
   readonly name: string;
+  /**
+   * The backend seals identifiers under a key-encryption key: its raw bytes must never hold a
+   * committed identifier in clear, the live one included (a plain backend's scan finds the live one).
+   */
+  readonly sealed?: boolean;
   /** A new fixture; the backend cleans up when the test ends. */
   fixture(t: import("node:test").TestContext): Promise<StoreFixture>;
 }
@@ -52,6 +57,20 @@ async function currentArea(fixture: StoreFixture): Promise<0 | 1> {
 }
 
 /**
+ * A scan of every byte the backend holds for `identifier`: a plain backend must show the live
+ * identifier (which proves the scan can find it), a sealed one must not show it anywhere.
+ */
+async function assertLiveScan(
+  backend: StoreBackend,
+  fixture: StoreFixture,
+  identifier: Uint8Array,
+): Promise<void> {
+  const found = (await fixture.raw()).some((bytes) => containsBytes(bytes, identifier));
+  if (backend.sealed) assert.ok(!found, "a sealed store holds its live identifier in clear");
+  else assert.ok(found, "the scan does not find the live identifier");
+}
+
+/**
  * The IdentifierStore contract, run against every backend. A backend passes only if reads never
  * return a torn or corrupt record as an identifier, commits are all-or-nothing, superseded
  * identifiers leave no bytes behind, and writers are exclusive.
@@ -77,6 +96,7 @@ export function describeIdentifierStore(backend: StoreBackend): void {
         const again = await store.load();
         assertSameSecret(again.identifier, identifier);
       });
+      await assertLiveScan(backend, fixture, identifier);
       const reopened = await withStore(fixture, (store) => store.load());
       assert.equal(reopened.state, "set");
       assert.equal(reopened.generation, 1);
@@ -139,6 +159,7 @@ export function describeIdentifierStore(backend: StoreBackend): void {
       assert.deepEqual(record.format, { kind: "digits", length: 40 });
       assert.equal(record.singleType, true);
       assertSameSecret(record.identifier, digits);
+      await assertLiveScan(backend, fixture, digits);
     });
 
     test("identifiers up to the capacity are held; the capacity fits a 32-byte raw identifier", async (t) => {
@@ -146,8 +167,12 @@ export function describeIdentifierStore(backend: StoreBackend): void {
       await withStore(fixture, async (store) => {
         assert.ok(store.capacity >= 32);
         const identifier = randomBytes(store.capacity);
-        await store.commit({ ...setRecord(1, identifier), format: { kind: "raw", length: store.capacity } });
+        await store.commit({
+          ...setRecord(1, Buffer.from(identifier)),
+          format: { kind: "raw", length: store.capacity },
+        });
         assertSameSecret((await store.load()).identifier, identifier);
+        await assertLiveScan(backend, fixture, identifier);
       });
     });
 
@@ -165,10 +190,7 @@ export function describeIdentifierStore(backend: StoreBackend): void {
             "a superseded identifier is still stored",
           );
         }
-        assert.ok(
-          raw.some((bytes) => containsBytes(bytes, identifiers[2] as Buffer)),
-          "the scan finds the live one",
-        );
+        await assertLiveScan(backend, fixture, identifiers[2] as Buffer);
         await store.commit({ ...setRecord(3), state: "blank", handle: null, identifier: null });
         raw = await fixture.raw();
         for (const old of identifiers) {
@@ -208,7 +230,7 @@ export function describeIdentifierStore(backend: StoreBackend): void {
       await withStore(fixture, (store) => store.commit(setRecord(1)));
       const index = await currentArea(fixture);
       const good = await fixture.area(index);
-      for (const offset of [0, 4, 5, 6, 7, 8, 16, 24, 26, 32, 63, 100, 223, 224, 255]) {
+      for (const offset of [0, 4, 5, 6, 7, 8, 16, 24, 26, 32, 47, 48, 63, 79, 100, 107, 139, 223, 224, 255]) {
         const bad = Uint8Array.from(good);
         bad[offset] = (bad[offset] ?? 0) ^ 0x01;
         await fixture.damage(index, bad);

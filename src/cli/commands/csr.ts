@@ -18,12 +18,12 @@ export const command: Command = {
   },
 };
 
-function distinguishedName(text: string): string {
+function distinguishedName(text: string): ReturnType<typeof parseDistinguishedName> {
   try {
     return parseDistinguishedName(text);
-  } catch {
+  } catch (error) {
     throw new UsageError(
-      `bad --subject '${text}': expected a distinguished name such as 'CN=sensor-7, O=Acme'`,
+      `bad --subject '${text}': ${(error as Error).message}; expected a distinguished name such as 'CN=sensor-7, O=Acme'`,
     );
   }
 }

@@ -20,7 +20,10 @@ export const command: Command = {
       p256: derived.p256.publicKey,
     }));
     if (values.pem) {
-      context.stdout.write(chosen.map((alg) => publicKeyPem(alg, keys[alg])).join(""));
+      const pem = chosen.map((alg) => [alg, publicKeyPem(alg, keys[alg])] as const);
+      // --json promises one JSON object on stdout, so the PEM blocks go inside it.
+      if (context.json) return printJson(context, { handle: keys.handle, ...Object.fromEntries(pem) });
+      context.stdout.write(pem.map(([, text]) => text).join(""));
       return;
     }
     const hex = Object.fromEntries(chosen.map((alg) => [alg, Buffer.from(keys[alg]).toString("hex")]));

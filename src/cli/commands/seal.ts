@@ -23,7 +23,7 @@ export const command: Command = {
       context,
       status.state === "set"
         ? `sealed: generation ${status.generation}, handle ${status.handle}`
-        : "nothing to seal: the element is blank (its next identifier will be sealed)",
+        : "sealing: the element is blank; its identifiers will be sealed from now on",
     );
   },
 };
