@@ -1,28 +1,9 @@
 import "reflect-metadata";
-import { createHash, webcrypto } from "node:crypto";
+import { createHash } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import type { DerivedKeys } from "./derivation.js";
 import type { SigningAlgorithm } from "./signature.js";
-
-// The library names DOM types (Crypto, CryptoKey) that Node's webcrypto implements.
-x509.cryptoProvider.set(webcrypto as never);
-
-type KeyPair = { readonly privateKey: webcrypto.CryptoKey; readonly publicKey: webcrypto.CryptoKey };
-
-const PKCS8_PREFIX = {
-  // PrivateKeyInfo { v0, id-Ed25519, OCTET STRING { OCTET STRING seed } } (RFC 8410)
-  ed25519: "302e020100300506032b657004220420",
-  // PrivateKeyInfo { v0, id-ecPublicKey + prime256v1, ECPrivateKey { v1, d } } (RFC 5915)
-  p256: "3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420",
-} as const;
-
-const ALGORITHMS = {
-  ed25519: { key: { name: "Ed25519" }, signing: { name: "Ed25519" } },
-  p256: {
-    key: { name: "ECDSA", namedCurve: "P-256" },
-    signing: { name: "ECDSA", hash: "SHA-256" },
-  },
-} as const;
+import { SIGNING_ALGORITHMS, signerKeys, signerProvider } from "./x509-signer.js";
 
 export interface CertificateOptions {
   readonly algorithm: SigningAlgorithm;
@@ -35,25 +16,30 @@ export interface CertificateOptions {
  * number = handle, CA:false, digitalSignature only, and the key's identifier.
  */
 export async function selfSignedCertificate(keys: DerivedKeys, options: CertificateOptions): Promise<string> {
-  const pair = await importPair(keys, options.algorithm);
+  const signer = signerKeys(keys, options.algorithm);
   const name = nameOf(keys.handle);
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    // A leading zero byte keeps the DER INTEGER positive whatever the handle's first bit.
-    serialNumber: `00${keys.handle}`,
-    name,
-    notBefore: options.now,
-    notAfter: new Date(options.now.getTime() + options.days * 86_400_000),
-    signingAlgorithm: ALGORITHMS[options.algorithm].signing,
-    keys: pair as never,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      // RFC 5280 method 1, computed here: the library's own way exports the key again (~1.5 ms).
-      new x509.SubjectKeyIdentifierExtension(
-        createHash("sha1").update(publicKeyOf(keys, options.algorithm)).digest("hex"),
-      ),
-    ],
-  });
+  const certificate = await x509.X509CertificateGenerator.create(
+    {
+      // A leading zero byte keeps the DER INTEGER positive whatever the handle's first bit.
+      serialNumber: `00${keys.handle}`,
+      subject: name,
+      issuer: name,
+      notBefore: options.now,
+      notAfter: new Date(options.now.getTime() + options.days * 86_400_000),
+      signingAlgorithm: SIGNING_ALGORITHMS[options.algorithm],
+      publicKey: signer.publicKey.spki,
+      signingKey: signer.privateKey as never,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        // RFC 5280 method 1, computed here: the library's own way exports the key again.
+        new x509.SubjectKeyIdentifierExtension(
+          createHash("sha1").update(publicKeyOf(keys, options.algorithm)).digest("hex"),
+        ),
+      ],
+    },
+    signerProvider as never,
+  );
   return certificate.toString("pem");
 }
 
@@ -62,13 +48,15 @@ export async function certificationRequest(
   keys: DerivedKeys,
   options: { readonly algorithm: SigningAlgorithm; readonly subject?: x509.Name | undefined },
 ): Promise<string> {
-  const pair = await importPair(keys, options.algorithm);
-  const request = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: options.subject ?? nameOf(keys.handle),
-    keys: pair as never,
-    signingAlgorithm: ALGORITHMS[options.algorithm].signing,
-    extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
-  });
+  const request = await x509.Pkcs10CertificateRequestGenerator.create(
+    {
+      name: options.subject ?? nameOf(keys.handle),
+      keys: signerKeys(keys, options.algorithm) as never,
+      signingAlgorithm: SIGNING_ALGORITHMS[options.algorithm],
+      extensions: [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+    },
+    signerProvider as never,
+  );
   return request.toString("pem");
 }
 
@@ -120,20 +108,4 @@ function publicKeyOf(keys: DerivedKeys, algorithm: SigningAlgorithm): Uint8Array
 
 function nameOf(handle: string): x509.JsonName {
   return [{ CN: [handle] }, { "2.5.4.5": [handle] }];
-}
-
-/** The derived key pair inside WebCrypto, the private half non-extractable; the DER copy is zeroed. */
-async function importPair(keys: DerivedKeys, algorithm: SigningAlgorithm): Promise<KeyPair> {
-  const secret = algorithm === "ed25519" ? keys.ed25519.seed : keys.p256.scalar;
-  const der = Buffer.concat([Buffer.from(PKCS8_PREFIX[algorithm], "hex"), secret]);
-  const publicKey = publicKeyOf(keys, algorithm);
-  const { key } = ALGORITHMS[algorithm];
-  try {
-    return {
-      privateKey: await webcrypto.subtle.importKey("pkcs8", der, key, false, ["sign"]),
-      publicKey: await webcrypto.subtle.importKey("raw", publicKey, key, true, ["verify"]),
-    };
-  } finally {
-    der.fill(0);
-  }
 }

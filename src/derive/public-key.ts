@@ -3,6 +3,15 @@ import type { KeyAlgorithm } from "./derivation.js";
 
 /** A derived public key as SubjectPublicKeyInfo PEM, which openssl and every TLS stack read. */
 export function publicKeyPem(algorithm: KeyAlgorithm, publicKey: Uint8Array): string {
+  return keyObject(algorithm, publicKey).export({ type: "spki", format: "pem" }).toString();
+}
+
+/** A derived public key as SubjectPublicKeyInfo DER. */
+export function publicKeySpki(algorithm: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
+  return keyObject(algorithm, publicKey).export({ type: "spki", format: "der" });
+}
+
+function keyObject(algorithm: KeyAlgorithm, publicKey: Uint8Array) {
   const jwk =
     algorithm === "p256"
       ? {
@@ -12,7 +21,7 @@ export function publicKeyPem(algorithm: KeyAlgorithm, publicKey: Uint8Array): st
           y: base64url(publicKey.subarray(33, 65)),
         }
       : { kty: "OKP", crv: algorithm === "ed25519" ? "Ed25519" : "X25519", x: base64url(publicKey) };
-  return createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+  return createPublicKey({ key: jwk, format: "jwk" });
 }
 
 function base64url(bytes: Uint8Array): string {
