@@ -79,7 +79,7 @@ async function phases(algorithm: SigningAlgorithm): Promise<Record<string, numbe
   };
   const keys = await time("deriveAll (HKDF + Ed25519 + X25519 + P-256, noble)", () => deriveAll(identifier));
   await time("key objects for signing (JWK import + SPKI)", () => signerKeys(keys, algorithm));
-  await time("selfSignedCertificate (@peculiar/x509 + sign)", () =>
+  await time("selfSignedCertificate (asn1-x509 + sign)", () =>
     selfSignedCertificate(keys, { algorithm, days: 365, now: new Date() }),
   );
   wipe(keys);

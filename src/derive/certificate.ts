@@ -1,5 +1,7 @@
 import "reflect-metadata";
-import { createHash } from "node:crypto";
+import { createHash, sign } from "node:crypto";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import * as asn from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import type { DerivedKeys } from "./derivation.js";
 import type { SigningAlgorithm } from "./signature.js";
@@ -14,33 +16,74 @@ export interface CertificateOptions {
 /**
  * A self-signed X.509 v3 certificate for a derived key: subject CN = serialNumber = handle, serial
  * number = handle, CA:false, digitalSignature only, and the key's identifier.
+ *
+ * Built from @peculiar/asn1-x509's structures and signed once with node:crypto: the library's
+ * generator encodes every part, parses it back and parses the finished certificate again, which
+ * costs more than deriving all three keys.
  */
 export async function selfSignedCertificate(keys: DerivedKeys, options: CertificateOptions): Promise<string> {
   const signer = signerKeys(keys, options.algorithm);
-  const name = nameOf(keys.handle);
-  const certificate = await x509.X509CertificateGenerator.create(
-    {
-      // A leading zero byte keeps the DER INTEGER positive whatever the handle's first bit.
-      serialNumber: `00${keys.handle}`,
-      subject: name,
-      issuer: name,
+  const name = asnName(keys.handle);
+  const signatureAlgorithm = new asn.AlgorithmIdentifier({ algorithm: SIGNATURE_OIDS[options.algorithm] });
+  const tbs = new asn.TBSCertificate({
+    version: asn.Version.v3,
+    serialNumber: positiveInteger(Buffer.from(keys.handle, "hex")),
+    signature: signatureAlgorithm,
+    issuer: name,
+    subject: name,
+    validity: new asn.Validity({
       notBefore: options.now,
       notAfter: new Date(options.now.getTime() + options.days * 86_400_000),
-      signingAlgorithm: SIGNING_ALGORITHMS[options.algorithm],
-      publicKey: signer.publicKey.spki,
-      signingKey: signer.privateKey as never,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        // RFC 5280 method 1, computed here: the library's own way exports the key again.
-        new x509.SubjectKeyIdentifierExtension(
-          createHash("sha1").update(publicKeyOf(keys, options.algorithm)).digest("hex"),
+    }),
+    subjectPublicKeyInfo: AsnConvert.parse(signer.publicKey.spki, asn.SubjectPublicKeyInfo),
+    extensions: new asn.Extensions([
+      extension(asn.id_ce_basicConstraints, new asn.BasicConstraints({ cA: false }), true),
+      extension(asn.id_ce_keyUsage, new asn.KeyUsage(asn.KeyUsageFlags.digitalSignature), true),
+      // RFC 5280 method 1: SHA-1 of the subject public key.
+      extension(
+        asn.id_ce_subjectKeyIdentifier,
+        new asn.SubjectKeyIdentifier(
+          createHash("sha1").update(publicKeyOf(keys, options.algorithm)).digest(),
         ),
-      ],
-    },
-    signerProvider as never,
-  );
-  return certificate.toString("pem");
+      ),
+    ]),
+  });
+  const body = Buffer.from(AsnConvert.serialize(tbs));
+  const signature =
+    options.algorithm === "ed25519"
+      ? sign(null, body, signer.privateKey.key)
+      : sign("sha256", body, { key: signer.privateKey.key, dsaEncoding: "der" });
+  const certificate = new asn.Certificate({
+    tbsCertificate: tbs,
+    signatureAlgorithm,
+    signatureValue: new Uint8Array(signature).buffer,
+  });
+  return x509.PemConverter.encode(AsnConvert.serialize(certificate), "CERTIFICATE");
+}
+
+const SIGNATURE_OIDS = { ed25519: "1.3.101.112", p256: "1.2.840.10045.4.3.2" } as const;
+
+function extension(id: string, value: object, critical = false): asn.Extension {
+  return new asn.Extension({ extnID: id, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+}
+
+/** CN = handle, serialNumber = handle, both PrintableString (X.520 asks it of serialNumber). */
+function asnName(handle: string): asn.Name {
+  const rdn = (type: string) =>
+    new asn.RelativeDistinguishedName([
+      new asn.AttributeTypeAndValue({ type, value: new asn.AttributeValue({ printableString: handle }) }),
+    ]);
+  return new asn.Name([rdn("2.5.4.3"), rdn("2.5.4.5")]);
+}
+
+/** Big-endian bytes as a DER INTEGER's content: no leading zeros, and a zero byte if the top bit is set. */
+function positiveInteger(bytes: Uint8Array): ArrayBuffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const trimmed = bytes.subarray(start);
+  const out = new Uint8Array(trimmed.length + ((trimmed[0] ?? 0) & 0x80 ? 1 : 0));
+  out.set(trimmed, out.length - trimmed.length);
+  return out.buffer;
 }
 
 /** A PKCS#10 request for a derived key; the subject defaults to the certificate's. */
