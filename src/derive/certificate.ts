@@ -1,10 +1,10 @@
 import "reflect-metadata";
-import { createHash, sign } from "node:crypto";
+import { createHash } from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import * as asn from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import type { DerivedKeys } from "./derivation.js";
-import type { SigningAlgorithm } from "./signature.js";
+import { type SigningAlgorithm, signBytes, signingPublicKey } from "./signature.js";
 import { SIGNING_ALGORITHMS, signerKeys, signerProvider } from "./x509-signer.js";
 
 export interface CertificateOptions {
@@ -43,16 +43,13 @@ export async function selfSignedCertificate(keys: DerivedKeys, options: Certific
       extension(
         asn.id_ce_subjectKeyIdentifier,
         new asn.SubjectKeyIdentifier(
-          createHash("sha1").update(publicKeyOf(keys, options.algorithm)).digest(),
+          createHash("sha1").update(signingPublicKey(keys, options.algorithm)).digest(),
         ),
       ),
     ]),
   });
   const body = Buffer.from(AsnConvert.serialize(tbs));
-  const signature =
-    options.algorithm === "ed25519"
-      ? sign(null, body, signer.privateKey.key)
-      : sign("sha256", body, { key: signer.privateKey.key, dsaEncoding: "der" });
+  const signature = signBytes(options.algorithm, signer.privateKey.key, body, "der");
   const certificate = new asn.Certificate({
     tbsCertificate: tbs,
     signatureAlgorithm,
@@ -143,10 +140,6 @@ export function parseDistinguishedName(text: string): x509.Name {
     normalized.map((part, i) => (i === 0 ? part : `${separators[i - 1]}${part}`)).join(""),
     EXTRA_NAMES,
   );
-}
-
-function publicKeyOf(keys: DerivedKeys, algorithm: SigningAlgorithm): Uint8Array {
-  return algorithm === "ed25519" ? keys.ed25519.publicKey : keys.p256.publicKey;
 }
 
 function nameOf(handle: string): x509.JsonName {

@@ -1,7 +1,7 @@
-import { createPrivateKey, type KeyObject, sign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { DerivedKeys } from "./derivation.js";
 import { publicKeySpki } from "./public-key.js";
-import type { SigningAlgorithm } from "./signature.js";
+import { privateKeyObject, type SigningAlgorithm, signBytes, signingPublicKey } from "./signature.js";
 
 const KEY_ALGORITHMS = {
   ed25519: { name: "Ed25519" },
@@ -21,7 +21,7 @@ export interface SignerKeys {
 }
 
 export function signerKeys(keys: DerivedKeys, algorithm: SigningAlgorithm): SignerKeys {
-  const publicKey = algorithm === "ed25519" ? keys.ed25519.publicKey : keys.p256.publicKey;
+  const publicKey = signingPublicKey(keys, algorithm);
   return {
     privateKey: {
       algorithm: KEY_ALGORITHMS[algorithm],
@@ -34,28 +34,6 @@ export function signerKeys(keys: DerivedKeys, algorithm: SigningAlgorithm): Sign
       spki: publicKeySpki(algorithm, publicKey),
     },
   };
-}
-
-/**
- * The private key as a KeyObject, imported as JWK: OpenSSL's DER decoder takes ~0.35 ms here, the
- * JWK path ~0.04 ms. The price is a short-lived base64url string of the secret in the JS heap,
- * which cannot be zeroed, like the BigInt copies the curve arithmetic already leaves.
- */
-function privateKeyObject(keys: DerivedKeys, algorithm: SigningAlgorithm): KeyObject {
-  // A view, not a copy: no second buffer of the secret is left behind.
-  const b64 = (bytes: Uint8Array) =>
-    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64url");
-  const jwk =
-    algorithm === "ed25519"
-      ? { kty: "OKP", crv: "Ed25519", d: b64(keys.ed25519.seed), x: b64(keys.ed25519.publicKey) }
-      : {
-          kty: "EC",
-          crv: "P-256",
-          d: b64(keys.p256.scalar),
-          x: b64(keys.p256.publicKey.subarray(1, 33)),
-          y: b64(keys.p256.publicKey.subarray(33, 65)),
-        };
-  return createPrivateKey({ key: jwk, format: "jwk" });
 }
 
 /**
@@ -72,11 +50,12 @@ export const signerProvider = {
       key: SignerKeys["privateKey"],
       data: ArrayBuffer,
     ): Promise<ArrayBuffer> {
-      const bytes = Buffer.from(data);
-      const signature =
-        algorithm.name === "Ed25519"
-          ? sign(null, bytes, key.key)
-          : sign("sha256", bytes, { key: key.key, dsaEncoding: "ieee-p1363" });
+      const signature = signBytes(
+        algorithm.name === "Ed25519" ? "ed25519" : "p256",
+        key.key,
+        data,
+        "ieee-p1363",
+      );
       return new Uint8Array(signature).buffer;
     },
     async exportKey(format: string, key: SignerKeys["publicKey"]): Promise<ArrayBuffer> {

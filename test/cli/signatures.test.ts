@@ -1,6 +1,7 @@
 // `reid sign` and `reid verify`: signatures openssl accepts, and that both openssl and reid reject
 // once the file, the signature or the element's identifier changed.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
@@ -231,10 +232,14 @@ describe("sign and verify", () => {
     mkdirSync(directory);
     const locked = element.file("locked.bin", "secret plans", 0o000);
     const missing = element.path("missing.bin");
+    // A named pipe no one writes to: reading it would block for ever, so it must be refused.
+    const pipe = element.path("a-pipe");
+    assert.equal(spawnSync("mkfifo", ["-m", "600", pipe]).status, 0, "mkfifo failed");
     const cases: [args: string[], pattern: RegExp][] = [
+      [["sign", pipe], /file .*a-pipe is not a regular file/],
       [["sign"], /'reid sign' is missing an argument/],
       [["sign", missing], /cannot read file .*missing\.bin: no such file or directory/],
-      [["sign", directory], /cannot read file .*a-directory: is a directory/],
+      [["sign", directory], /file .*a-directory is not a regular file/],
       [["sign", message, "extra"], /unexpected argument 'extra'/],
       [["sign", message, "--alg", "x25519"], /bad --alg 'x25519'/],
       [["sign", message, "--alg"], /'--alg'.*needs a value/],
@@ -245,8 +250,8 @@ describe("sign and verify", () => {
       [["verify", message], /'reid verify' is missing an argument/],
       [["verify", missing, signature], /cannot read file .*missing\.bin/],
       [["verify", message, missing], /cannot read signature file .*missing\.bin/],
-      [["verify", directory, signature], /cannot read file .*a-directory: is a directory/],
-      [["verify", message, directory], /cannot read signature file .*a-directory: is a directory/],
+      [["verify", directory, signature], /file .*a-directory is not a regular file/],
+      [["verify", message, directory], /signature file .*a-directory is not a regular file/],
       [["verify", message, signature, "extra"], /unexpected argument 'extra'/],
       [["verify", message, signature, "--alg", "rsa"], /bad --alg 'rsa'/],
       [["verify", message, signature, "--out", "x"], /unknown option '--out'/],

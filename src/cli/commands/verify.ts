@@ -1,4 +1,4 @@
-import { verify } from "../../derive/signature.js";
+import { signingPublicKey, verify } from "../../derive/signature.js";
 import { ExitCode, ReidError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { readInput } from "../read-input.js";
@@ -14,12 +14,7 @@ export const command: Command = {
     const message = readInput(file as string, "file");
     const signature = signatureBytes(readInput(signatureFile as string, "signature file"));
     const { valid, handle } = await withKeys(context, (keys) => ({
-      valid: verify(
-        algorithm,
-        algorithm === "ed25519" ? keys.ed25519.publicKey : keys.p256.publicKey,
-        message,
-        signature,
-      ),
+      valid: verify(algorithm, signingPublicKey(keys, algorithm), message, signature),
       handle: keys.handle,
     }));
     if (!valid) {
