@@ -15,6 +15,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   export: () => import("./commands/export.js"),
   seal: () => import("./commands/seal.js"),
   config: () => import("./commands/config.js"),
+  serve: () => import("./commands/serve.js"),
   help: () => import("./commands/help.js"),
 };
 
@@ -32,5 +33,6 @@ export const COMMAND_ORDER = [
   "export",
   "seal",
   "config",
+  "serve",
   "help",
 ] as const;

@@ -1,6 +1,4 @@
 import type { Notification, RequestType } from "../element/request.js";
-import { parseFormat } from "../format/format.js";
-import { RECORD_CAPACITY } from "../storage/record.js";
 import { type CliContext, type Command, print, printJson } from "./context.js";
 import { withElement } from "./with-element.js";
 
@@ -10,7 +8,7 @@ const SUMMARIES: Record<RequestType, string> = {
   erase: "Overwrites the identifier; the element becomes blank and keeps its generation (exit 3 if blank).",
 };
 
-/** init, reset and erase share one shape: a request to the control unit and its notification. */
+/** init, reset and erase share one shape: a request to the element and its notification. */
 export function requestCommand(type: RequestType): Command {
   const takesFormat = type !== "erase";
   return {
@@ -19,11 +17,8 @@ export function requestCommand(type: RequestType): Command {
     options: takesFormat ? { format: { type: "string" } } : {},
     positionals: [0, 0],
     async run(context, values) {
-      const format =
-        typeof values.format === "string" ? parseFormat(values.format, RECORD_CAPACITY) : undefined;
-      const notification = await withElement(context, "write", (control) =>
-        control.submit(format ? { type, format } : { type }),
-      );
+      const format = typeof values.format === "string" ? values.format : undefined;
+      const notification = await withElement(context, "write", (element) => element.submit(type, format));
       report(context, notification);
     },
   };

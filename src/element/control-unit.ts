@@ -39,6 +39,16 @@ export class ControlUnit {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** Where the element's store lives. */
+  get location(): string {
+    return this.store.location;
+  }
+
+  /** The longest identifier, in bytes, the storage area holds. */
+  get capacity(): number {
+    return this.store.capacity;
+  }
+
   submit(request: Request): Promise<Notification> {
     return this.serialize(async () => {
       const current = await this.store.info();

@@ -15,8 +15,8 @@ export const command: Command = {
     if (key !== undefined && value !== "on" && value !== "off") {
       throw new UsageError(`'reid config single-type' takes 'on' or 'off'`);
     }
-    const status = await withElement(context, key ? "write" : "read", (control) =>
-      key ? control.setSingleType(value === "on") : control.status(),
+    const status = await withElement(context, key ? "write" : "read", (element) =>
+      key ? element.setSingleType(value === "on") : element.status(),
     );
     const settings = { "single-type": status.requests === "single-type", format: status.format };
     if (context.json) return printJson(context, settings);

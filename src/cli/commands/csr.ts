@@ -1,7 +1,6 @@
-import { certificationRequest, parseDistinguishedName } from "../../derive/certificate.js";
-import { UsageError } from "../../errors.js";
+import { signingAlgorithm } from "../../element/inputs.js";
 import { type Command, printJson } from "../context.js";
-import { signingAlgorithm, withKeys } from "../with-keys.js";
+import { withElement } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] csr [--subject DN] [--alg ed25519|p256]",
@@ -11,19 +10,11 @@ export const command: Command = {
   positionals: [0, 0],
   async run(context, values) {
     const algorithm = signingAlgorithm(values.alg);
-    const subject = typeof values.subject === "string" ? distinguishedName(values.subject) : undefined;
-    const pem = await withKeys(context, (keys) => certificationRequest(keys, { algorithm, subject }));
+    const subject = typeof values.subject === "string" ? values.subject : undefined;
+    const pem = await withElement(context, "read", (element) =>
+      element.certificationRequest(algorithm, subject),
+    );
     if (context.json) return printJson(context, { algorithm, request: pem });
     context.stdout.write(pem.endsWith("\n") ? pem : `${pem}\n`);
   },
 };
-
-function distinguishedName(text: string): ReturnType<typeof parseDistinguishedName> {
-  try {
-    return parseDistinguishedName(text);
-  } catch (error) {
-    throw new UsageError(
-      `bad --subject '${text}': ${(error as Error).message}; expected a distinguished name such as 'CN=sensor-7, O=Acme'`,
-    );
-  }
-}

@@ -1,4 +1,3 @@
-import { wrapWithPadding } from "../../derive/key-wrap.js";
 import { UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { readKeyFile } from "../key-file.js";
@@ -13,22 +12,17 @@ export const command: Command = {
   async run(context, values) {
     const path = values["wrap-key"];
     if (typeof path !== "string") throw new UsageError("'reid export' needs --wrap-key FILE (a 32-byte key)");
-    const kek = readKeyFile(path, "wrap key file");
+    const key = readKeyFile(path, "wrap key file");
     try {
-      const { wrapped, record } = await withElement(context, "read", (control) =>
-        control.useIdentifier((identifier, record) => ({
-          wrapped: wrapWithPadding(kek, identifier),
-          record,
-        })),
+      const { wrapped, generation, handle } = await withElement(context, "read", (element) =>
+        element.exportWrapped(key),
       );
       const hex = Buffer.from(wrapped).toString("hex");
-      if (context.json) {
-        const { generation, handle } = record;
+      if (context.json)
         return printJson(context, { wrapped: hex, algorithm: "aes256-wrap-pad", generation, handle });
-      }
       print(context, hex);
     } finally {
-      kek.fill(0);
+      key.fill(0);
     }
   },
 };

@@ -2,7 +2,7 @@ import type { KeyAlgorithm } from "../../derive/derivation.js";
 import { publicKeyPem } from "../../derive/public-key.js";
 import { UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
-import { withKeys } from "../with-keys.js";
+import { withElement } from "../with-element.js";
 
 const ALGORITHMS: readonly KeyAlgorithm[] = ["ed25519", "x25519", "p256"];
 
@@ -13,20 +13,15 @@ export const command: Command = {
   positionals: [0, 0],
   async run(context, values) {
     const chosen = values.alg === undefined ? ALGORITHMS : [algorithm(values.alg)];
-    const keys = await withKeys(context, (derived) => ({
-      handle: derived.handle,
-      ed25519: derived.ed25519.publicKey,
-      x25519: derived.x25519.publicKey,
-      p256: derived.p256.publicKey,
-    }));
+    const keys = await withElement(context, "read", (element) => element.keys());
     if (values.pem) {
-      const pem = chosen.map((alg) => [alg, publicKeyPem(alg, keys[alg])] as const);
+      const pem = chosen.map((alg) => [alg, publicKeyPem(alg, Buffer.from(keys[alg], "hex"))] as const);
       // --json promises one JSON object on stdout, so the PEM blocks go inside it.
       if (context.json) return printJson(context, { handle: keys.handle, ...Object.fromEntries(pem) });
       context.stdout.write(pem.map(([, text]) => text).join(""));
       return;
     }
-    const hex = Object.fromEntries(chosen.map((alg) => [alg, Buffer.from(keys[alg]).toString("hex")]));
+    const hex = Object.fromEntries(chosen.map((alg) => [alg, keys[alg]]));
     if (context.json) return printJson(context, { handle: keys.handle, ...hex });
     print(
       context,

@@ -12,7 +12,7 @@ export const command: Command = {
     if (!context.kekFile) {
       throw new UsageError("'reid seal' needs a key-encryption key: --kek-file FILE or REID_KEK_FILE");
     }
-    const status = await withElement(context, "write", (control) => control.seal());
+    const status = await withElement(context, "write", (element) => element.seal());
     if (context.json)
       return printJson(context, {
         state: status.state,

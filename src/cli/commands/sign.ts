@@ -1,9 +1,9 @@
 import { writeFileSync } from "node:fs";
-import { sign } from "../../derive/signature.js";
+import { signingAlgorithm } from "../../element/inputs.js";
 import { describeOsError, UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { readInput } from "../read-input.js";
-import { signingAlgorithm, withKeys } from "../with-keys.js";
+import { withElement } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] sign FILE [--alg ed25519|p256] [--out SIGFILE]",
@@ -14,10 +14,9 @@ export const command: Command = {
   async run(context, values, [file]) {
     const algorithm = signingAlgorithm(values.alg);
     const message = readInput(file as string, "file");
-    const { signature, handle } = await withKeys(context, (keys) => ({
-      signature: sign(algorithm, keys, message),
-      handle: keys.handle,
-    }));
+    const { signature, handle } = await withElement(context, "read", (element) =>
+      element.sign(algorithm, message),
+    );
     if (typeof values.out === "string") {
       try {
         writeFileSync(values.out, signature);

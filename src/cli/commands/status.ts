@@ -7,7 +7,7 @@ export const command: Command = {
   options: {},
   positionals: [0, 0],
   async run(context) {
-    const status = await withElement(context, "read", (control) => control.status());
+    const status = await withElement(context, "read", (element) => element.status());
     if (context.json) return printJson(context, status);
     const rows: [string, string][] = [
       ["state", status.state],

@@ -1,8 +1,8 @@
-import { signingPublicKey, verify } from "../../derive/signature.js";
+import { signingAlgorithm } from "../../element/inputs.js";
 import { ExitCode, ReidError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { readInput } from "../read-input.js";
-import { signingAlgorithm, withKeys } from "../with-keys.js";
+import { withElement } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] verify FILE SIGFILE [--alg ed25519|p256]",
@@ -13,10 +13,9 @@ export const command: Command = {
     const algorithm = signingAlgorithm(values.alg);
     const message = readInput(file as string, "file");
     const signature = signatureBytes(readInput(signatureFile as string, "signature file"));
-    const { valid, handle } = await withKeys(context, (keys) => ({
-      valid: verify(algorithm, signingPublicKey(keys, algorithm), message, signature),
-      handle: keys.handle,
-    }));
+    const { valid, handle } = await withElement(context, "read", (element) =>
+      element.verify(algorithm, message, signature),
+    );
     if (!valid) {
       throw new ReidError(
         "bad-signature",

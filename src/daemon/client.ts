@@ -1,0 +1,123 @@
+import { Agent, request as httpRequest } from "node:http";
+import type { SigningAlgorithm } from "../derive/signature.js";
+import type { ElementApi, PublicKeys } from "../element/api.js";
+import type { ElementStatus } from "../element/control-unit.js";
+import type { Notification, RequestType } from "../element/request.js";
+import { ExitCode, ReidError } from "../errors.js";
+import { fromWire } from "./protocol.js";
+
+/**
+ * The element as the daemon that owns its store serves it: the same operations as
+ * ElementService, over the daemon's Unix socket.
+ */
+export class RemoteElement implements ElementApi {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+
+  constructor(readonly socket: string) {}
+
+  status(): Promise<ElementStatus> {
+    return this.call("GET", "/v1/status");
+  }
+
+  submit(type: RequestType, format?: string): Promise<Notification> {
+    return this.call("POST", "/v1/requests", format === undefined ? { type } : { type, format });
+  }
+
+  setSingleType(on: boolean): Promise<ElementStatus> {
+    return this.call("PUT", "/v1/config", { singleType: on });
+  }
+
+  seal(): Promise<ElementStatus> {
+    return this.call("POST", "/v1/seal");
+  }
+
+  keys(): Promise<PublicKeys> {
+    return this.call("GET", "/v1/keys");
+  }
+
+  async certificate(algorithm: SigningAlgorithm, days: number): Promise<string> {
+    return (await this.call<{ certificate: string }>("POST", "/v1/certificate", { algorithm, days }))
+      .certificate;
+  }
+
+  async certificationRequest(algorithm: SigningAlgorithm, subject?: string): Promise<string> {
+    const body = subject === undefined ? { algorithm } : { algorithm, subject };
+    return (await this.call<{ request: string }>("POST", "/v1/csr", body)).request;
+  }
+
+  async sign(algorithm: SigningAlgorithm, message: Uint8Array) {
+    const reply = await this.call<{ signature: string; handle: string }>(
+      "POST",
+      `/v1/sign?algorithm=${algorithm}`,
+      message,
+    );
+    return { signature: Buffer.from(reply.signature, "hex"), handle: reply.handle };
+  }
+
+  verify(algorithm: SigningAlgorithm, message: Uint8Array, signature: Uint8Array) {
+    const hex = Buffer.from(signature).toString("hex");
+    return this.call<{ valid: boolean; handle: string }>(
+      "POST",
+      `/v1/verify?algorithm=${algorithm}&signature=${hex}`,
+      message,
+    );
+  }
+
+  async exportWrapped(wrapKey: Uint8Array) {
+    const reply = await this.call<{ wrapped: string; generation: number; handle: string }>(
+      "POST",
+      "/v1/export",
+      {
+        wrapKey: Buffer.from(wrapKey).toString("hex"),
+      },
+    );
+    return { ...reply, wrapped: Buffer.from(reply.wrapped, "hex") };
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+
+  private call<T>(method: string, path: string, body?: object | Uint8Array): Promise<T> {
+    const payload =
+      body === undefined ? undefined : body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body));
+    const type = body instanceof Uint8Array ? "application/octet-stream" : "application/json";
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(
+        {
+          socketPath: this.socket,
+          path,
+          method,
+          agent: this.agent,
+          headers: payload ? { "content-type": type, "content-length": payload.length } : {},
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          response.on("end", () => {
+            let parsed: unknown;
+            try {
+              parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+            } catch {
+              parsed = null;
+            }
+            const status = response.statusCode ?? 500;
+            if (status >= 200 && status < 300 && parsed !== null) resolve(parsed as T);
+            else reject(fromWire(parsed, status));
+          });
+          response.on("error", (error) => reject(unreachable(this.socket, error)));
+        },
+      );
+      request.on("error", (error) => reject(unreachable(this.socket, error)));
+      request.end(payload);
+    });
+  }
+}
+
+function unreachable(socket: string, error: Error): ReidError {
+  return new ReidError(
+    "daemon-unreachable",
+    ExitCode.internal,
+    `lost the daemon at ${socket}: ${error.message}`,
+  );
+}

@@ -1,0 +1,42 @@
+import { ExitCode, ReidError } from "../errors.js";
+
+/**
+ * The daemon's wire format: JSON over HTTP on a Unix socket. A failure travels as
+ * {"error": {"code", "message", "exit"}} with an HTTP status that matches its exit code, so a
+ * client rebuilds the very error the element raised and the CLI exits with the same code.
+ */
+export interface WireError {
+  readonly error: { readonly code: string; readonly message: string; readonly exit: number };
+}
+
+const HTTP_STATUS: Record<number, number> = {
+  [ExitCode.internal]: 500,
+  [ExitCode.usage]: 400,
+  [ExitCode.state]: 409,
+  [ExitCode.auth]: 403,
+  [ExitCode.entropy]: 503,
+  [ExitCode.storage]: 507,
+};
+
+export function toWire(error: unknown): { status: number; body: WireError } {
+  const known = error instanceof ReidError;
+  const exit = known ? error.exitCode : ExitCode.internal;
+  const code = known ? error.code : "internal";
+  const message = known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`;
+  return { status: HTTP_STATUS[exit] ?? 500, body: { error: { code, message, exit } } };
+}
+
+export function fromWire(body: unknown, status: number): ReidError {
+  const error = (body as Partial<WireError> | null)?.error;
+  if (error && typeof error.code === "string" && typeof error.message === "string") {
+    const exit = Object.values(ExitCode).includes(error.exit as ExitCode)
+      ? (error.exit as ExitCode)
+      : ExitCode.internal;
+    return new ReidError(error.code, exit, error.message);
+  }
+  return new ReidError(
+    "daemon-protocol",
+    ExitCode.internal,
+    `the daemon answered HTTP ${status} without an error`,
+  );
+}

@@ -1,0 +1,86 @@
+import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
+import type { Server } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import { type ElementOptions, openElement } from "../element/element.js";
+import { ElementService } from "../element/service.js";
+import { describeOsError, StorageError, UsageError } from "../errors.js";
+import { apiRoutes } from "./routes.js";
+import { socketPath } from "./socket.js";
+
+/** Linux refuses Unix socket paths beyond this many bytes. */
+const MAX_SOCKET_PATH = 107;
+
+export interface Daemon {
+  readonly socket: string;
+  readonly service: ElementService;
+  close(): Promise<void>;
+}
+
+/**
+ * The secure element daemon: it alone owns the store (it holds the writer lock for its whole
+ * life) and serves the element's API on a 0600 Unix socket in the store directory, like ssh-agent
+ * or a TPM resource manager. Every CLI command goes through it while it runs.
+ */
+export async function startDaemon(options: Omit<ElementOptions, "write">): Promise<Daemon> {
+  const socket = socketPath(options.storeDirectory);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    throw new UsageError(
+      `the store path is too long for the daemon's socket (${socket}): use a shorter --store`,
+    );
+  }
+  try {
+    mkdirSync(options.storeDirectory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new StorageError(`cannot create store ${options.storeDirectory}: ${describeOsError(error)}`);
+  }
+  const element = await openElement({ ...options, write: true });
+  const service = new ElementService(element);
+  const server = createAdaptorServer({ fetch: apiRoutes(service).fetch }) as Server;
+  try {
+    // We hold the store's lock, so a socket file left here belongs to a daemon that died.
+    removeSocket(socket);
+    await listen(server, socket);
+  } catch (error) {
+    await service.close();
+    throw error instanceof StorageError
+      ? error
+      : new StorageError(`cannot listen on ${socket}: ${describeOsError(error)}`);
+  }
+  return {
+    socket,
+    service,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Long-lived streams (events) would hold the close open for ever.
+      (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+      await closed;
+      removeSocket(socket);
+      await service.close();
+    },
+  };
+}
+
+async function listen(server: Server, socket: string): Promise<void> {
+  // Created 0600 from the start: no window in which another user could connect.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socket, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(socket, 0o600);
+}
+
+function removeSocket(socket: string): void {
+  try {
+    unlinkSync(socket);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+}

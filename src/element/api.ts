@@ -1,0 +1,37 @@
+import type { SigningAlgorithm } from "../derive/signature.js";
+import type { ElementStatus } from "./control-unit.js";
+import type { Notification, RequestType } from "./request.js";
+
+/** The derived public keys, hex (P-256 uncompressed SEC1), and the handle. */
+export interface PublicKeys {
+  readonly handle: string;
+  readonly ed25519: string;
+  readonly x25519: string;
+  readonly p256: string;
+}
+
+/**
+ * Everything a surface (CLI, daemon API, web page) may ask of the element. One implementation
+ * works on the store directly (ElementService); another asks the daemon that owns the store
+ * (RemoteElement). Both give the same answers and the same errors, so a command prints the same
+ * whichever way it went.
+ */
+export interface ElementApi {
+  status(): Promise<ElementStatus>;
+  /** A request; `format` is as the user wrote it ("digits:40") and is checked by the element. */
+  submit(type: RequestType, format?: string): Promise<Notification>;
+  setSingleType(on: boolean): Promise<ElementStatus>;
+  seal(): Promise<ElementStatus>;
+  keys(): Promise<PublicKeys>;
+  certificate(algorithm: SigningAlgorithm, days: number): Promise<string>;
+  certificationRequest(algorithm: SigningAlgorithm, subject?: string): Promise<string>;
+  sign(algorithm: SigningAlgorithm, message: Uint8Array): Promise<{ signature: Uint8Array; handle: string }>;
+  verify(
+    algorithm: SigningAlgorithm,
+    message: Uint8Array,
+    signature: Uint8Array,
+  ): Promise<{ valid: boolean; handle: string }>;
+  /** The identifier wrapped under `wrapKey` (RFC 5649), with the record it came from. */
+  exportWrapped(wrapKey: Uint8Array): Promise<{ wrapped: Uint8Array; generation: number; handle: string }>;
+  close(): Promise<void>;
+}

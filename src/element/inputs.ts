@@ -1,0 +1,24 @@
+import type { SigningAlgorithm } from "../derive/signature.js";
+import { UsageError } from "../errors.js";
+
+/** Checks shared by every surface, so the CLI and the daemon refuse the same input the same way. */
+
+/** --alg for signing: ed25519 (the default) or p256. */
+export function signingAlgorithm(value: unknown): SigningAlgorithm {
+  if (value === undefined) return "ed25519";
+  if (value === "ed25519" || value === "p256") return value;
+  throw new UsageError(`bad --alg '${String(value)}': expected ed25519 or p256`);
+}
+
+export const MAX_CERTIFICATE_DAYS = 36_500;
+
+/** --days for certificates: whole days from 1 to 100 years; 365 when absent. */
+export function certificateDays(value: unknown): number {
+  if (value === undefined) return 365;
+  const text = String(value);
+  const days = Number(text);
+  if (!/^\d+$/.test(text) || days < 1 || days > MAX_CERTIFICATE_DAYS) {
+    throw new UsageError(`bad --days '${text}': expected whole days from 1 to ${MAX_CERTIFICATE_DAYS}`);
+  }
+  return days;
+}

@@ -1,0 +1,119 @@
+import type { DerivedKeys } from "../derive/derivation.js";
+import type { SigningAlgorithm } from "../derive/signature.js";
+import { StorageError, UsageError } from "../errors.js";
+import { parseFormat } from "../format/format.js";
+import type { ElementApi, PublicKeys } from "./api.js";
+import type { ControlUnit, ElementStatus } from "./control-unit.js";
+import type { Element } from "./element.js";
+import type { Notification, RequestType } from "./request.js";
+
+/**
+ * The element's operations on an open element: requests through the control unit, and the
+ * encryption/decryption unit's derived material. The derivation code loads on first use, so
+ * status and requests never pay for it.
+ */
+export class ElementService implements ElementApi {
+  readonly control: ControlUnit;
+
+  constructor(private readonly element: Element) {
+    this.control = element.control;
+  }
+
+  status(): Promise<ElementStatus> {
+    return this.control.status();
+  }
+
+  submit(type: RequestType, format?: string): Promise<Notification> {
+    if (format === undefined) return this.control.submit({ type });
+    return this.control.submit({ type, format: parseFormat(format, this.control.capacity) });
+  }
+
+  setSingleType(on: boolean): Promise<ElementStatus> {
+    return this.control.setSingleType(on);
+  }
+
+  seal(): Promise<ElementStatus> {
+    return this.control.seal();
+  }
+
+  keys(): Promise<PublicKeys> {
+    return this.withKeys((keys) => ({
+      handle: keys.handle,
+      ed25519: hex(keys.ed25519.publicKey),
+      x25519: hex(keys.x25519.publicKey),
+      p256: hex(keys.p256.publicKey),
+    }));
+  }
+
+  async certificate(algorithm: SigningAlgorithm, days: number): Promise<string> {
+    const { selfSignedCertificate } = await import("../derive/certificate.js");
+    return this.withKeys((keys) => selfSignedCertificate(keys, { algorithm, days, now: new Date() }));
+  }
+
+  async certificationRequest(algorithm: SigningAlgorithm, subject?: string): Promise<string> {
+    const { certificationRequest, parseDistinguishedName } = await import("../derive/certificate.js");
+    let name: ReturnType<typeof parseDistinguishedName> | undefined;
+    if (subject !== undefined) {
+      try {
+        name = parseDistinguishedName(subject);
+      } catch (error) {
+        throw new UsageError(
+          `bad --subject '${subject}': ${(error as Error).message}; expected a distinguished name such as 'CN=sensor-7, O=Acme'`,
+        );
+      }
+    }
+    return this.withKeys((keys) => certificationRequest(keys, { algorithm, subject: name }));
+  }
+
+  async sign(algorithm: SigningAlgorithm, message: Uint8Array) {
+    const { sign } = await import("../derive/signature.js");
+    return this.withKeys((keys) => ({ signature: sign(algorithm, keys, message), handle: keys.handle }));
+  }
+
+  async verify(algorithm: SigningAlgorithm, message: Uint8Array, signature: Uint8Array) {
+    const { signingPublicKey, verify } = await import("../derive/signature.js");
+    return this.withKeys((keys) => ({
+      valid: verify(algorithm, signingPublicKey(keys, algorithm), message, signature),
+      handle: keys.handle,
+    }));
+  }
+
+  async exportWrapped(wrapKey: Uint8Array) {
+    const { wrapWithPadding } = await import("../derive/key-wrap.js");
+    return this.control.useIdentifier((identifier, record) => ({
+      wrapped: wrapWithPadding(wrapKey, identifier),
+      generation: record.generation,
+      handle: record.handle as string,
+    }));
+  }
+
+  close(): Promise<void> {
+    return this.element.close();
+  }
+
+  /**
+   * Derives the keys for one operation and wipes them after. The stored handle must match the one
+   * derived: a mismatch means the record was tampered with, and nothing is handed out.
+   */
+  private async withKeys<T>(task: (keys: DerivedKeys) => T | Promise<T>): Promise<T> {
+    const { deriveAll, wipe } = await import("../derive/derivation.js");
+    return this.control.useIdentifier(async (identifier, record) => {
+      const keys = deriveAll(identifier);
+      try {
+        if (keys.handle !== record.handle) {
+          throw new StorageError(
+            `store ${this.control.location} is corrupt: its handle does not belong to its identifier`,
+            "store-corrupt",
+          );
+        }
+        return await task(keys);
+      } finally {
+        wipe(keys);
+      }
+    });
+  }
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}
