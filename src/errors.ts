@@ -38,6 +38,13 @@ export class StateError extends ReidError {
   }
 }
 
+/** The owner could not be authenticated: no PIN, a wrong PIN, or a locked element. */
+export class AuthError extends ReidError {
+  constructor(code: string, message: string) {
+    super(code, ExitCode.auth, message);
+  }
+}
+
 /** The entropy source failed its health tests or could not be read: nothing was written. */
 export class EntropyError extends ReidError {
   constructor(message: string, code = "entropy-failure") {

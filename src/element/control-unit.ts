@@ -1,4 +1,7 @@
-import { StateError } from "../errors.js";
+import type { AuditLog } from "../audit/audit-log.js";
+import { type Actor, LOCAL_CLI } from "../auth/actor.js";
+import type { OwnerPin } from "../auth/owner-pin.js";
+import { ReidError, StateError, StorageError } from "../errors.js";
 import { formatName } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
@@ -23,21 +26,36 @@ export interface ElementStatus {
 
 export type Listener = (notification: Notification) => void;
 
+/** What the control unit works with besides the store and the processing unit. */
+export interface ControlOptions {
+  readonly sourceName: string;
+  /** The owner gate: absent, every operation is open (a read-only element, or tests). */
+  readonly owner?: OwnerPin | null;
+  /** Where every owner operation is recorded; absent for a read-only element. */
+  readonly audit?: AuditLog | null;
+  readonly now?: () => Date;
+}
+
 /**
  * The control unit: takes requests one at a time (concurrent callers queue, never interleave),
- * checks them against the element's state, drives the processing unit, and notifies listeners
- * of every finished request.
+ * lets through only what the owner authorized, checks requests against the element's state,
+ * drives the processing unit, records every owner operation in the audit log and notifies
+ * listeners of every finished request.
  */
 export class ControlUnit {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<Listener>();
+  private readonly sourceName: string;
+  private readonly now: () => Date;
 
   constructor(
     private readonly store: IdentifierStore,
     private readonly processing: ProcessingUnit,
-    private readonly sourceName: string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    private readonly options: ControlOptions,
+  ) {
+    this.sourceName = options.sourceName;
+    this.now = options.now ?? (() => new Date());
+  }
 
   /** Where the element's store lives. */
   get location(): string {
@@ -49,24 +67,26 @@ export class ControlUnit {
     return this.store.capacity;
   }
 
-  submit(request: Request): Promise<Notification> {
-    return this.serialize(async () => {
-      const current = await this.store.info();
-      const type = this.resolve(request.type, current);
-      try {
-        const next =
-          type === "erase"
-            ? await this.processing.eraseIdentifier(current)
-            : await this.processing.writeIdentifier(current, request.format ?? current.format);
-        next.identifier?.fill(0);
-        return this.notify(type, request.type, next);
-      } catch (error) {
-        // Committed, though the old copy survived: the change happened and is announced, and the
-        // caller still learns of the failure.
-        if (error instanceof EraseIncompleteError) this.notify(type, request.type, error.committed);
-        throw error;
-      }
-    });
+  submit(request: Request, actor: Actor = LOCAL_CLI): Promise<Notification> {
+    return this.serialize(() =>
+      this.operation(request.type, actor, async () => {
+        const current = await this.store.info();
+        const type = this.resolve(request.type, current);
+        try {
+          const next =
+            type === "erase"
+              ? await this.processing.eraseIdentifier(current)
+              : await this.processing.writeIdentifier(current, request.format ?? current.format);
+          next.identifier?.fill(0);
+          return { record: next, value: this.notify(type, request.type, next) };
+        } catch (error) {
+          // Committed, though the old copy survived: the change happened and is announced, and the
+          // caller still learns of the failure.
+          if (error instanceof EraseIncompleteError) this.notify(type, request.type, error.committed);
+          throw error;
+        }
+      }),
+    );
   }
 
   status(): Promise<ElementStatus> {
@@ -88,8 +108,10 @@ export class ControlUnit {
   }
 
   /** Turns single-type mode on or off; committed like any state change. */
-  setSingleType(on: boolean): Promise<ElementStatus> {
-    return this.recommit((current) => current.singleType !== on, { singleType: on });
+  setSingleType(on: boolean, actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
+    return this.recommit(`single-type-${on ? "on" : "off"}`, actor, (current) => current.singleType !== on, {
+      singleType: on,
+    });
   }
 
   /**
@@ -97,12 +119,15 @@ export class ControlUnit {
    * clear is committed again sealed (same identifier, generation and handle), and a blank store
    * keeps sealing from now on. On a store that already seals, the key is checked, not trusted.
    */
-  seal(): Promise<ElementStatus> {
-    return this.serialize(async () => {
-      if (!(await this.store.info()).sealed) return this.recommitNow({}, { acceptUnsealed: true });
-      // Opening the sealed identifier proves the key (store-key-wrong otherwise).
-      (await this.store.load()).identifier?.fill(0);
-    }).then(() => this.status());
+  seal(actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
+    return this.serialize(() =>
+      this.operation("seal", actor, async () => {
+        if (!(await this.store.info()).sealed) await this.recommitNow({}, { acceptUnsealed: true });
+        // Opening the sealed identifier proves the key (store-key-wrong otherwise).
+        else (await this.store.load()).identifier?.fill(0);
+        return { record: await this.store.info(), value: undefined };
+      }),
+    ).then(() => this.status());
   }
 
   /**
@@ -110,27 +135,101 @@ export class ControlUnit {
    * derived, public or wrapped material may leave `task`. A blank element has nothing to read.
    */
   useIdentifier<T>(task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>): Promise<T> {
-    return this.serialize(async () => {
-      const { identifier, ...record } = await this.store.load();
-      if (!identifier) {
-        throw new StateError("blank", "the element holds no identifier (it is blank); run 'reid init' first");
-      }
+    return this.serialize(() => this.readIdentifier(task));
+  }
+
+  /**
+   * The identifier leaving the element, wrapped: an owner operation like any request, gated and
+   * audited.
+   */
+  exportIdentifier<T>(actor: Actor, task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>): Promise<T> {
+    return this.serialize(() =>
+      this.operation("export", actor, async () => {
+        const value = await this.readIdentifier(task);
+        return { record: await this.store.info(), value };
+      }),
+    );
+  }
+
+  /** Owner operations outside the store (the PIN itself): gated as the caller decides, and audited. */
+  audited<T>(name: string, actor: Actor, work: () => Promise<T>): Promise<T> {
+    return this.serialize(() =>
+      this.operation(name, { ...actor, preauthorized: true }, async () => ({
+        value: await work(),
+        record: await this.store.info(),
+      })),
+    );
+  }
+
+  private async readIdentifier<T>(task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>): Promise<T> {
+    const { identifier, ...record } = await this.store.load();
+    if (!identifier) {
+      throw new StateError("blank", "the element holds no identifier (it is blank); run 'reid init' first");
+    }
+    try {
+      return await task(identifier, record);
+    } finally {
+      identifier.fill(0);
+    }
+  }
+
+  /**
+   * One owner operation: the gate first (unless the surface already authenticated the actor), then
+   * the work, then its audit record, whatever the outcome. A failure to audit a refusal is left
+   * unsaid (the refusal is the news); a failure to audit a change that happened is an error.
+   */
+  private async operation<T>(
+    name: string,
+    actor: Actor,
+    work: () => Promise<{ record: RecordInfo; value: T }>,
+  ): Promise<T> {
+    let result: { record: RecordInfo; value: T };
+    try {
+      if (!actor.preauthorized) await this.options.owner?.authorize(actor.credentials);
+      result = await work();
+    } catch (error) {
+      const outcome = error instanceof ReidError ? error.code : "internal";
+      const current = await this.store.info().catch(() => null);
       try {
-        return await task(identifier, record);
-      } finally {
-        identifier.fill(0);
-      }
+        this.record(name, actor, outcome, current);
+      } catch {}
+      throw error;
+    }
+    try {
+      this.record(name, actor, "ok", result.record);
+    } catch (error) {
+      throw new StorageError(
+        `${name} was carried out, but its audit record could not be written: ${(error as Error).message}`,
+        "audit-failure",
+      );
+    }
+    return result.value;
+  }
+
+  private record(name: string, actor: Actor, outcome: string, record: RecordInfo | null): void {
+    this.options.audit?.append({
+      time: this.now().toISOString(),
+      request: name,
+      principal: actor.principal,
+      outcome,
+      generation: record?.generation ?? 0,
+      handle: record?.handle ?? null,
     });
   }
 
   /** Commits the current record again with `change` when `needed`; the identifier stays as it is. */
   private recommit(
+    name: string,
+    actor: Actor,
     needed: (current: RecordInfo) => boolean,
     change: { readonly singleType?: boolean },
   ): Promise<ElementStatus> {
-    return this.serialize(async () => {
-      if (needed(await this.store.info())) await this.recommitNow(change);
-    }).then(() => this.status());
+    return this.serialize(() =>
+      this.operation(name, actor, async () => {
+        if (needed(await this.store.info())) await this.recommitNow(change);
+        return { record: await this.store.info(), value: undefined };
+      }),
+    ).then(() => this.status());
   }
 
   private async recommitNow(change: { readonly singleType?: boolean }, options?: LoadOptions): Promise<void> {

@@ -2,6 +2,8 @@ import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { openFileStore } from "../storage/file/open-file-store.js";
 import { AesGcmSealer } from "../storage/sealer.js";
+import { AuditLog } from "../audit/audit-log.js";
+import { OwnerPin } from "../auth/owner-pin.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 
@@ -40,7 +42,13 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     }
     return supply.fifo;
   });
-  const control = new ControlUnit(store, processing, sourceName(options.source), options.now);
+  const control = new ControlUnit(store, processing, {
+    sourceName: sourceName(options.source),
+    // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
+    owner: new OwnerPin(options.storeDirectory, options.now),
+    audit: options.write ? new AuditLog(options.storeDirectory) : null,
+    ...(options.now ? { now: options.now } : {}),
+  });
   return {
     control,
     close: async () => {

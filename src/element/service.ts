@@ -1,3 +1,4 @@
+import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { DerivedKeys } from "../derive/derivation.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import { StorageError, UsageError } from "../errors.js";
@@ -15,8 +16,17 @@ import type { Notification, RequestType } from "./request.js";
 export class ElementService implements ElementApi {
   readonly control: ControlUnit;
 
-  constructor(private readonly element: Element) {
+  constructor(
+    private readonly element: Element,
+    /** Who this view acts for: every owner operation is gated and audited as them. */
+    readonly actor: Actor = LOCAL_CLI,
+  ) {
     this.control = element.control;
+  }
+
+  /** The same element, acting for `actor` (the daemon makes one per caller). */
+  as(actor: Actor): ElementService {
+    return new ElementService(this.element, actor);
   }
 
   status(): Promise<ElementStatus> {
@@ -24,16 +34,16 @@ export class ElementService implements ElementApi {
   }
 
   submit(type: RequestType, format?: string): Promise<Notification> {
-    if (format === undefined) return this.control.submit({ type });
-    return this.control.submit({ type, format: parseFormat(format, this.control.capacity) });
+    if (format === undefined) return this.control.submit({ type }, this.actor);
+    return this.control.submit({ type, format: parseFormat(format, this.control.capacity) }, this.actor);
   }
 
   setSingleType(on: boolean): Promise<ElementStatus> {
-    return this.control.setSingleType(on);
+    return this.control.setSingleType(on, this.actor);
   }
 
   seal(): Promise<ElementStatus> {
-    return this.control.seal();
+    return this.control.seal(this.actor);
   }
 
   keys(): Promise<PublicKeys> {
@@ -80,7 +90,7 @@ export class ElementService implements ElementApi {
 
   async exportWrapped(wrapKey: Uint8Array) {
     const { wrapWithPadding } = await import("../derive/key-wrap.js");
-    return this.control.useIdentifier((identifier, record) => ({
+    return this.control.exportIdentifier(this.actor, (identifier, record) => ({
       wrapped: wrapWithPadding(wrapKey, identifier),
       generation: record.generation,
       handle: record.handle as string,

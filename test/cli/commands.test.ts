@@ -294,15 +294,13 @@ describe("store files", () => {
     for (const path of [join(dir, "deep"), join(dir, "deep", "er"), store]) {
       assert.equal(statSync(path).mode & 0o777, 0o700, `${path} mode`);
     }
-    assert.deepEqual(readdirSync(store).sort(), ["area-0", "area-1"]);
-    for (const area of ["area-0", "area-1"]) {
-      const stats = statSync(join(store, area));
-      assert.equal(stats.mode & 0o777, 0o600, `${area} mode`);
-      assert.equal(stats.size, 256, `${area} size`);
-    }
+    const FILES = ["area-0", "area-1", "audit.head", "audit.log"];
+    assert.deepEqual(readdirSync(store).sort(), FILES);
+    for (const file of FILES) assert.equal(statSync(join(store, file)).mode & 0o777, 0o600, `${file} mode`);
+    for (const area of ["area-0", "area-1"]) assert.equal(statSync(join(store, area)).size, 256, `${area} size`);
     await reidOk(["--store", store, "reset"]);
     await reidOk(["--store", store, "erase"]);
-    assert.deepEqual(readdirSync(store).sort(), ["area-0", "area-1"], "commits leave no other files");
+    assert.deepEqual(readdirSync(store).sort(), FILES, "commits leave no other files");
   });
 });
 

@@ -40,12 +40,10 @@ async function pipeline(t: import("node:test").TestContext, source: EntropySourc
     },
   };
   const supply = openRandomSupply(source, SUPPLY_PROFILES.identifier);
-  const control = new ControlUnit(
-    store,
-    new ProcessingUnit(store, async () => supply.fifo),
-    source.name,
-    CLOCK,
-  );
+  const control = new ControlUnit(store, new ProcessingUnit(store, async () => supply.fifo), {
+    sourceName: source.name,
+    now: CLOCK,
+  });
   const notifications: Notification[] = [];
   control.onNotification((n) => notifications.push(n));
   t.after(async () => {
