@@ -33,7 +33,7 @@ export class UsageError extends ReidError {
 
 /** The request does not fit the element's state (init on a set element, erase on a blank one). */
 export class StateError extends ReidError {
-  constructor(code: "already-initialized" | "already-blank" | "blank", message: string) {
+  constructor(code: string, message: string) {
     super(code, ExitCode.state, message);
   }
 }

@@ -77,7 +77,10 @@ export class AuditLog {
       this.writeHead({ seq, hash: record.hash });
     } catch (error) {
       this.head = null;
-      throw new StorageError(`cannot append to the audit log ${path}: ${describeOsError(error)}`, "audit-failure");
+      throw new StorageError(
+        `cannot append to the audit log ${path}: ${describeOsError(error)}`,
+        "audit-failure",
+      );
     }
     this.head = { seq, hash: record.hash };
     return record;
@@ -109,7 +112,11 @@ export class AuditLog {
       }
       const { hash, ...body } = record;
       if (record.seq !== previous.seq + 1) {
-        return { intact: false, records: index, problem: `${where} has sequence number ${record.seq}, expected ${previous.seq + 1}` };
+        return {
+          intact: false,
+          records: index,
+          problem: `${where} has sequence number ${record.seq}, expected ${previous.seq + 1}`,
+        };
       }
       if (record.prev !== previous.hash) {
         return { intact: false, records: index, problem: `${where} does not follow the record before it` };
@@ -127,7 +134,11 @@ export class AuditLog {
       };
     }
     if (hashes.get(head.seq) !== head.hash) {
-      return { intact: false, records: lines.length, problem: `record ${head.seq} does not match the log's head` };
+      return {
+        intact: false,
+        records: lines.length,
+        problem: `record ${head.seq} does not match the log's head`,
+      };
     }
     return { intact: true, records: lines.length, head: previous.hash };
   }
@@ -145,8 +156,12 @@ export class AuditLog {
 
   private readHead(): { seq: number; hash: string } {
     try {
-      const parsed = JSON.parse(readFileSync(join(this.directory, HEAD), "utf8")) as { seq?: unknown; hash?: unknown };
-      if (typeof parsed.seq === "number" && typeof parsed.hash === "string") return { seq: parsed.seq, hash: parsed.hash };
+      const parsed = JSON.parse(readFileSync(join(this.directory, HEAD), "utf8")) as {
+        seq?: unknown;
+        hash?: unknown;
+      };
+      if (typeof parsed.seq === "number" && typeof parsed.hash === "string")
+        return { seq: parsed.seq, hash: parsed.hash };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return { seq: 0, hash: GENESIS };
     }

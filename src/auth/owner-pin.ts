@@ -1,5 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { AuthError, describeOsError, StorageError, UsageError } from "../errors.js";
 import type { Credentials } from "./actor.js";
@@ -44,7 +53,10 @@ export class OwnerPin {
     const state = this.read();
     if (!state) return;
     if (credentials?.pin === undefined) {
-      throw new AuthError("pin-required", "a PIN is set: give it with --pin-file FILE, REID_PIN or at the prompt");
+      throw new AuthError(
+        "pin-required",
+        "a PIN is set: give it with --pin-file FILE, REID_PIN or at the prompt",
+      );
     }
     this.checkNotLocked(state);
     // Counted before it is checked: a try cannot be taken back by killing the process.
@@ -57,7 +69,10 @@ export class OwnerPin {
     }
     throw failures >= MAX_FAILURES
       ? new AuthError("locked", lockedMessage())
-      : new AuthError("wrong-pin", `wrong PIN (${MAX_FAILURES - failures} tries left before the element locks)`);
+      : new AuthError(
+          "wrong-pin",
+          `wrong PIN (${MAX_FAILURES - failures} tries left before the element locks)`,
+        );
   }
 
   /**
@@ -96,7 +111,11 @@ export class OwnerPin {
   /** Tries used and the lock state, for status and the page (no secrets). */
   summary(): { readonly set: boolean; readonly failures: number; readonly locked: boolean } {
     const state = this.read();
-    return { set: state !== null, failures: state?.failures ?? 0, locked: (state?.failures ?? 0) >= MAX_FAILURES };
+    return {
+      set: state !== null,
+      failures: state?.failures ?? 0,
+      locked: (state?.failures ?? 0) >= MAX_FAILURES,
+    };
   }
 
   private checkNotLocked(state: OwnerState): void {

@@ -16,6 +16,8 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   seal: () => import("./commands/seal.js"),
   config: () => import("./commands/config.js"),
   serve: () => import("./commands/serve.js"),
+  pin: () => import("./commands/pin.js"),
+  log: () => import("./commands/log.js"),
   help: () => import("./commands/help.js"),
 };
 
@@ -33,6 +35,8 @@ export const COMMAND_ORDER = [
   "export",
   "seal",
   "config",
+  "pin",
+  "log",
   "serve",
   "help",
 ] as const;

@@ -1,3 +1,4 @@
+import type { Credentials } from "../auth/actor.js";
 import type { SourceSpec } from "../entropy/source-spec.js";
 
 /** What every command gets: the global options, resolved, and where to print. */
@@ -8,6 +9,8 @@ export interface CliContext {
   readonly lockTimeoutMs: number;
   /** The key-encryption key from --kek-file / REID_KEK_FILE, read when a command opens the store. */
   readonly kekFile: string | undefined;
+  /** The owner's PIN from --pin-file or REID_PIN; the prompt adds it when a command needs it. */
+  readonly credentials: Credentials;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }

@@ -1,15 +1,18 @@
 import { parseArgs } from "node:util";
+import type { Credentials } from "../auth/actor.js";
 import { parseSourceSpec } from "../entropy/source-spec.js";
 import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { storeDirectory } from "../storage/location.js";
 import { COMMANDS } from "./commands.js";
 import type { CliContext, OptionSpec } from "./context.js";
+import { readTextSecret } from "./key-file.js";
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   store: { type: "string" },
   json: { type: "boolean" },
   source: { type: "string" },
   "kek-file": { type: "string" },
+  "pin-file": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 };
@@ -52,6 +55,7 @@ export async function run(io: Io): Promise<number> {
       source: parseSourceSpec(asString(values.source) ?? io.env.REID_SOURCE ?? "os"),
       lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
       kekFile: asString(values["kek-file"]) ?? (io.env.REID_KEK_FILE || undefined),
+      credentials: credentials(asString(values["pin-file"]), io.env.REID_PIN),
       stdout: io.stdout,
       stderr: io.stderr,
     };
@@ -136,6 +140,12 @@ function describeBadValue(option: string, where: string, message: string): strin
     return `option '${option}' of '${where}' needs a value; for one that starts with '-', write ${option}=VALUE`;
   }
   return `option '${option}' of '${where}' takes no value`;
+}
+
+/** The PIN never comes from argv: a file (--pin-file) or the environment (REID_PIN). */
+function credentials(pinFile: string | undefined, fromEnv: string | undefined): Credentials {
+  if (pinFile !== undefined) return { pin: readTextSecret(pinFile, "PIN file") };
+  return fromEnv ? { pin: fromEnv } : {};
 }
 
 function asString(value: string | boolean | undefined): string | undefined {

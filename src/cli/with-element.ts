@@ -1,31 +1,52 @@
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
+import type { Credentials } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
+import { ReidError } from "../errors.js";
 import type { CliContext } from "./context.js";
 import { readKeyFile } from "./key-file.js";
+import { canPrompt, promptHidden } from "./prompt.js";
 
 /**
  * Runs one command against the element: through the daemon when one owns the store, directly
  * otherwise (opening the store, then closing it: zeroing the FIFO, releasing the lock). Both ways
- * give the same answers, so a command prints the same either way.
+ * give the same answers, so a command prints the same either way. When the owner's PIN is needed
+ * and none was given, it is asked for at the terminal, once.
  */
 export async function withElement<T>(
   context: CliContext,
   access: "read" | "write",
   task: (element: ElementApi) => Promise<T>,
 ): Promise<T> {
-  const element = (await daemonFor(context.storeDirectory)) ?? (await openDirect(context, access));
+  const connection = (await daemonFor(context.storeDirectory)) ?? (await openDirect(context, access));
   try {
-    return await task(element);
+    try {
+      return await task(connection.as(context.credentials));
+    } catch (error) {
+      if (
+        !(error instanceof ReidError && error.code === "pin-required") ||
+        context.credentials.pin ||
+        !canPrompt()
+      ) {
+        throw error;
+      }
+      const pin = await promptHidden("PIN: ", context.stderr);
+      return await task(connection.as({ pin }));
+    }
   } finally {
-    await element.close();
+    await connection.close();
   }
 }
 
+interface Connection {
+  as(credentials: Credentials): ElementApi;
+  close(): Promise<void>;
+}
+
 /** The daemon serving this store, if one is alive; a stale socket file counts as none. */
-async function daemonFor(storeDirectory: string): Promise<ElementApi | null> {
+async function daemonFor(storeDirectory: string): Promise<Connection | null> {
   const { socketPath } = await import("../daemon/socket.js");
   const socket = socketPath(storeDirectory);
   if (!existsSync(socket)) return null;
@@ -39,13 +60,24 @@ async function daemonFor(storeDirectory: string): Promise<ElementApi | null> {
   });
   if (!alive) return null;
   const { RemoteElement } = await import("../daemon/client.js");
-  return new RemoteElement(socket);
+  const opened: ElementApi[] = [];
+  return {
+    as: (credentials) => {
+      const remote = new RemoteElement(socket, credentials);
+      opened.push(remote);
+      return remote;
+    },
+    close: async () => {
+      for (const remote of opened) await remote.close();
+    },
+  };
 }
 
-async function openDirect(context: CliContext, access: "read" | "write"): Promise<ElementApi> {
+async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {
   const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
+  let service: ElementService;
   try {
-    return new ElementService(
+    service = new ElementService(
       await openElement({
         storeDirectory: context.storeDirectory,
         source: context.source,
@@ -58,4 +90,8 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
     // The sealer keeps its own copy inside a KeyObject.
     kek?.fill(0);
   }
+  return {
+    as: (credentials) => service.as({ principal: "cli", credentials }),
+    close: () => service.close(),
+  };
 }

@@ -1,4 +1,6 @@
 import { Agent, request as httpRequest } from "node:http";
+import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import type { Credentials } from "../auth/actor.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementApi, PublicKeys } from "../element/api.js";
 import type { ElementStatus } from "../element/control-unit.js";
@@ -13,7 +15,11 @@ import { fromWire } from "./protocol.js";
 export class RemoteElement implements ElementApi {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
-  constructor(readonly socket: string) {}
+  constructor(
+    readonly socket: string,
+    /** Sent with every call; the daemon checks it where the owner must be authenticated. */
+    private readonly credentials: Credentials = {},
+  ) {}
 
   status(): Promise<ElementStatus> {
     return this.call("GET", "/v1/status");
@@ -74,6 +80,18 @@ export class RemoteElement implements ElementApi {
     return { ...reply, wrapped: Buffer.from(reply.wrapped, "hex") };
   }
 
+  setPin(newPin: string) {
+    return this.call<{ recoveryCode: string | null }>("POST", "/v1/pin", { newPin });
+  }
+
+  unlockPin(recoveryCode: string) {
+    return this.call<{ recoveryCode: string }>("POST", "/v1/pin/unlock", { recoveryCode });
+  }
+
+  auditLog() {
+    return this.call<{ records: AuditRecord[]; verdict: AuditVerdict }>("GET", "/v1/log");
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
   }
@@ -89,7 +107,10 @@ export class RemoteElement implements ElementApi {
           path,
           method,
           agent: this.agent,
-          headers: payload ? { "content-type": type, "content-length": payload.length } : {},
+          headers: {
+            ...(payload ? { "content-type": type, "content-length": payload.length } : {}),
+            ...(this.credentials.pin === undefined ? {} : { authorization: pinHeader(this.credentials.pin) }),
+          },
         },
         (response) => {
           const chunks: Buffer[] = [];
@@ -112,6 +133,11 @@ export class RemoteElement implements ElementApi {
       request.end(payload);
     });
   }
+}
+
+/** The PIN travels base64url-encoded (headers are Latin-1; a PIN may not be). */
+export function pinHeader(pin: string): string {
+  return `Pin ${Buffer.from(pin, "utf8").toString("base64url")}`;
 }
 
 function unreachable(socket: string, error: Error): ReidError {

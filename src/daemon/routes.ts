@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Credentials } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { certificateDays, signingAlgorithm } from "../element/inputs.js";
 import type { RequestType } from "../element/request.js";
@@ -15,7 +16,7 @@ const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
  * The element's JSON API (SPEC section 5). Every route validates its input and answers a bad one
  * with a 4xx naming the problem; nothing a client sends can reach the element unchecked.
  */
-export function apiRoutes(element: ElementApi): Hono {
+export function apiRoutes(elementFor: (c: Context) => ElementApi): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body } = toWire(error);
@@ -30,55 +31,76 @@ export function apiRoutes(element: ElementApi): Hono {
   const json = bodyLimit({ maxSize: JSON_LIMIT, onError: () => tooLarge(JSON_LIMIT) });
   const bytes = bodyLimit({ maxSize: MESSAGE_LIMIT, onError: () => tooLarge(MESSAGE_LIMIT) });
 
-  app.get("/v1/status", async (c) => c.json(await element.status()));
+  app.get("/v1/status", async (c) => c.json(await elementFor(c).status()));
 
   app.post("/v1/requests", json, async (c) => {
     const body = await objectBody(c, ["type", "format"]);
     const type = oneOf(body.type, "type", REQUEST_TYPES);
     const format = optionalString(body.format, "format");
-    return c.json(await element.submit(type, format));
+    return c.json(await elementFor(c).submit(type, format));
   });
 
   app.put("/v1/config", json, async (c) => {
     const body = await objectBody(c, ["singleType"]);
     if (typeof body.singleType !== "boolean") throw new UsageError("'singleType' must be true or false");
-    return c.json(await element.setSingleType(body.singleType));
+    return c.json(await elementFor(c).setSingleType(body.singleType));
   });
 
-  app.post("/v1/seal", async (c) => c.json(await element.seal()));
+  app.post("/v1/seal", async (c) => c.json(await elementFor(c).seal()));
 
-  app.get("/v1/keys", async (c) => c.json(await element.keys()));
+  app.get("/v1/keys", async (c) => c.json(await elementFor(c).keys()));
 
   app.post("/v1/certificate", json, async (c) => {
     const body = await objectBody(c, ["algorithm", "days"]);
-    const pem = await element.certificate(signingAlgorithm(body.algorithm), certificateDays(body.days));
+    const pem = await elementFor(c).certificate(signingAlgorithm(body.algorithm), certificateDays(body.days));
     return c.json({ certificate: pem });
   });
 
   app.post("/v1/csr", json, async (c) => {
     const body = await objectBody(c, ["algorithm", "subject"]);
     const subject = optionalString(body.subject, "subject");
-    return c.json({ request: await element.certificationRequest(signingAlgorithm(body.algorithm), subject) });
+    return c.json({
+      request: await elementFor(c).certificationRequest(signingAlgorithm(body.algorithm), subject),
+    });
   });
 
   app.post("/v1/sign", bytes, async (c) => {
     const message = new Uint8Array(await c.req.arrayBuffer());
-    const { signature, handle } = await element.sign(signingAlgorithm(c.req.query("algorithm")), message);
+    const { signature, handle } = await elementFor(c).sign(
+      signingAlgorithm(c.req.query("algorithm")),
+      message,
+    );
     return c.json({ signature: Buffer.from(signature).toString("hex"), handle });
   });
 
   app.post("/v1/verify", bytes, async (c) => {
     const signature = hexParameter(c.req.query("signature"), "signature");
     const message = new Uint8Array(await c.req.arrayBuffer());
-    return c.json(await element.verify(signingAlgorithm(c.req.query("algorithm")), message, signature));
+    return c.json(await elementFor(c).verify(signingAlgorithm(c.req.query("algorithm")), message, signature));
   });
+
+  app.post("/v1/pin", json, async (c) => {
+    const body = await objectBody(c, ["newPin"]);
+    if (typeof body.newPin !== "string") throw new UsageError("'newPin' must be a string");
+    return c.json(await elementFor(c).setPin(body.newPin));
+  });
+
+  app.post("/v1/pin/unlock", json, async (c) => {
+    const body = await objectBody(c, ["recoveryCode"]);
+    if (typeof body.recoveryCode !== "string" || body.recoveryCode.length > 64) {
+      throw new UsageError("'recoveryCode' must be a string of at most 64 characters");
+    }
+    return c.json(await elementFor(c).unlockPin(body.recoveryCode));
+  });
+
+  app.get("/v1/log", async (c) => c.json(await elementFor(c).auditLog()));
 
   app.post("/v1/export", json, async (c) => {
     const body = await objectBody(c, ["wrapKey"]);
     const key = hexParameter(body.wrapKey, "wrapKey");
     if (key.length !== 32) throw new UsageError("'wrapKey' must be 32 bytes (64 hex digits)");
     try {
-      const { wrapped, generation, handle } = await element.exportWrapped(key);
+      const { wrapped, generation, handle } = await elementFor(c).exportWrapped(key);
       return c.json({ wrapped: Buffer.from(wrapped).toString("hex"), generation, handle });
     } finally {
       key.fill(0);
@@ -86,6 +108,15 @@ export function apiRoutes(element: ElementApi): Hono {
   });
 
   return app;
+}
+
+/** The credentials a caller sent: "Authorization: Pin <base64url of the UTF-8 PIN>". */
+export function credentialsOf(c: Context): Credentials {
+  const header = c.req.header("authorization");
+  if (header === undefined) return {};
+  const match = /^Pin ([A-Za-z0-9_-]{1,256})$/.exec(header);
+  if (!match) throw new UsageError("the Authorization header must be 'Pin <base64url>'");
+  return { pin: Buffer.from(match[1] as string, "base64url").toString("utf8") };
 }
 
 function tooLarge(limit: number): never {

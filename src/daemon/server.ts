@@ -4,7 +4,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { type ElementOptions, openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
-import { apiRoutes } from "./routes.js";
+import { apiRoutes, credentialsOf } from "./routes.js";
 import { socketPath } from "./socket.js";
 
 /** Linux refuses Unix socket paths beyond this many bytes. */
@@ -35,7 +35,9 @@ export async function startDaemon(options: Omit<ElementOptions, "write">): Promi
   }
   const element = await openElement({ ...options, write: true });
   const service = new ElementService(element);
-  const server = createAdaptorServer({ fetch: apiRoutes(service).fetch }) as Server;
+  // Whoever reaches the 0600 socket is the owner's own account; the PIN still gates owner operations.
+  const routes = apiRoutes((c) => service.as({ principal: "cli", credentials: credentialsOf(c) }));
+  const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   try {
     // We hold the store's lock, so a socket file left here belongs to a daemon that died.
     removeSocket(socket);

@@ -1,3 +1,4 @@
+import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementStatus } from "./control-unit.js";
 import type { Notification, RequestType } from "./request.js";
@@ -33,5 +34,11 @@ export interface ElementApi {
   ): Promise<{ valid: boolean; handle: string }>;
   /** The identifier wrapped under `wrapKey` (RFC 5649), with the record it came from. */
   exportWrapped(wrapKey: Uint8Array): Promise<{ wrapped: Uint8Array; generation: number; handle: string }>;
+  /** Sets or changes the owner PIN; a first set returns the recovery code, to show once. */
+  setPin(newPin: string): Promise<{ recoveryCode: string | null }>;
+  /** Unlocks after too many wrong PINs; returns the recovery code that replaces the spent one. */
+  unlockPin(recoveryCode: string): Promise<{ recoveryCode: string }>;
+  /** The audit log and whether its chain is intact. */
+  auditLog(): Promise<{ records: readonly AuditRecord[]; verdict: AuditVerdict }>;
   close(): Promise<void>;
 }

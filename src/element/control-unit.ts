@@ -1,4 +1,4 @@
-import type { AuditLog } from "../audit/audit-log.js";
+import type { AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import { ReidError, StateError, StorageError } from "../errors.js";
@@ -22,6 +22,8 @@ export interface ElementStatus {
   readonly requests: "typed" | "single-type";
   /** Whether the identifier is stored sealed under a key-encryption key. */
   readonly sealed: boolean;
+  /** The owner PIN: set or not, wrong tries so far, locked (never the PIN itself). */
+  readonly owner: { readonly pin: boolean; readonly failures: number; readonly locked: boolean };
 }
 
 export type Listener = (notification: Notification) => void;
@@ -103,6 +105,7 @@ export class ControlUnit {
         store: this.store.location,
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
+        owner: this.ownerSummary(),
       };
     });
   }
@@ -142,7 +145,10 @@ export class ControlUnit {
    * The identifier leaving the element, wrapped: an owner operation like any request, gated and
    * audited.
    */
-  exportIdentifier<T>(actor: Actor, task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>): Promise<T> {
+  exportIdentifier<T>(
+    actor: Actor,
+    task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>,
+  ): Promise<T> {
     return this.serialize(() =>
       this.operation("export", actor, async () => {
         const value = await this.readIdentifier(task);
@@ -161,7 +167,9 @@ export class ControlUnit {
     );
   }
 
-  private async readIdentifier<T>(task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>): Promise<T> {
+  private async readIdentifier<T>(
+    task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>,
+  ): Promise<T> {
     const { identifier, ...record } = await this.store.load();
     if (!identifier) {
       throw new StateError("blank", "the element holds no identifier (it is blank); run 'reid init' first");
@@ -252,6 +260,44 @@ export class ControlUnit {
     };
     for (const listener of this.listeners) listener(notification);
     return notification;
+  }
+
+  /**
+   * Sets or changes the owner PIN (a change needs the present one in the actor's credentials).
+   * Returns the recovery code made by a first set, to show once.
+   */
+  setPin(newPin: string, actor: Actor = LOCAL_CLI): Promise<string | null> {
+    const owner = this.owner();
+    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, () =>
+      owner.set(newPin, actor.credentials),
+    );
+  }
+
+  /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */
+  unlockPin(recoveryCode: string, actor: Actor = LOCAL_CLI): Promise<string> {
+    const owner = this.owner();
+    return this.audited("pin-unlock", actor, () => owner.unlock(recoveryCode));
+  }
+
+  /** The audit log, oldest record first, and whether its chain is intact. */
+  auditLog(): { records: AuditRecord[]; verdict: AuditVerdict } {
+    const audit = this.options.audit;
+    if (!audit) return { records: [], verdict: { intact: true, records: 0, head: "0".repeat(64) } };
+    return { records: audit.read(), verdict: audit.verify() };
+  }
+
+  private owner(): OwnerPin {
+    if (!this.options.owner) throw new StorageError("this element has no owner PIN state", "no-owner");
+    return this.options.owner;
+  }
+
+  private ownerSummary(): ElementStatus["owner"] {
+    const { set, failures, locked } = this.options.owner?.summary() ?? {
+      set: false,
+      failures: 0,
+      locked: false,
+    };
+    return { pin: set, failures, locked };
   }
 
   onNotification(listener: Listener): () => void {

@@ -1,9 +1,9 @@
+import { AuditLog } from "../audit/audit-log.js";
+import { OwnerPin } from "../auth/owner-pin.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { openFileStore } from "../storage/file/open-file-store.js";
 import { AesGcmSealer } from "../storage/sealer.js";
-import { AuditLog } from "../audit/audit-log.js";
-import { OwnerPin } from "../auth/owner-pin.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 
@@ -46,7 +46,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     sourceName: sourceName(options.source),
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
     owner: new OwnerPin(options.storeDirectory, options.now),
-    audit: options.write ? new AuditLog(options.storeDirectory) : null,
+    audit: new AuditLog(options.storeDirectory),
     ...(options.now ? { now: options.now } : {}),
   });
   return {

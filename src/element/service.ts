@@ -97,6 +97,18 @@ export class ElementService implements ElementApi {
     }));
   }
 
+  async setPin(newPin: string) {
+    return { recoveryCode: await this.control.setPin(newPin, this.actor) };
+  }
+
+  async unlockPin(recoveryCode: string) {
+    return { recoveryCode: await this.control.unlockPin(recoveryCode, this.actor) };
+  }
+
+  async auditLog() {
+    return this.control.auditLog();
+  }
+
   close(): Promise<void> {
     return this.element.close();
   }

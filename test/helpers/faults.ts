@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
-import { type CliOptions, reidJson } from "./cli.js";
+import { assertOneLineError, type CliOptions, type CliResult, reidJson } from "./cli.js";
 import { finished } from "./process.js";
 
 /** test/fixtures/faultinject.c: the LD_PRELOAD shim that fails write/fsync/open on chosen paths. */
@@ -85,6 +85,77 @@ export function readFaultLog(path: string): { call: string; n: number; failed: b
       const [call = "", n = "", outcome = "", ...rest] = line.split(" ");
       return { call, n: Number(n), failed: outcome === "fail", path: rest.join(" ") };
     });
+}
+
+/**
+ * Which of the store's files a storage call went to: "area" for the element itself (area-N,
+ * area-N.tmp and the store directory, synced after a rename), "audit" for the audit log and its
+ * head (audit.log, audit.head, audit.head.tmp). Anything else fails: a new file written by a
+ * request is something these tests must be taught about.
+ */
+export function fileKind(store: string, path: string): "area" | "audit" {
+  if (path === store) return "area";
+  const name = path.startsWith(`${store}/`) ? path.slice(store.length + 1) : null;
+  if (name !== null && /^area-[01](\.tmp)?$/.test(name)) return "area";
+  if (name !== null && /^audit\.(log|head)(\.tmp)?$/.test(name)) return "audit";
+  assert.fail(`a storage call went to ${path}, neither an area file nor the audit log of ${store}`);
+}
+
+/** One record of the audit log, the fields these tests look at. */
+export interface AuditLine {
+  readonly seq: number;
+  readonly request: string;
+  readonly outcome: string;
+  readonly generation: number;
+}
+
+/**
+ * The audit log's records from its text: every line must be one whole JSON record and the text
+ * must end with a newline, so a torn append (part of a line) fails. "" (no log yet) is no records.
+ */
+export function parseAuditLog(text: string, what: string): AuditLine[] {
+  if (text === "") return [];
+  assert.ok(text.endsWith("\n"), `${what}: the audit log ends in a torn line: ${text.slice(-80)}`);
+  return text
+    .slice(0, -1)
+    .split("\n")
+    .map((line, index) => {
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        assert.fail(`${what}: audit log line ${index + 1} is not JSON (torn?): ${line.slice(0, 80)}`);
+      }
+      assert.ok(record && typeof record === "object", `${what}: audit log line ${index + 1} is not a record`);
+      const { seq, request, outcome, generation } = record as Record<string, unknown>;
+      assert.equal(typeof seq, "number", `${what}: audit log line ${index + 1} has no seq`);
+      assert.equal(typeof request, "string", `${what}: audit log line ${index + 1} has no request`);
+      assert.equal(typeof outcome, "string", `${what}: audit log line ${index + 1} has no outcome`);
+      assert.equal(typeof generation, "number", `${what}: audit log line ${index + 1} has no generation`);
+      return record as AuditLine;
+    });
+}
+
+/** `<store>/audit.log` read and parsed as parseAuditLog does; a missing log is no records. */
+export function auditLog(store: string, what: string): AuditLine[] {
+  const path = join(store, "audit.log");
+  return parseAuditLog(existsSync(path) ? readFileSync(path, "utf8") : "", what);
+}
+
+/**
+ * The contract for a request that was carried out but whose audit record could not be written:
+ * exit 6, one line, saying so and naming the OS error (`cause`); with --json, code "audit-failure".
+ */
+export function assertAuditFailure(result: CliResult, request: string, cause: RegExp): void {
+  assertOneLineError(
+    result,
+    6,
+    new RegExp(`${request} was carried out, but its audit record could not be written: .*${cause.source}`),
+  );
+  if (result.stderr.startsWith("{")) {
+    const { error } = JSON.parse(result.stderr) as { error: { code: string } };
+    assert.equal(error.code, "audit-failure");
+  }
 }
 
 export interface StoreSnapshot {

@@ -18,6 +18,14 @@ export const command: Command = {
       ["format", status.format],
       ["sealed", status.sealed ? "yes (AES-256-GCM under the key-encryption key)" : "no"],
       ["requests", status.requests === "typed" ? "init, reset, erase" : "single-type (every request resets)"],
+      [
+        "owner PIN",
+        !status.owner.pin
+          ? "not set"
+          : status.owner.locked
+            ? "LOCKED (reid pin unlock)"
+            : `set${status.owner.failures ? ` (${status.owner.failures} wrong tries)` : ""}`,
+      ],
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],
     ];
