@@ -1,17 +1,8 @@
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  fdatasyncSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, constants, fdatasyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
+import { replaceFile } from "../storage/durable-file.js";
 
 /**
  * What happened, for whom, with what outcome. Public facts only: never the identifier, a key, a
@@ -168,26 +159,9 @@ export class AuditLog {
     return { seq: -1, hash: "unreadable" };
   }
 
-  /**
-   * Replaced atomically (written aside, synced, renamed over). The directory is not synced: a
-   * rename lost to a crash leaves the head behind the log, which verify() accepts.
-   */
+  /** The directory is not synced: a rename lost to a crash leaves the head behind the log, which verify() accepts. */
   private writeHead(head: { seq: number; hash: string }): void {
-    const path = join(this.directory, HEAD);
-    const temporary = `${path}.tmp`;
-    try {
-      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-      try {
-        writeSync(fd, JSON.stringify(head));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, path);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw error;
-    }
+    replaceFile(join(this.directory, HEAD), JSON.stringify(head), { syncDirectory: false });
   }
 }
 

@@ -1,16 +1,7 @@
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
 import { join } from "node:path";
 import { AuthError, describeOsError, StorageError, UsageError } from "../errors.js";
+import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
 import type { Credentials } from "./actor.js";
 
 /** OWASP's argon2id floor: 19 MiB, two passes, one lane. */
@@ -130,13 +121,13 @@ export class OwnerPin {
   }
 
   private read(): OwnerState | null {
-    let text: string;
+    let text: string | null;
     try {
-      text = readFileSync(join(this.directory, FILE), "utf8");
+      text = readOptionalFile(join(this.directory, FILE));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw new StorageError(`cannot read the owner PIN state: ${describeOsError(error)}`);
     }
+    if (text === null) return null;
     const state = JSON.parse(text) as Partial<OwnerState>;
     if (
       state.version !== 1 ||
@@ -149,26 +140,9 @@ export class OwnerPin {
     return state as OwnerState;
   }
 
-  /** Durably replaced: written aside, synced, renamed over, directory synced. */
   private write(state: OwnerState): void {
-    const path = join(this.directory, FILE);
-    const temporary = `${path}.tmp`;
     try {
-      mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-      const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
-      try {
-        writeSync(fd, JSON.stringify(state));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, path);
-      const dir = openSync(this.directory, constants.O_RDONLY | constants.O_DIRECTORY);
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
+      replaceFile(join(this.directory, FILE), JSON.stringify(state));
     } catch (error) {
       throw new StorageError(`cannot write the owner PIN state: ${describeOsError(error)}`);
     }

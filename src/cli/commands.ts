@@ -17,6 +17,8 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   config: () => import("./commands/config.js"),
   serve: () => import("./commands/serve.js"),
   pin: () => import("./commands/pin.js"),
+  schedule: () => import("./commands/schedule.js"),
+  events: () => import("./commands/events.js"),
   log: () => import("./commands/log.js"),
   help: () => import("./commands/help.js"),
 };
@@ -35,6 +37,8 @@ export const COMMAND_ORDER = [
   "export",
   "seal",
   "config",
+  "schedule",
+  "events",
   "pin",
   "log",
   "serve",

@@ -12,22 +12,35 @@ const SUMMARIES: Record<RequestType, string> = {
 export function requestCommand(type: RequestType): Command {
   const takesFormat = type !== "erase";
   return {
-    usage: `reid [--store DIR] [--json] [--source SPEC] ${type}${takesFormat ? " [--format raw[:N]|digits[:N]|base32[:N]]" : ""}`,
-    summary: SUMMARIES[type],
-    options: takesFormat ? { format: { type: "string" } } : {},
+    usage: `reid [--store DIR] [--json] [--source SPEC] ${type}${takesFormat ? " [--format raw[:N]|digits[:N]|base32[:N]]" : ""} [--at ISO-8601]`,
+    summary: `${SUMMARIES[type]} With --at, the request waits until that time (run by 'reid serve').`,
+    options: takesFormat
+      ? { format: { type: "string" }, at: { type: "string" } }
+      : { at: { type: "string" } },
     positionals: [0, 0],
     async run(context, values) {
       const format = typeof values.format === "string" ? values.format : undefined;
+      if (typeof values.at === "string") {
+        const at = values.at;
+        const scheduled = await withElement(context, "write", (element) =>
+          element.schedule(type, format, at),
+        );
+        if (context.json) return printJson(context, { request: type, state: "scheduled", scheduled });
+        return print(
+          context,
+          `scheduled: ${type} at ${scheduled.at} (id ${scheduled.id}); 'reid serve' carries it out`,
+        );
+      }
       const notification = await withElement(context, "write", (element) => element.submit(type, format));
       report(context, notification);
     },
   };
 }
 
-function report(context: CliContext, n: Notification): void {
+/** Prints a notification: one JSON object with --json, else one line. */
+export function report(context: CliContext, n: Notification): void {
   if (context.json) {
-    const { request, requested, state, generation, handle, time } = n;
-    printJson(context, { request, requested, state, generation, handle, time });
+    printJson(context, n);
     return;
   }
   const handle = n.handle ?? "-";
@@ -35,6 +48,11 @@ function report(context: CliContext, n: Notification): void {
     n.request === "erase"
       ? `erased: the element is blank (generation ${n.generation} kept)`
       : `${n.request === "init" ? "initialized" : "reset"}: generation ${n.generation}, handle ${handle}`;
-  const note = n.request !== n.requested ? ` (single-type mode: '${n.requested}' carried out as reset)` : "";
-  print(context, `${what}, at ${n.time}${note}`);
+  const notes = [
+    n.request !== n.requested ? ` (single-type mode: '${n.requested}' carried out as reset)` : "",
+    n.scheduled
+      ? ` (scheduled request ${n.scheduled}${n.late ? ", late: it fell due while no daemon ran" : ""})`
+      : "",
+  ];
+  print(context, `${what}, at ${n.time}${notes.join("")}`);
 }

@@ -5,6 +5,7 @@ import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementApi, PublicKeys } from "../element/api.js";
 import type { ElementStatus } from "../element/control-unit.js";
 import type { Notification, RequestType } from "../element/request.js";
+import type { ScheduledRequest } from "../element/schedule.js";
 import { ExitCode, ReidError } from "../errors.js";
 import { fromWire } from "./protocol.js";
 
@@ -27,6 +28,18 @@ export class RemoteElement implements ElementApi {
 
   submit(type: RequestType, format?: string): Promise<Notification> {
     return this.call("POST", "/v1/requests", format === undefined ? { type } : { type, format });
+  }
+
+  schedule(type: RequestType, format: string | undefined, at: string) {
+    return this.call<ScheduledRequest>(
+      "POST",
+      "/v1/schedule",
+      format === undefined ? { type, at } : { type, format, at },
+    );
+  }
+
+  cancelScheduled(id: string) {
+    return this.call<ScheduledRequest>("DELETE", `/v1/schedule/${encodeURIComponent(id)}`);
   }
 
   setSingleType(on: boolean): Promise<ElementStatus> {

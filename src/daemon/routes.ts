@@ -1,10 +1,11 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
 import type { Credentials } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { certificateDays, signingAlgorithm } from "../element/inputs.js";
-import type { RequestType } from "../element/request.js";
-import { ReidError, UsageError } from "../errors.js";
+import type { Notification, RequestType } from "../element/request.js";
+import { ExitCode, ReidError, UsageError } from "../errors.js";
 import { toWire } from "./protocol.js";
 
 const JSON_LIMIT = 64 * 1024;
@@ -16,7 +17,10 @@ const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
  * The element's JSON API (SPEC section 5). Every route validates its input and answers a bad one
  * with a 4xx naming the problem; nothing a client sends can reach the element unchecked.
  */
-export function apiRoutes(elementFor: (c: Context) => ElementApi): Hono {
+export function apiRoutes(
+  elementFor: (c: Context) => ElementApi,
+  subscribe?: (listener: (notification: Notification) => void) => () => void,
+): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body } = toWire(error);
@@ -24,7 +28,7 @@ export function apiRoutes(elementFor: (c: Context) => ElementApi): Hono {
   });
   app.notFound((c) => {
     const { status, body } = toWire(
-      new ReidError("not-found", 2, `no such endpoint: ${c.req.method} ${c.req.path}`),
+      new ReidError("not-found", ExitCode.usage, `no such endpoint: ${c.req.method} ${c.req.path}`),
     );
     return c.json(body, status as 404);
   });
@@ -33,12 +37,58 @@ export function apiRoutes(elementFor: (c: Context) => ElementApi): Hono {
 
   app.get("/v1/status", async (c) => c.json(await elementFor(c).status()));
 
+  // Every finished request, as it happens (patent FIG. 2, step 210: the user is notified).
+  app.get("/events", (c) => {
+    if (!subscribe) throw new ReidError("no-events", ExitCode.usage, "this endpoint serves no events");
+    return streamSSE(c, async (stream) => {
+      // null: a keep-alive comment, so idle connections (and proxies) do not time out.
+      const queue: (Notification | null)[] = [];
+      let wake: (() => void) | null = null;
+      const push = (item: Notification | null) => {
+        queue.push(item);
+        wake?.();
+      };
+      const unsubscribe = subscribe(push);
+      const keepAlive = setInterval(() => push(null), 15_000);
+      stream.onAbort(() => {
+        unsubscribe();
+        clearInterval(keepAlive);
+        wake?.();
+      });
+      await stream.writeSSE({ event: "ready", data: "{}" });
+      while (!stream.aborted) {
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = null;
+          continue;
+        }
+        const next = queue.shift();
+        if (next) await stream.writeSSE({ event: "request", data: JSON.stringify(next) });
+        else await stream.write(": keep-alive\n\n");
+      }
+      unsubscribe();
+      clearInterval(keepAlive);
+    });
+  });
+
   app.post("/v1/requests", json, async (c) => {
     const body = await objectBody(c, ["type", "format"]);
     const type = oneOf(body.type, "type", REQUEST_TYPES);
     const format = optionalString(body.format, "format");
     return c.json(await elementFor(c).submit(type, format));
   });
+
+  app.post("/v1/schedule", json, async (c) => {
+    const body = await objectBody(c, ["type", "format", "at"]);
+    const type = oneOf(body.type, "type", REQUEST_TYPES);
+    const format = optionalString(body.format, "format");
+    if (typeof body.at !== "string") throw new UsageError("'at' must be an ISO-8601 time");
+    return c.json(await elementFor(c).schedule(type, format, body.at));
+  });
+
+  app.delete("/v1/schedule/:id", async (c) => c.json(await elementFor(c).cancelScheduled(c.req.param("id"))));
 
   app.put("/v1/config", json, async (c) => {
     const body = await objectBody(c, ["singleType"]);

@@ -2,6 +2,7 @@ import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementStatus } from "./control-unit.js";
 import type { Notification, RequestType } from "./request.js";
+import type { ScheduledRequest } from "./schedule.js";
 
 /** The derived public keys, hex (P-256 uncompressed SEC1), and the handle. */
 export interface PublicKeys {
@@ -21,6 +22,9 @@ export interface ElementApi {
   status(): Promise<ElementStatus>;
   /** A request; `format` is as the user wrote it ("digits:40") and is checked by the element. */
   submit(type: RequestType, format?: string): Promise<Notification>;
+  /** A request to carry out at `at` (ISO-8601 with a zone); persisted until then. */
+  schedule(type: RequestType, format: string | undefined, at: string): Promise<ScheduledRequest>;
+  cancelScheduled(id: string): Promise<ScheduledRequest>;
   setSingleType(on: boolean): Promise<ElementStatus>;
   seal(): Promise<ElementStatus>;
   keys(): Promise<PublicKeys>;

@@ -1,12 +1,13 @@
-import type { AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import { ReidError, StateError, StorageError } from "../errors.js";
-import { formatName } from "../format/format.js";
+import { formatName, parseFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 import type { Notification, Request, RequestType } from "./request.js";
+import type { ScheduledRequest, ScheduleRegister } from "./schedule.js";
 
 export interface ElementStatus {
   readonly state: RecordInfo["state"];
@@ -16,7 +17,7 @@ export interface ElementStatus {
   readonly mode: "random";
   readonly source: string;
   readonly format: string;
-  readonly scheduled: readonly unknown[];
+  readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
   readonly store: string;
   /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
   readonly requests: "typed" | "single-type";
@@ -28,13 +29,21 @@ export interface ElementStatus {
 
 export type Listener = (notification: Notification) => void;
 
+/** A scheduled request being carried out: its id, and whether it fell due while no daemon ran. */
+interface Origin {
+  readonly id: string;
+  readonly late: boolean;
+}
+
 /** What the control unit works with besides the store and the processing unit. */
 export interface ControlOptions {
   readonly sourceName: string;
   /** The owner gate: absent, every operation is open (a read-only element, or tests). */
   readonly owner?: OwnerPin | null;
-  /** Where every owner operation is recorded; absent for a read-only element. */
+  /** Where every owner operation is recorded. */
   readonly audit?: AuditLog | null;
+  /** Where requests that carry a time wait. */
+  readonly schedule?: ScheduleRegister | null;
   readonly now?: () => Date;
 }
 
@@ -47,6 +56,7 @@ export interface ControlOptions {
 export class ControlUnit {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<Listener>();
+  private readonly scheduleListeners = new Set<() => void>();
   private readonly sourceName: string;
   private readonly now: () => Date;
 
@@ -70,8 +80,15 @@ export class ControlUnit {
   }
 
   submit(request: Request, actor: Actor = LOCAL_CLI): Promise<Notification> {
-    return this.serialize(() =>
-      this.operation(request.type, actor, async () => {
+    return this.serialize(() => this.carryOut(request, actor));
+  }
+
+  private carryOut(request: Request, actor: Actor, origin?: Origin): Promise<Notification> {
+    const detail = origin ? { schedule: origin.id, late: origin.late } : undefined;
+    return this.operation(
+      request.type,
+      actor,
+      async () => {
         const current = await this.store.info();
         const type = this.resolve(request.type, current);
         try {
@@ -80,15 +97,111 @@ export class ControlUnit {
               ? await this.processing.eraseIdentifier(current)
               : await this.processing.writeIdentifier(current, request.format ?? current.format);
           next.identifier?.fill(0);
-          return { record: next, value: this.notify(type, request.type, next) };
+          return { record: next, value: this.notify(type, request.type, next, origin) };
         } catch (error) {
           // Committed, though the old copy survived: the change happened and is announced, and the
           // caller still learns of the failure.
-          if (error instanceof EraseIncompleteError) this.notify(type, request.type, error.committed);
+          if (error instanceof EraseIncompleteError) this.notify(type, request.type, error.committed, origin);
           throw error;
         }
-      }),
+      },
+      detail,
     );
+  }
+
+  /**
+   * Persists a request that carries a time (the control unit's register, patent FIG. 5). The owner
+   * is checked now; at its time the request runs on this authority.
+   */
+  schedule(
+    entry: { type: RequestType; format?: string; at: Date },
+    actor: Actor = LOCAL_CLI,
+  ): Promise<ScheduledRequest> {
+    const schedule = this.register();
+    return this.serialize(() =>
+      this.operation(
+        `schedule-${entry.type}`,
+        actor,
+        async () => {
+          const scheduled = this.changed(schedule).add({
+            type: entry.type,
+            ...(entry.format === undefined ? {} : { format: entry.format }),
+            at: entry.at.toISOString(),
+            principal: actor.principal,
+            created: this.now().toISOString(),
+          });
+          return { record: await this.store.info(), value: scheduled };
+        },
+        { at: entry.at.toISOString() },
+      ),
+    );
+  }
+
+  /** Removes a scheduled request before its time. */
+  cancelScheduled(id: string, actor: Actor = LOCAL_CLI): Promise<ScheduledRequest> {
+    const schedule = this.register();
+    return this.serialize(() =>
+      this.operation(
+        "cancel-schedule",
+        actor,
+        async () => {
+          const removed = this.changed(schedule).remove(id);
+          if (!removed)
+            throw new StateError("no-such-schedule", `no scheduled request has the id '${id.slice(0, 64)}'`);
+          return { record: await this.store.info(), value: removed };
+        },
+        { schedule: id.slice(0, 64) },
+      ),
+    );
+  }
+
+  scheduled(): ScheduledRequest[] {
+    return this.options.schedule?.list() ?? [];
+  }
+
+  /**
+   * Carries out every scheduled request due at `now`, oldest first. One that fell due before
+   * `startedAt` (while no daemon ran) is marked late. Each is taken off the register before it runs,
+   * so a crash never runs it twice; its outcome goes to the audit log either way.
+   */
+  async runDue(now: Date, startedAt: Date): Promise<Notification[]> {
+    const done: Notification[] = [];
+    for (const entry of this.scheduled()) {
+      if (Date.parse(entry.at) > now.getTime()) break;
+      const removed = await this.serialize(async () => this.register().remove(entry.id));
+      if (!removed) continue;
+      const request: Request = {
+        type: entry.type,
+        ...(entry.format === undefined ? {} : { format: parseFormat(entry.format, this.store.capacity) }),
+      };
+      const actor: Actor = { principal: `scheduler:${entry.principal}`, preauthorized: true };
+      const origin = { id: entry.id, late: Date.parse(entry.at) < startedAt.getTime() };
+      try {
+        done.push(await this.serialize(() => this.carryOut(request, actor, origin)));
+      } catch {
+        // Refused at its time (already blank, an entropy failure...): the audit log says why.
+      }
+    }
+    return done;
+  }
+
+  /** Called after every change to the schedule (the daemon re-arms its timer). */
+  onScheduleChange(listener: () => void): () => void {
+    this.scheduleListeners.add(listener);
+    return () => this.scheduleListeners.delete(listener);
+  }
+
+  /** `schedule`, with the listeners told once the current microtask is done with it. */
+  private changed(schedule: ScheduleRegister): ScheduleRegister {
+    queueMicrotask(() => {
+      for (const listener of this.scheduleListeners) listener();
+    });
+    return schedule;
+  }
+
+  private register(): ScheduleRegister {
+    if (!this.options.schedule) throw new StorageError("this element keeps no schedule", "no-schedule");
+    return this.options.schedule;
   }
 
   status(): Promise<ElementStatus> {
@@ -101,7 +214,12 @@ export class ControlUnit {
         mode: "random",
         source: this.sourceName,
         format: formatName(current.format),
-        scheduled: [],
+        scheduled: this.scheduled().map(({ id, type, at, format }) => ({
+          id,
+          type,
+          at,
+          ...(format ? { format } : {}),
+        })),
         store: this.store.location,
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
@@ -190,6 +308,7 @@ export class ControlUnit {
     name: string,
     actor: Actor,
     work: () => Promise<{ record: RecordInfo; value: T }>,
+    detail?: AuditEntry["detail"],
   ): Promise<T> {
     let result: { record: RecordInfo; value: T };
     try {
@@ -199,12 +318,12 @@ export class ControlUnit {
       const outcome = error instanceof ReidError ? error.code : "internal";
       const current = await this.store.info().catch(() => null);
       try {
-        this.record(name, actor, outcome, current);
+        this.record(name, actor, outcome, current, detail);
       } catch {}
       throw error;
     }
     try {
-      this.record(name, actor, "ok", result.record);
+      this.record(name, actor, "ok", result.record, detail);
     } catch (error) {
       throw new StorageError(
         `${name} was carried out, but its audit record could not be written: ${(error as Error).message}`,
@@ -214,7 +333,13 @@ export class ControlUnit {
     return result.value;
   }
 
-  private record(name: string, actor: Actor, outcome: string, record: RecordInfo | null): void {
+  private record(
+    name: string,
+    actor: Actor,
+    outcome: string,
+    record: RecordInfo | null,
+    detail?: AuditEntry["detail"],
+  ): void {
     this.options.audit?.append({
       time: this.now().toISOString(),
       request: name,
@@ -222,6 +347,7 @@ export class ControlUnit {
       outcome,
       generation: record?.generation ?? 0,
       handle: record?.handle ?? null,
+      ...(detail ? { detail } : {}),
     });
   }
 
@@ -249,7 +375,7 @@ export class ControlUnit {
     }
   }
 
-  private notify(type: RequestType, requested: RequestType, next: RecordInfo): Notification {
+  private notify(type: RequestType, requested: RequestType, next: RecordInfo, origin?: Origin): Notification {
     const notification: Notification = {
       request: type,
       requested,
@@ -257,6 +383,7 @@ export class ControlUnit {
       generation: next.generation,
       handle: next.handle,
       time: this.now().toISOString(),
+      ...(origin ? { scheduled: origin.id, late: origin.late } : {}),
     };
     for (const listener of this.listeners) listener(notification);
     return notification;

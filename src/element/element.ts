@@ -6,6 +6,7 @@ import { openFileStore } from "../storage/file/open-file-store.js";
 import { AesGcmSealer } from "../storage/sealer.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
+import { ScheduleRegister } from "./schedule.js";
 
 export interface ElementOptions {
   readonly storeDirectory: string;
@@ -47,6 +48,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
     owner: new OwnerPin(options.storeDirectory, options.now),
     audit: new AuditLog(options.storeDirectory),
+    schedule: new ScheduleRegister(options.storeDirectory),
     ...(options.now ? { now: options.now } : {}),
   });
   return {

@@ -22,3 +22,20 @@ export function certificateDays(value: unknown): number {
   }
   return days;
 }
+
+/**
+ * --at: an ISO-8601 date and time with a zone (Z or an offset), in the future. A time without a
+ * zone would mean a different instant on another machine, so it is refused.
+ */
+export function scheduleTime(value: unknown, now: Date): Date {
+  const text = String(value);
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+  const at = new Date(text);
+  if (typeof value !== "string" || !iso.test(text) || Number.isNaN(at.getTime())) {
+    throw new UsageError(
+      `bad --at '${text.slice(0, 64)}': expected an ISO-8601 time with a zone, e.g. 2026-12-01T09:00:00Z`,
+    );
+  }
+  if (at.getTime() <= now.getTime()) throw new UsageError(`bad --at '${text}': that time is in the past`);
+  return at;
+}

@@ -21,4 +21,8 @@ export interface Notification {
   /** Public name of the identifier, from its derived Ed25519 key (SPEC section 4); null when blank. */
   readonly handle: string | null;
   readonly time: string;
+  /** Set when a scheduled request was carried out: its id. */
+  readonly scheduled?: string;
+  /** A scheduled request that fell due while no daemon ran, carried out when one started. */
+  readonly late?: boolean;
 }

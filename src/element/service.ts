@@ -6,6 +6,7 @@ import { parseFormat } from "../format/format.js";
 import type { ElementApi, PublicKeys } from "./api.js";
 import type { ControlUnit, ElementStatus } from "./control-unit.js";
 import type { Element } from "./element.js";
+import { scheduleTime } from "./inputs.js";
 import type { Notification, RequestType } from "./request.js";
 
 /**
@@ -36,6 +37,17 @@ export class ElementService implements ElementApi {
   submit(type: RequestType, format?: string): Promise<Notification> {
     if (format === undefined) return this.control.submit({ type }, this.actor);
     return this.control.submit({ type, format: parseFormat(format, this.control.capacity) }, this.actor);
+  }
+
+  async schedule(type: RequestType, format: string | undefined, at: string) {
+    // Checked now, so a request never waits only to fail on its format at its time.
+    if (format !== undefined) parseFormat(format, this.control.capacity);
+    const when = scheduleTime(at, new Date());
+    return this.control.schedule({ type, ...(format === undefined ? {} : { format }), at: when }, this.actor);
+  }
+
+  cancelScheduled(id: string) {
+    return this.control.cancelScheduled(id, this.actor);
   }
 
   setSingleType(on: boolean): Promise<ElementStatus> {

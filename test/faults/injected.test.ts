@@ -2,23 +2,31 @@
 // stays." Each request runs through the real CLI with the fault shim failing every matching call
 // on the store (EIO or ENOSPC on write, EIO on fsync/fdatasync, EROFS on opening for writing);
 // afterwards, without faults, status shows the old state and generation, the record in force is
-// byte-identical to before (identifier included), and the same request then works.
+// byte-identical to before (identifier included), the audit log holds no torn line and no "ok"
+// record of the refused request, and the same request then works.
+//
+// The same faults on the audit log alone (audit.log, or only audit.head): the request is carried
+// out, but its audit record cannot be written, so it ends in exit 6 "audit-failure", saying so and
+// naming the OS error; the element is in its new state and a fault-free request works afterwards.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { assertOneLineError, reid, reidOk } from "../helpers/cli.js";
+import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   assertAreasWhole,
+  assertAuditFailure,
+  auditLog,
   copyStore,
   ERRNO,
   type FaultOp,
   faultEnv,
   snapshot,
   status,
+  tmpFiles,
 } from "../helpers/faults.js";
-import { assertSameSecret } from "../helpers/secret.js";
+import { assertDifferentSecret, assertSameSecret, containsBytes } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
 
 interface FaultCase {
@@ -88,11 +96,13 @@ describe("injected storage faults are refused with exit 6 and change nothing", {
         const store = base ? copyStore(base, join(dir, "store")) : fresh;
         const old = snapshot(store);
         const expected = base ? await status(store) : { state: "blank", generation: 0 };
+        const records = auditLog(store, "before the run").length;
 
         const env = await faultEnv({ path: store, op: fault.op, errno: fault.errno });
         const args = ["--store", store, ...(request.json ? ["--json"] : []), request.request];
         const result = await reid(args, { env });
         assertOneLineError(result, 6, fault.message);
+        assert.doesNotMatch(result.stderr, /audit/, "the refusal's message is about the audit log");
         if (request.json) {
           const { error } = JSON.parse(result.stderr) as { error: { code: string } };
           assert.equal(error.code, "storage-failure");
@@ -119,13 +129,121 @@ describe("injected storage faults are refused with exit 6 and change nothing", {
           assert.equal(now.current.epoch, old.current.epoch, "a refused request committed something");
           assertSameSecret(now.current.identifier, old.current.identifier);
         }
+        assert.deepEqual(tmpFiles(store), [], "a refused request left temporary files behind");
+        // Its audit record was written only as far as the fault let it (a failed write writes
+        // nothing; a failed sync leaves the line), and never says "ok".
+        const added = auditLog(store, "after the refused request").slice(records);
+        assert.ok(added.length <= 1, `${added.length} audit records for one request`);
+        for (const record of added) {
+          assert.deepEqual(
+            [record.request, record.outcome, record.generation],
+            [request.request, "storage-failure", expected.generation],
+          );
+        }
 
         // And once the fault is gone, the same request goes through.
         await reidOk(["--store", store, request.request]);
         const done = await status(store);
         assert.equal(done.state, request.request === "erase" ? "blank" : "set");
         assert.equal(done.generation, expected.generation + (request.request === "erase" ? 0 : 1));
+        const last = auditLog(store, "after the fault-free request").at(-1);
+        assert.deepEqual([last?.request, last?.outcome], [request.request, "ok"]);
       });
+    }
+  }
+});
+
+/** Which of the audit files a fault hits: both (the log is the first written) or the head alone. */
+const AUDIT_TARGETS = [
+  { name: "the audit log", file: "audit." },
+  { name: "the audit log's head alone", file: "audit.head" },
+] as const;
+
+describe("faults on the audit log alone: carried out, exit 6 audit-failure", { concurrency: 4 }, () => {
+  /** Stores to copy: "set" at generation 2 (init, reset), "erased" at generation 2. */
+  const bases: Partial<Record<Start, string>> = {};
+
+  const dir = mkdtempSync(join(tmpdir(), "reid-faults-audit-base-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  before(async () => {
+    const set = join(dir, "set");
+    await reidOk(["--store", set, "init"]);
+    await reidOk(["--store", set, "reset"]);
+    const erased = copyStore(set, join(dir, "erased"));
+    await reidOk(["--store", erased, "erase"]);
+    bases.set = set;
+    bases.erased = erased;
+  });
+
+  for (const target of AUDIT_TARGETS) {
+    for (const fault of FAULTS) {
+      for (const request of REQUESTS) {
+        it(`${request.name} under ${fault.name} on ${target.name}`, async (t) => {
+          const { dir, store: fresh } = tempDir(t, "reid-faults-audit-");
+          const base = bases[request.start];
+          const store = base ? copyStore(base, join(dir, "store")) : fresh;
+          const old = snapshot(store);
+          const expected = base ? await status(store) : { state: "blank", generation: 0 };
+          const log = existsSync(join(store, "audit.log"))
+            ? readFileSync(join(store, "audit.log"), "utf8")
+            : "";
+          const records = auditLog(store, "before the run").length;
+          const carriedOut = {
+            state: request.request === "erase" ? "blank" : "set",
+            generation: expected.generation + (request.request === "erase" ? 0 : 1),
+          };
+
+          const env = await faultEnv({ path: join(store, target.file), op: fault.op, errno: fault.errno });
+          const args = ["--store", store, ...(request.json ? ["--json"] : []), request.request];
+          const result = await reid(args, { env });
+          assertAuditFailure(result, request.request, fault.message);
+
+          // The element changed all the same: new state and generation, the old identifier gone.
+          const after = await status(store);
+          assert.deepEqual([after.state, after.generation], [carriedOut.state, carriedOut.generation]);
+          const now = snapshot(store);
+          assertAreasWhole(now, "after the unaudited request");
+          assert.ok(now.current, "no record is in force");
+          assert.equal(now.current.generation, carriedOut.generation);
+          if (old.current?.identifier) {
+            if (request.request !== "erase")
+              assertDifferentSecret(now.current.identifier, old.current.identifier);
+            for (const raw of now.raw) {
+              assert.ok(
+                raw && !containsBytes(raw, old.current.identifier),
+                "the old identifier is still stored",
+              );
+            }
+          }
+          assert.deepEqual(tmpFiles(store), [], "temporary files were left behind");
+
+          // The log kept its earlier records and holds whole lines only. A fault on the head alone
+          // comes after the record was written and synced: that record is there, saying "ok".
+          const text = existsSync(join(store, "audit.log"))
+            ? readFileSync(join(store, "audit.log"), "utf8")
+            : "";
+          assert.ok(text.startsWith(log), "the audit log's earlier records were changed");
+          const added = auditLog(store, "after the unaudited request").slice(records);
+          if (target.file === "audit.head") assert.equal(added.length, 1, "the synced record is missing");
+          assert.ok(added.length <= 1, `${added.length} audit records for one request`);
+          for (const record of added) {
+            assert.deepEqual(
+              [record.request, record.outcome, record.generation],
+              [request.request, "ok", carriedOut.generation],
+            );
+          }
+
+          // Without the fault, the element works on: a reset goes through, and is audited.
+          const done = await reidJson<{ generation: number }>(["--store", store, "reset"]);
+          assert.equal(done.generation, carriedOut.generation + 1);
+          const last = auditLog(store, "after the fault-free reset").at(-1);
+          assert.deepEqual(
+            [last?.request, last?.outcome, last?.generation],
+            ["reset", "ok", done.generation],
+          );
+        });
+      }
     }
   }
 });

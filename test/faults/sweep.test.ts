@@ -32,6 +32,7 @@ import {
   type StoreSnapshot,
   snapshot,
   status,
+  tmpFiles,
 } from "../helpers/faults.js";
 import { assertDifferentSecret, assertSameSecret, containsBytes } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
@@ -212,6 +213,7 @@ async function assertOutcome(
   const now = await status(store);
   const snap = snapshot(store);
   assertAreasWhole(snap, "after the faulty run");
+  assert.deepEqual(tmpFiles(store), [], "the faulty run left temporary files behind");
   if (result.code === 0) {
     assertCarriedOut(request, now, snap, old, "exit 0");
     return "done";
@@ -224,6 +226,9 @@ async function assertOutcome(
     assertCarriedOut(request, now, snap, old, "exit 6 audit-failure");
     return "audit-failure";
   }
+  // Not carried out (or not wholly): the storage fault is the news, never the audit log, whose
+  // record of this outcome, if it could not be written, is dropped.
+  assert.doesNotMatch(result.stderr, /audit/, "the refusal's message is about the audit log");
   const state = { state: now.state, generation: now.generation };
   if (/could not be overwritten/.test(result.stderr)) {
     // Committed, but erasing the superseded record failed: the message says what is in force.

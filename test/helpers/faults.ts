@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -156,6 +156,11 @@ export function assertAuditFailure(result: CliResult, request: string, cause: Re
     const { error } = JSON.parse(result.stderr) as { error: { code: string } };
     assert.equal(error.code, "audit-failure");
   }
+}
+
+/** The store's temporary files (area-N.tmp, audit.head.tmp); a missing store has none. */
+export function tmpFiles(store: string): string[] {
+  return existsSync(store) ? readdirSync(store).filter((name) => name.endsWith(".tmp")) : [];
 }
 
 export interface StoreSnapshot {

@@ -1,0 +1,66 @@
+import { existsSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { socketPath } from "../../daemon/socket.js";
+import type { Notification } from "../../element/request.js";
+import { ExitCode, ReidError, UsageError } from "../../errors.js";
+import type { Command } from "../context.js";
+import { report } from "../request.js";
+
+export const command: Command = {
+  usage: "reid [--store DIR] [--json] events --follow",
+  summary:
+    "Follows the daemon's notifications: one line (or one JSON object) per finished request, until interrupted.",
+  options: { follow: { type: "boolean" } },
+  positionals: [0, 0],
+  async run(context, values) {
+    if (!values.follow)
+      throw new UsageError("'reid events' needs --follow (past requests are in 'reid log')");
+    const socket = socketPath(context.storeDirectory);
+    if (!existsSync(socket)) {
+      throw new UsageError(
+        `no daemon serves store ${context.storeDirectory}: start 'reid serve' to follow its events`,
+      );
+    }
+    await new Promise<void>((resolve, reject) => {
+      const request = httpRequest({ socketPath: socket, path: "/events", method: "GET" }, (response) => {
+        if (response.statusCode !== 200) {
+          reject(
+            new ReidError(
+              "daemon-protocol",
+              ExitCode.internal,
+              `the daemon answered HTTP ${response.statusCode}`,
+            ),
+          );
+          return;
+        }
+        let buffer = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          buffer += chunk;
+          for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
+            const event = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = /^data: (.*)$/m.exec(event)?.[1];
+            if (/^event: request$/m.test(event) && data) report(context, JSON.parse(data) as Notification);
+          }
+        });
+        response.on("end", resolve);
+        response.on("error", reject);
+      });
+      request.on("error", (error) =>
+        reject(
+          new UsageError(
+            `no daemon serves store ${context.storeDirectory} (${error.message}): start 'reid serve'`,
+          ),
+        ),
+      );
+      request.end();
+      const stop = () => {
+        request.destroy();
+        resolve();
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+  },
+};
