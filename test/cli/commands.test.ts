@@ -297,7 +297,8 @@ describe("store files", () => {
     const FILES = ["area-0", "area-1", "audit.head", "audit.log"];
     assert.deepEqual(readdirSync(store).sort(), FILES);
     for (const file of FILES) assert.equal(statSync(join(store, file)).mode & 0o777, 0o600, `${file} mode`);
-    for (const area of ["area-0", "area-1"]) assert.equal(statSync(join(store, area)).size, 256, `${area} size`);
+    for (const area of ["area-0", "area-1"])
+      assert.equal(statSync(join(store, area)).size, 256, `${area} size`);
     await reidOk(["--store", store, "reset"]);
     await reidOk(["--store", store, "erase"]);
     assert.deepEqual(readdirSync(store).sort(), FILES, "commits leave no other files");

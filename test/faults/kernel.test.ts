@@ -154,6 +154,8 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
           [request, "ok", expected.generation],
         );
       }
+      const left = await ns.sh(`ls -A "${store}"`);
+      assert.doesNotMatch(left.stdout, /\.tmp/, `${request} left temporary files behind: ${left.stdout}`);
     };
 
     await fill();
