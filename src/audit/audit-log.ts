@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
-import { closeSync, constants, fdatasyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
 import { replaceFile } from "../storage/durable-file.js";
@@ -46,35 +56,47 @@ const HEAD = "audit.head";
  * log after a crash (the records past it must still chain), never run ahead of it.
  */
 export class AuditLog {
-  private head: { seq: number; hash: string } | null = null;
+  /** The last whole record's sequence number and hash, once read (the head file may lag). */
+  private last: { seq: number; hash: string } | null = null;
 
   constructor(readonly directory: string) {}
 
   /** Appends `entry` durably and returns the record as written. */
   append(entry: AuditEntry): AuditRecord {
-    const head = this.head ?? this.readHead();
-    const seq = head.seq + 1;
-    const body = { seq, ...entry, prev: head.hash };
-    const record: AuditRecord = { ...body, hash: digest(body) };
     const path = join(this.directory, LOG);
+    let fd: number;
     try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-      try {
-        writeSync(fd, `${JSON.stringify(record)}\n`);
-        fdatasyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      this.writeHead({ seq, hash: record.hash });
+      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
     } catch (error) {
-      this.head = null;
-      throw new StorageError(
-        `cannot append to the audit log ${path}: ${describeOsError(error)}`,
-        "audit-failure",
-      );
+      throw this.failure(path, error);
     }
-    this.head = { seq, hash: record.hash };
-    return record;
+    try {
+      // The log's last whole record is the chain's end; the head file may lag behind it.
+      const end = this.trimTornTail(fd);
+      const last = this.last ?? this.lastRecord();
+      const seq = last.seq + 1;
+      const body = { seq, ...entry, prev: last.hash };
+      const record: AuditRecord = { ...body, hash: digest(body) };
+      const line = Buffer.from(`${JSON.stringify(record)}\n`);
+      try {
+        for (let done = 0; done < line.length; ) done += writeSync(fd, line, done);
+        fdatasyncSync(fd);
+      } catch (error) {
+        // A record only counts once it is whole and synced: a partial one is cut off again.
+        try {
+          ftruncateSync(fd, end);
+        } catch {}
+        throw error;
+      }
+      this.last = { seq, hash: record.hash };
+      this.writeHead(this.last);
+      return record;
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw this.failure(path, error);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Every record, oldest first; lines that do not parse are reported by verify(), skipped here. */
@@ -132,6 +154,35 @@ export class AuditLog {
       };
     }
     return { intact: true, records: lines.length, head: previous.hash };
+  }
+
+  /** A record cut short (a crash or a full disk mid-write) never counted: it is cut off. Returns the size. */
+  private trimTornTail(fd: number): number {
+    const size = fstatSync(fd).size;
+    if (size === 0) return 0;
+    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    if (tail[tail.length - 1] === 0x0a) return size;
+    const newline = tail.lastIndexOf(0x0a);
+    const end = newline === -1 ? (size > tail.length ? size : 0) : size - tail.length + newline + 1;
+    ftruncateSync(fd, end);
+    this.last = null;
+    return end;
+  }
+
+  private lastRecord(): { seq: number; hash: string } {
+    const line = this.lines().at(-1);
+    if (line === undefined) return { seq: 0, hash: GENESIS };
+    const record = JSON.parse(line) as AuditRecord;
+    return { seq: record.seq, hash: record.hash };
+  }
+
+  private failure(path: string, error: unknown): StorageError {
+    this.last = null;
+    return new StorageError(
+      `cannot append to the audit log ${path}: ${describeOsError(error)}`,
+      "audit-failure",
+    );
   }
 
   private lines(): string[] {
