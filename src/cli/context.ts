@@ -6,6 +6,8 @@ export interface CliContext {
   readonly json: boolean;
   readonly storeDirectory: string;
   readonly source: SourceSpec;
+  /** Whether --source or REID_SOURCE chose the source (else it is the default). */
+  readonly sourceGiven: boolean;
   readonly lockTimeoutMs: number;
   /** The key-encryption key from --kek-file / REID_KEK_FILE, read when a command opens the store. */
   readonly kekFile: string | undefined;

@@ -53,6 +53,7 @@ export async function run(io: Io): Promise<number> {
       json: values.json === true,
       storeDirectory: storeDirectory(asString(values.store), io.env),
       source: parseSourceSpec(asString(values.source) ?? io.env.REID_SOURCE ?? "os"),
+      sourceGiven: asString(values.source) !== undefined || Boolean(io.env.REID_SOURCE),
       lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
       kekFile: asString(values["kek-file"]) ?? (io.env.REID_KEK_FILE || undefined),
       credentials: credentials(asString(values["pin-file"]), io.env.REID_PIN),

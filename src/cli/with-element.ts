@@ -4,7 +4,9 @@ import type { Credentials } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
-import { ReidError } from "../errors.js";
+import { sourceName } from "../entropy/source-spec.js";
+import { ReidError, UsageError } from "../errors.js";
+import { keyIdOf } from "../storage/sealer.js";
 import type { CliContext } from "./context.js";
 import { readKeyFile } from "./key-file.js";
 import { canPrompt, promptHidden } from "./prompt.js";
@@ -20,7 +22,7 @@ export async function withElement<T>(
   access: "read" | "write",
   task: (element: ElementApi) => Promise<T>,
 ): Promise<T> {
-  const connection = (await daemonFor(context.storeDirectory)) ?? (await openDirect(context, access));
+  const connection = (await daemonFor(context)) ?? (await openDirect(context, access));
   try {
     try {
       return await task(connection.as(context.credentials));
@@ -45,10 +47,14 @@ interface Connection {
   close(): Promise<void>;
 }
 
-/** The daemon serving this store, if one is alive; a stale socket file counts as none. */
-async function daemonFor(storeDirectory: string): Promise<Connection | null> {
+/**
+ * The daemon serving this store, if one is alive; a stale socket file counts as none. The daemon
+ * has its own entropy source and key-encryption key: a command that names others is refused
+ * rather than quietly served with the daemon's.
+ */
+async function daemonFor(context: CliContext): Promise<Connection | null> {
   const { socketPath } = await import("../daemon/socket.js");
-  const socket = socketPath(storeDirectory);
+  const socket = socketPath(context.storeDirectory);
   if (!existsSync(socket)) return null;
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(socket);
@@ -60,6 +66,7 @@ async function daemonFor(storeDirectory: string): Promise<Connection | null> {
   });
   if (!alive) return null;
   const { RemoteElement } = await import("../daemon/client.js");
+  if (context.sourceGiven || context.kekFile) await checkDaemonMatches(context, new RemoteElement(socket));
   const opened: ElementApi[] = [];
   return {
     as: (credentials) => {
@@ -71,6 +78,29 @@ async function daemonFor(storeDirectory: string): Promise<Connection | null> {
       for (const remote of opened) await remote.close();
     },
   };
+}
+
+async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Promise<void> {
+  try {
+    const status = await daemon.status();
+    const mismatch = (what: string) =>
+      new UsageError(
+        `the daemon serving store ${context.storeDirectory} uses ${what}: give it to 'reid serve', not to this command`,
+      );
+    if (context.sourceGiven && status.source !== sourceName(context.source)) {
+      throw mismatch(`entropy source ${status.source}`);
+    }
+    if (context.kekFile) {
+      const kek = readKeyFile(context.kekFile, "key-encryption key file");
+      const id = keyIdOf(kek);
+      kek.fill(0);
+      if (status.sealingKey !== id) {
+        throw mismatch(status.sealingKey ? "another key-encryption key" : "no key-encryption key");
+      }
+    }
+  } finally {
+    await daemon.close();
+  }
 }
 
 async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {

@@ -20,6 +20,7 @@ export class RemoteElement implements ElementApi {
     readonly socket: string,
     /** Sent with every call; the daemon checks it where the owner must be authenticated. */
     private readonly credentials: Credentials = {},
+    private readonly answerTimeoutMs = ANSWER_TIMEOUT_MS,
   ) {}
 
   status(): Promise<ElementStatus> {
@@ -143,10 +144,17 @@ export class RemoteElement implements ElementApi {
         },
       );
       request.on("error", (error) => reject(unreachable(this.socket, error)));
+      // A daemon that accepts but never answers (stopped, wedged) must not hang the CLI for ever.
+      request.setTimeout(this.answerTimeoutMs, () =>
+        request.destroy(new Error(`no answer within ${this.answerTimeoutMs / 1000} s`)),
+      );
       request.end(payload);
     });
   }
 }
+
+/** Every call is a few milliseconds of work; argon2id checks take a tenth of a second. */
+const ANSWER_TIMEOUT_MS = 30_000;
 
 /** The PIN travels base64url-encoded (headers are Latin-1; a PIN may not be). */
 export function pinHeader(pin: string): string {

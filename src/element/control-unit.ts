@@ -1,7 +1,7 @@
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
-import { ReidError, StateError, StorageError } from "../errors.js";
+import { ReidError, StateError, StorageError, UsageError } from "../errors.js";
 import { formatName, parseFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
@@ -23,6 +23,8 @@ export interface ElementStatus {
   readonly requests: "typed" | "single-type";
   /** Whether the identifier is stored sealed under a key-encryption key. */
   readonly sealed: boolean;
+  /** The id (a short hash) of the key-encryption key this element was opened with, or null. */
+  readonly sealingKey: string | null;
   /** The owner PIN: set or not, wrong tries so far, locked (never the PIN itself). */
   readonly owner: { readonly pin: boolean; readonly failures: number; readonly locked: boolean };
 }
@@ -83,10 +85,16 @@ export class ControlUnit {
     return this.serialize(() => this.carryOut(request, actor));
   }
 
-  private carryOut(request: Request, actor: Actor, origin?: Origin): Promise<Notification> {
-    const detail = origin ? { schedule: origin.id, late: origin.late } : undefined;
+  private async carryOut(request: Request, actor: Actor, origin?: Origin): Promise<Notification> {
+    // Audited under what is carried out; in single-type mode that is a reset, whatever was asked.
+    const current = await this.store.info().catch(() => null);
+    const performed = current?.singleType ? "reset" : request.type;
+    const detail = {
+      ...(performed !== request.type ? { requested: request.type } : {}),
+      ...(origin ? { schedule: origin.id, late: origin.late } : {}),
+    };
     return this.operation(
-      request.type,
+      performed,
       actor,
       async () => {
         const current = await this.store.info();
@@ -105,7 +113,7 @@ export class ControlUnit {
           throw error;
         }
       },
-      detail,
+      Object.keys(detail).length > 0 ? detail : undefined,
     );
   }
 
@@ -223,6 +231,7 @@ export class ControlUnit {
         store: this.store.location,
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
+        sealingKey: this.store.sealingKeyId,
         owner: this.ownerSummary(),
       };
     });
@@ -243,6 +252,11 @@ export class ControlUnit {
   seal(actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
     return this.serialize(() =>
       this.operation("seal", actor, async () => {
+        if (this.store.sealingKeyId === null) {
+          throw new UsageError(
+            "this element was opened without a key-encryption key: give one with --kek-file (to 'reid serve', when a daemon serves the store)",
+          );
+        }
         if (!(await this.store.info()).sealed) await this.recommitNow({}, { acceptUnsealed: true });
         // Opening the sealed identifier proves the key (store-key-wrong otherwise).
         else (await this.store.load()).identifier?.fill(0);

@@ -56,6 +56,10 @@ export class DualAreaStore implements IdentifierStore {
     return this.area.location;
   }
 
+  get sealingKeyId(): string | null {
+    return this.sealer?.keyId ?? null;
+  }
+
   async info(): Promise<RecordInfo> {
     if (!this.current) (await this.readNewest())?.decoded.record.identifier?.fill(0);
     return this.current?.info ?? NEVER_COMMITTED;

@@ -11,6 +11,8 @@ export interface IdentifierStore {
   readonly location: string;
   /** The longest identifier, in bytes, the storage area holds. */
   readonly capacity: number;
+  /** The id of the key-encryption key the store seals with (a short hash), or null without one. */
+  readonly sealingKeyId: string | null;
   /**
    * The newest committed record without its identifier. A store holds its writer lock from open to
    * close, so after the first read it may answer from what it last read or committed.

@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 
 /**
  * The processing step "encrypting the random information" (patent FIG. 8): the identifier is
@@ -9,6 +16,8 @@ import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, rand
 export interface Sealer {
   /** Bytes a sealed payload takes beyond its plaintext. */
   readonly overhead: number;
+  /** Names the key without revealing it (a short hash), to tell two keys apart. */
+  readonly keyId: string;
   seal(plaintext: Uint8Array, associated: Uint8Array): Uint8Array;
   /** The plaintext, or null when the key is wrong or the bytes were altered. */
   open(sealed: Uint8Array, associated: Uint8Array): Uint8Array | null;
@@ -21,12 +30,14 @@ export const KEK_LENGTH = 32;
 /** AES-256-GCM with a fresh random 96-bit nonce per seal (one seal per commit: far from any nonce limit). */
 export class AesGcmSealer implements Sealer {
   readonly overhead = NONCE + TAG;
+  readonly keyId: string;
   private readonly key: KeyObject;
 
   /** Takes a copy of `kek` into a KeyObject; the caller zeroes its own buffer. */
   constructor(kek: Uint8Array) {
     if (kek.length !== KEK_LENGTH) throw new RangeError(`a key-encryption key is ${KEK_LENGTH} bytes`);
     this.key = createSecretKey(Buffer.from(kek));
+    this.keyId = keyIdOf(kek);
   }
 
   seal(plaintext: Uint8Array, associated: Uint8Array): Uint8Array {
@@ -53,4 +64,9 @@ export class AesGcmSealer implements Sealer {
       return null;
     }
   }
+}
+
+/** A key's id: 8 bytes of SHA-256 over a label and the key, in hex. */
+export function keyIdOf(kek: Uint8Array): string {
+  return createHash("sha256").update("reid/kek-id").update(kek).digest("hex").slice(0, 16);
 }

@@ -25,6 +25,7 @@ async function pipeline(t: import("node:test").TestContext, source: EntropySourc
   const store: IdentifierStore = {
     location: inner.location,
     capacity: inner.capacity,
+    sealingKeyId: inner.sealingKeyId,
     info: () => inner.info(),
     load: () => inner.load(),
     close: () => inner.close(),

@@ -80,7 +80,10 @@ export function assertOneLineError(result: CliResult, exitCode: number, pattern?
   const lines = result.stderr.split("\n").filter((line) => line !== "");
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
   const line = lines[0] ?? "";
-  assert.doesNotMatch(line, /\bat .+:\d+:\d+|Error:|node:internal/, `stack-trace-like output: ${line}`);
+  // A stack frame: "at fn (/path/file.js:1:2)" or "at /path/file.js:1:2" / "file://" / "node:".
+  const frame = /\bat (?:async )?(?:\S+ \()?(?:file:\/\/|node:|\/)\S+:\d+:\d+\)?/;
+  assert.doesNotMatch(line, frame, `stack-trace-like output: ${line}`);
+  assert.doesNotMatch(line, /Error:|node:internal/, `stack-trace-like output: ${line}`);
   if (line.startsWith("{")) {
     const parsed = JSON.parse(line) as { error?: { code?: unknown; message?: unknown } };
     assert.equal(typeof parsed.error?.code, "string");

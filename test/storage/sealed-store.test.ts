@@ -126,10 +126,12 @@ async function loadError(
 /** A sealer that does not bind the associated data: the known-bad case the tamper checks must catch. */
 class UnboundSealer implements Sealer {
   readonly overhead: number;
+  readonly keyId: string;
   private readonly inner: AesGcmSealer;
   constructor(kek: Uint8Array) {
     this.inner = new AesGcmSealer(kek);
     this.overhead = this.inner.overhead;
+    this.keyId = this.inner.keyId;
   }
   seal(plaintext: Uint8Array): Uint8Array {
     return this.inner.seal(plaintext, new Uint8Array(0));
