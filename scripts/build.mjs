@@ -1,6 +1,6 @@
 // Builds the CLI: the health tests' WebAssembly, then one ESM bundle with a chunk per command, so
 // `reid status` loads a few files and never the TRNG, while nothing is compiled at run time.
-import { chmodSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 import "./build-wasm.mjs";
 
@@ -25,6 +25,8 @@ await build({
   logLevel: "warning",
 });
 chmodSync(`${root}${fresh}/reid.js`, 0o755);
+// The web page's files ship inside dist/, so an installed package serves them too.
+cpSync(`${root}src/web/static`, `${root}${fresh}/static`, { recursive: true });
 try {
   renameSync(`${root}dist`, `${root}${stale}`);
 } catch {}

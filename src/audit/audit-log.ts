@@ -52,8 +52,8 @@ const HEAD = "audit.head";
  * An append-only, hash-chained audit log in the store directory: one JSON record per line, each
  * carrying a sequence number, the hash of the record before it and its own hash. The head (last
  * sequence number and hash) is kept in a second file, so removing records from the end is caught
- * too. A record is fsync'd before it counts; the head is replaced after it, and may lag behind the
- * log after a crash (the records past it must still chain), never run ahead of it.
+ * too. A record is fsync'd before it counts; the head is replaced after it, and may lag one record
+ * behind the log after a crash (that record must still chain), never run ahead of it.
  */
 export class AuditLog {
   /** The last whole record's sequence number and hash, once read (the head file may lag). */
@@ -73,7 +73,7 @@ export class AuditLog {
     try {
       // The log's last whole record is the chain's end; the head file may lag behind it.
       const end = this.trimTornTail(fd);
-      const last = this.last ?? this.lastRecord();
+      const last = this.last ?? this.chainEnd();
       const seq = last.seq + 1;
       const body = { seq, ...entry, prev: last.hash };
       const record: AuditRecord = { ...body, hash: digest(body) };
@@ -112,6 +112,8 @@ export class AuditLog {
 
   /** Checks every link of the chain and the head: any edited, removed or reordered record fails it. */
   verify(): AuditVerdict {
+    // The head first: a record appended between the two reads leaves it behind the log, never ahead.
+    const head = this.readHead();
     let previous = { seq: 0, hash: GENESIS };
     const hashes = new Map<number, string>([[0, GENESIS]]);
     const lines = this.lines();
@@ -138,7 +140,9 @@ export class AuditLog {
       previous = { seq: record.seq, hash };
       hashes.set(record.seq, hash);
     }
-    const head = this.readHead();
+    if (head.state === "unreadable") {
+      return { intact: false, records: lines.length, problem: "the log's head (audit.head) is unreadable" };
+    }
     if (head.seq > previous.seq) {
       return {
         intact: false,
@@ -151,6 +155,18 @@ export class AuditLog {
         intact: false,
         records: lines.length,
         problem: `record ${head.seq} does not match the log's head`,
+      };
+    }
+    // A crash (or a failed head write) can leave the head one record behind, never more: the next
+    // append brings it up. Further behind, records were added past it, or the head was removed.
+    if (previous.seq - head.seq > 1) {
+      return {
+        intact: false,
+        records: lines.length,
+        problem:
+          head.state === "missing"
+            ? `the log's head (audit.head) is missing, yet the log holds ${previous.seq} records`
+            : `the log's head says record ${head.seq}, but the log goes on to record ${previous.seq}`,
       };
     }
     return { intact: true, records: lines.length, head: previous.hash };
@@ -170,11 +186,30 @@ export class AuditLog {
     return end;
   }
 
-  private lastRecord(): { seq: number; hash: string } {
+  /**
+   * Where the chain goes on: the log's last whole record, which the head may lag behind. A head
+   * ahead of the log means records were removed from its end: the chain goes on from the head, so
+   * the gap stays visible to verify() instead of being papered over by the next record.
+   */
+  private chainEnd(): { seq: number; hash: string } {
+    const head = this.readHead();
+    const last = this.lastRecord();
+    if (last && last.seq > head.seq) return last;
+    if (head.state !== "unreadable") return { seq: head.seq, hash: head.hash };
+    return last ?? { seq: 0, hash: GENESIS };
+  }
+
+  /** The log's last record, or null when the log is empty or its last line is not a record. */
+  private lastRecord(): { seq: number; hash: string } | null {
     const line = this.lines().at(-1);
-    if (line === undefined) return { seq: 0, hash: GENESIS };
-    const record = JSON.parse(line) as AuditRecord;
-    return { seq: record.seq, hash: record.hash };
+    if (line === undefined) return null;
+    try {
+      const record = JSON.parse(line) as Partial<AuditRecord>;
+      if (typeof record.seq === "number" && typeof record.hash === "string") {
+        return { seq: record.seq, hash: record.hash };
+      }
+    } catch {}
+    return null;
   }
 
   private failure(path: string, error: unknown): StorageError {
@@ -196,23 +231,29 @@ export class AuditLog {
     return text.split("\n").filter((line) => line !== "");
   }
 
-  private readHead(): { seq: number; hash: string } {
+  /** The head file; a missing one stands at the start of the log, an unreadable one nowhere. */
+  private readHead(): { seq: number; hash: string; state: "present" | "missing" | "unreadable" } {
     try {
       const parsed = JSON.parse(readFileSync(join(this.directory, HEAD), "utf8")) as {
         seq?: unknown;
         hash?: unknown;
       };
-      if (typeof parsed.seq === "number" && typeof parsed.hash === "string")
-        return { seq: parsed.seq, hash: parsed.hash };
+      if (Number.isSafeInteger(parsed.seq) && (parsed.seq as number) >= 0 && typeof parsed.hash === "string")
+        return { seq: parsed.seq as number, hash: parsed.hash, state: "present" };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { seq: 0, hash: GENESIS };
+      if ((error as NodeJS.ErrnoException).code === "ENOENT")
+        return { seq: 0, hash: GENESIS, state: "missing" };
     }
-    return { seq: -1, hash: "unreadable" };
+    return { seq: -1, hash: "unreadable", state: "unreadable" };
   }
 
-  /** The directory is not synced: a rename lost to a crash leaves the head behind the log, which verify() accepts. */
+  /**
+   * Replaced durably, the directory synced too: a crash between the log's sync and this can leave
+   * the head one record behind the log, which verify() accepts and the next append makes good;
+   * never more, so a head that is further behind means records were removed.
+   */
   private writeHead(head: { seq: number; hash: string }): void {
-    replaceFile(join(this.directory, HEAD), JSON.stringify(head), { syncDirectory: false });
+    replaceFile(join(this.directory, HEAD), JSON.stringify(head));
   }
 }
 

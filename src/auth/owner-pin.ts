@@ -53,8 +53,7 @@ export class OwnerPin {
     // Counted before it is checked: a try cannot be taken back by killing the process.
     const failures = state.failures + 1;
     this.write({ ...state, failures, lastFailure: this.now().toISOString() });
-    const { verify } = await import("@node-rs/argon2");
-    if (await verify(state.pin, credentials.pin)) {
+    if (await this.matches(state.pin, credentials.pin)) {
       this.write({ ...state, failures: 0, lastFailure: null });
       return;
     }
@@ -90,11 +89,11 @@ export class OwnerPin {
   async unlock(recoveryCode: string): Promise<string> {
     const state = this.read();
     if (!state) throw new UsageError("no PIN is set, so there is nothing to unlock");
-    const { hash, verify } = await import("@node-rs/argon2");
-    if (!(await verify(state.recovery, normalizeRecovery(recoveryCode)))) {
+    if (!(await this.matches(state.recovery, normalizeRecovery(recoveryCode)))) {
       throw new AuthError("wrong-recovery-code", "wrong recovery code");
     }
     const next = newRecoveryCode();
+    const { hash } = await import("@node-rs/argon2");
     this.write({ ...state, recovery: await hash(next, ARGON2), failures: 0, lastFailure: null });
     return next;
   }
@@ -109,11 +108,22 @@ export class OwnerPin {
     };
   }
 
+  /** argon2id's own verification (its comparison is constant-time); a hash it cannot read is corrupt state. */
+  private async matches(encoded: string, secret: string): Promise<boolean> {
+    const { verify } = await import("@node-rs/argon2");
+    try {
+      return await verify(encoded, secret);
+    } catch {
+      throw new StorageError(`the owner PIN state in ${this.directory} is corrupt`, "store-corrupt");
+    }
+  }
+
   private checkNotLocked(state: OwnerState): void {
     if (state.failures >= MAX_FAILURES) throw new AuthError("locked", lockedMessage());
     if (state.failures > 0 && state.lastFailure) {
       const wait = 2 ** (state.failures - 1) * 1000;
-      const left = Date.parse(state.lastFailure) + wait - this.now().getTime();
+      // At most the whole wait: a clock set back after a failure must not stretch it out.
+      const left = Math.min(wait, Date.parse(state.lastFailure) + wait - this.now().getTime());
       if (left > 0) {
         throw new AuthError("pin-backoff", `too many wrong PINs: try again in ${Math.ceil(left / 1000)} s`);
       }
@@ -128,12 +138,22 @@ export class OwnerPin {
       throw new StorageError(`cannot read the owner PIN state: ${describeOsError(error)}`);
     }
     if (text === null) return null;
-    const state = JSON.parse(text) as Partial<OwnerState>;
+    let state: Partial<OwnerState> | null;
+    try {
+      state = JSON.parse(text) as Partial<OwnerState> | null;
+    } catch {
+      state = null;
+    }
     if (
-      state.version !== 1 ||
+      state?.version !== 1 ||
       typeof state.pin !== "string" ||
       typeof state.recovery !== "string" ||
-      typeof state.failures !== "number"
+      !Number.isSafeInteger(state.failures) ||
+      (state.failures as number) < 0 ||
+      !(
+        state.lastFailure === null ||
+        (typeof state.lastFailure === "string" && !Number.isNaN(Date.parse(state.lastFailure)))
+      )
     ) {
       throw new StorageError(`the owner PIN state in ${this.directory} is corrupt`, "store-corrupt");
     }

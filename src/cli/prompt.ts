@@ -1,3 +1,4 @@
+import { StringDecoder } from "node:string_decoder";
 import { UsageError } from "../errors.js";
 
 /**
@@ -12,28 +13,40 @@ export function promptHidden(question: string, output: NodeJS.WritableStream): P
   const input = process.stdin;
   if (!input.isTTY)
     return Promise.reject(new UsageError("cannot prompt for a secret: stdin is not a terminal"));
-  output.write(question);
   return new Promise((resolve, reject) => {
+    const decoder = new StringDecoder("utf8");
     let answer = "";
-    const finish = (error: Error | null) => {
-      input.setRawMode(false);
+    const finish = (error: Error | null, rest = "") => {
       input.pause();
       input.off("data", onData);
+      // Typed ahead (two lines pasted at once): kept for the next prompt, never dropped.
+      if (rest !== "") input.unshift(Buffer.from(rest, "utf8"));
+      input.setRawMode(false);
       output.write("\n");
       if (error) reject(error);
       else resolve(answer);
     };
     const onData = (chunk: Buffer) => {
-      for (const ch of chunk.toString("utf8")) {
-        if (ch === "\r" || ch === "\n") return finish(null);
+      const text = decoder.write(chunk);
+      let at = 0;
+      for (const ch of text) {
+        at += ch.length;
+        if (ch === "\r" || ch === "\n") {
+          // A terminal sends "\r" for Enter; "\r\n" (a paste) ends one line, not two.
+          if (ch === "\r" && text[at] === "\n") at += 1;
+          return finish(null, text.slice(at));
+        }
         if (ch === "\u0003" || ch === "\u0004")
           return finish(new UsageError("cancelled at the prompt", "cancelled"));
         if (ch === "\u007f" || ch === "\b") answer = [...answer].slice(0, -1).join("");
         else if (ch >= " ") answer += ch;
       }
     };
+    // No echo before the question shows: whatever is typed in answer to it is never echoed, however
+    // quickly it comes.
     input.setRawMode(true);
-    input.resume();
+    output.write(question);
     input.on("data", onData);
+    input.resume();
   });
 }

@@ -102,7 +102,9 @@ function splitCommand(argv: readonly string[]): { name: string; rest: string[] }
     if (!word.startsWith("-")) return { name: word, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
     const option = /^--?([^=]+)/.exec(word)?.[1] ?? "";
     const spec = GLOBAL_OPTIONS[option] ?? Object.values(GLOBAL_OPTIONS).find((o) => o.short === option);
-    if (!spec) throw new UsageError(`unknown option '${word}' before the command (see 'reid help')`);
+    // The name only: "--pin=SECRET" must not echo the value.
+    if (!spec)
+      throw new UsageError(`unknown option '${word.split("=")[0]}' before the command (see 'reid help')`);
     if (spec.type === "string" && !word.includes("=")) {
       if (i + 1 >= argv.length) throw new UsageError(`option '${word}' needs a value`);
       i++;

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { connect } from "node:net";
 import type { Credentials } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { openElement } from "../element/element.js";
@@ -53,18 +52,9 @@ interface Connection {
  * rather than quietly served with the daemon's.
  */
 async function daemonFor(context: CliContext): Promise<Connection | null> {
-  const { socketPath } = await import("../daemon/socket.js");
+  const { answers, socketPath } = await import("../daemon/socket.js");
   const socket = socketPath(context.storeDirectory);
-  if (!existsSync(socket)) return null;
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = connect(socket);
-    probe.once("connect", () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once("error", () => resolve(false));
-  });
-  if (!alive) return null;
+  if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
   if (context.sourceGiven || context.kekFile) await checkDaemonMatches(context, new RemoteElement(socket));
   const opened: ElementApi[] = [];

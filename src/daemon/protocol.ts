@@ -22,8 +22,16 @@ export function toWire(error: unknown): { status: number; body: WireError } {
   const known = error instanceof ReidError;
   const exit = known ? error.exitCode : ExitCode.internal;
   const code = known ? error.code : "internal";
-  const message = known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`;
-  return { status: HTTP_STATUS[exit] ?? 500, body: { error: { code, message, exit } } };
+  const text = known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`;
+  return { status: HTTP_STATUS[exit] ?? 500, body: { error: { code, message: oneLine(text), exit } } };
+}
+
+/**
+ * Messages echo what a client sent: control characters and line breaks are escaped (as the CLI
+ * prints them), so a message stays one line whoever shows it.
+ */
+function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`);
 }
 
 export function fromWire(body: unknown, status: number): ReidError {

@@ -1,9 +1,9 @@
-import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { Credentials } from "../auth/actor.js";
+import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementApi } from "../element/api.js";
-import { certificateDays, signingAlgorithm } from "../element/inputs.js";
+import { certificateDays, MAX_CERTIFICATE_DAYS, signingAlgorithm } from "../element/inputs.js";
 import type { Notification, RequestType } from "../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../errors.js";
 import { toWire } from "./protocol.js";
@@ -11,6 +11,8 @@ import { toWire } from "./protocol.js";
 const JSON_LIMIT = 64 * 1024;
 /** As much as `reid sign` reads from a file. */
 const MESSAGE_LIMIT = 256 * 2 ** 20;
+/** How much of a body past its limit is still read (and dropped) to keep the connection usable. */
+const DRAIN_LIMIT = 64 * 2 ** 20;
 const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
 
 /**
@@ -20,26 +22,43 @@ const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
 export function apiRoutes(
   elementFor: (c: Context) => ElementApi,
   subscribe?: (listener: (notification: Notification) => void) => () => void,
+  /** Aborted when the daemon stops: event streams end their responses, so followers end cleanly. */
+  closing?: AbortSignal,
 ): Hono {
   const app = new Hono();
   app.onError((error, c) => {
     const { status, body } = toWire(error);
-    return c.json(body, status as 400);
+    // A body too large even to read to its end leaves the rest of it on the connection: it closes
+    // after this answer, and the client knows not to send another request on it.
+    const headers = error instanceof TooLarge && error.closing ? { connection: "close" } : undefined;
+    return c.json(body, status as 400, headers);
   });
   app.notFound((c) => {
-    const { status, body } = toWire(
-      new ReidError("not-found", ExitCode.usage, `no such endpoint: ${c.req.method} ${c.req.path}`),
+    const { body } = toWire(
+      new ReidError(
+        "not-found",
+        ExitCode.usage,
+        `no such endpoint: ${c.req.method.slice(0, 16)} ${shorten(c.req.path, 128)}`,
+      ),
     );
-    return c.json(body, status as 404);
+    return c.json(body, 404);
   });
-  const json = bodyLimit({ maxSize: JSON_LIMIT, onError: () => tooLarge(JSON_LIMIT) });
-  const bytes = bodyLimit({ maxSize: MESSAGE_LIMIT, onError: () => tooLarge(MESSAGE_LIMIT) });
+  // A malformed Authorization header is refused on every route, also those that need no owner.
+  app.use(async (c, next) => {
+    credentialsOf(c);
+    await next();
+  });
+  const json = bodyLimit(JSON_LIMIT);
+  const bytes = bodyLimit(MESSAGE_LIMIT);
 
   app.get("/v1/status", async (c) => c.json(await elementFor(c).status()));
 
   // Every finished request, as it happens (patent FIG. 2, step 210: the user is notified).
   app.get("/events", (c) => {
     if (!subscribe) throw new ReidError("no-events", ExitCode.usage, "this endpoint serves no events");
+    // HEAD is answered like GET, without a body: a stream started for it would never be read or
+    // aborted, and its subscription would stay for ever.
+    if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" });
     return streamSSE(c, async (stream) => {
       // null: a keep-alive comment, so idle connections (and proxies) do not time out.
       const queue: (Notification | null)[] = [];
@@ -50,13 +69,15 @@ export function apiRoutes(
       };
       const unsubscribe = subscribe(push);
       const keepAlive = setInterval(() => push(null), 15_000);
+      const end = () => wake?.();
+      closing?.addEventListener("abort", end);
       stream.onAbort(() => {
         unsubscribe();
         clearInterval(keepAlive);
         wake?.();
       });
       await stream.writeSSE({ event: "ready", data: "{}" });
-      while (!stream.aborted) {
+      while (!stream.aborted && !closing?.aborted) {
         if (queue.length === 0) {
           await new Promise<void>((resolve) => {
             wake = resolve;
@@ -68,6 +89,7 @@ export function apiRoutes(
         if (next) await stream.writeSSE({ event: "request", data: JSON.stringify(next) });
         else await stream.write(": keep-alive\n\n");
       }
+      closing?.removeEventListener("abort", end);
       unsubscribe();
       clearInterval(keepAlive);
     });
@@ -102,7 +124,7 @@ export function apiRoutes(
 
   app.post("/v1/certificate", json, async (c) => {
     const body = await objectBody(c, ["algorithm", "days"]);
-    const pem = await elementFor(c).certificate(signingAlgorithm(body.algorithm), certificateDays(body.days));
+    const pem = await elementFor(c).certificate(algorithmOf(body.algorithm), daysOf(body.days));
     return c.json({ certificate: pem });
   });
 
@@ -110,23 +132,20 @@ export function apiRoutes(
     const body = await objectBody(c, ["algorithm", "subject"]);
     const subject = optionalString(body.subject, "subject");
     return c.json({
-      request: await elementFor(c).certificationRequest(signingAlgorithm(body.algorithm), subject),
+      request: await elementFor(c).certificationRequest(algorithmOf(body.algorithm), subject),
     });
   });
 
   app.post("/v1/sign", bytes, async (c) => {
     const message = new Uint8Array(await c.req.arrayBuffer());
-    const { signature, handle } = await elementFor(c).sign(
-      signingAlgorithm(c.req.query("algorithm")),
-      message,
-    );
+    const { signature, handle } = await elementFor(c).sign(algorithmOf(c.req.query("algorithm")), message);
     return c.json({ signature: Buffer.from(signature).toString("hex"), handle });
   });
 
   app.post("/v1/verify", bytes, async (c) => {
     const signature = hexParameter(c.req.query("signature"), "signature");
     const message = new Uint8Array(await c.req.arrayBuffer());
-    return c.json(await elementFor(c).verify(signingAlgorithm(c.req.query("algorithm")), message, signature));
+    return c.json(await elementFor(c).verify(algorithmOf(c.req.query("algorithm")), message, signature));
   });
 
   app.post("/v1/pin", json, async (c) => {
@@ -164,17 +183,65 @@ export function apiRoutes(
 export function credentialsOf(c: Context): Credentials {
   const header = c.req.header("authorization");
   if (header === undefined) return {};
-  const match = /^Pin ([A-Za-z0-9_-]{1,256})$/.exec(header);
+  // A PIN is at most 128 characters, 512 bytes of UTF-8: 683 in base64url.
+  const match = /^Pin ([A-Za-z0-9_-]{1,683})$/.exec(header);
   if (!match) throw new UsageError("the Authorization header must be 'Pin <base64url>'");
   return { pin: Buffer.from(match[1] as string, "base64url").toString("utf8") };
 }
 
-function tooLarge(limit: number): never {
-  throw new ReidError("too-large", 2, `the request body is larger than ${limit} bytes`);
+/** A body over its limit; `closing`: so far over that the connection is closed after the answer. */
+class TooLarge extends ReidError {
+  constructor(
+    limit: number,
+    readonly closing: boolean,
+  ) {
+    super("too-large", ExitCode.usage, `the request body is larger than ${limit} bytes`);
+  }
 }
 
-/** A JSON object body with no fields but `allowed`. */
+/**
+ * Refuses a body larger than `limit` bytes. One that declares its length is refused before it is
+ * read (the server then reads what is left of it, and drops it). A streamed (chunked) one is read
+ * to its end, what is past the limit dropped, so the answer and the connection's next request are
+ * not lost; past DRAIN_LIMIT more, reading stops and the connection is closed after the answer.
+ */
+function bodyLimit(limit: number): MiddlewareHandler {
+  return async (c, next) => {
+    // Decided on the header alone: a body only looked at (c.req.raw.body) is held back for its
+    // reader, and the server could not drop what is left of it, but closes the connection instead.
+    const declared = c.req.header("content-length");
+    if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
+      if (Number(declared) > limit) throw new TooLarge(limit, Number(declared) - limit > DRAIN_LIMIT);
+      return next();
+    }
+    const body = c.req.raw.body;
+    if (!body) return next();
+    const reader = body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size <= limit) chunks.push(value);
+      else if (size - limit > DRAIN_LIMIT) {
+        await reader.cancel();
+        throw new TooLarge(limit, true);
+      }
+    }
+    if (size > limit) throw new TooLarge(limit, false);
+    c.req.raw = new Request(c.req.raw, { body: Buffer.concat(chunks) });
+    return next();
+  };
+}
+
+/** A JSON object body, sent as application/json, with no fields but `allowed`. */
 async function objectBody(c: Context, allowed: readonly string[]): Promise<Record<string, unknown>> {
+  // Anything else is refused before it is read: a browser may send text/plain or a form to a local
+  // port without asking first, never application/json.
+  if (!/^application\/json\s*(?:;.*)?$/i.test(c.req.header("content-type") ?? "")) {
+    throw new UsageError("the request body must be JSON, sent with 'Content-Type: application/json'");
+  }
   let body: unknown;
   try {
     body = JSON.parse(await c.req.text());
@@ -185,8 +252,28 @@ async function objectBody(c: Context, allowed: readonly string[]): Promise<Recor
     throw new UsageError("the request body must be a JSON object");
   }
   const unknown = Object.keys(body).find((key) => !allowed.includes(key));
-  if (unknown !== undefined) throw new UsageError(`unknown field '${unknown.slice(0, 64)}'`);
+  if (unknown !== undefined) throw new UsageError(`unknown field '${shorten(unknown, 64)}'`);
   return body as Record<string, unknown>;
+}
+
+/** An algorithm as a client sent it: checked as the CLI checks --alg, echoed only when short. */
+function algorithmOf(value: unknown): SigningAlgorithm {
+  if (value === undefined || (typeof value === "string" && value.length <= 32))
+    return signingAlgorithm(value);
+  throw new UsageError("'algorithm' must be ed25519 or p256");
+}
+
+/** Days as a client sent them: a whole number (or its digits), checked as the CLI checks --days. */
+function daysOf(value: unknown): number {
+  if (value === undefined || (typeof value === "number" && Number.isFinite(value)))
+    return certificateDays(value);
+  if (typeof value === "string" && value.length <= 32) return certificateDays(value);
+  throw new UsageError(`'days' must be whole days from 1 to ${MAX_CERTIFICATE_DAYS}`);
+}
+
+/** At most `length` characters of something a client sent, for a message. */
+function shorten(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length)}...`;
 }
 
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {

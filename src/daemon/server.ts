@@ -1,13 +1,16 @@
+import { once } from "node:events";
 import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { type ElementOptions, openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
+import { webAddress } from "../web/address.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
 import { apiRoutes, credentialsOf } from "./routes.js";
 import { Scheduler } from "./scheduler.js";
-import { socketPath } from "./socket.js";
+import { answers, socketPath } from "./socket.js";
 
 /** Linux refuses Unix socket paths beyond this many bytes. */
 const MAX_SOCKET_PATH = 107;
@@ -16,6 +19,8 @@ export interface Daemon {
   readonly socket: string;
   readonly service: ElementService;
   readonly scheduler: Scheduler;
+  /** The owner's web page, http://localhost:PORT/, when `web` asked for it. */
+  readonly webUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -25,9 +30,15 @@ export interface Daemon {
  * or a TPM resource manager. Every CLI command goes through it while it runs.
  */
 export async function startDaemon(
-  options: Omit<ElementOptions, "write" | "now"> & { readonly clock?: Clock },
+  options: Omit<ElementOptions, "write" | "now"> & {
+    readonly clock?: Clock;
+    /** Also serve the owner's web page here (loopback only). */
+    readonly web?: { readonly host: string; readonly port: number };
+  },
 ): Promise<Daemon> {
   const clock = options.clock ?? SYSTEM_CLOCK;
+  // A non-loopback page is refused before anything opens.
+  if (options.web) webAddress(options.web.host, options.web.port);
   const socket = socketPath(options.storeDirectory);
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
     throw new UsageError(
@@ -39,14 +50,28 @@ export async function startDaemon(
   } catch (error) {
     throw new StorageError(`cannot create store ${options.storeDirectory}: ${describeOsError(error)}`);
   }
+  // A live daemon answers on the socket: say so at once instead of waiting out the lock.
+  if (await answers(socket)) {
+    throw new StorageError(
+      `store ${options.storeDirectory} is busy: a daemon already serves it on ${socket}`,
+      "store-busy",
+    );
+  }
   const element = await openElement({ ...options, write: true, now: () => clock.now() });
   const service = new ElementService(element);
   // Whoever reaches the 0600 socket is the owner's own account; the PIN still gates owner operations.
+  const closing = new AbortController();
   const routes = apiRoutes(
     (c) => service.as({ principal: "cli", credentials: credentialsOf(c) }),
     (listener) => service.control.onNotification(listener),
+    closing.signal,
   );
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
+  const responses = new Set<ServerResponse>();
+  server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+    responses.add(response);
+    response.once("close", () => responses.delete(response));
+  });
   try {
     // We hold the store's lock, so a socket file left here belongs to a daemon that died.
     removeSocket(socket);
@@ -58,21 +83,52 @@ export async function startDaemon(
       : new StorageError(`cannot listen on ${socket}: ${describeOsError(error)}`);
   }
   const scheduler = new Scheduler(service.control, clock);
-  await scheduler.start();
-  return {
-    socket,
-    service,
-    scheduler,
-    close: async () => {
-      await scheduler.stop();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Long-lived streams (events) would hold the close open for ever.
-      (server as unknown as { closeAllConnections(): void }).closeAllConnections();
-      await closed;
-      removeSocket(socket);
-      await service.close();
-    },
+  let web: { url: string; close(): Promise<void> } | null = null;
+  const close = async () => {
+    await web?.close();
+    await scheduler.stop();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Event streams end their responses, so a follower sees the end of the stream, not a cut; what
+    // is still answering gets a moment, then every connection left is cut.
+    closing.abort();
+    await finishing(responses, FINISH_MS);
+    (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+    await closed;
+    removeSocket(socket);
+    await service.close();
   };
+  try {
+    await scheduler.start();
+    if (options.web) {
+      const { startWebServer } = await import("../web/server.js");
+      web = await startWebServer({
+        service,
+        storeDirectory: options.storeDirectory,
+        host: options.web.host,
+        port: options.web.port,
+        now: () => clock.now(),
+      });
+    }
+  } catch (error) {
+    // An unreadable schedule, a port in use: no daemon, and nothing left behind (socket, lock, open store).
+    await close();
+    throw error;
+  }
+  return { socket, service, scheduler, webUrl: web?.url ?? null, close };
+}
+
+/** How long a closing daemon lets the responses in flight finish. */
+const FINISH_MS = 2000;
+
+/** Resolves once every response in `responses` has closed, or after `ms`. */
+async function finishing(responses: ReadonlySet<ServerResponse>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  const done = Promise.all([...responses].map((response) => once(response, "close").catch(() => undefined)));
+  await Promise.race([done, waited]);
+  clearTimeout(timer);
 }
 
 async function listen(server: Server, socket: string): Promise<void> {

@@ -31,10 +31,11 @@ export interface ElementStatus {
 
 export type Listener = (notification: Notification) => void;
 
-/** A scheduled request being carried out: its id, and whether it fell due while no daemon ran. */
+/** A scheduled request being carried out: its id, whether it fell due while no daemon ran, its format as written. */
 interface Origin {
   readonly id: string;
   readonly late: boolean;
+  readonly format?: string | undefined;
 }
 
 /** What the control unit works with besides the store and the processing unit. */
@@ -71,6 +72,11 @@ export class ControlUnit {
     this.now = options.now ?? (() => new Date());
   }
 
+  /** The element's clock (the daemon's, injectable). */
+  time(): Date {
+    return this.now();
+  }
+
   /** Where the element's store lives. */
   get location(): string {
     return this.store.location;
@@ -85,25 +91,29 @@ export class ControlUnit {
     return this.serialize(() => this.carryOut(request, actor));
   }
 
-  private async carryOut(request: Request, actor: Actor, origin?: Origin): Promise<Notification> {
+  private carryOut(request: Request, actor: Actor, origin?: Origin): Promise<Notification> {
     // Audited under what is carried out; in single-type mode that is a reset, whatever was asked.
-    const current = await this.store.info().catch(() => null);
-    const performed = current?.singleType ? "reset" : request.type;
-    const detail = {
+    let performed: RequestType = request.type;
+    const detail = () => ({
       ...(performed !== request.type ? { requested: request.type } : {}),
       ...(origin ? { schedule: origin.id, late: origin.late } : {}),
-    };
+    });
     return this.operation(
-      performed,
+      () => performed,
       actor,
       async () => {
         const current = await this.store.info();
         const type = this.resolve(request.type, current);
+        performed = type;
+        // A scheduled request's format was checked when it was scheduled; a hand-edited schedule is
+        // checked again here, inside the operation, so a bad one is refused and audited.
+        const format =
+          origin?.format === undefined ? request.format : parseFormat(origin.format, this.store.capacity);
         try {
           const next =
             type === "erase"
               ? await this.processing.eraseIdentifier(current)
-              : await this.processing.writeIdentifier(current, request.format ?? current.format);
+              : await this.processing.writeIdentifier(current, format ?? current.format);
           next.identifier?.fill(0);
           return { record: next, value: this.notify(type, request.type, next, origin) };
         } catch (error) {
@@ -113,7 +123,7 @@ export class ControlUnit {
           throw error;
         }
       },
-      Object.keys(detail).length > 0 ? detail : undefined,
+      detail,
     );
   }
 
@@ -178,14 +188,10 @@ export class ControlUnit {
       if (Date.parse(entry.at) > now.getTime()) break;
       const removed = await this.serialize(async () => this.register().remove(entry.id));
       if (!removed) continue;
-      const request: Request = {
-        type: entry.type,
-        ...(entry.format === undefined ? {} : { format: parseFormat(entry.format, this.store.capacity) }),
-      };
       const actor: Actor = { principal: `scheduler:${entry.principal}`, preauthorized: true };
-      const origin = { id: entry.id, late: Date.parse(entry.at) < startedAt.getTime() };
+      const origin = { id: entry.id, late: Date.parse(entry.at) < startedAt.getTime(), format: entry.format };
       try {
-        done.push(await this.serialize(() => this.carryOut(request, actor, origin)));
+        done.push(await this.serialize(() => this.carryOut({ type: entry.type }, actor, origin)));
       } catch {
         // Refused at its time (already blank, an entropy failure...): the audit log says why.
       }
@@ -319,11 +325,16 @@ export class ControlUnit {
    * unsaid (the refusal is the news); a failure to audit a change that happened is an error.
    */
   private async operation<T>(
-    name: string,
+    name: string | (() => string),
     actor: Actor,
     work: () => Promise<{ record: RecordInfo; value: T }>,
-    detail?: AuditEntry["detail"],
+    detail?: AuditEntry["detail"] | (() => AuditEntry["detail"]),
   ): Promise<T> {
+    const named = () => (typeof name === "function" ? name() : name);
+    const details = () => {
+      const value = typeof detail === "function" ? detail() : detail;
+      return value && Object.keys(value).length > 0 ? value : undefined;
+    };
     let result: { record: RecordInfo; value: T };
     try {
       if (!actor.preauthorized) await this.options.owner?.authorize(actor.credentials);
@@ -332,15 +343,15 @@ export class ControlUnit {
       const outcome = error instanceof ReidError ? error.code : "internal";
       const current = await this.store.info().catch(() => null);
       try {
-        this.record(name, actor, outcome, current, detail);
+        this.record(named(), actor, outcome, current, details());
       } catch {}
       throw error;
     }
     try {
-      this.record(name, actor, "ok", result.record, detail);
+      this.record(named(), actor, "ok", result.record, details());
     } catch (error) {
       throw new StorageError(
-        `${name} was carried out, but its audit record could not be written: ${(error as Error).message}`,
+        `${named()} was carried out, but its audit record could not be written: ${(error as Error).message}`,
         "audit-failure",
       );
     }

@@ -42,7 +42,7 @@ export class ElementService implements ElementApi {
   async schedule(type: RequestType, format: string | undefined, at: string) {
     // Checked now, so a request never waits only to fail on its format at its time.
     if (format !== undefined) parseFormat(format, this.control.capacity);
-    const when = scheduleTime(at, new Date());
+    const when = scheduleTime(at, this.control.time());
     return this.control.schedule({ type, ...(format === undefined ? {} : { format }), at: when }, this.actor);
   }
 

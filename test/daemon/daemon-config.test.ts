@@ -94,3 +94,29 @@ describe("a daemon that accepts but never answers", () => {
     assert.match(error.message, /no answer within 0.3 s/);
   });
 });
+
+describe("PINs at the edges", () => {
+  it("a 100-character non-ASCII PIN works through the daemon as it does directly", async (t) => {
+    const { dir, store } = tempDir(t);
+    const pin = "é".repeat(100);
+    const file = join(dir, "pin");
+    writeFileSync(file, pin, { mode: 0o600 });
+    await reidOk(["--store", store, "pin", "set", "--new-pin-file", file]);
+    await reidOk(["--store", store, "--pin-file", file, "init"]);
+    await serve(t, store);
+    await reidOk(["--store", store, "--pin-file", file, "reset"]);
+    assert.equal((await reidJson(["--store", store, "status"])).generation, 2);
+  });
+
+  it("a PIN on argv is refused without echoing it", async (t) => {
+    const { store } = tempDir(t);
+    for (const args of [
+      ["--pin=s3cret-pin", "init"],
+      ["init", "--pin=s3cret-pin"],
+    ]) {
+      const result = await reid(["--store", store, ...args]);
+      assertOneLineError(result, 2, /unknown option '--pin'/);
+      assert.doesNotMatch(result.stderr, /s3cret/);
+    }
+  });
+});

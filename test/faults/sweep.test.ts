@@ -151,20 +151,26 @@ async function countCalls(
   await reidOk(["--store", store, request], { env });
   const zero = (): Counts => ({ write: 0, fsync: 0, open: 0 });
   const counts = { all: zero(), area: zero(), audit: zero() };
+  let afterAudit = false;
   for (const line of readFaultLog(log)) {
     assert.ok(!line.failed);
+    const kind = fileKind(store, line.path, afterAudit);
+    afterAudit ||= kind === "audit";
     counts.all[opOf(line.call)] += 1;
-    counts[fileKind(store, line.path)][opOf(line.call)] += 1;
+    counts[kind][opOf(line.call)] += 1;
   }
   return counts;
 }
 
 /** Which kind of file the first call the shim failed in a run went to (the fault's target). */
 function faultTarget(store: string, log: string, nth: number): Kind {
-  const failed = readFaultLog(log).find((line) => line.failed);
+  const lines = readFaultLog(log);
+  const at = lines.findIndex((line) => line.failed);
+  const failed = lines[at];
   assert.ok(failed, "the shim failed no call");
   assert.equal(failed.n, nth, `the first failed call is #${failed.n}, not #${nth}`);
-  return fileKind(store, failed.path);
+  const afterAudit = lines.slice(0, at).some((line) => fileKind(store, line.path) === "audit");
+  return fileKind(store, failed.path, afterAudit);
 }
 
 /** The element is as the request leaves it: the new state and generation, no trace of the old identifier. */

@@ -93,8 +93,13 @@ export function readFaultLog(path: string): { call: string; n: number; failed: b
  * head (audit.log, audit.head, audit.head.tmp). Anything else fails: a new file written by a
  * request is something these tests must be taught about.
  */
-export function fileKind(store: string, path: string): "area" | "audit" {
-  if (path === store) return "area";
+/**
+ * Which file a call went to. The store directory itself is synced by both: by provisioning (the
+ * area files' names) and after the audit head's rename; `afterAudit` says whether a call on the
+ * audit files came before it in the same run, which tells the two apart.
+ */
+export function fileKind(store: string, path: string, afterAudit = false): "area" | "audit" {
+  if (path === store) return afterAudit ? "audit" : "area";
   const name = path.startsWith(`${store}/`) ? path.slice(store.length + 1) : null;
   if (name !== null && /^area-[01](\.tmp)?$/.test(name)) return "area";
   if (name !== null && /^audit\.(log|head)(\.tmp)?$/.test(name)) return "audit";

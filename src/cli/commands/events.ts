@@ -45,7 +45,16 @@ export const command: Command = {
           }
         });
         response.on("end", resolve);
-        response.on("error", reject);
+        // A daemon killed mid-stream cuts the connection: say so plainly.
+        response.on("error", () =>
+          reject(
+            new ReidError(
+              "daemon-unreachable",
+              ExitCode.internal,
+              `the daemon serving store ${context.storeDirectory} went away`,
+            ),
+          ),
+        );
       });
       request.on("error", (error) =>
         reject(

@@ -1,0 +1,66 @@
+import type { AddressInfo, Server } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import type { ElementService } from "../element/service.js";
+import { describeOsError, UsageError } from "../errors.js";
+import { webAddress } from "./address.js";
+import { OwnerPage } from "./app.js";
+import { loadAssets } from "./assets.js";
+
+export interface WebServer {
+  /** The page's URL, http://localhost:PORT/ (WebAuthn needs the name, not the address). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface WebServerOptions {
+  readonly service: ElementService;
+  readonly storeDirectory: string;
+  /** A loopback address only (127.0.0.0/8, ::1, localhost); anything else is a usage error. */
+  readonly host: string;
+  /** 0: any free port. */
+  readonly port: number;
+  readonly now?: () => Date;
+}
+
+/** Serves the owner's page next to the daemon's socket, on loopback only. */
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const { host, port } = webAddress(options.host, options.port);
+  const assets = loadAssets();
+  let page: OwnerPage | null = null;
+  const server = createAdaptorServer({
+    fetch: (request: Request) => {
+      if (!page) return new Response(null, { status: 503 });
+      return page.app.fetch(request);
+    },
+  }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "the port is in use (EADDRINUSE)" : describeOsError(error);
+      const where = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+      reject(new UsageError(`cannot serve the web page on ${where}: ${why}`, "web-listen"));
+    };
+    server.once("error", fail);
+    server.listen(port, host, () => {
+      server.off("error", fail);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const origin = `http://localhost:${bound}`;
+  page = new OwnerPage({
+    service: options.service,
+    storeDirectory: options.storeDirectory,
+    origin,
+    assets,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return {
+    url: `${origin}/`,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Event streams would hold the close open for ever.
+      (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+      await closed;
+    },
+  };
+}

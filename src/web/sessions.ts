@@ -1,0 +1,130 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+
+/** A page session ends after this long without a request... */
+export const IDLE_MS = 15 * 60_000;
+/** ...and after this long in any case. */
+export const LIFETIME_MS = 8 * 60 * 60_000;
+/** A passkey challenge must be answered within this time, once. */
+export const CHALLENGE_MS = 60_000;
+/** Sessions kept at once; the least recently used goes first. */
+const MAX_SESSIONS = 64;
+
+/** What a passkey challenge was issued for: signing in, registering, or one proof of one operation. */
+export type ChallengePurpose = "sign-in" | "register" | "proof";
+
+export interface Challenge {
+  readonly challenge: string;
+  /** For a proof: the operation it may authorize ("reset", "cancel:<id>"...). */
+  readonly intent: string;
+  readonly expires: number;
+}
+
+export interface Session {
+  readonly id: string;
+  /** Sent by the page as X-CSRF-Token on every state-changing call. */
+  readonly csrf: string;
+  readonly created: number;
+  seen: number;
+  /** Who signed in ("web:pin", "web:passkey:<id>"), or null before sign-in. */
+  readonly principal: string | null;
+  /** At most one outstanding challenge per purpose: a new one replaces it, any use spends it. */
+  readonly challenges: Map<ChallengePurpose, Challenge>;
+  /** Live event streams of this session, closed when it ends. */
+  readonly streams: Set<() => void>;
+}
+
+/**
+ * The page's sessions, in memory only (a daemon restart signs everyone out). A session exists from
+ * the first visit, so even the sign-in forms carry a CSRF token; signing in replaces it with a new
+ * session (new id, new token), so an id planted before sign-in is worth nothing after it.
+ */
+export class Sessions {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  create(principal: string | null = null): Session {
+    this.prune();
+    while (this.sessions.size >= MAX_SESSIONS) {
+      // Visits that never signed in go first: opening the page many times cannot sign the owner out.
+      const byAge = [...this.sessions.values()].sort((a, b) => a.seen - b.seen);
+      const oldest = byAge.find((s) => s.principal === null) ?? byAge[0];
+      if (!oldest) break;
+      this.end(oldest);
+    }
+    const time = this.now();
+    const session: Session = {
+      id: randomBytes(32).toString("base64url"),
+      csrf: randomBytes(32).toString("base64url"),
+      created: time,
+      seen: time,
+      principal,
+      challenges: new Map(),
+      streams: new Set(),
+    };
+    this.sessions.set(session.id, session);
+    return session;
+  }
+
+  /** The live session with this id (and it counts as used now), or null. */
+  get(id: string | undefined): Session | null {
+    if (id === undefined) return null;
+    const session = this.sessions.get(id);
+    if (!session) return null;
+    const time = this.now();
+    if (this.expired(session, time)) {
+      this.end(session);
+      return null;
+    }
+    session.seen = time;
+    return session;
+  }
+
+  /** Replaces `session` with a signed-in one. */
+  signIn(session: Session, principal: string): Session {
+    this.end(session);
+    return this.create(principal);
+  }
+
+  end(session: Session): void {
+    this.sessions.delete(session.id);
+    session.challenges.clear();
+    for (const close of [...session.streams]) close();
+  }
+
+  /** Whether the session is still open (event streams check it as they go). */
+  alive(session: Session): boolean {
+    return this.sessions.get(session.id) === session && !this.expired(session, this.now());
+  }
+
+  issue(session: Session, purpose: ChallengePurpose, challenge: string, intent = ""): void {
+    session.challenges.set(purpose, { challenge, intent, expires: this.now() + CHALLENGE_MS });
+  }
+
+  /** Takes the outstanding challenge for `purpose` (spent whatever happens next), if still fresh. */
+  take(session: Session, purpose: ChallengePurpose): Challenge | null {
+    const challenge = session.challenges.get(purpose);
+    session.challenges.delete(purpose);
+    if (!challenge || challenge.expires < this.now()) return null;
+    return challenge;
+  }
+
+  private expired(session: Session, time: number): boolean {
+    return time - session.seen > IDLE_MS || time - session.created > LIFETIME_MS;
+  }
+
+  private prune(): void {
+    const time = this.now();
+    for (const session of [...this.sessions.values()]) {
+      if (this.expired(session, time)) this.end(session);
+    }
+  }
+}
+
+/** Compares two tokens in constant time. */
+export function sameToken(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,405 @@
+// The audit log in-process (issue 4, part 4): an append-only, hash-chained log with a head file.
+// The chain is recomputed here from its description (SHA-256 over the record's canonical JSON
+// without its hash, linked by `prev`), not taken from verify(). Then every way of tampering with
+// it is tried on a copy of a good log: any field of any record edited (with or without its own
+// hash recomputed), a record removed (first, middle, last), two records swapped, a record forged
+// onto the end, the tail cut off, the head corrupted or removed. Each must fail verify(). What a
+// crash leaves (the head one record behind) must pass, and the next append must carry on from it.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { type AuditEntry, AuditLog, type AuditRecord } from "../../src/audit/audit-log.js";
+import { tempDir } from "../helpers/temp.js";
+
+const GENESIS = "0".repeat(64);
+
+const ENTRIES: readonly AuditEntry[] = [
+  {
+    time: "2026-01-01T00:00:00.000Z",
+    request: "pin-set",
+    principal: "cli",
+    outcome: "ok",
+    generation: 0,
+    handle: null,
+  },
+  {
+    time: "2026-01-01T00:00:01.000Z",
+    request: "init",
+    principal: "cli",
+    outcome: "ok",
+    generation: 1,
+    handle: "00112233445566778899aabbccddeeff",
+  },
+  {
+    time: "2026-01-01T00:00:02.000Z",
+    request: "reset",
+    principal: "web:pin",
+    outcome: "wrong-pin",
+    generation: 1,
+    handle: "00112233445566778899aabbccddeeff",
+  },
+  {
+    time: "2026-01-01T00:00:03.000Z",
+    request: "schedule-reset",
+    principal: "cli",
+    outcome: "ok",
+    generation: 1,
+    handle: "00112233445566778899aabbccddeeff",
+    detail: { at: "2026-02-01T00:00:00.000Z" },
+  },
+  {
+    time: "2026-01-01T00:00:04.000Z",
+    request: "reset",
+    principal: "scheduler:cli",
+    outcome: "ok",
+    generation: 2,
+    handle: "ffeeddccbbaa99887766554433221100",
+    detail: { schedule: "0a1b2c3d", late: true },
+  },
+];
+
+/** The canonical JSON the hash covers: keys sorted, undefined left out, no spaces. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value)
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function hashOf(record: object): string {
+  const { hash: _, ...body } = record as AuditRecord;
+  return createHash("sha256").update(canonical(body)).digest("hex");
+}
+
+interface Store {
+  readonly dir: string;
+  readonly log: string;
+  readonly head: string;
+  lines(): string[];
+  records(): AuditRecord[];
+  writeLines(lines: readonly string[]): void;
+  verdict(): ReturnType<AuditLog["verify"]>;
+}
+
+function store(t: TestContext, entries: readonly AuditEntry[] = ENTRIES): Store {
+  const { dir } = tempDir(t, "reid-audit-");
+  const audit = new AuditLog(dir);
+  for (const entry of entries) audit.append(entry);
+  const log = join(dir, "audit.log");
+  const lines = () => readFileSync(log, "utf8").split("\n").filter(Boolean);
+  return {
+    dir,
+    log,
+    head: join(dir, "audit.head"),
+    lines,
+    records: () => lines().map((line) => JSON.parse(line) as AuditRecord),
+    writeLines: (next) => writeFileSync(log, next.map((line) => `${line}\n`).join("")),
+    // A new instance each time: nothing cached from the appends.
+    verdict: () => new AuditLog(dir).verify(),
+  };
+}
+
+function assertIntact(s: Store, records: number, what: string): void {
+  const verdict = s.verdict();
+  assert.ok(verdict.intact, `${what}: ${verdict.intact ? "" : verdict.problem}`);
+  assert.equal(verdict.records, records, what);
+}
+
+function assertTampered(s: Store, what: string, problem?: RegExp): void {
+  const verdict = s.verdict();
+  assert.equal(verdict.intact, false, `${what} went unnoticed`);
+  if (!verdict.intact && problem) assert.match(verdict.problem, problem, what);
+}
+
+/** A different value of the same kind, so the record still parses. */
+function altered(value: unknown): unknown {
+  if (typeof value === "number") return value + 1;
+  if (typeof value === "boolean") return !value;
+  if (typeof value === "string") {
+    const last = value.at(-1) === "0" ? "1" : "0";
+    return `${value.slice(0, -1)}${last}`;
+  }
+  if (value === null) return "00112233445566778899aabbccddeeff";
+  if (typeof value === "object") return { ...(value as object), extra: 1 };
+  throw new Error(`cannot alter ${String(value)}`);
+}
+
+describe("audit log: the chain", () => {
+  it("numbers records from 1, links each to the one before, hashes its canonical JSON, and keeps the head", (t) => {
+    const s = store(t);
+    const records = s.records();
+    assert.equal(records.length, ENTRIES.length);
+    let prev = GENESIS;
+    for (const [i, record] of records.entries()) {
+      const { seq, prev: link, hash, ...entry } = record;
+      assert.equal(seq, i + 1);
+      assert.equal(link, prev, `record ${seq} does not link to the one before`);
+      assert.match(hash, /^[0-9a-f]{64}$/);
+      assert.equal(hash, hashOf(record), `record ${seq}: hash is not SHA-256 of its canonical JSON`);
+      assert.deepEqual(entry, ENTRIES[i], `record ${seq} does not say what was appended`);
+      prev = hash;
+    }
+    assert.deepEqual(JSON.parse(readFileSync(s.head, "utf8")), { seq: records.length, hash: prev });
+    const verdict = s.verdict();
+    assert.deepEqual(verdict, { intact: true, records: ENTRIES.length, head: prev });
+    assert.deepEqual(new AuditLog(s.dir).read(), records);
+    // Private files, like everything else in the store.
+    for (const path of [s.log, s.head]) assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+
+  it("append() returns the record as written, only ever adds to the file, and a new instance carries on", (t) => {
+    const s = store(t, ENTRIES.slice(0, 2));
+    const before = readFileSync(s.log, "utf8");
+    const record = new AuditLog(s.dir).append(ENTRIES[2] as AuditEntry);
+    assert.equal(record.seq, 3);
+    const after = readFileSync(s.log, "utf8");
+    assert.ok(after.startsWith(before), "earlier records were rewritten");
+    assert.equal(after.slice(before.length), `${JSON.stringify(record)}\n`);
+    assertIntact(s, 3, "after a restart's append");
+  });
+
+  it("an empty or absent log verifies as intact with no records", (t) => {
+    const { dir } = tempDir(t, "reid-audit-");
+    assert.deepEqual(new AuditLog(dir).verify(), { intact: true, records: 0, head: GENESIS });
+    assert.deepEqual(new AuditLog(dir).read(), []);
+  });
+
+  it("the hash does not depend on how a record's JSON was written (key order)", (t) => {
+    const s = store(t);
+    const lines = s.lines();
+    const record = JSON.parse(lines[3] as string) as Record<string, unknown>;
+    const reversed = Object.fromEntries(Object.entries(record).reverse());
+    lines[3] = JSON.stringify(reversed);
+    assert.notEqual(lines[3], s.lines()[3]);
+    s.writeLines(lines);
+    assertIntact(s, ENTRIES.length, "the same record with its keys reordered");
+  });
+});
+
+describe("audit log: tampering is detected", () => {
+  it("editing any field of any record", (t) => {
+    const s = store(t);
+    const good = s.lines();
+    let tried = 0;
+    for (const [i, line] of good.entries()) {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const edited = { ...record, [key]: altered(record[key]) };
+        s.writeLines(good.map((l, j) => (j === i ? JSON.stringify(edited) : l)));
+        assertTampered(s, `record ${i + 1}: ${key} edited`);
+        tried++;
+      }
+      // A field added or removed is an edit too.
+      s.writeLines(good.map((l, j) => (j === i ? JSON.stringify({ ...record, note: "x" }) : l)));
+      assertTampered(s, `record ${i + 1}: a field added`, /was altered/);
+      const { principal: _, ...without } = record;
+      s.writeLines(good.map((l, j) => (j === i ? JSON.stringify(without) : l)));
+      assertTampered(s, `record ${i + 1}: a field removed`, /was altered/);
+    }
+    assert.ok(tried >= ENTRIES.length * 9);
+    s.writeLines(good);
+    assertIntact(s, ENTRIES.length, "restored");
+  });
+
+  it("editing a record and recomputing its hash, or the whole chain after it", (t) => {
+    const s = store(t);
+    const good = s.lines();
+    for (const i of good.keys()) {
+      const records = good.map((line) => JSON.parse(line) as AuditRecord);
+      const edited = { ...(records[i] as AuditRecord), outcome: "ok", principal: "someone-else" };
+      const own = { ...edited, hash: hashOf(edited) };
+      s.writeLines(good.map((l, j) => (j === i ? JSON.stringify(own) : l)));
+      assertTampered(s, `record ${i + 1} edited with its own hash recomputed`);
+
+      // Every later record re-linked and rehashed: only the head still knows.
+      const chain = [...records];
+      chain[i] = own;
+      for (let j = i + 1; j < chain.length; j++) {
+        const relinked = { ...(chain[j] as AuditRecord), prev: (chain[j - 1] as AuditRecord).hash };
+        chain[j] = { ...relinked, hash: hashOf(relinked) };
+      }
+      s.writeLines(chain.map((record) => JSON.stringify(record)));
+      assertTampered(s, `record ${i + 1} edited and the chain recomputed`, /does not match the log's head/);
+    }
+  });
+
+  it("removing a record: the first, one in the middle, the last", (t) => {
+    const s = store(t);
+    const good = s.lines();
+    for (const [which, index, problem] of [
+      ["first", 0, /sequence number 2, expected 1/],
+      ["middle", 2, /sequence number 4, expected 3/],
+      ["last", good.length - 1, /records were removed/],
+    ] as const) {
+      s.writeLines(good.filter((_, j) => j !== index));
+      assertTampered(s, `the ${which} record removed`, problem);
+    }
+    // Several, from the end; and all of them.
+    s.writeLines(good.slice(0, 2));
+    assertTampered(s, "the last three records removed", /ends at record 2, but its head says 5/);
+    s.writeLines([]);
+    assertTampered(s, "every record removed", /records were removed/);
+    rmSync(s.log);
+    assertTampered(s, "the log deleted", /records were removed/);
+  });
+
+  it("removing records from the end stays detected after the next append", (t) => {
+    const s = store(t);
+    s.writeLines(s.lines().slice(0, 3));
+    new AuditLog(s.dir).append(ENTRIES[0] as AuditEntry);
+    assertTampered(s, "records removed, then one appended");
+    const added = s.records().at(-1);
+    assert.equal(added?.seq, ENTRIES.length + 1, "the next record papered over the gap");
+  });
+
+  it("reordering records", (t) => {
+    const s = store(t);
+    const good = s.lines();
+    for (const [a, b] of [
+      [0, 1],
+      [1, 2],
+      [3, 4],
+      [0, 4],
+    ] as const) {
+      const swapped = [...good];
+      [swapped[a], swapped[b]] = [good[b] as string, good[a] as string];
+      s.writeLines(swapped);
+      assertTampered(s, `records ${a + 1} and ${b + 1} swapped`, /sequence number/);
+    }
+    s.writeLines([...good].reverse());
+    assertTampered(s, "the log reversed");
+  });
+
+  it("forging records onto the end", (t) => {
+    const s = store(t);
+    const good = s.lines();
+    const records = s.records();
+    const last = records.at(-1) as AuditRecord;
+
+    // A replay of an earlier record.
+    s.writeLines([...good, good[1] as string]);
+    assertTampered(s, "an earlier record replayed", /sequence number 2, expected 6/);
+    s.writeLines([...good, good.at(-1) as string]);
+    assertTampered(s, "the last record repeated", /sequence number 5, expected 6/);
+
+    // A new record with a made-up hash, or one that does not link to the last.
+    const body = { seq: last.seq + 1, ...(ENTRIES[1] as AuditEntry), prev: last.hash };
+    s.writeLines([...good, JSON.stringify({ ...body, hash: "f".repeat(64) })]);
+    assertTampered(s, "a forged record with a made-up hash", /record 6 was altered/);
+    const unlinked = { ...body, prev: records[2]?.hash as string };
+    s.writeLines([...good, JSON.stringify({ ...unlinked, hash: hashOf(unlinked) })]);
+    assertTampered(s, "a forged record linked to another", /does not follow the record before it/);
+
+    // Two correctly chained and hashed records past the head: more than a crash can leave behind.
+    // (A single one is what a crash leaves, and without a secret key cannot be told from it.)
+    const first = { ...body, hash: hashOf(body) };
+    const secondBody = { seq: first.seq + 1, ...(ENTRIES[4] as AuditEntry), prev: first.hash };
+    const second = { ...secondBody, hash: hashOf(secondBody) };
+    s.writeLines([...good, JSON.stringify(first), JSON.stringify(second)]);
+    assertTampered(s, "two forged records appended", /head says record 5, but the log goes on to record 7/);
+  });
+
+  it("cutting off the tail, at a line break or mid-record", (t) => {
+    const s = store(t);
+    const text = readFileSync(s.log, "utf8");
+    const lastStart = text.lastIndexOf("\n", text.length - 2) + 1;
+    for (const cut of [text.length - 2, text.length - 20, lastStart + 1, lastStart, lastStart - 30, 1, 0]) {
+      writeFileSync(s.log, text.slice(0, cut));
+      assertTampered(s, `the log cut at byte ${cut} of ${text.length}`);
+    }
+    writeFileSync(s.log, text);
+    assertIntact(s, ENTRIES.length, "restored");
+  });
+
+  it("a line that is not a record", (t) => {
+    const s = store(t);
+    const good = s.lines();
+    s.writeLines([...good.slice(0, 2), "not json", ...good.slice(2)]);
+    assertTampered(s, "a junk line inserted", /record 3 is not JSON/);
+    s.writeLines(good.map((line, i) => (i === 1 ? line.slice(0, -1) : line)));
+    assertTampered(s, "a record's closing brace removed", /record 2 is not JSON/);
+  });
+
+  it("a corrupt head: not JSON, wrong types, a wrong hash, a sequence number the log does not reach", (t) => {
+    const s = store(t);
+    const head = readFileSync(s.head, "utf8");
+    const { seq, hash } = JSON.parse(head) as { seq: number; hash: string };
+    const records = s.records();
+    for (const [text, problem] of [
+      ["", /head \(audit\.head\) is unreadable/],
+      ["{", /head \(audit\.head\) is unreadable/],
+      ["null", /head \(audit\.head\) is unreadable/],
+      [JSON.stringify({ seq: String(seq), hash }), /unreadable/],
+      [JSON.stringify({ seq, hash: 7 }), /unreadable/],
+      [JSON.stringify({ seq: -1, hash }), /unreadable/],
+      [JSON.stringify({ seq: 1.5, hash }), /unreadable/],
+      [JSON.stringify({ seq, hash: "0".repeat(64) }), /record 5 does not match the log's head/],
+      [JSON.stringify({ seq, hash: records[3]?.hash }), /record 5 does not match the log's head/],
+      [JSON.stringify({ seq: seq - 1, hash }), /record 4 does not match the log's head/],
+      [JSON.stringify({ seq: seq + 1, hash }), /records were removed/],
+      [JSON.stringify({ seq: 0, hash: GENESIS }), /head says record 0, but the log goes on to record 5/],
+    ] as const) {
+      writeFileSync(s.head, text);
+      assertTampered(s, `head ${text || "(empty)"}`, problem);
+    }
+    writeFileSync(s.head, head);
+    assertIntact(s, ENTRIES.length, "restored");
+  });
+
+  it("a missing head (once the log has more records than a crash could leave behind it)", (t) => {
+    const s = store(t);
+    rmSync(s.head);
+    assertTampered(s, "the head removed", /head \(audit\.head\) is missing, yet the log holds 5 records/);
+    const two = store(t, ENTRIES.slice(0, 2));
+    rmSync(two.head);
+    assertTampered(two, "the head of a two-record log removed", /missing/);
+  });
+});
+
+describe("audit log: crashes", () => {
+  it("a head one record behind (its rename lost) is accepted, and the next append carries on from the log", (t) => {
+    const s = store(t, ENTRIES.slice(0, 4));
+    const records = s.records();
+    const behind = records[2] as AuditRecord;
+    writeFileSync(s.head, JSON.stringify({ seq: behind.seq, hash: behind.hash }));
+    assertIntact(s, 4, "head one behind");
+
+    const next = new AuditLog(s.dir).append(ENTRIES[4] as AuditEntry);
+    assert.equal(next.seq, 5);
+    assert.equal(next.prev, records[3]?.hash, "the next record does not follow the log's last");
+    assert.deepEqual(JSON.parse(readFileSync(s.head, "utf8")), { seq: 5, hash: next.hash });
+    assertIntact(s, 5, "after the next append");
+  });
+
+  it("the first record without a head (the head's first rename lost) is accepted, and carried on from", (t) => {
+    const s = store(t, ENTRIES.slice(0, 1));
+    rmSync(s.head);
+    assertIntact(s, 1, "one record, no head yet");
+    new AuditLog(s.dir).append(ENTRIES[1] as AuditEntry);
+    assertIntact(s, 2, "after the next append");
+  });
+
+  it("a head two records behind is more than a crash leaves", (t) => {
+    const s = store(t);
+    const records = s.records();
+    writeFileSync(s.head, JSON.stringify({ seq: 3, hash: records[2]?.hash }));
+    assertTampered(s, "head two behind", /head says record 3, but the log goes on to record 5/);
+  });
+
+  it("a record cut short by a crash is caught until the next append cuts it off", (t) => {
+    const s = store(t, ENTRIES.slice(0, 3));
+    const text = readFileSync(s.log, "utf8");
+    writeFileSync(s.log, `${text}{"seq":4,"time":"2026-01-01T00:0`);
+    assertTampered(s, "a torn last line", /record 4 is not JSON/);
+    const next = new AuditLog(s.dir).append(ENTRIES[3] as AuditEntry);
+    assert.equal(next.seq, 4);
+    assert.ok(readFileSync(s.log, "utf8").startsWith(text));
+    assertIntact(s, 4, "after the next append");
+  });
+});

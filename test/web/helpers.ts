@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { REID, reidJson, reidOk } from "../helpers/cli.js";
+import { type Finished, finished } from "../helpers/process.js";
+
+export const PIN = "correct horse 42";
+export const ARTIFACTS = new URL("../../.test-artifacts/web/", import.meta.url).pathname;
+
+/** Writes the PIN to a 0600 file in `dir` and sets it on the store with `reid pin set`. */
+export async function setPin(dir: string, store: string, pin = PIN): Promise<string> {
+  const file = join(dir, "pin");
+  writeFileSync(file, `${pin}\n`, { mode: 0o600 });
+  await reidOk(["--store", store, "pin", "set", "--new-pin-file", file]);
+  return file;
+}
+
+export interface Status {
+  state: string;
+  generation: number;
+  handle: string | null;
+  owner: { pin: boolean; failures: number; locked: boolean };
+  scheduled: { id: string; type: string; at: string }[];
+}
+
+/** `reid status --json`: through the daemon while one serves the store. */
+export function status(store: string): Promise<Status> {
+  return reidJson<Status>(["--store", store, "status"]);
+}
+
+export interface AuditRecord {
+  seq: number;
+  request: string;
+  principal: string;
+  outcome: string;
+  generation: number;
+}
+
+export async function auditLog(store: string): Promise<AuditRecord[]> {
+  return (await reidJson<{ records: AuditRecord[] }>(["--store", store, "log"])).records;
+}
+
+/** A port below 32768 (outside Linux's ephemeral range) that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("no free port found below 32768");
+}
+
+export interface WebDaemon {
+  readonly pid: number;
+  readonly port: number;
+  /** http://localhost:PORT */
+  readonly origin: string;
+  /** SIGTERM by PID; resolves with the exit. */
+  stop(): Promise<Finished>;
+}
+
+/**
+ * Starts `reid serve --web 127.0.0.1:PORT` as a child process and waits for the line that names the
+ * page's URL. A port taken between the probe and the bind (exit 2, "in use") is tried again.
+ */
+export async function serveWeb(store: string): Promise<WebDaemon> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [REID, "--store", store, "serve", "--web", `127.0.0.1:${port}`], {
+      env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = finished(child);
+    exited.catch(() => undefined);
+    const pid = child.pid;
+    assert.ok(pid !== undefined, "cannot start reid serve");
+    let out = "";
+    const url = await new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 20_000);
+      child.stdout?.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /the owner's page is at (http:\/\/\S+)/.exec(out);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1] as string);
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      process.kill(pid, "SIGTERM");
+      // A daemon that does not stop on SIGTERM is a failure of its own; it is not left running.
+      const timer = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGKILL");
+      }, 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    if (url !== null) {
+      assert.equal(url, `http://localhost:${port}/`);
+      return { pid, port, origin: `http://localhost:${port}`, stop };
+    }
+    const result = await stop();
+    if (attempt < 3 && /in use/.test(result.stderr.toString())) continue;
+    assert.fail(
+      `reid serve --web did not start (exit ${result.code ?? result.signal}): stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(result.stderr.toString())}`,
+    );
+  }
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: test convenience for JSON bodies
+  readonly json: any;
+}
+
+/**
+ * A plain HTTP client for the page's API, as a browser on the page would call it: to 127.0.0.1 with
+ * Host localhost:PORT, a cookie jar of one cookie, Origin and the CSRF token (each can be left out
+ * or forged to test the refusals).
+ */
+export class PageClient {
+  cookie: string | null = null;
+  csrf = "";
+
+  constructor(readonly port: number) {}
+
+  get origin(): string {
+    return `http://localhost:${this.port}`;
+  }
+
+  async open(): Promise<Reply> {
+    const reply = await this.get("/api/session");
+    assert.equal(reply.status, 200, reply.text);
+    this.csrf = reply.json.csrf;
+    return reply;
+  }
+
+  async signInWithPin(pin = PIN): Promise<Reply> {
+    if (!this.csrf) await this.open();
+    const reply = await this.post("/api/sign-in/pin", { pin });
+    assert.equal(reply.status, 200, reply.text);
+    this.csrf = reply.json.csrf;
+    return reply;
+  }
+
+  get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+    return this.send("GET", path, undefined, headers);
+  }
+
+  /** A POST with the page's Origin and the session's CSRF token unless `headers` says otherwise (null: leave out). */
+  post(path: string, body: unknown, headers: Record<string, string | null> = {}): Promise<Reply> {
+    const all: Record<string, string | null> = {
+      origin: this.origin,
+      "x-csrf-token": this.csrf,
+      "content-type": "application/json",
+      ...headers,
+    };
+    const sent = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null)) as Record<
+      string,
+      string
+    >;
+    return this.send("POST", path, JSON.stringify(body), sent);
+  }
+
+  send(
+    method: string,
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: this.port,
+          method,
+          path,
+          headers: {
+            host: `localhost:${this.port}`,
+            ...(this.cookie ? { cookie: this.cookie } : {}),
+            ...headers,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => {
+            const setCookie = res.headers["set-cookie"]?.[0];
+            if (setCookie) this.cookie = setCookie.split(";")[0] ?? null;
+            const text = Buffer.concat(chunks).toString("utf8");
+            let json: unknown = null;
+            try {
+              json = JSON.parse(text);
+            } catch {}
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+}
