@@ -6,6 +6,7 @@ import type { ElementApi } from "../element/api.js";
 import { certificateDays, MAX_CERTIFICATE_DAYS, signingAlgorithm } from "../element/inputs.js";
 import type { Notification, RequestType } from "../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../errors.js";
+import { objectBody, shorten } from "./json-body.js";
 import { toWire } from "./protocol.js";
 
 const JSON_LIMIT = 64 * 1024;
@@ -235,27 +236,6 @@ function bodyLimit(limit: number): MiddlewareHandler {
   };
 }
 
-/** A JSON object body, sent as application/json, with no fields but `allowed`. */
-async function objectBody(c: Context, allowed: readonly string[]): Promise<Record<string, unknown>> {
-  // Anything else is refused before it is read: a browser may send text/plain or a form to a local
-  // port without asking first, never application/json.
-  if (!/^application\/json\s*(?:;.*)?$/i.test(c.req.header("content-type") ?? "")) {
-    throw new UsageError("the request body must be JSON, sent with 'Content-Type: application/json'");
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await c.req.text());
-  } catch {
-    throw new UsageError("the request body is not JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new UsageError("the request body must be a JSON object");
-  }
-  const unknown = Object.keys(body).find((key) => !allowed.includes(key));
-  if (unknown !== undefined) throw new UsageError(`unknown field '${shorten(unknown, 64)}'`);
-  return body as Record<string, unknown>;
-}
-
 /** An algorithm as a client sent it: checked as the CLI checks --alg, echoed only when short. */
 function algorithmOf(value: unknown): SigningAlgorithm {
   if (value === undefined || (typeof value === "string" && value.length <= 32))
@@ -272,10 +252,6 @@ function daysOf(value: unknown): number {
 }
 
 /** At most `length` characters of something a client sent, for a message. */
-function shorten(text: string, length: number): string {
-  return text.length <= length ? text : `${text.slice(0, length)}...`;
-}
-
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (allowed.includes(value as T)) return value as T;
   throw new UsageError(`'${name}' must be one of ${allowed.join(", ")}`);

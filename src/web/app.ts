@@ -11,6 +11,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { Actor } from "../auth/actor.js";
 import { OwnerPin } from "../auth/owner-pin.js";
+import { objectBody } from "../daemon/json-body.js";
 import { toWire } from "../daemon/protocol.js";
 import type { ElementStatus } from "../element/control-unit.js";
 import { scheduleTime } from "../element/inputs.js";
@@ -591,21 +592,6 @@ function publicStatus(status: ElementStatus) {
 
 function isLoopbackHost(host: string): boolean {
   return /^(?:127(?:\.\d{1,3}){3}|\[::1\]):\d{1,5}$/.test(host);
-}
-
-async function objectBody(c: Context, allowed: readonly string[]): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = JSON.parse(await c.req.text());
-  } catch {
-    throw new UsageError("the request body is not JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new UsageError("the request body must be a JSON object");
-  }
-  const unknown = Object.keys(body).find((key) => !allowed.includes(key));
-  if (unknown !== undefined) throw new UsageError(`unknown field '${unknown.slice(0, 64)}'`);
-  return body as Record<string, unknown>;
 }
 
 function pinField(value: unknown): string {

@@ -10,6 +10,7 @@ import { describe, it, type TestContext } from "node:test";
 import { RemoteElement } from "../../src/daemon/client.js";
 import { RETRY_MS } from "../../src/daemon/scheduler.js";
 import { type Daemon, startDaemon } from "../../src/daemon/server.js";
+import { splitEvents } from "../../src/daemon/sse.js";
 import type { Notification } from "../../src/element/request.js";
 import { ReidError } from "../../src/errors.js";
 import { renderings, storedIdentifier } from "../cli/store.js";
@@ -84,12 +85,9 @@ function follow(t: TestContext, socket: string): Promise<Follower> {
       let buffer = "";
       response.setEncoding("utf8");
       response.on("data", (chunk: string) => {
-        buffer += chunk;
-        for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
-          const event = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const name = /^event: (.*)$/m.exec(event)?.[1];
-          const data = /^data: (.*)$/m.exec(event)?.[1] ?? "";
+        const { events, rest } = splitEvents(buffer + chunk);
+        buffer = rest;
+        for (const { event: name, data = "" } of events) {
           if (name === "ready") resolve(follower);
           if (name !== "request") continue;
           const notification = JSON.parse(data) as Notification;

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { socketPath } from "../../daemon/socket.js";
+import { splitEvents } from "../../daemon/sse.js";
 import type { Notification } from "../../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
 import type { Command } from "../context.js";
@@ -36,12 +37,10 @@ export const command: Command = {
         let buffer = "";
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => {
-          buffer += chunk;
-          for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
-            const event = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const data = /^data: (.*)$/m.exec(event)?.[1];
-            if (/^event: request$/m.test(event) && data) report(context, JSON.parse(data) as Notification);
+          const { events, rest } = splitEvents(buffer + chunk);
+          buffer = rest;
+          for (const { event, data } of events) {
+            if (event === "request" && data) report(context, JSON.parse(data) as Notification);
           }
         });
         response.on("end", resolve);
