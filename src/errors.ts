@@ -77,6 +77,8 @@ const OS_ERROR_TEXT: Record<string, string> = {
   EPERM: "operation not permitted",
   ENOENT: "no such file or directory",
   ENOTDIR: "not a directory",
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
   EISDIR: "is a directory",
   EMFILE: "too many open files",
   ENAMETOOLONG: "file name too long",

@@ -20,6 +20,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   schedule: () => import("./commands/schedule.js"),
   events: () => import("./commands/events.js"),
   log: () => import("./commands/log.js"),
+  tpm: () => import("./commands/tpm.js"),
   help: () => import("./commands/help.js"),
 };
 
@@ -41,6 +42,7 @@ export const COMMAND_ORDER = [
   "events",
   "pin",
   "log",
+  "tpm",
   "serve",
   "help",
 ] as const;

@@ -1,5 +1,6 @@
 import type { Credentials } from "../auth/actor.js";
 import type { SourceSpec } from "../entropy/source-spec.js";
+import type { TpmSpec } from "../tpm/spec.js";
 
 /** What every command gets: the global options, resolved, and where to print. */
 export interface CliContext {
@@ -8,6 +9,10 @@ export interface CliContext {
   readonly source: SourceSpec;
   /** Whether --source or REID_SOURCE chose the source (else it is the default). */
   readonly sourceGiven: boolean;
+  /** The TPM holding the identifier: --tpm, else $REID_TPM, else the one the store remembers. */
+  readonly tpm: TpmSpec | undefined;
+  /** Whether --tpm or REID_TPM named it (else the store remembered it, or there is none). */
+  readonly tpmGiven: boolean;
   readonly lockTimeoutMs: number;
   /** The key-encryption key from --kek-file / REID_KEK_FILE, read when a command opens the store. */
   readonly kekFile: string | undefined;

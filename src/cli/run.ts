@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import type { Credentials } from "../auth/actor.js";
-import { parseSourceSpec } from "../entropy/source-spec.js";
+import { DEFAULT_SOURCE, parseSourceSpec, TPM_DEFAULT_SOURCE } from "../entropy/source-spec.js";
 import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { storeDirectory } from "../storage/location.js";
+import { readTpmMarker } from "../storage/tpm/marker.js";
+import { parseTpmSpec } from "../tpm/spec.js";
 import { COMMANDS } from "./commands.js";
 import type { CliContext, OptionSpec } from "./context.js";
 import { readTextSecret } from "./key-file.js";
@@ -12,6 +14,7 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   json: { type: "boolean" },
   source: { type: "string" },
   "kek-file": { type: "string" },
+  tpm: { type: "string" },
   "pin-file": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
@@ -49,11 +52,19 @@ export async function run(io: Io): Promise<number> {
       throw new UsageError(`'reid ${name}' is missing an argument: ${command.usage}`);
     if (positionals.length > max)
       throw new UsageError(`unexpected argument '${positionals[max]}' for 'reid ${name}'`);
+    const store = storeDirectory(asString(values.store), io.env);
+    const tpmGiven = asString(values.tpm) ?? (io.env.REID_TPM || undefined);
+    // A store that keeps its identifier in a TPM remembers which one.
+    const tpmText = tpmGiven ?? rememberedTpm(store);
+    const tpm = tpmText === undefined ? undefined : parseTpmSpec(tpmText);
+    const sourceText = asString(values.source) ?? (io.env.REID_SOURCE || undefined);
     const context: CliContext = {
       json: values.json === true,
-      storeDirectory: storeDirectory(asString(values.store), io.env),
-      source: parseSourceSpec(asString(values.source) ?? io.env.REID_SOURCE ?? "os"),
-      sourceGiven: asString(values.source) !== undefined || Boolean(io.env.REID_SOURCE),
+      storeDirectory: store,
+      source: sourceText ? parseSourceSpec(sourceText) : tpm ? TPM_DEFAULT_SOURCE : DEFAULT_SOURCE,
+      sourceGiven: sourceText !== undefined,
+      tpm,
+      tpmGiven: tpmGiven !== undefined,
       lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
       kekFile: asString(values["kek-file"]) ?? (io.env.REID_KEK_FILE || undefined),
       credentials: credentials(asString(values["pin-file"]), io.env.REID_PIN),
@@ -149,6 +160,15 @@ function describeBadValue(option: string, where: string, message: string): strin
 function credentials(pinFile: string | undefined, fromEnv: string | undefined): Credentials {
   if (pinFile !== undefined) return { pin: readTextSecret(pinFile, "PIN file") };
   return fromEnv ? { pin: fromEnv } : {};
+}
+
+/** The TPM the store remembers; a store we cannot read is left for the command to report. */
+function rememberedTpm(store: string): string | undefined {
+  try {
+    return readTpmMarker(store) ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function asString(value: string | boolean | undefined): string | undefined {

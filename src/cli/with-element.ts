@@ -1,12 +1,15 @@
 import { existsSync } from "node:fs";
 import type { Credentials } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
-import { openElement } from "../element/element.js";
+import { type ElementTpm, openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { sourceName } from "../entropy/source-spec.js";
 import { ReidError, UsageError } from "../errors.js";
 import { keyIdOf } from "../storage/sealer.js";
+import { readTpmMarker } from "../storage/tpm/marker.js";
+import { parseTpmSpec } from "../tpm/spec.js";
 import type { CliContext } from "./context.js";
+import { elementTpm } from "./element-tpm.js";
 import { readKeyFile } from "./key-file.js";
 import { canPrompt, promptHidden } from "./prompt.js";
 
@@ -56,7 +59,9 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
   const socket = socketPath(context.storeDirectory);
   if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
-  if (context.sourceGiven || context.kekFile) await checkDaemonMatches(context, new RemoteElement(socket));
+  if (context.sourceGiven || context.kekFile || context.tpmGiven) {
+    await checkDaemonMatches(context, new RemoteElement(socket));
+  }
   const opened: ElementApi[] = [];
   return {
     as: (credentials) => {
@@ -77,6 +82,13 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
       new UsageError(
         `the daemon serving store ${context.storeDirectory} uses ${what}: give it to 'reid serve', not to this command`,
       );
+    // The daemon's store remembers the TPM it opened (the file is written before it serves).
+    if (context.tpmGiven && context.tpm) {
+      const served = readTpmMarker(context.storeDirectory);
+      if (served === null || parseTpmSpec(served).nvIndex !== context.tpm.nvIndex) {
+        throw mismatch(served === null ? "no TPM" : `the TPM ${served}`);
+      }
+    }
     if (context.sourceGiven && status.source !== sourceName(context.source)) {
       throw mismatch(`entropy source ${status.source}`);
     }
@@ -96,7 +108,9 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
 async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {
   const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
   let service: ElementService;
+  let tpm: ElementTpm | null = null;
   try {
+    tpm = elementTpm(context);
     service = new ElementService(
       await openElement({
         storeDirectory: context.storeDirectory,
@@ -104,11 +118,13 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
         write: access === "write",
         lockTimeoutMs: context.lockTimeoutMs,
         kek,
+        tpm,
       }),
     );
   } finally {
-    // The sealer keeps its own copy inside a KeyObject.
+    // The sealer keeps its own copy inside a KeyObject; the TPM store its own owner password.
     kek?.fill(0);
+    tpm?.ownerAuth?.fill(0);
   }
   return {
     as: (credentials) => service.as({ principal: "cli", credentials }),

@@ -2,8 +2,12 @@ import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
+import { UsageError } from "../errors.js";
 import { openFileStore } from "../storage/file/open-file-store.js";
+import type { IdentifierStore } from "../storage/identifier-store.js";
 import { AesGcmSealer } from "../storage/sealer.js";
+import type { TpmSpec } from "../tpm/spec.js";
+import type { Tpm } from "../tpm/tpm.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 import { ScheduleRegister } from "./schedule.js";
@@ -16,7 +20,15 @@ export interface ElementOptions {
   readonly lockTimeoutMs: number;
   /** The key-encryption key that seals the identifier at rest (32 bytes), if one is configured. */
   readonly kek?: Uint8Array | null;
+  /** The identifier lives in this TPM's NV (and a TPM source draws on it), not in area files. */
+  readonly tpm?: ElementTpm | null;
   readonly now?: () => Date;
+}
+
+export interface ElementTpm {
+  readonly spec: TpmSpec;
+  /** The owner hierarchy's password, when the owner set one. */
+  readonly ownerAuth?: Uint8Array;
 }
 
 export interface Element {
@@ -29,17 +41,13 @@ export interface Element {
  * lock until closed; the TRNG starts only when a request needs random information.
  */
 export async function openElement(options: ElementOptions): Promise<Element> {
-  const store = await openFileStore(options.storeDirectory, {
-    write: options.write,
-    lockTimeoutMs: options.lockTimeoutMs,
-    sealer: options.kek ? new AesGcmSealer(options.kek) : null,
-  });
+  const { store, tpm } = await openStore(options);
   let supply: RandomSupply | undefined;
   const processing = new ProcessingUnit(store, async () => {
     if (!supply) {
       // Loaded here, not at the top: status and erase never pay for the TRNG and its WebAssembly.
       const { openRandomSupply, openSource, SUPPLY_PROFILES } = await import("../entropy/open.js");
-      supply = openRandomSupply(openSource(options.source), SUPPLY_PROFILES.identifier);
+      supply = openRandomSupply(openSource(options.source, tpm ?? undefined), SUPPLY_PROFILES.identifier);
     }
     return supply.fifo;
   });
@@ -58,4 +66,25 @@ export async function openElement(options: ElementOptions): Promise<Element> {
       await store.close();
     },
   };
+}
+
+/** The store the options name: area files in the store directory, or NV indices in a TPM. */
+async function openStore(options: ElementOptions): Promise<{ store: IdentifierStore; tpm: Tpm | null }> {
+  const sealer = options.kek ? new AesGcmSealer(options.kek) : null;
+  const common = { write: options.write, lockTimeoutMs: options.lockTimeoutMs, sealer };
+  if (!options.tpm) {
+    if (options.source.kind === "tpm") {
+      throw new UsageError(
+        `--source ${sourceName(options.source)} needs a TPM: give --tpm SPEC (or REID_TPM)`,
+      );
+    }
+    return { store: await openFileStore(options.storeDirectory, common), tpm: null };
+  }
+  // Loaded here: the file backend never pays for the TPM client.
+  const { openTpmStoreAt } = await import("../storage/tpm/open-tpm-store.js");
+  return openTpmStoreAt(options.storeDirectory, {
+    ...common,
+    spec: options.tpm.spec,
+    ...(options.tpm.ownerAuth ? { ownerAuth: options.tpm.ownerAuth } : {}),
+  });
 }

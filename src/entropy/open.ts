@@ -1,12 +1,25 @@
+import { UsageError } from "../errors.js";
+import type { Tpm } from "../tpm/tpm.js";
 import { DeviceSource } from "./device-source.js";
 import { FifoCache } from "./fifo-cache.js";
 import { OsSource } from "./os-source.js";
 import type { EntropySource } from "./source.js";
-import type { SourceSpec } from "./source-spec.js";
+import { type SourceSpec, sourceName } from "./source-spec.js";
+import { TpmSource } from "./tpm-source.js";
 import { TrngModule } from "./trng-module.js";
 
-export function openSource(spec: SourceSpec): EntropySource {
-  return spec.kind === "os" ? new OsSource() : new DeviceSource(spec.path, spec.minEntropy);
+/** The source a spec names; a TPM source draws on the element's TPM connection, which it must be given. */
+export function openSource(spec: SourceSpec, tpm?: Tpm): EntropySource {
+  switch (spec.kind) {
+    case "os":
+      return new OsSource();
+    case "device":
+      return new DeviceSource(spec.path, spec.minEntropy);
+    case "tpm":
+      if (!tpm)
+        throw new UsageError(`--source ${sourceName(spec)} needs a TPM: give --tpm SPEC (or REID_TPM)`);
+      return new TpmSource(tpm, spec.mixOs);
+  }
 }
 
 export interface RandomSupply {

@@ -15,7 +15,7 @@ export const command: Command = {
     const lines = [
       "reid: a secure element for device identity, owned by you.",
       "",
-      "usage: reid [--store DIR] [--json] [--source os|device:PATH] COMMAND [OPTIONS]",
+      "usage: reid [--store DIR] [--json] [--tpm SPEC] [--source os|tpm|tpm+os|device:PATH] COMMAND [OPTIONS]",
       "",
     ];
     for (const each of names) {
@@ -27,6 +27,8 @@ export const command: Command = {
     lines.push(
       "",
       "Store: --store, else $REID_STORE, else $XDG_DATA_HOME/reid, else ~/.local/share/reid.",
+      "TPM: --tpm swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,owner-auth-file=FILE]",
+      "     (or $REID_TPM): the identifier lives in the TPM's NV; the store remembers it.",
       "Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage.",
     );
     context.stdout.write(`${lines.join("\n")}\n`);

@@ -7,7 +7,7 @@ const CHUNK = 1 << 16;
 const JSON_LIMIT = 1 << 16;
 
 export const command: Command = {
-  usage: "reid [--source SPEC] [--json] random --bytes N [--hex]",
+  usage: "reid [--source SPEC] [--tpm SPEC] [--json] random --bytes N [--hex]",
   summary: "Writes N bytes from the element's health-tested entropy source (through its FIFO) to stdout.",
   options: { bytes: { type: "string" }, hex: { type: "boolean" } },
   positionals: [0, 0],
@@ -20,10 +20,21 @@ export const command: Command = {
       );
     }
     const { stream } = SUPPLY_PROFILES;
-    const supply = openRandomSupply(openSource(context.source), {
-      capacity: stream.capacity,
-      refill: Math.min(stream.refill, total),
-    });
+    // The TPM client loads only for a TPM source.
+    const tpm =
+      context.source.kind === "tpm" && context.tpm
+        ? await (await import("../../tpm/transport/open.js")).connectTpm(context.tpm.address)
+        : undefined;
+    let supply: ReturnType<typeof openRandomSupply>;
+    try {
+      supply = openRandomSupply(openSource(context.source, tpm), {
+        capacity: stream.capacity,
+        refill: Math.min(stream.refill, total),
+      });
+    } catch (error) {
+      await tpm?.close();
+      throw error;
+    }
     try {
       if (context.json) {
         const bytes = await supply.fifo.read(total);
@@ -32,6 +43,7 @@ export const command: Command = {
       await streamOut(context.stdout, total, values.hex === true, (chunk) => supply.fifo.readInto(chunk));
     } finally {
       await supply.close();
+      await tpm?.close();
     }
   },
 };

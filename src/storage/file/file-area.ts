@@ -7,17 +7,17 @@ import {
   mkdirSync,
   openSync,
   readSync,
-  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { describeOsError, StorageError } from "../../errors.js";
-import { acquireProcessLock, type ProcessLock } from "../process-lock.js";
+import type { ProcessLock } from "../process-lock.js";
 import { AREA_SIZE, isZero } from "../record.js";
 import type { AreaIndex, StorageArea } from "../storage-area.js";
+import { checkStoreDirectory, lockStoreDirectory } from "../store-directory.js";
 
 export interface FileAreaOptions {
   /** Open for commits (read-write) or only to look (read-only, works on a read-only mount). */
@@ -54,18 +54,14 @@ export class FileArea implements StorageArea {
 
   static async open(directory: string, options: FileAreaOptions): Promise<FileArea> {
     const location = resolve(directory);
-    const lock = await acquireProcessLock(canonical(location), {
-      timeoutMs: options.lockTimeoutMs,
-      what: `store ${location}`,
-    });
-    const area = new FileArea(location, options, lock);
+    const lock = await lockStoreDirectory(location, options.lockTimeoutMs);
     try {
-      area.checkDirectory();
+      checkStoreDirectory(location);
     } catch (error) {
       await lock.release();
       throw error;
     }
-    return area;
+    return new FileArea(location, options, lock);
   }
 
   async provisioned(): Promise<boolean> {
@@ -188,24 +184,6 @@ export class FileArea implements StorageArea {
     } catch {}
   }
 
-  private checkDirectory(): void {
-    let stats: ReturnType<typeof statSync>;
-    try {
-      stats = statSync(this.location);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw this.failure(`cannot open store ${this.location}`, error);
-    }
-    if (!stats.isDirectory()) throw new StorageError(`store ${this.location} is not a directory`);
-    if ((stats.mode & 0o077) !== 0) {
-      const mode = (stats.mode & 0o777).toString(8).padStart(4, "0");
-      throw new StorageError(
-        `store ${this.location} is open to other users (mode ${mode}); run: chmod 700 ${this.location}`,
-        "store-permissions",
-      );
-    }
-  }
-
   /** Creates the store directory (and missing parents, all 0700); returns the topmost one created. */
   private makeDirectory(): string | undefined {
     // One level at a time, not mkdirSync's recursive mode: that one reports ENOENT for errors it
@@ -302,17 +280,4 @@ function directoryExists(path: string): boolean {
 function writeAll(fd: number, data: Uint8Array): void {
   let done = 0;
   while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
-}
-
-/** The same directory, however it is spelled (symlinks, relative paths), locks under one key. */
-function canonical(location: string): string {
-  try {
-    return realpathSync(location);
-  } catch {
-    try {
-      return join(realpathSync(dirname(location)), basename(location));
-    } catch {
-      return location;
-    }
-  }
 }

@@ -1,0 +1,63 @@
+import { ExitCode, ReidError, UsageError } from "../../errors.js";
+import { type Command, print, printJson } from "../context.js";
+
+/** swtpm serves one client at a time: a busy one is reported after this, not after 30 s. */
+const INFO_TIMEOUT_MS = 5000;
+
+export const command: Command = {
+  usage: "reid --tpm SPEC [--json] tpm info",
+  summary:
+    "Shows the TPM's manufacturer, firmware and specification, the properties reid relies on, and whether reid's NV indices are free or in use.",
+  options: {},
+  positionals: [1, 1],
+  async run(context, _values, [action]) {
+    if (action !== "info") throw new UsageError(`unknown 'reid tpm' action '${action}' (info)`);
+    if (!context.tpm) {
+      throw new UsageError(
+        "no TPM: give --tpm swtpm:host=H,port=P | swtpm:path=SOCKET | device:PATH (or REID_TPM)",
+      );
+    }
+    const [{ connectTpm }, { readTpmInfo }, { AREA_SIZE }, { REID_NV_ATTRIBUTES }, { tpmName }] =
+      await Promise.all([
+        import("../../tpm/transport/open.js"),
+        import("../../tpm/info.js"),
+        import("../../storage/record.js"),
+        import("../../storage/tpm/nv-area.js"),
+        import("../../tpm/spec.js"),
+      ]);
+    const tpm = await connectTpm(context.tpm.address, INFO_TIMEOUT_MS);
+    let info: Awaited<ReturnType<typeof readTpmInfo>>;
+    try {
+      info = await readTpmInfo(tpm, context.tpm.nvIndex, AREA_SIZE, REID_NV_ATTRIBUTES);
+    } finally {
+      await tpm.close();
+    }
+    const unmet = info.requirements.filter((r) => !r.ok);
+    if (context.json) printJson(context, { tpm: tpmName(context.tpm.address), ...info });
+    else {
+      const rows: [string, string][] = [
+        ["tpm", tpmName(context.tpm.address)],
+        ["manufacturer", info.manufacturer],
+        ["vendor", info.vendor || "-"],
+        ["firmware", info.firmware],
+        ["spec", info.spec],
+        ["input buffer", `${info.properties.inputBuffer} bytes`],
+        ["NV buffer", `${info.properties.nvBufferMax} bytes per NV_Read/NV_Write`],
+        ["NV index max", `${info.properties.nvIndexMax} bytes`],
+        ["max digest", `${info.properties.maxDigest} bytes`],
+        ["owner auth", info.state.ownerAuthSet ? "set (give owner-auth-file=)" : "empty"],
+        ["lockout", info.state.inLockout ? "IN LOCKOUT" : "no"],
+        ...info.requirements.map((r): [string, string] => [r.ok ? "ok" : "MISSING", r.what]),
+        ...info.indices.map((i): [string, string] => [`NV ${i.index}`, i.state]),
+      ];
+      print(context, rows.map(([key, value]) => `${key.padEnd(13)} ${value}`).join("\n"));
+    }
+    if (unmet.length > 0) {
+      throw new ReidError(
+        "tpm-unsuitable",
+        ExitCode.storage,
+        `this TPM lacks what reid needs: ${unmet.map((r) => r.what).join("; ")}`,
+      );
+    }
+  },
+};

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { openRandomSupply } from "../../src/entropy/open.js";
+import { TpmSource } from "../../src/entropy/tpm-source.js";
+import { EntropyError, ExitCode } from "../../src/errors.js";
+import type { Tpm } from "../../src/tpm/tpm.js";
+import { connectTpm } from "../../src/tpm/transport/open.js";
+import { swtpmForFile } from "../helpers/swtpm.js";
+import { describeEntropySource } from "./source-conformance.js";
+
+const swtpm = swtpmForFile();
+// swtpm serves one client at a time, and tests in a file run one after another: one connection
+// per test, closed when it ends.
+const connections = new WeakMap<TpmSource, Tpm>();
+
+for (const mixOs of [false, true]) {
+  describeEntropySource({
+    name: mixOs ? "tpm+os (swtpm)" : "tpm (swtpm)",
+    open: async (t) => {
+      const tpm = await connectTpm((await swtpm()).address);
+      t.after(() => tpm.close());
+      const source = new TpmSource(tpm, mixOs);
+      connections.set(source, tpm);
+      return source;
+    },
+    // The TPM goes away: its connection is closed under the source.
+    breakIt: async (source) => connections.get(source as TpmSource)?.close(),
+  });
+}
+
+test("tpm+os is not the TPM's output: the same TPM bytes give different mixed bytes", async (t) => {
+  // Two swtpm processes started from one state would repeat GetRandom; here the mixing is shown by
+  // the OS salt: a TPM whose output is replayed (a recorded stream) still yields fresh bytes.
+  const replayed = new Uint8Array(32).fill(0x5a);
+  const fakeTpm = { run: async () => ({ randomBytes: Uint8Array.from(replayed) }) } as unknown as Tpm;
+  const plain = new TpmSource(fakeTpm, false);
+  const mixed = new TpmSource(fakeTpm, true);
+  const [a, b, c] = [new Uint8Array(32), new Uint8Array(32), new Uint8Array(32)];
+  await plain.fill(a);
+  await mixed.fill(b);
+  await mixed.fill(c);
+  assert.ok(Buffer.from(a).equals(Buffer.from(replayed)), "the plain source passes the TPM's bytes on");
+  assert.ok(!Buffer.from(b).equals(Buffer.from(replayed)), "the mixed source passed the TPM's bytes on");
+  assert.ok(!Buffer.from(b).equals(Buffer.from(c)), "a replayed TPM stream gave the same mixed bytes twice");
+  t.diagnostic("a stuck TPM alone is caught by the health tests; mixed, the OS salt keeps it fresh");
+});
+
+test("a TPM that answers GetRandom short is an entropy failure, not a short identifier", async () => {
+  const shortTpm = { run: async () => ({ randomBytes: new Uint8Array(8).fill(1) }) } as unknown as Tpm;
+  const error = await new TpmSource(shortTpm, false).fill(new Uint8Array(32)).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof EntropyError);
+  assert.equal(error.exitCode, ExitCode.entropy);
+  assert.match(error.message, /returned 8 bytes, not 32/);
+});
+
+test("a stuck TPM (the same 32 bytes every time) fails the health tests with exit 5", async () => {
+  const stuck = { run: async () => ({ randomBytes: new Uint8Array(32).fill(0x5a) }) } as unknown as Tpm;
+  const supply = openRandomSupply(new TpmSource(stuck, false), { capacity: 4096, refill: 64 });
+  try {
+    const error = await supply.fifo.read(32).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof EntropyError, "a stuck TPM was accepted");
+    assert.equal(error.exitCode, ExitCode.entropy);
+    assert.match(error.message, /health test/);
+  } finally {
+    await supply.close();
+  }
+});

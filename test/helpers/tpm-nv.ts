@@ -1,0 +1,72 @@
+import { REID_NV_ATTRIBUTES } from "../../src/storage/tpm/nv-area.js";
+import { password } from "../../src/tpm/command.js";
+import { NV_DefineSpace, NV_Read, NV_ReadPublic, NV_Write } from "../../src/tpm/commands/nv.js";
+import { TPM_ALG, TPM_RH, TPMA_NV } from "../../src/tpm/constants.js";
+import { TpmResponseError } from "../../src/tpm/errors.js";
+import type { Tpm } from "../../src/tpm/tpm.js";
+
+/** An index's public area, or null when it is not defined. */
+export async function nvPublic(tpm: Tpm, index: number) {
+  try {
+    return (await tpm.run(NV_ReadPublic, { nvIndex: index })).nvPublic;
+  } catch (error) {
+    if (error instanceof TpmResponseError && error.rc === "TPM_RC_HANDLE") return null;
+    throw error;
+  }
+}
+
+/**
+ * What an index holds, read behind the store's back with owner authorization: empty when the index
+ * is not defined, zeros when it is defined but never written.
+ */
+export async function readIndex(tpm: Tpm, index: number): Promise<Uint8Array> {
+  const pub = await nvPublic(tpm, index);
+  if (!pub) return new Uint8Array(0);
+  if ((pub.attributes & TPMA_NV.WRITTEN) === 0) return new Uint8Array(pub.dataSize);
+  const out = new Uint8Array(pub.dataSize);
+  for (let offset = 0; offset < pub.dataSize; offset += 512) {
+    const size = Math.min(512, pub.dataSize - offset);
+    const { data } = await tpm.run(NV_Read, {
+      authHandle: password(TPM_RH.OWNER),
+      nvIndex: index,
+      size,
+      offset,
+    });
+    out.set(data, offset);
+  }
+  return out;
+}
+
+/** Defines an index without writing it, as a crash between NV_DefineSpace and NV_Write leaves it. */
+export async function defineIndex(
+  tpm: Tpm,
+  index: number,
+  size: number,
+  attributes = REID_NV_ATTRIBUTES,
+): Promise<void> {
+  await tpm.run(NV_DefineSpace, {
+    authHandle: password(TPM_RH.OWNER),
+    auth: new Uint8Array(0),
+    publicInfo: {
+      nvIndex: index,
+      nameAlg: TPM_ALG.SHA256,
+      attributes,
+      authPolicy: new Uint8Array(0),
+      dataSize: size,
+    },
+  });
+}
+
+/** Writes `bytes` into an index, defining it first (with `attributes`) when it is not there. */
+export async function writeIndex(
+  tpm: Tpm,
+  index: number,
+  bytes: Uint8Array,
+  attributes = REID_NV_ATTRIBUTES,
+): Promise<void> {
+  if (!(await nvPublic(tpm, index))) await defineIndex(tpm, index, bytes.length, attributes);
+  for (let offset = 0; offset < bytes.length; offset += 512) {
+    const data = bytes.subarray(offset, Math.min(offset + 512, bytes.length));
+    await tpm.run(NV_Write, { authHandle: password(TPM_RH.OWNER), nvIndex: index, data, offset });
+  }
+}

@@ -1,0 +1,221 @@
+// The CLI on the TPM backend: --tpm / REID_TPM, what the store remembers, the daemon, the TPM
+// entropy source, the owner's password, and every kind of bad input as one line with its exit code.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
+import { startServe } from "../helpers/daemon.js";
+import { finished } from "../helpers/process.js";
+import { swtpmForFile } from "../helpers/swtpm.js";
+import { tempDir } from "../helpers/temp.js";
+
+const swtpm = swtpmForFile();
+let nextIndex = 0x01524800;
+
+async function tpmSpec(): Promise<{ spec: string; base: string; nvIndex: number }> {
+  const { spec } = await swtpm();
+  const nvIndex = nextIndex;
+  nextIndex += 2;
+  return { base: spec, spec: `${spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`, nvIndex };
+}
+
+async function ok(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  const result = await reid(args, env ? { env } : {});
+  assert.equal(result.code, 0, `reid ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
+  return result;
+}
+
+async function statusOf(store: string, extra: readonly string[] = []): Promise<Record<string, unknown>> {
+  return JSON.parse((await ok(["--store", store, ...extra, "--json", "status"])).stdout) as Record<
+    string,
+    unknown
+  >;
+}
+
+async function tpm2(args: readonly string[]) {
+  const child = spawn(args[0] as string, args.slice(1), {
+    env: { PATH: process.env.PATH, TPM2TOOLS_TCTI: (await swtpm()).tcti },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const result = await finished(child);
+  assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr.toString().trim()}`);
+}
+
+describe("reid --tpm", () => {
+  test("the store remembers its TPM: later commands need no --tpm, and status names TPM and source", async (t) => {
+    const { store } = tempDir(t);
+    const { spec, nvIndex } = await tpmSpec();
+    await ok(["--store", store, "--tpm", spec, "init"]);
+    const status = await statusOf(store);
+    assert.equal(status.state, "set");
+    assert.equal(
+      status.source,
+      "tpm+os",
+      "the TPM backend defaults to the TPM's generator mixed with the OS",
+    );
+    assert.match(String(status.store), new RegExp(`NV 0x0${nvIndex.toString(16)}`));
+    await ok(["--store", store, "reset"]);
+    assert.equal((await statusOf(store)).generation, 2);
+    // REID_TPM works like --tpm.
+    const viaEnv = JSON.parse((await ok(["--store", store, "--json", "status"], { REID_TPM: spec })).stdout);
+    assert.equal(viaEnv.generation, 2);
+  });
+
+  test("--source tpm and --source os are honoured and shown", async (t) => {
+    for (const source of ["tpm", "os", "tpm+os"]) {
+      const { store } = tempDir(t);
+      const { spec } = await tpmSpec();
+      await ok(["--store", store, "--tpm", spec, "--source", source, "init"]);
+      assert.equal((await statusOf(store, ["--source", source])).source, source);
+    }
+  });
+
+  test("reid random --source tpm streams from the TPM through the health tests", async () => {
+    const { spec } = await tpmSpec();
+    const result = await ok(["--tpm", spec, "--source", "tpm", "random", "--bytes", "4096"]);
+    assert.equal(result.stdoutBytes.length, 4096);
+    const again = await ok(["--tpm", spec, "--source", "tpm", "random", "--bytes", "4096"]);
+    assert.ok(!result.stdoutBytes.equals(again.stdoutBytes));
+  });
+
+  test("the daemon serves a TPM store; commands reach it without --tpm, and a different index is refused", async (t) => {
+    const { store } = tempDir(t);
+    const { spec } = await tpmSpec();
+    const daemon = await startServe(store, { args: ["--tpm", spec] });
+    t.after(() => daemon.stop());
+    await ok(["--store", store, "init"]);
+    await ok(["--store", store, "reset"]);
+    const status = await statusOf(store);
+    assert.equal(status.generation, 2);
+    assert.equal(status.source, "tpm+os");
+    await ok(["--store", store, "--tpm", spec, "status"]);
+    const other = await tpmSpec();
+    assertOneLineError(
+      await reid(["--store", store, "--tpm", other.spec, "status"]),
+      2,
+      /the daemon serving store .* uses the TPM/,
+    );
+    await daemon.stop();
+    // After the daemon, the next command opens the TPM itself: swtpm's one client slot is free again.
+    assert.equal((await statusOf(store)).generation, 2);
+  });
+
+  test("an owner password set with tpm2_changeauth is needed (owner-auth-file=), and a wrong one is one clear line", async (t) => {
+    const { dir, store } = tempDir(t);
+    const { spec } = await tpmSpec();
+    const password = join(dir, "owner.pass");
+    writeFileSync(password, "correct horse\n", { mode: 0o600 });
+    const wrong = join(dir, "wrong.pass");
+    writeFileSync(wrong, "wrong\n", { mode: 0o600 });
+    await tpm2(["tpm2_changeauth", "-c", "o", "correct horse"]);
+    t.after(() => tpm2(["tpm2_changeauth", "-c", "o", "-p", "correct horse"]));
+    assertOneLineError(
+      await reid(["--store", store, "--tpm", spec, "init"]),
+      6,
+      /refused the owner authorization/,
+    );
+    const otherStore = join(dir, "other");
+    assertOneLineError(
+      await reid(["--store", otherStore, "--tpm", `${spec},owner-auth-file=${wrong}`, "init"]),
+      6,
+      /refused the owner authorization/,
+    );
+    await ok(["--store", store, "--tpm", `${spec},owner-auth-file=${password}`, "init"]);
+    // The store remembers the file, not the password.
+    assert.equal((await statusOf(store)).state, "set");
+    writeFileSync(join(dir, "open.pass"), "x", { mode: 0o644 });
+    assertOneLineError(
+      await reid([
+        "--store",
+        join(dir, "third"),
+        "--tpm",
+        `${spec},owner-auth-file=${join(dir, "open.pass")}`,
+        "init",
+      ]),
+      2,
+      /readable by other users/,
+    );
+  });
+
+  test("tpm info prints the manufacturer, firmware, properties and reid's indices", async () => {
+    const { spec, nvIndex } = await tpmSpec();
+    const text = (await ok(["--tpm", spec, "tpm", "info"])).stdout;
+    for (const row of ["manufacturer", "firmware", "spec", "NV buffer", "NV index max"]) {
+      assert.match(text, new RegExp(`^${row} `, "m"));
+    }
+    assert.match(text, /^manufacturer\s+IBM/m);
+    assert.match(text, new RegExp(`NV 0x0${nvIndex.toString(16)}\\s+free`));
+    const json = JSON.parse((await ok(["--tpm", spec, "--json", "tpm", "info"])).stdout);
+    assert.ok(json.requirements.every((r: { ok: boolean }) => r.ok));
+    assert.equal(json.properties.nvBufferMax > 0, true);
+  });
+});
+
+describe("bad input on the TPM backend: one line, the right exit code, nothing written", () => {
+  test("malformed --tpm specs are usage errors (exit 2)", async () => {
+    for (const [spec, why] of [
+      ["tpm", /expected swtpm:host/],
+      ["swtpm:host=127.0.0.1", /port= must be a number/],
+      ["swtpm:host=127.0.0.1,port=70000", /port= must be a number/],
+      ["swtpm:port=1,port=2", /given twice/],
+      ["swtpm:path=/x,port=1", /either path= or host= and port=/],
+      ["swtpm:port=2321,nv-index=0x81000000", /owner NV index/],
+      ["swtpm:port=2321,nv-index=12", /owner NV index/],
+      ["swtpm:port=2321,colour=blue", /unknown parameter 'colour'/],
+      ["device:", /device path is missing/],
+      ["swtpm:port=2321,owner-auth-file=", /owner-auth-file needs a path/],
+    ] as const) {
+      assertOneLineError(await reid(["--tpm", spec, "tpm", "info"]), 2, why);
+    }
+  });
+
+  test("--source tpm without a TPM is a usage error", async (t) => {
+    const { store } = tempDir(t);
+    assertOneLineError(
+      await reid(["--store", store, "--source", "tpm", "init"]),
+      2,
+      /needs a TPM: give --tpm/,
+    );
+    assertOneLineError(await reid(["--source", "tpm", "random", "--bytes", "8"]), 2, /needs a TPM/);
+  });
+
+  test("an unreachable TPM is a storage error naming it (exit 6), for swtpm and for a device path", async (t) => {
+    const { store, dir } = tempDir(t);
+    assertOneLineError(
+      await reid(["--store", store, "--tpm", "swtpm:host=127.0.0.1,port=1", "status"]),
+      6,
+      /cannot connect to swtpm at 127\.0\.0\.1:1/,
+    );
+    assertOneLineError(
+      await reid(["--store", store, "--tpm", `device:${join(dir, "no-tpm")}`, "status"]),
+      6,
+      /no-tpm/,
+    );
+    assertOneLineError(
+      await reid(["--tpm", "swtpm:path=/nonexistent/tpm.sock", "tpm", "info"]),
+      6,
+      /cannot connect/,
+    );
+  });
+
+  test("a file-backed store refuses --tpm, and a TPM store refuses another index", async (t) => {
+    const { store } = tempDir(t);
+    await ok(["--store", store, "init"]);
+    const { spec } = await tpmSpec();
+    assertOneLineError(
+      await reid(["--store", store, "--tpm", spec, "status"]),
+      2,
+      /keeps its identifier in files/,
+    );
+    const { store: tpmStore } = tempDir(t);
+    await ok(["--store", tpmStore, "--tpm", spec, "init"]);
+    const other = await tpmSpec();
+    assertOneLineError(
+      await reid(["--store", tpmStore, "--tpm", other.spec, "status"]),
+      2,
+      /keeps its identifier at NV index/,
+    );
+  });
+});
