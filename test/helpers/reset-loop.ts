@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openElement } from "../../src/element/element.js";
+import { DEFAULT_SOURCE, TPM_DEFAULT_SOURCE } from "../../src/entropy/source-spec.js";
 import { type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
+import type { TpmSpec } from "../../src/tpm/spec.js";
 
 /** Only a guard against a fixture that never starts; not a performance expectation. */
 const FIRST_ACK_GUARD_MS = 60_000;
@@ -29,23 +31,106 @@ function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new ResetLoopViolation(message);
 }
 
+/**
+ * The generations a killed run acknowledged must go on from `committed` one by one; returns the
+ * last acknowledged (or `committed` when the kill came before the first acknowledgement).
+ */
+export function lastAcknowledged(acks: readonly number[], committed: number): number {
+  check(
+    acks.length === 0 || acks[0] === committed + 1,
+    `first reset gave ${acks[0]}, expected ${committed + 1}`,
+  );
+  for (let i = 1; i < acks.length; i++) {
+    check(acks[i] === (acks[i - 1] ?? 0) + 1, `acknowledged generations skip: ${acks[i - 1]} -> ${acks[i]}`);
+  }
+  return acks.at(-1) ?? committed;
+}
+
+/**
+ * After a kill, the element shows the last acknowledged generation or the one after it (a reset
+ * that was durable but not yet acknowledged), never blank and never below what was seen before.
+ */
+export function oldOrNew(
+  status: { readonly state: string; readonly generation: number },
+  last: number,
+  highest: number,
+  where: string,
+): "ack" | "next" {
+  check(status.state === "set", `${where}: status is ${status.state}`);
+  check(
+    status.generation === last || status.generation === last + 1,
+    `${where}: status shows generation ${status.generation}, the last acknowledged was ${last}`,
+  );
+  check(status.generation >= highest, `${where}: generation went back below ${highest}`);
+  return status.generation === last ? "ack" : "next";
+}
+
+/**
+ * Both outcomes prove that kills landed inside commits: before the new record was durable
+ * (status = ack) and after it was durable but before the acknowledgement (status = ack + 1).
+ */
+export function checkBothOutcomes(outcomes: { readonly ack: number; readonly next: number }): void {
+  check(outcomes.ack > 0, "no kill landed before a commit: status never showed the acknowledged generation");
+  check(
+    outcomes.next > 0,
+    "no kill landed inside a commit: status never showed an unacknowledged generation",
+  );
+}
+
+/** A record as the checks below see it: where it stands in the commit order, and its identifier. */
+export interface HeldRecord {
+  readonly epoch: number;
+  readonly generation: number;
+  readonly identifier: Uint8Array | null;
+}
+
+/**
+ * What a kill may leave in the two areas: the newest record is the generation status reports, and
+ * a second record, if any, is the one that reset superseded (one commit, one generation before,
+ * another identifier).
+ */
+export function checkNewestAndOlder(
+  newest: HeldRecord | undefined,
+  older: HeldRecord | undefined,
+  statusGeneration: number,
+  where: string,
+): void {
+  check(newest, `${where}: neither area holds a valid record`);
+  check(newest.generation === statusGeneration, `${where}: status disagrees with the newest record`);
+  if (!older) return;
+  check(newest.epoch - older.epoch === 1, `${where}: the two records are not one commit apart`);
+  check(newest.generation - older.generation === 1, `${where}: the two records are not one reset apart`);
+  const same =
+    newest.identifier !== null &&
+    older.identifier !== null &&
+    Buffer.from(newest.identifier).equals(Buffer.from(older.identifier));
+  check(!same, `${where}: old and new identifier are equal`);
+}
+
 export interface KilledRun {
   /** Generations the fixture acknowledged, in order, before it was killed. */
   readonly acks: readonly number[];
 }
 
 /**
- * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given), waits for its
- * first acknowledgement and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it
- * never acknowledged a reset, ResetLoopViolation if it misbehaved.
+ * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given; keeping the
+ * identifier in the TPM `tpm` names, as `reid --tpm` takes it, when given), waits for its first
+ * acknowledgement and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it never
+ * acknowledged a reset, ResetLoopViolation if it misbehaved.
  */
 export async function runAndKill(
   fixture: string,
   store: string,
   delayMs: number,
   kekFile?: string,
+  tpm?: string,
 ): Promise<KilledRun> {
-  const args = kekFile === undefined ? [fixture, store] : [fixture, store, "--kek-file", kekFile];
+  const args = [
+    fixture,
+    store,
+    ...(kekFile === undefined ? [] : ["--kek-file", kekFile]),
+    ...(tpm === undefined ? [] : ["--tpm", tpm]),
+  ];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
@@ -117,16 +202,22 @@ export function forget(areas: Areas): void {
 }
 
 /**
- * One reset by the element in this process (not the fixture), sealed under `kek` when given;
- * returns the new generation.
+ * One reset by the element in this process (not the fixture), sealed under `kek` when given, on
+ * the TPM `tpm` names when given (the connection closes with the element); returns the new
+ * generation.
  */
-export async function resetInProcess(store: string, kek: Uint8Array | null = null): Promise<number> {
+export async function resetInProcess(
+  store: string,
+  kek: Uint8Array | null = null,
+  tpm: TpmSpec | null = null,
+): Promise<number> {
   const element = await openElement({
     storeDirectory: store,
-    source: { kind: "os" },
+    source: tpm ? TPM_DEFAULT_SOURCE : DEFAULT_SOURCE,
     write: true,
     lockTimeoutMs: 30_000,
     kek,
+    tpm: tpm ? { spec: tpm } : null,
   });
   try {
     return (await element.control.submit({ type: "reset" })).generation;

@@ -12,6 +12,8 @@ import { DEFAULT_TIMEOUT_MS, MAX_RESPONSE_SIZE, ResponseAssembler, type TpmTrans
 export class DeviceTransport implements TpmTransport {
   private failure: Error | null = null;
   private busy = false;
+  /** A read that timed out is still blocked in the thread pool; closing must not wait for it. */
+  private stalled = false;
 
   private constructor(
     private readonly file: FileHandle,
@@ -41,16 +43,15 @@ export class DeviceTransport implements TpmTransport {
     this.busy = true;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TpmTransportError(
-              `${this.description} did not answer within ${this.timeoutMs / 1000} s`,
-              "tpm-timeout",
-            ),
+      timer = setTimeout(() => {
+        this.stalled = true;
+        reject(
+          new TpmTransportError(
+            `${this.description} did not answer within ${this.timeoutMs / 1000} s`,
+            "tpm-timeout",
           ),
-        this.timeoutMs,
-      );
+        );
+      }, this.timeoutMs);
     });
     try {
       return await Promise.race([this.exchange(command), timeout]);
@@ -65,7 +66,10 @@ export class DeviceTransport implements TpmTransport {
 
   async close(): Promise<void> {
     this.failure ??= new TpmTransportError(`${this.description} is closed`);
-    await this.file.close().catch(() => undefined);
+    // FileHandle.close() waits for pending reads: after a timeout that may be forever (a TPM or
+    // bridge that never answers), so the handle is then closed in the background.
+    const closing = this.file.close().catch(() => undefined);
+    if (!this.stalled) await closing;
   }
 
   private async exchange(command: Uint8Array): Promise<Uint8Array> {
