@@ -20,6 +20,12 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   schedule: () => import("./commands/schedule.js"),
   events: () => import("./commands/events.js"),
   log: () => import("./commands/log.js"),
+  discover: () => import("./commands/discover.js"),
+  bind: () => import("./commands/bind.js"),
+  command: () => import("./commands/command.js"),
+  telemetry: () => import("./commands/telemetry.js"),
+  bindings: () => import("./commands/bindings.js"),
+  unbind: () => import("./commands/unbind.js"),
   help: () => import("./commands/help.js"),
 };
 
@@ -41,6 +47,12 @@ export const COMMAND_ORDER = [
   "events",
   "pin",
   "log",
+  "discover",
+  "bind",
+  "command",
+  "telemetry",
+  "bindings",
+  "unbind",
   "serve",
   "help",
 ] as const;
