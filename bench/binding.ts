@@ -137,7 +137,7 @@ const figures = [
     floorName: "1 Ed25519 verify",
   },
   {
-    name: "telemetry seal+open",
+    name: "telemetry seal+open, 1 reading an answer",
     goal: 10_000,
     run: sealOpen,
     floor: sealOpenFloor,
