@@ -12,11 +12,13 @@ import { BINDINGS_FILE, wipeBindings } from "./bindings-file.js";
  */
 export function bindingCompanion(directory: string): IdentifierCompanion {
   return {
-    async retire(read) {
+    async retire(read, announce) {
       if (!existsSync(join(directory, BINDINGS_FILE))) return;
       const { revokeAll } = await import("./revoke.js");
       // A failure to reach a device, or an unreadable file, must not block the owner's reset.
-      await read((identifier) => revokeAll(directory, identifier)).catch(() => undefined);
+      const told = await read((identifier) => revokeAll(directory, identifier)).catch(() => []);
+      const time = new Date().toISOString();
+      for (const device of told) announce({ event: "revoked", role: "user", peer: device, time });
     },
     changed() {
       wipeBindings(directory);

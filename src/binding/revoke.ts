@@ -1,8 +1,8 @@
 import { withIdentity } from "./identity.js";
 import { nextCommand, sendCommand } from "./user.js";
 
-/** Tells every bound device, in parallel, that this key is retired; returns how many heard it. */
-export function revokeAll(directory: string, identifier: Uint8Array): Promise<number> {
+/** Tells every bound device, in parallel, that this key is retired; returns the handles of those that heard. */
+export function revokeAll(directory: string, identifier: Uint8Array): Promise<string[]> {
   return withIdentity(directory, identifier, async (identity) => {
     const now = new Date();
     const { devices } = identity.file.read();
@@ -11,6 +11,6 @@ export function revokeAll(directory: string, identifier: Uint8Array): Promise<nu
         sendCommand(device.address, device, nextCommand(identity, device, "unbind", [], now)),
       ),
     );
-    return sent.filter((result) => result.status === "fulfilled").length;
+    return devices.filter((_, i) => sent[i]?.status === "fulfilled").map((device) => device.handle);
   });
 }

@@ -38,7 +38,10 @@ export type BindingListener = (event: BindingEvent) => void;
  * can sign anything), `changed` once a new identifier or none is committed.
  */
 export interface IdentifierCompanion {
-  retire(read: <T>(task: (identifier: Uint8Array) => T | Promise<T>) => Promise<T>): Promise<void>;
+  retire(
+    read: <T>(task: (identifier: Uint8Array) => T | Promise<T>) => Promise<T>,
+    announce: BindingListener,
+  ): Promise<void>;
   changed(): void;
 }
 
@@ -124,8 +127,12 @@ export class ControlUnit {
         const format =
           origin?.format === undefined ? request.format : parseFormat(origin.format, this.store.capacity);
         // Before anything changes: a failure here refuses the request with the identifier intact.
-        if (current.state === "set")
-          await this.options.companion?.retire((task) => this.readIdentifier(task));
+        if (current.state === "set") {
+          await this.options.companion?.retire(
+            (task) => this.readIdentifier(task),
+            (event) => this.announce(event),
+          );
+        }
         try {
           const next =
             type === "erase"

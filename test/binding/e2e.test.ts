@@ -130,6 +130,7 @@ test("discover, bind, command, telemetry; user reset -> refused -> rebind -> acc
     userSaw.filter((e) => e.event).map((e) => [e.event, e.peer]),
     [
       ["bound", deviceHandle],
+      ["revoked", deviceHandle],
       ["bound", deviceHandle],
     ],
   );
