@@ -10,6 +10,7 @@ const steps = [
   ["--import", "tsx", "bench/derive.ts"],
   ["--import", "tsx", "bench/daemon.ts"],
   ["--import", "tsx", "bench/tpm.ts"],
+  ["--import", "tsx", "bench/binding.ts"],
 ];
 for (const args of steps) {
   if (args[0] !== "scripts/build.mjs") console.log(`\n== ${args.at(-1)}`);

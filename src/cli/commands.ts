@@ -21,6 +21,12 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   events: () => import("./commands/events.js"),
   log: () => import("./commands/log.js"),
   tpm: () => import("./commands/tpm.js"),
+  discover: () => import("./commands/discover.js"),
+  bind: () => import("./commands/bind.js"),
+  command: () => import("./commands/command.js"),
+  telemetry: () => import("./commands/telemetry.js"),
+  bindings: () => import("./commands/bindings.js"),
+  unbind: () => import("./commands/unbind.js"),
   help: () => import("./commands/help.js"),
 };
 
@@ -43,6 +49,12 @@ export const COMMAND_ORDER = [
   "pin",
   "log",
   "tpm",
+  "discover",
+  "bind",
+  "command",
+  "telemetry",
+  "bindings",
+  "unbind",
   "serve",
   "help",
 ] as const;

@@ -106,6 +106,11 @@ export class RemoteElement implements ElementApi {
     return this.call<{ records: AuditRecord[]; verdict: AuditVerdict }>("GET", "/v1/log");
   }
 
+  async binding() {
+    const { RemoteBinding } = await import("../binding/client.js");
+    return new RemoteBinding((method, path, body) => this.call(method, path, body));
+  }
+
   async close(): Promise<void> {
     this.agent.destroy();
   }

@@ -4,7 +4,7 @@ import type { Credentials } from "../auth/actor.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementApi } from "../element/api.js";
 import { certificateDays, MAX_CERTIFICATE_DAYS, signingAlgorithm } from "../element/inputs.js";
-import type { Notification, RequestType } from "../element/request.js";
+import type { BindingEvent, Notification, RequestType } from "../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../errors.js";
 import { objectBody, shorten } from "./json-body.js";
 import { toWire } from "./protocol.js";
@@ -22,28 +22,12 @@ const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
  */
 export function apiRoutes(
   elementFor: (c: Context) => ElementApi,
-  subscribe?: (listener: (notification: Notification) => void) => () => void,
+  subscribe?: (listener: (notification: Notification | BindingEvent) => void) => () => void,
   /** Aborted when the daemon stops: event streams end their responses, so followers end cleanly. */
   closing?: AbortSignal,
 ): Hono {
   const app = new Hono();
-  app.onError((error, c) => {
-    const { status, body } = toWire(error);
-    // A body too large even to read to its end leaves the rest of it on the connection: it closes
-    // after this answer, and the client knows not to send another request on it.
-    const headers = error instanceof TooLarge && error.closing ? { connection: "close" } : undefined;
-    return c.json(body, status as 400, headers);
-  });
-  app.notFound((c) => {
-    const { body } = toWire(
-      new ReidError(
-        "not-found",
-        ExitCode.usage,
-        `no such endpoint: ${c.req.method.slice(0, 16)} ${shorten(c.req.path, 128)}`,
-      ),
-    );
-    return c.json(body, 404);
-  });
+  answerErrors(app);
   // A malformed Authorization header is refused on every route, also those that need no owner.
   app.use(async (c, next) => {
     credentialsOf(c);
@@ -62,9 +46,9 @@ export function apiRoutes(
     if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" });
     return streamSSE(c, async (stream) => {
       // null: a keep-alive comment, so idle connections (and proxies) do not time out.
-      const queue: (Notification | null)[] = [];
+      const queue: (Notification | BindingEvent | null)[] = [];
       let wake: (() => void) | null = null;
-      const push = (item: Notification | null) => {
+      const push = (item: Notification | BindingEvent | null) => {
         queue.push(item);
         wake?.();
       };
@@ -87,7 +71,12 @@ export function apiRoutes(
           continue;
         }
         const next = queue.shift();
-        if (next) await stream.writeSSE({ event: "request", data: JSON.stringify(next) });
+        // A binding event names what happened ("bound", "command"...); a request's notification its type.
+        if (next)
+          await stream.writeSSE({
+            event: "event" in next ? "binding" : "request",
+            data: JSON.stringify(next),
+          });
         else await stream.write(": keep-alive\n\n");
       }
       closing?.removeEventListener("abort", end);
@@ -191,6 +180,30 @@ export function credentialsOf(c: Context): Credentials {
 }
 
 /** A body over its limit; `closing`: so far over that the connection is closed after the answer. */
+/**
+ * Failures answer as the wire error (SPEC exit code as HTTP status), unknown paths as a 404 naming
+ * the path: the daemon's API and the device's binding endpoint answer alike.
+ */
+export function answerErrors(app: Hono): void {
+  app.onError((error, c) => {
+    const { status, body } = toWire(error);
+    // A body too large even to read to its end leaves the rest of it on the connection: it closes
+    // after this answer, and the client knows not to send another request on it.
+    const headers = error instanceof TooLarge && error.closing ? { connection: "close" } : undefined;
+    return c.json(body, status as 400, headers);
+  });
+  app.notFound((c) => {
+    const { body } = toWire(
+      new ReidError(
+        "not-found",
+        ExitCode.usage,
+        `no such endpoint: ${c.req.method.slice(0, 16)} ${shorten(c.req.path, 128)}`,
+      ),
+    );
+    return c.json(body, 404);
+  });
+}
+
 class TooLarge extends ReidError {
   constructor(
     limit: number,
@@ -206,7 +219,7 @@ class TooLarge extends ReidError {
  * to its end, what is past the limit dropped, so the answer and the connection's next request are
  * not lost; past DRAIN_LIMIT more, reading stops and the connection is closed after the answer.
  */
-function bodyLimit(limit: number): MiddlewareHandler {
+export function bodyLimit(limit: number): MiddlewareHandler {
   return async (c, next) => {
     // Decided on the header alone: a body only looked at (c.req.raw.body) is held back for its
     // reader, and the server could not drop what is left of it, but closes the connection instead.

@@ -3,6 +3,9 @@ import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
+import type { Context } from "hono";
+import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
+import { bindingRoutes } from "../binding/routes.js";
 import { type ElementOptions, openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
@@ -21,6 +24,8 @@ export interface Daemon {
   readonly scheduler: Scheduler;
   /** The owner's web page, http://localhost:PORT/, when `web` asked for it. */
   readonly webUrl: string | null;
+  /** The device role's endpoint, when `device` asked for it. */
+  readonly device: DeviceRoleServer | null;
   close(): Promise<void>;
 }
 
@@ -34,6 +39,8 @@ export async function startDaemon(
     readonly clock?: Clock;
     /** Also serve the owner's web page here (loopback only). */
     readonly web?: { readonly host: string; readonly port: number };
+    /** Also serve the device role of binding (patent FIG. 3) on the network. */
+    readonly device?: DeviceOptions;
   },
 ): Promise<Daemon> {
   const clock = options.clock ?? SYSTEM_CLOCK;
@@ -61,11 +68,18 @@ export async function startDaemon(
   const service = new ElementService(element);
   // Whoever reaches the 0600 socket is the owner's own account; the PIN still gates owner operations.
   const closing = new AbortController();
+  const elementFor = (c: Context) => service.as({ principal: "cli", credentials: credentialsOf(c) });
   const routes = apiRoutes(
-    (c) => service.as({ principal: "cli", credentials: credentialsOf(c) }),
-    (listener) => service.control.onNotification(listener),
+    elementFor,
+    (listener) => {
+      const stops = [service.control.onNotification(listener), service.control.onBindingEvent(listener)];
+      return () => {
+        for (const stop of stops) stop();
+      };
+    },
     closing.signal,
   );
+  routes.route("/v1/binding", bindingRoutes(elementFor));
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   const responses = new Set<ServerResponse>();
   server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
@@ -84,7 +98,9 @@ export async function startDaemon(
   }
   const scheduler = new Scheduler(service.control, clock);
   let web: { url: string; close(): Promise<void> } | null = null;
+  let device: DeviceRoleServer | null = null;
   const close = async () => {
+    await device?.close();
     await web?.close();
     await scheduler.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -109,12 +125,14 @@ export async function startDaemon(
         now: () => clock.now(),
       });
     }
+    if (options.device)
+      device = await serveDeviceRole(service.control, options.storeDirectory, options.device);
   } catch (error) {
     // An unreadable schedule, a port in use: no daemon, and nothing left behind (socket, lock, open store).
     await close();
     throw error;
   }
-  return { socket, service, scheduler, webUrl: web?.url ?? null, close };
+  return { socket, service, scheduler, webUrl: web?.url ?? null, device, close };
 }
 
 /** How long a closing daemon lets the responses in flight finish. */

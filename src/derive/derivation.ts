@@ -17,6 +17,11 @@ const LABELS = {
   x25519: encoder.encode("reid/v1/x25519"),
   p256: encoder.encode("reid/v1/p256"),
 } as const;
+/**
+ * Keys that seal the element's own files, never shown: not part of SPEC section 4's public keys,
+ * but derived the same way, so a reset or erase of the identifier makes every old copy unreadable.
+ */
+const STORAGE_LABELS = { bindings: encoder.encode("reid/v1/storage/bindings") } as const;
 const P256_ORDER = p256.Point.CURVE().n;
 
 export interface DerivedKeys {
@@ -63,6 +68,16 @@ export function deriveKeys(
 /** All three keys and the handle. */
 export function deriveAll(identifier: Uint8Array): DerivedKeys {
   return deriveKeys(identifier) as DerivedKeys;
+}
+
+/** A 32-byte key that seals one of the element's files (`purpose`); the caller zeroes it. */
+export function deriveStorageKey(identifier: Uint8Array, purpose: keyof typeof STORAGE_LABELS): Uint8Array {
+  const prk = extract(sha256, identifier, SALT);
+  try {
+    return expand(sha256, prk, STORAGE_LABELS[purpose], 32);
+  } finally {
+    prk.fill(0);
+  }
 }
 
 /** Just the handle: the lowercase hex of the first 16 bytes of SHA-256(Ed25519 public key). */

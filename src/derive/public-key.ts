@@ -1,17 +1,18 @@
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import type { KeyAlgorithm } from "./derivation.js";
 
 /** A derived public key as SubjectPublicKeyInfo PEM, which openssl and every TLS stack read. */
 export function publicKeyPem(algorithm: KeyAlgorithm, publicKey: Uint8Array): string {
-  return keyObject(algorithm, publicKey).export({ type: "spki", format: "pem" }).toString();
+  return publicKeyObject(algorithm, publicKey).export({ type: "spki", format: "pem" }).toString();
 }
 
 /** A derived public key as SubjectPublicKeyInfo DER. */
 export function publicKeySpki(algorithm: KeyAlgorithm, publicKey: Uint8Array): Uint8Array {
-  return keyObject(algorithm, publicKey).export({ type: "spki", format: "der" });
+  return publicKeyObject(algorithm, publicKey).export({ type: "spki", format: "der" });
 }
 
-function keyObject(algorithm: KeyAlgorithm, publicKey: Uint8Array) {
+/** A derived public key as a KeyObject: what node:crypto verifies signatures and agrees keys with. */
+export function publicKeyObject(algorithm: KeyAlgorithm, publicKey: Uint8Array): KeyObject {
   const jwk =
     algorithm === "p256"
       ? {

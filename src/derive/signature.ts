@@ -1,7 +1,7 @@
 import { createPrivateKey, type KeyObject, sign as opensslSign } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
-import type { DerivedKeys } from "./derivation.js";
+import type { DerivedKeys, KeyAlgorithm } from "./derivation.js";
 
 export type SigningAlgorithm = "ed25519" | "p256";
 
@@ -22,22 +22,31 @@ export function sign(algorithm: SigningAlgorithm, keys: DerivedKeys, message: Ui
 /**
  * The private key as a KeyObject, imported as JWK: OpenSSL's DER decoder takes ~0.35 ms here, the
  * JWK path ~0.04 ms. The price is a short-lived base64url string of the secret in the JS heap,
- * which cannot be zeroed, like the BigInt copies the curve arithmetic already leaves.
+ * which cannot be zeroed, like the BigInt copies the curve arithmetic already leaves. X25519 keys
+ * serve key agreement (binding), the others signing.
  */
-export function privateKeyObject(keys: DerivedKeys, algorithm: SigningAlgorithm): KeyObject {
+export function privateKeyObject(keys: Partial<DerivedKeys>, algorithm: KeyAlgorithm): KeyObject {
   // A view, not a copy: no second buffer of the secret is left behind.
   const b64 = (bytes: Uint8Array) =>
     Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64url");
-  const jwk =
-    algorithm === "ed25519"
-      ? { kty: "OKP", crv: "Ed25519", d: b64(keys.ed25519.seed), x: b64(keys.ed25519.publicKey) }
-      : {
-          kty: "EC",
-          crv: "P-256",
-          d: b64(keys.p256.scalar),
-          x: b64(keys.p256.publicKey.subarray(1, 33)),
-          y: b64(keys.p256.publicKey.subarray(33, 65)),
-        };
+  const missing = () => new Error(`no ${algorithm} key was derived`);
+  let jwk: Record<string, string>;
+  if (algorithm === "p256") {
+    if (!keys.p256) throw missing();
+    jwk = {
+      kty: "EC",
+      crv: "P-256",
+      d: b64(keys.p256.scalar),
+      x: b64(keys.p256.publicKey.subarray(1, 33)),
+      y: b64(keys.p256.publicKey.subarray(33, 65)),
+    };
+  } else {
+    const pair = algorithm === "ed25519" ? keys.ed25519 : keys.x25519;
+    if (!pair) throw missing();
+    const secret = "seed" in pair ? pair.seed : pair.secret;
+    const curve = algorithm === "ed25519" ? "Ed25519" : "X25519";
+    jwk = { kty: "OKP", crv: curve, d: b64(secret), x: b64(pair.publicKey) };
+  }
   return createPrivateKey({ key: jwk, format: "jwk" });
 }
 

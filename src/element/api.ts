@@ -1,4 +1,5 @@
 import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import type { BindingApi } from "../binding/api.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { ElementStatus } from "./control-unit.js";
 import type { Notification, RequestType } from "./request.js";
@@ -44,5 +45,7 @@ export interface ElementApi {
   unlockPin(recoveryCode: string): Promise<{ recoveryCode: string }>;
   /** The audit log and whether its chain is intact. */
   auditLog(): Promise<{ records: readonly AuditRecord[]; verdict: AuditVerdict }>;
+  /** Binding to devices (patent FIG. 3); its code loads only when asked for. */
+  binding(): Promise<BindingApi>;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { formatName, parseFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
 import type { ProcessingUnit } from "./processing-unit.js";
-import type { Notification, Request, RequestType } from "./request.js";
+import type { BindingEvent, Notification, Request, RequestType } from "./request.js";
 import type { ScheduledRequest, ScheduleRegister } from "./schedule.js";
 
 export interface ElementStatus {
@@ -30,6 +30,20 @@ export interface ElementStatus {
 }
 
 export type Listener = (notification: Notification) => void;
+export type BindingListener = (event: BindingEvent) => void;
+
+/**
+ * What lives beside the identifier, sealed under keys derived from it (the bindings): `retire` runs
+ * with the outgoing identifier just before a reset or erase replaces it (the last moment its keys
+ * can sign anything), `changed` once a new identifier or none is committed.
+ */
+export interface IdentifierCompanion {
+  retire(
+    read: <T>(task: (identifier: Uint8Array) => T | Promise<T>) => Promise<T>,
+    announce: BindingListener,
+  ): Promise<void>;
+  changed(): void;
+}
 
 /** A scheduled request being carried out: its id, whether it fell due while no daemon ran, its format as written. */
 interface Origin {
@@ -47,6 +61,8 @@ export interface ControlOptions {
   readonly audit?: AuditLog | null;
   /** Where requests that carry a time wait. */
   readonly schedule?: ScheduleRegister | null;
+  /** Told before and after the identifier changes (the bindings). */
+  readonly companion?: IdentifierCompanion | null;
   readonly now?: () => Date;
 }
 
@@ -59,6 +75,7 @@ export interface ControlOptions {
 export class ControlUnit {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners = new Set<Listener>();
+  private readonly bindingListeners = new Set<BindingListener>();
   private readonly scheduleListeners = new Set<() => void>();
   private readonly sourceName: string;
   private readonly now: () => Date;
@@ -109,17 +126,28 @@ export class ControlUnit {
         // checked again here, inside the operation, so a bad one is refused and audited.
         const format =
           origin?.format === undefined ? request.format : parseFormat(origin.format, this.store.capacity);
+        // Before anything changes: a failure here refuses the request with the identifier intact.
+        if (current.state === "set") {
+          await this.options.companion?.retire(
+            (task) => this.readIdentifier(task),
+            (event) => this.announce(event),
+          );
+        }
         try {
           const next =
             type === "erase"
               ? await this.processing.eraseIdentifier(current)
               : await this.processing.writeIdentifier(current, format ?? current.format);
           next.identifier?.fill(0);
+          this.companionChanged();
           return { record: next, value: this.notify(type, request.type, next, origin) };
         } catch (error) {
           // Committed, though the old copy survived: the change happened and is announced, and the
           // caller still learns of the failure.
-          if (error instanceof EraseIncompleteError) this.notify(type, request.type, error.committed, origin);
+          if (error instanceof EraseIncompleteError) {
+            this.companionChanged();
+            this.notify(type, request.type, error.committed, origin);
+          }
           throw error;
         }
       },
@@ -287,11 +315,29 @@ export class ControlUnit {
     actor: Actor,
     task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>,
   ): Promise<T> {
+    return this.ownerUse("export", actor, task);
+  }
+
+  /**
+   * An owner operation that reads the identifier (export, bind, unbind): gated unless the actor is
+   * preauthorized, audited under `name` whatever the outcome, serialized with every request.
+   */
+  ownerUse<T>(
+    name: string,
+    actor: Actor,
+    task: (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>,
+    detail?: () => AuditEntry["detail"],
+  ): Promise<T> {
     return this.serialize(() =>
-      this.operation("export", actor, async () => {
-        const value = await this.readIdentifier(task);
-        return { record: await this.store.info(), value };
-      }),
+      this.operation(
+        name,
+        actor,
+        async () => {
+          const value = await this.readIdentifier(task);
+          return { record: await this.store.info(), value };
+        },
+        detail,
+      ),
     );
   }
 
@@ -450,6 +496,27 @@ export class ControlUnit {
       locked: false,
     };
     return { pin: set, failures, locked };
+  }
+
+  /** Tells the binding listeners (the daemon's event stream) what happened to a binding. */
+  announce(event: BindingEvent): void {
+    for (const listener of this.bindingListeners) listener(event);
+  }
+
+  onBindingEvent(listener: BindingListener): () => void {
+    this.bindingListeners.add(listener);
+    return () => this.bindingListeners.delete(listener);
+  }
+
+  /**
+   * The companion learns the identifier changed. The change is committed: a failure here (a
+   * bindings file that cannot be removed) is left to the companion, whose files sealed under the
+   * old identifier's keys can no longer be opened anyway.
+   */
+  private companionChanged(): void {
+    try {
+      this.options.companion?.changed();
+    } catch {}
   }
 
   onNotification(listener: Listener): () => void {

@@ -1,5 +1,6 @@
 import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
+import { bindingCompanion } from "../binding/companion.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { UsageError } from "../errors.js";
@@ -57,6 +58,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     owner: new OwnerPin(options.storeDirectory, options.now),
     audit: new AuditLog(options.storeDirectory),
     schedule: new ScheduleRegister(options.storeDirectory),
+    companion: bindingCompanion(options.storeDirectory),
     ...(options.now ? { now: options.now } : {}),
   });
   return {

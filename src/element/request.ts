@@ -26,3 +26,21 @@ export interface Notification {
   /** A scheduled request that fell due while no daemon ran, carried out when one started. */
   readonly late?: boolean;
 }
+
+/**
+ * What the element tells the user about its bindings (patent FIG. 3, steps 314 and 322): as a
+ * device, a user bound, revoked or was unbound, or a bound user's command arrived; as a user, this
+ * element bound to a device or was unbound from it.
+ */
+export interface BindingEvent {
+  readonly event: "bound" | "unbound" | "revoked" | "command" | "telemetry";
+  /** The role this element played: "device" (the IoT device) or "user" (the user's device). */
+  readonly role: "device" | "user";
+  /** The other side's handle. */
+  readonly peer: string;
+  /** Where the device was reached (user role). */
+  readonly address?: string;
+  /** A command's name and arguments (device role). */
+  readonly command?: { readonly name: string; readonly args: readonly string[] };
+  readonly time: string;
+}

@@ -33,13 +33,16 @@ export function replaceFile(path: string, content: string, options: { syncDirect
     rmSync(temporary, { force: true });
     throw error;
   }
-  if (options.syncDirectory ?? true) {
-    const fd = openSync(directory, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+  if (options.syncDirectory ?? true) syncDirectory(directory);
+}
+
+/** fsync of a directory: a rename, creation or removal in it survives power loss. */
+export function syncDirectory(directory: string): void {
+  const fd = openSync(directory, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

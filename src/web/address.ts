@@ -13,13 +13,19 @@ export interface WebAddress {
  * are accepted: the page controls the identifier, so it must never be reachable from the network.
  */
 export function parseWebAddress(text: string): WebAddress {
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  if (!match) {
+  const parts = splitHostPort(text);
+  if (!parts) {
     throw new UsageError(
       `bad --web '${text.slice(0, 64)}': expected HOST:PORT with a loopback host, e.g. 127.0.0.1:8080`,
     );
   }
-  return webAddress(match[1] ?? match[2] ?? "", Number(match[3]));
+  return webAddress(parts.host, parts.port);
+}
+
+/** "HOST:PORT" or "[IPv6]:PORT" split, unchecked beyond its shape; null if it has none. */
+export function splitHostPort(text: string): { host: string; port: number } | null {
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  return match ? { host: match[1] ?? match[2] ?? "", port: Number(match[3]) } : null;
 }
 
 /** Checks a host and port given apart (startDaemon's `web` option). */

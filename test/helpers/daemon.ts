@@ -13,6 +13,10 @@ export interface DaemonOptions {
   readonly args?: readonly string[];
   /** How long to wait for the socket to answer. */
   readonly startTimeoutMs?: number;
+  /** Options after `serve` (e.g. --device --listen 127.0.0.1:0). */
+  readonly serveArgs?: readonly string[];
+  /** Runs `prefix... node dist/reid.js ...` (e.g. ip netns exec NS), as reid() does. */
+  readonly prefix?: readonly string[];
 }
 
 /** A `reid serve` child process serving one store. */
@@ -21,6 +25,8 @@ export interface ServedDaemon {
   readonly socket: string;
   readonly pid: number;
   readonly child: ChildProcess;
+  /** What it printed on stdout so far. */
+  stdout(): string;
   /** Resolves once the process has exited, with everything it printed. */
   readonly exited: Promise<Finished>;
   /** SIGTERM by PID, then SIGKILL if it has not exited after `graceMs`; resolves with its exit. */
@@ -36,11 +42,25 @@ export interface ServedDaemon {
  */
 export async function startServe(store: string, options: DaemonOptions = {}): Promise<ServedDaemon> {
   assert.ok(existsSync(REID), `${REID} is missing: run 'npm run build' (npm test does it)`);
-  const child = spawn(process.execPath, [REID, "--store", store, ...(options.args ?? []), "serve"], {
+  const [command, ...rest] = [
+    ...(options.prefix ?? []),
+    process.execPath,
+    REID,
+    "--store",
+    store,
+    ...(options.args ?? []),
+    "serve",
+    ...(options.serveArgs ?? []),
+  ];
+  const child = spawn(command as string, rest, {
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = finished(child);
+  let printed = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    printed += chunk.toString("utf8");
+  });
   let gone: Finished | null = null;
   let failed: Error | null = null;
   // Never an unhandled rejection: a child that cannot start fails the wait below.
@@ -55,7 +75,7 @@ export async function startServe(store: string, options: DaemonOptions = {}): Pr
   const pid = child.pid;
   assert.ok(pid !== undefined, "cannot start reid serve");
   const socket = socketPath(store);
-  const daemon = handle(store, socket, pid, child, exited);
+  const daemon = handle(store, socket, pid, child, exited, () => printed);
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   for (;;) {
     if (failed !== null) assert.fail(`cannot start reid serve: ${(failed as Error).message}`);
@@ -89,6 +109,7 @@ function handle(
   pid: number,
   child: ChildProcess,
   exited: Promise<Finished>,
+  stdout: () => string,
 ): ServedDaemon {
   const running = () => child.exitCode === null && child.signalCode === null;
   const signal = (name: NodeJS.Signals) => {
@@ -103,6 +124,7 @@ function handle(
     socket,
     pid,
     child,
+    stdout,
     exited,
     async stop(graceMs = 15_000) {
       if (running()) {

@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { socketPath } from "../../daemon/socket.js";
 import { splitEvents } from "../../daemon/sse.js";
-import type { Notification } from "../../element/request.js";
+import type { BindingEvent, Notification } from "../../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
-import type { Command } from "../context.js";
+import { type CliContext, type Command, print, printJson } from "../context.js";
 import { report } from "../request.js";
 
 export const command: Command = {
@@ -41,6 +41,7 @@ export const command: Command = {
           buffer = rest;
           for (const { event, data } of events) {
             if (event === "request" && data) report(context, JSON.parse(data) as Notification);
+            if (event === "binding" && data) reportBinding(context, JSON.parse(data) as BindingEvent);
           }
         });
         response.on("end", resolve);
@@ -72,3 +73,13 @@ export const command: Command = {
     });
   },
 };
+
+/** A binding event: one line (or its JSON), naming the peer and, for a command, what it asked. */
+function reportBinding(context: CliContext, event: BindingEvent): void {
+  if (context.json) {
+    printJson(context, event);
+    return;
+  }
+  const what = event.command ? ` ${[event.command.name, ...event.command.args].join(" ")}` : "";
+  print(context, `${event.time} ${event.role} ${event.event} ${event.peer}${what}`);
+}

@@ -1,17 +1,29 @@
 import type { ElementTpm } from "../../element/element.js";
-import { type Command, print } from "../context.js";
+import { UsageError } from "../../errors.js";
+import { type CliContext, type Command, print } from "../context.js";
 import { elementTpm } from "../element-tpm.js";
 import { readKeyFile } from "../key-file.js";
 
 export const command: Command = {
-  usage: "reid [--store DIR] [--tpm SPEC] [--source SPEC] [--kek-file FILE] serve [--web HOST:PORT]",
+  usage:
+    "reid [--store DIR] [--tpm SPEC] [--source SPEC] [--kek-file FILE] serve [--web HOST:PORT] [--device [--listen HOST:PORT] [--sensor SPEC] [--no-mdns]]",
   summary:
-    "Runs the secure element daemon: it alone holds the store and serves its API on a 0600 Unix socket in the store directory; --web also serves the owner's page on a loopback HOST:PORT.",
-  options: { web: { type: "string" } },
+    "Runs the secure element daemon: it alone holds the store and serves its API on a 0600 Unix socket in the store directory; --web also serves the owner's page on a loopback HOST:PORT. --device also serves the device role of binding on --listen (default 127.0.0.1:7470), advertised over mDNS as _reid._tcp, with readings from --sensor (simulated, file:PATH or command:PATH).",
+  options: {
+    web: { type: "string" },
+    device: { type: "boolean" },
+    listen: { type: "string" },
+    sensor: { type: "string" },
+    "no-mdns": { type: "boolean" },
+  },
   positionals: [0, 0],
   async run(context, values) {
     const { parseWebAddress } = await import("../../web/address.js");
     const web = typeof values.web === "string" ? parseWebAddress(values.web) : undefined;
+    const device = values.device ? await deviceOptions(context, values) : undefined;
+    if (!values.device && (values.listen !== undefined || values.sensor !== undefined || values["no-mdns"])) {
+      throw new UsageError("--listen, --sensor and --no-mdns belong to 'reid serve --device'");
+    }
     const { startDaemon } = await import("../../daemon/server.js");
     const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
     let daemon: Awaited<ReturnType<typeof startDaemon>>;
@@ -25,6 +37,7 @@ export const command: Command = {
         kek,
         tpm,
         ...(web ? { web } : {}),
+        ...(device ? { device } : {}),
       });
     } finally {
       kek?.fill(0);
@@ -32,6 +45,8 @@ export const command: Command = {
     }
     print(context, `reid: serving store ${context.storeDirectory} on ${daemon.socket}`);
     if (daemon.webUrl) print(context, `reid: the owner's page is at ${daemon.webUrl}`);
+    if (daemon.device)
+      print(context, `reid: device ${daemon.device.handle} serves binding on ${daemon.device.address}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once("SIGINT", stop);
@@ -40,3 +55,20 @@ export const command: Command = {
     await daemon.close();
   },
 };
+
+async function deviceOptions(
+  context: CliContext,
+  values: Readonly<Record<string, string | boolean | undefined>>,
+) {
+  const { DEFAULT_LISTEN, parseDeviceAddress } = await import("../../binding/address.js");
+  const { parseSensor } = await import("../../binding/sensor.js");
+  const listen = typeof values.listen === "string" ? values.listen : DEFAULT_LISTEN;
+  const { host, port } = parseDeviceAddress(listen, "--listen", true);
+  return {
+    host,
+    port,
+    sensor: parseSensor(typeof values.sensor === "string" ? values.sensor : "simulated"),
+    advertise: !values["no-mdns"],
+    report: (message: string) => context.stderr.write(`reid: ${message}\n`),
+  };
+}

@@ -1,0 +1,45 @@
+/** A binding as `reid bindings` lists it: public keys and handles only. */
+export interface BindingEntry {
+  /** "user": a user bound to this element (device role); "device": a device this element is bound to. */
+  readonly role: "user" | "device";
+  readonly handle: string;
+  readonly bound: string;
+  readonly address?: string;
+}
+
+export interface BindResult {
+  readonly device: string;
+  readonly address: string;
+  readonly user: string;
+  readonly bound: string;
+}
+
+export interface CommandResult {
+  readonly device: string;
+  readonly name: string;
+  readonly counter: number;
+}
+
+export interface Reading {
+  readonly sensor: string;
+  readonly time: string;
+  readonly value: string;
+}
+
+export interface TelemetryResult {
+  readonly device: string;
+  readonly readings: readonly Reading[];
+}
+
+/**
+ * What the CLI asks of the element about bindings (the user role, and the listing of both roles):
+ * answered by the element directly (BindingService) or by the daemon (RemoteBinding), alike.
+ */
+export interface BindingApi {
+  bind(address: string, expectHandle: string): Promise<BindResult>;
+  command(address: string, name: string, args: readonly string[]): Promise<CommandResult>;
+  telemetry(address: string): Promise<TelemetryResult>;
+  bindings(): Promise<{ handle: string; bindings: readonly BindingEntry[] }>;
+  /** Removes the binding with `handle`; a device is told first (best effort) when this element is its user. */
+  unbind(handle: string): Promise<{ removed: BindingEntry; notified: boolean }>;
+}

@@ -1,0 +1,172 @@
+import type { KeyObject } from "node:crypto";
+import { AuthError, UsageError } from "../errors.js";
+import { type Party, signWith, verifies } from "./parties.js";
+import { bytesField, countField, handleField, hex, PROTOCOL, signedBytes, versionField } from "./wire.js";
+
+/**
+ * A command from a bound user to a device: signed by the user's Ed25519 key over the device, the
+ * user, a counter that only goes up and the time, so it cannot be forged, sent to another device,
+ * replayed, or held back and delivered late. Telemetry requests are commands too (name "telemetry").
+ */
+export interface SignedCommand {
+  readonly v: number;
+  readonly device: string;
+  readonly user: string;
+  readonly counter: number;
+  /** Milliseconds since the epoch, the user's clock. */
+  readonly time: number;
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly signature: string;
+}
+
+/** The device's signed answer to a command: the user knows the bound device carried it out. */
+export interface Receipt {
+  readonly v: number;
+  readonly accepted: true;
+  readonly device: string;
+  readonly user: string;
+  readonly counter: number;
+  readonly name: string;
+  readonly signature: string;
+}
+
+/** How far a command's time may be from the device's clock, either way. */
+export const FRESHNESS_MS = 120_000;
+export const MAX_ARGS = 16;
+export const MAX_ARG_LENGTH = 256;
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+export function checkCommandShape(name: string, args: readonly string[]): void {
+  if (!NAME.test(name)) {
+    throw new UsageError(
+      `bad command name '${name.slice(0, 40)}': lowercase letters, digits and '-', at most 32`,
+    );
+  }
+  if (args.length > MAX_ARGS) throw new UsageError(`a command takes at most ${MAX_ARGS} arguments`);
+  if (args.some((arg) => arg.length > MAX_ARG_LENGTH)) {
+    throw new UsageError(`a command argument is at most ${MAX_ARG_LENGTH} characters`);
+  }
+}
+
+export function signCommand(
+  user: Party,
+  fields: Omit<SignedCommand, "v" | "user" | "signature">,
+): SignedCommand {
+  const unsigned = { v: PROTOCOL, ...fields, user: user.handle };
+  return { ...unsigned, signature: hex(signWith(user, commandBytes(unsigned))) };
+}
+
+/** A command as the device received it, checked for shape only (who sent it comes next). */
+export function parseCommand(body: Record<string, unknown>): SignedCommand & { signatureBytes: Uint8Array } {
+  try {
+    versionField(body);
+    const args = body.args;
+    if (!Array.isArray(args) || !args.every((arg): arg is string => typeof arg === "string")) {
+      throw new UsageError("'args' must be a list of strings");
+    }
+    if (typeof body.name !== "string") throw new UsageError("'name' must be a string");
+    checkCommandShape(body.name, args);
+    const signatureBytes = bytesField(body, "signature", 64);
+    return {
+      v: PROTOCOL,
+      device: handleField(body, "device"),
+      user: handleField(body, "user"),
+      counter: countField(body, "counter"),
+      time: countField(body, "time"),
+      name: body.name,
+      args,
+      signature: hex(signatureBytes),
+      signatureBytes,
+    };
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`bad command: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * The device's verdict on a command from a bound user (found by the command's user handle): every
+ * refusal is an authentication failure (exit 4) with its own code, so the user learns why.
+ */
+export function checkCommand(
+  command: SignedCommand & { signatureBytes: Uint8Array },
+  deviceHandle: string,
+  binding: { readonly verifier: KeyObject; readonly counter: number },
+  now: number,
+): void {
+  if (command.device !== deviceHandle) {
+    throw new AuthError(
+      "wrong-device",
+      `the command is for device ${command.device}, not this one (${deviceHandle})`,
+    );
+  }
+  if (!verifies(binding.verifier, commandBytes(command), command.signatureBytes)) {
+    throw new AuthError(
+      "bad-signature",
+      "the command's signature does not verify against the bound user's key",
+    );
+  }
+  if (command.counter <= binding.counter) {
+    throw new AuthError(
+      "replayed",
+      `the command's counter ${command.counter} is not above the last accepted (${binding.counter}): a replay`,
+    );
+  }
+  if (Math.abs(now - command.time) > FRESHNESS_MS) {
+    throw new AuthError(
+      "stale",
+      `the command's time is ${Math.round((now - command.time) / 1000)} s from the device's clock (at most ${FRESHNESS_MS / 1000} s)`,
+    );
+  }
+}
+
+export function receipt(device: Party, command: SignedCommand): Receipt {
+  const unsigned = {
+    v: PROTOCOL,
+    accepted: true as const,
+    device: device.handle,
+    user: command.user,
+    counter: command.counter,
+    name: command.name,
+  };
+  return { ...unsigned, signature: hex(signWith(device, receiptBytes(unsigned))) };
+}
+
+/** The user's check: the receipt is the bound device's, for this very command. */
+export function checkReceipt(body: Record<string, unknown>, device: KeyObject, command: SignedCommand): void {
+  const expected = {
+    device: command.device,
+    user: command.user,
+    counter: command.counter,
+    name: command.name,
+  };
+  let signature: Uint8Array;
+  try {
+    signature = bytesField(body, "signature", 64);
+  } catch {
+    throw new AuthError("device-proof-failed", "the device's receipt carries no signature");
+  }
+  if (body.accepted !== true || !verifies(device, receiptBytes(expected), signature)) {
+    throw new AuthError(
+      "device-proof-failed",
+      "the receipt is not signed by the bound device for this command",
+    );
+  }
+}
+
+function commandBytes(c: Omit<SignedCommand, "signature" | "v">): Uint8Array {
+  return signedBytes(
+    "reid/v1/command",
+    c.device,
+    c.user,
+    String(c.counter),
+    String(c.time),
+    c.name,
+    JSON.stringify(c.args),
+  );
+}
+
+function receiptBytes(r: { device: string; user: string; counter: number; name: string }): Uint8Array {
+  return signedBytes("reid/v1/command/receipt", r.device, r.user, String(r.counter), r.name);
+}

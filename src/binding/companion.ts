@@ -1,0 +1,27 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { IdentifierCompanion } from "../element/control-unit.js";
+import { BINDINGS_FILE, wipeBindings } from "./bindings-file.js";
+
+/**
+ * The bindings' part in the identifier's lifecycle. Before a reset or erase, while the old keys
+ * still exist, every device this element is bound to is sent a signed `unbind` (best effort, a few
+ * seconds at most), so the devices refuse the old key from then on; after the change the bindings
+ * file, sealed under the old identifier's key, is removed: a device's bindings go with its
+ * identifier. Costs nothing when there are no bindings: the binding code loads only then.
+ */
+export function bindingCompanion(directory: string): IdentifierCompanion {
+  return {
+    async retire(read, announce) {
+      if (!existsSync(join(directory, BINDINGS_FILE))) return;
+      const { revokeAll } = await import("./revoke.js");
+      // A failure to reach a device, or an unreadable file, must not block the owner's reset.
+      const told = await read((identifier) => revokeAll(directory, identifier)).catch(() => []);
+      const time = new Date().toISOString();
+      for (const device of told) announce({ event: "revoked", role: "user", peer: device, time });
+    },
+    changed() {
+      wipeBindings(directory);
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import { randomBytes } from "node:crypto";
+import type { Actor } from "../auth/actor.js";
+import { publicKeyObject } from "../derive/public-key.js";
+import type { ControlUnit } from "../element/control-unit.js";
+import { AuthError, StateError } from "../errors.js";
+import { MAX_BINDINGS, type UserBinding } from "./bindings-file.js";
+import { checkCommand, parseCommand, type Receipt, receipt, type SignedCommand } from "./command.js";
+import {
+  bindResult,
+  checkBindRequest,
+  type Hello,
+  hello,
+  NONCE_BYTES,
+  requestChallenge,
+} from "./handshake.js";
+import { type Identity, withIdentity } from "./identity.js";
+import type { Sensor } from "./sensor.js";
+import { type SealedTelemetry, sealTelemetry } from "./telemetry.js";
+import { bytesField, hex, versionField } from "./wire.js";
+
+/** How long a challenge from a hello may be answered. */
+const CHALLENGE_TTL_MS = 30_000;
+/** Open handshakes at once: a flood of hellos evicts the oldest, it does not grow memory. */
+const MAX_PENDING = 64;
+/** Names a user may not send as commands: they have their own meaning and endpoint. */
+const RESERVED = new Set(["telemetry"]);
+
+/**
+ * The device role (patent FIG. 3, the IoT device): answers hellos with proof of its key, stores the
+ * users that bind, carries out their signed commands and seals its readings to them. Everything
+ * that reads the identifier goes through the control unit, so it is serialized with resets and
+ * erases, and audited under the user's handle.
+ */
+export class DeviceRole {
+  private readonly pending = new Map<string, number>();
+
+  constructor(
+    private readonly control: ControlUnit,
+    private readonly directory: string,
+    private readonly sensor: Sensor,
+  ) {}
+
+  async hello(body: Record<string, unknown>): Promise<Hello> {
+    versionField(body);
+    const nonce = bytesField(body, "nonce", NONCE_BYTES);
+    const challenge = randomBytes(NONCE_BYTES);
+    const answer = await this.control.useIdentifier((identifier) =>
+      withIdentity(this.directory, identifier, ({ party }) => hello(party, nonce, challenge)),
+    );
+    this.remember(hex(challenge));
+    return answer;
+  }
+
+  async bind(body: Record<string, unknown>) {
+    const challenge = requestChallenge(body);
+    if (!this.take(hex(challenge))) {
+      throw new AuthError(
+        "unknown-challenge",
+        "the bind request answers no open challenge of this device (expired or used)",
+      );
+    }
+    const time = this.control.time().toISOString();
+    let peer = "";
+    const result = await this.control.ownerUse(
+      "bind",
+      remote("binding"),
+      (identifier) =>
+        withIdentity(this.directory, identifier, ({ party, file }) => {
+          const user = checkBindRequest(body, party, challenge);
+          peer = user.handle;
+          const bindings = file.read();
+          const others = bindings.users.filter((u) => u.handle !== user.handle);
+          if (others.length >= MAX_BINDINGS) {
+            throw new StateError(
+              "too-many-bindings",
+              `this device holds ${MAX_BINDINGS} bindings already: unbind one first`,
+            );
+          }
+          const binding: UserBinding = {
+            handle: user.handle,
+            ed25519: hex(user.ed25519),
+            x25519: hex(user.x25519),
+            bound: time,
+            counter: 0,
+          };
+          file.write({ ...bindings, users: [...others, binding] });
+          return bindResult(party, user, challenge, 0, time);
+        }),
+      () => (peer ? { user: peer } : {}),
+    );
+    this.control.announce({ event: "bound", role: "device", peer, time });
+    return result;
+  }
+
+  /** A signed command from a bound user; `unbind` removes the binding (a user's revocation). */
+  async command(body: Record<string, unknown>): Promise<Receipt> {
+    const command = parseCommand(body);
+    if (RESERVED.has(command.name)) {
+      throw new AuthError("reserved-command", `'${command.name}' is not a command: it has its own endpoint`);
+    }
+    const answer = await this.verified(command, ({ party }) => receipt(party, command));
+    const unbound = command.name === "unbind";
+    this.control.announce({
+      event: unbound ? "unbound" : "command",
+      role: "device",
+      peer: command.user,
+      ...(unbound ? {} : { command: { name: command.name, args: command.args } }),
+      time: this.control.time().toISOString(),
+    });
+    return answer;
+  }
+
+  /** Readings sealed to the user who asked (a signed `telemetry` command) and to no one else. */
+  async telemetry(body: Record<string, unknown>): Promise<SealedTelemetry> {
+    const command = parseCommand(body);
+    if (command.name !== "telemetry")
+      throw new AuthError("bad-command", "a telemetry request is the command 'telemetry'");
+    // Verified first: only a bound user makes the sensor read.
+    const { handle, x25519 } = await this.verified(command, ({ file }) => {
+      const user = file.read().users.find((u) => u.handle === command.user) as UserBinding;
+      return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex") };
+    });
+    const reading = JSON.stringify({
+      sensor: this.sensor.name,
+      time: this.control.time().toISOString(),
+      value: await this.sensor.read(),
+    });
+    const sealed = await this.control.useIdentifier((identifier) =>
+      withIdentity(this.directory, identifier, (self) => {
+        if (self.party.handle !== command.device) {
+          throw new StateError(
+            "identity-changed",
+            "this device's identifier changed while the reading was taken",
+          );
+        }
+        return sealTelemetry(
+          { handle: self.party.handle, x25519: self.x25519 },
+          { handle, x25519 },
+          command.counter,
+          [Buffer.from(reading)],
+        );
+      }),
+    );
+    this.control.announce({
+      event: "telemetry",
+      role: "device",
+      peer: handle,
+      time: this.control.time().toISOString(),
+    });
+    return sealed;
+  }
+
+  /**
+   * Checks a command against the binding of its user and advances the user's counter, durably,
+   * before `task` answers: a command carried out is never accepted twice, even across a restart.
+   */
+  private verified<T>(command: ReturnType<typeof parseCommand>, task: (identity: Identity) => T): Promise<T> {
+    return this.control.ownerUse(
+      command.name === "unbind" ? "unbind" : `command:${command.name}`,
+      remote(command.user),
+      (identifier) =>
+        withIdentity(this.directory, identifier, (identity) => {
+          const bindings = identity.file.read();
+          const user = bindings.users.find((u) => u.handle === command.user);
+          if (!user) {
+            throw new AuthError(
+              "unbound",
+              `user ${command.user} is not bound to this device (never bound, unbound, or its identifier was reset): bind again`,
+            );
+          }
+          const verifier = publicKeyObject("ed25519", Buffer.from(user.ed25519, "hex"));
+          checkCommand(
+            command,
+            identity.party.handle,
+            { verifier, counter: user.counter },
+            this.control.time().getTime(),
+          );
+          const answer = task(identity);
+          const users =
+            command.name === "unbind"
+              ? bindings.users.filter((u) => u !== user)
+              : bindings.users.map((u) => (u === user ? { ...u, counter: command.counter } : u));
+          identity.file.write({ ...bindings, users });
+          return answer;
+        }),
+      () => ({ user: command.user, counter: command.counter }),
+    );
+  }
+
+  private remember(challenge: string): void {
+    const now = Date.now();
+    for (const [key, expires] of this.pending) if (expires < now) this.pending.delete(key);
+    if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
+    this.pending.set(challenge, now + CHALLENGE_TTL_MS);
+  }
+
+  /** A challenge is answered once: taking it removes it. */
+  private take(challenge: string): boolean {
+    const expires = this.pending.get(challenge);
+    this.pending.delete(challenge);
+    return expires !== undefined && expires >= Date.now();
+  }
+}
+
+/** A party on the network: proven by its signature inside the operation, not by the owner's PIN. */
+function remote(who: string): Actor {
+  return { principal: `network:${who}`, preauthorized: true };
+}
+
+export type { SignedCommand };

@@ -1,0 +1,237 @@
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { AuthError, UsageError } from "../errors.js";
+import { agree, type Party, type Peer, peerOf, signWith, verifies } from "./parties.js";
+import { bytesField, countField, handleField, hex, PROTOCOL, signedBytes, versionField } from "./wire.js";
+
+/**
+ * The bind handshake (patent FIG. 3, steps 312-320), three messages:
+ *  1. hello: the user sends a fresh nonce; the device answers its keys, a fresh challenge of its own,
+ *     and its signature over both nonces and its keys: it proves it holds the key behind its handle.
+ *  2. request: the user sends its Ed25519 and X25519 keys, signed over the device's challenge and
+ *     handle (possession of the Ed25519 key), and a MAC keyed by X25519 between the two (possession
+ *     of the X25519 key): a request captured for one device or one challenge is useless elsewhere.
+ *  3. result: the device stores the binding and signs the result, with the counter commands start
+ *     from, so the user knows the very device it checked stored its keys.
+ */
+export const NONCE_BYTES = 32;
+
+export interface Hello {
+  readonly v: number;
+  readonly handle: string;
+  readonly ed25519: string;
+  readonly x25519: string;
+  readonly challenge: string;
+  readonly signature: string;
+}
+
+export interface BindRequest {
+  readonly v: number;
+  readonly challenge: string;
+  readonly handle: string;
+  readonly ed25519: string;
+  readonly x25519: string;
+  readonly signature: string;
+  readonly pop: string;
+}
+
+export interface BindResult {
+  readonly v: number;
+  readonly result: "bound";
+  readonly device: string;
+  readonly user: string;
+  readonly counter: number;
+  readonly bound: string;
+  readonly signature: string;
+}
+
+export function hello(device: Party, nonce: Uint8Array, challenge: Uint8Array): Hello {
+  const signature = signWith(device, helloBytes(nonce, challenge, device.ed25519, device.x25519));
+  return {
+    v: PROTOCOL,
+    handle: device.handle,
+    ed25519: hex(device.ed25519),
+    x25519: hex(device.x25519),
+    challenge: hex(challenge),
+    signature: hex(signature),
+  };
+}
+
+/**
+ * The user's check of a hello: the handle is computed from the Ed25519 key sent and must be the one
+ * expected, and the signature must cover our nonce. Returns the device and its challenge.
+ */
+export function checkHello(
+  body: Record<string, unknown>,
+  nonce: Uint8Array,
+  expectHandle: string,
+): { device: Peer; challenge: Uint8Array } {
+  const { device, challenge, signature } = parse(() => {
+    versionField(body);
+    return {
+      device: peerOf(bytesField(body, "ed25519", 32), bytesField(body, "x25519", 32)),
+      challenge: bytesField(body, "challenge", NONCE_BYTES),
+      signature: bytesField(body, "signature", 64),
+    };
+  }, "hello");
+  if (device.handle !== expectHandle) {
+    throw new AuthError(
+      "wrong-device",
+      `the device's key has handle ${device.handle}, not the expected ${expectHandle}`,
+    );
+  }
+  if (!verifies(device.verifier, helloBytes(nonce, challenge, device.ed25519, device.x25519), signature)) {
+    throw new AuthError(
+      "device-proof-failed",
+      "the device did not prove possession of the key behind its handle",
+    );
+  }
+  return { device, challenge };
+}
+
+export function bindRequest(user: Party, device: Peer, challenge: Uint8Array): BindRequest {
+  const signature = signWith(user, requestBytes(challenge, device.handle, user.ed25519, user.x25519));
+  return {
+    v: PROTOCOL,
+    challenge: hex(challenge),
+    handle: user.handle,
+    ed25519: hex(user.ed25519),
+    x25519: hex(user.x25519),
+    signature: hex(signature),
+    pop: hex(possession(user, device.x25519, challenge, device.handle, user.ed25519, user.x25519)),
+  };
+}
+
+/** The challenge a request answers, read before the rest so the device can look it up. */
+export function requestChallenge(body: Record<string, unknown>): Uint8Array {
+  return parse(() => bytesField(body, "challenge", NONCE_BYTES), "bind request");
+}
+
+/** The device's check of a request against the challenge it issued: both proofs, and the handle. */
+export function checkBindRequest(body: Record<string, unknown>, device: Party, challenge: Uint8Array): Peer {
+  const { user, handle, signature, pop } = parse(() => {
+    versionField(body);
+    return {
+      user: peerOf(bytesField(body, "ed25519", 32), bytesField(body, "x25519", 32)),
+      handle: handleField(body, "handle"),
+      signature: bytesField(body, "signature", 64),
+      pop: bytesField(body, "pop", 32),
+    };
+  }, "bind request");
+  if (user.handle !== handle)
+    throw new AuthError("bad-proof", "the user's handle does not belong to its key");
+  if (
+    !verifies(user.verifier, requestBytes(challenge, device.handle, user.ed25519, user.x25519), signature)
+  ) {
+    throw new AuthError("bad-proof", "the user did not prove possession of its Ed25519 key");
+  }
+  const expected = possession(device, user.x25519, challenge, device.handle, user.ed25519, user.x25519);
+  if (!timingSafeEqual(expected, pop)) {
+    throw new AuthError("bad-proof", "the user did not prove possession of its X25519 key");
+  }
+  return user;
+}
+
+export function bindResult(
+  device: Party,
+  user: Peer,
+  challenge: Uint8Array,
+  counter: number,
+  bound: string,
+): BindResult {
+  const signature = signWith(device, resultBytes(challenge, device.handle, user, counter, bound));
+  return {
+    v: PROTOCOL,
+    result: "bound",
+    device: device.handle,
+    user: user.handle,
+    counter,
+    bound,
+    signature: hex(signature),
+  };
+}
+
+/** The user's check of the result: signed by the device it checked, for this request. */
+export function checkBindResult(
+  body: Record<string, unknown>,
+  device: Peer,
+  user: Party,
+  challenge: Uint8Array,
+): { counter: number; bound: string } {
+  const { counter, bound, signature } = parse(() => {
+    versionField(body);
+    if (body.result !== "bound" || typeof body.bound !== "string" || body.bound.length > 64) {
+      throw new UsageError("not a bind result");
+    }
+    return {
+      counter: countField(body, "counter"),
+      bound: body.bound,
+      signature: bytesField(body, "signature", 64),
+    };
+  }, "bind result");
+  const self = { handle: user.handle, ed25519: user.ed25519, x25519: user.x25519 };
+  if (!verifies(device.verifier, resultBytes(challenge, device.handle, self, counter, bound), signature)) {
+    throw new AuthError("device-proof-failed", "the device's binding result is not signed by the device");
+  }
+  return { counter, bound };
+}
+
+function helloBytes(nonce: Uint8Array, challenge: Uint8Array, ed: Uint8Array, x: Uint8Array): Uint8Array {
+  return signedBytes("reid/v1/bind/hello", nonce, challenge, ed, x);
+}
+
+function requestBytes(challenge: Uint8Array, device: string, ed: Uint8Array, x: Uint8Array): Uint8Array {
+  return signedBytes("reid/v1/bind/request", challenge, device, ed, x);
+}
+
+function resultBytes(
+  challenge: Uint8Array,
+  device: string,
+  user: Pick<Peer, "handle" | "ed25519" | "x25519">,
+  counter: number,
+  bound: string,
+): Uint8Array {
+  return signedBytes(
+    "reid/v1/bind/result",
+    challenge,
+    device,
+    user.handle,
+    user.ed25519,
+    user.x25519,
+    String(counter),
+    bound,
+  );
+}
+
+/**
+ * The X25519 proof: HMAC-SHA256 over the request, keyed by HKDF of the X25519 secret both sides can
+ * compute (user: its private key and the device's public one; device: the other way round).
+ */
+function possession(
+  self: Party,
+  otherX25519: Uint8Array,
+  challenge: Uint8Array,
+  device: string,
+  userEd: Uint8Array,
+  userX: Uint8Array,
+): Buffer {
+  const shared = agree(self, otherX25519);
+  const key = Buffer.from(hkdfSync("sha256", shared, challenge, "reid/v1/bind/x25519-pop", 32));
+  shared.fill(0);
+  try {
+    return createHmac("sha256", key)
+      .update(signedBytes("reid/v1/bind/x25519-pop", challenge, device, userEd, userX))
+      .digest();
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** A malformed message is the other side's fault: refused as a usage error naming the message. */
+function parse<T>(read: () => T, what: string): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`bad ${what}: ${error.message}`);
+    throw error;
+  }
+}

@@ -1,0 +1,94 @@
+// The binding commands' contract: bad input is one line with the SPEC exit code; the user role
+// works without a daemon of its own too (the CLI opens the store); `reid unbind` tells the device.
+import assert from "node:assert/strict";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { initStore } from "../cli/store.js";
+import { deviceAddress } from "../helpers/binding.js";
+import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
+import { serve } from "../helpers/daemon.js";
+import { tempDir } from "../helpers/temp.js";
+
+const HANDLE = "0123456789abcdef0123456789abcdef";
+
+test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 4 (auth)", async (t) => {
+  const { store } = tempDir(t);
+  await initStore(store);
+  const cases: [string[], number, RegExp][] = [
+    [["bind", "nowhere", "--expect-handle", HANDLE], 2, /bad device address 'nowhere'/],
+    [["bind", "127.0.0.1:99999", "--expect-handle", HANDLE], 2, /bad device address/],
+    [["bind", "127.0.0.1:7470"], 2, /needs --expect-handle/],
+    [["bind", "127.0.0.1:7470", "--expect-handle", "XYZ"], 2, /bad --expect-handle 'XYZ'/],
+    [["command", "127.0.0.1:7470", "Bad Name"], 2, /bad command name/],
+    [["command", "127.0.0.1:7470", "telemetry"], 2, /use 'reid telemetry'/],
+    [["command", "127.0.0.1:7470"], 2, /missing an argument/],
+    [["command", "127.0.0.1:7470", "light", "on"], 4, /not bound to a device at 127\.0\.0\.1:7470/],
+    [["telemetry", "127.0.0.1:7470"], 4, /not bound/],
+    [["unbind", HANDLE], 3, /no binding with handle/],
+    [["unbind", "nope"], 2, /bad HANDLE/],
+    [["discover", "--timeout", "0"], 2, /bad --timeout/],
+    [["serve", "--listen", "127.0.0.1:0"], 2, /belong to 'reid serve --device'/],
+    [["serve", "--device", "--sensor", "thermometer"], 2, /bad --sensor/],
+    [["serve", "--device", "--listen", "127.0.0.1"], 2, /bad --listen/],
+  ];
+  for (const [args, code, pattern] of cases) {
+    assertOneLineError(await reid(["--store", store, ...args]), code, pattern);
+  }
+  // Nothing listens on port 1: unreachable, said plainly (exit 1: the network, not the input).
+  assertOneLineError(
+    await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE]),
+    1,
+    /cannot reach the device at 127\.0\.0\.1:1/,
+  );
+  assert.match((await reidOk(["--store", store, "bindings"])).stdout, /^no bindings\n$/);
+});
+
+test("a blank element can be neither device nor user", async (t) => {
+  const { store } = tempDir(t);
+  assertOneLineError(await reid(["--store", store, "serve", "--device", "--no-mdns"]), 3);
+  assertOneLineError(await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE]), 3);
+});
+
+test("without a user daemon: bind, command sensor telemetry, unbind tells the device", async (t) => {
+  const { dir } = tempDir(t);
+  const deviceStore = join(dir, "device");
+  const userStore = join(dir, "user");
+  await initStore(deviceStore);
+  await initStore(userStore);
+  const sensor = join(dir, "sensor.sh");
+  writeFileSync(sensor, "#!/bin/sh\necho 'humidity 41%'\n");
+  chmodSync(sensor, 0o700);
+  const device = await serve(t, deviceStore, {
+    serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns", "--sensor", `command:${sensor}`],
+  });
+  const { address, handle } = await deviceAddress(device);
+  const user = ["--store", userStore];
+  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  const { readings } = await reidJson<{ readings: { value: string }[] }>([...user, "telemetry", address]);
+  assert.equal(readings[0]?.value, "humidity 41%");
+  assert.match(
+    (await reidOk([...user, "bindings"])).stdout,
+    new RegExp(`^device ${handle} bound .* at ${address}\\n$`),
+  );
+  const unbound = await reidJson<{ removed: { role: string }; notified: boolean }>([
+    ...user,
+    "unbind",
+    handle,
+  ]);
+  assert.deepEqual([unbound.removed.role, unbound.notified], ["device", true]);
+  assert.deepEqual(
+    (await reidJson<{ bindings: unknown[] }>(["--store", deviceStore, "bindings"])).bindings,
+    [],
+  );
+  assertOneLineError(await reid([...user, "command", address, "light", "on"]), 4, /not bound/);
+  // The device's own unbind of a user: bound again, then removed from the device's side.
+  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  const me = (await reidJson<{ handle: string }>([...user, "keys"])).handle;
+  await reidOk(["--store", deviceStore, "unbind", me]);
+  assertOneLineError(
+    await reid([...user, "command", address, "light", "on"]),
+    4,
+    /refused: user .* is not bound/,
+  );
+});
