@@ -24,6 +24,12 @@ export const command: Command = {
     if (!values.device && (values.listen !== undefined || values.sensor !== undefined || values["no-mdns"])) {
       throw new UsageError("--listen, --sensor and --no-mdns belong to 'reid serve --device'");
     }
+    // Listened for before the socket answers: a SIGTERM that arrives as soon as clients can connect
+    // must stop the daemon cleanly, not kill it by the default action.
+    const stopRequested = new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
     const { startDaemon } = await import("../../daemon/server.js");
     const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
     let daemon: Awaited<ReturnType<typeof startDaemon>>;
@@ -47,11 +53,7 @@ export const command: Command = {
     if (daemon.webUrl) print(context, `reid: the owner's page is at ${daemon.webUrl}`);
     if (daemon.device)
       print(context, `reid: device ${daemon.device.handle} serves binding on ${daemon.device.address}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    await stopRequested;
     await daemon.close();
   },
 };
