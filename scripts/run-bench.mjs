@@ -9,6 +9,7 @@ const steps = [
   ["--import", "tsx", "bench/startup.ts"],
   ["--import", "tsx", "bench/derive.ts"],
   ["--import", "tsx", "bench/daemon.ts"],
+  ["--import", "tsx", "bench/puf.ts"],
 ];
 for (const args of steps) {
   if (args[0] !== "scripts/build.mjs") console.log(`\n== ${args.at(-1)}`);

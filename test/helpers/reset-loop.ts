@@ -35,8 +35,9 @@ export interface KilledRun {
 }
 
 /**
- * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given), waits for its
- * first acknowledgement and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it
+ * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given; `extra`
+ * arguments such as --switch-modes after), waits for its first acknowledgement and `delayMs`
+ * more, then SIGKILLs it. Throws ResetLoopStartError if it
  * never acknowledged a reset, ResetLoopViolation if it misbehaved.
  */
 export async function runAndKill(
@@ -44,8 +45,9 @@ export async function runAndKill(
   store: string,
   delayMs: number,
   kekFile?: string,
+  extra: readonly string[] = [],
 ): Promise<KilledRun> {
-  const args = kekFile === undefined ? [fixture, store] : [fixture, store, "--kek-file", kekFile];
+  const args = [fixture, store, ...(kekFile === undefined ? [] : ["--kek-file", kekFile]), ...extra];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
