@@ -4,6 +4,7 @@ import type { OwnerPin } from "../auth/owner-pin.js";
 import { ReidError, StateError, StorageError, UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
+import type { Provisioning } from "../factory/provisioning.js";
 import { formatName, parseFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
 import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
@@ -122,7 +123,7 @@ export class ControlUnit {
           type === "erase"
             ? this.processing.eraseIdentifier(current)
             : factory
-              ? this.writeFactory(current, format, factory)
+              ? this.writeFactory(current, { kind: factory, format })
               : this.processing.writeIdentifier(current, format),
         );
       },
@@ -169,10 +170,11 @@ export class ControlUnit {
           if (current.mode === mode) {
             throw new StateError("already-in-mode", `the element is already in ${mode} mode`);
           }
+          // Back to factory mode: the factory identifier in the factory's format, exactly as it was.
           return this.commitNotified(name, name, undefined, () =>
             mode === "random"
               ? this.processing.writeIdentifier(current, current.format)
-              : this.writeFactory(current, current.format),
+              : this.writeFactory(current),
           );
         },
         () => (from ? { from } : {}),
@@ -180,16 +182,15 @@ export class ControlUnit {
     );
   }
 
-  /** The factory identifier of `format`, after provisioning `provision` (init --factory) when given. */
-  private async writeFactory(
-    current: RecordInfo,
-    format: RecordInfo["format"],
-    provision?: FactoryKind,
-  ): Promise<StoredRecord> {
+  /**
+   * The factory identifier, in the format it was provisioned with; init --factory provisions
+   * `provision` (source and format) first.
+   */
+  private async writeFactory(current: RecordInfo, provision?: Provisioning): Promise<StoredRecord> {
     const factory = this.options.factory;
     if (!factory) throw new StorageError("this element has no factory side", "no-factory");
     if (provision) await factory.provision(provision);
-    const root = await factory.root();
+    const { root, format } = await factory.root();
     try {
       return await this.processing.writeFactoryIdentifier(current, format, root);
     } finally {
@@ -296,7 +297,7 @@ export class ControlUnit {
         generation: current.generation,
         handle: current.handle,
         mode: current.mode,
-        factory: this.options.factory?.provisioned() ?? null,
+        factory: this.options.factory?.provisioned()?.kind ?? null,
         source: this.sourceName,
         format: formatName(current.format),
         scheduled: this.scheduled().map(({ id, type, at, format }) => ({

@@ -1,7 +1,7 @@
 import { StateError, UsageError } from "../errors.js";
 import type { Tpm } from "../tpm/tpm.js";
 import type { FactoryKind, FactorySource } from "./factory-source.js";
-import { readProvisioning, writeProvisioning } from "./provisioning.js";
+import { type Provisioning, readProvisioning, writeProvisioning } from "./provisioning.js";
 import type { PufConditions } from "./puf/sram-puf.js";
 
 export interface FactoryOptions {
@@ -24,27 +24,30 @@ export class FactoryUnit {
     private readonly options: FactoryOptions = {},
   ) {}
 
-  /** The factory source this element was provisioned with, or null. */
-  provisioned(): FactoryKind | null {
+  /** The factory source and format this element was provisioned with, or null. */
+  provisioned(): Provisioning | null {
     return readProvisioning(this.storeDirectory);
   }
 
-  /** Provisions `kind` (a PUF enrols, keeping helper data in the store) and remembers it, durably. */
-  async provision(kind: FactoryKind): Promise<void> {
-    await (await this.source(kind)).provision();
-    if (this.provisioned() !== kind) writeProvisioning(this.storeDirectory, kind);
+  /**
+   * Provisions `provisioning.kind` (a PUF enrols, keeping helper data in the store) and remembers
+   * it with the format, durably, before any identifier is committed from it.
+   */
+  async provision(provisioning: Provisioning): Promise<void> {
+    await (await this.source(provisioning.kind)).provision();
+    writeProvisioning(this.storeDirectory, provisioning);
   }
 
-  /** The provisioned source's factory root (32 bytes; the caller zeroes it). */
-  async root(): Promise<Uint8Array> {
-    const kind = this.provisioned();
-    if (kind === null) {
+  /** The provisioned source's factory root (32 bytes; the caller zeroes it) and the factory format. */
+  async root(): Promise<{ root: Uint8Array; format: Provisioning["format"] }> {
+    const provisioning = this.provisioned();
+    if (provisioning === null) {
       throw new StateError(
         "no-factory-identity",
         "this element has no factory identity: it was never initialized with 'reid init --factory puf-sim|tpm|host'",
       );
     }
-    return (await this.source(kind)).root();
+    return { root: await (await this.source(provisioning.kind)).root(), format: provisioning.format };
   }
 
   private async source(kind: FactoryKind): Promise<FactorySource> {

@@ -3,7 +3,7 @@
 // factory identity restored exactly. Every command is a separate process.
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { openElement } from "../../src/element/element.js";
@@ -25,7 +25,15 @@ type Note = Notification & Record<string, unknown>;
 describe("reid init --factory puf-sim and reid mode", () => {
   it("switches factory -> random -> factory: the factory identity comes back exactly, each step in status", async (t) => {
     const { store } = tempDir(t);
-    const init = await reidJson<Note>(["--store", store, "init", "--factory", "puf-sim"]);
+    const init = await reidJson<Note>([
+      "--store",
+      store,
+      "init",
+      "--factory",
+      "puf-sim",
+      "--format",
+      "base32:40",
+    ]);
     assert.equal(init.request, "init");
     assert.equal(init.mode, "factory");
     assert.equal(init.generation, 1);
@@ -48,16 +56,19 @@ describe("reid init --factory puf-sim and reid mode", () => {
     s = await status(store);
     assert.deepEqual([s.mode, s.factory, s.handle], ["random", "puf-sim", random.handle]);
 
-    // Random mode: the TRNG path works as ever.
-    const reset = await reidJson<Note>(["--store", store, "reset"]);
+    // Random mode: the TRNG path works as ever, in any format.
+    const reset = await reidJson<Note>(["--store", store, "reset", "--format", "digits:50"]);
     assert.equal(reset.mode, "random");
+    assert.equal((await status(store)).format, "digits:50");
 
     const back = await reidJson<Note>(["--store", store, "mode", "factory"]);
     assert.deepEqual(
       [back.request, back.mode, back.generation, back.handle],
       ["mode-factory", "factory", 4, factoryHandle],
     );
+    // Exactly the factory identifier: in the format it was provisioned with.
     assertSameSecret(storedIdentifier(store), factoryIdentifier);
+    assert.equal((await status(store)).format, "base32:40");
     const keys = await reidJson(["--store", store, "keys"]);
     assert.equal(keys.handle, factoryHandle);
     const text = await reidOk(["--store", store, "status"]);
@@ -90,12 +101,17 @@ describe("reid init --factory puf-sim and reid mode", () => {
     }
   });
 
-  it("a store never provisioned has no factory identity: mode factory exits 3", async (t) => {
+  it("a store never provisioned has no factory identity: mode factory exits 3; a damaged record of it exits 6", async (t) => {
     const { store } = tempDir(t);
     await reidOk(["--store", store, "init"]);
     const result = await assertUnchanged(store, () => reid(["--store", store, "mode", "factory"]));
     assertOneLineError(result, 3, /no factory identity: it was never initialized with 'reid init --factory/);
     assert.equal((await status(store)).factory, null);
+    mkdirSync(join(store, "factory"), { mode: 0o700 });
+    for (const bad of ["{", '{"source":"silicon","format":"raw:32"}', '{"source":"host","format":"raw:3"}']) {
+      writeFileSync(join(store, "factory", "provisioning.json"), bad, { mode: 0o600 });
+      assertOneLineError(await reid(["--store", store, "status"]), 6, /provisioning.json is corrupt/);
+    }
   });
 
   it("bad input exits 2 with one line and writes nothing", async (t) => {
