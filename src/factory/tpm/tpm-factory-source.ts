@@ -38,7 +38,7 @@ export const FACTORY_KEY_TEMPLATE: PublicArea = {
     kdf: { scheme: TPM_ALG.NULL },
   },
   unique: { x: sha256(new TextEncoder().encode("reid factory key v1")), y: new Uint8Array(32) },
-} as PublicArea;
+};
 
 /**
  * The TPM as a factory source. The identity is anchored in the endorsement seed like the EK,
