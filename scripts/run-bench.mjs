@@ -11,6 +11,7 @@ const steps = [
   ["--import", "tsx", "bench/daemon.ts"],
   ["--import", "tsx", "bench/tpm.ts"],
   ["--import", "tsx", "bench/binding.ts"],
+  ["--import", "tsx", "bench/puf.ts"],
 ];
 for (const args of steps) {
   if (args[0] !== "scripts/build.mjs") console.log(`\n== ${args.at(-1)}`);

@@ -52,6 +52,16 @@ export class EntropyError extends ReidError {
   }
 }
 
+/**
+ * The factory source could not give the factory identity (a PUF response too noisy to correct, a
+ * missing machine id, a TPM that refused): like an entropy failure, nothing was written.
+ */
+export class FactoryError extends ReidError {
+  constructor(message: string, code = "factory-source-failed") {
+    super(code, ExitCode.entropy, message);
+  }
+}
+
 /** The storage area could not be read or written, is corrupt, or is held by another writer. */
 export class StorageError extends ReidError {
   constructor(message: string, code = "storage-failure") {

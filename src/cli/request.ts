@@ -1,4 +1,6 @@
 import type { Notification, RequestType } from "../element/request.js";
+import { UsageError } from "../errors.js";
+import { FACTORY_KINDS, type FactoryKind } from "../factory/factory-source.js";
 import { type CliContext, type Command, print, printJson } from "./context.js";
 import { withElement } from "./with-element.js";
 
@@ -11,15 +13,26 @@ const SUMMARIES: Record<RequestType, string> = {
 /** init, reset and erase share one shape: a request to the element and its notification. */
 export function requestCommand(type: RequestType): Command {
   const takesFormat = type !== "erase";
+  const init = type === "init";
   return {
-    usage: `reid [--store DIR] [--json] [--source SPEC] ${type}${takesFormat ? " [--format raw[:N]|digits[:N]|base32[:N]]" : ""} [--at ISO-8601]`,
-    summary: `${SUMMARIES[type]} With --at, the request waits until that time (run by 'reid serve').`,
-    options: takesFormat
-      ? { format: { type: "string" }, at: { type: "string" } }
-      : { at: { type: "string" } },
+    usage: `reid [--store DIR] [--json] [--source SPEC] ${type}${takesFormat ? " [--format raw[:N]|digits[:N]|base32[:N]]" : ""}${init ? " [--factory puf-sim|tpm|host]" : ""} [--at ISO-8601]`,
+    summary: `${SUMMARIES[type]}${init ? " With --factory, in factory mode: the identifier from that factory source." : ""} With --at, the request waits until that time (run by 'reid serve').`,
+    options: {
+      ...(takesFormat ? { format: { type: "string" } } : {}),
+      ...(init ? { factory: { type: "string" } } : {}),
+      at: { type: "string" },
+    },
     positionals: [0, 0],
     async run(context, values) {
       const format = typeof values.format === "string" ? values.format : undefined;
+      if (typeof values.factory === "string") {
+        if (values.at !== undefined) throw new UsageError("--factory cannot be scheduled with --at");
+        const factory = factoryKind(values.factory);
+        const notification = await withElement(context, "write", (element) =>
+          element.initFactory(factory, format),
+        );
+        return report(context, notification);
+      }
       if (typeof values.at === "string") {
         const at = values.at;
         const scheduled = await withElement(context, "write", (element) =>
@@ -44,10 +57,17 @@ export function report(context: CliContext, n: Notification): void {
     return;
   }
   const handle = n.handle ?? "-";
+  const done: Record<Notification["request"], string> = {
+    init: n.mode === "factory" ? "initialized in factory mode" : "initialized",
+    reset: "reset",
+    erase: "erased",
+    "mode-random": "random mode: the factory identifier is erased",
+    "mode-factory": "factory mode: the factory identity is restored",
+  };
   const what =
     n.request === "erase"
       ? `erased: the element is blank (generation ${n.generation} kept)`
-      : `${n.request === "init" ? "initialized" : "reset"}: generation ${n.generation}, handle ${handle}`;
+      : `${done[n.request]}: generation ${n.generation}, handle ${handle}`;
   const notes = [
     n.request !== n.requested ? ` (single-type mode: '${n.requested}' carried out as reset)` : "",
     n.scheduled
@@ -55,4 +75,11 @@ export function report(context: CliContext, n: Notification): void {
       : "",
   ];
   print(context, `${what}, at ${n.time}${notes.join("")}`);
+}
+
+export function factoryKind(text: string): FactoryKind {
+  const kind = FACTORY_KINDS.find((k) => k === text);
+  if (!kind)
+    throw new UsageError(`bad --factory '${text.slice(0, 64)}': expected ${FACTORY_KINDS.join(", ")}`);
+  return kind;
 }

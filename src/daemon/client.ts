@@ -7,6 +7,8 @@ import type { ElementStatus } from "../element/control-unit.js";
 import type { Notification, RequestType } from "../element/request.js";
 import type { ScheduledRequest } from "../element/schedule.js";
 import { ExitCode, ReidError } from "../errors.js";
+import type { FactoryKind } from "../factory/factory-source.js";
+import type { ElementMode } from "../storage/record.js";
 import { fromWire } from "./protocol.js";
 
 /**
@@ -29,6 +31,15 @@ export class RemoteElement implements ElementApi {
 
   submit(type: RequestType, format?: string): Promise<Notification> {
     return this.call("POST", "/v1/requests", format === undefined ? { type } : { type, format });
+  }
+
+  initFactory(factory: FactoryKind, format?: string): Promise<Notification> {
+    const body = { type: "init", factory, ...(format === undefined ? {} : { format }) };
+    return this.call("POST", "/v1/requests", body);
+  }
+
+  switchMode(mode: ElementMode): Promise<Notification> {
+    return this.call("POST", "/v1/mode", { mode });
   }
 
   schedule(type: RequestType, format: string | undefined, at: string) {

@@ -6,6 +6,8 @@ import type { ElementApi } from "../element/api.js";
 import { certificateDays, MAX_CERTIFICATE_DAYS, signingAlgorithm } from "../element/inputs.js";
 import type { BindingEvent, Notification, RequestType } from "../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../errors.js";
+import { FACTORY_KINDS } from "../factory/factory-source.js";
+import type { ElementMode } from "../storage/record.js";
 import { objectBody, shorten } from "./json-body.js";
 import { toWire } from "./protocol.js";
 
@@ -15,6 +17,7 @@ const MESSAGE_LIMIT = 256 * 2 ** 20;
 /** How much of a body past its limit is still read (and dropped) to keep the connection usable. */
 const DRAIN_LIMIT = 64 * 2 ** 20;
 const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
+const MODES: readonly ElementMode[] = ["random", "factory"];
 
 /**
  * The element's JSON API (SPEC section 5). Every route validates its input and answers a bad one
@@ -86,10 +89,19 @@ export function apiRoutes(
   });
 
   app.post("/v1/requests", json, async (c) => {
-    const body = await objectBody(c, ["type", "format"]);
+    const body = await objectBody(c, ["type", "format", "factory"]);
     const type = oneOf(body.type, "type", REQUEST_TYPES);
     const format = optionalString(body.format, "format");
+    if (body.factory !== undefined) {
+      if (type !== "init") throw new UsageError("'factory' goes only with an init request");
+      return c.json(await elementFor(c).initFactory(oneOf(body.factory, "factory", FACTORY_KINDS), format));
+    }
     return c.json(await elementFor(c).submit(type, format));
+  });
+
+  app.post("/v1/mode", json, async (c) => {
+    const body = await objectBody(c, ["mode"]);
+    return c.json(await elementFor(c).switchMode(oneOf(body.mode, "mode", MODES)));
   });
 
   app.post("/v1/schedule", json, async (c) => {

@@ -1,6 +1,8 @@
 import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import type { BindingApi } from "../binding/api.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
+import type { FactoryKind } from "../factory/factory-source.js";
+import type { ElementMode } from "../storage/record.js";
 import type { ElementStatus } from "./control-unit.js";
 import type { Notification, RequestType } from "./request.js";
 import type { ScheduledRequest } from "./schedule.js";
@@ -23,6 +25,10 @@ export interface ElementApi {
   status(): Promise<ElementStatus>;
   /** A request; `format` is as the user wrote it ("digits:40") and is checked by the element. */
   submit(type: RequestType, format?: string): Promise<Notification>;
+  /** init in factory mode: the identifier from the factory source `factory` (provisioned now). */
+  initFactory(factory: FactoryKind, format?: string): Promise<Notification>;
+  /** The mode switch: random erases the factory identifier for a random one; factory restores it. */
+  switchMode(mode: ElementMode): Promise<Notification>;
   /** A request to carry out at `at` (ISO-8601 with a zone); persisted until then. */
   schedule(type: RequestType, format: string | undefined, at: string): Promise<ScheduledRequest>;
   cancelScheduled(id: string): Promise<ScheduledRequest>;

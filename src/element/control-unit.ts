@@ -2,19 +2,31 @@ import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/a
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import { ReidError, StateError, StorageError, UsageError } from "../errors.js";
+import type { FactoryKind } from "../factory/factory-source.js";
+import type { FactoryUnit } from "../factory/factory-unit.js";
+import type { Provisioning } from "../factory/provisioning.js";
 import { formatName, parseFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "../storage/identifier-store.js";
-import type { RecordInfo } from "../storage/record.js";
+import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
 import type { ProcessingUnit } from "./processing-unit.js";
-import type { BindingEvent, Notification, Request, RequestType } from "./request.js";
+import type {
+  BindingEvent,
+  ModeSwitch,
+  Notification,
+  NotifiedRequest,
+  Request,
+  RequestType,
+} from "./request.js";
 import type { ScheduledRequest, ScheduleRegister } from "./schedule.js";
 
 export interface ElementStatus {
   readonly state: RecordInfo["state"];
   readonly generation: number;
   readonly handle: string | null;
-  /** random (TRNG) mode; factory (PUF) mode arrives with the mode switch. */
-  readonly mode: "random";
+  /** factory: the identifier comes from the factory source; random: from the TRNG (source). */
+  readonly mode: ElementMode;
+  /** The factory source the element was provisioned with (init --factory), or null. */
+  readonly factory: FactoryKind | null;
   readonly source: string;
   readonly format: string;
   readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
@@ -63,6 +75,8 @@ export interface ControlOptions {
   readonly schedule?: ScheduleRegister | null;
   /** Told before and after the identifier changes (the bindings). */
   readonly companion?: IdentifierCompanion | null;
+  /** The factory side (PUF, TPM or host identity) for factory mode and the mode switch. */
+  readonly factory?: FactoryUnit | null;
   readonly now?: () => Date;
 }
 
@@ -113,6 +127,7 @@ export class ControlUnit {
     let performed: RequestType = request.type;
     const detail = () => ({
       ...(performed !== request.type ? { requested: request.type } : {}),
+      ...(request.factory ? { factory: request.factory } : {}),
       ...(origin ? { schedule: origin.id, late: origin.late } : {}),
     });
     return this.operation(
@@ -120,39 +135,105 @@ export class ControlUnit {
       actor,
       async () => {
         const current = await this.store.info();
-        const type = this.resolve(request.type, current);
+        const type = this.resolve(request, current);
         performed = type;
         // A scheduled request's format was checked when it was scheduled; a hand-edited schedule is
         // checked again here, inside the operation, so a bad one is refused and audited.
         const format =
-          origin?.format === undefined ? request.format : parseFormat(origin.format, this.store.capacity);
-        // Before anything changes: a failure here refuses the request with the identifier intact.
-        if (current.state === "set") {
-          await this.options.companion?.retire(
-            (task) => this.readIdentifier(task),
-            (event) => this.announce(event),
-          );
-        }
-        try {
-          const next =
-            type === "erase"
-              ? await this.processing.eraseIdentifier(current)
-              : await this.processing.writeIdentifier(current, format ?? current.format);
-          next.identifier?.fill(0);
-          this.companionChanged();
-          return { record: next, value: this.notify(type, request.type, next, origin) };
-        } catch (error) {
-          // Committed, though the old copy survived: the change happened and is announced, and the
-          // caller still learns of the failure.
-          if (error instanceof EraseIncompleteError) {
-            this.companionChanged();
-            this.notify(type, request.type, error.committed, origin);
-          }
-          throw error;
-        }
+          (origin?.format === undefined ? request.format : parseFormat(origin.format, this.store.capacity)) ??
+          current.format;
+        const factory = request.factory;
+        return this.commitNotified(type, request.type, origin, current, () =>
+          type === "erase"
+            ? this.processing.eraseIdentifier(current)
+            : factory
+              ? this.writeFactory(current, { kind: factory, format })
+              : this.processing.writeIdentifier(current, format),
+        );
       },
       detail,
     );
+  }
+
+  /**
+   * Runs `write` (one commit) and notifies its outcome. Committed, though the old copy survived:
+   * the change happened and is announced, and the caller still learns of the failure.
+   */
+  private async commitNotified(
+    type: NotifiedRequest,
+    requested: NotifiedRequest,
+    origin: Origin | undefined,
+    current: RecordInfo,
+    write: () => Promise<StoredRecord>,
+  ): Promise<{ record: RecordInfo; value: Notification }> {
+    // Before anything changes: a failure here refuses the request with the identifier intact.
+    if (current.state === "set") {
+      await this.options.companion?.retire(
+        (task) => this.readIdentifier(task),
+        (event) => this.announce(event),
+      );
+    }
+    try {
+      const next = await write();
+      next.identifier?.fill(0);
+      this.companionChanged();
+      return { record: next, value: this.notify(type, requested, next, origin) };
+    } catch (error) {
+      // Committed, though the old copy survived: the change happened and is announced, and the
+      // caller still learns of the failure.
+      if (error instanceof EraseIncompleteError) {
+        this.companionChanged();
+        this.notify(type, requested, error.committed, origin);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The mode switch (patent claim 20), an owner operation like a reset and as crash-atomic: to
+   * random, a new identifier from the TRNG replaces the factory one (the commit erases it); to
+   * factory (a factory reset), the factory source's identifier replaces the random one. The mode
+   * travels in the same record as the identifier.
+   */
+  switchMode(mode: ElementMode, actor: Actor = LOCAL_CLI): Promise<Notification> {
+    const name: ModeSwitch = mode === "random" ? "mode-random" : "mode-factory";
+    let from: ElementMode | null = null;
+    return this.serialize(() =>
+      this.operation(
+        name,
+        actor,
+        async () => {
+          const current = await this.store.info();
+          from = current.mode;
+          if (current.mode === mode) {
+            throw new StateError("already-in-mode", `the element is already in ${mode} mode`);
+          }
+          // Back to factory mode: the factory identifier in the factory's format, exactly as it was.
+          return this.commitNotified(name, name, undefined, current, () =>
+            mode === "random"
+              ? this.processing.writeIdentifier(current, current.format)
+              : this.writeFactory(current),
+          );
+        },
+        () => (from ? { from } : {}),
+      ),
+    );
+  }
+
+  /**
+   * The factory identifier, in the format it was provisioned with; init --factory provisions
+   * `provision` (source and format) first.
+   */
+  private async writeFactory(current: RecordInfo, provision?: Provisioning): Promise<StoredRecord> {
+    const factory = this.options.factory;
+    if (!factory) throw new StorageError("this element has no factory side", "no-factory");
+    if (provision) await factory.provision(provision);
+    const { root, format } = await factory.root();
+    try {
+      return await this.processing.writeFactoryIdentifier(current, format, root);
+    } finally {
+      root.fill(0);
+    }
   }
 
   /**
@@ -253,7 +334,8 @@ export class ControlUnit {
         state: current.state,
         generation: current.generation,
         handle: current.handle,
-        mode: "random",
+        mode: current.mode,
+        factory: this.options.factory?.provisioned()?.kind ?? null,
         source: this.sourceName,
         format: formatName(current.format),
         scheduled: this.scheduled().map(({ id, type, at, format }) => ({
@@ -446,11 +528,17 @@ export class ControlUnit {
     }
   }
 
-  private notify(type: RequestType, requested: RequestType, next: RecordInfo, origin?: Origin): Notification {
+  private notify(
+    type: NotifiedRequest,
+    requested: NotifiedRequest,
+    next: RecordInfo,
+    origin?: Origin,
+  ): Notification {
     const notification: Notification = {
       request: type,
       requested,
       state: next.state,
+      mode: next.mode,
       generation: next.generation,
       handle: next.handle,
       time: this.now().toISOString(),
@@ -524,8 +612,15 @@ export class ControlUnit {
     return () => this.listeners.delete(listener);
   }
 
-  private resolve(type: RequestType, current: RecordInfo): RequestType {
-    if (current.singleType) return "reset";
+  private resolve(request: Request, current: RecordInfo): RequestType {
+    const type = request.factory ? "init" : current.singleType ? "reset" : request.type;
+    if (type !== "init" && current.mode === "factory") {
+      // The TRNG path is shut down in factory mode (claim 20), and the factory identity stays.
+      throw new StateError(
+        "factory-mode",
+        `the element is in factory mode: its identifier comes from the factory source, so ${type} is refused; 'reid mode random' switches to random identifiers`,
+      );
+    }
     if (type === "init" && current.state === "set") {
       throw new StateError(
         "already-initialized",

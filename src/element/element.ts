@@ -4,6 +4,7 @@ import { bindingCompanion } from "../binding/companion.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { UsageError } from "../errors.js";
+import { type FactoryOptions, FactoryUnit } from "../factory/factory-unit.js";
 import { openFileStore } from "../storage/file/open-file-store.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
 import { AesGcmSealer } from "../storage/sealer.js";
@@ -23,6 +24,8 @@ export interface ElementOptions {
   readonly kek?: Uint8Array | null;
   /** The identifier lives in this TPM's NV (and a TPM source draws on it), not in area files. */
   readonly tpm?: ElementTpm | null;
+  /** The factory sources' settings (the simulated PUF's conditions, the host id files). */
+  readonly factory?: FactoryOptions;
   readonly now?: () => Date;
 }
 
@@ -59,6 +62,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     audit: new AuditLog(options.storeDirectory),
     schedule: new ScheduleRegister(options.storeDirectory),
     companion: bindingCompanion(options.storeDirectory),
+    factory: new FactoryUnit(options.storeDirectory, tpm, options.factory),
     ...(options.now ? { now: options.now } : {}),
   });
   return {

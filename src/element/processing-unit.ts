@@ -1,7 +1,7 @@
 import type { FifoCache } from "../entropy/fifo-cache.js";
 import { type IdentifierFormat, processRandom } from "../format/format.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
-import type { RecordInfo, StoredRecord } from "../storage/record.js";
+import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
 
 /**
  * The processing unit: on a request signal it reads random information from the FIFO, turns it
@@ -18,7 +18,33 @@ export class ProcessingUnit {
 
   async writeIdentifier(current: RecordInfo, format: IdentifierFormat): Promise<StoredRecord> {
     const fifo = await this.fifo();
-    const identifier = await processRandom(format, (length) => fifo.read(length));
+    return this.commitIdentifier(
+      current,
+      format,
+      "random",
+      await processRandom(format, (length) => fifo.read(length)),
+    );
+  }
+
+  /**
+   * Factory mode: the identifier of `format` from the factory source's root (the PUF path instead
+   * of the TRNG), committed with the mode in the same record.
+   */
+  async writeFactoryIdentifier(
+    current: RecordInfo,
+    format: IdentifierFormat,
+    root: Uint8Array,
+  ): Promise<StoredRecord> {
+    const { factoryIdentifier } = await import("../factory/identifier.js");
+    return this.commitIdentifier(current, format, "factory", await factoryIdentifier(root, format));
+  }
+
+  private async commitIdentifier(
+    current: RecordInfo,
+    format: IdentifierFormat,
+    mode: ElementMode,
+    identifier: Uint8Array,
+  ): Promise<StoredRecord> {
     try {
       // The handle goes into the record with the identifier, so status never derives a key.
       const { deriveHandle } = await import("../derive/derivation.js");
@@ -27,6 +53,7 @@ export class ProcessingUnit {
         generation: current.generation + 1,
         format,
         singleType: current.singleType,
+        mode,
         handle: deriveHandle(identifier),
         identifier,
       });

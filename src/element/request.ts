@@ -1,22 +1,33 @@
+import type { FactoryKind } from "../factory/factory-source.js";
 import type { IdentifierFormat } from "../format/format.js";
-import type { ElementState } from "../storage/record.js";
+import type { ElementMode, ElementState } from "../storage/record.js";
 
 /** The identifier configuration requests of the patent: initialize, erase, update/reset. */
 export type RequestType = "init" | "reset" | "erase";
+
+/** The mode switch (patent claim 20): to random erases the factory identifier; to factory restores it. */
+export type ModeSwitch = "mode-random" | "mode-factory";
+
+/** What a notification can announce: a request, or a mode switch. */
+export type NotifiedRequest = RequestType | ModeSwitch;
 
 export interface Request {
   readonly type: RequestType;
   /** The identifier's format for init/reset; the element's current one when absent. */
   readonly format?: IdentifierFormat;
+  /** init only: initialize in factory mode, the identifier from this factory source. */
+  readonly factory?: FactoryKind;
 }
 
 /** What the element tells the user when a request has finished (patent FIG. 2, step 210). */
 export interface Notification {
   /** The request carried out (in single-type mode, always reset). */
-  readonly request: RequestType;
+  readonly request: NotifiedRequest;
   /** The request that was asked for. */
-  readonly requested: RequestType;
+  readonly requested: NotifiedRequest;
   readonly state: ElementState;
+  /** The mode after the request: where the identifier came from. */
+  readonly mode: ElementMode;
   readonly generation: number;
   /** Public name of the identifier, from its derived Ed25519 key (SPEC section 4); null when blank. */
   readonly handle: string | null;

@@ -2,7 +2,9 @@ import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { DerivedKeys } from "../derive/derivation.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import { StorageError, UsageError } from "../errors.js";
+import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
+import type { ElementMode } from "../storage/record.js";
 import type { ElementApi, PublicKeys } from "./api.js";
 import type { ControlUnit, ElementStatus } from "./control-unit.js";
 import type { Element } from "./element.js";
@@ -37,6 +39,21 @@ export class ElementService implements ElementApi {
   submit(type: RequestType, format?: string): Promise<Notification> {
     if (format === undefined) return this.control.submit({ type }, this.actor);
     return this.control.submit({ type, format: parseFormat(format, this.control.capacity) }, this.actor);
+  }
+
+  initFactory(factory: FactoryKind, format?: string): Promise<Notification> {
+    return this.control.submit(
+      {
+        type: "init",
+        factory,
+        ...(format === undefined ? {} : { format: parseFormat(format, this.control.capacity) }),
+      },
+      this.actor,
+    );
+  }
+
+  switchMode(mode: ElementMode): Promise<Notification> {
+    return this.control.switchMode(mode, this.actor);
   }
 
   async schedule(type: RequestType, format: string | undefined, at: string) {

@@ -21,6 +21,7 @@ const NEVER_COMMITTED: RecordInfo = {
   epoch: 0,
   format: defaultFormat(RECORD_CAPACITY),
   singleType: false,
+  mode: "random",
   sealed: false,
   handle: null,
 };
@@ -106,7 +107,7 @@ export class DualAreaStore implements IdentifierStore {
     const epoch = current.info.epoch + 1;
     const bytes = encodeRecord({ ...next, sealed }, epoch, sealed && next.identifier ? this.sealer : null);
     const { identifier: _, ...fields } = next;
-    const info: RecordInfo = { ...fields, epoch, sealed };
+    const info: RecordInfo = { ...fields, mode: next.mode ?? "random", epoch, sealed };
     try {
       if (current.area === null) {
         await this.area.provision([bytes, new Uint8Array(AREA_SIZE)]);

@@ -8,13 +8,15 @@ import type { Sealer } from "./sealer.js";
  *
  * Layout v1 (AREA_SIZE bytes, integers big-endian):
  *   0  "REID"   4  version=1   5  state (0 blank, 1 set)   6  format (0 raw, 1 digits, 2 base32)
- *   7  flags (bit 0: single-type requests, bit 1: sealed)   8  epoch u64   16  generation u64
+ *   7  flags (bit 0: single-type requests, bit 1: sealed, bit 2: factory mode)   8  epoch u64
+ *   16  generation u64
  *   24 identifier length u16   26..31 zero   32 handle (16 bytes, zero when blank)
  *   48 payload: the identifier, or sealed (nonce, ciphertext, tag) with bytes 0..47 as associated
  *      data; then zeros   AREA_SIZE-32.. SHA-256 of all before
  * The epoch counts commits (erase and settings included) and orders the two areas; the
  * generation counts identifiers. The handle is public and kept in clear, so status never needs
- * the identifier or a key. A zeroed area is "erased"; anything else that fails the checks is
+ * the identifier or a key. The mode (patent claim 20: PUF or TRNG provides the identifier) is a
+ * flag of the record, so a mode switch commits the mode and its identifier as one unit. A zeroed area is "erased"; anything else that fails the checks is
  * "corrupt" and is never returned as an identifier.
  */
 export const AREA_SIZE = 256;
@@ -32,9 +34,12 @@ const DIGEST = 32;
 const BODY = AREA_SIZE - DIGEST;
 const FLAG_SINGLE_TYPE = 1;
 const FLAG_SEALED = 2;
+const FLAG_FACTORY = 4;
 const FORMAT_CODES: readonly FormatKind[] = ["raw", "digits", "base32"];
 
 export type ElementState = "blank" | "set";
+/** factory: the identifier comes from the factory source (PUF, TPM, host); random: from the TRNG. */
+export type ElementMode = "random" | "factory";
 
 export interface IdentifierRecord {
   readonly state: ElementState;
@@ -43,6 +48,8 @@ export interface IdentifierRecord {
   readonly format: IdentifierFormat;
   /** Single-type mode: every request is carried out as a reset. */
   readonly singleType: boolean;
+  /** Where the identifier came from; absent means random. A factory record is always set. */
+  readonly mode?: ElementMode;
   /** The public name derived from the identifier (SPEC section 4); null exactly when blank. */
   readonly handle: string | null;
   /** The canonical identifier bytes; null exactly when the state is blank. */
@@ -51,6 +58,7 @@ export interface IdentifierRecord {
 
 export interface StoredRecord extends IdentifierRecord {
   readonly epoch: number;
+  readonly mode: ElementMode;
   /** The store seals its identifiers under a key-encryption key (kept across erase). */
   readonly sealed: boolean;
 }
@@ -90,7 +98,12 @@ export function encodeRecord(
   view.setUint8(4, VERSION);
   view.setUint8(5, record.state === "set" ? 1 : 0);
   view.setUint8(6, FORMAT_CODES.indexOf(record.format.kind));
-  view.setUint8(7, (record.singleType ? FLAG_SINGLE_TYPE : 0) | (record.sealed ? FLAG_SEALED : 0));
+  view.setUint8(
+    7,
+    (record.singleType ? FLAG_SINGLE_TYPE : 0) |
+      (record.sealed ? FLAG_SEALED : 0) |
+      (record.mode === "factory" ? FLAG_FACTORY : 0),
+  );
   view.setBigUint64(8, BigInt(epoch));
   view.setBigUint64(16, BigInt(record.generation));
   view.setUint16(24, record.format.length);
@@ -116,7 +129,7 @@ export function decodeArea(bytes: Uint8Array): DecodedArea {
   const epoch = view.getBigUint64(8);
   const generation = view.getBigUint64(16);
   const length = view.getUint16(24);
-  if (stateCode > 1 || !kind || (flags & ~(FLAG_SINGLE_TYPE | FLAG_SEALED)) !== 0) {
+  if (stateCode > 1 || !kind || (flags & ~(FLAG_SINGLE_TYPE | FLAG_SEALED | FLAG_FACTORY)) !== 0) {
     return corrupt("it has unknown fields");
   }
   if (epoch > BigInt(Number.MAX_SAFE_INTEGER) || generation > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -127,6 +140,8 @@ export function decodeArea(bytes: Uint8Array): DecodedArea {
   const sealed = (flags & FLAG_SEALED) !== 0;
   const handle = bytes.subarray(HEADER, PAYLOAD);
   if (set === isZero(handle)) return corrupt(set ? "it has no handle" : "a blank record has a handle");
+  const factory = (flags & FLAG_FACTORY) !== 0;
+  if (factory && !set) return corrupt("a blank record is in factory mode");
   const payloadEnd = PAYLOAD + (set ? length + (sealed ? SEALED_OVERHEAD : 0) : 0);
   if (!isZero(bytes.subarray(26, HEADER)) || !isZero(bytes.subarray(payloadEnd, BODY))) {
     return corrupt("its unused bytes are not zero");
@@ -140,6 +155,7 @@ export function decodeArea(bytes: Uint8Array): DecodedArea {
       epoch: Number(epoch),
       format: { kind, length },
       singleType: (flags & FLAG_SINGLE_TYPE) !== 0,
+      mode: factory ? "factory" : "random",
       sealed,
       handle: set ? Buffer.from(handle).toString("hex") : null,
       identifier: set && !sealed ? payload : null,
@@ -159,6 +175,8 @@ function checkRecord(record: IdentifierRecord & { readonly sealed: boolean }, se
   if (!record.sealed && sealer) throw new RangeError("a sealer seals only sealed records");
   if ((state === "set") !== (identifier !== null)) throw new RangeError("a set record needs an identifier");
   if ((state === "set") !== (handle !== null)) throw new RangeError("a set record needs a handle");
+  if (record.mode === "factory" && state !== "set")
+    throw new RangeError("a factory record holds an identifier");
   if (handle !== null && !/^[0-9a-f]{32}$/.test(handle)) throw new RangeError("a handle is 32 hex digits");
   if (identifier && identifier.length !== format.length) {
     throw new RangeError("the identifier does not match its format's length");

@@ -19,6 +19,7 @@ export const TPM_CC = {
   Startup: 0x144,
   Shutdown: 0x145,
   NV_Read: 0x14e,
+  ECDH_ZGen: 0x154,
   Sign: 0x15d,
   FlushContext: 0x165,
   NV_ReadPublic: 0x169,

@@ -303,7 +303,7 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
     kill++;
     // Spread kills over the first MAX_DELAY_MS; a delay of 0 kills right after the first reset.
     const delayMs = kill % 10 === 0 ? 0 : Math.floor(Math.random() * (MAX_DELAY_MS + 1));
-    const { acks } = await runAndKill(fixture, store, delayMs, undefined, specText);
+    const { acks } = await runAndKill(fixture, store, delayMs, undefined, ["--tpm", specText]);
     acknowledged += acks.length;
     const where = `kill ${kill} (after ${delayMs} ms)`;
     const last = lastAcknowledged(acks, committed);

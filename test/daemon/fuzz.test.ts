@@ -131,7 +131,7 @@ const JSON_ROUTES: readonly JsonRoute[] = [
   {
     method: "POST",
     path: "/v1/requests",
-    fields: ["type", "format"],
+    fields: ["type", "format", "factory"],
     required: ["type"],
     valid: fc.oneof(
       fc.constant({ type: "erase" }),
@@ -143,6 +143,8 @@ const JSON_ROUTES: readonly JsonRoute[] = [
     bad: {
       type: anyJson.filter((value) => !["init", "reset", "erase"].includes(value as string)),
       format: badFormat,
+      // Only init takes a factory source, and only a known one.
+      factory: anyJson.filter((value) => !["puf-sim", "tpm", "host"].includes(value as string)),
     },
   },
   {
@@ -512,6 +514,7 @@ const ROUTES: Record<string, readonly string[]> = {
   "/v1/status": ["GET"],
   "/events": ["GET"],
   "/v1/requests": ["POST"],
+  "/v1/mode": ["POST"],
   "/v1/schedule": ["POST"],
   "/v1/schedule/0badc0de": ["DELETE"],
   "/v1/config": ["PUT"],

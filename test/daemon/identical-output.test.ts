@@ -245,6 +245,20 @@ const STEPS: Step[] = [
   { args: json("erase"), code: 3 },
   { args: same("erase"), code: 3 },
   { args: same("keys"), code: 3 },
+  // Factory mode and the mode switch (each side its own simulated chip).
+  { args: same("mode", "factory"), code: 3 },
+  { args: json("init", "--factory", "puf-sim"), code: 0 },
+  { args: same("status"), code: 0 },
+  { args: json("status"), code: 0 },
+  { args: same("reset"), code: 3 },
+  { args: json("erase"), code: 3 },
+  { args: same("mode", "random"), code: 0 },
+  { args: json("mode", "random"), code: 3 },
+  { args: json("mode", "factory"), code: 0 },
+  { args: same("mode", "sideways"), code: 2 },
+  { args: json("init", "--factory", "silicon"), code: 2 },
+  { args: json("mode", "random"), code: 0 },
+  { args: same("erase"), code: 0 },
   // The audit log of all of the above.
   { args: same("log"), code: 0 },
   { args: json("log"), code: 0 },
@@ -310,7 +324,7 @@ describe("the same output with and without a daemon", () => {
         return JSON.parse(result.stdout) as { state: string; generation: number };
       }),
     );
-    assert.deepEqual([statusA?.state, statusA?.generation], ["blank", 7]);
+    assert.deepEqual([statusA?.state, statusA?.generation], ["blank", 11]);
     assert.deepEqual(statusB, { ...statusA, store: directSide.store });
     assert.equal(readFileSync(join(daemonSide.work, "message.sig")).length, 64);
     assert.equal(readFileSync(join(directSide.work, "message.sig")).length, 64);

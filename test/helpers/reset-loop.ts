@@ -113,24 +113,19 @@ export interface KilledRun {
 }
 
 /**
- * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given; keeping the
- * identifier in the TPM `tpm` names, as `reid --tpm` takes it, when given), waits for its first
- * acknowledgement and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it never
- * acknowledged a reset, ResetLoopViolation if it misbehaved.
+ * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given; `extra`
+ * arguments after, such as --tpm SPEC or --switch-modes), waits for its first acknowledgement
+ * and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it never acknowledged a
+ * reset, ResetLoopViolation if it misbehaved.
  */
 export async function runAndKill(
   fixture: string,
   store: string,
   delayMs: number,
   kekFile?: string,
-  tpm?: string,
+  extra: readonly string[] = [],
 ): Promise<KilledRun> {
-  const args = [
-    fixture,
-    store,
-    ...(kekFile === undefined ? [] : ["--kek-file", kekFile]),
-    ...(tpm === undefined ? [] : ["--tpm", tpm]),
-  ];
+  const args = [fixture, store, ...(kekFile === undefined ? [] : ["--kek-file", kekFile]), ...extra];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },

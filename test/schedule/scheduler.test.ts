@@ -158,6 +158,7 @@ describe("scheduled requests in the daemon (fake clock)", () => {
       request: "reset",
       requested: "reset",
       state: "set",
+      mode: "random",
       generation: before.generation + 1,
       handle: notification.handle,
       time: at.toISOString(),

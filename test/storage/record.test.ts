@@ -25,12 +25,43 @@ test("record: encode and decode round-trip every field", () => {
     epoch: 7,
     format: RECORD.format,
     singleType: true,
+    mode: "random",
     sealed: false,
     handle: RECORD.handle,
   });
   assertSameSecret(identifier, RECORD.identifier);
   const blank = decodeArea(encodeRecord({ ...PLAIN, state: "blank", handle: null, identifier: null }, 8));
   assert.equal(blank.kind === "record" && blank.record.identifier, null);
+});
+
+/** Encodes `record`, changes its bytes, and makes the checksum match again. */
+function reseal(record: typeof PLAIN, mutate: (bytes: Uint8Array) => void) {
+  const bytes = encodeRecord(record, 1);
+  mutate(bytes);
+  bytes.set(
+    createHash("sha256")
+      .update(bytes.subarray(0, AREA_SIZE - 32))
+      .digest(),
+    AREA_SIZE - 32,
+  );
+  return decodeArea(bytes);
+}
+
+test("record: factory mode is a flag of the record, and only a set record can be in it", () => {
+  const factory = decodeArea(encodeRecord({ ...PLAIN, mode: "factory" }, 9));
+  assert.equal(factory.kind === "record" && factory.record.mode, "factory");
+  assert.equal(factory.kind === "record" && factory.record.singleType, true);
+  const blank = { ...PLAIN, state: "blank", handle: null, identifier: null, mode: "factory" } as const;
+  assert.throws(() => encodeRecord(blank, 9), /a factory record holds an identifier/);
+  // Forged: a blank record with the factory flag (bit 2 of byte 7), checksum made to match.
+  const forged = reseal({ ...blank, mode: "random" }, (bytes) => {
+    bytes[7] = (bytes[7] as number) | 4;
+  });
+  assert.deepEqual(forged, { kind: "corrupt", reason: "a blank record is in factory mode" });
+  const unknown = reseal(PLAIN, (bytes) => {
+    bytes[7] = (bytes[7] as number) | 8;
+  });
+  assert.deepEqual(unknown, { kind: "corrupt", reason: "it has unknown fields" });
 });
 
 test("record: every flipped bit anywhere in the area is detected", () => {
@@ -51,17 +82,6 @@ test("record: zeros are an erased area; random bytes and wrong sizes are corrupt
 });
 
 test("record: a well-checksummed record with impossible fields is still corrupt", () => {
-  const reseal = (mutate: (bytes: Uint8Array) => void) => {
-    const bytes = encodeRecord(PLAIN, 1);
-    mutate(bytes);
-    bytes.set(
-      createHash("sha256")
-        .update(bytes.subarray(0, AREA_SIZE - 32))
-        .digest(),
-      AREA_SIZE - 32,
-    );
-    return decodeArea(bytes);
-  };
   const set = (offset: number, value: number) => (bytes: Uint8Array) => {
     bytes[offset] = value;
   };
@@ -84,8 +104,8 @@ test("record: a well-checksummed record with impossible fields is still corrupt"
     ["a blank record with a handle", set(5, 0)],
     ["epoch beyond 2^53", set(8, 0xff)],
   ];
-  for (const [name, mutate] of cases) assert.equal(reseal(mutate).kind, "corrupt", name);
-  assert.equal(reseal(() => undefined).kind, "record", "the resealing itself is sound");
+  for (const [name, mutate] of cases) assert.equal(reseal(PLAIN, mutate).kind, "corrupt", name);
+  assert.equal(reseal(PLAIN, () => undefined).kind, "record", "the resealing itself is sound");
 });
 
 test("record: encoding refuses inconsistent records", () => {

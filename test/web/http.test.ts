@@ -245,6 +245,7 @@ describe("the owner's page over HTTP", () => {
     assert.deepEqual(Object.keys(reset.json).sort(), [
       "generation",
       "handle",
+      "mode",
       "request",
       "requested",
       "state",

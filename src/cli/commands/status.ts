@@ -13,7 +13,7 @@ export const command: Command = {
       ["state", status.state],
       ["generation", String(status.generation)],
       ["handle", status.handle ?? "-"],
-      ["mode", status.mode],
+      ["mode", status.factory ? `${status.mode} (factory source ${status.factory})` : status.mode],
       ["source", status.source],
       ["format", status.format],
       ["sealed", status.sealed ? "yes (AES-256-GCM under the key-encryption key)" : "no"],

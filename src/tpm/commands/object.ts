@@ -2,7 +2,7 @@ import { defineCommand } from "../command.js";
 import { TPM_CC } from "../constants.js";
 import { u32 } from "../marshal/codec.js";
 import { creationData2b, data2b, digest2b, name2b, pcrSelectionList, ticket } from "../structures/common.js";
-import { public2b, sensitiveCreate2b } from "../structures/public.js";
+import { eccPoint2b, public2b, sensitiveCreate2b } from "../structures/public.js";
 import { signature, sigScheme } from "../structures/signature.js";
 
 /** TPM2_CreatePrimary (Part 3, 24.1): a key derived from the hierarchy's seed and the template. */
@@ -54,4 +54,14 @@ export const Sign = defineCommand({
   parameters: { digest: digest2b, inScheme: sigScheme, validation: ticket },
   responseHandles: [],
   response: { signature },
+});
+
+/** TPM2_ECDH_ZGen (Part 3, 14.5): the key's private scalar times inPoint (an unrestricted decrypt key). */
+export const ECDH_ZGen = defineCommand({
+  name: "TPM2_ECDH_ZGen",
+  code: TPM_CC.ECDH_ZGen,
+  handles: [{ name: "keyHandle", auth: true }],
+  parameters: { inPoint: eccPoint2b },
+  responseHandles: [],
+  response: { outPoint: eccPoint2b },
 });

@@ -44,6 +44,9 @@ export const eccPoint = struct("TPMS_ECC_POINT", {
   y: sizedBytes("TPM2B_ECC_PARAMETER", 128),
 });
 
+/** TPM2B_ECC_POINT. */
+export const eccPoint2b = sized("TPM2B_ECC_POINT", eccPoint);
+
 /** TPMT_PUBLIC: the type selects both the parameters and the unique field. */
 export const publicArea = tagged("TPMT_PUBLIC", "type", u16, {
   [TPM_ALG.RSA]: struct("RSA public", {
