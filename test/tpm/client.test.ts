@@ -28,7 +28,6 @@ import {
   TPM_RH,
   TPM_ST,
   TPMA_NV,
-  TPMA_OBJECT,
 } from "../../src/tpm/constants.js";
 import { TpmResponseError } from "../../src/tpm/errors.js";
 import { TpmWriter } from "../../src/tpm/marshal/buffer.js";
@@ -38,6 +37,7 @@ import type { TpmAddress } from "../../src/tpm/spec.js";
 import { auth2b } from "../../src/tpm/structures/common.js";
 import { nvPublic2b } from "../../src/tpm/structures/nv.js";
 import { type PublicArea, publicArea } from "../../src/tpm/structures/public.js";
+import { eccP256Template } from "../../src/tpm/templates.js";
 import type { Tpm } from "../../src/tpm/tpm.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
 import { SocketTransport } from "../../src/tpm/transport/socket.js";
@@ -273,25 +273,7 @@ describe("NV indices", () => {
 });
 
 describe("a primary ECC P-256 signing key", () => {
-  const template: PublicArea = {
-    type: TPM_ALG.ECC,
-    nameAlg: TPM_ALG.SHA256,
-    objectAttributes:
-      TPMA_OBJECT.fixedTPM |
-      TPMA_OBJECT.fixedParent |
-      TPMA_OBJECT.sensitiveDataOrigin |
-      TPMA_OBJECT.userWithAuth |
-      TPMA_OBJECT.noDA |
-      TPMA_OBJECT.sign,
-    authPolicy: new Uint8Array(0),
-    parameters: {
-      symmetric: { algorithm: TPM_ALG.NULL },
-      scheme: { scheme: TPM_ALG.ECDSA, hashAlg: TPM_ALG.SHA256 },
-      curveID: TPM_ECC_CURVE.NIST_P256,
-      kdf: { scheme: TPM_ALG.NULL },
-    },
-    unique: { x: new Uint8Array(0), y: new Uint8Array(0) },
-  };
+  const template: PublicArea = eccP256Template("sign");
   const create = (tpm: Tpm) =>
     tpm.run(CreatePrimary, {
       primaryHandle: OWNER(),

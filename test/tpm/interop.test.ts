@@ -55,6 +55,11 @@ async function tpm2Ok(args: readonly string[]) {
   return result;
 }
 
+/** tpm2_nvdefine of a 256-byte owner index, with reid's attributes unless told otherwise. */
+async function nvdefine(index: number, size = "256", attributes = "ownerread|ownerwrite|no_da") {
+  await tpm2Ok(["tpm2_nvdefine", "-C", "o", "-s", size, "-a", attributes, hexIndex(index)]);
+}
+
 const hexIndex = (index: number) => `0x${index.toString(16)}`;
 
 /** tpm2_nvread of a whole 256-byte index, or null when tpm2-tools says it is not defined. */
@@ -151,16 +156,7 @@ describe("reid handles what tpm2-tools defines and writes", () => {
     const target = await tpmStore(t);
     const file = join(target.dir, "record.bin");
     writeFileSync(file, bytes, { mode: 0o600 });
-    await tpm2Ok([
-      "tpm2_nvdefine",
-      "-C",
-      "o",
-      "-s",
-      "256",
-      "-a",
-      "ownerread|ownerwrite|no_da",
-      hexIndex(target.nvIndex + 1),
-    ]);
+    await nvdefine(target.nvIndex + 1);
     await tpm2Ok(["tpm2_nvwrite", "-C", "o", "-i", file, hexIndex(target.nvIndex + 1)]);
     const status = await target.json<{ state: string; generation: number; handle: string }>(["status"]);
     assert.deepEqual([status.state, status.generation, status.handle], ["set", 1, record.handle]);
@@ -176,16 +172,7 @@ describe("reid handles what tpm2-tools defines and writes", () => {
     const garbage = randomBytes(256);
     const file = join(element.dir, "garbage.bin");
     writeFileSync(file, garbage, { mode: 0o600 });
-    await tpm2Ok([
-      "tpm2_nvdefine",
-      "-C",
-      "o",
-      "-s",
-      "256",
-      "-a",
-      "ownerread|ownerwrite|no_da",
-      hexIndex(element.nvIndex),
-    ]);
+    await nvdefine(element.nvIndex);
     await tpm2Ok(["tpm2_nvwrite", "-C", "o", "-i", file, hexIndex(element.nvIndex)]);
     assertOneLineError(await element.run(["status"]), 6, /corrupt/);
     assertOneLineError(await element.run(["reset"]), 6, /corrupt/);
@@ -198,7 +185,7 @@ describe("reid handles what tpm2-tools defines and writes", () => {
       ["256", "ownerread|ownerwrite|authread|authwrite"],
     ] as const) {
       const element = await tpmStore(t);
-      await tpm2Ok(["tpm2_nvdefine", "-C", "o", "-s", size, "-a", attributes, hexIndex(element.nvIndex)]);
+      await nvdefine(element.nvIndex, size, attributes);
       assertOneLineError(await element.run(["init"]), 6, /is not one of reid's/);
       assertOneLineError(await element.run(["status"]), 6, /is not one of reid's/);
       const info = await element.run(["tpm", "info"]);
@@ -210,16 +197,7 @@ describe("reid handles what tpm2-tools defines and writes", () => {
 
   test("an index tpm2_nvdefine'd but never written counts as empty: init uses it", async (t) => {
     const element = await tpmStore(t);
-    await tpm2Ok([
-      "tpm2_nvdefine",
-      "-C",
-      "o",
-      "-s",
-      "256",
-      "-a",
-      "ownerread|ownerwrite|no_da",
-      hexIndex(element.nvIndex),
-    ]);
+    await nvdefine(element.nvIndex);
     const status = await element.json<{ state: string }>(["status"]);
     assert.equal(status.state, "blank");
     await element.ok(["init"]);

@@ -3,8 +3,9 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { FactoryError, ReidError } from "../../errors.js";
 import { password } from "../../tpm/command.js";
 import { CreatePrimary, ECDH_ZGen, FlushContext } from "../../tpm/commands/object.js";
-import { TPM_ALG, TPM_ECC_CURVE, TPM_RH, TPMA_OBJECT } from "../../tpm/constants.js";
+import { TPM_RH } from "../../tpm/constants.js";
 import type { PublicArea } from "../../tpm/structures/public.js";
+import { eccP256Template } from "../../tpm/templates.js";
 import type { Tpm } from "../../tpm/tpm.js";
 import type { FactorySource } from "../factory-source.js";
 import { FACTORY_POINT } from "./factory-point.js";
@@ -20,25 +21,10 @@ const INFO = new TextEncoder().encode("root");
  * TPM, exactly like the endorsement key (EK) the manufacturer certifies. Its `unique` field names
  * reid, so it is not the EK itself.
  */
-export const FACTORY_KEY_TEMPLATE: PublicArea = {
-  type: TPM_ALG.ECC,
-  nameAlg: TPM_ALG.SHA256,
-  objectAttributes:
-    TPMA_OBJECT.fixedTPM |
-    TPMA_OBJECT.fixedParent |
-    TPMA_OBJECT.sensitiveDataOrigin |
-    TPMA_OBJECT.userWithAuth |
-    TPMA_OBJECT.noDA |
-    TPMA_OBJECT.decrypt,
-  authPolicy: new Uint8Array(0),
-  parameters: {
-    symmetric: { algorithm: TPM_ALG.NULL },
-    scheme: { scheme: TPM_ALG.NULL },
-    curveID: TPM_ECC_CURVE.NIST_P256,
-    kdf: { scheme: TPM_ALG.NULL },
-  },
-  unique: { x: sha256(new TextEncoder().encode("reid factory key v1")), y: new Uint8Array(32) },
-};
+export const FACTORY_KEY_TEMPLATE: PublicArea = eccP256Template(
+  "decrypt",
+  sha256(new TextEncoder().encode("reid factory key v1")),
+);
 
 /**
  * The TPM as a factory source. The identity is anchored in the endorsement seed like the EK,
