@@ -165,7 +165,7 @@ function credentials(pinFile: string | undefined, fromEnv: string | undefined): 
 /** The TPM the store remembers; a store we cannot read is left for the command to report. */
 function rememberedTpm(store: string): string | undefined {
   try {
-    return readTpmMarker(store) ?? undefined;
+    return readTpmMarker(store)?.spec;
   } catch {
     return undefined;
   }

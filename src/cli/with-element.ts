@@ -84,7 +84,7 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
       );
     // The daemon's store remembers the TPM it opened (the file is written before it serves).
     if (context.tpmGiven && context.tpm) {
-      const served = readTpmMarker(context.storeDirectory);
+      const served = readTpmMarker(context.storeDirectory)?.spec ?? null;
       if (served === null || parseTpmSpec(served).nvIndex !== context.tpm.nvIndex) {
         throw mismatch(served === null ? "no TPM" : `the TPM ${served}`);
       }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { decodeArea, type StoredRecord } from "../../src/storage/record.js";
@@ -204,13 +204,25 @@ describe("reid handles what tpm2-tools defines and writes", () => {
     assert.equal((await recordViaTpm2Tools(element.nvIndex)).record.generation, 1);
   });
 
-  test("tpm2_nvundefine of reid's live index makes the element blank, never a wrong identifier", async (t) => {
+  test("tpm2_nvundefine of reid's live index is a lost store (exit 6), never a blank one whose generations restart", async (t) => {
     const element = await tpmStore(t);
+    // Before any commit, a store without indices is simply new.
+    assert.equal((await element.json<{ generation: number }>(["status"])).generation, 0);
     await element.ok(["init"]);
+    await element.ok(["reset"]);
+    const marker = join(element.store, "tpm");
+    assert.deepEqual(readFileSync(marker, "utf8").split("\n"), [element.spec, "committed", ""]);
     const { index } = await recordViaTpm2Tools(element.nvIndex);
     await tpm2Ok(["tpm2_nvundefine", "-C", "o", hexIndex(index)]);
-    const status = await element.json<{ state: string; generation: number }>(["status"]);
-    assert.deepEqual([status.state, status.generation], ["blank", 0]);
-    assert.equal(readFileSync(join(element.store, "tpm"), "utf8").trim(), element.spec);
+    for (const args of [["status"], ["keys"], ["init"], ["reset"]]) {
+      assertOneLineError(await element.run(args), 6, /no longer holds either of its NV indices/);
+    }
+    assert.equal(await nvread(element.nvIndex), null, "a refused request defined an index");
+    assert.equal(await nvread(element.nvIndex + 1), null, "a refused request defined an index");
+    // Starting again is the owner's explicit choice: without the marker, --tpm opens a new store.
+    rmSync(marker);
+    assert.equal((await element.json<{ state: string; generation: number }>(["status"])).generation, 0);
+    await element.ok(["init"]);
+    assert.equal((await recordViaTpm2Tools(element.nvIndex)).record.generation, 1);
   });
 });

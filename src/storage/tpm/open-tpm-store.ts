@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { UsageError } from "../../errors.js";
+import { StorageError, UsageError } from "../../errors.js";
 import { formatTpmSpec, parseTpmSpec, type TpmSpec } from "../../tpm/spec.js";
 import type { Tpm } from "../../tpm/tpm.js";
 import { connectTpm } from "../../tpm/transport/open.js";
@@ -57,9 +57,11 @@ export async function openTpmStoreAt(
       ...(options.ownerAuth ? { ownerAuth: options.ownerAuth } : {}),
     });
     // Remembered before the first commit can define anything.
-    const text = formatTpmSpec(options.spec);
-    if (options.write && readTpmMarker(location) !== text) writeTpmMarker(location, text);
-    return { store: closingWith(store, releaseAll), tpm };
+    const spec = formatTpmSpec(options.spec);
+    const marker = readTpmMarker(location);
+    const committed = marker?.committed ?? false;
+    if (options.write && marker?.spec !== spec) writeTpmMarker(location, { spec, committed });
+    return { store: rememberingCommits(store, location, spec, committed, releaseAll), tpm };
   } catch (error) {
     await releaseAll();
     throw error;
@@ -73,8 +75,8 @@ function checkBackend(location: string, options: TpmStoreOptions): void {
       "store-backend",
     );
   }
-  const remembered = readTpmMarker(location);
-  if (remembered === null) return;
+  const remembered = readTpmMarker(location)?.spec;
+  if (remembered === undefined) return;
   const before = parseTpmSpec(remembered);
   if (before.nvIndex !== options.spec.nvIndex) {
     throw new UsageError(
@@ -84,17 +86,51 @@ function checkBackend(location: string, options: TpmStoreOptions): void {
   }
 }
 
-/** The store, whose close() also releases what was opened for it. */
-function closingWith(store: IdentifierStore, release: () => Promise<void>): IdentifierStore {
+/**
+ * The store, which also notes its first commit in the marker, refuses to pass a lost store off as
+ * a new one, and whose close() releases what was opened for it.
+ */
+function rememberingCommits(
+  store: IdentifierStore,
+  location: string,
+  spec: string,
+  committedBefore: boolean,
+  release: () => Promise<void>,
+): IdentifierStore {
+  let committed = committedBefore;
+  const found = async () => {
+    const info = await store.info();
+    // Generation 0 is a store that holds no record at all: after a commit, the TPM lost it.
+    if (committed && info.generation === 0) {
+      throw new StorageError(
+        `store ${location} held an identifier in ${store.location}, but the TPM no longer holds either of its NV indices (undefined outside reid: TPM2_Clear or tpm2_nvundefine); the identifier is gone: to start again, remove ${join(location, "tpm")} and run 'reid init'`,
+        "store-lost",
+      );
+    }
+    return info;
+  };
   return {
     get location() {
       return store.location;
     },
     capacity: store.capacity,
     sealingKeyId: store.sealingKeyId,
-    info: () => store.info(),
-    load: (options) => store.load(options),
-    commit: (next) => store.commit(next),
+    info: found,
+    load: async (options) => {
+      await found();
+      return store.load(options);
+    },
+    commit: async (next) => {
+      const stored = await store.commit(next);
+      if (!committed) {
+        committed = true;
+        // Best effort: the record is durable either way; only the loss check would miss it.
+        try {
+          writeTpmMarker(location, { spec, committed: true });
+        } catch {}
+      }
+      return stored;
+    },
     close: async () => {
       try {
         await store.close();
