@@ -11,6 +11,7 @@ import { verify as argon2Verify } from "@node-rs/argon2";
 import type { Credentials } from "../../src/auth/actor.js";
 import { checkPin, MAX_FAILURES, OwnerPin } from "../../src/auth/owner-pin.js";
 import { AuthError, ReidError } from "../../src/errors.js";
+import { textForms } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
 
 const PIN = "correct horse 42";
@@ -99,21 +100,8 @@ function parseArgon2(encoded: string): {
   };
 }
 
-/** Every form of `secret` that could give it away in a file: as is, hex, base64, base64url, and a recovery code without its dashes. */
-function forms(secret: string): string[] {
-  const bytes = Buffer.from(secret, "utf8");
-  return [
-    secret,
-    secret.replaceAll("-", ""),
-    secret.toLowerCase(),
-    bytes.toString("hex"),
-    bytes.toString("base64").replace(/=+$/, ""),
-    bytes.toString("base64url"),
-  ];
-}
-
 function assertNotIn(text: string, secret: string, what: string): void {
-  for (const form of forms(secret)) assert.ok(!text.includes(form), `owner.json shows the ${what}`);
+  for (const form of textForms(secret)) assert.ok(!text.includes(form), `owner.json shows the ${what}`);
 }
 
 /** Wrong PINs until the counter says `failures`, waiting out each back-off on the fake clock. */

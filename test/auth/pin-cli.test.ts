@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { assertOneLineError, type CliResult, REID, reid } from "../helpers/cli.js";
 import { finished } from "../helpers/process.js";
-import { tempDir } from "../helpers/temp.js";
+import { secretFile, tempDir } from "../helpers/temp.js";
 
 const PIN = "4711-owner-pin";
 const RECOVERY_CODE = /[A-HJ-NP-Z2-9]{4}(?:-[A-HJ-NP-Z2-9]{4}){4}/;
@@ -75,13 +75,6 @@ async function serve(t: TestContext, store: string, env: NodeJS.ProcessEnv): Pro
     });
   });
   return { stop };
-}
-
-/** A 0600 file with `content` (PIN files must be private to be read at all). */
-function secretFile(dir: string, name: string, content: string | Uint8Array): string {
-  const path = join(dir, name);
-  writeFileSync(path, content, { mode: 0o600 });
-  return path;
 }
 
 interface Session {

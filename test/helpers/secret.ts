@@ -31,3 +31,19 @@ export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean
     Buffer.from(haystack.buffer, haystack.byteOffset, haystack.length).indexOf(Buffer.from(needle)) !== -1
   );
 }
+
+/**
+ * Every text form of a PIN or recovery code that would give it away: as is (always first), without
+ * a recovery code's dashes, lowercased, hex, base64 and base64url.
+ */
+export function textForms(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  return [
+    secret,
+    secret.replaceAll("-", ""),
+    secret.toLowerCase(),
+    bytes.toString("hex"),
+    bytes.toString("base64").replace(/=+$/, ""),
+    bytes.toString("base64url"),
+  ];
+}

@@ -151,6 +151,17 @@ const FORMATS: readonly IdentifierFormat[] = [
   { kind: "base32", length: 64 },
 ];
 
+/** The element on `store`, opened for writing with key-encryption key `key` (or none). */
+function openWithKey(store: string, key: Uint8Array | null) {
+  return openElement({
+    storeDirectory: store,
+    source: { kind: "os" },
+    write: true,
+    lockTimeoutMs: 5000,
+    kek: key,
+  });
+}
+
 describe("sealed store", () => {
   test("after many resets through the element, no identifier it ever held is in the area files in clear", async (t: TestContext) => {
     const { store } = tempDir(t);
@@ -464,14 +475,7 @@ describe("sealed store", () => {
   test("through the element without the key: erase works, init is refused, status still says sealed", async (t) => {
     const { store } = tempDir(t);
     const kek = newKek();
-    const open = (key: Uint8Array | null) =>
-      openElement({
-        storeDirectory: store,
-        source: { kind: "os" },
-        write: true,
-        lockTimeoutMs: 5000,
-        kek: key,
-      });
+    const open = (key: Uint8Array | null) => openWithKey(store, key);
     const sealed = await open(kek);
     await sealed.control.submit({ type: "init" }).finally(() => sealed.close());
     const keyless = await open(null);
@@ -506,14 +510,7 @@ describe("sealed store", () => {
 
   test("a plain store given a key: load() refuses it as unsealed; seal() seals the same identifier and generation", async (t) => {
     const { store } = tempDir(t);
-    const open = (key: Uint8Array | null) =>
-      openElement({
-        storeDirectory: store,
-        source: { kind: "os" },
-        write: true,
-        lockTimeoutMs: 5000,
-        kek: key,
-      });
+    const open = (key: Uint8Array | null) => openWithKey(store, key);
     const plain = await open(null);
     let identifier: Buffer;
     try {
