@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { finished } from "./process.js";
 
@@ -26,9 +27,28 @@ export interface CliOptions {
   readonly prefix?: readonly string[];
 }
 
+/**
+ * Directories above the checkout that other users may not pass through (a clone in a 0700
+ * `mktemp -d`), opened for traversal only (o+x, no listing) while the tests run as another uid, and
+ * put back when the test process ends.
+ */
+const opened = new Map<string, number>();
+function letOthersReachCheckout(): void {
+  for (let dir = dirname(REID); dir !== dirname(dir); dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0 && !opened.has(dir)) {
+      if (opened.size === 0) process.once("exit", () => opened.forEach((was, path) => chmodSync(path, was)));
+      opened.set(dir, mode);
+      chmodSync(dir, mode | 0o001);
+    }
+  }
+}
+
 /** Runs `reid ARGS` as a separate process with a clean environment. */
 export function reid(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   assert.ok(existsSync(REID), `${REID} is missing: run 'npm run build' (npm test does it)`);
+  // Another user must at least reach the built CLI and its node_modules to be refused by the store.
+  if (options.uid !== undefined && options.uid !== process.getuid?.()) letOthersReachCheckout();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: options.home ?? "/nonexistent-home",
