@@ -37,7 +37,11 @@ function letOthersReachCheckout(): void {
   for (let dir = dirname(REID); dir !== dirname(dir); dir = dirname(dir)) {
     const mode = statSync(dir).mode & 0o7777;
     if ((mode & 0o001) === 0 && !opened.has(dir)) {
-      if (opened.size === 0) process.once("exit", () => opened.forEach((was, path) => chmodSync(path, was)));
+      if (opened.size === 0) {
+        process.once("exit", () => {
+          for (const [path, was] of opened) chmodSync(path, was);
+        });
+      }
       opened.set(dir, mode);
       chmodSync(dir, mode | 0o001);
     }
