@@ -38,7 +38,8 @@ export interface TelemetryResult {
 export interface BindingApi {
   bind(address: string, expectHandle: string): Promise<BindResult>;
   command(address: string, name: string, args: readonly string[]): Promise<CommandResult>;
-  telemetry(address: string): Promise<TelemetryResult>;
+  /** The fresh reading, preceded by up to `count - 1` of the latest sampled ones (count 1..64). */
+  telemetry(address: string, count: number): Promise<TelemetryResult>;
   bindings(): Promise<{ handle: string; bindings: readonly BindingEntry[] }>;
   /** Removes the binding with `handle`; a device is told first (best effort) when this element is its user. */
   unbind(handle: string): Promise<{ removed: BindingEntry; notified: boolean }>;

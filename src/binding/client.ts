@@ -14,8 +14,8 @@ export class RemoteBinding implements BindingApi {
     return this.call<CommandResult>("POST", "/v1/binding/command", { address, name, args });
   }
 
-  telemetry(address: string) {
-    return this.call<TelemetryResult>("POST", "/v1/binding/telemetry", { address });
+  telemetry(address: string, count: number) {
+    return this.call<TelemetryResult>("POST", "/v1/binding/telemetry", { address, count });
   }
 
   bindings() {

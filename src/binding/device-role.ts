@@ -7,6 +7,8 @@ export interface DeviceOptions {
   readonly host: string;
   readonly port: number;
   readonly sensor: Sensor;
+  /** Sample the sensor into the history this often (`--sample-every`); never when absent. */
+  readonly sampleEveryMs?: number;
   /** Advertise `_reid._tcp` over mDNS (off for tests outside a private network namespace). */
   readonly advertise: boolean;
   /** Where an mDNS failure is reported (the daemon's stderr). */

@@ -13,6 +13,7 @@ import {
   NONCE_BYTES,
   requestChallenge,
 } from "./handshake.js";
+import { ReadingHistory, requestedCount } from "./history.js";
 import { type Identity, withIdentity } from "./identity.js";
 import type { Sensor } from "./sensor.js";
 import { type SealedTelemetry, sealTelemetry } from "./telemetry.js";
@@ -33,12 +34,31 @@ const RESERVED = new Set(["telemetry"]);
  */
 export class DeviceRole {
   private readonly pending = new Map<string, number>();
+  private readonly history = new ReadingHistory();
 
   constructor(
     private readonly control: ControlUnit,
     private readonly directory: string,
     private readonly sensor: Sensor,
   ) {}
+
+  /**
+   * Takes a reading for the history (`serve --device --sample-every`). The handle is read first: a
+   * reset between the two leaves the reading under the old handle, where no one is answered it.
+   */
+  async sample(): Promise<void> {
+    const { handle } = await this.control.status();
+    if (!handle) return;
+    this.history.add(handle, await this.read());
+  }
+
+  private async read(): Promise<string> {
+    return JSON.stringify({
+      sensor: this.sensor.name,
+      time: this.control.time().toISOString(),
+      value: await this.sensor.read(),
+    });
+  }
 
   async hello(body: Record<string, unknown>): Promise<Hello> {
     versionField(body);
@@ -110,21 +130,22 @@ export class DeviceRole {
     return answer;
   }
 
-  /** Readings sealed to the user who asked (a signed `telemetry` command) and to no one else. */
+  /**
+   * Readings sealed to the user who asked (a signed `telemetry` command) and to no one else: a
+   * fresh one, preceded by as many of the latest sampled ones as the request asks for, all in one
+   * HPKE context.
+   */
   async telemetry(body: Record<string, unknown>): Promise<SealedTelemetry> {
     const command = parseCommand(body);
     if (command.name !== "telemetry")
       throw new AuthError("bad-command", "a telemetry request is the command 'telemetry'");
+    const count = requestedCount(command.args);
     // Verified first: only a bound user makes the sensor read.
     const { handle, x25519 } = await this.verified(command, ({ file }) => {
       const user = file.read().users.find((u) => u.handle === command.user) as UserBinding;
       return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex") };
     });
-    const reading = JSON.stringify({
-      sensor: this.sensor.name,
-      time: this.control.time().toISOString(),
-      value: await this.sensor.read(),
-    });
+    const reading = await this.read();
     const sealed = await this.control.useIdentifier((identifier) =>
       withIdentity(this.directory, identifier, (self) => {
         if (self.party.handle !== command.device) {
@@ -133,11 +154,12 @@ export class DeviceRole {
             "this device's identifier changed while the reading was taken",
           );
         }
+        this.history.add(self.party.handle, reading);
         return sealTelemetry(
           { handle: self.party.handle, x25519: self.x25519 },
           { handle, x25519 },
           command.counter,
-          [Buffer.from(reading)],
+          this.history.latest(self.party.handle, count).map((r) => Buffer.from(r)),
         );
       }),
     );

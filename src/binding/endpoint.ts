@@ -53,9 +53,16 @@ export function deviceRoutes(role: DeviceRole): Hono {
 export async function startDeviceEndpoint(
   control: ControlUnit,
   directory: string,
-  options: { readonly host: string; readonly port: number; readonly sensor: Sensor },
+  options: {
+    readonly host: string;
+    readonly port: number;
+    readonly sensor: Sensor;
+    readonly sampleEveryMs?: number;
+    readonly report?: (message: string) => void;
+  },
 ): Promise<DeviceEndpoint> {
-  const routes = deviceRoutes(new DeviceRole(control, directory, options.sensor));
+  const role = new DeviceRole(control, directory, options.sensor);
+  const routes = deviceRoutes(role);
   const server = createAdaptorServer({
     fetch: routes.fetch,
     serverOptions: {
@@ -79,13 +86,46 @@ export async function startDeviceEndpoint(
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const stopSampling = options.sampleEveryMs
+    ? sampleEvery(role, options.sampleEveryMs, options.report ?? (() => {}))
+    : () => {};
   return {
     address: `${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`,
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        stopSampling();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Samples the sensor into the device's history every `ms`. A sample still running when the next is
+ * due is not doubled; a failing sensor is reported once, and again only when its failure changes.
+ */
+function sampleEvery(role: DeviceRole, ms: number, report: (message: string) => void): () => void {
+  let busy = false;
+  let lastFailure = "";
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    role
+      .sample()
+      .then(
+        () => {
+          lastFailure = "";
+        },
+        (error: Error) => {
+          if (error.message !== lastFailure) report(`sampling the sensor failed: ${error.message}`);
+          lastFailure = error.message;
+        },
+      )
+      .finally(() => {
+        busy = false;
+      });
+  }, ms);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -1,7 +1,7 @@
 import { deriveKeys, deriveStorageKey, wipe } from "../derive/derivation.js";
 import { BindingsFile } from "./bindings-file.js";
+import type { X25519Pair } from "./hpke/suite.js";
 import { type BindingKeys, type Party, partyOf } from "./parties.js";
-import type { X25519Pair } from "./telemetry.js";
 
 /** This element as a binding party, for one operation: its keys and its sealed bindings file. */
 export interface Identity {

@@ -33,8 +33,9 @@ export function bindingRoutes(elementFor: (c: Context) => ElementApi): Hono {
     );
   });
   app.post("/telemetry", json, async (c) => {
-    const body = await objectBody(c, ["address"]);
-    return c.json(await (await binding(c)).telemetry(text(body.address, "address")));
+    const body = await objectBody(c, ["address", "count"]);
+    if (!Number.isSafeInteger(body.count)) throw new UsageError("'count' must be an integer");
+    return c.json(await (await binding(c)).telemetry(text(body.address, "address"), body.count as number));
   });
   app.delete("/:handle", async (c) => c.json(await (await binding(c)).unbind(c.req.param("handle"))));
   return app;

@@ -3,6 +3,7 @@ import type { ControlUnit } from "../element/control-unit.js";
 import { ExitCode, ReidError, UsageError } from "../errors.js";
 import type { BindingApi, BindingEntry, Reading } from "./api.js";
 import { checkCommandShape } from "./command.js";
+import { requestedCount } from "./history.js";
 import { withIdentity } from "./identity.js";
 import { bindTo, boundDevice, fetchTelemetry, nextCommand, sendCommand } from "./user.js";
 import { handleField } from "./wire.js";
@@ -46,10 +47,13 @@ export class BindingService implements BindingApi {
     });
   }
 
-  async telemetry(address: string) {
+  async telemetry(address: string, count: number) {
+    // Checked here, before a counter is spent; the device checks it again.
+    const args = count === 1 ? [] : [String(count)];
+    requestedCount(args);
     return this.owner("telemetry", { address }, async (identity) => {
       const device = boundDevice(identity, address);
-      const command = nextCommand(identity, device, "telemetry", [], this.control.time());
+      const command = nextCommand(identity, device, "telemetry", args, this.control.time());
       const opened = await fetchTelemetry(identity, device, command);
       return { device: device.handle, readings: opened.map(readingOf) };
     });

@@ -1,20 +1,7 @@
-import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { AuthError, UsageError } from "../errors.js";
+import { MAX_READINGS } from "./history.js";
+import { SUITE, suiteKeyPair, type X25519Pair } from "./hpke/suite.js";
 import { bytesField, hex, PROTOCOL, versionField } from "./wire.js";
-
-/**
- * Sealed telemetry: HPKE (RFC 9180) in Auth mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
- * AES-128-GCM. The device seals to the bound user's X25519 key *and* authenticates with its own
- * derived X25519 key, so opening proves which device sent the readings, not merely that they were
- * meant for us (the patent's "I could decrypt it" is no proof of the sender). One context per
- * answer; each reading is its own message in it, in order, so readings cannot be dropped from the
- * middle, reordered or moved into another answer unnoticed.
- */
-export const SUITE = new CipherSuite({
-  kem: new DhkemX25519HkdfSha256(),
-  kdf: new HkdfSha256(),
-  aead: new Aes128Gcm(),
-});
 
 /** The sealed readings as they travel. */
 export interface SealedTelemetry {
@@ -26,7 +13,6 @@ export interface SealedTelemetry {
   readonly readings: readonly string[];
 }
 
-export const MAX_READINGS = 64;
 /** A sealed reading's ciphertext: a 4 KiB reading plus JSON framing and the tag, in hex. */
 const MAX_READING_HEX = 2 * (8192 + 16);
 
@@ -42,11 +28,14 @@ function requestAad(counter: number): Uint8Array {
   return Buffer.from(`reid/v1/telemetry/request\n${counter}`);
 }
 
-export interface X25519Pair {
-  readonly secret: Uint8Array;
-  readonly publicKey: Uint8Array;
-}
-
+/**
+ * Sealed telemetry: HPKE (RFC 9180) in Auth mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+ * AES-128-GCM. The device seals to the bound user's X25519 key *and* authenticates with its own
+ * derived X25519 key, so opening proves which device sent the readings, not merely that they were
+ * meant for us (the patent's "I could decrypt it" is no proof of the sender). One context per
+ * answer; each reading is its own message in it, in order, so readings cannot be dropped from the
+ * middle, reordered or moved into another answer unnoticed.
+ */
 export async function sealTelemetry(
   device: { readonly handle: string; readonly x25519: X25519Pair },
   user: { readonly handle: string; readonly x25519: Uint8Array },
@@ -55,7 +44,7 @@ export async function sealTelemetry(
 ): Promise<SealedTelemetry> {
   const sender = await SUITE.createSenderContext({
     recipientPublicKey: await SUITE.kem.deserializePublicKey(user.x25519),
-    senderKey: await keyPair(device.x25519),
+    senderKey: await suiteKeyPair(device.x25519),
     info: telemetryInfo(device.handle, user.handle),
   });
   const aad = requestAad(counter);
@@ -86,7 +75,7 @@ export async function openTelemetry(
   let recipient: Awaited<ReturnType<typeof SUITE.createRecipientContext>>;
   try {
     recipient = await SUITE.createRecipientContext({
-      recipientKey: await keyPair(user.x25519),
+      recipientKey: await suiteKeyPair(user.x25519),
       enc,
       senderPublicKey: await SUITE.kem.deserializePublicKey(device.x25519),
       info: telemetryInfo(device.handle, user.handle),
@@ -128,13 +117,6 @@ function parseSealed(body: Record<string, unknown>): { enc: Uint8Array; readings
       throw new AuthError("telemetry-unopened", `bad telemetry: ${error.message}`);
     throw error;
   }
-}
-
-async function keyPair(pair: X25519Pair): Promise<import("node:crypto").webcrypto.CryptoKeyPair> {
-  return {
-    privateKey: await SUITE.kem.deserializePrivateKey(pair.secret),
-    publicKey: await SUITE.kem.deserializePublicKey(pair.publicKey),
-  };
 }
 
 function unopened(): AuthError {

@@ -25,10 +25,16 @@ test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 
     [["command", "127.0.0.1:7470"], 2, /missing an argument/],
     [["command", "127.0.0.1:7470", "light", "on"], 4, /not bound to a device at 127\.0\.0\.1:7470/],
     [["telemetry", "127.0.0.1:7470"], 4, /not bound/],
+    [["telemetry", "127.0.0.1:7470", "--count", "0"], 2, /bad --count '0'/],
+    [["telemetry", "127.0.0.1:7470", "--count", "65"], 2, /bad --count '65': expected 1 to 64/],
+    [["telemetry", "127.0.0.1:7470", "--count", "2x"], 2, /bad --count/],
     [["unbind", HANDLE], 3, /no binding with handle/],
     [["unbind", "nope"], 2, /bad HANDLE/],
     [["discover", "--timeout", "0"], 2, /bad --timeout/],
     [["serve", "--listen", "127.0.0.1:0"], 2, /belong to 'reid serve --device'/],
+    [["serve", "--sample-every", "1"], 2, /belong to 'reid serve --device'/],
+    [["serve", "--device", "--sample-every", "0.01"], 2, /bad --sample-every '0\.01'/],
+    [["serve", "--device", "--sample-every", "1e3"], 2, /bad --sample-every/],
     [["serve", "--device", "--sensor", "thermometer"], 2, /bad --sensor/],
     [["serve", "--device", "--listen", "127.0.0.1"], 2, /bad --listen/],
   ];
@@ -67,6 +73,9 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
   await reidOk([...user, "bind", address, "--expect-handle", handle]);
   const { readings } = await reidJson<{ readings: { value: string }[] }>([...user, "telemetry", address]);
   assert.equal(readings[0]?.value, "humidity 41%");
+  // Without sampling, the history holds the readings earlier requests took: one, plus the fresh one.
+  const more = await reidJson<{ readings: unknown[] }>([...user, "telemetry", address, "--count", "3"]);
+  assert.equal(more.readings.length, 2);
   assert.match(
     (await reidOk([...user, "bindings"])).stdout,
     new RegExp(`^device ${handle} bound .* at ${address}\\n$`),
@@ -90,5 +99,42 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
     await reid([...user, "command", address, "light", "on"]),
     4,
     /refused: user .* is not bound/,
+  );
+});
+
+test("a failing sensor: sampling reports it once on the daemon's stderr, a request gets a one-line error", async (t) => {
+  const { dir } = tempDir(t);
+  const deviceStore = join(dir, "device");
+  const userStore = join(dir, "user");
+  await initStore(deviceStore);
+  await initStore(userStore);
+  const sensor = join(dir, "broken.sh");
+  writeFileSync(sensor, "#!/bin/sh\necho 'no such probe' >&2\nexit 3\n");
+  chmodSync(sensor, 0o700);
+  const device = await serve(t, deviceStore, {
+    serveArgs: [
+      "--device",
+      "--listen",
+      "127.0.0.1:0",
+      "--no-mdns",
+      "--sensor",
+      `command:${sensor}`,
+      "--sample-every",
+      "0.05",
+    ],
+  });
+  const { address, handle } = await deviceAddress(device);
+  await reidOk(["--store", userStore, "bind", address, "--expect-handle", handle]);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assertOneLineError(
+    await reid(["--store", userStore, "telemetry", address, "--count", "5"]),
+    1,
+    /sensor command .*broken\.sh failed/,
+  );
+  const stderr = (await device.stop()).stderr.toString();
+  assert.equal(
+    stderr.match(/sampling the sensor failed: sensor command .*broken\.sh failed/g)?.length,
+    1,
+    stderr,
   );
 });

@@ -76,6 +76,13 @@ test("discover, bind, command, telemetry; user reset -> refused -> rebind -> acc
   );
   assert.equal(telemetry.device, deviceHandle);
   assert.equal(telemetry.readings[0]?.value, "23.5");
+  // Through the user's daemon too: the earlier reading, then a fresh one, opened in order.
+  writeFileSync(sensorFile, "24.0\n");
+  const two = await json<{ readings: { value: string }[] }>(userStore, "telemetry", address, "--count", "2");
+  assert.deepEqual(
+    two.readings.map((r) => r.value),
+    ["23.5", "24.0"],
+  );
 
   const listed = await json<{ bindings: { role: string; handle: string }[] }>(deviceStore, "bindings");
   assert.deepEqual(
@@ -120,6 +127,7 @@ test("discover, bind, command, telemetry; user reset -> refused -> rebind -> acc
     [
       ["bound", oldUser],
       ["command", oldUser],
+      ["telemetry", oldUser],
       ["telemetry", oldUser],
       ["unbound", oldUser],
       ["bound", newUser],

@@ -58,10 +58,12 @@ async function bindParty(address: string, deviceHandle: string, user = testParty
   return { user, device };
 }
 
-async function startDevice(t: Parameters<typeof serve>[0]) {
+async function startDevice(t: Parameters<typeof serve>[0], ...extra: string[]) {
   const { store } = tempDir(t);
   await initStore(store);
-  const daemon = await serve(t, store, { serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"] });
+  const daemon = await serve(t, store, {
+    serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns", ...extra],
+  });
   return { store, daemon, ...(await deviceAddress(daemon)) };
 }
 
@@ -154,6 +156,58 @@ describe("device endpoint: the protocol and its refusals", () => {
         2,
       ),
     );
+  });
+
+  test("telemetry with a count: the latest samples then the fresh reading, in one context; a bad count spends no counter; a reset drops the history", async (t) => {
+    const { address, handle, store } = await startDevice(t, "--sample-every", "0.05");
+    const ask = async (
+      party: ReturnType<typeof testParty>,
+      device: string,
+      counter: number,
+      args: string[],
+    ) => {
+      const command = signCommand(party, { device, counter, time: Date.now(), name: "telemetry", args });
+      return post(address, "/v1/telemetry", command);
+    };
+    const opened = async (
+      answer: Answer,
+      user: ReturnType<typeof testParty>,
+      device: Uint8Array,
+      at: string,
+      counter: number,
+    ) => {
+      assert.equal(answer.status, 200, answer.text);
+      const readings = await openTelemetry(
+        answer.body,
+        { handle: user.handle, x25519: user.keys.x25519 },
+        { handle: at, x25519: device },
+        counter,
+      );
+      return readings.map((r) => JSON.parse(Buffer.from(r).toString()) as { time: string; value: string });
+    };
+    const { user, device } = await bindParty(address, handle);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const five = await opened(await ask(user, handle, 1, ["5"]), user, device.x25519, handle, 1);
+    assert.equal(five.length, 5);
+    const times = five.map((r) => Date.parse(r.time));
+    assert.deepEqual(
+      [...times].sort((a, b) => a - b),
+      times,
+      "oldest first",
+    );
+    assert.ok((times.at(-1) as number) > Date.now() - 1000, "the last is fresh");
+    for (const bad of [["0"], ["65"], ["01"], ["2", "3"], ["five"], ["-1"]]) {
+      assertRefused(await ask(user, handle, 2, bad), 400, "bad-telemetry-request", 2);
+    }
+    // Counter 2 was not spent by the refusals; the history has grown past five.
+    const all = await opened(await ask(user, handle, 2, ["64"]), user, device.x25519, handle, 2);
+    assert.ok(all.length > 5 && all.length <= 64, `${all.length} readings`);
+    const before = Date.now();
+    const next = (await request(store, "reset")).handle as string;
+    const rebound = await bindParty(address, next, user);
+    const after = await opened(await ask(user, next, 3, ["64"]), user, rebound.device.x25519, next, 3);
+    assert.ok(after.length >= 1, "the fresh reading at least");
+    for (const r of after) assert.ok(Date.parse(r.time) >= before, "no reading from before the reset");
   });
 
   test("a reset of the device wipes its bindings: the user's commands are refused until it binds again", async (t) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { SUITE } from "../../src/binding/telemetry.js";
+import { SUITE } from "../../../src/binding/hpke/suite.js";
 
 // RFC 9180, Appendix A.1.3: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, Auth mode, as
 // published. The suite telemetry uses must reproduce them byte for byte.
