@@ -39,7 +39,7 @@ export async function serveDeviceRole(
   let stopWatching = () => {};
   if (options.advertise) {
     const { advertise } = await import("./mdns.js");
-    advert = advertise(handle, endpoint.port, options.report ?? (() => {}));
+    advert = advertise(handle, endpoint.port, options.host, options.report ?? (() => {}));
     let current = handle;
     stopWatching = control.onNotification((notification) => {
       if (notification.handle && notification.handle !== current) {

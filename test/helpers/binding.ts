@@ -36,17 +36,47 @@ export async function deviceAddress(
  */
 export function privateNetwork(t: TestContext): { prefix: readonly string[] } | null {
   if (process.getuid?.() !== 0) return null;
+  const name = namespace(t);
+  ip("netns", "exec", name, "ip", "route", "add", "224.0.0.0/4", "dev", "lo");
+  return { prefix: ["ip", "netns", "exec", name] };
+}
+
+/**
+ * Two private namespaces joined by a veth pair, a LAN of two hosts that exists only for the test:
+ * `device` holds DEVICE_LAN_ADDRESS on its link, `lan` a neighbour on the same /24. Multicast goes
+ * out on the link. Null when not root.
+ */
+export function linkedNetworks(t: TestContext): { device: readonly string[]; lan: readonly string[] } | null {
+  if (process.getuid?.() !== 0) return null;
+  const [device, lan] = [namespace(t), namespace(t)];
+  const link = `rd${randomBytes(3).toString("hex")}`;
+  ip("link", "add", `${link}a`, "netns", device, "type", "veth", "peer", "name", `${link}b`, "netns", lan);
+  for (const [ns, end, address] of [
+    [device, `${link}a`, `${DEVICE_LAN_ADDRESS}/24`],
+    [lan, `${link}b`, "10.77.0.2/24"],
+  ] as const) {
+    ip("-n", ns, "addr", "add", address, "dev", end);
+    ip("-n", ns, "link", "set", end, "up");
+    ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", end);
+  }
+  return { device: ["ip", "netns", "exec", device], lan: ["ip", "netns", "exec", lan] };
+}
+
+export const DEVICE_LAN_ADDRESS = "10.77.0.1";
+
+/** A new namespace, loopback up with multicast on; deleted when the test ends. */
+function namespace(t: TestContext): string {
   const name = `reid-test-${process.pid}-${randomBytes(3).toString("hex")}`;
-  const ip = (...args: string[]) => {
-    const result = spawnSync("ip", args, { encoding: "utf8" });
-    assert.equal(result.status, 0, `ip ${args.join(" ")}: ${result.stderr}`);
-  };
   ip("netns", "add", name);
   t.after(() => {
     spawnSync("ip", ["netns", "del", name]);
   });
   ip("netns", "exec", name, "ip", "link", "set", "lo", "up");
   ip("netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on");
-  ip("netns", "exec", name, "ip", "route", "add", "224.0.0.0/4", "dev", "lo");
-  return { prefix: ["ip", "netns", "exec", name] };
+  return name;
+}
+
+function ip(...args: string[]): void {
+  const result = spawnSync("ip", args, { encoding: "utf8" });
+  assert.equal(result.status, 0, `ip ${args.join(" ")}: ${result.stderr}`);
 }

@@ -8,7 +8,7 @@ export const command: Command = {
   usage:
     "reid [--store DIR] [--tpm SPEC] [--source SPEC] [--kek-file FILE] serve [--web HOST:PORT] [--device [--listen HOST:PORT] [--sensor SPEC] [--sample-every SECONDS] [--no-mdns]]",
   summary:
-    "Runs the secure element daemon: it alone holds the store and serves its API on a 0600 Unix socket in the store directory; --web also serves the owner's page on a loopback HOST:PORT. --device also serves the device role of binding on --listen (default 127.0.0.1:7470), advertised over mDNS as _reid._tcp, with readings from --sensor (simulated, file:PATH or command:PATH), sampled every --sample-every seconds into a history of the last 64 that 'reid telemetry --count' reads.",
+    "Runs the secure element daemon: it alone holds the store and serves its API on a 0600 Unix socket in the store directory; --web also serves the owner's page on a loopback HOST:PORT. --device also serves the device role of binding on --listen (default 127.0.0.1:7470), advertised over mDNS as _reid._tcp on that interface only, with readings from --sensor (simulated, file:PATH or command:PATH), sampled every --sample-every seconds into a history of the last 64 that 'reid telemetry --count' reads.",
   options: {
     web: { type: "string" },
     device: { type: "boolean" },
