@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { AuthError, UsageError } from "../errors.js";
+import { AuthError, ExitCode, ReidError, UsageError } from "../errors.js";
 import type { DeviceBinding } from "./bindings-file.js";
 import { checkReceipt, type SignedCommand, signCommand } from "./command.js";
 import { bindRequest, checkBindResult, checkHello, NONCE_BYTES } from "./handshake.js";
+import { requestedCount } from "./history.js";
 import { postMessage } from "./http.js";
 import type { Identity } from "./identity.js";
 import { peerOf } from "./parties.js";
@@ -95,10 +96,18 @@ export async function fetchTelemetry(
   command: SignedCommand,
 ): Promise<Uint8Array[]> {
   const answer = await postMessage(device.address, "/v1/telemetry", command);
-  return openTelemetry(
+  const readings = await openTelemetry(
     answer,
     { handle: identity.party.handle, x25519: identity.x25519 },
     { handle: device.handle, x25519: Buffer.from(device.x25519, "hex") },
     command.counter,
   );
+  if (readings.length > requestedCount(command.args)) {
+    throw new ReidError(
+      "device-protocol",
+      ExitCode.internal,
+      "the device answered more readings than asked for",
+    );
+  }
+  return readings;
 }
