@@ -6,7 +6,6 @@
 // neither the identifier (in any rendering) nor the PIN nor a recovery code shows up in audit.log,
 // audit.head, owner.json, schedule.json or any output, but for the one print of each recovery code.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { createDecipheriv, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,8 +13,8 @@ import { describe, it, type TestContext } from "node:test";
 import type { AuditRecord } from "../../src/audit/audit-log.js";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { renderings } from "../cli/store.js";
-import { assertOneLineError, type CliResult, REID, reid } from "../helpers/cli.js";
-import { finished } from "../helpers/process.js";
+import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
+import { serve, stopCleanly } from "../helpers/daemon.js";
 import { containsBytes, textForms } from "../helpers/secret.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
 
@@ -23,53 +22,6 @@ const PIN = "audit-owner-pin-31";
 const RECOVERY_CODE = /[A-HJ-NP-Z2-9]{4}(?:-[A-HJ-NP-Z2-9]{4}){4}/;
 const MODES = ["direct", "daemon"] as const;
 type Mode = (typeof MODES)[number];
-
-interface Served {
-  stop(): Promise<void>;
-  output(): string;
-}
-
-/** `reid --store STORE serve` as a child process, stopped (SIGTERM) by the test. */
-async function serve(t: TestContext, store: string, env: NodeJS.ProcessEnv): Promise<Served> {
-  const child: ChildProcess = spawn(process.execPath, [REID, "--store", store, "serve"], {
-    env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = finished(child);
-  exited.catch(() => undefined);
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output += chunk.toString("utf8");
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString("utf8");
-  });
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited.catch(() => undefined);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reid serve did not start: ${output}`)), 30_000);
-    child.stdout?.on("data", () => {
-      if (output.includes("reid: serving store")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", () => {
-      clearTimeout(timer);
-      reject(new Error(`reid serve exited before serving: ${output}`));
-    });
-  });
-  return {
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const { code } = await exited;
-      assert.equal(code, 0, `reid serve exited ${code}: ${output}`);
-    },
-    output: () => output,
-  };
-}
 
 interface Session {
   readonly dir: string;
@@ -92,7 +44,7 @@ async function session(t: TestContext, mode: Mode): Promise<Session> {
   const kek = secretFile(dir, "kek", randomBytes(32));
   // A command that did not go through the daemon fails at once on the lock the daemon holds.
   const env = { REID_LOCK_TIMEOUT: "0", REID_KEK_FILE: kek };
-  const daemon = mode === "daemon" ? await serve(t, store, env) : null;
+  const daemon = mode === "daemon" ? await serve(t, store, { env }) : null;
   const outputs: [string, Buffer][] = [];
   const wrapKey = randomBytes(32);
   const run = async (args: readonly string[], extra: NodeJS.ProcessEnv = {}) => {
@@ -115,13 +67,15 @@ async function session(t: TestContext, mode: Mode): Promise<Session> {
     lastRun: () => outputs.at(-1)?.[0] ?? "",
     outputs: () => [
       ...outputs,
-      ...(daemon ? [["reid serve", Buffer.from(daemon.output())] as [string, Buffer]] : []),
+      ...(daemon ? [["reid serve", Buffer.from(daemon.stdout() + daemon.stderr())] as [string, Buffer]] : []),
     ],
     run,
     ok,
     json: async <T>(args: readonly string[], extra?: NodeJS.ProcessEnv) =>
       JSON.parse((await ok(["--json", ...args], extra)).stdout) as T,
-    stop: async () => daemon?.stop(),
+    stop: async () => {
+      if (daemon) await stopCleanly(daemon);
+    },
   };
 }
 

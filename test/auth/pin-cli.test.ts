@@ -11,12 +11,13 @@
 // run gets REID_LOCK_TIMEOUT=0, so in daemon mode a command that did not go through the daemon
 // would fail at once on the store lock the daemon holds.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { assertOneLineError, type CliResult, REID, reid } from "../helpers/cli.js";
+import { type ServedDaemon, serve, stopCleanly } from "../helpers/daemon.js";
 import { finished } from "../helpers/process.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
 
@@ -29,52 +30,6 @@ type Mode = (typeof MODES)[number];
 /** Every recovery code in `text`. */
 function recoveryCodes(text: string): string[] {
   return text.match(new RegExp(RECOVERY_CODE.source, "g")) ?? [];
-}
-
-/** A running `reid serve` child; stop() sends SIGTERM and waits for it to exit. */
-interface Served {
-  stop(): Promise<void>;
-}
-
-async function serve(t: TestContext, store: string, env: NodeJS.ProcessEnv): Promise<Served> {
-  const child: ChildProcess = spawn(process.execPath, [REID, "--store", store, "serve"], {
-    env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = finished(child);
-  exited.catch(() => undefined);
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString("utf8");
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString("utf8");
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    const { code } = await exited;
-    assert.equal(code, 0, `reid serve exited ${code}: ${err.trim()}`);
-  };
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited.catch(() => undefined);
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reid serve did not start: ${err.trim()}`)), 30_000);
-    const check = () => {
-      if (out.includes("reid: serving store")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", check);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      reject(new Error(`reid serve exited before serving: ${err.trim()}`));
-    });
-  });
-  return { stop };
 }
 
 interface Session {
@@ -96,7 +51,7 @@ async function session(t: TestContext, mode: Mode): Promise<Session> {
   const { dir, store } = tempDir(t, "reid-pin-cli-");
   const kek = secretFile(dir, "kek", randomBytes(32));
   const env = { REID_LOCK_TIMEOUT: "0", REID_KEK_FILE: kek };
-  let daemon: Served | null = mode === "daemon" ? await serve(t, store, env) : null;
+  let daemon: ServedDaemon | null = mode === "daemon" ? await serve(t, store, { env }) : null;
   const run = (args: readonly string[], extra: NodeJS.ProcessEnv = {}) =>
     reid(["--store", store, ...args], { env: { ...env, ...extra } });
   return {
@@ -114,11 +69,11 @@ async function session(t: TestContext, mode: Mode): Promise<Session> {
     },
     restart: async () => {
       if (!daemon) return;
-      await daemon.stop();
-      daemon = await serve(t, store, env);
+      await stopCleanly(daemon);
+      daemon = await serve(t, store, { env });
     },
     stop: async () => {
-      await daemon?.stop();
+      if (daemon) await stopCleanly(daemon);
       daemon = null;
     },
   };

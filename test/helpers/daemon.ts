@@ -27,6 +27,8 @@ export interface ServedDaemon {
   readonly child: ChildProcess;
   /** What it printed on stdout so far. */
   stdout(): string;
+  /** What it printed on stderr so far. */
+  stderr(): string;
   /** Resolves once the process has exited, with everything it printed. */
   readonly exited: Promise<Finished>;
   /** SIGTERM by PID, then SIGKILL if it has not exited after `graceMs`; resolves with its exit. */
@@ -58,8 +60,12 @@ export async function startServe(store: string, options: DaemonOptions = {}): Pr
   });
   const exited = finished(child);
   let printed = "";
+  let complained = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     printed += chunk.toString("utf8");
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    complained += chunk.toString("utf8");
   });
   let gone: Finished | null = null;
   let failed: Error | null = null;
@@ -75,7 +81,15 @@ export async function startServe(store: string, options: DaemonOptions = {}): Pr
   const pid = child.pid;
   assert.ok(pid !== undefined, "cannot start reid serve");
   const socket = socketPath(store);
-  const daemon = handle(store, socket, pid, child, exited, () => printed);
+  const daemon = handle(
+    store,
+    socket,
+    pid,
+    child,
+    exited,
+    () => printed,
+    () => complained,
+  );
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   for (;;) {
     if (failed !== null) assert.fail(`cannot start reid serve: ${(failed as Error).message}`);
@@ -103,6 +117,12 @@ export async function serve(
   return daemon;
 }
 
+/** Stops the daemon (SIGTERM) and asserts it shut down cleanly: exit 0. */
+export async function stopCleanly(daemon: ServedDaemon): Promise<void> {
+  const { code, signal, stderr } = await daemon.stop();
+  assert.equal(code, 0, `reid serve exited ${code ?? signal}: ${stderr.toString().trim()}`);
+}
+
 function handle(
   store: string,
   socket: string,
@@ -110,6 +130,7 @@ function handle(
   child: ChildProcess,
   exited: Promise<Finished>,
   stdout: () => string,
+  stderr: () => string,
 ): ServedDaemon {
   const running = () => child.exitCode === null && child.signalCode === null;
   const signal = (name: NodeJS.Signals) => {
@@ -125,6 +146,7 @@ function handle(
     pid,
     child,
     stdout,
+    stderr,
     exited,
     async stop(graceMs = 15_000) {
       if (running()) {
