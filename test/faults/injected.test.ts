@@ -9,25 +9,24 @@
 // out, but its audit record cannot be written, so it ends in exit 6 "audit-failure", saying so and
 // naming the OS error; the element is in its new state and a fault-free request works afterwards.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   assertAreasWhole,
   assertAuditFailure,
   auditLog,
-  copyStore,
   ERRNO,
   type FaultOp,
   faultEnv,
+  type Start,
   snapshot,
+  startingStores,
   status,
   tmpFiles,
 } from "../helpers/faults.js";
 import { assertDifferentSecret, assertSameSecret, containsBytes } from "../helpers/secret.js";
-import { tempDir } from "../helpers/temp.js";
 
 interface FaultCase {
   readonly name: string;
@@ -53,8 +52,6 @@ const FAULTS: readonly FaultCase[] = [
   },
 ];
 
-type Start = "set" | "erased" | "fresh";
-
 interface RequestCase {
   readonly name: string;
   readonly request: "init" | "reset" | "erase";
@@ -72,30 +69,14 @@ const REQUESTS: readonly RequestCase[] = [
 
 describe("injected storage faults are refused with exit 6 and change nothing", { concurrency: 4 }, () => {
   /** Stores to copy: "set" at generation 3 (init, reset, reset), "erased" at generation 3. */
-  const bases: Partial<Record<Start, string>> = {};
-
-  const dir = mkdtempSync(join(tmpdir(), "reid-faults-base-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  before(async () => {
-    const set = join(dir, "set");
-    await reidOk(["--store", set, "init"]);
-    await reidOk(["--store", set, "reset"]);
-    await reidOk(["--store", set, "reset"]);
-    const erased = copyStore(set, join(dir, "erased"));
-    await reidOk(["--store", erased, "erase"]);
-    bases.set = set;
-    bases.erased = erased;
-  });
+  const prepare = startingStores("reid-faults-", 2);
 
   for (const fault of FAULTS) {
     for (const request of REQUESTS) {
       it(`${request.name} under ${fault.name}`, async (t) => {
-        const { dir, store: fresh } = tempDir(t, "reid-faults-");
-        const base = bases[request.start];
-        const store = base ? copyStore(base, join(dir, "store")) : fresh;
+        const store = prepare(t, request.start);
         const old = snapshot(store);
-        const expected = base ? await status(store) : { state: "blank", generation: 0 };
+        const expected = request.start === "fresh" ? { state: "blank", generation: 0 } : await status(store);
         const records = auditLog(store, "before the run").length;
 
         const env = await faultEnv({ path: store, op: fault.op, errno: fault.errno });
@@ -161,30 +142,16 @@ const AUDIT_TARGETS = [
 
 describe("faults on the audit log alone: carried out, exit 6 audit-failure", { concurrency: 4 }, () => {
   /** Stores to copy: "set" at generation 2 (init, reset), "erased" at generation 2. */
-  const bases: Partial<Record<Start, string>> = {};
-
-  const dir = mkdtempSync(join(tmpdir(), "reid-faults-audit-base-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  before(async () => {
-    const set = join(dir, "set");
-    await reidOk(["--store", set, "init"]);
-    await reidOk(["--store", set, "reset"]);
-    const erased = copyStore(set, join(dir, "erased"));
-    await reidOk(["--store", erased, "erase"]);
-    bases.set = set;
-    bases.erased = erased;
-  });
+  const prepare = startingStores("reid-faults-audit-", 1);
 
   for (const target of AUDIT_TARGETS) {
     for (const fault of FAULTS) {
       for (const request of REQUESTS) {
         it(`${request.name} under ${fault.name} on ${target.name}`, async (t) => {
-          const { dir, store: fresh } = tempDir(t, "reid-faults-audit-");
-          const base = bases[request.start];
-          const store = base ? copyStore(base, join(dir, "store")) : fresh;
+          const store = prepare(t, request.start);
           const old = snapshot(store);
-          const expected = base ? await status(store) : { state: "blank", generation: 0 };
+          const expected =
+            request.start === "fresh" ? { state: "blank", generation: 0 } : await status(store);
           const log = existsSync(join(store, "audit.log"))
             ? readFileSync(join(store, "audit.log"), "utf8")
             : "";

@@ -14,30 +14,29 @@
 // record may be in force, and the record in force is still a whole one. Each sweep counts its
 // outcomes and checks that every one of them, "audit-failure" included, actually occurred.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   type AuditLine,
   assertAreasWhole,
   assertAuditFailure,
   auditLog,
-  copyStore,
   type FaultOp,
   faultEnv,
   fileKind,
   readFaultLog,
+  type Start,
   type StoreSnapshot,
   snapshot,
+  startingStores,
   status,
   tmpFiles,
 } from "../helpers/faults.js";
 import { assertDifferentSecret, assertSameSecret, containsBytes } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
 
-type Start = "set" | "erased" | "fresh";
 type Request = "init" | "reset" | "erase";
 
 const CASES: readonly { request: Request; start: Start }[] = [
@@ -90,26 +89,8 @@ function opOf(call: string): FaultOp {
   return "write";
 }
 
-const dir = mkdtempSync(join(tmpdir(), "reid-sweep-base-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const bases: Partial<Record<Start, string>> = {};
-
-before(async () => {
-  const set = join(dir, "set");
-  await reidOk(["--store", set, "init"]);
-  await reidOk(["--store", set, "reset"]);
-  const erased = copyStore(set, join(dir, "erased"));
-  await reidOk(["--store", erased, "erase"]);
-  bases.set = set;
-  bases.erased = erased;
-});
-
 /** A private copy of the starting store (or a not-yet-existing path for "fresh"). */
-function prepare(t: TestContext, start: Start): string {
-  const { dir: own, store } = tempDir(t, "reid-sweep-");
-  const base = bases[start];
-  return base ? copyStore(base, join(own, "store")) : store;
-}
+const prepare = startingStores("reid-sweep-", 1);
 
 interface Before {
   readonly snap: StoreSnapshot;

@@ -3,11 +3,13 @@ import { execFile, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
-import { assertOneLineError, type CliOptions, type CliResult, reidJson } from "./cli.js";
+import { assertOneLineError, type CliOptions, type CliResult, reidJson, reidOk } from "./cli.js";
 import { finished } from "./process.js";
+import { tempDir } from "./temp.js";
 
 /** test/fixtures/faultinject.c: the LD_PRELOAD shim that fails write/fsync/open on chosen paths. */
 export const SHIM_SOURCE = fileURLToPath(new URL("../fixtures/faultinject.c", import.meta.url));
@@ -203,6 +205,34 @@ export interface Status {
 /** `reid status --json` (exit 0 asserted) on a store. */
 export function status(store: string, options: CliOptions = {}): Promise<Status> {
   return reidJson<Status>(["--store", store, "status"], options);
+}
+
+/** Where a fault test starts: a store holding an identifier, an erased one, or none yet. */
+export type Start = "set" | "erased" | "fresh";
+
+/**
+ * The starting stores of a suite, made once before its tests (in the suite that calls this):
+ * "set" after init and `resets` resets, "erased" a copy of it, erased. Returns how a test gets its
+ * own copy of one ("fresh": a store path not yet made). Removed when the suite ends.
+ */
+export function startingStores(prefix: string, resets: number): (t: TestContext, start: Start) => string {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}base-`));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const bases: Partial<Record<Start, string>> = {};
+  before(async () => {
+    const set = join(dir, "set");
+    await reidOk(["--store", set, "init"]);
+    for (let i = 0; i < resets; i++) await reidOk(["--store", set, "reset"]);
+    const erased = copyStore(set, join(dir, "erased"));
+    await reidOk(["--store", erased, "erase"]);
+    bases.set = set;
+    bases.erased = erased;
+  });
+  return (t, start) => {
+    const { dir: own, store } = tempDir(t, prefix);
+    const base = bases[start];
+    return base ? copyStore(base, join(own, "store")) : store;
+  };
 }
 
 /** A copy of a store (mode kept), for tests that each need the same starting point. */
