@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { IdentifierCompanion } from "../element/control-unit.js";
+import type { LifecycleListener } from "../element/events.js";
+import type { BindingEvent } from "../element/request.js";
 import { BINDINGS_FILE, wipeBindings } from "./bindings-file.js";
 
 /**
@@ -10,9 +11,13 @@ import { BINDINGS_FILE, wipeBindings } from "./bindings-file.js";
  * file, sealed under the old identifier's key, is removed: a device's bindings go with its
  * identifier. Costs nothing when there are no bindings: the binding code loads only then.
  */
-export function bindingCompanion(directory: string): IdentifierCompanion {
+export function bindingCompanion(
+  directory: string,
+  announce: (event: BindingEvent) => void,
+): LifecycleListener {
   return {
-    async retire(read, announce) {
+    name: "bindings",
+    async retire({ read }) {
       if (!existsSync(join(directory, BINDINGS_FILE))) return;
       const { revokeAll } = await import("./revoke.js");
       // A failure to reach a device, or an unreadable file, must not block the owner's reset.

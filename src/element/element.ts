@@ -61,10 +61,10 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     owner: new OwnerPin(options.storeDirectory, options.now),
     audit: new AuditLog(options.storeDirectory),
     schedule: new ScheduleRegister(options.storeDirectory),
-    companion: bindingCompanion(options.storeDirectory),
     factory: new FactoryUnit(options.storeDirectory, tpm, options.factory),
     ...(options.now ? { now: options.now } : {}),
   });
+  control.onLifecycle(bindingCompanion(options.storeDirectory, (event) => control.announce(event)));
   return {
     control,
     close: async () => {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { ControlUnit } from "../../src/element/control-unit.js";
+import { AuditLog } from "../../src/audit/audit-log.js";
+import {
+  ControlUnit,
+  type LifecycleListener,
+  type OutgoingIdentifier,
+} from "../../src/element/control-unit.js";
 import { openElement } from "../../src/element/element.js";
 import { ProcessingUnit } from "../../src/element/processing-unit.js";
 import type { Notification } from "../../src/element/request.js";
@@ -17,7 +22,11 @@ import { tempDir } from "../helpers/temp.js";
 const CLOCK = () => new Date("2026-01-02T03:04:05.000Z");
 
 /** The real pipeline over a real file store, with every committed record observed (as digests). */
-async function pipeline(t: import("node:test").TestContext, source: EntropySource = new OsSource()) {
+async function pipeline(
+  t: import("node:test").TestContext,
+  source: EntropySource = new OsSource(),
+  audited = false,
+) {
   const { store: directory } = tempDir(t);
   const inner = await openFileStore(directory, { write: true, lockTimeoutMs: 1000 });
   const commits: { generation: number; state: string; digest: string | null }[] = [];
@@ -44,6 +53,7 @@ async function pipeline(t: import("node:test").TestContext, source: EntropySourc
   const control = new ControlUnit(store, new ProcessingUnit(store, async () => supply.fifo), {
     sourceName: source.name,
     now: CLOCK,
+    ...(audited ? { audit: new AuditLog(directory) } : {}),
   });
   const notifications: Notification[] = [];
   control.onNotification((n) => notifications.push(n));
@@ -209,4 +219,129 @@ test("openElement holds the store: status reads it, and erase never starts the e
   const refused = await eraser.control.submit({ type: "init" }).catch((e: unknown) => e);
   assert.ok(refused instanceof EntropyError, "init did need the source");
   await eraser.close();
+});
+
+const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** A lifecycle listener that writes what it is told into `log`, and reads the outgoing identifier. */
+function recorder(name: string, log: string[], read: string[]): LifecycleListener {
+  return {
+    name,
+    async retire(outgoing) {
+      read.push(await outgoing.read(digest));
+      log.push(`${name}:retire:${outgoing.generation}`);
+    },
+    changed(after) {
+      log.push(`${name}:changed:${after.generation}:${after.state}`);
+    },
+  };
+}
+
+test("lifecycle listeners are asked in order around every change; a failing one blocks neither the request nor the next", async (t) => {
+  const { control, commits } = await pipeline(t, new OsSource(), true);
+  const log: string[] = [];
+  const firstRead: string[] = [];
+  const secondRead: string[] = [];
+  control.onLifecycle(recorder("first", log, firstRead));
+  const stopFailing = control.onLifecycle({
+    name: "failing",
+    async retire() {
+      log.push("failing:retire");
+      throw new Error("the registry cannot be reached");
+    },
+    changed() {
+      log.push("failing:changed");
+      throw new Error("the registry cannot be reached");
+    },
+  });
+  control.onLifecycle(recorder("second", log, secondRead));
+  control.onNotification((n) => log.push(`notified:${n.generation}:${n.state}`));
+
+  await control.submit({ type: "init" });
+  assert.deepEqual(log.splice(0), [
+    // A blank element has no outgoing identifier: nothing to retire.
+    "first:changed:1:set",
+    "failing:changed",
+    "second:changed:1:set",
+    "notified:1:set",
+  ]);
+  const reset = await control.submit({ type: "reset" });
+  assert.equal(reset.generation, 2, "the failing listener did not block the reset");
+  assert.deepEqual(log.splice(0), [
+    "first:retire:1",
+    "failing:retire",
+    "second:retire:1",
+    "first:changed:2:set",
+    "failing:changed",
+    "second:changed:2:set",
+    "notified:2:set",
+  ]);
+  // Both read the outgoing identifier (generation 1), not the one that replaced it.
+  assert.deepEqual(firstRead, [commits[0]?.digest]);
+  assert.deepEqual(secondRead, [commits[0]?.digest]);
+  assert.notEqual(commits[1]?.digest, commits[0]?.digest);
+
+  stopFailing();
+  await control.submit({ type: "erase" });
+  assert.deepEqual(log.splice(0), [
+    "first:retire:2",
+    "second:retire:2",
+    "first:changed:2:blank",
+    "second:changed:2:blank",
+    "notified:2:blank",
+  ]);
+  assert.deepEqual(secondRead, [commits[0]?.digest, commits[1]?.digest]);
+
+  // The audit log says which listener failed, and only when one did.
+  const { records } = control.auditLog();
+  assert.deepEqual(
+    records.map((r) => [r.request, r.outcome, r.detail ?? null]),
+    [
+      ["init", "ok", { listenerFailures: "failing:changed" }],
+      ["reset", "ok", { listenerFailures: "failing:retire,failing:changed" }],
+      ["erase", "ok", null],
+    ],
+  );
+});
+
+test("the outgoing identifier is read only while it is being retired", async (t) => {
+  const { control } = await pipeline(t);
+  const kept: { read?: OutgoingIdentifier["read"] } = {};
+  const during: string[] = [];
+  control.onLifecycle({
+    name: "keeper",
+    async retire(outgoing) {
+      during.push(await outgoing.read(digest));
+      kept.read = outgoing.read;
+    },
+  });
+  await control.submit({ type: "init" });
+  await control.submit({ type: "reset" });
+  assert.equal(during.length, 1);
+  assert.match(during[0] ?? "", /^[0-9a-f]{64}$/);
+  assert.ok(kept.read);
+  const late = await kept.read(digest).then(
+    () => assert.fail("the outgoing identifier was read after the reset"),
+    (e: unknown) => e,
+  );
+  assert.ok(late instanceof StateError);
+  assert.equal(late.code, "retired");
+});
+
+test("a throwing listener of notifications or binding events stops neither the request nor the others", async (t) => {
+  const { control, notifications } = await pipeline(t);
+  control.onNotification(() => {
+    throw new Error("a broken follower");
+  });
+  const after: number[] = [];
+  control.onNotification((n) => after.push(n.generation));
+  assert.equal((await control.submit({ type: "init" })).generation, 1);
+  assert.deepEqual([notifications.length, after], [1, [1]]);
+  const events: string[] = [];
+  control.onBindingEvent(() => {
+    throw new Error("a broken follower");
+  });
+  control.onBindingEvent((e) => events.push(e.event));
+  control.announce({ event: "bound", role: "device", peer: "0".repeat(32), time: CLOCK().toISOString() });
+  assert.deepEqual(events, ["bound"]);
 });

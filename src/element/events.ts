@@ -1,0 +1,137 @@
+import { StateError } from "../errors.js";
+import type { BindingEvent, Notification } from "./request.js";
+
+export type Listener = (notification: Notification) => void;
+export type BindingListener = (event: BindingEvent) => void;
+
+/** The identifier a reset, erase or mode switch is about to replace, while it still exists. */
+export interface OutgoingIdentifier {
+  readonly generation: number;
+  readonly handle: string | null;
+  /**
+   * Runs `task` with the outgoing identifier, then zeroes it: the last moment its keys can sign
+   * anything. Only while the listener's `retire` runs; afterwards it is refused (by then the
+   * identifier may be another one).
+   */
+  read<T>(task: (identifier: Uint8Array) => T | Promise<T>): Promise<T>;
+}
+
+/**
+ * What keeps something beside the identifier (the bindings, a registry that knows the handle):
+ * told before the identifier is replaced or erased, and after the change is committed. Both are
+ * awaited, inside the request, one listener after the other in the order they were added; a
+ * listener bounds its own time (a hanging one holds every request behind it).
+ *
+ * A listener that fails (throws, rejects) is passed over: the owner's request goes on and so do the
+ * other listeners, and the request's audit record names it (`listenerFailures`). A failing
+ * `retire` means only that this listener did not finish what it meant to do with the old key;
+ * what can be done without the key must be done by the listener later, what needs the key is lost
+ * with it. So a listener catches what it can handle itself (an unreachable device) and lets
+ * through only what the owner should see in the log.
+ */
+export interface LifecycleListener {
+  /** Names the listener in the audit log ("bindings", "registry"). */
+  readonly name: string;
+  retire?(outgoing: OutgoingIdentifier): Promise<void>;
+  /** The change is committed; `after` is the notification the request is about to give. */
+  changed?(after: Notification): void | Promise<void>;
+}
+
+/**
+ * The element's event bus: what the element announces, to any number of listeners. Requests'
+ * notifications, binding events and schedule changes are told as they happen; the identifier's
+ * lifecycle is asked (awaited) before and after it changes. A listener that throws never stops
+ * the others, nor the request that caused the event.
+ */
+export class ElementEvents {
+  private readonly notificationListeners = new Set<Listener>();
+  private readonly bindingListeners = new Set<BindingListener>();
+  private readonly scheduleListeners = new Set<() => void>();
+  private readonly lifecycleListeners = new Set<LifecycleListener>();
+
+  onNotification(listener: Listener): () => void {
+    return subscribe(this.notificationListeners, listener);
+  }
+
+  onBindingEvent(listener: BindingListener): () => void {
+    return subscribe(this.bindingListeners, listener);
+  }
+
+  /** Called after every change to the schedule (the daemon re-arms its timer). */
+  onScheduleChange(listener: () => void): () => void {
+    return subscribe(this.scheduleListeners, listener);
+  }
+
+  onLifecycle(listener: LifecycleListener): () => void {
+    return subscribe(this.lifecycleListeners, listener);
+  }
+
+  notify(notification: Notification): void {
+    tell(this.notificationListeners, notification);
+  }
+
+  announce(event: BindingEvent): void {
+    tell(this.bindingListeners, event);
+  }
+
+  /** Tells the schedule's listeners once the current microtask is done with the change. */
+  scheduleChanged(): void {
+    queueMicrotask(() => tell(this.scheduleListeners, undefined));
+  }
+
+  /**
+   * Every lifecycle listener's `retire`, in order, with read access to the outgoing identifier
+   * until the last one is done. Returns the failures ("registry:retire"), for the audit record.
+   */
+  async retire(
+    outgoing: Omit<OutgoingIdentifier, "read">,
+    read: OutgoingIdentifier["read"],
+  ): Promise<string[]> {
+    let open = true;
+    const guarded: OutgoingIdentifier = {
+      ...outgoing,
+      read: (task) =>
+        open
+          ? read(task)
+          : Promise.reject(
+              new StateError("retired", "the outgoing identifier is read only while it is being retired"),
+            ),
+    };
+    try {
+      return await this.ask("retire", (listener) => listener.retire?.(guarded));
+    } finally {
+      open = false;
+    }
+  }
+
+  /** Every lifecycle listener's `changed`, in order. Returns the failures ("bindings:changed"). */
+  changed(after: Notification): Promise<string[]> {
+    return this.ask("changed", (listener) => listener.changed?.(after));
+  }
+
+  private async ask(phase: string, call: (listener: LifecycleListener) => unknown): Promise<string[]> {
+    const failures: string[] = [];
+    for (const listener of [...this.lifecycleListeners]) {
+      try {
+        await call(listener);
+      } catch {
+        failures.push(`${listener.name}:${phase}`);
+      }
+    }
+    return failures;
+  }
+}
+
+function subscribe<T>(listeners: Set<T>, listener: T): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Each listener in turn; one that throws is passed over (the event happened whatever it does). */
+function tell<T>(listeners: ReadonlySet<(value: T) => void>, value: T): void {
+  for (const listener of listeners) {
+    try {
+      listener(value);
+    } catch {}
+  }
+}

@@ -1,0 +1,48 @@
+import type { Actor } from "../auth/actor.js";
+import type { OwnerPin } from "../auth/owner-pin.js";
+import { StorageError } from "../errors.js";
+
+/** Runs an owner operation outside the store, audited under `name` (the gate is the caller's). */
+export type Audited = <T>(name: string, actor: Actor, work: () => Promise<T>) => Promise<T>;
+
+/** What status tells of the owner PIN: set or not, wrong tries so far, locked (never the PIN itself). */
+export interface OwnerSummary {
+  readonly pin: boolean;
+  readonly failures: number;
+  readonly locked: boolean;
+}
+
+/** The owner's own PIN: setting, changing and unlocking it, each audited. */
+export class PinOperations {
+  constructor(
+    private readonly pin: OwnerPin | null,
+    private readonly audited: Audited,
+  ) {}
+
+  /**
+   * Sets or changes the owner PIN (a change needs the present one in the actor's credentials).
+   * Returns the recovery code made by a first set, to show once.
+   */
+  set(newPin: string, actor: Actor): Promise<string | null> {
+    const owner = this.owner();
+    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, () =>
+      owner.set(newPin, actor.credentials),
+    );
+  }
+
+  /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */
+  unlock(recoveryCode: string, actor: Actor): Promise<string> {
+    const owner = this.owner();
+    return this.audited("pin-unlock", actor, () => owner.unlock(recoveryCode));
+  }
+
+  summary(): OwnerSummary {
+    const { set, failures, locked } = this.pin?.summary() ?? { set: false, failures: 0, locked: false };
+    return { pin: set, failures, locked };
+  }
+
+  private owner(): OwnerPin {
+    if (!this.pin) throw new StorageError("this element has no owner PIN state", "no-owner");
+    return this.pin;
+  }
+}
