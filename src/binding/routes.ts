@@ -1,8 +1,8 @@
 import { type Context, Hono } from "hono";
 import { objectBody } from "../daemon/json-body.js";
 import { bodyLimit } from "../daemon/routes.js";
-import type { ElementApi } from "../element/api.js";
 import { UsageError } from "../errors.js";
+import type { BindingApi } from "./api.js";
 
 const JSON_LIMIT = 16 * 1024;
 
@@ -11,10 +11,9 @@ const JSON_LIMIT = 16 * 1024;
  * keys and talks to the device, the CLI only asks. Each route checks its fields' types; the
  * binding service checks their values, as it does for a direct call.
  */
-export function bindingRoutes(elementFor: (c: Context) => ElementApi): Hono {
+export function bindingRoutes(binding: (c: Context) => Promise<BindingApi>): Hono {
   const app = new Hono();
   const json = bodyLimit(JSON_LIMIT);
-  const binding = async (c: Context) => (await elementFor(c)).binding();
   app.get("/", async (c) => c.json(await (await binding(c)).bindings()));
   app.post("/bind", json, async (c) => {
     const body = await objectBody(c, ["address", "expectHandle"]);

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import type { Credentials } from "../auth/actor.js";
+import type { BindingApi } from "../binding/api.js";
+import { openBinding, openComposedElement } from "../daemon/compose.js";
 import type { ElementApi } from "../element/api.js";
-import { type ElementTpm, openElement } from "../element/element.js";
+import type { ElementTpm } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { sourceName } from "../entropy/source-spec.js";
 import { ReidError, UsageError } from "../errors.js";
@@ -19,15 +21,37 @@ import { canPrompt, promptHidden } from "./prompt.js";
  * give the same answers, so a command prints the same either way. When the owner's PIN is needed
  * and none was given, it is asked for at the terminal, once.
  */
-export async function withElement<T>(
+export function withElement<T>(
   context: CliContext,
   access: "read" | "write",
   task: (element: ElementApi) => Promise<T>,
 ): Promise<T> {
+  return withConnection(context, access, (connection, credentials) => task(connection.as(credentials)));
+}
+
+/**
+ * Runs one binding command (the user role, the listing): through the daemon's binding protocol
+ * when a daemon owns the store, on the opened element otherwise, as `withElement` does.
+ */
+export function withBinding<T>(
+  context: CliContext,
+  access: "read" | "write",
+  task: (binding: BindingApi) => Promise<T>,
+): Promise<T> {
+  return withConnection(context, access, async (connection, credentials) =>
+    task(await connection.binding(credentials)),
+  );
+}
+
+async function withConnection<T>(
+  context: CliContext,
+  access: "read" | "write",
+  task: (connection: Connection, credentials: Credentials) => Promise<T>,
+): Promise<T> {
   const connection = (await daemonFor(context)) ?? (await openDirect(context, access));
   try {
     try {
-      return await task(connection.as(context.credentials));
+      return await task(connection, context.credentials);
     } catch (error) {
       if (
         !(error instanceof ReidError && error.code === "pin-required") ||
@@ -37,7 +61,7 @@ export async function withElement<T>(
         throw error;
       }
       const pin = await promptHidden("PIN: ", context.stderr);
-      return await task(connection.as({ pin }));
+      return await task(connection, { pin });
     }
   } finally {
     await connection.close();
@@ -46,6 +70,7 @@ export async function withElement<T>(
 
 interface Connection {
   as(credentials: Credentials): ElementApi;
+  binding(credentials: Credentials): Promise<BindingApi>;
   close(): Promise<void>;
 }
 
@@ -63,11 +88,17 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
     await checkDaemonMatches(context, new RemoteElement(socket));
   }
   const opened: ElementApi[] = [];
+  const as = (credentials: Credentials) => {
+    const remote = new RemoteElement(socket, credentials);
+    opened.push(remote);
+    return remote;
+  };
   return {
-    as: (credentials) => {
-      const remote = new RemoteElement(socket, credentials);
-      opened.push(remote);
-      return remote;
+    as,
+    binding: async (credentials) => {
+      const remote = as(credentials);
+      const { RemoteBinding } = await import("../binding/client.js");
+      return new RemoteBinding((method, path, body) => remote.call(method, path, body));
     },
     close: async () => {
       for (const remote of opened) await remote.close();
@@ -112,7 +143,7 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
   try {
     tpm = elementTpm(context);
     service = new ElementService(
-      await openElement({
+      await openComposedElement({
         storeDirectory: context.storeDirectory,
         source: context.source,
         write: access === "write",
@@ -126,8 +157,10 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
     kek?.fill(0);
     tpm?.ownerAuth?.fill(0);
   }
+  const actor = (credentials: Credentials) => ({ principal: "cli", credentials });
   return {
-    as: (credentials) => service.as({ principal: "cli", credentials }),
+    as: (credentials) => service.as(actor(credentials)),
+    binding: (credentials) => openBinding(service.control, context.storeDirectory, actor(credentials)),
     close: () => service.close(),
   };
 }

@@ -117,16 +117,12 @@ export class RemoteElement implements ElementApi {
     return this.call<{ records: AuditRecord[]; verdict: AuditVerdict }>("GET", "/v1/log");
   }
 
-  async binding() {
-    const { RemoteBinding } = await import("../binding/client.js");
-    return new RemoteBinding((method, path, body) => this.call(method, path, body));
-  }
-
   async close(): Promise<void> {
     this.agent.destroy();
   }
 
-  private call<T>(method: string, path: string, body?: object | Uint8Array): Promise<T> {
+  /** One call of the daemon's API; the binding protocol on the same socket goes through it too. */
+  call<T>(method: string, path: string, body?: object | Uint8Array): Promise<T> {
     const payload =
       body === undefined ? undefined : body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body));
     const type = body instanceof Uint8Array ? "application/octet-stream" : "application/json";

@@ -6,11 +6,12 @@ import { createAdaptorServer } from "@hono/node-server";
 import type { Context } from "hono";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
 import { bindingRoutes } from "../binding/routes.js";
-import { type ElementOptions, openElement } from "../element/element.js";
+import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
 import { webAddress } from "../web/address.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
+import { openBinding, openComposedElement } from "./compose.js";
 import { apiRoutes, credentialsOf } from "./routes.js";
 import { Scheduler } from "./scheduler.js";
 import { answers, socketPath } from "./socket.js";
@@ -64,11 +65,12 @@ export async function startDaemon(
       "store-busy",
     );
   }
-  const element = await openElement({ ...options, write: true, now: () => clock.now() });
+  const element = await openComposedElement({ ...options, write: true, now: () => clock.now() });
   const service = new ElementService(element);
   // Whoever reaches the 0600 socket is the owner's own account; the PIN still gates owner operations.
   const closing = new AbortController();
-  const elementFor = (c: Context) => service.as({ principal: "cli", credentials: credentialsOf(c) });
+  const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
+  const elementFor = (c: Context) => service.as(actorFor(c));
   const routes = apiRoutes(
     elementFor,
     (listener) => {
@@ -79,7 +81,10 @@ export async function startDaemon(
     },
     closing.signal,
   );
-  routes.route("/v1/binding", bindingRoutes(elementFor));
+  routes.route(
+    "/v1/binding",
+    bindingRoutes((c) => openBinding(service.control, options.storeDirectory, actorFor(c))),
+  );
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   const responses = new Set<ServerResponse>();
   server.on("request", (_request: IncomingMessage, response: ServerResponse) => {

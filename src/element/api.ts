@@ -1,5 +1,4 @@
 import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
-import type { BindingApi } from "../binding/api.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import type { ElementMode } from "../storage/record.js";
@@ -51,7 +50,5 @@ export interface ElementApi {
   unlockPin(recoveryCode: string): Promise<{ recoveryCode: string }>;
   /** The audit log and whether its chain is intact. */
   auditLog(): Promise<{ records: readonly AuditRecord[]; verdict: AuditVerdict }>;
-  /** Binding to devices (patent FIG. 3); its code loads only when asked for. */
-  binding(): Promise<BindingApi>;
   close(): Promise<void>;
 }

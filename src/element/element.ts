@@ -1,6 +1,5 @@
 import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
-import { bindingCompanion } from "../binding/companion.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { UsageError } from "../errors.js";
@@ -42,7 +41,9 @@ export interface Element {
 
 /**
  * The element: one store, one entropy source, one request pipeline. It holds the store's writer
- * lock until closed; the TRNG starts only when a request needs random information.
+ * lock until closed; the TRNG starts only when a request needs random information. What keeps
+ * something beside the identifier (the bindings) listens on `control.events`, added by whoever
+ * composes the element with it.
  */
 export async function openElement(options: ElementOptions): Promise<Element> {
   const { store, tpm } = await openStore(options);
@@ -64,7 +65,6 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     factory: new FactoryUnit(options.storeDirectory, tpm, options.factory),
     ...(options.now ? { now: options.now } : {}),
   });
-  control.onLifecycle(bindingCompanion(options.storeDirectory, (event) => control.announce(event)));
   return {
     control,
     close: async () => {

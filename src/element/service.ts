@@ -138,11 +138,6 @@ export class ElementService implements ElementApi {
     return this.control.auditLog();
   }
 
-  async binding() {
-    const { BindingService } = await import("../binding/service.js");
-    return new BindingService(this.control, this.control.location, this.actor);
-  }
-
   close(): Promise<void> {
     return this.element.close();
   }

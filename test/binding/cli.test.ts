@@ -102,6 +102,36 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
   );
 });
 
+test("without a user daemon: reset tells the bound device with the old key first, erase drops the bindings", async (t) => {
+  const { dir } = tempDir(t);
+  const deviceStore = join(dir, "device");
+  const userStore = join(dir, "user");
+  await initStore(deviceStore);
+  await initStore(userStore);
+  const device = await serve(t, deviceStore, {
+    serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"],
+  });
+  const { address, handle } = await deviceAddress(device);
+  const user = ["--store", userStore];
+  const deviceBindings = async () =>
+    (await reidJson<{ bindings: { handle: string }[] }>(["--store", deviceStore, "bindings"])).bindings;
+  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  const before = (await reidJson<{ handle: string }>([...user, "keys"])).handle;
+  assert.deepEqual(
+    (await deviceBindings()).map((b) => b.handle),
+    [before],
+  );
+  await reidOk([...user, "reset"]);
+  // The device heard the signed unbind before the old key was gone: it holds no binding now.
+  assert.deepEqual(await deviceBindings(), []);
+  assert.match((await reidOk([...user, "bindings"])).stdout, /^no bindings\n$/);
+  // The same for an erase (a blank element lists nothing: it is bound again first).
+  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  assert.equal((await deviceBindings()).length, 1);
+  await reidOk([...user, "erase"]);
+  assert.deepEqual(await deviceBindings(), []);
+});
+
 test("a failing sensor: sampling reports it once on the daemon's stderr, a request gets a one-line error", async (t) => {
   const { dir } = tempDir(t);
   const deviceStore = join(dir, "device");

@@ -1,7 +1,7 @@
 import { UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { deviceAddress } from "../device-address.js";
-import { withElement } from "../with-element.js";
+import { withBinding } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] bind HOST:PORT --expect-handle HANDLE",
@@ -17,9 +17,7 @@ export const command: Command = {
         "'reid bind' needs --expect-handle HANDLE (from 'reid discover' or the device's 'reid status')",
       );
     }
-    const result = await withElement(context, "write", async (element) =>
-      (await element.binding()).bind(address, expect),
-    );
+    const result = await withBinding(context, "write", (binding) => binding.bind(address, expect));
     if (context.json) printJson(context, result);
     else print(context, `bound to device ${result.device} at ${result.address} as ${result.user}`);
   },

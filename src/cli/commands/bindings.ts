@@ -1,5 +1,5 @@
 import { type Command, print, printJson } from "../context.js";
-import { withElement } from "../with-element.js";
+import { withBinding } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] bindings",
@@ -8,9 +8,7 @@ export const command: Command = {
   options: {},
   positionals: [0, 0],
   async run(context) {
-    const result = await withElement(context, "read", async (element) =>
-      (await element.binding()).bindings(),
-    );
+    const result = await withBinding(context, "read", (binding) => binding.bindings());
     if (context.json) printJson(context, result);
     else if (result.bindings.length === 0) print(context, "no bindings");
     else

@@ -1,6 +1,6 @@
 import { type Command, print, printJson } from "../context.js";
 import { deviceAddress } from "../device-address.js";
-import { withElement } from "../with-element.js";
+import { withBinding } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] command HOST:PORT NAME [ARGS...]",
@@ -11,9 +11,7 @@ export const command: Command = {
   async run(context, _values, positionals) {
     const [target, name, ...args] = positionals as [string, string, ...string[]];
     const address = deviceAddress(target);
-    const result = await withElement(context, "write", async (element) =>
-      (await element.binding()).command(address, name, args),
-    );
+    const result = await withBinding(context, "write", (binding) => binding.command(address, name, args));
     if (context.json) printJson(context, result);
     else print(context, `device ${result.device} accepted '${result.name}' (command ${result.counter})`);
   },

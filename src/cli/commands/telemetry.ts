@@ -2,7 +2,7 @@ import { MAX_READINGS, readingCount } from "../../binding/history.js";
 import { UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { deviceAddress } from "../device-address.js";
-import { withElement } from "../with-element.js";
+import { withBinding } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] telemetry HOST:PORT [--count N]",
@@ -13,9 +13,7 @@ export const command: Command = {
   async run(context, values, positionals) {
     const address = deviceAddress(positionals[0] as string);
     const count = countOf(values.count);
-    const result = await withElement(context, "write", async (element) =>
-      (await element.binding()).telemetry(address, count),
-    );
+    const result = await withBinding(context, "write", (binding) => binding.telemetry(address, count));
     if (context.json) printJson(context, result);
     else for (const r of result.readings) print(context, `${r.time} ${r.sensor} ${r.value}`);
   },

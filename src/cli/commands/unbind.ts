@@ -1,5 +1,5 @@
 import { type Command, print, printJson } from "../context.js";
-import { withElement } from "../with-element.js";
+import { withBinding } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] unbind HANDLE",
@@ -8,9 +8,7 @@ export const command: Command = {
   options: {},
   positionals: [1, 1],
   async run(context, _values, positionals) {
-    const result = await withElement(context, "write", async (element) =>
-      (await element.binding()).unbind(positionals[0] as string),
-    );
+    const result = await withBinding(context, "write", (binding) => binding.unbind(positionals[0] as string));
     if (context.json) printJson(context, result);
     else {
       const told =

@@ -1,0 +1,30 @@
+import type { Actor } from "../auth/actor.js";
+import type { BindingApi } from "../binding/api.js";
+import { bindingCompanion } from "../binding/companion.js";
+import type { ControlUnit } from "../element/control-unit.js";
+import { type Element, type ElementOptions, openElement } from "../element/element.js";
+
+/**
+ * The element with what lives beside its identifier: the bindings listen to its lifecycle, so a
+ * reset or erase tells the bound devices with the old key first and drops the bindings file after.
+ * The daemon and the CLI's direct path open the element this way alike.
+ */
+export async function openComposedElement(options: ElementOptions): Promise<Element> {
+  const element = await openElement(options);
+  const { control } = element;
+  control.onLifecycle(bindingCompanion(options.storeDirectory, (event) => control.announce(event)));
+  return element;
+}
+
+/**
+ * The binding operations on an open element, acting for `actor`, with the bindings file in the
+ * store directory. The binding code loads only now.
+ */
+export async function openBinding(
+  control: ControlUnit,
+  storeDirectory: string,
+  actor: Actor,
+): Promise<BindingApi> {
+  const { BindingService } = await import("../binding/service.js");
+  return new BindingService(control, storeDirectory, actor);
+}
