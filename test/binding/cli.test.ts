@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { initStore } from "../cli/store.js";
 import { deviceAddress } from "../helpers/binding.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
@@ -11,6 +11,16 @@ import { serve } from "../helpers/daemon.js";
 import { tempDir } from "../helpers/temp.js";
 
 const HANDLE = "0123456789abcdef0123456789abcdef";
+
+/** A device's store and a user's store, both initialized, side by side in a temporary directory. */
+async function deviceAndUser(t: TestContext) {
+  const { dir } = tempDir(t);
+  const deviceStore = join(dir, "device");
+  const userStore = join(dir, "user");
+  await initStore(deviceStore);
+  await initStore(userStore);
+  return { dir, deviceStore, userStore };
+}
 
 test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 4 (auth)", async (t) => {
   const { store } = tempDir(t);
@@ -57,11 +67,7 @@ test("a blank element can be neither device nor user", async (t) => {
 });
 
 test("without a user daemon: bind, command sensor telemetry, unbind tells the device", async (t) => {
-  const { dir } = tempDir(t);
-  const deviceStore = join(dir, "device");
-  const userStore = join(dir, "user");
-  await initStore(deviceStore);
-  await initStore(userStore);
+  const { dir, deviceStore, userStore } = await deviceAndUser(t);
   const sensor = join(dir, "sensor.sh");
   writeFileSync(sensor, "#!/bin/sh\necho 'humidity 41%'\n");
   chmodSync(sensor, 0o700);
@@ -103,11 +109,7 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
 });
 
 test("without a user daemon: reset tells the bound device with the old key first, erase drops the bindings", async (t) => {
-  const { dir } = tempDir(t);
-  const deviceStore = join(dir, "device");
-  const userStore = join(dir, "user");
-  await initStore(deviceStore);
-  await initStore(userStore);
+  const { deviceStore, userStore } = await deviceAndUser(t);
   const device = await serve(t, deviceStore, {
     serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"],
   });
@@ -133,11 +135,7 @@ test("without a user daemon: reset tells the bound device with the old key first
 });
 
 test("a failing sensor: sampling reports it once on the daemon's stderr, a request gets a one-line error", async (t) => {
-  const { dir } = tempDir(t);
-  const deviceStore = join(dir, "device");
-  const userStore = join(dir, "user");
-  await initStore(deviceStore);
-  await initStore(userStore);
+  const { dir, deviceStore, userStore } = await deviceAndUser(t);
   const sensor = join(dir, "broken.sh");
   writeFileSync(sensor, "#!/bin/sh\necho 'no such probe' >&2\nexit 3\n");
   chmodSync(sensor, 0o700);
