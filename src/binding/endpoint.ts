@@ -2,10 +2,10 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
-import { objectBody } from "../daemon/json-body.js";
-import { answerErrors, bodyLimit } from "../daemon/routes.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { describeOsError, UsageError } from "../errors.js";
+import { answerErrors } from "../http/answer.js";
+import { bodyLimit, objectBody } from "../http/body.js";
 import { DeviceRole } from "./device.js";
 import type { Sensor } from "./sensor.js";
 

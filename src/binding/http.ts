@@ -1,5 +1,5 @@
-import { fromWire } from "../daemon/protocol.js";
 import { ExitCode, ReidError } from "../errors.js";
+import { fromWire } from "../http/wire.js";
 
 /** A device answers in milliseconds; one that does not within this is unreachable, not slow. */
 const ANSWER_TIMEOUT_MS = 5000;

@@ -1,8 +1,7 @@
 import { type Context, Hono } from "hono";
-import { objectBody } from "../daemon/json-body.js";
-import { bodyLimit } from "../daemon/routes.js";
 import type { ElementApi } from "../element/api.js";
 import { UsageError } from "../errors.js";
+import { bodyLimit, objectBody } from "../http/body.js";
 
 const JSON_LIMIT = 16 * 1024;
 

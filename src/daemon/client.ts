@@ -8,8 +8,9 @@ import type { Notification, RequestType } from "../element/request.js";
 import type { ScheduledRequest } from "../element/schedule.js";
 import { ExitCode, ReidError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
+import { pinHeader } from "../http/credentials.js";
+import { fromWire } from "../http/wire.js";
 import type { ElementMode } from "../storage/record.js";
-import { fromWire } from "./protocol.js";
 
 /**
  * The element as the daemon that owns its store serves it: the same operations as
@@ -171,11 +172,6 @@ export class RemoteElement implements ElementApi {
 
 /** Every call is a few milliseconds of work; argon2id checks take a tenth of a second. */
 const ANSWER_TIMEOUT_MS = 30_000;
-
-/** The PIN travels base64url-encoded (headers are Latin-1; a PIN may not be). */
-export function pinHeader(pin: string): string {
-  return `Pin ${Buffer.from(pin, "utf8").toString("base64url")}`;
-}
 
 function unreachable(socket: string, error: Error): ReidError {
   return new ReidError(

@@ -9,9 +9,10 @@ import { bindingRoutes } from "../binding/routes.js";
 import { type ElementOptions, openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
+import { credentialsOf } from "../http/credentials.js";
 import { webAddress } from "../web/address.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
-import { apiRoutes, credentialsOf } from "./routes.js";
+import { apiRoutes } from "./routes.js";
 import { Scheduler } from "./scheduler.js";
 import { answers, socketPath } from "./socket.js";
 
