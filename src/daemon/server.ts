@@ -5,7 +5,6 @@ import type { Server } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import type { Context } from "hono";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
-import { bindingRoutes } from "../binding/routes.js";
 import { type ElementOptions, openElement } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
@@ -80,7 +79,6 @@ export async function startDaemon(
     },
     closing.signal,
   );
-  routes.route("/v1/binding", bindingRoutes(elementFor));
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   const responses = new Set<ServerResponse>();
   server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
