@@ -7,8 +7,15 @@ import { credentialsOf } from "../http/credentials.js";
 import { serveOperations } from "../http/serve.js";
 import { ELEMENT_OPERATIONS, EVENT_OPERATIONS, type EventApi } from "./operations.js";
 
+/** Everything the daemon serves on its socket, table by table: what the spec lists and the tests drive. */
+export const DAEMON_API = {
+  element: ELEMENT_OPERATIONS,
+  events: EVENT_OPERATIONS,
+  binding: BINDING_OPERATIONS,
+} as const;
+
 /**
- * The daemon's API (the tables of daemon/operations.ts and binding/operations.ts) on one app.
+ * The daemon's API (DAEMON_API) on one app.
  * Every route validates its input and answers a bad one with a 4xx naming the problem; nothing a
  * client sends can reach the element unchecked.
  */
@@ -25,8 +32,7 @@ export function apiRoutes(
     credentialsOf(c);
     await next();
   });
-  serveOperations(app, ELEMENT_OPERATIONS, elementFor);
-  serveOperations(app, BINDING_OPERATIONS, (c) => elementFor(c).binding());
+  serveOperations(app, DAEMON_API.element, elementFor);
   const events: EventApi = {
     // A binding event names what happened ("bound", "command"...); a request's notification its type.
     events: () => ({
@@ -35,6 +41,7 @@ export function apiRoutes(
       until: closing,
     }),
   };
-  serveOperations(app, EVENT_OPERATIONS, () => events);
+  serveOperations(app, DAEMON_API.events, () => events);
+  serveOperations(app, DAEMON_API.binding, (c) => elementFor(c).binding());
   return app;
 }
