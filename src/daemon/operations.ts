@@ -1,6 +1,6 @@
 import type { ElementApi } from "../element/api.js";
-import { certificateDays, MAX_CERTIFICATE_DAYS, signingAlgorithm } from "../element/inputs.js";
-import { type BindingEvent, type Notification, REQUEST_TYPES } from "../element/request.js";
+import { certificateDays, MAX_CERTIFICATE_DAYS, REQUEST_TYPES, signingAlgorithm } from "../element/inputs.js";
+import type { BindingEvent, Notification } from "../element/request.js";
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS } from "../factory/factory-source.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";

@@ -4,7 +4,6 @@ import type { ElementMode, ElementState } from "../storage/record.js";
 
 /** The identifier configuration requests of the patent: initialize, erase, update/reset. */
 export type RequestType = "init" | "reset" | "erase";
-export const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
 
 /** The mode switch (patent claim 20): to random erases the factory identifier; to factory restores it. */
 export type ModeSwitch = "mode-random" | "mode-factory";
