@@ -8,7 +8,7 @@ import type { Credentials } from "./actor.js";
 const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 export const MAX_FAILURES = 5;
 const MIN_PIN = 6;
-const MAX_PIN = 128;
+export const MAX_PIN = 128;
 const FILE = "owner.json";
 
 interface OwnerState {

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { UsageError } from "../errors.js";
-import { splitHostPort } from "../web/address.js";
+import { splitHostPort } from "../http/address.js";
 
 /** The device role's default: loopback, so nothing is reachable from the network unless asked for. */
 export const DEFAULT_LISTEN = "127.0.0.1:7470";

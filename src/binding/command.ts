@@ -1,7 +1,9 @@
 import type { KeyObject } from "node:crypto";
-import { AuthError, UsageError } from "../errors.js";
+import { AuthError } from "../errors.js";
+import { readFields } from "../http/schema.js";
+import { commandArgs, commandName, MESSAGES } from "./messages.js";
 import { type Party, signWith, verifies } from "./parties.js";
-import { bytesField, countField, handleField, hex, PROTOCOL, signedBytes, versionField } from "./wire.js";
+import { hex, PROTOCOL, signedBytes } from "./wire.js";
 
 /**
  * A command from a bound user to a device: signed by the user's Ed25519 key over the device, the
@@ -33,20 +35,11 @@ export interface Receipt {
 
 /** How far a command's time may be from the device's clock, either way. */
 export const FRESHNESS_MS = 120_000;
-export const MAX_ARGS = 16;
-export const MAX_ARG_LENGTH = 256;
-const NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
+/** The shape the device will check (messages.ts), checked before a counter is spent on a command. */
 export function checkCommandShape(name: string, args: readonly string[]): void {
-  if (!NAME.test(name)) {
-    throw new UsageError(
-      `bad command name '${name.slice(0, 40)}': lowercase letters, digits and '-', at most 32`,
-    );
-  }
-  if (args.length > MAX_ARGS) throw new UsageError(`a command takes at most ${MAX_ARGS} arguments`);
-  if (args.some((arg) => arg.length > MAX_ARG_LENGTH)) {
-    throw new UsageError(`a command argument is at most ${MAX_ARG_LENGTH} characters`);
-  }
+  commandName.read(name, "name");
+  commandArgs.read(args, "args");
 }
 
 export function signCommand(
@@ -59,30 +52,9 @@ export function signCommand(
 
 /** A command as the device received it, checked for shape only (who sent it comes next). */
 export function parseCommand(body: Record<string, unknown>): SignedCommand & { signatureBytes: Uint8Array } {
-  try {
-    versionField(body);
-    const args = body.args;
-    if (!Array.isArray(args) || !args.every((arg): arg is string => typeof arg === "string")) {
-      throw new UsageError("'args' must be a list of strings");
-    }
-    if (typeof body.name !== "string") throw new UsageError("'name' must be a string");
-    checkCommandShape(body.name, args);
-    const signatureBytes = bytesField(body, "signature", 64);
-    return {
-      v: PROTOCOL,
-      device: handleField(body, "device"),
-      user: handleField(body, "user"),
-      counter: countField(body, "counter"),
-      time: countField(body, "time"),
-      name: body.name,
-      args,
-      signature: hex(signatureBytes),
-      signatureBytes,
-    };
-  } catch (error) {
-    if (error instanceof UsageError) throw new UsageError(`bad command: ${error.message}`);
-    throw error;
-  }
+  const command = readFields(MESSAGES.command.input, body, { what: "command" });
+  const signatureBytes = Buffer.from(command.signature, "hex");
+  return { ...command, signature: hex(signatureBytes), signatureBytes };
 }
 
 /**
@@ -143,7 +115,7 @@ export function checkReceipt(body: Record<string, unknown>, device: KeyObject, c
   };
   let signature: Uint8Array;
   try {
-    signature = bytesField(body, "signature", 64);
+    signature = Buffer.from(MESSAGES.command.answer.signature.read(body.signature, "signature"), "hex");
   } catch {
     throw new AuthError("device-proof-failed", "the device's receipt carries no signature");
   }

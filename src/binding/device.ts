@@ -3,21 +3,16 @@ import type { Actor } from "../auth/actor.js";
 import { publicKeyObject } from "../derive/public-key.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { AuthError, StateError } from "../errors.js";
+import { readFields } from "../http/schema.js";
 import { MAX_BINDINGS, type UserBinding } from "./bindings-file.js";
 import { checkCommand, parseCommand, type Receipt, receipt, type SignedCommand } from "./command.js";
-import {
-  bindResult,
-  checkBindRequest,
-  type Hello,
-  hello,
-  NONCE_BYTES,
-  requestChallenge,
-} from "./handshake.js";
+import { bindResult, checkBindRequest, type Hello, hello, requestChallenge } from "./handshake.js";
 import { ReadingHistory, requestedCount } from "./history.js";
 import { type Identity, withIdentity } from "./identity.js";
+import { MESSAGES, NONCE_BYTES } from "./messages.js";
 import type { Sensor } from "./sensor.js";
 import { type SealedTelemetry, sealTelemetry } from "./telemetry.js";
-import { bytesField, hex, versionField } from "./wire.js";
+import { hex } from "./wire.js";
 
 /** How long a challenge from a hello may be answered. */
 const CHALLENGE_TTL_MS = 30_000;
@@ -61,8 +56,8 @@ export class DeviceRole {
   }
 
   async hello(body: Record<string, unknown>): Promise<Hello> {
-    versionField(body);
-    const nonce = bytesField(body, "nonce", NONCE_BYTES);
+    const fields = readFields(MESSAGES.hello.input, body, { what: "hello request" });
+    const nonce = Buffer.from(fields.nonce, "hex");
     const challenge = randomBytes(NONCE_BYTES);
     const answer = await this.control.useIdentifier((identifier) =>
       withIdentity(this.directory, identifier, ({ party }) => hello(party, nonce, challenge)),

@@ -2,20 +2,17 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
-import { objectBody } from "../daemon/json-body.js";
-import { answerErrors, bodyLimit } from "../daemon/routes.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { describeOsError, UsageError } from "../errors.js";
+import { answerErrors } from "../http/answer.js";
+import { serveOperations } from "../http/serve.js";
 import { DeviceRole } from "./device.js";
+import { DEVICE_MESSAGES } from "./messages.js";
 import type { Sensor } from "./sensor.js";
 
-/** The largest binding message is under 1 KiB; anything near this is not one. */
-const BODY_LIMIT = 16 * 1024;
 /** A client gets this long to send its headers, and its whole request: a slow one is cut, not waited on. */
 export const HEADERS_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
-
-const COMMAND_FIELDS = ["v", "device", "user", "counter", "time", "name", "args", "signature"];
 
 export interface DeviceEndpoint {
   /** HOST:PORT as bound (the port chosen when 0 was asked for). */
@@ -24,25 +21,11 @@ export interface DeviceEndpoint {
   close(): Promise<void>;
 }
 
-/** The binding endpoint's routes: four JSON messages, each checked before it reaches the element. */
+/** The binding endpoint's routes: the messages of DEVICE_MESSAGES, each checked before it reaches the element. */
 export function deviceRoutes(role: DeviceRole): Hono {
   const app = new Hono();
   answerErrors(app);
-  const json = bodyLimit(BODY_LIMIT);
-  app.post("/v1/bind/hello", json, async (c) =>
-    c.json(await role.hello(await objectBody(c, ["v", "nonce"]))),
-  );
-  app.post("/v1/bind/request", json, async (c) =>
-    c.json(
-      await role.bind(
-        await objectBody(c, ["v", "challenge", "handle", "ed25519", "x25519", "signature", "pop"]),
-      ),
-    ),
-  );
-  app.post("/v1/command", json, async (c) => c.json(await role.command(await objectBody(c, COMMAND_FIELDS))));
-  app.post("/v1/telemetry", json, async (c) =>
-    c.json(await role.telemetry(await objectBody(c, COMMAND_FIELDS))),
-  );
+  serveOperations(app, DEVICE_MESSAGES, () => role);
   return app;
 }
 

@@ -1,7 +1,11 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
-import { AuthError, UsageError } from "../errors.js";
+import { AuthError } from "../errors.js";
+import { readFields } from "../http/schema.js";
+import { MESSAGES, NONCE_BYTES } from "./messages.js";
 import { agree, type Party, type Peer, peerOf, signWith, verifies } from "./parties.js";
-import { bytesField, countField, handleField, hex, PROTOCOL, signedBytes, versionField } from "./wire.js";
+import { hex, PROTOCOL, signedBytes } from "./wire.js";
+
+export { NONCE_BYTES };
 
 /**
  * The bind handshake (patent FIG. 3, steps 312-320), three messages:
@@ -12,8 +16,9 @@ import { bytesField, countField, handleField, hex, PROTOCOL, signedBytes, versio
  *     of the X25519 key): a request captured for one device or one challenge is useless elsewhere.
  *  3. result: the device stores the binding and signs the result, with the counter commands start
  *     from, so the user knows the very device it checked stored its keys.
+ * The messages' fields are those of DEVICE_MESSAGES (messages.ts); a malformed one is a usage error
+ * naming the message.
  */
-export const NONCE_BYTES = 32;
 
 export interface Hello {
   readonly v: number;
@@ -65,14 +70,10 @@ export function checkHello(
   nonce: Uint8Array,
   expectHandle: string,
 ): { device: Peer; challenge: Uint8Array } {
-  const { device, challenge, signature } = parse(() => {
-    versionField(body);
-    return {
-      device: peerOf(bytesField(body, "ed25519", 32), bytesField(body, "x25519", 32)),
-      challenge: bytesField(body, "challenge", NONCE_BYTES),
-      signature: bytesField(body, "signature", 64),
-    };
-  }, "hello");
+  const fields = readFields(MESSAGES.hello.answer, body, { what: "hello" });
+  const device = peerOf(bytesOf(fields.ed25519), bytesOf(fields.x25519));
+  const challenge = bytesOf(fields.challenge);
+  const signature = bytesOf(fields.signature);
   if (device.handle !== expectHandle) {
     throw new AuthError(
       "wrong-device",
@@ -103,20 +104,17 @@ export function bindRequest(user: Party, device: Peer, challenge: Uint8Array): B
 
 /** The challenge a request answers, read before the rest so the device can look it up. */
 export function requestChallenge(body: Record<string, unknown>): Uint8Array {
-  return parse(() => bytesField(body, "challenge", NONCE_BYTES), "bind request");
+  const { challenge } = MESSAGES.bind.input;
+  return bytesOf(readFields({ challenge }, body, { what: "bind request" }).challenge);
 }
 
 /** The device's check of a request against the challenge it issued: both proofs, and the handle. */
 export function checkBindRequest(body: Record<string, unknown>, device: Party, challenge: Uint8Array): Peer {
-  const { user, handle, signature, pop } = parse(() => {
-    versionField(body);
-    return {
-      user: peerOf(bytesField(body, "ed25519", 32), bytesField(body, "x25519", 32)),
-      handle: handleField(body, "handle"),
-      signature: bytesField(body, "signature", 64),
-      pop: bytesField(body, "pop", 32),
-    };
-  }, "bind request");
+  const fields = readFields(MESSAGES.bind.input, body, { what: "bind request" });
+  const user = peerOf(bytesOf(fields.ed25519), bytesOf(fields.x25519));
+  const { handle } = fields;
+  const signature = bytesOf(fields.signature);
+  const pop = bytesOf(fields.pop);
   if (user.handle !== handle)
     throw new AuthError("bad-proof", "the user's handle does not belong to its key");
   if (
@@ -157,17 +155,8 @@ export function checkBindResult(
   user: Party,
   challenge: Uint8Array,
 ): { counter: number; bound: string } {
-  const { counter, bound, signature } = parse(() => {
-    versionField(body);
-    if (body.result !== "bound" || typeof body.bound !== "string" || body.bound.length > 64) {
-      throw new UsageError("not a bind result");
-    }
-    return {
-      counter: countField(body, "counter"),
-      bound: body.bound,
-      signature: bytesField(body, "signature", 64),
-    };
-  }, "bind result");
+  const { counter, bound, ...fields } = readFields(MESSAGES.bind.answer, body, { what: "bind result" });
+  const signature = bytesOf(fields.signature);
   const self = { handle: user.handle, ed25519: user.ed25519, x25519: user.x25519 };
   if (!verifies(device.verifier, resultBytes(challenge, device.handle, self, counter, bound), signature)) {
     throw new AuthError("device-proof-failed", "the device's binding result is not signed by the device");
@@ -226,12 +215,6 @@ function possession(
   }
 }
 
-/** A malformed message is the other side's fault: refused as a usage error naming the message. */
-function parse<T>(read: () => T, what: string): T {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof UsageError) throw new UsageError(`bad ${what}: ${error.message}`);
-    throw error;
-  }
+function bytesOf(text: string): Uint8Array {
+  return Buffer.from(text, "hex");
 }

@@ -1,60 +1,66 @@
-import { fromWire } from "../daemon/protocol.js";
 import { ExitCode, ReidError } from "../errors.js";
+import { clientOf, type Transport } from "../http/call.js";
+import { fromWire } from "../http/wire.js";
+import { ANSWER_LIMIT, DEVICE_MESSAGES, type DeviceLink } from "./messages.js";
 
 /** A device answers in milliseconds; one that does not within this is unreachable, not slow. */
 const ANSWER_TIMEOUT_MS = 5000;
-/** No binding message comes near this: a bigger answer is not from a reid device. */
-export const MESSAGE_LIMIT = 256 * 1024;
+
+const DeviceClient = clientOf<DeviceLink>()(DEVICE_MESSAGES);
+
+/** The device at HOST:PORT, as its users speak to it (the messages of DEVICE_MESSAGES). */
+export function deviceAt(address: string): DeviceLink {
+  return new DeviceClient({ transport: toDevice(address) });
+}
 
 /**
- * POSTs one binding message to a device and returns its JSON answer. A device's refusal comes back
- * as the error it raised (its code, message and exit code), prefixed so the user knows who refused.
+ * Sends binding messages to the device at `address` and gives its JSON answers. A device's refusal
+ * comes back as the error it raised (its code, message and exit code), prefixed so the user knows
+ * who refused.
  */
-export async function postMessage(
-  address: string,
-  path: string,
-  body: object,
-): Promise<Record<string, unknown>> {
-  let response: Response;
-  let text: string;
-  try {
-    response = await fetch(`http://${address}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
-      redirect: "error",
-    });
-    if (Number(response.headers.get("content-length") ?? 0) > MESSAGE_LIMIT)
-      throw new Error("answer too large");
-    text = await response.text();
-  } catch (error) {
-    throw new ReidError(
-      "device-unreachable",
-      ExitCode.internal,
-      `cannot reach the device at ${address}: ${causeOf(error)}`,
-    );
-  }
-  let parsed: unknown = null;
-  try {
-    parsed = text.length <= MESSAGE_LIMIT ? JSON.parse(text) : null;
-  } catch {}
-  if (!response.ok) {
-    const refusal = fromWire(parsed, response.status);
-    throw new ReidError(
-      refusal.code,
-      refusal.exitCode,
-      `the device at ${address} refused: ${refusal.message}`,
-    );
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ReidError(
-      "device-protocol",
-      ExitCode.internal,
-      `the device at ${address} answered no binding message`,
-    );
-  }
-  return parsed as Record<string, unknown>;
+function toDevice(address: string): Transport {
+  return async (exchange) => {
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`http://${address}${exchange.path}`, {
+        method: exchange.method,
+        headers: exchange.headers,
+        ...(exchange.body ? { body: exchange.body } : {}),
+        signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
+        redirect: "error",
+      });
+      if (Number(response.headers.get("content-length") ?? 0) > ANSWER_LIMIT)
+        throw new Error("answer too large");
+      text = await response.text();
+    } catch (error) {
+      throw new ReidError(
+        "device-unreachable",
+        ExitCode.internal,
+        `cannot reach the device at ${address}: ${causeOf(error)}`,
+      );
+    }
+    let parsed: unknown = null;
+    try {
+      parsed = text.length <= ANSWER_LIMIT ? JSON.parse(text) : null;
+    } catch {}
+    if (!response.ok) {
+      const refusal = fromWire(parsed, response.status);
+      throw new ReidError(
+        refusal.code,
+        refusal.exitCode,
+        `the device at ${address} refused: ${refusal.message}`,
+      );
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new ReidError(
+        "device-protocol",
+        ExitCode.internal,
+        `the device at ${address} answered no binding message`,
+      );
+    }
+    return parsed;
+  };
 }
 
 function causeOf(error: unknown): string {

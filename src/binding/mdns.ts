@@ -1,7 +1,7 @@
 import { isIPv4 } from "node:net";
 import { networkInterfaces } from "node:os";
 import { Bonjour } from "bonjour-service";
-import { handleField } from "./wire.js";
+import { handle as handleText } from "./messages.js";
 
 /** The DNS-SD service type devices advertise: `_reid._tcp`. */
 export const SERVICE_TYPE = "reid";
@@ -83,7 +83,7 @@ export async function discover(ms: number): Promise<DiscoveredDevice[]> {
   const browser = bonjour.find({ type: SERVICE_TYPE, protocol: "tcp" }, (service) => {
     let handle: string;
     try {
-      handle = handleField((service.txt ?? {}) as Record<string, unknown>, "handle");
+      handle = handleText.read((service.txt as Record<string, unknown> | undefined)?.handle, "handle");
     } catch {
       return; // Not a reid device, or a malformed one: not listed.
     }

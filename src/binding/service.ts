@@ -5,8 +5,8 @@ import type { BindingApi, BindingEntry, Reading } from "./api.js";
 import { checkCommandShape } from "./command.js";
 import { requestedCount } from "./history.js";
 import { withIdentity } from "./identity.js";
+import { handle as handleText } from "./messages.js";
 import { bindTo, boundDevice, fetchTelemetry, nextCommand, sendCommand } from "./user.js";
-import { handleField } from "./wire.js";
 
 /**
  * The binding operations on an open element. Those that use the identifier's keys towards a device
@@ -129,7 +129,7 @@ export class BindingService implements BindingApi {
 
 function handleOf(text: string, what: string): string {
   try {
-    return handleField({ handle: text }, "handle");
+    return handleText.read(text, "handle");
   } catch {
     throw new UsageError(`bad ${what} '${text.slice(0, 40)}': a handle is 32 lowercase hex digits`);
   }

@@ -1,7 +1,8 @@
 import { AuthError, UsageError } from "../errors.js";
-import { MAX_READINGS } from "./history.js";
+import { readFields } from "../http/schema.js";
 import { SUITE, suiteKeyPair, type X25519Pair } from "./hpke/suite.js";
-import { bytesField, hex, PROTOCOL, versionField } from "./wire.js";
+import { MESSAGES } from "./messages.js";
+import { hex, PROTOCOL } from "./wire.js";
 
 /** The sealed readings as they travel. */
 export interface SealedTelemetry {
@@ -12,9 +13,6 @@ export interface SealedTelemetry {
   readonly enc: string;
   readonly readings: readonly string[];
 }
-
-/** A sealed reading's ciphertext: a 4 KiB reading plus JSON framing and the tag, in hex. */
-const MAX_READING_HEX = 2 * (8192 + 16);
 
 /**
  * The context binds both identities (info) and each reading to the request it answers (aad: the
@@ -97,24 +95,10 @@ export async function openTelemetry(
 
 function parseSealed(body: Record<string, unknown>): { enc: Uint8Array; readings: Uint8Array[] } {
   try {
-    versionField(body);
-    const enc = bytesField(body, "enc", 32);
-    const readings = body.readings;
-    if (
-      !Array.isArray(readings) ||
-      readings.length === 0 ||
-      readings.length > MAX_READINGS ||
-      !readings.every(
-        (r): r is string =>
-          typeof r === "string" && r.length <= MAX_READING_HEX && /^(?:[0-9a-f]{2})+$/.test(r),
-      )
-    ) {
-      throw new UsageError(`'readings' must be 1 to ${MAX_READINGS} sealed readings in hex`);
-    }
-    return { enc, readings: readings.map((r) => Buffer.from(r, "hex")) };
+    const { enc, readings } = readFields(MESSAGES.telemetry.answer, body, { what: "telemetry" });
+    return { enc: Buffer.from(enc, "hex"), readings: readings.map((r) => Buffer.from(r, "hex")) };
   } catch (error) {
-    if (error instanceof UsageError)
-      throw new AuthError("telemetry-unopened", `bad telemetry: ${error.message}`);
+    if (error instanceof UsageError) throw new AuthError("telemetry-unopened", error.message);
     throw error;
   }
 }

@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import { AuthError, ExitCode, ReidError, UsageError } from "../errors.js";
 import type { DeviceBinding } from "./bindings-file.js";
 import { checkReceipt, type SignedCommand, signCommand } from "./command.js";
-import { bindRequest, checkBindResult, checkHello, NONCE_BYTES } from "./handshake.js";
+import { bindRequest, checkBindResult, checkHello } from "./handshake.js";
 import { requestedCount } from "./history.js";
-import { postMessage } from "./http.js";
+import { deviceAt } from "./http.js";
 import type { Identity } from "./identity.js";
+import { NONCE_BYTES } from "./messages.js";
 import { peerOf } from "./parties.js";
 import { openTelemetry } from "./telemetry.js";
 import { hex, PROTOCOL } from "./wire.js";
@@ -23,15 +24,16 @@ export async function bindTo(
 ): Promise<DeviceBinding> {
   const { party, file } = identity;
   const nonce = randomBytes(NONCE_BYTES);
-  const answer = await postMessage(address, "/v1/bind/hello", { v: PROTOCOL, nonce: hex(nonce) });
-  const { device, challenge } = checkHello(answer, nonce, expectHandle);
-  if (device.handle === party.handle) throw new UsageError("an element cannot bind to itself");
-  const result = await postMessage(address, "/v1/bind/request", bindRequest(party, device, challenge));
-  const { counter } = checkBindResult(result, device, party, challenge);
+  const device = deviceAt(address);
+  const answer = await device.hello({ v: PROTOCOL, nonce: hex(nonce) });
+  const { device: peer, challenge } = checkHello(answer, nonce, expectHandle);
+  if (peer.handle === party.handle) throw new UsageError("an element cannot bind to itself");
+  const result = await device.bind(bindRequest(party, peer, challenge));
+  const { counter } = checkBindResult(result, peer, party, challenge);
   const binding: DeviceBinding = {
-    handle: device.handle,
-    ed25519: hex(device.ed25519),
-    x25519: hex(device.x25519),
+    handle: peer.handle,
+    ed25519: hex(peer.ed25519),
+    x25519: hex(peer.x25519),
     address,
     bound: now.toISOString(),
     counter,
@@ -39,7 +41,7 @@ export async function bindTo(
   const bindings = file.read();
   file.write({
     ...bindings,
-    devices: [...bindings.devices.filter((d) => d.handle !== device.handle), binding],
+    devices: [...bindings.devices.filter((d) => d.handle !== peer.handle), binding],
   });
   return binding;
 }
@@ -81,7 +83,7 @@ export async function sendCommand(
   device: DeviceBinding,
   command: SignedCommand,
 ): Promise<void> {
-  const answer = await postMessage(address, "/v1/command", command);
+  const answer = await deviceAt(address).command(command);
   checkReceipt(
     answer,
     peerOf(Buffer.from(device.ed25519, "hex"), Buffer.from(device.x25519, "hex")).verifier,
@@ -95,7 +97,7 @@ export async function fetchTelemetry(
   device: DeviceBinding,
   command: SignedCommand,
 ): Promise<Uint8Array[]> {
-  const answer = await postMessage(device.address, "/v1/telemetry", command);
+  const answer = await deviceAt(device.address).telemetry(command);
   const readings = await openTelemetry(
     answer,
     { handle: identity.party.handle, x25519: identity.x25519 },

@@ -98,7 +98,7 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
     binding: async (credentials) => {
       const remote = as(credentials);
       const { RemoteBinding } = await import("../binding/client.js");
-      return new RemoteBinding((method, path, body) => remote.call(method, path, body));
+      return new RemoteBinding(remote.connection);
     },
     close: async () => {
       for (const remote of opened) await remote.close();

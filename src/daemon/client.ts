@@ -1,141 +1,52 @@
 import { Agent, request as httpRequest } from "node:http";
-import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import type { Credentials } from "../auth/actor.js";
-import type { SigningAlgorithm } from "../derive/signature.js";
-import type { ElementApi, PublicKeys } from "../element/api.js";
-import type { ElementStatus } from "../element/control-unit.js";
-import type { Notification, RequestType } from "../element/request.js";
-import type { ScheduledRequest } from "../element/schedule.js";
+import type { ElementApi } from "../element/api.js";
 import { ExitCode, ReidError } from "../errors.js";
-import type { FactoryKind } from "../factory/factory-source.js";
-import type { ElementMode } from "../storage/record.js";
-import { fromWire } from "./protocol.js";
+import { clientOf, type Transport } from "../http/call.js";
+import { fromWire } from "../http/wire.js";
+import { ELEMENT_OPERATIONS } from "./operations.js";
+
+/** Every call is a few milliseconds of work; argon2id checks take a tenth of a second. */
+const ANSWER_TIMEOUT_MS = 30_000;
+
+const ElementClient = clientOf<ElementApi>()(ELEMENT_OPERATIONS);
 
 /**
  * The element as the daemon that owns its store serves it: the same operations as
- * ElementService, over the daemon's Unix socket.
+ * ElementService, over the daemon's Unix socket, one method per operation of ELEMENT_OPERATIONS.
  */
-export class RemoteElement implements ElementApi {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+export class RemoteElement extends ElementClient implements ElementApi {
+  private readonly agent: Agent;
 
   constructor(
     readonly socket: string,
-    /** Sent with every call; the daemon checks it where the owner must be authenticated. */
-    private readonly credentials: Credentials = {},
-    private readonly answerTimeoutMs = ANSWER_TIMEOUT_MS,
-  ) {}
-
-  status(): Promise<ElementStatus> {
-    return this.call("GET", "/v1/status");
-  }
-
-  submit(type: RequestType, format?: string): Promise<Notification> {
-    return this.call("POST", "/v1/requests", format === undefined ? { type } : { type, format });
-  }
-
-  initFactory(factory: FactoryKind, format?: string): Promise<Notification> {
-    const body = { type: "init", factory, ...(format === undefined ? {} : { format }) };
-    return this.call("POST", "/v1/requests", body);
-  }
-
-  switchMode(mode: ElementMode): Promise<Notification> {
-    return this.call("POST", "/v1/mode", { mode });
-  }
-
-  schedule(type: RequestType, format: string | undefined, at: string) {
-    return this.call<ScheduledRequest>(
-      "POST",
-      "/v1/schedule",
-      format === undefined ? { type, at } : { type, format, at },
-    );
-  }
-
-  cancelScheduled(id: string) {
-    return this.call<ScheduledRequest>("DELETE", `/v1/schedule/${encodeURIComponent(id)}`);
-  }
-
-  setSingleType(on: boolean): Promise<ElementStatus> {
-    return this.call("PUT", "/v1/config", { singleType: on });
-  }
-
-  seal(): Promise<ElementStatus> {
-    return this.call("POST", "/v1/seal");
-  }
-
-  keys(): Promise<PublicKeys> {
-    return this.call("GET", "/v1/keys");
-  }
-
-  async certificate(algorithm: SigningAlgorithm, days: number): Promise<string> {
-    return (await this.call<{ certificate: string }>("POST", "/v1/certificate", { algorithm, days }))
-      .certificate;
-  }
-
-  async certificationRequest(algorithm: SigningAlgorithm, subject?: string): Promise<string> {
-    const body = subject === undefined ? { algorithm } : { algorithm, subject };
-    return (await this.call<{ request: string }>("POST", "/v1/csr", body)).request;
-  }
-
-  async sign(algorithm: SigningAlgorithm, message: Uint8Array) {
-    const reply = await this.call<{ signature: string; handle: string }>(
-      "POST",
-      `/v1/sign?algorithm=${algorithm}`,
-      message,
-    );
-    return { signature: Buffer.from(reply.signature, "hex"), handle: reply.handle };
-  }
-
-  verify(algorithm: SigningAlgorithm, message: Uint8Array, signature: Uint8Array) {
-    const hex = Buffer.from(signature).toString("hex");
-    return this.call<{ valid: boolean; handle: string }>(
-      "POST",
-      `/v1/verify?algorithm=${algorithm}&signature=${hex}`,
-      message,
-    );
-  }
-
-  async exportWrapped(wrapKey: Uint8Array) {
-    const reply = await this.call<{ wrapped: string; generation: number; handle: string }>(
-      "POST",
-      "/v1/export",
-      {
-        wrapKey: Buffer.from(wrapKey).toString("hex"),
-      },
-    );
-    return { ...reply, wrapped: Buffer.from(reply.wrapped, "hex") };
-  }
-
-  setPin(newPin: string) {
-    return this.call<{ recoveryCode: string | null }>("POST", "/v1/pin", { newPin });
-  }
-
-  unlockPin(recoveryCode: string) {
-    return this.call<{ recoveryCode: string }>("POST", "/v1/pin/unlock", { recoveryCode });
-  }
-
-  auditLog() {
-    return this.call<{ records: AuditRecord[]; verdict: AuditVerdict }>("GET", "/v1/log");
+    /** Sent with every owner operation; the daemon checks it where the owner must be authenticated. */
+    credentials: Credentials = {},
+    answerTimeoutMs = ANSWER_TIMEOUT_MS,
+  ) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    super({ transport: overSocket(socket, agent, answerTimeoutMs), credentials });
+    this.agent = agent;
   }
 
   async close(): Promise<void> {
     this.agent.destroy();
   }
+}
 
-  /** One call of the daemon's API; the binding protocol on the same socket goes through it too. */
-  call<T>(method: string, path: string, body?: object | Uint8Array): Promise<T> {
-    const payload =
-      body === undefined ? undefined : body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body));
-    const type = body instanceof Uint8Array ? "application/octet-stream" : "application/json";
-    return new Promise((resolve, reject) => {
+/** Requests over the daemon's Unix socket: JSON answers, failures as the error the element raised. */
+function overSocket(socket: string, agent: Agent, answerTimeoutMs: number): Transport {
+  return (exchange) =>
+    new Promise((resolve, reject) => {
       const request = httpRequest(
         {
-          socketPath: this.socket,
-          path,
-          method,
-          agent: this.agent,
+          socketPath: socket,
+          path: exchange.path,
+          method: exchange.method,
+          agent,
           headers: {
-            ...(payload ? { "content-type": type, "content-length": payload.length } : {}),
-            ...(this.credentials.pin === undefined ? {} : { authorization: pinHeader(this.credentials.pin) }),
+            ...exchange.headers,
+            ...(exchange.body ? { "content-length": exchange.body.length } : {}),
           },
         },
         (response) => {
@@ -149,28 +60,19 @@ export class RemoteElement implements ElementApi {
               parsed = null;
             }
             const status = response.statusCode ?? 500;
-            if (status >= 200 && status < 300 && parsed !== null) resolve(parsed as T);
+            if (status >= 200 && status < 300 && parsed !== null) resolve(parsed);
             else reject(fromWire(parsed, status));
           });
-          response.on("error", (error) => reject(unreachable(this.socket, error)));
+          response.on("error", (error) => reject(unreachable(socket, error)));
         },
       );
-      request.on("error", (error) => reject(unreachable(this.socket, error)));
+      request.on("error", (error) => reject(unreachable(socket, error)));
       // A daemon that accepts but never answers (stopped, wedged) must not hang the CLI for ever.
-      request.setTimeout(this.answerTimeoutMs, () =>
-        request.destroy(new Error(`no answer within ${this.answerTimeoutMs / 1000} s`)),
+      request.setTimeout(answerTimeoutMs, () =>
+        request.destroy(new Error(`no answer within ${answerTimeoutMs / 1000} s`)),
       );
-      request.end(payload);
+      request.end(exchange.body);
     });
-  }
-}
-
-/** Every call is a few milliseconds of work; argon2id checks take a tenth of a second. */
-const ANSWER_TIMEOUT_MS = 30_000;
-
-/** The PIN travels base64url-encoded (headers are Latin-1; a PIN may not be). */
-export function pinHeader(pin: string): string {
-  return `Pin ${Buffer.from(pin, "utf8").toString("base64url")}`;
 }
 
 function unreachable(socket: string, error: Error): ReidError {

@@ -5,14 +5,14 @@ import type { Server } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import type { Context } from "hono";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
-import { bindingRoutes } from "../binding/routes.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StorageError, UsageError } from "../errors.js";
+import { credentialsOf } from "../http/credentials.js";
 import { webAddress } from "../web/address.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
 import { openBinding, openComposedElement } from "./compose.js";
-import { apiRoutes, credentialsOf } from "./routes.js";
+import { apiRoutes } from "./routes.js";
 import { Scheduler } from "./scheduler.js";
 import { answers, socketPath } from "./socket.js";
 
@@ -73,6 +73,7 @@ export async function startDaemon(
   const elementFor = (c: Context) => service.as(actorFor(c));
   const routes = apiRoutes(
     elementFor,
+    (c) => openBinding(service.control, options.storeDirectory, actorFor(c)),
     (listener) => {
       const stops = [service.control.onNotification(listener), service.control.onBindingEvent(listener)];
       return () => {
@@ -80,10 +81,6 @@ export async function startDaemon(
       };
     },
     closing.signal,
-  );
-  routes.route(
-    "/v1/binding",
-    bindingRoutes((c) => openBinding(service.control, options.storeDirectory, actorFor(c))),
   );
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   const responses = new Set<ServerResponse>();

@@ -1,7 +1,11 @@
 import type { SigningAlgorithm } from "../derive/signature.js";
 import { UsageError } from "../errors.js";
+import type { RequestType } from "./request.js";
 
 /** Checks shared by every surface, so the CLI and the daemon refuse the same input the same way. */
+
+/** The requests a surface may be asked for by name. */
+export const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
 
 /** --alg for signing: ed25519 (the default) or p256. */
 export function signingAlgorithm(value: unknown): SigningAlgorithm {

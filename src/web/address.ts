@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
 import { UsageError } from "../errors.js";
+import { splitHostPort } from "../http/address.js";
 
 /** Where the page listens: a loopback host only, and a TCP port. */
 export interface WebAddress {
@@ -20,12 +21,6 @@ export function parseWebAddress(text: string): WebAddress {
     );
   }
   return webAddress(parts.host, parts.port);
-}
-
-/** "HOST:PORT" or "[IPv6]:PORT" split, unchecked beyond its shape; null if it has none. */
-export function splitHostPort(text: string): { host: string; port: number } | null {
-  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  return match ? { host: match[1] ?? match[2] ?? "", port: Number(match[3]) } : null;
 }
 
 /** Checks a host and port given apart (startDaemon's `web` option). */

@@ -6,19 +6,19 @@ import {
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
-import { streamSSE } from "hono/streaming";
 import type { Actor } from "../auth/actor.js";
 import { OwnerPin } from "../auth/owner-pin.js";
-import { objectBody } from "../daemon/json-body.js";
-import { toWire } from "../daemon/protocol.js";
 import type { ElementStatus } from "../element/control-unit.js";
-import { scheduleTime } from "../element/inputs.js";
-import type { Notification, RequestType } from "../element/request.js";
+import { REQUEST_TYPES, scheduleTime } from "../element/inputs.js";
 import type { ElementService } from "../element/service.js";
 import { AuthError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { parseFormat } from "../format/format.js";
+import { answerErrors } from "../http/answer.js";
+import { bodyLimit, objectBody } from "../http/body.js";
+import { oneOf, pin, text } from "../http/schema.js";
+import { eventStream } from "../http/sse.js";
+import { HttpError } from "../http/wire.js";
 import type { Assets } from "./assets.js";
 import { PasskeyStore, type StoredPasskey } from "./passkeys.js";
 import { type ChallengePurpose, type Session, Sessions, sameToken } from "./sessions.js";
@@ -27,8 +27,8 @@ import { type ChallengePurpose, type Session, Sessions, sameToken } from "./sess
 export const RP_ID = "localhost";
 const COOKIE = "reid_session";
 const JSON_LIMIT = 64 * 1024;
-const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
-const KEEP_ALIVE_MS = 15_000;
+const requestType = oneOf(REQUEST_TYPES);
+const formatText = text({ max: 64 });
 
 export interface PageOptions {
   readonly service: ElementService;
@@ -41,14 +41,14 @@ export interface PageOptions {
 }
 
 /** A refusal of the page itself (not the element's), with its HTTP status. */
-class PageError extends ReidError {
+class PageError extends HttpError {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 421,
+    status: 400 | 401 | 403 | 404 | 421,
     code: string,
     message: string,
     exit: ExitCode = status === 400 || status === 404 ? ExitCode.usage : ExitCode.auth,
   ) {
-    super(code, exit, message);
+    super(status, code, exit, message);
   }
 }
 
@@ -103,23 +103,8 @@ export class OwnerPage {
 
   private routes(): void {
     const app = this.app;
-    const json = bodyLimit({
-      maxSize: JSON_LIMIT,
-      onError: () => {
-        throw new PageError(400, "too-large", `the request body is larger than ${JSON_LIMIT} bytes`);
-      },
-    });
-    app.onError((error, c) => this.errorResponse(c, error));
-    app.notFound((c) =>
-      this.errorResponse(
-        c,
-        new PageError(
-          404,
-          "not-found",
-          `no such page: ${c.req.method.slice(0, 16)} ${c.req.path.slice(0, 128)}`,
-        ),
-      ),
-    );
+    const json = bodyLimit(JSON_LIMIT);
+    answerErrors(app, "page");
     app.use("*", async (c, next) => {
       await next();
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
@@ -242,7 +227,7 @@ export class OwnerPage {
 
     app.post("/api/requests", json, async (c) => {
       const body = await objectBody(c, ["type", "format", "proof"]);
-      const type = oneOf(body.type, "type", REQUEST_TYPES);
+      const type = requestType.read(body.type, "type");
       const format = this.formatField(body.format);
       const session = this.requireSignedIn(c);
       const actor = await this.prove(session, body.proof, type, type);
@@ -251,7 +236,7 @@ export class OwnerPage {
 
     app.post("/api/schedule", json, async (c) => {
       const body = await objectBody(c, ["type", "format", "at", "proof"]);
-      const type = oneOf(body.type, "type", REQUEST_TYPES);
+      const type = requestType.read(body.type, "type");
       const format = this.formatField(body.format);
       if (typeof body.at !== "string") throw new UsageError("'at' must be an ISO-8601 time with a zone");
       // Checked before the proof is spent on it.
@@ -466,46 +451,22 @@ export class OwnerPage {
   }
 
   private events(c: Context, session: Session): Response {
-    return streamSSE(c, async (stream) => {
-      const queue: (Notification | null)[] = [];
-      let wake: (() => void) | null = null;
-      let ended = false;
-      const push = (item: Notification | null) => {
-        queue.push(item);
-        wake?.();
-      };
-      const end = () => {
-        ended = true;
-        wake?.();
-      };
-      const unsubscribe = this.options.service.control.onNotification(push);
-      session.streams.add(end);
-      const keepAlive = setInterval(() => {
-        if (this.sessions.alive(session)) push(null);
-        else end();
-      }, KEEP_ALIVE_MS);
-      stream.onAbort(end);
-      try {
-        await stream.writeSSE({ event: "ready", data: "{}" });
-        while (!ended && !stream.aborted) {
-          const next = queue.shift();
-          if (next === undefined) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-            wake = null;
-          } else if (next) {
-            await stream.writeSSE({ event: "request", data: JSON.stringify(next) });
-          } else {
-            await stream.write(": keep-alive\n\n");
-          }
-        }
-        if (!stream.aborted) await stream.writeSSE({ event: "signed-out", data: "{}" });
-      } finally {
-        unsubscribe();
-        clearInterval(keepAlive);
-        session.streams.delete(end);
-      }
+    // Signing out (or the session ending) ends the session's streams, with a last "signed-out".
+    const ended = new AbortController();
+    const end = () => ended.abort();
+    return eventStream(c, {
+      subscribe: (listener) => {
+        const unsubscribe = this.options.service.control.onNotification(listener);
+        session.streams.add(end);
+        return () => {
+          unsubscribe();
+          session.streams.delete(end);
+        };
+      },
+      name: () => "request",
+      until: ended.signal,
+      alive: () => this.sessions.alive(session),
+      farewell: "signed-out",
     });
   }
 
@@ -565,22 +526,9 @@ export class OwnerPage {
 
   private formatField(value: unknown): string | undefined {
     if (value === undefined || value === "") return undefined;
-    if (typeof value !== "string" || value.length > 64) {
-      throw new UsageError("'format' must be a string of at most 64 characters");
-    }
-    parseFormat(value, this.options.service.control.capacity);
-    return value;
-  }
-
-  private errorResponse(c: Context, error: unknown): Response {
-    if (error instanceof PageError) {
-      return c.json(
-        { error: { code: error.code, message: error.message, exit: error.exitCode } },
-        error.status,
-      );
-    }
-    const { status, body } = toWire(error);
-    return c.json(body, status as 400);
+    const format = formatText.read(value, "format");
+    parseFormat(format, this.options.service.control.capacity);
+    return format;
   }
 }
 
@@ -595,14 +543,7 @@ function isLoopbackHost(host: string): boolean {
 }
 
 function pinField(value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new UsageError("type the PIN");
-  if (value.length > 1024) throw new UsageError("the PIN is too long");
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
-  if (allowed.includes(value as T)) return value as T;
-  throw new UsageError(`'${name}' must be one of ${allowed.join(", ")}`);
+  return pin.read(value, "pin");
 }
 
 function idField(value: string, what: string): string {

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { signCommand } from "../../src/binding/command.js";
 import { HEADERS_TIMEOUT_MS } from "../../src/binding/endpoint.js";
 import { bindRequest, checkBindResult, checkHello } from "../../src/binding/handshake.js";
+import { DEVICE_MESSAGES } from "../../src/binding/messages.js";
 import { openTelemetry } from "../../src/binding/telemetry.js";
 import { initStore, request } from "../cli/store.js";
 import { deviceAddress, testParty } from "../helpers/binding.js";
@@ -288,26 +289,16 @@ describe("device endpoint: bad input", () => {
       fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), maxLength: 140 }),
       fc.integer(),
     );
+    // Every field of every message the device takes, and every route, from the protocol's table.
+    const messages = Object.values(DEVICE_MESSAGES.operations);
+    const fields = [...new Set(messages.flatMap((m) => Object.keys(m.input)))];
     const message = fc.record(
-      {
-        v: fc.oneof(fc.constant(1), field),
-        nonce: field,
-        challenge: field,
-        handle: field,
-        ed25519: field,
-        x25519: field,
-        signature: field,
-        pop: field,
-        device: field,
-        user: field,
-        counter: field,
-        time: field,
-        name: field,
-        args: field,
-      },
+      Object.fromEntries(
+        fields.map((name) => [name, name === "v" ? fc.oneof(fc.constant(1), field) : field]),
+      ),
       { requiredKeys: [] },
     );
-    const route = fc.constantFrom("/v1/bind/hello", "/v1/bind/request", "/v1/command", "/v1/telemetry");
+    const route = fc.constantFrom(...messages.map((m) => m.path));
     await fc.assert(
       fc.asyncProperty(route, message, async (path, body) => {
         const answer = await post(address, path, body);

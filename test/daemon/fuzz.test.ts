@@ -11,6 +11,8 @@ import assert from "node:assert/strict";
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { DAEMON_API } from "../../src/daemon/routes.js";
+import { describeOperations } from "../../src/http/operation.js";
 import { storedIdentifier } from "../cli/store.js";
 import { reid, reidOk } from "../helpers/cli.js";
 import { type ServedDaemon, serve } from "../helpers/daemon.js";
@@ -509,26 +511,18 @@ const withBadAuthorization: fc.Arbitrary<Fuzzed> = fc
     headers: { ...request.headers, authorization: twice ? [authorization, "Pin YWJjZGVm"] : authorization },
   }));
 
-/** Routes and the methods they answer (HEAD is GET without a body: never sent here). */
-const ROUTES: Record<string, readonly string[]> = {
-  "/v1/status": ["GET"],
-  "/events": ["GET"],
-  "/v1/requests": ["POST"],
-  "/v1/mode": ["POST"],
-  "/v1/schedule": ["POST"],
-  "/v1/schedule/0badc0de": ["DELETE"],
-  "/v1/config": ["PUT"],
-  "/v1/seal": ["POST"],
-  "/v1/keys": ["GET"],
-  "/v1/certificate": ["POST"],
-  "/v1/csr": ["POST"],
-  "/v1/sign": ["POST"],
-  "/v1/verify": ["POST"],
-  "/v1/pin": ["POST"],
-  "/v1/pin/unlock": ["POST"],
-  "/v1/log": ["GET"],
-  "/v1/export": ["POST"],
-};
+/**
+ * Routes and the methods they answer, from the daemon's own tables (a path parameter filled with a
+ * sample): a new operation is fuzzed as it is added. HEAD is GET without a body: never sent here.
+ */
+const OPERATIONS = describeOperations(...Object.values(DAEMON_API));
+const ROUTES: Record<string, string[]> = {};
+for (const { method, path } of OPERATIONS) {
+  const sample = path.replace(/:[^/]+/g, "0badc0de");
+  ROUTES[sample] = [...(ROUTES[sample] ?? []), method];
+}
+/** Any path a route answers, whatever fills its parameters. */
+const ROUTE_PATTERNS = OPERATIONS.map(({ path }) => new RegExp(`^${path.replace(/:[^/]+/g, "[^/]+")}$`));
 const METHODS = [
   "GET",
   "POST",
@@ -544,7 +538,7 @@ const METHODS = [
 ];
 
 function isRoute(path: string): boolean {
-  return path in ROUTES || /^\/v1\/schedule\/[^/]+$/.test(path);
+  return ROUTE_PATTERNS.some((pattern) => pattern.test(path));
 }
 
 const wrongMethod: fc.Arbitrary<Fuzzed> = fc

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { socketPath } from "../../daemon/socket.js";
-import { splitEvents } from "../../daemon/sse.js";
 import type { BindingEvent, Notification } from "../../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
+import { splitEvents } from "../../http/event-stream.js";
 import { type CliContext, type Command, print, printJson } from "../context.js";
 import { report } from "../request.js";
 

@@ -1,9 +1,9 @@
 import { ExitCode, ReidError } from "../errors.js";
 
 /**
- * The daemon's wire format: JSON over HTTP on a Unix socket. A failure travels as
- * {"error": {"code", "message", "exit"}} with an HTTP status that matches its exit code, so a
- * client rebuilds the very error the element raised and the CLI exits with the same code.
+ * How every reid HTTP surface (the daemon's API, the device's binding endpoint, the owner's page)
+ * sends a failure: {"error": {"code", "message", "exit"}} with an HTTP status that matches its exit
+ * code, so a client rebuilds the very error the other side raised and exits with the same code.
  */
 export interface WireError {
   readonly error: { readonly code: string; readonly message: string; readonly exit: number };
@@ -18,12 +18,25 @@ const HTTP_STATUS: Record<number, number> = {
   [ExitCode.storage]: 507,
 };
 
+/** A refusal that names its own HTTP status (the page's 401, 421), not the one of its exit code. */
+export class HttpError extends ReidError {
+  constructor(
+    readonly status: number,
+    code: string,
+    exit: ExitCode,
+    message: string,
+  ) {
+    super(code, exit, message);
+  }
+}
+
 export function toWire(error: unknown): { status: number; body: WireError } {
   const known = error instanceof ReidError;
   const exit = known ? error.exitCode : ExitCode.internal;
   const code = known ? error.code : "internal";
   const text = known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`;
-  return { status: HTTP_STATUS[exit] ?? 500, body: { error: { code, message: oneLine(text), exit } } };
+  const status = error instanceof HttpError ? error.status : (HTTP_STATUS[exit] ?? 500);
+  return { status, body: { error: { code, message: oneLine(text), exit } } };
 }
 
 /**
@@ -34,6 +47,7 @@ function oneLine(text: string): string {
   return text.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`);
 }
 
+/** The error a failure answer carries, as the other side raised it. */
 export function fromWire(body: unknown, status: number): ReidError {
   const error = (body as Partial<WireError> | null)?.error;
   if (error && typeof error.code === "string" && typeof error.message === "string") {

@@ -1,0 +1,170 @@
+import { UsageError } from "../errors.js";
+import { defineOperations } from "../http/operation.js";
+import { custom, hex, list, literal, text, whole } from "../http/schema.js";
+import type { SignedCommand } from "./command.js";
+import type { BindRequest } from "./handshake.js";
+import { MAX_READINGS } from "./history.js";
+import { PROTOCOL } from "./wire.js";
+
+/** Bytes of a hello's nonce and of a device's challenge. */
+export const NONCE_BYTES = 32;
+export const MAX_ARGS = 16;
+export const MAX_ARG_LENGTH = 256;
+/** No binding answer comes near this: a bigger one is not from a reid device. */
+export const ANSWER_LIMIT = 256 * 1024;
+/** A sealed reading's ciphertext: a 4 KiB reading plus JSON framing and the tag, in hex. */
+const MAX_READING_HEX = 2 * (8192 + 16);
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+export const version = literal(
+  PROTOCOL,
+  () => `'v' must be ${PROTOCOL} (this device speaks binding protocol v${PROTOCOL})`,
+);
+
+/** A handle: 16 bytes in lowercase hex. */
+export const handle = text({
+  max: 32,
+  pattern: /^[0-9a-f]{32}$/,
+  message: (name) => `'${name}' must be a handle (32 lowercase hex digits)`,
+});
+
+const key = hex(32);
+const signature = hex(64);
+const counter = whole();
+
+export const commandName = custom(
+  "lowercase letters, digits and '-', 1 to 32, a letter first",
+  (value, name) => {
+    if (typeof value !== "string") throw new UsageError(`'${name}' must be a string`);
+    if (!NAME.test(value)) {
+      throw new UsageError(
+        `bad command name '${value.slice(0, 40)}': lowercase letters, digits and '-', at most 32`,
+      );
+    }
+    return value;
+  },
+);
+
+export const commandArgs = custom(
+  `list of at most ${MAX_ARGS} strings of at most ${MAX_ARG_LENGTH} characters`,
+  (value, name) => {
+    if (!Array.isArray(value) || !value.every((arg): arg is string => typeof arg === "string")) {
+      throw new UsageError(`'${name}' must be a list of strings`);
+    }
+    if (value.length > MAX_ARGS) throw new UsageError(`a command takes at most ${MAX_ARGS} arguments`);
+    if (value.some((arg) => arg.length > MAX_ARG_LENGTH)) {
+      throw new UsageError(`a command argument is at most ${MAX_ARG_LENGTH} characters`);
+    }
+    return value;
+  },
+);
+
+/** A command from a bound user, telemetry requests included: every field signed by the user. */
+const COMMAND = {
+  v: version,
+  device: handle,
+  user: handle,
+  counter,
+  /** Milliseconds since the epoch, the user's clock. */
+  time: whole(),
+  name: commandName,
+  args: commandArgs,
+  signature,
+};
+
+/** A device's answer as it arrives: the user checks it before it uses anything in it. */
+export type Unchecked = Record<string, unknown>;
+
+/** The device role's endpoint as its users call it (binding/http.ts). */
+export interface DeviceLink {
+  hello(message: { readonly v: number; readonly nonce: string }): Promise<Unchecked>;
+  bind(message: BindRequest): Promise<Unchecked>;
+  command(message: SignedCommand): Promise<Unchecked>;
+  telemetry(message: SignedCommand): Promise<Unchecked>;
+}
+
+/**
+ * The binding protocol (patent FIG. 3) on the device's network endpoint: four JSON messages and
+ * their answers. The endpoint's routes (endpoint.ts) and the user's client (http.ts) are made from
+ * this table; the checks of each side (handshake.ts, command.ts, telemetry.ts) read the fields
+ * through these schemas.
+ */
+export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
+  // The largest binding message is under 1 KiB; anything near this is not one.
+  limit: 16 * 1024,
+  operations: {
+    hello: {
+      summary: "The user's nonce; the device answers its keys and a challenge, signed.",
+      method: "POST",
+      path: "/v1/bind/hello",
+      owner: false,
+      what: "hello request",
+      input: { v: version, nonce: hex(NONCE_BYTES) },
+      answer: { v: version, handle, ed25519: key, x25519: key, challenge: hex(NONCE_BYTES), signature },
+    },
+    bind: {
+      summary: "The user's keys with both proofs of possession; the device stores the binding.",
+      method: "POST",
+      path: "/v1/bind/request",
+      owner: false,
+      what: "bind request",
+      input: {
+        v: version,
+        challenge: hex(NONCE_BYTES),
+        handle,
+        ed25519: key,
+        x25519: key,
+        signature,
+        pop: hex(32),
+      },
+      answer: {
+        v: version,
+        result: literal("bound"),
+        device: handle,
+        user: handle,
+        counter,
+        bound: text({ max: 64 }),
+        signature,
+      },
+    },
+    command: {
+      summary: "A signed command from a bound user; the device answers a signed receipt.",
+      method: "POST",
+      path: "/v1/command",
+      owner: false,
+      what: "command",
+      input: COMMAND,
+      answer: {
+        v: version,
+        accepted: literal(true),
+        device: handle,
+        user: handle,
+        counter,
+        name: commandName,
+        signature,
+      },
+    },
+    telemetry: {
+      summary: "A signed 'telemetry' command; the device answers readings sealed to the user (HPKE).",
+      method: "POST",
+      path: "/v1/telemetry",
+      owner: false,
+      what: "command",
+      input: COMMAND,
+      answer: {
+        v: version,
+        device: handle,
+        user: handle,
+        counter,
+        enc: key,
+        readings: list(text({ max: MAX_READING_HEX, pattern: /^(?:[0-9a-f]{2})+$/ }), {
+          min: 1,
+          max: MAX_READINGS,
+          message: () => `'readings' must be 1 to ${MAX_READINGS} sealed readings in hex`,
+        }),
+      },
+    },
+  },
+});
+
+export const MESSAGES = DEVICE_MESSAGES.operations;

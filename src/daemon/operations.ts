@@ -1,0 +1,214 @@
+import type { ElementApi } from "../element/api.js";
+import { certificateDays, MAX_CERTIFICATE_DAYS, REQUEST_TYPES, signingAlgorithm } from "../element/inputs.js";
+import type { BindingEvent, Notification } from "../element/request.js";
+import { UsageError } from "../errors.js";
+import { FACTORY_KINDS } from "../factory/factory-source.js";
+import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
+import { bytes, custom, flag, oneOf, optional, pin, refine, text } from "../http/schema.js";
+import type { EventFeed } from "../http/sse.js";
+import type { ElementMode } from "../storage/record.js";
+
+/** As much as `reid sign` reads from a file. */
+const MESSAGE_LIMIT = 256 * 2 ** 20;
+const MODES: readonly ElementMode[] = ["random", "factory"];
+
+const type = oneOf(REQUEST_TYPES);
+const format = optional(text({ max: 1024 }));
+
+/** An algorithm as a client sent it: checked as the CLI checks --alg, echoed only when short. */
+const algorithm = custom(
+  "ed25519 | p256 (default ed25519)",
+  (value) => {
+    if (value === undefined || (typeof value === "string" && value.length <= 32))
+      return signingAlgorithm(value);
+    throw new UsageError("'algorithm' must be ed25519 or p256");
+  },
+  { optional: true },
+);
+
+/** Days as a client sent them: a whole number (or its digits), checked as the CLI checks --days. */
+const days = custom(
+  `whole days, 1 to ${MAX_CERTIFICATE_DAYS} (default 365)`,
+  (value) => {
+    if (value === undefined || (typeof value === "number" && Number.isFinite(value)))
+      return certificateDays(value);
+    if (typeof value === "string" && value.length <= 32) return certificateDays(value);
+    throw new UsageError(`'days' must be whole days from 1 to ${MAX_CERTIFICATE_DAYS}`);
+  },
+  { optional: true },
+);
+
+/**
+ * The element's API on the daemon's Unix socket, one operation per ElementApi method: the routes
+ * (daemon/routes.ts) and RemoteElement (daemon/client.ts) are both made from this table.
+ */
+export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
+  limit: 64 * 1024,
+  operations: {
+    status: { summary: "The element's status.", method: "GET", path: "/v1/status", owner: false },
+    submit: {
+      summary: "An init, reset or erase request, carried out now.",
+      method: "POST",
+      path: "/v1/requests",
+      owner: true,
+      input: { type, format },
+      args: ["type", "format"],
+    },
+    initFactory: {
+      summary: "init in factory mode: the identifier from a factory source.",
+      method: "POST",
+      path: "/v1/requests",
+      owner: true,
+      when: "factory",
+      input: {
+        type: refine(
+          type,
+          (value) => value === "init",
+          () => "'factory' goes only with an init request",
+        ),
+        format,
+        factory: oneOf(FACTORY_KINDS),
+      },
+      fixed: { type: "init" },
+      args: ["factory", "format"],
+    },
+    switchMode: {
+      summary: "The mode switch: random or factory.",
+      method: "POST",
+      path: "/v1/mode",
+      owner: true,
+      input: { mode: oneOf(MODES) },
+      args: ["mode"],
+    },
+    schedule: {
+      summary: "A request to carry out at a time (ISO-8601 with a zone).",
+      method: "POST",
+      path: "/v1/schedule",
+      owner: true,
+      input: {
+        type,
+        format,
+        at: text({ max: 64, message: () => "'at' must be an ISO-8601 time" }),
+      },
+      args: ["type", "format", "at"],
+    },
+    cancelScheduled: {
+      summary: "Removes a scheduled request before its time.",
+      method: "DELETE",
+      path: "/v1/schedule/:id",
+      owner: true,
+      input: { id: inPath(text({ max: 1024 })) },
+      args: ["id"],
+    },
+    setSingleType: {
+      summary: "Single-type mode on or off: every request becomes a reset.",
+      method: "PUT",
+      path: "/v1/config",
+      owner: true,
+      input: { singleType: flag },
+      args: ["singleType"],
+    },
+    seal: {
+      summary: "Seals the store under its key-encryption key.",
+      method: "POST",
+      path: "/v1/seal",
+      owner: true,
+    },
+    keys: {
+      summary: "The derived public keys and the handle.",
+      method: "GET",
+      path: "/v1/keys",
+      owner: false,
+    },
+    certificate: {
+      summary: "A self-signed X.509 certificate of the derived key (PEM).",
+      method: "POST",
+      path: "/v1/certificate",
+      owner: false,
+      input: { algorithm, days },
+      args: ["algorithm", "days"],
+      output: { field: "certificate" },
+    },
+    certificationRequest: {
+      summary: "A PKCS#10 certification request of the derived key (PEM).",
+      method: "POST",
+      path: "/v1/csr",
+      owner: false,
+      input: { algorithm, subject: optional(text({ max: 1024 })) },
+      args: ["algorithm", "subject"],
+      output: { field: "request" },
+    },
+    sign: {
+      summary: "Signs the request body with the derived key.",
+      method: "POST",
+      path: "/v1/sign",
+      owner: false,
+      input: { algorithm: inQuery(algorithm), message: rawBody },
+      args: ["algorithm", "message"],
+      output: { hex: ["signature"] },
+      limit: MESSAGE_LIMIT,
+    },
+    verify: {
+      summary: "Verifies a signature over the request body against the derived key.",
+      method: "POST",
+      path: "/v1/verify",
+      owner: false,
+      input: {
+        algorithm: inQuery(algorithm),
+        signature: inQuery(bytes({ max: 2048 }, () => "'signature' must be hex")),
+        message: rawBody,
+      },
+      args: ["algorithm", "message", "signature"],
+      limit: MESSAGE_LIMIT,
+    },
+    exportWrapped: {
+      summary: "The identifier wrapped under a key-encryption key (RFC 5649).",
+      method: "POST",
+      path: "/v1/export",
+      owner: true,
+      input: { wrapKey: bytes({ length: 32 }, () => "'wrapKey' must be 32 bytes (64 hex digits)") },
+      args: ["wrapKey"],
+      output: { hex: ["wrapped"] },
+    },
+    setPin: {
+      summary: "Sets the owner PIN, or changes it (with the present one).",
+      method: "POST",
+      path: "/v1/pin",
+      owner: true,
+      input: { newPin: pin },
+      args: ["newPin"],
+    },
+    unlockPin: {
+      summary: "Unlocks after too many wrong PINs, with the recovery code.",
+      method: "POST",
+      path: "/v1/pin/unlock",
+      owner: false,
+      input: { recoveryCode: text({ max: 64 }) },
+      args: ["recoveryCode"],
+    },
+    auditLog: {
+      summary: "The audit log and whether its chain is intact.",
+      method: "GET",
+      path: "/v1/log",
+      owner: false,
+    },
+  },
+});
+
+/** What the daemon streams: every finished request and every binding event, as they happen. */
+export interface EventApi {
+  events(): EventFeed<Notification | BindingEvent>;
+}
+
+export const EVENT_OPERATIONS = defineOperations<EventApi>()({
+  limit: 0,
+  operations: {
+    events: {
+      summary: "Every finished request ('request') and binding event ('binding'), as it happens.",
+      method: "GET",
+      path: "/events",
+      owner: false,
+      output: { events: ["ready", "request", "binding"] },
+    },
+  },
+});

@@ -1,0 +1,67 @@
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+
+/** A comment this often keeps idle connections (and proxies) from timing out. */
+const KEEP_ALIVE_MS = 15_000;
+
+/** What an event stream carries, and when it ends. */
+export interface EventFeed<T> {
+  /** Starts delivering items to `listener`; returns the function that stops it. */
+  subscribe(listener: (item: T) => void): () => void;
+  /** The event's name on the stream ("request", "binding"); its data is the item as JSON. */
+  name(item: T): string;
+  /** Ends the stream from the server's side (the daemon closing, a session signed out). */
+  readonly until?: AbortSignal;
+  /** Asked at every keep-alive: false ends the stream (an expired session). */
+  alive?(): boolean;
+  /** The last event of a stream the server ended while the client still listened. */
+  readonly farewell?: string;
+}
+
+/**
+ * The one event-stream pump: "ready" first, then every item as it happens, a keep-alive comment
+ * when idle, until the client leaves or the feed ends. HEAD is answered like GET, without a body:
+ * a stream started for it would never be read or aborted, and its subscription would stay for ever.
+ */
+export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
+  if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" });
+  return streamSSE(c, async (stream) => {
+    // null: a keep-alive comment.
+    const queue: (T | null)[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    const push = (item: T | null) => {
+      queue.push(item);
+      wake?.();
+    };
+    const end = () => {
+      ended = true;
+      wake?.();
+    };
+    const unsubscribe = feed.subscribe(push);
+    const keepAlive = setInterval(() => ((feed.alive?.() ?? true) ? push(null) : end()), KEEP_ALIVE_MS);
+    feed.until?.addEventListener("abort", end);
+    stream.onAbort(end);
+    try {
+      await stream.writeSSE({ event: "ready", data: "{}" });
+      while (!ended && !stream.aborted && !feed.until?.aborted) {
+        const next = queue.shift();
+        if (next === undefined) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = null;
+        } else if (next === null) {
+          await stream.write(": keep-alive\n\n");
+        } else {
+          await stream.writeSSE({ event: feed.name(next), data: JSON.stringify(next) });
+        }
+      }
+      if (feed.farewell && !stream.aborted) await stream.writeSSE({ event: feed.farewell, data: "{}" });
+    } finally {
+      feed.until?.removeEventListener("abort", end);
+      unsubscribe();
+      clearInterval(keepAlive);
+    }
+  });
+}

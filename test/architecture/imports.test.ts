@@ -1,0 +1,72 @@
+// The layering of src/: no cycle among its top-level folders (type-only and dynamic imports count),
+// and nothing in web/ or binding/ imports daemon/ (the daemon composes them, not the other way
+// round). The checker is first run on a small tree with known faults, so it cannot pass by finding
+// nothing.
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, test } from "node:test";
+import { tempDir } from "../helpers/temp.js";
+import { cycles, describeCycle, folderArrows, forbidden, importsOf } from "./imports.js";
+
+const SRC = new URL("../../src/", import.meta.url).pathname;
+
+function tree(root: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+}
+
+/** What the checks below report for the tree at `root`: empty when it is clean. */
+function faults(root: string): string[] {
+  const imports = importsOf(root);
+  const arrows = folderArrows(imports);
+  return [
+    ...cycles(arrows).map((component) => describeCycle(component, arrows)),
+    ...forbidden(imports, { from: ["web", "binding"], to: "daemon" }),
+  ];
+}
+
+describe("the import check", () => {
+  test("finds a cycle made of a type-only and a dynamic import, and an import into daemon/", (t) => {
+    const { dir } = tempDir(t);
+    tree(dir, {
+      "errors.ts": "export class E {}\n",
+      "a/one.ts": 'import type { B } from "../b/two.js";\nimport { E } from "../errors.js";\n',
+      "b/two.ts": 'export type B = 1;\nexport const load = () => import("../c/three.js");\n',
+      // A string and a comment that look like imports are not imports.
+      "c/three.ts":
+        'import { x } from "../a/one.js";\nconst s = "import { y } from \'../d/four.js\'";\n// import "../d/four.js";\n',
+      "d/four.ts": 'export * from "../errors.js";\n',
+      "web/page.ts": 'import { run } from "../daemon/server.js";\n',
+      "daemon/server.ts": 'import { page } from "../web/page.js";\n',
+      "binding/ok.ts": 'import "node:http";\nimport { E } from "../errors.js";\n',
+    });
+    assert.deepEqual(faults(dir), [
+      "cycle among a, b, c:\n  a -> b: a/one.ts\n  b -> c: b/two.ts\n  c -> a: c/three.ts",
+      "cycle among daemon, web:\n  daemon -> web: daemon/server.ts\n  web -> daemon: web/page.ts",
+      "web/page.ts imports daemon/server.ts",
+    ]);
+  });
+
+  test("a tree whose arrows all point one way passes", (t) => {
+    const { dir } = tempDir(t);
+    tree(dir, {
+      "errors.ts": "export class E {}\n",
+      "a/one.ts": 'import type { B } from "../b/two.js";\n',
+      "b/two.ts": 'export const load = () => import("../errors.js");\n',
+      "daemon/server.ts": 'import { page } from "../web/page.js";\nimport "../binding/ok.js";\n',
+      "web/page.ts": 'import { E } from "../errors.js";\n',
+      "binding/ok.ts": 'export { E } from "../errors.js";\n',
+    });
+    assert.deepEqual(faults(dir), []);
+  });
+});
+
+describe("src/", () => {
+  test("no cycle among its folders, and no import from web/ or binding/ into daemon/", () => {
+    const found = faults(SRC);
+    assert.deepEqual(found, [], `\n${found.join("\n")}`);
+  });
+});
