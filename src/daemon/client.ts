@@ -1,8 +1,10 @@
 import { Agent, request as httpRequest } from "node:http";
 import type { Credentials } from "../auth/actor.js";
-import type { ElementApi } from "../element/api.js";
+import type { ElementApi, ElementEvent } from "../element/api.js";
+import type { Feed } from "../element/events.js";
 import { ExitCode, ReidError } from "../errors.js";
 import { clientOf, type Transport } from "../http/call.js";
+import { splitEvents } from "../http/event-stream.js";
 import { fromWire } from "../http/wire.js";
 import { ELEMENT_OPERATIONS } from "./operations.js";
 
@@ -27,6 +29,43 @@ export class RemoteElement extends ElementClient implements ElementApi {
     const agent = new Agent({ keepAlive: true, maxSockets: 8 });
     super({ transport: overSocket(socket, agent, answerTimeoutMs), credentials });
     this.agent = agent;
+  }
+
+  /**
+   * The daemon's event stream: each subscription is one GET of it, on its own connection. `until`
+   * is aborted when the stream ends from the daemon's side (it stopped, or it refused the stream).
+   */
+  events(): Feed<ElementEvent> {
+    const { path } = ELEMENT_OPERATIONS.operations.events;
+    const names: readonly string[] = ELEMENT_OPERATIONS.operations.events.output.events;
+    const ended = new AbortController();
+    return {
+      name: (event) => ("event" in event ? "binding" : "request"),
+      until: ended.signal,
+      subscribe: (listener) => {
+        const request = httpRequest({ socketPath: this.socket, path, method: "GET" }, (response) => {
+          response.once("end", () => ended.abort());
+          if (response.statusCode !== 200) {
+            response.resume();
+            return;
+          }
+          let buffer = "";
+          response.setEncoding("utf8");
+          response.on("data", (chunk: string) => {
+            const { events, rest } = splitEvents(buffer + chunk);
+            buffer = rest;
+            for (const { event, data } of events) {
+              if (event !== undefined && event !== "ready" && names.includes(event) && data) {
+                listener(JSON.parse(data) as ElementEvent);
+              }
+            }
+          });
+        });
+        request.on("error", () => ended.abort());
+        request.end();
+        return () => request.destroy();
+      },
+    };
   }
 
   async close(): Promise<void> {

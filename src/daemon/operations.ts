@@ -1,11 +1,9 @@
 import type { ElementApi } from "../element/api.js";
 import { certificateDays, MAX_CERTIFICATE_DAYS, REQUEST_TYPES, signingAlgorithm } from "../element/inputs.js";
-import type { BindingEvent, Notification } from "../element/request.js";
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS } from "../factory/factory-source.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
 import { bytes, custom, flag, oneOf, optional, pin, refine, text } from "../http/schema.js";
-import type { EventFeed } from "../http/sse.js";
 import type { ElementMode } from "../storage/record.js";
 
 /** As much as `reid sign` reads from a file. */
@@ -192,17 +190,6 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       path: "/v1/log",
       owner: false,
     },
-  },
-});
-
-/** What the daemon streams: every finished request and every binding event, as they happen. */
-export interface EventApi {
-  events(): EventFeed<Notification | BindingEvent>;
-}
-
-export const EVENT_OPERATIONS = defineOperations<EventApi>()({
-  limit: 0,
-  operations: {
     events: {
       summary: "Every finished request ('request') and binding event ('binding'), as it happens.",
       method: "GET",

@@ -2,16 +2,14 @@ import { type Context, Hono } from "hono";
 import type { BindingApi } from "../binding/api.js";
 import { BINDING_OPERATIONS } from "../binding/operations.js";
 import type { ElementApi } from "../element/api.js";
-import type { BindingEvent, Notification } from "../element/request.js";
 import { answerErrors } from "../http/answer.js";
 import { credentialsOf } from "../http/credentials.js";
 import { serveOperations } from "../http/serve.js";
-import { ELEMENT_OPERATIONS, EVENT_OPERATIONS, type EventApi } from "./operations.js";
+import { ELEMENT_OPERATIONS } from "./operations.js";
 
 /** Everything the daemon serves on its socket, table by table: what the spec lists and the tests drive. */
 export const DAEMON_API = {
   element: ELEMENT_OPERATIONS,
-  events: EVENT_OPERATIONS,
   binding: BINDING_OPERATIONS,
 } as const;
 
@@ -24,9 +22,6 @@ export function apiRoutes(
   elementFor: (c: Context) => ElementApi,
   /** The binding operations for the caller (the user role and the listing). */
   bindingFor: (c: Context) => Promise<BindingApi>,
-  subscribe: (listener: (event: Notification | BindingEvent) => void) => () => void,
-  /** Aborted when the daemon stops: event streams end their responses, so followers end cleanly. */
-  closing: AbortSignal,
 ): Hono {
   const app = new Hono();
   answerErrors(app);
@@ -36,15 +31,6 @@ export function apiRoutes(
     await next();
   });
   serveOperations(app, DAEMON_API.element, elementFor);
-  const events: EventApi = {
-    // A binding event names what happened ("bound", "command"...); a request's notification its type.
-    events: () => ({
-      subscribe,
-      name: (event) => ("event" in event ? "binding" : "request"),
-      until: closing,
-    }),
-  };
-  serveOperations(app, DAEMON_API.events, () => events);
   serveOperations(app, DAEMON_API.binding, bindingFor);
   return app;
 }

@@ -68,19 +68,10 @@ export async function startDaemon(
   const element = await openComposedElement({ ...options, write: true, now: () => clock.now() });
   const service = new ElementService(element);
   // Whoever reaches the 0600 socket is the owner's own account; the PIN still gates owner operations.
-  const closing = new AbortController();
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
   const elementFor = (c: Context) => service.as(actorFor(c));
-  const routes = apiRoutes(
-    elementFor,
-    (c) => openBinding(service.control, options.storeDirectory, actorFor(c)),
-    (listener) => {
-      const stops = [service.control.onNotification(listener), service.control.onBindingEvent(listener)];
-      return () => {
-        for (const stop of stops) stop();
-      };
-    },
-    closing.signal,
+  const routes = apiRoutes(elementFor, (c) =>
+    openBinding(service.control, options.storeDirectory, actorFor(c)),
   );
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   const responses = new Set<ServerResponse>();
@@ -108,7 +99,7 @@ export async function startDaemon(
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Event streams end their responses, so a follower sees the end of the stream, not a cut; what
     // is still answering gets a moment, then every connection left is cut.
-    closing.abort();
+    service.endFeeds();
     await finishing(responses, FINISH_MS);
     (server as unknown as { closeAllConnections(): void }).closeAllConnections();
     await closed;

@@ -3,8 +3,12 @@ import type { SigningAlgorithm } from "../derive/signature.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import type { ElementMode } from "../storage/record.js";
 import type { ElementStatus } from "./control-unit.js";
-import type { Notification, RequestType } from "./request.js";
+import type { Feed } from "./events.js";
+import type { BindingEvent, Notification, RequestType } from "./request.js";
 import type { ScheduledRequest } from "./schedule.js";
+
+/** What the element announces as it happens: every finished request and every binding event. */
+export type ElementEvent = Notification | BindingEvent;
 
 /** The derived public keys, hex (P-256 uncompressed SEC1), and the handle. */
 export interface PublicKeys {
@@ -50,5 +54,7 @@ export interface ElementApi {
   unlockPin(recoveryCode: string): Promise<{ recoveryCode: string }>;
   /** The audit log and whether its chain is intact. */
   auditLog(): Promise<{ records: readonly AuditRecord[]; verdict: AuditVerdict }>;
+  /** The element's events as they happen ("request", "binding"), from now on; no history. */
+  events(): Feed<ElementEvent>;
   close(): Promise<void>;
 }

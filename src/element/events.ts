@@ -4,6 +4,16 @@ import type { BindingEvent, Notification } from "./request.js";
 export type Listener = (notification: Notification) => void;
 export type BindingListener = (event: BindingEvent) => void;
 
+/** A stream of what the element announces, for a surface to pass on (an event stream, a page). */
+export interface Feed<T> {
+  /** Starts delivering items to `listener`; returns the function that stops it. */
+  subscribe(listener: (item: T) => void): () => void;
+  /** The item's event name ("request", "binding"). */
+  name(item: T): string;
+  /** Aborted when the feed ends from its source's side (the element's service closing). */
+  readonly until?: AbortSignal;
+}
+
 /** The identifier a reset, erase or mode switch is about to replace, while it still exists. */
 export interface OutgoingIdentifier {
   readonly generation: number;

@@ -5,9 +5,10 @@ import { StorageError, UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
 import type { ElementMode } from "../storage/record.js";
-import type { ElementApi, PublicKeys } from "./api.js";
+import type { ElementApi, ElementEvent, PublicKeys } from "./api.js";
 import type { ControlUnit, ElementStatus } from "./control-unit.js";
 import type { Element } from "./element.js";
+import type { Feed } from "./events.js";
 import { scheduleTime } from "./inputs.js";
 import type { Notification, RequestType } from "./request.js";
 
@@ -23,13 +24,15 @@ export class ElementService implements ElementApi {
     private readonly element: Element,
     /** Who this view acts for: every owner operation is gated and audited as them. */
     readonly actor: Actor = LOCAL_CLI,
+    /** Ends every event feed handed out, this view's and every other view's of the same service. */
+    private readonly feeds = new AbortController(),
   ) {
     this.control = element.control;
   }
 
   /** The same element, acting for `actor` (the daemon makes one per caller). */
   as(actor: Actor): ElementService {
-    return new ElementService(this.element, actor);
+    return new ElementService(this.element, actor, this.feeds);
   }
 
   status(): Promise<ElementStatus> {
@@ -138,7 +141,28 @@ export class ElementService implements ElementApi {
     return this.control.auditLog();
   }
 
+  events(): Feed<ElementEvent> {
+    const control = this.control;
+    return {
+      subscribe: (listener) => {
+        const stops = [control.onNotification(listener), control.onBindingEvent(listener)];
+        return () => {
+          for (const stop of stops) stop();
+        };
+      },
+      // A binding event names what happened ("bound", "command"...); a request's notification its type.
+      name: (event) => ("event" in event ? "binding" : "request"),
+      until: this.feeds.signal,
+    };
+  }
+
+  /** Ends the event feeds (their streams finish their responses): the first step of closing. */
+  endFeeds(): void {
+    this.feeds.abort();
+  }
+
   close(): Promise<void> {
+    this.endFeeds();
     return this.element.close();
   }
 

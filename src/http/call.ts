@@ -87,7 +87,12 @@ export interface Connection {
   readonly credentials?: Credentials;
 }
 
-type Client<Api, O> = Pick<Api, Extract<keyof O, keyof Api>>;
+/** The operations a generated client calls: all but event streams (a client follows those its own way). */
+type Called<O> = {
+  [K in keyof O]: O[K] extends { readonly output: { readonly events: readonly string[] } } ? never : K;
+}[keyof O];
+
+type Client<Api, O> = Pick<Api, Extract<Called<O>, keyof Api>>;
 
 /**
  * A client class with one method per operation of the table, each taking the API method's

@@ -42,7 +42,7 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "element.setPin": { newPin: PIN },
   "element.unlockPin": { recoveryCode: "AAAA-AAAA-AAAA-AAAA" },
   "element.auditLog": {},
-  "events.events": {},
+  "element.events": {},
   "binding.bindings": {},
   "binding.bind": { address: NO_DEVICE, expectHandle: HANDLE },
   "binding.command": { address: NO_DEVICE, name: "light", args: ["on"] },
