@@ -1,6 +1,10 @@
-/** What proves the owner: the PIN, when one is set. */
+import type { PasskeyProof } from "./proofs.js";
+
+/** What proves the owner: the PIN, when one is set, or a fresh assertion of a registered passkey. */
 export interface Credentials {
   readonly pin?: string;
+  /** Checked by the owner gate itself; only surfaces in the daemon's process hand one on. */
+  readonly passkey?: PasskeyProof;
 }
 
 /**
@@ -11,7 +15,10 @@ export interface Credentials {
 export interface Actor {
   readonly principal: string;
   readonly credentials?: Credentials;
-  /** Already authenticated by the surface (a passkey with user verification, a due scheduled request). */
+  /**
+   * Not asked for a proof by the gate: a due scheduled request (on the authority checked when it
+   * was scheduled), or an operation that checks the proof itself (a PIN change).
+   */
   readonly preauthorized?: boolean;
 }
 

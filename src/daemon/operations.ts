@@ -1,5 +1,13 @@
+import { PROOF_REFUSAL_REASONS } from "../auth/proofs.js";
 import type { ElementApi } from "../element/api.js";
-import { certificateDays, MAX_CERTIFICATE_DAYS, REQUEST_TYPES, signingAlgorithm } from "../element/inputs.js";
+import {
+  certificateDays,
+  MAX_CERTIFICATE_DAYS,
+  passkeyRegistration,
+  REQUEST_TYPES,
+  signingAlgorithm,
+  URL_SAFE_ID,
+} from "../element/inputs.js";
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS } from "../factory/factory-source.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
@@ -35,6 +43,13 @@ const days = custom(
   },
   { optional: true },
 );
+
+/** The page's origin a passkey was made on: http(s)://host[:port], nothing more. */
+const origin = text({
+  max: 256,
+  pattern: /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/,
+  message: (name) => `'${name}' must be an origin such as http://localhost:8080`,
+});
 
 /**
  * The element's API on the daemon's Unix socket, one operation per ElementApi method: the routes
@@ -196,6 +211,65 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       path: "/events",
       owner: false,
       output: { events: ["ready", "request", "binding"] },
+    },
+    signIn: {
+      summary: "A sign-in to the owner's page: the proof checked (and counted) and recorded.",
+      method: "POST",
+      path: "/v1/sign-in",
+      owner: true,
+    },
+    refuseProof: {
+      summary: "Records an owner operation refused for want of a fresh proof, and refuses it.",
+      method: "POST",
+      path: "/v1/refusals",
+      owner: false,
+      input: {
+        operation: text({
+          max: 64,
+          pattern: /^[a-z][a-z0-9-]*$/,
+          message: (name) => `'${name}' must name an owner operation (e.g. reset)`,
+        }),
+        reason: oneOf(PROOF_REFUSAL_REASONS),
+      },
+      args: ["operation", "reason"],
+    },
+    listPasskeys: {
+      summary: "The owner's passkeys: ids, transports and dates.",
+      method: "GET",
+      path: "/v1/passkeys",
+      owner: false,
+      output: { field: "passkeys" },
+    },
+    passkeyUser: {
+      summary: "The owner's WebAuthn user handle, made on first use.",
+      method: "POST",
+      path: "/v1/passkeys/user",
+      owner: false,
+    },
+    addPasskey: {
+      summary: "Registers a passkey from a WebAuthn registration (the PIN, never a passkey).",
+      method: "POST",
+      path: "/v1/passkeys",
+      owner: true,
+      input: {
+        response: custom("a WebAuthn registration (RegistrationResponseJSON)", (value) =>
+          passkeyRegistration(value),
+        ),
+        challenge: optional(text({ max: 1024 })),
+        origin,
+      },
+    },
+    removePasskey: {
+      summary: "Removes a passkey.",
+      method: "DELETE",
+      path: "/v1/passkeys/:id",
+      owner: true,
+      input: {
+        id: inPath(
+          text({ max: 1024, pattern: URL_SAFE_ID, message: () => "'id' must be a passkey id (base64url)" }),
+        ),
+      },
+      args: ["id"],
     },
   },
 });

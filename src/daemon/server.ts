@@ -110,12 +110,11 @@ export async function startDaemon(
     await scheduler.start();
     if (options.web) {
       const { startWebServer } = await import("../web/server.js");
+      // The page acts for its signed-in owner through the element's API, like every other surface.
       web = await startWebServer({
-        service,
-        storeDirectory: options.storeDirectory,
+        element: (actor) => service.as(actor),
         host: options.web.host,
         port: options.web.port,
-        now: () => clock.now(),
       });
     }
     if (options.device)

@@ -1,11 +1,38 @@
 import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { FactoryKind } from "../factory/factory-source.js";
-import type { ElementMode } from "../storage/record.js";
-import type { ElementStatus } from "./control-unit.js";
+import type { ElementMode, RecordInfo } from "../storage/record.js";
 import type { Feed } from "./events.js";
+import type { PasskeyInfo } from "./passkey-operations.js";
+import type { OwnerSummary } from "./pin-operations.js";
 import type { BindingEvent, Notification, RequestType } from "./request.js";
 import type { ScheduledRequest } from "./schedule.js";
+
+export type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
+export type { PasskeyInfo } from "./passkey-operations.js";
+
+export interface ElementStatus {
+  readonly state: RecordInfo["state"];
+  readonly generation: number;
+  readonly handle: string | null;
+  /** factory: the identifier comes from the factory source; random: from the TRNG (source). */
+  readonly mode: ElementMode;
+  /** The factory source the element was provisioned with (init --factory), or null. */
+  readonly factory: FactoryKind | null;
+  readonly source: string;
+  readonly format: string;
+  readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
+  readonly store: string;
+  /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
+  readonly requests: "typed" | "single-type";
+  /** Whether the identifier is stored sealed under a key-encryption key. */
+  readonly sealed: boolean;
+  /** The id (a short hash) of the key-encryption key this element was opened with, or null. */
+  readonly sealingKey: string | null;
+  /** The owner PIN: set or not, wrong tries so far, locked (never the PIN itself). */
+  readonly owner: OwnerSummary;
+}
 
 /** What the element announces as it happens: every finished request and every binding event. */
 export type ElementEvent = Notification | BindingEvent;
@@ -56,5 +83,23 @@ export interface ElementApi {
   auditLog(): Promise<{ records: readonly AuditRecord[]; verdict: AuditVerdict }>;
   /** The element's events as they happen ("request", "binding"), from now on; no history. */
   events(): Feed<ElementEvent>;
+  /**
+   * A sign-in to the owner's page: the actor's proof (the PIN, counted, or a passkey) checked by the
+   * owner gate and the sign-in recorded (web-sign-in). Returns the principal signed in.
+   */
+  signIn(): Promise<{ principal: string }>;
+  /**
+   * Records that the owner operation `operation` was refused for want of a fresh proof (`reason`:
+   * none given, a passkey challenge expired or made for another operation), and refuses it so:
+   * always rejects, with that refusal.
+   */
+  refuseProof(operation: string, reason: ProofRefusal): Promise<never>;
+  /** The owner's passkeys (ids and dates, never keys). */
+  listPasskeys(): Promise<PasskeyInfo[]>;
+  /** The owner's WebAuthn user handle for a new passkey's registration, made on first use. */
+  passkeyUser(): Promise<{ userId: string }>;
+  /** Registers a passkey; needs the PIN (never a passkey) once one is set. */
+  addPasskey(registration: PasskeyRegistration): Promise<{ id: string; created: string }>;
+  removePasskey(id: string): Promise<{ removed: string }>;
   close(): Promise<void>;
 }

@@ -1,14 +1,18 @@
 import type { AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
-import type { FactoryKind } from "../factory/factory-source.js";
+import type { PasskeyStore } from "../auth/passkey-store.js";
+import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
 import { formatName } from "../format/format.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
-import type { ElementMode, RecordInfo } from "../storage/record.js";
+import type { ElementMode } from "../storage/record.js";
+import type { ElementStatus } from "./api.js";
 import { type BindingListener, ElementEvents, type LifecycleListener, type Listener } from "./events.js";
 import { type AuditDetail, type Operate, OwnerGate } from "./owner-gate.js";
-import { type OwnerSummary, PinOperations } from "./pin-operations.js";
+import { OwnerProofs } from "./owner-proofs.js";
+import { type PasskeyInfo, PasskeyOperations } from "./passkey-operations.js";
+import { PinOperations } from "./pin-operations.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 import type { BindingEvent, Notification, Request, RequestType } from "./request.js";
 import { type Read, RequestPipeline } from "./request-pipeline.js";
@@ -18,33 +22,13 @@ import { Settings } from "./settings.js";
 
 export type { BindingListener, LifecycleListener, Listener, OutgoingIdentifier } from "./events.js";
 
-export interface ElementStatus {
-  readonly state: RecordInfo["state"];
-  readonly generation: number;
-  readonly handle: string | null;
-  /** factory: the identifier comes from the factory source; random: from the TRNG (source). */
-  readonly mode: ElementMode;
-  /** The factory source the element was provisioned with (init --factory), or null. */
-  readonly factory: FactoryKind | null;
-  readonly source: string;
-  readonly format: string;
-  readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
-  readonly store: string;
-  /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
-  readonly requests: "typed" | "single-type";
-  /** Whether the identifier is stored sealed under a key-encryption key. */
-  readonly sealed: boolean;
-  /** The id (a short hash) of the key-encryption key this element was opened with, or null. */
-  readonly sealingKey: string | null;
-  /** The owner PIN: set or not, wrong tries so far, locked (never the PIN itself). */
-  readonly owner: OwnerSummary;
-}
-
 /** What the control unit works with besides the store and the processing unit. */
 export interface ControlOptions {
   readonly sourceName: string;
   /** The owner gate: absent, every operation is open (a read-only element, or tests). */
   readonly owner?: OwnerPin | null;
+  /** The owner's passkeys, the gate's other credential. */
+  readonly passkeys?: PasskeyStore | null;
   /** Where every owner operation is recorded. */
   readonly audit?: AuditLog | null;
   /** Where requests that carry a time wait. */
@@ -70,6 +54,8 @@ export class ControlUnit {
   private readonly scheduling: Scheduling;
   private readonly settings: Settings;
   private readonly pins: PinOperations;
+  private readonly passkeys: PasskeyOperations;
+  private readonly proofs: OwnerProofs;
 
   constructor(
     private readonly store: IdentifierStore,
@@ -79,6 +65,7 @@ export class ControlUnit {
     this.now = options.now ?? (() => new Date());
     this.gate = new OwnerGate({
       owner: options.owner ?? null,
+      passkeys: options.passkeys ?? null,
       audit: options.audit ?? null,
       now: this.now,
       current: () => store.info(),
@@ -101,8 +88,12 @@ export class ControlUnit {
     });
     this.settings = new Settings(store, processing, operate);
     this.pins = new PinOperations(options.owner ?? null, (name, actor, work) =>
-      this.audited(name, actor, work),
+      pipeline.operate(name, { ...actor, preauthorized: true }, work),
     );
+    this.passkeys = new PasskeyOperations(options.passkeys ?? null, operate, (task) =>
+      pipeline.serialize(task),
+    );
+    this.proofs = new OwnerProofs(operate, () => this.pins.summary().pin);
   }
 
   /** The element's clock (the daemon's, injectable). */
@@ -214,11 +205,6 @@ export class ControlUnit {
     return this.pipeline.ownerRead(name, actor, task, detail);
   }
 
-  /** Owner operations outside the store (the PIN itself): gated as the caller decides, and audited. */
-  audited<T>(name: string, actor: Actor, work: () => Promise<T>): Promise<T> {
-    return this.pipeline.operate(name, { ...actor, preauthorized: true }, work);
-  }
-
   /**
    * Sets or changes the owner PIN (a change needs the present one in the actor's credentials).
    * Returns the recovery code made by a first set, to show once.
@@ -230,6 +216,33 @@ export class ControlUnit {
   /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */
   unlockPin(recoveryCode: string, actor: Actor = LOCAL_CLI): Promise<string> {
     return this.pins.unlock(recoveryCode, actor);
+  }
+
+  /** A sign-in to the owner's page: the actor's proof checked (a PIN counted), recorded as web-sign-in. */
+  signIn(actor: Actor): Promise<{ principal: string }> {
+    return this.proofs.signIn(actor);
+  }
+
+  /** Records `name` as refused for want of a fresh proof (`reason`), and rejects with that refusal. */
+  refuseProof(name: string, reason: ProofRefusal, actor: Actor): Promise<never> {
+    return this.proofs.refuse(name, reason, actor);
+  }
+
+  listPasskeys(): PasskeyInfo[] {
+    return this.passkeys.list();
+  }
+
+  /** The owner's WebAuthn user handle, made on first use. */
+  passkeyUser(): Promise<{ userId: string }> {
+    return this.passkeys.user();
+  }
+
+  addPasskey(registration: PasskeyRegistration, actor: Actor): Promise<{ id: string; created: string }> {
+    return this.passkeys.add(registration, actor);
+  }
+
+  removePasskey(id: string, actor: Actor): Promise<{ removed: string }> {
+    return this.passkeys.remove(id, actor);
   }
 
   /** The audit log, oldest record first, and whether its chain is intact. */

@@ -1,5 +1,6 @@
 import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
+import { PasskeyStore } from "../auth/passkey-store.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { UsageError } from "../errors.js";
@@ -60,6 +61,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     sourceName: sourceName(options.source),
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
     owner: new OwnerPin(options.storeDirectory, options.now),
+    passkeys: new PasskeyStore(options.storeDirectory, options.now),
     audit: new AuditLog(options.storeDirectory),
     schedule: new ScheduleRegister(options.storeDirectory),
     factory: new FactoryUnit(options.storeDirectory, tpm, options.factory),

@@ -1,3 +1,4 @@
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import { UsageError } from "../errors.js";
 import type { RequestType } from "./request.js";
@@ -42,4 +43,37 @@ export function scheduleTime(value: unknown, now: Date): Date {
   }
   if (at.getTime() <= now.getTime()) throw new UsageError(`bad --at '${text}': that time is in the past`);
   return at;
+}
+
+/** An id as it travels in a path or a proof (a passkey's, a schedule entry's): base64url. */
+export const URL_SAFE_ID = /^[A-Za-z0-9_-]{1,1024}$/;
+
+/**
+ * A WebAuthn assertion as a browser sends it: only its shape (an id and a response object) is
+ * checked here; the owner gate verifies the rest.
+ */
+export function passkeyAssertion(value: unknown): AuthenticationResponseJSON {
+  if (!isWebAuthnAnswer(value) || !URL_SAFE_ID.test(value.id)) {
+    throw new UsageError("'passkey' must be a WebAuthn assertion (from the browser)");
+  }
+  return value as AuthenticationResponseJSON;
+}
+
+/** A WebAuthn registration as a browser sends it: its shape only, as for an assertion. */
+export function passkeyRegistration(value: unknown): RegistrationResponseJSON {
+  if (!isWebAuthnAnswer(value)) {
+    throw new UsageError("'response' must be a WebAuthn registration (from the browser)");
+  }
+  return value as RegistrationResponseJSON;
+}
+
+function isWebAuthnAnswer(value: unknown): value is { id: string; response: object } {
+  const answer = value as { id?: unknown; response?: unknown } | null;
+  return (
+    typeof answer === "object" &&
+    answer !== null &&
+    typeof answer.id === "string" &&
+    typeof answer.response === "object" &&
+    answer.response !== null
+  );
 }

@@ -1,7 +1,8 @@
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
-import type { Actor } from "../auth/actor.js";
+import type { Actor, Credentials } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
-import { ReidError, StorageError } from "../errors.js";
+import type { PasskeyStore } from "../auth/passkey-store.js";
+import { AuthError, ReidError, StorageError } from "../errors.js";
 import type { RecordInfo } from "../storage/record.js";
 
 export type AuditDetail = AuditEntry["detail"];
@@ -20,6 +21,8 @@ export type Operate = <T>(
 export interface GateParts {
   /** Absent: every operation is open (a read-only element, or tests). */
   readonly owner: OwnerPin | null;
+  /** The owner's passkeys, the other credential the gate accepts. */
+  readonly passkeys: PasskeyStore | null;
   /** Absent: nothing is recorded. */
   readonly audit: AuditLog | null;
   readonly now: () => Date;
@@ -28,7 +31,7 @@ export interface GateParts {
 }
 
 /**
- * The owner gate: the actor is authorized first (unless the surface already authenticated it),
+ * The owner gate: the actor is authorized first (by the PIN, or by a passkey's fresh assertion),
  * then the work runs, then its audit record is written, whatever the outcome.
  */
 export class OwnerGate {
@@ -51,7 +54,7 @@ export class OwnerGate {
     };
     let result: { record: RecordInfo; value: T };
     try {
-      if (!actor.preauthorized) await this.parts.owner?.authorize(actor.credentials);
+      if (!actor.preauthorized) await this.authorize(actor.credentials);
       result = await work();
     } catch (error) {
       const outcome = error instanceof ReidError ? error.code : "internal";
@@ -70,6 +73,16 @@ export class OwnerGate {
       );
     }
     return result.value;
+  }
+
+  /** A passkey proof is checked whenever one is given; otherwise the PIN, once one is set. */
+  private async authorize(credentials: Credentials | undefined): Promise<void> {
+    if (credentials?.passkey) {
+      if (!this.parts.passkeys) throw new AuthError("unknown-passkey", "this element keeps no passkeys");
+      await this.parts.passkeys.verify(credentials.passkey);
+      return;
+    }
+    await this.parts.owner?.authorize(credentials);
   }
 
   /** The audit log, oldest record first, and whether its chain is intact. */

@@ -5,8 +5,16 @@ import { StorageError, UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
 import type { ElementMode } from "../storage/record.js";
-import type { ElementApi, ElementEvent, PublicKeys } from "./api.js";
-import type { ControlUnit, ElementStatus } from "./control-unit.js";
+import type {
+  ElementApi,
+  ElementEvent,
+  ElementStatus,
+  PasskeyInfo,
+  PasskeyRegistration,
+  ProofRefusal,
+  PublicKeys,
+} from "./api.js";
+import type { ControlUnit } from "./control-unit.js";
 import type { Element } from "./element.js";
 import type { Feed } from "./events.js";
 import { scheduleTime } from "./inputs.js";
@@ -159,6 +167,30 @@ export class ElementService implements ElementApi {
   /** Ends the event feeds (their streams finish their responses): the first step of closing. */
   endFeeds(): void {
     this.feeds.abort();
+  }
+
+  signIn(): Promise<{ principal: string }> {
+    return this.control.signIn(this.actor);
+  }
+
+  refuseProof(operation: string, reason: ProofRefusal): Promise<never> {
+    return this.control.refuseProof(operation, reason, this.actor);
+  }
+
+  async listPasskeys(): Promise<PasskeyInfo[]> {
+    return this.control.listPasskeys();
+  }
+
+  passkeyUser(): Promise<{ userId: string }> {
+    return this.control.passkeyUser();
+  }
+
+  addPasskey(registration: PasskeyRegistration): Promise<{ id: string; created: string }> {
+    return this.control.addPasskey(registration, this.actor);
+  }
+
+  removePasskey(id: string): Promise<{ removed: string }> {
+    return this.control.removePasskey(id, this.actor);
   }
 
   close(): Promise<void> {

@@ -1,129 +1,64 @@
-import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { describeOsError, StorageError, UsageError } from "../errors.js";
-import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
-
-const FILE = "passkeys.json";
-/** Enough for a few phones and security keys; a bound on what the file and the page list. */
-export const MAX_PASSKEYS = 16;
-
-/** One registered passkey: its public key and the authenticator's signature counter. */
-export interface StoredPasskey {
-  /** The credential id, base64url (what the authenticator names it by). */
-  readonly id: string;
-  /** The COSE public key, base64url. */
-  readonly publicKey: string;
-  /** The highest signature counter seen; a lower or equal one later means a cloned authenticator. */
-  readonly counter: number;
-  readonly transports: readonly string[];
-  readonly created: string;
-  readonly lastUsed: string | null;
-}
-
-interface PasskeyFile {
-  readonly version: 1;
-  /** The WebAuthn user handle of the owner, base64url: stable, random, not personal. */
-  readonly userId: string;
-  readonly passkeys: readonly StoredPasskey[];
-}
+import { generateRegistrationOptions } from "@simplewebauthn/server";
+import { Hono } from "hono";
+import { passkeyRegistration } from "../element/inputs.js";
+import { objectBody } from "../http/body.js";
+import { idField, json, pinField } from "./fields.js";
+import { type PageContext, RP_ID } from "./page-context.js";
+import type { Proofs } from "./proof.js";
 
 /**
- * The owner's passkeys, kept in the store directory (passkeys.json, 0600) and replaced whole and
- * durably on every change, so a counter once accepted is never forgotten by a crash. Reads go to
- * the file every time: there is no second copy to disagree with it.
+ * The owner's passkeys: registering one (a signed-in session, the PIN typed again, and the
+ * authenticator's answer to a challenge issued to this session) and removing one (a fresh proof).
+ * The element keeps them, verifies the registration and records both (passkey-add, passkey-remove).
  */
-export class PasskeyStore {
-  private readonly path: string;
+export function passkeysApp(page: PageContext, proofs: Proofs): Hono {
+  const app = new Hono();
 
-  constructor(directory: string) {
-    this.path = join(directory, FILE);
-  }
-
-  list(): readonly StoredPasskey[] {
-    return this.read()?.passkeys ?? [];
-  }
-
-  find(id: string): StoredPasskey | undefined {
-    return this.list().find((passkey) => passkey.id === id);
-  }
-
-  /** The owner's user handle, made on first use. */
-  userId(): string {
-    const current = this.read();
-    if (current) return current.userId;
-    const userId = randomBytes(32).toString("base64url");
-    this.write({ version: 1, userId, passkeys: [] });
-    return userId;
-  }
-
-  add(passkey: Omit<StoredPasskey, "lastUsed">): void {
-    const current = this.read() ?? { version: 1, userId: this.userId(), passkeys: [] };
-    if (current.passkeys.some((p) => p.id === passkey.id)) {
-      throw new UsageError("this passkey is already registered", "passkey-exists");
-    }
-    if (current.passkeys.length >= MAX_PASSKEYS) {
-      throw new UsageError(`at most ${MAX_PASSKEYS} passkeys can be registered`, "too-many-passkeys");
-    }
-    this.write({ ...current, passkeys: [...current.passkeys, { ...passkey, lastUsed: null }] });
-  }
-
-  /** Records a verified use: the new counter, durable before the use is acted on. */
-  used(id: string, counter: number, time: string): void {
-    const current = this.read();
-    if (!current) return;
-    this.write({
-      ...current,
-      passkeys: current.passkeys.map((p) => (p.id === id ? { ...p, counter, lastUsed: time } : p)),
+  app.post("/passkeys/options", json, async (c) => {
+    await objectBody(c, []);
+    const session = page.requireSignedIn(c);
+    await page.requirePin();
+    const { userId } = await page.reader.passkeyUser();
+    const registered = await page.reader.listPasskeys();
+    const options = await generateRegistrationOptions({
+      rpName: "reid",
+      rpID: RP_ID,
+      userName: "owner",
+      userDisplayName: "reid owner",
+      userID: Buffer.from(userId, "base64url"),
+      attestationType: "none",
+      timeout: 60_000,
+      excludeCredentials: registered.map((p) => ({ id: p.id, transports: [...p.transports] })),
+      authenticatorSelection: { residentKey: "preferred", userVerification: "required" },
     });
-  }
+    page.sessions.issue(session, "register", options.challenge);
+    return c.json(options);
+  });
 
-  remove(id: string): boolean {
-    const current = this.read();
-    if (!current?.passkeys.some((p) => p.id === id)) return false;
-    this.write({ ...current, passkeys: current.passkeys.filter((p) => p.id !== id) });
-    return true;
-  }
+  // The element checks (and counts) the PIN before it looks at the registration.
+  app.post("/passkeys", json, async (c) => {
+    const body = await objectBody(c, ["response", "pin"]);
+    const pin = pinField(body.pin);
+    const response = passkeyRegistration(body.response);
+    const session = page.requireSignedIn(c);
+    await page.requirePin();
+    const challenge = page.sessions.take(session, "register");
+    const element = page.element({ principal: "web:pin", credentials: { pin } });
+    const added = await element.addPasskey({
+      response,
+      origin: page.origin,
+      ...(challenge ? { challenge: challenge.challenge } : {}),
+    });
+    return c.json({ id: added.id, created: added.created });
+  });
 
-  private read(): PasskeyFile | null {
-    let text: string | null;
-    try {
-      text = readOptionalFile(this.path);
-    } catch (error) {
-      throw new StorageError(`cannot read the passkeys: ${describeOsError(error)}`);
-    }
-    if (text === null) return null;
-    let parsed: Partial<PasskeyFile>;
-    try {
-      parsed = JSON.parse(text) as Partial<PasskeyFile>;
-    } catch {
-      throw corrupt();
-    }
-    if (parsed.version !== 1 || typeof parsed.userId !== "string" || !Array.isArray(parsed.passkeys)) {
-      throw corrupt();
-    }
-    for (const p of parsed.passkeys as unknown[]) {
-      const entry = p as Partial<StoredPasskey> | null;
-      if (
-        typeof entry?.id !== "string" ||
-        typeof entry.publicKey !== "string" ||
-        typeof entry.counter !== "number" ||
-        !Array.isArray(entry.transports)
-      ) {
-        throw corrupt();
-      }
-    }
-    return parsed as PasskeyFile;
-  }
+  app.post("/passkeys/:id/remove", json, async (c) => {
+    const id = idField(c.req.param("id"), "passkey id");
+    const body = await objectBody(c, ["proof"]);
+    const session = page.requireSignedIn(c);
+    const element = await proofs.prove(session, body.proof, `remove-passkey:${id}`, "passkey-remove");
+    return c.json(await element.removePasskey(id));
+  });
 
-  private write(content: PasskeyFile): void {
-    try {
-      replaceFile(this.path, JSON.stringify(content));
-    } catch (error) {
-      throw new StorageError(`cannot write the passkeys: ${describeOsError(error)}`);
-    }
-  }
-}
-
-function corrupt(): StorageError {
-  return new StorageError(`the passkeys file ${FILE} in the store is corrupt`, "store-corrupt");
+  return app;
 }

@@ -1,10 +1,12 @@
 import type { AddressInfo, Server } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
-import type { ElementService } from "../element/service.js";
+import type { Hono } from "hono";
+import type { Actor } from "../auth/actor.js";
+import type { ElementApi } from "../element/api.js";
 import { describeOsError, UsageError } from "../errors.js";
 import { webAddress } from "./address.js";
-import { OwnerPage } from "./app.js";
 import { loadAssets } from "./assets.js";
+import { ownerPage } from "./page.js";
 
 export interface WebServer {
   /** The page's URL, http://localhost:PORT/ (WebAuthn needs the name, not the address). */
@@ -13,24 +15,23 @@ export interface WebServer {
 }
 
 export interface WebServerOptions {
-  readonly service: ElementService;
-  readonly storeDirectory: string;
+  /** The element acting for `actor` (the daemon's service, through ElementApi). */
+  readonly element: (actor: Actor) => ElementApi;
   /** A loopback address only (127.0.0.0/8, ::1, localhost); anything else is a usage error. */
   readonly host: string;
   /** 0: any free port. */
   readonly port: number;
-  readonly now?: () => Date;
 }
 
 /** Serves the owner's page next to the daemon's socket, on loopback only. */
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const { host, port } = webAddress(options.host, options.port);
   const assets = loadAssets();
-  let page: OwnerPage | null = null;
+  let page: Hono | null = null;
   const server = createAdaptorServer({
     fetch: (request: Request) => {
       if (!page) return new Response(null, { status: 503 });
-      return page.app.fetch(request);
+      return page.fetch(request);
     },
   }) as Server;
   await new Promise<void>((resolve, reject) => {
@@ -47,13 +48,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
   const bound = (server.address() as AddressInfo).port;
   const origin = `http://localhost:${bound}`;
-  page = new OwnerPage({
-    service: options.service,
-    storeDirectory: options.storeDirectory,
-    origin,
-    assets,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  page = ownerPage({ element: options.element, origin, assets });
   return {
     url: `${origin}/`,
     close: async () => {

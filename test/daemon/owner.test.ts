@@ -16,6 +16,8 @@ import { secretFile, tempDir } from "../helpers/temp.js";
 const PIN = "owner pin 2468";
 const HANDLE = "0".repeat(32);
 const MESSAGE = Buffer.from("a message");
+/** A WebAuthn registration in shape only: no authenticator made it. */
+const REGISTRATION = { id: "AAAA", rawId: "AAAA", type: "public-key", response: {}, clientExtensionResults: {} };
 /** Nothing listens on the discard port: a bind past the gate fails fast, unreachable. */
 const NO_DEVICE = "127.0.0.1:9";
 
@@ -43,6 +45,13 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "element.unlockPin": { recoveryCode: "AAAA-AAAA-AAAA-AAAA" },
   "element.auditLog": {},
   "element.events": {},
+  "element.signIn": {},
+  "element.refuseProof": { operation: "reset", reason: "proof-required" },
+  "element.listPasskeys": {},
+  "element.passkeyUser": {},
+  // No challenge: with the PIN, the gate lets it through and the element refuses it (challenge-expired).
+  "element.addPasskey": { response: REGISTRATION, origin: "http://localhost:9" },
+  "element.removePasskey": { id: "AAAA" },
   "binding.bindings": {},
   "binding.bind": { address: NO_DEVICE, expectHandle: HANDLE },
   "binding.command": { address: NO_DEVICE, name: "light", args: ["on"] },

@@ -1,0 +1,73 @@
+import type { Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import type { Actor } from "../auth/actor.js";
+import type { ElementApi } from "../element/api.js";
+import { ExitCode } from "../errors.js";
+import { HttpError } from "../http/wire.js";
+import { type Session, Sessions } from "./sessions.js";
+
+/** WebAuthn wants a domain as relying party id, never an IP address: the page is always localhost. */
+export const RP_ID = "localhost";
+const COOKIE = "reid_session";
+
+/** A refusal of the page itself (not the element's), with its HTTP status. */
+export class PageError extends HttpError {
+  constructor(
+    status: 400 | 401 | 403 | 404 | 421,
+    code: string,
+    message: string,
+    exit: ExitCode = status === 400 || status === 404 ? ExitCode.usage : ExitCode.auth,
+  ) {
+    super(status, code, exit, message);
+  }
+}
+
+/**
+ * What the page's sub-apps share: the element, reached only through its API and acting for whoever
+ * the sub-app proved; the sessions; and the checks that come before any work.
+ */
+export class PageContext {
+  readonly sessions = new Sessions();
+  /** The element for reads (status, the passkey list): they are not audited, so any label will do. */
+  readonly reader: ElementApi;
+
+  constructor(
+    /** The element acting for `actor`: its owner gate checks the actor's proof and audits as them. */
+    readonly element: (actor: Actor) => ElementApi,
+    /** The page's origin, http://localhost:PORT: the only Origin and Host accepted. */
+    readonly origin: string,
+  ) {
+    this.reader = element({ principal: "web" });
+  }
+
+  session(c: Context): Session | null {
+    return this.sessions.get(getCookie(c, COOKIE));
+  }
+
+  setCookie(c: Context, session: Session): void {
+    setCookie(c, COOKIE, session.id, { path: "/", httpOnly: true, sameSite: "Strict" });
+  }
+
+  requireSession(c: Context): Session {
+    const session = this.session(c);
+    if (!session) throw new PageError(401, "no-session", "no session (or it expired): reload the page");
+    return session;
+  }
+
+  requireSignedIn(c: Context): Session {
+    const session = this.session(c);
+    if (!session?.principal) throw new PageError(401, "not-signed-in", "sign in first");
+    return session;
+  }
+
+  /** Without an owner PIN there is no owner to authenticate: the page does nothing. */
+  async requirePin(): Promise<void> {
+    if (!(await this.reader.status()).owner.pin) {
+      throw new PageError(
+        403,
+        "no-pin",
+        "no owner PIN is set: run 'reid pin set' first; the page acts only for an authenticated owner",
+      );
+    }
+  }
+}

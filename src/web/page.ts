@@ -1,0 +1,125 @@
+import { type Context, Hono, type Next } from "hono";
+import type { Actor } from "../auth/actor.js";
+import type { ElementApi } from "../element/api.js";
+import { answerErrors } from "../http/answer.js";
+import type { Assets } from "./assets.js";
+import { eventsApp } from "./events.js";
+import { PageContext, PageError } from "./page-context.js";
+import { passkeysApp } from "./passkeys.js";
+import { Proofs, proofApp } from "./proof.js";
+import { requestsApp } from "./requests.js";
+import { sameToken } from "./sessions.js";
+import { signInApp } from "./sign-in.js";
+import { statusApp } from "./status.js";
+
+export interface PageOptions {
+  /** The element acting for `actor`: the daemon's own element service, like every other surface's. */
+  readonly element: (actor: Actor) => ElementApi;
+  /** The page's origin, http://localhost:PORT: the only Origin and Host accepted. */
+  readonly origin: string;
+  readonly assets: Assets;
+}
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "Content-Security-Policy": CSP,
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "Permissions-Policy": "publickey-credentials-get=(self), publickey-credentials-create=(self)",
+  "Cache-Control": "no-store",
+};
+
+/**
+ * The owner's page (docs/spec.md §8): what every request goes through, then the sub-apps, each
+ * with one job, each reaching the element only through its API.
+ * - every response carries a strict CSP (scripts from this origin only, none inline);
+ * - the Host must be localhost:PORT (a DNS-rebound name is refused), the API refuses cross-site fetches;
+ * - a session is an HttpOnly SameSite=Strict cookie with a random id; every state-changing call must
+ *   carry the session's CSRF token as X-CSRF-Token and come from the page's own Origin;
+ * - signing in opens the page, and nothing more: every operation carries its own fresh proof
+ *   (proof.ts), which the element's owner gate checks, counts and records.
+ */
+export function ownerPage(options: PageOptions): Hono {
+  const app = new Hono();
+  const page = new PageContext(options.element, options.origin);
+  answerErrors(app, "page");
+  app.use("*", async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+  });
+  app.use("*", (c, next) => checkHost(c, next, options.origin));
+  app.use("/api/*", (c, next) => checkCall(c, next, page));
+
+  app.get("/favicon.ico", (c) => c.body(null, 204));
+  for (const [path, asset] of options.assets) {
+    app.get(path, (c) => c.body(new Uint8Array(asset.body), 200, { "Content-Type": asset.type }));
+  }
+
+  const proofs = new Proofs(page);
+  app.route("/api", signInApp(page, proofs));
+  app.route("/api", statusApp(page));
+  app.route("/api", eventsApp(page));
+  app.route("/api", proofApp(page, proofs));
+  app.route("/api", requestsApp(page, proofs));
+  app.route("/api", passkeysApp(page, proofs));
+  return app;
+}
+
+/** The page answers only under its own name; typed as http://127.0.0.1:PORT, it sends the browser there. */
+async function checkHost(c: Context, next: Next, origin: string) {
+  const host = c.req.header("host");
+  if (host === new URL(origin).host) return next();
+  if (c.req.method === "GET" && c.req.path === "/" && host !== undefined && isLoopbackHost(host)) {
+    return c.redirect(`${origin}/`, 302);
+  }
+  throw new PageError(
+    421,
+    "wrong-host",
+    `this page answers only as ${origin}, not as '${(host ?? "").slice(0, 64)}'`,
+  );
+}
+
+/**
+ * Browsers say where a fetch comes from: only the page itself (or a typed URL) may call the API,
+ * and a state-changing call must come from the page's Origin, as JSON, with the session's CSRF token.
+ */
+async function checkCall(c: Context, next: Next, page: PageContext) {
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin" && site !== "none") {
+    throw new PageError(403, "cross-site", "the page's API answers only the page itself");
+  }
+  if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+  if (c.req.header("origin") !== page.origin) {
+    throw new PageError(
+      403,
+      "bad-origin",
+      `state-changing calls must come from ${page.origin} (Origin header)`,
+    );
+  }
+  // JSON only: a cross-site HTML form cannot send it without asking (CORS preflight).
+  if (!/^application\/json(?:;|$)/i.test(c.req.header("content-type") ?? "")) {
+    throw new PageError(400, "not-json", "state-changing calls send JSON (Content-Type: application/json)");
+  }
+  const session = page.requireSession(c);
+  if (!sameToken(c.req.header("x-csrf-token"), session.csrf)) {
+    throw new PageError(403, "csrf", "the CSRF token is missing or wrong: reload the page");
+  }
+  return next();
+}
+
+function isLoopbackHost(host: string): boolean {
+  return /^(?:127(?:\.\d{1,3}){3}|\[::1\]):\d{1,5}$/.test(host);
+}

@@ -1,0 +1,57 @@
+import { Hono } from "hono";
+import { REQUEST_TYPES, scheduleTime } from "../element/inputs.js";
+import { UsageError } from "../errors.js";
+import { objectBody } from "../http/body.js";
+import { oneOf, text } from "../http/schema.js";
+import { idField, json } from "./fields.js";
+import type { PageContext } from "./page-context.js";
+import type { Proofs } from "./proof.js";
+
+const requestType = oneOf(REQUEST_TYPES);
+const formatText = text({ max: 64 });
+
+/**
+ * Requests and the schedule: init, reset and erase now, at a time, and cancelling a scheduled one.
+ * Each carries its own fresh proof; the element checks the format, the proof and the state, and
+ * records the outcome under the request's name.
+ */
+export function requestsApp(page: PageContext, proofs: Proofs): Hono {
+  const app = new Hono();
+
+  app.post("/requests", json, async (c) => {
+    const body = await objectBody(c, ["type", "format", "proof"]);
+    const type = requestType.read(body.type, "type");
+    const format = formatField(body.format);
+    const session = page.requireSignedIn(c);
+    const element = await proofs.prove(session, body.proof, type, type);
+    return c.json(await element.submit(type, format));
+  });
+
+  app.post("/schedule", json, async (c) => {
+    const body = await objectBody(c, ["type", "format", "at", "proof"]);
+    const type = requestType.read(body.type, "type");
+    const format = formatField(body.format);
+    if (typeof body.at !== "string") throw new UsageError("'at' must be an ISO-8601 time with a zone");
+    // Checked before the proof is spent on it.
+    scheduleTime(body.at, new Date());
+    const session = page.requireSignedIn(c);
+    const element = await proofs.prove(session, body.proof, `schedule-${type}`, `schedule-${type}`);
+    return c.json(await element.schedule(type, format, body.at));
+  });
+
+  app.post("/schedule/:id/cancel", json, async (c) => {
+    const id = idField(c.req.param("id"), "schedule id");
+    const body = await objectBody(c, ["proof"]);
+    const session = page.requireSignedIn(c);
+    const element = await proofs.prove(session, body.proof, `cancel:${id}`, "cancel-schedule");
+    return c.json(await element.cancelScheduled(id));
+  });
+
+  return app;
+}
+
+/** The format as the owner wrote it ("digits:40"); whether the store can hold it, the element says. */
+function formatField(value: unknown): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  return formatText.read(value, "format");
+}
