@@ -1,13 +1,15 @@
 // The layering of src/: no cycle among its top-level folders (type-only and dynamic imports count),
-// and nothing in web/ or binding/ imports daemon/ (the daemon composes them, not the other way
-// round). The checker is first run on a small tree with known faults, so it cannot pass by finding
-// nothing.
+// nothing in web/ or binding/ imports daemon/ (the daemon composes them, not the other way round),
+// and the page reaches the element only through ElementApi: from element/ and auth/ it imports the
+// API's types, the input checks every surface shares and the Actor, never the control unit, the
+// service or the owner's PIN. The checker is first run on small trees with known faults, so it
+// cannot pass by finding nothing.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { tempDir } from "../helpers/temp.js";
-import { cycles, describeCycle, folderArrows, forbidden, importsOf } from "./imports.js";
+import { around, cycles, describeCycle, folderArrows, forbidden, importsOf } from "./imports.js";
 
 const SRC = new URL("../../src/", import.meta.url).pathname;
 
@@ -18,6 +20,13 @@ function tree(root: string, files: Record<string, string>): void {
   }
 }
 
+/** What the page may import from the element and from auth: the element's API, nothing of its insides. */
+const PAGE_SEES = {
+  from: ["web"],
+  into: ["element", "auth"],
+  through: ["element/api.ts", "element/inputs.ts", "element/request.ts", "auth/actor.ts"],
+};
+
 /** What the checks below report for the tree at `root`: empty when it is clean. */
 function faults(root: string): string[] {
   const imports = importsOf(root);
@@ -25,6 +34,7 @@ function faults(root: string): string[] {
   return [
     ...cycles(arrows).map((component) => describeCycle(component, arrows)),
     ...forbidden(imports, { from: ["web", "binding"], to: "daemon" }),
+    ...around(imports, PAGE_SEES),
   ];
 }
 
@@ -64,8 +74,35 @@ describe("the import check", () => {
   });
 });
 
+describe("the page's way to the element", () => {
+  test("an import of the control unit, the service or the owner's PIN from web/ is found, type-only or not", (t) => {
+    const { dir } = tempDir(t);
+    // The imports web/app.ts had before the page went through ElementApi.
+    tree(dir, {
+      "web/app.ts": [
+        'import type { Actor } from "../auth/actor.js";',
+        'import { OwnerPin } from "../auth/owner-pin.js";',
+        'import type { ElementStatus } from "../element/control-unit.js";',
+        'import { REQUEST_TYPES, scheduleTime } from "../element/inputs.js";',
+        'import type { ElementService } from "../element/service.js";',
+        'import { answerErrors } from "../http/answer.js";',
+        "",
+      ].join("\n"),
+      "web/later.ts": 'export const gate = () => import("../element/owner-gate.js");\n',
+      "web/fine.ts": 'import type { ElementApi } from "../element/api.js";\n',
+      "daemon/server.ts": 'import { ElementService } from "../element/service.js";\n',
+    });
+    assert.deepEqual(around(importsOf(dir), PAGE_SEES), [
+      "web/app.ts imports auth/owner-pin.ts",
+      "web/app.ts imports element/control-unit.ts",
+      "web/app.ts imports element/service.ts",
+      "web/later.ts imports element/owner-gate.ts",
+    ]);
+  });
+});
+
 describe("src/", () => {
-  test("no cycle among its folders, and no import from web/ or binding/ into daemon/", () => {
+  test("no cycle among its folders, no import from web/ or binding/ into daemon/, and web/ reaches the element only by its API", () => {
     const found = faults(SRC);
     assert.deepEqual(found, [], `\n${found.join("\n")}`);
   });

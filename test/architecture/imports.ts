@@ -113,3 +113,20 @@ export function forbidden(
     .map(({ from, to }) => `${from} imports ${to}`)
     .sort();
 }
+
+/**
+ * Imports from the `from` folders into the `into` folders that do not go through one of the
+ * `through` files: a folder that may see another only by its API. One line each.
+ */
+export function around(
+  imports: readonly Import[],
+  rule: { from: readonly string[]; into: readonly string[]; through: readonly string[] },
+): string[] {
+  return imports
+    .filter(
+      ({ from, to }) =>
+        rule.from.includes(folderOf(from)) && rule.into.includes(folderOf(to)) && !rule.through.includes(to),
+    )
+    .map(({ from, to }) => `${from} imports ${to}`)
+    .sort();
+}
