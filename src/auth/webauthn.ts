@@ -22,18 +22,15 @@ export async function verifyRegistration(
   response: RegistrationResponseJSON,
   expected: Expected,
 ): Promise<NewPasskey> {
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
-  try {
-    verified = await verifyRegistrationResponse({
+  const verified = await refusing(() =>
+    verifyRegistrationResponse({
       response,
       expectedChallenge: expected.challenge,
       expectedOrigin: expected.origin,
       expectedRPID: relyingParty(expected.origin),
       requireUserVerification: true,
-    });
-  } catch (error) {
-    throw refused(messageOf(error));
-  }
+    }),
+  );
   if (!verified.verified || !verified.registrationInfo.userVerified) throw refused("no user verification");
   const { credential } = verified.registrationInfo;
   return {
@@ -54,9 +51,8 @@ export async function verifyAssertion(
   response: AuthenticationResponseJSON,
   expected: Expected,
 ): Promise<number> {
-  let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
-  try {
-    verified = await verifyAuthenticationResponse({
+  const verified = await refusing(() =>
+    verifyAuthenticationResponse({
       response,
       expectedChallenge: expected.challenge,
       expectedOrigin: expected.origin,
@@ -68,10 +64,8 @@ export async function verifyAssertion(
         transports: [...stored.transports],
       },
       requireUserVerification: true,
-    });
-  } catch (error) {
-    throw refused(messageOf(error));
-  }
+    }),
+  );
   if (!verified.verified || !verified.authenticationInfo.userVerified) {
     throw refused("the user was not verified");
   }
@@ -84,6 +78,15 @@ function relyingParty(origin: string): string {
     return new URL(origin).hostname;
   } catch {
     throw refused("the origin is not a URL");
+  }
+}
+
+/** The library's verdict; anything it throws (a bad signature, a counter gone back…) is a refusal. */
+async function refusing<T>(verify: () => Promise<T>): Promise<T> {
+  try {
+    return await verify();
+  } catch (error) {
+    throw refused(messageOf(error));
   }
 }
 

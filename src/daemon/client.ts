@@ -4,7 +4,7 @@ import type { ElementApi, ElementEvent } from "../element/api.js";
 import type { Feed } from "../element/events.js";
 import { ExitCode, ReidError } from "../errors.js";
 import { clientOf, type Transport } from "../http/call.js";
-import { splitEvents } from "../http/event-stream.js";
+import { readEvents } from "../http/event-stream.js";
 import { fromWire } from "../http/wire.js";
 import { ELEMENT_OPERATIONS } from "./operations.js";
 
@@ -49,15 +49,9 @@ export class RemoteElement extends ElementClient implements ElementApi {
             response.resume();
             return;
           }
-          let buffer = "";
-          response.setEncoding("utf8");
-          response.on("data", (chunk: string) => {
-            const { events, rest } = splitEvents(buffer + chunk);
-            buffer = rest;
-            for (const { event, data } of events) {
-              if (event !== undefined && event !== "ready" && names.includes(event) && data) {
-                listener(JSON.parse(data) as ElementEvent);
-              }
+          readEvents(response, ({ event, data }) => {
+            if (event !== undefined && event !== "ready" && names.includes(event) && data) {
+              listener(JSON.parse(data) as ElementEvent);
             }
           });
         });

@@ -1,3 +1,5 @@
+import type { Readable } from "node:stream";
+
 /** One server-sent event: its name and its data line. */
 export interface ServerSentEvent {
   readonly event: string | undefined;
@@ -17,4 +19,15 @@ export function splitEvents(buffer: string): { events: ServerSentEvent[]; rest: 
     events.push({ event: /^event: (.*)$/m.exec(block)?.[1], data: /^data: (.*)$/m.exec(block)?.[1] });
   }
   return { events, rest };
+}
+
+/** Reads a text/event-stream body as it arrives, handing on each whole event (comments too). */
+export function readEvents(body: Readable, onEvent: (event: ServerSentEvent) => void): void {
+  let buffer = "";
+  body.setEncoding("utf8");
+  body.on("data", (chunk: string) => {
+    const { events, rest } = splitEvents(buffer + chunk);
+    buffer = rest;
+    for (const event of events) onEvent(event);
+  });
 }

@@ -17,7 +17,13 @@ const PIN = "owner pin 2468";
 const HANDLE = "0".repeat(32);
 const MESSAGE = Buffer.from("a message");
 /** A WebAuthn registration in shape only: no authenticator made it. */
-const REGISTRATION = { id: "AAAA", rawId: "AAAA", type: "public-key", response: {}, clientExtensionResults: {} };
+const REGISTRATION = {
+  id: "AAAA",
+  rawId: "AAAA",
+  type: "public-key",
+  response: {},
+  clientExtensionResults: {},
+};
 /** Nothing listens on the discard port: a bind past the gate fails fast, unreachable. */
 const NO_DEVICE = "127.0.0.1:9";
 

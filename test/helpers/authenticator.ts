@@ -69,18 +69,11 @@ export class SoftAuthenticator {
       this.id,
       cbor(cose),
     ]);
-    const clientData = this.clientData("webauthn.create", options);
-    return {
-      id: this.credentialId,
-      rawId: this.credentialId,
-      type: "public-key" as const,
-      response: {
-        clientDataJSON: b64url(clientData),
-        attestationObject: b64url(cbor({ fmt: "none", attStmt: {}, authData })),
-        transports: ["internal" as const],
-      },
-      clientExtensionResults: {},
-    };
+    return this.answer({
+      clientDataJSON: b64url(this.clientData("webauthn.create", options)),
+      attestationObject: b64url(cbor({ fmt: "none", attStmt: {}, authData })),
+      transports: ["internal" as const],
+    });
   }
 
   /** An AuthenticationResponseJSON answering `challenge`, with signature counter `counter`. */
@@ -88,17 +81,17 @@ export class SoftAuthenticator {
     const authData = this.authData(options, 0, options.counter);
     const clientData = this.clientData("webauthn.get", options);
     const signature = sign("sha256", Buffer.concat([authData, sha256(clientData)]), this.key);
-    return {
-      id: this.credentialId,
-      rawId: this.credentialId,
-      type: "public-key" as const,
-      response: {
-        clientDataJSON: b64url(clientData),
-        authenticatorData: b64url(authData),
-        signature: b64url(signature),
-      },
-      clientExtensionResults: {},
-    };
+    return this.answer({
+      clientDataJSON: b64url(clientData),
+      authenticatorData: b64url(authData),
+      signature: b64url(signature),
+    });
+  }
+
+  /** A credential as the browser hands it to the page. */
+  private answer<R>(response: R) {
+    const id = this.credentialId;
+    return { id, rawId: id, type: "public-key" as const, response, clientExtensionResults: {} };
   }
 
   private authData(options: AnswerOptions, flags: number, counter: number): Buffer {

@@ -3,7 +3,7 @@ import { request as httpRequest } from "node:http";
 import { socketPath } from "../../daemon/socket.js";
 import type { BindingEvent, Notification } from "../../element/request.js";
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
-import { splitEvents } from "../../http/event-stream.js";
+import { readEvents } from "../../http/event-stream.js";
 import { type CliContext, type Command, print, printJson } from "../context.js";
 import { report } from "../request.js";
 
@@ -34,15 +34,9 @@ export const command: Command = {
           );
           return;
         }
-        let buffer = "";
-        response.setEncoding("utf8");
-        response.on("data", (chunk: string) => {
-          const { events, rest } = splitEvents(buffer + chunk);
-          buffer = rest;
-          for (const { event, data } of events) {
-            if (event === "request" && data) report(context, JSON.parse(data) as Notification);
-            if (event === "binding" && data) reportBinding(context, JSON.parse(data) as BindingEvent);
-          }
+        readEvents(response, ({ event, data }) => {
+          if (event === "request" && data) report(context, JSON.parse(data) as Notification);
+          if (event === "binding" && data) reportBinding(context, JSON.parse(data) as BindingEvent);
         });
         response.on("end", resolve);
         // A daemon killed mid-stream cuts the connection: say so plainly.
