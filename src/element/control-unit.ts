@@ -29,7 +29,10 @@ export interface ElementStatus {
   readonly source: string;
   readonly format: string;
   readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
+  /** The store directory. */
   readonly store: string;
+  /** Where the identifier is kept, for people: the store directory's files, or a TPM's NV indices. */
+  readonly backend: string;
   /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
   readonly requests: "typed" | "single-type";
   /** Whether the identifier is stored sealed under a key-encryption key. */
@@ -110,9 +113,9 @@ export class ControlUnit {
     return this.now();
   }
 
-  /** Where the element's store lives. */
-  get location(): string {
-    return this.store.location;
+  /** The store directory: what is kept beside the identifier is written there. */
+  get storeDirectory(): string {
+    return this.store.directory;
   }
 
   /** The longest identifier, in bytes, the storage area holds. */
@@ -171,7 +174,8 @@ export class ControlUnit {
           at,
           ...(format ? { format } : {}),
         })),
-        store: this.store.location,
+        store: this.store.directory,
+        backend: this.store.description,
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
         sealingKey: this.store.sealingKeyId,

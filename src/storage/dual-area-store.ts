@@ -46,15 +46,21 @@ export class DualAreaStore implements IdentifierStore {
   /** The sealer opened a record of this store (or sealed one): it is this store's key. */
   private keyProven = false;
 
+  readonly description: string;
+
   constructor(
     private readonly area: StorageArea,
     private readonly sealer: Sealer | null = null,
+    /** The store directory, when the areas live elsewhere (a TPM); the file backend's is its own. */
+    readonly directory: string = area.location,
   ) {
     if (area.areaSize !== AREA_SIZE) throw new RangeError(`areas must be ${AREA_SIZE} bytes`);
+    this.description = area.location;
   }
 
-  get location(): string {
-    return this.area.location;
+  /** How messages name the store: its directory, and where its areas are when that is elsewhere. */
+  private get location(): string {
+    return this.description === this.directory ? this.directory : `${this.directory} (${this.description})`;
   }
 
   get sealingKeyId(): string | null {

@@ -32,7 +32,8 @@ async function pipeline(
   const commits: { generation: number; state: string; digest: string | null }[] = [];
   let failNext: Error | null = null;
   const store: IdentifierStore = {
-    location: inner.location,
+    directory: inner.directory,
+    description: inner.description,
     capacity: inner.capacity,
     sealingKeyId: inner.sealingKeyId,
     info: () => inner.info(),

@@ -55,7 +55,8 @@ describe("reid --tpm", () => {
       "tpm+os",
       "the TPM backend defaults to the TPM's generator mixed with the OS",
     );
-    assert.match(String(status.store), new RegExp(`NV 0x0${nvIndex.toString(16)}`));
+    assert.equal(status.store, store, "status names the store directory");
+    assert.match(String(status.backend), new RegExp(`NV 0x0${nvIndex.toString(16)}`));
     await ok(["--store", store, "reset"]);
     assert.equal((await statusOf(store)).generation, 2);
     // REID_TPM works like --tpm.

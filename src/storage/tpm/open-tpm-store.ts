@@ -14,9 +14,10 @@ import { NvArea, type NvAreaOptions } from "./nv-area.js";
 /** The TPM backend on a connection the caller owns: two NV indices, optionally sealed. */
 export async function openTpmStore(
   tpm: Tpm,
-  options: NvAreaOptions & { readonly sealer?: Sealer | null },
+  options: NvAreaOptions & { readonly sealer?: Sealer | null; readonly directory?: string },
 ): Promise<IdentifierStore> {
-  return new DualAreaStore(await NvArea.open(tpm, options), options.sealer ?? null);
+  const area = await NvArea.open(tpm, options);
+  return new DualAreaStore(area, options.sealer ?? null, options.directory ?? area.location);
 }
 
 export interface TpmStoreOptions {
@@ -54,6 +55,7 @@ export async function openTpmStoreAt(
       write: options.write,
       lockTimeoutMs: options.lockTimeoutMs,
       sealer: options.sealer ?? null,
+      directory: location,
       ...(options.ownerAuth ? { ownerAuth: options.ownerAuth } : {}),
     });
     // Remembered before the first commit can define anything.
@@ -103,16 +105,15 @@ function rememberingCommits(
     // Generation 0 is a store that holds no record at all: after a commit, the TPM lost it.
     if (committed && info.generation === 0) {
       throw new StorageError(
-        `store ${location} held an identifier in ${store.location}, but the TPM no longer holds either of its NV indices (undefined outside reid: TPM2_Clear or tpm2_nvundefine); the identifier is gone: to start again, remove ${join(location, "tpm")} and run 'reid init'`,
+        `store ${location} held an identifier in ${store.description}, but the TPM no longer holds either of its NV indices (undefined outside reid: TPM2_Clear or tpm2_nvundefine); the identifier is gone: to start again, remove ${join(location, "tpm")} and run 'reid init'`,
         "store-lost",
       );
     }
     return info;
   };
   return {
-    get location() {
-      return store.location;
-    },
+    directory: store.directory,
+    description: store.description,
     capacity: store.capacity,
     sealingKeyId: store.sealingKeyId,
     info: found,
