@@ -14,9 +14,9 @@ import { openRandomSupply, SUPPLY_PROFILES } from "../../src/entropy/open.js";
 import { OsSource } from "../../src/entropy/os-source.js";
 import type { EntropySource } from "../../src/entropy/source.js";
 import { EntropyError, ExitCode, StateError, StorageError } from "../../src/errors.js";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
 import type { IdentifierRecord } from "../../src/storage/record.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
 
 const CLOCK = () => new Date("2026-01-02T03:04:05.000Z");
