@@ -19,6 +19,11 @@ export function encodeRecordV1(record: IdentifierRecord, epoch: number): Uint8Ar
   view.setUint16(24, record.format.length);
   if (record.handle) bytes.set(Buffer.from(record.handle, "hex"), 32);
   if (record.identifier) bytes.set(record.identifier, 48);
+  return withChecksum(bytes);
+}
+
+/** Sets a record's SHA-256 checksum (bytes 224..255) to match the bytes before it (any layout). */
+export function withChecksum(bytes: Uint8Array): Uint8Array {
   bytes.set(
     createHash("sha256")
       .update(bytes.subarray(0, AREA_SIZE - 32))
