@@ -9,7 +9,7 @@ import { sourceName } from "../entropy/source-spec.js";
 import { ReidError, UsageError } from "../errors.js";
 import { backendName } from "../storage/backends.js";
 import { keyIdOf } from "../storage/sealer.js";
-import { readStoreFile } from "../storage/store-file.js";
+import { readStoreFile, type StoreFile } from "../storage/store-file.js";
 import { storeSpecOf } from "../storage/store-spec.js";
 import type { CliContext } from "./context.js";
 import { readKeyFile } from "./key-file.js";
@@ -114,9 +114,11 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
         `the daemon serving store ${context.storeDirectory} uses ${what}: give it to 'reid serve', not to this command`,
       );
     // The daemon's store remembers the backend it opened (store.json is written before it serves).
-    if (context.store.given && !(await servesPlace(context))) {
+    if (context.store.given) {
       const served = readStoreFile(context.storeDirectory);
-      throw mismatch(served ? `${backendName(served.backend)} at '${served.spec}'` : "another backend");
+      if (!(await servesPlace(context, served))) {
+        throw mismatch(served ? `${backendName(served.backend)} at '${served.spec}'` : "another backend");
+      }
     }
     if (context.source && status.source !== sourceName(context.source)) {
       throw mismatch(`entropy source ${status.source}`);
@@ -134,9 +136,8 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
   }
 }
 
-/** Whether the daemon's store keeps its areas where the command's --tpm (or other backend option) says. */
-async function servesPlace(context: CliContext): Promise<boolean> {
-  const served = readStoreFile(context.storeDirectory);
+/** Whether the daemon's store (`served`) keeps its areas where the command's --tpm (or the like) says. */
+async function servesPlace(context: CliContext, served: StoreFile | null): Promise<boolean> {
   if (served === null || served.backend !== context.store.kind) return false;
   const spec = await storeSpecOf(context.storeDirectory, served);
   return context.store.backend.samePlace(spec.spec, context.store.spec);
@@ -150,7 +151,9 @@ export function elementOptions(context: CliContext): Omit<ElementOptions, "write
     source: context.source,
     lockTimeoutMs: context.lockTimeoutMs,
     env: context.env,
-    ...(canPrompt() ? { prompt: (label: string) => promptHidden(`${label}: `, context.stderr) } : {}),
+    // Asked only when a backend needs a secret: touching stdin costs every command start-up time.
+    // Without a terminal, promptHidden refuses with a clear error.
+    prompt: (label: string) => promptHidden(`${label}: `, context.stderr),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { EntropySource } from "../entropy/source.js";
 import { UsageError } from "../errors.js";
 import type { Backend, OpenedBackend } from "./backend.js";
+import { backend as fileBackend } from "./file/backend.js";
 
 /** One backend: how the CLI names it, and its module, loaded only when a store uses it. */
 export interface BackendEntry {
@@ -18,9 +19,13 @@ export interface BackendEntry {
 /** The default: the store directory's own area files. */
 export const FILES = "files";
 
-/** Every backend, one line each: kind, label, option, variable, module. The first is the default. */
+/**
+ * Every backend, one line each: kind, label, option, variable, module. The first is the default;
+ * it is loaded with the registry (every status on a file store needs it, and a chunk of its own
+ * would cost that path a round of module loading), the others only when a store uses them.
+ */
 export const BACKENDS: readonly BackendEntry[] = [
-  entry(FILES, "files", null, null, () => import("./file/backend.js")),
+  entry(FILES, "files", null, null, async () => ({ backend: fileBackend })),
   entry("tpm", "TPM", "tpm", "REID_TPM", () => import("./tpm/backend.js")),
 ];
 
