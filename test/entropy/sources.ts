@@ -1,13 +1,13 @@
-// Every entropy source the EntropySource conformance suite runs against, one entry each: the OS
-// generator, a device, and each storage backend's generator alone and mixed with the OS (opened
-// through the backend, as the element opens it). A new backend with a generator adds its lines here.
+// Every entropy source the EntropySource conformance suite runs against, one line each: the OS
+// generator, a device, and each storage backend's generator, alone and mixed with the OS (opened
+// through the backend, as the element opens it). A backend with a generator adds its line here.
 import type { TestContext } from "node:test";
 import { DeviceSource } from "../../src/entropy/device-source.js";
 import { OsMixedSource } from "../../src/entropy/os-mixed-source.js";
 import { OsSource } from "../../src/entropy/os-source.js";
 import type { EntropySource } from "../../src/entropy/source.js";
 import type { OpenedBackend } from "../../src/storage/backend.js";
-import { givenStoreSpec } from "../../src/storage/store-spec.js";
+import { givenStoreSpec, type StoreSpec } from "../../src/storage/store-spec.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
 import type { SourceBackend } from "./source-conformance.js";
@@ -15,42 +15,42 @@ import type { SourceBackend } from "./source-conformance.js";
 const swtpm = swtpmForFile();
 let nextIndex = 0x01524c00;
 
-/** The TPM backend on this file's swtpm, opened for its generator; closed when the test ends. */
-async function tpmBackend(t: TestContext): Promise<OpenedBackend> {
+/** The TPM backend on this file's swtpm, at a fresh NV index pair. */
+async function tpmSpec(): Promise<StoreSpec> {
   const nvIndex = nextIndex;
   nextIndex += 2;
-  const spec = await givenStoreSpec("tpm", `${(await swtpm()).spec},nv-index=0x${nvIndex.toString(16)}`);
-  const opened = await spec.backend.open(tempDir(t).store, spec.spec, {
-    write: false,
-    lockTimeoutMs: 5000,
-    env: {},
-  });
-  t.after(async () => {
-    await opened.area.close();
-    await opened.close();
-  });
-  return opened;
+  return givenStoreSpec("tpm", `${(await swtpm()).spec},nv-index=0x${nvIndex.toString(16)}`);
 }
 
-/** A backend's generator (alone, or mixed with the OS): breaking it closes the backend's connection. */
-function generatorOf(
-  name: string,
-  open: (t: TestContext) => Promise<OpenedBackend>,
-  mixOs: boolean,
-): SourceBackend {
-  const backends = new WeakMap<EntropySource, OpenedBackend>();
-  return {
-    name,
-    open: async (t) => {
-      const backend = await open(t);
-      const generator = backend.randomSource?.();
-      if (!generator) throw new Error(`${name}: the backend has no generator`);
-      const source = mixOs ? new OsMixedSource(generator) : generator;
-      backends.set(source, backend);
-      return source;
-    },
-    breakIt: async (source) => backends.get(source)?.close(),
-  };
+/**
+ * The generator of the backend `spec` names (`kind`), alone and mixed with the OS generator; each
+ * test opens the backend (closed when the test ends), and breaking the source closes its connection.
+ */
+function generators(kind: string, where: string, spec: () => Promise<StoreSpec>): SourceBackend[] {
+  return [false, true].map((mixOs) => {
+    const backends = new WeakMap<EntropySource, OpenedBackend>();
+    return {
+      name: `${kind}${mixOs ? "+os" : ""} (${where})`,
+      open: async (t: TestContext) => {
+        const { backend, spec: parsed } = await spec();
+        const opened = await backend.open(tempDir(t).store, parsed, {
+          write: false,
+          lockTimeoutMs: 5000,
+          env: {},
+        });
+        t.after(async () => {
+          await opened.area.close();
+          await opened.close();
+        });
+        const generator = opened.randomSource?.();
+        if (!generator) throw new Error(`the ${kind} backend has no generator`);
+        const source = mixOs ? new OsMixedSource(generator) : generator;
+        backends.set(source, opened);
+        return source;
+      },
+      breakIt: async (source: EntropySource) => backends.get(source)?.close(),
+    };
+  });
 }
 
 export const SOURCE_BACKENDS: readonly SourceBackend[] = [
@@ -63,6 +63,5 @@ export const SOURCE_BACKENDS: readonly SourceBackend[] = [
       return source;
     },
   },
-  generatorOf("tpm (swtpm)", tpmBackend, false),
-  generatorOf("tpm+os (swtpm)", tpmBackend, true),
+  ...generators("tpm", "swtpm", tpmSpec),
 ];

@@ -1,19 +1,18 @@
-// Every storage backend the IdentifierStore conformance suite runs against, one entry each. A new
-// backend adds its fixtures here (and its folder and registry line in src/storage/), nothing else.
+// Every storage backend the IdentifierStore conformance suite runs against, one line each. Every
+// fixture is the same: a fresh store directory on a StoreSpec, opened through the one opener
+// (storage/open.ts), with raw access through the backend's own areas. A new backend adds its lines
+// here (and its folder and registry line in src/storage/), nothing else.
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import type { OpenedBackend } from "../../src/storage/backend.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
 import { type OpenedStore, openStore } from "../../src/storage/open.js";
 import { AesGcmSealer, KEK_LENGTH, type Sealer } from "../../src/storage/sealer.js";
 import { newStoreId, writeStoreFile } from "../../src/storage/store-file.js";
-import { givenStoreSpec, type StoreSpec } from "../../src/storage/store-spec.js";
-import type { Tpm } from "../../src/tpm/tpm.js";
-import { connectTpm } from "../../src/tpm/transport/open.js";
+import { defaultStoreSpec, givenStoreSpec, type StoreSpec, specText } from "../../src/storage/store-spec.js";
 import { type Swtpm, swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
-import { readIndex, writeIndex } from "../helpers/tpm-nv.js";
 import type { StoreBackend, StoreFixture } from "./conformance.js";
 
 /** A fresh key-encryption key's sealer (the key itself is wiped at once). */
@@ -24,52 +23,90 @@ function newSealer(): Sealer {
   return sealer;
 }
 
-/** Opens `directory` on `spec` through the one opener; `opened` learns of it until it closes. */
-async function opener(
-  directory: string,
-  spec: StoreSpec | null,
-  sealer: Sealer | null,
-  lockTimeoutMs: number,
-  opened?: Set<OpenedStore>,
-): Promise<IdentifierStore> {
-  const store = await openStore(directory, spec, { write: true, lockTimeoutMs, sealer });
-  opened?.add(store);
-  return {
-    ...store.store,
-    close: async () => {
-      opened?.delete(store);
-      await store.store.close();
-    },
-  };
+export interface BackendFixture extends StoreFixture {
+  readonly spec: StoreSpec;
+  /**
+   * Runs `task` on the backend itself, bypassing the store: the open store's backend when one of
+   * this fixture is open (swtpm serves one client at a time, and a place has one writer), else the
+   * backend opened alone for the task.
+   */
+  withBackend<T>(task: (backend: OpenedBackend) => Promise<T>): Promise<T>;
 }
 
-/** A file store in a fresh directory; with `sealer`, every open seals with the same key. */
-export function fileFixture(t: TestContext, sealer: Sealer | null = null): StoreFixture {
+/** A store in a fresh directory on `spec`; with `sealer`, every open seals with the same key. */
+export function backendFixture(
+  t: TestContext,
+  spec: StoreSpec,
+  sealer: Sealer | null = null,
+): BackendFixture {
   const { dir, store } = tempDir(t);
-  const areaPath = (root: string, index: 0 | 1) => join(root, `area-${index}`);
-  const read = (index: 0 | 1) => {
+  const open = new Set<OpenedStore>();
+  const opener = async (directory: string, lockTimeoutMs = 5000): Promise<IdentifierStore> => {
+    const opened = await openStore(directory, spec.given ? spec : null, {
+      write: true,
+      lockTimeoutMs,
+      sealer,
+    });
+    open.add(opened);
+    return {
+      ...opened.store,
+      close: async () => {
+        open.delete(opened);
+        await opened.store.close();
+      },
+    };
+  };
+  const withBackend = async <T>(task: (backend: OpenedBackend) => Promise<T>, directory = store) => {
+    const live = [...open].find((opened) => opened.store.directory === directory)?.backend;
+    if (live) return task(live);
+    const backend = await spec.backend.open(directory, spec.spec, {
+      write: true,
+      lockTimeoutMs: 5000,
+      env: process.env,
+    });
     try {
-      return new Uint8Array(readFileSync(areaPath(store, index)));
-    } catch {
-      return new Uint8Array(0);
+      return await task(backend);
+    } finally {
+      await backend.area.close();
+      await backend.close();
     }
   };
-  let copies = 0;
+  const raw = () =>
+    withBackend(async ({ area }) =>
+      (await area.provisioned()) ? [await area.read(0), await area.read(1)] : [new Uint8Array(0)],
+    );
+  /** Writes both areas' bytes, provisioning the areas first if there are none. */
+  const put = (bytes: readonly [Uint8Array, Uint8Array], directory = store) =>
+    withBackend(async ({ area }) => {
+      if (!(await area.provisioned())) return area.provision(bytes);
+      await area.write(0, bytes[0]);
+      await area.write(1, bytes[1]);
+    }, directory);
+  const areas = async (): Promise<[Uint8Array, Uint8Array]> => {
+    const [a0 = new Uint8Array(0), a1 = new Uint8Array(0)] = await raw();
+    return [a0.length > 0 ? a0 : new Uint8Array(256), a1.length > 0 ? a1 : new Uint8Array(256)];
+  };
+  let others = 0;
   return {
     directory: store,
-    open: (options) => opener(store, null, sealer, options?.lockTimeoutMs ?? 5000),
-    raw: async () => [read(0), read(1)],
-    area: async (index) => read(index),
+    spec,
+    withBackend,
+    open: (options) => opener(store, options?.lockTimeoutMs),
+    raw,
+    area: async (index) => (await areas())[index],
     damage: async (index, bytes) => {
-      mkdirSync(store, { recursive: true, mode: 0o700 });
-      writeFileSync(areaPath(store, index), bytes, { mode: 0o600 });
+      const both = await areas();
+      both[index] = bytes;
+      await put(both);
     },
-    // Another store's directory (its own store.json) into which this one's area files were copied.
+    // Another store directory (a store.json of its own) naming the same place; a backend whose
+    // place is the directory itself (files) gets a copy of this store's areas there.
     openElsewhere: async () => {
-      const other = join(dir, `copy-${copies++}`);
-      writeStoreFile(other, { id: newStoreId(), backend: "files", spec: "", committed: true });
-      for (const index of [0, 1] as const) cpSync(areaPath(store, index), areaPath(other, index));
-      return opener(other, null, sealer, 5000);
+      const other = join(dir, `other-${others++}`);
+      const copy = await areas();
+      writeStoreFile(other, { id: newStoreId(), backend: spec.kind, spec: specText(spec), committed: true });
+      await put(copy, other);
+      return opener(other);
     },
   };
 }
@@ -84,54 +121,26 @@ export function storesSwtpm(): Promise<Swtpm> {
   return swtpmOfFile();
 }
 
-export interface TpmFixture extends StoreFixture {
-  readonly nvIndex: number;
-  /**
-   * Runs `task` on a connection to the fixture's swtpm, which serves one client at a time: the
-   * connection of a store of this fixture that is open, else one of its own for the task.
-   */
-  withTpm<T>(task: (tpm: Tpm) => Promise<T>): Promise<T>;
-}
-
-/** A TPM store (swtpm) in a fresh directory, at a fresh NV index pair. */
-export async function tpmFixture(t: TestContext, sealer: Sealer | null = null): Promise<TpmFixture> {
-  const swtpm = await swtpmOfFile();
+/** The TPM backend on this file's swtpm, at a fresh NV index pair. */
+export async function tpmSpec(): Promise<StoreSpec> {
   const nvIndex = nextIndex;
   nextIndex += 2;
-  const spec = await givenStoreSpec(
-    "tpm",
-    `${swtpm.spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`,
-  );
-  const { dir, store } = tempDir(t);
-  const open = new Set<OpenedStore>();
-  const withTpm = async <T>(task: (tpm: Tpm) => Promise<T>): Promise<T> => {
-    const shared = [...open][0]?.backend.tpm;
-    if (shared) return task(shared);
-    const tpm = await connectTpm(swtpm.address);
-    try {
-      return await task(tpm);
-    } finally {
-      await tpm.close();
-    }
-  };
-  let others = 0;
-  return {
-    directory: store,
-    nvIndex,
-    withTpm,
-    open: (options) => opener(store, spec, sealer, options?.lockTimeoutMs ?? 5000, open),
-    raw: () => withTpm(async (tpm) => [await readIndex(tpm, nvIndex), await readIndex(tpm, nvIndex + 1)]),
-    area: (index) => withTpm((tpm) => readIndex(tpm, nvIndex + index)),
-    damage: (index, bytes) => withTpm((tpm) => writeIndex(tpm, nvIndex + index, bytes)),
-    // Another store directory naming the same TPM and index.
-    openElsewhere: () => opener(join(dir, `other-${others++}`), spec, sealer, 5000, open),
-  };
+  const { spec } = await swtpmOfFile();
+  return givenStoreSpec("tpm", `${spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`);
 }
 
 /** The backends the IdentifierStore conformance suite runs against. */
 export const STORE_BACKENDS: readonly StoreBackend[] = [
-  { name: "file", fixture: async (t) => fileFixture(t) },
-  { name: "file, sealed", sealed: true, fixture: async (t) => fileFixture(t, newSealer()) },
-  { name: "TPM NV (swtpm)", fixture: (t) => tpmFixture(t) },
-  { name: "TPM NV (swtpm), sealed", sealed: true, fixture: (t) => tpmFixture(t, newSealer()) },
+  { name: "file", fixture: async (t) => backendFixture(t, await defaultStoreSpec()) },
+  {
+    name: "file, sealed",
+    sealed: true,
+    fixture: async (t) => backendFixture(t, await defaultStoreSpec(), newSealer()),
+  },
+  { name: "TPM NV (swtpm)", fixture: async (t) => backendFixture(t, await tpmSpec()) },
+  {
+    name: "TPM NV (swtpm), sealed",
+    sealed: true,
+    fixture: async (t) => backendFixture(t, await tpmSpec(), newSealer()),
+  },
 ];

@@ -7,9 +7,22 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { StorageError } from "../../src/errors.js";
 import { AREA_SIZE } from "../../src/storage/record.js";
+import type { TpmSpec } from "../../src/tpm/spec.js";
+import type { Tpm } from "../../src/tpm/tpm.js";
 import { assertSameSecret, containsBytes } from "../helpers/secret.js";
 import { defineIndex, nvPublic, readIndex, writeIndex } from "../helpers/tpm-nv.js";
-import { storesSwtpm, tpmFixture } from "./backends.js";
+import { backendFixture, storesSwtpm, tpmSpec } from "./backends.js";
+
+/** A TPM store fixture, its first NV index, and the TPM connection for reads behind its back. */
+async function tpmFixture(t: import("node:test").TestContext) {
+  const fixture = backendFixture(t, await tpmSpec());
+  const withTpm = <T>(task: (tpm: Tpm) => Promise<T>) =>
+    fixture.withBackend(({ tpm }) => {
+      if (!tpm) throw new Error("the TPM backend opened no TPM connection");
+      return task(tpm);
+    });
+  return { ...fixture, nvIndex: (fixture.spec.spec as TpmSpec).nvIndex, withTpm };
+}
 
 const record = (generation: number, identifier = randomBytes(32)) =>
   ({
