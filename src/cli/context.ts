@@ -7,10 +7,10 @@ export interface CliContext {
   readonly json: boolean;
   readonly storeDirectory: string;
   /**
-   * The backend holding the store's areas: --tpm SPEC (or another backend's option, else its
-   * variable), else the one the store remembers, else files.
+   * The backend holding the store's areas as --tpm SPEC (or another backend's option, else its
+   * variable) names it; null: the one the store remembers, else files (see storeSpecOfContext).
    */
-  readonly store: StoreSpec;
+  readonly store: StoreSpec | null;
   /** The entropy source --source or REID_SOURCE names; null: the backend's default. */
   readonly source: SourceSpec | null;
   readonly lockTimeoutMs: number;
@@ -37,6 +37,13 @@ export interface Command {
     values: Readonly<Record<string, string | boolean | undefined>>,
     positionals: readonly string[],
   ): Promise<void>;
+}
+
+/** The backend the context names, else the one the store remembers, else files. */
+export async function storeSpecOfContext(context: CliContext): Promise<StoreSpec> {
+  if (context.store) return context.store;
+  const { rememberedStoreSpec } = await import("../storage/store-spec.js");
+  return rememberedStoreSpec(context.storeDirectory);
 }
 
 export function print(context: CliContext, text: string): void {

@@ -4,7 +4,7 @@ import { parseSourceSpec } from "../entropy/source-spec.js";
 import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { GENERATORS, NAMED_BACKENDS } from "../storage/backends.js";
 import { storeDirectory } from "../storage/location.js";
-import { givenStoreSpec, rememberedStoreSpec, type StoreSpec } from "../storage/store-spec.js";
+import { givenStoreSpec, type StoreSpec } from "../storage/store-spec.js";
 import { COMMANDS } from "./commands.js";
 import type { CliContext, OptionSpec } from "./context.js";
 import { readTextSecret } from "./key-file.js";
@@ -54,7 +54,7 @@ export async function run(io: Io): Promise<number> {
     if (positionals.length > max)
       throw new UsageError(`unexpected argument '${positionals[max]}' for 'reid ${name}'`);
     const store = storeDirectory(asString(values.store), io.env);
-    const backend = await storeSpecFor(values, io.env, store);
+    const backend = await storeSpecFor(values, io.env);
     const sourceText = asString(values.source) ?? (io.env.REID_SOURCE || undefined);
     const context: CliContext = {
       json: values.json === true,
@@ -160,14 +160,14 @@ function credentials(pinFile: string | undefined, fromEnv: string | undefined): 
 }
 
 /**
- * The backend an option names (--tpm SPEC), else the one a variable names (REID_TPM), else the
- * one the store remembers, else files. A store has one backend: naming two is a usage error.
+ * The backend an option names (--tpm SPEC), else the one a variable names (REID_TPM), parsed; null
+ * when neither names one (the store's own, which the opener reads under the store's lock, else
+ * files). A store has one backend: naming two is a usage error.
  */
 async function storeSpecFor(
   values: Readonly<Record<string, string | boolean | undefined>>,
   env: NodeJS.ProcessEnv,
-  directory: string,
-): Promise<StoreSpec> {
+): Promise<StoreSpec | null> {
   const byOption = NAMED_BACKENDS.flatMap(({ kind, option }) => {
     const text = asString(values[String(option)]);
     return text === undefined ? [] : [{ kind, text, name: `--${option}` }];
@@ -181,7 +181,7 @@ async function storeSpecFor(
     throw new UsageError(`a store has one backend: give only one of ${chosen.map((c) => c.name).join(", ")}`);
   }
   const [one] = chosen;
-  return one ? givenStoreSpec(one.kind, one.text) : rememberedStoreSpec(directory);
+  return one ? givenStoreSpec(one.kind, one.text) : null;
 }
 
 function asString(value: string | boolean | undefined): string | undefined {

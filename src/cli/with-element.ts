@@ -10,7 +10,7 @@ import { ReidError, UsageError } from "../errors.js";
 import { backendName } from "../storage/backends.js";
 import { keyIdOf } from "../storage/sealer.js";
 import { readStoreFile, type StoreFile } from "../storage/store-file.js";
-import { storeSpecOf } from "../storage/store-spec.js";
+import { type StoreSpec, storeSpecOf } from "../storage/store-spec.js";
 import type { CliContext } from "./context.js";
 import { readKeyFile } from "./key-file.js";
 import { canPrompt, promptHidden } from "./prompt.js";
@@ -84,7 +84,7 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
   const socket = socketPath(context.storeDirectory);
   if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
-  if (context.source || context.kekFile || context.store.given) {
+  if (context.source || context.kekFile || context.store) {
     await checkDaemonMatches(context, new RemoteElement(socket));
   }
   const opened: ElementApi[] = [];
@@ -114,9 +114,9 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
         `the daemon serving store ${context.storeDirectory} uses ${what}: give it to 'reid serve', not to this command`,
       );
     // The daemon's store remembers the backend it opened (store.json is written before it serves).
-    if (context.store.given) {
+    if (context.store) {
       const served = readStoreFile(context.storeDirectory);
-      if (!(await servesPlace(context, served))) {
+      if (!(await servesPlace(context.store, context.storeDirectory, served))) {
         throw mismatch(served ? `${backendName(served.backend)} at '${served.spec}'` : "another backend");
       }
     }
@@ -137,10 +137,10 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
 }
 
 /** Whether the daemon's store (`served`) keeps its areas where the command's --tpm (or the like) says. */
-async function servesPlace(context: CliContext, served: StoreFile | null): Promise<boolean> {
-  if (served === null || served.backend !== context.store.kind) return false;
-  const spec = await storeSpecOf(context.storeDirectory, served);
-  return context.store.backend.samePlace(spec.spec, context.store.spec);
+async function servesPlace(given: StoreSpec, directory: string, served: StoreFile | null): Promise<boolean> {
+  if (served === null || served.backend !== given.kind) return false;
+  const spec = await storeSpecOf(directory, served);
+  return given.backend.samePlace(spec.spec, given.spec);
 }
 
 /** What every element the CLI opens gets: the store's backend, the source, the secrets' ways in. */

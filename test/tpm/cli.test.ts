@@ -67,6 +67,12 @@ describe("reid --tpm", () => {
     // REID_TPM works like --tpm.
     const viaEnv = JSON.parse((await ok(["--store", store, "--json", "status"], { REID_TPM: spec })).stdout);
     assert.equal(viaEnv.generation, 2);
+    // tpm info and random find the TPM through the store too; random draws on its default, tpm+os.
+    assert.match(
+      (await ok(["--store", store, "tpm", "info"])).stdout,
+      /^NV 0x0152[0-9a-f]{4} reid's, holds a record$/m,
+    );
+    assert.equal((await ok(["--store", store, "random", "--bytes", "64"])).stdoutBytes.length, 64);
   });
 
   test("--source tpm and --source os are honoured and shown", async (t) => {

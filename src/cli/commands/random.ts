@@ -3,8 +3,9 @@ import { parseSourceSpec, sourceName } from "../../entropy/source-spec.js";
 import { UsageError } from "../../errors.js";
 import type { OpenedBackend } from "../../storage/backend.js";
 import { checkGenerator, GENERATORS, generatorOf, NAMED_BACKENDS } from "../../storage/backends.js";
+import type { StoreSpec } from "../../storage/store-spec.js";
 import { parseByteCount } from "../byte-count.js";
-import { type CliContext, type Command, printJson } from "../context.js";
+import { type CliContext, type Command, printJson, storeSpecOfContext } from "../context.js";
 
 const CHUNK = 1 << 16;
 const JSON_LIMIT = 1 << 16;
@@ -23,10 +24,13 @@ export const command: Command = {
       );
     }
     const { stream } = SUPPLY_PROFILES;
-    const source = context.source ?? parseSourceSpec(context.store.backend.defaultSource, GENERATORS);
+    const store = await storeSpecOfContext(context);
+    const source = context.source ?? parseSourceSpec(store.backend.defaultSource, GENERATORS);
     // The backend opens (and its client loads) only for its own generator.
     const backend =
-      source.kind === "backend" ? await openGenerator(context, sourceName(source), source.backend) : null;
+      source.kind === "backend"
+        ? await openGenerator(context, store, sourceName(source), source.backend)
+        : null;
     const close = async () => {
       await backend?.area.close();
       await backend?.close();
@@ -55,15 +59,20 @@ export const command: Command = {
 };
 
 /** The store's backend, opened for its generator (--source tpm, tpm+os) and nothing else. */
-async function openGenerator(context: CliContext, name: string, wanted: string): Promise<OpenedBackend> {
-  checkGenerator(name, wanted, context.store.kind);
-  const opened = await context.store.backend.open(context.storeDirectory, context.store.spec, {
+async function openGenerator(
+  context: CliContext,
+  store: StoreSpec,
+  name: string,
+  wanted: string,
+): Promise<OpenedBackend> {
+  checkGenerator(name, wanted, store.kind);
+  const opened = await store.backend.open(context.storeDirectory, store.spec, {
     write: false,
     lockTimeoutMs: context.lockTimeoutMs,
     env: context.env,
   });
   try {
-    checkGenerator(name, wanted, context.store.kind, opened.randomSource !== undefined);
+    checkGenerator(name, wanted, store.kind, opened.randomSource !== undefined);
   } catch (error) {
     await opened.area.close();
     await opened.close();

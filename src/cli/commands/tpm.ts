@@ -1,6 +1,6 @@
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
 import type { TpmSpec } from "../../tpm/spec.js";
-import { type Command, print, printJson } from "../context.js";
+import { type Command, print, printJson, storeSpecOfContext } from "../context.js";
 
 /** swtpm serves one client at a time: a busy one is reported after this, not after 30 s. */
 const INFO_TIMEOUT_MS = 5000;
@@ -14,12 +14,13 @@ export const command: Command = {
   async run(context, _values, [action]) {
     if (action !== "info") throw new UsageError(`unknown 'reid tpm' action '${action}' (info)`);
     // --tpm SPEC, REID_TPM, or the TPM the store remembers.
-    if (context.store.kind !== "tpm") {
+    const store = await storeSpecOfContext(context);
+    if (store.kind !== "tpm") {
       throw new UsageError(
         "no TPM: give --tpm swtpm:host=H,port=P | swtpm:path=SOCKET | device:PATH (or REID_TPM)",
       );
     }
-    const spec = context.store.spec as TpmSpec;
+    const spec = store.spec as TpmSpec;
     const [{ connectTpm }, { readTpmInfo }, { AREA_SIZE }, { REID_NV_ATTRIBUTES }, { tpmName }] =
       await Promise.all([
         import("../../tpm/transport/open.js"),
