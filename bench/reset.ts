@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { openElement } from "../src/element/element.js";
 import { openRandomSupply, SUPPLY_PROFILES } from "../src/entropy/open.js";
 import { OsSource } from "../src/entropy/os-source.js";
-import { openFileStore } from "../src/storage/file/open-file-store.js";
 import { AREA_SIZE } from "../src/storage/record.js";
+import { openFileStore } from "../test/helpers/stores.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";
 
 const base = mkdtempSync(join(argument("dir", tmpdir()), "reid-bench-reset-"));

@@ -12,7 +12,6 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { openFileStore } from "../src/storage/file/open-file-store.js";
 import { REID, reid } from "../test/helpers/cli.js";
 import { compileFixture } from "../test/helpers/fixtures.js";
 import {
@@ -26,6 +25,7 @@ import {
   runAndKill,
 } from "../test/helpers/reset-loop.js";
 import { containsBytes } from "../test/helpers/secret.js";
+import { openFileStore } from "../test/helpers/stores.js";
 
 const CLI_EVERY = 100;
 const PROGRESS_EVERY = 1000;

@@ -22,9 +22,8 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openElement } from "../src/element/element.js";
-import { DEFAULT_SOURCE, TPM_DEFAULT_SOURCE } from "../src/entropy/source-spec.js";
-import { REID_NV_ATTRIBUTES } from "../src/storage/tpm/nv-area.js";
-import { openTpmStore } from "../src/storage/tpm/open-tpm-store.js";
+import { DualAreaStore } from "../src/storage/dual-area-store.js";
+import { NvArea, REID_NV_ATTRIBUTES } from "../src/storage/tpm/nv-area.js";
 import { marshalCommand, password } from "../src/tpm/command.js";
 import { NV_DefineSpace, NV_Read, NV_UndefineSpace, NV_Write } from "../src/tpm/commands/nv.js";
 import { GetRandom } from "../src/tpm/commands/random.js";
@@ -32,6 +31,7 @@ import { TPM_ALG, TPM_RH } from "../src/tpm/constants.js";
 import { DEFAULT_NV_INDEX, parseTpmSpec } from "../src/tpm/spec.js";
 import type { Tpm } from "../src/tpm/tpm.js";
 import { connectTpm } from "../src/tpm/transport/open.js";
+import { tpmStore } from "../test/helpers/stores.js";
 import { type Swtpm, startSwtpm } from "../test/helpers/swtpm.js";
 import { argument, ms, percentile, since } from "./stats.js";
 
@@ -242,13 +242,12 @@ async function withRaw<T>(use: (raw: RawSocket) => Promise<T>): Promise<T> {
 }
 
 /** The element as `reid reset` opens it: on the TPM (its default source, tpm+os) or on files (os). */
-function element(backend: "tpm" | "files") {
+async function element(backend: "tpm" | "files") {
   return openElement({
     storeDirectory: join(base, backend),
-    source: backend === "tpm" ? TPM_DEFAULT_SOURCE : DEFAULT_SOURCE,
+    store: backend === "tpm" ? await tpmStore(tpmSpec) : null,
     write: true,
     lockTimeoutMs: 5000,
-    ...(backend === "tpm" ? { tpm: { spec: tpmSpec } } : {}),
   });
 }
 
@@ -271,7 +270,12 @@ let committed = 0;
 /** The TPM part of a reset: GetRandom(32), then a crash-safe A/B commit of a fresh record. */
 async function commits(tally: Tally | null, count = 0): Promise<void> {
   await withClient(async (tpm) => {
-    const store = await openTpmStore(tpm, { nvIndex: COMMIT_INDEX, write: true, lockTimeoutMs: 5000 });
+    const area = await NvArea.open(tpm, { nvIndex: COMMIT_INDEX, write: true, lockTimeoutMs: 5000 });
+    const store = new DualAreaStore(area, {
+      directory: join(base, "commits"),
+      description: "bench",
+      storeId: new Uint8Array(16).fill(1),
+    });
     const commitOnce = async () => {
       const { randomBytes: identifier } = await tpm.run(GetRandom, { bytesRequested: 32 });
       committed++;

@@ -1,23 +1,25 @@
 import type { Credentials } from "../auth/actor.js";
 import type { SourceSpec } from "../entropy/source-spec.js";
-import type { TpmSpec } from "../tpm/spec.js";
+import type { StoreSpec } from "../storage/store-spec.js";
 
 /** What every command gets: the global options, resolved, and where to print. */
 export interface CliContext {
   readonly json: boolean;
   readonly storeDirectory: string;
-  readonly source: SourceSpec;
-  /** Whether --source or REID_SOURCE chose the source (else it is the default). */
-  readonly sourceGiven: boolean;
-  /** The TPM holding the identifier: --tpm, else $REID_TPM, else the one the store remembers. */
-  readonly tpm: TpmSpec | undefined;
-  /** Whether --tpm or REID_TPM named it (else the store remembered it, or there is none). */
-  readonly tpmGiven: boolean;
+  /**
+   * The backend holding the store's areas as --tpm SPEC (or another backend's option, else its
+   * variable) names it; null: the one the store remembers, else files (see storeSpecOfContext).
+   */
+  readonly store: StoreSpec | null;
+  /** The entropy source --source or REID_SOURCE names; null: the backend's default. */
+  readonly source: SourceSpec | null;
   readonly lockTimeoutMs: number;
   /** The key-encryption key from --kek-file / REID_KEK_FILE, read when a command opens the store. */
   readonly kekFile: string | undefined;
   /** The owner's PIN from --pin-file or REID_PIN; the prompt adds it when a command needs it. */
   readonly credentials: Credentials;
+  /** The environment, for secrets a backend's spec names by variable. */
+  readonly env: NodeJS.ProcessEnv;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
 }
@@ -35,6 +37,13 @@ export interface Command {
     values: Readonly<Record<string, string | boolean | undefined>>,
     positionals: readonly string[],
   ): Promise<void>;
+}
+
+/** The backend the context names, else the one the store remembers, else files. */
+export async function storeSpecOfContext(context: CliContext): Promise<StoreSpec> {
+  if (context.store) return context.store;
+  const { rememberedStoreSpec } = await import("../storage/store-spec.js");
+  return rememberedStoreSpec(context.storeDirectory);
 }
 
 export function print(context: CliContext, text: string): void {

@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
 import type { Credentials } from "../auth/actor.js";
-import { DEFAULT_SOURCE, parseSourceSpec, TPM_DEFAULT_SOURCE } from "../entropy/source-spec.js";
+import { parseSourceSpec } from "../entropy/source-spec.js";
 import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
+import { GENERATORS, NAMED_BACKENDS } from "../storage/backends.js";
 import { storeDirectory } from "../storage/location.js";
-import { readTpmMarker } from "../storage/tpm/marker.js";
-import { parseTpmSpec } from "../tpm/spec.js";
+import { givenStoreSpec, type StoreSpec } from "../storage/store-spec.js";
 import { COMMANDS } from "./commands.js";
 import type { CliContext, OptionSpec } from "./context.js";
 import { readTextSecret } from "./key-file.js";
@@ -14,7 +14,8 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   json: { type: "boolean" },
   source: { type: "string" },
   "kek-file": { type: "string" },
-  tpm: { type: "string" },
+  // --tpm SPEC, and one option for each other backend.
+  ...Object.fromEntries(NAMED_BACKENDS.map((entry) => [entry.option, { type: "string" } as const])),
   "pin-file": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
@@ -53,21 +54,17 @@ export async function run(io: Io): Promise<number> {
     if (positionals.length > max)
       throw new UsageError(`unexpected argument '${positionals[max]}' for 'reid ${name}'`);
     const store = storeDirectory(asString(values.store), io.env);
-    const tpmGiven = asString(values.tpm) ?? (io.env.REID_TPM || undefined);
-    // A store that keeps its identifier in a TPM remembers which one.
-    const tpmText = tpmGiven ?? rememberedTpm(store);
-    const tpm = tpmText === undefined ? undefined : parseTpmSpec(tpmText);
+    const backend = await storeSpecFor(values, io.env);
     const sourceText = asString(values.source) ?? (io.env.REID_SOURCE || undefined);
     const context: CliContext = {
       json: values.json === true,
       storeDirectory: store,
-      source: sourceText ? parseSourceSpec(sourceText) : tpm ? TPM_DEFAULT_SOURCE : DEFAULT_SOURCE,
-      sourceGiven: sourceText !== undefined,
-      tpm,
-      tpmGiven: tpmGiven !== undefined,
+      store: backend,
+      source: sourceText ? parseSourceSpec(sourceText, GENERATORS) : null,
       lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
       kekFile: asString(values["kek-file"]) ?? (io.env.REID_KEK_FILE || undefined),
       credentials: credentials(asString(values["pin-file"]), io.env.REID_PIN),
+      env: io.env,
       stdout: io.stdout,
       stderr: io.stderr,
     };
@@ -162,13 +159,29 @@ function credentials(pinFile: string | undefined, fromEnv: string | undefined): 
   return fromEnv ? { pin: fromEnv } : {};
 }
 
-/** The TPM the store remembers; a store we cannot read is left for the command to report. */
-function rememberedTpm(store: string): string | undefined {
-  try {
-    return readTpmMarker(store)?.spec;
-  } catch {
-    return undefined;
+/**
+ * The backend an option names (--tpm SPEC), else the one a variable names (REID_TPM), parsed; null
+ * when neither names one (the store's own, which the opener reads under the store's lock, else
+ * files). A store has one backend: naming two is a usage error.
+ */
+async function storeSpecFor(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  env: NodeJS.ProcessEnv,
+): Promise<StoreSpec | null> {
+  const byOption = NAMED_BACKENDS.flatMap(({ kind, option }) => {
+    const text = asString(values[String(option)]);
+    return text === undefined ? [] : [{ kind, text, name: `--${option}` }];
+  });
+  const byVariable = NAMED_BACKENDS.flatMap(({ kind, variable }) => {
+    const text = variable ? env[variable] || undefined : undefined;
+    return text === undefined ? [] : [{ kind, text, name: `$${variable}` }];
+  });
+  const chosen = byOption.length > 0 ? byOption : byVariable;
+  if (chosen.length > 1) {
+    throw new UsageError(`a store has one backend: give only one of ${chosen.map((c) => c.name).join(", ")}`);
   }
+  const [one] = chosen;
+  return one ? givenStoreSpec(one.kind, one.text) : null;
 }
 
 function asString(value: string | boolean | undefined): string | undefined {

@@ -3,15 +3,15 @@ import type { Credentials } from "../auth/actor.js";
 import type { BindingApi } from "../binding/api.js";
 import { openBinding, openComposedElement } from "../daemon/compose.js";
 import type { ElementApi } from "../element/api.js";
-import type { ElementTpm } from "../element/element.js";
+import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { sourceName } from "../entropy/source-spec.js";
 import { ReidError, UsageError } from "../errors.js";
+import { backendName } from "../storage/backends.js";
 import { keyIdOf } from "../storage/sealer.js";
-import { readTpmMarker } from "../storage/tpm/marker.js";
-import { parseTpmSpec } from "../tpm/spec.js";
+import { readStoreFile, type StoreFile } from "../storage/store-file.js";
+import { type StoreSpec, storeSpecOf } from "../storage/store-spec.js";
 import type { CliContext } from "./context.js";
-import { elementTpm } from "./element-tpm.js";
 import { readKeyFile } from "./key-file.js";
 import { canPrompt, promptHidden } from "./prompt.js";
 
@@ -84,7 +84,7 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
   const socket = socketPath(context.storeDirectory);
   if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
-  if (context.sourceGiven || context.kekFile || context.tpmGiven) {
+  if (context.source || context.kekFile || context.store) {
     await checkDaemonMatches(context, new RemoteElement(socket));
   }
   const opened: ElementApi[] = [];
@@ -113,14 +113,14 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
       new UsageError(
         `the daemon serving store ${context.storeDirectory} uses ${what}: give it to 'reid serve', not to this command`,
       );
-    // The daemon's store remembers the TPM it opened (the file is written before it serves).
-    if (context.tpmGiven && context.tpm) {
-      const served = readTpmMarker(context.storeDirectory)?.spec ?? null;
-      if (served === null || parseTpmSpec(served).nvIndex !== context.tpm.nvIndex) {
-        throw mismatch(served === null ? "no TPM" : `the TPM ${served}`);
+    // The daemon's store remembers the backend it opened (store.json is written before it serves).
+    if (context.store) {
+      const served = readStoreFile(context.storeDirectory);
+      if (!(await servesPlace(context.store, context.storeDirectory, served))) {
+        throw mismatch(served ? `${backendName(served.backend)} at '${served.spec}'` : "another backend");
       }
     }
-    if (context.sourceGiven && status.source !== sourceName(context.source)) {
+    if (context.source && status.source !== sourceName(context.source)) {
       throw mismatch(`entropy source ${status.source}`);
     }
     if (context.kekFile) {
@@ -136,26 +136,37 @@ async function checkDaemonMatches(context: CliContext, daemon: ElementApi): Prom
   }
 }
 
+/** Whether the daemon's store (`served`) keeps its areas where the command's --tpm (or the like) says. */
+async function servesPlace(given: StoreSpec, directory: string, served: StoreFile | null): Promise<boolean> {
+  if (served === null || served.backend !== given.kind) return false;
+  const spec = await storeSpecOf(directory, served);
+  return given.backend.samePlace(spec.spec, given.spec);
+}
+
+/** What every element the CLI opens gets: the store's backend, the source, the secrets' ways in. */
+export function elementOptions(context: CliContext): Omit<ElementOptions, "write" | "kek"> {
+  return {
+    storeDirectory: context.storeDirectory,
+    store: context.store,
+    source: context.source,
+    lockTimeoutMs: context.lockTimeoutMs,
+    env: context.env,
+    // Asked only when a backend needs a secret: touching stdin costs every command start-up time.
+    // Without a terminal, promptHidden refuses with a clear error.
+    prompt: (label: string) => promptHidden(`${label}: `, context.stderr),
+  };
+}
+
 async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {
   const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
   let service: ElementService;
-  let tpm: ElementTpm | null = null;
   try {
-    tpm = elementTpm(context);
     service = new ElementService(
-      await openComposedElement({
-        storeDirectory: context.storeDirectory,
-        source: context.source,
-        write: access === "write",
-        lockTimeoutMs: context.lockTimeoutMs,
-        kek,
-        tpm,
-      }),
+      await openComposedElement({ ...elementOptions(context), write: access === "write", kek }),
     );
   } finally {
-    // The sealer keeps its own copy inside a KeyObject; the TPM store its own owner password.
+    // The sealer keeps its own copy inside a KeyObject.
     kek?.fill(0);
-    tpm?.ownerAuth?.fill(0);
   }
   const actor = (credentials: Credentials) => ({ principal: "cli", credentials });
   return {

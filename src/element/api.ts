@@ -23,7 +23,10 @@ export interface ElementStatus {
   readonly source: string;
   readonly format: string;
   readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
+  /** The store directory. */
   readonly store: string;
+  /** Where the identifier is kept, for people: the store directory's files, or a TPM's NV indices. */
+  readonly backend: string;
   /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
   readonly requests: "typed" | "single-type";
   /** Whether the identifier is stored sealed under a key-encryption key. */

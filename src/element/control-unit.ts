@@ -101,9 +101,9 @@ export class ControlUnit {
     return this.now();
   }
 
-  /** Where the element's store lives. */
-  get location(): string {
-    return this.store.location;
+  /** The store directory: what is kept beside the identifier is written there. */
+  get storeDirectory(): string {
+    return this.store.directory;
   }
 
   /** The longest identifier, in bytes, the storage area holds. */
@@ -162,7 +162,8 @@ export class ControlUnit {
           at,
           ...(format ? { format } : {}),
         })),
-        store: this.store.location,
+        store: this.store.directory,
+        backend: this.store.description,
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
         sealingKey: this.store.sealingKeyId,

@@ -2,37 +2,34 @@ import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
 import { PasskeyStore } from "../auth/passkey-store.js";
 import type { RandomSupply } from "../entropy/open.js";
-import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
-import { UsageError } from "../errors.js";
+import { parseSourceSpec, type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { type FactoryOptions, FactoryUnit } from "../factory/factory-unit.js";
-import { openFileStore } from "../storage/file/open-file-store.js";
-import type { IdentifierStore } from "../storage/identifier-store.js";
+import { checkGenerator, GENERATORS, generatorOf } from "../storage/backends.js";
+import { type OpenedStore, openStore } from "../storage/open.js";
 import { AesGcmSealer } from "../storage/sealer.js";
-import type { TpmSpec } from "../tpm/spec.js";
-import type { Tpm } from "../tpm/tpm.js";
+import type { StoreSpec } from "../storage/store-spec.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 import { ScheduleRegister } from "./schedule.js";
 
 export interface ElementOptions {
   readonly storeDirectory: string;
-  readonly source: SourceSpec;
+  /** The backend holding the areas, as named (--tpm); absent: the one the store remembers, else files. */
+  readonly store?: StoreSpec | null;
+  /** The entropy source; absent: the backend's default (os, or tpm+os with the TPM backend). */
+  readonly source?: SourceSpec | null;
   /** False: only status and reads; the store opens read-only. */
   readonly write: boolean;
   readonly lockTimeoutMs: number;
   /** The key-encryption key that seals the identifier at rest (32 bytes), if one is configured. */
   readonly kek?: Uint8Array | null;
-  /** The identifier lives in this TPM's NV (and a TPM source draws on it), not in area files. */
-  readonly tpm?: ElementTpm | null;
+  /** For secrets a backend's spec names by variable; default: this process's environment. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Asks for a secret at the terminal, when there is one. */
+  readonly prompt?: (label: string) => Promise<string>;
   /** The factory sources' settings (the simulated PUF's conditions, the host id files). */
   readonly factory?: FactoryOptions;
   readonly now?: () => Date;
-}
-
-export interface ElementTpm {
-  readonly spec: TpmSpec;
-  /** The owner hierarchy's password, when the owner set one. */
-  readonly ownerAuth?: Uint8Array;
 }
 
 export interface Element {
@@ -47,24 +44,39 @@ export interface Element {
  * composes the element with it.
  */
 export async function openElement(options: ElementOptions): Promise<Element> {
-  const { store, tpm } = await openStore(options);
+  const opened = await openStore(options.storeDirectory, options.store ?? null, {
+    write: options.write,
+    lockTimeoutMs: options.lockTimeoutMs,
+    sealer: options.kek ? new AesGcmSealer(options.kek) : null,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.prompt ? { prompt: options.prompt } : {}),
+  });
+  const { store, backend } = opened;
+  let source: SourceSpec;
+  try {
+    source = elementSource(options.source ?? null, opened);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   let supply: RandomSupply | undefined;
   const processing = new ProcessingUnit(store, async () => {
     if (!supply) {
       // Loaded here, not at the top: status and erase never pay for the TRNG and its WebAssembly.
       const { openRandomSupply, openSource, SUPPLY_PROFILES } = await import("../entropy/open.js");
-      supply = openRandomSupply(openSource(options.source, tpm ?? undefined), SUPPLY_PROFILES.identifier);
+      supply = openRandomSupply(openSource(source, generatorOf(backend)), SUPPLY_PROFILES.identifier);
     }
     return supply.fifo;
   });
+  const directory = store.directory;
   const control = new ControlUnit(store, processing, {
-    sourceName: sourceName(options.source),
+    sourceName: sourceName(source),
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
-    owner: new OwnerPin(options.storeDirectory, options.now),
-    passkeys: new PasskeyStore(options.storeDirectory, options.now),
-    audit: new AuditLog(options.storeDirectory),
-    schedule: new ScheduleRegister(options.storeDirectory),
-    factory: new FactoryUnit(options.storeDirectory, tpm, options.factory),
+    owner: new OwnerPin(directory, options.now),
+    passkeys: new PasskeyStore(directory, options.now),
+    audit: new AuditLog(directory),
+    schedule: new ScheduleRegister(directory),
+    factory: new FactoryUnit(directory, backend.tpm ?? null, options.factory),
     ...(options.now ? { now: options.now } : {}),
   });
   return {
@@ -76,23 +88,18 @@ export async function openElement(options: ElementOptions): Promise<Element> {
   };
 }
 
-/** The store the options name: area files in the store directory, or NV indices in a TPM. */
-async function openStore(options: ElementOptions): Promise<{ store: IdentifierStore; tpm: Tpm | null }> {
-  const sealer = options.kek ? new AesGcmSealer(options.kek) : null;
-  const common = { write: options.write, lockTimeoutMs: options.lockTimeoutMs, sealer };
-  if (!options.tpm) {
-    if (options.source.kind === "tpm") {
-      throw new UsageError(
-        `--source ${sourceName(options.source)} needs a TPM: give --tpm SPEC (or REID_TPM)`,
-      );
-    }
-    return { store: await openFileStore(options.storeDirectory, common), tpm: null };
+/**
+ * The source the options name, else the backend's default; a backend's generator only from the
+ * backend the store opened ("--source tpm needs the TPM backend (--tpm)").
+ */
+export function elementSource(
+  named: SourceSpec | null,
+  opened: Pick<OpenedStore, "spec" | "backend">,
+): SourceSpec {
+  const source = named ?? parseSourceSpec(opened.spec.backend.defaultSource, GENERATORS);
+  if (source.kind === "backend") {
+    const generator = opened.backend.randomSource !== undefined;
+    checkGenerator(sourceName(source), source.backend, opened.spec.kind, generator);
   }
-  // Loaded here: the file backend never pays for the TPM client.
-  const { openTpmStoreAt } = await import("../storage/tpm/open-tpm-store.js");
-  return openTpmStoreAt(options.storeDirectory, {
-    ...common,
-    spec: options.tpm.spec,
-    ...(options.tpm.ownerAuth ? { ownerAuth: options.tpm.ownerAuth } : {}),
-  });
+  return source;
 }

@@ -209,7 +209,7 @@ export class ElementService implements ElementApi {
       try {
         if (keys.handle !== record.handle) {
           throw new StorageError(
-            `store ${this.control.location} is corrupt: its handle does not belong to its identifier`,
+            `store ${this.control.storeDirectory} is corrupt: its handle does not belong to its identifier`,
             "store-corrupt",
           );
         }

@@ -1,24 +1,28 @@
 import { UsageError } from "../errors.js";
-import type { Tpm } from "../tpm/tpm.js";
 import { DeviceSource } from "./device-source.js";
 import { FifoCache } from "./fifo-cache.js";
+import { OsMixedSource } from "./os-mixed-source.js";
 import { OsSource } from "./os-source.js";
 import type { EntropySource } from "./source.js";
 import { type SourceSpec, sourceName } from "./source-spec.js";
-import { TpmSource } from "./tpm-source.js";
 import { TrngModule } from "./trng-module.js";
 
-/** The source a spec names; a TPM source draws on the element's TPM connection, which it must be given. */
-export function openSource(spec: SourceSpec, tpm?: Tpm): EntropySource {
+/**
+ * The source a spec names. A backend's generator comes from the backend the store opened (the
+ * caller checked it is the one named), mixed with the OS generator when asked.
+ */
+export function openSource(spec: SourceSpec, generator?: () => EntropySource): EntropySource {
   switch (spec.kind) {
     case "os":
       return new OsSource();
     case "device":
       return new DeviceSource(spec.path, spec.minEntropy);
-    case "tpm":
-      if (!tpm)
-        throw new UsageError(`--source ${sourceName(spec)} needs a TPM: give --tpm SPEC (or REID_TPM)`);
-      return new TpmSource(tpm, spec.mixOs);
+    case "backend": {
+      if (!generator)
+        throw new UsageError(`--source ${sourceName(spec)} needs the store's backend to open it`);
+      const source = generator();
+      return spec.mixOs ? new OsMixedSource(source) : source;
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { StorageError } from "../errors.js";
+import { StateError, StorageError } from "../errors.js";
 import { defaultFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "./identifier-store.js";
 import {
@@ -10,6 +10,7 @@ import {
   isZero,
   RECORD_CAPACITY,
   type RecordInfo,
+  type RecordOwner,
   type StoredRecord,
 } from "./record.js";
 import type { Sealer } from "./sealer.js";
@@ -27,6 +28,27 @@ const NEVER_COMMITTED: RecordInfo = {
 };
 
 type Newest = { readonly area: AreaIndex; readonly decoded: Extract<DecodedArea, { kind: "record" }> };
+
+export interface DualAreaOptions {
+  /** Seals identifiers under a key-encryption key. */
+  readonly sealer?: Sealer | null;
+  /** The store directory: where everything beside the identifier is kept. */
+  readonly directory: string;
+  /** Where the areas are, for messages and status ("files", "swtpm:..., NV 0x01524500"). */
+  readonly description: string;
+  /** How messages name the store (default: its directory). */
+  readonly name?: string;
+  /**
+   * The store's id: every record it writes carries it, and a record of another store is refused.
+   * Null for a directory that has none yet (a read-only look at a new directory): it reads only
+   * records of no store.
+   */
+  readonly storeId: Uint8Array | null;
+  /** A directory from before store ids whose areas are its own: it takes the id of the record it finds. */
+  readonly adopt?: (id: Uint8Array) => void;
+  /** What else the owner of a refused directory can do: "choose another nv-index". */
+  readonly anotherPlace?: string;
+}
 
 /**
  * Crash-atomic commits over two areas. A commit clears the target area if anything is left in
@@ -46,15 +68,23 @@ export class DualAreaStore implements IdentifierStore {
   /** The sealer opened a record of this store (or sealed one): it is this store's key. */
   private keyProven = false;
 
+  readonly directory: string;
+  readonly description: string;
+  private readonly sealer: Sealer | null;
+  /** How messages name the store. */
+  private readonly location: string;
+  private storeId: Uint8Array | null;
+
   constructor(
     private readonly area: StorageArea,
-    private readonly sealer: Sealer | null = null,
+    private readonly options: DualAreaOptions,
   ) {
     if (area.areaSize !== AREA_SIZE) throw new RangeError(`areas must be ${AREA_SIZE} bytes`);
-  }
-
-  get location(): string {
-    return this.area.location;
+    this.directory = options.directory;
+    this.description = options.description;
+    this.location = options.name ?? options.directory;
+    this.sealer = options.sealer ?? null;
+    this.storeId = options.storeId && Uint8Array.from(options.storeId);
   }
 
   get sealingKeyId(): string | null {
@@ -105,7 +135,12 @@ export class DualAreaStore implements IdentifierStore {
       (await this.load()).identifier?.fill(0);
     }
     const epoch = current.info.epoch + 1;
-    const bytes = encodeRecord({ ...next, sealed }, epoch, sealed && next.identifier ? this.sealer : null);
+    const bytes = encodeRecord(
+      { ...next, sealed },
+      epoch,
+      sealed && next.identifier ? this.sealer : null,
+      this.owner(),
+    );
     const { identifier: _, ...fields } = next;
     const info: RecordInfo = { ...fields, mode: next.mode ?? "random", epoch, sealed };
     try {
@@ -182,6 +217,13 @@ export class DualAreaStore implements IdentifierStore {
         "store-corrupt",
       );
     }
+    // Before anything is cleaned up: the areas of another store are not ours to touch.
+    try {
+      this.checkOwner(newest.decoded.owner);
+    } catch (error) {
+      newest.decoded.record.identifier?.fill(0);
+      throw error;
+    }
     const { identifier: _, ...info } = newest.decoded.record;
     this.current = { area: newest.area, info };
     const other: AreaIndex = newest.area === 0 ? 1 : 0;
@@ -194,6 +236,29 @@ export class DualAreaStore implements IdentifierStore {
       );
     }
     return newest;
+  }
+
+  /** What this store writes into its records: its id and directory (none without an id). */
+  private owner(): RecordOwner | null {
+    return this.storeId ? { id: this.storeId, hint: this.directory } : null;
+  }
+
+  /**
+   * A record of another store (its id differs) is refused, naming the store that owns the place;
+   * a record of no store (layout v1) is read, and the next commit makes it this store's.
+   */
+  private checkOwner(owner: RecordOwner | null): void {
+    if (owner === null || (this.storeId && Buffer.from(owner.id).equals(this.storeId))) return;
+    if (this.options.adopt) {
+      this.storeId = Uint8Array.from(owner.id);
+      this.options.adopt(this.storeId);
+      return;
+    }
+    const instead = this.options.anotherPlace ? `, or ${this.options.anotherPlace}` : "";
+    throw new StateError(
+      "store-owned",
+      `store ${this.directory}: its areas (${this.description}) hold the identifier of the store at ${owner.hint}; use that store (--store ${owner.hint})${instead}`,
+    );
   }
 
   private unseal(payload: Uint8Array, associated: Uint8Array): Uint8Array {

@@ -7,6 +7,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
@@ -34,6 +35,39 @@ export function replaceFile(path: string, content: string, options: { syncDirect
     throw error;
   }
   if (options.syncDirectory ?? true) syncDirectory(directory);
+}
+
+/**
+ * Creates `directory` and whichever of its parents are missing, each 0700, and makes the new
+ * entries durable (each new directory's parent is synced). One level at a time, not mkdirSync's
+ * recursive mode: that one reports ENOENT for errors it does not know, such as EROFS, and the user
+ * would be told the wrong reason. Returns the topmost directory created, if any; throws the OS error.
+ */
+export function makeDirectories(directory: string): string | undefined {
+  const missing: string[] = [];
+  for (let dir = directory; !directoryExists(dir); dir = dirname(dir)) {
+    missing.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !directoryExists(dir)) throw error;
+    }
+  }
+  for (const dir of missing) syncDirectory(dirname(dir));
+  return missing[0];
+}
+
+/** Whether `path` is a directory; false when nothing is there; throws for anything else. */
+export function directoryExists(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
 }
 
 /** fsync of a directory: a rename, creation or removal in it survives power loss. */

@@ -7,8 +7,13 @@ import type { IdentifierRecord, RecordInfo, StoredRecord } from "./record.js";
  * test/storage/conformance.ts.
  */
 export interface IdentifierStore {
-  /** Where the store lives, for status and messages. */
-  readonly location: string;
+  /**
+   * The store directory: everything kept beside the identifier (audit log, PIN, schedule,
+   * bindings, the daemon's socket) is written here, whichever backend holds the areas.
+   */
+  readonly directory: string;
+  /** Where the areas are, for status and messages only ("swtpm:..., NV 0x01524500"); never a path. */
+  readonly description: string;
   /** The longest identifier, in bytes, the storage area holds. */
   readonly capacity: number;
   /** The id of the key-encryption key the store seals with (a short hash), or null without one. */

@@ -8,8 +8,6 @@ export type AreaIndex = 0 | 1;
  * commits on top of it.
  */
 export interface StorageArea {
-  /** Where the areas live, for messages: "/home/u/.local/share/reid". */
-  readonly location: string;
   readonly areaSize: number;
   /** Opened for writing (commits and clean-ups), not just to look. */
   readonly writable: boolean;
@@ -22,6 +20,6 @@ export interface StorageArea {
   write(area: AreaIndex, data: Uint8Array): Promise<void>;
   /** Overwrites `area` with zeros, durably: the bytes go, not just a name. */
   erase(area: AreaIndex): Promise<void>;
-  /** Ends this writer's exclusive hold. */
+  /** Ends this writer's exclusive hold (the backend's connection is closed after, by its opener). */
   close(): Promise<void>;
 }

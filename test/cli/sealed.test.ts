@@ -9,11 +9,11 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import { decodeArea } from "../../src/storage/record.js";
 import { AesGcmSealer } from "../../src/storage/sealer.js";
 import { assertOneLineError, type CliOptions, type CliResult, reid } from "../helpers/cli.js";
 import { assertDifferentSecret, assertSameSecret } from "../helpers/secret.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
 import {
   assertNoSecretIn,

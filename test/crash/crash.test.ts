@@ -15,7 +15,6 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { deriveHandle } from "../../src/derive/derivation.js";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import { AesGcmSealer } from "../../src/storage/sealer.js";
 import { reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
@@ -31,6 +30,7 @@ import {
   runAndKill,
 } from "../helpers/reset-loop.js";
 import { containsBytes } from "../helpers/secret.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
 
 const PLAIN_KILLS = 200;

@@ -10,12 +10,12 @@ import { randomBytes } from "node:crypto";
 import { cpSync } from "node:fs";
 import { test } from "node:test";
 import { deriveHandle } from "../../src/derive/derivation.js";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import { currentRecord } from "../cli/store.js";
 import { reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import { forget, readAreas, runAndKill } from "../helpers/reset-loop.js";
 import { assertDifferentSecret, assertSameSecret } from "../helpers/secret.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
 
 const KILLS = 100;

@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
 import { deriveHandle } from "../../src/derive/derivation.js";
+import { openStore } from "../../src/storage/open.js";
 import {
   AREA_SIZE,
   type DecodedArea,
@@ -24,7 +25,6 @@ import {
   type StoredRecord,
 } from "../../src/storage/record.js";
 import { REID_NV_ATTRIBUTES } from "../../src/storage/tpm/nv-area.js";
-import { openTpmStoreAt } from "../../src/storage/tpm/open-tpm-store.js";
 import { password } from "../../src/tpm/command.js";
 import { NV_UndefineSpace } from "../../src/tpm/commands/nv.js";
 import { TPM_RH, TPMA_NV } from "../../src/tpm/constants.js";
@@ -42,6 +42,7 @@ import {
   runAndKill,
 } from "../helpers/reset-loop.js";
 import { containsBytes } from "../helpers/secret.js";
+import { tpmStore } from "../helpers/stores.js";
 import { type Swtpm, swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
 import { defineIndex, nvPublic, readIndex, writeIndex } from "../helpers/tpm-nv.js";
@@ -156,7 +157,10 @@ function checkAfterKill(view: NvView, status: Status, where: string): void {
 
 /** load() through the store, read-only: the identifier it hands out is the newest record's. */
 async function checkLoad(store: string, spec: TpmSpec, newest: StoredRecord, where: string): Promise<void> {
-  const { store: opened } = await openTpmStoreAt(store, { spec, write: false, lockTimeoutMs: 30_000 });
+  const { store: opened } = await openStore(store, await tpmStore(spec), {
+    write: false,
+    lockTimeoutMs: 30_000,
+  });
   try {
     const record = await opened.load();
     assert.deepEqual(

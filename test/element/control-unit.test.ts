@@ -14,9 +14,9 @@ import { openRandomSupply, SUPPLY_PROFILES } from "../../src/entropy/open.js";
 import { OsSource } from "../../src/entropy/os-source.js";
 import type { EntropySource } from "../../src/entropy/source.js";
 import { EntropyError, ExitCode, StateError, StorageError } from "../../src/errors.js";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
 import type { IdentifierRecord } from "../../src/storage/record.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
 
 const CLOCK = () => new Date("2026-01-02T03:04:05.000Z");
@@ -32,7 +32,8 @@ async function pipeline(
   const commits: { generation: number; state: string; digest: string | null }[] = [];
   let failNext: Error | null = null;
   const store: IdentifierStore = {
-    location: inner.location,
+    directory: inner.directory,
+    description: inner.description,
     capacity: inner.capacity,
     sealingKeyId: inner.sealingKeyId,
     info: () => inner.info(),

@@ -1,40 +1,20 @@
+// The TPM's generator and its mixing with the OS generator, beyond the EntropySource contract
+// (source-conformance.test.ts runs that on swtpm): what a replayed, short or stuck TPM gives.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { openRandomSupply } from "../../src/entropy/open.js";
-import { TpmSource } from "../../src/entropy/tpm-source.js";
+import { OsMixedSource } from "../../src/entropy/os-mixed-source.js";
 import { EntropyError, ExitCode } from "../../src/errors.js";
+import { TpmRandomSource } from "../../src/storage/tpm/random-source.js";
 import type { Tpm } from "../../src/tpm/tpm.js";
-import { connectTpm } from "../../src/tpm/transport/open.js";
-import { swtpmForFile } from "../helpers/swtpm.js";
-import { describeEntropySource } from "./source-conformance.js";
-
-const swtpm = swtpmForFile();
-// swtpm serves one client at a time, and tests in a file run one after another: one connection
-// per test, closed when it ends.
-const connections = new WeakMap<TpmSource, Tpm>();
-
-for (const mixOs of [false, true]) {
-  describeEntropySource({
-    name: mixOs ? "tpm+os (swtpm)" : "tpm (swtpm)",
-    open: async (t) => {
-      const tpm = await connectTpm((await swtpm()).address);
-      t.after(() => tpm.close());
-      const source = new TpmSource(tpm, mixOs);
-      connections.set(source, tpm);
-      return source;
-    },
-    // The TPM goes away: its connection is closed under the source.
-    breakIt: async (source) => connections.get(source as TpmSource)?.close(),
-  });
-}
 
 test("tpm+os is not the TPM's output: the same TPM bytes give different mixed bytes", async (t) => {
   // Two swtpm processes started from one state would repeat GetRandom; here the mixing is shown by
   // the OS salt: a TPM whose output is replayed (a recorded stream) still yields fresh bytes.
   const replayed = new Uint8Array(32).fill(0x5a);
   const fakeTpm = { run: async () => ({ randomBytes: Uint8Array.from(replayed) }) } as unknown as Tpm;
-  const plain = new TpmSource(fakeTpm, false);
-  const mixed = new TpmSource(fakeTpm, true);
+  const plain = new TpmRandomSource(fakeTpm);
+  const mixed = new OsMixedSource(new TpmRandomSource(fakeTpm));
   const [a, b, c] = [new Uint8Array(32), new Uint8Array(32), new Uint8Array(32)];
   await plain.fill(a);
   await mixed.fill(b);
@@ -47,7 +27,7 @@ test("tpm+os is not the TPM's output: the same TPM bytes give different mixed by
 
 test("a TPM that answers GetRandom short is an entropy failure, not a short identifier", async () => {
   const shortTpm = { run: async () => ({ randomBytes: new Uint8Array(8).fill(1) }) } as unknown as Tpm;
-  const error = await new TpmSource(shortTpm, false).fill(new Uint8Array(32)).then(
+  const error = await new TpmRandomSource(shortTpm).fill(new Uint8Array(32)).then(
     () => null,
     (e: unknown) => e,
   );
@@ -58,7 +38,7 @@ test("a TPM that answers GetRandom short is an entropy failure, not a short iden
 
 test("a stuck TPM (the same 32 bytes every time) fails the health tests with exit 5", async () => {
   const stuck = { run: async () => ({ randomBytes: new Uint8Array(32).fill(0x5a) }) } as unknown as Tpm;
-  const supply = openRandomSupply(new TpmSource(stuck, false), { capacity: 4096, refill: 64 });
+  const supply = openRandomSupply(new TpmRandomSource(stuck), { capacity: 4096, refill: 64 });
   try {
     const error = await supply.fifo.read(32).then(
       () => null,

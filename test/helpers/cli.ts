@@ -25,6 +25,8 @@ export interface CliOptions {
   readonly timeoutMs?: number;
   /** Runs `prefix... node dist/reid.js args` (e.g. unshare, or an LD_PRELOAD wrapper). */
   readonly prefix?: readonly string[];
+  /** The working directory (default: the test runner's). */
+  readonly cwd?: string;
 }
 
 /**
@@ -64,6 +66,7 @@ export function reid(args: readonly string[], options: CliOptions = {}): Promise
     stdio: ["ignore", "pipe", "pipe"],
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     timeout: options.timeoutMs ?? 60_000,
   });
   return finished(child).then(({ code, signal, stdout, stderr }) => ({

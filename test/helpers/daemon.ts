@@ -17,6 +17,8 @@ export interface DaemonOptions {
   readonly serveArgs?: readonly string[];
   /** Runs `prefix... node dist/reid.js ...` (e.g. ip netns exec NS), as reid() does. */
   readonly prefix?: readonly string[];
+  /** The daemon's working directory (default: the test runner's). */
+  readonly cwd?: string;
 }
 
 /** A `reid serve` child process serving one store. */
@@ -57,6 +59,7 @@ export async function startServe(store: string, options: DaemonOptions = {}): Pr
   const child = spawn(command as string, rest, {
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   const exited = finished(child);
   let printed = "";

@@ -91,7 +91,7 @@ export function readFaultLog(path: string): { call: string; n: number; failed: b
 
 /**
  * Which of the store's files a storage call went to: "area" for the element itself (area-N,
- * area-N.tmp and the store directory, synced after a rename), "audit" for the audit log and its
+ * area-N.tmp, store.json and its .tmp, and the store directory, synced after a rename), "audit" for the audit log and its
  * head (audit.log, audit.head, audit.head.tmp). Anything else fails: a new file written by a
  * request is something these tests must be taught about.
  */
@@ -103,7 +103,7 @@ export function readFaultLog(path: string): { call: string; n: number; failed: b
 export function fileKind(store: string, path: string, afterAudit = false): "area" | "audit" {
   if (path === store) return afterAudit ? "audit" : "area";
   const name = path.startsWith(`${store}/`) ? path.slice(store.length + 1) : null;
-  if (name !== null && /^area-[01](\.tmp)?$/.test(name)) return "area";
+  if (name !== null && /^(area-[01]|store\.json)(\.tmp)?$/.test(name)) return "area";
   if (name !== null && /^audit\.(log|head)(\.tmp)?$/.test(name)) return "audit";
   assert.fail(`a storage call went to ${path}, neither an area file nor the audit log of ${store}`);
 }

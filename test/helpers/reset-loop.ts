@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openElement } from "../../src/element/element.js";
-import { DEFAULT_SOURCE, TPM_DEFAULT_SOURCE } from "../../src/entropy/source-spec.js";
 import { type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
 import type { TpmSpec } from "../../src/tpm/spec.js";
+import { tpmStore } from "./stores.js";
 
 /** Only a guard against a fixture that never starts; not a performance expectation. */
 const FIRST_ACK_GUARD_MS = 60_000;
@@ -208,11 +208,10 @@ export async function resetInProcess(
 ): Promise<number> {
   const element = await openElement({
     storeDirectory: store,
-    source: tpm ? TPM_DEFAULT_SOURCE : DEFAULT_SOURCE,
+    store: tpm ? await tpmStore(tpm) : null,
     write: true,
     lockTimeoutMs: 30_000,
     kek,
-    tpm: tpm ? { spec: tpm } : null,
   });
   try {
     return (await element.control.submit({ type: "reset" })).generation;

@@ -1,15 +1,23 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { ExitCode, StorageError } from "../../src/errors.js";
+import { ExitCode, StateError, StorageError } from "../../src/errors.js";
 import type { IdentifierFormat } from "../../src/format/format.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
-import { AREA_SIZE, type IdentifierRecord, isZero } from "../../src/storage/record.js";
+import { AREA_SIZE, decodeArea, type IdentifierRecord, isZero } from "../../src/storage/record.js";
 import { assertSameSecret, containsBytes } from "../helpers/secret.js";
+import { encodeRecordV1 } from "./record-v1.js";
 
 /** One fresh, never-used store location of a backend, and raw access to what it holds. */
 export interface StoreFixture {
+  /** The store directory. */
+  readonly directory: string;
   open(options?: { lockTimeoutMs?: number }): Promise<IdentifierStore>;
+  /**
+   * The same place opened from another store directory: for a TPM the same index, for files a copy
+   * of this store's area files under another store's store.json.
+   */
+  openElsewhere(): Promise<IdentifierStore>;
   /** Every byte the backend holds for this store, bypassing the store (to scan for secrets). */
   raw(): Promise<Uint8Array[]>;
   /** Overwrites area `index` behind the store's back (a torn write, a bit flip, an attacker). */
@@ -283,6 +291,61 @@ export function describeIdentifierStore(backend: StoreBackend): void {
       const second = await waiting;
       await second.commit(setRecord(1));
       await second.close();
+    });
+
+    test("another store directory naming the same place is refused (store-owned, exit 3), naming the owner", async (t) => {
+      const fixture = await backend.fixture(t);
+      const identifier = randomBytes(32);
+      await withStore(fixture, (store) => store.commit(setRecord(1, Buffer.from(identifier))));
+      const before = await fixture.raw();
+      const other = await fixture.openElsewhere();
+      try {
+        const attempts: [string, () => Promise<unknown>][] = [
+          ["info", () => other.info()],
+          ["load", () => other.load()],
+          ["commit", () => other.commit(setRecord(2))],
+        ];
+        for (const [what, attempt] of attempts) {
+          const error = await attempt().then(
+            () => assert.fail(`${what}() of another store went through`),
+            (e: unknown) => e,
+          );
+          assert.ok(error instanceof StateError, `${what}: ${String(error)}`);
+          assert.equal(error.code, "store-owned", what);
+          assert.equal(error.exitCode, ExitCode.state, what);
+          assert.ok(error.message.includes(`the store at ${fixture.directory}`), `${what}: ${error.message}`);
+          assert.doesNotMatch(error.message, /\n/);
+        }
+      } finally {
+        await other.close();
+      }
+      assert.deepEqual(await fixture.raw(), before, "the refused store changed the place");
+      assertSameSecret((await withStore(fixture, (store) => store.load())).identifier, identifier);
+    });
+
+    test("a record of layout v1 (no store id) still reads, and the first commit makes it this store's", async (t) => {
+      const fixture = await backend.fixture(t);
+      const identifier = randomBytes(32);
+      // A sealed store refuses an identifier in clear: it finds a blank v1 record instead.
+      const v1 = backend.sealed
+        ? { ...setRecord(3), state: "blank" as const, handle: null, identifier: null }
+        : setRecord(3, Buffer.from(identifier));
+      await fixture.damage(0, encodeRecordV1(v1, 5));
+      await fixture.damage(1, new Uint8Array(AREA_SIZE));
+      await withStore(fixture, async (store) => {
+        const record = await store.load();
+        assert.deepEqual([record.state, record.generation, record.epoch], [v1.state, 3, 5]);
+        if (!backend.sealed) assertSameSecret(record.identifier, identifier);
+        await store.commit(setRecord(4));
+      });
+      const owned = decodeArea(await fixture.area(await currentArea(fixture)));
+      assert.ok(owned.kind === "record" && owned.owner !== null, "the commit did not write the store id");
+      const other = await fixture.openElsewhere();
+      try {
+        await assert.rejects(other.info(), (e) => e instanceof StateError && e.code === "store-owned");
+      } finally {
+        await other.close();
+      }
     });
   });
 }

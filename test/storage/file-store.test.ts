@@ -1,52 +1,11 @@
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { StorageError } from "../../src/errors.js";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import { AREA_SIZE } from "../../src/storage/record.js";
-import { AesGcmSealer, KEK_LENGTH, type Sealer } from "../../src/storage/sealer.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
-import { describeIdentifierStore, type StoreFixture } from "./conformance.js";
-
-/** A file store; with `sealer`, opened as a sealing store (every open with the same key). */
-function fileFixture(store: string, sealer: Sealer | null = null): StoreFixture {
-  const areaPath = (index: 0 | 1) => join(store, `area-${index}`);
-  const read = (index: 0 | 1) => {
-    try {
-      return new Uint8Array(readFileSync(areaPath(index)));
-    } catch {
-      return new Uint8Array(0);
-    }
-  };
-  return {
-    open: (options) =>
-      openFileStore(store, { write: true, lockTimeoutMs: options?.lockTimeoutMs ?? 5000, sealer }),
-    raw: async () => [read(0), read(1)],
-    area: async (index) => read(index),
-    damage: async (index, bytes) => writeFileSync(areaPath(index), bytes),
-  };
-}
-
-describeIdentifierStore({
-  name: "file",
-  fixture: async (t) => fileFixture(tempDir(t).store),
-});
-
-// The same contract for a store that seals (AES-256-GCM under a random key-encryption key per
-// fixture): the suite's raw scans then prove that no identifier, the live one included, is ever
-// stored in clear.
-describeIdentifierStore({
-  name: "file, sealed",
-  sealed: true,
-  fixture: async (t) => {
-    const kek = randomBytes(KEK_LENGTH);
-    const sealer = new AesGcmSealer(kek);
-    kek.fill(0);
-    return fileFixture(tempDir(t).store, sealer);
-  },
-});
 
 const RECORD = {
   state: "set",

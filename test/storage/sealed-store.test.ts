@@ -1,5 +1,5 @@
 // Issue 3, part 4: the sealed storage area. With a key-encryption key, identifiers are stored
-// sealed with AES-256-GCM, record bytes 0..47 (header with the generation, and the handle) as
+// sealed with AES-256-GCM, record bytes 0..63 (header with the generation, the handle, the store id) as
 // associated data: a copy of the store reveals nothing, a wrong or missing key is a clear
 // StorageError, and an edited record never opens to a wrong identifier. (The IdentifierStore
 // conformance suite runs against the sealed file backend in file-store.test.ts.)
@@ -12,7 +12,6 @@ import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
 import { ExitCode, StorageError } from "../../src/errors.js";
 import type { IdentifierFormat } from "../../src/format/format.js";
-import { openFileStore } from "../../src/storage/file/open-file-store.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
 import {
   AREA_SIZE,
@@ -23,11 +22,21 @@ import {
 } from "../../src/storage/record.js";
 import { AesGcmSealer, KEK_LENGTH, type Sealer } from "../../src/storage/sealer.js";
 import { assertDifferentSecret, assertSameSecret, containsBytes } from "../helpers/secret.js";
+import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
 
 const RAW32: IdentifierFormat = { kind: "raw", length: 32 };
-/** Where the header fields of a record sit (src/storage/record.ts, layout v1). */
-const AT = { format: 6, flags: 7, epochLow: 15, generationLow: 23, lengthLow: 25, handle: 32, payload: 48 };
+/** Where the header fields of a record sit (src/storage/record.ts, layout v2). */
+const AT = {
+  format: 6,
+  flags: 7,
+  epochLow: 15,
+  generationLow: 23,
+  lengthLow: 25,
+  handle: 32,
+  storeId: 48,
+  payload: 64,
+};
 
 function newKek(): Buffer {
   return randomBytes(KEK_LENGTH);
@@ -223,7 +232,7 @@ describe("sealed store", () => {
     assert.equal(decodeLive(store).record.sealed, false);
   });
 
-  describe("record bytes 0..47 are bound to the sealed identifier", () => {
+  describe("record bytes 0..63 are bound to the sealed identifier", () => {
     /** A store with a sealed record of generation 5 (epoch 5); returns the live area's bytes. */
     async function sealedStore(t: TestContext, sealer: Sealer) {
       const { store } = tempDir(t);
@@ -293,7 +302,7 @@ describe("sealed store", () => {
 
     test("known-bad: a sealer that ignores the associated data lets the same edits through", async (t) => {
       // Proves the edits above reach the seal: with the header unbound, they open to a record
-      // with the edited generation, epoch or handle. AES-GCM with bytes 0..47 refuses them.
+      // with the edited generation, epoch or handle. AES-GCM with bytes 0..63 refuses them.
       const kek = newKek();
       const sealer = new UnboundSealer(kek);
       const { store, identifier, index, good } = await sealedStore(t, sealer);

@@ -1,57 +1,28 @@
+// The TPM backend beyond the IdentifierStore contract (conformance.test.ts runs that): what the
+// TPM itself holds after commits, foreign indices, and interrupted first commits, on a real swtpm.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { StorageError } from "../../src/errors.js";
 import { AREA_SIZE } from "../../src/storage/record.js";
-import { AesGcmSealer, KEK_LENGTH, type Sealer } from "../../src/storage/sealer.js";
-import { openTpmStore } from "../../src/storage/tpm/open-tpm-store.js";
+import type { TpmSpec } from "../../src/tpm/spec.js";
 import type { Tpm } from "../../src/tpm/tpm.js";
-import { connectTpm } from "../../src/tpm/transport/open.js";
 import { assertSameSecret, containsBytes } from "../helpers/secret.js";
-import { type Swtpm, swtpmForFile } from "../helpers/swtpm.js";
 import { defineIndex, nvPublic, readIndex, writeIndex } from "../helpers/tpm-nv.js";
-import { describeIdentifierStore, type StoreFixture } from "./conformance.js";
+import { backendFixture, storesSwtpm, tpmSpec } from "./backends.js";
 
-// One swtpm and one connection for the whole file (swtpm serves one client at a time); each
-// fixture takes its own pair of NV indices.
-const swtpmOfFile = swtpmForFile();
-let shared: Promise<{ swtpm: Swtpm; tpm: Tpm }> | null = null;
-function tpmForFile(): Promise<{ swtpm: Swtpm; tpm: Tpm }> {
-  shared ??= swtpmOfFile().then(async (swtpm) => ({ swtpm, tpm: await connectTpm(swtpm.address) }));
-  return shared;
+/** A TPM store fixture, its first NV index, and the TPM connection for reads behind its back. */
+async function tpmFixture(t: import("node:test").TestContext) {
+  const fixture = backendFixture(t, await tpmSpec());
+  const withTpm = <T>(task: (tpm: Tpm) => Promise<T>) =>
+    fixture.withBackend(({ tpm }) => {
+      if (!tpm) throw new Error("the TPM backend opened no TPM connection");
+      return task(tpm);
+    });
+  return { ...fixture, nvIndex: (fixture.spec.spec as TpmSpec).nvIndex, withTpm };
 }
-after(async () => (await shared)?.tpm.close());
-
-let nextIndex = 0x01524600;
-
-async function tpmFixture(sealer: Sealer | null = null): Promise<StoreFixture & { nvIndex: number }> {
-  const { tpm } = await tpmForFile();
-  const nvIndex = nextIndex;
-  nextIndex += 2;
-  return {
-    nvIndex,
-    open: (options) =>
-      openTpmStore(tpm, { nvIndex, write: true, lockTimeoutMs: options?.lockTimeoutMs ?? 5000, sealer }),
-    raw: async () => [await readIndex(tpm, nvIndex), await readIndex(tpm, nvIndex + 1)],
-    area: (index) => readIndex(tpm, nvIndex + index),
-    damage: (index, bytes) => writeIndex(tpm, nvIndex + index, bytes),
-  };
-}
-
-describeIdentifierStore({ name: "TPM NV (swtpm)", fixture: () => tpmFixture() });
-
-describeIdentifierStore({
-  name: "TPM NV (swtpm), sealed",
-  sealed: true,
-  fixture: () => {
-    const kek = randomBytes(KEK_LENGTH);
-    const sealer = new AesGcmSealer(kek);
-    kek.fill(0);
-    return tpmFixture(sealer);
-  },
-});
 
 const record = (generation: number, identifier = randomBytes(32)) =>
   ({
@@ -63,20 +34,16 @@ const record = (generation: number, identifier = randomBytes(32)) =>
     identifier,
   }) as const;
 
-test("TPM store: erase undefines the superseded index; exactly one index is defined after each commit", async () => {
-  const { tpm } = await tpmForFile();
-  const fixture = await tpmFixture();
+test("TPM store: erase undefines the superseded index; exactly one index is defined after each commit", async (t) => {
+  const fixture = await tpmFixture(t);
+  const defined = (index: number) => fixture.withTpm((tpm) => nvPublic(tpm, index));
   const store = await fixture.open();
   try {
-    assert.equal(
-      await nvPublic(tpm, fixture.nvIndex),
-      null,
-      "a new store defines nothing before its first commit",
-    );
+    assert.equal(await defined(fixture.nvIndex), null, "a new store defines nothing before its first commit");
     for (let generation = 1; generation <= 4; generation++) {
       await store.commit(record(generation));
-      const defined = [await nvPublic(tpm, fixture.nvIndex), await nvPublic(tpm, fixture.nvIndex + 1)];
-      assert.equal(defined.filter(Boolean).length, 1, `generation ${generation}: both indices are defined`);
+      const both = [await defined(fixture.nvIndex), await defined(fixture.nvIndex + 1)];
+      assert.equal(both.filter(Boolean).length, 1, `generation ${generation}: both indices are defined`);
     }
     await store.commit({ ...record(4), state: "blank", handle: null, identifier: null });
   } finally {
@@ -84,9 +51,9 @@ test("TPM store: erase undefines the superseded index; exactly one index is defi
   }
 });
 
-test("TPM store: superseded identifiers are gone from swtpm's own NV state on disk, not only from NV_Read", async () => {
-  const { swtpm } = await tpmForFile();
-  const fixture = await tpmFixture();
+test("TPM store: superseded identifiers are gone from swtpm's own NV state on disk, not only from NV_Read", async (t) => {
+  const swtpm = await storesSwtpm();
+  const fixture = await tpmFixture(t);
   const identifiers = [randomBytes(32), randomBytes(32), randomBytes(32)];
   const store = await fixture.open();
   try {
@@ -111,15 +78,14 @@ test("TPM store: superseded identifiers are gone from swtpm's own NV state on di
   }
 });
 
-test("TPM store: an index of another size or with other attributes is refused as foreign, and left alone", async () => {
-  const { tpm } = await tpmForFile();
+test("TPM store: an index of another size or with other attributes is refused as foreign, and left alone", async (t) => {
   for (const [what, size, attributes] of [
     ["size", 32, undefined],
     ["attributes", AREA_SIZE, 0x00060006], // ownerread|authread|ownerwrite|authwrite
   ] as const) {
-    const fixture = await tpmFixture();
+    const fixture = await tpmFixture(t);
     const foreign = randomBytes(size);
-    await writeIndex(tpm, fixture.nvIndex, foreign, attributes);
+    await fixture.withTpm((tpm) => writeIndex(tpm, fixture.nvIndex, foreign, attributes));
     const error = await fixture.open().then(async (store) => {
       try {
         return await store.load().then(
@@ -133,14 +99,14 @@ test("TPM store: an index of another size or with other attributes is refused as
     assert.ok(error instanceof StorageError, `${what}: a foreign index was taken`);
     assert.equal(error.code, "store-foreign");
     assert.match(error.message, /is not one of reid's/);
-    assertSameSecret(await readIndex(tpm, fixture.nvIndex), foreign, "the foreign index");
+    const left = await fixture.withTpm((tpm) => readIndex(tpm, fixture.nvIndex));
+    assertSameSecret(left, foreign, "the foreign index");
   }
 });
 
-test("TPM store: a defined index that was never written reads as empty (an interrupted first commit)", async () => {
-  const { tpm } = await tpmForFile();
-  const fixture = await tpmFixture();
-  await defineIndex(tpm, fixture.nvIndex, AREA_SIZE);
+test("TPM store: a defined index that was never written reads as empty (an interrupted first commit)", async (t) => {
+  const fixture = await tpmFixture(t);
+  await fixture.withTpm((tpm) => defineIndex(tpm, fixture.nvIndex, AREA_SIZE));
   const identifier = randomBytes(32);
   const again = await fixture.open();
   try {

@@ -2,14 +2,19 @@
 // entropy source, the owner's password, and every kind of bad input as one line with its exit code.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { decodeArea } from "../../src/storage/record.js";
+import type { Tpm } from "../../src/tpm/tpm.js";
+import { connectTpm } from "../../src/tpm/transport/open.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { startServe } from "../helpers/daemon.js";
 import { finished } from "../helpers/process.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
+import { readIndex, writeIndex } from "../helpers/tpm-nv.js";
+import { encodeRecordV1 } from "../storage/record-v1.js";
 
 const swtpm = swtpmForFile();
 let nextIndex = 0x01524800;
@@ -55,12 +60,19 @@ describe("reid --tpm", () => {
       "tpm+os",
       "the TPM backend defaults to the TPM's generator mixed with the OS",
     );
-    assert.match(String(status.store), new RegExp(`NV 0x0${nvIndex.toString(16)}`));
+    assert.equal(status.store, store, "status names the store directory");
+    assert.match(String(status.backend), new RegExp(`NV 0x0${nvIndex.toString(16)}`));
     await ok(["--store", store, "reset"]);
     assert.equal((await statusOf(store)).generation, 2);
     // REID_TPM works like --tpm.
     const viaEnv = JSON.parse((await ok(["--store", store, "--json", "status"], { REID_TPM: spec })).stdout);
     assert.equal(viaEnv.generation, 2);
+    // tpm info and random find the TPM through the store too; random draws on its default, tpm+os.
+    assert.match(
+      (await ok(["--store", store, "tpm", "info"])).stdout,
+      /^NV 0x0152[0-9a-f]{4} reid's, holds a record$/m,
+    );
+    assert.equal((await ok(["--store", store, "random", "--bytes", "64"])).stdoutBytes.length, 64);
   });
 
   test("--source tpm and --source os are honoured and shown", async (t) => {
@@ -176,9 +188,9 @@ describe("bad input on the TPM backend: one line, the right exit code, nothing w
     assertOneLineError(
       await reid(["--store", store, "--source", "tpm", "init"]),
       2,
-      /needs a TPM: give --tpm/,
+      /needs the TPM backend \(--tpm\)/,
     );
-    assertOneLineError(await reid(["--source", "tpm", "random", "--bytes", "8"]), 2, /needs a TPM/);
+    assertOneLineError(await reid(["--source", "tpm", "random", "--bytes", "8"]), 2, /needs the TPM backend/);
   });
 
   test("an unreachable TPM is a storage error naming it (exit 6), for swtpm and for a device path", async (t) => {
@@ -207,7 +219,7 @@ describe("bad input on the TPM backend: one line, the right exit code, nothing w
     assertOneLineError(
       await reid(["--store", store, "--tpm", spec, "status"]),
       2,
-      /keeps its identifier in files/,
+      /keeps its identifier with the files backend, not the TPM backend/,
     );
     const { store: tpmStore } = tempDir(t);
     await ok(["--store", tpmStore, "--tpm", spec, "init"]);
@@ -215,7 +227,84 @@ describe("bad input on the TPM backend: one line, the right exit code, nothing w
     assertOneLineError(
       await reid(["--store", tpmStore, "--tpm", other.spec, "status"]),
       2,
-      /keeps its identifier at NV index/,
+      /keeps its identifier at swtpm:.*nv-index=0x0152/,
     );
   });
 });
+
+describe("one store per TPM index", () => {
+  test("a second store directory naming the same index is refused (exit 3, store-owned); the first store is untouched", async (t) => {
+    const { dir } = tempDir(t);
+    const owner = join(dir, "owner");
+    const other = join(dir, "other");
+    const { spec } = await tpmSpec();
+    await ok(["--store", owner, "--tpm", spec, "init"]);
+    const before = await statusOf(owner);
+    const audit = readFileSync(join(owner, "audit.log"));
+    // Someone else points a new store directory at the same index: every request is refused,
+    // naming the store that owns the index.
+    for (const args of [["init"], ["reset"], ["erase"], ["status"], ["keys"]]) {
+      const refused = await reid(["--store", other, "--tpm", spec, "--json", ...args]);
+      assertOneLineError(refused, 3);
+      const { error } = JSON.parse(refused.stderr) as { error: { code: string; message: string } };
+      assert.equal(error.code, "store-owned", `${args.join(" ")}: ${error.message}`);
+      assert.ok(error.message.includes(`the store at ${owner}`), error.message);
+      assert.match(error.message, /NV 0x0152/);
+      assert.match(error.message, /nv-index=/);
+    }
+    const after = await statusOf(owner);
+    assert.deepEqual(
+      [after.state, after.generation, after.handle],
+      [before.state, before.generation, before.handle],
+    );
+    assert.ok(readFileSync(join(owner, "audit.log")).equals(audit), "the owner's audit log changed");
+    // The owner goes on as before.
+    await ok(["--store", owner, "reset"]);
+    assert.equal((await statusOf(owner)).generation, 2);
+  });
+
+  test("a store from before store.json (a 'tpm' file, records without a store id) opens without --tpm and is upgraded by its next write", async (t) => {
+    const { store } = tempDir(t);
+    const { spec, nvIndex } = await tpmSpec();
+    await ok(["--store", store, "--tpm", spec, "init"]);
+    const before = await statusOf(store);
+    const keys = (await ok(["--store", store, "--json", "keys"])).stdout;
+    // As an earlier reid left it: the record in layout v1 and the 'tpm' marker file.
+    await withTpm(async (tpm) => {
+      for (const index of [nvIndex, nvIndex + 1]) {
+        const decoded = decodeArea(await readIndex(tpm, index));
+        if (decoded.kind === "record")
+          await writeIndex(tpm, index, encodeRecordV1(decoded.record, decoded.record.epoch));
+      }
+    });
+    rmSync(join(store, "store.json"));
+    writeFileSync(join(store, "tpm"), `${spec}\ncommitted\n`, { mode: 0o600 });
+    const legacy = await statusOf(store);
+    assert.deepEqual([legacy.state, legacy.generation, legacy.handle], ["set", 1, before.handle]);
+    assert.equal((await ok(["--store", store, "--json", "keys"])).stdout, keys);
+    assert.ok(existsSync(join(store, "tpm")), "a read replaced the legacy file");
+    await ok(["--store", store, "reset"]);
+    assert.ok(!existsSync(join(store, "tpm")), "the legacy file is still there");
+    const remembered = JSON.parse(readFileSync(join(store, "store.json"), "utf8"));
+    assert.deepEqual([remembered.backend, remembered.committed], ["tpm", true]);
+    const decoded = await withTpm(async (tpm) => [
+      decodeArea(await readIndex(tpm, nvIndex)),
+      decodeArea(await readIndex(tpm, nvIndex + 1)),
+    ]);
+    const records = decoded.filter((d) => d.kind === "record");
+    assert.equal(records.length, 1);
+    const [record] = records;
+    assert.ok(record?.kind === "record" && record.owner, "the reset did not write the store id");
+    assert.equal(Buffer.from(record.owner.id).toString("hex"), remembered.id);
+    assert.equal(record.owner.hint, store);
+  });
+});
+
+async function withTpm<T>(task: (tpm: Tpm) => Promise<T>): Promise<T> {
+  const tpm = await connectTpm((await swtpm()).address);
+  try {
+    return await task(tpm);
+  } finally {
+    await tpm.close();
+  }
+}

@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { GENERATORS, NAMED_BACKENDS } from "../../storage/backends.js";
 import { COMMAND_ORDER, COMMANDS } from "../commands.js";
 import type { Command } from "../context.js";
 
@@ -12,10 +13,12 @@ export const command: Command = {
       throw new UsageError(`unknown command '${name}' (see 'reid help')`, "unknown-command");
     }
     const names = name ? [name] : COMMAND_ORDER;
+    const backends = NAMED_BACKENDS.map((entry) => `[--${entry.option} SPEC] `).join("");
+    const sources = ["os", ...GENERATORS.flatMap((kind) => [kind, `${kind}+os`]), "device:PATH"].join("|");
     const lines = [
       "reid: a secure element for device identity, owned by you.",
       "",
-      "usage: reid [--store DIR] [--json] [--tpm SPEC] [--source os|tpm|tpm+os|device:PATH] COMMAND [OPTIONS]",
+      `usage: reid [--store DIR] [--json] ${backends}[--source ${sources}] COMMAND [OPTIONS]`,
       "",
     ];
     for (const each of names) {
@@ -24,13 +27,15 @@ export const command: Command = {
       const { command } = await load();
       lines.push(`  ${command.usage}`, `      ${command.summary}`);
     }
-    lines.push(
-      "",
-      "Store: --store, else $REID_STORE, else $XDG_DATA_HOME/reid, else ~/.local/share/reid.",
-      "TPM: --tpm swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,owner-auth-file=FILE]",
-      "     (or $REID_TPM): the identifier lives in the TPM's NV; the store remembers it.",
-      "Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage.",
-    );
+    lines.push("", "Store: --store, else $REID_STORE, else $XDG_DATA_HOME/reid, else ~/.local/share/reid.");
+    for (const entry of NAMED_BACKENDS) {
+      const { syntax } = await entry.load();
+      lines.push(
+        `${entry.label}: --${entry.option} ${syntax ?? "SPEC"}`,
+        `     (or $${entry.variable}): the identifier lives in the ${entry.label}; the store remembers it.`,
+      );
+    }
+    lines.push("Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage.");
     context.stdout.write(`${lines.join("\n")}\n`);
   },
 };

@@ -1,13 +1,17 @@
 import { openRandomSupply, openSource, SUPPLY_PROFILES } from "../../entropy/open.js";
+import { parseSourceSpec, sourceName } from "../../entropy/source-spec.js";
 import { UsageError } from "../../errors.js";
+import type { OpenedBackend } from "../../storage/backend.js";
+import { checkGenerator, GENERATORS, generatorOf, NAMED_BACKENDS } from "../../storage/backends.js";
+import type { StoreSpec } from "../../storage/store-spec.js";
 import { parseByteCount } from "../byte-count.js";
-import { type Command, printJson } from "../context.js";
+import { type CliContext, type Command, printJson, storeSpecOfContext } from "../context.js";
 
 const CHUNK = 1 << 16;
 const JSON_LIMIT = 1 << 16;
 
 export const command: Command = {
-  usage: "reid [--source SPEC] [--tpm SPEC] [--json] random --bytes N [--hex]",
+  usage: `reid [--source SPEC] ${NAMED_BACKENDS.map((entry) => `[--${entry.option} SPEC] `).join("")}[--json] random --bytes N [--hex]`,
   summary: "Writes N bytes from the element's health-tested entropy source (through its FIFO) to stdout.",
   options: { bytes: { type: "string" }, hex: { type: "boolean" } },
   positionals: [0, 0],
@@ -20,19 +24,25 @@ export const command: Command = {
       );
     }
     const { stream } = SUPPLY_PROFILES;
-    // The TPM client loads only for a TPM source.
-    const tpm =
-      context.source.kind === "tpm" && context.tpm
-        ? await (await import("../../tpm/transport/open.js")).connectTpm(context.tpm.address)
-        : undefined;
+    const store = await storeSpecOfContext(context);
+    const source = context.source ?? parseSourceSpec(store.backend.defaultSource, GENERATORS);
+    // The backend opens (and its client loads) only for its own generator.
+    const backend =
+      source.kind === "backend"
+        ? await openGenerator(context, store, sourceName(source), source.backend)
+        : null;
+    const close = async () => {
+      await backend?.area.close();
+      await backend?.close();
+    };
     let supply: ReturnType<typeof openRandomSupply>;
     try {
-      supply = openRandomSupply(openSource(context.source, tpm), {
+      supply = openRandomSupply(openSource(source, backend ? generatorOf(backend) : undefined), {
         capacity: stream.capacity,
         refill: Math.min(stream.refill, total),
       });
     } catch (error) {
-      await tpm?.close();
+      await close();
       throw error;
     }
     try {
@@ -43,10 +53,33 @@ export const command: Command = {
       await streamOut(context.stdout, total, values.hex === true, (chunk) => supply.fifo.readInto(chunk));
     } finally {
       await supply.close();
-      await tpm?.close();
+      await close();
     }
   },
 };
+
+/** The store's backend, opened for its generator (--source tpm, tpm+os) and nothing else. */
+async function openGenerator(
+  context: CliContext,
+  store: StoreSpec,
+  name: string,
+  wanted: string,
+): Promise<OpenedBackend> {
+  checkGenerator(name, wanted, store.kind);
+  const opened = await store.backend.open(context.storeDirectory, store.spec, {
+    write: false,
+    lockTimeoutMs: context.lockTimeoutMs,
+    env: context.env,
+  });
+  try {
+    checkGenerator(name, wanted, store.kind, opened.randomSource !== undefined);
+  } catch (error) {
+    await opened.area.close();
+    await opened.close();
+    throw error;
+  }
+  return opened;
+}
 
 /**
  * Streams with backpressure, and stops once stdout fails: a reader that goes away (EPIPE, as with

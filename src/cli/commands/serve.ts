@@ -1,12 +1,13 @@
-import type { ElementTpm } from "../../element/element.js";
 import { UsageError } from "../../errors.js";
+import { NAMED_BACKENDS } from "../../storage/backends.js";
 import { type CliContext, type Command, print } from "../context.js";
-import { elementTpm } from "../element-tpm.js";
 import { readKeyFile } from "../key-file.js";
+import { elementOptions } from "../with-element.js";
+
+const BACKEND_OPTIONS = NAMED_BACKENDS.map((entry) => `[--${entry.option} SPEC] `).join("");
 
 export const command: Command = {
-  usage:
-    "reid [--store DIR] [--tpm SPEC] [--source SPEC] [--kek-file FILE] serve [--web HOST:PORT] [--device [--listen HOST:PORT] [--sensor SPEC] [--sample-every SECONDS] [--no-mdns]]",
+  usage: `reid [--store DIR] ${BACKEND_OPTIONS}[--source SPEC] [--kek-file FILE] serve [--web HOST:PORT] [--device [--listen HOST:PORT] [--sensor SPEC] [--sample-every SECONDS] [--no-mdns]]`,
   summary:
     "Runs the secure element daemon: it alone holds the store and serves its API on a 0600 Unix socket in the store directory; --web also serves the owner's page on a loopback HOST:PORT. --device also serves the device role of binding on --listen (default 127.0.0.1:7470), advertised over mDNS as _reid._tcp on that interface only, with readings from --sensor (simulated, file:PATH or command:PATH), sampled every --sample-every seconds into a history of the last 64 that 'reid telemetry --count' reads.",
   options: {
@@ -37,21 +38,15 @@ export const command: Command = {
     const { startDaemon } = await import("../../daemon/server.js");
     const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
     let daemon: Awaited<ReturnType<typeof startDaemon>>;
-    let tpm: ElementTpm | null = null;
     try {
-      tpm = elementTpm(context);
       daemon = await startDaemon({
-        storeDirectory: context.storeDirectory,
-        source: context.source,
-        lockTimeoutMs: context.lockTimeoutMs,
+        ...elementOptions(context),
         kek,
-        tpm,
         ...(web ? { web } : {}),
         ...(device ? { device } : {}),
       });
     } finally {
       kek?.fill(0);
-      tpm?.ownerAuth?.fill(0);
     }
     print(context, `reid: serving store ${context.storeDirectory} on ${daemon.socket}`);
     if (daemon.webUrl) print(context, `reid: the owner's page is at ${daemon.webUrl}`);

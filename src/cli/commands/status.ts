@@ -28,6 +28,7 @@ export const command: Command = {
       ],
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],
+      ["backend", status.backend],
     ];
     print(context, rows.map(([key, value]) => `${key.padEnd(11)} ${value}`).join("\n"));
   },

@@ -1,5 +1,6 @@
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
-import { type Command, print, printJson } from "../context.js";
+import type { TpmSpec } from "../../tpm/spec.js";
+import { type Command, print, printJson, storeSpecOfContext } from "../context.js";
 
 /** swtpm serves one client at a time: a busy one is reported after this, not after 30 s. */
 const INFO_TIMEOUT_MS = 5000;
@@ -12,11 +13,14 @@ export const command: Command = {
   positionals: [1, 1],
   async run(context, _values, [action]) {
     if (action !== "info") throw new UsageError(`unknown 'reid tpm' action '${action}' (info)`);
-    if (!context.tpm) {
+    // --tpm SPEC, REID_TPM, or the TPM the store remembers.
+    const store = await storeSpecOfContext(context);
+    if (store.kind !== "tpm") {
       throw new UsageError(
         "no TPM: give --tpm swtpm:host=H,port=P | swtpm:path=SOCKET | device:PATH (or REID_TPM)",
       );
     }
+    const spec = store.spec as TpmSpec;
     const [{ connectTpm }, { readTpmInfo }, { AREA_SIZE }, { REID_NV_ATTRIBUTES }, { tpmName }] =
       await Promise.all([
         import("../../tpm/transport/open.js"),
@@ -25,18 +29,18 @@ export const command: Command = {
         import("../../storage/tpm/nv-area.js"),
         import("../../tpm/spec.js"),
       ]);
-    const tpm = await connectTpm(context.tpm.address, INFO_TIMEOUT_MS);
+    const tpm = await connectTpm(spec.address, INFO_TIMEOUT_MS);
     let info: Awaited<ReturnType<typeof readTpmInfo>>;
     try {
-      info = await readTpmInfo(tpm, context.tpm.nvIndex, AREA_SIZE, REID_NV_ATTRIBUTES);
+      info = await readTpmInfo(tpm, spec.nvIndex, AREA_SIZE, REID_NV_ATTRIBUTES);
     } finally {
       await tpm.close();
     }
     const unmet = info.requirements.filter((r) => !r.ok);
-    if (context.json) printJson(context, { tpm: tpmName(context.tpm.address), ...info });
+    if (context.json) printJson(context, { tpm: tpmName(spec.address), ...info });
     else {
       const rows: [string, string][] = [
-        ["tpm", tpmName(context.tpm.address)],
+        ["tpm", tpmName(spec.address)],
         ["manufacturer", info.manufacturer],
         ["vendor", info.vendor || "-"],
         ["firmware", info.firmware],

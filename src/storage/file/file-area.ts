@@ -4,7 +4,6 @@ import {
   fdatasyncSync,
   fsyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readSync,
   renameSync,
@@ -12,22 +11,21 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { describeOsError, StorageError } from "../../errors.js";
-import type { ProcessLock } from "../process-lock.js";
+import { makeDirectories } from "../durable-file.js";
 import { AREA_SIZE, isZero } from "../record.js";
 import type { AreaIndex, StorageArea } from "../storage-area.js";
-import { checkStoreDirectory, lockStoreDirectory } from "../store-directory.js";
 
 export interface FileAreaOptions {
   /** Open for commits (read-write) or only to look (read-only, works on a read-only mount). */
   readonly write: boolean;
-  readonly lockTimeoutMs: number;
 }
 
 /**
  * The file backend's storage area: a 0700 directory with two preallocated 0600 files, area-0 and
- * area-1, of AREA_SIZE bytes each. After provisioning, records are overwritten in place (pwrite +
+ * area-1, of AREA_SIZE bytes each. The directory is the store directory, whose lock the opener
+ * (storage/open.ts) holds for as long as the area is open. After provisioning, records are overwritten in place (pwrite +
  * fdatasync): no file is created, renamed or grown, so a commit needs no directory sync and cannot
  * run out of space on an ordinary file system.
  *
@@ -44,24 +42,15 @@ export class FileArea implements StorageArea {
   /** Known once true: we hold the lock, and stat after a write costs as much as half an fdatasync. */
   private known = false;
 
-  private constructor(
-    readonly location: string,
-    private readonly options: FileAreaOptions,
-    private readonly lock: ProcessLock,
-  ) {
-    this.writable = options.write;
-  }
+  /** The store directory, which holds the area files. */
+  readonly location: string;
 
-  static async open(directory: string, options: FileAreaOptions): Promise<FileArea> {
-    const location = resolve(directory);
-    const lock = await lockStoreDirectory(location, options.lockTimeoutMs);
-    try {
-      checkStoreDirectory(location);
-    } catch (error) {
-      await lock.release();
-      throw error;
-    }
-    return new FileArea(location, options, lock);
+  constructor(
+    directory: string,
+    private readonly options: FileAreaOptions,
+  ) {
+    this.location = resolve(directory);
+    this.writable = options.write;
   }
 
   async provisioned(): Promise<boolean> {
@@ -85,7 +74,7 @@ export class FileArea implements StorageArea {
 
   async provision(contents: readonly [Uint8Array, Uint8Array]): Promise<void> {
     this.assertWritable();
-    const created = this.makeDirectory();
+    this.makeDirectory();
     try {
       // area-1 first: until area-0 exists, the store counts as never provisioned.
       for (const index of [1, 0] as const) {
@@ -108,11 +97,6 @@ export class FileArea implements StorageArea {
         }
       }
       this.syncDirectory(this.location);
-      // New directories are durable only once each one's parent is synced too.
-      if (created) {
-        for (let dir = this.location; dir !== dirname(created); dir = dirname(dir))
-          this.syncDirectory(dirname(dir));
-      }
     } catch (error) {
       // A refused first commit must leave the store never provisioned: the areas may already be in
       // place when only a directory sync failed, and a later load would find the record in force.
@@ -165,7 +149,6 @@ export class FileArea implements StorageArea {
     this.closed = true;
     this.closeArea(0);
     this.closeArea(1);
-    await this.lock.release();
   }
 
   /**
@@ -184,27 +167,13 @@ export class FileArea implements StorageArea {
     } catch {}
   }
 
-  /** Creates the store directory (and missing parents, all 0700); returns the topmost one created. */
-  private makeDirectory(): string | undefined {
-    // One level at a time, not mkdirSync's recursive mode: that one reports ENOENT for errors it
-    // does not know, such as EROFS, and the user would be told the wrong reason.
-    const missing: string[] = [];
+  /** Creates the store directory (and missing parents, all 0700, durably). */
+  private makeDirectory(): void {
     try {
-      for (let dir = this.location; !directoryExists(dir); dir = dirname(dir)) {
-        missing.unshift(dir);
-        if (dirname(dir) === dir) break;
-      }
-      for (const dir of missing) {
-        try {
-          mkdirSync(dir, { mode: 0o700 });
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !directoryExists(dir)) throw error;
-        }
-      }
+      makeDirectories(this.location);
     } catch (error) {
       throw this.failure(`cannot create store ${this.location}`, error);
     }
-    return missing[0];
   }
 
   private exists(index: AreaIndex): boolean {
@@ -264,16 +233,6 @@ export class FileArea implements StorageArea {
 
   private failure(what: string, error: unknown): StorageError {
     return new StorageError(`${what}: ${describeOsError(error)}`);
-  }
-}
-
-/** Whether `path` is a directory; false when nothing is there; throws for anything else. */
-function directoryExists(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
   }
 }
 

@@ -41,7 +41,6 @@ type IndexState = "undefined" | "defined" | "written";
 export class NvArea implements StorageArea {
   readonly areaSize = AREA_SIZE;
   readonly writable: boolean;
-  readonly location: string;
   private readonly indices: readonly [number, number];
   private readonly state: [IndexState | null, IndexState | null] = [null, null];
   private readonly owner: Uint8Array;
@@ -55,7 +54,6 @@ export class NvArea implements StorageArea {
   ) {
     this.writable = options.write;
     this.indices = [options.nvIndex, options.nvIndex + 1];
-    this.location = `${tpm.description}, NV ${hex(options.nvIndex)}`;
     this.owner = Uint8Array.from(options.ownerAuth ?? []);
   }
 

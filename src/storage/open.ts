@@ -1,0 +1,123 @@
+import { resolve } from "node:path";
+import { UsageError } from "../errors.js";
+import type { OpenedBackend } from "./backend.js";
+import { backendName, FILES } from "./backends.js";
+import { DualAreaStore } from "./dual-area-store.js";
+import type { IdentifierStore } from "./identifier-store.js";
+import type { Sealer } from "./sealer.js";
+import { checkStoreDirectory, lockStoreDirectory } from "./store-directory.js";
+import { readStoreFile, type StoreFile } from "./store-file.js";
+import { rememberingStore, StoreMemory } from "./store-memory.js";
+import { defaultStoreSpec, type StoreSpec, specText, storeSpecOf } from "./store-spec.js";
+
+export interface StoreOpenOptions {
+  /** Open for commits, or only to look. */
+  readonly write: boolean;
+  readonly lockTimeoutMs: number;
+  /** Seals identifiers under a key-encryption key. */
+  readonly sealer?: Sealer | null;
+  /** For secrets a backend's spec names by variable; default: this process's. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Asks for a secret at the terminal, when there is one. */
+  readonly prompt?: (label: string) => Promise<string>;
+}
+
+export interface OpenedStore {
+  /** Closing it closes everything opened for it: the area, the backend's connection, the lock. */
+  readonly store: IdentifierStore;
+  /** The backend that holds the areas, and where (what the store remembers). */
+  readonly spec: StoreSpec;
+  /** The backend's own side: its generator and TPM, if it has them. */
+  readonly backend: OpenedBackend;
+}
+
+/**
+ * The one way a store is opened, whatever its backend: the directory's lock first (one element per
+ * store: the audit log, PIN and schedule live there), its permissions, what it remembers
+ * (store.json), the backend (`requested`, given by an option, must agree with what the store
+ * remembers; without one, the store's own, else files), and over the backend's areas the
+ * crash-atomic dual-area store with the sealer and the store id. On any failure everything opened
+ * so far is closed again.
+ */
+export async function openStore(
+  directory: string,
+  requested: StoreSpec | null,
+  options: StoreOpenOptions,
+): Promise<OpenedStore> {
+  const location = resolve(directory);
+  const lock = await lockStoreDirectory(location, options.lockTimeoutMs);
+  const undo: (() => Promise<void>)[] = [() => lock.release()];
+  // Every step runs, even after one fails: a lock or a connection is never left behind.
+  const release = async () => {
+    let failure: unknown = null;
+    for (const step of undo.splice(0).reverse()) await step().catch((error: unknown) => (failure ??= error));
+    if (failure !== null) throw failure;
+  };
+  try {
+    checkStoreDirectory(location);
+    const remembered = readStoreFile(location);
+    const spec = await chooseBackend(location, requested, remembered);
+    const backend = await spec.backend.open(location, spec.spec, {
+      write: options.write,
+      lockTimeoutMs: options.lockTimeoutMs,
+      env: options.env ?? process.env,
+      ...(options.prompt ? { prompt: options.prompt } : {}),
+    });
+    undo.push(
+      () => backend.close(),
+      () => backend.area.close(),
+    );
+    const memory = new StoreMemory(
+      location,
+      spec.kind,
+      specText(spec),
+      remembered,
+      options.write,
+      spec.kind !== FILES,
+    );
+    // A file store from before store.json: its areas are its own, whatever id their record carries.
+    const adopt = remembered === null && spec.kind === FILES;
+    const area = new DualAreaStore(backend.area, {
+      sealer: options.sealer ?? null,
+      directory: location,
+      description: backend.description,
+      name: spec.kind === FILES ? location : `${location} (${backend.description})`,
+      storeId: memory.storeId,
+      ...(adopt ? { adopt: (id: Uint8Array) => memory.adopt(id) } : {}),
+      ...(spec.backend.anotherPlace ? { anotherPlace: spec.backend.anotherPlace } : {}),
+    });
+    if (options.write) memory.settle();
+    // From here the store closes its own area; closing it releases the rest.
+    undo.pop();
+    const store = rememberingStore(area, memory, release);
+    return { store, spec, backend };
+  } catch (error) {
+    await release().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The backend to open: the one asked for, checked against what the store remembers, else the store's own. */
+async function chooseBackend(
+  location: string,
+  requested: StoreSpec | null,
+  remembered: StoreFile | null,
+): Promise<StoreSpec> {
+  if (!requested?.given) return remembered ? storeSpecOf(location, remembered) : defaultStoreSpec();
+  if (remembered === null) return requested;
+  // A store never mixes backends: what it holds is where it was first committed.
+  if (remembered.backend !== requested.kind) {
+    throw new UsageError(
+      `store ${location} keeps its identifier with ${backendName(remembered.backend)}, not ${backendName(requested.kind)}: use another --store for it`,
+      "store-backend",
+    );
+  }
+  const before = await storeSpecOf(location, remembered);
+  if (!requested.backend.samePlace(before.spec, requested.spec)) {
+    throw new UsageError(
+      `store ${location} keeps its identifier at ${remembered.spec}: give that place, or another --store`,
+      "store-backend",
+    );
+  }
+  return requested;
+}

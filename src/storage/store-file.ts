@@ -1,0 +1,98 @@
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { describeOsError, StorageError } from "../errors.js";
+import { makeDirectories, readOptionalFile, replaceFile, syncDirectory } from "./durable-file.js";
+import { STORE_ID_LENGTH } from "./record.js";
+
+/**
+ * What a store directory remembers about itself, in store.json (0600, replaced durably):
+ * `{"v":1,"id":"<32 hex>","backend":"files|tpm|...","spec":"<canonical spec>","committed":bool}`.
+ * The backend and its spec let later commands (and the daemon) open the store without naming it
+ * again, and keep a store from silently reading as blank because an option was forgotten. The id
+ * is written into every record the store commits, so a second directory naming the same TPM index
+ * or token objects is told whose they are. `committed` says a record was committed once to a
+ * backend whose areas live outside the directory: a backend that then holds none lost it, which is
+ * an error, not a store that was never used (whose generations would start again at 1). A file
+ * store's areas go wherever its directory goes, so it stays false there.
+ */
+export const STORE_FILE = "store.json";
+/** The form of earlier versions, for TPM stores only: the spec, then "committed" once committed. */
+const LEGACY_TPM_FILE = "tpm";
+
+export interface StoreFile {
+  /** The store id, 32 hex digits; null in the legacy form, which had none. */
+  readonly id: string | null;
+  readonly backend: string;
+  readonly spec: string;
+  readonly committed: boolean;
+  /** Read from the legacy `tpm` file: the next write replaces it with store.json. */
+  readonly legacy: boolean;
+}
+
+/** store.json, else the legacy `tpm` file, else null (a new store, or a file store from before store.json). */
+export function readStoreFile(directory: string): StoreFile | null {
+  const text = readText(directory, STORE_FILE);
+  if (text !== null) return parseStoreFile(directory, text);
+  const legacy = readText(directory, LEGACY_TPM_FILE);
+  if (legacy === null) return null;
+  const [spec = "", ...rest] = legacy.split("\n").map((line) => line.trim());
+  return { id: null, backend: "tpm", spec, committed: rest.includes("committed"), legacy: true };
+}
+
+/** Replaces store.json durably (creating the directory if needed) and drops the legacy file. */
+export function writeStoreFile(directory: string, file: Omit<StoreFile, "legacy"> & { id: string }): void {
+  const path = join(directory, STORE_FILE);
+  const content = { v: 1, id: file.id, backend: file.backend, spec: file.spec, committed: file.committed };
+  try {
+    makeDirectories(directory);
+    replaceFile(path, `${JSON.stringify(content)}\n`);
+    if (readOptionalFile(join(directory, LEGACY_TPM_FILE)) !== null) {
+      rmSync(join(directory, LEGACY_TPM_FILE), { force: true });
+      syncDirectory(directory);
+    }
+  } catch (error) {
+    throw new StorageError(`cannot write ${path}: ${describeOsError(error)}`);
+  }
+}
+
+/** A new store id: 16 random bytes, in hex. */
+export function newStoreId(): string {
+  return randomBytes(STORE_ID_LENGTH).toString("hex");
+}
+
+function readText(directory: string, name: string): string | null {
+  try {
+    return readOptionalFile(join(directory, name));
+  } catch (error) {
+    // A store path that is a file, or under one: no store there (the opener says what is wrong).
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") return null;
+    throw new StorageError(`cannot read ${join(directory, name)}: ${describeOsError(error)}`);
+  }
+}
+
+function parseStoreFile(directory: string, text: string): StoreFile {
+  const corrupt = (why: string) =>
+    new StorageError(
+      `${join(directory, STORE_FILE)} is corrupt: ${why}; it names the store's backend and id, restore it from a backup`,
+      "store-corrupt",
+    );
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw corrupt("it is not JSON");
+  }
+  const file = value as Record<string, unknown> | null;
+  if (typeof file !== "object" || file === null || Array.isArray(file) || file.v !== 1) {
+    throw corrupt("it is not a version 1 store file");
+  }
+  const { id, backend, spec, committed } = file;
+  if (typeof id !== "string" || !/^[0-9a-f]{32}$/.test(id) || /^0+$/.test(id))
+    throw corrupt("its id is malformed");
+  if (typeof backend !== "string" || !/^[a-z][a-z0-9]*$/.test(backend))
+    throw corrupt("its backend is malformed");
+  if (typeof spec !== "string" || spec.length > 4096) throw corrupt("its spec is malformed");
+  if (typeof committed !== "boolean") throw corrupt("its committed flag is malformed");
+  return { id, backend, spec, committed, legacy: false };
+}

@@ -1,0 +1,133 @@
+import { join } from "node:path";
+import { StorageError } from "../errors.js";
+import { directoryExists } from "./durable-file.js";
+import type { IdentifierStore } from "./identifier-store.js";
+import { newStoreId, STORE_FILE, type StoreFile, writeStoreFile } from "./store-file.js";
+
+/**
+ * What one open store remembers in store.json, and when it writes it. A read-only open never
+ * writes. A write open writes at once what is new or changed (a legacy file, another spec for the
+ * same place) when the directory exists; a new directory is created by its first commit, not by a
+ * command that was refused, so there the file waits for the first commit. It is always written
+ * before a record can carry the store id.
+ */
+export class StoreMemory {
+  private id: string | null;
+  private committed: boolean;
+  private pending: boolean;
+
+  constructor(
+    private readonly directory: string,
+    private readonly backend: string,
+    private readonly spec: string,
+    remembered: StoreFile | null,
+    private readonly write: boolean,
+    /**
+     * Whether to note the first commit: only where the areas live outside the directory (a TPM, a
+     * token), which can lose them while the directory stays. A file store's areas go with it.
+     */
+    private readonly tracksCommits: boolean,
+  ) {
+    this.id = remembered?.id ?? (write ? newStoreId() : null);
+    this.committed = remembered?.committed ?? false;
+    this.pending =
+      write &&
+      (remembered === null || remembered.legacy || remembered.id === null || remembered.spec !== spec);
+  }
+
+  /** The store id, or null for a read-only look at a directory that has none. */
+  get storeId(): Uint8Array | null {
+    return this.id === null ? null : Buffer.from(this.id, "hex");
+  }
+
+  /** Whether a record was ever committed to this store. */
+  get wasCommitted(): boolean {
+    return this.committed;
+  }
+
+  /** Writes what is new, if the directory already exists. */
+  settle(): void {
+    if (this.pending && directoryExists(this.directory)) this.save();
+  }
+
+  /** Before a commit: the record will carry the store id, so the directory must know it first. */
+  beforeCommit(): void {
+    if (this.pending) this.save();
+  }
+
+  /** After a commit: from now on a backend holding no record has lost it. Best effort. */
+  afterCommit(): void {
+    if (this.committed || !this.tracksCommits) return;
+    this.committed = true;
+    this.pending = this.write;
+    try {
+      this.settle();
+    } catch {}
+  }
+
+  /** A file store from before store.json takes the id of the record its own areas hold. */
+  adopt(id: Uint8Array): void {
+    this.id = Buffer.from(id).toString("hex");
+    this.pending = this.write;
+    try {
+      this.settle();
+    } catch {}
+  }
+
+  private save(): void {
+    const id = this.id ?? newStoreId();
+    writeStoreFile(this.directory, { id, backend: this.backend, spec: this.spec, committed: this.committed });
+    this.id = id;
+    this.pending = false;
+  }
+}
+
+/**
+ * The store as the element sees it: reads refuse to pass a store whose backend lost its records
+ * off as a new one, commits keep store.json up to date, and close() releases everything the opener
+ * opened for it (area, connection, directory lock).
+ */
+export function rememberingStore(
+  store: IdentifierStore,
+  memory: StoreMemory,
+  release: () => Promise<void>,
+): IdentifierStore {
+  const found = async () => {
+    const info = await store.info();
+    // Epoch 0 is a backend that holds no record at all (every commit counts): after one, it lost it.
+    if (memory.wasCommitted && info.epoch === 0) {
+      throw new StorageError(
+        `store ${store.directory} held an identifier in ${store.description}, which no longer holds either of its areas (removed outside reid); the identifier is gone: to start again, remove ${join(store.directory, STORE_FILE)} and run 'reid init'`,
+        "store-lost",
+      );
+    }
+    return info;
+  };
+  return {
+    directory: store.directory,
+    description: store.description,
+    capacity: store.capacity,
+    sealingKeyId: store.sealingKeyId,
+    info: found,
+    load: async (options) => {
+      await found();
+      return store.load(options);
+    },
+    commit: async (next) => {
+      // The store's own checks first (another store's record, a corrupt one): a refused commit
+      // leaves no store.json behind in a directory that had none.
+      await store.info();
+      memory.beforeCommit();
+      const stored = await store.commit(next);
+      memory.afterCommit();
+      return stored;
+    },
+    close: async () => {
+      try {
+        await store.close();
+      } finally {
+        await release();
+      }
+    },
+  };
+}
