@@ -1,4 +1,5 @@
 import type { PKCS11 } from "pkcs11js";
+import { StorageError } from "../errors.js";
 import { CKU_USER } from "./constants.js";
 import { describePkcs11Error, isReturnValue } from "./errors.js";
 
@@ -32,6 +33,7 @@ export class Pkcs11Session {
 
   /** C_Login as the user. A login this process already holds on the token is kept. */
   login(pin: string): void {
+    this.assertOpen();
     try {
       this.api.C_Login(this.handle, CKU_USER, pin);
     } catch (error) {
@@ -106,10 +108,18 @@ export class Pkcs11Session {
   }
 
   private call<T>(task: () => T): T {
+    this.assertOpen();
     try {
       return task();
     } catch (error) {
       throw this.explain(error);
+    }
+  }
+
+  /** A closed session's handle may belong to a finalized (unloaded) module: never pass it on. */
+  private assertOpen(): void {
+    if (!this.open) {
+      throw new StorageError(`PKCS#11 session with ${this.where} is closed`, "pkcs11-session-lost");
     }
   }
 

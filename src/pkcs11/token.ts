@@ -112,6 +112,8 @@ export class Pkcs11Token {
   }
 
   private call<T>(task: () => T): T {
+    // After close() the module may be finalized and unloaded: its functions are gone.
+    if (this.closed) throw new StorageError(`${this.where} was closed`, "pkcs11-session-lost");
     try {
       return task();
     } catch (error) {
