@@ -124,6 +124,12 @@ export function describePkcs11Error(error: unknown, where: string): ReidError {
     : new StorageError(message, meaning.code);
 }
 
+/** A token whose flags say its user PIN is locked: exit 4, before any login is tried. */
+export function pinLocked(where: string): AuthError {
+  const meaning = MEANINGS.CKR_PIN_LOCKED as Meaning;
+  return new AuthError(meaning.code, `${where} reports CKF_USER_PIN_LOCKED: ${meaning.advice}`);
+}
+
 /** Whether `error` is this CKR_* return value. */
 export function isReturnValue(error: unknown, ckr: string): boolean {
   return returnValueOf(error)?.ckr === ckr;
