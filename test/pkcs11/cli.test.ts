@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { assertOneLineError, reid } from "../helpers/cli.js";
 import { SOFTHSM_MODULE } from "../helpers/softhsm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
+import { setRecord } from "../storage/conformance.js";
 import { pkcs11Fixture, softhsm } from "../storage/pkcs11-fixture.js";
 
 interface Report {
@@ -47,14 +48,7 @@ describe("reid pkcs11 info", () => {
 
     const store = await fixture.open();
     try {
-      await store.commit({
-        state: "set",
-        generation: 1,
-        format: { kind: "raw", length: 32 },
-        singleType: false,
-        handle: randomBytes(16).toString("hex"),
-        identifier: randomBytes(32),
-      });
+      await store.commit(setRecord(1));
     } finally {
       await store.close();
     }

@@ -52,6 +52,20 @@ function readAll(session: Pkcs11Session): Uint8Array[] {
   return [readArea(session, 0), readArea(session, 1), ...others];
 }
 
+/** The value of each object labelled as one of reid's areas, by label (to see whether a reader changed any). */
+export function areaObjects(token: SoftHsmToken): Promise<string[]> {
+  return withTokenSession(token, (session) =>
+    AREA_LABELS.flatMap((label) =>
+      session
+        .find([{ type: CKA.LABEL, value: label }])
+        .map(
+          (handle) =>
+            `${label}:${(session.attributes(handle, [CKA.VALUE])[0] ?? Buffer.alloc(0)).toString("hex")}`,
+        ),
+    ),
+  );
+}
+
 /** Replaces the area's object behind the store's back with one shaped as reid makes them. */
 function replaceArea(session: Pkcs11Session, area: 0 | 1, bytes: Uint8Array): void {
   for (const handle of session.find([{ type: CKA.LABEL, value: AREA_LABELS[area] }])) session.destroy(handle);

@@ -6,22 +6,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { ExitCode, StorageError } from "../../src/errors.js";
-import { AREA_SIZE, type IdentifierRecord } from "../../src/storage/record.js";
+import { AREA_SIZE } from "../../src/storage/record.js";
 import { assertSameSecret, containsBytes } from "../helpers/secret.js";
 import { type SoftHsmToken, tokenFiles } from "../helpers/softhsm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
+import { setRecord } from "./conformance.js";
 import { pkcs11Fixture, softhsm } from "./pkcs11-fixture.js";
-
-function record(generation: number, identifier = randomBytes(32)): IdentifierRecord {
-  return {
-    state: "set",
-    generation,
-    format: { kind: "raw", length: 32 },
-    singleType: false,
-    handle: randomBytes(16).toString("hex"),
-    identifier,
-  };
-}
 
 /** The labels of the token's data objects, as pkcs11-tool lists them (logged in: private ones too). */
 async function dataLabels(token: SoftHsmToken): Promise<string[]> {
@@ -77,7 +67,7 @@ test("pkcs11-tool reads the live record in reid's one object; superseded and era
   const store = await fixture.open();
   try {
     for (const [i, identifier] of identifiers.entries()) {
-      await store.commit(record(i + 1, Buffer.from(identifier)));
+      await store.commit(setRecord(i + 1, Buffer.from(identifier)));
       const ours = (await dataLabels(token)).filter((label) => label.startsWith("reid-area-"));
       assert.equal(ours.length, 1, `generation ${i + 1}: reid holds ${ours.length} objects, not one`);
       const value = await token.userTool(["--read-object", "--type", "data", "--label", ours[0] as string]);
@@ -95,7 +85,7 @@ test("pkcs11-tool reads the live record in reid's one object; superseded and era
         }
       }
     }
-    await store.commit({ ...record(3), state: "blank", handle: null, identifier: null });
+    await store.commit({ ...setRecord(3), state: "blank", handle: null, identifier: null });
   } finally {
     await store.close();
   }
@@ -126,7 +116,7 @@ async function refusals(
       () => null,
       (error: unknown) => error,
     );
-    const commit = await store.commit(record(1)).then(
+    const commit = await store.commit(setRecord(1)).then(
       () => null,
       (error: unknown) => error,
     );
@@ -210,7 +200,7 @@ test("an object shaped as reid makes them is taken: written by pkcs11-tool it se
   const identifier = randomBytes(32);
   const first = await source.open();
   try {
-    await first.commit(record(1, Buffer.from(identifier)));
+    await first.commit(setRecord(1, Buffer.from(identifier)));
   } finally {
     await first.close();
   }
