@@ -1,6 +1,6 @@
 /**
  * The few PKCS#11 (v2.40) numbers reid uses, known before the native module loads: templates and
- * flags are built and read without it. test/pkcs11/constants.test.ts holds them to pkcs11js's.
+ * flags are built and read without it. test/pkcs11/client.test.ts holds them to pkcs11js's.
  */
 export const CKA = {
   CLASS: 0x0,
@@ -29,11 +29,9 @@ export const CKF_SESSION = {
 
 /** Token flags (CK_TOKEN_INFO): the ones that decide whether reid can use the token. */
 export const CKF_TOKEN = {
-  RNG: 0x1,
   WRITE_PROTECTED: 0x2,
   LOGIN_REQUIRED: 0x4,
   USER_PIN_INITIALIZED: 0x8,
-  PROTECTED_AUTHENTICATION_PATH: 0x100,
   TOKEN_INITIALIZED: 0x400,
   USER_PIN_COUNT_LOW: 0x10000,
   USER_PIN_FINAL_TRY: 0x20000,

@@ -107,18 +107,18 @@ export function returnValueOf(error: unknown): { readonly ckr: string; readonly 
 }
 
 /**
- * A PKCS#11 failure as one line a user can act on: "PKCS#11 C_Login on token 'reid':
- * CKR_PIN_INCORRECT (what to do)". A wrong or locked PIN is exit 4, everything else exit 6.
+ * A PKCS#11 failure as one line a user can act on: "C_Login on PKCS#11 token 'reid' (module
+ * M): CKR_PIN_INCORRECT (what to do)", `where` naming the module or token. A wrong or locked PIN is exit 4, everything else exit 6.
  * Anything that is not a CKR_* failure (a native error) keeps its first line.
  */
 export function describePkcs11Error(error: unknown, where: string): ReidError {
   const failure = returnValueOf(error);
   if (!failure) {
     const text = error instanceof Error ? error.message : String(error);
-    return new StorageError(`PKCS#11 on ${where}: ${firstLine(text)}`, "pkcs11-failure");
+    return new StorageError(`${where}: ${firstLine(text)}`, "pkcs11-failure");
   }
   const meaning = MEANINGS[failure.ckr] ?? OTHER;
-  const message = `PKCS#11 ${failure.method} on ${where}: ${failure.ckr} (${meaning.advice})`;
+  const message = `${failure.method} on ${where}: ${failure.ckr} (${meaning.advice})`;
   return meaning.kind === "auth"
     ? new AuthError(meaning.code, message)
     : new StorageError(message, meaning.code);

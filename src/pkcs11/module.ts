@@ -94,7 +94,7 @@ async function initialize(path: string, realPath: string): Promise<Initialized> 
     // Initialized by other code in this process: use it, and leave finalizing to that code.
     if (isReturnValue(error, "CKR_CRYPTOKI_ALREADY_INITIALIZED")) return { api, finalize: false };
     closeQuietly(api);
-    throw describePkcs11Error(error, `module ${path}`);
+    throw describePkcs11Error(error, `PKCS#11 module ${path}`);
   }
 }
 

@@ -27,7 +27,7 @@ export class Pkcs11Session {
   constructor(
     private readonly api: PKCS11,
     private readonly handle: Buffer,
-    /** For messages: "token 'reid' (module /usr/lib/softhsm/libsofthsm2.so)". */
+    /** For messages: "PKCS#11 token 'reid' (module /usr/lib/softhsm/libsofthsm2.so)". */
     readonly where: string,
   ) {}
 
@@ -119,7 +119,7 @@ export class Pkcs11Session {
   /** A closed session's handle may belong to a finalized (unloaded) module: never pass it on. */
   private assertOpen(): void {
     if (!this.open) {
-      throw new StorageError(`PKCS#11 session with ${this.where} is closed`, "pkcs11-session-lost");
+      throw new StorageError(`the session with ${this.where} is closed`, "pkcs11-session-lost");
     }
   }
 

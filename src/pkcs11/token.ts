@@ -35,16 +35,16 @@ export class Pkcs11Token {
     readonly info: TokenInfo,
   ) {}
 
-  /** "token 'reid' (module /usr/lib/softhsm/libsofthsm2.so)", for messages. */
+  /** "PKCS#11 token 'reid' (module /usr/lib/softhsm/libsofthsm2.so)", for messages and status. */
   get where(): string {
-    return `token '${this.info.label}' (module ${this.module.path})`;
+    return `PKCS#11 token '${this.info.label}' (module ${this.module.path})`;
   }
 
   static async open(modulePath: string, label: string): Promise<Pkcs11Token> {
     const module = await loadModule(modulePath);
     try {
       const { api } = module;
-      const where = `module ${modulePath}`;
+      const where = `PKCS#11 module ${modulePath}`;
       const tokens: { slot: Buffer; info: TokenInfo }[] = [];
       try {
         for (const slot of api.C_GetSlotList(true)) {

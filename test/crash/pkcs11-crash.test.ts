@@ -6,8 +6,10 @@
 // of one reset. The store, read-only, must load the newest record's identifier and leave the
 // token as the kill left it.
 //
-// Only the reid process is killed, never the token: SoftHSM2 writes an object file in one
-// write(2) and does not fsync, so a power cut under it is SoftHSM2's matter, not reid's.
+// Only the reid process is killed, never the token. SoftHSM2 (2.6) writes a new object's file
+// first with default attributes (an empty label) and then whole, template and all, in one
+// write(2): a kill inside C_CreateObject leaves an object no label lookup finds, or the whole
+// object. It does not fsync, so a power cut under it is SoftHSM2's matter, not reid's.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";

@@ -39,7 +39,7 @@ test("CKR_* failures map to one line with what to do: PIN problems exit 4, the r
     const error = describePkcs11Error(pkcs11Failure(ckr, "C_Login"), "token 't'");
     assert.ok(error instanceof AuthError, ckr);
     assert.equal(error.exitCode, ExitCode.auth);
-    assert.match(error.message, new RegExp(`^PKCS#11 C_Login on token 't': ${ckr} \\(.+\\)$`));
+    assert.match(error.message, new RegExp(`^C_Login on token 't': ${ckr} \\(.+\\)$`));
   }
   const locked = describePkcs11Error(pkcs11Failure("CKR_PIN_LOCKED", "C_Login"), "token 't'");
   assert.equal(locked.code, "pkcs11-pin-locked");
@@ -57,7 +57,7 @@ test("CKR_* failures map to one line with what to do: PIN problems exit 4, the r
   }
   // Not a CKR_* failure: its first line only.
   const native = describePkcs11Error(new Error("dlopen failed\n  at native frame"), "module m");
-  assert.equal(native.message, "PKCS#11 on module m: dlopen failed");
+  assert.equal(native.message, "module m: dlopen failed");
 });
 
 test("one initialized module per process: holders share it, the last release finalizes, and a new load sees new tokens", async () => {

@@ -53,7 +53,7 @@ test("a wrong user PIN is exit 4 in one line naming the return value, never a PI
   assert.ok(error instanceof AuthError, `a wrong PIN is not an auth failure: ${error.message}`);
   assert.equal(error.exitCode, ExitCode.auth);
   assert.equal(error.code, "pkcs11-pin-incorrect");
-  assert.match(error.message, /C_Login on token 'reid-test-\d+'.*CKR_PIN_INCORRECT/);
+  assert.match(error.message, /C_Login on PKCS#11 token 'reid-test-\d+'.*CKR_PIN_INCORRECT/);
   assert.ok(!error.message.includes(wrong) && !error.message.includes(token.pin), "a PIN is in the message");
 
   chmodSync(wrongFile, 0o644);
@@ -113,7 +113,7 @@ test("one writer per token however the module is named: a link to the module wai
       open(`module=${link},token=${token.label},pin-file=${token.pinFile}`, { lockTimeoutMs: 100 }),
     );
     assert.equal(busy.code, "store-busy");
-    assert.match(busy.message, new RegExp(`reid's objects on token '${token.label}'.* is busy`));
+    assert.match(busy.message, new RegExp(`reid's objects on PKCS#11 token '${token.label}'.* is busy`));
   } finally {
     await closeBoth(first);
   }

@@ -59,7 +59,7 @@ export const command: Command = {
       print(context, rows.map(([key, value]) => `${key.padEnd(13)} ${value}`).join("\n"));
     }
     if (report.state.userPinLocked)
-      throw pinLocked(`token '${report.token.label}' (module ${report.module})`);
+      throw pinLocked(`PKCS#11 token '${report.token.label}' (module ${report.module})`);
     const unmet = report.requirements.filter((r) => !r.ok);
     if (unmet.length > 0) {
       throw new ReidError(

@@ -19,7 +19,8 @@ export interface Pkcs11AreaOptions {
  *
  * Destroy first, never create first: at every instant an area has at most one object of reid's,
  * so a crash mid-write leaves the area without an object (read as erased) or with the whole new
- * one, and never two objects with one label, which could not be told apart from a foreign copy.
+ * one (SoftHSM2 writes a new object's label and value in one write(2); see the crash test), and
+ * never two objects with one label, which could not be told apart from a foreign copy.
  * DualAreaStore writes only the area that does not hold the live record, so the live one is never
  * destroyed before its successor exists.
  *

@@ -4,7 +4,7 @@ import type { BackendOpenOptions } from "../backend.js";
 import { AREA_SIZE, decodeArea } from "../record.js";
 import type { AreaIndex } from "../storage-area.js";
 import { AREA_LABELS, lookUpArea } from "./objects.js";
-import { userPin } from "./pin.js";
+import { userPin, userPinAtHand } from "./pin.js";
 import type { Pkcs11Spec } from "./spec.js";
 
 /** Whether reid's object for an area is there, and whose it is. */
@@ -22,7 +22,7 @@ export interface Pkcs11Report extends Pkcs11Info {
 /**
  * What `reid pkcs11 info` shows: the module's and token's info, and reid's two objects, looked at
  * (never changed) in a session logged in as the user when a PIN is at hand. No PIN is no failure:
- * the objects are then reported unchecked. A wrong PIN is (exit 4), as for a store.
+ * the objects are then reported unchecked. A wrong PIN fails (exit 4), as a store's open does.
  */
 export async function inspectPkcs11(
   spec: Pkcs11Spec,
@@ -33,11 +33,7 @@ export async function inspectPkcs11(
     const session = token.openSession();
     try {
       const info = readPkcs11Info(token, session);
-      const pinAtHand =
-        spec.pinFile !== undefined ||
-        Boolean(options.env.REID_PKCS11_PIN_FILE) ||
-        options.prompt !== undefined;
-      if (!pinAtHand || info.state.userPinLocked) {
+      if (!userPinAtHand(spec, options) || info.state.userPinLocked) {
         const detail = info.state.userPinLocked
           ? "not checked: the user PIN is locked"
           : "not checked: give the user PIN (pin-file= or REID_PKCS11_PIN_FILE) to see private objects";

@@ -73,7 +73,7 @@ export function lookUpArea(session: Pkcs11Session, area: AreaIndex, areaSize: nu
 /** The refusal of a foreign object, with what the user can do about it. */
 export function foreignObject(area: AreaIndex, where: string, why: string): StorageError {
   return new StorageError(
-    `the PKCS#11 object '${AREA_LABELS[area]}' on ${where} is not one of reid's: ${why}; reid leaves it alone: remove or relabel it with the token's tools (pkcs11-tool --login --delete-object), or use another token`,
+    `the object '${AREA_LABELS[area]}' on ${where} is not one of reid's: ${why}; reid leaves it alone: remove or relabel it with the token's tools (pkcs11-tool --login --delete-object), or use another token`,
     "store-foreign",
   );
 }
