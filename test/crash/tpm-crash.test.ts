@@ -13,7 +13,6 @@
 // NV_Write answers). swtpm serves one client at a time: the killed process's connection closes
 // with it, and this test holds a connection only between runs of the fixture.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { openStore } from "../../src/storage/open.js";
@@ -35,9 +34,10 @@ import { reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import {
   checkBothOutcomes,
-  checkNewestAndOlder,
+  checkRecords,
   lastAcknowledged,
   oldOrNew,
+  recordBytes,
   resetInProcess,
   runAndKill,
 } from "../helpers/reset-loop.js";
@@ -142,17 +142,7 @@ function checkAfterKill(view: NvView, status: Status, where: string): void {
       assert.equal(decoded?.kind, "record", `${where}: index ${index} is written but holds no record`);
     }
   });
-  for (const record of view.records) {
-    assert.equal(record.state, "set", `${where}: a blank record at generation ${record.generation}`);
-    assert.ok(record.identifier, `${where}: a record holds no identifier`);
-    assert.equal(
-      deriveHandle(record.identifier),
-      record.handle,
-      `${where}: a record holds an identifier of another handle`,
-    );
-  }
-  const [newest, older] = view.records;
-  checkNewestAndOlder(newest, older, status.generation, where);
+  checkRecords(view.records, status.generation, where);
 }
 
 /** load() through the store, read-only: the identifier it hands out is the newest record's. */
@@ -194,25 +184,6 @@ async function checkUnchanged(swtpm: Swtpm, nvIndex: number, before: NvView, whe
   } finally {
     forget(now);
   }
-}
-
-/** A valid set record, as reid encodes it, with a fresh identifier. */
-function recordBytes(generation: number, epoch: number): Uint8Array {
-  const identifier = randomBytes(32);
-  const bytes = encodeRecord(
-    {
-      state: "set",
-      generation,
-      format: { kind: "raw", length: 32 },
-      singleType: false,
-      sealed: false,
-      handle: deriveHandle(identifier),
-      identifier,
-    },
-    epoch,
-  );
-  identifier.fill(0);
-  return bytes;
 }
 
 test("the after-kill check rejects what a kill must never leave: a torn record, no record, records apart, a foreign index", async () => {

@@ -3,11 +3,13 @@
 // misbehaves is reported by throwing, so each caller reports it its own way (node:assert failure,
 // or a counted violation).
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
-import { type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
+import { type DecodedArea, decodeArea, encodeRecord, type StoredRecord } from "../../src/storage/record.js";
 import type { TpmSpec } from "../../src/tpm/spec.js";
 import { tpmStore } from "./stores.js";
 
@@ -107,6 +109,47 @@ export function checkNewestAndOlder(
   check(!same, `${where}: old and new identifier are equal`);
 }
 
+/**
+ * The valid records a kill left in a backend, newest (highest epoch) first: each set, with an
+ * identifier that belongs to its handle, the newest the generation the store reports, and a
+ * second only as the other end of one reset.
+ */
+export function checkRecords(
+  records: readonly StoredRecord[],
+  statusGeneration: number,
+  where: string,
+): void {
+  for (const record of records) {
+    check(record.state === "set", `${where}: a blank record at generation ${record.generation}`);
+    check(record.identifier, `${where}: a record holds no identifier`);
+    check(
+      deriveHandle(record.identifier) === record.handle,
+      `${where}: a record holds an identifier of another handle`,
+    );
+  }
+  const [newest, older] = records;
+  checkNewestAndOlder(newest, older, statusGeneration, where);
+}
+
+/** A valid set record as reid encodes it, with a fresh identifier: to show the checks reject mixes. */
+export function recordBytes(generation: number, epoch: number): Uint8Array {
+  const identifier = randomBytes(32);
+  const bytes = encodeRecord(
+    {
+      state: "set",
+      generation,
+      format: { kind: "raw", length: 32 },
+      singleType: false,
+      sealed: false,
+      handle: deriveHandle(identifier),
+      identifier,
+    },
+    epoch,
+  );
+  identifier.fill(0);
+  return bytes;
+}
+
 export interface KilledRun {
   /** Generations the fixture acknowledged, in order, before it was killed. */
   readonly acks: readonly number[];
@@ -114,7 +157,8 @@ export interface KilledRun {
 
 /**
  * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given; `extra`
- * arguments after, such as --tpm SPEC or --switch-modes), waits for its first acknowledgement
+ * arguments after, such as --tpm SPEC or --switch-modes; `env` added to its PATH and HOME, such as
+ * SOFTHSM2_CONF), waits for its first acknowledgement
  * and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it never acknowledged a
  * reset, ResetLoopViolation if it misbehaved.
  */
@@ -124,11 +168,12 @@ export async function runAndKill(
   delayMs: number,
   kekFile?: string,
   extra: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<KilledRun> {
   const args = [fixture, store, ...(kekFile === undefined ? [] : ["--kek-file", kekFile]), ...extra];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
+    env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...env },
   });
   let stdout = "";
   let stderr = "";

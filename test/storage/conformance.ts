@@ -39,7 +39,8 @@ export interface StoreBackend {
 
 const RAW32: IdentifierFormat = { kind: "raw", length: 32 };
 
-function setRecord(generation: number, identifier = randomBytes(32)): IdentifierRecord {
+/** A set record of `generation` holding a raw 32-byte identifier (fresh unless given). */
+export function setRecord(generation: number, identifier = randomBytes(32)): IdentifierRecord {
   return { state: "set", generation, format: RAW32, singleType: false, handle: handle(), identifier };
 }
 

@@ -1,0 +1,37 @@
+import type { Pkcs11Session } from "../../pkcs11/session.js";
+import { Pkcs11Token } from "../../pkcs11/token.js";
+import type { BackendOpenOptions, OpenedBackend } from "../backend.js";
+import { Pkcs11Area } from "./area.js";
+import { userPin } from "./pin.js";
+import { Pkcs11Source } from "./random-source.js";
+import type { Pkcs11Spec } from "./spec.js";
+
+/**
+ * Loads the module, finds the token, logs in as the user and takes reid's objects on it. The
+ * PIN is asked for before the lock is waited for, and a wrong one fails at once (exit 4). The
+ * session serves the areas and the entropy source; close() ends it and lets go of the module.
+ */
+export async function openPkcs11(spec: Pkcs11Spec, options: BackendOpenOptions): Promise<OpenedBackend> {
+  const token = await Pkcs11Token.open(spec.module, spec.token);
+  let session: Pkcs11Session | null = null;
+  try {
+    const pin = await userPin(spec, options, token.info.label);
+    session = token.openSession();
+    session.login(pin);
+    const area = await Pkcs11Area.open(token, session, options);
+    const opened = session;
+    return {
+      area,
+      description: token.where,
+      randomSource: () => new Pkcs11Source(opened),
+      close: async () => {
+        opened.close();
+        token.close();
+      },
+    };
+  } catch (error) {
+    session?.close();
+    token.close();
+    throw error;
+  }
+}
