@@ -47,47 +47,15 @@ export async function startDaemon(
   const clock = options.clock ?? SYSTEM_CLOCK;
   // A non-loopback page is refused before anything opens.
   if (options.web) webAddress(options.web.host, options.web.port);
-  const socket = socketPath(options.storeDirectory);
-  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
-    throw new UsageError(
-      `the store path is too long for the daemon's socket (${socket}): use a shorter --store`,
-    );
-  }
-  try {
-    mkdirSync(options.storeDirectory, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new StorageError(`cannot create store ${options.storeDirectory}: ${describeOsError(error)}`);
-  }
-  // A live daemon answers on the socket: say so at once instead of waiting out the lock.
-  if (await answers(socket)) {
-    throw new StorageError(
-      `store ${options.storeDirectory} is busy: a daemon already serves it on ${socket}`,
-      "store-busy",
-    );
-  }
+  const socket = await prepareSocket(options.storeDirectory);
   const element = await openComposedElement({ ...options, write: true, now: () => clock.now() });
   const service = new ElementService(element);
-  // Whoever reaches the 0600 socket is the owner's own account; the PIN still gates owner operations.
-  const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
-  const elementFor = (c: Context) => service.as(actorFor(c));
-  const routes = apiRoutes(elementFor, (c) =>
-    openBinding(service.control, options.storeDirectory, actorFor(c)),
-  );
-  const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
-  const responses = new Set<ServerResponse>();
-  server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
-    responses.add(response);
-    response.once("close", () => responses.delete(response));
-  });
+  let api: { stop(): Promise<void> };
   try {
-    // We hold the store's lock, so a socket file left here belongs to a daemon that died.
-    removeSocket(socket);
-    await listen(server, socket);
+    api = await serveApi(service, socket);
   } catch (error) {
     await service.close();
-    throw error instanceof StorageError
-      ? error
-      : new StorageError(`cannot listen on ${socket}: ${describeOsError(error)}`);
+    throw error;
   }
   const scheduler = new Scheduler(service.control, clock);
   let web: { url: string; close(): Promise<void> } | null = null;
@@ -96,14 +64,7 @@ export async function startDaemon(
     await device?.close();
     await web?.close();
     await scheduler.stop();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Event streams end their responses, so a follower sees the end of the stream, not a cut; what
-    // is still answering gets a moment, then every connection left is cut.
-    service.endFeeds();
-    await finishing(responses, FINISH_MS);
-    (server as unknown as { closeAllConnections(): void }).closeAllConnections();
-    await closed;
-    removeSocket(socket);
+    await api.stop();
     await service.close();
   };
   try {
@@ -118,13 +79,77 @@ export async function startDaemon(
       });
     }
     if (options.device)
-      device = await serveDeviceRole(service.control, options.storeDirectory, options.device);
+      device = await serveDeviceRole(service.control, service.control.storeDirectory, options.device);
   } catch (error) {
     // An unreadable schedule, a port in use: no daemon, and nothing left behind (socket, lock, open store).
     await close();
     throw error;
   }
   return { socket, service, scheduler, webUrl: web?.url ?? null, device, close };
+}
+
+/**
+ * The socket's path in the store directory, once it is known to fit, the directory exists and no
+ * live daemon answers there (said at once, instead of waiting out the store's lock).
+ */
+async function prepareSocket(storeDirectory: string): Promise<string> {
+  const socket = socketPath(storeDirectory);
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
+    throw new UsageError(
+      `the store path is too long for the daemon's socket (${socket}): use a shorter --store`,
+    );
+  }
+  try {
+    mkdirSync(storeDirectory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new StorageError(`cannot create store ${storeDirectory}: ${describeOsError(error)}`);
+  }
+  if (await answers(socket)) {
+    throw new StorageError(
+      `store ${storeDirectory} is busy: a daemon already serves it on ${socket}`,
+      "store-busy",
+    );
+  }
+  return socket;
+}
+
+/**
+ * The daemon's API (element and binding operations, events) on the 0600 socket. Whoever reaches
+ * the socket is the owner's own account; the PIN still gates owner operations. Stopping ends the
+ * event streams (a follower sees the end of its stream, not a cut), lets what is still answering
+ * finish for a moment, then cuts every connection left and removes the socket.
+ */
+async function serveApi(service: ElementService, socket: string): Promise<{ stop(): Promise<void> }> {
+  const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
+  const routes = apiRoutes(
+    (c) => service.as(actorFor(c)),
+    (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c)),
+  );
+  const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
+  const responses = new Set<ServerResponse>();
+  server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+    responses.add(response);
+    response.once("close", () => responses.delete(response));
+  });
+  try {
+    // We hold the store's lock, so a socket file left here belongs to a daemon that died.
+    removeSocket(socket);
+    await listen(server, socket);
+  } catch (error) {
+    throw error instanceof StorageError
+      ? error
+      : new StorageError(`cannot listen on ${socket}: ${describeOsError(error)}`);
+  }
+  return {
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      service.endFeeds();
+      await finishing(responses, FINISH_MS);
+      (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+      await closed;
+      removeSocket(socket);
+    },
+  };
 }
 
 /** How long a closing daemon lets the responses in flight finish. */
