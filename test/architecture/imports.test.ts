@@ -1,5 +1,7 @@
-// The layering of src/: no cycle among its top-level folders (type-only and dynamic imports count),
-// nothing in web/ or binding/ imports daemon/ (the daemon composes them, not the other way round),
+// The layering of src/: every import points down the layers below (so no cycle among its top-level
+// folders; type-only and dynamic imports count), nothing in web/ or binding/ imports daemon/ (the
+// daemon composes them, not the other way round), the element imports nothing of the surfaces that
+// use it (binding/, web/, daemon/, http/, cli/),
 // and the page reaches the element only through ElementApi: from element/ and auth/ it imports the
 // API's types, the input checks every surface shares and the Actor, never the control unit, the
 // service or the owner's PIN. The checker is first run on small trees with known faults, so it
@@ -9,7 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { tempDir } from "../helpers/temp.js";
-import { around, cycles, describeCycle, folderArrows, forbidden, importsOf } from "./imports.js";
+import { around, cycles, describeCycle, folderArrows, forbidden, importsOf, upward } from "./imports.js";
 
 const SRC = new URL("../../src/", import.meta.url).pathname;
 
@@ -19,6 +21,25 @@ function tree(root: string, files: Record<string, string>): void {
     writeFileSync(join(root, path), text);
   }
 }
+
+/**
+ * The layers of src/, top first: a folder imports only from layers below its own. The CLI composes
+ * everything; the daemon composes the element with the page and the binding; those two speak HTTP
+ * through http/; the element drives storage, entropy and the factory side through the owner's
+ * gate and the audit log; the TPM and PKCS#11 clients and the formats know nothing above them.
+ */
+const LAYERS = [
+  ["cli"],
+  ["daemon"],
+  ["web", "binding"],
+  ["http"],
+  ["element"],
+  ["audit", "auth", "factory", "derive"],
+  ["storage"],
+  ["tpm", "pkcs11", "format", "entropy"],
+  ["errors"],
+  ["types"],
+] as const;
 
 /** What the page may import from the element and from auth: the element's API, nothing of its insides. */
 const PAGE_SEES = {
@@ -36,6 +57,11 @@ function faults(root: string): string[] {
     ...forbidden(imports, { from: ["web", "binding"], to: "daemon" }),
     ...around(imports, PAGE_SEES),
   ];
+}
+
+/** Arrows against the layers of src/. */
+function againstLayers(root: string): string[] {
+  return upward(folderArrows(importsOf(root)), LAYERS);
 }
 
 describe("the import check", () => {
@@ -74,6 +100,30 @@ describe("the import check", () => {
   });
 });
 
+describe("the layers", () => {
+  test("an arrow up or across the layers is found with its files, and so is a folder in no layer", (t) => {
+    const { dir } = tempDir(t);
+    tree(dir, {
+      "errors.ts": "export class E {}\n",
+      // What the element imported before the daemon composed it with the bindings.
+      "element/api.ts": 'import type { BindingApi } from "../binding/api.js";\n',
+      "element/element.ts": 'import { bindingCompanion } from "../binding/companion.js";\n',
+      "binding/api.ts": 'import type { E } from "../errors.js";\n',
+      "binding/companion.ts": 'export const load = () => import("../web/address.js");\n',
+      "web/address.ts": 'import { E } from "../errors.js";\n',
+      "entropy/source.ts": 'import type { S } from "../storage/store.js";\n',
+      "storage/store.ts": 'import type { E } from "../errors.js";\n',
+      "stray/thing.ts": 'import { E } from "../errors.js";\n',
+    });
+    assert.deepEqual(againstLayers(dir), [
+      "binding -> web points up or across: binding/companion.ts",
+      "element -> binding points up or across: element/api.ts, element/element.ts",
+      "entropy -> storage points up or across: entropy/source.ts",
+      "stray is in no layer",
+    ]);
+  });
+});
+
 describe("the page's way to the element", () => {
   test("an import of the control unit, the service or the owner's PIN from web/ is found, type-only or not", (t) => {
     const { dir } = tempDir(t);
@@ -104,6 +154,11 @@ describe("the page's way to the element", () => {
 describe("src/", () => {
   test("no cycle among its folders, no import from web/ or binding/ into daemon/, and web/ reaches the element only by its API", () => {
     const found = faults(SRC);
+    assert.deepEqual(found, [], `\n${found.join("\n")}`);
+  });
+
+  test("every import points down the layers: the element below its surfaces, entropy below storage", () => {
+    const found = againstLayers(SRC);
     assert.deepEqual(found, [], `\n${found.join("\n")}`);
   });
 });

@@ -130,3 +130,23 @@ export function around(
     .map(({ from, to }) => `${from} imports ${to}`)
     .sort();
 }
+
+/**
+ * Arrows that do not point down `layers` (the first layer is the top): a folder imports only folders
+ * of lower layers. One line each, with the files that make the arrow; a folder in no layer is named.
+ */
+export function upward(
+  arrows: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>,
+  layers: readonly (readonly string[])[],
+): string[] {
+  const rank = new Map(layers.flatMap((layer, i) => layer.map((folder) => [folder, i] as const)));
+  const found: string[] = [];
+  for (const [a, out] of arrows) {
+    for (const [b, files] of out) {
+      const [ra, rb] = [rank.get(a), rank.get(b)];
+      if (ra === undefined || rb === undefined) found.push(`${ra === undefined ? a : b} is in no layer`);
+      else if (rb <= ra) found.push(`${a} -> ${b} points up or across: ${[...files].sort().join(", ")}`);
+    }
+  }
+  return [...new Set(found)].sort();
+}
