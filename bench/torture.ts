@@ -1,7 +1,7 @@
 // Crash torture: the reset loop of test/crash/crash.test.ts, SIGKILLed many more times (10,000 by
 // default). After every kill the area files are read and decoded in this process, and the store is
 // loaded the way `reid status` loads it; every 100th kill the real CLI is asked too. Exits 1 on any
-// violation of SPEC section 2 (old or new generation, never blank, never torn, never lower).
+// violation of docs/spec.md §5.3 (old or new generation, never blank, never torn, never lower).
 //
 //   node --import tsx bench/torture.ts [--kills N] [--dir DIR] [--max-delay-ms MS]
 //

@@ -1,6 +1,7 @@
 /**
- * Every failure a user can meet carries a stable code and the exit status of SPEC section 3,
- * so surfaces (CLI, daemon, page) print one line and never a stack trace.
+ * Every failure a user can meet carries a stable code and the exit status of docs/spec.md §3.3,
+ * so surfaces (CLI, daemon, page) print one line and never a stack trace. The codes are
+ * docs/spec.md §3.4's.
  */
 export const ExitCode = {
   ok: 0,

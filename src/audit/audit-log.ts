@@ -54,6 +54,7 @@ const HEAD = "audit.head";
  * sequence number and hash) is kept in a second file, so removing records from the end is caught
  * too. A record is fsync'd before it counts; the head is replaced after it, and may lag one record
  * behind the log after a crash (that record must still chain), never run ahead of it.
+ * Specified in docs/spec.md §9.
  */
 export class AuditLog {
   /** The last whole record's sequence number and hash, once read (the head file may lag). */

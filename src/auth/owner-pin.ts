@@ -27,6 +27,7 @@ interface OwnerState {
  * a try: each failure doubles the wait before the next try (1 s, 2 s, 4 s, 8 s) and the fifth locks
  * the element until the one-time recovery code unlocks it. The comparison is argon2id's own,
  * constant-time.
+ * Specified in docs/spec.md §2.8.
  */
 export class OwnerPin {
   constructor(

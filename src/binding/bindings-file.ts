@@ -42,6 +42,7 @@ export const MAX_BINDINGS = 256;
  * file fails to open, and once the identifier is reset or erased every old copy is unreadable. A
  * file left by an earlier identifier (a crash between the identifier's commit and the file's
  * removal) names another handle: it is read as no bindings, and replaced at the next write.
+ * Specified in docs/spec.md §7.7.
  */
 export class BindingsFile {
   private readonly path: string;

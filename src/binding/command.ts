@@ -9,6 +9,7 @@ import { hex, PROTOCOL, signedBytes } from "./wire.js";
  * A command from a bound user to a device: signed by the user's Ed25519 key over the device, the
  * user, a counter that only goes up and the time, so it cannot be forged, sent to another device,
  * replayed, or held back and delivered late. Telemetry requests are commands too (name "telemetry").
+ * Specified in docs/spec.md §7.4, §7.5.
  */
 export interface SignedCommand {
   readonly v: number;

@@ -10,6 +10,7 @@ import { BINDINGS_FILE, wipeBindings } from "./bindings-file.js";
  * seconds at most), so the devices refuse the old key from then on; after the change the bindings
  * file, sealed under the old identifier's key, is removed: a device's bindings go with its
  * identifier. Costs nothing when there are no bindings: the binding code loads only then.
+ * Specified in docs/spec.md §7.8.
  */
 export function bindingCompanion(
   directory: string,

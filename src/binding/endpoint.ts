@@ -32,6 +32,7 @@ export function deviceRoutes(role: DeviceRole): Hono {
 /**
  * Serves the device role on HOST:PORT over TCP (loopback unless configured otherwise). Slow
  * clients are cut by the server's timeouts, so none can hold the endpoint.
+ * Specified in docs/spec.md §7.1.
  */
 export async function startDeviceEndpoint(
   control: ControlUnit,

@@ -18,6 +18,7 @@ export { NONCE_BYTES };
  *     from, so the user knows the very device it checked stored its keys.
  * The messages' fields are those of DEVICE_MESSAGES (messages.ts); a malformed one is a usage error
  * naming the message.
+ * Specified in docs/spec.md §7.3, §7.4.
  */
 
 export interface Hello {

@@ -88,6 +88,7 @@ export interface DeviceLink {
  * their answers. The endpoint's routes (endpoint.ts) and the user's client (http.ts) are made from
  * this table; the checks of each side (handshake.ts, command.ts, telemetry.ts) read the fields
  * through these schemas.
+ * Specified in docs/spec.md §7.2, §7.3.
  */
 export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
   // The largest binding message is under 1 KiB; anything near this is not one.

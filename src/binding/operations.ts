@@ -9,6 +9,7 @@ const address = text({ max: 300 });
  * The user role and the listing, as the daemon serves them under /v1/binding: the daemon holds the
  * keys and talks to the device, the CLI only asks. The routes check their fields' shapes; the
  * binding service checks their values, as it does for a direct call.
+ * Specified in docs/spec.md §6.4.
  */
 export const BINDING_OPERATIONS = defineOperations<BindingApi>()({
   limit: 16 * 1024,

@@ -33,6 +33,7 @@ function requestAad(counter: number): Uint8Array {
  * meant for us (the patent's "I could decrypt it" is no proof of the sender). One context per
  * answer; each reading is its own message in it, in order, so readings cannot be dropped from the
  * middle, reordered or moved into another answer unnoticed.
+ * Specified in docs/spec.md §7.6.
  */
 export async function sealTelemetry(
   device: { readonly handle: string; readonly x25519: X25519Pair },

@@ -5,6 +5,7 @@ export const PROTOCOL = 1;
  * The bytes a signature or MAC covers: a label naming what is signed, then each part with its
  * length (4 bytes, big-endian) in front. Labels keep a signature for one step from passing as
  * another's; lengths keep two different lists of parts from encoding the same.
+ * Specified in docs/spec.md §7.2.
  */
 export function signedBytes(label: string, ...parts: readonly (Uint8Array | string)[]): Uint8Array {
   const encoded = parts.map((part) => (typeof part === "string" ? Buffer.from(part, "utf8") : part));

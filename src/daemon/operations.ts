@@ -54,6 +54,7 @@ const origin = text({
 /**
  * The element's API on the daemon's Unix socket, one operation per ElementApi method: the routes
  * (daemon/routes.ts) and RemoteElement (daemon/client.ts) are both made from this table.
+ * Specified in docs/spec.md §6.4.
  */
 export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
   limit: 64 * 1024,

@@ -7,7 +7,7 @@ import { credentialsOf } from "../http/credentials.js";
 import { serveOperations } from "../http/serve.js";
 import { ELEMENT_OPERATIONS } from "./operations.js";
 
-/** Everything the daemon serves on its socket, table by table: what the spec lists and the tests drive. */
+/** Everything the daemon serves on its socket, table by table: docs/spec.md §6.4 lists it, the tests drive it. */
 export const DAEMON_API = {
   element: ELEMENT_OPERATIONS,
   binding: BINDING_OPERATIONS,

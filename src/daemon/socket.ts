@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { join } from "node:path";
 
-/** SPEC section 5: the daemon's Unix socket lives in the store directory. */
+/** The daemon's Unix socket lives in the store directory (docs/spec.md §6.1). */
 export function socketPath(storeDirectory: string): string {
   return join(storeDirectory, "reid.sock");
 }

@@ -20,6 +20,7 @@ export interface CertificateOptions {
  * Built from @peculiar/asn1-x509's structures and signed once with node:crypto: the library's
  * generator encodes every part, parses it back and parses the finished certificate again, which
  * costs more than deriving all three keys.
+ * Specified in docs/spec.md §4.4.
  */
 export async function selfSignedCertificate(keys: DerivedKeys, options: CertificateOptions): Promise<string> {
   const signer = signerKeys(keys, options.algorithm);

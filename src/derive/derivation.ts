@@ -5,7 +5,7 @@ import { expand, extract } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 
 /**
- * Derivation v1 (SPEC section 4): identifier -> HKDF-SHA256 -> Ed25519, X25519 and P-256 keys and
+ * Derivation v1 (docs/spec.md §4.1, §4.2): identifier -> HKDF-SHA256 -> Ed25519, X25519 and P-256 keys and
  * the handle. This is the patent's encryption/decryption unit: it reads the identifier and hands
  * out only public material; private keys live in the returned object until wipe() zeroes them.
  * Any change here is a new version (reid/v2), never an edit of v1.
@@ -18,7 +18,7 @@ const LABELS = {
   p256: encoder.encode("reid/v1/p256"),
 } as const;
 /**
- * Keys that seal the element's own files, never shown: not part of SPEC section 4's public keys,
+ * Keys that seal the element's own files, never shown: not part of the public keys (docs/spec.md §4.3),
  * but derived the same way, so a reset or erase of the identifier makes every old copy unreadable.
  */
 const STORAGE_LABELS = { bindings: encoder.encode("reid/v1/storage/bindings") } as const;

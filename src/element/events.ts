@@ -52,6 +52,7 @@ export interface LifecycleListener {
  * notifications, binding events and schedule changes are told as they happen; the identifier's
  * lifecycle is asked (awaited) before and after it changes. A listener that throws never stops
  * the others, nor the request that caused the event.
+ * Specified in docs/spec.md §2.7.
  */
 export class ElementEvents {
   private readonly notificationListeners = new Set<Listener>();

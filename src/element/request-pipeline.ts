@@ -39,6 +39,7 @@ interface Change {
  * queue, never interleave). A request is checked against the element's state, drives the
  * processing unit, and is committed between the lifecycle listeners' `retire` and `changed`; then
  * its notification goes out.
+ * Specified in docs/spec.md §2.2, §2.3, §2.5.
  */
 export class RequestPipeline {
   private queue: Promise<unknown> = Promise.resolve();

@@ -29,7 +29,7 @@ export interface Notification {
   /** The mode after the request: where the identifier came from. */
   readonly mode: ElementMode;
   readonly generation: number;
-  /** Public name of the identifier, from its derived Ed25519 key (SPEC section 4); null when blank. */
+  /** Public name of the identifier, from its derived Ed25519 key (docs/spec.md §4.2); null when blank. */
   readonly handle: string | null;
   readonly time: string;
   /** Set when a scheduled request was carried out: its id. */

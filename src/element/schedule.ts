@@ -20,6 +20,7 @@ const FILE = "schedule.json";
 /**
  * The schedule register, persisted in the store directory so requests survive restarts. The file
  * is replaced whole and durably (written aside, synced, renamed, directory synced) on every change.
+ * Specified in docs/spec.md §2.6.
  */
 export class ScheduleRegister {
   constructor(private readonly directory: string) {}

@@ -7,6 +7,7 @@ export interface SampleSupply {
  * The cache unit between the TRNG module and the processing unit (claim 5): a fixed-capacity
  * ring read through a read pointer. Every byte is served at most once and zeroed as it is
  * served; only an empty FIFO asks the module for more, so nothing is ever served twice.
+ * Specified in docs/spec.md §5.8.
  */
 export class FifoCache {
   private head = 0;

@@ -5,6 +5,7 @@ import { CONDITIONED_MIN_ENTROPY } from "./source.js";
  * What `--source` / REID_SOURCE names: the OS generator, a device with its min-entropy claim, or
  * the generator of the store's backend (TPM2_GetRandom, C_GenerateRandom), alone or mixed with
  * the OS generator (`tpm`, `tpm+os`).
+ * Specified in docs/spec.md §5.8.
  */
 export type SourceSpec =
   | { readonly kind: "os" }

@@ -9,6 +9,7 @@ import type { EntropySource } from "./source.js";
  * Nothing leaves it untested: the start-up test runs over the first 1024 samples (discarded),
  * and every later batch is tested whole before any of it is handed out. One trip latches the
  * module shut for good, as the standard requires of a failed source.
+ * Specified in docs/spec.md §5.8.
  */
 export class TrngModule {
   private started = false;

@@ -15,6 +15,7 @@ export interface FactoryOptions {
  * The factory side of the element (the patent's PUF circuitry): which factory source the element
  * was provisioned with, provisioning it (init --factory), and its root when the mode switch asks
  * for the factory identity. Each source loads only when used.
+ * Specified in docs/spec.md §2.4.
  */
 export class FactoryUnit {
   constructor(

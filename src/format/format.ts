@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
  * The processing unit's data-processing result (claims 10, 11, 23): the random information as
  * is (`raw`), or sampled without bias into N decimal digits or N base32 characters. A format's
  * canonical bytes are what the storage area holds and what derivation reads.
+ * Specified in docs/spec.md §3.5.
  */
 export type FormatKind = "raw" | "digits" | "base32";
 

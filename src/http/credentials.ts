@@ -13,7 +13,7 @@ export function pinHeader(value: string): string {
   return `Pin ${Buffer.from(value, "utf8").toString("base64url")}`;
 }
 
-/** The credentials in an Authorization header: "Pin <base64url of the UTF-8 PIN>", or none. */
+/** The credentials in an Authorization header: "Pin <base64url of the UTF-8 PIN>", or none (docs/spec.md §6.2). */
 export function credentialsFrom(header: string | undefined): Credentials {
   if (header === undefined) return {};
   const match = PIN_HEADER.exec(header);

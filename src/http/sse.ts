@@ -22,6 +22,7 @@ export interface EventFeed<T> {
  * The one event-stream pump: "ready" first, then every item as it happens, a keep-alive comment
  * when idle, until the client leaves or the feed ends. HEAD is answered like GET, without a body:
  * a stream started for it would never be read or aborted, and its subscription would stay for ever.
+ * Specified in docs/spec.md §6.6, §8.5.
  */
 export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
   if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" });

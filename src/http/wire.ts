@@ -4,6 +4,7 @@ import { ExitCode, ReidError } from "../errors.js";
  * How every reid HTTP surface (the daemon's API, the device's binding endpoint, the owner's page)
  * sends a failure: {"error": {"code", "message", "exit"}} with an HTTP status that matches its exit
  * code, so a client rebuilds the very error the other side raised and exits with the same code.
+ * Specified in docs/spec.md §3.3, §6.3.
  */
 export interface WireError {
   readonly error: { readonly code: string; readonly message: string; readonly exit: number };

@@ -23,6 +23,7 @@ export const FILES = "files";
  * Every backend, one line each: kind, label, option, variable, module. The first is the default;
  * it is loaded with the registry (every status on a file store needs it, and a chunk of its own
  * would cost that path a round of module loading), the others only when a store uses them.
+ * Specified in docs/spec.md §3.1, §5.5.
  */
 export const BACKENDS: readonly BackendEntry[] = [
   entry(FILES, "files", null, null, async () => ({ backend: fileBackend })),

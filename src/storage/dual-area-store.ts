@@ -58,6 +58,7 @@ export interface DualAreaOptions {
  *
  * With a Sealer, identifiers are stored sealed; a sealed store answers info() without the key,
  * and refuses load() and commits without it, or with the wrong one.
+ * Specified in docs/spec.md §5.2, §5.3.
  */
 export class DualAreaStore implements IdentifierStore {
   readonly capacity = RECORD_CAPACITY;

@@ -38,6 +38,7 @@ export interface OpenedStore {
  * remembers; without one, the store's own, else files), and over the backend's areas the
  * crash-atomic dual-area store with the sealer and the store id. On any failure everything opened
  * so far is closed again.
+ * Specified in docs/spec.md §5.5.
  */
 export async function openStore(
   directory: string,

@@ -27,6 +27,7 @@ import type { Sealer } from "./sealer.js";
  * token object) is refused instead of taking over the identifier; the hint names the owning
  * directory in that refusal. A zeroed area is "erased"; anything else that fails the checks is
  * "corrupt" and is never returned as an identifier.
+ * Specified in docs/spec.md §5.1.
  */
 export const AREA_SIZE = 256;
 /** Identifier bytes a record carries. */
@@ -67,7 +68,7 @@ export interface IdentifierRecord {
   readonly singleType: boolean;
   /** Where the identifier came from; absent means random. A factory record is always set. */
   readonly mode?: ElementMode;
-  /** The public name derived from the identifier (SPEC section 4); null exactly when blank. */
+  /** The public name derived from the identifier (docs/spec.md §4.2); null exactly when blank. */
   readonly handle: string | null;
   /** The canonical identifier bytes; null exactly when the state is blank. */
   readonly identifier: Uint8Array | null;

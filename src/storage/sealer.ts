@@ -10,8 +10,9 @@ import {
 /**
  * The processing step "encrypting the random information" (patent FIG. 8): the identifier is
  * stored sealed under a key-encryption key, bound to the bytes around it (header, generation,
- * handle), so a copy of the store reveals nothing and a record cannot be moved or replayed
+ * handle, store id), so a copy of the store reveals nothing and a record cannot be moved or replayed
  * into another generation unnoticed.
+ * Specified in docs/spec.md §5.4.
  */
 export interface Sealer {
   /** Bytes a sealed payload takes beyond its plaintext. */

@@ -15,6 +15,7 @@ import { STORE_ID_LENGTH } from "./record.js";
  * backend whose areas live outside the directory: a backend that then holds none lost it, which is
  * an error, not a store that was never used (whose generations would start again at 1). A file
  * store's areas go wherever its directory goes, so it stays false there.
+ * Specified in docs/spec.md §5.5.
  */
 export const STORE_FILE = "store.json";
 /** The form of earlier versions, for TPM stores only: the spec, then "committed" once committed. */

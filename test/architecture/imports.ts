@@ -11,7 +11,8 @@ export interface Import {
   readonly to: string;
 }
 
-function* sources(dir: string): Generator<string> {
+/** Every .ts file under `dir`. */
+export function* sources(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* sources(path);

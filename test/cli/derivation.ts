@@ -1,6 +1,6 @@
 // Shared by keys/certificates/signatures/export tests: an element on a private store whose every
 // CLI output is checked for the identifier, openssl as an independent verifier, DER tampering, and
-// derivation v1 (SPEC section 4) recomputed with node:crypto alone.
+// derivation v1 (docs/spec.md §4) recomputed with node:crypto alone.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createECDH, createHash, createPrivateKey, createPublicKey, hkdfSync } from "node:crypto";
@@ -226,7 +226,7 @@ const PKCS8 = {
 const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 /**
- * SPEC section 4 with node:crypto only (hkdfSync = Extract then Expand; OpenSSL's Ed25519, X25519
+ * docs/spec.md §4.1, §4.2 with node:crypto only (hkdfSync = Extract then Expand; OpenSSL's Ed25519, X25519
  * and P-256), so a shared bug in reid's derivation and its own tests cannot hide.
  */
 export function independentKeys(identifier: Uint8Array): PublicKeys {
@@ -260,7 +260,7 @@ export function independentKeys(identifier: Uint8Array): PublicKeys {
   };
 }
 
-/** SPEC section 4: lowercase hex of the first 16 bytes of SHA-256(Ed25519 public key). */
+/** docs/spec.md §4.2: lowercase hex of the first 16 bytes of SHA-256(Ed25519 public key). */
 export function handleOf(ed25519PublicKey: Uint8Array): string {
   return createHash("sha256").update(ed25519PublicKey).digest().subarray(0, 16).toString("hex");
 }

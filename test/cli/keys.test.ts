@@ -1,4 +1,4 @@
-// `reid keys` and the lifecycle of everything derived (SPEC sections 3-4), through the built CLI
+// `reid keys` and the lifecycle of everything derived (docs/spec.md §3.8, §4), through the built CLI
 // and checked against openssl and an independent HKDF in node:crypto.
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";

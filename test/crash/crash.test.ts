@@ -1,5 +1,5 @@
-// SPEC section 2, reset: "the old identifier is erased only after the new one is durable: at no
-// instant, power loss included, does the storage area hold neither, or a torn mix". A real child
+// docs/spec.md §2.2 and §5.3, reset: the old identifier is erased only after the new one is durable;
+// at no instant, power loss included, does the storage area hold neither, or a torn mix. A real child
 // process (test/fixtures/reset-loop.ts) resets in a loop and is SIGKILLed at random moments, over
 // and over; after every kill the real CLI must report the old or the new generation, set, and the
 // area files must hold at least one whole record and nothing torn.

@@ -1,4 +1,4 @@
-// Requests are serialized per element (SPEC section 2), also when many clients hit the daemon at
+// Requests are serialized per element (docs/spec.md §2.5), also when many clients hit the daemon at
 // once (issue 4): 32 concurrent clients x 100 resets through the socket of a real `reid serve`,
 // every one answered, the generations exactly 1..3200, the audit log in the same order.
 import assert from "node:assert/strict";

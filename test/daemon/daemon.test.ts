@@ -1,4 +1,4 @@
-// reid serve (SPEC section 5): one daemon owns the store, serves it on a 0600 Unix socket in the
+// reid serve (docs/spec.md §6): one daemon owns the store, serves it on a 0600 Unix socket in the
 // store directory, and every CLI command goes through it while it runs. These tests run the built
 // CLI and a real `reid serve` child process.
 import assert from "node:assert/strict";

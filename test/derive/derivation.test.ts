@@ -16,7 +16,7 @@ import { processRandom } from "../../src/format/format.js";
 import { assertDifferentSecret, assertSameSecret } from "../helpers/secret.js";
 
 /**
- * SPEC section 4 (Derivation v1), checked against an independent derivation built only from
+ * docs/spec.md §4 (Derivation v1), checked against an independent derivation built only from
  * node:crypto (OpenSSL): hkdfSync for HKDF-SHA256 (extract + expand in one call), PKCS#8-wrapped
  * private keys for the Ed25519 and X25519 public keys, createECDH for P-256 and BigInt for the
  * scalar reduction. The pinned literals below came from that derivation and were cross-checked
@@ -77,7 +77,7 @@ function okpPublicKey(prefix: Buffer, secret: Uint8Array): Buffer {
   return Buffer.from(x, "base64url");
 }
 
-/** The independent derivation (node:crypto + BigInt), following SPEC section 4 literally. */
+/** The independent derivation (node:crypto + BigInt), following docs/spec.md §4 literally. */
 function reference(identifier: Uint8Array, recipe: Recipe = V1): Reference {
   const seed = okm(identifier, recipe.labels.ed25519, 32, recipe);
   const ed25519 = okpPublicKey(PKCS8.ed25519, seed);

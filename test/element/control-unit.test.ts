@@ -75,7 +75,7 @@ async function stateErrorOf(promise: Promise<unknown>): Promise<StateError> {
   return error;
 }
 
-test("requests follow SPEC section 2: init, reset, erase and their conflicts", async (t) => {
+test("requests follow docs/spec.md §2.2: init, reset, erase and their conflicts", async (t) => {
   const { control, commits } = await pipeline(t);
   assert.equal((await control.status()).state, "blank");
   assert.equal((await stateErrorOf(control.submit({ type: "erase" }))).code, "already-blank");

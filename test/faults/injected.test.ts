@@ -1,5 +1,5 @@
-// SPEC section 2: "Storage failure (ENOSPC, EIO, permission): refused (exit 6), the old identifier
-// stays." Each request runs through the real CLI with the fault shim failing every matching call
+// docs/spec.md §2.9: a storage failure (ENOSPC, EIO, permission) is refused (exit 6), the old
+// identifier stays. Each request runs through the real CLI with the fault shim failing every matching call
 // on the store (EIO or ENOSPC on write, EIO on fsync/fdatasync, EROFS on opening for writing);
 // afterwards, without faults, status shows the old state and generation, the record in force is
 // byte-identical to before (identifier included), the audit log holds no torn line and no "ok"

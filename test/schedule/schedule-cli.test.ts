@@ -1,4 +1,4 @@
-// The CLI of scheduled requests and events (SPEC section 2; issue 4): `--at ISO-8601` on init,
+// The CLI of scheduled requests and events (docs/spec.md §2.6; issue 4): `--at ISO-8601` on init,
 // reset and erase, `reid schedule list|cancel ID`, `status.scheduled`, and `reid events --follow`
 // against a real `reid serve`. These tests run the built CLI as separate processes.
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
-// Scheduled requests (SPEC section 2: "A request may carry a time (--at ISO-8601): it is persisted
-// and carried out at that time, also after a restart; until then it can be listed and cancelled").
+// Scheduled requests (docs/spec.md §2.6: a request may carry a time, --at ISO-8601; it is persisted
+// and carried out at that time, also after a restart; until then it can be listed and cancelled).
 // The daemon runs in this process with a fake clock: time moves only when a test moves it, so no
 // test sleeps, and "not before its time" is checked at the last millisecond before it.
 import assert from "node:assert/strict";

@@ -1,6 +1,7 @@
 /**
  * SP 800-90B section 4.4 cutoffs, computed from the assessed min-entropy H (bits per sample)
  * and the false-positive probability alpha, never copied from a table.
+ * Specified in docs/spec.md §5.8.
  */
 
 /** Our alpha: the standard's stricter end, so a healthy source streaming GB/s never trips. */

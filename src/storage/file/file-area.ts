@@ -31,6 +31,7 @@ export interface FileAreaOptions {
  *
  * I/O is synchronous on purpose: each call is one small pwrite, pread or fdatasync, so the thread
  * pool round trip would cost more than the work, and the calls stay plain libc calls.
+ * Specified in docs/spec.md §5.6.
  */
 export class FileArea implements StorageArea {
   readonly areaSize = AREA_SIZE;

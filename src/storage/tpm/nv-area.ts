@@ -14,6 +14,7 @@ import type { AreaIndex, StorageArea } from "../storage-area.js";
  * What reid's indices are: ordinary indices, read and written with the owner's authorization only,
  * outside dictionary-attack counting (owner auth never counts), and not ORDERLY, so an NV_Write
  * is in NV when the TPM answers. An index with anything else (or WRITTEN aside) is not reid's.
+ * Specified in docs/spec.md §5.7.
  */
 export const REID_NV_ATTRIBUTES = (TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | TPMA_NV.NO_DA) >>> 0;
 
