@@ -50,6 +50,8 @@ export class OwnerPin {
         "a PIN is set: give it with --pin-file FILE, REID_PIN or at the prompt",
       );
     }
+    // Refused before it is counted, as every surface refuses it: no PIN is empty or that long.
+    checkGivenPin(credentials.pin, "the PIN");
     this.checkNotLocked(state);
     // Counted before it is checked: a try cannot be taken back by killing the process.
     const failures = state.failures + 1;
@@ -168,6 +170,15 @@ export class OwnerPin {
       throw new StorageError(`cannot write the owner PIN state: ${describeOsError(error)}`);
     }
   }
+}
+
+/**
+ * A PIN as someone gives it, before it is compared: 1 to MAX_PIN characters (code points). Whether
+ * it is the right one the gate decides; a new PIN must also pass checkPin.
+ */
+export function checkGivenPin(pin: string, what: string): void {
+  const length = [...pin].length;
+  if (length < 1 || length > MAX_PIN) throw new UsageError(`${what} must have 1 to ${MAX_PIN} characters`);
 }
 
 export function checkPin(pin: string): void {

@@ -15,6 +15,8 @@ import { BINDINGS_FILE, wipeBindings } from "./bindings-file.js";
 export function bindingCompanion(
   directory: string,
   announce: (event: BindingEvent) => void,
+  /** The element's clock, which stamps its events. */
+  now: () => Date,
 ): LifecycleListener {
   return {
     name: "bindings",
@@ -23,7 +25,7 @@ export function bindingCompanion(
       const { revokeAll } = await import("./revoke.js");
       // A failure to reach a device, or an unreadable file, must not block the owner's reset.
       const told = await read((identifier) => revokeAll(directory, identifier)).catch(() => []);
-      const time = new Date().toISOString();
+      const time = now().toISOString();
       for (const device of told) announce({ event: "revoked", role: "user", peer: device, time });
     },
     changed() {

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Credentials } from "../auth/actor.js";
+import { checkGivenPin } from "../auth/owner-pin.js";
 import { parseSourceSpec } from "../entropy/source-spec.js";
 import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { GENERATORS, NAMED_BACKENDS } from "../storage/backends.js";
@@ -155,7 +156,12 @@ function describeBadValue(option: string, where: string, message: string): strin
 
 /** The PIN never comes from argv: a file (--pin-file) or the environment (REID_PIN). */
 function credentials(pinFile: string | undefined, fromEnv: string | undefined): Credentials {
-  if (pinFile !== undefined) return { pin: readTextSecret(pinFile, "PIN file") };
+  if (pinFile !== undefined) {
+    const pin = readTextSecret(pinFile, "PIN file");
+    checkGivenPin(pin, `the PIN in ${pinFile}`);
+    return { pin };
+  }
+  if (fromEnv) checkGivenPin(fromEnv, "REID_PIN");
   return fromEnv ? { pin: fromEnv } : {};
 }
 

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Credentials } from "../auth/actor.js";
+import { checkGivenPin } from "../auth/owner-pin.js";
 import type { BindingApi } from "../binding/api.js";
 import { openBinding, openComposedElement } from "../daemon/compose.js";
 import type { ElementApi } from "../element/api.js";
@@ -61,6 +62,7 @@ async function withConnection<T>(
         throw error;
       }
       const pin = await promptHidden("PIN: ", context.stderr);
+      checkGivenPin(pin, "the PIN");
       return await task(connection, { pin });
     }
   } finally {

@@ -12,7 +12,13 @@ import { type Element, type ElementOptions, openElement } from "../element/eleme
 export async function openComposedElement(options: ElementOptions): Promise<Element> {
   const element = await openElement(options);
   const { control } = element;
-  control.onLifecycle(bindingCompanion(options.storeDirectory, (event) => control.announce(event)));
+  control.onLifecycle(
+    bindingCompanion(
+      control.storeDirectory,
+      (event) => control.announce(event),
+      () => control.time(),
+    ),
+  );
   return element;
 }
 

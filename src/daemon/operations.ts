@@ -3,6 +3,7 @@ import type { ElementApi } from "../element/api.js";
 import {
   certificateDays,
   MAX_CERTIFICATE_DAYS,
+  MAX_SCHEDULE_ID,
   passkeyRegistration,
   REQUEST_TYPES,
   signingAlgorithm,
@@ -111,7 +112,7 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       method: "DELETE",
       path: "/v1/schedule/:id",
       owner: true,
-      input: { id: inPath(text({ max: 1024 })) },
+      input: { id: inPath(text({ max: MAX_SCHEDULE_ID })) },
       args: ["id"],
     },
     setSingleType: {

@@ -8,6 +8,14 @@ import type { RequestType } from "./request.js";
 /** The requests a surface may be asked for by name. */
 export const REQUEST_TYPES: readonly RequestType[] = ["init", "reset", "erase"];
 
+/** A scheduled request's id as someone gives it, to cancel it: ids are short, a long one is bad input. */
+export const MAX_SCHEDULE_ID = 1024;
+
+export function scheduleId(value: string): string {
+  if (value.length <= MAX_SCHEDULE_ID) return value;
+  throw new UsageError(`'id' must be a string of at most ${MAX_SCHEDULE_ID} characters`);
+}
+
 /** --alg for signing: ed25519 (the default) or p256. */
 export function signingAlgorithm(value: unknown): SigningAlgorithm {
   if (value === undefined) return "ed25519";

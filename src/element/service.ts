@@ -17,7 +17,7 @@ import type {
 import type { ControlUnit } from "./control-unit.js";
 import type { Element } from "./element.js";
 import type { Feed } from "./events.js";
-import { scheduleTime } from "./inputs.js";
+import { scheduleId, scheduleTime } from "./inputs.js";
 import type { Notification, RequestType } from "./request.js";
 
 /**
@@ -75,7 +75,7 @@ export class ElementService implements ElementApi {
   }
 
   cancelScheduled(id: string) {
-    return this.control.cancelScheduled(id, this.actor);
+    return this.control.cancelScheduled(scheduleId(id), this.actor);
   }
 
   setSingleType(on: boolean): Promise<ElementStatus> {

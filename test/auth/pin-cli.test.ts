@@ -140,6 +140,31 @@ async function setPin(s: Session): Promise<string> {
 describe("owner PIN through the CLI", { concurrency: true }, () => {
   for (const mode of MODES) {
     describe(`owner PIN through the CLI (${mode})`, { concurrency: false }, () => {
+      it("a PIN no PIN can be (empty, over 128 characters) is bad input: exit 2 in one line, never counted", async (t) => {
+        const s = await session(t, mode);
+        await s.ok(["init"]);
+        await s.ok(["pin", "set", "--new-pin-file", s.pinFile]);
+        const empty = secretFile(s.dir, "empty-pin", "\n");
+        const long = secretFile(s.dir, "long-pin", "7".repeat(129));
+        await assertUnchanged(s.store, async () => {
+          for (const [file, why] of [
+            [empty, "empty"],
+            [long, "129 characters"],
+          ] as const) {
+            const result = await s.run(["--json", "--pin-file", file, "reset"]);
+            assertOneLineError(result, 2, /must have 1 to 128 characters/);
+            assert.equal(errorCode(result), "usage", why);
+          }
+          const fromEnv = await s.run(["reset"], { REID_PIN: "x".repeat(200) });
+          assertOneLineError(fromEnv, 2, /^reid: REID_PIN must have 1 to 128 characters$/);
+          // A schedule id no schedule has: too long to be one, refused as input whichever way it went.
+          const cancel = await s.run(["--pin-file", s.pinFile, "schedule", "cancel", "a".repeat(1025)]);
+          assertOneLineError(cancel, 2, /'id' must be a string of at most 1024 characters/);
+        });
+        const status = JSON.parse((await s.ok(["--json", "status"])).stdout) as { owner: unknown };
+        assert.deepEqual(status.owner, { pin: true, failures: 0, locked: false }, "a bad PIN was counted");
+      });
+
       it("pin set prints the recovery code once; then every owner operation needs the PIN, given by file or environment", async (t) => {
         const s = await session(t, mode);
         const future = new Date(Date.now() + 30 * 86_400_000).toISOString();
