@@ -42,6 +42,14 @@ function bare(token: SoftHsmToken, module = SOFTHSM_MODULE): string {
 }
 
 describe("reid --pkcs11", () => {
+  test("help shows --pkcs11 as a global option, its syntax and variable, and pkcs11 among the sources", async () => {
+    const help = (await ok(["help"])).stdout;
+    assert.match(help, /^usage: reid .*\[--pkcs11 SPEC\].*\|pkcs11\|pkcs11\+os\|/m);
+    assert.match(help, /^PKCS#11: --pkcs11 module=PATH,token=LABEL\[,pin-file=FILE\]$/m);
+    assert.match(help, /^ +\(or \$REID_PKCS11\): the PKCS#11 backend holds the identifier/m);
+    assert.match(help, /^ {2}reid --pkcs11 SPEC \[--json\] pkcs11 info$/m);
+  });
+
   test("the store remembers its token: later commands need no --pkcs11, status names token and source, info and random find it", async (t) => {
     const token = await (await softhsm()).token();
     const { store } = tempDir(t);
