@@ -32,6 +32,16 @@ export class UsageError extends ReidError {
   }
 }
 
+/**
+ * A secret was to be asked for at the terminal, and there is none (stdin is not a terminal): the
+ * part that wanted it says how else to give it.
+ */
+export class NoTerminalError extends UsageError {
+  constructor(message: string) {
+    super(message, "no-terminal");
+  }
+}
+
 /** The request does not fit the element's state (init on a set element, erase on a blank one). */
 export class StateError extends ReidError {
   constructor(code: string, message: string) {

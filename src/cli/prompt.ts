@@ -1,5 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
-import { UsageError } from "../errors.js";
+import { NoTerminalError, UsageError } from "../errors.js";
 
 /**
  * Asks for a secret on the terminal without echoing it. Only when stdin is a terminal: scripts
@@ -12,7 +12,7 @@ export function canPrompt(): boolean {
 export function promptHidden(question: string, output: NodeJS.WritableStream): Promise<string> {
   const input = process.stdin;
   if (!input.isTTY)
-    return Promise.reject(new UsageError("cannot prompt for a secret: stdin is not a terminal"));
+    return Promise.reject(new NoTerminalError("cannot prompt for a secret: stdin is not a terminal"));
   return new Promise((resolve, reject) => {
     const decoder = new StringDecoder("utf8");
     let answer = "";
@@ -49,4 +49,13 @@ export function promptHidden(question: string, output: NodeJS.WritableStream): P
     input.on("data", onData);
     input.resume();
   });
+}
+
+/**
+ * The prompt the CLI gives a backend for a secret of its own (a token's user PIN): `label` names
+ * the secret. Asked only when the backend needs it, so other commands never touch stdin; without
+ * a terminal it rejects with a NoTerminalError, which the backend turns into its own advice.
+ */
+export function secretPrompt(output: NodeJS.WritableStream): (label: string) => Promise<string> {
+  return (label) => promptHidden(`${label}: `, output);
 }

@@ -14,7 +14,7 @@ import { readStoreFile, type StoreFile } from "../storage/store-file.js";
 import { type StoreSpec, storeSpecOf } from "../storage/store-spec.js";
 import type { CliContext } from "./context.js";
 import { readKeyFile } from "./key-file.js";
-import { canPrompt, promptHidden } from "./prompt.js";
+import { canPrompt, promptHidden, secretPrompt } from "./prompt.js";
 
 /**
  * Runs one command against the element: through the daemon when one owns the store, directly
@@ -154,8 +154,7 @@ export function elementOptions(context: CliContext): Omit<ElementOptions, "write
     lockTimeoutMs: context.lockTimeoutMs,
     env: context.env,
     // Asked only when a backend needs a secret: touching stdin costs every command start-up time.
-    // Without a terminal, promptHidden refuses with a clear error.
-    prompt: (label: string) => promptHidden(`${label}: `, context.stderr),
+    prompt: secretPrompt(context.stderr),
   };
 }
 

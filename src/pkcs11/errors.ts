@@ -119,15 +119,24 @@ export function describePkcs11Error(error: unknown, where: string): ReidError {
   }
   const meaning = MEANINGS[failure.ckr] ?? OTHER;
   const message = `${failure.method} on ${where}: ${failure.ckr} (${meaning.advice})`;
-  return meaning.kind === "auth"
-    ? new AuthError(meaning.code, message)
-    : new StorageError(message, meaning.code);
+  if (meaning.kind === "auth") {
+    const auth = meaning;
+    return new AuthError(auth.code, message);
+  }
+  const storage = meaning;
+  return new StorageError(message, storage.code);
 }
 
 /** A token whose flags say its user PIN is locked: exit 4, before any login is tried. */
 export function pinLocked(where: string): AuthError {
-  const meaning = MEANINGS.CKR_PIN_LOCKED as Meaning;
-  return new AuthError(meaning.code, `${where} reports CKF_USER_PIN_LOCKED: ${meaning.advice}`);
+  const auth = MEANINGS.CKR_PIN_LOCKED as Meaning;
+  return new AuthError(auth.code, `${where} reports CKF_USER_PIN_LOCKED: ${auth.advice}`);
+}
+
+/** Every code a CKR_* failure of `kind` is reported under (the spec's error table lists them). */
+export function pkcs11Codes(kind: Kind): string[] {
+  const meanings = [...Object.values(MEANINGS), OTHER].filter((meaning) => meaning.kind === kind);
+  return [...new Set(meanings.map((meaning) => meaning.code))];
 }
 
 /** Whether `error` is this CKR_* return value. */

@@ -13,7 +13,11 @@ export interface BackendOpenOptions {
   readonly lockTimeoutMs: number;
   /** The caller's environment, for secrets named by variables (REID_PKCS11_PIN_FILE). */
   readonly env: NodeJS.ProcessEnv;
-  /** Asks the user for a secret at the terminal; absent when there is none (then: a clear error). */
+  /**
+   * Asks the user for the secret `label` names ("user PIN of token 'reid'") at the terminal; absent
+   * when no one can be asked. It rejects with a NoTerminalError when it finds no terminal: either
+   * way the backend then fails with its own clear error, saying how else to give the secret.
+   */
   readonly prompt?: (label: string) => Promise<string>;
 }
 

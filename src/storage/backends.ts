@@ -28,6 +28,7 @@ export const FILES = "files";
 export const BACKENDS: readonly BackendEntry[] = [
   entry(FILES, "files", null, null, async () => ({ backend: fileBackend })),
   entry("tpm", "TPM", "tpm", "REID_TPM", () => import("./tpm/backend.js")),
+  entry("pkcs11", "PKCS#11", "pkcs11", "REID_PKCS11", () => import("./pkcs11/backend.js")),
 ];
 
 function entry(

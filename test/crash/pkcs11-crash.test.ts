@@ -1,44 +1,49 @@
-// The crash test on the PKCS#11 backend: a reset loop (test/fixtures/pkcs11-reset-loop.ts) keeps
-// its identifier in two data objects of a real SoftHSM2 token and is SIGKILLed at random moments,
-// over and over. After every kill OpenSC's pkcs11-tool (an independent client) lists and reads
-// reid's objects: each label is carried by no object or by one object shaped as reid makes them
-// holding a whole record, never a torn one, never none at all; two records only as the two ends
-// of one reset. The store, read-only, must load the newest record's identifier and leave the
-// token as the kill left it.
+// The crash test of test/crash/crash.test.ts on the PKCS#11 backend: the reset loop
+// (test/fixtures/reset-loop.ts --pkcs11 SPEC, the element's own resets) keeps its identifier in two
+// data objects of a real SoftHSM2 token and is SIGKILLed at random moments, over and over. After
+// every kill OpenSC's pkcs11-tool (an independent client) lists and reads reid's objects: each
+// label is carried by no object or by one object shaped as reid makes them holding a whole record,
+// never a torn one, never none at all; two records only as the two ends of one reset. The real CLI
+// (`reid status`, finding the token from the store's store.json) must show the old or the new
+// generation, set; the store's load(), read-only, the newest record's identifier; and readers must
+// leave the token as the kill left it.
 //
 // Only the reid process is killed, never the token. SoftHSM2 (2.6) writes a new object's file
 // first with default attributes (an empty label) and then whole, template and all, in one
 // write(2): a kill inside C_CreateObject leaves an object no label lookup finds, or the whole
 // object. It does not fsync, so a power cut under it is SoftHSM2's matter, not reid's.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { type TestContext, test } from "node:test";
-import { deriveHandle } from "../../src/derive/derivation.js";
 import { Pkcs11Token } from "../../src/pkcs11/token.js";
-import { DualAreaStore } from "../../src/storage/dual-area-store.js";
-import { backend } from "../../src/storage/pkcs11/backend.js";
 import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
+import { givenStoreSpec } from "../../src/storage/store-spec.js";
+import { reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import {
   checkBothOutcomes,
+  checkLoad,
   checkRecords,
   lastAcknowledged,
   oldOrNew,
   recordBytes,
+  resetInProcess,
   runAndKill,
 } from "../helpers/reset-loop.js";
 import { containsBytes } from "../helpers/secret.js";
 import { SOFTHSM_MODULE, type SoftHsmToken } from "../helpers/softhsm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
-import { setRecord } from "../storage/conformance.js";
 import { areaObjects, softhsm } from "../storage/pkcs11-fixture.js";
 
 const KILLS = 100;
-/** Kills go on past KILLS, up to this many, only while a state the test must see has not been seen yet. */
-const MAX_KILLS = 2 * KILLS;
 /**
- * Kills land 0..MAX_DELAY_MS after the first acknowledgement: over the next two resets or so, as
- * one takes some 50 ms on SoftHSM2 (C_CreateObject alone 25 ms).
+ * Kills go on past KILLS, up to this many, only while a state the test must see has not been seen
+ * yet. Both objects hold records only for the one C_DestroyObject after a create (a few percent of
+ * a reset), so the clean-up check may take a few hundred kills to reach.
+ */
+const MAX_KILLS = 5 * KILLS;
+/**
+ * Kills land 0..MAX_DELAY_MS after the first acknowledgement: over the next resets, as one takes
+ * some 50 ms on SoftHSM2 (C_CreateObject alone 25 ms).
  */
 const MAX_DELAY_MS = 120;
 
@@ -47,6 +52,12 @@ interface ObjectView {
   readonly label: string;
   readonly value: Buffer;
   readonly decoded: DecodedArea;
+}
+
+interface Status {
+  readonly state: string;
+  readonly generation: number;
+  readonly handle: string | null;
 }
 
 interface TokenView {
@@ -99,37 +110,6 @@ function checkAfterKill(view: TokenView, generation: number, where: string): voi
   checkRecords(view.records, generation, where);
 }
 
-/** A store over the token's objects for `use` (read-only, or a writer), closed after. */
-async function withStore<T>(
-  token: SoftHsmToken,
-  write: boolean,
-  use: (store: DualAreaStore) => Promise<T>,
-): Promise<T> {
-  const opened = await backend.open(".", backend.parse(token.spec), {
-    write,
-    lockTimeoutMs: 30_000,
-    env: {},
-  });
-  const store = new DualAreaStore(opened.area);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-    await opened.close();
-  }
-}
-
-/** One reset by a store in this process; returns the new generation. */
-function resetInProcess(token: SoftHsmToken): Promise<number> {
-  return withStore(token, true, async (store) => {
-    const generation = (await store.info()).generation + 1;
-    const identifier = randomBytes(32);
-    await store.commit({ ...setRecord(generation, identifier), handle: deriveHandle(identifier) });
-    identifier.fill(0);
-    return generation;
-  });
-}
-
 test("the after-kill check rejects what a kill must never leave: a torn record, no record, records apart, a foreign object", async (t) => {
   const { dir } = tempDir(t);
   const hsm = await softhsm();
@@ -175,12 +155,13 @@ test("the after-kill check rejects what a kill must never leave: a torn record, 
 });
 
 test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments leaves the old or the new generation on the token, never neither or a mix`, {
-  timeout: 300_000,
+  timeout: 900_000,
 }, async (t: TestContext) => {
   const hsm = await softhsm();
   const token = await hsm.token();
+  const spec = await givenStoreSpec("pkcs11", token.spec);
   // Held for the whole test: the module stays initialized and the user logged in in this process,
-  // so reading the store after each kill is quick.
+  // so reading and resetting the store in this process after each kill is quick.
   const held = await Pkcs11Token.open(SOFTHSM_MODULE, token.label);
   const session = held.openSession();
   session.login(token.pin);
@@ -189,9 +170,21 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
     held.close();
   });
   const { store } = tempDir(t, "reid-pkcs11-crash-");
-  const fixture = await compileFixture("pkcs11-reset-loop");
-  let committed = await resetInProcess(token);
-  assert.equal(committed, 1);
+  const fixture = await compileFixture("reset-loop");
+  const env = hsm.env;
+  const init = await reidJson<Status>(["--store", store, "--pkcs11", token.spec, "init"], { env });
+  assert.equal(init.generation, 1);
+  // Guards the guard on the real store: the check passes on what init left.
+  const first = await readToken(token, "after init");
+  try {
+    checkAfterKill(first, init.generation, "after init");
+    assert.equal(first.records.length, 1, "init left more than one record");
+  } finally {
+    forget(first);
+  }
+
+  /** The generation in force when the next fixture starts. */
+  let committed = init.generation;
   let highest = committed;
   const outcomes = { ack: 0, next: 0 };
   const left = { bothHeld: 0, cleanups: 0 };
@@ -200,8 +193,9 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
   let kill = 0;
   while (kill < KILLS || (kill < MAX_KILLS && unseen())) {
     kill++;
+    // Spread kills over the first MAX_DELAY_MS; a delay of 0 kills right after the first reset.
     const delayMs = kill % 10 === 0 ? 0 : Math.floor(Math.random() * (MAX_DELAY_MS + 1));
-    const { acks } = await runAndKill(fixture, store, delayMs, undefined, ["--pkcs11", token.spec], hsm.env);
+    const { acks } = await runAndKill(fixture, store, delayMs, undefined, ["--pkcs11", token.spec], env);
     acknowledged += acks.length;
     const where = `kill ${kill} (after ${delayMs} ms)`;
     const last = lastAcknowledged(acks, committed);
@@ -210,23 +204,15 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
     // Exactly what the kill left, read before anything else opens the store.
     const view = await readToken(token, where);
     try {
-      // load() through the store, read-only (a reader finishes nothing).
-      const loaded = await withStore(token, false, (store) => store.load());
-      try {
-        outcomes[oldOrNew(loaded, last, highest, where)]++;
-        highest = loaded.generation;
-        committed = loaded.generation;
-        checkAfterKill(view, loaded.generation, where);
-        const newest = view.records[0] as StoredRecord;
-        assert.equal(loaded.epoch, newest.epoch, `${where}: load() disagrees with the newest record`);
-        assert.ok(
-          loaded.identifier && containsBytes(loaded.identifier, newest.identifier as Uint8Array),
-          `${where}: load() returned another identifier than the newest record's`,
-        );
-      } finally {
-        loaded.identifier?.fill(0);
-      }
-      // Readers leave the token as the kill left it: only a writer finishes a commit.
+      // The store remembers its token: status needs no --pkcs11.
+      const status = await reidJson<Status>(["status", "--store", store], { env });
+      outcomes[oldOrNew(status, last, highest, where)]++;
+      highest = status.generation;
+      committed = status.generation;
+
+      checkAfterKill(view, status.generation, where);
+      await checkLoad(store, spec, view.records[0] as StoredRecord, where);
+      // Readers (status, load) leave the token as the kill left it: only a writer finishes a commit.
       assert.deepEqual(
         await areaObjects(token),
         view.objects.map(({ label, value }) => `${label}:${value.toString("hex")}`),
@@ -237,7 +223,7 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
         // Every other time, prove that the next reset destroys the old record's object;
         // otherwise leave it for the next fixture, so kills also land in that clean-up.
         if (left.bothHeld % 2 === 1) {
-          committed = await resetInProcess(token);
+          committed = await resetInProcess(store, null, spec);
           highest = committed;
           left.cleanups++;
           await checkCleanup(token, committed, view, `${where}, clean-up`);
@@ -248,7 +234,7 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
     }
   }
   t.diagnostic(
-    `${kill} kills, ${acknowledged} acknowledged resets; load=ack ${outcomes.ack} / ack+1 ${outcomes.next}; ` +
+    `${kill} kills, ${acknowledged} acknowledged resets; status=ack ${outcomes.ack} / ack+1 ${outcomes.next}; ` +
       `both objects held records after ${left.bothHeld} kills (${left.cleanups} clean-up resets checked)`,
   );
   checkBothOutcomes(outcomes);

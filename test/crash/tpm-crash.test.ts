@@ -14,26 +14,19 @@
 // with it, and this test holds a connection only between runs of the fixture.
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { deriveHandle } from "../../src/derive/derivation.js";
-import { openStore } from "../../src/storage/open.js";
-import {
-  AREA_SIZE,
-  type DecodedArea,
-  decodeArea,
-  encodeRecord,
-  type StoredRecord,
-} from "../../src/storage/record.js";
+import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
 import { REID_NV_ATTRIBUTES } from "../../src/storage/tpm/nv-area.js";
 import { password } from "../../src/tpm/command.js";
 import { NV_UndefineSpace } from "../../src/tpm/commands/nv.js";
 import { TPM_RH, TPMA_NV } from "../../src/tpm/constants.js";
-import { parseTpmSpec, type TpmSpec } from "../../src/tpm/spec.js";
+import { parseTpmSpec } from "../../src/tpm/spec.js";
 import type { Tpm } from "../../src/tpm/tpm.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
 import { reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import {
   checkBothOutcomes,
+  checkLoad,
   checkRecords,
   lastAcknowledged,
   oldOrNew,
@@ -143,29 +136,6 @@ function checkAfterKill(view: NvView, status: Status, where: string): void {
     }
   });
   checkRecords(view.records, status.generation, where);
-}
-
-/** load() through the store, read-only: the identifier it hands out is the newest record's. */
-async function checkLoad(store: string, spec: TpmSpec, newest: StoredRecord, where: string): Promise<void> {
-  const { store: opened } = await openStore(store, await tpmStore(spec), {
-    write: false,
-    lockTimeoutMs: 30_000,
-  });
-  try {
-    const record = await opened.load();
-    assert.deepEqual(
-      [record.state, record.generation, record.epoch, record.handle],
-      [newest.state, newest.generation, newest.epoch, newest.handle],
-      `${where}: load() disagrees with the newest record`,
-    );
-    assert.ok(
-      record.identifier && newest.identifier && Buffer.from(record.identifier).equals(newest.identifier),
-      `${where}: load() returned another identifier than the newest record's`,
-    );
-    record.identifier.fill(0);
-  } finally {
-    await opened.close();
-  }
 }
 
 /** What is in NV now is what `before` read: same index states, same bytes. */
@@ -295,7 +265,7 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
 
       checkAfterKill(view, status, where);
       if (view.indices.some(({ state }) => state === "defined")) left.definedUnwritten++;
-      await checkLoad(store, spec, view.records[0] as StoredRecord, where);
+      await checkLoad(store, await tpmStore(spec), view.records[0] as StoredRecord, where);
       // Readers (status, load) leave NV as the kill left it: only a writer finishes a commit.
       await checkUnchanged(swtpm, nvIndex, view, where);
       if (view.records.length === 2) {
@@ -303,7 +273,7 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
         // Every other time, prove that the next reset clears the old record by undefining its
         // index; otherwise leave it for the next fixture, so kills also land in that clean-up.
         if (left.bothHeld % 2 === 1) {
-          committed = await resetInProcess(store, null, spec);
+          committed = await resetInProcess(store, null, await tpmStore(spec));
           highest = committed;
           left.cleanups++;
           await checkCleanup(swtpm, nvIndex, committed, view, `${where}, clean-up`);

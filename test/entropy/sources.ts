@@ -8,6 +8,7 @@ import { OsSource } from "../../src/entropy/os-source.js";
 import type { EntropySource } from "../../src/entropy/source.js";
 import type { OpenedBackend } from "../../src/storage/backend.js";
 import { givenStoreSpec, type StoreSpec } from "../../src/storage/store-spec.js";
+import { softhsmForFile } from "../helpers/softhsm.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
 import type { SourceBackend } from "./source-conformance.js";
@@ -20,6 +21,13 @@ async function tpmSpec(): Promise<StoreSpec> {
   const nvIndex = nextIndex;
   nextIndex += 2;
   return givenStoreSpec("tpm", `${(await swtpm()).spec},nv-index=0x${nvIndex.toString(16)}`);
+}
+
+const softhsm = softhsmForFile();
+
+/** The PKCS#11 backend on a fresh token of this file's SoftHSM2. */
+async function pkcs11Spec(): Promise<StoreSpec> {
+  return givenStoreSpec("pkcs11", (await (await softhsm()).token()).spec);
 }
 
 /**
@@ -64,4 +72,5 @@ export const SOURCE_BACKENDS: readonly SourceBackend[] = [
     },
   },
   ...generators("tpm", "swtpm", tpmSpec),
+  ...generators("pkcs11", "SoftHSM2", pkcs11Spec),
 ];

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
+import { openStore } from "../../src/storage/open.js";
 import { type DecodedArea, decodeArea, encodeRecord, type StoredRecord } from "../../src/storage/record.js";
-import type { TpmSpec } from "../../src/tpm/spec.js";
-import { tpmStore } from "./stores.js";
+import type { StoreSpec } from "../../src/storage/store-spec.js";
 
 /** Only a guard against a fixture that never starts; not a performance expectation. */
 const FIRST_ACK_GUARD_MS = 60_000;
@@ -131,6 +131,34 @@ export function checkRecords(
   checkNewestAndOlder(newest, older, statusGeneration, where);
 }
 
+/**
+ * load() through the store, read-only (on `backend`, else the store's own): the identifier it
+ * hands out is the newest record's, with the same header.
+ */
+export async function checkLoad(
+  store: string,
+  backend: StoreSpec | null,
+  newest: StoredRecord,
+  where: string,
+): Promise<void> {
+  const { store: opened } = await openStore(store, backend, { write: false, lockTimeoutMs: 30_000 });
+  try {
+    const record = await opened.load();
+    try {
+      const fields = (r: StoredRecord) => JSON.stringify([r.state, r.generation, r.epoch, r.handle]);
+      check(fields(record) === fields(newest), `${where}: load() disagrees with the newest record`);
+      check(
+        record.identifier && newest.identifier && Buffer.from(record.identifier).equals(newest.identifier),
+        `${where}: load() returned another identifier than the newest record's`,
+      );
+    } finally {
+      record.identifier?.fill(0);
+    }
+  } finally {
+    await opened.close();
+  }
+}
+
 /** A valid set record as reid encodes it, with a fresh identifier: to show the checks reject mixes. */
 export function recordBytes(generation: number, epoch: number): Uint8Array {
   const identifier = randomBytes(32);
@@ -157,10 +185,10 @@ export interface KilledRun {
 
 /**
  * Spawns the reset loop on `store` (sealing under the key in `kekFile`, when given; `extra`
- * arguments after, such as --tpm SPEC or --switch-modes; `env` added to its PATH and HOME, such as
- * SOFTHSM2_CONF), waits for its first acknowledgement
- * and `delayMs` more, then SIGKILLs it. Throws ResetLoopStartError if it never acknowledged a
- * reset, ResetLoopViolation if it misbehaved.
+ * arguments after, such as --tpm SPEC, --pkcs11 SPEC or --switch-modes; `env` added to its PATH and
+ * HOME, such as SOFTHSM2_CONF), waits for its first acknowledgement and `delayMs` more, then
+ * SIGKILLs it. Throws ResetLoopStartError if it never acknowledged a reset, ResetLoopViolation if
+ * it misbehaved.
  */
 export async function runAndKill(
   fixture: string,
@@ -243,17 +271,17 @@ export function forget(areas: Areas): void {
 
 /**
  * One reset by the element in this process (not the fixture), sealed under `kek` when given, on
- * the TPM `tpm` names when given (the connection closes with the element); returns the new
- * generation.
+ * the backend `backend` names when given (its connection closes with the element), else on the
+ * store's own; returns the new generation.
  */
 export async function resetInProcess(
   store: string,
   kek: Uint8Array | null = null,
-  tpm: TpmSpec | null = null,
+  backend: StoreSpec | null = null,
 ): Promise<number> {
   const element = await openElement({
     storeDirectory: store,
-    store: tpm ? await tpmStore(tpm) : null,
+    store: backend,
     write: true,
     lockTimeoutMs: 30_000,
     kek,

@@ -2,7 +2,9 @@
 // in text and JSON, and every kind of bad input as one line with its exit code and no PIN.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
+import { run } from "../../src/cli/run.js";
 import { assertOneLineError, reid } from "../helpers/cli.js";
 import { SOFTHSM_MODULE } from "../helpers/softhsm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
@@ -29,6 +31,13 @@ async function infoJson(args: readonly string[], env: NodeJS.ProcessEnv = {}): P
 }
 
 const states = (report: Report) => report.objects.map((o) => o.state);
+
+/** Everything written to `stream` until it ends. */
+async function collect(stream: PassThrough): Promise<string> {
+  let text = "";
+  for await (const chunk of stream) text += String(chunk);
+  return text;
+}
 
 describe("reid pkcs11 info", () => {
   test("shows module, library, token and flags, that C_GenerateRandom works, and whether reid's objects are free, reid's or foreign", async (t) => {
@@ -96,6 +105,30 @@ describe("reid pkcs11 info", () => {
     await infoJson(["--pkcs11", token.spec]);
     assert.equal((await infoJson(["--pkcs11", bare])).state.userPinCountLow, false);
     assert.match((await info(["--pkcs11", bare])).stdout, /^user PIN {6}set$/m);
+  });
+
+  test("reads the environment the CLI is given, not the process's own: REID_PKCS11 and REID_PKCS11_PIN_FILE", async () => {
+    const token = await (await softhsm()).token();
+    for (const name of ["REID_PKCS11", "REID_PKCS11_PIN_FILE"]) {
+      assert.equal(process.env[name], undefined, `${name} is set in the test process`);
+    }
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const [out, err] = [collect(stdout), collect(stderr)];
+    const code = await run({
+      argv: ["--json", "pkcs11", "info"],
+      env: {
+        REID_PKCS11: `module=${SOFTHSM_MODULE},token=${token.label}`,
+        REID_PKCS11_PIN_FILE: token.pinFile,
+      },
+      stdout,
+      stderr,
+    });
+    stdout.end();
+    stderr.end();
+    assert.equal(code, 0, await err);
+    // Checked, not "unchecked": the PIN file came from the given environment too.
+    assert.deepEqual(states(JSON.parse(await out) as Report), ["free", "free"]);
   });
 
   test("bad input: no token given, bad spec text (exit 2); a missing module or token (exit 6); each in one line", async (t) => {

@@ -11,6 +11,7 @@ import { type OpenedStore, openStore } from "../../src/storage/open.js";
 import { AesGcmSealer, KEK_LENGTH, type Sealer } from "../../src/storage/sealer.js";
 import { newStoreId, writeStoreFile } from "../../src/storage/store-file.js";
 import { defaultStoreSpec, givenStoreSpec, type StoreSpec, specText } from "../../src/storage/store-spec.js";
+import { type SoftHsm, type SoftHsmToken, softhsmForFile } from "../helpers/softhsm.js";
 import { type Swtpm, swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
 import type { StoreBackend, StoreFixture } from "./conformance.js";
@@ -99,8 +100,9 @@ export function backendFixture(
       both[index] = bytes;
       await put(both);
     },
-    // Another store directory (a store.json of its own) naming the same place; a backend whose
-    // place is the directory itself (files) gets a copy of this store's areas there.
+    // Another store directory (a store.json of its own) naming the same place (the same TPM index,
+    // the same token's objects); a backend whose place is the directory itself (files) gets a copy
+    // of this store's areas there.
     openElsewhere: async () => {
       const other = join(dir, `other-${others++}`);
       const copy = await areas();
@@ -129,6 +131,20 @@ export async function tpmSpec(): Promise<StoreSpec> {
   return givenStoreSpec("tpm", `${spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`);
 }
 
+// One SoftHSM2 for the test file that uses PKCS#11 fixtures (its own SOFTHSM2_CONF), made on
+// first use; each fixture takes a fresh token of its own.
+const softhsmOfFile = softhsmForFile();
+
+/** The SoftHSM2 the PKCS#11 fixtures of this test file run on. */
+export function storesSoftHsm(): Promise<SoftHsm> {
+  return softhsmOfFile();
+}
+
+/** The PKCS#11 backend on `token` (with its pin-file=), else on a fresh token of this file's SoftHSM2. */
+export async function pkcs11Spec(token?: SoftHsmToken): Promise<StoreSpec> {
+  return givenStoreSpec("pkcs11", (token ?? (await (await softhsmOfFile()).token())).spec);
+}
+
 /** The backends the IdentifierStore conformance suite runs against. */
 export const STORE_BACKENDS: readonly StoreBackend[] = [
   { name: "file", fixture: async (t) => backendFixture(t, await defaultStoreSpec()) },
@@ -142,5 +158,11 @@ export const STORE_BACKENDS: readonly StoreBackend[] = [
     name: "TPM NV (swtpm), sealed",
     sealed: true,
     fixture: async (t) => backendFixture(t, await tpmSpec(), newSealer()),
+  },
+  { name: "PKCS#11 data objects (SoftHSM2)", fixture: async (t) => backendFixture(t, await pkcs11Spec()) },
+  {
+    name: "PKCS#11 data objects (SoftHSM2), sealed",
+    sealed: true,
+    fixture: async (t) => backendFixture(t, await pkcs11Spec(), newSealer()),
   },
 ];

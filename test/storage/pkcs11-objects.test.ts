@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { ExitCode, StorageError } from "../../src/errors.js";
 import { AREA_SIZE } from "../../src/storage/record.js";
+import { readStoreFile, writeStoreFile } from "../../src/storage/store-file.js";
+import { specText } from "../../src/storage/store-spec.js";
 import { assertSameSecret, containsBytes } from "../helpers/secret.js";
 import { type SoftHsmToken, tokenFiles } from "../helpers/softhsm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
@@ -213,6 +215,17 @@ test("an object shaped as reid makes them is taken: written by pkcs11-tool it se
   ]);
   const copy = await pkcs11Fixture(t);
   await writeData(copy.token, dir, "reid-area-0", recordBytes, ["--private", "--application-label", "reid"]);
+  // The record carries the source store's id: the copy's directory is that store's, moved to the
+  // other token (as a restored backup of the directory would be), or the record is refused as
+  // another store's.
+  const sourceId = readStoreFile(source.directory)?.id;
+  assert.ok(sourceId, "the source store remembers no id");
+  writeStoreFile(copy.directory, {
+    id: sourceId,
+    backend: "pkcs11",
+    spec: specText(copy.spec),
+    committed: true,
+  });
   const store = await copy.open();
   try {
     assertSameSecret((await store.load()).identifier, identifier);

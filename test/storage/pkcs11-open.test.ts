@@ -1,15 +1,23 @@
 // Opening the PKCS#11 backend: where the user PIN may come from, what a wrong one, a missing
 // module or a missing token give (one line, the exit code, no PIN), the lock shared however the
-// module is named, and the native code loading only when a store opens.
+// module is named, and the native code loading only when a store opens (never for a files store).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, symlinkSync } from "node:fs";
+import { chmodSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { AuthError, ExitCode, ReidError, StorageError, UsageError } from "../../src/errors.js";
+import { type TestContext, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  AuthError,
+  ExitCode,
+  NoTerminalError,
+  ReidError,
+  StorageError,
+  UsageError,
+} from "../../src/errors.js";
 import type { BackendOpenOptions, OpenedBackend } from "../../src/storage/backend.js";
 import { backend } from "../../src/storage/pkcs11/backend.js";
+import { reidOk } from "../helpers/cli.js";
 import { finished } from "../helpers/process.js";
 import { SOFTHSM_MODULE, type SoftHsmToken } from "../helpers/softhsm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
@@ -83,6 +91,18 @@ test("the user PIN comes from pin-file=, else REID_PKCS11_PIN_FILE, else the pro
   assert.equal(none.exitCode, ExitCode.auth);
   assert.equal(none.code, "pkcs11-pin-required");
   assert.match(none.message, /pin-file=FILE.*REID_PKCS11_PIN_FILE/);
+  // The CLI's prompt with no terminal to ask at: the same advice, not the prompt's own refusal.
+  const noTerminal = async () => {
+    throw new NoTerminalError("cannot prompt for a secret: stdin is not a terminal");
+  };
+  const unasked = await failure(open(specWithout(token), { prompt: noTerminal }));
+  assert.equal(unasked.exitCode, ExitCode.auth);
+  assert.equal(unasked.code, "pkcs11-pin-required");
+  // Any other failure of the prompt (Ctrl-C) is passed on as it is.
+  const cancelled = async () => {
+    throw new UsageError("cancelled at the prompt", "cancelled");
+  };
+  assert.equal((await failure(open(specWithout(token), { prompt: cancelled }))).code, "cancelled");
 });
 
 test("a missing module, a file that is no module, and a missing token are exit 6 naming what is missing", async (t) => {
@@ -137,4 +157,45 @@ test("the native binding and the module load only when a store opens, never to p
   assert.deepEqual(seen.parsed, { binding: false, module: false }, "parsing a spec loaded native code");
   // The check can see a load: after the open both are mapped.
   assert.deepEqual(seen.open, { binding: true, module: true });
+});
+
+/** What native code a `reid` run had mapped when it exited, seen by a module it imports first. */
+async function mappedByCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv) {
+  const { dir } = tempDir(t);
+  const probe = join(dir, "probe.mjs");
+  const out = join(dir, "mapped.json");
+  writeFileSync(
+    probe,
+    `import { readFileSync, writeFileSync } from "node:fs";
+process.on("exit", () => {
+  const maps = readFileSync("/proc/self/maps", "utf8");
+  writeFileSync(${JSON.stringify(out)}, JSON.stringify({ binding: maps.includes("pkcs11.node"), module: maps.includes("libsofthsm2") }));
+});
+`,
+  );
+  await reidOk(args, { env: { ...env, NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` } });
+  return JSON.parse(readFileSync(out, "utf8")) as Record<"binding" | "module", boolean>;
+}
+
+test("reid on a files store never loads the native binding, init and status alike; on a PKCS#11 store it does", async (t) => {
+  const hsm = await softhsm();
+  const token = await hsm.token();
+  const { dir } = tempDir(t);
+  const files = join(dir, "files");
+  const none = { binding: false, module: false };
+  assert.deepEqual(
+    await mappedByCli(t, ["--store", files, "init"], hsm.env),
+    none,
+    "init loaded native code",
+  );
+  assert.deepEqual(
+    await mappedByCli(t, ["--store", files, "status"], hsm.env),
+    none,
+    "status loaded native code",
+  );
+  // The probe can see a load: a PKCS#11 store's status leaves the binding mapped (the module
+  // itself is unloaded again when the store closes).
+  const onToken = join(dir, "token");
+  await reidOk(["--store", onToken, "--pkcs11", token.spec, "init"], { env: hsm.env });
+  assert.equal((await mappedByCli(t, ["--store", onToken, "status"], hsm.env)).binding, true);
 });

@@ -32,7 +32,7 @@ export const command: Command = {
       const { syntax } = await entry.load();
       lines.push(
         `${entry.label}: --${entry.option} ${syntax ?? "SPEC"}`,
-        `     (or $${entry.variable}): the identifier lives in the ${entry.label}; the store remembers it.`,
+        `     (or $${entry.variable}): the ${entry.label} backend holds the identifier; the store remembers it.`,
       );
     }
     lines.push("Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage.");

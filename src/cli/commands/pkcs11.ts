@@ -1,30 +1,27 @@
 import { ExitCode, ReidError, UsageError } from "../../errors.js";
 import { pinLocked } from "../../pkcs11/errors.js";
-import { type Command, print, printJson } from "../context.js";
-import { canPrompt, promptHidden } from "../prompt.js";
+import { PKCS11_SYNTAX, type Pkcs11Spec } from "../../storage/pkcs11/spec.js";
+import { type Command, print, printJson, storeSpecOfContext } from "../context.js";
+import { canPrompt, secretPrompt } from "../prompt.js";
 
 export const command: Command = {
-  usage: "reid pkcs11 info --pkcs11 module=PATH,token=LABEL[,pin-file=FILE] [--json]",
+  usage: "reid --pkcs11 SPEC [--json] pkcs11 info",
   summary:
-    "Shows the PKCS#11 module's library, the token's info and flags, whether C_GenerateRandom works, and whether reid's objects (reid-area-0, reid-area-1) are free, reid's or someone else's; seeing private objects takes the user PIN (pin-file=, REID_PKCS11_PIN_FILE or the prompt).",
-  options: { pkcs11: { type: "string" } },
+    "Shows the PKCS#11 module's library, the token's info and flags, whether C_GenerateRandom works, and whether reid's objects (reid-area-0, reid-area-1) are free, reid's or someone else's; seeing private objects takes the user PIN (pin-file=, REID_PKCS11_PIN_FILE or the prompt). Without --pkcs11 (or REID_PKCS11), the token the store remembers.",
+  options: {},
   positionals: [1, 1],
-  async run(context, values, [action]) {
+  async run(context, _values, [action]) {
     if (action !== "info") throw new UsageError(`unknown 'reid pkcs11' action '${action}' (info)`);
-    const text = typeof values.pkcs11 === "string" ? values.pkcs11 : process.env.REID_PKCS11 || undefined;
-    if (text === undefined) {
-      throw new UsageError(
-        "no PKCS#11 token: give --pkcs11 module=PATH,token=LABEL[,pin-file=FILE] (or REID_PKCS11)",
-      );
+    // --pkcs11 SPEC, REID_PKCS11, or the token the store remembers.
+    const store = await storeSpecOfContext(context);
+    if (store.kind !== "pkcs11") {
+      throw new UsageError(`no PKCS#11 token: give --pkcs11 ${PKCS11_SYNTAX} (or REID_PKCS11)`);
     }
-    const [{ backend }, { inspectPkcs11 }] = await Promise.all([
-      import("../../storage/pkcs11/backend.js"),
-      import("../../storage/pkcs11/inspect.js"),
-    ]);
-    const spec = backend.parse(text);
-    const report = await inspectPkcs11(spec, {
-      env: process.env,
-      ...(canPrompt() ? { prompt: (label: string) => promptHidden(label, context.stderr) } : {}),
+    const { inspectPkcs11 } = await import("../../storage/pkcs11/inspect.js");
+    // Without a terminal and a PIN file, reid's private objects are reported unchecked.
+    const report = await inspectPkcs11(store.spec as Pkcs11Spec, {
+      env: context.env,
+      ...(canPrompt() ? { prompt: secretPrompt(context.stderr) } : {}),
     });
     if (context.json) printJson(context, report);
     else {

@@ -6,6 +6,7 @@ import { checkGenerator, GENERATORS, generatorOf, NAMED_BACKENDS } from "../../s
 import type { StoreSpec } from "../../storage/store-spec.js";
 import { parseByteCount } from "../byte-count.js";
 import { type CliContext, type Command, printJson, storeSpecOfContext } from "../context.js";
+import { secretPrompt } from "../prompt.js";
 
 const CHUNK = 1 << 16;
 const JSON_LIMIT = 1 << 16;
@@ -58,7 +59,7 @@ export const command: Command = {
   },
 };
 
-/** The store's backend, opened for its generator (--source tpm, tpm+os) and nothing else. */
+/** The store's backend, opened for its generator (--source tpm, pkcs11+os) and nothing else. */
 async function openGenerator(
   context: CliContext,
   store: StoreSpec,
@@ -70,6 +71,7 @@ async function openGenerator(
     write: false,
     lockTimeoutMs: context.lockTimeoutMs,
     env: context.env,
+    prompt: secretPrompt(context.stderr),
   });
   try {
     checkGenerator(name, wanted, store.kind, opened.randomSource !== undefined);

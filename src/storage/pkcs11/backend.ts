@@ -1,5 +1,11 @@
 import type { Backend } from "../backend.js";
-import { formatPkcs11Spec, type Pkcs11Spec, parsePkcs11Spec, samePkcs11Place } from "./spec.js";
+import {
+  formatPkcs11Spec,
+  PKCS11_SYNTAX,
+  type Pkcs11Spec,
+  parsePkcs11Spec,
+  samePkcs11Place,
+} from "./spec.js";
 
 /**
  * The PKCS#11 backend: reid's two areas are data objects on a token (SoftHSM2, a smart card, an
@@ -12,6 +18,9 @@ export const backend: Backend<Pkcs11Spec> = {
   format: formatPkcs11Spec,
   samePlace: samePkcs11Place,
   defaultSource: "pkcs11+os",
+  syntax: PKCS11_SYNTAX,
+  // The labels are fixed: one token holds one store's pair of objects.
+  anotherPlace: "give this store a token of its own (token= in --pkcs11)",
   async open(_directory, spec, options) {
     const { openPkcs11 } = await import("./open.js");
     return openPkcs11(spec, options);

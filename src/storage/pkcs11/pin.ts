@@ -1,4 +1,4 @@
-import { AuthError } from "../../errors.js";
+import { AuthError, NoTerminalError } from "../../errors.js";
 import type { BackendOpenOptions } from "../backend.js";
 import { readTextSecret } from "../secret-file.js";
 import type { Pkcs11Spec } from "./spec.js";
@@ -23,7 +23,14 @@ export function userPinAtHand(spec: Pkcs11Spec, options: PinOptions): boolean {
 export async function userPin(spec: Pkcs11Spec, options: PinOptions, label: string): Promise<string> {
   const file = pinFile(spec, options);
   if (file !== undefined) return readTextSecret(file, "PKCS#11 user PIN file");
-  if (options.prompt) return options.prompt(`user PIN of token '${label}': `);
+  if (options.prompt) {
+    try {
+      return await options.prompt(`user PIN of token '${label}'`);
+    } catch (error) {
+      // A prompt with no terminal to ask at: say how else the PIN can be given.
+      if (!(error instanceof NoTerminalError)) throw error;
+    }
+  }
   throw new AuthError(
     "pkcs11-pin-required",
     `token '${label}' needs its user PIN: give pin-file=FILE in --pkcs11 or REID_PKCS11_PIN_FILE=FILE (a file of mode 0600), or run at a terminal to be asked`,

@@ -11,7 +11,9 @@ export interface Pkcs11Spec {
   readonly pinFile?: string;
 }
 
-const SYNTAX = "expected module=PATH,token=LABEL[,pin-file=FILE]";
+/** What --pkcs11 takes, for help and messages. */
+export const PKCS11_SYNTAX = "module=PATH,token=LABEL[,pin-file=FILE]";
+const SYNTAX = `expected ${PKCS11_SYNTAX}`;
 const MAX_LABEL_BYTES = 32;
 
 export function parsePkcs11Spec(text: string): Pkcs11Spec {
