@@ -51,4 +51,9 @@ export interface Backend<S> {
   readonly syntax?: string;
   /** What the owner of a second store naming an owned place can do instead ("choose another nv-index="). */
   readonly anotherPlace?: string;
+  /**
+   * Whether `directory` holds this backend's areas though no store.json names a backend: a store
+   * from before store.json, which is this backend's and no other's.
+   */
+  holdsAreasIn?(directory: string): boolean;
 }

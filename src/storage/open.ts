@@ -87,7 +87,12 @@ export async function openStore(
       ...(adopt ? { adopt: (id: Uint8Array) => memory.adopt(id) } : {}),
       ...(spec.backend.anotherPlace ? { anotherPlace: spec.backend.anotherPlace } : {}),
     });
-    if (options.write) memory.settle();
+    if (options.write) {
+      // The record first: a place another store owns (store-owned) is refused before this
+      // directory remembers it.
+      await area.info();
+      memory.settle();
+    }
     // From here the store closes its own area; closing it releases the rest.
     undo.pop();
     const store = rememberingStore(area, memory, release);
@@ -98,6 +103,12 @@ export async function openStore(
   }
 }
 
+/** The backend whose areas a directory without store.json holds (a store from before it), or null. */
+async function backendHoldingAreas(location: string): Promise<string | null> {
+  const files = await defaultStoreSpec();
+  return files.backend.holdsAreasIn?.(location) ? files.kind : null;
+}
+
 /** The backend to open: the one asked for, checked against what the store remembers, else the store's own. */
 async function chooseBackend(
   location: string,
@@ -105,14 +116,15 @@ async function chooseBackend(
   remembered: StoreFile | null,
 ): Promise<StoreSpec> {
   if (!requested?.given) return remembered ? storeSpecOf(location, remembered) : defaultStoreSpec();
-  if (remembered === null) return requested;
   // A store never mixes backends: what it holds is where it was first committed.
-  if (remembered.backend !== requested.kind) {
+  const holder = remembered?.backend ?? (await backendHoldingAreas(location));
+  if (holder !== null && holder !== requested.kind) {
     throw new UsageError(
-      `store ${location} keeps its identifier with ${backendName(remembered.backend)}, not ${backendName(requested.kind)}: use another --store for it`,
+      `store ${location} keeps its identifier with ${backendName(holder)}, not ${backendName(requested.kind)}: use another --store for it`,
       "store-backend",
     );
   }
+  if (remembered === null) return requested;
   const before = await storeSpecOf(location, remembered);
   if (!requested.backend.samePlace(before.spec, requested.spec)) {
     throw new UsageError(

@@ -2,7 +2,7 @@
 // entropy source, the owner's password, and every kind of bad input as one line with its exit code.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { decodeArea } from "../../src/storage/record.js";
@@ -221,6 +221,16 @@ describe("bad input on the TPM backend: one line, the right exit code, nothing w
       2,
       /keeps its identifier with the files backend, not the TPM backend/,
     );
+    // A file store from before store.json is a file store all the same.
+    rmSync(join(store, "store.json"));
+    for (const args of [["status"], ["reset"]]) {
+      assertOneLineError(
+        await reid(["--store", store, "--tpm", spec, ...args]),
+        2,
+        /keeps its identifier with the files backend, not the TPM backend/,
+      );
+    }
+    assert.ok(!existsSync(join(store, "store.json")), "the refused store was changed");
     const { store: tpmStore } = tempDir(t);
     await ok(["--store", tpmStore, "--tpm", spec, "init"]);
     const other = await tpmSpec();
@@ -252,6 +262,12 @@ describe("one store per TPM index", () => {
       assert.match(error.message, /NV 0x0152/);
       assert.match(error.message, /nv-index=/);
     }
+    // Nor does a daemon start there, nor a directory that exists remember the owner's place.
+    const served = await reid(["--store", other, "--tpm", spec, "serve"], { timeoutMs: 20_000 });
+    assertOneLineError(served, 3, /holds? the identifier of the store at/);
+    mkdirSync(other, { recursive: true, mode: 0o700 });
+    assertOneLineError(await reid(["--store", other, "--tpm", spec, "reset"]), 3, /the store at/);
+    assert.ok(!existsSync(join(other, "store.json")), "the refused directory remembers the owner's place");
     const after = await statusOf(owner);
     assert.deepEqual(
       [after.state, after.generation, after.handle],

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { UsageError } from "../../errors.js";
 import type { Backend } from "../backend.js";
 import { FileArea } from "./file-area.js";
@@ -18,6 +20,7 @@ export const backend: Backend<FileSpec> = {
   format: () => "",
   samePlace: () => true,
   defaultSource: "os",
+  holdsAreasIn: (directory) => existsSync(join(directory, "area-0")) || existsSync(join(directory, "area-1")),
   async open(directory, _spec, options) {
     return {
       area: new FileArea(directory, { write: options.write }),
