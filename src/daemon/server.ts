@@ -48,7 +48,12 @@ export async function startDaemon(
   // A non-loopback page is refused before anything opens.
   if (options.web) webAddress(options.web.host, options.web.port);
   const socket = await prepareSocket(options.storeDirectory);
-  const element = await openComposedElement({ ...options, write: true, now: () => clock.now() });
+  const element = await openComposedElement({
+    ...options,
+    write: true,
+    claim: true,
+    now: () => clock.now(),
+  });
   const service = new ElementService(element);
   let api: { stop(): Promise<void> };
   try {

@@ -20,6 +20,8 @@ export interface ElementOptions {
   readonly source?: SourceSpec | null;
   /** False: only status and reads; the store opens read-only. */
   readonly write: boolean;
+  /** Opened to serve: another store's place is refused at once (see StoreOpenOptions.claim). */
+  readonly claim?: boolean;
   readonly lockTimeoutMs: number;
   /** The key-encryption key that seals the identifier at rest (32 bytes), if one is configured. */
   readonly kek?: Uint8Array | null;
@@ -47,6 +49,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
   const opened = await openStore(options.storeDirectory, options.store ?? null, {
     write: options.write,
     lockTimeoutMs: options.lockTimeoutMs,
+    claim: options.claim === true,
     sealer: options.kek ? new AesGcmSealer(options.kek) : null,
     ...(options.env ? { env: options.env } : {}),
     ...(options.prompt ? { prompt: options.prompt } : {}),

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { UsageError } from "../errors.js";
+import { ReidError, UsageError } from "../errors.js";
 import type { OpenedBackend } from "./backend.js";
 import { backendName, FILES } from "./backends.js";
 import { DualAreaStore } from "./dual-area-store.js";
@@ -20,6 +20,12 @@ export interface StoreOpenOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Asks for a secret at the terminal, when there is one. */
   readonly prompt?: (label: string) => Promise<string>;
+  /**
+   * Reads the record at once, for a long-lived open (the daemon): another store's place is refused
+   * before anything runs on it. Areas that read but cannot serve (corrupt, foreign) are left to the
+   * operations to report.
+   */
+  readonly claim?: boolean;
 }
 
 export interface OpenedStore {
@@ -87,18 +93,33 @@ export async function openStore(
       ...(adopt ? { adopt: (id: Uint8Array) => memory.adopt(id) } : {}),
       ...(spec.backend.anotherPlace ? { anotherPlace: spec.backend.anotherPlace } : {}),
     });
-    if (options.write) {
-      // The record first: a place another store owns (store-owned) is refused before this
-      // directory remembers it.
-      await area.info();
-      memory.settle();
-    }
     // From here the store closes its own area; closing it releases the rest.
     undo.pop();
     const store = rememberingStore(area, memory, release);
+    if (options.claim) await claim(store);
     return { store, spec, backend };
   } catch (error) {
     await release().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What a store's areas can say of themselves, which its operations report. */
+const AREA_VERDICTS = new Set([
+  "store-corrupt",
+  "store-foreign",
+  "store-key-missing",
+  "store-key-wrong",
+  "store-not-sealed",
+]);
+
+/** Reads the record; what the areas say of themselves waits for the operations, all else throws. */
+async function claim(store: IdentifierStore): Promise<void> {
+  try {
+    await store.info();
+  } catch (error) {
+    if (error instanceof ReidError && AREA_VERDICTS.has(error.code)) return;
+    await store.close().catch(() => undefined);
     throw error;
   }
 }

@@ -6,10 +6,11 @@ import { newStoreId, STORE_FILE, type StoreFile, writeStoreFile } from "./store-
 
 /**
  * What one open store remembers in store.json, and when it writes it. A read-only open never
- * writes. A write open writes at once what is new or changed (a legacy file, another spec for the
- * same place) when the directory exists; a new directory is created by its first commit, not by a
- * command that was refused, so there the file waits for the first commit. It is always written
- * before a record can carry the store id.
+ * writes. A write open writes what is new or changed (a legacy file, another spec for the same
+ * place) once it has read the place as its own, when the directory exists: a place another store
+ * owns is never remembered. A new directory is created by its first commit, not by a command that
+ * was refused, so there the file waits for the first commit. It is always written before a record
+ * can carry the store id.
  */
 export class StoreMemory {
   private id: string | null;
@@ -45,7 +46,7 @@ export class StoreMemory {
     return this.committed;
   }
 
-  /** Writes what is new, if the directory already exists. */
+  /** Writes what is new, if the directory already exists: after the place read as this store's. */
   settle(): void {
     if (this.pending && directoryExists(this.directory)) this.save();
   }
@@ -101,6 +102,7 @@ export function rememberingStore(
         "store-lost",
       );
     }
+    memory.settle();
     return info;
   };
   return {

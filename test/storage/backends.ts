@@ -42,10 +42,11 @@ export function backendFixture(
 ): BackendFixture {
   const { dir, store } = tempDir(t);
   const open = new Set<OpenedStore>();
-  const opener = async (directory: string, lockTimeoutMs = 5000): Promise<IdentifierStore> => {
+  const opener = async (directory: string, lockTimeoutMs = 5000, claim = false): Promise<IdentifierStore> => {
     const opened = await openStore(directory, spec.given ? spec : null, {
       write: true,
       lockTimeoutMs,
+      claim,
       sealer,
     });
     open.add(opened);
@@ -103,12 +104,12 @@ export function backendFixture(
     // Another store directory (a store.json of its own) naming the same place (the same TPM index,
     // the same token's objects); a backend whose place is the directory itself (files) gets a copy
     // of this store's areas there.
-    openElsewhere: async () => {
+    openElsewhere: async (options) => {
       const other = join(dir, `other-${others++}`);
       const copy = await areas();
       writeStoreFile(other, { id: newStoreId(), backend: spec.kind, spec: specText(spec), committed: true });
       await put(copy, other);
-      return opener(other);
+      return opener(other, 5000, options?.claim ?? false);
     },
   };
 }

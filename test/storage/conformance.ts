@@ -15,9 +15,10 @@ export interface StoreFixture {
   open(options?: { lockTimeoutMs?: number }): Promise<IdentifierStore>;
   /**
    * The same place opened from another store directory: for a TPM the same index, for files a copy
-   * of this store's area files under another store's store.json.
+   * of this store's area files under another store's store.json. With `claim`, opened as the
+   * daemon opens it (the record read at once).
    */
-  openElsewhere(): Promise<IdentifierStore>;
+  openElsewhere(options?: { claim?: boolean }): Promise<IdentifierStore>;
   /** Every byte the backend holds for this store, bypassing the store (to scan for secrets). */
   raw(): Promise<Uint8Array[]>;
   /** Overwrites area `index` behind the store's back (a torn write, a bit flip, an attacker). */
@@ -320,6 +321,11 @@ export function describeIdentifierStore(backend: StoreBackend): void {
       } finally {
         await other.close();
       }
+      // Opened to serve, it is refused at once: nothing runs on another store's place.
+      await assert.rejects(
+        fixture.openElsewhere({ claim: true }),
+        (e) => e instanceof StateError && e.code === "store-owned" && e.exitCode === ExitCode.state,
+      );
       assert.deepEqual(await fixture.raw(), before, "the refused store changed the place");
       assertSameSecret((await withStore(fixture, (store) => store.load())).identifier, identifier);
     });
