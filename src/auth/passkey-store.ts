@@ -3,23 +3,11 @@ import { join } from "node:path";
 import { AuthError, describeOsError, StorageError, UsageError } from "../errors.js";
 import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
 import { type PasskeyProof, type PasskeyRegistration, proofRefused } from "./proofs.js";
+import type { StoredPasskey } from "./webauthn.js";
 
 const FILE = "passkeys.json";
 /** Enough for a few phones and security keys; a bound on what the file and the page list. */
 export const MAX_PASSKEYS = 16;
-
-/** One registered passkey: its public key and the authenticator's signature counter. */
-export interface StoredPasskey {
-  /** The credential id, base64url (what the authenticator names it by). */
-  readonly id: string;
-  /** The COSE public key, base64url. */
-  readonly publicKey: string;
-  /** The highest signature counter seen; a lower or equal one later means a cloned authenticator. */
-  readonly counter: number;
-  readonly transports: readonly string[];
-  readonly created: string;
-  readonly lastUsed: string | null;
-}
 
 interface PasskeyFile {
   readonly version: 1;

@@ -3,7 +3,19 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import { verifyAuthenticationResponse, verifyRegistrationResponse } from "@simplewebauthn/server";
 import { AuthError } from "../errors.js";
-import type { StoredPasskey } from "./passkey-store.js";
+
+/** One registered passkey: its public key and the authenticator's signature counter. */
+export interface StoredPasskey {
+  /** The credential id, base64url (what the authenticator names it by). */
+  readonly id: string;
+  /** The COSE public key, base64url. */
+  readonly publicKey: string;
+  /** The highest signature counter seen; a lower or equal one later means a cloned authenticator. */
+  readonly counter: number;
+  readonly transports: readonly string[];
+  readonly created: string;
+  readonly lastUsed: string | null;
+}
 
 /** What the answer must have been made for: the challenge issued, on the origin that issued it. */
 export interface Expected {

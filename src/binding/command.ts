@@ -1,27 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { AuthError } from "../errors.js";
 import { readFields } from "../http/schema.js";
+import type { SignedCommand } from "./messages.js";
 import { commandArgs, commandName, MESSAGES } from "./messages.js";
 import { type Party, signWith, verifies } from "./parties.js";
 import { hex, PROTOCOL, signedBytes } from "./wire.js";
-
-/**
- * A command from a bound user to a device: signed by the user's Ed25519 key over the device, the
- * user, a counter that only goes up and the time, so it cannot be forged, sent to another device,
- * replayed, or held back and delivered late. Telemetry requests are commands too (name "telemetry").
- * Specified in docs/spec.md §7.4, §7.5.
- */
-export interface SignedCommand {
-  readonly v: number;
-  readonly device: string;
-  readonly user: string;
-  readonly counter: number;
-  /** Milliseconds since the epoch, the user's clock. */
-  readonly time: number;
-  readonly name: string;
-  readonly args: readonly string[];
-  readonly signature: string;
-}
 
 /** The device's signed answer to a command: the user knows the bound device carried it out. */
 export interface Receipt {

@@ -1,6 +1,7 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { AuthError } from "../errors.js";
 import { readFields } from "../http/schema.js";
+import type { BindRequest } from "./messages.js";
 import { MESSAGES, NONCE_BYTES } from "./messages.js";
 import { agree, type Party, type Peer, peerOf, signWith, verifies } from "./parties.js";
 import { hex, PROTOCOL, signedBytes } from "./wire.js";
@@ -28,16 +29,6 @@ export interface Hello {
   readonly x25519: string;
   readonly challenge: string;
   readonly signature: string;
-}
-
-export interface BindRequest {
-  readonly v: number;
-  readonly challenge: string;
-  readonly handle: string;
-  readonly ed25519: string;
-  readonly x25519: string;
-  readonly signature: string;
-  readonly pop: string;
 }
 
 export interface BindResult {

@@ -1,10 +1,37 @@
 import { UsageError } from "../errors.js";
 import { defineOperations } from "../http/operation.js";
 import { custom, hex, list, literal, text, whole } from "../http/schema.js";
-import type { SignedCommand } from "./command.js";
-import type { BindRequest } from "./handshake.js";
 import { MAX_READINGS } from "./history.js";
 import { PROTOCOL } from "./wire.js";
+
+/**
+ * A command from a bound user to a device: signed by the user's Ed25519 key over the device, the
+ * user, a counter that only goes up and the time, so it cannot be forged, sent to another device,
+ * replayed, or held back and delivered late. Telemetry requests are commands too (name "telemetry").
+ * Specified in docs/spec.md §7.4, §7.5.
+ */
+export interface SignedCommand {
+  readonly v: number;
+  readonly device: string;
+  readonly user: string;
+  readonly counter: number;
+  /** Milliseconds since the epoch, the user's clock. */
+  readonly time: number;
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly signature: string;
+}
+
+/** A user's request to bind, answering the device's challenge (docs/spec.md §7.3). */
+export interface BindRequest {
+  readonly v: number;
+  readonly challenge: string;
+  readonly handle: string;
+  readonly ed25519: string;
+  readonly x25519: string;
+  readonly signature: string;
+  readonly pop: string;
+}
 
 /** Bytes of a hello's nonce and of a device's challenge. */
 export const NONCE_BYTES = 32;

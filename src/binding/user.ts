@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { AuthError, ExitCode, ReidError, UsageError } from "../errors.js";
 import type { DeviceBinding } from "./bindings-file.js";
-import { checkReceipt, type SignedCommand, signCommand } from "./command.js";
+import { checkReceipt, signCommand } from "./command.js";
 import { bindRequest, checkBindResult, checkHello } from "./handshake.js";
 import { requestedCount } from "./history.js";
 import { deviceAt } from "./http.js";
 import type { Identity } from "./identity.js";
+import type { SignedCommand } from "./messages.js";
 import { NONCE_BYTES } from "./messages.js";
 import { peerOf } from "./parties.js";
 import { openTelemetry } from "./telemetry.js";
