@@ -213,7 +213,7 @@ test("the after-kill check rejects what a kill must never leave: a torn record, 
 });
 
 test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leaves the old or the new generation in NV, never blank or torn`, {
-  timeout: 300_000,
+  timeout: 900_000,
 }, async (t: TestContext) => {
   const swtpm = await swtpmOfFile();
   const nvIndex = nextIndex;
