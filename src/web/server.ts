@@ -6,11 +6,14 @@ import type { ElementApi } from "../element/api.js";
 import { describeOsError, UsageError } from "../errors.js";
 import { webAddress } from "./address.js";
 import { loadAssets } from "./assets.js";
+import { type PageApi, PageLinks } from "./links.js";
 import { ownerPage } from "./page.js";
 
 export interface WebServer {
   /** The page's URL, http://localhost:PORT/ (WebAuthn needs the name, not the address). */
   readonly url: string;
+  /** The one-time sign-in links, for the daemon's socket alone to hand out (docs/spec.md §6.4). */
+  readonly links: PageApi;
   close(): Promise<void>;
 }
 
@@ -48,9 +51,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
   const bound = (server.address() as AddressInfo).port;
   const origin = `http://localhost:${bound}`;
-  page = ownerPage({ element: options.element, origin, assets });
+  const links = new PageLinks(origin);
+  page = ownerPage({ element: options.element, origin, assets, links });
   return {
     url: `${origin}/`,
+    links,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Event streams would hold the close open for ever.

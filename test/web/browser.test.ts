@@ -104,7 +104,9 @@ describe("the owner's page in Chromium", () => {
   }
 
   test("signs in with the PIN and registers a passkey with the PIN again", async () => {
-    await page.goto(`${daemon.origin}/`);
+    // Only the link of `reid page` opens the page; the browser lands on / without the token.
+    await page.goto(await daemon.link());
+    assert.equal(page.url(), `${daemon.origin}/`);
     await page.waitForSelector("#sign-in:not([hidden])");
     await screenshot(page, "01-sign-in");
     await page.fill("#sign-in-pin", PIN);
@@ -402,7 +404,7 @@ describe("the owner's page without an owner PIN", () => {
       daemon = await serveWeb(store);
       browser = await launch();
       const page = await browser.newPage();
-      await page.goto(`${daemon.origin}/`);
+      await page.goto(await daemon.link());
       await page.waitForSelector("#no-pin:not([hidden])");
       assert.match((await page.textContent("#no-pin")) ?? "", /reid pin set/);
       assert.equal(await page.isVisible("#sign-in"), false);

@@ -62,6 +62,8 @@ export interface WebDaemon {
   readonly port: number;
   /** http://localhost:PORT */
   readonly origin: string;
+  /** A one-time sign-in link from `reid page`, as the owner's account gets it. */
+  link(): Promise<string>;
   /** SIGTERM by PID; resolves with the exit. */
   stop(): Promise<Finished>;
 }
@@ -113,7 +115,8 @@ export async function serveWeb(store: string): Promise<WebDaemon> {
     };
     if (url !== null) {
       assert.equal(url, `http://localhost:${port}/`);
-      return { pid, port, origin: `http://localhost:${port}`, stop };
+      const link = async () => (await reidOk(["--store", store, "page"])).stdout.trim();
+      return { pid, port, origin: `http://localhost:${port}`, link, stop };
     }
     const result = await stop();
     if (attempt < 3 && /in use/.test(result.stderr.toString())) continue;
@@ -139,14 +142,28 @@ export interface Reply {
 export class PageClient {
   cookie: string | null = null;
   csrf = "";
+  readonly port: number;
 
-  constructor(readonly port: number) {}
+  /** A client of `daemon`'s page; it opens a link of `reid page` before its first session. */
+  constructor(private readonly daemon: Pick<WebDaemon, "port" | "link">) {
+    this.port = daemon.port;
+  }
 
   get origin(): string {
     return `http://localhost:${this.port}`;
   }
 
+  /** Opens a fresh link of `reid page`: the page's answer (a redirect to / with a new session cookie). */
+  async openLink(): Promise<Reply> {
+    const link = new URL(await this.daemon.link());
+    const reply = await this.get(`${link.pathname}${link.search}`);
+    assert.equal(reply.status, 303, reply.text);
+    assert.equal(reply.headers.location, "/");
+    return reply;
+  }
+
   async open(): Promise<Reply> {
+    if (!this.cookie) await this.openLink();
     const reply = await this.get("/api/session");
     assert.equal(reply.status, 200, reply.text);
     this.csrf = reply.json.csrf;
