@@ -375,14 +375,17 @@ describe("the owner's page in Chromium", () => {
     assert.equal(refused.body.error.code, "no-passkey");
   });
 
-  test("a wrong PIN in the sign-in form is refused and counted", async () => {
+  test("a wrong PIN in the sign-in form is refused and counted, on the page's own count", async () => {
     const before = await status(store);
+    const pageTries = () => JSON.parse(readFileSync(join(store, "owner.json"), "utf8")).page?.failures ?? 0;
+    const tried = pageTries();
     await page.fill("#sign-in-pin", "not the pin 0000");
     await page.click("#pin-sign-in-button");
-    await message(page, /wrong PIN \(\d tries left/);
+    await message(page, /wrong PIN \(\d tries left before PIN entry on the page locks/);
     assert.equal(await page.isVisible("#owner"), false);
     const now = await status(store);
-    assert.equal(now.owner.failures, before.owner.failures + 1);
+    assert.equal(pageTries(), tried + 1);
+    assert.equal(now.owner.failures, before.owner.failures, "the element's own count is the terminal's");
     assert.equal(now.generation, before.generation);
     const last = (await auditLog(store)).at(-1);
     assert.deepEqual(

@@ -341,8 +341,11 @@ describe("the owner's page over HTTP", () => {
     };
     const refused = await client.post("/api/passkeys", { response, pin: "not the pin 0000" });
     assertRefused(refused, 403, "wrong-pin");
+    assert.match(refused.json.error.message, /before PIN entry on the page locks/);
     const now = await snapshot();
-    assert.equal(now.failures, was.failures + 1);
+    // Counted on the page's own count (docs/spec.md §2.8), never the element's.
+    assert.equal(now.failures, was.failures);
+    assert.equal(JSON.parse(readFileSync(join(store, "owner.json"), "utf8")).page.failures, 1);
     assert.deepEqual(JSON.parse(readFileSync(join(store, "passkeys.json"), "utf8")).passkeys, []);
     const last = (await auditLog(store)).at(-1);
     assert.deepEqual(
