@@ -9,6 +9,7 @@ import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { credentialsOf } from "../http/credentials.js";
+import { connectionLimits } from "../http/limits.js";
 import { webAddress } from "../web/address.js";
 import type { PageApi } from "../web/links.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
@@ -147,7 +148,10 @@ async function serveApi(
     (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c)),
     page,
   );
-  const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
+  const server = createAdaptorServer({
+    fetch: routes.fetch,
+    serverOptions: connectionLimits({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
+  }) as Server;
   const responses = new Set<ServerResponse>();
   server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
     responses.add(response);
@@ -173,6 +177,13 @@ async function serveApi(
     },
   };
 }
+
+/**
+ * A client of the socket sends its headers within 5 s and its whole request within 20 s (a
+ * 256 MiB message to sign takes well under a second on a Unix socket): docs/spec.md §6.1.
+ */
+const HEADERS_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 20_000;
 
 /** How long a closing daemon lets the responses in flight finish. */
 const FINISH_MS = 2000;

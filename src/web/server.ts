@@ -4,6 +4,7 @@ import type { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { describeOsError, UsageError } from "../errors.js";
+import { connectionLimits } from "../http/limits.js";
 import { webAddress } from "./address.js";
 import { loadAssets } from "./assets.js";
 import { type PageApi, PageLinks } from "./links.js";
@@ -36,6 +37,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       if (!page) return new Response(null, { status: 503 });
       return page.fetch(request);
     },
+    // Every local account reaches the port: none may hold connections open (docs/spec.md §8).
+    serverOptions: connectionLimits({ headersMs: 5000, requestMs: 10_000 }),
   }) as Server;
   await new Promise<void>((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => {
