@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
 import { type Finished, finished } from "../helpers/process.js";
@@ -124,6 +125,34 @@ export async function serveWeb(store: string): Promise<WebDaemon> {
       `reid serve --web did not start (exit ${result.code ?? result.signal}): stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(result.stderr.toString())}`,
     );
   }
+}
+
+/** A store with the owner's PIN set and an identifier, its daemon serving the page. */
+export interface ServedPage {
+  readonly dir: string;
+  readonly store: string;
+  readonly pinFile: string;
+  readonly daemon: WebDaemon;
+  /** Stops the daemon and removes the directory. */
+  close(): Promise<void>;
+}
+
+export async function servedPage(prefix: string): Promise<ServedPage> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const store = join(dir, "store");
+  const pinFile = await setPin(dir, store);
+  await reidOk(["--store", store, "--pin-file", pinFile, "init"]);
+  const daemon = await serveWeb(store);
+  return {
+    dir,
+    store,
+    pinFile,
+    daemon,
+    close: async () => {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface Reply {

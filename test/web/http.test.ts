@@ -13,8 +13,9 @@ import {
   PageClient,
   PIN,
   type Reply,
+  type ServedPage,
+  servedPage,
   serveWeb,
-  setPin,
   status,
   type WebDaemon,
 } from "./helpers.js";
@@ -30,23 +31,16 @@ function assertRefused(reply: Reply, httpStatus: number, code: string): void {
 }
 
 describe("the owner's page over HTTP", () => {
-  let dir: string;
+  let served: ServedPage;
   let store: string;
-  let pinFile: string;
   let daemon: WebDaemon;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "reid-web-http-"));
-    store = join(dir, "store");
-    pinFile = await setPin(dir, store);
-    await reidOk(["--store", store, "--pin-file", pinFile, "init"]);
-    daemon = await serveWeb(store);
+    served = await servedPage("reid-web-http-");
+    ({ store, daemon } = served);
   });
 
-  after(async () => {
-    await daemon?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => served?.close());
 
   /** What a refusal must leave as it was: the identifier, the PIN counter, the schedule, the audit log. */
   async function snapshot() {

@@ -9,25 +9,19 @@ import { after, before, describe, test } from "node:test";
 import { LINK_MS, PageLinks } from "../../src/web/links.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { startServe } from "../helpers/daemon.js";
-import { PageClient, serveWeb, setPin, type WebDaemon } from "./helpers.js";
+import { PageClient, type ServedPage, servedPage, type WebDaemon } from "./helpers.js";
 
 describe("the sign-in link of `reid page`", () => {
-  let dir: string;
+  let served: ServedPage;
   let store: string;
   let daemon: WebDaemon;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "reid-web-link-"));
-    store = join(dir, "store");
-    const pinFile = await setPin(dir, store);
-    await reidOk(["--store", store, "--pin-file", pinFile, "init"]);
-    daemon = await serveWeb(store);
+    served = await servedPage("reid-web-link-");
+    ({ store, daemon } = served);
   });
 
-  after(async () => {
-    await daemon?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => served?.close());
 
   test("opens the page once, then lands on a URL without the token; used again it is refused", async () => {
     const link = new URL(await daemon.link());
@@ -60,6 +54,16 @@ describe("the sign-in link of `reid page`", () => {
       const reply = await client.get(path);
       assert.equal(reply.status, 403, path);
       assert.equal(reply.headers["set-cookie"], undefined, path);
+    }
+  });
+
+  test("the page's own port mints no link, even for a signed-in session", async () => {
+    const client = new PageClient(daemon);
+    await client.signInWithPin();
+    for (const path of ["/v1/page/link", "/api/page/link", "/api/v1/page/link"]) {
+      const reply = await client.post(path, {});
+      assert.equal(reply.status, 404, `${path}: ${reply.text}`);
+      assert.doesNotMatch(reply.text, /token=/);
     }
   });
 

@@ -5,13 +5,10 @@
 // fails, never skips, when it is not.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { reid, reidOk } from "../helpers/cli.js";
 import { finished } from "../helpers/process.js";
-import { PageClient, PIN, serveWeb, setPin, status, type WebDaemon } from "./helpers.js";
+import { PageClient, PIN, type ServedPage, servedPage, status, type WebDaemon } from "./helpers.js";
 
 /**
  * What nobody runs: plain HTTP to 127.0.0.1:PORT with the page's own Host and Origin, as a browser
@@ -86,7 +83,7 @@ async function asNobody(args: readonly string[]): Promise<Answer[]> {
 }
 
 describe("another local account (nobody) against the owner's page", () => {
-  let dir: string;
+  let served: ServedPage;
   let store: string;
   let pinFile: string;
   let daemon: WebDaemon;
@@ -97,17 +94,11 @@ describe("another local account (nobody) against the owner's page", () => {
       0,
       "this test acts as the account nobody through setpriv, which needs root: run it as root",
     );
-    dir = mkdtempSync(join(tmpdir(), "reid-web-nobody-"));
-    store = join(dir, "store");
-    pinFile = await setPin(dir, store);
-    await reidOk(["--store", store, "--pin-file", pinFile, "init"]);
-    daemon = await serveWeb(store);
+    served = await servedPage("reid-web-nobody-");
+    ({ store, pinFile, daemon } = served);
   });
 
-  after(async () => {
-    await daemon?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => served?.close());
 
   test("nobody loads neither the page, nor its files, nor its API, nor its event stream", async () => {
     const answers = await asNobody(["load", String(daemon.port)]);
