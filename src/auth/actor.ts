@@ -3,6 +3,12 @@ import type { PasskeyProof } from "./proofs.js";
 /** What proves the owner: the PIN, when one is set, or a fresh assertion of a registered passkey. */
 export interface Credentials {
   readonly pin?: string;
+  /**
+   * Whose count a PIN try goes on: the page's own (docs/spec.md §2.8), which locks PIN entry on the
+   * page and never the element. Set only by the page, in the daemon's process; the socket's
+   * credentials (a header) cannot carry it.
+   */
+  readonly tries?: "page";
   /** Checked by the owner gate itself; only surfaces in the daemon's process hand one on. */
   readonly passkey?: PasskeyProof;
 }

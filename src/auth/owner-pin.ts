@@ -11,22 +11,32 @@ const MIN_PIN = 6;
 export const MAX_PIN = 128;
 const FILE = "owner.json";
 
-interface OwnerState {
+/** Wrong PINs in a row on one count, and when the last was. */
+interface Tries {
+  readonly failures: number;
+  readonly lastFailure: string | null;
+}
+
+interface OwnerState extends Tries {
   readonly version: 1;
   /** argon2id encodings: they carry their own salt and parameters. */
   readonly pin: string;
   readonly recovery: string;
-  readonly failures: number;
-  readonly lastFailure: string | null;
+  /** The page's own count (absent: none yet); `failures` is everyone else's. */
+  readonly page?: Tries;
 }
+
+type Count = "element" | "page";
+const NO_TRIES: Tries = { failures: 0, lastFailure: null };
 
 /**
  * The owner gate (patent FIG. 2, step 204: only an authenticated user operation configures the
  * element). Once a PIN is set, every owner operation must present it. Wrong PINs count against a
  * persisted counter, written before the PIN is even checked, so killing the process cannot undo
  * a try: each failure doubles the wait before the next try (1 s, 2 s, 4 s, 8 s) and the fifth locks
- * the element until the one-time recovery code unlocks it. The comparison is argon2id's own,
- * constant-time.
+ * the element until the one-time recovery code unlocks it. PINs typed on the owner's page count
+ * apart, with the same back-off: their fifth locks PIN entry on the page only, so whoever reaches
+ * the page cannot lock the owner out of the terminal. The comparison is argon2id's own, constant-time.
  * Specified in docs/spec.md §2.8.
  */
 export class OwnerPin {
@@ -52,20 +62,21 @@ export class OwnerPin {
     }
     // Refused before it is counted, as every surface refuses it: no PIN is empty or that long.
     checkGivenPin(credentials.pin, "the PIN");
-    this.checkNotLocked(state);
+    const count: Count = credentials.tries === "page" ? "page" : "element";
+    // A locked element takes no PIN from anywhere; a locked page only from the page.
+    if (state.failures >= MAX_FAILURES) throw new AuthError("locked", lockedMessage());
+    const tries = triesOf(state, count);
+    this.checkNotLocked(tries, count);
     // Counted before it is checked: a try cannot be taken back by killing the process.
-    const failures = state.failures + 1;
-    this.write({ ...state, failures, lastFailure: this.now().toISOString() });
+    const failures = tries.failures + 1;
+    this.write(withTries(state, count, { failures, lastFailure: this.now().toISOString() }));
     if (await this.matches(state.pin, credentials.pin)) {
-      this.write({ ...state, failures: 0, lastFailure: null });
+      this.write(withTries(state, count, NO_TRIES));
       return;
     }
-    throw failures >= MAX_FAILURES
-      ? new AuthError("locked", lockedMessage())
-      : new AuthError(
-          "wrong-pin",
-          `wrong PIN (${MAX_FAILURES - failures} tries left before the element locks)`,
-        );
+    if (failures >= MAX_FAILURES) throw lockedError(count);
+    const locks = count === "page" ? "PIN entry on the page locks" : "the element locks";
+    throw new AuthError("wrong-pin", `wrong PIN (${MAX_FAILURES - failures} tries left before ${locks})`);
   }
 
   /**
@@ -82,8 +93,7 @@ export class OwnerPin {
       version: 1,
       pin: await hash(newPin, ARGON2),
       recovery: state ? state.recovery : await hash(recoveryCode as string, ARGON2),
-      failures: 0,
-      lastFailure: null,
+      ...NO_TRIES,
     });
     return recoveryCode;
   }
@@ -97,7 +107,9 @@ export class OwnerPin {
     }
     const next = newRecoveryCode();
     const { hash } = await import("@node-rs/argon2");
-    this.write({ ...state, recovery: await hash(next, ARGON2), failures: 0, lastFailure: null });
+    // Both counts: the recovery code unlocks the element and PIN entry on the page alike.
+    const { page: _page, ...rest } = state;
+    this.write({ ...rest, recovery: await hash(next, ARGON2), ...NO_TRIES });
     return next;
   }
 
@@ -121,8 +133,8 @@ export class OwnerPin {
     }
   }
 
-  private checkNotLocked(state: OwnerState): void {
-    if (state.failures >= MAX_FAILURES) throw new AuthError("locked", lockedMessage());
+  private checkNotLocked(state: Tries, count: Count): void {
+    if (state.failures >= MAX_FAILURES) throw lockedError(count);
     if (state.failures > 0 && state.lastFailure) {
       const wait = 2 ** (state.failures - 1) * 1000;
       // At most the whole wait: a clock set back after a failure must not stretch it out.
@@ -151,12 +163,8 @@ export class OwnerPin {
       state?.version !== 1 ||
       typeof state.pin !== "string" ||
       typeof state.recovery !== "string" ||
-      !Number.isSafeInteger(state.failures) ||
-      (state.failures as number) < 0 ||
-      !(
-        state.lastFailure === null ||
-        (typeof state.lastFailure === "string" && !Number.isNaN(Date.parse(state.lastFailure)))
-      )
+      !validTries(state) ||
+      !(state.page === undefined || validTries(state.page))
     ) {
       throw new StorageError(`the owner PIN state in ${this.directory} is corrupt`, "store-corrupt");
     }
@@ -186,6 +194,34 @@ export function checkPin(pin: string): void {
   if (length < MIN_PIN || length > MAX_PIN || /[\r\n\0]/.test(pin)) {
     throw new UsageError(`a PIN has ${MIN_PIN} to ${MAX_PIN} characters and no line breaks`, "bad-pin");
   }
+}
+
+function validTries(tries: Partial<Tries> | null): boolean {
+  return (
+    tries !== null &&
+    typeof tries === "object" &&
+    Number.isSafeInteger(tries.failures) &&
+    (tries.failures as number) >= 0 &&
+    (tries.lastFailure === null ||
+      (typeof tries.lastFailure === "string" && !Number.isNaN(Date.parse(tries.lastFailure))))
+  );
+}
+
+function triesOf(state: OwnerState, count: Count): Tries {
+  if (count === "page") return state.page ?? NO_TRIES;
+  return { failures: state.failures, lastFailure: state.lastFailure };
+}
+
+function withTries(state: OwnerState, count: Count, tries: Tries): OwnerState {
+  return count === "page" ? { ...state, page: tries } : { ...state, ...tries };
+}
+
+function lockedError(count: Count): AuthError {
+  if (count === "element") return new AuthError("locked", lockedMessage());
+  return new AuthError(
+    "page-locked",
+    `PIN entry on the page is locked after ${MAX_FAILURES} wrong PINs there (the element is not): use a passkey, or unlock with 'reid pin unlock' and the recovery code`,
+  );
 }
 
 function lockedMessage(): string {

@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import type { ControlUnit } from "../element/control-unit.js";
 import { describeOsError, UsageError } from "../errors.js";
 import { answerErrors } from "../http/answer.js";
+import { connectionLimits } from "../http/limits.js";
 import { serveOperations } from "../http/serve.js";
 import { DeviceRole } from "./device.js";
 import { DEVICE_MESSAGES } from "./messages.js";
@@ -49,13 +50,7 @@ export async function startDeviceEndpoint(
   const routes = deviceRoutes(role);
   const server = createAdaptorServer({
     fetch: routes.fetch,
-    serverOptions: {
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      // How often those timeouts are checked (Node's default is 30 s).
-      connectionsCheckingInterval: 1000,
-      maxHeaderSize: 8192,
-    },
+    serverOptions: connectionLimits({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
   }) as Server;
   server.maxRequestsPerSocket = 100;
   await new Promise<void>((resolve, reject) => {

@@ -17,6 +17,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   seal: () => import("./commands/seal.js"),
   config: () => import("./commands/config.js"),
   serve: () => import("./commands/serve.js"),
+  page: () => import("./commands/page.js"),
   pin: () => import("./commands/pin.js"),
   schedule: () => import("./commands/schedule.js"),
   events: () => import("./commands/events.js"),
@@ -60,5 +61,6 @@ export const COMMAND_ORDER = [
   "bindings",
   "unbind",
   "serve",
+  "page",
   "help",
 ] as const;

@@ -14,6 +14,7 @@ import { FACTORY_KINDS } from "../factory/factory-source.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
 import { bytes, custom, flag, oneOf, optional, pin, refine, text } from "../http/schema.js";
 import type { ElementMode } from "../storage/record.js";
+import type { PageApi } from "../web/links.js";
 
 /** As much as `reid sign` reads from a file. */
 const MESSAGE_LIMIT = 256 * 2 ** 20;
@@ -272,6 +273,24 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
         ),
       },
       args: ["id"],
+    },
+  },
+});
+
+/**
+ * What the socket serves of the owner's page: its one-time sign-in link (docs/spec.md §6.4, §8.2).
+ * Reaching the 0600 socket is the proof (the owner's account), so no PIN is asked. The page
+ * reaches the element in-process through ElementApi and the device endpoint serves its own table:
+ * neither serves this one, so nothing that reaches the page can mint the capability to reach it.
+ */
+export const PAGE_OPERATIONS = defineOperations<PageApi>()({
+  limit: 1024,
+  operations: {
+    pageLink: {
+      summary: "A one-time sign-in link to the owner's page, valid for 5 minutes.",
+      method: "POST",
+      path: "/v1/page/link",
+      owner: false,
     },
   },
 });

@@ -5,12 +5,14 @@ import type { ElementApi } from "../element/api.js";
 import { answerErrors } from "../http/answer.js";
 import { credentialsOf } from "../http/credentials.js";
 import { serveOperations } from "../http/serve.js";
-import { ELEMENT_OPERATIONS } from "./operations.js";
+import type { PageApi } from "../web/links.js";
+import { ELEMENT_OPERATIONS, PAGE_OPERATIONS } from "./operations.js";
 
 /** Everything the daemon serves on its socket, table by table: docs/spec.md §6.4 lists it, the tests drive it. */
 export const DAEMON_API = {
   element: ELEMENT_OPERATIONS,
   binding: BINDING_OPERATIONS,
+  page: PAGE_OPERATIONS,
 } as const;
 
 /**
@@ -22,6 +24,8 @@ export function apiRoutes(
   elementFor: (c: Context) => ElementApi,
   /** The binding operations for the caller (the user role and the listing). */
   bindingFor: (c: Context) => Promise<BindingApi>,
+  /** The owner's page, for its sign-in link (refused when the daemon serves no page). */
+  page: () => PageApi,
 ): Hono {
   const app = new Hono();
   answerErrors(app);
@@ -32,5 +36,6 @@ export function apiRoutes(
   });
   serveOperations(app, DAEMON_API.element, elementFor);
   serveOperations(app, DAEMON_API.binding, bindingFor);
+  serveOperations(app, DAEMON_API.page, page);
   return app;
 }

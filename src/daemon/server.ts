@@ -7,9 +7,11 @@ import type { Context } from "hono";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
-import { describeOsError, StorageError, UsageError } from "../errors.js";
+import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { credentialsOf } from "../http/credentials.js";
+import { connectionLimits } from "../http/limits.js";
 import { webAddress } from "../web/address.js";
+import type { PageApi } from "../web/links.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
 import { openBinding, openComposedElement } from "./compose.js";
 import { apiRoutes } from "./routes.js";
@@ -55,15 +57,15 @@ export async function startDaemon(
     now: () => clock.now(),
   });
   const service = new ElementService(element);
+  let web: { url: string; links: PageApi; close(): Promise<void> } | null = null;
   let api: { stop(): Promise<void> };
   try {
-    api = await serveApi(service, socket);
+    api = await serveApi(service, socket, () => web?.links ?? NO_PAGE);
   } catch (error) {
     await service.close();
     throw error;
   }
   const scheduler = new Scheduler(service.control, clock);
-  let web: { url: string; close(): Promise<void> } | null = null;
   let device: DeviceRoleServer | null = null;
   const close = async () => {
     await device?.close();
@@ -92,6 +94,17 @@ export async function startDaemon(
   }
   return { socket, service, scheduler, webUrl: web?.url ?? null, device, close };
 }
+
+/** A daemon without --web has no page to sign in to. */
+const NO_PAGE: PageApi = {
+  pageLink: () =>
+    Promise.reject(
+      new StateError(
+        "no-page",
+        "this daemon serves no page: start it with 'reid serve --web 127.0.0.1:PORT'",
+      ),
+    ),
+};
 
 /**
  * The socket's path in the store directory, once it is known to fit, the directory exists and no
@@ -124,13 +137,21 @@ async function prepareSocket(storeDirectory: string): Promise<string> {
  * event streams (a follower sees the end of its stream, not a cut), lets what is still answering
  * finish for a moment, then cuts every connection left and removes the socket.
  */
-async function serveApi(service: ElementService, socket: string): Promise<{ stop(): Promise<void> }> {
+async function serveApi(
+  service: ElementService,
+  socket: string,
+  page: () => PageApi,
+): Promise<{ stop(): Promise<void> }> {
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),
     (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c)),
+    page,
   );
-  const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
+  const server = createAdaptorServer({
+    fetch: routes.fetch,
+    serverOptions: connectionLimits({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
+  }) as Server;
   const responses = new Set<ServerResponse>();
   server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
     responses.add(response);
@@ -156,6 +177,13 @@ async function serveApi(service: ElementService, socket: string): Promise<{ stop
     },
   };
 }
+
+/**
+ * A client of the socket sends its headers within 5 s and its whole request within 20 s (a
+ * 256 MiB message to sign takes well under a second on a Unix socket): docs/spec.md §6.1.
+ */
+const HEADERS_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 20_000;
 
 /** How long a closing daemon lets the responses in flight finish. */
 const FINISH_MS = 2000;

@@ -5,6 +5,9 @@ import type { Operate } from "./owner-gate.js";
 import type { Notification, Request, RequestType } from "./request.js";
 import type { ScheduledRequest, ScheduleRegister } from "./schedule.js";
 
+/** The most requests the schedule holds at once; at 1 KiB a format, the file stays under 400 KiB (docs/spec.md §2.6). */
+export const MAX_SCHEDULED = 256;
+
 /** A scheduled request being carried out: its id, whether it fell due while no daemon ran, its format as written. */
 export interface Origin {
   readonly id: string;
@@ -40,6 +43,13 @@ export class Scheduling {
       `schedule-${entry.type}`,
       actor,
       async () => {
+        // The register is rewritten whole on every change and read at every start: it stays small.
+        if (schedule.list().length >= MAX_SCHEDULED) {
+          throw new StateError(
+            "schedule-full",
+            `the schedule holds ${MAX_SCHEDULED} requests, the most it keeps: cancel one first ('reid schedule cancel ID')`,
+          );
+        }
         this.events.scheduleChanged();
         return schedule.add({
           type: entry.type,

@@ -31,12 +31,19 @@ export class PageContext {
   /** The element for reads (status, the passkey list): they are not audited, so any label will do. */
   readonly reader: ElementApi;
 
+  /**
+   * The element acting for `actor`: its owner gate checks the actor's proof and audits as them. A
+   * PIN typed here counts on the page's own tries (docs/spec.md §2.8), whichever sub-app took it.
+   */
+  readonly element: (actor: Actor) => ElementApi;
+
   constructor(
-    /** The element acting for `actor`: its owner gate checks the actor's proof and audits as them. */
-    readonly element: (actor: Actor) => ElementApi,
+    element: (actor: Actor) => ElementApi,
     /** The page's origin, http://localhost:PORT: the only Origin and Host accepted. */
     readonly origin: string,
   ) {
+    this.element = (actor) =>
+      element(actor.credentials ? { ...actor, credentials: { ...actor.credentials, tries: "page" } } : actor);
     this.reader = element({ principal: "web" });
   }
 

@@ -4,6 +4,7 @@ import type { ElementApi } from "../element/api.js";
 import { answerErrors } from "../http/answer.js";
 import type { Assets } from "./assets.js";
 import { eventsApp } from "./events.js";
+import type { PageLinks } from "./links.js";
 import { PageContext, PageError } from "./page-context.js";
 import { passkeysApp } from "./passkeys.js";
 import { Proofs, proofApp } from "./proof.js";
@@ -18,7 +19,13 @@ export interface PageOptions {
   /** The page's origin, http://localhost:PORT: the only Origin and Host accepted. */
   readonly origin: string;
   readonly assets: Assets;
+  /** The one-time sign-in links `reid page` hands out through the daemon's socket. */
+  readonly links: PageLinks;
 }
+
+/** All the page says to a browser without its capability (docs/spec.md §8.2). */
+const NO_LINK = "open the link from `reid page` (run as the account that runs reid serve)";
+const SPENT_LINK = "this link was used or has expired: open a new one from `reid page`";
 
 const CSP = [
   "default-src 'none'",
@@ -47,6 +54,9 @@ const SECURITY_HEADERS: Record<string, string> = {
  * with one job, each reaching the element only through its API.
  * - every response carries a strict CSP (scripts from this origin only, none inline);
  * - the Host must be localhost:PORT (a DNS-rebound name is refused), the API refuses cross-site fetches;
+ * - nothing else answers without a session, and only a one-time link from `reid page` (the owner's
+ *   account, through the daemon's 0600 socket) opens one: the loopback port is every local
+ *   account's, the socket the owner's alone;
  * - a session is an HttpOnly SameSite=Strict cookie with a random id; every state-changing call must
  *   carry the session's CSRF token as X-CSRF-Token and come from the page's own Origin;
  * - signing in opens the page, and nothing more: every operation carries its own fresh proof
@@ -61,6 +71,8 @@ export function ownerPage(options: PageOptions): Hono {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
   });
   app.use("*", (c, next) => checkHost(c, next, options.origin));
+  app.get("/link", (c) => openLink(c, page, options.links));
+  app.use("*", (c, next) => requireLink(c, next, page));
   app.use("/api/*", (c, next) => checkCall(c, next, page));
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
@@ -90,6 +102,30 @@ async function checkHost(c: Context, next: Next, origin: string) {
     "wrong-host",
     `this page answers only as ${origin}, not as '${(host ?? "").slice(0, 64)}'`,
   );
+}
+
+/**
+ * A link from `reid page`: spent now, it opens a session (ending any this browser had) and sends the
+ * browser on to the page, so the token leaves the address bar (it is spent in any case).
+ */
+function openLink(c: Context, page: PageContext, links: PageLinks) {
+  if (!links.redeem(c.req.query("token"))) return c.html(notice(SPENT_LINK), 403);
+  const old = page.session(c);
+  if (old) page.sessions.end(old);
+  page.setCookie(c, page.sessions.create());
+  return c.redirect("/", 303);
+}
+
+/** Every path, files and event stream included, answers only a session opened by a link. */
+async function requireLink(c: Context, next: Next, page: PageContext) {
+  if (page.session(c)) return next();
+  if (c.req.path.startsWith("/api/")) throw new PageError(401, "no-link", NO_LINK);
+  return c.html(notice(NO_LINK), 401);
+}
+
+function notice(text: string): string {
+  const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>reid</title></head><body><p>${escaped}</p></body></html>\n`;
 }
 
 /**

@@ -4,13 +4,17 @@ import type { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { describeOsError, UsageError } from "../errors.js";
+import { connectionLimits } from "../http/limits.js";
 import { webAddress } from "./address.js";
 import { loadAssets } from "./assets.js";
+import { type PageApi, PageLinks } from "./links.js";
 import { ownerPage } from "./page.js";
 
 export interface WebServer {
   /** The page's URL, http://localhost:PORT/ (WebAuthn needs the name, not the address). */
   readonly url: string;
+  /** The one-time sign-in links, for the daemon's socket alone to hand out (docs/spec.md §6.4). */
+  readonly links: PageApi;
   close(): Promise<void>;
 }
 
@@ -33,6 +37,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       if (!page) return new Response(null, { status: 503 });
       return page.fetch(request);
     },
+    // Every local account reaches the port: none may hold connections open (docs/spec.md §8).
+    serverOptions: connectionLimits({ headersMs: 5000, requestMs: 10_000 }),
   }) as Server;
   await new Promise<void>((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => {
@@ -48,9 +54,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
   const bound = (server.address() as AddressInfo).port;
   const origin = `http://localhost:${bound}`;
-  page = ownerPage({ element: options.element, origin, assets });
+  const links = new PageLinks(origin);
+  page = ownerPage({ element: options.element, origin, assets, links });
   return {
     url: `${origin}/`,
+    links,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Event streams would hold the close open for ever.

@@ -35,7 +35,7 @@ export interface Session {
 
 /**
  * The page's sessions, in memory only (a daemon restart signs everyone out). A session exists from
- * the first visit, so even the sign-in forms carry a CSRF token; signing in replaces it with a new
+ * the opening of a sign-in link (so even the sign-in forms carry a CSRF token); signing in replaces it with a new
  * session (new id, new token), so an id planted before sign-in is worth nothing after it.
  * Specified in docs/spec.md §8.2.
  */

@@ -7,22 +7,15 @@ import type { Proofs } from "./proof.js";
 import type { Session } from "./sessions.js";
 
 /**
- * Sessions, sign-in and sign-out. A session exists from the first visit (so even the sign-in forms
- * carry a CSRF token); signing in, with the owner's PIN or a passkey with user verification, is
+ * Sessions, sign-in and sign-out. A session exists from the opening of a link of `reid page` (so
+ * even the sign-in forms carry a CSRF token); signing in, with the owner's PIN or a passkey with user verification, is
  * checked and recorded by the element (web-sign-in) and replaces the session with a new one. It
  * opens the page and nothing more: every operation still carries its own proof.
  */
 export function signInApp(page: PageContext, proofs: Proofs): Hono {
   const app = new Hono();
 
-  app.get("/session", async (c) => {
-    let session = page.session(c);
-    if (!session) {
-      session = page.sessions.create();
-      page.setCookie(c, session);
-    }
-    return c.json(await describe(page, session));
-  });
+  app.get("/session", async (c) => c.json(await describe(page, page.requireSession(c))));
 
   app.post("/sign-in/pin", json, async (c) => {
     const body = await objectBody(c, ["pin"]);

@@ -180,7 +180,16 @@ describe("owner PIN: storage", () => {
     await f.open().set(PIN, undefined);
     const good = f.stateText();
     const path = join(f.dir, "owner.json");
-    for (const text of ["{", "null", "[]", JSON.stringify({ ...JSON.parse(good), failures: -1 })]) {
+    const corrupt = (change: object) => JSON.stringify({ ...JSON.parse(good), ...change });
+    for (const text of [
+      "{",
+      "null",
+      "[]",
+      corrupt({ failures: -1 }),
+      corrupt({ page: null }),
+      corrupt({ page: { failures: 1.5, lastFailure: null } }),
+      corrupt({ page: { failures: 1, lastFailure: "yesterday" } }),
+    ]) {
       writeFileSync(path, text);
       await assertRefused(f.open().authorize(pin(PIN)), "store-corrupt", /owner PIN state .* is corrupt/);
     }

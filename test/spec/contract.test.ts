@@ -28,6 +28,7 @@ const SRC = new URL("../../src/", import.meta.url).pathname;
 const daemonBuilt = () => [
   ...builtOperations(DAEMON_API.element.operations),
   ...builtOperations(DAEMON_API.binding.operations),
+  ...builtOperations(DAEMON_API.page.operations),
 ];
 const messagesBuilt = () => builtOperations(DEVICE_MESSAGES.operations, true);
 

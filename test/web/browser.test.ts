@@ -104,7 +104,9 @@ describe("the owner's page in Chromium", () => {
   }
 
   test("signs in with the PIN and registers a passkey with the PIN again", async () => {
-    await page.goto(`${daemon.origin}/`);
+    // Only the link of `reid page` opens the page; the browser lands on / without the token.
+    await page.goto(await daemon.link());
+    assert.equal(page.url(), `${daemon.origin}/`);
     await page.waitForSelector("#sign-in:not([hidden])");
     await screenshot(page, "01-sign-in");
     await page.fill("#sign-in-pin", PIN);
@@ -373,14 +375,17 @@ describe("the owner's page in Chromium", () => {
     assert.equal(refused.body.error.code, "no-passkey");
   });
 
-  test("a wrong PIN in the sign-in form is refused and counted", async () => {
+  test("a wrong PIN in the sign-in form is refused and counted, on the page's own count", async () => {
     const before = await status(store);
+    const pageTries = () => JSON.parse(readFileSync(join(store, "owner.json"), "utf8")).page?.failures ?? 0;
+    const tried = pageTries();
     await page.fill("#sign-in-pin", "not the pin 0000");
     await page.click("#pin-sign-in-button");
-    await message(page, /wrong PIN \(\d tries left/);
+    await message(page, /wrong PIN \(\d tries left before PIN entry on the page locks/);
     assert.equal(await page.isVisible("#owner"), false);
     const now = await status(store);
-    assert.equal(now.owner.failures, before.owner.failures + 1);
+    assert.equal(pageTries(), tried + 1);
+    assert.equal(now.owner.failures, before.owner.failures, "the element's own count is the terminal's");
     assert.equal(now.generation, before.generation);
     const last = (await auditLog(store)).at(-1);
     assert.deepEqual(
@@ -402,7 +407,7 @@ describe("the owner's page without an owner PIN", () => {
       daemon = await serveWeb(store);
       browser = await launch();
       const page = await browser.newPage();
-      await page.goto(`${daemon.origin}/`);
+      await page.goto(await daemon.link());
       await page.waitForSelector("#no-pin:not([hidden])");
       assert.match((await page.textContent("#no-pin")) ?? "", /reid pin set/);
       assert.equal(await page.isVisible("#sign-in"), false);

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
 import { type Finished, finished } from "../helpers/process.js";
@@ -62,6 +63,8 @@ export interface WebDaemon {
   readonly port: number;
   /** http://localhost:PORT */
   readonly origin: string;
+  /** A one-time sign-in link from `reid page`, as the owner's account gets it. */
+  link(): Promise<string>;
   /** SIGTERM by PID; resolves with the exit. */
   stop(): Promise<Finished>;
 }
@@ -113,7 +116,8 @@ export async function serveWeb(store: string): Promise<WebDaemon> {
     };
     if (url !== null) {
       assert.equal(url, `http://localhost:${port}/`);
-      return { pid, port, origin: `http://localhost:${port}`, stop };
+      const link = async () => (await reidOk(["--store", store, "page"])).stdout.trim();
+      return { pid, port, origin: `http://localhost:${port}`, link, stop };
     }
     const result = await stop();
     if (attempt < 3 && /in use/.test(result.stderr.toString())) continue;
@@ -121,6 +125,34 @@ export async function serveWeb(store: string): Promise<WebDaemon> {
       `reid serve --web did not start (exit ${result.code ?? result.signal}): stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(result.stderr.toString())}`,
     );
   }
+}
+
+/** A store with the owner's PIN set and an identifier, its daemon serving the page. */
+export interface ServedPage {
+  readonly dir: string;
+  readonly store: string;
+  readonly pinFile: string;
+  readonly daemon: WebDaemon;
+  /** Stops the daemon and removes the directory. */
+  close(): Promise<void>;
+}
+
+export async function servedPage(prefix: string): Promise<ServedPage> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const store = join(dir, "store");
+  const pinFile = await setPin(dir, store);
+  await reidOk(["--store", store, "--pin-file", pinFile, "init"]);
+  const daemon = await serveWeb(store);
+  return {
+    dir,
+    store,
+    pinFile,
+    daemon,
+    close: async () => {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface Reply {
@@ -139,14 +171,28 @@ export interface Reply {
 export class PageClient {
   cookie: string | null = null;
   csrf = "";
+  readonly port: number;
 
-  constructor(readonly port: number) {}
+  /** A client of `daemon`'s page; it opens a link of `reid page` before its first session. */
+  constructor(private readonly daemon: Pick<WebDaemon, "port" | "link">) {
+    this.port = daemon.port;
+  }
 
   get origin(): string {
     return `http://localhost:${this.port}`;
   }
 
+  /** Opens a fresh link of `reid page`: the page's answer (a redirect to / with a new session cookie). */
+  async openLink(): Promise<Reply> {
+    const link = new URL(await this.daemon.link());
+    const reply = await this.get(`${link.pathname}${link.search}`);
+    assert.equal(reply.status, 303, reply.text);
+    assert.equal(reply.headers.location, "/");
+    return reply;
+  }
+
   async open(): Promise<Reply> {
+    if (!this.cookie) await this.openLink();
     const reply = await this.get("/api/session");
     assert.equal(reply.status, 200, reply.text);
     this.csrf = reply.json.csrf;

@@ -13,8 +13,9 @@ import {
   PageClient,
   PIN,
   type Reply,
+  type ServedPage,
+  servedPage,
   serveWeb,
-  setPin,
   status,
   type WebDaemon,
 } from "./helpers.js";
@@ -30,23 +31,16 @@ function assertRefused(reply: Reply, httpStatus: number, code: string): void {
 }
 
 describe("the owner's page over HTTP", () => {
-  let dir: string;
+  let served: ServedPage;
   let store: string;
-  let pinFile: string;
   let daemon: WebDaemon;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "reid-web-http-"));
-    store = join(dir, "store");
-    pinFile = await setPin(dir, store);
-    await reidOk(["--store", store, "--pin-file", pinFile, "init"]);
-    daemon = await serveWeb(store);
+    served = await servedPage("reid-web-http-");
+    ({ store, daemon } = served);
   });
 
-  after(async () => {
-    await daemon?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => served?.close());
 
   /** What a refusal must leave as it was: the identifier, the PIN counter, the schedule, the audit log. */
   async function snapshot() {
@@ -61,7 +55,13 @@ describe("the owner's page over HTTP", () => {
   }
 
   test("the page is served with a strict CSP and a session cookie that scripts cannot read", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
+    const opened = await client.openLink();
+    const cookie = String(opened.headers["set-cookie"]);
+    assert.match(cookie, /^reid_session=[A-Za-z0-9_-]{43};/);
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    assert.match(cookie, /Path=\//);
     const page = await client.get("/");
     assert.equal(page.status, 200);
     assert.match(page.text, /<script src="\/app\.js" defer><\/script>/);
@@ -74,16 +74,12 @@ describe("the owner's page over HTTP", () => {
     assert.equal(vendor.status, 200);
     assert.match(vendor.text, /simplewebauthn\/browser/);
     const session = await client.get("/api/session");
-    const cookie = String(session.headers["set-cookie"]);
-    assert.match(cookie, /^reid_session=[A-Za-z0-9_-]{43};/);
-    assert.match(cookie, /HttpOnly/);
-    assert.match(cookie, /SameSite=Strict/);
     assert.equal(session.json.signedIn, false);
     assert.equal(session.json.owner.pin, true);
   });
 
   test("signing in gives a new session id and token; the old id stays signed out; signing out ends it", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.open();
     const before = { cookie: client.cookie, csrf: client.csrf };
     await client.signInWithPin();
@@ -91,18 +87,21 @@ describe("the owner's page over HTTP", () => {
     assert.notEqual(client.csrf, before.csrf);
     assert.equal((await client.get("/api/status")).status, 200);
     const signedIn = client.cookie;
-    const old = new PageClient(daemon.port);
+    const old = new PageClient(daemon);
     old.cookie = before.cookie;
-    assertRefused(await old.get("/api/status"), 401, "not-signed-in");
+    // The id sign-in replaced is no session at all: only a new link opens the page again.
+    assertRefused(await old.get("/api/status"), 401, "no-link");
     assert.equal((await client.post("/api/sign-out", {})).status, 200);
-    const stale = new PageClient(daemon.port);
+    const stale = new PageClient(daemon);
     stale.cookie = signedIn;
-    assertRefused(await stale.get("/api/status"), 401, "not-signed-in");
-    assertRefused(await stale.get("/api/events"), 401, "not-signed-in");
+    assertRefused(await stale.get("/api/status"), 401, "no-link");
+    assertRefused(await stale.get("/api/events"), 401, "no-link");
+    // The fresh session of the sign-out is still the link holder's, signed out.
+    assertRefused(await client.get("/api/status"), 401, "not-signed-in");
   });
 
   test("the status sent to the page names no identifier and no store path", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const reply = await client.get("/api/status");
     assert.equal(reply.status, 200);
@@ -125,7 +124,7 @@ describe("the owner's page over HTTP", () => {
   });
 
   test("a state-changing call without the CSRF token, or with a wrong one, is refused (403) and changes nothing", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const was = await snapshot();
     const body = { type: "reset", proof: { pin: PIN } };
@@ -141,11 +140,11 @@ describe("the owner's page over HTTP", () => {
       "csrf",
     );
     // Even signing in needs the token (no login CSRF).
-    const fresh = new PageClient(daemon.port);
+    const fresh = new PageClient(daemon);
     await fresh.open();
     assertRefused(await fresh.post("/api/sign-in/pin", { pin: PIN }, { "x-csrf-token": null }), 403, "csrf");
     // Another session's token is no good either.
-    const other = new PageClient(daemon.port);
+    const other = new PageClient(daemon);
     await other.signInWithPin();
     assertRefused(await client.post("/api/requests", body, { "x-csrf-token": other.csrf }), 403, "csrf");
     // The PIN in those bodies was never even checked: nothing counted, nothing happened.
@@ -154,7 +153,7 @@ describe("the owner's page over HTTP", () => {
   });
 
   test("a state-changing call from a foreign Origin, or with none, is refused (403) and changes nothing", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const was = await snapshot();
     const body = { type: "reset", proof: { pin: PIN } };
@@ -179,7 +178,7 @@ describe("the owner's page over HTTP", () => {
   });
 
   test("the page answers only as localhost:PORT (a DNS-rebound name is refused)", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     const reply = await client.send("GET", "/api/session", undefined, {
       host: `evil.example:${daemon.port}`,
     });
@@ -190,7 +189,7 @@ describe("the owner's page over HTTP", () => {
   });
 
   test("a signed-in session with a valid CSRF token still cannot act without a fresh proof", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const was = await snapshot();
     assertRefused(await client.post("/api/requests", { type: "reset" }), 403, "proof-required");
@@ -225,7 +224,7 @@ describe("the owner's page over HTTP", () => {
       ],
     );
     // Not signed in, even a right PIN as proof is refused: sign-in and proof are both needed.
-    const stranger = new PageClient(daemon.port);
+    const stranger = new PageClient(daemon);
     await stranger.open();
     assertRefused(
       await stranger.post("/api/requests", { type: "reset", proof: { pin: PIN } }),
@@ -236,7 +235,7 @@ describe("the owner's page over HTTP", () => {
   });
 
   test("with the PIN typed again, the page resets, schedules and cancels; each proof is checked by the element", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const was = await snapshot();
     const reset = await client.post("/api/requests", { type: "reset", proof: { pin: PIN } });
@@ -281,7 +280,7 @@ describe("the owner's page over HTTP", () => {
   });
 
   test("bad input gets a clear JSON error, never a stack trace", async () => {
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const was = await snapshot();
     assertRefused(await client.post("/api/requests", { type: "explode", proof: { pin: PIN } }), 400, "usage");
@@ -316,11 +315,11 @@ describe("the owner's page over HTTP", () => {
 
   // Last on this daemon: the wrong PIN it counts starts a back-off for the next PIN.
   test("registering a passkey needs a signed-in session and the right PIN again, checked and counted first", async () => {
-    const stranger = new PageClient(daemon.port);
+    const stranger = new PageClient(daemon);
     await stranger.open();
     assertRefused(await stranger.post("/api/passkeys/options", {}), 401, "not-signed-in");
     assertRefused(await stranger.post("/api/sign-in/passkey/options", {}), 400, "no-passkey");
-    const client = new PageClient(daemon.port);
+    const client = new PageClient(daemon);
     await client.signInWithPin();
     const options = await client.post("/api/passkeys/options", {});
     assert.equal(options.status, 200, options.text);
@@ -336,8 +335,11 @@ describe("the owner's page over HTTP", () => {
     };
     const refused = await client.post("/api/passkeys", { response, pin: "not the pin 0000" });
     assertRefused(refused, 403, "wrong-pin");
+    assert.match(refused.json.error.message, /before PIN entry on the page locks/);
     const now = await snapshot();
-    assert.equal(now.failures, was.failures + 1);
+    // Counted on the page's own count (docs/spec.md §2.8), never the element's.
+    assert.equal(now.failures, was.failures);
+    assert.equal(JSON.parse(readFileSync(join(store, "owner.json"), "utf8")).page.failures, 1);
     assert.deepEqual(JSON.parse(readFileSync(join(store, "passkeys.json"), "utf8")).passkeys, []);
     const last = (await auditLog(store)).at(-1);
     assert.deepEqual(
@@ -354,7 +356,7 @@ describe("a store without an owner PIN", () => {
     await reidOk(["--store", store, "init"]);
     const daemon = await serveWeb(store);
     try {
-      const client = new PageClient(daemon.port);
+      const client = new PageClient(daemon);
       const session = await client.open();
       assert.equal(session.json.owner.pin, false);
       const refused = await client.post("/api/sign-in/pin", { pin: "anything-at-all" });

@@ -196,8 +196,16 @@
 
   function failed(error) {
     say(describe(error), "error");
-    if (error instanceof ApiError && error.status === 401) loadSession().catch(() => undefined);
+    if (error instanceof ApiError && error.status === 401) loadSession().catch(lost);
     else if (signedIn) loadStatus().catch(() => undefined);
+  }
+
+  /** The session ended and only a new link of `reid page` opens another: the page shows just that. */
+  function lost(error) {
+    if (!(error instanceof ApiError) || error.code !== "no-link") return;
+    signedIn = false;
+    for (const id of ["no-pin", "sign-in", "owner", "sign-out"]) show(id, false);
+    say(error.message, "error");
   }
 
   function describe(error) {
