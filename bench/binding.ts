@@ -45,12 +45,14 @@ async function rate(step: () => unknown): Promise<number> {
   return run(seconds * 1000);
 }
 
+const code = "ABCDE12345";
+const wrongCode = () => new Error("wrong code");
 function bind(): void {
   const nonce = randomBytes(32);
   const challenge = randomBytes(32);
   const { device: peer } = checkHello(json(hello(device, nonce, challenge)), nonce, device.handle);
-  const request = json(bindRequest(user, peer, challenge));
-  const bound = checkBindRequest(request, device, challenge);
+  const request = json(bindRequest(user, peer, challenge, nonce, code));
+  const bound = checkBindRequest(request, device, { challenge, nonce, code }, wrongCode);
   checkBindResult(
     json(bindResult(device, bound, challenge, 0, new Date().toISOString())),
     peer,

@@ -11,6 +11,7 @@ import { ReadingHistory, requestedCount } from "./history.js";
 import { type Identity, withIdentity } from "./identity.js";
 import type { SignedCommand } from "./messages.js";
 import { MESSAGES, NONCE_BYTES } from "./messages.js";
+import type { PairingWindow } from "./pairing.js";
 import type { Sensor } from "./sensor.js";
 import { type SealedTelemetry, sealTelemetry } from "./telemetry.js";
 import { hex } from "./wire.js";
@@ -23,19 +24,21 @@ const MAX_PENDING = 64;
 const RESERVED = new Set(["telemetry"]);
 
 /**
- * The device role (patent FIG. 3, the IoT device): answers hellos with proof of its key, stores the
- * users that bind, carries out their signed commands and seals its readings to them. Everything
+ * The device role (patent FIG. 3, the IoT device): inside a pairing window its owner opened, answers
+ * hellos with proof of its key and stores the users that bind with the window's setup code; carries
+ * out their signed commands and seals its readings to them. Everything
  * that reads the identifier goes through the control unit, so it is serialized with resets and
  * erases, and audited under the user's handle.
  */
 export class DeviceRole {
-  private readonly pending = new Map<string, number>();
+  private readonly pending = new Map<string, Pending>();
   private readonly history = new ReadingHistory();
 
   constructor(
     private readonly control: ControlUnit,
     private readonly directory: string,
     private readonly sensor: Sensor,
+    private readonly pairing: PairingWindow,
   ) {}
 
   /**
@@ -56,25 +59,39 @@ export class DeviceRole {
     });
   }
 
+  /** Only inside a pairing window: outside one, refused before the identifier is read. */
   async hello(body: Record<string, unknown>): Promise<Hello> {
     const fields = readFields(MESSAGES.hello.input, body, { what: "hello request" });
+    this.pairing.current();
     const nonce = Buffer.from(fields.nonce, "hex");
     const challenge = randomBytes(NONCE_BYTES);
+    let window = 0;
     const answer = await this.control.useIdentifier((identifier) =>
-      withIdentity(this.directory, identifier, ({ party }) => hello(party, nonce, challenge)),
+      withIdentity(this.directory, identifier, ({ party }) => {
+        window = this.pairing.current(party.handle);
+        return hello(party, nonce, challenge);
+      }),
     );
-    this.remember(hex(challenge));
+    this.remember(hex(challenge), { nonce, window });
     return answer;
   }
 
+  /**
+   * A bind request, answering a hello of the window still open, with the setup code's proof: a
+   * wrong one spends a try and is refused before any signature is checked or anything stored; the
+   * bind that is stored spends the code.
+   */
   async bind(body: Record<string, unknown>) {
     const challenge = requestChallenge(body);
-    if (!this.take(hex(challenge))) {
+    const opened = this.take(hex(challenge));
+    if (!opened) {
       throw new AuthError(
         "unknown-challenge",
         "the bind request answers no open challenge of this device (expired or used)",
       );
     }
+    // A hello of a window that has closed since is refused here, unaudited, as one outside a window.
+    this.pairing.codeOf(opened.window);
     const time = this.control.time().toISOString();
     let peer = "";
     const result = await this.control.ownerUse(
@@ -82,7 +99,10 @@ export class DeviceRole {
       remote("binding"),
       (identifier) =>
         withIdentity(this.directory, identifier, ({ party, file }) => {
-          const user = checkBindRequest(body, party, challenge);
+          const code = this.pairing.codeOf(opened.window, party.handle);
+          const user = checkBindRequest(body, party, { challenge, nonce: opened.nonce, code }, () =>
+            this.pairing.wrong(opened.window),
+          );
           peer = user.handle;
           const bindings = file.read();
           const others = bindings.users.filter((u) => u.handle !== user.handle);
@@ -100,6 +120,7 @@ export class DeviceRole {
             counter: 0,
           };
           file.write({ ...bindings, users: [...others, binding] });
+          this.pairing.spend(opened.window);
           return bindResult(party, user, challenge, 0, time);
         }),
       () => (peer ? { user: peer } : {}),
@@ -205,19 +226,26 @@ export class DeviceRole {
     );
   }
 
-  private remember(challenge: string): void {
+  private remember(challenge: string, hello: Omit<Pending, "expires">): void {
     const now = Date.now();
-    for (const [key, expires] of this.pending) if (expires < now) this.pending.delete(key);
+    for (const [key, { expires }] of this.pending) if (expires < now) this.pending.delete(key);
     if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
-    this.pending.set(challenge, now + CHALLENGE_TTL_MS);
+    this.pending.set(challenge, { ...hello, expires: now + CHALLENGE_TTL_MS });
   }
 
   /** A challenge is answered once: taking it removes it. */
-  private take(challenge: string): boolean {
-    const expires = this.pending.get(challenge);
+  private take(challenge: string): Pending | null {
+    const pending = this.pending.get(challenge);
     this.pending.delete(challenge);
-    return expires !== undefined && expires >= Date.now();
+    return pending !== undefined && pending.expires >= Date.now() ? pending : null;
   }
+}
+
+/** A hello answered: its nonce and the pairing window it was answered in, until it expires. */
+interface Pending {
+  readonly nonce: Uint8Array;
+  readonly window: number;
+  readonly expires: number;
 }
 
 /** A party on the network: proven by its signature inside the operation, not by the owner's PIN. */

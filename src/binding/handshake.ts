@@ -13,8 +13,10 @@ export { NONCE_BYTES };
  *  1. hello: the user sends a fresh nonce; the device answers its keys, a fresh challenge of its own,
  *     and its signature over both nonces and its keys: it proves it holds the key behind its handle.
  *  2. request: the user sends its Ed25519 and X25519 keys, signed over the device's challenge and
- *     handle (possession of the Ed25519 key), and a MAC keyed by X25519 between the two (possession
- *     of the X25519 key): a request captured for one device or one challenge is useless elsewhere.
+ *     handle (possession of the Ed25519 key), a MAC keyed by X25519 between the two (possession
+ *     of the X25519 key), and a MAC over the whole transcript keyed by that X25519 secret and the
+ *     owner's setup code (the owner's consent): a request captured for one device or one challenge
+ *     is useless elsewhere, and only the device the user checked can test a code against it.
  *  3. result: the device stores the binding and signs the result, with the counter commands start
  *     from, so the user knows the very device it checked stored its keys.
  * The messages' fields are those of DEVICE_MESSAGES (messages.ts); a malformed one is a usage error
@@ -81,17 +83,33 @@ export function checkHello(
   return { device, challenge };
 }
 
-export function bindRequest(user: Party, device: Peer, challenge: Uint8Array): BindRequest {
+/**
+ * The user's request: `nonce` is the one its hello sent, `code` the setup code as setupCode()
+ * normalized it (pairing.ts).
+ */
+export function bindRequest(
+  user: Party,
+  device: Peer,
+  challenge: Uint8Array,
+  nonce: Uint8Array,
+  code: string,
+): BindRequest {
   const signature = signWith(user, requestBytes(challenge, device.handle, user.ed25519, user.x25519));
-  return {
-    v: PROTOCOL,
-    challenge: hex(challenge),
-    handle: user.handle,
-    ed25519: hex(user.ed25519),
-    x25519: hex(user.x25519),
-    signature: hex(signature),
-    pop: hex(possession(user, device.x25519, challenge, device.handle, user.ed25519, user.x25519)),
-  };
+  const shared = agree(user, device.x25519);
+  try {
+    return {
+      v: PROTOCOL,
+      challenge: hex(challenge),
+      handle: user.handle,
+      ed25519: hex(user.ed25519),
+      x25519: hex(user.x25519),
+      signature: hex(signature),
+      pop: hex(possession(shared, challenge, device.handle, user.ed25519, user.x25519)),
+      proof: hex(codeProof(shared, code, { nonce, challenge, device, user })),
+    };
+  } finally {
+    shared.fill(0);
+  }
 }
 
 /** The challenge a request answers, read before the rest so the device can look it up. */
@@ -100,25 +118,38 @@ export function requestChallenge(body: Record<string, unknown>): Uint8Array {
   return bytesOf(readFields({ challenge }, body, { what: "bind request" }).challenge);
 }
 
-/** The device's check of a request against the challenge it issued: both proofs, and the handle. */
-export function checkBindRequest(body: Record<string, unknown>, device: Party, challenge: Uint8Array): Peer {
+/**
+ * The device's check of a request against the challenge it issued (and the nonce of the hello it
+ * answered): the code first, with `wrongCode` making the refusal (it spends a try of the window),
+ * before any signature is checked or anything stored; then both proofs of possession, and the handle.
+ */
+export function checkBindRequest(
+  body: Record<string, unknown>,
+  device: Party,
+  opened: { readonly challenge: Uint8Array; readonly nonce: Uint8Array; readonly code: string },
+  wrongCode: () => Error,
+): Peer {
+  const { challenge, nonce, code } = opened;
   const fields = readFields(MESSAGES.bind.input, body, { what: "bind request" });
   const user = peerOf(bytesOf(fields.ed25519), bytesOf(fields.x25519));
-  const { handle } = fields;
-  const signature = bytesOf(fields.signature);
-  const pop = bytesOf(fields.pop);
-  if (user.handle !== handle)
-    throw new AuthError("bad-proof", "the user's handle does not belong to its key");
-  if (
-    !verifies(user.verifier, requestBytes(challenge, device.handle, user.ed25519, user.x25519), signature)
-  ) {
-    throw new AuthError("bad-proof", "the user did not prove possession of its Ed25519 key");
+  const shared = agree(device, user.x25519);
+  try {
+    const proof = codeProof(shared, code, { nonce, challenge, device, user });
+    if (!timingSafeEqual(proof, bytesOf(fields.proof))) throw wrongCode();
+    if (user.handle !== fields.handle)
+      throw new AuthError("bad-proof", "the user's handle does not belong to its key");
+    const signed = requestBytes(challenge, device.handle, user.ed25519, user.x25519);
+    if (!verifies(user.verifier, signed, bytesOf(fields.signature))) {
+      throw new AuthError("bad-proof", "the user did not prove possession of its Ed25519 key");
+    }
+    const pop = possession(shared, challenge, device.handle, user.ed25519, user.x25519);
+    if (!timingSafeEqual(pop, bytesOf(fields.pop))) {
+      throw new AuthError("bad-proof", "the user did not prove possession of its X25519 key");
+    }
+    return user;
+  } finally {
+    shared.fill(0);
   }
-  const expected = possession(device, user.x25519, challenge, device.handle, user.ed25519, user.x25519);
-  if (!timingSafeEqual(expected, pop)) {
-    throw new AuthError("bad-proof", "the user did not prove possession of its X25519 key");
-  }
-  return user;
 }
 
 export function bindResult(
@@ -188,19 +219,58 @@ function resultBytes(
  * compute (user: its private key and the device's public one; device: the other way round).
  */
 function possession(
-  self: Party,
-  otherX25519: Uint8Array,
+  shared: Uint8Array,
   challenge: Uint8Array,
   device: string,
   userEd: Uint8Array,
   userX: Uint8Array,
 ): Buffer {
-  const shared = agree(self, otherX25519);
   const key = Buffer.from(hkdfSync("sha256", shared, challenge, "reid/v1/bind/x25519-pop", 32));
-  shared.fill(0);
   try {
     return createHmac("sha256", key)
       .update(signedBytes("reid/v1/bind/x25519-pop", challenge, device, userEd, userX))
+      .digest();
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * The owner's consent: HMAC-SHA256 over the whole transcript (the hello's nonce, the challenge, both
+ * parties' handles and keys), keyed by HKDF of the X25519 secret and the setup code. The secret is
+ * only the user's and the device's: an eavesdropper holds a MAC it cannot test a guessed code
+ * against, and only the device the user checked by its handle can test one, once, online, spending
+ * a try of its window (docs/spec.md §7.9).
+ */
+function codeProof(
+  shared: Uint8Array,
+  code: string,
+  transcript: {
+    readonly nonce: Uint8Array;
+    readonly challenge: Uint8Array;
+    readonly device: Pick<Peer, "handle" | "ed25519" | "x25519">;
+    readonly user: Pick<Peer, "handle" | "ed25519" | "x25519">;
+  },
+): Buffer {
+  const { nonce, challenge, device, user } = transcript;
+  const secret = Buffer.concat([shared, Buffer.from(code, "utf8")]);
+  const key = Buffer.from(hkdfSync("sha256", secret, challenge, "reid/v1/bind/code", 32));
+  secret.fill(0);
+  try {
+    return createHmac("sha256", key)
+      .update(
+        signedBytes(
+          "reid/v1/bind/code",
+          nonce,
+          challenge,
+          device.handle,
+          device.ed25519,
+          device.x25519,
+          user.handle,
+          user.ed25519,
+          user.x25519,
+        ),
+      )
       .digest();
   } finally {
     key.fill(0);

@@ -56,15 +56,15 @@ export async function startDaemon(
   });
   const service = new ElementService(element);
   let api: { stop(): Promise<void> };
+  let device: DeviceRoleServer | null = null;
   try {
-    api = await serveApi(service, socket);
+    api = await serveApi(service, socket, () => device);
   } catch (error) {
     await service.close();
     throw error;
   }
   const scheduler = new Scheduler(service.control, clock);
   let web: { url: string; close(): Promise<void> } | null = null;
-  let device: DeviceRoleServer | null = null;
   const close = async () => {
     await device?.close();
     await web?.close();
@@ -124,11 +124,16 @@ async function prepareSocket(storeDirectory: string): Promise<string> {
  * event streams (a follower sees the end of its stream, not a cut), lets what is still answering
  * finish for a moment, then cuts every connection left and removes the socket.
  */
-async function serveApi(service: ElementService, socket: string): Promise<{ stop(): Promise<void> }> {
+async function serveApi(
+  service: ElementService,
+  socket: string,
+  /** The device role, once it serves: `reid pair` opens its window. */
+  device: () => DeviceRoleServer | null,
+): Promise<{ stop(): Promise<void> }> {
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),
-    (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c)),
+    (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c), device),
   );
   const server = createAdaptorServer({ fetch: routes.fetch }) as Server;
   const responses = new Set<ServerResponse>();

@@ -22,7 +22,7 @@ import {
 } from "../../src/binding/handshake.js";
 import { peerOf } from "../../src/binding/parties.js";
 import { openTelemetry, sealTelemetry } from "../../src/binding/telemetry.js";
-import { ReidError } from "../../src/errors.js";
+import { AuthError, ReidError } from "../../src/errors.js";
 import { testParty } from "../helpers/binding.js";
 
 const device = testParty();
@@ -72,25 +72,40 @@ describe("bind handshake", () => {
     rejectsWith("usage", () => checkHello({ ...helloMessage, v: 2 }, nonce, device.handle));
   });
 
-  test("the device accepts a request with both proofs, and refuses each one missing", () => {
-    const request = json(bindRequest(user, asPeer(device), challenge));
-    assert.equal(checkBindRequest(request, device, challenge).handle, user.handle);
-    rejectsWith("bad-proof", () => checkBindRequest(request, device, randomBytes(NONCE_BYTES)));
-    rejectsWith("bad-proof", () =>
-      checkBindRequest({ ...request, signature: flip(request.signature as string) }, device, challenge),
+  test("the device accepts a request with the code's proof and both proofs of possession, and refuses each one missing", () => {
+    const code = "ABCDE12345";
+    const opened = { challenge, nonce, code };
+    const wrong = () => new AuthError("wrong-code", "wrong");
+    const request = json(bindRequest(user, asPeer(device), challenge, nonce, code));
+    assert.equal(checkBindRequest(request, device, opened, wrong).handle, user.handle);
+    // The code is checked first: a wrong one, or a proof for another hello, is a wrong code.
+    const guessed = json(bindRequest(user, asPeer(device), challenge, nonce, "ABCDE12346"));
+    rejectsWith("wrong-code", () => checkBindRequest(guessed, device, opened, wrong));
+    rejectsWith("wrong-code", () =>
+      checkBindRequest(request, device, { ...opened, challenge: randomBytes(NONCE_BYTES) }, wrong),
+    );
+    rejectsWith("wrong-code", () =>
+      checkBindRequest(request, device, { ...opened, nonce: randomBytes(NONCE_BYTES) }, wrong),
+    );
+    rejectsWith("wrong-code", () =>
+      checkBindRequest({ ...request, proof: flip(request.proof as string) }, device, opened, wrong),
     );
     rejectsWith("bad-proof", () =>
-      checkBindRequest({ ...request, pop: flip(request.pop as string) }, device, challenge),
+      checkBindRequest({ ...request, signature: flip(request.signature as string) }, device, opened, wrong),
     );
-    // Made for another device: replayed here, it does not verify.
-    const forOther = json(bindRequest(user, asPeer(stranger), challenge));
-    rejectsWith("bad-proof", () => checkBindRequest(forOther, device, challenge));
-    // Someone else's X25519 key with the user's signature: the MAC (and the signature) catch it.
     rejectsWith("bad-proof", () =>
+      checkBindRequest({ ...request, pop: flip(request.pop as string) }, device, opened, wrong),
+    );
+    // Made for another device: keyed by the X25519 secret with that device, it does not verify here.
+    const forOther = json(bindRequest(user, asPeer(stranger), challenge, nonce, code));
+    rejectsWith("wrong-code", () => checkBindRequest(forOther, device, opened, wrong));
+    // Someone else's X25519 key with the user's proofs: the code's MAC (keyed by X25519) catches it.
+    rejectsWith("wrong-code", () =>
       checkBindRequest(
         { ...request, x25519: Buffer.from(stranger.x25519).toString("hex") },
         device,
-        challenge,
+        opened,
+        wrong,
       ),
     );
   });
