@@ -48,15 +48,19 @@ export class DeviceRole {
   async sample(): Promise<void> {
     const { handle } = await this.control.status();
     if (!handle) return;
-    this.history.add(handle, await this.read());
+    const { at, reading } = await this.read();
+    this.history.add(handle, reading, at);
   }
 
-  private async read(): Promise<string> {
-    return JSON.stringify({
+  /** A reading and the time it was taken (the element's clock), as the history keeps it. */
+  private async read(): Promise<{ at: number; reading: string }> {
+    const time = this.control.time();
+    const reading = JSON.stringify({
       sensor: this.sensor.name,
-      time: this.control.time().toISOString(),
+      time: time.toISOString(),
       value: await this.sensor.read(),
     });
+    return { at: time.getTime(), reading };
   }
 
   /** Only inside a pairing window: outside one, refused before the identifier is read. */
@@ -149,8 +153,8 @@ export class DeviceRole {
 
   /**
    * Readings sealed to the user who asked (a signed `telemetry` command) and to no one else: a
-   * fresh one, preceded by as many of the latest sampled ones as the request asks for, all in one
-   * HPKE context.
+   * fresh one, preceded by as many of the latest ones this user may see (taken since it bound, none
+   * taken for another user) as the request asks for, all in one HPKE context.
    */
   async telemetry(body: Record<string, unknown>): Promise<SealedTelemetry> {
     const command = parseCommand(body);
@@ -158,11 +162,11 @@ export class DeviceRole {
       throw new AuthError("bad-command", "a telemetry request is the command 'telemetry'");
     const count = requestedCount(command.args);
     // Verified first: only a bound user makes the sensor read.
-    const { handle, x25519 } = await this.verified(command, ({ file }) => {
+    const { handle, x25519, since } = await this.verified(command, ({ file }) => {
       const user = file.read().users.find((u) => u.handle === command.user) as UserBinding;
-      return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex") };
+      return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex"), since: Date.parse(user.bound) };
     });
-    const reading = await this.read();
+    const { at, reading } = await this.read();
     const sealed = await this.control.useIdentifier((identifier) =>
       withIdentity(this.directory, identifier, (self) => {
         if (self.party.handle !== command.device) {
@@ -171,12 +175,13 @@ export class DeviceRole {
             "this device's identifier changed while the reading was taken",
           );
         }
-        this.history.add(self.party.handle, reading);
+        this.history.add(self.party.handle, reading, at, handle);
+        const readings = this.history.latest(self.party.handle, count, { user: handle, since });
         return sealTelemetry(
           { handle: self.party.handle, x25519: self.x25519 },
           { handle, x25519 },
           command.counter,
-          this.history.latest(self.party.handle, count).map((r) => Buffer.from(r)),
+          readings.map((r) => Buffer.from(r)),
         );
       }),
     );

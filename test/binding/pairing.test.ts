@@ -147,4 +147,28 @@ describe("pairing: a bind needs the owner's window and its setup code", () => {
     const sent = await reidJson<{ counter: number }>(["--store", store, "command", address, "light", "on"]);
     assert.equal(sent.counter, 1);
   });
+
+  test("a second user's telemetry never shows a reading taken before it bound, nor one taken for the first user", async (t) => {
+    const { dir, deviceStore, address, handle } = await startDevice(t);
+    const first = await userBinds(dir, "alice", address, handle, (await openPairing(deviceStore, "2m")).code);
+    assert.equal(first.result.code, 0, first.result.stderr);
+    const telemetry = (store: string) =>
+      reidJson<{ readings: { time: string }[] }>(["--store", store, "telemetry", address, "--count", "64"]);
+    // Alice's history fills with samples and her own fresh readings.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const alices = (await telemetry(first.store)).readings;
+    assert.ok(alices.length > 1, "alice sees the samples taken since she bound");
+    const second = await userBinds(dir, "bob", address, handle, (await openPairing(deviceStore, "2m")).code);
+    assert.equal(second.result.code, 0, second.result.stderr);
+    const bobBound = Date.now();
+    const bobs = (await telemetry(second.store)).readings;
+    const seenByAlice = new Set(alices.map((r) => r.time));
+    for (const reading of bobs) {
+      assert.ok(!seenByAlice.has(reading.time), `bob was shown alice's reading of ${reading.time}`);
+      assert.ok(
+        Date.parse(reading.time) >= bobBound - 1000,
+        `bob was shown ${reading.time}, before he bound`,
+      );
+    }
+  });
 });
