@@ -104,7 +104,7 @@ export class DeviceRole {
       (identifier) =>
         withIdentity(this.directory, identifier, ({ party, file }) => {
           const code = this.pairing.codeOf(opened.window, party.handle);
-          const user = checkBindRequest(body, party, { challenge, nonce: opened.nonce, code }, () =>
+          const { user, keys } = checkBindRequest(body, party, { challenge, nonce: opened.nonce, code }, () =>
             this.pairing.wrong(opened.window),
           );
           peer = user.handle;
@@ -125,7 +125,9 @@ export class DeviceRole {
           };
           file.write({ ...bindings, users: [...others, binding] });
           this.pairing.spend(opened.window);
-          return bindResult(party, user, challenge, 0, time);
+          const result = bindResult(party, user, keys, 0, time);
+          keys.wipe();
+          return result;
         }),
       () => (peer ? { user: peer } : {}),
     );

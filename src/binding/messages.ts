@@ -30,7 +30,6 @@ export interface BindRequest {
   readonly ed25519: string;
   readonly x25519: string;
   readonly signature: string;
-  readonly pop: string;
   /** The MAC keyed by the X25519 secret and the owner's setup code (docs/spec.md §7.3, §7.9). */
   readonly proof: string;
 }
@@ -134,8 +133,7 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
       answer: { v: version, handle, ed25519: key, x25519: key, challenge: hex(NONCE_BYTES), signature },
     },
     bind: {
-      summary:
-        "The user's keys with both proofs of possession and the setup code's proof; the device stores the binding.",
+      summary: "The user's keys, signed, with the setup code's proof; the device stores the binding.",
       method: "POST",
       path: "/v1/bind/request",
       owner: false,
@@ -147,7 +145,6 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
         ed25519: key,
         x25519: key,
         signature,
-        pop: hex(32),
         proof: hex(32),
       },
       answer: {
@@ -157,7 +154,7 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
         user: handle,
         counter,
         bound: text({ max: 64 }),
-        signature,
+        mac: hex(32),
       },
     },
     command: {

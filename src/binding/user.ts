@@ -31,8 +31,13 @@ export async function bindTo(
   const answer = await device.hello({ v: PROTOCOL, nonce: hex(nonce) });
   const { device: peer, challenge } = checkHello(answer, nonce, expectHandle);
   if (peer.handle === party.handle) throw new UsageError("an element cannot bind to itself");
-  const result = await device.bind(bindRequest(party, peer, challenge, nonce, code));
-  const { counter } = checkBindResult(result, peer, party, challenge);
+  const { message, keys } = bindRequest(party, peer, challenge, nonce, code);
+  let counter: number;
+  try {
+    ({ counter } = checkBindResult(await device.bind(message), keys));
+  } finally {
+    keys.wipe();
+  }
   const binding: DeviceBinding = {
     handle: peer.handle,
     ed25519: hex(peer.ed25519),

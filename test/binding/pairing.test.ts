@@ -37,10 +37,8 @@ async function strangerBinds(address: string, deviceHandle: string, code?: strin
   const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: nonce.toString("hex") });
   if (hello.status !== 200) return hello;
   const { device, challenge } = checkHello(hello.body, nonce, deviceHandle);
-  const request = code
-    ? bindRequest(testParty(), device, challenge, nonce, code)
-    : bindRequest(testParty(), device, challenge, nonce, "");
-  return post(address, "/v1/bind/request", request);
+  const request = bindRequest(testParty(), device, challenge, nonce, code ?? "");
+  return post(address, "/v1/bind/request", request.message);
 }
 
 async function startDevice(t: TestContext) {

@@ -72,14 +72,15 @@ describe("bind handshake", () => {
     rejectsWith("usage", () => checkHello({ ...helloMessage, v: 2 }, nonce, device.handle));
   });
 
-  test("the device accepts a request with the code's proof and both proofs of possession, and refuses each one missing", () => {
-    const code = "ABCDE12345";
-    const opened = { challenge, nonce, code };
-    const wrong = () => new AuthError("wrong-code", "wrong");
-    const request = json(bindRequest(user, asPeer(device), challenge, nonce, code));
-    assert.equal(checkBindRequest(request, device, opened, wrong).handle, user.handle);
+  const code = "ABCDE12345";
+  const opened = { challenge, nonce, code };
+  const wrong = () => new AuthError("wrong-code", "wrong");
+
+  test("the device accepts a request with the code's proof and the user's signature, and refuses each one wrong", () => {
+    const request = json(bindRequest(user, asPeer(device), challenge, nonce, code).message);
+    assert.equal(checkBindRequest(request, device, opened, wrong).user.handle, user.handle);
     // The code is checked first: a wrong one, or a proof for another hello, is a wrong code.
-    const guessed = json(bindRequest(user, asPeer(device), challenge, nonce, "ABCDE12346"));
+    const guessed = json(bindRequest(user, asPeer(device), challenge, nonce, "ABCDE12346").message);
     rejectsWith("wrong-code", () => checkBindRequest(guessed, device, opened, wrong));
     rejectsWith("wrong-code", () =>
       checkBindRequest(request, device, { ...opened, challenge: randomBytes(NONCE_BYTES) }, wrong),
@@ -94,12 +95,13 @@ describe("bind handshake", () => {
       checkBindRequest({ ...request, signature: flip(request.signature as string) }, device, opened, wrong),
     );
     rejectsWith("bad-proof", () =>
-      checkBindRequest({ ...request, pop: flip(request.pop as string) }, device, opened, wrong),
+      checkBindRequest({ ...request, handle: stranger.handle }, device, opened, wrong),
     );
     // Made for another device: keyed by the X25519 secret with that device, it does not verify here.
-    const forOther = json(bindRequest(user, asPeer(stranger), challenge, nonce, code));
+    const forOther = json(bindRequest(user, asPeer(stranger), challenge, nonce, code).message);
     rejectsWith("wrong-code", () => checkBindRequest(forOther, device, opened, wrong));
-    // Someone else's X25519 key with the user's proofs: the code's MAC (keyed by X25519) catches it.
+    // Someone else's X25519 key with the user's proof and signature: the proof (keyed by X25519)
+    // catches it, so the proof is also the user's proof of possession of its X25519 key.
     rejectsWith("wrong-code", () =>
       checkBindRequest(
         { ...request, x25519: Buffer.from(stranger.x25519).toString("hex") },
@@ -110,16 +112,23 @@ describe("bind handshake", () => {
     );
   });
 
-  test("the user accepts the device's signed result, and refuses one for another request", () => {
-    const result = json(bindResult(device, asPeer(user), challenge, 0, "2026-01-01T00:00:00.000Z"));
-    assert.equal(checkBindResult(result, asPeer(device), user, challenge).counter, 0);
+  test("the user accepts the device's result MAC for its request, and refuses one for another request", () => {
+    const { message, keys } = bindRequest(user, asPeer(device), challenge, nonce, code);
+    const { user: bound, keys: deviceKeys } = checkBindRequest(json(message), device, opened, wrong);
+    const result = json(bindResult(device, bound, deviceKeys, 0, "2026-01-01T00:00:00.000Z"));
+    assert.equal(checkBindResult(result, keys).counter, 0);
+    // Another request's keys (another challenge), another code, a changed counter or time, a flipped MAC.
+    const other = bindRequest(user, asPeer(device), randomBytes(NONCE_BYTES), nonce, code).keys;
+    rejectsWith("device-proof-failed", () => checkBindResult(result, other));
+    const otherCode = bindRequest(user, asPeer(device), challenge, nonce, "ABCDE12346").keys;
+    rejectsWith("device-proof-failed", () => checkBindResult(result, otherCode));
+    rejectsWith("device-proof-failed", () => checkBindResult({ ...result, counter: 5 }, keys));
+    rejectsWith("device-proof-failed", () => checkBindResult({ ...result, bound: "2026-01-02" }, keys));
     rejectsWith("device-proof-failed", () =>
-      checkBindResult(result, asPeer(device), user, randomBytes(NONCE_BYTES)),
+      checkBindResult({ ...result, mac: flip(result.mac as string) }, keys),
     );
-    rejectsWith("device-proof-failed", () =>
-      checkBindResult({ ...result, counter: 5 }, asPeer(device), user, challenge),
-    );
-    rejectsWith("device-proof-failed", () => checkBindResult(result, asPeer(stranger), user, challenge));
+    // The user's own proof, offered back as the result, is not one.
+    rejectsWith("device-proof-failed", () => checkBindResult({ ...result, mac: message.proof }, keys));
   });
 });
 
