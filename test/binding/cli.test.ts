@@ -22,6 +22,18 @@ async function deviceAndUser(t: TestContext) {
   return { dir, deviceStore, userStore };
 }
 
+/** The device's owner opens a pairing window; the user binds with its code, in a 0600 file in `dir`. */
+async function bindUser(
+  userStore: string,
+  deviceStore: string,
+  address: string,
+  handle: string,
+  dir: string,
+) {
+  const code = await pairingCode(deviceStore, dir);
+  return reidOk(["--store", userStore, "bind", address, "--expect-handle", handle, ...code]);
+}
+
 test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 4 (auth)", async (t) => {
   const { dir, store } = tempDir(t);
   await initStore(store);
@@ -93,14 +105,7 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
   });
   const { address, handle } = await deviceAddress(device);
   const user = ["--store", userStore];
-  await reidOk([
-    ...user,
-    "bind",
-    address,
-    "--expect-handle",
-    handle,
-    ...(await pairingCode(deviceStore, dir)),
-  ]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   const { readings } = await reidJson<{ readings: { value: string }[] }>([...user, "telemetry", address]);
   assert.equal(readings[0]?.value, "humidity 41%");
   // Without sampling, the history holds the readings earlier requests took: one, plus the fresh one.
@@ -122,14 +127,7 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
   );
   assertOneLineError(await reid([...user, "command", address, "light", "on"]), 4, /not bound/);
   // The device's own unbind of a user: bound again, then removed from the device's side.
-  await reidOk([
-    ...user,
-    "bind",
-    address,
-    "--expect-handle",
-    handle,
-    ...(await pairingCode(deviceStore, dir)),
-  ]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   const me = (await reidJson<{ handle: string }>([...user, "keys"])).handle;
   await reidOk(["--store", deviceStore, "unbind", me]);
   assertOneLineError(
@@ -148,14 +146,7 @@ test("without a user daemon: reset tells the bound device with the old key first
   const user = ["--store", userStore];
   const deviceBindings = async () =>
     (await reidJson<{ bindings: { handle: string }[] }>(["--store", deviceStore, "bindings"])).bindings;
-  await reidOk([
-    ...user,
-    "bind",
-    address,
-    "--expect-handle",
-    handle,
-    ...(await pairingCode(deviceStore, dir)),
-  ]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   const before = (await reidJson<{ handle: string }>([...user, "keys"])).handle;
   assert.deepEqual(
     (await deviceBindings()).map((b) => b.handle),
@@ -166,14 +157,7 @@ test("without a user daemon: reset tells the bound device with the old key first
   assert.deepEqual(await deviceBindings(), []);
   assert.match((await reidOk([...user, "bindings"])).stdout, /^no bindings\n$/);
   // The same for an erase (a blank element lists nothing: it is bound again first).
-  await reidOk([
-    ...user,
-    "bind",
-    address,
-    "--expect-handle",
-    handle,
-    ...(await pairingCode(deviceStore, dir)),
-  ]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   assert.equal((await deviceBindings()).length, 1);
   await reidOk([...user, "erase"]);
   assert.deepEqual(await deviceBindings(), []);
@@ -197,15 +181,7 @@ test("a failing sensor: sampling reports it once on the daemon's stderr, a reque
     ],
   });
   const { address, handle } = await deviceAddress(device);
-  await reidOk([
-    "--store",
-    userStore,
-    "bind",
-    address,
-    "--expect-handle",
-    handle,
-    ...(await pairingCode(deviceStore, dir)),
-  ]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   await new Promise((resolve) => setTimeout(resolve, 500));
   assertOneLineError(
     await reid(["--store", userStore, "telemetry", address, "--count", "5"]),

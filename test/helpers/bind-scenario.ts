@@ -47,8 +47,8 @@ interface Parties {
   userParty(): Promise<Party>;
   /** The handles of the users the device holds bindings of. */
   deviceUsers(): Promise<string[]>;
-  /** The device owner opens a pairing window: the code's arguments for the next `reid bind`. */
-  pair(): Promise<string[]>;
+  /** The device owner opens a pairing window, and the user binds with its code (`reid --json bind`). */
+  bind(): Promise<{ device: string; user: string }>;
   /** A command signed by `party` sent straight to the device, which must refuse it as unbound. */
   assertRefused(party: Party, counter: number, what: string): Promise<void>;
   /** Stops the daemons. */
@@ -62,17 +62,10 @@ export async function bindOnBackend(
   backend: UserBackend,
 ): Promise<void> {
   const parties = await startParties(t, through, backend);
-  const { userStore, address, deviceHandle, json, userParty, deviceUsers, assertRefused, pair } = parties;
+  const { userStore, address, deviceHandle, json, userParty, deviceUsers, assertRefused, bind } = parties;
 
   // Bind and command with the first identifier.
-  const first = await json<{ device: string; user: string }>(
-    userStore,
-    "bind",
-    address,
-    "--expect-handle",
-    deviceHandle,
-    ...(await pair()),
-  );
+  const first = await bind();
   assert.equal(first.device, deviceHandle);
   assert.deepEqual(await json(userStore, "command", address, "light", "on"), {
     device: deviceHandle,
@@ -90,14 +83,7 @@ export async function bindOnBackend(
   assertOneLineError(await parties.cli(userStore, "command", address, "light", "on"), 4, /not bound/);
 
   // Rebind with the new key.
-  const second = await json<{ user: string }>(
-    userStore,
-    "bind",
-    address,
-    "--expect-handle",
-    deviceHandle,
-    ...(await pair()),
-  );
+  const second = await bind();
   assert.notEqual(second.user, first.user);
   assert.equal((await json(userStore, "command", address, "light", "off")).counter, 1);
   await assertRefused(firstParty, 60, "the first key, after the rebind");
@@ -108,14 +94,7 @@ export async function bindOnBackend(
   await assertRefused(secondParty, 70, "a command signed by the key before the erase");
   assert.deepEqual(await deviceUsers(), []);
   await json(userStore, "init");
-  const third = await json<{ user: string }>(
-    userStore,
-    "bind",
-    address,
-    "--expect-handle",
-    deviceHandle,
-    ...(await pair()),
-  );
+  const third = await bind();
   assert.equal((await json(userStore, "command", address, "light", "on")).counter, 1);
   assert.deepEqual(await deviceUsers(), [third.user]);
 
@@ -181,7 +160,15 @@ async function startParties(
     deviceHandle,
     cli,
     json,
-    pair: () => pairingCode(deviceStore, inputs, { cwd, env }),
+    bind: async () =>
+      json<{ device: string; user: string }>(
+        userStore,
+        "bind",
+        address,
+        "--expect-handle",
+        deviceHandle,
+        ...(await pairingCode(deviceStore, inputs, { cwd, env })),
+      ),
     userParty: async () => {
       const { wrapped } = await json<{ wrapped: string }>(userStore, "export", "--wrap-key", wrapKey);
       const identifier = unwrapWithPadding(readFileSync(wrapKey), Buffer.from(wrapped, "hex"));
