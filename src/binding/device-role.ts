@@ -19,7 +19,7 @@ export interface DeviceOptions {
 export interface DeviceRoleServer {
   readonly address: string;
   readonly handle: string;
-  /** The pairing window the owner opens with `reid pair` (docs/spec.md §7.3). */
+  /** The pairing window the owner opens with `reid pair` (docs/spec.md §7.9). */
   readonly pairing: PairingWindow;
   close(): Promise<void>;
 }

@@ -102,6 +102,18 @@ describe("pairing: a bind needs the owner's window and its setup code", () => {
     assert.equal((await deviceUsers(deviceStore)).length, 1);
   });
 
+  test("only the owner opens a window: with a PIN set, reid pair without it is refused and opens none", async (t) => {
+    const { dir, deviceStore, address, handle } = await startDevice(t);
+    const pin = secretFile(dir, "pin", "owner-pin-4821\n");
+    assert.equal((await reid(["--store", deviceStore, "pin", "set", "--new-pin-file", pin])).code, 0);
+    const refused = await reid(["--store", deviceStore, "pair", "--for", "2m"]);
+    assertOneLineError(refused, 4, /PIN/);
+    assert.equal((await strangerBinds(address, handle)).body.error?.code, "not-pairing");
+    const { code } = await openPairing(deviceStore, "2m", {}, ["--pin-file", pin]);
+    const { result } = await userBinds(dir, "user", address, handle, code);
+    assert.equal(result.code, 0, result.stderr);
+  });
+
   test("a code from a window that has closed does not bind", async (t) => {
     const { dir, deviceStore, address, handle } = await startDevice(t);
     const { code } = await openPairing(deviceStore, "1s");

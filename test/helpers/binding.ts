@@ -36,8 +36,13 @@ export async function openPairing(
   deviceStore: string,
   duration = "2m",
   options: CliOptions = {},
+  /** Global options before the command: the owner's `--pin-file FILE` when a PIN is set. */
+  global: readonly string[] = [],
 ): Promise<{ code: string; handle: string; address: string; until: string }> {
-  const result = await reid(["--store", deviceStore, "--json", "pair", "--for", duration], options);
+  const result = await reid(
+    ["--store", deviceStore, ...global, "--json", "pair", "--for", duration],
+    options,
+  );
   assert.equal(result.code, 0, `reid pair exited ${result.code}: ${result.stderr.trim()}`);
   return JSON.parse(result.stdout);
 }
