@@ -12,6 +12,7 @@ import { type Identity, withIdentity } from "./identity.js";
 import type { SignedCommand } from "./messages.js";
 import { MESSAGES, NONCE_BYTES } from "./messages.js";
 import type { PairingWindow } from "./pairing.js";
+import type { Peer } from "./parties.js";
 import type { Sensor } from "./sensor.js";
 import { type SealedTelemetry, sealTelemetry } from "./telemetry.js";
 import { hex } from "./wire.js";
@@ -108,31 +109,38 @@ export class DeviceRole {
             this.pairing.wrong(opened.window),
           );
           peer = user.handle;
-          const bindings = file.read();
-          const others = bindings.users.filter((u) => u.handle !== user.handle);
-          if (others.length >= MAX_BINDINGS) {
-            throw new StateError(
-              "too-many-bindings",
-              `this device holds ${MAX_BINDINGS} bindings already: unbind one first`,
-            );
+          try {
+            this.store(file, user, time);
+            this.pairing.spend(opened.window);
+            return bindResult(party, user, keys, 0, time);
+          } finally {
+            keys.wipe();
           }
-          const binding: UserBinding = {
-            handle: user.handle,
-            ed25519: hex(user.ed25519),
-            x25519: hex(user.x25519),
-            bound: time,
-            counter: 0,
-          };
-          file.write({ ...bindings, users: [...others, binding] });
-          this.pairing.spend(opened.window);
-          const result = bindResult(party, user, keys, 0, time);
-          keys.wipe();
-          return result;
         }),
       () => (peer ? { user: peer } : {}),
     );
     this.control.announce({ event: "bound", role: "device", peer, time });
     return result;
+  }
+
+  /** Stores `user` as bound at `time`, counter 0, in place of an earlier binding of its handle. */
+  private store(file: Identity["file"], user: Peer, time: string): void {
+    const bindings = file.read();
+    const others = bindings.users.filter((u) => u.handle !== user.handle);
+    if (others.length >= MAX_BINDINGS) {
+      throw new StateError(
+        "too-many-bindings",
+        `this device holds ${MAX_BINDINGS} bindings already: unbind one first`,
+      );
+    }
+    const binding: UserBinding = {
+      handle: user.handle,
+      ed25519: hex(user.ed25519),
+      x25519: hex(user.x25519),
+      bound: time,
+      counter: 0,
+    };
+    file.write({ ...bindings, users: [...others, binding] });
   }
 
   /** A signed command from a bound user; `unbind` removes the binding (a user's revocation). */

@@ -140,11 +140,16 @@ export function checkBindRequest(
     keys.wipe();
     throw wrongCode();
   }
-  if (user.handle !== fields.handle)
-    throw new AuthError("bad-proof", "the user's handle does not belong to its key");
   const signed = requestBytes(challenge, device.handle, user.ed25519, user.x25519);
-  if (!verifies(user.verifier, signed, bytesOf(fields.signature))) {
-    throw new AuthError("bad-proof", "the user did not prove possession of its Ed25519 key");
+  const problem =
+    user.handle !== fields.handle
+      ? "the user's handle does not belong to its key"
+      : !verifies(user.verifier, signed, bytesOf(fields.signature))
+        ? "the user did not prove possession of its Ed25519 key"
+        : null;
+  if (problem) {
+    keys.wipe();
+    throw new AuthError("bad-proof", problem);
   }
   return { user, keys };
 }
