@@ -1,5 +1,5 @@
 // Binding throughput on one core (one Node thread, in-process, no network): binds/s (the whole
-// three-message handshake, both sides' checks), signed-command verifications/s (parse + check, as
+// three-message handshake with the setup code's proof, both sides' checks), signed-command verifications/s (parse + check, as
 // the device does), telemetry seal+open/s (readings sealed by the device and opened by the user,
 // HPKE Auth mode, 64 readings an answer as `reid telemetry --count 64` asks). Goals: >= 1,000,
 // >= 5,000 and >= 10,000 per second. Each figure is printed with a floor or a peer measured in the
@@ -45,27 +45,28 @@ async function rate(step: () => unknown): Promise<number> {
   return run(seconds * 1000);
 }
 
+const code = "ABCDE12345";
+const wrongCode = () => new Error("wrong code");
 function bind(): void {
   const nonce = randomBytes(32);
   const challenge = randomBytes(32);
   const { device: peer } = checkHello(json(hello(device, nonce, challenge)), nonce, device.handle);
-  const request = json(bindRequest(user, peer, challenge));
-  const bound = checkBindRequest(request, device, challenge);
+  const request = bindRequest(user, peer, challenge, nonce, code);
+  const bound = checkBindRequest(json(request.message), device, { challenge, nonce, code }, wrongCode);
   checkBindResult(
-    json(bindResult(device, bound, challenge, 0, new Date().toISOString())),
-    peer,
-    user,
-    challenge,
+    json(bindResult(device, bound.user, bound.keys, 0, new Date().toISOString())),
+    request.keys,
   );
 }
 
-// The floor of a bind: its signatures (3), verifications (3) and X25519 agreements (2), bare.
+// The floor of a bind: its signatures (2: hello, request), verifications (2) and X25519 agreements
+// (2: one each side, keying the code's proof and the result's MAC), bare.
 const ed = generateKeyPairSync("ed25519");
 const xa = generateKeyPairSync("x25519");
 const xb = generateKeyPairSync("x25519");
 const message = randomBytes(200);
 function bindFloor(): void {
-  for (let i = 0; i < 3; i++) verify(null, message, ed.publicKey, sign(null, message, ed.privateKey));
+  for (let i = 0; i < 2; i++) verify(null, message, ed.publicKey, sign(null, message, ed.privateKey));
   diffieHellman({ privateKey: xa.privateKey, publicKey: xb.publicKey });
   diffieHellman({ privateKey: xb.privateKey, publicKey: xa.publicKey });
 }
@@ -136,7 +137,7 @@ async function inContext(suite: CipherSuite): Promise<() => Promise<void>> {
 }
 
 const figures = [
-  { name: "binds", goal: 1000, run: bind, floor: bindFloor, floorName: "3 Ed25519 sign+verify, 2 X25519" },
+  { name: "binds", goal: 1000, run: bind, floor: bindFloor, floorName: "2 Ed25519 sign+verify, 2 X25519" },
   {
     name: "signed-command verifications",
     goal: 5000,

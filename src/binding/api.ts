@@ -31,12 +31,25 @@ export interface TelemetryResult {
   readonly readings: readonly Reading[];
 }
 
+/** A pairing window opened on this device (`reid pair`): the code is for the owner who asked. */
+export interface PairingResult {
+  readonly handle: string;
+  /** Where the device serves binding, HOST:PORT as it listens. */
+  readonly address: string;
+  readonly code: string;
+  readonly until: string;
+  readonly tries: number;
+}
+
 /**
  * What the CLI asks of the element about bindings (the user role, and the listing of both roles):
  * answered by the element directly (BindingService) or by the daemon (RemoteBinding), alike.
  */
 export interface BindingApi {
-  bind(address: string, expectHandle: string): Promise<BindResult>;
+  /** `code`: the setup code the device's owner was shown (docs/spec.md §7.9). */
+  bind(address: string, expectHandle: string, code: string): Promise<BindResult>;
+  /** Opens this device's pairing window for `seconds` (an owner operation; the daemon must serve the device role). */
+  pair(seconds: number): Promise<PairingResult>;
   command(address: string, name: string, args: readonly string[]): Promise<CommandResult>;
   /** The fresh reading, preceded by up to `count - 1` of the latest sampled ones (count 1..64). */
   telemetry(address: string, count: number): Promise<TelemetryResult>;

@@ -1,6 +1,7 @@
 import type { ControlUnit } from "../element/control-unit.js";
 import { StateError } from "../errors.js";
 import { startDeviceEndpoint } from "./endpoint.js";
+import { PairingWindow } from "./pairing.js";
 import type { Sensor } from "./sensor.js";
 
 export interface DeviceOptions {
@@ -18,6 +19,8 @@ export interface DeviceOptions {
 export interface DeviceRoleServer {
   readonly address: string;
   readonly handle: string;
+  /** The pairing window the owner opens with `reid pair` (docs/spec.md §7.9). */
+  readonly pairing: PairingWindow;
   close(): Promise<void>;
 }
 
@@ -34,7 +37,8 @@ export async function serveDeviceRole(
   const { handle } = await control.status();
   if (!handle)
     throw new StateError("blank", "a device needs an identifier to be bound: run 'reid init' first");
-  const endpoint = await startDeviceEndpoint(control, directory, options);
+  const pairing = new PairingWindow();
+  const endpoint = await startDeviceEndpoint(control, directory, { ...options, pairing });
   let advert: { update(handle: string): void; close(): Promise<void> } | null = null;
   let stopWatching = () => {};
   if (options.advertise) {
@@ -51,6 +55,7 @@ export async function serveDeviceRole(
   return {
     address: endpoint.address,
     handle,
+    pairing,
     close: async () => {
       stopWatching();
       await advert?.close();

@@ -11,6 +11,8 @@ import { ReadingHistory, requestedCount } from "./history.js";
 import { type Identity, withIdentity } from "./identity.js";
 import type { SignedCommand } from "./messages.js";
 import { MESSAGES, NONCE_BYTES } from "./messages.js";
+import type { PairingWindow } from "./pairing.js";
+import type { Peer } from "./parties.js";
 import type { Sensor } from "./sensor.js";
 import { type SealedTelemetry, sealTelemetry } from "./telemetry.js";
 import { hex } from "./wire.js";
@@ -23,19 +25,21 @@ const MAX_PENDING = 64;
 const RESERVED = new Set(["telemetry"]);
 
 /**
- * The device role (patent FIG. 3, the IoT device): answers hellos with proof of its key, stores the
- * users that bind, carries out their signed commands and seals its readings to them. Everything
+ * The device role (patent FIG. 3, the IoT device): inside a pairing window its owner opened, answers
+ * hellos with proof of its key and stores the users that bind with the window's setup code; carries
+ * out their signed commands and seals its readings to them. Everything
  * that reads the identifier goes through the control unit, so it is serialized with resets and
  * erases, and audited under the user's handle.
  */
 export class DeviceRole {
-  private readonly pending = new Map<string, number>();
+  private readonly pending = new Map<string, Pending>();
   private readonly history = new ReadingHistory();
 
   constructor(
     private readonly control: ControlUnit,
     private readonly directory: string,
     private readonly sensor: Sensor,
+    private readonly pairing: PairingWindow,
   ) {}
 
   /**
@@ -45,36 +49,54 @@ export class DeviceRole {
   async sample(): Promise<void> {
     const { handle } = await this.control.status();
     if (!handle) return;
-    this.history.add(handle, await this.read());
+    const { at, reading } = await this.read();
+    this.history.add(handle, reading, at);
   }
 
-  private async read(): Promise<string> {
-    return JSON.stringify({
+  /** A reading and the time it was taken (the element's clock), as the history keeps it. */
+  private async read(): Promise<{ at: number; reading: string }> {
+    const time = this.control.time();
+    const reading = JSON.stringify({
       sensor: this.sensor.name,
-      time: this.control.time().toISOString(),
+      time: time.toISOString(),
       value: await this.sensor.read(),
     });
+    return { at: time.getTime(), reading };
   }
 
+  /** Only inside a pairing window: outside one, refused before the identifier is read. */
   async hello(body: Record<string, unknown>): Promise<Hello> {
     const fields = readFields(MESSAGES.hello.input, body, { what: "hello request" });
+    this.pairing.current();
     const nonce = Buffer.from(fields.nonce, "hex");
     const challenge = randomBytes(NONCE_BYTES);
+    let window = 0;
     const answer = await this.control.useIdentifier((identifier) =>
-      withIdentity(this.directory, identifier, ({ party }) => hello(party, nonce, challenge)),
+      withIdentity(this.directory, identifier, ({ party }) => {
+        window = this.pairing.current(party.handle);
+        return hello(party, nonce, challenge);
+      }),
     );
-    this.remember(hex(challenge));
+    this.remember(hex(challenge), { nonce, window });
     return answer;
   }
 
+  /**
+   * A bind request, answering a hello of the window still open, with the setup code's proof: a
+   * wrong one spends a try and is refused before any signature is checked or anything stored; the
+   * bind that is stored spends the code.
+   */
   async bind(body: Record<string, unknown>) {
     const challenge = requestChallenge(body);
-    if (!this.take(hex(challenge))) {
+    const opened = this.take(hex(challenge));
+    if (!opened) {
       throw new AuthError(
         "unknown-challenge",
         "the bind request answers no open challenge of this device (expired or used)",
       );
     }
+    // A hello of a window that has closed since is refused here, unaudited, as one outside a window.
+    this.pairing.codeOf(opened.window);
     const time = this.control.time().toISOString();
     let peer = "";
     const result = await this.control.ownerUse(
@@ -82,30 +104,43 @@ export class DeviceRole {
       remote("binding"),
       (identifier) =>
         withIdentity(this.directory, identifier, ({ party, file }) => {
-          const user = checkBindRequest(body, party, challenge);
+          const code = this.pairing.codeOf(opened.window, party.handle);
+          const { user, keys } = checkBindRequest(body, party, { challenge, nonce: opened.nonce, code }, () =>
+            this.pairing.wrong(opened.window),
+          );
           peer = user.handle;
-          const bindings = file.read();
-          const others = bindings.users.filter((u) => u.handle !== user.handle);
-          if (others.length >= MAX_BINDINGS) {
-            throw new StateError(
-              "too-many-bindings",
-              `this device holds ${MAX_BINDINGS} bindings already: unbind one first`,
-            );
+          try {
+            this.store(file, user, time);
+            this.pairing.spend(opened.window);
+            return bindResult(party, user, keys, 0, time);
+          } finally {
+            keys.wipe();
           }
-          const binding: UserBinding = {
-            handle: user.handle,
-            ed25519: hex(user.ed25519),
-            x25519: hex(user.x25519),
-            bound: time,
-            counter: 0,
-          };
-          file.write({ ...bindings, users: [...others, binding] });
-          return bindResult(party, user, challenge, 0, time);
         }),
       () => (peer ? { user: peer } : {}),
     );
     this.control.announce({ event: "bound", role: "device", peer, time });
     return result;
+  }
+
+  /** Stores `user` as bound at `time`, counter 0, in place of an earlier binding of its handle. */
+  private store(file: Identity["file"], user: Peer, time: string): void {
+    const bindings = file.read();
+    const others = bindings.users.filter((u) => u.handle !== user.handle);
+    if (others.length >= MAX_BINDINGS) {
+      throw new StateError(
+        "too-many-bindings",
+        `this device holds ${MAX_BINDINGS} bindings already: unbind one first`,
+      );
+    }
+    const binding: UserBinding = {
+      handle: user.handle,
+      ed25519: hex(user.ed25519),
+      x25519: hex(user.x25519),
+      bound: time,
+      counter: 0,
+    };
+    file.write({ ...bindings, users: [...others, binding] });
   }
 
   /** A signed command from a bound user; `unbind` removes the binding (a user's revocation). */
@@ -128,8 +163,8 @@ export class DeviceRole {
 
   /**
    * Readings sealed to the user who asked (a signed `telemetry` command) and to no one else: a
-   * fresh one, preceded by as many of the latest sampled ones as the request asks for, all in one
-   * HPKE context.
+   * fresh one, preceded by as many of the latest ones this user may see (taken since it bound, none
+   * taken for another user) as the request asks for, all in one HPKE context.
    */
   async telemetry(body: Record<string, unknown>): Promise<SealedTelemetry> {
     const command = parseCommand(body);
@@ -137,11 +172,11 @@ export class DeviceRole {
       throw new AuthError("bad-command", "a telemetry request is the command 'telemetry'");
     const count = requestedCount(command.args);
     // Verified first: only a bound user makes the sensor read.
-    const { handle, x25519 } = await this.verified(command, ({ file }) => {
+    const { handle, x25519, since } = await this.verified(command, ({ file }) => {
       const user = file.read().users.find((u) => u.handle === command.user) as UserBinding;
-      return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex") };
+      return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex"), since: Date.parse(user.bound) };
     });
-    const reading = await this.read();
+    const { at, reading } = await this.read();
     const sealed = await this.control.useIdentifier((identifier) =>
       withIdentity(this.directory, identifier, (self) => {
         if (self.party.handle !== command.device) {
@@ -150,12 +185,13 @@ export class DeviceRole {
             "this device's identifier changed while the reading was taken",
           );
         }
-        this.history.add(self.party.handle, reading);
+        this.history.add(self.party.handle, reading, at, handle);
+        const readings = this.history.latest(self.party.handle, count, { user: handle, since });
         return sealTelemetry(
           { handle: self.party.handle, x25519: self.x25519 },
           { handle, x25519 },
           command.counter,
-          this.history.latest(self.party.handle, count).map((r) => Buffer.from(r)),
+          readings.map((r) => Buffer.from(r)),
         );
       }),
     );
@@ -205,19 +241,26 @@ export class DeviceRole {
     );
   }
 
-  private remember(challenge: string): void {
+  private remember(challenge: string, hello: Omit<Pending, "expires">): void {
     const now = Date.now();
-    for (const [key, expires] of this.pending) if (expires < now) this.pending.delete(key);
+    for (const [key, { expires }] of this.pending) if (expires < now) this.pending.delete(key);
     if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
-    this.pending.set(challenge, now + CHALLENGE_TTL_MS);
+    this.pending.set(challenge, { ...hello, expires: now + CHALLENGE_TTL_MS });
   }
 
   /** A challenge is answered once: taking it removes it. */
-  private take(challenge: string): boolean {
-    const expires = this.pending.get(challenge);
+  private take(challenge: string): Pending | null {
+    const pending = this.pending.get(challenge);
     this.pending.delete(challenge);
-    return expires !== undefined && expires >= Date.now();
+    return pending !== undefined && pending.expires >= Date.now() ? pending : null;
   }
+}
+
+/** A hello answered: its nonce and the pairing window it was answered in, until it expires. */
+interface Pending {
+  readonly nonce: Uint8Array;
+  readonly window: number;
+  readonly expires: number;
 }
 
 /** A party on the network: proven by its signature inside the operation, not by the owner's PIN. */

@@ -9,6 +9,7 @@ import { connectionLimits } from "../http/limits.js";
 import { serveOperations } from "../http/serve.js";
 import { DeviceRole } from "./device.js";
 import { DEVICE_MESSAGES } from "./messages.js";
+import type { PairingWindow } from "./pairing.js";
 import type { Sensor } from "./sensor.js";
 
 /** A client gets this long to send its headers, and its whole request: a slow one is cut, not waited on. */
@@ -44,9 +45,11 @@ export async function startDeviceEndpoint(
     readonly sensor: Sensor;
     readonly sampleEveryMs?: number;
     readonly report?: (message: string) => void;
+    /** The window its owner opens (`reid pair`); binds are refused outside it. */
+    readonly pairing: PairingWindow;
   },
 ): Promise<DeviceEndpoint> {
-  const role = new DeviceRole(control, directory, options.sensor);
+  const role = new DeviceRole(control, directory, options.sensor, options.pairing);
   const routes = deviceRoutes(role);
   const server = createAdaptorServer({
     fetch: routes.fetch,

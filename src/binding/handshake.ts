@@ -1,6 +1,6 @@
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import { AuthError } from "../errors.js";
 import { readFields } from "../http/schema.js";
+import { BindKeys } from "./bind-keys.js";
 import type { BindRequest } from "./messages.js";
 import { MESSAGES, NONCE_BYTES } from "./messages.js";
 import { agree, type Party, type Peer, peerOf, signWith, verifies } from "./parties.js";
@@ -9,14 +9,18 @@ import { hex, PROTOCOL, signedBytes } from "./wire.js";
 export { NONCE_BYTES };
 
 /**
- * The bind handshake (patent FIG. 3, steps 312-320), three messages:
+ * The bind handshake (patent FIG. 3, steps 312-320), three messages, inside the pairing window
+ * the device's owner opened (docs/spec.md §7.9):
  *  1. hello: the user sends a fresh nonce; the device answers its keys, a fresh challenge of its own,
  *     and its signature over both nonces and its keys: it proves it holds the key behind its handle.
  *  2. request: the user sends its Ed25519 and X25519 keys, signed over the device's challenge and
- *     handle (possession of the Ed25519 key), and a MAC keyed by X25519 between the two (possession
- *     of the X25519 key): a request captured for one device or one challenge is useless elsewhere.
- *  3. result: the device stores the binding and signs the result, with the counter commands start
- *     from, so the user knows the very device it checked stored its keys.
+ *     handle (possession of the Ed25519 key), and a proof: a MAC over the whole transcript keyed by
+ *     the X25519 secret between the two and the owner's setup code (the owner's consent, and
+ *     possession of the X25519 key): a request captured for one device or one challenge is useless
+ *     elsewhere, and only the device the user checked can test a code against it.
+ *  3. result: the device stores the binding and answers a MAC under the same secret over the
+ *     result, with the counter commands start from, so the user knows the very device it checked
+ *     (whose hello signature covered its X25519 key) stored its keys.
  * The messages' fields are those of DEVICE_MESSAGES (messages.ts); a malformed one is a usage error
  * naming the message.
  * Specified in docs/spec.md §7.3, §7.4.
@@ -38,7 +42,7 @@ export interface BindResult {
   readonly user: string;
   readonly counter: number;
   readonly bound: string;
-  readonly signature: string;
+  readonly mac: string;
 }
 
 export function hello(device: Party, nonce: Uint8Array, challenge: Uint8Array): Hello {
@@ -81,17 +85,31 @@ export function checkHello(
   return { device, challenge };
 }
 
-export function bindRequest(user: Party, device: Peer, challenge: Uint8Array): BindRequest {
+/**
+ * The user's request: `nonce` is the one its hello sent, `code` the setup code as setupCode()
+ * normalized it (pairing.ts). Returns the keys the device's result is checked with too.
+ */
+export function bindRequest(
+  user: Party,
+  device: Peer,
+  challenge: Uint8Array,
+  nonce: Uint8Array,
+  code: string,
+): { message: BindRequest; keys: BindKeys } {
   const signature = signWith(user, requestBytes(challenge, device.handle, user.ed25519, user.x25519));
-  return {
+  const shared = agree(user, device.x25519);
+  const keys = BindKeys.derive(shared, code, { nonce, challenge, device, user });
+  shared.fill(0);
+  const message = {
     v: PROTOCOL,
     challenge: hex(challenge),
     handle: user.handle,
     ed25519: hex(user.ed25519),
     x25519: hex(user.x25519),
     signature: hex(signature),
-    pop: hex(possession(user, device.x25519, challenge, device.handle, user.ed25519, user.x25519)),
+    proof: hex(keys.proof()),
   };
+  return { message, keys };
 }
 
 /** The challenge a request answers, read before the rest so the device can look it up. */
@@ -100,35 +118,50 @@ export function requestChallenge(body: Record<string, unknown>): Uint8Array {
   return bytesOf(readFields({ challenge }, body, { what: "bind request" }).challenge);
 }
 
-/** The device's check of a request against the challenge it issued: both proofs, and the handle. */
-export function checkBindRequest(body: Record<string, unknown>, device: Party, challenge: Uint8Array): Peer {
+/**
+ * The device's check of a request against the challenge it issued (and the nonce of the hello it
+ * answered): the proof first, with `wrongCode` making the refusal (it spends a try of the window),
+ * before the signature is checked or anything stored; then the handle and the signature. Returns
+ * the user and the keys its result is made with.
+ */
+export function checkBindRequest(
+  body: Record<string, unknown>,
+  device: Party,
+  opened: { readonly challenge: Uint8Array; readonly nonce: Uint8Array; readonly code: string },
+  wrongCode: () => Error,
+): { user: Peer; keys: BindKeys } {
+  const { challenge, nonce, code } = opened;
   const fields = readFields(MESSAGES.bind.input, body, { what: "bind request" });
   const user = peerOf(bytesOf(fields.ed25519), bytesOf(fields.x25519));
-  const { handle } = fields;
-  const signature = bytesOf(fields.signature);
-  const pop = bytesOf(fields.pop);
-  if (user.handle !== handle)
-    throw new AuthError("bad-proof", "the user's handle does not belong to its key");
-  if (
-    !verifies(user.verifier, requestBytes(challenge, device.handle, user.ed25519, user.x25519), signature)
-  ) {
-    throw new AuthError("bad-proof", "the user did not prove possession of its Ed25519 key");
+  const shared = agree(device, user.x25519);
+  const keys = BindKeys.derive(shared, code, { nonce, challenge, device, user });
+  shared.fill(0);
+  if (!keys.provesCode(bytesOf(fields.proof))) {
+    keys.wipe();
+    throw wrongCode();
   }
-  const expected = possession(device, user.x25519, challenge, device.handle, user.ed25519, user.x25519);
-  if (!timingSafeEqual(expected, pop)) {
-    throw new AuthError("bad-proof", "the user did not prove possession of its X25519 key");
+  const signed = requestBytes(challenge, device.handle, user.ed25519, user.x25519);
+  const problem =
+    user.handle !== fields.handle
+      ? "the user's handle does not belong to its key"
+      : !verifies(user.verifier, signed, bytesOf(fields.signature))
+        ? "the user did not prove possession of its Ed25519 key"
+        : null;
+  if (problem) {
+    keys.wipe();
+    throw new AuthError("bad-proof", problem);
   }
-  return user;
+  return { user, keys };
 }
 
+/** The device's result, MACed with the request's keys: `counter` is where the user's commands start. */
 export function bindResult(
   device: Party,
   user: Peer,
-  challenge: Uint8Array,
+  keys: BindKeys,
   counter: number,
   bound: string,
 ): BindResult {
-  const signature = signWith(device, resultBytes(challenge, device.handle, user, counter, bound));
   return {
     v: PROTOCOL,
     result: "bound",
@@ -136,22 +169,21 @@ export function bindResult(
     user: user.handle,
     counter,
     bound,
-    signature: hex(signature),
+    mac: hex(keys.result(counter, bound)),
   };
 }
 
-/** The user's check of the result: signed by the device it checked, for this request. */
+/** The user's check of the result: MACed by the device it checked, for this request. */
 export function checkBindResult(
   body: Record<string, unknown>,
-  device: Peer,
-  user: Party,
-  challenge: Uint8Array,
+  keys: BindKeys,
 ): { counter: number; bound: string } {
-  const { counter, bound, ...fields } = readFields(MESSAGES.bind.answer, body, { what: "bind result" });
-  const signature = bytesOf(fields.signature);
-  const self = { handle: user.handle, ed25519: user.ed25519, x25519: user.x25519 };
-  if (!verifies(device.verifier, resultBytes(challenge, device.handle, self, counter, bound), signature)) {
-    throw new AuthError("device-proof-failed", "the device's binding result is not signed by the device");
+  const { counter, bound, mac } = readFields(MESSAGES.bind.answer, body, { what: "bind result" });
+  if (!keys.confirmsResult(counter, bound, bytesOf(mac))) {
+    throw new AuthError(
+      "device-proof-failed",
+      "the device's binding result is not the device's, for this request",
+    );
   }
   return { counter, bound };
 }
@@ -162,49 +194,6 @@ function helloBytes(nonce: Uint8Array, challenge: Uint8Array, ed: Uint8Array, x:
 
 function requestBytes(challenge: Uint8Array, device: string, ed: Uint8Array, x: Uint8Array): Uint8Array {
   return signedBytes("reid/v1/bind/request", challenge, device, ed, x);
-}
-
-function resultBytes(
-  challenge: Uint8Array,
-  device: string,
-  user: Pick<Peer, "handle" | "ed25519" | "x25519">,
-  counter: number,
-  bound: string,
-): Uint8Array {
-  return signedBytes(
-    "reid/v1/bind/result",
-    challenge,
-    device,
-    user.handle,
-    user.ed25519,
-    user.x25519,
-    String(counter),
-    bound,
-  );
-}
-
-/**
- * The X25519 proof: HMAC-SHA256 over the request, keyed by HKDF of the X25519 secret both sides can
- * compute (user: its private key and the device's public one; device: the other way round).
- */
-function possession(
-  self: Party,
-  otherX25519: Uint8Array,
-  challenge: Uint8Array,
-  device: string,
-  userEd: Uint8Array,
-  userX: Uint8Array,
-): Buffer {
-  const shared = agree(self, otherX25519);
-  const key = Buffer.from(hkdfSync("sha256", shared, challenge, "reid/v1/bind/x25519-pop", 32));
-  shared.fill(0);
-  try {
-    return createHmac("sha256", key)
-      .update(signedBytes("reid/v1/bind/x25519-pop", challenge, device, userEd, userX))
-      .digest();
-  } finally {
-    key.fill(0);
-  }
 }
 
 function bytesOf(text: string): Uint8Array {

@@ -30,7 +30,8 @@ export interface BindRequest {
   readonly ed25519: string;
   readonly x25519: string;
   readonly signature: string;
-  readonly pop: string;
+  /** The MAC keyed by the X25519 secret and the owner's setup code (docs/spec.md §7.3, §7.9). */
+  readonly proof: string;
 }
 
 /** Bytes of a hello's nonce and of a device's challenge. */
@@ -122,7 +123,8 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
   limit: 16 * 1024,
   operations: {
     hello: {
-      summary: "The user's nonce; the device answers its keys and a challenge, signed.",
+      summary:
+        "The user's nonce; inside its owner's pairing window the device answers its keys and a challenge, signed.",
       method: "POST",
       path: "/v1/bind/hello",
       owner: false,
@@ -131,7 +133,7 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
       answer: { v: version, handle, ed25519: key, x25519: key, challenge: hex(NONCE_BYTES), signature },
     },
     bind: {
-      summary: "The user's keys with both proofs of possession; the device stores the binding.",
+      summary: "The user's keys, signed, with the setup code's proof; the device stores the binding.",
       method: "POST",
       path: "/v1/bind/request",
       owner: false,
@@ -143,7 +145,7 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
         ed25519: key,
         x25519: key,
         signature,
-        pop: hex(32),
+        proof: hex(32),
       },
       answer: {
         v: version,
@@ -152,7 +154,7 @@ export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
         user: handle,
         counter,
         bound: text({ max: 64 }),
-        signature,
+        mac: hex(32),
       },
     },
     command: {

@@ -2,6 +2,7 @@ import { defineOperations, inPath } from "../http/operation.js";
 import { text, whole } from "../http/schema.js";
 import type { BindingApi } from "./api.js";
 import { commandArgs, commandName } from "./messages.js";
+import { MAX_PAIRING_SECONDS } from "./pairing.js";
 
 const address = text({ max: 300 });
 
@@ -25,8 +26,22 @@ export const BINDING_OPERATIONS = defineOperations<BindingApi>()({
       method: "POST",
       path: "/v1/binding/bind",
       owner: true,
-      input: { address, expectHandle: text({ max: 300 }) },
-      args: ["address", "expectHandle"],
+      input: { address, expectHandle: text({ max: 300 }), code: text({ max: 64 }) },
+      args: ["address", "expectHandle", "code"],
+    },
+    pair: {
+      summary: "Opens the device's pairing window with a fresh setup code (the device role must be served).",
+      method: "POST",
+      path: "/v1/binding/pair",
+      owner: true,
+      input: {
+        seconds: whole({
+          min: 1,
+          max: MAX_PAIRING_SECONDS,
+          message: () => `'seconds' must be 1 to ${MAX_PAIRING_SECONDS}`,
+        }),
+      },
+      args: ["seconds"],
     },
     command: {
       summary: "Sends a signed command to a bound device.",

@@ -1,11 +1,12 @@
 import type { Actor } from "../auth/actor.js";
 import type { ControlUnit } from "../element/control-unit.js";
-import { ExitCode, ReidError, UsageError } from "../errors.js";
-import type { BindingApi, BindingEntry, Reading } from "./api.js";
+import { ExitCode, ReidError, StateError, UsageError } from "../errors.js";
+import type { BindingApi, BindingEntry, PairingResult, Reading } from "./api.js";
 import { checkCommandShape } from "./command.js";
 import { requestedCount } from "./history.js";
 import { withIdentity } from "./identity.js";
 import { handle as handleText } from "./messages.js";
+import { type PairingWindow, setupCode } from "./pairing.js";
 import { bindTo, boundDevice, fetchTelemetry, nextCommand, sendCommand } from "./user.js";
 
 /**
@@ -18,12 +19,18 @@ export class BindingService implements BindingApi {
     private readonly control: ControlUnit,
     private readonly directory: string,
     private readonly actor: Actor,
+    /** The device role this element serves, when the daemon serves one: where its pairing window is. */
+    private readonly device: () => {
+      readonly pairing: PairingWindow;
+      readonly address: string;
+    } | null = () => null,
   ) {}
 
-  async bind(address: string, expectHandle: string) {
+  async bind(address: string, expectHandle: string, code: string) {
     const device = handleOf(expectHandle, "--expect-handle");
+    const given = setupCode(code);
     const bound = await this.owner("bind", { device, address }, (identity) =>
-      bindTo(identity, address, device, this.control.time()).then((binding) => ({
+      bindTo(identity, address, device, given, this.control.time()).then((binding) => ({
         device: binding.handle,
         address,
         user: identity.party.handle,
@@ -57,6 +64,24 @@ export class BindingService implements BindingApi {
       const opened = await fetchTelemetry(identity, device, command);
       return { device: device.handle, readings: opened.map(readingOf) };
     });
+  }
+
+  /**
+   * Opens the pairing window of the device role this daemon serves: an owner operation (gated,
+   * audited, the code never in the record), refused when no device role is served here.
+   */
+  async pair(seconds: number): Promise<PairingResult> {
+    const device = this.device();
+    if (!device) {
+      throw new StateError(
+        "no-device-role",
+        "this element serves no device role: run 'reid serve --device' on it, then 'reid pair'",
+      );
+    }
+    const opened = await this.owner("pair", { seconds: String(seconds) }, async ({ party }) =>
+      device.pairing.open(party.handle, seconds),
+    );
+    return { ...opened, address: device.address };
   }
 
   bindings() {

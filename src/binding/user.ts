@@ -14,13 +14,15 @@ import { hex, PROTOCOL } from "./wire.js";
 
 /**
  * The user role (patent FIG. 3, the user device): binds to a device after it proved the key behind
- * the expected handle, then signs commands to it. Counters are stored before a command leaves, so
+ * the expected handle, with the setup code its owner was shown, then signs commands to it. Counters are stored before a command leaves, so
  * one is never used twice, even if the answer is lost.
  */
 export async function bindTo(
   identity: Identity,
   address: string,
   expectHandle: string,
+  /** The setup code the device's owner was shown, as setupCode() normalized it. */
+  code: string,
   now: Date,
 ): Promise<DeviceBinding> {
   const { party, file } = identity;
@@ -29,8 +31,13 @@ export async function bindTo(
   const answer = await device.hello({ v: PROTOCOL, nonce: hex(nonce) });
   const { device: peer, challenge } = checkHello(answer, nonce, expectHandle);
   if (peer.handle === party.handle) throw new UsageError("an element cannot bind to itself");
-  const result = await device.bind(bindRequest(party, peer, challenge));
-  const { counter } = checkBindResult(result, peer, party, challenge);
+  const { message, keys } = bindRequest(party, peer, challenge, nonce, code);
+  let counter: number;
+  try {
+    ({ counter } = checkBindResult(await device.bind(message), keys));
+  } finally {
+    keys.wipe();
+  }
   const binding: DeviceBinding = {
     handle: peer.handle,
     ed25519: hex(peer.ed25519),
@@ -55,7 +62,7 @@ export function boundDevice(identity: Identity, addressOrHandle: string): Device
   if (!device) {
     throw new AuthError(
       "unbound",
-      `this element is not bound to a device at ${addressOrHandle}: run 'reid bind ${addressOrHandle} --expect-handle HANDLE' first`,
+      `this element is not bound to a device at ${addressOrHandle}: run 'reid bind ${addressOrHandle} --expect-handle HANDLE' (with the code of 'reid pair' on the device) first`,
     );
   }
   return device;

@@ -1,6 +1,7 @@
 import type { Actor } from "../auth/actor.js";
 import type { BindingApi } from "../binding/api.js";
 import { bindingCompanion } from "../binding/companion.js";
+import type { DeviceRoleServer } from "../binding/device-role.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { type Element, type ElementOptions, openElement } from "../element/element.js";
 
@@ -24,13 +25,15 @@ export async function openComposedElement(options: ElementOptions): Promise<Elem
 
 /**
  * The binding operations on an open element, acting for `actor`, with the bindings file in the
- * store directory. The binding code loads only now.
+ * store directory. The binding code loads only now (device-role.ts above is a type import).
  */
 export async function openBinding(
   control: ControlUnit,
   storeDirectory: string,
   actor: Actor,
+  /** The device role the daemon serves, if any: `reid pair` opens its window. */
+  device: () => DeviceRoleServer | null = () => null,
 ): Promise<BindingApi> {
   const { BindingService } = await import("../binding/service.js");
-  return new BindingService(control, storeDirectory, actor);
+  return new BindingService(control, storeDirectory, actor, device);
 }

@@ -59,14 +59,19 @@ export async function startDaemon(
   const service = new ElementService(element);
   let web: { url: string; links: PageApi; close(): Promise<void> } | null = null;
   let api: { stop(): Promise<void> };
+  let device: DeviceRoleServer | null = null;
   try {
-    api = await serveApi(service, socket, () => web?.links ?? NO_PAGE);
+    api = await serveApi(
+      service,
+      socket,
+      () => web?.links ?? NO_PAGE,
+      () => device,
+    );
   } catch (error) {
     await service.close();
     throw error;
   }
   const scheduler = new Scheduler(service.control, clock);
-  let device: DeviceRoleServer | null = null;
   const close = async () => {
     await device?.close();
     await web?.close();
@@ -141,11 +146,13 @@ async function serveApi(
   service: ElementService,
   socket: string,
   page: () => PageApi,
+  /** The device role, once it serves: `reid pair` opens its window. */
+  device: () => DeviceRoleServer | null,
 ): Promise<{ stop(): Promise<void> }> {
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),
-    (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c)),
+    (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c), device),
     page,
   );
   const server = createAdaptorServer({

@@ -5,10 +5,10 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { initStore } from "../cli/store.js";
-import { deviceAddress } from "../helpers/binding.js";
+import { deviceAddress, pairingCode } from "../helpers/binding.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { serve } from "../helpers/daemon.js";
-import { tempDir } from "../helpers/temp.js";
+import { secretFile, tempDir } from "../helpers/temp.js";
 
 const HANDLE = "0123456789abcdef0123456789abcdef";
 
@@ -22,14 +22,39 @@ async function deviceAndUser(t: TestContext) {
   return { dir, deviceStore, userStore };
 }
 
+/** The device's owner opens a pairing window; the user binds with its code, in a 0600 file in `dir`. */
+async function bindUser(
+  userStore: string,
+  deviceStore: string,
+  address: string,
+  handle: string,
+  dir: string,
+) {
+  const code = await pairingCode(deviceStore, dir);
+  return reidOk(["--store", userStore, "bind", address, "--expect-handle", handle, ...code]);
+}
+
 test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 4 (auth)", async (t) => {
-  const { store } = tempDir(t);
+  const { dir, store } = tempDir(t);
   await initStore(store);
+  const code = ["--code-file", secretFile(dir, "code", "ABCDE-FGHJK\n")];
+  const badCode = ["--code-file", secretFile(dir, "bad-code", "ABCDE-FGHJ\n")];
   const cases: [string[], number, RegExp][] = [
-    [["bind", "nowhere", "--expect-handle", HANDLE], 2, /bad device address 'nowhere'/],
-    [["bind", "127.0.0.1:99999", "--expect-handle", HANDLE], 2, /bad device address/],
+    [["bind", "nowhere", "--expect-handle", HANDLE, ...code], 2, /bad device address 'nowhere'/],
+    [["bind", "127.0.0.1:99999", "--expect-handle", HANDLE, ...code], 2, /bad device address/],
     [["bind", "127.0.0.1:7470"], 2, /needs --expect-handle/],
-    [["bind", "127.0.0.1:7470", "--expect-handle", "XYZ"], 2, /bad --expect-handle 'XYZ'/],
+    [["bind", "127.0.0.1:7470", "--expect-handle", "XYZ", ...code], 2, /bad --expect-handle 'XYZ'/],
+    [["bind", "127.0.0.1:7470", "--expect-handle", HANDLE], 2, /needs the device's setup code/],
+    [
+      ["bind", "127.0.0.1:7470", "--expect-handle", HANDLE, "--code", "ABCDE-FGHJK"],
+      2,
+      /not given on the command line/,
+    ],
+    [["bind", "127.0.0.1:7470", "--expect-handle", HANDLE, ...badCode], 2, /a setup code is 10 letters/],
+    [["pair"], 3, /serves no device role/],
+    [["pair", "--for", "0s"], 2, /bad --for '0s'/],
+    [["pair", "--for", "11m"], 2, /bad --for '11m'/],
+    [["pair", "--for", "2h"], 2, /bad --for '2h'/],
     [["command", "127.0.0.1:7470", "Bad Name"], 2, /bad command name/],
     [["command", "127.0.0.1:7470", "telemetry"], 2, /use 'reid telemetry'/],
     [["command", "127.0.0.1:7470"], 2, /missing an argument/],
@@ -53,7 +78,7 @@ test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 
   }
   // Nothing listens on port 1: unreachable, said plainly (exit 1: the network, not the input).
   assertOneLineError(
-    await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE]),
+    await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE, ...code]),
     1,
     /cannot reach the device at 127\.0\.0\.1:1/,
   );
@@ -61,9 +86,13 @@ test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 
 });
 
 test("a blank element can be neither device nor user", async (t) => {
-  const { store } = tempDir(t);
+  const { dir, store } = tempDir(t);
   assertOneLineError(await reid(["--store", store, "serve", "--device", "--no-mdns"]), 3);
-  assertOneLineError(await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE]), 3);
+  const code = ["--code-file", secretFile(dir, "code", "ABCDE-FGHJK\n")];
+  assertOneLineError(
+    await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE, ...code]),
+    3,
+  );
 });
 
 test("without a user daemon: bind, command sensor telemetry, unbind tells the device", async (t) => {
@@ -76,7 +105,7 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
   });
   const { address, handle } = await deviceAddress(device);
   const user = ["--store", userStore];
-  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   const { readings } = await reidJson<{ readings: { value: string }[] }>([...user, "telemetry", address]);
   assert.equal(readings[0]?.value, "humidity 41%");
   // Without sampling, the history holds the readings earlier requests took: one, plus the fresh one.
@@ -98,7 +127,7 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
   );
   assertOneLineError(await reid([...user, "command", address, "light", "on"]), 4, /not bound/);
   // The device's own unbind of a user: bound again, then removed from the device's side.
-  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   const me = (await reidJson<{ handle: string }>([...user, "keys"])).handle;
   await reidOk(["--store", deviceStore, "unbind", me]);
   assertOneLineError(
@@ -109,7 +138,7 @@ test("without a user daemon: bind, command sensor telemetry, unbind tells the de
 });
 
 test("without a user daemon: reset tells the bound device with the old key first, erase drops the bindings", async (t) => {
-  const { deviceStore, userStore } = await deviceAndUser(t);
+  const { dir, deviceStore, userStore } = await deviceAndUser(t);
   const device = await serve(t, deviceStore, {
     serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"],
   });
@@ -117,7 +146,7 @@ test("without a user daemon: reset tells the bound device with the old key first
   const user = ["--store", userStore];
   const deviceBindings = async () =>
     (await reidJson<{ bindings: { handle: string }[] }>(["--store", deviceStore, "bindings"])).bindings;
-  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   const before = (await reidJson<{ handle: string }>([...user, "keys"])).handle;
   assert.deepEqual(
     (await deviceBindings()).map((b) => b.handle),
@@ -128,7 +157,7 @@ test("without a user daemon: reset tells the bound device with the old key first
   assert.deepEqual(await deviceBindings(), []);
   assert.match((await reidOk([...user, "bindings"])).stdout, /^no bindings\n$/);
   // The same for an erase (a blank element lists nothing: it is bound again first).
-  await reidOk([...user, "bind", address, "--expect-handle", handle]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   assert.equal((await deviceBindings()).length, 1);
   await reidOk([...user, "erase"]);
   assert.deepEqual(await deviceBindings(), []);
@@ -152,7 +181,7 @@ test("a failing sensor: sampling reports it once on the daemon's stderr, a reque
     ],
   });
   const { address, handle } = await deviceAddress(device);
-  await reidOk(["--store", userStore, "bind", address, "--expect-handle", handle]);
+  await bindUser(userStore, deviceStore, address, handle, dir);
   await new Promise((resolve) => setTimeout(resolve, 500));
   assertOneLineError(
     await reid(["--store", userStore, "telemetry", address, "--count", "5"]),

@@ -11,7 +11,7 @@ import { signCommand } from "../../src/binding/command.js";
 import { type BindingKeys, partyOf } from "../../src/binding/parties.js";
 import { deriveKeys } from "../../src/derive/derivation.js";
 import { assertNoSecretIn, initStore, storedIdentifier } from "../cli/store.js";
-import { deviceAddress, privateNetwork } from "../helpers/binding.js";
+import { deviceAddress, pairingCode, privateNetwork } from "../helpers/binding.js";
 import { assertOneLineError, REID, reid, reidJson } from "../helpers/cli.js";
 import { serve } from "../helpers/daemon.js";
 import { finished } from "../helpers/process.js";
@@ -49,6 +49,8 @@ test("discover, bind, command, telemetry; user reset -> refused -> rebind -> acc
   const cli = (store: string, ...args: string[]) => reid(["--store", store, ...args], { prefix });
   const json = <T = Record<string, unknown>>(store: string, ...args: string[]) =>
     reidJson<T>(["--store", store, ...args], { prefix });
+  // The device's owner opens a pairing window for each bind.
+  const code = () => pairingCode(deviceStore, dir, { prefix });
 
   if (network) {
     const { devices } = await json<{ devices: { handle: string; address: string }[] }>(userStore, "discover");
@@ -59,11 +61,11 @@ test("discover, bind, command, telemetry; user reset -> refused -> rebind -> acc
 
   // The wrong handle: the device's key does not match, nothing is bound.
   assertOneLineError(
-    await cli(userStore, "bind", address, "--expect-handle", "0".repeat(32)),
+    await cli(userStore, "bind", address, "--expect-handle", "0".repeat(32), ...(await code())),
     4,
     /not the expected/,
   );
-  const bound = await json(userStore, "bind", address, "--expect-handle", deviceHandle);
+  const bound = await json(userStore, "bind", address, "--expect-handle", deviceHandle, ...(await code()));
   assert.equal(bound.device, deviceHandle);
   const oldUser = bound.user as string;
 
@@ -113,7 +115,7 @@ test("discover, bind, command, telemetry; user reset -> refused -> rebind -> acc
   assert.equal(refusal.status, 403);
   assert.equal(refusal.body.error?.code, "unbound");
 
-  await json(userStore, "bind", address, "--expect-handle", deviceHandle);
+  await json(userStore, "bind", address, "--expect-handle", deviceHandle, ...(await code()));
   assert.equal((await json(userStore, "command", address, "light", "off")).counter, 1);
   // Still refused: the old key stays unbound after the rebind.
   const again = await post(prefix, address, "/v1/command", { ...forged, counter: 100 });

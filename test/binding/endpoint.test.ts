@@ -11,9 +11,10 @@ import { signCommand } from "../../src/binding/command.js";
 import { HEADERS_TIMEOUT_MS } from "../../src/binding/endpoint.js";
 import { bindRequest, checkBindResult, checkHello } from "../../src/binding/handshake.js";
 import { DEVICE_MESSAGES } from "../../src/binding/messages.js";
+import { setupCode } from "../../src/binding/pairing.js";
 import { openTelemetry } from "../../src/binding/telemetry.js";
 import { initStore, request } from "../cli/store.js";
-import { deviceAddress, testParty } from "../helpers/binding.js";
+import { deviceAddress, openPairing, testParty } from "../helpers/binding.js";
 import { reidJson } from "../helpers/cli.js";
 import { type ServedDaemon, serve } from "../helpers/daemon.js";
 import { tempDir } from "../helpers/temp.js";
@@ -48,14 +49,19 @@ function assertRefused(answer: Answer, status: number, code: string | RegExp, ex
   assert.doesNotMatch(answer.text, /\bat .*:\d+:\d+/, "no stack trace");
 }
 
-/** Binds a user party to the device with the raw protocol, as `reid bind` does. */
-async function bindParty(address: string, deviceHandle: string, user = testParty()) {
+/**
+ * Binds a user party to the device with the raw protocol, as `reid bind` does, in a pairing window
+ * the owner of `store` opens.
+ */
+async function bindParty(address: string, deviceHandle: string, store: string, user = testParty()) {
+  const { code } = await openPairing(store);
   const nonce = randomBytes(32);
   const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: nonce.toString("hex") });
   const { device, challenge } = checkHello(hello.body, nonce, deviceHandle);
-  const result = await post(address, "/v1/bind/request", bindRequest(user, device, challenge));
+  const request = bindRequest(user, device, challenge, nonce, setupCode(code));
+  const result = await post(address, "/v1/bind/request", request.message);
   assert.equal(result.status, 200, result.text);
-  checkBindResult(result.body, device, user, challenge);
+  checkBindResult(result.body, request.keys);
   return { user, device };
 }
 
@@ -70,15 +76,16 @@ async function startDevice(t: Parameters<typeof serve>[0], ...extra: string[]) {
 
 async function assertUp(daemon: ServedDaemon, address: string, store: string): Promise<void> {
   assert.equal(daemon.child.exitCode, null, "the daemon is still running");
+  // No pairing window is open: the hello is answered, with the refusal it is owed.
   const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: randomBytes(32).toString("hex") });
-  assert.equal(hello.status, 200, hello.text);
+  assertRefused(hello, 409, "not-pairing", 3);
   assert.equal((await reidJson(["--store", store, "status"])).state, "set");
 }
 
 describe("device endpoint: the protocol and its refusals", () => {
   test("a bound user's command is accepted once; forged, replayed, stale, foreign-device and unbound are refused", async (t) => {
     const { address, handle, daemon, store } = await startDevice(t);
-    const { user } = await bindParty(address, handle);
+    const { user } = await bindParty(address, handle, store);
     const command = (counter: number, extra: object = {}) => ({
       ...signCommand(user, { device: handle, counter, time: Date.now(), name: "light", args: ["on"] }),
       ...extra,
@@ -123,14 +130,20 @@ describe("device endpoint: the protocol and its refusals", () => {
       "a higher counter is accepted",
     );
     // A bind request answering no challenge (or one already used) is refused.
-    const replayedBind = bindRequest(user, { ...user, verifier: user.signer } as never, randomBytes(32));
+    const replayedBind = bindRequest(
+      user,
+      { ...user, verifier: user.signer } as never,
+      randomBytes(32),
+      randomBytes(32),
+      "0000000000",
+    ).message;
     assertRefused(await post(address, "/v1/bind/request", replayedBind), 403, "unknown-challenge", 4);
     await assertUp(daemon, address, store);
   });
 
   test("telemetry opens for the bound user only, for its own request; a replayed request is refused", async (t) => {
-    const { address, handle } = await startDevice(t);
-    const { user, device } = await bindParty(address, handle);
+    const { address, handle, store } = await startDevice(t);
+    const { user, device } = await bindParty(address, handle, store);
     const asked = signCommand(user, {
       device: handle,
       counter: 1,
@@ -186,7 +199,7 @@ describe("device endpoint: the protocol and its refusals", () => {
       );
       return readings.map((r) => JSON.parse(Buffer.from(r).toString()) as { time: string; value: string });
     };
-    const { user, device } = await bindParty(address, handle);
+    const { user, device } = await bindParty(address, handle, store);
     await new Promise((resolve) => setTimeout(resolve, 600));
     const five = await opened(await ask(user, handle, 1, ["5"]), user, device.x25519, handle, 1);
     assert.equal(five.length, 5);
@@ -205,7 +218,7 @@ describe("device endpoint: the protocol and its refusals", () => {
     assert.ok(all.length > 5 && all.length <= 64, `${all.length} readings`);
     const before = Date.now();
     const next = (await request(store, "reset")).handle as string;
-    const rebound = await bindParty(address, next, user);
+    const rebound = await bindParty(address, next, store, user);
     const after = await opened(await ask(user, next, 3, ["64"]), user, rebound.device.x25519, next, 3);
     assert.ok(after.length >= 1, "the fresh reading at least");
     for (const r of after) assert.ok(Date.parse(r.time) >= before, "no reading from before the reset");
@@ -213,7 +226,7 @@ describe("device endpoint: the protocol and its refusals", () => {
 
   test("a reset of the device wipes its bindings: the user's commands are refused until it binds again", async (t) => {
     const { address, handle, store } = await startDevice(t);
-    const { user } = await bindParty(address, handle);
+    const { user } = await bindParty(address, handle, store);
     assert.equal(
       (await reidJson<{ bindings: unknown[] }>(["--store", store, "bindings"])).bindings.length,
       1,
@@ -222,7 +235,7 @@ describe("device endpoint: the protocol and its refusals", () => {
     assert.deepEqual((await reidJson<{ bindings: unknown[] }>(["--store", store, "bindings"])).bindings, []);
     const late = signCommand(user, { device: next, counter: 1, time: Date.now(), name: "light", args: [] });
     assertRefused(await post(address, "/v1/command", late), 403, "unbound", 4);
-    await bindParty(address, next, user);
+    await bindParty(address, next, store, user);
     assert.equal((await post(address, "/v1/command", late)).status, 200);
   });
 });

@@ -22,7 +22,7 @@ import {
 } from "../../src/binding/handshake.js";
 import { peerOf } from "../../src/binding/parties.js";
 import { openTelemetry, sealTelemetry } from "../../src/binding/telemetry.js";
-import { ReidError } from "../../src/errors.js";
+import { AuthError, ReidError } from "../../src/errors.js";
 import { testParty } from "../helpers/binding.js";
 
 const device = testParty();
@@ -72,39 +72,63 @@ describe("bind handshake", () => {
     rejectsWith("usage", () => checkHello({ ...helloMessage, v: 2 }, nonce, device.handle));
   });
 
-  test("the device accepts a request with both proofs, and refuses each one missing", () => {
-    const request = json(bindRequest(user, asPeer(device), challenge));
-    assert.equal(checkBindRequest(request, device, challenge).handle, user.handle);
-    rejectsWith("bad-proof", () => checkBindRequest(request, device, randomBytes(NONCE_BYTES)));
-    rejectsWith("bad-proof", () =>
-      checkBindRequest({ ...request, signature: flip(request.signature as string) }, device, challenge),
+  const code = "ABCDE12345";
+  const opened = { challenge, nonce, code };
+  const wrong = () => new AuthError("wrong-code", "wrong");
+
+  test("the device accepts a request with the code's proof and the user's signature, and refuses each one wrong", () => {
+    const request = json(bindRequest(user, asPeer(device), challenge, nonce, code).message);
+    assert.equal(checkBindRequest(request, device, opened, wrong).user.handle, user.handle);
+    // The code is checked first: a wrong one, or a proof for another hello, is a wrong code.
+    const guessed = json(bindRequest(user, asPeer(device), challenge, nonce, "ABCDE12346").message);
+    rejectsWith("wrong-code", () => checkBindRequest(guessed, device, opened, wrong));
+    rejectsWith("wrong-code", () =>
+      checkBindRequest(request, device, { ...opened, challenge: randomBytes(NONCE_BYTES) }, wrong),
+    );
+    rejectsWith("wrong-code", () =>
+      checkBindRequest(request, device, { ...opened, nonce: randomBytes(NONCE_BYTES) }, wrong),
+    );
+    rejectsWith("wrong-code", () =>
+      checkBindRequest({ ...request, proof: flip(request.proof as string) }, device, opened, wrong),
     );
     rejectsWith("bad-proof", () =>
-      checkBindRequest({ ...request, pop: flip(request.pop as string) }, device, challenge),
+      checkBindRequest({ ...request, signature: flip(request.signature as string) }, device, opened, wrong),
     );
-    // Made for another device: replayed here, it does not verify.
-    const forOther = json(bindRequest(user, asPeer(stranger), challenge));
-    rejectsWith("bad-proof", () => checkBindRequest(forOther, device, challenge));
-    // Someone else's X25519 key with the user's signature: the MAC (and the signature) catch it.
     rejectsWith("bad-proof", () =>
+      checkBindRequest({ ...request, handle: stranger.handle }, device, opened, wrong),
+    );
+    // Made for another device: keyed by the X25519 secret with that device, it does not verify here.
+    const forOther = json(bindRequest(user, asPeer(stranger), challenge, nonce, code).message);
+    rejectsWith("wrong-code", () => checkBindRequest(forOther, device, opened, wrong));
+    // Someone else's X25519 key with the user's proof and signature: the proof (keyed by X25519)
+    // catches it, so the proof is also the user's proof of possession of its X25519 key.
+    rejectsWith("wrong-code", () =>
       checkBindRequest(
         { ...request, x25519: Buffer.from(stranger.x25519).toString("hex") },
         device,
-        challenge,
+        opened,
+        wrong,
       ),
     );
   });
 
-  test("the user accepts the device's signed result, and refuses one for another request", () => {
-    const result = json(bindResult(device, asPeer(user), challenge, 0, "2026-01-01T00:00:00.000Z"));
-    assert.equal(checkBindResult(result, asPeer(device), user, challenge).counter, 0);
+  test("the user accepts the device's result MAC for its request, and refuses one for another request", () => {
+    const { message, keys } = bindRequest(user, asPeer(device), challenge, nonce, code);
+    const { user: bound, keys: deviceKeys } = checkBindRequest(json(message), device, opened, wrong);
+    const result = json(bindResult(device, bound, deviceKeys, 0, "2026-01-01T00:00:00.000Z"));
+    assert.equal(checkBindResult(result, keys).counter, 0);
+    // Another request's keys (another challenge), another code, a changed counter or time, a flipped MAC.
+    const other = bindRequest(user, asPeer(device), randomBytes(NONCE_BYTES), nonce, code).keys;
+    rejectsWith("device-proof-failed", () => checkBindResult(result, other));
+    const otherCode = bindRequest(user, asPeer(device), challenge, nonce, "ABCDE12346").keys;
+    rejectsWith("device-proof-failed", () => checkBindResult(result, otherCode));
+    rejectsWith("device-proof-failed", () => checkBindResult({ ...result, counter: 5 }, keys));
+    rejectsWith("device-proof-failed", () => checkBindResult({ ...result, bound: "2026-01-02" }, keys));
     rejectsWith("device-proof-failed", () =>
-      checkBindResult(result, asPeer(device), user, randomBytes(NONCE_BYTES)),
+      checkBindResult({ ...result, mac: flip(result.mac as string) }, keys),
     );
-    rejectsWith("device-proof-failed", () =>
-      checkBindResult({ ...result, counter: 5 }, asPeer(device), user, challenge),
-    );
-    rejectsWith("device-proof-failed", () => checkBindResult(result, asPeer(stranger), user, challenge));
+    // The user's own proof, offered back as the result, is not one.
+    rejectsWith("device-proof-failed", () => checkBindResult({ ...result, mac: message.proof }, keys));
   });
 });
 

@@ -16,7 +16,7 @@ import { sendCommand } from "../../src/binding/user.js";
 import { deriveKeys } from "../../src/derive/derivation.js";
 import { unwrapWithPadding } from "../../src/derive/key-wrap.js";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import { deviceAddress } from "./binding.js";
+import { deviceAddress, pairingCode } from "./binding.js";
 import { assertOneLineError, type CliResult, reid } from "./cli.js";
 import { serve, stopCleanly } from "./daemon.js";
 import { secretFile, tempDir } from "./temp.js";
@@ -47,6 +47,8 @@ interface Parties {
   userParty(): Promise<Party>;
   /** The handles of the users the device holds bindings of. */
   deviceUsers(): Promise<string[]>;
+  /** The device owner opens a pairing window, and the user binds with its code (`reid --json bind`). */
+  bind(): Promise<{ device: string; user: string }>;
   /** A command signed by `party` sent straight to the device, which must refuse it as unbound. */
   assertRefused(party: Party, counter: number, what: string): Promise<void>;
   /** Stops the daemons. */
@@ -60,16 +62,10 @@ export async function bindOnBackend(
   backend: UserBackend,
 ): Promise<void> {
   const parties = await startParties(t, through, backend);
-  const { userStore, address, deviceHandle, json, userParty, deviceUsers, assertRefused } = parties;
+  const { userStore, address, deviceHandle, json, userParty, deviceUsers, assertRefused, bind } = parties;
 
   // Bind and command with the first identifier.
-  const first = await json<{ device: string; user: string }>(
-    userStore,
-    "bind",
-    address,
-    "--expect-handle",
-    deviceHandle,
-  );
+  const first = await bind();
   assert.equal(first.device, deviceHandle);
   assert.deepEqual(await json(userStore, "command", address, "light", "on"), {
     device: deviceHandle,
@@ -87,7 +83,7 @@ export async function bindOnBackend(
   assertOneLineError(await parties.cli(userStore, "command", address, "light", "on"), 4, /not bound/);
 
   // Rebind with the new key.
-  const second = await json<{ user: string }>(userStore, "bind", address, "--expect-handle", deviceHandle);
+  const second = await bind();
   assert.notEqual(second.user, first.user);
   assert.equal((await json(userStore, "command", address, "light", "off")).counter, 1);
   await assertRefused(firstParty, 60, "the first key, after the rebind");
@@ -98,7 +94,7 @@ export async function bindOnBackend(
   await assertRefused(secondParty, 70, "a command signed by the key before the erase");
   assert.deepEqual(await deviceUsers(), []);
   await json(userStore, "init");
-  const third = await json<{ user: string }>(userStore, "bind", address, "--expect-handle", deviceHandle);
+  const third = await bind();
   assert.equal((await json(userStore, "command", address, "light", "on")).counter, 1);
   assert.deepEqual(await deviceUsers(), [third.user]);
 
@@ -164,6 +160,15 @@ async function startParties(
     deviceHandle,
     cli,
     json,
+    bind: async () =>
+      json<{ device: string; user: string }>(
+        userStore,
+        "bind",
+        address,
+        "--expect-handle",
+        deviceHandle,
+        ...(await pairingCode(deviceStore, inputs, { cwd, env })),
+      ),
     userParty: async () => {
       const { wrapped } = await json<{ wrapped: string }>(userStore, "export", "--wrap-key", wrapKey);
       const identifier = unwrapWithPadding(readFileSync(wrapKey), Buffer.from(wrapped, "hex"));

@@ -4,7 +4,9 @@ import { randomBytes } from "node:crypto";
 import type { TestContext } from "node:test";
 import { type BindingKeys, type Party, partyOf } from "../../src/binding/parties.js";
 import { deriveKeys } from "../../src/derive/derivation.js";
+import { type CliOptions, reid } from "./cli.js";
 import type { ServedDaemon } from "./daemon.js";
+import { secretFile } from "./temp.js";
 
 /** A binding party from a fresh random identifier: a user or device that exists only in the test. */
 export function testParty(): Party & { readonly keys: BindingKeys } {
@@ -27,6 +29,35 @@ export async function deviceAddress(
     assert.ok(Date.now() < deadline, `no device line from reid serve: ${daemon.stdout()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The device owner's `reid pair --for DURATION` on the device's store: the window's code and handle. */
+export async function openPairing(
+  deviceStore: string,
+  duration = "2m",
+  options: CliOptions = {},
+  /** Global options before the command: the owner's `--pin-file FILE` when a PIN is set. */
+  global: readonly string[] = [],
+): Promise<{ code: string; handle: string; address: string; until: string }> {
+  const result = await reid(
+    ["--store", deviceStore, ...global, "--json", "pair", "--for", duration],
+    options,
+  );
+  assert.equal(result.code, 0, `reid pair exited ${result.code}: ${result.stderr.trim()}`);
+  return JSON.parse(result.stdout);
+}
+
+/**
+ * Opens a pairing window on the device and writes its code into a 0600 file in `dir`, for
+ * `reid bind --code-file`: the arguments to add to a bind.
+ */
+export async function pairingCode(
+  deviceStore: string,
+  dir: string,
+  options: CliOptions = {},
+): Promise<string[]> {
+  const { code } = await openPairing(deviceStore, "2m", options);
+  return ["--code-file", secretFile(dir, `pairing-${randomBytes(4).toString("hex")}.code`, `${code}\n`)];
 }
 
 /**
