@@ -1,23 +1,25 @@
+import { createRequire } from "node:module";
 import { StorageError } from "../errors.js";
 
 /** flock(2) as fs-ext offers it. */
 export type Flock = typeof import("fs-ext").default;
 
-let module: Promise<Flock> | null = null;
+let module: Flock | null = null;
 
 /**
  * flock(2), through the native fs-ext module, loaded on the first lock a process takes (every
- * store open takes one, `reid status` included, so it is one small addon and nothing else).
+ * store open takes one, `reid status` included). Loaded with require, not import: importing a
+ * CommonJS module from ESM first parses it for its exports, which costs `reid status` several
+ * times more than the addon itself.
  */
-export function loadFlock(): Promise<Flock> {
-  module ??= import("fs-ext").then(
-    (loaded) => loaded.default,
-    (error: unknown) => {
-      module = null;
-      throw new StorageError(`cannot load flock(2) (the fs-ext module): ${(error as Error).message}`);
-    },
-  );
-  return module;
+export function loadFlock(): Flock {
+  if (module) return module;
+  try {
+    module = createRequire(import.meta.url)("fs-ext") as Flock;
+    return module;
+  } catch (error) {
+    throw new StorageError(`cannot load flock(2) (the fs-ext module): ${(error as Error).message}`);
+  }
 }
 
 /**

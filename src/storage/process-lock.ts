@@ -27,7 +27,7 @@ export type LockAttempt = (flock: Flock) => number[] | null;
  * Node opens every file), so no child process can keep the lock alive after its parent.
  */
 export async function waitForLock(attempt: LockAttempt, options: LockOptions): Promise<ProcessLock> {
-  const flock = await loadFlock();
+  const flock = loadFlock();
   const deadline = Date.now() + options.timeoutMs;
   let pause = 1;
   for (;;) {
