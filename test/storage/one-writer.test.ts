@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { openElement } from "../../src/element/element.js";
 import { type CliOptions, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { inMountNamespace } from "../helpers/faults.js";
 import { compileFixture } from "../helpers/fixtures.js";
@@ -198,5 +199,33 @@ describe("a holder killed with SIGKILL", () => {
     const result = await waiting;
     assert.equal(result.code, 0, result.stderr);
     assert.equal((JSON.parse(result.stdout) as Status).generation, 1);
+  });
+});
+
+describe("a store that did not exist when its writer took it", () => {
+  it("once the writer has made it, a writer from another network namespace still waits for it", async (t) => {
+    assertRoot();
+    const { store } = tempDir(t, "reid-one-writer-");
+    const holder = await openElement({
+      storeDirectory: store,
+      source: { kind: "os" },
+      write: true,
+      lockTimeoutMs: 5_000,
+    });
+    const elsewhere = { prefix: await networkNamespace(t), env: { REID_LOCK_TIMEOUT: "0.3" } };
+    try {
+      // The holder locked a store with no directory; its first commit makes the directory.
+      assert.equal((await holder.control.submit({ type: "init" })).generation, 1);
+      for (const args of [["reset"], ["status"]]) {
+        const result = await reid(["--store", store, ...args], elsewhere);
+        assert.equal(result.code, 6, `reid ${args[0]} beside the holder: ${result.stderr.trim()}`);
+        assert.match(result.stderr, /busy/);
+      }
+      assert.equal((await holder.control.submit({ type: "reset" })).generation, 2);
+    } finally {
+      await holder.close();
+    }
+    const after = await reidJson<Status>(["--store", store, "reset"], { prefix: elsewhere.prefix });
+    assert.equal(after.generation, 3);
   });
 });
