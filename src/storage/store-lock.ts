@@ -43,14 +43,18 @@ function attempt(
   const fd = openDirectory(location, store);
   if (fd !== null) {
     if (!lockOrClose(flock, fd, false)) return null;
-    // Moved or removed while we waited: try again from the path.
-    if (!sameFile(fd, store)) return close(fd);
-    if (parent === store) return [fd];
-    const turn = openDirectory(location, parent, true);
-    if (turn === null) return [fd];
-    if (!lockOrClose(flock, turn, true)) return close(fd);
-    closeSync(turn);
-    return [fd];
+    try {
+      // Moved or removed while we waited: try again from the path.
+      if (!sameFile(fd, store)) return close(fd);
+      const turn = parent === store ? null : openDirectory(location, parent, true);
+      if (turn === null) return [fd];
+      if (!lockOrClose(flock, turn, true)) return close(fd);
+      closeSync(turn);
+      return [fd];
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
   }
   const turn = openDirectory(location, parent);
   // No parent either: nothing to read, and a reader has nothing to guard.
@@ -119,7 +123,7 @@ function createParent(location: string, parent: string): void {
   }
 }
 
-/** The same directory, however it is spelled (symlinks, relative paths), locks under one key. */
+/** The directory's real path (symlinks resolved), so its parent is the real one however it is spelled. */
 function canonical(location: string): string {
   try {
     return realpathSync(location);
