@@ -17,6 +17,8 @@ import { type ProcessLock, waitForLock } from "./process-lock.js";
  * exclusively by a writer for as long as it holds the store (it makes the store's directory when it
  * first writes), shared by a reader. Whoever locks an existing store then waits for a shared turn
  * on the parent, so it never runs beside a writer that made the directory under the parent's lock.
+ * That turn is what another account can hold up (whoever may read the parent can flock it), so
+ * stores belong in a directory others cannot read.
  * Specified in docs/spec.md §5.5.
  */
 export function lockStoreDirectory(
