@@ -5,8 +5,9 @@ import { backendName, FILES } from "./backends.js";
 import { DualAreaStore } from "./dual-area-store.js";
 import type { IdentifierStore } from "./identifier-store.js";
 import type { Sealer } from "./sealer.js";
-import { checkStoreDirectory, lockStoreDirectory } from "./store-directory.js";
+import { checkStoreDirectory } from "./store-directory.js";
 import { readStoreFile, type StoreFile } from "./store-file.js";
+import { lockStoreDirectory } from "./store-lock.js";
 import { rememberingStore, StoreMemory } from "./store-memory.js";
 import { defaultStoreSpec, type StoreSpec, specText, storeSpecOf } from "./store-spec.js";
 
@@ -52,7 +53,7 @@ export async function openStore(
   options: StoreOpenOptions,
 ): Promise<OpenedStore> {
   const location = resolve(directory);
-  const lock = await lockStoreDirectory(location, options.lockTimeoutMs);
+  const lock = await lockStoreDirectory(location, { timeoutMs: options.lockTimeoutMs, write: options.write });
   const undo: (() => Promise<void>)[] = [() => lock.release()];
   // Every step runs, even after one fails: a lock or a connection is never left behind.
   const release = async () => {

@@ -1,15 +1,5 @@
-import { realpathSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { statSync } from "node:fs";
 import { describeOsError, StorageError } from "../errors.js";
-import { acquireProcessLock, type ProcessLock } from "./process-lock.js";
-
-/**
- * Takes the store directory's writer lock: one element per store, whichever backend holds the
- * identifier, since the audit log, the owner's PIN and the schedule live in the directory.
- */
-export function lockStoreDirectory(location: string, timeoutMs: number): Promise<ProcessLock> {
-  return acquireProcessLock(canonical(location), { timeoutMs, what: `store ${location}` });
-}
 
 /** Refuses a store path that is not a directory, or a directory other users can enter; a missing one is fine. */
 export function checkStoreDirectory(location: string): void {
@@ -27,18 +17,5 @@ export function checkStoreDirectory(location: string): void {
       `store ${location} is open to other users (mode ${mode}); run: chmod 700 ${location}`,
       "store-permissions",
     );
-  }
-}
-
-/** The same directory, however it is spelled (symlinks, relative paths), locks under one key. */
-function canonical(location: string): string {
-  try {
-    return realpathSync(location);
-  } catch {
-    try {
-      return join(realpathSync(dirname(location)), basename(location));
-    } catch {
-      return location;
-    }
   }
 }

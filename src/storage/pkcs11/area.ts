@@ -1,6 +1,6 @@
 import type { Pkcs11Session } from "../../pkcs11/session.js";
 import type { Pkcs11Token } from "../../pkcs11/token.js";
-import { acquireProcessLock, type ProcessLock } from "../process-lock.js";
+import { acquirePlaceLock, type ProcessLock } from "../process-lock.js";
 import { AREA_SIZE, isZero } from "../record.js";
 import type { AreaIndex, StorageArea } from "../storage-area.js";
 import { type AreaObject, areaTemplate, foreignObject, lookUpArea } from "./objects.js";
@@ -45,14 +45,16 @@ export class Pkcs11Area implements StorageArea {
 
   /**
    * Takes the token's objects for this process: one writer per module and token however the
-   * token is named (the module by its resolved path, the token by its serial number).
+   * token is named (the module by its resolved path, the token by its serial number). A place lock,
+   * not the directory's: two store directories naming one free token must not both provision it
+   * (docs/spec.md §5.5).
    */
   static async open(
     token: Pkcs11Token,
     session: Pkcs11Session,
     options: Pkcs11AreaOptions,
   ): Promise<Pkcs11Area> {
-    const lock = await acquireProcessLock(`pkcs11 ${token.module.realPath} ${token.info.serial}`, {
+    const lock = await acquirePlaceLock(`pkcs11 ${token.module.realPath} ${token.info.serial}`, {
       timeoutMs: options.lockTimeoutMs,
       what: `reid's objects on ${token.where}`,
     });

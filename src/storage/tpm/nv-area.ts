@@ -6,7 +6,7 @@ import { TpmResponseError } from "../../tpm/errors.js";
 import { readProperties } from "../../tpm/properties.js";
 import { hex } from "../../tpm/response-code.js";
 import type { Tpm } from "../../tpm/tpm.js";
-import { acquireProcessLock, type ProcessLock } from "../process-lock.js";
+import { acquirePlaceLock, type ProcessLock } from "../process-lock.js";
 import { AREA_SIZE, isZero } from "../record.js";
 import type { AreaIndex, StorageArea } from "../storage-area.js";
 
@@ -60,8 +60,11 @@ export class NvArea implements StorageArea {
 
   static async open(tpm: Tpm, options: NvAreaOptions): Promise<NvArea> {
     // One writer per index pair however the TPM is reached; a second one waits or gives up here,
-    // before it sends anything.
-    const lock = await acquireProcessLock(`tpm-nv ${tpm.description} ${hex(options.nvIndex)}`, {
+    // before it sends anything. The store directory's lock cannot do it: another store directory
+    // may name the same indices, and its record's store id refuses it only once it has read them,
+    // so two new stores could otherwise both find the pair free and both provision it
+    // (docs/spec.md §5.5).
+    const lock = await acquirePlaceLock(`tpm-nv ${tpm.description} ${hex(options.nvIndex)}`, {
       timeoutMs: options.lockTimeoutMs,
       what: `NV index ${hex(options.nvIndex)} on ${tpm.description}`,
     });
