@@ -63,6 +63,8 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "binding.command": { address: NO_DEVICE, name: "light", args: ["on"] },
   "binding.telemetry": { address: NO_DEVICE, count: 1 },
   "binding.unbind": { handle: HANDLE },
+  // This daemon serves no device role: past the gate, refused exit 3 (no-device-role).
+  "binding.pair": { seconds: 60 },
   // This daemon serves no page: past the input checks, refused exit 3 (no-page), never for a PIN.
   "page.pageLink": {},
 };
