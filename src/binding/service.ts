@@ -71,17 +71,17 @@ export class BindingService implements BindingApi {
    * audited, the code never in the record), refused when no device role is served here.
    */
   async pair(seconds: number): Promise<PairingResult> {
-    const device = this.device();
-    if (!device) {
-      throw new StateError(
-        "no-device-role",
-        "this element serves no device role: run 'reid serve --device' on it, then 'reid pair'",
-      );
-    }
-    const opened = await this.owner("pair", { seconds: String(seconds) }, async ({ party }) =>
-      device.pairing.open(party.handle, seconds),
-    );
-    return { ...opened, address: device.address };
+    // The owner's gate first: without the PIN nothing is told, not even whether a device role runs.
+    return this.owner("pair", { seconds: String(seconds) }, async ({ party }) => {
+      const device = this.device();
+      if (!device) {
+        throw new StateError(
+          "no-device-role",
+          "this element serves no device role: run 'reid serve --device' on it, then 'reid pair'",
+        );
+      }
+      return { ...device.pairing.open(party.handle, seconds), address: device.address };
+    });
   }
 
   bindings() {

@@ -59,7 +59,7 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "element.addPasskey": { response: REGISTRATION, origin: "http://localhost:9" },
   "element.removePasskey": { id: "AAAA" },
   "binding.bindings": {},
-  "binding.bind": { address: NO_DEVICE, expectHandle: HANDLE },
+  "binding.bind": { address: NO_DEVICE, expectHandle: HANDLE, code: "ABCDE-FGHJK" },
   "binding.command": { address: NO_DEVICE, name: "light", args: ["on"] },
   "binding.telemetry": { address: NO_DEVICE, count: 1 },
   "binding.unbind": { handle: HANDLE },
