@@ -11,7 +11,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
 import { makeDirectories } from "../storage/durable-file.js";
 
@@ -88,7 +88,9 @@ export class AuditLog {
     const path = join(this.directory, LOG);
     let fd: number;
     try {
-      fd = openLog(path);
+      // A first init's intent comes before the store directory exists: it makes it.
+      if (!this.last) makeDirectories(this.directory);
+      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
     } catch (error) {
       throw this.failure(path, error);
     }
@@ -244,18 +246,6 @@ export class AuditLog {
 export function operations(records: readonly AuditRecord[]): AuditRecord[] {
   const outcomes = new Set(records.flatMap((record) => (record.of === undefined ? [] : [record.of])));
   return records.filter((record) => record.outcome !== PENDING || !outcomes.has(record.seq));
-}
-
-/** O_APPEND, created 0600; a store directory that is not there yet is made (a first init's intent). */
-function openLog(path: string): number {
-  const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
-  try {
-    return openSync(path, flags, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    makeDirectories(dirname(path));
-    return openSync(path, flags, 0o600);
-  }
 }
 
 /** SHA-256 over the record's JSON with keys in a fixed order, so the hash does not depend on how it was written. */

@@ -26,6 +26,9 @@ export interface Intended {
  */
 export type Intend = (at: Intended) => void;
 
+/** The record of an intent or refusal when the store cannot be read. */
+const UNREAD: Intended = { generation: 0, handle: null };
+
 /**
  * An owner operation as the collaborators of the control unit run it: serialized with every
  * request, gated, and audited under `name` with the record as the work left it.
@@ -94,7 +97,9 @@ export class OwnerGate {
     let result: { record: RecordInfo; value: T };
     try {
       if (!actor.preauthorized) await this.authorize(actor.credentials);
-      if (!options.late) intend(await this.parts.current());
+      // A store that cannot be read does not stop an operation beside it (a PIN change): its
+      // intent names no generation, as a refusal's record does.
+      if (!options.late) intend(await this.parts.current().catch(() => UNREAD));
       result = await work(intend);
     } catch (error) {
       // A log that could not take the intent takes no refusal either: the refusal is the news.
