@@ -365,6 +365,42 @@ async function assertRecovers(store: string, old: Before): Promise<void> {
   }
 }
 
+/**
+ * One faulty run's outcome against where the fault hit: on the audit log, refused when it hit the
+ * intent and carried out when it hit the outcome, after the commit; on an area file, never an
+ * audit refusal. Then what the run left in the log, and the recovery.
+ */
+async function assertRun(
+  request: Request,
+  store: string,
+  old: Before,
+  run: {
+    readonly kind: Kind;
+    readonly outcome: Outcome;
+    readonly position: { readonly intent: boolean; readonly outcome: boolean };
+    readonly deviceDead?: boolean;
+  },
+): Promise<void> {
+  const { kind, outcome, position } = run;
+  if (kind === "audit") {
+    assert.equal(
+      outcome,
+      position.outcome ? "done" : "audit-refused",
+      `a fault on the audit log ended ${outcome}`,
+    );
+  } else {
+    assert.notEqual(outcome, "audit-refused", "a fault on an area file, yet an audit refusal");
+  }
+  const generation = (await status(store)).generation;
+  const faults = {
+    deviceDead: run.deviceDead ?? false,
+    outcomeLost: kind === "audit",
+    intent: position.intent,
+  };
+  assertAudited(request, store, old, outcome, faults, generation);
+  await assertRecovers(store, old);
+}
+
 /** Per case: which outcomes a fault on each kind of file may have, and which must have occurred. */
 function assertCaseTally(tally: Tally, counts: Record<Kind, Counts>, ops: readonly FaultOp[]): void {
   const auditCalls = ops.reduce((sum, op) => sum + counts.audit[op], 0);
@@ -407,29 +443,9 @@ describe("failing the Nth storage call of a request: carried out or refused, nev
               const result = await reid(["--store", store, request], { env });
               const kind = faultTarget(store, log, nth);
               const outcome = await assertOutcome(request, store, old, result);
-              const position = auditPosition(store, log);
-              if (kind === "audit") {
-                // The intent's fault refuses; the outcome's, after the commit, is left unsaid.
-                assert.equal(
-                  outcome,
-                  position.outcome ? "done" : "audit-refused",
-                  `a fault on the audit log ended ${outcome}`,
-                );
-              } else {
-                assert.notEqual(outcome, "audit-refused", "a fault on an area file, yet an audit refusal");
-              }
               if (nth === 1 && op !== "open")
                 assert.equal(outcome, "audit-refused", "the first call failed, yet the request went on");
-              const generation = (await status(store)).generation;
-              assertAudited(
-                request,
-                store,
-                old,
-                outcome,
-                { deviceDead: false, outcomeLost: kind === "audit", intent: position.intent },
-                generation,
-              );
-              await assertRecovers(store, old);
+              await assertRun(request, store, old, { kind, outcome, position: auditPosition(store, log) });
               own.add(kind, outcome);
               tally.add(kind, outcome);
             });
@@ -470,31 +486,11 @@ describe("the device dies at the Nth write or sync of a request", () => {
             const result = await reid(["--store", store, request], { env });
             const kind = faultTarget(store, log, nth);
             const outcome = await assertOutcome(request, store, old, result, true);
-            const position = auditPosition(store, log);
-            if (kind === "audit") {
-              // At the intent: refused, nothing changed. At the outcome, every area call went
-              // through: carried out, the intent accounting for it.
-              assert.equal(
-                outcome,
-                position.outcome ? "done" : "audit-refused",
-                `the device died at the audit log: ${outcome}`,
-              );
-            } else {
-              // The refusal's own audit record failed too, and was dropped: the refusal is the news.
-              assert.notEqual(outcome, "audit-refused", "a fault on an area file, yet an audit refusal");
-            }
             if (nth === 1)
               assert.equal(outcome, "audit-refused", "the first write failed, yet the request went on");
-            const generation = (await status(store)).generation;
-            assertAudited(
-              request,
-              store,
-              old,
-              outcome,
-              { deviceDead: kind === "area", outcomeLost: kind === "audit", intent: position.intent },
-              generation,
-            );
-            await assertRecovers(store, old);
+            // A fault on an area file: the refusal's own record failed too, and was dropped.
+            const position = auditPosition(store, log);
+            await assertRun(request, store, old, { kind, outcome, position, deviceDead: kind === "area" });
             own.add(kind, outcome);
             tally.add(kind, outcome);
           });
