@@ -8,11 +8,12 @@ import {
   openSync,
   readFileSync,
   readSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
-import { replaceFile } from "../storage/durable-file.js";
+import { makeDirectories } from "../storage/durable-file.js";
 
 /**
  * What happened, for whom, with what outcome. Public facts only: never the identifier, a key, a
@@ -24,12 +25,14 @@ export interface AuditEntry {
   readonly request: string;
   /** Who asked: "cli", "web:pin", "web:passkey:<id>", "scheduler". */
   readonly principal: string;
-  /** "ok", or the error code that refused it. */
+  /** "ok", the error code that refused it, or "pending" (an intent, written before anything changes). */
   readonly outcome: string;
   readonly generation: number;
   readonly handle: string | null;
   /** Extra facts: a schedule id, "late", the requested type in single-type mode. */
   readonly detail?: Readonly<Record<string, string | number | boolean>>;
+  /** On an outcome: the sequence number of its intent (docs/spec.md §9.3). */
+  readonly of?: number;
 }
 
 export interface AuditRecord extends AuditEntry {
@@ -42,55 +45,74 @@ export interface AuditRecord extends AuditEntry {
 
 export type AuditVerdict =
   | { readonly intact: true; readonly records: number; readonly head: string }
-  | { readonly intact: false; readonly records: number; readonly problem: string };
+  | {
+      readonly intact: false;
+      readonly records: number;
+      readonly problem: string;
+      /** Generations the store committed that no record accounts for (docs/spec.md §9.4). */
+      readonly unaccounted?: readonly number[];
+    };
+
+/** The outcome of an intent: written durably before the change, its outcome follows (§9.3). */
+export const PENDING = "pending";
+/** The requests that bring a generation into being (§2.2, §2.4): each commits generation + 1. */
+export const GENERATING: ReadonlySet<string> = new Set(["init", "reset", "mode-random", "mode-factory"]);
+/** Outcomes of a generating request under which its generation may be in force. */
+const COMMITTED = new Set(["ok", PENDING, "erase-incomplete"]);
 
 const GENESIS = "0".repeat(64);
 const LOG = "audit.log";
-const HEAD = "audit.head";
+/** The head file of earlier versions: replaced per record, now the store's generation anchors the log. */
+const LEGACY_HEAD = "audit.head";
 
 /**
  * An append-only, hash-chained audit log in the store directory: one JSON record per line, each
- * carrying a sequence number, the hash of the record before it and its own hash. The head (last
- * sequence number and hash) is kept in a second file, so removing records from the end is caught
- * too. A record is fsync'd before it counts; the head is replaced after it, and may lag one record
- * behind the log after a crash (that record must still chain), never run ahead of it.
+ * carrying a sequence number, the hash of the record before it and its own hash. An operation's
+ * intent (outcome `pending`) is appended and fdatasync'd before anything changes; its outcome
+ * follows (`of` names the intent) and is made durable by the next synced append: a crash may lose
+ * the outcome, never the intent, and the store's generation says whether a commit happened.
  * Specified in docs/spec.md §9.
  */
 export class AuditLog {
-  /** The last whole record's sequence number and hash, once read (the head file may lag). */
+  /** The last whole record's sequence number and hash, once read. */
   private last: { seq: number; hash: string } | null = null;
+  private legacyHeadGone = false;
 
   constructor(readonly directory: string) {}
 
-  /** Appends `entry` durably and returns the record as written. */
-  append(entry: AuditEntry): AuditRecord {
+  /**
+   * Appends `entry` and returns the record as written: durable on return when `sync` (an intent,
+   * a refusal), else durable with the next synced append (an outcome whose intent is durable).
+   */
+  append(entry: AuditEntry, options: { readonly sync?: boolean } = {}): AuditRecord {
     const path = join(this.directory, LOG);
     let fd: number;
     try {
+      // A first init's intent comes before the store directory exists: it makes it.
+      if (!this.last) makeDirectories(this.directory);
       fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
     } catch (error) {
       throw this.failure(path, error);
     }
     try {
-      // The log's last whole record is the chain's end; the head file may lag behind it.
       const end = this.trimTornTail(fd);
-      const last = this.last ?? this.chainEnd();
+      const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
       const seq = last.seq + 1;
       const body = { seq, ...entry, prev: last.hash };
       const record: AuditRecord = { ...body, hash: digest(body) };
       const line = Buffer.from(`${JSON.stringify(record)}\n`);
       try {
         for (let done = 0; done < line.length; ) done += writeSync(fd, line, done);
-        fdatasyncSync(fd);
+        if (options.sync ?? true) fdatasyncSync(fd);
       } catch (error) {
-        // A record only counts once it is whole and synced: a partial one is cut off again.
+        // A record only counts once it is whole (and synced, when asked): a partial one is cut off.
         try {
           ftruncateSync(fd, end);
         } catch {}
         throw error;
       }
       this.last = { seq, hash: record.hash };
-      this.writeHead(this.last);
+      this.dropLegacyHead();
       return record;
     } catch (error) {
       if (error instanceof StorageError) throw error;
@@ -111,12 +133,14 @@ export class AuditLog {
     });
   }
 
-  /** Checks every link of the chain and the head: any edited, removed or reordered record fails it. */
-  verify(): AuditVerdict {
-    // The head first: a record appended between the two reads leaves it behind the log, never ahead.
-    const head = this.readHead();
+  /**
+   * Checks every link of the chain, and, given the store's record, that every generation it has
+   * committed (1 to `committed.generation`) is accounted for by a record: any edited, removed or
+   * reordered record fails it, and so does a commit the log does not know.
+   */
+  verify(committed?: { readonly generation: number }): AuditVerdict {
     let previous = { seq: 0, hash: GENESIS };
-    const hashes = new Map<number, string>([[0, GENESIS]]);
+    const accounted = new Set<number>();
     const lines = this.lines();
     for (const [index, line] of lines.entries()) {
       const where = `record ${index + 1}`;
@@ -139,35 +163,20 @@ export class AuditLog {
       }
       if (digest(body) !== hash) return { intact: false, records: index, problem: `${where} was altered` };
       previous = { seq: record.seq, hash };
-      hashes.set(record.seq, hash);
+      if (GENERATING.has(record.request) && COMMITTED.has(record.outcome)) accounted.add(record.generation);
     }
-    if (head.state === "unreadable") {
-      return { intact: false, records: lines.length, problem: "the log's head (audit.head) is unreadable" };
+    const unaccounted: number[] = [];
+    for (let generation = 1; generation <= (committed?.generation ?? 0); generation++) {
+      if (!accounted.has(generation)) unaccounted.push(generation);
     }
-    if (head.seq > previous.seq) {
+    if (unaccounted.length > 0) {
+      const shown =
+        unaccounted.length > 10 ? `${unaccounted.slice(0, 10).join(", ")}...` : unaccounted.join(", ");
       return {
         intact: false,
         records: lines.length,
-        problem: `the log ends at record ${previous.seq}, but its head says ${head.seq}: records were removed`,
-      };
-    }
-    if (hashes.get(head.seq) !== head.hash) {
-      return {
-        intact: false,
-        records: lines.length,
-        problem: `record ${head.seq} does not match the log's head`,
-      };
-    }
-    // A crash (or a failed head write) can leave the head one record behind, never more: the next
-    // append brings it up. Further behind, records were added past it, or the head was removed.
-    if (previous.seq - head.seq > 1) {
-      return {
-        intact: false,
-        records: lines.length,
-        problem:
-          head.state === "missing"
-            ? `the log's head (audit.head) is missing, yet the log holds ${previous.seq} records`
-            : `the log's head says record ${head.seq}, but the log goes on to record ${previous.seq}`,
+        problem: `the store has committed generation ${shown}, which the log does not account for: records were removed or never written`,
+        unaccounted,
       };
     }
     return { intact: true, records: lines.length, head: previous.hash };
@@ -187,19 +196,6 @@ export class AuditLog {
     return end;
   }
 
-  /**
-   * Where the chain goes on: the log's last whole record, which the head may lag behind. A head
-   * ahead of the log means records were removed from its end: the chain goes on from the head, so
-   * the gap stays visible to verify() instead of being papered over by the next record.
-   */
-  private chainEnd(): { seq: number; hash: string } {
-    const head = this.readHead();
-    const last = this.lastRecord();
-    if (last && last.seq > head.seq) return last;
-    if (head.state !== "unreadable") return { seq: head.seq, hash: head.hash };
-    return last ?? { seq: 0, hash: GENESIS };
-  }
-
   /** The log's last record, or null when the log is empty or its last line is not a record. */
   private lastRecord(): { seq: number; hash: string } | null {
     const line = this.lines().at(-1);
@@ -211,6 +207,15 @@ export class AuditLog {
       }
     } catch {}
     return null;
+  }
+
+  /** The head file an earlier version kept is stale from the first append on: it goes. */
+  private dropLegacyHead(): void {
+    if (this.legacyHeadGone) return;
+    this.legacyHeadGone = true;
+    try {
+      unlinkSync(join(this.directory, LEGACY_HEAD));
+    } catch {}
   }
 
   private failure(path: string, error: unknown): StorageError {
@@ -231,31 +236,16 @@ export class AuditLog {
     }
     return text.split("\n").filter((line) => line !== "");
   }
+}
 
-  /** The head file; a missing one stands at the start of the log, an unreadable one nowhere. */
-  private readHead(): { seq: number; hash: string; state: "present" | "missing" | "unreadable" } {
-    try {
-      const parsed = JSON.parse(readFileSync(join(this.directory, HEAD), "utf8")) as {
-        seq?: unknown;
-        hash?: unknown;
-      };
-      if (Number.isSafeInteger(parsed.seq) && (parsed.seq as number) >= 0 && typeof parsed.hash === "string")
-        return { seq: parsed.seq as number, hash: parsed.hash, state: "present" };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT")
-        return { seq: 0, hash: GENESIS, state: "missing" };
-    }
-    return { seq: -1, hash: "unreadable", state: "unreadable" };
-  }
-
-  /**
-   * Replaced durably, the directory synced too: a crash between the log's sync and this can leave
-   * the head one record behind the log, which verify() accepts and the next append makes good;
-   * never more, so a head that is further behind means records were removed.
-   */
-  private writeHead(head: { seq: number; hash: string }): void {
-    replaceFile(join(this.directory, HEAD), JSON.stringify(head));
-  }
+/**
+ * The log as operations: an intent whose outcome was written is folded into it (the outcome
+ * stands for the operation); an intent without one stays, `pending` (the process died, or the
+ * outcome could not be written).
+ */
+export function operations(records: readonly AuditRecord[]): AuditRecord[] {
+  const outcomes = new Set(records.flatMap((record) => (record.of === undefined ? [] : [record.of])));
+  return records.filter((record) => record.outcome !== PENDING || !outcomes.has(record.seq));
 }
 
 /** SHA-256 over the record's JSON with keys in a fixed order, so the hash does not depend on how it was written. */

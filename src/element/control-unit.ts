@@ -247,7 +247,7 @@ export class ControlUnit {
   }
 
   /** The audit log, oldest record first, and whether its chain is intact. */
-  auditLog(): { records: AuditRecord[]; verdict: AuditVerdict } {
+  auditLog(): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
     return this.gate.log();
   }
 

@@ -1,4 +1,11 @@
-import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import {
+  type AuditEntry,
+  type AuditLog,
+  type AuditRecord,
+  type AuditVerdict,
+  operations,
+  PENDING,
+} from "../audit/audit-log.js";
 import type { Actor, Credentials } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
@@ -6,6 +13,21 @@ import { AuthError, ReidError, StorageError } from "../errors.js";
 import type { RecordInfo } from "../storage/record.js";
 
 export type AuditDetail = AuditEntry["detail"];
+
+/** Where an operation is about to change something: the generation and handle it will leave. */
+export interface Intended {
+  readonly generation: number;
+  readonly handle: string | null;
+}
+
+/**
+ * Writes the operation's intent to the audit log, durably, before anything changes (once; later
+ * calls do nothing). Throws `audit-failure` when it cannot: the operation must then change nothing.
+ */
+export type Intend = (at: Intended) => void;
+
+/** The record of an intent or refusal when the store cannot be read. */
+const UNREAD: Intended = { generation: 0, handle: null };
 
 /**
  * An owner operation as the collaborators of the control unit run it: serialized with every
@@ -32,45 +54,69 @@ export interface GateParts {
 
 /**
  * The owner gate: the actor is authorized first (by the PIN, or by a passkey's fresh assertion),
- * then the work runs, then its audit record is written, whatever the outcome.
+ * then the operation's intent is written to the audit log, then the work runs, then its outcome is
+ * recorded, whatever it is.
  */
 export class OwnerGate {
   constructor(private readonly parts: GateParts) {}
 
   /**
-   * One owner operation. A failure to audit a refusal is left unsaid (the refusal is the news); a
-   * failure to audit a change that happened is an error.
+   * One owner operation. Its intent is recorded durably before the work runs (`late`: the work
+   * calls `intend` itself, just before it changes anything, so a refusal found first stays one
+   * record); an intent that cannot be written refuses the operation (exit 6 `audit-failure`),
+   * nothing changed. The outcome follows; a failure to write it is left unsaid, as the intent and
+   * the store account for the operation (docs/spec.md §2.9, §9.3).
    */
   async operation<T>(
     name: string | (() => string),
     actor: Actor,
-    work: () => Promise<{ record: RecordInfo; value: T }>,
+    work: (intend: Intend) => Promise<{ record: RecordInfo; value: T }>,
     detail?: AuditDetail | (() => AuditDetail),
+    options: { readonly late?: boolean } = {},
   ): Promise<T> {
     const named = () => (typeof name === "function" ? name() : name);
     const details = () => {
       const value = typeof detail === "function" ? detail() : detail;
       return value && Object.keys(value).length > 0 ? value : undefined;
     };
+    let intent: AuditRecord | null = null;
+    let unwritable = false;
+    const intend: Intend = (at) => {
+      const audit = this.parts.audit;
+      if (intent || !audit) return;
+      try {
+        intent = audit.append(this.entry(named(), actor, PENDING, at, details()));
+      } catch (error) {
+        unwritable = true;
+        throw new StorageError(
+          `${named()} was refused, nothing changed: its audit record could not be written: ${(error as Error).message}`,
+          "audit-failure",
+        );
+      }
+    };
     let result: { record: RecordInfo; value: T };
     try {
       if (!actor.preauthorized) await this.authorize(actor.credentials);
-      result = await work();
+      // A store that cannot be read does not stop an operation beside it (a PIN change): its
+      // intent names no generation, as a refusal's record does.
+      if (!options.late) intend(await this.parts.current().catch(() => UNREAD));
+      result = await work(intend);
     } catch (error) {
-      const outcome = error instanceof ReidError ? error.code : "internal";
-      const current = await this.parts.current().catch(() => null);
-      try {
-        this.record(named(), actor, outcome, current, details());
-      } catch {}
+      // A log that could not take the intent takes no refusal either: the refusal is the news.
+      if (!unwritable) {
+        const outcome = error instanceof ReidError ? error.code : "internal";
+        const current = await this.parts.current().catch(() => null);
+        try {
+          this.record(named(), actor, outcome, current, details(), intent);
+        } catch {}
+      }
       throw error;
     }
     try {
-      this.record(named(), actor, "ok", result.record, details());
+      this.record(named(), actor, "ok", result.record, details(), intent);
     } catch (error) {
-      throw new StorageError(
-        `${named()} was carried out, but its audit record could not be written: ${(error as Error).message}`,
-        "audit-failure",
-      );
+      // Only a work that changed nothing comes here without an intent.
+      if (!intent) throw error;
     }
     return result.value;
   }
@@ -85,21 +131,39 @@ export class OwnerGate {
     await this.parts.owner?.authorize(credentials);
   }
 
-  /** The audit log, oldest record first, and whether its chain is intact. */
-  log(): { records: AuditRecord[]; verdict: AuditVerdict } {
+  /**
+   * The audit log as operations, oldest first (an intent folded into its outcome), and whether its
+   * chain is intact and accounts for every generation the store has committed.
+   */
+  async log(): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
     const audit = this.parts.audit;
     if (!audit) return { records: [], verdict: { intact: true, records: 0, head: "0".repeat(64) } };
-    return { records: audit.read(), verdict: audit.verify() };
+    // A store that cannot be read is reported by the commands that need it; the chain is still checked.
+    const committed = await this.parts.current().catch(() => undefined);
+    return { records: operations(audit.read()), verdict: audit.verify(committed) };
   }
 
+  /** An intent's outcome follows it unsynced: the intent is durable, the next sync carries it. */
   private record(
     name: string,
     actor: Actor,
     outcome: string,
     record: RecordInfo | null,
-    detail?: AuditDetail,
+    detail: AuditDetail | undefined,
+    intent: AuditRecord | null,
   ): void {
-    this.parts.audit?.append({
+    const entry = this.entry(name, actor, outcome, record, detail);
+    this.parts.audit?.append(intent ? { ...entry, of: intent.seq } : entry, { sync: intent === null });
+  }
+
+  private entry(
+    name: string,
+    actor: Actor,
+    outcome: string,
+    record: Intended | null,
+    detail: AuditDetail | undefined,
+  ): AuditEntry {
+    return {
       time: this.parts.now().toISOString(),
       request: name,
       principal: actor.principal,
@@ -107,6 +171,6 @@ export class OwnerGate {
       generation: record?.generation ?? 0,
       handle: record?.handle ?? null,
       ...(detail ? { detail } : {}),
-    });
+    };
   }
 }

@@ -6,7 +6,7 @@ import { parseFormat } from "../format/format.js";
 import { EraseIncompleteError, type IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
 import type { ElementEvents } from "./events.js";
-import type { AuditDetail, OwnerGate } from "./owner-gate.js";
+import type { AuditDetail, Intend, OwnerGate } from "./owner-gate.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 import type { ModeSwitch, Notification, NotifiedRequest, Request, RequestType } from "./request.js";
 import type { Origin } from "./scheduling.js";
@@ -71,7 +71,7 @@ export class RequestPipeline {
     return this.parts.gate.operation(
       () => performed,
       actor,
-      async () => {
+      async (intend) => {
         const current = await store.info();
         const type = resolve(request, current);
         performed = type;
@@ -81,15 +81,19 @@ export class RequestPipeline {
           (origin?.format === undefined ? request.format : parseFormat(origin.format, store.capacity)) ??
           current.format;
         const factory = request.factory;
-        return this.commitNotified({ type, requested: request.type, origin, current, failures }, () =>
-          type === "erase"
-            ? processing.eraseIdentifier(current)
-            : factory
-              ? this.writeFactory(current, { kind: factory, format })
-              : processing.writeIdentifier(current, format),
+        return this.commitNotified(
+          { type, requested: request.type, origin, current, failures },
+          intend,
+          () =>
+            type === "erase"
+              ? processing.eraseIdentifier(current)
+              : factory
+                ? this.writeFactory(current, { kind: factory, format })
+                : processing.writeIdentifier(current, format),
         );
       },
       detail,
+      LATE,
     );
   }
 
@@ -107,7 +111,7 @@ export class RequestPipeline {
       this.parts.gate.operation(
         name,
         actor,
-        async () => {
+        async (intend) => {
           const current = await this.parts.store.info();
           from = current.mode;
           if (current.mode === mode) {
@@ -116,6 +120,7 @@ export class RequestPipeline {
           // Back to factory mode: the factory identifier in the factory's format, exactly as it was.
           return this.commitNotified(
             { type: name, requested: name, origin: undefined, current, failures },
+            intend,
             () =>
               mode === "random"
                 ? this.parts.processing.writeIdentifier(current, current.format)
@@ -123,6 +128,7 @@ export class RequestPipeline {
           );
         },
         () => ({ ...(from ? { from } : {}), ...listenerFailures(failures) }),
+        LATE,
       ),
     );
   }
@@ -158,14 +164,21 @@ export class RequestPipeline {
   }
 
   /**
-   * Runs `write` (one commit) between the lifecycle listeners' `retire` and `changed`, and
-   * notifies its outcome.
+   * Records the intent (the generation the commit will leave), then runs `write` (one commit)
+   * between the lifecycle listeners' `retire` and `changed`, and notifies its outcome. The checks
+   * before come first, so a refused request is one record; the intent before anything changes, so
+   * a commit is never unrecorded, whenever the process dies (docs/spec.md §9.3).
    */
   private async commitNotified(
     change: Change,
+    intend: Intend,
     write: () => Promise<StoredRecord>,
   ): Promise<{ record: RecordInfo; value: Notification }> {
     const { current, failures } = change;
+    intend({
+      generation: change.type === "erase" ? current.generation : current.generation + 1,
+      handle: null,
+    });
     // Before anything changes, while the outgoing identifier's keys can still sign.
     if (current.state === "set") {
       const outgoing = { generation: current.generation, handle: current.handle };
@@ -229,6 +242,9 @@ export class RequestPipeline {
     }
   }
 }
+
+/** The requests that commit: their intent is recorded once their checks have passed. */
+const LATE = { late: true } as const;
 
 /** The request to carry out, or why it is refused in the element's present state. */
 function resolve(request: Request, current: RecordInfo): RequestType {

@@ -1,16 +1,17 @@
-// The audit log in-process (issue 4, part 4): an append-only, hash-chained log with a head file.
-// The chain is recomputed here from its description (SHA-256 over the record's canonical JSON
-// without its hash, linked by `prev`), not taken from verify(). Then every way of tampering with
-// it is tried on a copy of a good log: any field of any record edited (with or without its own
-// hash recomputed), a record removed (first, middle, last), two records swapped, a record forged
-// onto the end, the tail cut off, the head corrupted or removed. Each must fail verify(). What a
-// crash leaves (the head one record behind) must pass, and the next append must carry on from it.
+// The audit log in-process (issue 4, part 4; issue 13, part 3): an append-only, hash-chained log
+// whose commits the store's generation anchors. The chain is recomputed here from its description
+// (SHA-256 over the record's canonical JSON without its hash, linked by `prev`), not taken from
+// verify(). Then every way of tampering with it is tried on a copy of a good log: any field of any
+// record edited (with or without its own hash recomputed), a record removed (first, middle, last),
+// two records swapped, a record forged onto the end, the tail cut off. Each must fail verify(),
+// given the generation the store has committed (docs/spec.md §9.4). What a crash leaves (an intent
+// without its outcome, a torn line) must pass once the next append has carried on.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { type AuditEntry, AuditLog, type AuditRecord } from "../../src/audit/audit-log.js";
+import { type AuditEntry, AuditLog, type AuditRecord, operations } from "../../src/audit/audit-log.js";
 import { tempDir } from "../helpers/temp.js";
 
 const GENESIS = "0".repeat(64);
@@ -77,10 +78,18 @@ function hashOf(record: object): string {
   return createHash("sha256").update(canonical(body)).digest("hex");
 }
 
+/** The generation a store would be at after `entries`: the last one a generating request committed. */
+function committedBy(entries: readonly AuditEntry[]): number {
+  const generating = new Set(["init", "reset", "mode-random", "mode-factory"]);
+  return Math.max(
+    0,
+    ...entries.filter((e) => generating.has(e.request) && e.outcome === "ok").map((e) => e.generation),
+  );
+}
+
 interface Store {
   readonly dir: string;
   readonly log: string;
-  readonly head: string;
   lines(): string[];
   records(): AuditRecord[];
   writeLines(lines: readonly string[]): void;
@@ -96,12 +105,11 @@ function store(t: TestContext, entries: readonly AuditEntry[] = ENTRIES): Store 
   return {
     dir,
     log,
-    head: join(dir, "audit.head"),
     lines,
     records: () => lines().map((line) => JSON.parse(line) as AuditRecord),
     writeLines: (next) => writeFileSync(log, next.map((line) => `${line}\n`).join("")),
-    // A new instance each time: nothing cached from the appends.
-    verdict: () => new AuditLog(dir).verify(),
+    // A new instance each time: nothing cached from the appends; the store at the entries' generation.
+    verdict: () => new AuditLog(dir).verify({ generation: committedBy(entries) }),
   };
 }
 
@@ -131,7 +139,7 @@ function altered(value: unknown): unknown {
 }
 
 describe("audit log: the chain", () => {
-  it("numbers records from 1, links each to the one before, hashes its canonical JSON, and keeps the head", (t) => {
+  it("numbers records from 1, links each to the one before, hashes its canonical JSON, and keeps no head file", (t) => {
     const s = store(t);
     const records = s.records();
     assert.equal(records.length, ENTRIES.length);
@@ -145,12 +153,12 @@ describe("audit log: the chain", () => {
       assert.deepEqual(entry, ENTRIES[i], `record ${seq} does not say what was appended`);
       prev = hash;
     }
-    assert.deepEqual(JSON.parse(readFileSync(s.head, "utf8")), { seq: records.length, hash: prev });
+    assert.equal(existsSync(join(s.dir, "audit.head")), false, "a head file is written per record");
     const verdict = s.verdict();
     assert.deepEqual(verdict, { intact: true, records: ENTRIES.length, head: prev });
     assert.deepEqual(new AuditLog(s.dir).read(), records);
     // Private files, like everything else in the store.
-    for (const path of [s.log, s.head]) assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(s.log).mode & 0o777, 0o600);
   });
 
   it("append() returns the record as written, only ever adds to the file, and a new instance carries on", (t) => {
@@ -210,22 +218,28 @@ describe("audit log: tampering is detected", () => {
   it("editing a record and recomputing its hash, or the whole chain after it", (t) => {
     const s = store(t);
     const good = s.lines();
+    // The record after it no longer follows (the last one has none: it is covered below).
     for (const i of good.keys()) {
+      if (i === good.length - 1) continue;
       const records = good.map((line) => JSON.parse(line) as AuditRecord);
       const edited = { ...(records[i] as AuditRecord), outcome: "ok", principal: "someone-else" };
       const own = { ...edited, hash: hashOf(edited) };
       s.writeLines(good.map((l, j) => (j === i ? JSON.stringify(own) : l)));
       assertTampered(s, `record ${i + 1} edited with its own hash recomputed`);
-
-      // Every later record re-linked and rehashed: only the head still knows.
+    }
+    // Every later record re-linked and rehashed: the chain is not keyed, so only what the store
+    // anchors still tells: a commit's record turned into something else.
+    for (const i of [1, 4]) {
+      const records = good.map((line) => JSON.parse(line) as AuditRecord);
+      const edited = { ...(records[i] as AuditRecord), request: "export" };
       const chain = [...records];
-      chain[i] = own;
+      chain[i] = { ...edited, hash: hashOf(edited) };
       for (let j = i + 1; j < chain.length; j++) {
         const relinked = { ...(chain[j] as AuditRecord), prev: (chain[j - 1] as AuditRecord).hash };
         chain[j] = { ...relinked, hash: hashOf(relinked) };
       }
       s.writeLines(chain.map((record) => JSON.stringify(record)));
-      assertTampered(s, `record ${i + 1} edited and the chain recomputed`, /does not match the log's head/);
+      assertTampered(s, `record ${i + 1} edited and the chain recomputed`, /does not account for/);
     }
   });
 
@@ -235,27 +249,27 @@ describe("audit log: tampering is detected", () => {
     for (const [which, index, problem] of [
       ["first", 0, /sequence number 2, expected 1/],
       ["middle", 2, /sequence number 4, expected 3/],
-      ["last", good.length - 1, /records were removed/],
+      ["last", good.length - 1, /generation 2, which the log does not account for/],
     ] as const) {
       s.writeLines(good.filter((_, j) => j !== index));
       assertTampered(s, `the ${which} record removed`, problem);
     }
     // Several, from the end; and all of them.
     s.writeLines(good.slice(0, 2));
-    assertTampered(s, "the last three records removed", /ends at record 2, but its head says 5/);
+    assertTampered(s, "the last three records removed", /generation 2, which/);
     s.writeLines([]);
-    assertTampered(s, "every record removed", /records were removed/);
+    assertTampered(s, "every record removed", /generation 1, 2, which/);
     rmSync(s.log);
-    assertTampered(s, "the log deleted", /records were removed/);
+    assertTampered(s, "the log deleted", /generation 1, 2, which/);
+    const verdict = s.verdict();
+    assert.deepEqual(verdict.intact ? null : verdict.unaccounted, [1, 2]);
   });
 
   it("removing records from the end stays detected after the next append", (t) => {
     const s = store(t);
     s.writeLines(s.lines().slice(0, 3));
     new AuditLog(s.dir).append(ENTRIES[0] as AuditEntry);
-    assertTampered(s, "records removed, then one appended");
-    const added = s.records().at(-1);
-    assert.equal(added?.seq, ENTRIES.length + 1, "the next record papered over the gap");
+    assertTampered(s, "records removed, then one appended", /generation 2, which/);
   });
 
   it("reordering records", (t) => {
@@ -296,13 +310,8 @@ describe("audit log: tampering is detected", () => {
     s.writeLines([...good, JSON.stringify({ ...unlinked, hash: hashOf(unlinked) })]);
     assertTampered(s, "a forged record linked to another", /does not follow the record before it/);
 
-    // Two correctly chained and hashed records past the head: more than a crash can leave behind.
-    // (A single one is what a crash leaves, and without a secret key cannot be told from it.)
-    const first = { ...body, hash: hashOf(body) };
-    const secondBody = { seq: first.seq + 1, ...(ENTRIES[4] as AuditEntry), prev: first.hash };
-    const second = { ...secondBody, hash: hashOf(secondBody) };
-    s.writeLines([...good, JSON.stringify(first), JSON.stringify(second)]);
-    assertTampered(s, "two forged records appended", /head says record 5, but the log goes on to record 7/);
+    // Correctly chained and hashed records appended cannot be told from real ones (the chain is not
+    // keyed, docs/spec.md §9.4); what they cannot do is hide a commit.
   });
 
   it("cutting off the tail, at a line break or mid-record", (t) => {
@@ -326,70 +335,51 @@ describe("audit log: tampering is detected", () => {
     assertTampered(s, "a record's closing brace removed", /record 2 is not JSON/);
   });
 
-  it("a corrupt head: not JSON, wrong types, a wrong hash, a sequence number the log does not reach", (t) => {
+  it("a store ahead of the log: a commit the log never saw", (t) => {
     const s = store(t);
-    const head = readFileSync(s.head, "utf8");
-    const { seq, hash } = JSON.parse(head) as { seq: number; hash: string };
-    const records = s.records();
-    for (const [text, problem] of [
-      ["", /head \(audit\.head\) is unreadable/],
-      ["{", /head \(audit\.head\) is unreadable/],
-      ["null", /head \(audit\.head\) is unreadable/],
-      [JSON.stringify({ seq: String(seq), hash }), /unreadable/],
-      [JSON.stringify({ seq, hash: 7 }), /unreadable/],
-      [JSON.stringify({ seq: -1, hash }), /unreadable/],
-      [JSON.stringify({ seq: 1.5, hash }), /unreadable/],
-      [JSON.stringify({ seq, hash: "0".repeat(64) }), /record 5 does not match the log's head/],
-      [JSON.stringify({ seq, hash: records[3]?.hash }), /record 5 does not match the log's head/],
-      [JSON.stringify({ seq: seq - 1, hash }), /record 4 does not match the log's head/],
-      [JSON.stringify({ seq: seq + 1, hash }), /records were removed/],
-      [JSON.stringify({ seq: 0, hash: GENESIS }), /head says record 0, but the log goes on to record 5/],
-    ] as const) {
-      writeFileSync(s.head, text);
-      assertTampered(s, `head ${text || "(empty)"}`, problem);
-    }
-    writeFileSync(s.head, head);
-    assertIntact(s, ENTRIES.length, "restored");
-  });
-
-  it("a missing head (once the log has more records than a crash could leave behind it)", (t) => {
-    const s = store(t);
-    rmSync(s.head);
-    assertTampered(s, "the head removed", /head \(audit\.head\) is missing, yet the log holds 5 records/);
-    const two = store(t, ENTRIES.slice(0, 2));
-    rmSync(two.head);
-    assertTampered(two, "the head of a two-record log removed", /missing/);
+    const verdict = new AuditLog(s.dir).verify({ generation: 3 });
+    assert.equal(verdict.intact, false);
+    if (!verdict.intact) assert.deepEqual(verdict.unaccounted, [3]);
+    // A refusal at generation 3 does not account for it: nothing was committed by it.
+    new AuditLog(s.dir).append({ ...(ENTRIES[2] as AuditEntry), generation: 3 });
+    assert.equal(new AuditLog(s.dir).verify({ generation: 3 }).intact, false);
   });
 });
 
 describe("audit log: crashes", () => {
-  it("a head one record behind (its rename lost) is accepted, and the next append carries on from the log", (t) => {
-    const s = store(t, ENTRIES.slice(0, 4));
-    const records = s.records();
-    const behind = records[2] as AuditRecord;
-    writeFileSync(s.head, JSON.stringify({ seq: behind.seq, hash: behind.hash }));
-    assertIntact(s, 4, "head one behind");
-
-    const next = new AuditLog(s.dir).append(ENTRIES[4] as AuditEntry);
-    assert.equal(next.seq, 5);
-    assert.equal(next.prev, records[3]?.hash, "the next record does not follow the log's last");
-    assert.deepEqual(JSON.parse(readFileSync(s.head, "utf8")), { seq: 5, hash: next.hash });
-    assertIntact(s, 5, "after the next append");
-  });
-
-  it("the first record without a head (the head's first rename lost) is accepted, and carried on from", (t) => {
-    const s = store(t, ENTRIES.slice(0, 1));
-    rmSync(s.head);
-    assertIntact(s, 1, "one record, no head yet");
-    new AuditLog(s.dir).append(ENTRIES[1] as AuditEntry);
-    assertIntact(s, 2, "after the next append");
-  });
-
-  it("a head two records behind is more than a crash leaves", (t) => {
+  it("an intent whose outcome was lost accounts for its commit, and one whose commit never came does no harm", (t) => {
     const s = store(t);
-    const records = s.records();
-    writeFileSync(s.head, JSON.stringify({ seq: 3, hash: records[2]?.hash }));
-    assertTampered(s, "head two behind", /head says record 3, but the log goes on to record 5/);
+    const intent: AuditEntry = {
+      ...(ENTRIES[4] as AuditEntry),
+      outcome: "pending",
+      generation: 3,
+      handle: null,
+    };
+    const written = new AuditLog(s.dir).append(intent);
+    // The process died after the commit: the store is at 3, the outcome never written.
+    assert.equal(new AuditLog(s.dir).verify({ generation: 3 }).intact, true);
+    // Or before it: the store is still at 2, and the next reset's intent names 3 again.
+    assert.equal(new AuditLog(s.dir).verify({ generation: 2 }).intact, true);
+    const again = new AuditLog(s.dir).append(intent);
+    const outcome = new AuditLog(s.dir).append(
+      { ...(ENTRIES[4] as AuditEntry), generation: 3, of: again.seq },
+      { sync: false },
+    );
+    assert.equal(new AuditLog(s.dir).verify({ generation: 3 }).intact, true);
+    // As operations: the intent with an outcome folds into it; the orphaned one stays, pending.
+    const seqs = operations(new AuditLog(s.dir).read()).map((r) => [r.seq, r.outcome]);
+    assert.deepEqual(seqs.slice(-2), [
+      [written.seq, "pending"],
+      [outcome.seq, "ok"],
+    ]);
+  });
+
+  it("a head file of an earlier version is not trusted, and goes at the next append", (t) => {
+    const s = store(t, ENTRIES.slice(0, 2));
+    writeFileSync(join(s.dir, "audit.head"), JSON.stringify({ seq: 9, hash: GENESIS }));
+    assertIntact(s, 2, "a stale head");
+    new AuditLog(s.dir).append(ENTRIES[2] as AuditEntry);
+    assert.equal(existsSync(join(s.dir, "audit.head")), false);
   });
 
   it("a record cut short by a crash is caught until the next append cuts it off", (t) => {

@@ -1,5 +1,5 @@
-// The audit log after a crash or a full disk: a head that lags behind the log, and a record cut
-// short mid-write. Neither may break the chain for the records that follow.
+// The audit log after a crash or a full disk: an intent whose outcome never came, and a record cut
+// short mid-write. Neither may break the chain for the records that follow (docs/spec.md §9.3).
 import assert from "node:assert/strict";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,16 +18,15 @@ function entry(generation: number): AuditEntry {
   };
 }
 
-test("a head left one record behind (its rename lost in a crash) is accepted, and the next record follows the log", (t) => {
+test("an intent left without its outcome (the process died after the commit) is accepted, and the next record follows it", (t) => {
   const { dir } = tempDir(t);
   const log = new AuditLog(dir);
-  const first = log.append(entry(1));
-  log.append(entry(2));
-  writeFileSync(join(dir, "audit.head"), JSON.stringify({ seq: first.seq, hash: first.hash }));
-  assert.equal(log.verify().intact, true, "a lagging head is what a lost rename leaves");
+  log.append(entry(1));
+  const intent = log.append({ ...entry(2), outcome: "pending", handle: null });
+  assert.equal(new AuditLog(dir).verify({ generation: 2 }).intact, true, "the intent accounts for 2");
   const third = new AuditLog(dir).append(entry(3));
-  assert.equal(third.seq, 3);
-  const verdict = new AuditLog(dir).verify();
+  assert.deepEqual([third.seq, third.prev], [3, intent.hash]);
+  const verdict = new AuditLog(dir).verify({ generation: 3 });
   assert.deepEqual([verdict.intact, verdict.records], [true, 3]);
 });
 
@@ -43,17 +42,17 @@ test("a record cut short is cut off before the next one is written, and the chai
   const text = readFileSync(join(dir, "audit.log"), "utf8");
   assert.ok(text.endsWith("\n"));
   assert.equal(text.split("\n").filter(Boolean).length, 3);
-  assert.equal(new AuditLog(dir).verify().intact, true);
+  assert.equal(new AuditLog(dir).verify({ generation: 3 }).intact, true);
 });
 
-test("a head that runs ahead of the log (records removed from the end) is caught", (t) => {
+test("records removed from the end are caught by the generation the store committed", (t) => {
   const { dir } = tempDir(t);
   const log = new AuditLog(dir);
   log.append(entry(1));
   log.append(entry(2));
   const lines = readFileSync(join(dir, "audit.log"), "utf8").split("\n").filter(Boolean);
   writeFileSync(join(dir, "audit.log"), `${lines[0]}\n`);
-  const verdict = new AuditLog(dir).verify();
+  const verdict = new AuditLog(dir).verify({ generation: 2 });
   assert.equal(verdict.intact, false);
-  if (!verdict.intact) assert.match(verdict.problem, /records were removed/);
+  if (!verdict.intact) assert.match(verdict.problem, /generation 2, which the log does not account for/);
 });

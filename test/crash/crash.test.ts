@@ -16,11 +16,12 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { AesGcmSealer } from "../../src/storage/sealer.js";
-import { reidJson } from "../helpers/cli.js";
+import { reid, reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import {
   type Areas,
   checkBothOutcomes,
+  checkLogged,
   checkNewestAndOlder,
   forget,
   lastAcknowledged,
@@ -212,6 +213,11 @@ async function killResetLoop(t: TestContext, kills: number, sealed: boolean): Pr
   } finally {
     forget(first);
   }
+  checkLogged(store, init.generation, "after init");
+  assert.throws(
+    () => checkLogged(store, init.generation + 1, "probe"),
+    /2 committed, but not in the audit log/,
+  );
 
   /** The generation in force when the next fixture starts. */
   let committed = init.generation;
@@ -235,6 +241,10 @@ async function killResetLoop(t: TestContext, kills: number, sealed: boolean): Pr
     assert.equal(status.sealed, sealed, `${where}: status says the store is ${sealed ? "not " : ""}sealed`);
     highest = status.generation;
     committed = status.generation;
+    // The kill may fall between the commit and its audit record: the log still accounts for it.
+    checkLogged(store, status.generation, where);
+    const verdict = await reid(["log", "--verify", "--store", store]);
+    assert.equal(verdict.code, 0, `${where}: log --verify: ${verdict.stdout}${verdict.stderr}`);
 
     const areas = readAreas(store);
     let identifiers: Identifier[] = [];

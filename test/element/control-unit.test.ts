@@ -294,7 +294,7 @@ test("lifecycle listeners are asked in order around every change; a failing one 
   assert.deepEqual(secondRead, [commits[0]?.digest, commits[1]?.digest]);
 
   // The audit log says which listener failed, and only when one did.
-  const { records } = control.auditLog();
+  const { records } = await control.auditLog();
   assert.deepEqual(
     records.map((r) => [r.request, r.outcome, r.detail ?? null]),
     [

@@ -2,9 +2,11 @@
 // mount, and a store the caller may not open. Mounts happen only inside private mount namespaces
 // (unshare -m), so nothing is seen on the host and everything goes when the namespace does.
 // These need root, as CI has; run as anyone else they fail and say so. Every request also appends
-// to the audit log in the store: on a full file system a request that changed the element (areas
-// are overwritten in place) cannot record it, and says so (exit 6 "audit-failure"); a request that
-// was refused leaves at most its refusal's record; the log never holds a torn line.
+// to the audit log in the store, its intent before anything changes: on a full file system a
+// request goes through only while its intent still fits (the log grows within its last page), and
+// is then in the log; once it does not fit, the request is refused before anything changed (exit 6
+// "audit-failure"), though the areas, overwritten in place, would have had room. The log never
+// holds a torn line and always accounts for every committed generation.
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +15,7 @@ import { assertOneLineError, type CliOptions, reid, reidJson, reidOk } from "../
 import {
   type AuditLine,
   assertAreasWhole,
-  assertAuditFailure,
+  assertAuditRefusal,
   assertRoot,
   inMountNamespace,
   isMountPoint,
@@ -23,7 +25,7 @@ import {
   status,
   tmpfsNamespace,
 } from "../helpers/faults.js";
-import { assertDifferentSecret, assertSameSecret } from "../helpers/secret.js";
+import { assertSameSecret } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
 
 const PAGE = 4096;
@@ -105,11 +107,16 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
       assert.doesNotMatch(left.stdout, /area-0|\.tmp/, `a refused init left files behind: ${left.stdout}`);
       const blank = await reidJson<Status>(["--store", store, "status"], inside);
       assert.deepEqual([blank.state, blank.generation], ["blank", 0]);
-      // The log may hold the refusal's record (if there was room for it), never an "ok" one.
+      // The log may hold the intent and the refusal's record (if there was room), never an "ok" one.
       const refused = await audit("after the refused init");
-      assert.ok(refused.length <= 1, `${refused.length} audit records for one request`);
-      for (const record of refused)
-        assert.deepEqual([record.request, record.outcome], ["init", "storage-failure"]);
+      assert.ok(refused.length <= 2, `${refused.length} audit records for one request`);
+      assert.deepEqual(
+        refused.map((record) => [record.request, record.outcome]),
+        [
+          ["init", "pending"],
+          ["init", "storage-failure"],
+        ].slice(0, refused.length),
+      );
 
       await ns.sh(`rm "${mnt}/filler"`);
       const done = await reidJson<Status>(["--store", store, "init"], inside);
@@ -122,7 +129,7 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
     });
   }
 
-  it("reset and erase still work on a full file system: areas are overwritten in place", async (t) => {
+  it("on a full file system a request goes through only while its audit record fits, and is refused before anything changes after", async (t) => {
     const tmpfs = await smallTmpfs(t);
     const { mnt, store, ns, inside, audit } = tmpfs;
     await reidOk(["--store", store, "init"], inside);
@@ -130,47 +137,59 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
       await ns.sh(`head -c 1M /dev/zero >> "${mnt}/filler" 2>/dev/null`);
       assert.equal(await tmpfs.avail(), 0, "the tmpfs is not full");
     };
-    /** The request, on the full tmpfs: carried out, but its audit record found no room. */
-    const unaudited = async (request: "reset" | "erase", expected: Status) => {
-      const before = await tmpfs.snapshot();
-      const records = await audit(`before ${request}`);
-      const result = await reid(["--store", store, "--json", request], inside);
-      assertAuditFailure(result, request, /no space left on device \(ENOSPC\)/);
-      const now = await reidJson<Status>(["--store", store, "status"], inside);
-      assert.deepEqual([now.state, now.generation], [expected.state, expected.generation]);
-      const snap = await tmpfs.snapshot();
-      assertAreasWhole(snap, `after ${request} on a full file system`);
-      assert.ok(snap.current && before.current);
-      assert.ok(snap.current.epoch > before.current.epoch, `${request} committed nothing`);
-      assert.equal(snap.current.generation, expected.generation);
-      if (request === "reset") assertDifferentSecret(snap.current.identifier, before.current.identifier);
-      else assert.equal(snap.current.identifier, null);
-      // At most the record itself, if it fitted in the log's last page (then the head had no room).
-      const added = (await audit(`after ${request} on a full file system`)).slice(records.length);
-      assert.ok(added.length <= 1, `${added.length} audit records for one request`);
-      for (const record of added) {
-        assert.deepEqual(
-          [record.request, record.outcome, record.generation],
-          [request, "ok", expected.generation],
-        );
+    const verified = async (what: string) => {
+      const result = await reid(["--store", store, "log", "--verify"], inside);
+      assert.equal(result.code, 0, `${what}: log --verify: ${result.stdout}${result.stderr}`);
+    };
+    /**
+     * Requests on the full tmpfs (`erase` and `init` in turn, or resets) until one is refused:
+     * each that goes through left its intent and, room permitting, its outcome; the refused one
+     * changed nothing, not even the log.
+     */
+    const untilRefused = async (erasing: boolean) => {
+      for (let tries = 0; tries < 64; tries++) {
+        const was = await reidJson<Status>(["--store", store, "status"], inside);
+        const request = was.state === "blank" ? "init" : erasing ? "erase" : "reset";
+        const before = await tmpfs.snapshot();
+        const records = await audit(`before ${request}`);
+        const result = await reid(["--store", store, "--json", request], inside);
+        const now = await reidJson<Status>(["--store", store, "status"], inside);
+        const added = (await audit(`after ${request} on a full file system`)).slice(records.length);
+        const snap = await tmpfs.snapshot();
+        assertAreasWhole(snap, `after ${request} on a full file system`);
+        if (result.code === 0) {
+          assert.equal(now.generation, was.generation + (request === "erase" ? 0 : 1));
+          assert.deepEqual(added[0] && [added[0].request, added[0].outcome], [request, "pending"]);
+          assert.ok(added.length <= 2, `${added.length} audit records for one request`);
+          await verified(`after ${request} on a full file system`);
+          continue;
+        }
+        assertAuditRefusal(result, request, /no space left on device \(ENOSPC\)/);
+        assert.deepEqual([now.state, now.generation], [was.state, was.generation]);
+        assert.ok(snap.current && before.current);
+        assert.equal(snap.current.epoch, before.current.epoch, `the refused ${request} committed`);
+        assertSameSecret(snap.current.identifier, before.current.identifier);
+        assert.deepEqual(added, [], `the refused ${request} left audit records`);
+        const left = await ns.sh(`ls -A "${store}"`);
+        assert.doesNotMatch(left.stdout, /\.tmp/, `${request} left temporary files behind: ${left.stdout}`);
+        await verified(`after the refused ${request}`);
+        return;
       }
-      const left = await ns.sh(`ls -A "${store}"`);
-      assert.doesNotMatch(left.stdout, /\.tmp/, `${request} left temporary files behind: ${left.stdout}`);
+      assert.fail("64 requests on a full file system, and none was refused");
     };
 
     await fill();
-    await unaudited("reset", { state: "set", generation: 2 });
+    await untilRefused(false);
 
-    // One free page: room for the audit head's replacement (the log grows within its last page).
+    // One free page: room for the log to grow, and every request is carried out and audited.
     await ns.sh(`truncate -s -${PAGE} "${mnt}/filler"`);
     assert.equal(await tmpfs.avail(), PAGE, "not exactly one page free");
     const reset = await reidJson<Status>(["--store", store, "reset"], inside);
-    assert.deepEqual([reset.state, reset.generation], ["set", 3]);
     const last = (await audit("after the reset with one free page")).at(-1);
-    assert.deepEqual([last?.request, last?.outcome, last?.generation], ["reset", "ok", 3]);
+    assert.deepEqual([last?.request, last?.outcome, last?.generation], ["reset", "ok", reset.generation]);
 
     await fill();
-    await unaudited("erase", { state: "blank", generation: 3 });
+    await untilRefused(true);
   });
 });
 

@@ -1,27 +1,30 @@
 // Every storage call of a request, failed in turn. A request's matching calls on the store are
 // first counted (the shim logs them, failing none); then, for each kind of call and each N, only
-// the Nth call fails. A request writes two kinds of files in its store: its area files (the
-// element) and, once the element has changed (or the request was refused), the audit log. A fault
-// on an area file ends in one of: exit 0 with the request carried out and no trace of the old
+// the Nth call fails. A request writes two kinds of files in its store: the audit log (its intent,
+// before anything changes, and its outcome after) and its area files (the element). A fault on an
+// area file ends in one of: exit 0 with the request carried out and no trace of the old
 // identifier; exit 6 with the previous record in force, byte for byte; or exit 6 saying the request
 // is in force but the identifier it superseded could not be overwritten. A fault on the audit log
-// ends in exactly one way: exit 6 "audit-failure", saying the request was carried out (it was)
-// but its audit record could not be written. Status works after every run, both areas are always
-// whole, the audit log never holds a torn line nor an "ok" record for a request that was not
-// carried out, and a fault-free reset afterwards works and leaves no trace of the identifier the
-// faulty run started from. A second sweep lets the device die at the Nth call (that call and every
-// later one fail): then a refusal that could not undo its half-written area must say the new
-// record may be in force, and the record in force is still a whole one. Each sweep counts its
-// outcomes and checks that every one of them, "audit-failure" included, actually occurred.
+// ends in one of two ways (docs/spec.md §2.9): on the intent, exit 6 "audit-failure", the request
+// refused and nothing changed; on the outcome, after the commit, exit 0 and carried out, the
+// intent accounting for it. Status works after every run, both areas are always whole, the audit
+// log never holds a torn line nor an "ok" record for a request that was not carried out, it
+// verifies against the store's generation after every run (no commit unaccounted for), and a
+// fault-free reset afterwards works and leaves no trace of the identifier the faulty run started
+// from. A second sweep lets the device die at the Nth call (that call and every later one fail):
+// then a refusal that could not undo its half-written area must say the new record may be in
+// force, and the record in force is still a whole one. Each sweep counts its outcomes and checks
+// that every one of them, "audit-refused" included, actually occurred.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { AuditLog } from "../../src/audit/audit-log.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   type AuditLine,
   assertAreasWhole,
-  assertAuditFailure,
+  assertAuditRefusal,
   auditLog,
   type FaultOp,
   faultEnv,
@@ -54,7 +57,7 @@ const LABEL: Record<Start, string> = {
 
 const OPS: readonly FaultOp[] = ["write", "fsync", "open"];
 
-type Outcome = "done" | "refused" | "uncertain" | "lingering" | "audit-failure";
+type Outcome = "done" | "refused" | "uncertain" | "lingering" | "audit-refused";
 type Kind = "area" | "audit";
 
 /** How often each outcome followed a fault on each kind of file, over a case or a whole sweep. */
@@ -132,11 +135,9 @@ async function countCalls(
   await reidOk(["--store", store, request], { env });
   const zero = (): Counts => ({ write: 0, fsync: 0, open: 0 });
   const counts = { all: zero(), area: zero(), audit: zero() };
-  let afterAudit = false;
   for (const line of readFaultLog(log)) {
     assert.ok(!line.failed);
-    const kind = fileKind(store, line.path, afterAudit);
-    afterAudit ||= kind === "audit";
+    const kind = fileKind(store, line.path);
     counts.all[opOf(line.call)] += 1;
     counts[kind][opOf(line.call)] += 1;
   }
@@ -150,8 +151,27 @@ function faultTarget(store: string, log: string, nth: number): Kind {
   const failed = lines[at];
   assert.ok(failed, "the shim failed no call");
   assert.equal(failed.n, nth, `the first failed call is #${failed.n}, not #${nth}`);
-  const afterAudit = lines.slice(0, at).some((line) => fileKind(store, line.path) === "audit");
-  return fileKind(store, failed.path, afterAudit);
+  return fileKind(store, failed.path);
+}
+
+/**
+ * Where the first failed call stands against the audit log's calls of the run (only the calls of
+ * the ops under test are logged): `intent` when an audit call came before it (the intent was
+ * written first), `outcome` when it is an audit call and one of the same op came before it (the
+ * intent's open and write come before the outcome's; only the intent is synced).
+ */
+function auditPosition(store: string, log: string): { intent: boolean; outcome: boolean } {
+  const lines = readFaultLog(log);
+  const at = lines.findIndex((line) => line.failed);
+  const failed = lines[at];
+  assert.ok(failed, "the shim failed no call");
+  const earlier = lines.slice(0, at).filter((line) => fileKind(store, line.path) === "audit");
+  return {
+    intent: earlier.length > 0,
+    outcome:
+      fileKind(store, failed.path) === "audit" &&
+      earlier.some((line) => opOf(line.call) === opOf(failed.call)),
+  };
 }
 
 /** The element is as the request leaves it: the new state and generation, no trace of the old identifier. */
@@ -187,8 +207,8 @@ function carriedOut(request: Request, old: Before): { state: string; generation:
 }
 
 /**
- * Exit 0 and carried out; exit 6 "audit-failure" and carried out; or exit 6 and nothing changed;
- * `uncertain` allows the documented fourth case.
+ * Exit 0 and carried out; exit 6 "audit-failure" and nothing changed; or exit 6 and nothing
+ * changed; `uncertain` allows the documented fourth case.
  */
 async function assertOutcome(
   request: Request,
@@ -208,10 +228,18 @@ async function assertOutcome(
   const message = /input\/output error \(EIO\)/;
   assertOneLineError(result, 6, message);
   if (/audit record could not be written/.test(result.stderr)) {
-    // The element changed; only its audit record is missing, and the message says so.
-    assertAuditFailure(result, request, message);
-    assertCarriedOut(request, now, snap, old, "exit 6 audit-failure");
-    return "audit-failure";
+    // Its intent could not be written: refused before anything changed, and the message says so.
+    assertAuditRefusal(result, request, message);
+    assert.deepEqual(
+      { state: now.state, generation: now.generation },
+      { state: old.state, generation: old.generation },
+    );
+    assert.equal(
+      snap.current?.epoch ?? 0,
+      old.snap.current?.epoch ?? 0,
+      "refused, but something was committed",
+    );
+    return "audit-refused";
   }
   // Not carried out (or not wholly): the storage fault is the news, never the audit log, whose
   // record of this outcome, if it could not be written, is dropped.
@@ -256,53 +284,61 @@ async function assertOutcome(
 }
 
 /**
- * What the run left in the audit log. It only ever grows (the old lines stay as they were), and
- * every line is whole JSON. A request carried out with exit 0 added one "ok" record; one that
- * ended in "audit-failure" added at most that record (written, but not synced or not in the
- * head). A request not carried out never added an "ok" record: with the audit log's storage
- * working (`deviceDead` false) it added exactly one record of its refusal, and with the device dead
- * the refusal's record was dropped.
+ * What the run left in the audit log. It only ever grows (the old lines stay as they were), every
+ * line is whole JSON, and it accounts for every generation the store has committed. A request
+ * refused for its intent added nothing. Any other began with its intent ("pending", the generation
+ * the commit would leave); then its outcome, naming the intent: "ok" when carried out (absent when
+ * the fault took the outcome's own write: `outcomeLost`), the refusal's code when not; the
+ * refusal's record is dropped when the device was dead (`deviceDead`). Never "ok" for a request
+ * that was not carried out.
  */
 function assertAudited(
   request: Request,
   store: string,
   old: Before,
   outcome: Outcome,
-  deviceDead: boolean,
+  faults: { readonly deviceDead: boolean; readonly outcomeLost: boolean; readonly intent: boolean },
+  generation: number,
 ): void {
   const text = readLog(store);
   assert.ok(text.startsWith(old.log), "the audit log's earlier records were changed");
   const added = auditLog(store, `after the faulty run (${outcome})`).slice(old.records.length);
   for (const record of added) assert.equal(record.request, request);
-  const generation = carriedOut(request, old).generation;
+  const verdict = new AuditLog(store).verify({ generation });
+  assert.ok(verdict.intact, `the log does not verify: ${verdict.intact ? "" : verdict.problem}`);
+  const target = carriedOut(request, old).generation;
+  const shown = added.map(({ outcome, generation, of }) => ({ outcome, generation, of }));
+  if (outcome === "audit-refused") {
+    assert.deepEqual(shown, [], "a request refused for its intent left records");
+    return;
+  }
+  // A refusal found before the intent (reading the areas failed) is one record, synced.
+  const intent = faults.intent ? [{ outcome: "pending", generation: target, of: undefined }] : [];
+  const of = faults.intent ? old.records.length + 1 : undefined;
   switch (outcome) {
     case "done":
       assert.deepEqual(
-        added.map(({ outcome, generation }) => ({ outcome, generation })),
-        [{ outcome: "ok", generation }],
+        shown,
+        faults.outcomeLost ? intent : [...intent, { outcome: "ok", generation: target, of }],
       );
-      break;
-    case "audit-failure":
-      assert.ok(added.length <= 1, `${added.length} records added`);
-      for (const record of added) assert.deepEqual([record.outcome, record.generation], ["ok", generation]);
       break;
     default: {
       assert.ok(
         added.every((record) => record.outcome !== "ok"),
         `a request that was not carried out (${outcome}) is recorded as "ok"`,
       );
-      if (deviceDead) {
-        assert.deepEqual(added, [], "the device was dead, yet a record was written");
+      if (faults.deviceDead) {
+        assert.deepEqual(shown, intent, "the device was dead, yet a refusal was written");
       } else if (outcome === "refused") {
         assert.deepEqual(
-          added.map(({ outcome, generation }) => ({ outcome, generation })),
-          [{ outcome: "storage-failure", generation: old.generation }],
+          shown,
+          [...intent, { outcome: "storage-failure", generation: old.generation, of }],
           "the refusal was not recorded",
         );
       } else {
         assert.deepEqual(
-          added.map(({ outcome, generation }) => ({ outcome, generation })),
-          [{ outcome: "erase-incomplete", generation }],
+          shown,
+          [...intent, { outcome: "erase-incomplete", generation: target, of }],
           "the incomplete erasure was not recorded",
         );
       }
@@ -329,10 +365,51 @@ async function assertRecovers(store: string, old: Before): Promise<void> {
   }
 }
 
+/**
+ * One faulty run's outcome against where the fault hit: on the audit log, refused when it hit the
+ * intent and carried out when it hit the outcome, after the commit; on an area file, never an
+ * audit refusal. Then what the run left in the log, and the recovery.
+ */
+async function assertRun(
+  request: Request,
+  store: string,
+  old: Before,
+  run: {
+    readonly kind: Kind;
+    readonly outcome: Outcome;
+    readonly position: { readonly intent: boolean; readonly outcome: boolean };
+    readonly deviceDead?: boolean;
+  },
+): Promise<void> {
+  const { kind, outcome, position } = run;
+  if (kind === "audit") {
+    assert.equal(
+      outcome,
+      position.outcome ? "done" : "audit-refused",
+      `a fault on the audit log ended ${outcome}`,
+    );
+  } else {
+    assert.notEqual(outcome, "audit-refused", "a fault on an area file, yet an audit refusal");
+  }
+  const generation = (await status(store)).generation;
+  const faults = {
+    deviceDead: run.deviceDead ?? false,
+    outcomeLost: kind === "audit",
+    intent: position.intent,
+  };
+  assertAudited(request, store, old, outcome, faults, generation);
+  await assertRecovers(store, old);
+}
+
 /** Per case: which outcomes a fault on each kind of file may have, and which must have occurred. */
 function assertCaseTally(tally: Tally, counts: Record<Kind, Counts>, ops: readonly FaultOp[]): void {
   const auditCalls = ops.reduce((sum, op) => sum + counts.audit[op], 0);
-  assert.equal(tally.get("audit", "audit-failure"), auditCalls, "not every audit fault was an audit-failure");
+  assert.equal(
+    tally.get("audit", "audit-refused") + tally.get("audit", "done"),
+    auditCalls,
+    "an audit fault ended otherwise than refused (the intent) or done (the outcome)",
+  );
+  assert.ok(tally.get("audit", "audit-refused") >= 1, "no audit fault refused the request");
   assert.ok(tally.get("area", "refused") >= 1, "no area fault was refused");
 }
 
@@ -348,9 +425,13 @@ describe("failing the Nth storage call of a request: carried out or refused, nev
         assert.ok(counts.area.write >= 2, `only ${counts.area.write} write calls on the areas`);
         assert.ok(counts.area.fsync >= 2, `only ${counts.area.fsync} fsync calls on the areas`);
         if (start !== "fresh") assert.ok(counts.area.open >= 1, "the areas were never opened for writing");
-        // And its audit record: appended to the log (open, write, sync), then the head replaced.
-        for (const op of OPS)
-          assert.ok(counts.audit[op] >= 2, `only ${counts.audit[op]} ${op} calls on the audit log`);
+        // And its audit records: the intent appended (open, write, sync), the outcome (open, write).
+        for (const [op, least] of [
+          ["open", 2],
+          ["write", 2],
+          ["fsync", 1],
+        ] as const)
+          assert.ok(counts.audit[op] >= least, `only ${counts.audit[op]} ${op} calls on the audit log`);
         const own = new Tally();
         for (const op of OPS) {
           for (let nth = 1; nth <= counts.all[op]; nth++) {
@@ -362,15 +443,9 @@ describe("failing the Nth storage call of a request: carried out or refused, nev
               const result = await reid(["--store", store, request], { env });
               const kind = faultTarget(store, log, nth);
               const outcome = await assertOutcome(request, store, old, result);
-              if (kind === "audit") {
-                assert.equal(outcome, "audit-failure", "a fault on the audit log, yet not an audit-failure");
-              } else {
-                assert.notEqual(outcome, "audit-failure", "a fault on an area file, yet an audit-failure");
-                if (nth === 1)
-                  assert.equal(outcome, "refused", "the first call failed, yet the request went through");
-              }
-              assertAudited(request, store, old, outcome, false);
-              await assertRecovers(store, old);
+              if (nth === 1 && op !== "open")
+                assert.equal(outcome, "audit-refused", "the first call failed, yet the request went on");
+              await assertRun(request, store, old, { kind, outcome, position: auditPosition(store, log) });
               own.add(kind, outcome);
               tally.add(kind, outcome);
             });
@@ -382,11 +457,12 @@ describe("failing the Nth storage call of a request: carried out or refused, nev
     }
   });
 
-  it("every kind of outcome occurred: refused, lingering and audit-failure at least", (t) => {
+  it("every kind of outcome occurred: refused, lingering, audit-refused and done after an audit fault", (t) => {
     t.diagnostic(`outcomes, the Nth call failing: ${tally}`);
     assert.ok(tally.total > 0, "no faulty run was counted");
     assert.ok(tally.get("area", "refused") >= 1, `no refusal: ${tally}`);
-    assert.ok(tally.get("audit", "audit-failure") >= 1, `no audit-failure: ${tally}`);
+    assert.ok(tally.get("audit", "audit-refused") >= 1, `no audit refusal: ${tally}`);
+    assert.ok(tally.get("audit", "done") >= 1, `no lost outcome: ${tally}`);
     assert.ok(tally.get("area", "lingering") >= 1, `no lingering identifier: ${tally}`);
   });
 });
@@ -410,20 +486,11 @@ describe("the device dies at the Nth write or sync of a request", () => {
             const result = await reid(["--store", store, request], { env });
             const kind = faultTarget(store, log, nth);
             const outcome = await assertOutcome(request, store, old, result, true);
-            if (kind === "audit") {
-              // Every area call went through: the element changed, its record could not be written.
-              assert.equal(
-                outcome,
-                "audit-failure",
-                "the device died at the audit log, yet not an audit-failure",
-              );
-            } else {
-              // The refusal's own audit record failed too, and was dropped: the refusal is the news.
-              assert.notEqual(outcome, "audit-failure", "a fault on an area file, yet an audit-failure");
-              if (nth === 1) assert.equal(outcome, "refused");
-            }
-            assertAudited(request, store, old, outcome, kind === "area");
-            await assertRecovers(store, old);
+            if (nth === 1)
+              assert.equal(outcome, "audit-refused", "the first write failed, yet the request went on");
+            // A fault on an area file: the refusal's own record failed too, and was dropped.
+            const position = auditPosition(store, log);
+            await assertRun(request, store, old, { kind, outcome, position, deviceDead: kind === "area" });
             own.add(kind, outcome);
             tally.add(kind, outcome);
           });
@@ -434,11 +501,11 @@ describe("the device dies at the Nth write or sync of a request", () => {
     }
   });
 
-  it("every kind of outcome occurred: refused, uncertain and audit-failure at least", (t) => {
+  it("every kind of outcome occurred: refused, uncertain and audit-refused at least", (t) => {
     t.diagnostic(`outcomes, the device dying at the Nth call: ${tally}`);
     assert.ok(tally.total > 0, "no faulty run was counted");
     assert.ok(tally.get("area", "refused") >= 1, `no refusal: ${tally}`);
     assert.ok(tally.get("area", "uncertain") >= 1, `no uncertain outcome: ${tally}`);
-    assert.ok(tally.get("audit", "audit-failure") >= 1, `no audit-failure: ${tally}`);
+    assert.ok(tally.get("audit", "audit-refused") >= 1, `no audit refusal: ${tally}`);
   });
 });

@@ -91,20 +91,15 @@ export function readFaultLog(path: string): { call: string; n: number; failed: b
 
 /**
  * Which of the store's files a storage call went to: "area" for the element itself (area-N,
- * area-N.tmp, store.json and its .tmp, and the store directory, synced after a rename), "audit" for the audit log and its
- * head (audit.log, audit.head, audit.head.tmp). Anything else fails: a new file written by a
- * request is something these tests must be taught about.
+ * area-N.tmp, store.json and its .tmp, and the store directory, synced after a rename), "audit" for
+ * the audit log (audit.log; audit.head, of earlier versions, removed at the first append). Anything
+ * else fails: a new file written by a request is something these tests must be taught about.
  */
-/**
- * Which file a call went to. The store directory itself is synced by both: by provisioning (the
- * area files' names) and after the audit head's rename; `afterAudit` says whether a call on the
- * audit files came before it in the same run, which tells the two apart.
- */
-export function fileKind(store: string, path: string, afterAudit = false): "area" | "audit" {
-  if (path === store) return afterAudit ? "audit" : "area";
+export function fileKind(store: string, path: string): "area" | "audit" {
+  if (path === store) return "area";
   const name = path.startsWith(`${store}/`) ? path.slice(store.length + 1) : null;
   if (name !== null && /^(area-[01]|store\.json)(\.tmp)?$/.test(name)) return "area";
-  if (name !== null && /^audit\.(log|head)(\.tmp)?$/.test(name)) return "audit";
+  if (name !== null && /^audit\.(log|head)$/.test(name)) return "audit";
   assert.fail(`a storage call went to ${path}, neither an area file nor the audit log of ${store}`);
 }
 
@@ -114,6 +109,8 @@ export interface AuditLine {
   readonly request: string;
   readonly outcome: string;
   readonly generation: number;
+  /** On an outcome: its intent's sequence number. */
+  readonly of?: number;
 }
 
 /**
@@ -150,14 +147,17 @@ export function auditLog(store: string, what: string): AuditLine[] {
 }
 
 /**
- * The contract for a request that was carried out but whose audit record could not be written:
- * exit 6, one line, saying so and naming the OS error (`cause`); with --json, code "audit-failure".
+ * The contract for a request whose audit record could not be written (docs/spec.md §2.9): refused
+ * before anything changed, exit 6, one line, saying so and naming the OS error (`cause`); with
+ * --json, code "audit-failure".
  */
-export function assertAuditFailure(result: CliResult, request: string, cause: RegExp): void {
+export function assertAuditRefusal(result: CliResult, request: string, cause: RegExp): void {
   assertOneLineError(
     result,
     6,
-    new RegExp(`${request} was carried out, but its audit record could not be written: .*${cause.source}`),
+    new RegExp(
+      `${request} was refused, nothing changed: its audit record could not be written: .*${cause.source}`,
+    ),
   );
   if (result.stderr.startsWith("{")) {
     const { error } = JSON.parse(result.stderr) as { error: { code: string } };
@@ -165,7 +165,7 @@ export function assertAuditFailure(result: CliResult, request: string, cause: Re
   }
 }
 
-/** The store's temporary files (area-N.tmp, audit.head.tmp); a missing store has none. */
+/** The store's temporary files (area-N.tmp, store.json.tmp); a missing store has none. */
 export function tmpFiles(store: string): string[] {
   return existsSync(store) ? readdirSync(store).filter((name) => name.endsWith(".tmp")) : [];
 }

@@ -131,6 +131,49 @@ export function checkRecords(
   checkNewestAndOlder(newest, older, statusGeneration, where);
 }
 
+/** The requests that bring a generation into being (§2.2, §2.4): each commits generation + 1. */
+const GENERATING = new Set(["init", "reset", "mode-random", "mode-factory"]);
+
+/**
+ * The generations the audit log of `store` names as committed, or about to be, by a request that
+ * brings one into being (its outcome "ok", or its intent "pending"), read
+ * from the file as it lies (whole lines only: a kill may leave a torn last line, cut off by the
+ * next append).
+ */
+export function loggedGenerations(store: string): Set<number> {
+  let text: string;
+  try {
+    text = readFileSync(join(store, "audit.log"), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Set();
+    throw error;
+  }
+  const generations = new Set<number>();
+  for (const line of text.split("\n").slice(0, -1)) {
+    const record = JSON.parse(line) as { request?: unknown; generation?: unknown; outcome?: unknown };
+    // Its intent ("pending") or outcome: a refusal names the generation it left alone.
+    const stands = record.outcome === "ok" || record.outcome === "pending";
+    if (typeof record.request === "string" && GENERATING.has(record.request) && stands) {
+      generations.add(Number(record.generation));
+    }
+  }
+  return generations;
+}
+
+/**
+ * Every generation the store has committed, 1 to `generation`, is accounted for in its audit log
+ * (docs/spec.md §9.4): a kill between the commit and its audit record must not leave one unsaid.
+ */
+export function checkLogged(store: string, generation: number, where: string): void {
+  const logged = loggedGenerations(store);
+  const missing: number[] = [];
+  for (let g = 1; g <= generation; g++) if (!logged.has(g)) missing.push(g);
+  check(
+    missing.length === 0,
+    `${where}: generation ${missing.join(", ")} committed, but not in the audit log`,
+  );
+}
+
 /**
  * load() through the store, read-only (on `backend`, else the store's own): the identifier it
  * hands out is the newest record's, with the same header.
