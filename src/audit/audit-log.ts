@@ -2,18 +2,21 @@ import { createHash } from "node:crypto";
 import {
   closeSync,
   constants,
+  existsSync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
+  rmdirSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
-import { makeDirectories } from "../storage/durable-file.js";
+import { makeDirectories, syncDirectory } from "../storage/durable-file.js";
 
 /**
  * What happened, for whom, with what outcome. Public facts only: never the identifier, a key, a
@@ -78,6 +81,9 @@ export class AuditLog {
   private last: { seq: number; hash: string } | null = null;
   private legacyHeadGone = false;
 
+  /** The topmost directory the last intent made (a first init's store), until a record follows it. */
+  private made: string | undefined;
+
   constructor(readonly directory: string) {}
 
   /**
@@ -88,8 +94,9 @@ export class AuditLog {
     const path = join(this.directory, LOG);
     let fd: number;
     try {
-      // A first init's intent comes before the store directory exists: it makes it.
-      if (!this.last) makeDirectories(this.directory);
+      // A first init's intent comes before the store directory exists: it makes it. A refusal
+      // does not: a store that does not exist is not made to record why nothing happened.
+      this.made = this.last || entry.outcome !== PENDING ? undefined : makeDirectories(this.directory);
       fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
     } catch (error) {
       throw this.failure(path, error);
@@ -119,6 +126,30 @@ export class AuditLog {
       throw this.failure(path, error);
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /**
+   * A refused first operation on a store that did not exist leaves nothing behind: the log its
+   * intent made goes again, with the directories made for it, while they hold nothing else. The
+   * caller knows nothing was committed. Returns whether the log is gone.
+   */
+  withdraw(): boolean {
+    const made = this.made;
+    this.made = undefined;
+    if (made === undefined) return false;
+    try {
+      if (readdirSync(this.directory).join() !== LOG) return false;
+      unlinkSync(join(this.directory, LOG));
+      this.last = null;
+      for (let dir = this.directory; ; dir = dirname(dir)) {
+        rmdirSync(dir);
+        if (dir === made) break;
+      }
+      syncDirectory(dirname(made));
+      return true;
+    } catch {
+      return !existsSync(join(this.directory, LOG));
     }
   }
 

@@ -106,8 +106,12 @@ export class OwnerGate {
       if (!unwritable) {
         const outcome = error instanceof ReidError ? error.code : "internal";
         const current = await this.parts.current().catch(() => null);
+        // Refused before the store was touched (a state, the entropy source) on a store that did
+        // not exist: it stays absent. A storage failure keeps its records: the attempt reached it.
+        const untouched = !(error instanceof StorageError) && current?.generation === 0;
+        const withdrawn = intent !== null && untouched && this.parts.audit?.withdraw();
         try {
-          this.record(named(), actor, outcome, current, details(), intent);
+          if (!withdrawn) this.record(named(), actor, outcome, current, details(), intent);
         } catch {}
       }
       throw error;

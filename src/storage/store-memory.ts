@@ -16,6 +16,8 @@ export class StoreMemory {
   private id: string | null;
   private committed: boolean;
   private pending: boolean;
+  /** Whether the directory was there at open: a new one waits for its first commit. */
+  private readonly existed: boolean;
 
   constructor(
     private readonly directory: string,
@@ -29,6 +31,7 @@ export class StoreMemory {
      */
     private readonly tracksCommits: boolean,
   ) {
+    this.existed = directoryExists(directory);
     this.id = remembered?.id ?? (write ? newStoreId() : null);
     this.committed = remembered?.committed ?? false;
     this.pending =
@@ -46,9 +49,9 @@ export class StoreMemory {
     return this.committed;
   }
 
-  /** Writes what is new, if the directory already exists: after the place read as this store's. */
+  /** Writes what is new, if the directory was there at open: after the place read as this store's. */
   settle(): void {
-    if (this.pending && directoryExists(this.directory)) this.save();
+    if (this.pending && this.existed) this.save();
   }
 
   /** Before a commit: the record will carry the store id, so the directory must know it first. */
@@ -62,7 +65,8 @@ export class StoreMemory {
     this.committed = true;
     this.pending = this.write;
     try {
-      this.settle();
+      // The commit saved store.json before it: the directory is there now, whenever it was made.
+      this.beforeCommit();
     } catch {}
   }
 
