@@ -24,11 +24,13 @@ const root = new URL("..", import.meta.url).pathname;
 const built = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
 if (built.status !== 0) process.exit(built.status ?? 1);
 
+// A writer on a store not made yet holds its parent's lock (docs/spec.md §5.5): each store here
+// has a parent of its own.
 const base = mkdtempSync(join(argument("dir", tmpdir()), "reid-bench-daemon-"));
-const daemon = await startServe(join(base, "served"));
+const daemon = await startServe(join(base, "served", "store"));
 const direct = new ElementService(
   await openElement({
-    storeDirectory: join(base, "direct"),
+    storeDirectory: join(base, "direct", "store"),
     source: { kind: "os" },
     write: true,
     lockTimeoutMs: 1000,

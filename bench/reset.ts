@@ -13,6 +13,8 @@ import { AREA_SIZE } from "../src/storage/record.js";
 import { openFileStore } from "../test/helpers/stores.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";
 
+// A writer on a store not made yet holds its parent's lock (docs/spec.md §5.5): each store here
+// has a parent of its own.
 const base = mkdtempSync(join(argument("dir", tmpdir()), "reid-bench-reset-"));
 const rounds = Number(argument("rounds", "10"));
 const perRound = Number(argument("per-round", "200"));
@@ -26,7 +28,7 @@ function floorOnce(): void {
   }
 }
 
-const store = await openFileStore(join(base, "commits"), { write: true, lockTimeoutMs: 1000 });
+const store = await openFileStore(join(base, "commits", "store"), { write: true, lockTimeoutMs: 1000 });
 const supply = openRandomSupply(new OsSource(), SUPPLY_PROFILES.identifier);
 let generation = 0;
 /** What a reset costs the storage: a fresh identifier from the FIFO, committed crash-safely. */
@@ -46,7 +48,7 @@ async function commitOnce(): Promise<void> {
 }
 
 const element = await openElement({
-  storeDirectory: join(base, "store"),
+  storeDirectory: join(base, "element", "store"),
   source: { kind: "os" },
   write: true,
   lockTimeoutMs: 1000,

@@ -44,6 +44,8 @@ const FLOW_INDEX = 0x01524f00;
 const FLOW_SIZE = 256;
 const OWNER = password(TPM_RH.OWNER);
 
+// A writer on a store not made yet holds its parent's lock (docs/spec.md §5.5): each store here
+// has a parent of its own.
 const base = mkdtempSync(join(argument("dir", tmpdir()), "reid-bench-tpm-"));
 const swtpm: Swtpm = await startSwtpm();
 const tools = { PATH: process.env.PATH, TPM2TOOLS_TCTI: swtpm.tcti };
@@ -244,7 +246,7 @@ async function withRaw<T>(use: (raw: RawSocket) => Promise<T>): Promise<T> {
 /** The element as `reid reset` opens it: on the TPM (its default source, tpm+os) or on files (os). */
 async function element(backend: "tpm" | "files") {
   return openElement({
-    storeDirectory: join(base, backend),
+    storeDirectory: join(base, backend, "store"),
     store: backend === "tpm" ? await tpmStore(tpmSpec) : null,
     write: true,
     lockTimeoutMs: 5000,
