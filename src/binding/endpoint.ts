@@ -1,11 +1,10 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import type { ControlUnit } from "../element/control-unit.js";
 import { describeOsError, UsageError } from "../errors.js";
 import { answerErrors } from "../http/answer.js";
-import { connectionLimits } from "../http/limits.js";
+import { limitedServer } from "../http/limits.js";
 import { serveOperations } from "../http/serve.js";
 import { DeviceRole } from "./device.js";
 import { DEVICE_MESSAGES } from "./messages.js";
@@ -51,10 +50,10 @@ export async function startDeviceEndpoint(
 ): Promise<DeviceEndpoint> {
   const role = new DeviceRole(control, directory, options.sensor, options.pairing);
   const routes = deviceRoutes(role);
-  const server = createAdaptorServer({
-    fetch: routes.fetch,
-    serverOptions: connectionLimits({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
-  }) as Server;
+  const server = limitedServer(routes.fetch, {
+    headersMs: HEADERS_TIMEOUT_MS,
+    requestMs: REQUEST_TIMEOUT_MS,
+  });
   server.maxRequestsPerSocket = 100;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) =>

@@ -2,14 +2,13 @@ import { once } from "node:events";
 import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
 import type { Context } from "hono";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { credentialsOf } from "../http/credentials.js";
-import { connectionLimits } from "../http/limits.js";
+import { limitedServer } from "../http/limits.js";
 import { webAddress } from "../web/address.js";
 import type { PageApi } from "../web/links.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
@@ -155,10 +154,10 @@ async function serveApi(
     (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c), device),
     page,
   );
-  const server = createAdaptorServer({
-    fetch: routes.fetch,
-    serverOptions: connectionLimits({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
-  }) as Server;
+  const server = limitedServer(routes.fetch, {
+    headersMs: HEADERS_TIMEOUT_MS,
+    requestMs: REQUEST_TIMEOUT_MS,
+  });
   const responses = new Set<ServerResponse>();
   server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
     responses.add(response);

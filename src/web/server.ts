@@ -1,10 +1,9 @@
 import type { AddressInfo, Server } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { describeOsError, UsageError } from "../errors.js";
-import { connectionLimits } from "../http/limits.js";
+import { limitedServer } from "../http/limits.js";
 import { webAddress } from "./address.js";
 import { loadAssets } from "./assets.js";
 import { type PageApi, PageLinks } from "./links.js";
@@ -32,14 +31,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const { host, port } = webAddress(options.host, options.port);
   const assets = loadAssets();
   let page: Hono | null = null;
-  const server = createAdaptorServer({
-    fetch: (request: Request) => {
-      if (!page) return new Response(null, { status: 503 });
-      return page.fetch(request);
-    },
-    // Every local account reaches the port: none may hold connections open (docs/spec.md §8).
-    serverOptions: connectionLimits({ headersMs: 5000, requestMs: 10_000 }),
-  }) as Server;
+  // Every local account reaches the port: none may hold connections open (docs/spec.md §8).
+  const server = limitedServer(
+    (request: Request) => (page ? page.fetch(request) : new Response(null, { status: 503 })),
+    { headersMs: 5000, requestMs: 10_000 },
+  );
   await new Promise<void>((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => {
       const why = error.code === "EADDRINUSE" ? "the port is in use (EADDRINUSE)" : describeOsError(error);

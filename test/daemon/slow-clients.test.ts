@@ -76,6 +76,42 @@ async function assertCutsAll(daemon: ServedDaemon, store: string, open: Open): P
   assert.equal((await reidJson(["--store", store, "status"])).state, "set");
 }
 
+/** Everything the server says to `bytes` until it closes the connection. */
+function exchange(open: Open, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = open();
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.once("error", reject);
+    socket.once("connect", () => socket.write(bytes));
+    socket.once("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
+}
+
+/**
+ * What Node itself refuses, before any route sees the request, answers as every refusal does: a
+ * status, one line of JSON naming the error, and the connection closed.
+ */
+async function assertRefusedInJson(open: Open): Promise<void> {
+  const cases = [
+    [
+      "oversized headers",
+      `GET /v1/status HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(9000)}\r\n\r\n`,
+      400,
+      "too-large",
+    ],
+    ["bytes that are not HTTP", "HELLO THERE\r\n\r\n", 400, "bad-http"],
+  ] as const;
+  for (const [what, bytes, status, code] of cases) {
+    const reply = await exchange(open, bytes);
+    const [head = "", body = ""] = reply.split("\r\n\r\n");
+    assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), what);
+    assert.match(head, /\r\ncontent-type: application\/json\r\n/i, what);
+    assert.doesNotMatch(body, /\n/, `${what}: one line`);
+    assert.equal(JSON.parse(body).error.code, code, what);
+  }
+}
+
 describe("slow and idle connections", () => {
   test("the daemon's socket cuts a silent, a slow and an idle connection", async (t) => {
     const { store } = tempDir(t);
@@ -90,5 +126,15 @@ describe("slow and idle connections", () => {
     const daemon = await serve(t, store, { serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"] });
     const port = Number(new URL(`http://${(await deviceAddress(daemon)).address}`).port);
     await assertCutsAll(daemon, store, () => connect(port, "127.0.0.1"));
+  });
+
+  test("what Node refuses before the routes is a one-line JSON error, on the socket and the device endpoint", async (t) => {
+    const { store } = tempDir(t);
+    await reidOk(["--store", store, "init"]);
+    const daemon = await serve(t, store, { serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"] });
+    const port = Number(new URL(`http://${(await deviceAddress(daemon)).address}`).port);
+    await assertRefusedInJson(() => connect(daemon.socket));
+    await assertRefusedInJson(() => connect(port, "127.0.0.1"));
+    assert.equal((await reidJson(["--store", store, "status"])).state, "set");
   });
 });
