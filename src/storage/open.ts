@@ -96,7 +96,7 @@ export async function openStore(
     });
     // From here the store closes its own area; closing it releases the rest.
     undo.pop();
-    const store = rememberingStore(area, memory, release);
+    const store = rememberingStore(area, memory, { release, settle: () => lock.settle() });
     if (options.claim) await claim(store);
     return { store, spec, backend };
   } catch (error) {

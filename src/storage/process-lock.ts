@@ -27,12 +27,17 @@ export type LockAttempt = (flock: Flock) => number[] | null;
  * Node opens every file), so no child process can keep the lock alive after its parent.
  */
 export async function waitForLock(attempt: LockAttempt, options: LockOptions): Promise<ProcessLock> {
+  return holding(await waitFor(attempt, options));
+}
+
+/** Retries `attempt` as waitForLock does, and returns what it held, whatever shape that has. */
+export async function waitFor<T>(attempt: (flock: Flock) => T | null, options: LockOptions): Promise<T> {
   const flock = loadFlock();
   const deadline = Date.now() + options.timeoutMs;
   let pause = 1;
   for (;;) {
-    const fds = attempt(flock);
-    if (fds) return holding(fds);
+    const held = attempt(flock);
+    if (held !== null) return held;
     if (Date.now() >= deadline) {
       throw new StorageError(
         `${options.what} is busy: another reid process holds it (waited ${options.timeoutMs / 1000} s)`,

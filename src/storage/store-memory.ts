@@ -89,13 +89,14 @@ export class StoreMemory {
 
 /**
  * The store as the element sees it: reads refuse to pass a store whose backend lost its records
- * off as a new one, commits keep store.json up to date, and close() releases everything the opener
- * opened for it (area, connection, directory lock).
+ * off as a new one, commits keep store.json up to date (and move a new store's lock from its parent
+ * onto it, docs/spec.md §5.5), and close() releases everything the opener opened for it (area,
+ * connection, directory lock).
  */
 export function rememberingStore(
   store: IdentifierStore,
   memory: StoreMemory,
-  release: () => Promise<void>,
+  lock: { release(): Promise<void>; settle(): Promise<void> },
 ): IdentifierStore {
   const found = async () => {
     const info = await store.info();
@@ -126,13 +127,15 @@ export function rememberingStore(
       memory.beforeCommit();
       const stored = await store.commit(next);
       memory.afterCommit();
+      // The commit made the store if it was not there: a writer that held the parent moves onto it.
+      await lock.settle().catch(() => undefined);
       return stored;
     },
     close: async () => {
       try {
         await store.close();
       } finally {
-        await release();
+        await lock.release();
       }
     },
   };

@@ -12,6 +12,7 @@ import { openElement } from "../../src/element/element.js";
 import { type CliOptions, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { inMountNamespace } from "../helpers/faults.js";
 import { compileFixture } from "../helpers/fixtures.js";
+import { finished } from "../helpers/process.js";
 import { tempDir } from "../helpers/temp.js";
 
 const RESETS = 40;
@@ -138,9 +139,13 @@ describe("one writer per store, whatever the namespaces", { concurrency: 1 }, ()
 });
 
 /** Starts a process that holds `store` until killed; resolves once it holds it. */
-async function holder(t: TestContext, store: string): Promise<ChildProcess> {
-  const fixture = await compileFixture("hold-store");
-  const child = spawn(process.execPath, [fixture, store], {
+async function holder(
+  t: TestContext,
+  store: string,
+  fixtureArgs: readonly string[] = [],
+): Promise<ChildProcess> {
+  const fixture = await compileFixture(fixtureArgs.length > 0 ? "commit-and-hold" : "hold-store");
+  const child = spawn(process.execPath, [fixture, store, ...fixtureArgs], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
   });
@@ -227,5 +232,100 @@ describe("a store that did not exist when its writer took it", () => {
     }
     const after = await reidJson<Status>(["--store", store, "reset"], { prefix: elsewhere.prefix });
     assert.equal(after.generation, 3);
+  });
+});
+
+/** One process that keeps `store` open across `count` commits; what each acknowledged, or its refusal. */
+async function commitsInOneOpen(
+  store: string,
+  count: number,
+  prefix: readonly string[],
+): Promise<{ acked: Acknowledged[]; refused: string | null }> {
+  const fixture = await compileFixture("commit-and-hold");
+  const [command, ...args] = [...prefix, process.execPath, fixture, store, String(count)];
+  const child = spawn(command as string, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
+    timeout: 180_000,
+  });
+  const { code, stdout, stderr } = await finished(child);
+  const acked = stdout
+    .toString()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Acknowledged);
+  return { acked, refused: code === 0 ? null : `exit ${code}: ${stderr.toString().trim()}` };
+}
+
+describe("a writer on a store it made moves from the parent's lock to the store's own", {
+  concurrency: 1,
+}, () => {
+  it("two processes racing to make the same new store, one from another network namespace: every acknowledged commit has its own generation", async (t) => {
+    assertRoot();
+    const { dir } = tempDir(t, "reid-one-writer-");
+    const elsewhere = await networkNamespace(t);
+    const ROUNDS = 10;
+    const EACH = 3;
+    const problems: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Half the rounds the parent is there already, half the writers make it too.
+      const parent = join(dir, `round-${round}`);
+      if (round % 2 === 0) mkdirSync(parent, { mode: 0o700 });
+      const store = join(parent, "store");
+      const sides = await Promise.all([
+        commitsInOneOpen(store, EACH, []),
+        commitsInOneOpen(store, EACH, elsewhere),
+      ]);
+      for (const side of sides) if (side.refused) problems.push(`round ${round}: refused: ${side.refused}`);
+      const acked = sides.flatMap((side) => side.acked);
+      const generations = acked.map((ack) => ack.generation).sort((a, b) => a - b);
+      const expected = Array.from({ length: acked.length }, (_, i) => i + 1);
+      if (generations.join() !== expected.join())
+        problems.push(`round ${round}: acknowledged generations ${generations.join(",")}`);
+      if (new Set(acked.map((ack) => ack.handle)).size !== acked.length)
+        problems.push(`round ${round}: a handle acknowledged twice`);
+      const end = await reidJson<Status>(["--store", store, "status"]);
+      if (end.generation !== acked.length)
+        problems.push(
+          `round ${round}: generation ${end.generation} after ${acked.length} acknowledged commits`,
+        );
+      if (acked.find((ack) => ack.generation === end.generation)?.handle !== end.handle)
+        problems.push(`round ${round}: the store's handle is not the last acknowledged commit's`);
+      const verify = await reid(["--store", store, "log", "--verify"]);
+      if (verify.code !== 0) problems.push(`round ${round}: reid log --verify: ${verify.stderr.trim()}`);
+    }
+    assert.deepEqual(problems, [], "two writers ran on one new store at once");
+  });
+
+  it("a long-lived writer on a new store no longer holds up the other stores of its parent once it made its own", async (t) => {
+    assertRoot();
+    const { dir } = tempDir(t, "reid-one-writer-");
+    const [mine, sibling, fresh] = ["mine", "sibling", "fresh"].map((name) => join(dir, name)) as [
+      string,
+      string,
+      string,
+    ];
+    await reidOk(["--store", sibling, "init"]);
+    // Keeps its store open after the first commit made it (the directory did not exist at open).
+    const held = await holder(t, mine, ["1", "--hold"]);
+    const elsewhere = { prefix: await networkNamespace(t), env: { REID_LOCK_TIMEOUT: "2" } };
+    const reset = await reid(["--store", sibling, "--json", "reset"], elsewhere);
+    assert.equal(reset.code, 0, `a reset of a store beside it: ${reset.stderr.trim()}`);
+    assert.equal((JSON.parse(reset.stdout) as Status).generation, 2);
+    const init = await reid(["--store", fresh, "--json", "init"], elsewhere);
+    assert.equal(init.code, 0, `an init of a new store beside it: ${init.stderr.trim()}`);
+    // Its own store stays its own, from here and from another namespace.
+    for (const options of [
+      { env: { REID_LOCK_TIMEOUT: "0.3" } },
+      { ...elsewhere, env: { REID_LOCK_TIMEOUT: "0.3" } },
+    ]) {
+      for (const args of [["reset"], ["status"]]) {
+        const result = await reid(["--store", mine, ...args], options);
+        assert.equal(result.code, 6, `reid ${args[0]} beside the holder: ${result.stderr.trim()}`);
+        assert.match(result.stderr, /busy/);
+      }
+    }
+    await killed(held);
+    assert.equal((await reidJson<Status>(["--store", mine, "reset"])).generation, 2);
   });
 });
