@@ -1,4 +1,3 @@
-import { connect } from "node:net";
 import { join } from "node:path";
 
 /** The daemon's Unix socket lives in the store directory (docs/spec.md §6.1). */
@@ -6,8 +5,13 @@ export function socketPath(storeDirectory: string): string {
   return join(storeDirectory, "reid.sock");
 }
 
-/** Whether something accepts connections on the Unix socket at `path` (a dead daemon's file does not). */
-export function answers(path: string): Promise<boolean> {
+/**
+ * Whether something accepts connections on the Unix socket at `path` (a dead daemon's file does not).
+ * node:net is loaded here, not at the top: a command on a store no daemon serves never needs it,
+ * and it costs `reid status` several percent of its start-up.
+ */
+export async function answers(path: string): Promise<boolean> {
+  const { connect } = await import("node:net");
   return new Promise((resolve) => {
     const probe = connect(path);
     probe.once("connect", () => {
