@@ -3,6 +3,7 @@ import type { Credentials } from "../auth/actor.js";
 import { checkGivenPin } from "../auth/owner-pin.js";
 import type { BindingApi } from "../binding/api.js";
 import { openBinding, openComposedElement } from "../daemon/compose.js";
+import { answers, socketPath } from "../daemon/socket.js";
 import type { ElementApi } from "../element/api.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
@@ -82,7 +83,6 @@ interface Connection {
  * rather than quietly served with the daemon's.
  */
 async function daemonFor(context: CliContext): Promise<Connection | null> {
-  const { answers, socketPath } = await import("../daemon/socket.js");
   const socket = socketPath(context.storeDirectory);
   if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
