@@ -37,7 +37,9 @@ export function loadFlock(): Flock {
 }
 
 function loadAddon(): Flock | null {
-  const path = findAddon(import.meta.dirname);
+  // Node sets it from 20.11 on (package.json "engines"); without it, fs-ext is required.
+  const here: unknown = import.meta.dirname;
+  const path = typeof here === "string" ? findAddon(here) : null;
   if (path === null) return null;
   const loaded = { exports: {} as FsExtAddon };
   process.dlopen(loaded, path);
