@@ -1,4 +1,3 @@
-import { StringDecoder } from "node:string_decoder";
 import { NoTerminalError, UsageError } from "../errors.js";
 
 /**
@@ -14,7 +13,8 @@ export function promptHidden(question: string, output: NodeJS.WritableStream): P
   if (!input.isTTY)
     return Promise.reject(new NoTerminalError("cannot prompt for a secret: stdin is not a terminal"));
   return new Promise((resolve, reject) => {
-    const decoder = new StringDecoder("utf8");
+    // A global, unlike node:string_decoder, which every command would load for a prompt it rarely shows.
+    const decoder = new TextDecoder("utf-8");
     let answer = "";
     const finish = (error: Error | null, rest = "") => {
       input.pause();
@@ -27,7 +27,7 @@ export function promptHidden(question: string, output: NodeJS.WritableStream): P
       else resolve(answer);
     };
     const onData = (chunk: Buffer) => {
-      const text = decoder.write(chunk);
+      const text = decoder.decode(chunk, { stream: true });
       let at = 0;
       for (const ch of text) {
         at += ch.length;
