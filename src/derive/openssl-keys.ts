@@ -2,7 +2,7 @@ import { createECDH, createPrivateKey, createPublicKey } from "node:crypto";
 
 /**
  * The public halves of the derived keys (docs/spec.md §4.2), computed by OpenSSL: an Ed25519 key
- * from its 32-byte seed (RFC 8032 §5.1.5) in ~0.05 ms where @noble/curves takes ~0.7-1.7 ms, and
+ * from its 32-byte seed (RFC 8032 §5.1.5) in ~0.05-0.1 ms where @noble/curves takes ~0.7-1.7 ms, and
  * the same for an X25519 secret (RFC 7748, clamped inside the multiplication) and a P-256 scalar.
  * Every reset derives the handle, so this is most of a reset's CPU time. Held to @noble/curves and
  * the RFCs' vectors by test/derive/openssl-keys.test.ts: the bytes are those of derivation v1.
