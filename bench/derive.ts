@@ -77,7 +77,9 @@ async function phases(algorithm: SigningAlgorithm): Promise<Record<string, numbe
     out[name] = msOf(since(start));
     return result;
   };
-  const keys = await time("deriveAll (HKDF + Ed25519 + X25519 + P-256, noble)", () => deriveAll(identifier));
+  const keys = await time("deriveAll (HKDF + Ed25519 + X25519 + P-256 public keys, OpenSSL)", () =>
+    deriveAll(identifier),
+  );
   await time("key objects for signing (JWK import + SPKI)", () => signerKeys(keys, algorithm));
   await time("selfSignedCertificate (asn1-x509 + sign)", () =>
     selfSignedCertificate(keys, { algorithm, days: 365, now: new Date() }),

@@ -217,6 +217,9 @@ export class AuditLog {
   private trimTornTail(fd: number): number {
     const size = fstatSync(fd).size;
     if (size === 0) return 0;
+    // A whole log ends in a newline: one byte says so, without reading 64 KiB per append.
+    const last = Buffer.alloc(1);
+    if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a) return size;
     const tail = Buffer.alloc(Math.min(size, 64 * 1024));
     readSync(fd, tail, 0, tail.length, size - tail.length);
     if (tail[tail.length - 1] === 0x0a) return size;

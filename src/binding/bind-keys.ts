@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { hkdf } from "../derive/hkdf.js";
 import type { Peer } from "./parties.js";
 import { signedBytes } from "./wire.js";
 
@@ -27,7 +28,7 @@ export class BindKeys {
 
   static derive(shared: Uint8Array, code: string, transcript: Transcript): BindKeys {
     const secret = Buffer.concat([shared, Buffer.from(code, "utf8")]);
-    const keys = Buffer.from(hkdfSync("sha256", secret, transcript.challenge, "reid/v1/bind/code", 64));
+    const keys = hkdf(secret, transcript.challenge, "reid/v1/bind/code", 64);
     secret.fill(0);
     return new BindKeys(keys.subarray(0, 32), keys.subarray(32), transcript);
   }

@@ -1,13 +1,15 @@
-import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { createHash } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { bytesToNumberBE, numberToBytesBE } from "@noble/curves/utils.js";
 import { expand, extract } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { okpPublicKey, p256PublicKey } from "./openssl-keys.js";
 
 /**
  * Derivation v1 (docs/spec.md §4.1, §4.2): identifier -> HKDF-SHA256 -> Ed25519, X25519 and P-256 keys and
  * the handle. This is the patent's encryption/decryption unit: it reads the identifier and hands
  * out only public material; private keys live in the returned object until wipe() zeroes them.
+ * The public keys come from OpenSSL (openssl-keys.ts), which every reset's handle makes cheap.
  * Any change here is a new version (reid/v2), never an edit of v1.
  */
 const encoder = new TextEncoder();
@@ -43,21 +45,21 @@ export function deriveKeys(
   const prk = extract(sha256, identifier, SALT);
   try {
     const seed = expand(sha256, prk, LABELS.ed25519, 32);
-    const edPublic = ed25519.getPublicKey(seed);
+    const edPublic = okpPublicKey("Ed25519", seed);
     const keys: { -readonly [K in keyof DerivedKeys]?: DerivedKeys[K] } & { handle: string } = {
       handle: handleOf(edPublic),
       ed25519: { seed, publicKey: edPublic },
     };
     if (which.includes("x25519")) {
       const secret = expand(sha256, prk, LABELS.x25519, 32);
-      keys.x25519 = { secret, publicKey: x25519.getPublicKey(secret) };
+      keys.x25519 = { secret, publicKey: okpPublicKey("X25519", secret) };
     }
     if (which.includes("p256")) {
       const wide = expand(sha256, prk, LABELS.p256, 48);
       // 48 bytes reduced mod n-1 keep the bias below 2^-128, and +1 keeps the scalar off zero.
       const scalar = numberToBytesBE((bytesToNumberBE(wide) % (P256_ORDER - 1n)) + 1n, 32);
       wide.fill(0);
-      keys.p256 = { scalar, publicKey: p256.getPublicKey(scalar, false) };
+      keys.p256 = { scalar, publicKey: p256PublicKey(scalar) };
     }
     return keys;
   } finally {
@@ -88,7 +90,7 @@ export function deriveHandle(identifier: Uint8Array): string {
 }
 
 export function handleOf(ed25519PublicKey: Uint8Array): string {
-  return Buffer.from(sha256(ed25519PublicKey).subarray(0, 16)).toString("hex");
+  return createHash("sha256").update(ed25519PublicKey).digest().subarray(0, 16).toString("hex");
 }
 
 /** Zeroes every private key in `keys` (public keys and the handle stay readable). */

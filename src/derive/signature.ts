@@ -13,7 +13,7 @@ export function signingPublicKey(keys: DerivedKeys, algorithm: SigningAlgorithm)
 /**
  * Ed25519 signs the message itself (64 bytes, RFC 8032). P-256 signs its SHA-256 as ECDSA, DER
  * encoded, with a fresh random nonce. Both verify with openssl pkeyutl. Signing goes through
- * OpenSSL, like the certificates': the derived keys are noble's, the signing is one code path.
+ * OpenSSL, like the certificates' and the derived public keys (openssl-keys.ts): one code path.
  */
 export function sign(algorithm: SigningAlgorithm, keys: DerivedKeys, message: Uint8Array): Uint8Array {
   return signBytes(algorithm, privateKeyObject(keys, algorithm), message, "der");

@@ -4,6 +4,19 @@ import type { IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
 
 /**
+ * The derivation, loaded on the first commit (status never derives) and kept: an `import()` is
+ * resolved again on every call, which under a loader hook costs more than the derivation itself.
+ */
+let derivation: Promise<typeof import("../derive/derivation.js")> | undefined;
+const loadDerivation = () => {
+  derivation ??= import("../derive/derivation.js").catch((error: unknown) => {
+    derivation = undefined;
+    throw error;
+  });
+  return derivation;
+};
+
+/**
  * The processing unit: on a request signal it reads random information from the FIFO, turns it
  * into an identifier of the chosen format, and writes it to the storage area, whose commit erases
  * the old one only once the new is durable. It touches the TRNG only through the FIFO and the
@@ -47,7 +60,7 @@ export class ProcessingUnit {
   ): Promise<StoredRecord> {
     try {
       // The handle goes into the record with the identifier, so status never derives a key.
-      const { deriveHandle } = await import("../derive/derivation.js");
+      const { deriveHandle } = await loadDerivation();
       return await this.store.commit({
         state: "set",
         generation: current.generation + 1,

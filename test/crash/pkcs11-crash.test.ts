@@ -17,11 +17,12 @@ import { type TestContext, test } from "node:test";
 import { Pkcs11Token } from "../../src/pkcs11/token.js";
 import { AREA_SIZE, type DecodedArea, decodeArea, type StoredRecord } from "../../src/storage/record.js";
 import { givenStoreSpec } from "../../src/storage/store-spec.js";
-import { reidJson } from "../helpers/cli.js";
+import { reid, reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import {
   checkBothOutcomes,
   checkLoad,
+  checkLogged,
   checkRecords,
   lastAcknowledged,
   oldOrNew,
@@ -182,6 +183,11 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
   } finally {
     forget(first);
   }
+  checkLogged(store, init.generation, "after init");
+  assert.throws(
+    () => checkLogged(store, init.generation + 1, "probe"),
+    /2 committed, but not in the audit log/,
+  );
 
   /** The generation in force when the next fixture starts. */
   let committed = init.generation;
@@ -209,6 +215,8 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
       outcomes[oldOrNew(status, last, highest, where)]++;
       highest = status.generation;
       committed = status.generation;
+      // The kill may fall between the commit and its audit record: the log still accounts for it.
+      checkLogged(store, status.generation, where);
 
       checkAfterKill(view, status.generation, where);
       await checkLoad(store, spec, view.records[0] as StoredRecord, where);
@@ -238,6 +246,9 @@ test(`a PKCS#11 reset loop SIGKILLed at least ${KILLS} times at random moments l
       `both objects held records after ${left.bothHeld} kills (${left.cleanups} clean-up resets checked)`,
   );
   checkBothOutcomes(outcomes);
+  // And the CLI's own cross-check of the log against the store's generation agrees (docs/spec.md §9.4).
+  const verdict = await reid(["log", "--verify", "--store", store], { env });
+  assert.equal(verdict.code, 0, `log --verify after the kills: ${verdict.stdout}${verdict.stderr}`);
   assert.ok(
     left.cleanups > 0,
     "no kill left both objects holding records, so the clean-up was never checked",

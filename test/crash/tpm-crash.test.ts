@@ -22,11 +22,12 @@ import { TPM_RH, TPMA_NV } from "../../src/tpm/constants.js";
 import { parseTpmSpec } from "../../src/tpm/spec.js";
 import type { Tpm } from "../../src/tpm/tpm.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
-import { reidJson } from "../helpers/cli.js";
+import { reid, reidJson } from "../helpers/cli.js";
 import { compileFixture } from "../helpers/fixtures.js";
 import {
   checkBothOutcomes,
   checkLoad,
+  checkLogged,
   checkRecords,
   lastAcknowledged,
   oldOrNew,
@@ -234,6 +235,11 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
       forget(view);
     }
   });
+  checkLogged(store, init.generation, "after init");
+  assert.throws(
+    () => checkLogged(store, init.generation + 1, "probe"),
+    /2 committed, but not in the audit log/,
+  );
 
   /** The generation in force when the next fixture starts. */
   let committed = init.generation;
@@ -262,6 +268,8 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
       outcomes[oldOrNew(status, last, highest, where)]++;
       highest = status.generation;
       committed = status.generation;
+      // The kill may fall between the commit and its audit record: the log still accounts for it.
+      checkLogged(store, status.generation, where);
 
       checkAfterKill(view, status, where);
       if (view.indices.some(({ state }) => state === "defined")) left.definedUnwritten++;
@@ -290,6 +298,9 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
       `an index defined but unwritten after ${left.definedUnwritten}`,
   );
   checkBothOutcomes(outcomes);
+  // And the CLI's own cross-check of the log against the store's generation agrees (docs/spec.md §9.4).
+  const verdict = await reid(["log", "--verify", "--store", store]);
+  assert.equal(verdict.code, 0, `log --verify after the kills: ${verdict.stdout}${verdict.stderr}`);
   // The states only the TPM backend has were reached: a kill between NV_DefineSpace and NV_Write,
   // and one between NV_Write and the old index's NV_UndefineSpace (whose clean-up was checked).
   assert.ok(left.definedUnwritten > 0, "no kill left an index defined but unwritten");
