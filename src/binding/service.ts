@@ -6,7 +6,7 @@ import { checkCommandShape } from "./command.js";
 import { requestedCount } from "./history.js";
 import { withIdentity } from "./identity.js";
 import { handle as handleText } from "./messages.js";
-import { type PairingWindow, setupCode } from "./pairing.js";
+import { checkPairingSeconds, type PairingWindow, setupCode } from "./pairing.js";
 import { bindTo, boundDevice, fetchTelemetry, nextCommand, sendCommand } from "./user.js";
 
 /**
@@ -71,6 +71,8 @@ export class BindingService implements BindingApi {
    * audited, the code never in the record), refused when no device role is served here.
    */
   async pair(seconds: number): Promise<PairingResult> {
+    // Every surface's length is held to the same bounds before anything is asked of the owner.
+    checkPairingSeconds(seconds);
     // The owner's gate first: without the PIN nothing is told, not even whether a device role runs.
     return this.owner("pair", { seconds: String(seconds) }, async ({ party }) => {
       const device = this.device();
