@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { bindRequest, checkHello } from "../../src/binding/handshake.js";
+import { PROTOCOL } from "../../src/binding/wire.js";
 import { initStore } from "../cli/store.js";
 import { deviceAddress, openPairing, testParty } from "../helpers/binding.js";
 import { assertOneLineError, reid, reidJson } from "../helpers/cli.js";
@@ -34,7 +35,7 @@ async function post(address: string, path: string, body: unknown): Promise<Answe
  */
 async function strangerBinds(address: string, deviceHandle: string, code?: string): Promise<Answer> {
   const nonce = randomBytes(32);
-  const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: nonce.toString("hex") });
+  const hello = await post(address, "/v1/bind/hello", { v: PROTOCOL, nonce: nonce.toString("hex") });
   if (hello.status !== 200) return hello;
   const { device, challenge } = checkHello(hello.body, nonce, deviceHandle);
   const request = bindRequest(testParty(), device, challenge, nonce, code ?? "");
