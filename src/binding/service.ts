@@ -1,6 +1,7 @@
 import type { Actor } from "../auth/actor.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { ExitCode, ReidError, StateError, UsageError } from "../errors.js";
+import { reachableAddress } from "./address.js";
 import type { BindingApi, BindingEntry, PairingResult, Reading } from "./api.js";
 import { checkCommandShape } from "./command.js";
 import { requestedCount } from "./history.js";
@@ -82,7 +83,8 @@ export class BindingService implements BindingApi {
           "this element serves no device role: run 'reid serve --device' on it, then 'reid pair'",
         );
       }
-      return { ...device.pairing.open(party.handle, seconds), address: device.address };
+      // A wildcard --listen names no host: the user is shown one it can reach.
+      return { ...device.pairing.open(party.handle, seconds), address: reachableAddress(device.address) };
     });
   }
 
