@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:net";
 import type { Context } from "hono";
+import { reachableAddress } from "../binding/address.js";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
 import { DEFAULT_PAIRING_SECONDS, MAX_PAIRING_SECONDS, pairingUri } from "../binding/pairing.js";
 import type { ElementOptions } from "../element/element.js";
@@ -110,7 +111,10 @@ function pagePairing(service: ElementService, device: () => DeviceRoleServer | n
   return {
     defaultSeconds: DEFAULT_PAIRING_SECONDS,
     maxSeconds: MAX_PAIRING_SECONDS,
-    served: () => device()?.address ?? null,
+    served: () => {
+      const role = device();
+      return role ? reachableAddress(role.address) : null;
+    },
     open: async (actor, seconds) => {
       const binding = await openBinding(service.control, service.control.storeDirectory, actor, device);
       const opened = await binding.pair(seconds);

@@ -66,6 +66,7 @@ describe("the page's pairing button in Chromium", () => {
   let browser: Browser;
   let page: Page;
   let code = "";
+  const codes: string[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "reid-web-pairing-"));
@@ -82,15 +83,15 @@ describe("the page's pairing button in Chromium", () => {
   after(async () => {
     await browser?.close();
     const stopped = await daemon?.stop();
-    // The code was shown on the page and nowhere else: not in the daemon's output, not in the audit log.
-    if (code) {
-      const bare = code.replace("-", "");
-      for (const text of [
-        stopped?.stdout.toString() ?? "",
-        stopped?.stderr.toString() ?? "",
-        readFileSync(join(store, "audit.log"), "latin1"),
-      ]) {
-        assert.ok(!text.includes(code) && !text.includes(bare), "the setup code leaked");
+    // The codes were shown on the page and nowhere else: not in the daemon's output, not in the audit log.
+    const texts = [
+      stopped?.stdout.toString() ?? "",
+      stopped?.stderr.toString() ?? "",
+      readFileSync(join(store, "audit.log"), "latin1"),
+    ];
+    for (const shown of codes) {
+      for (const text of texts) {
+        assert.ok(!text.includes(shown) && !text.includes(shown.replace("-", "")), "a setup code leaked");
       }
     }
     rmSync(dir, { recursive: true, force: true });
@@ -107,6 +108,7 @@ describe("the page's pairing button in Chromium", () => {
     await page.waitForSelector("#pairing-open:not([hidden])");
     code = (await page.textContent("#pairing-code")) ?? "";
     assert.match(code, CODE);
+    codes.push(code);
     assert.equal(code.replace("-", "").length, 10);
     assert.equal(await page.textContent("#pairing-bind"), `reid bind ${listen} --expect-handle ${handle}`);
     assert.match((await page.textContent("#pairing-countdown")) ?? "", /Open for (?:2:00|1:5\d) more/);
@@ -153,11 +155,49 @@ describe("the page's pairing button in Chromium", () => {
     await assertNoWindow(dir, await userStore(dir, "second"), listen, handle);
   });
 
+  test("a passkey assertion made for the window proves it as well as the PIN", async () => {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await page.fill("#register-pin", PIN);
+    await page.click("#register-passkey");
+    await page.waitForSelector("#message:has-text('Passkey registered')");
+    await page.check("#proof-kind-passkey");
+    const previous = code;
+    await page.click("#pair-button");
+    await page.waitForFunction((before) => {
+      const shown = (
+        globalThis as unknown as {
+          document: { getElementById(id: string): { textContent: string | null } | null };
+        }
+      ).document.getElementById("pairing-code")?.textContent;
+      return Boolean(shown) && shown !== before;
+    }, previous);
+    const fresh = (await page.textContent("#pairing-code")) ?? "";
+    assert.match(fresh, CODE);
+    codes.push(fresh);
+    const last = (await auditLog(store)).at(-1);
+    assert.deepEqual([last?.request, last?.outcome], ["pair", "ok"]);
+    assert.match(last?.principal ?? "", /^web:passkey:/);
+    await page.check("#proof-kind-pin");
+  });
+
   test("without a fresh proof the page's button opens nothing", async () => {
+    const records = (await auditLog(store)).length;
     await page.fill("#proof-pin", "");
     await page.click("#pair-button");
     await page.waitForSelector("#message:has-text('type the PIN')");
-    await assertNoWindow(dir, join(dir, "second"), listen, (await status(store)).handle as string);
+    // Nothing reached the element: no record, and the window open before is the one still shown.
+    assert.equal((await auditLog(store)).length, records);
   });
 });
 
