@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import { UsageError } from "../errors.js";
 import { splitHostPort } from "../http/address.js";
 
@@ -23,4 +24,19 @@ export function parseDeviceAddress(
   }
   const host = parts.host;
   return { host, port: parts.port, address: `${isIP(host) === 6 ? `[${host}]` : host}:${parts.port}` };
+}
+
+/**
+ * Where a user reaches a device role that listens on `address`: the address itself, but for a
+ * wildcard (0.0.0.0, [::]), which names no host to connect to: then this machine's first IPv4
+ * address that is not loopback (the one a user on its network is likeliest to reach), else
+ * 127.0.0.1. What `reid pair` (and the page) shows and the QR code carries: docs/spec.md §7.9.
+ */
+export function reachableAddress(address: string): string {
+  const parts = splitHostPort(address);
+  if (!parts || (parts.host !== "0.0.0.0" && parts.host !== "::")) return address;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === "IPv4" && !a.internal);
+  return `${external?.address ?? "127.0.0.1"}:${parts.port}`;
 }

@@ -2,6 +2,7 @@ import { ExitCode, ReidError } from "../errors.js";
 import { clientOf, type Transport } from "../http/call.js";
 import { fromWire } from "../http/wire.js";
 import { ANSWER_LIMIT, DEVICE_MESSAGES, type DeviceLink } from "./messages.js";
+import { PROTOCOL } from "./wire.js";
 
 /** A device answers in milliseconds; one that does not within this is unreachable, not slow. */
 const ANSWER_TIMEOUT_MS = 5000;
@@ -49,7 +50,7 @@ function toDevice(address: string): Transport {
       throw new ReidError(
         refusal.code,
         refusal.exitCode,
-        `the device at ${address} refused: ${refusal.message}`,
+        `the device at ${address} refused: ${refusal.message}${olderDevice(refusal.message)}`,
       );
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
@@ -61,6 +62,17 @@ function toDevice(address: string): Transport {
     }
     return parsed;
   };
+}
+
+/**
+ * A device of binding protocol v1 refuses our version naming only its own ("this device speaks
+ * binding protocol v1"): ours is added, so the refusal names both.
+ */
+function olderDevice(message: string): string {
+  const theirs = /this device speaks binding protocol v(\d+)\)?$/.exec(message)?.[1];
+  return theirs !== undefined && Number(theirs) !== PROTOCOL
+    ? ` (this reid speaks v${PROTOCOL}: update reid on ${Number(theirs) < PROTOCOL ? "the device" : "this machine"})`
+    : "";
 }
 
 function causeOf(error: unknown): string {

@@ -2,6 +2,7 @@ import { isIPv4 } from "node:net";
 import { networkInterfaces } from "node:os";
 import { Bonjour } from "bonjour-service";
 import { handle as handleText } from "./messages.js";
+import { PROTOCOL } from "./wire.js";
 
 /** The DNS-SD service type devices advertise: `_reid._tcp`. */
 export const SERVICE_TYPE = "reid";
@@ -57,7 +58,7 @@ export function advertise(
       type: SERVICE_TYPE,
       protocol: "tcp",
       port,
-      txt: { handle: current, v: "1" },
+      txt: { handle: current, v: String(PROTOCOL) },
     });
   let service = publish(handle);
   return {

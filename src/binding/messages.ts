@@ -44,10 +44,19 @@ export const ANSWER_LIMIT = 256 * 1024;
 const MAX_READING_HEX = 2 * (8192 + 16);
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
-export const version = literal(
-  PROTOCOL,
-  () => `'v' must be ${PROTOCOL} (this device speaks binding protocol v${PROTOCOL})`,
-);
+/**
+ * The protocol version, read before anything else of a message (docs/spec.md §7.2): a peer of
+ * another version is told both versions, not the first field that changed between them.
+ */
+export const version = custom(String(PROTOCOL), (value, name) => {
+  if (value === PROTOCOL) return PROTOCOL;
+  if (!Number.isSafeInteger(value))
+    throw new UsageError(`'${name}' must be ${PROTOCOL}, the binding protocol's version`);
+  throw new UsageError(
+    `a message of binding protocol v${value} reached reid speaking v${PROTOCOL}: update reid on the side that runs v${Math.min(Number(value), PROTOCOL)}`,
+    "protocol-version",
+  );
+});
 
 /** A handle: 16 bytes in lowercase hex. */
 export const handle = text({
@@ -121,6 +130,7 @@ export interface DeviceLink {
 export const DEVICE_MESSAGES = defineOperations<DeviceLink>()({
   // The largest binding message is under 1 KiB; anything near this is not one.
   limit: 16 * 1024,
+  first: { v: version },
   operations: {
     hello: {
       summary:

@@ -120,6 +120,27 @@ export function setupCode(text: string): string {
   return code;
 }
 
+/**
+ * What the pairing QR code carries (in the terminal and on the page): where the device serves, its
+ * handle and the setup code, for a phone or camera to carry to the user's machine instead of typing
+ * them. Specified in docs/spec.md §7.9.
+ */
+export function pairingUri(opened: {
+  readonly address: string;
+  readonly handle: string;
+  readonly code: string;
+}) {
+  return `reid-pair://${opened.address}/?handle=${opened.handle}&code=${opened.code}`;
+}
+
+/** A window's length in seconds, from whichever surface asked: 1 to MAX_PAIRING_SECONDS. */
+export function checkPairingSeconds(seconds: number): number {
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_PAIRING_SECONDS) {
+    throw new UsageError(`a pairing window lasts 1 to ${MAX_PAIRING_SECONDS} seconds`);
+  }
+  return seconds;
+}
+
 /** `reid pair --for`: 30s, 2m, 90 (seconds); 1 second to MAX_PAIRING_SECONDS. */
 export function pairingSeconds(text: string): number {
   const match = /^([1-9][0-9]{0,3})(s|m)?$/.exec(text);

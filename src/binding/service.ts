@@ -1,12 +1,13 @@
 import type { Actor } from "../auth/actor.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { ExitCode, ReidError, StateError, UsageError } from "../errors.js";
+import { reachableAddress } from "./address.js";
 import type { BindingApi, BindingEntry, PairingResult, Reading } from "./api.js";
 import { checkCommandShape } from "./command.js";
 import { requestedCount } from "./history.js";
 import { withIdentity } from "./identity.js";
 import { handle as handleText } from "./messages.js";
-import { type PairingWindow, setupCode } from "./pairing.js";
+import { checkPairingSeconds, type PairingWindow, setupCode } from "./pairing.js";
 import { bindTo, boundDevice, fetchTelemetry, nextCommand, sendCommand } from "./user.js";
 
 /**
@@ -71,6 +72,8 @@ export class BindingService implements BindingApi {
    * audited, the code never in the record), refused when no device role is served here.
    */
   async pair(seconds: number): Promise<PairingResult> {
+    // Every surface's length is held to the same bounds before anything is asked of the owner.
+    checkPairingSeconds(seconds);
     // The owner's gate first: without the PIN nothing is told, not even whether a device role runs.
     return this.owner("pair", { seconds: String(seconds) }, async ({ party }) => {
       const device = this.device();
@@ -80,7 +83,8 @@ export class BindingService implements BindingApi {
           "this element serves no device role: run 'reid serve --device' on it, then 'reid pair'",
         );
       }
-      return { ...device.pairing.open(party.handle, seconds), address: device.address };
+      // A wildcard --listen names no host: the user is shown one it can reach.
+      return { ...device.pairing.open(party.handle, seconds), address: reachableAddress(device.address) };
     });
   }
 

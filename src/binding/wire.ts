@@ -1,5 +1,10 @@
-/** The binding protocol's version, sent in every message; another one is refused. */
-export const PROTOCOL = 1;
+/**
+ * The binding protocol's version, sent in every message; another one is refused, naming both.
+ * v2: a bind needs the owner's setup code (its request carries `proof`, a MAC keyed by the code,
+ * instead of v1's `pop`), and its result carries a `mac` instead of the device's signature.
+ * Specified in docs/spec.md §7.2.
+ */
+export const PROTOCOL = 2;
 
 /**
  * The bytes a signature or MAC covers: a label naming what is signed, then each part with its

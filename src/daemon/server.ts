@@ -3,7 +3,9 @@ import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:net";
 import type { Context } from "hono";
+import { reachableAddress } from "../binding/address.js";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
+import { DEFAULT_PAIRING_SECONDS, MAX_PAIRING_SECONDS, pairingUri } from "../binding/pairing.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
@@ -11,6 +13,7 @@ import { credentialsOf } from "../http/credentials.js";
 import { limitedServer } from "../http/limits.js";
 import { webAddress } from "../web/address.js";
 import type { PageApi } from "../web/links.js";
+import type { PagePairing } from "../web/pairing.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
 import { openBinding, openComposedElement } from "./compose.js";
 import { apiRoutes } from "./routes.js";
@@ -87,6 +90,7 @@ export async function startDaemon(
         element: (actor) => service.as(actor),
         host: options.web.host,
         port: options.web.port,
+        pairing: pagePairing(service, () => device),
       });
     }
     if (options.device)
@@ -97,6 +101,26 @@ export async function startDaemon(
     throw error;
   }
   return { socket, service, scheduler, webUrl: web?.url ?? null, device, close };
+}
+
+/**
+ * The page's pairing button: the same `pair` of the binding operations that `reid pair` reaches
+ * through the socket, acting for the owner the page proved (docs/spec.md §8.4).
+ */
+function pagePairing(service: ElementService, device: () => DeviceRoleServer | null): PagePairing {
+  return {
+    defaultSeconds: DEFAULT_PAIRING_SECONDS,
+    maxSeconds: MAX_PAIRING_SECONDS,
+    served: () => {
+      const role = device();
+      return role ? reachableAddress(role.address) : null;
+    },
+    open: async (actor, seconds) => {
+      const binding = await openBinding(service.control, service.control.storeDirectory, actor, device);
+      const opened = await binding.pair(seconds);
+      return { ...opened, uri: pairingUri(opened) };
+    },
+  };
 }
 
 /** A daemon without --web has no page to sign in to. */

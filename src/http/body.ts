@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { ExitCode, ReidError, UsageError } from "../errors.js";
-import { shorten } from "./schema.js";
+import { type Schema, shorten } from "./schema.js";
 
 /** How much of a body past its limit is still read (and dropped) to keep the connection usable. */
 const DRAIN_LIMIT = 64 * 2 ** 20;
@@ -10,7 +10,12 @@ const DRAIN_LIMIT = 64 * 2 ** 20;
  * HTTP surface reads a body. Anything else is refused before it is read: a browser may send
  * text/plain or a form to a local port without asking first, never application/json.
  */
-export async function objectBody(c: Context, allowed: readonly string[]): Promise<Record<string, unknown>> {
+export async function objectBody(
+  c: Context,
+  allowed: readonly string[],
+  /** Fields checked before the others are even looked at (a protocol's version). */
+  first: Readonly<Record<string, Schema<unknown>>> = {},
+): Promise<Record<string, unknown>> {
   if (!/^application\/json\s*(?:;.*)?$/i.test(c.req.header("content-type") ?? "")) {
     throw new UsageError("the request body must be JSON, sent with 'Content-Type: application/json'");
   }
@@ -22,6 +27,9 @@ export async function objectBody(c: Context, allowed: readonly string[]): Promis
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new UsageError("the request body must be a JSON object");
+  }
+  for (const [name, schema] of Object.entries(first)) {
+    if (Object.hasOwn(body, name)) schema.read((body as Record<string, unknown>)[name], name);
   }
   const unknown = Object.keys(body).find((key) => !allowed.includes(key));
   if (unknown !== undefined) throw new UsageError(`unknown field '${shorten(unknown, 64)}'`);

@@ -80,6 +80,11 @@ export interface Operation {
 export interface Table<O extends Readonly<Record<string, Operation>> = Readonly<Record<string, Operation>>> {
   /** The largest request body an operation of this table reads, unless it names its own. */
   readonly limit: number;
+  /**
+   * Fields read before anything else of a body, when it carries them (a protocol's version: a
+   * peer of another version is told that, not which field the versions differ in).
+   */
+  readonly first?: Readonly<Record<string, Schema<unknown>>>;
   readonly operations: O;
 }
 

@@ -28,7 +28,7 @@ export function serveOperations<O extends Readonly<Record<string, Operation>>>(
     const [[, first]] = shared as [[string, Operation]];
     const limit = readsBody(first) ? [bodyLimit(first.limit ?? table.limit)] : [];
     app.on(first.method, [first.path], ...limit, async (c) => {
-      const body = jsonFields(first).length > 0 ? await objectBody(c, allFields(shared)) : {};
+      const body = jsonFields(first).length > 0 ? await objectBody(c, allFields(shared), table.first) : {};
       const [name, operation] = chosen(shared, body);
       const input = await readInput(c, operation, body);
       try {

@@ -42,8 +42,7 @@ export class PageContext {
     /** The page's origin, http://localhost:PORT: the only Origin and Host accepted. */
     readonly origin: string,
   ) {
-    this.element = (actor) =>
-      element(actor.credentials ? { ...actor, credentials: { ...actor.credentials, tries: "page" } } : actor);
+    this.element = (actor) => element(pageActor(actor));
     this.reader = element({ principal: "web" });
   }
 
@@ -77,4 +76,12 @@ export class PageContext {
       );
     }
   }
+}
+
+/**
+ * `actor` as the page hands it on: a PIN typed on the page counts on the page's own tries
+ * (docs/spec.md §2.8), whichever operation it proves, the element's or the binding's.
+ */
+export function pageActor(actor: Actor): Actor {
+  return actor.credentials ? { ...actor, credentials: { ...actor.credentials, tries: "page" } } : actor;
 }

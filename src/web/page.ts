@@ -6,6 +6,7 @@ import type { Assets } from "./assets.js";
 import { eventsApp } from "./events.js";
 import type { PageLinks } from "./links.js";
 import { PageContext, PageError } from "./page-context.js";
+import { type PagePairing, pairingApp } from "./pairing.js";
 import { passkeysApp } from "./passkeys.js";
 import { Proofs, proofApp } from "./proof.js";
 import { requestsApp } from "./requests.js";
@@ -21,6 +22,8 @@ export interface PageOptions {
   readonly assets: Assets;
   /** The one-time sign-in links `reid page` hands out through the daemon's socket. */
   readonly links: PageLinks;
+  /** The device role's pairing window, through the daemon's binding operations. */
+  readonly pairing: PagePairing;
 }
 
 /** All the page says to a browser without its capability (docs/spec.md §8.2). */
@@ -87,6 +90,7 @@ export function ownerPage(options: PageOptions): Hono {
   app.route("/api", proofApp(page, proofs));
   app.route("/api", requestsApp(page, proofs));
   app.route("/api", passkeysApp(page, proofs));
+  app.route("/api", pairingApp(page, proofs, options.pairing));
   return app;
 }
 

@@ -6,7 +6,7 @@ import type { ElementApi } from "../element/api.js";
 import { passkeyAssertion } from "../element/inputs.js";
 import { objectBody } from "../http/body.js";
 import { intentField, json, pinField } from "./fields.js";
-import { type PageContext, PageError, RP_ID } from "./page-context.js";
+import { type PageContext, PageError, pageActor, RP_ID } from "./page-context.js";
 import type { ChallengePurpose, Session } from "./sessions.js";
 
 /**
@@ -25,14 +25,22 @@ export class Proofs {
    * nothing happens, whatever the session: the refusal is recorded under `name` and thrown.
    */
   async prove(session: Session, proof: unknown, intent: string, name: string): Promise<ElementApi> {
+    return this.page.element(await this.actor(session, proof, intent, name));
+  }
+
+  /**
+   * The owner who proved `intent`, as the gate of the operation it runs checks them (for the
+   * operations outside ElementApi, such as opening a pairing window): the same proofs, refused alike.
+   */
+  async actor(session: Session, proof: unknown, intent: string, name: string): Promise<Actor> {
     await this.page.requirePin();
     const given = (proof ?? {}) as Record<string, unknown>;
     if (typeof given === "object" && typeof given.pin === "string") {
-      return this.page.element({ principal: "web:pin", credentials: { pin: pinField(given.pin) } });
+      return pageActor({ principal: "web:pin", credentials: { pin: pinField(given.pin) } });
     }
     if (typeof given === "object" && given.passkey !== undefined) {
       const response = passkeyAssertion(given.passkey);
-      return this.page.element(await this.passkeyActor(session, "proof", response, intent, name));
+      return pageActor(await this.passkeyActor(session, "proof", response, intent, name));
     }
     return this.page.element({ principal: session.principal ?? "web" }).refuseProof(name, "proof-required");
   }

@@ -1,4 +1,4 @@
-import type { AddressInfo, Server } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
@@ -8,6 +8,7 @@ import { webAddress } from "./address.js";
 import { loadAssets } from "./assets.js";
 import { type PageApi, PageLinks } from "./links.js";
 import { ownerPage } from "./page.js";
+import type { PagePairing } from "./pairing.js";
 
 export interface WebServer {
   /** The page's URL, http://localhost:PORT/ (WebAuthn needs the name, not the address). */
@@ -24,6 +25,8 @@ export interface WebServerOptions {
   readonly host: string;
   /** 0: any free port. */
   readonly port: number;
+  /** The device role's pairing window (the daemon's binding operations). */
+  readonly pairing: PagePairing;
 }
 
 /** Serves the owner's page next to the daemon's socket, on loopback only. */
@@ -51,7 +54,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const bound = (server.address() as AddressInfo).port;
   const origin = `http://localhost:${bound}`;
   const links = new PageLinks(origin);
-  page = ownerPage({ element: options.element, origin, assets, links });
+  page = ownerPage({ element: options.element, origin, assets, links, pairing: options.pairing });
   return {
     url: `${origin}/`,
     links,

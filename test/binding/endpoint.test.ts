@@ -13,6 +13,7 @@ import { bindRequest, checkBindResult, checkHello } from "../../src/binding/hand
 import { DEVICE_MESSAGES } from "../../src/binding/messages.js";
 import { setupCode } from "../../src/binding/pairing.js";
 import { openTelemetry } from "../../src/binding/telemetry.js";
+import { PROTOCOL } from "../../src/binding/wire.js";
 import { initStore, request } from "../cli/store.js";
 import { deviceAddress, openPairing, testParty } from "../helpers/binding.js";
 import { reidJson } from "../helpers/cli.js";
@@ -56,7 +57,7 @@ function assertRefused(answer: Answer, status: number, code: string | RegExp, ex
 async function bindParty(address: string, deviceHandle: string, store: string, user = testParty()) {
   const { code } = await openPairing(store);
   const nonce = randomBytes(32);
-  const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: nonce.toString("hex") });
+  const hello = await post(address, "/v1/bind/hello", { v: PROTOCOL, nonce: nonce.toString("hex") });
   const { device, challenge } = checkHello(hello.body, nonce, deviceHandle);
   const request = bindRequest(user, device, challenge, nonce, setupCode(code));
   const result = await post(address, "/v1/bind/request", request.message);
@@ -77,7 +78,10 @@ async function startDevice(t: Parameters<typeof serve>[0], ...extra: string[]) {
 async function assertUp(daemon: ServedDaemon, address: string, store: string): Promise<void> {
   assert.equal(daemon.child.exitCode, null, "the daemon is still running");
   // No pairing window is open: the hello is answered, with the refusal it is owed.
-  const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: randomBytes(32).toString("hex") });
+  const hello = await post(address, "/v1/bind/hello", {
+    v: PROTOCOL,
+    nonce: randomBytes(32).toString("hex"),
+  });
   assertRefused(hello, 409, "not-pairing", 3);
   assert.equal((await reidJson(["--store", store, "status"])).state, "set");
 }
@@ -259,13 +263,18 @@ describe("device endpoint: bad input", () => {
     assert.match(await raw("GARBAGE / HTTP/9\r\n\r\n"), /^HTTP\/1\.1 400/);
     // Truncated: a body promised longer than sent, then the connection ends.
     await raw(
-      `POST /v1/bind/hello HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"v":1,`,
+      `POST /v1/bind/hello HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"v":${PROTOCOL},`,
     );
     assertRefused(await post(address, "/v1/bind/hello", "x".repeat(1 << 20)), 400, "too-large", 2);
     assertRefused(await post(address, "/v1/bind/hello", "{not json"), 400, "usage", 2);
     assertRefused(await post(address, "/v1/bind/hello", "{}", "text/plain"), 400, "usage", 2);
-    assertRefused(await post(address, "/v1/bind/hello", { v: 1, nonce: "00", extra: 1 }), 400, "usage", 2);
-    assertRefused(await post(address, "/v1/bind/hello", { v: 1, nonce: "zz" }), 400, "usage", 2);
+    assertRefused(
+      await post(address, "/v1/bind/hello", { v: PROTOCOL, nonce: "00", extra: 1 }),
+      400,
+      "usage",
+      2,
+    );
+    assertRefused(await post(address, "/v1/bind/hello", { v: PROTOCOL, nonce: "zz" }), 400, "usage", 2);
     assertRefused(await post(address, "/v1/nowhere", {}), 404, "not-found", 2);
     await assertUp(daemon, address, store);
   });
@@ -276,7 +285,7 @@ describe("device endpoint: bad input", () => {
     const started = Date.now();
     const slow = connect(port, host);
     slow.write("POST /v1/bind/hello HTTP/1.1\r\nhost: x\r\n");
-    // The server's end of the connection: a 408, then end of stream.
+    // The server's end of the connection: the one-line JSON refusal of docs/spec.md §6.3, then end of stream.
     const closed = new Promise<void>((resolve) => {
       slow.on("end", () => resolve());
       slow.on("close", () => resolve());
@@ -291,7 +300,8 @@ describe("device endpoint: bad input", () => {
     const waited = Date.now() - started;
     slow.destroy();
     assert.ok(waited >= HEADERS_TIMEOUT_MS - 100, `cut after ${waited} ms, before the timeout`);
-    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.match(answer, /^HTTP\/1\.1 400/);
+    assert.match(answer, /"code":"request-timeout"/);
     await assertUp(daemon, address, store);
   });
 

@@ -4,9 +4,12 @@
 // asks for telemetry after the first. Against a real `reid serve --device` on loopback.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { reachableAddress } from "../../src/binding/address.js";
 import { bindRequest, checkHello } from "../../src/binding/handshake.js";
+import { PROTOCOL } from "../../src/binding/wire.js";
 import { initStore } from "../cli/store.js";
 import { deviceAddress, openPairing, testParty } from "../helpers/binding.js";
 import { assertOneLineError, reid, reidJson } from "../helpers/cli.js";
@@ -34,7 +37,7 @@ async function post(address: string, path: string, body: unknown): Promise<Answe
  */
 async function strangerBinds(address: string, deviceHandle: string, code?: string): Promise<Answer> {
   const nonce = randomBytes(32);
-  const hello = await post(address, "/v1/bind/hello", { v: 1, nonce: nonce.toString("hex") });
+  const hello = await post(address, "/v1/bind/hello", { v: PROTOCOL, nonce: nonce.toString("hex") });
   if (hello.status !== 200) return hello;
   const { device, challenge } = checkHello(hello.body, nonce, deviceHandle);
   const request = bindRequest(testParty(), device, challenge, nonce, code ?? "");
@@ -179,6 +182,25 @@ describe("pairing: a bind needs the owner's window and its setup code", () => {
         Date.parse(reading.time) >= bobBound - 1000,
         `bob was shown ${reading.time}, before he bound`,
       );
+    }
+  });
+});
+
+describe("pairing: the address a user is shown", () => {
+  test("a wildcard --listen is shown as an address of this machine, anything else as it is", () => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => a !== undefined && a.family === "IPv4")
+      .map((a) => a?.address);
+    for (const wildcard of ["0.0.0.0:7491", "[::]:7491"]) {
+      const shown = reachableAddress(wildcard);
+      const [host, port] = shown.split(":");
+      assert.equal(port, "7491", shown);
+      assert.ok(own.includes(host ?? ""), `${shown} is not an address of this machine`);
+      assert.notEqual(host, "0.0.0.0");
+    }
+    for (const named of ["192.0.2.7:7470", "127.0.0.1:7491", "[::1]:7470", "device.local:7470"]) {
+      assert.equal(reachableAddress(named), named);
     }
   });
 });

@@ -22,6 +22,7 @@ import {
 } from "../../src/binding/handshake.js";
 import { peerOf } from "../../src/binding/parties.js";
 import { openTelemetry, sealTelemetry } from "../../src/binding/telemetry.js";
+import { PROTOCOL } from "../../src/binding/wire.js";
 import { AuthError, ReidError } from "../../src/errors.js";
 import { testParty } from "../helpers/binding.js";
 
@@ -69,7 +70,9 @@ describe("bind handshake", () => {
         device.handle,
       ),
     );
-    rejectsWith("usage", () => checkHello({ ...helloMessage, v: 2 }, nonce, device.handle));
+    rejectsWith("protocol-version", () =>
+      checkHello({ ...helloMessage, v: PROTOCOL + 1 }, nonce, device.handle),
+    );
   });
 
   const code = "ABCDE12345";

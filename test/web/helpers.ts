@@ -1,15 +1,33 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
 import { type Finished, finished } from "../helpers/process.js";
 
 export const PIN = "correct horse 42";
 export const ARTIFACTS = new URL("../../.test-artifacts/web/", import.meta.url).pathname;
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Debian's Chromium, headless, driven by playwright-core. */
+export async function launch(): Promise<Browser> {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-system-deps as root`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
 
 /** Writes the PIN to a 0600 file in `dir` and sets it on the store with `reid pin set`. */
 export async function setPin(dir: string, store: string, pin = PIN): Promise<string> {
@@ -70,14 +88,15 @@ export interface WebDaemon {
 }
 
 /**
- * Starts `reid serve --web 127.0.0.1:PORT` as a child process and waits for the line that names the
+ * Starts `reid serve --web 127.0.0.1:PORT [EXTRA...]` as a child process and waits for the line that names the
  * page's URL. A port taken between the probe and the bind (exit 2, "in use") is tried again.
  */
-export async function serveWeb(store: string): Promise<WebDaemon> {
+export async function serveWeb(store: string, extra: readonly string[] = []): Promise<WebDaemon> {
   mkdirSync(ARTIFACTS, { recursive: true });
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const child = spawn(process.execPath, [REID, "--store", store, "serve", "--web", `127.0.0.1:${port}`], {
+    const args = [REID, "--store", store, "serve", "--web", `127.0.0.1:${port}`, ...extra];
+    const child = spawn(process.execPath, args, {
       env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -71,8 +71,10 @@
       renderPasskeys(session.passkeys);
       startEvents();
       loadStatus().catch(failed);
+      loadPairing().catch(failed);
     } else {
       stopEvents();
+      closePairing();
     }
   }
 
@@ -107,6 +109,50 @@
       list.append(item);
     }
     if (status.scheduled.length === 0) list.append(textItem("nothing scheduled"));
+  }
+
+  /** Whether this daemon serves a device role: the pairing button works only then. */
+  async function loadPairing() {
+    const pairing = await api("GET", "/api/pairing");
+    const seconds = $("pairing-seconds");
+    seconds.max = String(pairing.maxSeconds);
+    if (!seconds.dataset.touched) seconds.value = String(pairing.defaultSeconds);
+    $("pair-button").disabled = pairing.device === null;
+    $("pairing-state").textContent =
+      pairing.device === null
+        ? "This daemon serves no device role: start it with 'reid serve --device' to pair users."
+        : `Users bind to this device at ${pairing.device.address}, only inside a window you open, with its setup code.`;
+  }
+
+  let countdown = null;
+
+  /** The code and its QR code while the window is open; both go when it closes. */
+  function showPairing(opened) {
+    $("pairing-bind").textContent = `reid bind ${opened.address} --expect-handle ${opened.handle}`;
+    $("pairing-code").textContent = opened.code;
+    // The server's SVG, parsed as SVG (never as HTML) and adopted: markup, no script, no data: URL.
+    const svg = new DOMParser().parseFromString(opened.qr, "image/svg+xml").documentElement;
+    $("pairing-qr").replaceChildren(document.importNode(svg, true));
+    show("pairing-open", true);
+    clearInterval(countdown);
+    const until = Date.parse(opened.until);
+    const tick = () => {
+      const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+      if (left === 0) return closePairing("The pairing window has closed.");
+      $("pairing-countdown").textContent =
+        `Open for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} more (${opened.tries} wrong codes close it; one bind spends it).`;
+    };
+    countdown = setInterval(tick, 1000);
+    tick();
+  }
+
+  function closePairing(text) {
+    clearInterval(countdown);
+    countdown = null;
+    $("pairing-code").textContent = "";
+    $("pairing-qr").replaceChildren();
+    show("pairing-open", false);
+    if (text) say(text, "ok");
   }
 
   function renderPasskeys(passkeys) {
@@ -293,6 +339,18 @@
     act(`schedule-${type}`, (proof) =>
       api("POST", "/api/schedule", format ? { type, at, format, proof } : { type, at, proof }),
     ).then((done) => done && say(`Scheduled ${type} at ${at}.`, "ok"));
+  });
+
+  $("pairing-seconds").addEventListener("input", (event) => {
+    event.target.dataset.touched = "yes";
+  });
+
+  $("pairing-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const seconds = Number($("pairing-seconds").value);
+    act("pair", (proof) => api("POST", "/api/pairing", { seconds, proof }).then(showPairing)).then(
+      (done) => done && say("Pairing window open: give the user the setup code.", "ok"),
+    );
   });
 
   function rememberCsrf(session) {
