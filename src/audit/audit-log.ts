@@ -16,7 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { describeOsError, StorageError } from "../errors.js";
+import { describeOsError, StorageError, UsageError } from "../errors.js";
 import { makeDirectories, syncDirectory } from "../storage/durable-file.js";
 
 /**
@@ -386,10 +386,17 @@ function fileLines(path: string): string[] {
   return text.split("\n").filter((line) => line !== "");
 }
 
-/** REID_AUDIT_ROTATE_BYTES (a whole number of bytes, for tests), else ROTATE_BYTES. */
+/** REID_AUDIT_ROTATE_BYTES (a positive whole number of bytes, for tests), else ROTATE_BYTES. */
 function rotationSize(): number {
-  const value = Number(process.env.REID_AUDIT_ROTATE_BYTES);
-  return Number.isSafeInteger(value) && value > 0 ? value : ROTATE_BYTES;
+  const text = process.env.REID_AUDIT_ROTATE_BYTES;
+  if (!text) return ROTATE_BYTES;
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(
+      `REID_AUDIT_ROTATE_BYTES must be a positive whole number of bytes, not '${text.slice(0, 32)}'`,
+    );
+  }
+  return value;
 }
 
 /**

@@ -9,6 +9,7 @@ import { cpSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeF
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { type AuditEntry, AuditLog, type AuditRecord, KEEP } from "../../src/audit/audit-log.js";
+import { assertOneLineError, reid } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
 const ROTATE = 2000;
@@ -185,6 +186,18 @@ describe("a crash between the renames of a rotation", () => {
       assert.equal(recordsOf(join(dir, "audit.log")).at(-1)?.seq, 601, where);
       assert.equal(log.verify({ generation: 601 }).intact, true, where);
       assert.ok(files(dir).length <= KEEP + 1, `${where}: ${files(dir).join()}`);
+    }
+  });
+});
+
+describe("the rotation size", () => {
+  it("a rotation size that is not a positive whole number is a usage error, nothing written", async (t) => {
+    const { dir } = tempDir(t);
+    const store = join(dir, "store");
+    for (const bad of ["0", "-5", "1.5", "1MiB", "abc"]) {
+      const result = await reid(["--store", store, "init"], { env: { REID_AUDIT_ROTATE_BYTES: bad } });
+      assertOneLineError(result, 2, /REID_AUDIT_ROTATE_BYTES must be a positive whole number/);
+      assert.deepEqual(readdirSync(dir), [], `REID_AUDIT_ROTATE_BYTES=${bad} left something behind`);
     }
   });
 });
