@@ -160,17 +160,7 @@ export class RequestPipeline {
   ): Promise<T> {
     return this.serialize(() =>
       this.readIdentifier((identifier, record) =>
-        task(identifier, record, (work) =>
-          this.parts.gate.operation(
-            name,
-            actor,
-            async () => {
-              const value = await work();
-              return { record: await this.parts.store.info(), value };
-            },
-            detail,
-          ),
-        ),
+        task(identifier, record, (work) => this.audited(name, actor, work, detail)),
       ),
     );
   }
@@ -182,16 +172,24 @@ export class RequestPipeline {
     work: () => Promise<T>,
     detail?: AuditDetail | (() => AuditDetail),
   ): Promise<T> {
-    return this.serialize(() =>
-      this.parts.gate.operation(
-        name,
-        actor,
-        async () => {
-          const value = await work();
-          return { record: await this.parts.store.info(), value };
-        },
-        detail,
-      ),
+    return this.serialize(() => this.audited(name, actor, work, detail));
+  }
+
+  /** `work` as an owner operation, gated and audited with the record it left; the caller serializes. */
+  private audited<T>(
+    name: string,
+    actor: Actor,
+    work: () => T | Promise<T>,
+    detail?: AuditDetail | (() => AuditDetail),
+  ): Promise<T> {
+    return this.parts.gate.operation(
+      name,
+      actor,
+      async () => {
+        const value = await work();
+        return { record: await this.parts.store.info(), value };
+      },
+      detail,
     );
   }
 
