@@ -9,7 +9,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { AuditRecord } from "../../src/audit/audit-log.js";
-import { deviceAddress, pairingCode } from "../helpers/binding.js";
+import { bindRequest, checkHello } from "../../src/binding/handshake.js";
+import { deviceAddress, openPairing, pairingCode, testParty } from "../helpers/binding.js";
 import { reid } from "../helpers/cli.js";
 import { serve, stopCleanly } from "../helpers/daemon.js";
 import { tempDir } from "../helpers/temp.js";
@@ -114,6 +115,98 @@ test("10,000 junk commands leave the audit log under a fixed size", { timeout: 6
   const verify = await reid(["--store", deviceStore, "--json", "log", "--verify"]);
   assert.equal(verify.code, 0, verify.stderr);
   assert.equal(JSON.parse(verify.stdout).intact, true);
+});
+
+test("refusals are summarised at each minute's end, and a kill loses no minute that has ended", {
+  timeout: 300_000,
+}, async (t) => {
+  const { dir } = tempDir(t);
+  const deviceStore = join(dir, "device");
+  assert.equal((await reid(["--store", deviceStore, "init"])).code, 0);
+  const daemon = await serve(t, deviceStore, {
+    serveArgs: ["--device", "--listen", "127.0.0.1:0", "--no-mdns"],
+  });
+  const { address, handle: device } = await deviceAddress(daemon);
+  const post = async (path: string, body: unknown) => {
+    const answer = await fetch(`http://${address}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return ((await answer.json()) as { error?: { code?: string } }).error?.code ?? `status ${answer.status}`;
+  };
+  // All within one minute of the device's clock.
+  const second = new Date().getUTCSeconds();
+  if (second > 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000));
+  const sent = new Map<string, number>();
+  const note = (code: string) => sent.set(code, (sent.get(code) ?? 0) + 1);
+  const hello = () => post("/v1/bind/hello", { v: 1, nonce: randomBytes(32).toString("hex") });
+  for (let i = 0; i < 5; i++) note(await hello());
+  const junkBind = {
+    v: 1,
+    challenge: randomBytes(32).toString("hex"),
+    handle: randomBytes(16).toString("hex"),
+    ed25519: randomBytes(32).toString("hex"),
+    x25519: randomBytes(32).toString("hex"),
+    signature: randomBytes(64).toString("hex"),
+    proof: randomBytes(32).toString("hex"),
+  };
+  for (let i = 0; i < 4; i++) note(await post("/v1/bind/request", junkBind));
+  // Inside the owner's window, a stranger guessing the code.
+  await openPairing(deviceStore, "2m");
+  for (let i = 0; i < 3; i++) {
+    const nonce = randomBytes(32);
+    const answer = await fetch(`http://${address}/v1/bind/hello`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ v: 1, nonce: nonce.toString("hex") }),
+    });
+    const { device: party, challenge } = checkHello(
+      (await answer.json()) as Record<string, unknown>,
+      nonce,
+      device,
+    );
+    note(
+      await post("/v1/bind/request", bindRequest(testParty(), party, challenge, nonce, "0000000000").message),
+    );
+  }
+  for (let i = 0; i < 20; i++) {
+    note(
+      await post("/v1/command", {
+        v: 1,
+        device,
+        user: randomBytes(16).toString("hex"),
+        counter: i + 1,
+        time: Date.now(),
+        name: "unlock-door",
+        args: [],
+        signature: randomBytes(64).toString("hex"),
+      }),
+    );
+  }
+  const expected = { "not-pairing": 5, "unknown-challenge": 4, "wrong-code": 3, unbound: 20 };
+  assert.deepEqual(Object.fromEntries(sent), expected);
+
+  // The daemon runs on: the summary is written once the minute has ended.
+  const deadline = Date.now() + 75_000;
+  let counted: Record<string, number> = {};
+  while (Date.now() < deadline) {
+    counted = {};
+    for (const r of rawRecords(deviceStore).filter((r) => r.request === "refused")) {
+      const reason = String(r.detail?.reason);
+      counted[reason] = (counted[reason] ?? 0) + Number(r.detail?.count);
+    }
+    if (Object.values(counted).reduce((a, b) => a + b, 0) >= 32) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  assert.deepEqual(counted, expected, "the minute's summary was not written while the daemon ran");
+  await daemon.kill();
+  // The kill came after the minute's summary: nothing of it is lost, the log verifies, and none of
+  // the refusals wrote a record of its own (the only others: init and the owner's pair).
+  const records = rawRecords(deviceStore);
+  assert.deepEqual([...new Set(records.map((r) => r.request))].sort(), ["init", "pair", "refused"]);
+  const verify = await reid(["--store", deviceStore, "--json", "log", "--verify"]);
+  assert.equal(verify.code, 0, verify.stderr);
 });
 
 /** The audit log's size on disk, every file of it. */
