@@ -315,7 +315,9 @@ export class AuditLog {
   /** The log's last record (in the newest file that holds one), or null when there is none. */
   private lastRecord(): { seq: number; hash: string } | null {
     for (const name of this.files().reverse()) {
-      const line = fileLines(join(this.directory, name)).at(-1);
+      const line = fileLines(join(this.directory, name))
+        .filter((l) => l !== "")
+        .at(-1);
       if (line === undefined) continue;
       try {
         const record = JSON.parse(line) as Partial<AuditRecord>;
@@ -362,9 +364,16 @@ export class AuditLog {
     return [...rotated, ...(names.includes(LOG) ? [LOG] : [])];
   }
 
-  /** Every line of every kept file, oldest first. */
+  /**
+   * Every line of every kept file, oldest first. Bytes after the last newline of audit.log are a
+   * record a kill cut short (a write(2) crossing a page may stop between pages): it never counted,
+   * and the next append cuts it off (docs/spec.md §9.3), so it is not read as one.
+   */
   private lines(): string[] {
-    return this.files().flatMap((name) => fileLines(join(this.directory, name)));
+    return this.files().flatMap((name) => {
+      const lines = fileLines(join(this.directory, name));
+      return (name === LOG ? lines.slice(0, -1) : lines).filter((line) => line !== "");
+    });
   }
 }
 
@@ -374,7 +383,10 @@ function rotation(name: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-/** A file's lines; none when it is not there (rotated away meanwhile). */
+/**
+ * A file's text split at its newlines: the last element is what follows the last newline ("" when
+ * the file ends with one). None when it is not there (rotated away meanwhile).
+ */
 function fileLines(path: string): string[] {
   let text: string;
   try {
@@ -383,7 +395,7 @@ function fileLines(path: string): string[] {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw new StorageError(`cannot read the audit log: ${describeOsError(error)}`);
   }
-  return text.split("\n").filter((line) => line !== "");
+  return text === "" ? [] : text.split("\n");
 }
 
 /** REID_AUDIT_ROTATE_BYTES (a positive whole number of bytes, for tests), else ROTATE_BYTES. */
