@@ -10,12 +10,13 @@ import {
   readdirSync,
   readFileSync,
   readSync,
+  renameSync,
   rmdirSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { describeOsError, StorageError } from "../errors.js";
+import { describeOsError, StorageError, UsageError } from "../errors.js";
 import { makeDirectories, syncDirectory } from "../storage/durable-file.js";
 
 /**
@@ -47,7 +48,13 @@ export interface AuditRecord extends AuditEntry {
 }
 
 export type AuditVerdict =
-  | { readonly intact: true; readonly records: number; readonly head: string }
+  | {
+      readonly intact: true;
+      readonly records: number;
+      readonly head: string;
+      /** The first kept record's seq, when older files were rotated out (docs/spec.md §9.4). */
+      readonly from?: number;
+    }
   | {
       readonly intact: false;
       readonly records: number;
@@ -65,6 +72,10 @@ const COMMITTED = new Set(["ok", PENDING, "erase-incomplete"]);
 
 const GENESIS = "0".repeat(64);
 const LOG = "audit.log";
+/** The log is rotated once it reaches this size (docs/spec.md §9.6); REID_AUDIT_ROTATE_BYTES for tests. */
+export const ROTATE_BYTES = 1024 * 1024;
+/** Rotated files kept: audit.log.1 (the newest) to audit.log.3; older ones are dropped. */
+export const KEEP = 3;
 /** The head file of earlier versions: replaced per record, now the store's generation anchors the log. */
 const LEGACY_HEAD = "audit.head";
 
@@ -84,7 +95,15 @@ export class AuditLog {
   /** The topmost directory the last intent made (a first init's store), until a record follows it. */
   private made: string | undefined;
 
-  constructor(readonly directory: string) {}
+  /** The size at which the log is rotated. */
+  private readonly rotateBytes: number;
+
+  constructor(
+    readonly directory: string,
+    options: { readonly rotateBytes?: number } = {},
+  ) {
+    this.rotateBytes = options.rotateBytes ?? rotationSize();
+  }
 
   /**
    * Appends `entry` and returns the record as written: durable on return when `sync` (an intent,
@@ -102,7 +121,13 @@ export class AuditLog {
       throw this.failure(path, error);
     }
     try {
-      const end = this.trimTornTail(fd);
+      let end = this.trimTornTail(fd);
+      if (end >= this.rotateBytes) {
+        closeSync(fd);
+        fd = -1;
+        fd = this.rotate();
+        end = 0;
+      }
       const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
       const seq = last.seq + 1;
       const body = { seq, ...entry, prev: last.hash };
@@ -125,8 +150,37 @@ export class AuditLog {
       if (error instanceof StorageError) throw error;
       throw this.failure(path, error);
     } finally {
-      closeSync(fd);
+      if (fd !== -1) closeSync(fd);
     }
+  }
+
+  /**
+   * Renames the log aside, oldest first (audit.log.2 over audit.log.3, which drops it, then .1 to
+   * .2, then audit.log to .1), syncing the directory after each rename, then makes the new log and
+   * syncs the directory again. Every record is already durable in its file and each rename is
+   * atomic, so a crash anywhere leaves every kept record in a file read in the right order (a
+   * number may be missing; the next rotation fills it). Returns the new log, open for appending.
+   * docs/spec.md §9.6.
+   */
+  private rotate(): number {
+    const path = join(this.directory, LOG);
+    for (let n = KEEP - 1; n >= 0; n--) {
+      try {
+        renameSync(n === 0 ? path : `${path}.${n}`, `${path}.${n + 1}`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw error;
+      }
+      syncDirectory(this.directory);
+    }
+    const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+    try {
+      syncDirectory(this.directory);
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    return fd;
   }
 
   /**
@@ -165,14 +219,18 @@ export class AuditLog {
   }
 
   /**
-   * Checks every link of the chain, and, given the store's record, that every generation it has
-   * committed (1 to `committed.generation`) is accounted for by a record: any edited, removed or
-   * reordered record fails it, and so does a commit the log does not know.
+   * Checks every link of the chain across the kept files, and, given the store's record, that every
+   * generation it has committed is accounted for by a record: any edited, removed or reordered
+   * record fails it, and so does a commit the log does not know. Once the oldest file was rotated
+   * out, the chain is checked from the first kept record, and the generations up to the one it
+   * names are left to the records that were dropped (docs/spec.md §9.4).
    */
   verify(committed?: { readonly generation: number }): AuditVerdict {
-    let previous = { seq: 0, hash: GENESIS };
-    const accounted = new Set<number>();
     const lines = this.lines();
+    const start = this.start(lines[0]);
+    if (typeof start === "string") return { intact: false, records: 0, problem: start };
+    let previous = start.previous;
+    const accounted = new Set<number>();
     for (const [index, line] of lines.entries()) {
       const where = `record ${index + 1}`;
       let record: AuditRecord;
@@ -197,7 +255,7 @@ export class AuditLog {
       if (GENERATING.has(record.request) && COMMITTED.has(record.outcome)) accounted.add(record.generation);
     }
     const unaccounted: number[] = [];
-    for (let generation = 1; generation <= (committed?.generation ?? 0); generation++) {
+    for (let generation = start.floor + 1; generation <= (committed?.generation ?? 0); generation++) {
       if (!accounted.has(generation)) unaccounted.push(generation);
     }
     if (unaccounted.length > 0) {
@@ -210,7 +268,34 @@ export class AuditLog {
         unaccounted,
       };
     }
-    return { intact: true, records: lines.length, head: previous.hash };
+    const from = start.previous.seq > 0 ? { from: start.previous.seq + 1 } : {};
+    return { intact: true, records: lines.length, head: previous.hash, ...from };
+  }
+
+  /**
+   * Where the chain starts: at the genesis, or, once the oldest file was rotated out (only then is
+   * audit.log.KEEP there), at the first kept record, trusting its `prev`; generations up to the
+   * one it names were committed before it. A problem's text when the start cannot be.
+   */
+  private start(
+    first: string | undefined,
+  ): { previous: { seq: number; hash: string }; floor: number } | string {
+    const genesis = { previous: { seq: 0, hash: GENESIS }, floor: 0 };
+    if (first === undefined) return genesis;
+    let record: Partial<AuditRecord>;
+    try {
+      record = JSON.parse(first) as Partial<AuditRecord>;
+    } catch {
+      return "record 1 is not JSON";
+    }
+    if (record.seq === 1 || typeof record.seq !== "number" || typeof record.prev !== "string") return genesis;
+    if (!this.files().includes(`${LOG}.${KEEP}`)) {
+      return `record 1 has sequence number ${record.seq}, expected 1: the log's first records were removed (none was rotated out, ${LOG}.${KEEP} is not there)`;
+    }
+    return {
+      previous: { seq: record.seq - 1, hash: record.prev },
+      floor: typeof record.generation === "number" ? record.generation : 0,
+    };
   }
 
   /** A record cut short (a crash or a full disk mid-write) never counted: it is cut off. Returns the size. */
@@ -230,16 +315,21 @@ export class AuditLog {
     return end;
   }
 
-  /** The log's last record, or null when the log is empty or its last line is not a record. */
+  /** The log's last record (in the newest file that holds one), or null when there is none. */
   private lastRecord(): { seq: number; hash: string } | null {
-    const line = this.lines().at(-1);
-    if (line === undefined) return null;
-    try {
-      const record = JSON.parse(line) as Partial<AuditRecord>;
-      if (typeof record.seq === "number" && typeof record.hash === "string") {
-        return { seq: record.seq, hash: record.hash };
-      }
-    } catch {}
+    for (const name of this.files().reverse()) {
+      const line = fileLines(join(this.directory, name))
+        .filter((l) => l !== "")
+        .at(-1);
+      if (line === undefined) continue;
+      try {
+        const record = JSON.parse(line) as Partial<AuditRecord>;
+        if (typeof record.seq === "number" && typeof record.hash === "string") {
+          return { seq: record.seq, hash: record.hash };
+        }
+      } catch {}
+      return null;
+    }
     return null;
   }
 
@@ -260,16 +350,68 @@ export class AuditLog {
     );
   }
 
-  private lines(): string[] {
-    let text: string;
+  /** The log's files, oldest first: the rotated ones (highest number first), then audit.log. */
+  private files(): string[] {
+    let names: string[];
     try {
-      text = readFileSync(join(this.directory, LOG), "utf8");
+      names = readdirSync(this.directory);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw new StorageError(`cannot read the audit log: ${describeOsError(error)}`);
     }
-    return text.split("\n").filter((line) => line !== "");
+    const rotated = names
+      .map((name) => ({ name, n: rotation(name) }))
+      .filter(({ n }) => n > 0)
+      .sort((a, b) => b.n - a.n)
+      .map(({ name }) => name);
+    return [...rotated, ...(names.includes(LOG) ? [LOG] : [])];
   }
+
+  /**
+   * Every line of every kept file, oldest first. Bytes after the last newline of audit.log are a
+   * record a kill cut short (a write(2) crossing a page may stop between pages): it never counted,
+   * and the next append cuts it off (docs/spec.md §9.3), so it is not read as one.
+   */
+  private lines(): string[] {
+    return this.files().flatMap((name) => {
+      const lines = fileLines(join(this.directory, name));
+      return (name === LOG ? lines.slice(0, -1) : lines).filter((line) => line !== "");
+    });
+  }
+}
+
+/** The number of a rotated file's name (audit.log.N), or 0 for any other name. */
+function rotation(name: string): number {
+  const match = /^audit\.log\.([1-9][0-9]{0,5})$/.exec(name);
+  return match ? Number(match[1]) : 0;
+}
+
+/**
+ * A file's text split at its newlines: the last element is what follows the last newline ("" when
+ * the file ends with one). None when it is not there (rotated away meanwhile).
+ */
+function fileLines(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new StorageError(`cannot read the audit log: ${describeOsError(error)}`);
+  }
+  return text === "" ? [] : text.split("\n");
+}
+
+/** REID_AUDIT_ROTATE_BYTES (a positive whole number of bytes, for tests), else ROTATE_BYTES. */
+function rotationSize(): number {
+  const text = process.env.REID_AUDIT_ROTATE_BYTES;
+  if (!text) return ROTATE_BYTES;
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(
+      `REID_AUDIT_ROTATE_BYTES must be a positive whole number of bytes, not '${text.slice(0, 32)}'`,
+    );
+  }
+  return value;
 }
 
 /**

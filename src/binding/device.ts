@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { RefusalTally } from "../audit/refusal-tally.js";
 import type { Actor } from "../auth/actor.js";
 import { publicKeyObject } from "../derive/public-key.js";
 import type { ControlUnit } from "../element/control-unit.js";
-import { AuthError, StateError } from "../errors.js";
+import type { Audited } from "../element/request-pipeline.js";
+import { AuthError, ReidError, StateError } from "../errors.js";
 import { readFields } from "../http/schema.js";
 import { MAX_BINDINGS, type UserBinding } from "./bindings-file.js";
 import { checkCommand, parseCommand, type Receipt, receipt } from "./command.js";
@@ -34,6 +36,8 @@ const RESERVED = new Set(["telemetry"]);
 export class DeviceRole {
   private readonly pending = new Map<string, Pending>();
   private readonly history = new ReadingHistory();
+  /** Refusals of peers who proved nothing, counted until their minute ends (docs/spec.md §9.5). */
+  private readonly refusals = new RefusalTally();
 
   constructor(
     private readonly control: ControlUnit,
@@ -41,6 +45,44 @@ export class DeviceRole {
     private readonly sensor: Sensor,
     private readonly pairing: PairingWindow,
   ) {}
+
+  /**
+   * The role's messages as one peer (its network address) sends them: a refusal before the peer
+   * proved anything is counted under the address, not written to the audit log one by one.
+   */
+  as(peer: string): PeerMessages {
+    return {
+      hello: (body) => this.counted(peer, () => this.hello(body)),
+      bind: (body) => this.counted(peer, (proven) => this.bind(body, proven)),
+      command: (body) => this.counted(peer, (proven) => this.command(body, proven)),
+      telemetry: (body) => this.counted(peer, (proven) => this.telemetry(body, proven)),
+    };
+  }
+
+  /**
+   * Writes the counts of refusals whose minute has ended (all of them when `now` is absent, as the
+   * daemon stops): one summary record per peer and reason per minute. Returns how many.
+   */
+  flushRefusals(now?: Date): Promise<number> {
+    if (this.refusals.empty) return Promise.resolve(0);
+    return this.control.summariseRefusals((place) => this.refusals.take(place, now));
+  }
+
+  /** Runs one message; a refusal before `proven` was called is counted under `peer`. */
+  private async counted<T>(peer: string, run: (proven: () => void) => Promise<T>): Promise<T> {
+    let proven = false;
+    try {
+      return await run(() => {
+        proven = true;
+      });
+    } catch (error) {
+      if (!proven) {
+        const reason = error instanceof ReidError ? error.code : "internal";
+        this.refusals.count(peer, reason, this.control.time());
+      }
+      throw error;
+    }
+  }
 
   /**
    * Takes a reading for the history (`serve --device --sample-every`). The handle is read first: a
@@ -65,7 +107,7 @@ export class DeviceRole {
   }
 
   /** Only inside a pairing window: outside one, refused before the identifier is read. */
-  async hello(body: Record<string, unknown>): Promise<Hello> {
+  private async hello(body: Record<string, unknown>): Promise<Hello> {
     const fields = readFields(MESSAGES.hello.input, body, { what: "hello request" });
     this.pairing.current();
     const nonce = Buffer.from(fields.nonce, "hex");
@@ -83,10 +125,11 @@ export class DeviceRole {
 
   /**
    * A bind request, answering a hello of the window still open, with the setup code's proof: a
-   * wrong one spends a try and is refused before any signature is checked or anything stored; the
-   * bind that is stored spends the code.
+   * wrong one spends a try and is refused before any signature is checked or anything stored (or
+   * audited: it proves nothing, §9.5); a bind that proves itself is audited, and the bind that is
+   * stored spends the code.
    */
-  async bind(body: Record<string, unknown>) {
+  private async bind(body: Record<string, unknown>, proven: () => void) {
     const challenge = requestChallenge(body);
     const opened = this.take(hex(challenge));
     if (!opened) {
@@ -95,27 +138,30 @@ export class DeviceRole {
         "the bind request answers no open challenge of this device (expired or used)",
       );
     }
-    // A hello of a window that has closed since is refused here, unaudited, as one outside a window.
+    // A hello of a window that has closed since is refused here, as one outside a window.
     this.pairing.codeOf(opened.window);
     const time = this.control.time().toISOString();
     let peer = "";
-    const result = await this.control.ownerUse(
+    const result = await this.control.provenUse(
       "bind",
       remote("binding"),
-      (identifier) =>
+      (identifier, audited) =>
         withIdentity(this.directory, identifier, ({ party, file }) => {
           const code = this.pairing.codeOf(opened.window, party.handle);
           const { user, keys } = checkBindRequest(body, party, { challenge, nonce: opened.nonce, code }, () =>
             this.pairing.wrong(opened.window),
           );
           peer = user.handle;
-          try {
-            this.store(file, user, time);
-            this.pairing.spend(opened.window);
-            return bindResult(party, user, keys, 0, time);
-          } finally {
-            keys.wipe();
-          }
+          proven();
+          return audited(() => {
+            try {
+              this.store(file, user, time);
+              this.pairing.spend(opened.window);
+              return bindResult(party, user, keys, 0, time);
+            } finally {
+              keys.wipe();
+            }
+          });
         }),
       () => (peer ? { user: peer } : {}),
     );
@@ -144,12 +190,12 @@ export class DeviceRole {
   }
 
   /** A signed command from a bound user; `unbind` removes the binding (a user's revocation). */
-  async command(body: Record<string, unknown>): Promise<Receipt> {
+  private async command(body: Record<string, unknown>, proven: () => void): Promise<Receipt> {
     const command = parseCommand(body);
     if (RESERVED.has(command.name)) {
       throw new AuthError("reserved-command", `'${command.name}' is not a command: it has its own endpoint`);
     }
-    const answer = await this.verified(command, ({ party }) => receipt(party, command));
+    const answer = await this.verified(command, proven, ({ party }) => receipt(party, command));
     const unbound = command.name === "unbind";
     this.control.announce({
       event: unbound ? "unbound" : "command",
@@ -166,13 +212,13 @@ export class DeviceRole {
    * fresh one, preceded by as many of the latest ones this user may see (taken since it bound, none
    * taken for another user) as the request asks for, all in one HPKE context.
    */
-  async telemetry(body: Record<string, unknown>): Promise<SealedTelemetry> {
+  private async telemetry(body: Record<string, unknown>, proven: () => void): Promise<SealedTelemetry> {
     const command = parseCommand(body);
     if (command.name !== "telemetry")
       throw new AuthError("bad-command", "a telemetry request is the command 'telemetry'");
     const count = requestedCount(command.args);
     // Verified first: only a bound user makes the sensor read.
-    const { handle, x25519, since } = await this.verified(command, ({ file }) => {
+    const { handle, x25519, since } = await this.verified(command, proven, ({ file }) => {
       const user = file.read().users.find((u) => u.handle === command.user) as UserBinding;
       return { handle: user.handle, x25519: Buffer.from(user.x25519, "hex"), since: Date.parse(user.bound) };
     });
@@ -205,14 +251,20 @@ export class DeviceRole {
   }
 
   /**
-   * Checks a command against the binding of its user and advances the user's counter, durably,
-   * before `task` answers: a command carried out is never accepted twice, even across a restart.
+   * Checks a command against the binding of its user, unaudited (a refusal here proves nothing:
+   * it is counted, §9.5), then, audited as the user's operation, advances the user's counter,
+   * durably, before `task` answers: a command carried out is never accepted twice, even across a
+   * restart.
    */
-  private verified<T>(command: ReturnType<typeof parseCommand>, task: (identity: Identity) => T): Promise<T> {
-    return this.control.ownerUse(
+  private verified<T>(
+    command: ReturnType<typeof parseCommand>,
+    proven: () => void,
+    task: (identity: Identity) => T,
+  ): Promise<T> {
+    return this.control.provenUse(
       command.name === "unbind" ? "unbind" : `command:${command.name}`,
       remote(command.user),
-      (identifier) =>
+      (identifier, audited: Audited) =>
         withIdentity(this.directory, identifier, (identity) => {
           const bindings = identity.file.read();
           const user = bindings.users.find((u) => u.handle === command.user);
@@ -229,13 +281,16 @@ export class DeviceRole {
             { verifier, counter: user.counter },
             this.control.time().getTime(),
           );
-          const answer = task(identity);
-          const users =
-            command.name === "unbind"
-              ? bindings.users.filter((u) => u !== user)
-              : bindings.users.map((u) => (u === user ? { ...u, counter: command.counter } : u));
-          identity.file.write({ ...bindings, users });
-          return answer;
+          proven();
+          return audited(() => {
+            const answer = task(identity);
+            const users =
+              command.name === "unbind"
+                ? bindings.users.filter((u) => u !== user)
+                : bindings.users.map((u) => (u === user ? { ...u, counter: command.counter } : u));
+            identity.file.write({ ...bindings, users });
+            return answer;
+          });
         }),
       () => ({ user: command.user, counter: command.counter }),
     );
@@ -254,6 +309,14 @@ export class DeviceRole {
     this.pending.delete(challenge);
     return pending !== undefined && pending.expires >= Date.now() ? pending : null;
   }
+}
+
+/** The device's messages as one peer sends them (DEVICE_MESSAGES' operations). */
+export interface PeerMessages {
+  hello(body: Record<string, unknown>): Promise<Hello>;
+  bind(body: Record<string, unknown>): Promise<ReturnType<typeof bindResult>>;
+  command(body: Record<string, unknown>): Promise<Receipt>;
+  telemetry(body: Record<string, unknown>): Promise<SealedTelemetry>;
 }
 
 /** A hello answered: its nonce and the pairing window it was answered in, until it expires. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import type { ControlUnit } from "../element/control-unit.js";
@@ -25,8 +26,22 @@ export interface DeviceEndpoint {
 export function deviceRoutes(role: DeviceRole): Hono {
   const app = new Hono();
   answerErrors(app);
-  serveOperations(app, DEVICE_MESSAGES, () => role);
+  serveOperations(app, DEVICE_MESSAGES, (c) => {
+    // The Node adapter hands every request the connection it came on.
+    const env = c.env as { readonly incoming?: IncomingMessage } | undefined;
+    return role.as(peerAddress(env?.incoming?.socket.remoteAddress));
+  });
   return app;
+}
+
+/**
+ * The peer a refusal is counted under (docs/spec.md §9.5): the address the connection came from,
+ * which TCP's handshake makes a stranger own, unlike any handle it claims; an IPv4 address mapped
+ * into IPv6 is written as IPv4.
+ */
+export function peerAddress(address: string | undefined): string {
+  if (!address) return "unknown";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
 /**
@@ -66,20 +81,61 @@ export async function startDeviceEndpoint(
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const stopSampling = options.sampleEveryMs
-    ? sampleEvery(role, options.sampleEveryMs, options.report ?? (() => {}))
-    : () => {};
+  const report = options.report ?? (() => {});
+  const stopSampling = options.sampleEveryMs ? sampleEvery(role, options.sampleEveryMs, report) : () => {};
+  const stopSummaries = summariseEveryMinute(role, control, report);
   return {
     address: `${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stopSampling();
+    close: async () => {
+      stopSampling();
+      stopSummaries();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      // After the last connection: every refusal counted is in the log before the daemon exits.
+      await flushRefusals(role, report);
+    },
   };
 }
+
+/**
+ * Writes the refusals counted in each minute once it has ended (docs/spec.md §9.5): a timer at
+ * each minute's end (the machine's clock; the counts are by the element's), a second after it.
+ */
+function summariseEveryMinute(role: DeviceRole, control: ControlUnit, report: (message: string) => void) {
+  let timer: NodeJS.Timeout;
+  let stopped = false;
+  const arm = () => {
+    if (stopped) return;
+    timer = setTimeout(
+      () => {
+        void flushRefusals(role, report, control.time()).finally(arm);
+      },
+      MINUTE_MS - (Date.now() % MINUTE_MS) + 1000,
+    );
+    timer.unref();
+  };
+  arm();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+/** A summary that cannot be written (a full disk) is reported on the daemon's stderr, and dropped. */
+async function flushRefusals(role: DeviceRole, report: (message: string) => void, now?: Date): Promise<void> {
+  try {
+    await role.flushRefusals(now);
+  } catch (error) {
+    report(
+      `the summary of refused requests could not be written to the audit log: ${(error as Error).message}`,
+    );
+  }
+}
+
+const MINUTE_MS = 60_000;
 
 /**
  * Samples the sensor into the device's history every `ms`. A sample still running when the next is

@@ -1,4 +1,5 @@
-import type { AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
+import type { SummaryPlace } from "../audit/refusal-tally.js";
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
@@ -15,7 +16,7 @@ import { type PasskeyInfo, PasskeyOperations } from "./passkey-operations.js";
 import { PinOperations } from "./pin-operations.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 import type { BindingEvent, Notification, Request, RequestType } from "./request.js";
-import { type Read, RequestPipeline } from "./request-pipeline.js";
+import { type Audited, type Read, RequestPipeline } from "./request-pipeline.js";
 import type { ScheduledRequest, ScheduleRegister } from "./schedule.js";
 import { Scheduling } from "./scheduling.js";
 import { Settings } from "./settings.js";
@@ -204,6 +205,33 @@ export class ControlUnit {
    */
   ownerUse<T>(name: string, actor: Actor, task: Read<T>, detail?: () => AuditDetail): Promise<T> {
     return this.pipeline.ownerRead(name, actor, task, detail);
+  }
+
+  /**
+   * An operation of a caller who proves itself with the identifier's help (a bound user, a binder
+   * with the setup code): `task` checks the proof first, unaudited, then hands its work to
+   * `audited`, which records it as an owner operation of `actor` (docs/spec.md §9.5).
+   */
+  provenUse<T>(
+    name: string,
+    actor: Actor,
+    task: (identifier: Uint8Array, audited: Audited) => T | Promise<T>,
+    detail?: () => AuditDetail,
+  ): Promise<T> {
+    return this.pipeline.provenRead(
+      name,
+      actor,
+      (identifier, _record, audited) => task(identifier, audited),
+      detail,
+    );
+  }
+
+  /**
+   * Records summaries of refusals (docs/spec.md §9.5), serialized with every request; returns how
+   * many were written.
+   */
+  summariseRefusals(summaries: (place: SummaryPlace) => AuditEntry[]): Promise<number> {
+    return this.pipeline.serialize(() => this.gate.summarise(summaries));
   }
 
   /**

@@ -6,6 +6,7 @@ import {
   operations,
   PENDING,
 } from "../audit/audit-log.js";
+import type { SummaryPlace } from "../audit/refusal-tally.js";
 import type { Actor, Credentials } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
@@ -133,6 +134,21 @@ export class OwnerGate {
       return;
     }
     await this.parts.owner?.authorize(credentials);
+  }
+
+  /**
+   * Appends the summaries of refusals (docs/spec.md §9.5), placed at the element's generation and
+   * handle now; the last append syncs them all. Nothing to record, or no log: nothing written.
+   */
+  async summarise(summaries: (place: SummaryPlace) => AuditEntry[]): Promise<number> {
+    const audit = this.parts.audit;
+    if (!audit) return 0;
+    const current = await this.parts.current().catch(() => UNREAD);
+    const entries = summaries({ generation: current.generation, handle: current.handle });
+    entries.forEach((entry, i) => {
+      audit.append(entry, { sync: i === entries.length - 1 });
+    });
+    return entries.length;
   }
 
   /**

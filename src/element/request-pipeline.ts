@@ -11,6 +11,9 @@ import type { ProcessingUnit } from "./processing-unit.js";
 import type { ModeSwitch, Notification, NotifiedRequest, Request, RequestType } from "./request.js";
 import type { Origin } from "./scheduling.js";
 
+/** Runs a proven caller's work as an audited owner operation: its intent before, its outcome after. */
+export type Audited = <U>(work: () => U | Promise<U>) => Promise<U>;
+
 /** Reads the identifier for one task (zeroed after), with the record it belongs to. */
 export type Read<T> = (identifier: Uint8Array, record: RecordInfo) => T | Promise<T>;
 
@@ -143,6 +146,25 @@ export class RequestPipeline {
     return this.operate(name, actor, () => this.readIdentifier(task), detail);
   }
 
+  /**
+   * An operation whose caller proves itself with the identifier's help (a bound user's signature,
+   * a setup code's proof): `task` checks the proof, unaudited, and hands the work to `audited` once
+   * it holds, which audits it as an owner operation (intent, work, outcome), with the same read of
+   * the identifier. A proof that fails writes nothing to the audit log (docs/spec.md §9.5).
+   */
+  provenRead<T>(
+    name: string,
+    actor: Actor,
+    task: (identifier: Uint8Array, record: RecordInfo, audited: Audited) => T | Promise<T>,
+    detail?: () => AuditDetail,
+  ): Promise<T> {
+    return this.serialize(() =>
+      this.readIdentifier((identifier, record) =>
+        task(identifier, record, (work) => this.audited(name, actor, work, detail)),
+      ),
+    );
+  }
+
   /** An owner operation serialized with every request, audited with the record the work left. */
   operate<T>(
     name: string,
@@ -150,16 +172,24 @@ export class RequestPipeline {
     work: () => Promise<T>,
     detail?: AuditDetail | (() => AuditDetail),
   ): Promise<T> {
-    return this.serialize(() =>
-      this.parts.gate.operation(
-        name,
-        actor,
-        async () => {
-          const value = await work();
-          return { record: await this.parts.store.info(), value };
-        },
-        detail,
-      ),
+    return this.serialize(() => this.audited(name, actor, work, detail));
+  }
+
+  /** `work` as an owner operation, gated and audited with the record it left; the caller serializes. */
+  private audited<T>(
+    name: string,
+    actor: Actor,
+    work: () => T | Promise<T>,
+    detail?: AuditDetail | (() => AuditDetail),
+  ): Promise<T> {
+    return this.parts.gate.operation(
+      name,
+      actor,
+      async () => {
+        const value = await work();
+        return { record: await this.parts.store.info(), value };
+      },
+      detail,
     );
   }
 

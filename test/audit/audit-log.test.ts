@@ -382,11 +382,15 @@ describe("audit log: crashes", () => {
     assert.equal(existsSync(join(s.dir, "audit.head")), false);
   });
 
-  it("a record cut short by a crash is caught until the next append cuts it off", (t) => {
+  it("a record cut short by a crash never counted: left out until the next append cuts it off", (t) => {
     const s = store(t, ENTRIES.slice(0, 3));
     const text = readFileSync(s.log, "utf8");
     writeFileSync(s.log, `${text}{"seq":4,"time":"2026-01-01T00:0`);
-    assertTampered(s, "a torn last line", /record 4 is not JSON/);
+    assertIntact(s, 3, "a torn last line, as a kill mid-write leaves it");
+    // Only after the last newline: a torn line followed by another is not JSON.
+    writeFileSync(s.log, `${text}{"seq":4,"time":"2026-01-01T00:0\n`);
+    assertTampered(s, "a torn line before the end", /record 4 is not JSON/);
+    writeFileSync(s.log, `${text}{"seq":4,"time":"2026-01-01T00:0`);
     const next = new AuditLog(s.dir).append(ENTRIES[3] as AuditEntry);
     assert.equal(next.seq, 4);
     assert.ok(readFileSync(s.log, "utf8").startsWith(text));

@@ -1,3 +1,5 @@
+import type { AuditRecord } from "../../audit/audit-log.js";
+import { REFUSED } from "../../audit/refusal-tally.js";
 import { ExitCode, ReidError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
@@ -5,7 +7,7 @@ import { withElement } from "../with-element.js";
 export const command: Command = {
   usage: "reid [--store DIR] [--json] log [--verify]",
   summary:
-    "Prints the hash-chained audit log of owner operations; --verify exits 0 only when no record was edited, removed or reordered.",
+    "Prints the hash-chained audit log of owner operations (every kept file, oldest first); --verify exits 0 only when no record was edited, removed or reordered.",
   options: { verify: { type: "boolean" } },
   positionals: [0, 0],
   async run(context, values) {
@@ -19,11 +21,13 @@ export const command: Command = {
         );
       }
       if (context.json) return printJson(context, verdict);
-      return print(context, `audit log intact: ${verdict.records} records, head ${verdict.head}`);
+      // Once the oldest file was rotated out, what is proven starts at the first kept record (§9.4).
+      const from = verdict.from ? `, from record ${verdict.from} (older ones rotated out)` : "";
+      return print(context, `audit log intact: ${verdict.records} records${from}, head ${verdict.head}`);
     }
     if (context.json) return printJson(context, { records, verdict });
     for (const r of records) {
-      const detail = r.outcome === "ok" ? "" : ` (${r.outcome})`;
+      const detail = r.outcome === "ok" ? "" : ` (${r.outcome}${summary(r)})`;
       print(
         context,
         `${String(r.seq).padStart(5)}  ${r.time}  ${r.request.padEnd(15)} ${r.principal.padEnd(10)} gen ${r.generation}  ${r.handle ?? "-"}${detail}`,
@@ -33,3 +37,10 @@ export const command: Command = {
       context.stderr.write(`reid: warning: the audit log is not intact: ${verdict.problem}\n`);
   },
 };
+
+/** A summary of refusals (docs/spec.md §9.5) says how many, from whom, over what span. */
+function summary(record: AuditRecord): string {
+  if (record.request !== REFUSED || !record.detail) return "";
+  const { count, peer, from, to } = record.detail;
+  return ` x${count} from ${peer}, ${from} to ${to}`;
+}
