@@ -8,16 +8,15 @@ import {
   ftruncateSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
-  renameSync,
   rmdirSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { describeOsError, StorageError, UsageError } from "../errors.js";
+import { describeOsError, StorageError } from "../errors.js";
 import { makeDirectories, syncDirectory } from "../storage/durable-file.js";
+import { fileLines, KEEP, LOG, logFiles, logLines, rotate, rotationSize } from "./log-files.js";
 
 /**
  * What happened, for whom, with what outcome. Public facts only: never the identifier, a key, a
@@ -71,11 +70,6 @@ export const GENERATING: ReadonlySet<string> = new Set(["init", "reset", "mode-r
 const COMMITTED = new Set(["ok", PENDING, "erase-incomplete"]);
 
 const GENESIS = "0".repeat(64);
-const LOG = "audit.log";
-/** The log is rotated once it reaches this size (docs/spec.md §9.6); REID_AUDIT_ROTATE_BYTES for tests. */
-export const ROTATE_BYTES = 1024 * 1024;
-/** Rotated files kept: audit.log.1 (the newest) to audit.log.3; older ones are dropped. */
-export const KEEP = 3;
 /** The head file of earlier versions: replaced per record, now the store's generation anchors the log. */
 const LEGACY_HEAD = "audit.head";
 
@@ -125,7 +119,7 @@ export class AuditLog {
       if (end >= this.rotateBytes) {
         closeSync(fd);
         fd = -1;
-        fd = this.rotate();
+        fd = rotate(this.directory);
         end = 0;
       }
       const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
@@ -155,35 +149,6 @@ export class AuditLog {
   }
 
   /**
-   * Renames the log aside, oldest first (audit.log.2 over audit.log.3, which drops it, then .1 to
-   * .2, then audit.log to .1), syncing the directory after each rename, then makes the new log and
-   * syncs the directory again. Every record is already durable in its file and each rename is
-   * atomic, so a crash anywhere leaves every kept record in a file read in the right order (a
-   * number may be missing; the next rotation fills it). Returns the new log, open for appending.
-   * docs/spec.md §9.6.
-   */
-  private rotate(): number {
-    const path = join(this.directory, LOG);
-    for (let n = KEEP - 1; n >= 0; n--) {
-      try {
-        renameSync(n === 0 ? path : `${path}.${n}`, `${path}.${n + 1}`);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-        throw error;
-      }
-      syncDirectory(this.directory);
-    }
-    const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
-    try {
-      syncDirectory(this.directory);
-    } catch (error) {
-      closeSync(fd);
-      throw error;
-    }
-    return fd;
-  }
-
-  /**
    * A refused first operation on a store that did not exist leaves nothing behind: the log its
    * intent made goes again, with the directories made for it, while they hold nothing else. The
    * caller knows nothing was committed. Returns whether the log is gone.
@@ -209,7 +174,7 @@ export class AuditLog {
 
   /** Every record, oldest first; lines that do not parse are reported by verify(), skipped here. */
   read(): AuditRecord[] {
-    return this.lines().flatMap((line) => {
+    return logLines(this.directory).flatMap((line) => {
       try {
         return [JSON.parse(line) as AuditRecord];
       } catch {
@@ -226,7 +191,7 @@ export class AuditLog {
    * names are left to the records that were dropped (docs/spec.md §9.4).
    */
   verify(committed?: { readonly generation: number }): AuditVerdict {
-    const lines = this.lines();
+    const lines = logLines(this.directory);
     const start = this.start(lines[0]);
     if (typeof start === "string") return { intact: false, records: 0, problem: start };
     let previous = start.previous;
@@ -289,7 +254,7 @@ export class AuditLog {
       return "record 1 is not JSON";
     }
     if (record.seq === 1 || typeof record.seq !== "number" || typeof record.prev !== "string") return genesis;
-    if (!this.files().includes(`${LOG}.${KEEP}`)) {
+    if (!logFiles(this.directory).includes(`${LOG}.${KEEP}`)) {
       return `record 1 has sequence number ${record.seq}, expected 1: the log's first records were removed (none was rotated out, ${LOG}.${KEEP} is not there)`;
     }
     return {
@@ -317,7 +282,7 @@ export class AuditLog {
 
   /** The log's last record (in the newest file that holds one), or null when there is none. */
   private lastRecord(): { seq: number; hash: string } | null {
-    for (const name of this.files().reverse()) {
+    for (const name of logFiles(this.directory).reverse()) {
       const line = fileLines(join(this.directory, name))
         .filter((l) => l !== "")
         .at(-1);
@@ -349,69 +314,6 @@ export class AuditLog {
       "audit-failure",
     );
   }
-
-  /** The log's files, oldest first: the rotated ones (highest number first), then audit.log. */
-  private files(): string[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.directory);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw new StorageError(`cannot read the audit log: ${describeOsError(error)}`);
-    }
-    const rotated = names
-      .map((name) => ({ name, n: rotation(name) }))
-      .filter(({ n }) => n > 0)
-      .sort((a, b) => b.n - a.n)
-      .map(({ name }) => name);
-    return [...rotated, ...(names.includes(LOG) ? [LOG] : [])];
-  }
-
-  /**
-   * Every line of every kept file, oldest first. Bytes after the last newline of audit.log are a
-   * record a kill cut short (a write(2) crossing a page may stop between pages): it never counted,
-   * and the next append cuts it off (docs/spec.md §9.3), so it is not read as one.
-   */
-  private lines(): string[] {
-    return this.files().flatMap((name) => {
-      const lines = fileLines(join(this.directory, name));
-      return (name === LOG ? lines.slice(0, -1) : lines).filter((line) => line !== "");
-    });
-  }
-}
-
-/** The number of a rotated file's name (audit.log.N), or 0 for any other name. */
-function rotation(name: string): number {
-  const match = /^audit\.log\.([1-9][0-9]{0,5})$/.exec(name);
-  return match ? Number(match[1]) : 0;
-}
-
-/**
- * A file's text split at its newlines: the last element is what follows the last newline ("" when
- * the file ends with one). None when it is not there (rotated away meanwhile).
- */
-function fileLines(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new StorageError(`cannot read the audit log: ${describeOsError(error)}`);
-  }
-  return text === "" ? [] : text.split("\n");
-}
-
-/** REID_AUDIT_ROTATE_BYTES (a positive whole number of bytes, for tests), else ROTATE_BYTES. */
-function rotationSize(): number {
-  const text = process.env.REID_AUDIT_ROTATE_BYTES;
-  if (!text) return ROTATE_BYTES;
-  const value = Number(text);
-  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(
-      `REID_AUDIT_ROTATE_BYTES must be a positive whole number of bytes, not '${text.slice(0, 32)}'`,
-    );
-  }
-  return value;
 }
 
 /**

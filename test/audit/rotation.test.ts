@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { cpSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { type AuditEntry, AuditLog, type AuditRecord, KEEP } from "../../src/audit/audit-log.js";
+import { type AuditEntry, AuditLog, type AuditRecord } from "../../src/audit/audit-log.js";
+import { KEEP } from "../../src/audit/log-files.js";
 import { assertOneLineError, reid } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AuditLog, GENERATING } from "../../src/audit/audit-log.js";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
 import { openStore } from "../../src/storage/open.js";
@@ -131,9 +132,6 @@ export function checkRecords(
   checkNewestAndOlder(newest, older, statusGeneration, where);
 }
 
-/** The requests that bring a generation into being (§2.2, §2.4): each commits generation + 1. */
-const GENERATING = new Set(["init", "reset", "mode-random", "mode-factory"]);
-
 /**
  * The generations the audit log of `store` names as committed, or about to be, by a request that
  * brings one into being (its outcome "ok", or its intent "pending"), read
@@ -141,16 +139,9 @@ const GENERATING = new Set(["init", "reset", "mode-random", "mode-factory"]);
  * next append).
  */
 export function loggedGenerations(store: string): Set<number> {
-  let text: string;
-  try {
-    text = readFileSync(join(store, "audit.log"), "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Set();
-    throw error;
-  }
   const generations = new Set<number>();
-  for (const line of text.split("\n").slice(0, -1)) {
-    const record = JSON.parse(line) as { request?: unknown; generation?: unknown; outcome?: unknown };
+  // Across the rotated files too: a loop past the rotation size keeps its early generations there.
+  for (const record of new AuditLog(store).read()) {
     // Its intent ("pending") or outcome: a refusal names the generation it left alone.
     const stands = record.outcome === "ok" || record.outcome === "pending";
     if (typeof record.request === "string" && GENERATING.has(record.request) && stands) {
