@@ -4,27 +4,17 @@ import assert from "node:assert/strict";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { type AuditEntry, AuditLog } from "../../src/audit/audit-log.js";
+import { AuditLog } from "../../src/audit/audit-log.js";
+import { resetEntry } from "../helpers/audit.js";
 import { tempDir } from "../helpers/temp.js";
-
-function entry(generation: number): AuditEntry {
-  return {
-    time: new Date(Date.UTC(2026, 0, 1, 0, 0, generation)).toISOString(),
-    request: "reset",
-    principal: "cli",
-    outcome: "ok",
-    generation,
-    handle: "00112233445566778899aabbccddeeff",
-  };
-}
 
 test("an intent left without its outcome (the process died after the commit) is accepted, and the next record follows it", (t) => {
   const { dir } = tempDir(t);
   const log = new AuditLog(dir);
-  log.append(entry(1));
-  const intent = log.append({ ...entry(2), outcome: "pending", handle: null });
+  log.append(resetEntry(1));
+  const intent = log.append({ ...resetEntry(2), outcome: "pending", handle: null });
   assert.equal(new AuditLog(dir).verify({ generation: 2 }).intact, true, "the intent accounts for 2");
-  const third = new AuditLog(dir).append(entry(3));
+  const third = new AuditLog(dir).append(resetEntry(3));
   assert.deepEqual([third.seq, third.prev], [3, intent.hash]);
   const verdict = new AuditLog(dir).verify({ generation: 3 });
   assert.deepEqual([verdict.intact, verdict.records], [true, 3]);
@@ -33,8 +23,8 @@ test("an intent left without its outcome (the process died after the commit) is 
 test("a record cut short never counted: it is left out while it is there and cut off before the next one is written", (t) => {
   const { dir } = tempDir(t);
   const log = new AuditLog(dir);
-  log.append(entry(1));
-  log.append(entry(2));
+  log.append(resetEntry(1));
+  log.append(resetEntry(2));
   appendFileSync(join(dir, "audit.log"), '{"seq":3,"time":"2026-01-01T00:00:03.000Z","requ');
   // A kill mid-write left it: it never counted, so verify() and read() leave it out (§9.3, §9.4).
   assert.deepEqual(new AuditLog(dir).verify({ generation: 2 }), {
@@ -43,7 +33,7 @@ test("a record cut short never counted: it is left out while it is there and cut
     head: (new AuditLog(dir).read()[1] as { hash: string }).hash,
   });
   assert.equal(new AuditLog(dir).read().length, 2);
-  const next = new AuditLog(dir).append(entry(3));
+  const next = new AuditLog(dir).append(resetEntry(3));
   assert.equal(next.seq, 3);
   const text = readFileSync(join(dir, "audit.log"), "utf8");
   assert.ok(text.endsWith("\n"));
@@ -54,8 +44,8 @@ test("a record cut short never counted: it is left out while it is there and cut
 test("records removed from the end are caught by the generation the store committed", (t) => {
   const { dir } = tempDir(t);
   const log = new AuditLog(dir);
-  log.append(entry(1));
-  log.append(entry(2));
+  log.append(resetEntry(1));
+  log.append(resetEntry(2));
   const lines = readFileSync(join(dir, "audit.log"), "utf8").split("\n").filter(Boolean);
   writeFileSync(join(dir, "audit.log"), `${lines[0]}\n`);
   const verdict = new AuditLog(dir).verify({ generation: 2 });

@@ -8,25 +8,13 @@ import assert from "node:assert/strict";
 import { cpSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { type AuditEntry, AuditLog, type AuditRecord } from "../../src/audit/audit-log.js";
+import { AuditLog, type AuditRecord } from "../../src/audit/audit-log.js";
 import { KEEP } from "../../src/audit/log-files.js";
+import { resetEntry } from "../helpers/audit.js";
 import { assertOneLineError, reid } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
 const ROTATE = 2000;
-const HANDLE = "00112233445566778899aabbccddeeff";
-
-/** Record `i` of a log of resets: generation i committed by it (its intent and outcome in one). */
-function reset(i: number): AuditEntry {
-  return {
-    time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
-    request: "reset",
-    principal: "cli",
-    outcome: "ok",
-    generation: i,
-    handle: HANDLE,
-  };
-}
 
 function files(dir: string): string[] {
   return readdirSync(dir)
@@ -46,7 +34,7 @@ function recordsOf(path: string): AuditRecord[] {
 function written(t: TestContext, count: number): { dir: string; log: AuditLog } {
   const { dir } = tempDir(t);
   const log = new AuditLog(dir, { rotateBytes: ROTATE });
-  for (let i = 1; i <= count; i++) log.append(reset(i));
+  for (let i = 1; i <= count; i++) log.append(resetEntry(i));
   return { dir, log };
 }
 
@@ -85,7 +73,7 @@ describe("audit log rotation", () => {
     });
 
     // Another process carries the chain on.
-    const next = new AuditLog(dir, { rotateBytes: ROTATE }).append(reset(601));
+    const next = new AuditLog(dir, { rotateBytes: ROTATE }).append(resetEntry(601));
     assert.equal(next.seq, 601);
     assert.equal(next.prev, chain.at(-1)?.hash);
   });
@@ -182,7 +170,7 @@ describe("a crash between the renames of a rotation", () => {
         `${where}: records lost from the middle`,
       );
       // The next append carries the chain on, in a fresh file; what it leaves verifies.
-      const next = log.append(reset(601));
+      const next = log.append(resetEntry(601));
       assert.equal(next.seq, 601, where);
       assert.equal(recordsOf(join(dir, "audit.log")).at(-1)?.seq, 601, where);
       assert.equal(log.verify({ generation: 601 }).intact, true, where);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { AuditRecord } from "../../src/audit/audit-log.js";
 import { bindRequest, checkHello } from "../../src/binding/handshake.js";
+import { PROTOCOL } from "../../src/binding/wire.js";
 import { deviceAddress, openPairing, pairingCode, testParty } from "../helpers/binding.js";
 import { reid } from "../helpers/cli.js";
 import { serve, stopCleanly } from "../helpers/daemon.js";
@@ -57,7 +58,7 @@ test("10,000 junk commands leave the audit log under a fixed size", { timeout: 6
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
-          v: 1,
+          v: PROTOCOL,
           device,
           user,
           counter: 1_000_000 + i,
@@ -140,10 +141,10 @@ test("refusals are summarised at each minute's end, and a kill loses no minute t
   if (second > 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000));
   const sent = new Map<string, number>();
   const note = (code: string) => sent.set(code, (sent.get(code) ?? 0) + 1);
-  const hello = () => post("/v1/bind/hello", { v: 1, nonce: randomBytes(32).toString("hex") });
+  const hello = () => post("/v1/bind/hello", { v: PROTOCOL, nonce: randomBytes(32).toString("hex") });
   for (let i = 0; i < 5; i++) note(await hello());
   const junkBind = {
-    v: 1,
+    v: PROTOCOL,
     challenge: randomBytes(32).toString("hex"),
     handle: randomBytes(16).toString("hex"),
     ed25519: randomBytes(32).toString("hex"),
@@ -159,7 +160,7 @@ test("refusals are summarised at each minute's end, and a kill loses no minute t
     const answer = await fetch(`http://${address}/v1/bind/hello`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ v: 1, nonce: nonce.toString("hex") }),
+      body: JSON.stringify({ v: PROTOCOL, nonce: nonce.toString("hex") }),
     });
     const { device: party, challenge } = checkHello(
       (await answer.json()) as Record<string, unknown>,
@@ -173,7 +174,7 @@ test("refusals are summarised at each minute's end, and a kill loses no minute t
   for (let i = 0; i < 20; i++) {
     note(
       await post("/v1/command", {
-        v: 1,
+        v: PROTOCOL,
         device,
         user: randomBytes(16).toString("hex"),
         counter: i + 1,

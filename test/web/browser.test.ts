@@ -10,7 +10,17 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, CDPSession, Page } from "playwright-core";
 import { reidOk } from "../helpers/cli.js";
-import { ARTIFACTS, auditLog, launch, PIN, serveWeb, setPin, status, type WebDaemon } from "./helpers.js";
+import {
+  ARTIFACTS,
+  auditLog,
+  launch,
+  PIN,
+  serveWeb,
+  setPin,
+  status,
+  virtualAuthenticator,
+  type WebDaemon,
+} from "./helpers.js";
 
 async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -63,18 +73,7 @@ describe("the owner's page in Chromium", () => {
     browser = await launch();
     page = await browser.newPage();
     page.setDefaultTimeout(15_000);
-    cdp = await page.context().newCDPSession(page);
-    await cdp.send("WebAuthn.enable");
-    ({ authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    }));
+    ({ cdp, authenticatorId } = await virtualAuthenticator(page));
   });
 
   after(async () => {

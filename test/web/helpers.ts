@@ -5,7 +5,7 @@ import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type CDPSession, chromium, type Page } from "playwright-core";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
 import { type Finished, finished } from "../helpers/process.js";
 
@@ -27,6 +27,28 @@ const CHROMIUM_ARGS = [
 export async function launch(): Promise<Browser> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-system-deps as root`);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A virtual passkey authenticator on `page` that verifies its user and answers at once, as a
+ * platform authenticator with a fingerprint would; the session that drives it and its id.
+ */
+export async function virtualAuthenticator(
+  page: Page,
+): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
 }
 
 /** Writes the PIN to a 0600 file in `dir` and sets it on the store with `reid pin set`. */

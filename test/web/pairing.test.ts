@@ -22,6 +22,7 @@ import {
   serveWeb,
   setPin,
   status,
+  virtualAuthenticator,
   type WebDaemon,
 } from "./helpers.js";
 
@@ -160,18 +161,7 @@ describe("the page's pairing button in Chromium", () => {
   });
 
   test("a passkey assertion made for the window proves it as well as the PIN", async () => {
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send("WebAuthn.enable");
-    await cdp.send("WebAuthn.addVirtualAuthenticator", {
-      options: {
-        protocol: "ctap2",
-        transport: "internal",
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    await virtualAuthenticator(page);
     await page.fill("#register-pin", PIN);
     await page.click("#register-passkey");
     await page.waitForSelector("#message:has-text('Passkey registered')");
