@@ -31,17 +31,19 @@ export type SummaryPlace = Pick<AuditEntry, "generation" | "handle">;
  * Specified in docs/spec.md §9.5.
  */
 export class RefusalTally {
-  /** Minute (ms since the epoch / 60,000) -> "peer reason" -> count. */
-  private readonly minutes = new Map<number, Map<string, RefusalCount>>();
+  /** Minute (ms since the epoch / 60,000) -> its counts by "peer reason", and the peers counted apart. */
+  private readonly minutes = new Map<number, { counts: Map<string, RefusalCount>; peers: Set<string> }>();
 
   count(peer: string, reason: string, at: Date): void {
     const minute = Math.floor(at.getTime() / MINUTE_MS);
-    let counts = this.minutes.get(minute);
-    if (!counts) {
-      counts = new Map();
-      this.minutes.set(minute, counts);
+    let held = this.minutes.get(minute);
+    if (!held) {
+      held = { counts: new Map(), peers: new Set() };
+      this.minutes.set(minute, held);
     }
-    const who = counts.size === 0 || knows(counts, peer) || peers(counts) < MAX_PEERS ? peer : OTHERS;
+    const { counts, peers } = held;
+    if (peers.size < MAX_PEERS) peers.add(peer);
+    const who = peers.has(peer) ? peer : OTHERS;
     const time = at.toISOString();
     const key = `${who} ${reason}`;
     const counted = counts.get(key);
@@ -65,7 +67,7 @@ export class RefusalTally {
     const current = now === undefined ? Number.POSITIVE_INFINITY : Math.floor(now.getTime() / MINUTE_MS);
     const ended = [...this.minutes.keys()].filter((minute) => minute < current).sort((a, b) => a - b);
     return ended.flatMap((minute) => {
-      const counts = [...(this.minutes.get(minute)?.values() ?? [])];
+      const counts = [...(this.minutes.get(minute)?.counts.values() ?? [])];
       this.minutes.delete(minute);
       return counts.map((c) => summary(c, place));
     });
@@ -83,13 +85,4 @@ function summary(counted: RefusalCount, place: SummaryPlace): AuditEntry {
     handle: place.handle,
     detail: { peer, reason, count, from, to },
   };
-}
-
-function knows(counts: ReadonlyMap<string, RefusalCount>, peer: string): boolean {
-  for (const counted of counts.values()) if (counted.peer === peer) return true;
-  return false;
-}
-
-function peers(counts: ReadonlyMap<string, RefusalCount>): number {
-  return new Set([...counts.values()].map((c) => c.peer)).size;
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { statSync } from "node:fs";
 import { join } from "node:path";
 import { AuthError, describeOsError, StorageError, UsageError } from "../errors.js";
 import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
@@ -147,16 +146,9 @@ export class OwnerPin {
   }
 
   private read(): OwnerState | null {
-    const path = join(this.directory, FILE);
     let text: string | null;
     try {
-      // No PIN is the common case, read on every owner operation, and a read that fails with
-      // ENOENT throws, which costs tens of µs. A stat that does not throw looks first; it answers
-      // "no PIN" only when the store directory is there and the file is not.
-      const absent =
-        !statSync(path, { throwIfNoEntry: false }) &&
-        statSync(this.directory, { throwIfNoEntry: false })?.isDirectory();
-      text = absent ? null : readOptionalFile(path);
+      text = readOptionalFile(join(this.directory, FILE));
     } catch (error) {
       throw new StorageError(`cannot read the owner PIN state: ${describeOsError(error)}`);
     }

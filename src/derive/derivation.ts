@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { bytesToNumberBE, numberToBytesBE } from "@noble/curves/utils.js";
-import { expand, extract } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { hkdfExpand, hkdfExtract } from "./hkdf.js";
 import { okpPublicKey, p256PublicKey } from "./openssl-keys.js";
 
 /**
@@ -42,20 +41,20 @@ export function deriveKeys(
   identifier: Uint8Array,
   which: readonly KeyAlgorithm[] = ["ed25519", "x25519", "p256"],
 ) {
-  const prk = extract(sha256, identifier, SALT);
+  const prk = hkdfExtract(SALT, identifier);
   try {
-    const seed = expand(sha256, prk, LABELS.ed25519, 32);
+    const seed = expanded(prk, LABELS.ed25519, 32);
     const edPublic = okpPublicKey("Ed25519", seed);
     const keys: { -readonly [K in keyof DerivedKeys]?: DerivedKeys[K] } & { handle: string } = {
       handle: handleOf(edPublic),
       ed25519: { seed, publicKey: edPublic },
     };
     if (which.includes("x25519")) {
-      const secret = expand(sha256, prk, LABELS.x25519, 32);
+      const secret = expanded(prk, LABELS.x25519, 32);
       keys.x25519 = { secret, publicKey: okpPublicKey("X25519", secret) };
     }
     if (which.includes("p256")) {
-      const wide = expand(sha256, prk, LABELS.p256, 48);
+      const wide = expanded(prk, LABELS.p256, 48);
       // 48 bytes reduced mod n-1 keep the bias below 2^-128, and +1 keeps the scalar off zero.
       const scalar = numberToBytesBE((bytesToNumberBE(wide) % (P256_ORDER - 1n)) + 1n, 32);
       wide.fill(0);
@@ -74,9 +73,9 @@ export function deriveAll(identifier: Uint8Array): DerivedKeys {
 
 /** A 32-byte key that seals one of the element's files (`purpose`); the caller zeroes it. */
 export function deriveStorageKey(identifier: Uint8Array, purpose: keyof typeof STORAGE_LABELS): Uint8Array {
-  const prk = extract(sha256, identifier, SALT);
+  const prk = hkdfExtract(SALT, identifier);
   try {
-    return expand(sha256, prk, STORAGE_LABELS[purpose], 32);
+    return expanded(prk, STORAGE_LABELS[purpose], 32);
   } finally {
     prk.fill(0);
   }
@@ -91,6 +90,12 @@ export function deriveHandle(identifier: Uint8Array): string {
 
 export function handleOf(ed25519PublicKey: Uint8Array): string {
   return createHash("sha256").update(ed25519PublicKey).digest().subarray(0, 16).toString("hex");
+}
+
+/** HKDF-Expand's bytes as a plain Uint8Array, as every derived key is handed out. */
+function expanded(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const out = hkdfExpand(prk, info, length);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /** Zeroes every private key in `keys` (public keys and the handle stay readable). */
