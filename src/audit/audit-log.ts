@@ -70,6 +70,8 @@ export const GENERATING: ReadonlySet<string> = new Set(["init", "reset", "mode-r
 const COMMITTED = new Set(["ok", PENDING, "erase-incomplete"]);
 
 const GENESIS = "0".repeat(64);
+/** Unsynced lines kept for a journal: more than any journal holds, so past it none is kept. */
+const UNSYNCED_KEPT = 16 * 1024;
 /** The head file of earlier versions: replaced per record, now the store's generation anchors the log. */
 const LEGACY_HEAD = "audit.head";
 
@@ -85,6 +87,19 @@ export class AuditLog {
   /** The last whole record's sequence number and hash, once read. */
   private last: { seq: number; hash: string } | null = null;
   private legacyHeadGone = false;
+
+  /**
+   * The live log's size as this object left it, once known: a statx after a write costs as much
+   * as an fdatasync here, so the torn-tail check (which needs the size) runs once, not per append.
+   */
+  private end: number | null = null;
+
+  /**
+   * The lines this object appended since it last synced the log, oldest first: what a journal must
+   * carry. Null until it first syncs (lines another process left unsynced may precede ours, which no
+   * journal of ours carries) and once they outgrow any journal: the next journaled append syncs.
+   */
+  private unsynced: { lines: Buffer[]; size: number } | null = null;
 
   /** The topmost directory the last intent made (a first init's store), until a record follows it. */
   private made: string | undefined;
@@ -104,6 +119,63 @@ export class AuditLog {
    * a refusal), else durable with the next synced append (an outcome whose intent is durable).
    */
   append(entry: AuditEntry, options: { readonly sync?: boolean } = {}): AuditRecord {
+    return this.write(entry, (options.sync ?? true) ? "now" : "later").record;
+  }
+
+  /**
+   * Appends `entry` (a commit's intent) unsynced and returns, with the record, the journal the
+   * commit carries in its own durable write: every line this log has appended since it last synced,
+   * this one last (docs/spec.md §9.3). When they would not fit in `capacity` bytes, the log is
+   * synced instead and the journal is null: the intent is durable already.
+   */
+  appendJournaled(entry: AuditEntry, capacity: number): { record: AuditRecord; journal: Uint8Array | null } {
+    return this.write(entry, { capacity });
+  }
+
+  /**
+   * Takes back from `journal` (the lines a commit carried, docs/spec.md §9.3) the records a crash
+   * kept from the log: those after the log's last one, when they continue its chain. Returns how
+   * many were appended (synced); lines that do not continue it are left for verify() to report.
+   */
+  recover(journal: Uint8Array): number {
+    const missing = this.beyond(journal, this.lastRecord() ?? { seq: 0, hash: GENESIS });
+    if (missing.length === 0) return 0;
+    const path = join(this.directory, LOG);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+    } catch (error) {
+      throw this.failure(path, error);
+    }
+    try {
+      const end = this.trimTornTail(fd);
+      const bytes = Buffer.from(missing.map((line) => `${line}\n`).join(""));
+      try {
+        for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+        fdatasyncSync(fd);
+      } catch (error) {
+        ftruncateSync(fd, end);
+        throw error;
+      }
+      this.last = null;
+      this.end = null;
+      this.unsynced = { lines: [], size: 0 };
+      return missing.length;
+    } catch (error) {
+      throw this.failure(path, error);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Writes one record: synced before it returns (`now`), left for the next synced append
+   * (`later`), or left for a commit to carry as a journal of at most `capacity` bytes.
+   */
+  private write(
+    entry: AuditEntry,
+    sync: "now" | "later" | { readonly capacity: number },
+  ): { record: AuditRecord; journal: Uint8Array | null } {
     const path = join(this.directory, LOG);
     let fd: number;
     try {
@@ -115,8 +187,11 @@ export class AuditLog {
       throw this.failure(path, error);
     }
     try {
-      let end = this.trimTornTail(fd);
+      let end = this.end ?? this.trimTornTail(fd);
       if (end >= this.rotateBytes) {
+        // Every record of a file rotated aside is durable in it: the journals no longer cover it.
+        if (this.unsynced?.size !== 0) fdatasyncSync(fd);
+        this.unsynced = { lines: [], size: 0 };
         closeSync(fd);
         fd = -1;
         fd = rotate(this.directory);
@@ -127,19 +202,30 @@ export class AuditLog {
       const body = { seq, ...entry, prev: last.hash };
       const record: AuditRecord = { ...body, hash: digest(body) };
       const line = Buffer.from(`${JSON.stringify(record)}\n`);
+      const pending = this.unsynced;
+      const size = (pending?.size ?? 0) + line.length;
+      const journaled = typeof sync === "object" && pending !== null && size <= sync.capacity;
+      let written = 0;
       try {
-        for (let done = 0; done < line.length; ) done += writeSync(fd, line, done);
-        if (options.sync ?? true) fdatasyncSync(fd);
+        while (written < line.length) written += writeSync(fd, line, written);
+        if (sync === "now" || (typeof sync === "object" && !journaled)) fdatasyncSync(fd);
       } catch (error) {
         // A record only counts once it is whole (and synced, when asked): a partial one is cut off.
         try {
-          ftruncateSync(fd, end);
+          ftruncateSync(fd, fstatSync(fd).size - written);
         } catch {}
         throw error;
       }
       this.last = { seq, hash: record.hash };
+      this.end = end + line.length;
+      const synced = sync === "now" || (typeof sync === "object" && !journaled);
+      if (synced) this.unsynced = { lines: [], size: 0 };
+      else if (pending && size <= UNSYNCED_KEPT) {
+        pending.lines.push(line);
+        pending.size = size;
+      } else this.unsynced = null;
       this.dropLegacyHead();
-      return record;
+      return { record, journal: journaled ? Buffer.concat(this.unsynced?.lines ?? [], size) : null };
     } catch (error) {
       if (error instanceof StorageError) throw error;
       throw this.failure(path, error);
@@ -161,6 +247,7 @@ export class AuditLog {
       if (readdirSync(this.directory).join() !== LOG) return false;
       unlinkSync(join(this.directory, LOG));
       this.last = null;
+      this.end = null;
       for (let dir = this.directory; ; dir = dirname(dir)) {
         rmdirSync(dir);
         if (dir === made) break;
@@ -172,9 +259,12 @@ export class AuditLog {
     }
   }
 
-  /** Every record, oldest first; lines that do not parse are reported by verify(), skipped here. */
-  read(): AuditRecord[] {
-    return logLines(this.directory).flatMap((line) => {
+  /**
+   * Every record, oldest first, with those of `journal` the log lacks (a crash kept them from it:
+   * the next writer takes them back); lines that do not parse are reported by verify(), skipped here.
+   */
+  read(journal?: Uint8Array | null): AuditRecord[] {
+    return this.lines(journal).flatMap((line) => {
       try {
         return [JSON.parse(line) as AuditRecord];
       } catch {
@@ -190,8 +280,8 @@ export class AuditLog {
    * out, the chain is checked from the first kept record, and the generations up to the one it
    * names are left to the records that were dropped (docs/spec.md §9.4).
    */
-  verify(committed?: { readonly generation: number }): AuditVerdict {
-    const lines = logLines(this.directory);
+  verify(committed?: { readonly generation: number }, journal?: Uint8Array | null): AuditVerdict {
+    const lines = this.lines(journal);
     const start = this.start(lines[0]);
     if (typeof start === "string") return { intact: false, records: 0, problem: start };
     let previous = start.previous;
@@ -263,6 +353,43 @@ export class AuditLog {
     };
   }
 
+  /** The log's lines, then those of `journal` that follow its last record. */
+  private lines(journal?: Uint8Array | null): string[] {
+    const lines = logLines(this.directory);
+    if (!journal) return lines;
+    let last = { seq: 0, hash: GENESIS };
+    try {
+      const tail = lines.at(-1);
+      if (tail !== undefined) last = JSON.parse(tail) as AuditRecord;
+    } catch {
+      return lines;
+    }
+    return [...lines, ...this.beyond(journal, last)];
+  }
+
+  /**
+   * The lines of `journal` after `last`, when the first of them continues it (its sequence number
+   * and its link); none otherwise.
+   */
+  private beyond(journal: Uint8Array, last: { readonly seq: number; readonly hash: string }): string[] {
+    const lines = Buffer.from(journal.buffer, journal.byteOffset, journal.length)
+      .toString("utf8")
+      .split("\n")
+      .filter((line) => line !== "");
+    const records = lines.flatMap((line) => {
+      try {
+        const record = JSON.parse(line) as Partial<AuditRecord>;
+        return typeof record.seq === "number" ? [{ line, record }] : [];
+      } catch {
+        return [];
+      }
+    });
+    const after = records.filter(({ record }) => (record.seq as number) > last.seq);
+    const first = after[0]?.record;
+    if (!first || first.seq !== last.seq + 1 || first.prev !== last.hash) return [];
+    return after.map(({ line }) => line);
+  }
+
   /** A record cut short (a crash or a full disk mid-write) never counted: it is cut off. Returns the size. */
   private trimTornTail(fd: number): number {
     const size = fstatSync(fd).size;
@@ -309,6 +436,8 @@ export class AuditLog {
 
   private failure(path: string, error: unknown): StorageError {
     this.last = null;
+    this.end = null;
+    this.unsynced = null;
     return new StorageError(
       `cannot append to the audit log ${path}: ${describeOsError(error)}`,
       "audit-failure",

@@ -13,14 +13,18 @@ export const PROTOCOL = 2;
  * Specified in docs/spec.md §7.2.
  */
 export function signedBytes(label: string, ...parts: readonly (Uint8Array | string)[]): Uint8Array {
-  const encoded = parts.map((part) => (typeof part === "string" ? Buffer.from(part, "utf8") : part));
-  const out = Buffer.alloc(label.length + 1 + encoded.reduce((sum, part) => sum + 4 + part.length, 0));
+  // Sized first and written in place: every bind and command makes several of these.
+  let size = label.length + 1;
+  for (const part of parts) size += 4 + (typeof part === "string" ? Buffer.byteLength(part) : part.length);
+  const out = Buffer.allocUnsafe(size);
   let at = out.write(label, 0, "latin1");
   out[at++] = 0;
-  for (const part of encoded) {
-    at = out.writeUInt32BE(part.length, at);
-    out.set(part, at);
-    at += part.length;
+  for (const part of parts) {
+    const length = typeof part === "string" ? Buffer.byteLength(part) : part.length;
+    at = out.writeUInt32BE(length, at);
+    if (typeof part === "string") out.write(part, at, "utf8");
+    else out.set(part, at);
+    at += length;
   }
   return out;
 }

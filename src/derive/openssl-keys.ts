@@ -1,4 +1,4 @@
-import { createECDH, createPrivateKey, createPublicKey } from "node:crypto";
+import { createECDH, createPrivateKey } from "node:crypto";
 
 /**
  * The public halves of the derived keys (docs/spec.md §4.2), computed by OpenSSL: an Ed25519 key
@@ -12,14 +12,15 @@ import { createECDH, createPrivateKey, createPublicKey } from "node:crypto";
  * the key from `d` alone (OpenSSL computes its public half); `x` must be a string and is not read,
  * so it is left empty. A Node that checked it against `d` would refuse the key (an error, never a
  * wrong key): the public key read back is always OpenSSL's own.
- * As with signing (signature.ts), the secret passes through a base64url string that cannot be
- * zeroed, and OpenSSL's copy is cleared when the key object is collected.
+ * As with signing (signature.ts), the secret passes through base64url strings (the import's and
+ * the export's) that cannot be zeroed, and OpenSSL's copy is cleared when the key object is collected.
  */
 export function okpPublicKey(curve: "Ed25519" | "X25519", secret: Uint8Array): Uint8Array {
   if (secret.length !== 32) throw new RangeError(`an ${curve} secret is 32 bytes`);
   const d = Buffer.from(secret.buffer, secret.byteOffset, secret.length).toString("base64url");
   const privateKey = createPrivateKey({ key: { kty: "OKP", crv: curve, d, x: "" }, format: "jwk" });
-  const { x } = createPublicKey(privateKey).export({ format: "jwk" });
+  // The private key's own JWK carries OpenSSL's public half: no public key object is made for it.
+  const { x } = privateKey.export({ format: "jwk" });
   const publicKey = typeof x === "string" ? Buffer.from(x, "base64url") : Buffer.alloc(0);
   if (publicKey.length !== 32) throw new Error(`OpenSSL gave no ${curve} public key`);
   return new Uint8Array(publicKey);

@@ -26,5 +26,5 @@ export function publicKeyObject(algorithm: KeyAlgorithm, publicKey: Uint8Array):
 }
 
 function base64url(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("base64url");
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64url");
 }

@@ -70,6 +70,7 @@ export class ControlUnit {
       audit: options.audit ?? null,
       now: this.now,
       current: () => store.info(),
+      journal: () => store.journal(),
     });
     const pipeline = new RequestPipeline({
       store,

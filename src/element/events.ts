@@ -90,6 +90,11 @@ export class ElementEvents {
     queueMicrotask(() => tell(this.scheduleListeners, undefined));
   }
 
+  /** Some lifecycle listener acts on an outgoing identifier. */
+  get retiring(): boolean {
+    return [...this.lifecycleListeners].some((listener) => listener.retire !== undefined);
+  }
+
   /**
    * Every lifecycle listener's `retire`, in order, with read access to the outgoing identifier
    * until the last one is done. Returns the failures ("registry:retire"), for the audit record.

@@ -11,6 +11,7 @@ import type { Actor, Credentials } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
 import { AuthError, ReidError, StorageError } from "../errors.js";
+import { AREA_VERDICTS } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
 
 export type AuditDetail = AuditEntry["detail"];
@@ -22,10 +23,12 @@ export interface Intended {
 }
 
 /**
- * Writes the operation's intent to the audit log, durably, before anything changes (once; later
- * calls do nothing). Throws `audit-failure` when it cannot: the operation must then change nothing.
+ * Writes the operation's intent to the audit log before anything changes (once; later calls do
+ * nothing), durably; or, given a commit's journal capacity, unsynced, returning the journal the
+ * commit must carry in its own durable write (docs/spec.md §9.3; null: the intent is durable
+ * already). Throws `audit-failure` when it cannot: the operation must then change nothing.
  */
-export type Intend = (at: Intended) => void;
+export type Intend = (at: Intended, options?: { readonly journal?: number }) => Uint8Array | null;
 
 /** The record of an intent or refusal when the store cannot be read. */
 const UNREAD: Intended = { generation: 0, handle: null };
@@ -51,6 +54,8 @@ export interface GateParts {
   readonly now: () => Date;
   /** The element's record now, for the audit record of a refusal. */
   readonly current: () => Promise<RecordInfo>;
+  /** The audit lines the record in force carries (IdentifierStore.journal). */
+  readonly journal: () => Promise<Uint8Array | null>;
 }
 
 /**
@@ -59,6 +64,9 @@ export interface GateParts {
  * recorded, whatever it is.
  */
 export class OwnerGate {
+  /** The log has taken back what the record in force carried (recover()). */
+  private recovered = false;
+
   constructor(private readonly parts: GateParts) {}
 
   /**
@@ -82,11 +90,18 @@ export class OwnerGate {
     };
     let intent: AuditRecord | null = null;
     let unwritable = false;
-    const intend: Intend = (at) => {
+    const intend: Intend = (at, options = {}) => {
       const audit = this.parts.audit;
-      if (intent || !audit) return;
+      if (intent || !audit) return null;
+      const entry = this.entry(named(), actor, PENDING, at, details());
       try {
-        intent = audit.append(this.entry(named(), actor, PENDING, at, details()));
+        if (!options.journal) {
+          intent = audit.append(entry);
+          return null;
+        }
+        const { record, journal } = audit.appendJournaled(entry, options.journal);
+        intent = record;
+        return journal;
       } catch (error) {
         unwritable = true;
         throw new StorageError(
@@ -97,6 +112,7 @@ export class OwnerGate {
     };
     let result: { record: RecordInfo; value: T };
     try {
+      await this.recover();
       if (!actor.preauthorized) await this.authorize(actor.credentials);
       // A store that cannot be read does not stop an operation beside it (a PIN change): its
       // intent names no generation, as a refusal's record does.
@@ -143,6 +159,7 @@ export class OwnerGate {
   async summarise(summaries: (place: SummaryPlace) => AuditEntry[]): Promise<number> {
     const audit = this.parts.audit;
     if (!audit) return 0;
+    await this.recover();
     const current = await this.parts.current().catch(() => UNREAD);
     const entries = summaries({ generation: current.generation, handle: current.handle });
     entries.forEach((entry, i) => {
@@ -160,7 +177,29 @@ export class OwnerGate {
     if (!audit) return { records: [], verdict: { intact: true, records: 0, head: "0".repeat(64) } };
     // A store that cannot be read is reported by the commands that need it; the chain is still checked.
     const committed = await this.parts.current().catch(() => undefined);
-    return { records: operations(audit.read()), verdict: audit.verify(committed) };
+    // With what the record in force carries (a crash kept it from the log; a writer takes it back).
+    const journal = await this.parts.journal().catch(() => null);
+    return { records: operations(audit.read(journal)), verdict: audit.verify(committed, journal) };
+  }
+
+  /**
+   * Before this gate's first record: takes back into the log what the record in force carries and
+   * a crash kept from it (docs/spec.md §9.3), so the chain goes on from the whole log. Areas that
+   * read but cannot serve (corrupt, another store's, sealed without the key) are left to the
+   * operation to report; an area or log that cannot be read refuses it.
+   */
+  private async recover(): Promise<void> {
+    const audit = this.parts.audit;
+    if (this.recovered || !audit) return;
+    let journal: Uint8Array | null;
+    try {
+      journal = await this.parts.journal();
+    } catch (error) {
+      if (error instanceof ReidError && AREA_VERDICTS.has(error.code)) journal = null;
+      else throw error;
+    }
+    if (journal) audit.recover(journal);
+    this.recovered = true;
   }
 
   /** An intent's outcome follows it unsynced: the intent is durable, the next sync carries it. */

@@ -29,13 +29,19 @@ export class ProcessingUnit {
     private readonly fifo: () => Promise<FifoCache>,
   ) {}
 
-  async writeIdentifier(current: RecordInfo, format: IdentifierFormat): Promise<StoredRecord> {
+  /** `journal`: the audit lines the commit carries (IdentifierStore's CommitOptions). */
+  async writeIdentifier(
+    current: RecordInfo,
+    format: IdentifierFormat,
+    journal?: Uint8Array,
+  ): Promise<StoredRecord> {
     const fifo = await this.fifo();
     return this.commitIdentifier(
       current,
       format,
       "random",
       await processRandom(format, (length) => fifo.read(length)),
+      journal,
     );
   }
 
@@ -47,9 +53,11 @@ export class ProcessingUnit {
     current: RecordInfo,
     format: IdentifierFormat,
     root: Uint8Array,
+    journal?: Uint8Array,
   ): Promise<StoredRecord> {
     const { factoryIdentifier } = await import("../factory/identifier.js");
-    return this.commitIdentifier(current, format, "factory", await factoryIdentifier(root, format));
+    const identifier = await factoryIdentifier(root, format);
+    return this.commitIdentifier(current, format, "factory", identifier, journal);
   }
 
   private async commitIdentifier(
@@ -57,11 +65,12 @@ export class ProcessingUnit {
     format: IdentifierFormat,
     mode: ElementMode,
     identifier: Uint8Array,
+    journal: Uint8Array | undefined,
   ): Promise<StoredRecord> {
     try {
       // The handle goes into the record with the identifier, so status never derives a key.
       const { deriveHandle } = await loadDerivation();
-      return await this.store.commit({
+      const next = {
         state: "set",
         generation: current.generation + 1,
         format,
@@ -69,14 +78,16 @@ export class ProcessingUnit {
         mode,
         handle: deriveHandle(identifier),
         identifier,
-      });
+      } as const;
+      return await this.store.commit(next, journal ? { journal } : {});
     } finally {
       identifier.fill(0);
     }
   }
 
-  eraseIdentifier(current: RecordInfo): Promise<StoredRecord> {
-    return this.store.commit({ ...current, state: "blank", handle: null, identifier: null });
+  eraseIdentifier(current: RecordInfo, journal?: Uint8Array): Promise<StoredRecord> {
+    const blank = { ...current, state: "blank", handle: null, identifier: null } as const;
+    return this.store.commit(blank, journal ? { journal } : {});
   }
 
   /** Commits `current` again with `change` (settings); through a sealing store this also seals it. */

@@ -87,12 +87,14 @@ export class RequestPipeline {
         return this.commitNotified(
           { type, requested: request.type, origin, current, failures },
           intend,
-          () =>
+          (journal) =>
             type === "erase"
-              ? processing.eraseIdentifier(current)
+              ? processing.eraseIdentifier(current, journal)
               : factory
-                ? this.writeFactory(current, { kind: factory, format })
-                : processing.writeIdentifier(current, format),
+                ? this.writeFactory(current, journal, { kind: factory, format })
+                : processing.writeIdentifier(current, format, journal),
+          // Provisioning the factory side is a change before the commit: its intent comes first.
+          { journaled: !factory },
         );
       },
       detail,
@@ -124,10 +126,10 @@ export class RequestPipeline {
           return this.commitNotified(
             { type: name, requested: name, origin: undefined, current, failures },
             intend,
-            () =>
+            (journal) =>
               mode === "random"
-                ? this.parts.processing.writeIdentifier(current, current.format)
-                : this.writeFactory(current),
+                ? this.parts.processing.writeIdentifier(current, current.format, journal)
+                : this.writeFactory(current, journal),
           );
         },
         () => ({ ...(from ? { from } : {}), ...listenerFailures(failures) }),
@@ -197,25 +199,33 @@ export class RequestPipeline {
    * Records the intent (the generation the commit will leave), then runs `write` (one commit)
    * between the lifecycle listeners' `retire` and `changed`, and notifies its outcome. The checks
    * before come first, so a refused request is one record; the intent before anything changes, so
-   * a commit is never unrecorded, whenever the process dies (docs/spec.md §9.3).
+   * a commit is never unrecorded, whenever the process dies (docs/spec.md §9.3). The intent is
+   * carried by the commit in its own durable write (`journal`) when the store keeps journals and
+   * nothing else acts first (listeners on the outgoing identifier, `journaled: false`); otherwise
+   * it is synced before.
    */
   private async commitNotified(
     change: Change,
     intend: Intend,
-    write: () => Promise<StoredRecord>,
+    write: (journal: Uint8Array | undefined) => Promise<StoredRecord>,
+    options: { readonly journaled?: boolean } = {},
   ): Promise<{ record: RecordInfo; value: Notification }> {
     const { current, failures } = change;
-    intend({
-      generation: change.type === "erase" ? current.generation : current.generation + 1,
-      handle: null,
-    });
+    const journaled = options.journaled !== false && !this.parts.events.retiring;
+    const journal = intend(
+      {
+        generation: change.type === "erase" ? current.generation : current.generation + 1,
+        handle: null,
+      },
+      { journal: journaled ? this.parts.store.journalCapacity : 0 },
+    );
     // Before anything changes, while the outgoing identifier's keys can still sign.
     if (current.state === "set") {
       const outgoing = { generation: current.generation, handle: current.handle };
       failures.push(...(await this.parts.events.retire(outgoing, (task) => this.readIdentifier(task))));
     }
     try {
-      const next = await write();
+      const next = await write(journal ?? undefined);
       next.identifier?.fill(0);
       return { record: next, value: await this.changed(change, next) };
     } catch (error) {
@@ -248,13 +258,17 @@ export class RequestPipeline {
    * The factory identifier, in the format it was provisioned with; init --factory provisions
    * `provision` (source and format) first.
    */
-  private async writeFactory(current: RecordInfo, provision?: Provisioning): Promise<StoredRecord> {
+  private async writeFactory(
+    current: RecordInfo,
+    journal: Uint8Array | undefined,
+    provision?: Provisioning,
+  ): Promise<StoredRecord> {
     const factory = this.parts.factory;
     if (!factory) throw new StorageError("this element has no factory side", "no-factory");
     if (provision) await factory.provision(provision);
     const { root, format } = await factory.root();
     try {
-      return await this.parts.processing.writeFactoryIdentifier(current, format, root);
+      return await this.parts.processing.writeFactoryIdentifier(current, format, root, journal);
     } finally {
       root.fill(0);
     }

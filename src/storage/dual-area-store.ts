@@ -1,6 +1,12 @@
 import { StateError, StorageError } from "../errors.js";
 import { defaultFormat } from "../format/format.js";
-import { EraseIncompleteError, type IdentifierStore, type LoadOptions } from "./identifier-store.js";
+import {
+  type CommitOptions,
+  EraseIncompleteError,
+  type IdentifierStore,
+  type LoadOptions,
+} from "./identifier-store.js";
+import { decodeJournal, encodeJournal, JOURNAL_OVERHEAD } from "./journal.js";
 import {
   AREA_SIZE,
   type DecodedArea,
@@ -62,6 +68,7 @@ export interface DualAreaOptions {
  */
 export class DualAreaStore implements IdentifierStore {
   readonly capacity = RECORD_CAPACITY;
+  readonly journalCapacity: number;
   /** The committed record's area (null: never committed) and fields, once read. */
   private current: { area: AreaIndex | null; info: RecordInfo } | null = null;
   /** Areas that may still hold bytes (a torn write, a superseded record we failed to erase). */
@@ -86,6 +93,7 @@ export class DualAreaStore implements IdentifierStore {
     this.location = options.name ?? options.directory;
     this.sealer = options.sealer ?? null;
     this.storeId = options.storeId && Uint8Array.from(options.storeId);
+    this.journalCapacity = Math.max(0, (area.journalCapacity ?? 0) - JOURNAL_OVERHEAD);
   }
 
   get sealingKeyId(): string | null {
@@ -114,7 +122,14 @@ export class DualAreaStore implements IdentifierStore {
     return record;
   }
 
-  async commit(next: IdentifierRecord): Promise<StoredRecord> {
+  async journal(): Promise<Uint8Array | null> {
+    await this.info();
+    const current = this.current;
+    if (current?.area == null || !this.area.journalOf) return null;
+    return decodeJournal(this.area.journalOf(current.area), current.info.epoch);
+  }
+
+  async commit(next: IdentifierRecord, options: CommitOptions = {}): Promise<StoredRecord> {
     await this.info();
     const current = this.current as { area: AreaIndex | null; info: RecordInfo };
     if (next.generation < current.info.generation) {
@@ -144,9 +159,11 @@ export class DualAreaStore implements IdentifierStore {
     );
     const { identifier: _, ...fields } = next;
     const info: RecordInfo = { ...fields, mode: next.mode ?? "random", epoch, sealed };
+    const journal =
+      options.journal && this.journalCapacity > 0 ? encodeJournal(epoch, options.journal) : undefined;
     try {
       if (current.area === null) {
-        await this.area.provision([bytes, new Uint8Array(AREA_SIZE)]);
+        await this.area.provision([bytes, new Uint8Array(AREA_SIZE)], journal);
         this.dirty[1] = false;
         this.current = { area: 0, info };
         return { ...info, identifier: next.identifier };
@@ -154,7 +171,7 @@ export class DualAreaStore implements IdentifierStore {
       const target: AreaIndex = current.area === 0 ? 1 : 0;
       await this.clear(target);
       try {
-        await this.area.write(target, bytes);
+        await this.area.write(target, bytes, journal);
       } catch (error) {
         // The write may sit in a cache while its sync failed; a later read must not find it.
         this.dirty[target] = true;

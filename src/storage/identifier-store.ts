@@ -19,6 +19,11 @@ export interface IdentifierStore {
   /** The id of the key-encryption key the store seals with (a short hash), or null without one. */
   readonly sealingKeyId: string | null;
   /**
+   * Bytes of audit log lines a commit can carry beside its record in the same durable write
+   * (CommitOptions.journal); 0 when the backend keeps none.
+   */
+  readonly journalCapacity: number;
+  /**
    * The newest committed record without its identifier. A store holds its writer lock from open to
    * close, so after the first read it may answer from what it last read or committed.
    */
@@ -34,9 +39,22 @@ export interface IdentifierStore {
    * and leaves the previous record in force when `next` could not be made durable; throws an
    * EraseIncompleteError when `next` is in force but the superseded record could not be erased.
    */
-  commit(next: IdentifierRecord): Promise<StoredRecord>;
+  commit(next: IdentifierRecord, options?: CommitOptions): Promise<StoredRecord>;
+  /**
+   * The audit log lines the record in force carried when the store was read (null: none), for the
+   * log to take back what a crash kept from it (docs/spec.md §9.3).
+   */
+  journal(): Promise<Uint8Array | null>;
   /** Releases the writer lock; the store object is unusable afterwards. */
   close(): Promise<void>;
+}
+
+export interface CommitOptions {
+  /**
+   * The audit log's lines not yet known durable in the log, the commit's intent last (at most
+   * journalCapacity bytes), made durable in the same write as the record (docs/spec.md §9.3).
+   */
+  readonly journal?: Uint8Array;
 }
 
 export interface LoadOptions {
@@ -61,3 +79,15 @@ export class EraseIncompleteError extends StorageError {
     super(`${done} could not be overwritten (${cause}); the next request retries`, "erase-incomplete");
   }
 }
+
+/**
+ * What a store's areas can say of themselves (they read, but cannot serve), which the operations
+ * that need the store report: a long-lived open or a step before the operation leaves them be.
+ */
+export const AREA_VERDICTS: ReadonlySet<string> = new Set([
+  "store-corrupt",
+  "store-foreign",
+  "store-key-missing",
+  "store-key-wrong",
+  "store-not-sealed",
+]);

@@ -3,7 +3,7 @@ import { ReidError, UsageError } from "../errors.js";
 import type { OpenedBackend } from "./backend.js";
 import { backendName, FILES } from "./backends.js";
 import { DualAreaStore } from "./dual-area-store.js";
-import type { IdentifierStore } from "./identifier-store.js";
+import { AREA_VERDICTS, type IdentifierStore } from "./identifier-store.js";
 import type { Sealer } from "./sealer.js";
 import { checkStoreDirectory } from "./store-directory.js";
 import { readStoreFile, type StoreFile } from "./store-file.js";
@@ -104,15 +104,6 @@ export async function openStore(
     throw error;
   }
 }
-
-/** What a store's areas can say of themselves, which its operations report. */
-const AREA_VERDICTS = new Set([
-  "store-corrupt",
-  "store-foreign",
-  "store-key-missing",
-  "store-key-wrong",
-  "store-not-sealed",
-]);
 
 /** Reads the record; what the areas say of themselves waits for the operations, all else throws. */
 async function claim(store: IdentifierStore): Promise<void> {

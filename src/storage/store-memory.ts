@@ -120,12 +120,17 @@ export function rememberingStore(
       await found();
       return store.load(options);
     },
-    commit: async (next) => {
+    journalCapacity: store.journalCapacity,
+    journal: async () => {
+      await found();
+      return store.journal();
+    },
+    commit: async (next, options) => {
       // The store's own checks first (another store's record, a corrupt one): a refused commit
       // leaves no store.json behind in a directory that had none.
       await store.info();
       memory.beforeCommit();
-      const stored = await store.commit(next);
+      const stored = await store.commit(next, options);
       memory.afterCommit();
       // The commit made the store if it was not there: a writer that held the parent moves onto it.
       await lock.settle().catch(() => undefined);

@@ -1,8 +1,10 @@
 // The requests and status as a user meets them: `reid` run as its own process on a private store.
+
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { AREA_FILE } from "../../src/storage/file/file-area.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { assertDifferentSecret, assertSameSecret } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
@@ -298,7 +300,7 @@ describe("store files", () => {
     assert.deepEqual(readdirSync(store).sort(), FILES);
     for (const file of FILES) assert.equal(statSync(join(store, file)).mode & 0o777, 0o600, `${file} mode`);
     for (const area of ["area-0", "area-1"])
-      assert.equal(statSync(join(store, area)).size, 256, `${area} size`);
+      assert.equal(statSync(join(store, area)).size, AREA_FILE, `${area} size`);
     await reidOk(["--store", store, "reset"]);
     await reidOk(["--store", store, "erase"]);
     assert.deepEqual(readdirSync(store).sort(), FILES, "commits leave no other files");

@@ -3,12 +3,14 @@
 // clear line (exit 6); a wrong key is exit 6 too; a bad key file is a usage error (exit 2); no
 // output ever shows the identifier; and the identifier `reid export` wraps is the same before and
 // after `reid seal`.
+
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { recordOfAreaFile } from "../../src/storage/file/file-area.js";
 import { decodeArea } from "../../src/storage/record.js";
 import { AesGcmSealer } from "../../src/storage/sealer.js";
 import { assertOneLineError, type CliOptions, type CliResult, reid } from "../helpers/cli.js";
@@ -322,7 +324,7 @@ describe("sealed store through the CLI", () => {
     assertOneLineError(noKey, 6, /sealed.*key-encryption key/);
     // The record's sealing flag, read straight from the area file.
     const area = currentRecord(store).area;
-    const decoded = decodeArea(new Uint8Array(readFileSync(join(store, `area-${area}`))));
+    const decoded = decodeArea(recordOfAreaFile(new Uint8Array(readFileSync(join(store, `area-${area}`)))));
     assert.ok(decoded.kind === "record" && decoded.record.sealed && decoded.sealed !== null);
     session.assertNoIdentifierShown([identifier]);
   });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { recordOfAreaFile } from "../../src/storage/file/file-area.js";
 import { decodeArea, type StoredRecord } from "../../src/storage/record.js";
 import { reidOk } from "../helpers/cli.js";
 import { containsBytes } from "../helpers/secret.js";
@@ -10,7 +11,7 @@ import { containsBytes } from "../helpers/secret.js";
 export function currentRecord(store: string): StoredRecord & { readonly area: 0 | 1 } {
   let newest: (StoredRecord & { area: 0 | 1 }) | null = null;
   for (const area of [0, 1] as const) {
-    const decoded = decodeArea(new Uint8Array(readFileSync(join(store, `area-${area}`))));
+    const decoded = decodeArea(recordOfAreaFile(new Uint8Array(readFileSync(join(store, `area-${area}`)))));
     if (decoded.kind !== "record") continue;
     if (newest === null || decoded.record.epoch > newest.epoch) newest = { ...decoded.record, area };
   }

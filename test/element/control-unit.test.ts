@@ -14,7 +14,7 @@ import { openRandomSupply, SUPPLY_PROFILES } from "../../src/entropy/open.js";
 import { OsSource } from "../../src/entropy/os-source.js";
 import type { EntropySource } from "../../src/entropy/source.js";
 import { EntropyError, ExitCode, StateError, StorageError } from "../../src/errors.js";
-import type { IdentifierStore } from "../../src/storage/identifier-store.js";
+import type { CommitOptions, IdentifierStore } from "../../src/storage/identifier-store.js";
 import type { IdentifierRecord } from "../../src/storage/record.js";
 import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
@@ -36,10 +36,12 @@ async function pipeline(
     description: inner.description,
     capacity: inner.capacity,
     sealingKeyId: inner.sealingKeyId,
+    journalCapacity: inner.journalCapacity,
     info: () => inner.info(),
     load: () => inner.load(),
+    journal: () => inner.journal(),
     close: () => inner.close(),
-    async commit(next: IdentifierRecord) {
+    async commit(next: IdentifierRecord, options?: CommitOptions) {
       if (failNext) {
         const error = failNext;
         failNext = null;
@@ -47,7 +49,7 @@ async function pipeline(
       }
       const digest = next.identifier ? createHash("sha256").update(next.identifier).digest("hex") : null;
       commits.push({ generation: next.generation, state: next.state, digest });
-      return inner.commit(next);
+      return inner.commit(next, options);
     },
   };
   const supply = openRandomSupply(source, SUPPLY_PROFILES.identifier);

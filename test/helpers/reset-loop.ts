@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AuditLog, GENERATING } from "../../src/audit/audit-log.js";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
+import { recordOfAreaFile } from "../../src/storage/file/file-area.js";
 import { openStore } from "../../src/storage/open.js";
 import { type DecodedArea, decodeArea, encodeRecord, type StoredRecord } from "../../src/storage/record.js";
 import type { StoreSpec } from "../../src/storage/store-spec.js";
@@ -290,7 +291,7 @@ export interface Areas {
 /** Reads and decodes both area files of `store`; hand the result to forget() when done. */
 export function readAreas(store: string): Areas {
   const raw = [readFileSync(join(store, "area-0")), readFileSync(join(store, "area-1"))] as const;
-  const decoded = [decodeArea(raw[0]), decodeArea(raw[1])] as const;
+  const decoded = [decodeArea(recordOfAreaFile(raw[0])), decodeArea(recordOfAreaFile(raw[1]))] as const;
   const records = decoded
     .flatMap((area) => (area.kind === "record" ? [area.record] : []))
     .sort((a, b) => b.epoch - a.epoch);

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { StorageError } from "../../src/errors.js";
+import { AREA_FILE } from "../../src/storage/file/file-area.js";
 import { AREA_SIZE } from "../../src/storage/record.js";
 import { openFileStore } from "../helpers/stores.js";
 import { tempDir } from "../helpers/temp.js";
@@ -31,7 +32,7 @@ test("file store: directory 0700 and area files 0600, whatever the umask", async
   for (const area of ["area-0", "area-1"]) {
     const stats = statSync(join(store, "nested", area));
     assert.equal(stats.mode & 0o777, 0o600);
-    assert.equal(stats.size, AREA_SIZE);
+    assert.equal(stats.size, AREA_FILE);
   }
 });
 

@@ -12,6 +12,7 @@ import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
 import { ExitCode, StorageError } from "../../src/errors.js";
 import type { IdentifierFormat } from "../../src/format/format.js";
+import { recordOfAreaFile } from "../../src/storage/file/file-area.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
 import {
   AREA_SIZE,
@@ -79,8 +80,10 @@ function areaPath(directory: string, index: 0 | 1): string {
   return join(directory, `area-${index}`);
 }
 
+/** The records in the two area files (without the audit journal beside them). */
 function areas(directory: string): [Buffer, Buffer] {
-  return [readFileSync(areaPath(directory, 0)), readFileSync(areaPath(directory, 1))];
+  const record = (index: 0 | 1) => Buffer.from(recordOfAreaFile(readFileSync(areaPath(directory, index))));
+  return [record(0), record(1)];
 }
 
 /** The area holding the record after a clean commit (the other one is all zeros). */
