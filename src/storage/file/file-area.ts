@@ -52,8 +52,6 @@ export class FileArea implements StorageArea {
   private readonly misfit = [false, false];
   /** What the last read of each area found after its record. */
   private readonly journals: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
-  /** Areas whose file has room for a journal (AREA_FILE bytes), as last read or written. */
-  private readonly whole = [false, false];
   private closed = false;
   /** Known once true: we hold the lock, and stat after a write costs as much as half an fdatasync. */
   private known = false;
@@ -118,7 +116,6 @@ export class FileArea implements StorageArea {
         }
       }
       this.syncDirectory(this.location);
-      this.whole[0] = this.whole[1] = true;
     } catch (error) {
       // A refused first commit must leave the store never provisioned: the areas may already be in
       // place when only a directory sync failed, and a later load would find the record in force.
@@ -142,7 +139,6 @@ export class FileArea implements StorageArea {
       const read = bytes.subarray(0, length);
       this.misfit[index] = !fits(read);
       this.journals[index] = fits(read) ? read.slice(AREA_SIZE) : new Uint8Array(0);
-      this.whole[index] = length === AREA_FILE;
       return recordOfAreaFile(read).slice();
     } catch (error) {
       throw this.failure(`cannot read ${this.path(index)}`, error);
@@ -167,7 +163,6 @@ export class FileArea implements StorageArea {
       if (this.misfit[index]) ftruncateSync(fd, bytes.length);
       fdatasyncSync(fd);
       this.misfit[index] = false;
-      this.whole[index] ||= bytes.length === AREA_FILE;
     } catch (error) {
       throw this.failure(`cannot write ${this.path(index)}`, error);
     } finally {
@@ -186,10 +181,12 @@ export class FileArea implements StorageArea {
     return journal;
   }
 
-  /** Zeroes the record and, in a file with room for one, the journal beside it: an erased area is all zeros. */
+  /**
+   * Zeroes the record. A journal beside it stays: audit lines, public like the log they copy, and
+   * bound to the epoch of the record they came with, so never read beside another.
+   */
   async erase(index: AreaIndex): Promise<void> {
-    const zeros = new Uint8Array(AREA_SIZE);
-    await this.write(index, zeros, this.whole[index] ? new Uint8Array(this.journalCapacity) : undefined);
+    await this.write(index, new Uint8Array(AREA_SIZE));
   }
 
   async close(): Promise<void> {
