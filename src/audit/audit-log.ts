@@ -138,8 +138,6 @@ export class AuditLog {
    * many were appended (synced); lines that do not continue it are left for verify() to report.
    */
   recover(journal: Uint8Array): number {
-    const missing = this.beyond(journal, this.lastRecord() ?? { seq: 0, hash: GENESIS });
-    if (missing.length === 0) return 0;
     const path = join(this.directory, LOG);
     let fd: number;
     try {
@@ -148,7 +146,16 @@ export class AuditLog {
       throw this.failure(path, error);
     }
     try {
+      // A torn line first: the chain goes on from the last whole record.
       const end = this.trimTornTail(fd);
+      const last = this.lastRecord() ?? { seq: 0, hash: GENESIS };
+      const missing = this.beyond(journal, last);
+      if (missing.length === 0) {
+        // What the next append would read again.
+        this.last = last;
+        this.end = end;
+        return 0;
+      }
       const bytes = Buffer.from(missing.map((line) => `${line}\n`).join(""));
       try {
         for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
@@ -205,10 +212,11 @@ export class AuditLog {
       const pending = this.unsynced;
       const size = (pending?.size ?? 0) + line.length;
       const journaled = typeof sync === "object" && pending !== null && size <= sync.capacity;
+      const synced = sync === "now" || (typeof sync === "object" && !journaled);
       let written = 0;
       try {
         while (written < line.length) written += writeSync(fd, line, written);
-        if (sync === "now" || (typeof sync === "object" && !journaled)) fdatasyncSync(fd);
+        if (synced) fdatasyncSync(fd);
       } catch (error) {
         // A record only counts once it is whole (and synced, when asked): a partial one is cut off.
         try {
@@ -218,7 +226,6 @@ export class AuditLog {
       }
       this.last = { seq, hash: record.hash };
       this.end = end + line.length;
-      const synced = sync === "now" || (typeof sync === "object" && !journaled);
       if (synced) this.unsynced = { lines: [], size: 0 };
       else if (pending && size <= UNSYNCED_KEPT) {
         pending.lines.push(line);

@@ -2,7 +2,7 @@
 // durable in the log, its intent last, in the same durable write as its record. These tests play
 // a power loss the way it strikes: the log's unsynced tail is gone, the store's record is not.
 import assert from "node:assert/strict";
-import { cpSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { AuditLog } from "../../src/audit/audit-log.js";
@@ -87,6 +87,18 @@ test("a commit carries the log's unsynced lines: whatever tail of them a power l
     assert.deepEqual(logLines(store).slice(0, full.length - 1), full.slice(0, -1));
     assert.equal((await verdict(store)).intact, true);
   }
+});
+
+test("a power loss that also left half a line: the journal's lines still come back after it is cut off", async (t) => {
+  const { store } = tempDir(t);
+  await resetMany(store, 4);
+  const full = logLines(store);
+  loseTail(store, 3);
+  appendFileSync(join(store, "audit.log"), full.at(-3)?.slice(0, 40) ?? "");
+  assert.equal((await verdict(store)).intact, true);
+  await resetOnce(store);
+  assert.deepEqual(logLines(store).slice(0, full.length - 1), full.slice(0, -1));
+  assert.equal((await verdict(store)).intact, true);
 });
 
 test("lines lost beyond what the journal carries are a gap: nothing is taken back, and verify reports the generation", async (t) => {
