@@ -20,6 +20,8 @@ export function bindingCompanion(
 ): LifecycleListener {
   return {
     name: "bindings",
+    // Without bindings there is no device to tell: the reset keeps its intent in its own write.
+    retires: () => existsSync(join(directory, BINDINGS_FILE)),
     async retire({ read }) {
       if (!existsSync(join(directory, BINDINGS_FILE))) return;
       const { revokeAll } = await import("./revoke.js");

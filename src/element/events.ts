@@ -43,6 +43,12 @@ export interface LifecycleListener {
   /** Names the listener in the audit log ("bindings", "registry"). */
   readonly name: string;
   retire?(outgoing: OutgoingIdentifier): Promise<void>;
+  /**
+   * Whether `retire` would act on the outgoing identifier now (absent: whenever it is there). A
+   * request whose listeners would not act commits with its intent in its own durable write
+   * (docs/spec.md §9.3); one they act for writes its intent durably before they do.
+   */
+  retires?(): boolean;
   /** The change is committed; `after` is the notification the request is about to give. */
   changed?(after: Notification): void | Promise<void>;
 }
@@ -90,9 +96,11 @@ export class ElementEvents {
     queueMicrotask(() => tell(this.scheduleListeners, undefined));
   }
 
-  /** Some lifecycle listener acts on an outgoing identifier. */
+  /** Some lifecycle listener would act on the outgoing identifier now. */
   get retiring(): boolean {
-    return [...this.lifecycleListeners].some((listener) => listener.retire !== undefined);
+    return [...this.lifecycleListeners].some(
+      (listener) => listener.retire !== undefined && (listener.retires?.() ?? true),
+    );
   }
 
   /**

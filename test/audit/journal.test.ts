@@ -6,6 +6,8 @@ import { appendFileSync, cpSync, readFileSync, statSync, truncateSync, writeFile
 import { join } from "node:path";
 import { test } from "node:test";
 import { AuditLog } from "../../src/audit/audit-log.js";
+import { BINDINGS_FILE } from "../../src/binding/bindings-file.js";
+import { openComposedElement } from "../../src/daemon/compose.js";
 import { openElement } from "../../src/element/element.js";
 import { AREA_FILE } from "../../src/storage/file/file-area.js";
 import { decodeJournal, encodeJournal } from "../../src/storage/journal.js";
@@ -166,4 +168,35 @@ test("a store whose area files predate journals takes its first journal, growing
   assert.ok(sizes.includes(AREA_FILE), `no area file grew to take a journal: ${sizes.join(", ")}`);
   assert.ok((await journalLines(store)).length >= 1, "the record in force carries no journal");
   assert.equal((await verdict(store)).intact, true);
+});
+
+test("composed with its bindings, as the daemon and the CLI run it, a reset journals its intent unless there are bindings to revoke", async (t) => {
+  const { store } = tempDir(t);
+  const composed = async (requests: readonly ("init" | "reset")[]) => {
+    const element = await openComposedElement({
+      storeDirectory: store,
+      source: { kind: "os" },
+      write: true,
+      lockTimeoutMs: 1000,
+    });
+    try {
+      for (const type of requests) await element.control.submit({ type });
+    } finally {
+      await element.close();
+    }
+  };
+  await composed(["init", "reset", "reset"]);
+  assert.match(
+    (await journalLines(store)).at(-1) ?? "",
+    /"request":"reset".*"outcome":"pending","generation":3/,
+  );
+  // With bindings, devices are told before the change: the intent goes to the log, synced, first.
+  writeFileSync(join(store, BINDINGS_FILE), "{}", { mode: 0o600 });
+  await composed(["reset"]);
+  assert.deepEqual(
+    await journalLines(store),
+    [],
+    "a reset with bindings to revoke carried its intent in a journal",
+  );
+  assert.match(logLines(store).at(-2) ?? "", /"outcome":"pending","generation":4/);
 });
