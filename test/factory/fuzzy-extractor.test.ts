@@ -19,7 +19,7 @@ const RAW32 = { kind: "raw", length: 32 } as const;
 /** A simulated device enrolled as a factory does it; the PUF at `conditions` for later reads. */
 function device(conditions: PufConditions, seed: Uint8Array = randomBytes(32)) {
   const factory = new SimulatedSramPuf(seed, RESPONSE_BITS, { bitErrorRate: 0.05 });
-  const { helper, root } = enrol(factory.readMajority(15));
+  const { helper, root } = enrol(factory.readForEnrolment());
   return { seed, helper, root, puf: new SimulatedSramPuf(seed, RESPONSE_BITS, conditions) };
 }
 

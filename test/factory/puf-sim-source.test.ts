@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FactoryError, StorageError, UsageError } from "../../src/errors.js";
 import { factoryDirectory } from "../../src/factory/provisioning.js";
+import {
+  enrol,
+  type HelperData,
+  RESPONSE_BITS,
+  recoverResponse,
+  reproduce,
+} from "../../src/factory/puf/fuzzy-extractor.js";
 import { PufSimSource, parsePufConditions } from "../../src/factory/puf/puf-sim-source.js";
+import { SimulatedSramPuf } from "../../src/factory/puf/sram-puf.js";
 import { assertDifferentSecret, assertSameSecret } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -27,6 +35,63 @@ test("puf-sim source: enrols once into the store (0600 files, 0700 folder), then
   const second = new PufSimSource(other.store);
   await second.provision();
   assertDifferentSecret(await second.root(), root, "root");
+});
+
+test("puf-sim source: enrolling the same chip again gives its preferred values, so the same root: 40 enrolments at a 10% bit-error rate", async (t) => {
+  const { store } = tempDir(t);
+  const source = new PufSimSource(store, { bitErrorRate: 0.1 });
+  const dir = factoryDirectory(store);
+  const helperPath = join(dir, "puf-sim-helper.json");
+  await source.provision();
+  const seed = Buffer.from(readFileSync(join(dir, "puf-sim-silicon"), "utf8").trim(), "hex");
+  // The chip read without noise: each cell's preferred value, what enrolment must capture.
+  const preferred = new SimulatedSramPuf(seed, RESPONSE_BITS, { bitErrorRate: 0 }).read();
+  const helpers: HelperData[] = [];
+  for (let n = 0; n < 40; n++) {
+    if (n > 0) {
+      unlinkSync(helperPath); // the helper data lost: the chip is enrolled again
+      await source.provision();
+    }
+    const { offset, check } = JSON.parse(readFileSync(helperPath, "utf8")) as {
+      offset: string;
+      check: string;
+    };
+    const helper = { offset: Buffer.from(offset, "hex"), check: Buffer.from(check, "hex") };
+    const enrolled = recoverResponse(preferred, helper);
+    assert.ok(enrolled !== null, `enrolment ${n}: the preferred values do not decode`);
+    let missed = 0;
+    for (let i = 0; i < RESPONSE_BITS; i++) missed += (enrolled[i] as number) ^ (preferred[i] as number);
+    assert.equal(missed, 0, `enrolment ${n} of the chip missed ${missed} cells' preferred values`);
+    helpers.push(helper);
+  }
+  const [first, ...again] = helpers as [HelperData, ...HelperData[]];
+  const root = reproduce(preferred, first);
+  for (const helper of again) {
+    assertDifferentSecret(helper.offset, first.offset, "helper offset");
+    assertSameSecret(reproduce(preferred, helper), root, "root");
+  }
+  assertSameSecret(await source.root(), root, "root");
+});
+
+test("puf-sim source: helper data an earlier enrolment wrote keeps its root, even one that missed a cell's preferred value", async (t) => {
+  const { store } = tempDir(t);
+  const source = new PufSimSource(store);
+  await source.provision();
+  const dir = factoryDirectory(store);
+  const seed = Buffer.from(readFileSync(join(dir, "puf-sim-silicon"), "utf8").trim(), "hex");
+  const response = new SimulatedSramPuf(seed, RESPONSE_BITS, { bitErrorRate: 0 }).read();
+  const today = await source.root();
+  // As a 15-read majority sometimes did: one cell enrolled against its preferred value.
+  response[1234] = (response[1234] as number) ^ 1;
+  const earlier = enrol(response);
+  const text = JSON.stringify({
+    code: "golay24-rep11x11/v1",
+    offset: Buffer.from(earlier.helper.offset).toString("hex"),
+    check: Buffer.from(earlier.helper.check).toString("hex"),
+  });
+  writeFileSync(join(dir, "puf-sim-helper.json"), `${text}\n`);
+  assertDifferentSecret(earlier.root, today, "root");
+  for (let i = 0; i < 20; i++) assertSameSecret(await source.root(), earlier.root, "root");
 });
 
 test("puf-sim source: a damaged helper file or chip is a clear storage error, a noisy chip a factory error", async (t) => {

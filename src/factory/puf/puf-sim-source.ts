@@ -7,8 +7,6 @@ import { factoryDirectory } from "../provisioning.js";
 import { enrol, type HelperData, RESPONSE_BITS, reproduce } from "./fuzzy-extractor.js";
 import { type PufConditions, SimulatedSramPuf } from "./sram-puf.js";
 
-/** Power-ups a factory enrolment takes a majority over. */
-export const ENROLMENT_READS = 15;
 /** The simulated chip's bit-error rate when REID_PUF_SIM does not say. */
 export const DEFAULT_BIT_ERROR_RATE = 0.05;
 const SILICON_FILE = "puf-sim-silicon";
@@ -32,7 +30,7 @@ export class PufSimSource implements FactorySource {
   async provision(): Promise<void> {
     if (this.readHelper() !== null) return;
     const puf = this.chip(true);
-    const response = puf.readMajority(ENROLMENT_READS);
+    const response = puf.readForEnrolment();
     puf.close();
     const { helper, root } = enrol(response);
     response.fill(0);

@@ -23,6 +23,17 @@ export interface PufConditions {
 
 export const TEMPERATURE_DRIFT_PER_C = 0.0004;
 export const AGING_DRIFT_PER_YEAR = 0.004;
+/**
+ * Power-ups an enrolment takes a majority over. One cell enrolled against its preferred value
+ * makes the enrolled response, hence the root, differ between two enrolments of one chip: with 15
+ * reads one enrolment in 500 at the default 5% (2,904 cells, each missed with probability 7e-7 on
+ * average). With 99, a cell that reads wrong 7.5% of the time (the worst at 5%) is missed with
+ * probability 7e-30, one at 15% (the worst at 10%) with 1.4e-16: two enrolments of a chip differ
+ * with probability below 1e-25 at 5% and 1e-12 at 10% (docs/spec.md §2.4).
+ */
+export const ENROLMENT_READS = 99;
+/** Reads whose noise is drawn in one call (99 reads of 2,904 cells: 16 reads, 93 KB at a time). */
+const NOISE_BATCH = 16;
 const SEED_BYTES = 32;
 const SILICON_SALT = new TextEncoder().encode("reid/puf-sim/silicon");
 
@@ -66,20 +77,39 @@ export class SimulatedSramPuf {
   }
 
   /**
-   * The enrolment read: each cell's majority over `reads` power-ups, as a factory does to start
-   * from the cells' preferred values rather than from one noisy read.
+   * The enrolment read: each cell's majority over ENROLMENT_READS power-ups, so the enrolled
+   * response is the cells' preferred values themselves (docs/spec.md §2.4) and enrolling the
+   * chip again gives the same root.
    */
+  readForEnrolment(): Uint8Array {
+    return this.readMajority(ENROLMENT_READS);
+  }
+
+  /** Each cell's majority over `reads` power-ups (fresh noise each, drawn a batch of reads at a time). */
   readMajority(reads: number): Uint8Array {
-    if (!Number.isInteger(reads) || reads < 1 || reads % 2 === 0) throw new RangeError("reads must be odd");
-    const ones = new Uint16Array(this.preferred.length);
-    for (let n = 0; n < reads; n++) {
-      const read = this.read();
-      for (let i = 0; i < ones.length; i++) ones[i] = (ones[i] as number) + (read[i] as number);
-      read.fill(0);
+    if (!Number.isInteger(reads) || reads < 1 || reads > 0xffff || reads % 2 === 0) {
+      throw new RangeError("reads must be odd, at most 65,535");
     }
-    const out = new Uint8Array(ones.length);
-    for (let i = 0; i < out.length; i++) out[i] = 2 * (ones[i] as number) > reads ? 1 : 0;
-    ones.fill(0);
+    const cells = this.preferred.length;
+    const wrong = new Uint16Array(cells);
+    const noise = new Uint16Array(cells * Math.min(reads, NOISE_BATCH));
+    for (let done = 0; done < reads; ) {
+      const batch = Math.min(reads - done, NOISE_BATCH);
+      const draw = noise.subarray(0, batch * cells);
+      randomFillSync(draw);
+      for (let at = 0; at < draw.length; at += cells) {
+        for (let i = 0; i < cells; i++) {
+          if ((draw[at + i] as number) < (this.thresholds[i] as number)) wrong[i] = (wrong[i] as number) + 1;
+        }
+      }
+      done += batch;
+    }
+    noise.fill(0);
+    const out = new Uint8Array(cells);
+    for (let i = 0; i < cells; i++) {
+      out[i] = (this.preferred[i] as number) ^ (2 * (wrong[i] as number) > reads ? 1 : 0);
+    }
+    wrong.fill(0);
     return out;
   }
 
