@@ -83,12 +83,14 @@ test("puf-sim: at a 10% bit-error rate, 10,000 reconstructions give the same ide
   }
 });
 
-test("puf-sim: temperature and aging drift within the code's margin: 2,000 of 2,000 reconstructions", () => {
+test("puf-sim: temperature and aging drift within the code's margin: of 2,000 reconstructions at most 2 fail (cleanly), none is wrong", () => {
   const { helper, root, puf } = device({ bitErrorRate: 0.08, temperatureC: -40, ageYears: 10 });
-  assert.deepEqual(
-    attempts(2000, helper, root, () => puf.read()),
-    { same: 2000, failed: 0, wrong: 0 },
-  );
+  // A read here fails about 3 times in a million (a block past the code's 3 errors), so 2,000
+  // reads see a failure about once in 160 runs and three less than once in 10^7; a margin the
+  // drift exhausted fails hundreds (see the 25% row of bench/puf.ts).
+  const tally = attempts(2000, helper, root, () => puf.read());
+  assert.equal(tally.wrong, 0, JSON.stringify(tally));
+  assert.ok(tally.failed <= 2, `${tally.failed} of 2,000 reconstructions failed: ${JSON.stringify(tally)}`);
 });
 
 test("puf-sim: beyond the code's capacity reconstruction fails with a clear error, never a wrong identifier", () => {
