@@ -13,18 +13,22 @@ export const PROTOCOL = 2;
  * Specified in docs/spec.md §7.2.
  */
 export function signedBytes(label: string, ...parts: readonly (Uint8Array | string)[]): Uint8Array {
-  // Sized first and written in place: every bind and command makes several of these.
-  let size = label.length + 1;
-  for (const part of parts) size += 4 + (typeof part === "string" ? Buffer.byteLength(part) : part.length);
+  // Sized first and written in place, each string encoded once: every bind and command makes
+  // several of these.
+  let size = label.length + 1 + 4 * parts.length;
+  for (const part of parts) size += typeof part === "string" ? Buffer.byteLength(part) : part.length;
   const out = Buffer.allocUnsafe(size);
   let at = out.write(label, 0, "latin1");
   out[at++] = 0;
   for (const part of parts) {
-    const length = typeof part === "string" ? Buffer.byteLength(part) : part.length;
-    at = out.writeUInt32BE(length, at);
-    if (typeof part === "string") out.write(part, at, "utf8");
-    else out.set(part, at);
-    at += length;
+    const start = at;
+    at += 4;
+    if (typeof part === "string") at += out.write(part, at, "utf8");
+    else {
+      out.set(part, at);
+      at += part.length;
+    }
+    out.writeUInt32BE(at - start - 4, start);
   }
   return out;
 }
