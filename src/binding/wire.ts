@@ -2,9 +2,11 @@
  * The binding protocol's version, sent in every message; another one is refused, naming both.
  * v2: a bind needs the owner's setup code (its request carries `proof`, a MAC keyed by the code,
  * instead of v1's `pop`), and its result carries a `mac` instead of the device's signature.
+ * v3: the same messages; the proof and the result are keyed by HKDF's extract itself, not by two
+ * keys expanded from it (bind-keys.ts), so a v2 proof does not pass a v3 device, nor the reverse.
  * Specified in docs/spec.md §7.2.
  */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 
 /**
  * The bytes a signature or MAC covers: a label naming what is signed, then each part with its
