@@ -3,8 +3,11 @@
 // the device does), telemetry seal+open/s (readings sealed by the device and opened by the user,
 // HPKE Auth mode, 64 readings an answer as `reid telemetry --count 64` asks). Goals: >= 1,000,
 // >= 5,000 and >= 10,000 per second. Each figure is printed with a floor or a peer measured in the
-// same run.
-// Usage: node --import tsx bench/binding.ts [--seconds 2]
+// same run. Binds and commands are measured in slices alternating with their floor's (--slices
+// of each, --seconds in all for each side) and reported as medians, so a burst of load from
+// another process on this shared machine lands in a slice or two of either, not in one whole
+// figure.
+// Usage: node --import tsx bench/binding.ts [--seconds 2] [--slices 8]
 import { diffieHellman, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
 import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { checkCommand, parseCommand, signCommand } from "../src/binding/command.js";
@@ -17,17 +20,19 @@ import {
   hello,
 } from "../src/binding/handshake.js";
 import { SUITE } from "../src/binding/hpke/suite.js";
-import { type BindingKeys, partyOf, peerOf } from "../src/binding/parties.js";
+import { type BindingKeys, type Party, partyOf, peerOf } from "../src/binding/parties.js";
 import { openTelemetry, sealTelemetry } from "../src/binding/telemetry.js";
 import { deriveKeys } from "../src/derive/derivation.js";
-import { argument, ratio } from "./stats.js";
+import { argument, percentile, ratio } from "./stats.js";
 
 const seconds = Number(argument("seconds", "2"));
+const slices = Number(argument("slices", "8"));
 const keysOf = () => deriveKeys(randomBytes(32), ["ed25519", "x25519"]) as BindingKeys;
 const deviceKeys = keysOf();
 const userKeys = keysOf();
 const device = partyOf(deviceKeys);
 const user = partyOf(userKeys);
+const perSecond = (value: number) => Math.round(value).toLocaleString("en");
 const json = (value: object) => JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 
 /** Runs `step` for the time given (after a short warm-up) and returns operations per second. */
@@ -45,9 +50,45 @@ async function rate(step: () => unknown): Promise<number> {
   return run(seconds * 1000);
 }
 
+/** Operations per second of a synchronous step for `ms` milliseconds. */
+function sliceRate(step: () => void, ms: number): number {
+  let count = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    step();
+    count++;
+  }
+  return count / ((performance.now() - start) / 1000);
+}
+
+/**
+ * `ours` and `floor` in alternating slices (after a warm-up of each), `slices` of each, the whole
+ * `seconds` for each side: the medians of their rates, and the slowest and fastest of ours.
+ */
+function interleaved(ours: () => void, floor: () => void): { ours: number; floor: number; spread: string } {
+  sliceRate(ours, 200);
+  sliceRate(floor, 200);
+  const ms = (seconds * 1000) / slices;
+  const rates = { ours: [] as number[], floor: [] as number[] };
+  for (let i = 0; i < slices; i++) {
+    rates.ours.push(sliceRate(ours, ms));
+    rates.floor.push(sliceRate(floor, ms));
+  }
+  const spread = `${perSecond(Math.min(...rates.ours))} to ${perSecond(Math.max(...rates.ours))}`;
+  return { ours: percentile(rates.ours, 50), floor: percentile(rates.floor, 50), spread };
+}
+
 const code = "ABCDE12345";
 const wrongCode = () => new Error("wrong code");
+// Each bind pairs a device and a user of these two rings (17 and 16: 272 pairs in turn), so a bind
+// is measured between parties that met 271 binds ago at the earliest, as fresh peers would be:
+// nothing learnt of a peer in one bind may make the next one cheaper.
+const devices = Array.from({ length: 17 }, () => partyOf(keysOf()));
+const users = Array.from({ length: 16 }, () => partyOf(keysOf()));
+let binds = 0;
 function bind(): void {
+  const device = devices[binds % devices.length] as Party;
+  const user = users[binds++ % users.length] as Party;
   const nonce = randomBytes(32);
   const challenge = randomBytes(32);
   const { device: peer } = checkHello(json(hello(device, nonce, challenge)), nonce, device.handle);
@@ -151,12 +192,10 @@ const verdict = (value: number, goal: number) => {
   if (value < goal) missed++;
   return `goal >= ${goal.toLocaleString("en")}/s: ${value >= goal ? "goal met" : "GOAL MISSED"}`;
 };
-const perSecond = (value: number) => Math.round(value).toLocaleString("en");
 for (const figure of figures) {
-  const ours = await rate(figure.run);
-  const floor = await rate(figure.floor);
+  const { ours, floor, spread } = interleaved(figure.run, figure.floor);
   console.log(
-    `${figure.name}: ${perSecond(ours)}/s on one core (${verdict(ours, figure.goal)}); floor (${figure.floorName}) ${perSecond(floor)}/s, ours at ${ratio(ours, floor)} of it`,
+    `${figure.name}: ${perSecond(ours)}/s on one core (${verdict(ours, figure.goal)}); floor (${figure.floorName}) ${perSecond(floor)}/s, ours at ${ratio(ours, floor)} of it (medians of ${slices} interleaved slices each; ours ${spread}/s)`,
   );
 }
 

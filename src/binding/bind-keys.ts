@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { hkdf } from "../derive/hkdf.js";
+import { hkdfExtract } from "../derive/hkdf.js";
 import type { Peer } from "./parties.js";
 import { signedBytes } from "./wire.js";
 
@@ -14,30 +14,31 @@ export interface Transcript {
 }
 
 /**
- * The two MAC keys of a bind (docs/spec.md §7.3, §7.9), from one HKDF-SHA256 of the X25519 secret
- * of the user's and the device's keys and the owner's setup code, salted with the challenge: the
- * user's proof (the code, and with it possession of its X25519 key) and the device's result. The
- * secret is only theirs, so an eavesdropper holds MACs it cannot test a guessed code against.
+ * The MAC key of a bind (docs/spec.md §7.3, §7.9): HKDF-SHA256's extract of the X25519 secret of
+ * the user's and the device's keys and the owner's setup code, salted with the challenge. It keys
+ * both the user's proof (the code, and with it possession of its X25519 key) and the device's
+ * result, whose labels keep one from passing as the other: the extract's output is already a
+ * uniform key, and an expand into two keys (binding protocol v2) cost each side two more HMACs.
+ * The secret is only theirs, so an eavesdropper holds MACs it cannot test a guessed code against.
  */
 export class BindKeys {
   private constructor(
-    private readonly proofKey: Buffer,
-    private readonly resultKey: Buffer,
+    private readonly key: Buffer,
     private readonly transcript: Transcript,
   ) {}
 
   static derive(shared: Uint8Array, code: string, transcript: Transcript): BindKeys {
     const secret = Buffer.concat([shared, Buffer.from(code, "utf8")]);
-    const keys = hkdf(secret, transcript.challenge, "reid/v1/bind/code", 64);
+    const key = hkdfExtract(transcript.challenge, secret);
     secret.fill(0);
-    return new BindKeys(keys.subarray(0, 32), keys.subarray(32), transcript);
+    return new BindKeys(key, transcript);
   }
 
   /** The user's proof: HMAC over the transcript. */
   proof(): Buffer {
     const { nonce, challenge, device, user } = this.transcript;
     return mac(
-      this.proofKey,
+      this.key,
       signedBytes(
         "reid/v1/bind/code",
         nonce,
@@ -60,7 +61,7 @@ export class BindKeys {
   result(counter: number, bound: string): Buffer {
     const { challenge, device, user } = this.transcript;
     return mac(
-      this.resultKey,
+      this.key,
       signedBytes(
         "reid/v1/bind/result",
         challenge,
@@ -78,10 +79,9 @@ export class BindKeys {
     return tag.length === 32 && timingSafeEqual(this.result(counter, bound), tag);
   }
 
-  /** Zeroes both keys once the bind is done. */
+  /** Zeroes the key once the bind is done. */
   wipe(): void {
-    this.proofKey.fill(0);
-    this.resultKey.fill(0);
+    this.key.fill(0);
   }
 }
 

@@ -37,8 +37,9 @@ export function signCommand(
 /** A command as the device received it, checked for shape only (who sent it comes next). */
 export function parseCommand(body: Record<string, unknown>): SignedCommand & { signatureBytes: Uint8Array } {
   const command = readFields(MESSAGES.command.input, body, { what: "command" });
-  const signatureBytes = Buffer.from(command.signature, "hex");
-  return { ...command, signature: hex(signatureBytes), signatureBytes };
+  // The schema took hex of either case; kept as lowercase, as it is written.
+  const signature = command.signature.toLowerCase();
+  return Object.assign(command, { signature, signatureBytes: Buffer.from(signature, "hex") });
 }
 
 /**

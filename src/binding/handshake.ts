@@ -154,7 +154,7 @@ export function checkBindRequest(
   return { user, keys };
 }
 
-/** The device's result, MACed with the request's keys: `counter` is where the user's commands start. */
+/** The device's result, MACed with the request's bind key: `counter` is where the user's commands start. */
 export function bindResult(
   device: Party,
   user: Peer,

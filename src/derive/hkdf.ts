@@ -5,7 +5,7 @@ const HASH_SIZE = 32;
 /**
  * HKDF-SHA256 (RFC 5869) on node:crypto's HMAC, synchronous. node:crypto's own hkdfSync gives the
  * same bytes but fetches OpenSSL's KDF on every call (~35 µs here, against ~5 µs an HMAC): every
- * reset derives its handle with it (derivation.ts), a bind its MAC keys on each side
+ * reset derives its handle with it (derivation.ts), a bind its MAC key on each side
  * (binding/bind-keys.ts), an HPKE context a few times.
  * Held to RFC 5869's vectors and to hkdfSync by test/derive/hkdf.test.ts.
  */

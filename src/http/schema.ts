@@ -196,7 +196,10 @@ export function readFields<F extends Fields>(
       if (unknown !== undefined) throw new UsageError(`unknown field '${shorten(unknown, 64)}'`);
     }
     const out: Record<string, unknown> = {};
-    for (const [name, field] of Object.entries(fields)) {
+    // for...in, not Object.entries: every message of the binding protocol is read here, and the
+    // entries would be a fresh array of pairs each time.
+    for (const name in fields) {
+      const field = fields[name] as Schema<unknown>;
       const value = field.read(Object.hasOwn(body, name) ? body[name] : undefined, name);
       if (value !== undefined) out[name] = value;
     }
