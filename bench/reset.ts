@@ -2,10 +2,11 @@
 // two pwrite + fdatasync of one record's size, which is what a crash-safe replace must cost.
 // Two figures: the durable commit (entropy -> FIFO -> identifier -> A/B commit, both syncs waited
 // for), goal <= 1.5x the floor, and the whole audited reset as the daemon runs it, goal <= 3x: the
-// element composed with its bindings (none here), its intent appended to the audit log before
-// anything changes and carried, with the log's other unsynced lines, in the commit's own durable
-// write (docs/spec.md §9.3; the log itself is synced about once in six operations), the handle
-// derived (docs/spec.md §4.2, OpenSSL's Ed25519), the commit, and its outcome appended after.
+// element composed with its bindings (none here), the handle derived (docs/spec.md §4.2, OpenSSL's
+// Ed25519), its intent naming it appended to the audit log before anything changes and carried,
+// with the log's other unsynced lines, in the commit's own durable write, and the commit; the
+// intent is the reset's one record (docs/spec.md §9.3; the log itself is synced about once in
+// twelve operations).
 // Usage: node --import tsx bench/reset.ts [--dir DIR] [--rounds 10] [--per-round 200]
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";

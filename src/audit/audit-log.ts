@@ -80,7 +80,8 @@ const LEGACY_HEAD = "audit.head";
  * carrying a sequence number, the hash of the record before it and its own hash. An operation's
  * intent (outcome `pending`) is appended and fdatasync'd before anything changes; its outcome
  * follows (`of` names the intent) and is made durable by the next synced append: a crash may lose
- * the outcome, never the intent, and the store's generation says whether a commit happened.
+ * the outcome, never the intent, and the store's generation says whether a commit happened. A
+ * journaled commit's intent, naming its new handle, is its one record when it succeeds.
  * Specified in docs/spec.md §9.
  */
 export class AuditLog {
@@ -450,16 +451,6 @@ export class AuditLog {
       "audit-failure",
     );
   }
-}
-
-/**
- * The log as operations: an intent whose outcome was written is folded into it (the outcome
- * stands for the operation); an intent without one stays, `pending` (the process died, or the
- * outcome could not be written).
- */
-export function operations(records: readonly AuditRecord[]): AuditRecord[] {
-  const outcomes = new Set(records.flatMap((record) => (record.of === undefined ? [] : [record.of])));
-  return records.filter((record) => record.outcome !== PENDING || !outcomes.has(record.seq));
 }
 
 /** SHA-256 over the record's JSON with keys in a fixed order, so the hash does not depend on how it was written. */

@@ -3,9 +3,9 @@ import {
   type AuditLog,
   type AuditRecord,
   type AuditVerdict,
-  operations,
   PENDING,
 } from "../audit/audit-log.js";
+import { operations } from "../audit/operations.js";
 import type { SummaryPlace } from "../audit/refusal-tally.js";
 import type { Actor, Credentials } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
@@ -26,9 +26,14 @@ export interface Intended {
  * Writes the operation's intent to the audit log before anything changes (once; later calls do
  * nothing), durably; or, given a commit's journal capacity, unsynced, returning the journal the
  * commit must carry in its own durable write (docs/spec.md §9.3; null: the intent is durable
- * already). Throws `audit-failure` when it cannot: the operation must then change nothing.
+ * already). `sole`: the intent names what the commit will leave, handle and all, and is its one
+ * record if it succeeds with nothing more to say. Throws `audit-failure` when it cannot: the
+ * operation must then change nothing.
  */
-export type Intend = (at: Intended, options?: { readonly journal?: number }) => Uint8Array | null;
+export type Intend = (
+  at: Intended,
+  options?: { readonly journal?: number; readonly sole?: boolean },
+) => Uint8Array | null;
 
 /** The record of an intent or refusal when the store cannot be read. */
 const UNREAD: Intended = { generation: 0, handle: null };
@@ -73,8 +78,9 @@ export class OwnerGate {
    * One owner operation. Its intent is recorded durably before the work runs (`late`: the work
    * calls `intend` itself, just before it changes anything, so a refusal found first stays one
    * record); an intent that cannot be written refuses the operation (exit 6 `audit-failure`),
-   * nothing changed. The outcome follows; a failure to write it is left unsaid, as the intent and
-   * the store account for the operation (docs/spec.md §2.9, §9.3).
+   * nothing changed. The outcome follows, unless a sole intent already says it (a journaled
+   * commit that succeeded with nothing more to say); a failure to write it is left unsaid, as the
+   * intent and the store account for the operation (docs/spec.md §2.9, §9.3).
    */
   async operation<T>(
     name: string | (() => string),
@@ -89,11 +95,14 @@ export class OwnerGate {
       return value && Object.keys(value).length > 0 ? value : undefined;
     };
     let intent: AuditRecord | null = null;
+    /** A sole intent's detail as written: an outcome follows only if the operation's grew. */
+    let sole: string | null = null;
     let unwritable = false;
     const intend: Intend = (at, options = {}) => {
       const audit = this.parts.audit;
       if (intent || !audit) return null;
       const entry = this.entry(named(), actor, PENDING, at, details());
+      if (options.sole) sole = JSON.stringify(entry.detail ?? {});
       try {
         if (!options.journal) {
           intent = audit.append(entry);
@@ -132,6 +141,16 @@ export class OwnerGate {
         } catch {}
       }
       throw error;
+    }
+    const written = intent as AuditRecord | null;
+    if (
+      written !== null &&
+      sole === JSON.stringify(details() ?? {}) &&
+      written.generation === result.record.generation &&
+      written.handle === result.record.handle
+    ) {
+      // The intent already says all the outcome would (docs/spec.md §9.3): readers fold it to `ok`.
+      return result.value;
     }
     try {
       this.record(named(), actor, "ok", result.record, details(), intent);
@@ -179,7 +198,7 @@ export class OwnerGate {
     const committed = await this.parts.current().catch(() => undefined);
     // With what the record in force carries (a crash kept it from the log; a writer takes it back).
     const journal = await this.parts.journal().catch(() => null);
-    return { records: operations(audit.read(journal)), verdict: audit.verify(committed, journal) };
+    return { records: operations(audit.read(journal), committed), verdict: audit.verify(committed, journal) };
   }
 
   /**

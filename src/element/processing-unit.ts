@@ -17,6 +17,13 @@ const loadDerivation = () => {
 };
 
 /**
+ * The audit journal a commit carries (IdentifierStore's CommitOptions): the lines themselves, or a
+ * callback given the new handle once it is derived, just before the commit, which records the
+ * operation's intent naming it and returns the journal (docs/spec.md §9.3).
+ */
+export type Journal = Uint8Array | undefined | ((handle: string | null) => Uint8Array | undefined);
+
+/**
  * The processing unit: on a request signal it reads random information from the FIFO, turns it
  * into an identifier of the chosen format, and writes it to the storage area, whose commit erases
  * the old one only once the new is durable. It touches the TRNG only through the FIFO and the
@@ -29,11 +36,10 @@ export class ProcessingUnit {
     private readonly fifo: () => Promise<FifoCache>,
   ) {}
 
-  /** `journal`: the audit lines the commit carries (IdentifierStore's CommitOptions). */
   async writeIdentifier(
     current: RecordInfo,
     format: IdentifierFormat,
-    journal?: Uint8Array,
+    journal?: Journal,
   ): Promise<StoredRecord> {
     const fifo = await this.fifo();
     return this.commitIdentifier(
@@ -53,7 +59,7 @@ export class ProcessingUnit {
     current: RecordInfo,
     format: IdentifierFormat,
     root: Uint8Array,
-    journal?: Uint8Array,
+    journal?: Journal,
   ): Promise<StoredRecord> {
     const { factoryIdentifier } = await import("../factory/identifier.js");
     const identifier = await factoryIdentifier(root, format);
@@ -65,33 +71,41 @@ export class ProcessingUnit {
     format: IdentifierFormat,
     mode: ElementMode,
     identifier: Uint8Array,
-    journal: Uint8Array | undefined,
+    journal: Journal,
   ): Promise<StoredRecord> {
     try {
       // The handle goes into the record with the identifier, so status never derives a key.
       const { deriveHandle } = await loadDerivation();
+      const handle = deriveHandle(identifier);
+      const lines = journalFor(journal, handle);
       const next = {
         state: "set",
         generation: current.generation + 1,
         format,
         singleType: current.singleType,
         mode,
-        handle: deriveHandle(identifier),
+        handle,
         identifier,
       } as const;
-      return await this.store.commit(next, journal ? { journal } : {});
+      return await this.store.commit(next, lines ? { journal: lines } : {});
     } finally {
       identifier.fill(0);
     }
   }
 
-  eraseIdentifier(current: RecordInfo, journal?: Uint8Array): Promise<StoredRecord> {
+  eraseIdentifier(current: RecordInfo, journal?: Journal): Promise<StoredRecord> {
     const blank = { ...current, state: "blank", handle: null, identifier: null } as const;
-    return this.store.commit(blank, journal ? { journal } : {});
+    const lines = journalFor(journal, null);
+    return this.store.commit(blank, lines ? { journal: lines } : {});
   }
 
   /** Commits `current` again with `change` (settings); through a sealing store this also seals it. */
   configure(current: StoredRecord, change: { readonly singleType?: boolean }): Promise<StoredRecord> {
     return this.store.commit({ ...current, ...change });
   }
+}
+
+/** The lines a commit carries, asking for them (and so recording the intent) given its handle. */
+function journalFor(journal: Journal, handle: string | null): Uint8Array | undefined {
+  return typeof journal === "function" ? journal(handle) : journal;
 }

@@ -1,3 +1,4 @@
+import { GENERATING } from "../audit/audit-log.js";
 import type { Actor } from "../auth/actor.js";
 import { StateError, StorageError } from "../errors.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
@@ -7,7 +8,7 @@ import { EraseIncompleteError, type IdentifierStore } from "../storage/identifie
 import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
 import type { ElementEvents } from "./events.js";
 import type { AuditDetail, Intend, OwnerGate } from "./owner-gate.js";
-import type { ProcessingUnit } from "./processing-unit.js";
+import type { Journal, ProcessingUnit } from "./processing-unit.js";
 import type { ModeSwitch, Notification, NotifiedRequest, Request, RequestType } from "./request.js";
 import type { Origin } from "./scheduling.js";
 
@@ -202,30 +203,31 @@ export class RequestPipeline {
    * a commit is never unrecorded, whenever the process dies (docs/spec.md §9.3). The intent is
    * carried by the commit in its own durable write (`journal`) when the store keeps journals and
    * nothing else acts first (listeners on the outgoing identifier, `journaled: false`); otherwise
-   * it is synced before.
+   * it is synced before. Carried so, the intent of a new generation is written once its handle is
+   * derived, naming it, and is the commit's one record when it succeeds.
    */
   private async commitNotified(
     change: Change,
     intend: Intend,
-    write: (journal: Uint8Array | undefined) => Promise<StoredRecord>,
+    write: (journal: Journal) => Promise<StoredRecord>,
     options: { readonly journaled?: boolean } = {},
   ): Promise<{ record: RecordInfo; value: Notification }> {
     const { current, failures } = change;
-    const journaled = options.journaled !== false && !this.parts.events.retiring;
-    const journal = intend(
-      {
-        generation: change.type === "erase" ? current.generation : current.generation + 1,
-        handle: null,
-      },
-      { journal: journaled ? this.parts.store.journalCapacity : 0 },
-    );
+    const generation = change.type === "erase" ? current.generation : current.generation + 1;
+    const capacity =
+      options.journaled !== false && !this.parts.events.retiring ? this.parts.store.journalCapacity : 0;
+    const journal: Journal =
+      capacity > 0 && GENERATING.has(change.type)
+        ? (handle: string | null) =>
+            intend({ generation, handle }, { journal: capacity, sole: true }) ?? undefined
+        : (intend({ generation, handle: null }, { journal: capacity }) ?? undefined);
     // Before anything changes, while the outgoing identifier's keys can still sign.
     if (current.state === "set") {
       const outgoing = { generation: current.generation, handle: current.handle };
       failures.push(...(await this.parts.events.retire(outgoing, (task) => this.readIdentifier(task))));
     }
     try {
-      const next = await write(journal ?? undefined);
+      const next = await write(journal);
       next.identifier?.fill(0);
       return { record: next, value: await this.changed(change, next) };
     } catch (error) {
@@ -260,7 +262,7 @@ export class RequestPipeline {
    */
   private async writeFactory(
     current: RecordInfo,
-    journal: Uint8Array | undefined,
+    journal: Journal,
     provision?: Provisioning,
   ): Promise<StoredRecord> {
     const factory = this.parts.factory;

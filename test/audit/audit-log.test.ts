@@ -11,7 +11,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { type AuditEntry, AuditLog, type AuditRecord, operations } from "../../src/audit/audit-log.js";
+import { type AuditEntry, AuditLog, type AuditRecord } from "../../src/audit/audit-log.js";
+import { operations } from "../../src/audit/operations.js";
 import { tempDir } from "../helpers/temp.js";
 
 const GENESIS = "0".repeat(64);
@@ -372,6 +373,56 @@ describe("audit log: crashes", () => {
       [written.seq, "pending"],
       [outcome.seq, "ok"],
     ]);
+  });
+
+  it("a journaled commit's intent, with no outcome, is ok once the store has its generation, unless a later intent names it again", (t) => {
+    const s = store(t);
+    const intent = (generation: number, handle: string | null): AuditEntry => ({
+      ...(ENTRIES[1] as AuditEntry),
+      request: "reset",
+      outcome: "pending",
+      generation,
+      handle,
+    });
+    // A reset whose process died before its commit, then its retry of the same generation.
+    const crashed = new AuditLog(s.dir).append(intent(3, "aa".repeat(16)));
+    const shown = (committed?: { generation: number }) =>
+      operations(new AuditLog(s.dir).read(), committed)
+        .filter((r) => r.seq >= crashed.seq)
+        .map((r) => [r.seq, r.outcome]);
+    assert.deepEqual(shown({ generation: 2 }), [[crashed.seq, "pending"]], "the store never reached it");
+    assert.deepEqual(shown({ generation: 3 }), [[crashed.seq, "ok"]], "the store has its generation");
+    const retry = new AuditLog(s.dir).append(intent(3, "bb".repeat(16)));
+    // Generation 3 was committed once: by the later intent, the one that names it last.
+    assert.deepEqual(shown({ generation: 3 }), [
+      [crashed.seq, "pending"],
+      [retry.seq, "ok"],
+    ]);
+    assert.deepEqual(shown({ generation: 2 }), [
+      [crashed.seq, "pending"],
+      [retry.seq, "pending"],
+    ]);
+    // An erase leaves the generation where it is: its records do not unmake the retry's commit.
+    const erase = new AuditLog(s.dir).append({ ...intent(3, null), request: "erase" });
+    new AuditLog(s.dir).append({ ...intent(3, null), request: "erase", outcome: "ok", of: erase.seq });
+    // A later reset (generation 4), committed too: each intent stands for its own generation.
+    const next = new AuditLog(s.dir).append(intent(4, "cc".repeat(16)));
+    assert.deepEqual(shown({ generation: 4 }), [
+      [crashed.seq, "pending"],
+      [retry.seq, "ok"],
+      [erase.seq + 1, "ok"],
+      [next.seq, "ok"],
+    ]);
+    // Without the store's record (it could not be read) nothing is folded; nor is an intent that
+    // names no handle (a commit not journaled keeps its outcome record).
+    assert.deepEqual(
+      shown().map(([, outcome]) => outcome),
+      ["pending", "pending", "ok", "pending"],
+    );
+    new AuditLog(s.dir).append(intent(5, null));
+    assert.equal(operations(new AuditLog(s.dir).read(), { generation: 5 }).at(-1)?.outcome, "pending");
+    // The log itself is as verify wants it: a pending intent accounts for its generation.
+    assert.equal(new AuditLog(s.dir).verify({ generation: 5 }).intact, true);
   });
 
   it("a head file of an earlier version is not trusted, and goes at the next append", (t) => {

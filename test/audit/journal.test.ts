@@ -17,6 +17,10 @@ import { tempDir } from "../helpers/temp.js";
 const open = (store: string, write: boolean) =>
   openElement({ storeDirectory: store, source: { kind: "os" }, write, lockTimeoutMs: 1000 });
 
+/** The element composed with its bindings, as the daemon and the CLI run it. */
+const openComposed = (store: string) =>
+  openComposedElement({ storeDirectory: store, source: { kind: "os" }, write: true, lockTimeoutMs: 1000 });
+
 /** init and `resets` resets in one process, so the later intents travel in journals. */
 async function resetMany(store: string, resets: number): Promise<void> {
   const element = await open(store, true);
@@ -72,21 +76,21 @@ test("a commit carries the log's unsynced lines: whatever tail of them a power l
   const carried = await journalLines(base);
   const full = logLines(base);
   assert.ok(carried.length >= 1, "the last commit carried no journal");
-  // The last commit's intent is the journal's last line; only the outcome follows it in the log.
-  assert.equal(carried.at(-1), full.at(-2));
-  assert.match(carried.at(-1) ?? "", /"outcome":"pending"/);
-  // Lose the outcome alone, then each longer tail the journal covers, up to all of it.
-  for (let lost = 1; lost <= carried.length + 1; lost++) {
+  // The last commit's intent is the journal's last line and the log's: a journaled reset that
+  // succeeds writes no outcome after it (docs/spec.md §9.3).
+  assert.equal(carried.at(-1), full.at(-1));
+  assert.match(carried.at(-1) ?? "", /"outcome":"pending","generation":5,"handle":"[0-9a-f]{32}"/);
+  // Lose the last line alone, then each longer tail the journal covers, up to all of it.
+  for (let lost = 1; lost <= carried.length; lost++) {
     const { store } = tempDir(t);
     cpSync(base, store, { recursive: true });
     loseTail(store, lost);
     // A reader folds the journal in; the store's generation is accounted for.
     const before = await verdict(store);
     assert.equal(before.intact, true, `${lost} lines lost: ${before.intact ? "" : before.problem}`);
-    // A writer takes the lines back into the file before its first record; the outcome of the
-    // last reset stays lost.
+    // A writer takes the lines back into the file before its first record: none stays lost.
     await resetOnce(store);
-    assert.deepEqual(logLines(store).slice(0, full.length - 1), full.slice(0, -1));
+    assert.deepEqual(logLines(store).slice(0, full.length), full);
     assert.equal((await verdict(store)).intact, true);
   }
 });
@@ -99,7 +103,7 @@ test("a power loss that also left half a line: the journal's lines still come ba
   appendFileSync(join(store, "audit.log"), full.at(-3)?.slice(0, 40) ?? "");
   assert.equal((await verdict(store)).intact, true);
   await resetOnce(store);
-  assert.deepEqual(logLines(store).slice(0, full.length - 1), full.slice(0, -1));
+  assert.deepEqual(logLines(store).slice(0, full.length), full);
   assert.equal((await verdict(store)).intact, true);
 });
 
@@ -107,8 +111,8 @@ test("lines lost beyond what the journal carries are a gap: nothing is taken bac
   const { store } = tempDir(t);
   await resetMany(store, 4);
   const carried = await journalLines(store);
-  // One line more than the journal and the outcome after it: the journal no longer continues the log.
-  loseTail(store, carried.length + 2);
+  // One line more than the journal: it no longer continues the log.
+  loseTail(store, carried.length + 1);
   const kept = logLines(store);
   const seen = await verdict(store);
   assert.equal(seen.intact, false);
@@ -116,7 +120,7 @@ test("lines lost beyond what the journal carries are a gap: nothing is taken bac
   await resetOnce(store);
   const after = logLines(store);
   assert.deepEqual(after.slice(0, kept.length), kept);
-  assert.equal(after.length, kept.length + 2, "a journal that does not continue the log was appended");
+  assert.equal(after.length, kept.length + 1, "a journal that does not continue the log was appended");
 });
 
 test("a journal whose lines do not continue the log's chain is not taken back", (t) => {
@@ -173,12 +177,7 @@ test("a store whose area files predate journals takes its first journal, growing
 test("composed with its bindings, as the daemon and the CLI run it, a reset journals its intent unless there are bindings to revoke", async (t) => {
   const { store } = tempDir(t);
   const composed = async (requests: readonly ("init" | "reset")[]) => {
-    const element = await openComposedElement({
-      storeDirectory: store,
-      source: { kind: "os" },
-      write: true,
-      lockTimeoutMs: 1000,
-    });
+    const element = await openComposed(store);
     try {
       for (const type of requests) await element.control.submit({ type });
     } finally {
@@ -199,4 +198,43 @@ test("composed with its bindings, as the daemon and the CLI run it, a reset jour
     "a reset with bindings to revoke carried its intent in a journal",
   );
   assert.match(logLines(store).at(-2) ?? "", /"outcome":"pending","generation":4/);
+});
+
+test("a journaled reset writes one audit line, its intent naming the new handle; a reset with bindings to revoke writes two", async (t) => {
+  const { store } = tempDir(t);
+  const element = await openComposed(store);
+  try {
+    await element.control.submit({ type: "init" });
+    const before = logLines(store).length;
+    const reset = await element.control.submit({ type: "reset" });
+    const added = logLines(store).slice(before);
+    assert.equal(added.length, 1, `a journaled reset wrote ${added.length} lines`);
+    const intent = JSON.parse(added[0] as string) as Record<string, unknown>;
+    assert.deepEqual(
+      [intent.request, intent.outcome, intent.generation, intent.handle, intent.of],
+      ["reset", "pending", reset.generation, reset.handle, undefined],
+    );
+    // Shown as the operation it was: ok, with the handle the reset announced.
+    const shown = (await element.control.auditLog()).records.at(-1);
+    assert.deepEqual([shown?.outcome, shown?.handle], ["ok", reset.handle]);
+
+    // With bindings, devices are told before the change: the intent (no handle yet) is synced
+    // first, and the outcome follows it.
+    writeFileSync(join(store, BINDINGS_FILE), "{}", { mode: 0o600 });
+    const mark = logLines(store).length;
+    const revoked = await element.control.submit({ type: "reset" });
+    const two = logLines(store)
+      .slice(mark)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      two.map((r) => [r.request, r.outcome, r.generation, r.handle, r.of]),
+      [
+        ["reset", "pending", revoked.generation, null, undefined],
+        ["reset", "ok", revoked.generation, revoked.handle, two[0]?.seq],
+      ],
+    );
+  } finally {
+    await element.close();
+  }
+  assert.equal((await verdict(store)).intact, true);
 });

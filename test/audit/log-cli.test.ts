@@ -258,20 +258,22 @@ describe("reid log", { concurrency: true }, () => {
         const path = join(s.store, "audit.log");
         const good = readFileSync(path, "utf8");
         const lines = good.split("\n").filter(Boolean);
-        // Each change an intent and its outcome; a refusal before the change one record.
+        // A commit that journals its intent (no bindings to revoke) has that intent, naming its
+        // handle, as its one record; another change an intent and its outcome; a refusal before
+        // the change one record (docs/spec.md §9.3).
         assert.deepEqual(
-          lines.map((l) => (JSON.parse(l) as AuditRecord).outcome),
+          lines.map((l) => {
+            const { request, outcome, handle } = JSON.parse(l) as AuditRecord;
+            return [request, outcome, handle !== null];
+          }),
           [
-            "pending",
-            "ok",
-            "pending",
-            "ok",
-            "already-initialized",
-            "pending",
-            "ok",
-            "pin-required",
-            "pending",
-            "ok",
+            ["init", "pending", true],
+            ["reset", "pending", true],
+            ["init", "already-initialized", true],
+            ["pin-set", "pending", true],
+            ["pin-set", "ok", true],
+            ["erase", "pin-required", true],
+            ["reset", "pending", true],
           ],
         );
         await s.ok(["log", "--verify"]);
@@ -280,7 +282,7 @@ describe("reid log", { concurrency: true }, () => {
           [
             "a refusal turned into a success",
             good.replace('"outcome":"pin-required"', '"outcome":"ok"'),
-            /record 8 was altered/,
+            /record 6 was altered/,
           ],
           [
             "a principal changed",
@@ -304,9 +306,9 @@ describe("reid log", { concurrency: true }, () => {
             /sequence number 4/,
           ],
           [
-            "the last reset's records removed",
+            "the last reset's record removed",
             lines
-              .slice(0, -2)
+              .slice(0, -1)
               .map((l) => `${l}\n`)
               .join(""),
             /generation 3, which the log does not account for/,
@@ -316,11 +318,11 @@ describe("reid log", { concurrency: true }, () => {
             [lines[0], lines[2], lines[1], ...lines.slice(3)].map((l) => `${l}\n`).join(""),
             /sequence number 3, expected 2/,
           ],
-          // Cut through the last record alone is what a kill mid-write leaves, never counted
-          // (§9.4); cut through the reset's intent too, the commit is missing.
+          // Cut through the last record is what a kill mid-write leaves, never counted (§9.4):
+          // here it is the reset's intent, so the commit is missing.
           [
             "the tail cut mid-record",
-            good.slice(0, good.lastIndexOf("\n", good.length - 2) - 40),
+            good.slice(0, good.length - 40),
             /generation 3, which the log does not account for/,
           ],
         ];
@@ -354,7 +356,7 @@ describe("reid log", { concurrency: true }, () => {
         assertOneLineError(
           await s.run(["log", "--verify"]),
           6,
-          /generation 3, which the log does not account for|sequence number 11, expected 9/,
+          /generation 3, which the log does not account for|sequence number 8, expected 6/,
         );
         await s.stop();
       });

@@ -62,14 +62,15 @@ describe("the daemon under concurrent clients", () => {
     // each client was told; and its chain is intact.
     const log = await clients[1]?.auditLog();
     assert.ok(log);
-    // Two lines a reset: its intent, then its outcome (docs/spec.md §9.3); shown as one record.
-    assert.deepEqual(log.verdict, { ...log.verdict, intact: true, records: 2 * TOTAL });
+    // One line a reset: with no bindings to revoke, its intent names the handle and travels in the
+    // commit's journal, and is its record (docs/spec.md §9.3), shown as ok.
+    assert.deepEqual(log.verdict, { ...log.verdict, intact: true, records: TOTAL });
     const resets = log.records.filter((r) => r.request === "reset");
     assert.equal(resets.length, TOTAL, `the log has ${resets.length} resets`);
     assert.equal(log.records.length, TOTAL, "the log has records of something else");
     for (const [i, record] of resets.entries()) {
       assert.equal(record.outcome, "ok", `record ${record.seq}: ${record.outcome}`);
-      assert.equal(record.seq, 2 * (i + 1));
+      assert.equal(record.seq, i + 1);
       assert.equal(record.generation, i + 1, `record ${record.seq} has generation ${record.generation}`);
       assert.equal(record.handle, handleOf.get(i + 1), `record ${record.seq}: not the handle announced`);
       assert.equal(record.principal, "cli");

@@ -185,7 +185,7 @@ test("a tripped health test refuses the request before anything is written", asy
     fill: async (target) => void target.fill(0x42),
     close: async () => undefined,
   };
-  const { control, commits, notifications } = await pipeline(t, stuck);
+  const { control, commits, notifications } = await pipeline(t, stuck, true);
   const error = await control.submit({ type: "init" }).catch((e: unknown) => e);
   assert.ok(error instanceof EntropyError);
   assert.equal(error.exitCode, ExitCode.entropy);
@@ -193,6 +193,47 @@ test("a tripped health test refuses the request before anything is written", asy
   assert.deepEqual(commits, []);
   assert.deepEqual(notifications, []);
   assert.equal((await control.status()).state, "blank");
+  // Refused before its intent, on a store not made yet: the log does not make it (docs/spec.md §9.3).
+  assert.deepEqual((await control.auditLog()).records, []);
+});
+
+test("a health test that trips on a set store: the reset is one record, its refusal, with no intent", async (t) => {
+  const os = new OsSource();
+  let stuck = false;
+  const source: EntropySource = {
+    name: "sticking",
+    minEntropy: os.minEntropy,
+    fill: async (target) => (stuck ? void target.fill(0x42) : os.fill(target)),
+    close: () => os.close(),
+  };
+  const { control, commits } = await pipeline(t, source, true);
+  await control.submit({ type: "init" });
+  stuck = true;
+  // The FIFO still holds good bytes for a while: resets go through until it draws on the source.
+  let error: unknown;
+  for (let i = 0; i < 10_000 && error === undefined; i++) {
+    error = await control.submit({ type: "reset" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+  assert.ok(error instanceof EntropyError, `no refusal: ${String(error)}`);
+  const generation = commits.length;
+  assert.equal((await control.status()).generation, generation);
+  // The identifier is drawn before a journaled commit's intent: refused before the change, the
+  // request is one record, a refusal with no intent (docs/spec.md §9.3); the resets before it are
+  // their intents, shown ok.
+  const { records, verdict } = await control.auditLog();
+  assert.equal(verdict.intact, true);
+  assert.deepEqual(
+    records.slice(-2).map((r) => [r.request, r.outcome, r.generation, r.of]),
+    [
+      [generation === 1 ? "init" : "reset", "ok", generation, undefined],
+      ["reset", error.code, generation, undefined],
+    ],
+  );
+  const raw = new AuditLog(control.storeDirectory).read();
+  assert.equal(raw.length, generation + 1, "one line a commit, one for the refusal");
 });
 
 test("a storage failure refuses the request, emits nothing and leaves the element as it was", async (t) => {

@@ -16,6 +16,7 @@ import {
   type AuditLine,
   assertAreasWhole,
   assertAuditRefusal,
+  assertDone,
   assertRoot,
   inMountNamespace,
   isMountPoint,
@@ -123,8 +124,7 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
       assert.deepEqual([done.state, done.generation], ["set", 1]);
       const set = await reidJson<Status>(["--store", store, "status"], inside);
       assert.deepEqual([set.state, set.generation], ["set", 1]);
-      const last = (await audit("after the init")).at(-1);
-      assert.deepEqual([last?.request, last?.outcome, last?.generation], ["init", "ok", 1]);
+      assertDone((await audit("after the init")).at(-1), "init", 1);
       assert.ok(!isMountPoint(mnt), "the tmpfs leaked into the host's mount namespace");
     });
   }
@@ -185,8 +185,7 @@ describe("a full file system (tmpfs in a private mount namespace)", { concurrenc
     await ns.sh(`truncate -s -${PAGE} "${mnt}/filler"`);
     assert.equal(await tmpfs.avail(), PAGE, "not exactly one page free");
     const reset = await reidJson<Status>(["--store", store, "reset"], inside);
-    const last = (await audit("after the reset with one free page")).at(-1);
-    assert.deepEqual([last?.request, last?.outcome, last?.generation], ["reset", "ok", reset.generation]);
+    assertDone((await audit("after the reset with one free page")).at(-1), "reset", reset.generation);
 
     await fill();
     await untilRefused(true);

@@ -115,6 +115,25 @@ export interface AuditLine {
 }
 
 /**
+ * The last record a fault-free CLI run of `request` leaves (docs/spec.md §9.3): an init or reset
+ * journals its intent, which names what it committed and is its one record; an erase (whose
+ * generation does not move) has its outcome, `ok`, after its intent.
+ */
+export function assertDone(last: AuditLine | undefined, request: string, generation?: number): void {
+  const journaled = request !== "erase";
+  assert.deepEqual(
+    [
+      last?.request,
+      last?.outcome,
+      last?.of === undefined,
+      ...(generation === undefined ? [] : [last?.generation]),
+    ],
+    [request, journaled ? "pending" : "ok", journaled, ...(generation === undefined ? [] : [generation])],
+    `the last audit record of a fault-free ${request}`,
+  );
+}
+
+/**
  * The audit log's records from its text: every line must be one whole JSON record and the text
  * must end with a newline, so a torn append (part of a line) fails. "" (no log yet) is no records.
  */
