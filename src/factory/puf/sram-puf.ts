@@ -31,6 +31,7 @@ export const AGING_DRIFT_PER_YEAR = 0.004;
  * probability 7e-30, one at 15% (the worst at 10%) with 1.4e-16: two enrolments of a chip differ
  * with probability below 1e-25 at 5% and 1e-12 at 10% (docs/spec.md §2.4).
  */
+// Odd, so every cell has a majority.
 export const ENROLMENT_READS = 99;
 /** Reads whose noise is drawn in one call (99 reads of 2,904 cells: 16 reads, 93 KB at a time). */
 const NOISE_BATCH = 16;
@@ -77,24 +78,16 @@ export class SimulatedSramPuf {
   }
 
   /**
-   * The enrolment read: each cell's majority over ENROLMENT_READS power-ups, so the enrolled
-   * response is the cells' preferred values themselves (docs/spec.md §2.4) and enrolling the
-   * chip again gives the same root.
+   * The enrolment read: each cell's majority over ENROLMENT_READS power-ups (fresh noise each,
+   * drawn a batch of reads at a time), so the enrolled response is the cells' preferred values
+   * themselves (docs/spec.md §2.4) and enrolling the chip again gives the same root.
    */
   readForEnrolment(): Uint8Array {
-    return this.readMajority(ENROLMENT_READS);
-  }
-
-  /** Each cell's majority over `reads` power-ups (fresh noise each, drawn a batch of reads at a time). */
-  readMajority(reads: number): Uint8Array {
-    if (!Number.isInteger(reads) || reads < 1 || reads > 0xffff || reads % 2 === 0) {
-      throw new RangeError("reads must be odd, at most 65,535");
-    }
     const cells = this.preferred.length;
     const wrong = new Uint16Array(cells);
-    const noise = new Uint16Array(cells * Math.min(reads, NOISE_BATCH));
-    for (let done = 0; done < reads; ) {
-      const batch = Math.min(reads - done, NOISE_BATCH);
+    const noise = new Uint16Array(cells * NOISE_BATCH);
+    for (let done = 0; done < ENROLMENT_READS; ) {
+      const batch = Math.min(ENROLMENT_READS - done, NOISE_BATCH);
       const draw = noise.subarray(0, batch * cells);
       randomFillSync(draw);
       for (let at = 0; at < draw.length; at += cells) {
@@ -107,7 +100,7 @@ export class SimulatedSramPuf {
     noise.fill(0);
     const out = new Uint8Array(cells);
     for (let i = 0; i < cells; i++) {
-      out[i] = (this.preferred[i] as number) ^ (2 * (wrong[i] as number) > reads ? 1 : 0);
+      out[i] = (this.preferred[i] as number) ^ (2 * (wrong[i] as number) > ENROLMENT_READS ? 1 : 0);
     }
     wrong.fill(0);
     return out;
