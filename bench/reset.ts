@@ -6,8 +6,9 @@
 // Ed25519), its intent naming it appended to the audit log before anything changes and carried,
 // with the log's other unsynced lines, in the commit's own durable write, and the commit; the
 // intent is the reset's one record (docs/spec.md §9.3; the log itself is synced about once in
-// twelve operations).
-// Usage: node --import tsx bench/reset.ts [--dir DIR] [--rounds 10] [--per-round 200]
+// twenty-two operations).
+// Usage: npm run bench -- reset (the code as it ships: bundled as dist/ is, scripts/run-bench.mjs),
+// then node .bench/reset.js [--dir DIR] [--rounds 10] [--per-round 200] to run it again.
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

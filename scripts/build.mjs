@@ -1,28 +1,21 @@
 // Builds the CLI: the health tests' WebAssembly, then one ESM bundle with a chunk per command, so
 // `reid status` loads a few files and never the TRNG, while nothing is compiled at run time.
-import { chmodSync, cpSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, renameSync, rmSync } from "node:fs";
 import { build } from "esbuild";
+import { bundleOptions } from "./bundle-options.mjs";
 import "./build-wasm.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
-const { version } = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
 
 // Built aside and swapped in, so a test run reading dist/ never sees half a build.
 const fresh = `dist.building-${process.pid}`;
 const stale = `dist.stale-${process.pid}`;
 await build({
-  absWorkingDir: root,
+  ...bundleOptions,
   entryPoints: { reid: "src/cli/main.ts" },
   outdir: fresh,
   chunkNames: "chunks/[name]-[hash]",
-  bundle: true,
   splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  packages: "external",
-  define: { REID_VERSION: JSON.stringify(version) },
-  logLevel: "warning",
 });
 chmodSync(`${root}${fresh}/reid.js`, 0o755);
 // The web page's files ship inside dist/, so an installed package serves them too.

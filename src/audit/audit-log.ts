@@ -72,6 +72,22 @@ const COMMITTED = new Set(["ok", PENDING, "erase-incomplete"]);
 const GENESIS = "0".repeat(64);
 /** Unsynced lines kept for a journal: more than any journal holds, so past it none is kept. */
 const UNSYNCED_KEPT = 16 * 1024;
+
+/**
+ * The lines appended since the log last synced, short (without `prev` and `hash`, which the chain
+ * gives back), oldest first; `size` counts the journal they make, its first line included.
+ */
+interface Unsynced {
+  readonly lines: Buffer[];
+  size: number;
+  /** The `prev` of the first line: the hash of the last record known durable in the log. */
+  start: string | null;
+}
+
+/** No line unsynced. */
+function synced(): Unsynced {
+  return { lines: [], size: 0, start: null };
+}
 /** The head file of earlier versions: replaced per record, now the store's generation anchors the log. */
 const LEGACY_HEAD = "audit.head";
 
@@ -100,7 +116,10 @@ export class AuditLog {
    * carry. Null until it first syncs (lines another process left unsynced may precede ours, which no
    * journal of ours carries) and once they outgrow any journal: the next journaled append syncs.
    */
-  private unsynced: { lines: Buffer[]; size: number } | null = null;
+  private unsynced: Unsynced | null = null;
+
+  /** The live log, open for appending from this object's first write until close() or a failure. */
+  private fd: number | null = null;
 
   /** The topmost directory the last intent made (a first init's store), until a record follows it. */
   private made: string | undefined;
@@ -140,13 +159,8 @@ export class AuditLog {
    */
   recover(journal: Uint8Array): number {
     const path = join(this.directory, LOG);
-    let fd: number;
     try {
-      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
-    } catch (error) {
-      throw this.failure(path, error);
-    }
-    try {
+      const fd = this.open(path);
       // A torn line first: the chain goes on from the last whole record.
       const end = this.trimTornTail(fd);
       const last = this.lastRecord() ?? { seq: 0, hash: GENESIS };
@@ -167,13 +181,18 @@ export class AuditLog {
       }
       this.last = null;
       this.end = null;
-      this.unsynced = { lines: [], size: 0 };
+      this.unsynced = synced();
       return missing.length;
     } catch (error) {
       throw this.failure(path, error);
-    } finally {
-      closeSync(fd);
     }
+  }
+
+  /** Closes the log's file; the next append opens it again. */
+  close(): void {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) closeSync(fd);
   }
 
   /**
@@ -185,39 +204,31 @@ export class AuditLog {
     sync: "now" | "later" | { readonly capacity: number },
   ): { record: AuditRecord; journal: Uint8Array | null } {
     const path = join(this.directory, LOG);
-    let fd: number;
     try {
       // A first init's intent comes before the store directory exists: it makes it. A refusal
       // does not: a store that does not exist is not made to record why nothing happened.
       this.made = this.last || entry.outcome !== PENDING ? undefined : makeDirectories(this.directory);
-      fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
-    } catch (error) {
-      throw this.failure(path, error);
-    }
-    try {
+      let fd = this.open(path);
       let end = this.end ?? this.trimTornTail(fd);
       if (end >= this.rotateBytes) {
         // Every record of a file rotated aside is durable in it: the journals no longer cover it.
         if (this.unsynced?.size !== 0) fdatasyncSync(fd);
-        this.unsynced = { lines: [], size: 0 };
-        closeSync(fd);
-        fd = -1;
-        fd = rotate(this.directory);
+        this.unsynced = synced();
+        this.close();
+        fd = this.fd = rotate(this.directory);
         end = 0;
       }
       const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
-      const seq = last.seq + 1;
-      const body = { seq, ...entry, prev: last.hash };
-      const record: AuditRecord = { ...body, hash: digest(body) };
-      const line = Buffer.from(`${JSON.stringify(record)}\n`);
+      const { record, line, short } = chained(last, entry);
       const pending = this.unsynced;
-      const size = (pending?.size ?? 0) + line.length;
+      // A journal opens with the chain's start: the hash its first line follows.
+      const size = (pending?.size || START_LINE) + short.length;
       const journaled = typeof sync === "object" && pending !== null && size <= sync.capacity;
-      const synced = sync === "now" || (typeof sync === "object" && !journaled);
+      const durable = sync === "now" || (typeof sync === "object" && !journaled);
       let written = 0;
       try {
         while (written < line.length) written += writeSync(fd, line, written);
-        if (synced) fdatasyncSync(fd);
+        if (durable) fdatasyncSync(fd);
       } catch (error) {
         // A record only counts once it is whole (and synced, when asked): a partial one is cut off.
         try {
@@ -225,21 +236,26 @@ export class AuditLog {
         } catch {}
         throw error;
       }
-      this.last = { seq, hash: record.hash };
+      this.last = { seq: record.seq, hash: record.hash };
       this.end = end + line.length;
-      if (synced) this.unsynced = { lines: [], size: 0 };
+      if (durable) this.unsynced = synced();
       else if (pending && size <= UNSYNCED_KEPT) {
-        pending.lines.push(line);
+        pending.start ??= last.hash;
+        pending.lines.push(short);
         pending.size = size;
       } else this.unsynced = null;
       this.dropLegacyHead();
-      return { record, journal: journaled ? Buffer.concat(this.unsynced?.lines ?? [], size) : null };
+      return { record, journal: journaled && this.unsynced ? journalOf(this.unsynced) : null };
     } catch (error) {
       if (error instanceof StorageError) throw error;
       throw this.failure(path, error);
-    } finally {
-      if (fd !== -1) closeSync(fd);
     }
+  }
+
+  /** The live log's descriptor, opened (and made) on first use. */
+  private open(path: string): number {
+    this.fd ??= openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+    return this.fd;
   }
 
   /**
@@ -253,6 +269,7 @@ export class AuditLog {
     if (made === undefined) return false;
     try {
       if (readdirSync(this.directory).join() !== LOG) return false;
+      this.close();
       unlinkSync(join(this.directory, LOG));
       this.last = null;
       this.end = null;
@@ -380,10 +397,7 @@ export class AuditLog {
    * and its link); none otherwise.
    */
   private beyond(journal: Uint8Array, last: { readonly seq: number; readonly hash: string }): string[] {
-    const lines = Buffer.from(journal.buffer, journal.byteOffset, journal.length)
-      .toString("utf8")
-      .split("\n")
-      .filter((line) => line !== "");
+    const lines = journalLines(journal);
     const records = lines.flatMap((line) => {
       try {
         const record = JSON.parse(line) as Partial<AuditRecord>;
@@ -446,6 +460,9 @@ export class AuditLog {
     this.last = null;
     this.end = null;
     this.unsynced = null;
+    try {
+      this.close();
+    } catch {}
     return new StorageError(
       `cannot append to the audit log ${path}: ${describeOsError(error)}`,
       "audit-failure",
@@ -453,18 +470,97 @@ export class AuditLog {
   }
 }
 
+/** The first line of a journal of short lines: `{"prev":"<64 hex>"}` and its newline. */
+const START_LINE = `{"prev":"${GENESIS}"}\n`.length;
+
+/**
+ * The record that follows `last`, its line in the log, and its short line for a journal: the
+ * same JSON without `prev` and `hash`, which the journal's start and the chain give back (whole()).
+ */
+function chained(
+  last: { readonly seq: number; readonly hash: string },
+  entry: AuditEntry,
+): { record: AuditRecord; line: Buffer; short: Buffer } {
+  const seq = last.seq + 1;
+  const body = { seq, ...entry, prev: last.hash };
+  const hash = digest(body);
+  const short = JSON.stringify({ seq, ...entry });
+  return {
+    record: { ...body, hash },
+    line: Buffer.from(`${linked(short, last.hash, hash)}\n`),
+    short: Buffer.from(`${short}\n`),
+  };
+}
+
+/** A record's line in the log from its short line: the same as JSON.stringify of the record. */
+function linked(short: string, prev: string, hash: string): string {
+  return `${short.slice(0, -1)},"prev":"${prev}","hash":"${hash}"}`;
+}
+
+/** A journal's text (docs/spec.md §9.3): the chain's start, then the short lines. */
+function journalOf(unsynced: Unsynced): Buffer {
+  const start = Buffer.from(`{"prev":"${unsynced.start}"}\n`);
+  return Buffer.concat([start, ...unsynced.lines], unsynced.size);
+}
+
+/**
+ * A journal's lines as the log has them: short lines after their chain's start are given back
+ * their `prev` and `hash`, up to the first that is not a record; a journal of whole lines (written
+ * by an earlier version) is read as it is.
+ */
+export function journalLines(journal: Uint8Array): string[] {
+  const lines = Buffer.from(journal.buffer, journal.byteOffset, journal.length)
+    .toString("utf8")
+    .split("\n")
+    .filter((line) => line !== "");
+  let start: unknown;
+  try {
+    start = JSON.parse(lines[0] ?? "");
+  } catch {
+    return lines;
+  }
+  if (!isStart(start)) return lines;
+  let prev = start.prev;
+  const out: string[] = [];
+  for (const short of lines.slice(1)) {
+    let body: unknown;
+    try {
+      body = JSON.parse(short);
+    } catch {
+      break;
+    }
+    if (!body || typeof body !== "object" || typeof (body as { seq?: unknown }).seq !== "number") break;
+    const hash = digest({ ...body, prev });
+    out.push(linked(short, prev, hash));
+    prev = hash;
+  }
+  return out;
+}
+
+function isStart(value: unknown): value is { prev: string } {
+  return (
+    !!value &&
+    typeof value === "object" &&
+    Object.keys(value).length === 1 &&
+    typeof (value as { prev?: unknown }).prev === "string"
+  );
+}
+
 /** SHA-256 over the record's JSON with keys in a fixed order, so the hash does not depend on how it was written. */
 function digest(body: object): string {
   return createHash("sha256").update(canonical(body)).digest("hex");
 }
 
+/** JSON with every object's keys sorted (by UTF-16 code units) and undefined members left out. */
 function canonical(value: unknown): string {
+  if (!value || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  const object = value as Record<string, unknown>;
+  let out = "";
+  for (const key of Object.keys(object).sort()) {
+    const member = object[key];
+    if (member === undefined) continue;
+    out += `${out === "" ? "{" : ","}${JSON.stringify(key)}:${canonical(member)}`;
   }
-  return JSON.stringify(value);
+  return out === "" ? "{}" : `${out}}`;
 }

@@ -72,12 +72,13 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     return supply.fifo;
   });
   const directory = store.directory;
+  const audit = new AuditLog(directory);
   const control = new ControlUnit(store, processing, {
     sourceName: sourceName(source),
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
     owner: new OwnerPin(directory, options.now),
     passkeys: new PasskeyStore(directory, options.now),
-    audit: new AuditLog(directory),
+    audit,
     schedule: new ScheduleRegister(directory),
     factory: new FactoryUnit(directory, backend.tpm ?? null, options.factory),
     ...(options.now ? { now: options.now } : {}),
@@ -86,6 +87,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     control,
     close: async () => {
       await supply?.close();
+      audit.close();
       await store.close();
     },
   };

@@ -214,15 +214,16 @@ export class RequestPipeline {
   ): Promise<{ record: RecordInfo; value: Notification }> {
     const { current, failures } = change;
     const generation = change.type === "erase" ? current.generation : current.generation + 1;
-    const capacity =
-      options.journaled !== false && !this.parts.events.retiring ? this.parts.store.journalCapacity : 0;
+    // Asked once: listeners that would not act are not asked to retire (nor is the intent synced for them).
+    const retiring = current.state === "set" && this.parts.events.retiring;
+    const capacity = options.journaled !== false && !retiring ? this.parts.store.journalCapacity : 0;
     const journal: Journal =
       capacity > 0 && GENERATING.has(change.type)
         ? (handle: string | null) =>
             intend({ generation, handle }, { journal: capacity, sole: true }) ?? undefined
         : (intend({ generation, handle: null }, { journal: capacity }) ?? undefined);
     // Before anything changes, while the outgoing identifier's keys can still sign.
-    if (current.state === "set") {
+    if (retiring) {
       const outgoing = { generation: current.generation, handle: current.handle };
       failures.push(...(await this.parts.events.retire(outgoing, (task) => this.readIdentifier(task))));
     }

@@ -225,14 +225,16 @@ function decodeOwner(bytes: Uint8Array): { owner: RecordOwner | null; end: numbe
  * A directory's path as a record keeps it: at most HINT_CAPACITY bytes of UTF-8, cut from the left
  * (the end of a path tells stores apart) at a character boundary, marked with "...".
  */
+const UTF8 = new TextEncoder();
+
 export function boundedHint(path: string): Uint8Array {
-  const bytes = new TextEncoder().encode(path);
+  const bytes = UTF8.encode(path);
   if (bytes.length <= HINT_CAPACITY) return bytes;
   let start = bytes.length - (HINT_CAPACITY - 3);
   // Never start inside a character: skip UTF-8 continuation bytes (10xxxxxx).
   while (start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start++;
   const out = new Uint8Array(3 + bytes.length - start);
-  out.set(new TextEncoder().encode("..."), 0);
+  out.set(UTF8.encode("..."), 0);
   out.set(bytes.subarray(start), 3);
   return out;
 }

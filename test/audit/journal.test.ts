@@ -2,10 +2,19 @@
 // durable in the log, its intent last, in the same durable write as its record. These tests play
 // a power loss the way it strikes: the log's unsynced tail is gone, the store's record is not.
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { AuditLog } from "../../src/audit/audit-log.js";
+import { AuditLog, journalLines as linesOf } from "../../src/audit/audit-log.js";
 import { BINDINGS_FILE } from "../../src/binding/bindings-file.js";
 import { openComposedElement } from "../../src/daemon/compose.js";
 import { openElement } from "../../src/element/element.js";
@@ -40,7 +49,7 @@ async function journalLines(store: string): Promise<string[]> {
   const opened = await openFileStore(store, { write: false, lockTimeoutMs: 1000 });
   try {
     const journal = await opened.journal();
-    return journal ? Buffer.from(journal).toString("utf8").split("\n").filter(Boolean) : [];
+    return journal ? linesOf(journal) : [];
   } finally {
     await opened.close();
   }
@@ -93,6 +102,48 @@ test("a commit carries the log's unsynced lines: whatever tail of them a power l
     assert.deepEqual(logLines(store).slice(0, full.length), full);
     assert.equal((await verdict(store)).intact, true);
   }
+});
+
+test("a journal carries its lines short, without the chain's links, and gives back the log's very bytes", async (t) => {
+  const { store } = tempDir(t);
+  await resetMany(store, 20);
+  const opened = await openFileStore(store, { write: false, lockTimeoutMs: 1000 });
+  const journal = await opened.journal();
+  await opened.close();
+  assert.ok(journal, "the record in force carries no journal");
+  const raw = Buffer.from(journal).toString("utf8").split("\n").filter(Boolean);
+  // The chain's start, then one short line per record: no "prev" or "hash" but the start's.
+  assert.match(raw[0] ?? "", /^\{"prev":"[0-9a-f]{64}"\}$/);
+  for (const line of raw.slice(1)) assert.doesNotMatch(line, /"prev"|"hash"/);
+  // Short lines hold about twice the records whole ones did (twelve resets): the log syncs half as often.
+  assert.ok(raw.length - 1 >= 20, `a journal carried ${raw.length - 1} of 20 resets`);
+  const full = logLines(store);
+  assert.deepEqual(linesOf(journal), full.slice(-(raw.length - 1)));
+  // A short line that was altered comes back with a chain of its own, which the log's does not continue.
+  const forged = Buffer.from(
+    [raw[0], ...raw.slice(1).map((l) => l.replace('"principal":"cli"', '"principal":"web:pin"'))].join("\n"),
+  );
+  const rebuilt = linesOf(forged);
+  assert.notDeepEqual(rebuilt, full.slice(-(raw.length - 1)));
+  assert.equal(JSON.parse(rebuilt[0] ?? "{}").prev, JSON.parse(full.at(-(raw.length - 1)) ?? "{}").prev);
+});
+
+test("an element's close lets go of its audit log's file", async (t) => {
+  const { store } = tempDir(t);
+  const openLogs = () =>
+    readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === join(store, "audit.log");
+      } catch {
+        return false;
+      }
+    }).length;
+  const element = await open(store, true);
+  await element.control.submit({ type: "init" });
+  await element.control.submit({ type: "reset" });
+  assert.equal(openLogs(), 1, "the log is not kept open between records");
+  await element.close();
+  assert.equal(openLogs(), 0, "a closed element still holds its audit log open");
 });
 
 test("a power loss that also left half a line: the journal's lines still come back after it is cut off", async (t) => {

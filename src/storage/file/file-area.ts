@@ -53,6 +53,8 @@ export class FileArea implements StorageArea {
   /** What the last read of each area found after its record. */
   private readonly journals: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
   private closed = false;
+  /** An area file's bytes as a journaled write assembles them; zeroed after every use. */
+  private readonly whole = new Uint8Array(AREA_FILE);
   /** Known once true: we hold the lock, and stat after a write costs as much as half an fdatasync. */
   private known = false;
 
@@ -151,8 +153,9 @@ export class FileArea implements StorageArea {
     this.assertWritable();
     if (data.length !== AREA_SIZE) throw new RangeError(`an area takes exactly ${AREA_SIZE} bytes`);
     const fd = this.fd(index);
-    // With a journal, the whole file: the record and its journal in one write, one sync.
-    const bytes = journal ? new Uint8Array(AREA_FILE) : data;
+    // With a journal, the whole file: the record and its journal in one write, one sync. The
+    // buffer is this area's own, all zeros between writes (cleared after each).
+    const bytes = journal ? this.whole : data;
     if (journal) {
       bytes.set(data);
       bytes.set(this.fitting(journal), AREA_SIZE);
