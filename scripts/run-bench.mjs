@@ -3,7 +3,9 @@
 // `npm run bench -- reset binding` runs only the benches whose names contain one of the words.
 // bench/torture.ts runs on its own: it is long.
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { bundleOptions } from "./bundle-options.mjs";
 
@@ -18,15 +20,30 @@ if (chosen.length === 0) {
 
 const built = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
 if (built.status !== 0) process.exit(built.status ?? 1);
-// Beside bench/, so the paths a bench takes from its own URL (../dist/reid.js) stay the same.
 const out = `${root}.bench`;
 rmSync(out, { recursive: true, force: true });
+/**
+ * Each module keeps its own location in the bundle: the benches and the test helpers they share
+ * find dist/reid.js, fixtures and node_modules from where their source file is.
+ */
+const sourceLocations = {
+  name: "source-locations",
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /\.ts$/ }, ({ path }) => ({
+      loader: "ts",
+      contents: readFileSync(path, "utf8")
+        .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(path).href))
+        .replaceAll("import.meta.dirname", JSON.stringify(dirname(path))),
+    }));
+  },
+};
 await build({
   ...bundleOptions,
   entryPoints: Object.fromEntries(chosen.map((name) => [name, `bench/${name}.ts`])),
   outdir: out,
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
+  plugins: [sourceLocations],
 });
 for (const name of chosen) {
   console.log(`\n== bench/${name}.ts`);

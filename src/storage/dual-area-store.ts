@@ -130,7 +130,8 @@ export class DualAreaStore implements IdentifierStore {
   }
 
   async commit(next: IdentifierRecord, options: CommitOptions = {}): Promise<StoredRecord> {
-    await this.info();
+    // Awaited only when there is something to wait for: a commit is on every reset's path.
+    if (!this.current) await this.info();
     const current = this.current as { area: AreaIndex | null; info: RecordInfo };
     if (next.generation < current.info.generation) {
       throw new RangeError(`generation may not go back (${current.info.generation} -> ${next.generation})`);
@@ -169,7 +170,7 @@ export class DualAreaStore implements IdentifierStore {
         return { ...info, identifier: next.identifier };
       }
       const target: AreaIndex = current.area === 0 ? 1 : 0;
-      await this.clear(target);
+      if (this.dirty[target]) await this.clear(target);
       try {
         await this.area.write(target, bytes, journal);
       } catch (error) {
