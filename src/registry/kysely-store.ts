@@ -107,7 +107,7 @@ export class KyselyRegistryStore implements RegistryStore {
   }
 
   device(handle: string): Promise<Device | null> {
-    return this.read(async () => {
+    return this.guard(async () => {
       const row = await this.db
         .selectFrom("devices")
         .selectAll()
@@ -118,7 +118,7 @@ export class KyselyRegistryStore implements RegistryStore {
   }
 
   devices(filter: { readonly status?: DeviceStatus } = {}): Promise<Device[]> {
-    return this.read(async () => {
+    return this.guard(async () => {
       let query = this.db.selectFrom("devices").selectAll().orderBy("handle");
       if (filter.status !== undefined) query = query.where("status", "=", filter.status);
       return (await query.execute()).map(deviceOf);
@@ -126,7 +126,7 @@ export class KyselyRegistryStore implements RegistryStore {
   }
 
   certificate(serial: string): Promise<IssuedCertificate | null> {
-    return this.read(async () => {
+    return this.guard(async () => {
       const row = await this.db
         .selectFrom("certificates")
         .selectAll()
@@ -137,7 +137,7 @@ export class KyselyRegistryStore implements RegistryStore {
   }
 
   eventsSince(after: number, limit = DEFAULT_EVENT_LIMIT): Promise<RegistryEvent[]> {
-    return this.read(async () => {
+    return this.guard(async () => {
       const rows = await this.db
         .selectFrom("events")
         .selectAll()
@@ -153,7 +153,7 @@ export class KyselyRegistryStore implements RegistryStore {
     checkHash(token.hash);
     checkTime(token.createdAt);
     checkTime(token.expiresAt);
-    return this.read(async () => {
+    return this.guard(async () => {
       await this.db
         .insertInto("enrollment_tokens")
         .values({
@@ -170,11 +170,11 @@ export class KyselyRegistryStore implements RegistryStore {
   async consumeToken(hash: Uint8Array, at: string): Promise<EnrollmentToken> {
     checkHash(hash);
     checkTime(at);
-    return this.read(() => spendToken(this.db, hash, at));
+    return this.guard(() => spendToken(this.db, hash, at));
   }
 
   token(hash: Uint8Array): Promise<EnrollmentToken | null> {
-    return this.read(async () => {
+    return this.guard(async () => {
       const row = await this.db
         .selectFrom("enrollment_tokens")
         .selectAll()
@@ -187,13 +187,13 @@ export class KyselyRegistryStore implements RegistryStore {
   async addOperatorToken(hash: Uint8Array, at: string): Promise<void> {
     checkHash(hash);
     checkTime(at);
-    return this.read(async () => {
+    return this.guard(async () => {
       await this.db.insertInto("operator_tokens").values({ hash, created_at: at }).execute();
     });
   }
 
   isOperatorToken(hash: Uint8Array): Promise<boolean> {
-    return this.read(async () => {
+    return this.guard(async () => {
       const row = await this.db
         .selectFrom("operator_tokens")
         .select("hash")
@@ -209,10 +209,11 @@ export class KyselyRegistryStore implements RegistryStore {
 
   /** One transaction: the device's change and its event commit together or not at all. */
   private change<T>(task: (trx: Transaction<RegistrySchema>) => Promise<T>): Promise<T> {
-    return this.read(() => this.db.transaction().execute(task));
+    return this.guard(() => this.db.transaction().execute(task));
   }
 
-  private async read<T>(task: () => Promise<T>): Promise<T> {
+  /** Runs a query; an error of the database becomes reid's (the driver names it), a ReidError stays. */
+  private async guard<T>(task: () => Promise<T>): Promise<T> {
     try {
       return await task();
     } catch (error) {
@@ -221,7 +222,8 @@ export class KyselyRegistryStore implements RegistryStore {
   }
 }
 
-type Queries = Kysely<RegistrySchema> | Transaction<RegistrySchema>;
+/** Where a statement runs: in a transaction of the store's, or (a test's careless driver) on its own. */
+export type Queries = Kysely<RegistrySchema> | Transaction<RegistrySchema>;
 
 /** Single use held by the database: the update matches only an unused, unexpired token. */
 async function spendToken(db: Queries, hash: Uint8Array, at: string): Promise<EnrollmentToken> {
@@ -237,8 +239,8 @@ async function spendToken(db: Queries, hash: Uint8Array, at: string): Promise<En
   return tokenOf(row);
 }
 
-async function insertDevice(
-  trx: Transaction<RegistrySchema>,
+export async function insertDevice(
+  trx: Queries,
   device: Pick<Enrollment, "handle" | "publicKey" | "certificate" | "at">,
   predecessor: string | null,
 ): Promise<void> {
@@ -259,8 +261,8 @@ async function insertDevice(
   if (inserted.numInsertedOrUpdatedRows === 0n) throw deviceExists(device.handle);
 }
 
-async function insertCertificate(
-  trx: Transaction<RegistrySchema>,
+export async function insertCertificate(
+  trx: Queries,
   handle: string,
   certificate: NewCertificate,
 ): Promise<void> {
@@ -279,8 +281,8 @@ async function insertCertificate(
     .execute();
 }
 
-async function appendEvent(
-  trx: Transaction<RegistrySchema>,
+export async function appendEvent(
+  trx: Queries,
   type: EventType,
   handle: string,
   data: Record<string, unknown>,

@@ -1,4 +1,4 @@
-import { AuthError, ExitCode, ReidError, StateError, StorageError } from "../errors.js";
+import { AuthError, type ReidError, StateError, StorageError } from "../errors.js";
 
 /** The registry's refusals (docs/spec.md §3.4, §10). Messages name handles, never a token. */
 
@@ -32,11 +32,11 @@ export function registryBusy(message: string): ReidError {
 }
 
 export function registryExists(message: string): ReidError {
-  return new ReidError("registry-exists", ExitCode.state, message);
+  return new StateError("registry-exists", message);
 }
 
 export function noRegistry(message: string): ReidError {
-  return new ReidError("no-registry", ExitCode.state, message);
+  return new StateError("no-registry", message);
 }
 
 export function registryPermissions(message: string): ReidError {

@@ -207,6 +207,7 @@ describe("reid registry init", () => {
       [["registry", "init", "--dir", target, "--name", "two\nlines"], /bad --name/],
       [["registry", "init", "--dir", target, "--ttl", "1h"], /'--ttl' does not go with 'reid registry init'/],
       [["registry", "start", "--dir", target], /unknown 'reid registry' action 'start'/],
+      [["registry", "constructor", "--dir", target], /unknown .reid registry. action .constructor./],
       [["registry", "token", "--dir", target], /unknown 'reid registry' action 'token'/],
       [["registry", "token", "create", "--dir", target, "--host", "x"], /'--host' does not go with/],
     ];

@@ -8,7 +8,12 @@ import { describe, type TestContext, test } from "node:test";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import { KyselyRegistryStore } from "../../src/registry/kysely-store.js";
+import {
+  appendEvent,
+  insertCertificate,
+  insertDevice,
+  KyselyRegistryStore,
+} from "../../src/registry/kysely-store.js";
 import { tokenRefused } from "../../src/registry/registry-errors.js";
 import type { RegistrySchema } from "../../src/registry/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/sqlite/open.js";
@@ -54,46 +59,16 @@ function plainKysely(path: string): Kysely<RegistrySchema> {
   return new Kysely<RegistrySchema>({ dialect: new SqliteDialect({ database }) });
 }
 
-/** Writes the device, its certificate and its event one statement at a time, each on its own. */
+/** The driver's own statements for a device, its certificate and its event, each on its own: no transaction. */
 class NoTransactionStore extends KyselyRegistryStore {
   constructor(private readonly plain: Kysely<RegistrySchema>) {
     super(plain, translateSqliteError);
   }
 
   override async enroll(e: Enrollment): Promise<RegistryEvent> {
-    const { handle, certificate, at: when } = e;
-    await this.plain
-      .insertInto("devices")
-      .values({
-        handle,
-        status: "active",
-        public_key: e.publicKey,
-        certificate_serial: certificate.serial,
-        predecessor: null,
-        successor: null,
-        enrolled_at: when,
-        updated_at: when,
-      })
-      .execute();
-    await this.plain
-      .insertInto("certificates")
-      .values({
-        serial: certificate.serial,
-        handle,
-        der: certificate.der,
-        not_before: certificate.notBefore,
-        not_after: certificate.notAfter,
-        status: "valid",
-        revocation_reason: null,
-        revoked_at: null,
-      })
-      .execute();
-    const row = await this.plain
-      .insertInto("events")
-      .values({ type: "enrolled", handle, data: JSON.stringify({ serial: certificate.serial }), at: when })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return { ...row, type: "enrolled", data: { serial: certificate.serial } };
+    await insertDevice(this.plain, e, null);
+    await insertCertificate(this.plain, e.handle, e.certificate);
+    return appendEvent(this.plain, "enrolled", e.handle, { serial: e.certificate.serial }, e.at);
   }
 }
 

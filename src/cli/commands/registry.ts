@@ -6,26 +6,26 @@ const ACTION_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   init: ["dir", "name", "host"],
   "token create": ["dir", "ttl", "label"],
 };
-const COMMAND_OPTIONS = ["dir", "name", "host", "ttl", "label"];
+const OPTIONS = {
+  dir: { type: "string" },
+  name: { type: "string" },
+  host: { type: "string", multiple: true },
+  ttl: { type: "string" },
+  label: { type: "string" },
+} as const;
 
 export const command: Command = {
   usage:
     "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT]",
   summary:
     "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d).",
-  options: {
-    dir: { type: "string" },
-    name: { type: "string" },
-    host: { type: "string", multiple: true },
-    ttl: { type: "string" },
-    label: { type: "string" },
-  },
+  options: OPTIONS,
   positionals: [1, 2],
   async run(context, values, positionals, lists) {
     const action = positionals.join(" ");
-    const allowed = ACTION_OPTIONS[action];
+    const allowed = Object.hasOwn(ACTION_OPTIONS, action) ? ACTION_OPTIONS[action] : undefined;
     if (!allowed) throw new UsageError(`unknown 'reid registry' action '${action}' (init, token create)`);
-    const stray = COMMAND_OPTIONS.find(
+    const stray = Object.keys(OPTIONS).find(
       (name) => !allowed.includes(name) && (values[name] ?? lists[name]) !== undefined,
     );
     if (stray) throw new UsageError(`option '--${stray}' does not go with 'reid registry ${action}'`);
