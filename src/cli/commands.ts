@@ -31,6 +31,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   telemetry: () => import("./commands/telemetry.js"),
   bindings: () => import("./commands/bindings.js"),
   unbind: () => import("./commands/unbind.js"),
+  registry: () => import("./commands/registry.js"),
   help: () => import("./commands/help.js"),
 };
 
@@ -64,5 +65,6 @@ export const COMMAND_ORDER = [
   "unbind",
   "serve",
   "page",
+  "registry",
   "help",
 ] as const;

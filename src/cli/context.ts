@@ -24,7 +24,12 @@ export interface CliContext {
   readonly stderr: NodeJS.WritableStream;
 }
 
-export type OptionSpec = { readonly type: "string" | "boolean"; readonly short?: string };
+/** `multiple`: a string option that may be given more than once; its values come in `lists`. */
+export type OptionSpec = {
+  readonly type: "string" | "boolean";
+  readonly short?: string;
+  readonly multiple?: true;
+};
 
 /** A command module: its own options, how many positionals it takes, and what it does. */
 export interface Command {
@@ -36,6 +41,7 @@ export interface Command {
     context: CliContext,
     values: Readonly<Record<string, string | boolean | undefined>>,
     positionals: readonly string[],
+    lists: Readonly<Record<string, readonly string[]>>,
   ): Promise<void>;
 }
 

@@ -40,7 +40,8 @@ export async function run(io: Io): Promise<number> {
     if (!load) throw new UsageError(`unknown command '${name}' (see 'reid help')`, "unknown-command");
     const { command } = await load();
     const parsed = parse(rest, { ...GLOBAL_OPTIONS, ...command.options }, `reid ${name}`);
-    const { values, positionals } = parsed;
+    const { values, lists } = splitLists(parsed.values);
+    const { positionals } = parsed;
     if (values.version) {
       io.stdout.write(`reid ${version()}\n`);
       return await output.done();
@@ -69,7 +70,7 @@ export async function run(io: Io): Promise<number> {
       stdout: io.stdout,
       stderr: io.stderr,
     };
-    await command.run(context, values, positionals);
+    await command.run(context, values, positionals, lists);
     return await output.done();
   } catch (error) {
     return report(error, json, io);
@@ -130,6 +131,17 @@ function parse(args: string[], options: Record<string, OptionSpec>, where: strin
   } catch (error) {
     throw new UsageError(describeParseError(error, where));
   }
+}
+
+/** Options given more than once (declared `multiple`) apart from the others. */
+function splitLists(parsed: Record<string, string | boolean | (string | boolean)[] | undefined>) {
+  const values: Record<string, string | boolean | undefined> = {};
+  const lists: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (Array.isArray(value)) lists[key] = value.map(String);
+    else values[key] = value;
+  }
+  return { values, lists };
 }
 
 function describeParseError(error: unknown, where: string): string {

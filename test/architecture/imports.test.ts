@@ -24,14 +24,15 @@ function tree(root: string, files: Record<string, string>): void {
 
 /**
  * The layers of src/, top first: a folder imports only from layers below its own. The CLI composes
- * everything; the daemon composes the element with the page and the binding; those two speak HTTP
- * through http/; the element drives storage, entropy and the factory side through the owner's
- * gate and the audit log; the TPM and PKCS#11 clients and the formats know nothing above them.
+ * everything; the daemon composes the element with the page and the binding; those two and the
+ * fleet registry (a server of its own, beside them, never knowing an element) speak HTTP through
+ * http/; the element drives storage, entropy and the factory side through the owner's gate and the
+ * audit log; the TPM and PKCS#11 clients and the formats know nothing above them.
  */
 const LAYERS = [
   ["cli"],
   ["daemon"],
-  ["web", "binding"],
+  ["web", "binding", "registry"],
   ["http"],
   ["element"],
   ["audit", "auth", "factory", "derive"],
@@ -55,6 +56,8 @@ function faults(root: string): string[] {
   return [
     ...cycles(arrows).map((component) => describeCycle(component, arrows)),
     ...forbidden(imports, { from: ["web", "binding"], to: "daemon" }),
+    // The registry is the server side of a fleet: it knows certificates and handles, never an element.
+    ...forbidden(imports, { from: ["registry"], to: "element" }),
     ...around(imports, PAGE_SEES),
   ];
 }
@@ -120,6 +123,28 @@ describe("the layers", () => {
       "element -> binding points up or across: element/api.ts, element/element.ts",
       "entropy -> storage points up or across: entropy/source.ts",
       "stray is in no layer",
+    ]);
+  });
+});
+
+describe("the registry", () => {
+  test("an import of the element from registry/, or of the daemon or the binding, is found", (t) => {
+    const { dir } = tempDir(t);
+    tree(dir, {
+      "errors.ts": "export class E {}\n",
+      "registry/enroll.ts":
+        'import type { ElementApi } from "../element/api.js";\nimport "../derive/certificate.js";\n',
+      "registry/serve.ts":
+        'export const later = () => import("../daemon/server.js");\nimport "../binding/api.js";\n',
+      "element/api.ts": 'import { E } from "../errors.js";\n',
+      "derive/certificate.ts": 'import { E } from "../errors.js";\n',
+      "daemon/server.ts": 'import { E } from "../errors.js";\n',
+      "binding/api.ts": 'import { E } from "../errors.js";\n',
+    });
+    assert.deepEqual(faults(dir), ["registry/enroll.ts imports element/api.ts"]);
+    assert.deepEqual(againstLayers(dir), [
+      "registry -> binding points up or across: registry/serve.ts",
+      "registry -> daemon points up or across: registry/serve.ts",
     ]);
   });
 });

@@ -1,0 +1,92 @@
+import { readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describeOsError, UsageError } from "../errors.js";
+import { noRegistry, registryCorrupt, registryFailure, registryPermissions } from "./registry-errors.js";
+import type { RegistryStore } from "./store.js";
+
+/** The files of a registry directory (docs/spec.md §10.1); every one 0600, the directory 0700. */
+export const REGISTRY_FILES = {
+  /** Written last when the registry is made: its presence says the directory is a registry. */
+  config: "registry.json",
+  database: "registry.db",
+  caCertificate: "ca.pem",
+  caKey: "ca.key",
+  serverCertificate: "server.pem",
+  serverKey: "server.key",
+  statementKey: "statements.key",
+  operatorToken: "operator.token",
+} as const;
+
+export const REGISTRY_FORMAT = "reid-registry";
+export const REGISTRY_VERSION = 1;
+
+export interface RegistryConfig {
+  readonly format: typeof REGISTRY_FORMAT;
+  readonly version: typeof REGISTRY_VERSION;
+  readonly name: string;
+  readonly hosts: readonly string[];
+  readonly caFingerprint: string;
+  readonly createdAt: string;
+}
+
+/** --dir: required, resolved to an absolute path. */
+export function registryDirectory(text: string | undefined): string {
+  if (text === undefined || text === "") throw new UsageError("'reid registry' needs --dir DIR");
+  return resolve(text);
+}
+
+/**
+ * Opens the registry at `directory`: it must be a registry's (its registry.json), private to its
+ * owner, and its database must open at the newest schema.
+ */
+export async function openRegistry(
+  directory: string,
+): Promise<{ config: RegistryConfig; store: RegistryStore }> {
+  checkPrivateDirectory(directory);
+  const config = readConfig(directory);
+  const { openSqliteRegistry } = await import("./sqlite/open.js");
+  return { config, store: await openSqliteRegistry(join(directory, REGISTRY_FILES.database)) };
+}
+
+function checkPrivateDirectory(directory: string): void {
+  let mode: number;
+  try {
+    const stat = statSync(directory);
+    if (!stat.isDirectory()) throw noRegistry(`${directory} is not a registry directory`);
+    mode = stat.mode;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw noRegistry(`no registry at ${directory} (make one with 'reid registry init --dir ${directory}')`);
+    }
+    if ((error as NodeJS.ErrnoException).code) {
+      throw registryFailure(`cannot read ${directory}: ${describeOsError(error)}`);
+    }
+    throw error;
+  }
+  if ((mode & 0o077) !== 0) {
+    throw registryPermissions(`${directory} is open to other users: chmod 700 ${directory}`);
+  }
+}
+
+function readConfig(directory: string): RegistryConfig {
+  const path = join(directory, REGISTRY_FILES.config);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw noRegistry(`no registry at ${directory} (no ${REGISTRY_FILES.config})`);
+    }
+    throw registryFailure(`cannot read ${path}: ${describeOsError(error)}`);
+  }
+  let config: Partial<RegistryConfig>;
+  try {
+    config = JSON.parse(text) as Partial<RegistryConfig>;
+  } catch {
+    throw registryCorrupt(`${path} is not JSON`);
+  }
+  if (config?.format !== REGISTRY_FORMAT || config.version !== REGISTRY_VERSION) {
+    throw registryCorrupt(`${path} is not a version ${REGISTRY_VERSION} reid registry`);
+  }
+  return config as RegistryConfig;
+}

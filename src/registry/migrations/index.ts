@@ -1,0 +1,17 @@
+import type { Migration, MigrationProvider } from "kysely";
+import * as initial from "./0001-initial.js";
+
+/**
+ * The registry's migrations, in order, compiled into reid (no directory read at run time, so the
+ * bundle carries them). A migration is never edited once released: a change is a new one.
+ */
+const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  "0001-initial": initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};
+
+/** The name of the newest migration: a database that names one beyond it is from a newer reid. */
+export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1) as string;

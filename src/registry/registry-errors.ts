@@ -1,0 +1,44 @@
+import { AuthError, type ReidError, StateError, StorageError } from "../errors.js";
+
+/** The registry's refusals (docs/spec.md §3.4, §10). Messages name handles, never a token. */
+
+/** One answer for unknown, spent and expired tokens: a guesser learns nothing from it. */
+export function tokenRefused(): ReidError {
+  return new AuthError("token-refused", "the enrollment token is unknown, already used or expired");
+}
+
+export function unknownDevice(handle: string): ReidError {
+  return new StateError("unknown-device", `no device ${handle} in the registry`);
+}
+
+export function deviceExists(handle: string): ReidError {
+  return new StateError("device-exists", `device ${handle} is already in the registry`);
+}
+
+export function deviceNotActive(handle: string, status: string): ReidError {
+  return new StateError("device-not-active", `device ${handle} is ${status}, not active`);
+}
+
+export function registryCorrupt(message: string): ReidError {
+  return new StorageError(message, "registry-corrupt");
+}
+
+export function registryFailure(message: string): ReidError {
+  return new StorageError(message, "registry-failure");
+}
+
+export function registryBusy(message: string): ReidError {
+  return new StorageError(message, "registry-busy");
+}
+
+export function registryExists(message: string): ReidError {
+  return new StateError("registry-exists", message);
+}
+
+export function noRegistry(message: string): ReidError {
+  return new StateError("no-registry", message);
+}
+
+export function registryPermissions(message: string): ReidError {
+  return new StorageError(message, "registry-permissions");
+}

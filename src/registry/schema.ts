@@ -1,0 +1,56 @@
+import type { Generated } from "kysely";
+
+/**
+ * The registry's tables as the queries see them (docs/spec.md §10.3). Blobs are Uint8Array, times
+ * ISO-8601 text, JSON text: types every SQL database has, so one set of migrations serves them all.
+ */
+export interface RegistrySchema {
+  devices: DevicesTable;
+  certificates: CertificatesTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  operator_tokens: OperatorTokensTable;
+  events: EventsTable;
+}
+
+export interface DevicesTable {
+  handle: string;
+  status: string;
+  public_key: Uint8Array;
+  certificate_serial: string;
+  predecessor: string | null;
+  successor: string | null;
+  enrolled_at: string;
+  updated_at: string;
+}
+
+export interface CertificatesTable {
+  serial: string;
+  handle: string;
+  der: Uint8Array;
+  not_before: string;
+  not_after: string;
+  status: string;
+  revocation_reason: string | null;
+  revoked_at: string | null;
+}
+
+export interface EnrollmentTokensTable {
+  hash: Uint8Array;
+  label: string | null;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+export interface OperatorTokensTable {
+  hash: Uint8Array;
+  created_at: string;
+}
+
+export interface EventsTable {
+  sequence: Generated<number>;
+  type: string;
+  handle: string;
+  data: string;
+  at: string;
+}

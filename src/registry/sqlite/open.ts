@@ -1,0 +1,144 @@
+import { closeSync, constants, openSync } from "node:fs";
+import Database from "better-sqlite3";
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  Kysely,
+  Migrator,
+  SqliteDialect,
+  SqliteDriver,
+} from "kysely";
+import { describeOsError } from "../../errors.js";
+import { KyselyRegistryStore } from "../kysely-store.js";
+import { migrationProvider } from "../migrations/index.js";
+import { noRegistry, registryBusy, registryCorrupt, registryFailure } from "../registry-errors.js";
+import type { RegistrySchema } from "../schema.js";
+import type { RegistryStore } from "../store.js";
+
+/** "reid" in ASCII: SQLite's application id marks the file as a registry database (docs/spec.md §10.3). */
+const APPLICATION_ID = 0x72656964;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteOptions {
+  /** Make the database (0600) if it is missing; else a missing file is `no-registry`. */
+  readonly create?: boolean;
+  /** How long a writer waits for another process's write to end before `registry-busy`. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (or makes) the registry's SQLite database at `path` and brings its schema to the newest
+ * migration. WAL with synchronous=FULL: a commit is on disk when it returns, power loss included;
+ * readers never wait for the writer. One connection per process, which kysely's driver hands to
+ * one query or transaction at a time, so this process has one writer; other processes wait up to
+ * the busy timeout. Foreign keys on. docs/spec.md §10.3.
+ */
+export async function openSqliteRegistry(path: string, options: SqliteOptions = {}): Promise<RegistryStore> {
+  if (options.create) createPrivateFile(path);
+  const database = connect(path);
+  try {
+    configure(database, options.create === true, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+  } catch (error) {
+    database.close();
+    throw translateSqliteError(error);
+  }
+  const db = new Kysely<RegistrySchema>({ dialect: new ImmediateSqliteDialect({ database }) });
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new KyselyRegistryStore(db, translateSqliteError);
+}
+
+/** SQLite gives its WAL and shared-memory files the mode of the database file: 0600 from the start. */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
+  } catch (error) {
+    throw registryFailure(`cannot create the registry database: ${describeOsError(error)}`);
+  }
+}
+
+function connect(path: string): Database.Database {
+  try {
+    return new Database(path, { fileMustExist: true });
+  } catch (error) {
+    if ((error as { code?: string }).code === "SQLITE_CANTOPEN") {
+      throw noRegistry("no registry database here (make one with 'reid registry init')");
+    }
+    throw translateSqliteError(error);
+  }
+}
+
+/**
+ * PRAGMAs through better-sqlite3's own call: they are per connection and SQLite-only, and kysely
+ * has no word for them.
+ */
+function configure(database: Database.Database, create: boolean, busyTimeoutMs: number): void {
+  database.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+  if (create) database.pragma(`application_id = ${APPLICATION_ID}`);
+  const id = database.pragma("application_id", { simple: true });
+  if (id !== APPLICATION_ID)
+    throw registryCorrupt("the registry database is a SQLite file of another application");
+  const mode = database.pragma("journal_mode = WAL", { simple: true });
+  if (mode !== "wal")
+    throw registryFailure(`the registry database cannot use WAL (journal mode ${String(mode)})`);
+  database.pragma("synchronous = FULL");
+  database.pragma("foreign_keys = ON");
+}
+
+async function migrate(db: Kysely<RegistrySchema>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: "registry_migrations",
+    migrationLockTableName: "registry_migrations_lock",
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) {
+    const translated = translateSqliteError(error);
+    if (translated !== error) throw translated;
+    // Kysely names a migration the database ran that this reid does not know ("missing"): a newer one.
+    throw registryCorrupt(`the registry database cannot be brought up to date: ${(error as Error).message}`);
+  }
+}
+
+/** better-sqlite3's errors in reid's codes; anything else (a bug) is left as it is. */
+export function translateSqliteError(error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return error;
+  const text = `${(error as Error).message} (${code})`;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return registryBusy(`the registry database is busy: ${text}`);
+  }
+  if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
+    return registryCorrupt(`the registry database is damaged: ${text}`);
+  }
+  if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY|PERM|AUTH|NOLFS)/.test(code)) {
+    return registryFailure(`the registry database cannot be read or written: ${text}`);
+  }
+  return error;
+}
+
+/**
+ * Write transactions begin IMMEDIATE: the write lock is taken at BEGIN, where the busy timeout
+ * applies, never at a later statement of a transaction that has read (in WAL, that one fails at
+ * once with SQLITE_BUSY_SNAPSHOT). Kysely's SQLite driver says only BEGIN, so this one says more.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.config);
+  }
+}

@@ -1,0 +1,66 @@
+import { UsageError } from "../errors.js";
+import type { Enrollment, NewCertificate, Revocation, Succession } from "./store.js";
+
+/**
+ * What every driver refuses before it writes (docs/spec.md §10.4): the database's own checks are
+ * the second line, these name the bad field in one line.
+ */
+
+const HANDLE = /^[0-9a-f]{32}$/;
+// A positive INTEGER of at most 20 octets (RFC 5280 §4.1.2.2), in hex without leading zeros.
+const SERIAL = /^[1-9a-f][0-9a-f]{0,39}$/;
+const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const REASON = /^[a-zA-Z][a-zA-Z-]{0,63}$/;
+
+export function checkHandle(handle: string, what = "handle"): void {
+  if (!HANDLE.test(handle)) throw new UsageError(`bad ${what} '${handle}': expected 32 lowercase hex digits`);
+}
+
+export function checkTime(time: string): void {
+  if (!TIME.test(time) || new Date(time).toISOString() !== time) {
+    throw new UsageError(`bad time '${time}': expected YYYY-MM-DDTHH:MM:SS.mmmZ`);
+  }
+}
+
+export function checkHash(hash: Uint8Array): void {
+  if (hash.length !== 32) throw new UsageError(`bad token hash: ${hash.length} bytes, expected 32`);
+}
+
+function checkCertificate(certificate: NewCertificate): void {
+  if (!SERIAL.test(certificate.serial)) {
+    throw new UsageError(
+      `bad certificate serial '${certificate.serial}': expected 1 to 40 hex digits, no leading 0`,
+    );
+  }
+  if (certificate.der.length === 0) throw new UsageError("empty certificate");
+  checkTime(certificate.notBefore);
+  checkTime(certificate.notAfter);
+  if (certificate.notAfter <= certificate.notBefore)
+    throw new UsageError("a certificate that ends before it begins");
+}
+
+function checkNewDevice(device: Pick<Enrollment, "handle" | "publicKey" | "certificate" | "at">): void {
+  checkHandle(device.handle);
+  if (device.publicKey.length === 0) throw new UsageError("empty public key");
+  checkCertificate(device.certificate);
+  checkTime(device.at);
+}
+
+export function checkEnrollment(enrollment: Enrollment): void {
+  checkNewDevice(enrollment);
+  if (enrollment.tokenHash) checkHash(enrollment.tokenHash);
+}
+
+export function checkSuccession(succession: Succession): void {
+  checkNewDevice(succession);
+  checkHandle(succession.predecessor, "predecessor");
+  if (succession.predecessor === succession.handle) throw new UsageError("an identity cannot succeed itself");
+}
+
+export function checkRevocation(revocation: Revocation): void {
+  checkHandle(revocation.handle);
+  if (!REASON.test(revocation.reason)) {
+    throw new UsageError(`bad revocation reason '${revocation.reason}': expected a word of letters and '-'`);
+  }
+  checkTime(revocation.at);
+}

@@ -1,0 +1,122 @@
+/**
+ * What the registry (the patent's server 103) keeps, behind one small interface so a second
+ * database is a second driver, not a rewrite: the devices it follows, the certificates it issued
+ * them, single-use enrollment tokens, operator credentials and the ordered log of events.
+ * Specified in docs/spec.md §10.3 and §10.4.
+ *
+ * Every change to a device is one transaction together with its event: a reader sees both or
+ * neither. Times are ISO-8601 UTC strings as Date.toISOString() writes them, given by the caller
+ * (the registry's clock), so they compare as text in any database.
+ */
+
+export type DeviceStatus = "active" | "superseded" | "revoked";
+export const DEVICE_STATUSES: readonly DeviceStatus[] = ["active", "superseded", "revoked"];
+
+/** A superseded certificate is revoked too (reason `superseded`); only a `valid` one is unrevoked. */
+export type CertificateStatus = "valid" | "superseded" | "revoked";
+
+export interface Device {
+  /** reid's handle of the device's key (docs/spec.md §4.2): 32 lowercase hex digits. */
+  readonly handle: string;
+  readonly status: DeviceStatus;
+  /** The device's public key, as SubjectPublicKeyInfo DER. */
+  readonly publicKey: Uint8Array;
+  /** The serial of the device's current certificate (lowercase hex). */
+  readonly certificateSerial: string;
+  /** The identity this one succeeded, and the one that succeeded it: the succession chain. */
+  readonly predecessor: string | null;
+  readonly successor: string | null;
+  readonly enrolledAt: string;
+  readonly updatedAt: string;
+}
+
+export interface IssuedCertificate {
+  /** Lowercase hex, no leading zero byte. */
+  readonly serial: string;
+  readonly handle: string;
+  readonly der: Uint8Array;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly status: CertificateStatus;
+  readonly revocationReason: string | null;
+  readonly revokedAt: string | null;
+}
+
+export type EventType = "enrolled" | "succeeded" | "revoked";
+
+export interface RegistryEvent {
+  /** Increases by at least one with every event; never reused. */
+  readonly sequence: number;
+  readonly type: EventType;
+  readonly handle: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly at: string;
+}
+
+/** A certificate about to be recorded: the store sets its status (`valid`) itself. */
+export type NewCertificate = Pick<IssuedCertificate, "serial" | "der" | "notBefore" | "notAfter">;
+
+export interface Enrollment {
+  readonly handle: string;
+  readonly publicKey: Uint8Array;
+  readonly certificate: NewCertificate;
+  /** The SHA-256 of the enrollment token that authorised it, consumed in the same transaction. */
+  readonly tokenHash?: Uint8Array;
+  readonly at: string;
+}
+
+export interface Succession {
+  /** The active identity that is succeeded: superseded, its certificate revoked (reason superseded). */
+  readonly predecessor: string;
+  readonly handle: string;
+  readonly publicKey: Uint8Array;
+  readonly certificate: NewCertificate;
+  readonly at: string;
+}
+
+export interface Revocation {
+  readonly handle: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
+export interface NewToken {
+  /** SHA-256 of the token: the token itself is never stored. */
+  readonly hash: Uint8Array;
+  readonly label: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+export interface EnrollmentToken extends NewToken {
+  readonly usedAt: string | null;
+}
+
+export interface RegistryStore {
+  /** Records a new device with its first certificate; refuses a known handle or a spent token. */
+  enroll(enrollment: Enrollment): Promise<RegistryEvent>;
+  /** Links a new identity to an active one, which becomes superseded; refuses a second successor. */
+  succeed(succession: Succession): Promise<RegistryEvent>;
+  /** Revokes a device that is not revoked yet, and its current certificate. */
+  revoke(revocation: Revocation): Promise<RegistryEvent>;
+
+  device(handle: string): Promise<Device | null>;
+  /** Devices in handle order, all or those of one status. */
+  devices(filter?: { readonly status?: DeviceStatus }): Promise<Device[]>;
+  certificate(serial: string): Promise<IssuedCertificate | null>;
+  /** Events with a sequence above `after`, oldest first, at most `limit` (default 1,000). */
+  eventsSince(after: number, limit?: number): Promise<RegistryEvent[]>;
+
+  createToken(token: NewToken): Promise<void>;
+  /**
+   * Spends a token: it must exist, be unused and not expire before `at`. Exactly one of any
+   * number of concurrent consumers succeeds; the others get `token-refused`.
+   */
+  consumeToken(hash: Uint8Array, at: string): Promise<EnrollmentToken>;
+  token(hash: Uint8Array): Promise<EnrollmentToken | null>;
+
+  addOperatorToken(hash: Uint8Array, at: string): Promise<void>;
+  isOperatorToken(hash: Uint8Array): Promise<boolean>;
+
+  close(): Promise<void>;
+}

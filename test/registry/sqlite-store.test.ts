@@ -1,0 +1,196 @@
+// The SQLite driver of the registry's store (docs/spec.md §10.3, §10.4): the conformance suite, the
+// suite failing against drivers known to be wrong, and what is SQLite's own: the file's mode, WAL,
+// migrations that run once, and refusals of files that are not a registry's database.
+import assert from "node:assert/strict";
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, type TestContext, test } from "node:test";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import { ExitCode, ReidError } from "../../src/errors.js";
+import {
+  appendEvent,
+  insertCertificate,
+  insertDevice,
+  KyselyRegistryStore,
+} from "../../src/registry/kysely-store.js";
+import { tokenRefused } from "../../src/registry/registry-errors.js";
+import type { RegistrySchema } from "../../src/registry/schema.js";
+import { openSqliteRegistry, translateSqliteError } from "../../src/registry/sqlite/open.js";
+import type { Enrollment, EnrollmentToken, RegistryEvent } from "../../src/registry/store.js";
+import { tempDir } from "../helpers/temp.js";
+import {
+  at,
+  CHECKS,
+  describeRegistryStore,
+  newEnrollment,
+  type RegistryFixture,
+} from "./storage-conformance.js";
+
+/** A fresh database file; `store` opens it through the driver under test. */
+async function sqliteFixture(
+  t: TestContext,
+  store: (path: string) => Promise<KyselyRegistryStore> = async (path) =>
+    (await openSqliteRegistry(path)) as KyselyRegistryStore,
+): Promise<RegistryFixture & { readonly path: string }> {
+  const { dir } = tempDir(t, "reid-registry-");
+  const path = join(dir, "registry.db");
+  await (await openSqliteRegistry(path, { create: true })).close();
+  return {
+    path,
+    open: () => store(path),
+    async failEvents() {
+      // The test's own connection, behind the driver's back: the trigger fails every later insert.
+      const raw = new Database(path);
+      raw.exec(
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'events refused'); END",
+      );
+      raw.close();
+    },
+  };
+}
+
+describeRegistryStore({ name: "SQLite (better-sqlite3)", fixture: (t) => sqliteFixture(t) });
+
+/** A kysely database on the file with kysely's plain SQLite dialect, as a careless driver would open it. */
+function plainKysely(path: string): Kysely<RegistrySchema> {
+  const database = new Database(path);
+  database.pragma("foreign_keys = ON");
+  return new Kysely<RegistrySchema>({ dialect: new SqliteDialect({ database }) });
+}
+
+/** The driver's own statements for a device, its certificate and its event, each on its own: no transaction. */
+class NoTransactionStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async enroll(e: Enrollment): Promise<RegistryEvent> {
+    await insertDevice(this.plain, e, null);
+    await insertCertificate(this.plain, e.handle, e.certificate);
+    return appendEvent(this.plain, "enrolled", e.handle, { serial: e.certificate.serial }, e.at);
+  }
+}
+
+/** Reads whether the token is spendable, then spends it: two consumers can both pass the read. */
+class ReadThenWriteStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async consumeToken(hash: Uint8Array, when: string): Promise<EnrollmentToken> {
+    const row = await this.plain
+      .selectFrom("enrollment_tokens")
+      .selectAll()
+      .where("hash", "=", hash)
+      .executeTakeFirst();
+    if (!row || row.used_at !== null || row.expires_at <= when) throw tokenRefused();
+    await this.plain
+      .updateTable("enrollment_tokens")
+      .set({ used_at: when })
+      .where("hash", "=", hash)
+      .execute();
+    return { hash, label: row.label, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: when };
+  }
+}
+
+describe("the conformance suite fails drivers known to be wrong", () => {
+  test("a driver that writes a device and its event in separate transactions", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new NoTransactionStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS["a device change and its event commit together or not at all"]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
+  test("a driver that reads a token, then spends it", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new ReadThenWriteStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS["a token is spent once: of two consumers on two connections, one wins"]?.(
+        fixture,
+        t,
+      ) as Promise<void>,
+      /both consumers spent one token/,
+    );
+  });
+});
+
+describe("the SQLite file", () => {
+  test("is 0600 with its WAL and shared-memory files, in WAL mode, and its migrations run once", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    const store = await openSqliteRegistry(path, { create: true });
+    await store.enroll(newEnrollment());
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      assert.equal(statSync(file).mode & 0o777, 0o600, file);
+    }
+    await store.close();
+    await (await openSqliteRegistry(path)).close();
+    const raw = new Database(path, { readonly: true });
+    t.after(() => raw.close());
+    assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
+    const migrations = raw.prepare("SELECT name FROM registry_migrations").all();
+    assert.deepEqual(migrations, [{ name: "0001-initial" }]);
+    assert.equal((raw.prepare("SELECT count(*) AS n FROM devices").get() as { n: number }).n, 1);
+  });
+
+  test("the database holds its invariants itself: a second use of a token or a superseded device without a successor fails", async (t) => {
+    const fixture = await sqliteFixture(t);
+    const store = await fixture.open();
+    const enrollment = newEnrollment();
+    await store.enroll(enrollment);
+    await store.close();
+    const raw = plainKysely(fixture.path);
+    t.after(() => raw.destroy());
+    await assert.rejects(
+      raw
+        .updateTable("devices")
+        .set({ status: "superseded" })
+        .where("handle", "=", enrollment.handle)
+        .execute(),
+      /CHECK constraint failed: devices_successor/,
+    );
+    await assert.rejects(
+      raw.updateTable("certificates").set({ status: "revoked" }).execute(),
+      /CHECK constraint failed: certificates_revoked/,
+    );
+    await assert.rejects(
+      raw
+        .insertInto("events")
+        .values({ type: "enrolled", handle: "0".repeat(32), data: "{}", at: at(0) })
+        .execute(),
+      /FOREIGN KEY constraint failed/,
+    );
+  });
+
+  test("a missing file, a file that is not SQLite, another application's database and a newer schema are refused", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    await refusedWith(openSqliteRegistry(join(dir, "absent.db")), "no-registry", ExitCode.state);
+
+    const garbage = join(dir, "garbage.db");
+    writeFileSync(garbage, Buffer.alloc(8192, 0x5a), { mode: 0o600 });
+    await refusedWith(openSqliteRegistry(garbage), "registry-corrupt", ExitCode.storage);
+
+    const foreign = join(dir, "foreign.db");
+    const other = new Database(foreign);
+    other.exec("CREATE TABLE notes (text TEXT)");
+    other.close();
+    await refusedWith(openSqliteRegistry(foreign), "registry-corrupt", ExitCode.storage);
+
+    const newer = join(dir, "newer.db");
+    await (await openSqliteRegistry(newer, { create: true })).close();
+    const raw = new Database(newer);
+    raw.prepare("INSERT INTO registry_migrations (name, timestamp) VALUES (?, ?)").run("9999-future", at(0));
+    raw.close();
+    await refusedWith(openSqliteRegistry(newer), "registry-corrupt", ExitCode.storage);
+  });
+});
+
+async function refusedWith(promise: Promise<unknown>, code: string, exitCode: number): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ReidError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.equal(error.exitCode, exitCode);
+    return true;
+  });
+}

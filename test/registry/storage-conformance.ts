@@ -1,0 +1,362 @@
+// The RegistryStore contract (docs/spec.md §10.4), one suite for every driver: a driver passes only
+// if a device's change and its event commit together or not at all, a token is spent once however
+// many consumers race for it, events come in the order they happened, and filters and refusals
+// say exactly what they should. Each check is a plain function too, so the test file can show that
+// it fails against a driver known to be wrong.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { describe, type TestContext, test } from "node:test";
+import { ExitCode, ReidError } from "../../src/errors.js";
+import type { Enrollment, RegistryStore, Succession } from "../../src/registry/store.js";
+
+/** One fresh, empty registry database of a driver. */
+export interface RegistryFixture {
+  /** A store on this database; each call opens another (a second connection, as a second process would). */
+  open(): Promise<RegistryStore>;
+  /** From now on every insert into the events table fails, whoever makes it (a full disk, say). */
+  failEvents(): Promise<void>;
+}
+
+export interface RegistryBackend {
+  readonly name: string;
+  /** A new fixture; the backend cleans up when the test ends. */
+  fixture(t: TestContext): Promise<RegistryFixture>;
+}
+
+type Check = (fixture: RegistryFixture, t: TestContext) => Promise<void>;
+
+const T0 = Date.parse("2026-12-01T09:00:00.000Z");
+/** A time `seconds` after T0, as the store takes it. */
+export function at(seconds: number): string {
+  return new Date(T0 + seconds * 1000).toISOString();
+}
+
+export function newHandle(): string {
+  return randomBytes(16).toString("hex");
+}
+
+function newSerial(): string {
+  return `1${randomBytes(15).toString("hex")}`;
+}
+
+export function newEnrollment(options: { at?: string; tokenHash?: Uint8Array } = {}): Enrollment {
+  const when = options.at ?? at(0);
+  return {
+    handle: newHandle(),
+    publicKey: randomBytes(44),
+    certificate: { serial: newSerial(), der: randomBytes(300), notBefore: when, notAfter: at(86_400) },
+    ...(options.tokenHash ? { tokenHash: options.tokenHash } : {}),
+    at: when,
+  };
+}
+
+function newSuccession(predecessor: string, when = at(10)): Succession {
+  const { handle, publicKey, certificate } = newEnrollment({ at: when });
+  return { predecessor, handle, publicKey, certificate, at: when };
+}
+
+export function tokenHash(token = randomBytes(32).toString("base64url")): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(token).digest());
+}
+
+async function withStore<T>(
+  fixture: RegistryFixture,
+  task: (store: RegistryStore) => Promise<T>,
+): Promise<T> {
+  const store = await fixture.open();
+  try {
+    return await task(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `promise` rejects with the ReidError of `code` (and its exit status). */
+async function refused(promise: Promise<unknown>, code: string, exitCode?: number): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ReidError, `expected a ReidError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    if (exitCode !== undefined) assert.equal(error.exitCode, exitCode);
+    return true;
+  });
+}
+
+/** Everything a store shows, to compare before and after a refused change. */
+async function snapshot(store: RegistryStore, handles: readonly string[]) {
+  const devices = await store.devices();
+  const certificates = await Promise.all(devices.map((d) => store.certificate(d.certificateSerial)));
+  const asked = await Promise.all(handles.map((h) => store.device(h)));
+  return { devices, certificates, asked, events: await store.eventsSince(0) };
+}
+
+export const CHECKS: Readonly<Record<string, Check>> = {
+  "an enrolled device reads back with its certificate and its event, also after reopening": async (
+    fixture,
+  ) => {
+    const enrollment = newEnrollment();
+    const event = await withStore(fixture, (store) => store.enroll(enrollment));
+    assert.equal(event.type, "enrolled");
+    assert.equal(event.handle, enrollment.handle);
+    assert.deepEqual(event.data, { serial: enrollment.certificate.serial });
+    await withStore(fixture, async (store) => {
+      const device = await store.device(enrollment.handle);
+      assert.ok(device);
+      assert.equal(device.status, "active");
+      assert.deepEqual(device.publicKey, new Uint8Array(enrollment.publicKey));
+      assert.equal(device.certificateSerial, enrollment.certificate.serial);
+      assert.equal(device.predecessor, null);
+      assert.equal(device.successor, null);
+      assert.equal(device.enrolledAt, enrollment.at);
+      const certificate = await store.certificate(enrollment.certificate.serial);
+      assert.ok(certificate);
+      assert.deepEqual(certificate.der, new Uint8Array(enrollment.certificate.der));
+      assert.equal(certificate.handle, enrollment.handle);
+      assert.equal(certificate.status, "valid");
+      assert.equal(certificate.revokedAt, null);
+      assert.deepEqual(await store.eventsSince(0), [event]);
+      assert.equal(await store.device(newHandle()), null);
+    });
+  },
+
+  "a device change and its event commit together or not at all": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const kept = newEnrollment();
+      const toRevoke = newEnrollment();
+      await store.enroll(kept);
+      await store.enroll(toRevoke);
+      const spendable = tokenHash();
+      await store.createToken({ hash: spendable, label: null, createdAt: at(0), expiresAt: at(3600) });
+      const before = await snapshot(store, [kept.handle, toRevoke.handle]);
+      await fixture.failEvents();
+      const lost = newEnrollment({ at: at(5), tokenHash: spendable });
+      const successor = newSuccession(kept.handle);
+      await assert.rejects(store.enroll(lost));
+      await assert.rejects(store.succeed(successor));
+      await assert.rejects(store.revoke({ handle: toRevoke.handle, reason: "key-compromise", at: at(20) }));
+      assert.deepEqual(await snapshot(store, [kept.handle, toRevoke.handle, lost.handle, successor.handle]), {
+        ...before,
+        asked: [...before.asked, null, null],
+      });
+      assert.equal(await store.certificate(lost.certificate.serial), null);
+      assert.equal((await store.token(spendable))?.usedAt, null, "a refused enrollment spent its token");
+    });
+  },
+
+  "a token is spent once: of two consumers on two connections, one wins": async (fixture) => {
+    const [first, second] = [await fixture.open(), await fixture.open()];
+    try {
+      const hashes = Array.from({ length: 20 }, () => tokenHash());
+      for (const hash of hashes) {
+        await first.createToken({ hash, label: "race", createdAt: at(0), expiresAt: at(3600) });
+      }
+      for (const hash of hashes) {
+        const outcomes = await Promise.allSettled([
+          first.consumeToken(hash, at(1)),
+          second.consumeToken(hash, at(1)),
+        ]);
+        assert.equal(
+          outcomes.filter((o) => o.status === "fulfilled").length,
+          1,
+          "both consumers spent one token",
+        );
+        const loser = outcomes.find((o) => o.status === "rejected");
+        await refused(Promise.reject(loser?.reason), "token-refused", ExitCode.auth);
+        assert.equal((await second.token(hash))?.usedAt, at(1));
+      }
+      await refused(first.consumeToken(hashes[0] as Uint8Array, at(2)), "token-refused");
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  },
+
+  "an expired or unknown token is refused, and so is an enrollment with one": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const hash = tokenHash();
+      await store.createToken({ hash, label: "door", createdAt: at(0), expiresAt: at(60) });
+      // The expiry instant itself is too late.
+      await refused(store.consumeToken(hash, at(60)), "token-refused", ExitCode.auth);
+      await refused(store.consumeToken(tokenHash(), at(1)), "token-refused");
+      const enrollment = newEnrollment({ at: at(61), tokenHash: hash });
+      await refused(store.enroll(enrollment), "token-refused");
+      assert.equal(await store.device(enrollment.handle), null);
+      const token = await store.token(hash);
+      assert.deepEqual(token, { hash, label: "door", createdAt: at(0), expiresAt: at(60), usedAt: null });
+      const spent = await store.consumeToken(hash, at(59));
+      assert.equal(spent.usedAt, at(59));
+    });
+  },
+
+  "an enrollment spends its token in its transaction; a second enrollment with it is refused": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const hash = tokenHash();
+      await store.createToken({ hash, label: null, createdAt: at(0), expiresAt: at(60) });
+      await store.enroll(newEnrollment({ at: at(1), tokenHash: hash }));
+      assert.equal((await store.token(hash))?.usedAt, at(1));
+      const second = newEnrollment({ at: at(2), tokenHash: hash });
+      await refused(store.enroll(second), "token-refused");
+      assert.equal(await store.device(second.handle), null);
+    });
+  },
+
+  "events come in the order they happened, each after the last, and eventsSince(N) starts after N": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const first = newEnrollment();
+      const events = [await store.enroll(first)];
+      events.push(await store.succeed(newSuccession(first.handle)));
+      for (let i = 0; i < 5; i++) events.push(await store.enroll(newEnrollment({ at: at(20 + i) })));
+      events.push(await store.revoke({ handle: events[2]?.handle as string, reason: "retired", at: at(30) }));
+      const sequences = events.map((e) => e.sequence);
+      assert.ok(
+        sequences.every((s, i) => i === 0 || s > (sequences[i - 1] as number)),
+        `not increasing: ${sequences}`,
+      );
+      assert.deepEqual(await store.eventsSince(0), events);
+      assert.deepEqual(await store.eventsSince(sequences[3] as number), events.slice(4));
+      assert.deepEqual(await store.eventsSince(sequences[1] as number, 2), events.slice(2, 4));
+      assert.deepEqual(await store.eventsSince(sequences.at(-1) as number), []);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ["enrolled", "succeeded", "enrolled", "enrolled", "enrolled", "enrolled", "enrolled", "revoked"],
+      );
+    });
+  },
+
+  "status filters return exactly the devices of that status, in handle order": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const enrollments = Array.from({ length: 6 }, () => newEnrollment());
+      for (const e of enrollments) await store.enroll(e);
+      const [old, revoked] = enrollments as [Enrollment, Enrollment];
+      const successor = newSuccession(old.handle);
+      await store.succeed(successor);
+      await store.revoke({ handle: revoked.handle, reason: "key-compromise", at: at(40) });
+      const handles = async (status?: "active" | "superseded" | "revoked") =>
+        (await store.devices(status ? { status } : {})).map((d) => d.handle);
+      const all = [...enrollments.map((e) => e.handle), successor.handle].sort();
+      assert.deepEqual(await handles(), all);
+      assert.deepEqual(await handles("superseded"), [old.handle]);
+      assert.deepEqual(await handles("revoked"), [revoked.handle]);
+      assert.deepEqual(
+        await handles("active"),
+        all.filter((h) => h !== old.handle && h !== revoked.handle),
+      );
+    });
+  },
+
+  "a succession links both ways and revokes the old certificate; a second successor (a fork) is refused":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const old = newEnrollment();
+        await store.enroll(old);
+        const next = newSuccession(old.handle, at(10));
+        const event = await store.succeed(next);
+        assert.deepEqual(
+          { type: event.type, handle: event.handle, data: event.data },
+          {
+            type: "succeeded",
+            handle: next.handle,
+            data: { predecessor: old.handle, serial: next.certificate.serial },
+          },
+        );
+        const [was, now] = [await store.device(old.handle), await store.device(next.handle)];
+        assert.equal(was?.status, "superseded");
+        assert.equal(was?.successor, next.handle);
+        assert.equal(now?.status, "active");
+        assert.equal(now?.predecessor, old.handle);
+        const oldCertificate = await store.certificate(old.certificate.serial);
+        assert.equal(oldCertificate?.status, "superseded");
+        assert.equal(oldCertificate?.revocationReason, "superseded");
+        assert.equal(oldCertificate?.revokedAt, at(10));
+        assert.equal((await store.certificate(next.certificate.serial))?.status, "valid");
+
+        const before = await snapshot(store, [old.handle, next.handle]);
+        const fork = newSuccession(old.handle, at(11));
+        await refused(store.succeed(fork), "device-not-active", ExitCode.state);
+        await refused(store.succeed(newSuccession(newHandle())), "unknown-device", ExitCode.state);
+        // A successor whose handle is taken: refused, and the predecessor stays as it was.
+        const fresh = newEnrollment();
+        await store.enroll(fresh);
+        const taken = { ...newSuccession(next.handle), handle: fresh.handle };
+        await refused(store.succeed(taken), "device-exists", ExitCode.state);
+        const after = await snapshot(store, [old.handle, next.handle, fork.handle]);
+        assert.deepEqual(after.asked, [...before.asked, null]);
+        assert.equal(after.events.length, before.events.length + 1, "only the fresh enrollment was recorded");
+      });
+    },
+
+  "a revocation revokes the device and its certificate once; unknown devices are refused": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const enrollment = newEnrollment();
+      await store.enroll(enrollment);
+      const event = await store.revoke({ handle: enrollment.handle, reason: "key-compromise", at: at(5) });
+      assert.deepEqual(event.data, { serial: enrollment.certificate.serial, reason: "key-compromise" });
+      assert.equal((await store.device(enrollment.handle))?.status, "revoked");
+      const certificate = await store.certificate(enrollment.certificate.serial);
+      assert.equal(certificate?.status, "revoked");
+      assert.equal(certificate?.revocationReason, "key-compromise");
+      assert.equal(certificate?.revokedAt, at(5));
+      await refused(
+        store.revoke({ handle: enrollment.handle, reason: "retired", at: at(6) }),
+        "device-not-active",
+      );
+      await refused(store.revoke({ handle: newHandle(), reason: "retired", at: at(6) }), "unknown-device");
+      await refused(store.succeed(newSuccession(enrollment.handle)), "device-not-active");
+      assert.equal((await store.eventsSince(0)).length, 2);
+    });
+  },
+
+  "bad input is refused before anything is written; a known handle is refused without spending the token":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const good = newEnrollment();
+        const bad: Enrollment[] = [
+          { ...good, handle: good.handle.toUpperCase() },
+          { ...good, handle: good.handle.slice(1) },
+          { ...good, publicKey: new Uint8Array() },
+          { ...good, certificate: { ...good.certificate, serial: `0${good.certificate.serial}` } },
+          { ...good, certificate: { ...good.certificate, notAfter: good.certificate.notBefore } },
+          { ...good, at: "2026-12-01 09:00:00" },
+          { ...good, tokenHash: new Uint8Array(31) },
+        ];
+        for (const enrollment of bad) await refused(store.enroll(enrollment), "usage", ExitCode.usage);
+        await refused(store.succeed({ ...newSuccession(good.handle), handle: good.handle }), "usage");
+        await refused(store.revoke({ handle: good.handle, reason: "because\n", at: at(1) }), "usage");
+        await refused(store.consumeToken(new Uint8Array(16), at(1)), "usage");
+        assert.deepEqual(await store.devices(), []);
+        assert.deepEqual(await store.eventsSince(0), []);
+
+        await store.enroll(good);
+        const hash = tokenHash();
+        await store.createToken({ hash, label: null, createdAt: at(0), expiresAt: at(60) });
+        const again = { ...newEnrollment({ at: at(1), tokenHash: hash }), handle: good.handle };
+        await refused(store.enroll(again), "device-exists", ExitCode.state);
+        assert.equal((await store.token(hash))?.usedAt, null);
+        assert.equal(await store.certificate(again.certificate.serial), null);
+        assert.equal((await store.eventsSince(0)).length, 1);
+      });
+    },
+
+  "operator tokens are known by their hash only": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const hash = tokenHash("operator secret");
+      assert.equal(await store.isOperatorToken(hash), false);
+      await store.addOperatorToken(hash, at(0));
+      assert.equal(await store.isOperatorToken(hash), true);
+      assert.equal(await store.isOperatorToken(tokenHash("operator secreT")), false);
+    });
+  },
+};
+
+export function describeRegistryStore(backend: RegistryBackend): void {
+  describe(`RegistryStore conformance: ${backend.name}`, () => {
+    for (const [name, check] of Object.entries(CHECKS)) {
+      test(name, async (t) => check(await backend.fixture(t), t));
+    }
+  });
+}
