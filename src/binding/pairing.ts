@@ -1,5 +1,6 @@
 import { randomInt } from "node:crypto";
 import { AuthError, StateError, UsageError } from "../errors.js";
+import { durationSeconds } from "../types/duration.js";
 
 /** Wrong codes a window takes before it closes: an attacker gets this many online guesses per window. */
 export const PAIRING_TRIES = 5;
@@ -143,8 +144,7 @@ export function checkPairingSeconds(seconds: number): number {
 
 /** `reid pair --for`: 30s, 2m, 90 (seconds); 1 second to MAX_PAIRING_SECONDS. */
 export function pairingSeconds(text: string): number {
-  const match = /^([1-9][0-9]{0,3})(s|m)?$/.exec(text);
-  const seconds = match ? Number(match[1]) * (match[2] === "m" ? 60 : 1) : 0;
+  const seconds = durationSeconds(text, "s") ?? 0;
   if (seconds < 1 || seconds > MAX_PAIRING_SECONDS) {
     throw new UsageError(
       `bad --for '${text.slice(0, 20)}': a duration such as 30s or 2m, at most ${MAX_PAIRING_SECONDS / 60}m`,

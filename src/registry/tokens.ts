@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { UsageError } from "../errors.js";
+import { durationSeconds } from "../types/duration.js";
 import type { RegistryStore } from "./store.js";
 
 /**
@@ -22,15 +23,13 @@ export function hashToken(token: string): Uint8Array {
 }
 
 export const DEFAULT_TOKEN_TTL = "24h";
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 const MIN_TTL_S = 60;
 const MAX_TTL_S = 90 * 86_400;
 
 /** --ttl: a whole number and a unit (s, m, h, d), 1 minute to 90 days; default 24h. Seconds. */
 export function tokenTtlSeconds(text: string | undefined): number {
-  const match = /^([1-9][0-9]{0,7})([smhd])$/.exec(text ?? DEFAULT_TOKEN_TTL);
-  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS] : Number.NaN;
-  if (!(seconds >= MIN_TTL_S && seconds <= MAX_TTL_S)) {
+  const seconds = durationSeconds(text ?? DEFAULT_TOKEN_TTL) ?? 0;
+  if (seconds < MIN_TTL_S || seconds > MAX_TTL_S) {
     throw new UsageError(`bad --ttl '${text}': a whole number with s, m, h or d, from 1m to 90d (e.g. 24h)`);
   }
   return seconds;
