@@ -1,4 +1,5 @@
 import type { CliContext } from "../../context.js";
+import { writable } from "../../writable.js";
 
 /**
  * Writes lines to stdout at the pace its reader takes them, so a listing of a million devices never
@@ -8,25 +9,13 @@ import type { CliContext } from "../../context.js";
 export function lineWriter(context: CliContext): (line: string) => Promise<boolean> {
   const { stdout } = context;
   let failed = false;
-  const fail = () => {
+  stdout.on("error", () => {
     failed = true;
-  };
-  stdout.on("error", fail);
+  });
+  const gone = () => failed;
   return async (line) => {
-    if (failed) return false;
-    if (!stdout.write(`${line}\n`)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          stdout.off("drain", done);
-          stdout.off("error", done);
-          stdout.off("close", done);
-          resolve();
-        };
-        stdout.on("drain", done);
-        stdout.on("error", done);
-        stdout.on("close", done);
-      });
-    }
-    return !failed;
+    if (gone()) return false;
+    if (!stdout.write(`${line}\n`)) await writable(stdout, gone);
+    return !gone();
   };
 }
