@@ -10,6 +10,7 @@ import type {
 } from "./schema.js";
 import type {
   Device,
+  DeviceQuery,
   DeviceStatus,
   Enrollment,
   EnrollmentToken,
@@ -22,7 +23,14 @@ import type {
   Revocation,
   Succession,
 } from "./store.js";
-import { checkEnrollment, checkHash, checkRevocation, checkSuccession, checkTime } from "./store-inputs.js";
+import {
+  checkDeviceQuery,
+  checkEnrollment,
+  checkHash,
+  checkRevocation,
+  checkSuccession,
+  checkTime,
+} from "./store-inputs.js";
 
 const DEFAULT_EVENT_LIMIT = 1000;
 
@@ -117,11 +125,13 @@ export class KyselyRegistryStore implements RegistryStore {
     });
   }
 
-  devices(filter: { readonly status?: DeviceStatus } = {}): Promise<Device[]> {
+  async devices(query: DeviceQuery = {}): Promise<Device[]> {
+    const limit = checkDeviceQuery(query);
     return this.guard(async () => {
-      let query = this.db.selectFrom("devices").selectAll().orderBy("handle");
-      if (filter.status !== undefined) query = query.where("status", "=", filter.status);
-      return (await query.execute()).map(deviceOf);
+      let select = this.db.selectFrom("devices").selectAll().orderBy("handle").limit(limit);
+      if (query.status !== undefined) select = select.where("status", "=", query.status);
+      if (query.after !== undefined) select = select.where("handle", ">", query.after);
+      return (await select.execute()).map(deviceOf);
     });
   }
 

@@ -1,5 +1,13 @@
 import { UsageError } from "../errors.js";
-import type { Enrollment, NewCertificate, Revocation, Succession } from "./store.js";
+import {
+  DEVICE_PAGE_LIMIT,
+  DEVICE_STATUSES,
+  type DeviceQuery,
+  type Enrollment,
+  type NewCertificate,
+  type Revocation,
+  type Succession,
+} from "./store.js";
 
 /**
  * What every driver refuses before it writes (docs/spec.md §10.4): the database's own checks are
@@ -63,4 +71,17 @@ export function checkRevocation(revocation: Revocation): void {
     throw new UsageError(`bad revocation reason '${revocation.reason}': expected a word of letters and '-'`);
   }
   checkTime(revocation.at);
+}
+
+/** A page's bounds; returns the limit to use. */
+export function checkDeviceQuery(query: DeviceQuery): number {
+  if (query.status !== undefined && !DEVICE_STATUSES.includes(query.status)) {
+    throw new UsageError(`bad device status '${query.status}': expected ${DEVICE_STATUSES.join(", ")}`);
+  }
+  if (query.after !== undefined) checkHandle(query.after, "after");
+  const limit = query.limit ?? DEVICE_PAGE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > DEVICE_PAGE_LIMIT) {
+    throw new UsageError(`bad page limit ${limit}: expected a whole number from 1 to ${DEVICE_PAGE_LIMIT}`);
+  }
+  return limit;
 }

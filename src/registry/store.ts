@@ -12,6 +12,15 @@
 export type DeviceStatus = "active" | "superseded" | "revoked";
 export const DEVICE_STATUSES: readonly DeviceStatus[] = ["active", "superseded", "revoked"];
 
+/** A page of devices: at most `limit` (1 to DEVICE_PAGE_LIMIT, default that), handles above `after`. */
+export interface DeviceQuery {
+  readonly status?: DeviceStatus | undefined;
+  /** A handle: the page starts after it (keyset paging, so a page costs the same deep in the fleet). */
+  readonly after?: string | undefined;
+  readonly limit?: number | undefined;
+}
+export const DEVICE_PAGE_LIMIT = 1000;
+
 /** A superseded certificate is revoked too (reason `superseded`); only a `valid` one is unrevoked. */
 export type CertificateStatus = "valid" | "superseded" | "revoked";
 
@@ -101,8 +110,8 @@ export interface RegistryStore {
   revoke(revocation: Revocation): Promise<RegistryEvent>;
 
   device(handle: string): Promise<Device | null>;
-  /** Devices in handle order, all or those of one status. */
-  devices(filter?: { readonly status?: DeviceStatus }): Promise<Device[]>;
+  /** One page of devices in handle order, all or those of one status. */
+  devices(query?: DeviceQuery): Promise<Device[]>;
   certificate(serial: string): Promise<IssuedCertificate | null>;
   /** Events with a sequence above `after`, oldest first, at most `limit` (default 1,000). */
   eventsSince(after: number, limit?: number): Promise<RegistryEvent[]>;

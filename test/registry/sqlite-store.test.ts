@@ -17,7 +17,13 @@ import {
 import { tokenRefused } from "../../src/registry/registry-errors.js";
 import type { RegistrySchema } from "../../src/registry/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/sqlite/open.js";
-import type { Enrollment, EnrollmentToken, RegistryEvent } from "../../src/registry/store.js";
+import type {
+  Device,
+  DeviceQuery,
+  Enrollment,
+  EnrollmentToken,
+  RegistryEvent,
+} from "../../src/registry/store.js";
 import { tempDir } from "../helpers/temp.js";
 import {
   at,
@@ -94,7 +100,28 @@ class ReadThenWriteStore extends KyselyRegistryStore {
   }
 }
 
+/** Answers every page whole: the limit is neither kept nor checked. */
+class UnlimitedPagesStore extends KyselyRegistryStore {
+  override devices(query: DeviceQuery = {}): Promise<Device[]> {
+    return super.devices({ ...query, limit: undefined });
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
+  test("a driver that ignores a page's limit", async (t) => {
+    const fixture = await sqliteFixture(
+      t,
+      async (path) => new UnlimitedPagesStore(plainKysely(path), translateSqliteError),
+    );
+    await assert.rejects(
+      CHECKS["devices come in keyset pages: in handle order, after a handle, within the limit, by status"]?.(
+        fixture,
+        t,
+      ) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
   test("a driver that writes a device and its event in separate transactions", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new NoTransactionStore(plainKysely(path)));
     await assert.rejects(

@@ -247,6 +247,35 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     });
   },
 
+  "devices come in keyset pages: in handle order, after a handle, within the limit, by status": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const enrollments = Array.from({ length: 7 }, () => newEnrollment());
+      for (const e of enrollments) await store.enroll(e);
+      const all = enrollments.map((e) => e.handle).sort();
+      const revoked = [all[1], all[4], all[5]] as string[];
+      for (const handle of revoked) await store.revoke({ handle, reason: "keyCompromise", at: at(9) });
+      const page = async (query: Parameters<RegistryStore["devices"]>[0]) =>
+        (await store.devices(query)).map((d) => d.handle);
+      assert.deepEqual(await page({ limit: 3 }), all.slice(0, 3));
+      assert.deepEqual(await page({ after: all[2], limit: 3 }), all.slice(3, 6));
+      assert.deepEqual(await page({ after: all[5], limit: 3 }), all.slice(6));
+      assert.deepEqual(await page({ after: all[6] }), []);
+      // `after` need not be a device's handle: the page starts at the next one above it.
+      assert.deepEqual(await page({ after: "0".repeat(32), limit: 1 }), all.slice(0, 1));
+      assert.deepEqual(await page({ limit: 1000 }), all);
+      assert.deepEqual(await page({ status: "revoked", limit: 2 }), revoked.slice(0, 2));
+      assert.deepEqual(await page({ status: "revoked", after: revoked[1], limit: 2 }), revoked.slice(2));
+      assert.deepEqual(await page({ status: "active", after: all[1], limit: 2 }), [all[2], all[3]]);
+      for (const limit of [0, -1, 1001, 1.5, Number.NaN]) {
+        await refused(store.devices({ limit }), "usage", ExitCode.usage);
+      }
+      await refused(store.devices({ after: all[0]?.toUpperCase() }), "usage");
+      await refused(store.devices({ status: "lost" as "active" }), "usage");
+    });
+  },
+
   "a succession links both ways and revokes the old certificate; a second successor (a fork) is refused":
     async (fixture) => {
       await withStore(fixture, async (store) => {

@@ -7,6 +7,7 @@ import type { StoreSpec } from "../../storage/store-spec.js";
 import { parseByteCount } from "../byte-count.js";
 import { type CliContext, type Command, printJson, storeSpecOfContext } from "../context.js";
 import { secretPrompt } from "../prompt.js";
+import { writable } from "../writable.js";
 
 const CHUNK = 1 << 16;
 const JSON_LIMIT = 1 << 16;
@@ -110,20 +111,4 @@ async function streamOut(
   } finally {
     out.off("error", onError);
   }
-}
-
-/** Resolves once `out` takes more data, or never will (closed, failed); removes its listeners. */
-function writable(out: NodeJS.WritableStream, gone: () => boolean): Promise<void> {
-  if (gone()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off("drain", done);
-      out.off("close", done);
-      out.off("error", done);
-      resolve();
-    };
-    out.on("drain", done);
-    out.on("close", done);
-    out.on("error", done);
-  });
 }

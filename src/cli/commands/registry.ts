@@ -6,6 +6,10 @@ import type { RegistryAction, RegistryArguments } from "./registry/action.js";
 const ACTIONS: Readonly<Record<string, () => Promise<{ action: RegistryAction }>>> = {
   init: () => import("./registry/init.js"),
   "token create": () => import("./registry/token-create.js"),
+  devices: () => import("./registry/devices.js"),
+  show: () => import("./registry/show.js"),
+  revoke: () => import("./registry/revoke.js"),
+  events: () => import("./registry/events.js"),
 };
 
 /** Every action's options; each action says which of them it takes (registry/action.ts). */
@@ -15,13 +19,17 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   host: { type: "string", multiple: true },
   ttl: { type: "string" },
   label: { type: "string" },
+  status: { type: "string" },
+  reason: { type: "string" },
+  since: { type: "string" },
+  follow: { type: "boolean" },
 };
 
 export const command: Command = {
   usage:
-    "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT]",
+    "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT] | registry devices --dir DIR [--status STATUS] | registry show HANDLE --dir DIR | registry revoke HANDLE --reason REASON --dir DIR | registry events --dir DIR [--since N] [--follow]",
   summary:
-    "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d).",
+    "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d); devices lists the fleet, show one device and its succession chain, revoke revokes a device (--reason keyCompromise, affiliationChanged, cessationOfOperation, privilegeWithdrawn or unspecified), events prints the event log (--follow: and what comes).",
   options: OPTIONS,
   positionals: [1, 4],
   async run(context, values, positionals, lists) {

@@ -1,0 +1,96 @@
+import type { ChainLink, DeviceReport, DeviceView, EventView, RevokedView } from "../../../registry/views.js";
+import { rows } from "./action.js";
+
+/**
+ * The operator's commands as text (docs/spec.md §10.6), made from the views alone: what the store
+ * answers here and what a server will send print the same.
+ */
+
+/** A handle's first 8 digits, as in a table's PREVIOUS and NEXT columns; `-` for none. */
+function short(handle: string | null): string {
+  return handle === null ? "-" : handle.slice(0, 8);
+}
+
+// Fixed widths: a streamed listing cannot measure its rows before it prints the first. A serial
+// above 32 digits (up to 40) pushes the columns after it to the right on its line.
+const DEVICE_COLUMNS = [
+  ["HANDLE", 32],
+  ["STATUS", 10],
+  ["SERIAL", 32],
+  ["ENROLLED", 24],
+  ["PREVIOUS", 8],
+  ["NEXT", 0],
+] as const;
+
+function columns(values: readonly string[]): string {
+  return values.map((value, i) => value.padEnd(DEVICE_COLUMNS[i]?.[1] ?? 0)).join("  ");
+}
+
+export function deviceHeader(): string {
+  return columns(DEVICE_COLUMNS.map(([name]) => name));
+}
+
+export function deviceLine(device: DeviceView): string {
+  return columns([
+    device.handle,
+    device.status,
+    device.certificateSerial,
+    device.enrolledAt,
+    short(device.predecessor),
+    short(device.successor),
+  ]);
+}
+
+/** `3 devices`, `1 revoked device`. */
+export function deviceCount(count: number, status: string | undefined): string {
+  return `${count} ${status ? `${status} ` : ""}device${count === 1 ? "" : "s"}`;
+}
+
+export function reportText(report: DeviceReport): string {
+  const { device, certificate, chain } = report;
+  const entries: [string, string][] = [
+    ["device", device.handle],
+    ["status", device.status],
+    ["enrolled", device.enrolledAt],
+    ["updated", device.updatedAt],
+    ["certificate", `${certificate.serial} (${certificate.status})`],
+    ["valid", `${certificate.notBefore} to ${certificate.notAfter}`],
+  ];
+  if (certificate.revokedAt !== null) {
+    entries.push(["revoked", `${certificate.revokedAt} (${certificate.revocationReason})`]);
+  }
+  const position = chain.findIndex((link) => link.asked) + 1;
+  entries.push(["chain", `${chain.length} identit${chain.length === 1 ? "y" : "ies"}, this is ${position}`]);
+  const width = String(chain.length).length;
+  return [rows(entries, 11), ...chain.map((link, i) => chainLine(link, i + 1, width))].join("\n");
+}
+
+/** `* 2  HANDLE  superseded  enrolled TIME  superseded TIME`: `*` marks the device asked about. */
+function chainLine(link: ChainLink, number: number, width: number): string {
+  const left = link.status === "active" ? "" : `  ${link.status} ${link.updatedAt}`;
+  const mark = link.asked ? "*" : " ";
+  return `${mark} ${String(number).padStart(width)}  ${link.handle}  ${link.status.padEnd(10)}  enrolled ${link.enrolledAt}${left}`;
+}
+
+export function revokedText(revoked: RevokedView): string {
+  return rows(
+    [
+      ["revoked", revoked.handle],
+      ["serial", revoked.serial],
+      ["reason", revoked.reason],
+      ["at", revoked.revokedAt],
+      ["event", String(revoked.sequence)],
+    ],
+    7,
+  );
+}
+
+/** `SEQUENCE  TIME  TYPE  HANDLE  key=value…`; a value that is not one plain word is JSON. */
+export function eventLine(event: EventView): string {
+  const data = Object.entries(event.data).map(
+    ([key, value]) =>
+      `${key}=${typeof value === "string" && /^[\w.:-]+$/.test(value) ? value : JSON.stringify(value)}`,
+  );
+  const line = [String(event.sequence).padStart(6), event.at, event.type.padEnd(9), event.handle];
+  return [...line, ...(data.length > 0 ? [data.join(" ")] : [])].join("  ");
+}

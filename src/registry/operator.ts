@@ -1,0 +1,76 @@
+import { registryCorrupt, unknownDevice } from "./registry-errors.js";
+import type { RevocationReason } from "./revocation.js";
+import type { DeviceQuery, RegistryStore } from "./store.js";
+import { successionChain } from "./succession.js";
+import {
+  certificateView,
+  type DeviceReport,
+  type DeviceView,
+  deviceView,
+  type EventView,
+  type RevokedView,
+} from "./views.js";
+
+/**
+ * What the operator's commands ask of a registry (docs/spec.md §10.6), in pages and plain views:
+ * answered here from the store in the registry's directory, and by the same questions over HTTP
+ * once a server answers them, so the commands print either without knowing which.
+ */
+export interface Operator {
+  /** One page of devices in handle order (RegistryStore.devices). */
+  devices(query: DeviceQuery): Promise<DeviceView[]>;
+  /** The device, its current certificate and its whole succession chain; `unknown-device`. */
+  report(handle: string): Promise<DeviceReport>;
+  /** Revokes an active device and its certificate; `unknown-device`, `device-not-active`. */
+  revoke(handle: string, reason: RevocationReason): Promise<RevokedView>;
+  /** Up to `limit` events after sequence `after`, oldest first. */
+  events(after: number, limit: number): Promise<EventView[]>;
+  close(): Promise<void>;
+}
+
+/** The Operator over a store, with the registry's clock for the times it records. */
+export function storeOperator(store: RegistryStore, now: () => Date = () => new Date()): Operator {
+  return {
+    async devices(query) {
+      return (await store.devices(query)).map(deviceView);
+    },
+
+    async report(handle) {
+      const device = await store.device(handle);
+      if (!device) throw unknownDevice(handle);
+      const chain = await successionChain(store, device);
+      const certificate = await store.certificate(device.certificateSerial);
+      if (!certificate) {
+        throw registryCorrupt(
+          `device ${handle}'s certificate ${device.certificateSerial} is not in the registry`,
+        );
+      }
+      return {
+        device: { ...deviceView(device), publicKey: Buffer.from(device.publicKey).toString("base64") },
+        certificate: certificateView(certificate),
+        chain: chain.map(({ handle: link, status, enrolledAt, updatedAt }) => ({
+          handle: link,
+          status,
+          enrolledAt,
+          updatedAt,
+          asked: link === handle,
+        })),
+      };
+    },
+
+    async revoke(handle, reason) {
+      const event = await store.revoke({ handle, reason, at: now().toISOString() });
+      return {
+        handle,
+        serial: String(event.data.serial),
+        reason,
+        revokedAt: event.at,
+        sequence: event.sequence,
+      };
+    },
+
+    events: (after, limit) => store.eventsSince(after, limit),
+
+    close: () => store.close(),
+  };
+}
