@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import type { Enrollment, NewCertificate, Revocation, Succession } from "./store.js";
+import type { Enrollment, NewCertificate, Renewal, Revocation, Succession } from "./store.js";
 
 /**
  * What every driver refuses before it writes (docs/spec.md §10.4): the database's own checks are
@@ -26,12 +26,14 @@ export function checkHash(hash: Uint8Array): void {
   if (hash.length !== 32) throw new UsageError(`bad token hash: ${hash.length} bytes, expected 32`);
 }
 
-function checkCertificate(certificate: NewCertificate): void {
-  if (!SERIAL.test(certificate.serial)) {
-    throw new UsageError(
-      `bad certificate serial '${certificate.serial}': expected 1 to 40 hex digits, no leading 0`,
-    );
+function checkSerial(serial: string, what = "certificate serial"): void {
+  if (!SERIAL.test(serial)) {
+    throw new UsageError(`bad ${what} '${serial}': expected 1 to 40 hex digits, no leading 0`);
   }
+}
+
+function checkCertificate(certificate: NewCertificate): void {
+  checkSerial(certificate.serial);
   if (certificate.der.length === 0) throw new UsageError("empty certificate");
   checkTime(certificate.notBefore);
   checkTime(certificate.notAfter);
@@ -55,6 +57,13 @@ export function checkSuccession(succession: Succession): void {
   checkNewDevice(succession);
   checkHandle(succession.predecessor, "predecessor");
   if (succession.predecessor === succession.handle) throw new UsageError("an identity cannot succeed itself");
+}
+
+export function checkRenewal(renewal: Renewal): void {
+  checkHandle(renewal.handle);
+  checkCertificate(renewal.certificate);
+  if (renewal.previous !== undefined) checkSerial(renewal.previous, "previous serial");
+  checkTime(renewal.at);
 }
 
 export function checkRevocation(revocation: Revocation): void {

@@ -17,7 +17,7 @@ import {
 import { tokenRefused } from "../../src/registry/registry-errors.js";
 import type { RegistrySchema } from "../../src/registry/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/sqlite/open.js";
-import type { Enrollment, EnrollmentToken, RegistryEvent } from "../../src/registry/store.js";
+import type { Enrollment, EnrollmentToken, RegistryEvent, Renewal } from "../../src/registry/store.js";
 import { tempDir } from "../helpers/temp.js";
 import {
   at,
@@ -94,7 +94,34 @@ class ReadThenWriteStore extends KyselyRegistryStore {
   }
 }
 
+/** Renews by writing the new certificate over whatever the device is: revoked ones too. */
+class UnconditionalRenewStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async renew(r: Renewal): Promise<RegistryEvent> {
+    await insertCertificate(this.plain, r.handle, r.certificate);
+    await this.plain
+      .updateTable("devices")
+      .set({ certificate_serial: r.certificate.serial })
+      .where("handle", "=", r.handle)
+      .execute();
+    return appendEvent(this.plain, "renewed", r.handle, { serial: r.certificate.serial }, r.at);
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
+  test("a driver that renews a device whatever its status", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new UnconditionalRenewStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS[
+        "a renewal of a revoked, superseded or unknown device, or of a certificate no longer current, is refused and changes nothing"
+      ]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
   test("a driver that writes a device and its event in separate transactions", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new NoTransactionStore(plainKysely(path)));
     await assert.rejects(
