@@ -6,6 +6,8 @@ import type { RegistryAction, RegistryArguments } from "./registry/action.js";
 const ACTIONS: Readonly<Record<string, () => Promise<{ action: RegistryAction }>>> = {
   init: () => import("./registry/init.js"),
   "token create": () => import("./registry/token-create.js"),
+  serve: () => import("./registry/serve.js"),
+  crl: () => import("./registry/crl.js"),
 };
 
 /** Every action's options; each action says which of them it takes (registry/action.ts). */
@@ -15,13 +17,14 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   host: { type: "string", multiple: true },
   ttl: { type: "string" },
   label: { type: "string" },
+  listen: { type: "string" },
 };
 
 export const command: Command = {
   usage:
-    "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT]",
+    "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT] | registry serve --dir DIR [--listen HOST:PORT] | registry crl --dir DIR",
   summary:
-    "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d).",
+    "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d); serve serves EST enrollment and renewal and the CRL over HTTPS on --listen (default 127.0.0.1:8443) until SIGINT or SIGTERM; crl prints the CRL in PEM.",
   options: OPTIONS,
   positionals: [1, 4],
   async run(context, values, positionals, lists) {
