@@ -71,6 +71,11 @@ export async function currentCrl(signer: Signer, store: RegistryStore, now: Date
   return makeCrl(signer, await store.revokedCertificates(now.toISOString()), now);
 }
 
+/** RFC 7468's label, which openssl reads and writes (the library's own says "CRL"). */
+export function crlPem(crl: x509.X509Crl): string {
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
+}
+
 /**
  * The served CRL, signed again only when the store's last event changed or the CRL is half way
  * to its nextUpdate: repeated fetches cost a read of one number, not a signature.

@@ -6,7 +6,7 @@ export const action: RegistryAction = {
   options: ["dir"],
   operands: [0, 0],
   async run(context, args) {
-    const [{ registryDirectory, openRegistry }, { loadSigner }, { currentCrl }] = await Promise.all([
+    const [{ registryDirectory, openRegistry }, { loadSigner }, { currentCrl, crlPem }] = await Promise.all([
       import("../../../registry/directory.js"),
       import("../../../registry/issue.js"),
       import("../../../registry/crl.js"),
@@ -15,7 +15,7 @@ export const action: RegistryAction = {
     const { store } = await openRegistry(directory);
     let pem: string;
     try {
-      pem = (await currentCrl(await loadSigner(directory), store, new Date())).toString("pem");
+      pem = crlPem(await currentCrl(await loadSigner(directory), store, new Date()));
     } finally {
       await store.close();
     }
