@@ -1,7 +1,5 @@
-import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
-import { UsageError } from "../errors.js";
-import { splitHostPort } from "../http/address.js";
+import { parseHostPort, splitHostPort } from "../http/address.js";
 
 /** The device role's default: loopback, so nothing is reachable from the network unless asked for. */
 export const DEFAULT_LISTEN = "127.0.0.1:7470";
@@ -15,15 +13,7 @@ export function parseDeviceAddress(
   what: string,
   allowZero = false,
 ): { host: string; port: number; address: string } {
-  const parts = splitHostPort(text);
-  const hostOk =
-    parts && (isIP(parts.host) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(parts.host));
-  const portOk = parts && parts.port <= 65_535 && (parts.port > 0 || allowZero);
-  if (!parts || !hostOk || !portOk) {
-    throw new UsageError(`bad ${what} '${text.slice(0, 64)}': expected HOST:PORT, e.g. 127.0.0.1:7470`);
-  }
-  const host = parts.host;
-  return { host, port: parts.port, address: `${isIP(host) === 6 ? `[${host}]` : host}:${parts.port}` };
+  return parseHostPort(text, what, { example: DEFAULT_LISTEN, allowZero });
 }
 
 /**

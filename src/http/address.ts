@@ -1,5 +1,33 @@
+import { isIP } from "node:net";
+import { UsageError } from "../errors.js";
+
 /** "HOST:PORT" or "[IPv6]:PORT" split, unchecked beyond its shape; null if it has none. */
 export function splitHostPort(text: string): { host: string; port: number } | null {
   const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
   return match ? { host: match[1] ?? match[2] ?? "", port: Number(match[3]) } : null;
+}
+
+/**
+ * HOST:PORT where a server listens or a client connects: an IP address or a DNS-safe host name,
+ * and a port (0, any free port, only when `allowZero`). `example` shows the form in the refusal.
+ */
+export function parseHostPort(
+  text: string,
+  what: string,
+  options: { readonly example: string; readonly allowZero?: boolean },
+): { host: string; port: number; address: string } {
+  const parts = splitHostPort(text);
+  const hostOk =
+    parts && (isIP(parts.host) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(parts.host));
+  const portOk = parts && parts.port <= 65_535 && (parts.port > 0 || options.allowZero === true);
+  if (!parts || !hostOk || !portOk) {
+    throw new UsageError(`bad ${what} '${text.slice(0, 64)}': expected HOST:PORT, e.g. ${options.example}`);
+  }
+  const host = parts.host;
+  return { host, port: parts.port, address: joinHostPort(host, parts.port) };
+}
+
+/** HOST:PORT, an IPv6 address in brackets. */
+export function joinHostPort(host: string, port: number): string {
+  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }

@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
 import { ExitCode, ReidError } from "../errors.js";
@@ -16,12 +17,17 @@ import { toWire } from "./wire.js";
  * JSON, then the connection closes.
  */
 export function limitedServer(
-  fetch: (request: Request) => Response | Promise<Response>,
+  /** `env`: the Node adapter's, with the request's connection (`incoming.socket`). */
+  fetch: (request: Request, env?: object) => Response | Promise<Response>,
   limits: { readonly headersMs: number; readonly requestMs: number },
+  /** HTTPS with these: the same limits, the TLS handshake within `headersMs` too. */
+  tls?: HttpsOptions,
 ): Server {
   const server = createAdaptorServer({
     fetch,
+    ...(tls ? { createServer: createHttpsServer } : {}),
     serverOptions: {
+      ...(tls ? { ...tls, handshakeTimeout: limits.headersMs } : {}),
       headersTimeout: limits.headersMs,
       requestTimeout: limits.requestMs,
       connectionsCheckingInterval: 1000,

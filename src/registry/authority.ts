@@ -12,10 +12,10 @@ import { UsageError } from "../errors.js";
 const CA_YEARS = 10;
 const SERVER_DAYS = 730;
 /** Certificates start a minute early: a client whose clock is a little behind still accepts them. */
-const CLOCK_SKEW_MS = 60_000;
+export const CLOCK_SKEW_MS = 60_000;
 const MAX_HOSTS = 16;
 const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
-const SIGNING = { name: "ECDSA", hash: "SHA-256" } as const;
+export const SIGNING = { name: "ECDSA", hash: "SHA-256" } as const;
 const crypto = webcrypto;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -128,7 +128,7 @@ export function serverHosts(given: readonly string[] | undefined): string[] {
 }
 
 /** 16 random bytes, the top bit clear (a positive INTEGER) and never zero in front. */
-function serialNumber(): string {
+export function serialNumber(): string {
   const bytes = randomBytes(16);
   bytes[0] = ((bytes[0] as number) & 0x7f) | 0x40;
   return bytes.toString("hex");

@@ -1,6 +1,12 @@
 import type { Kysely, Selectable, Transaction } from "kysely";
 import { ReidError } from "../errors.js";
-import { deviceExists, deviceNotActive, tokenRefused, unknownDevice } from "./registry-errors.js";
+import {
+  certificateNotCurrent,
+  deviceExists,
+  deviceNotActive,
+  tokenRefused,
+  unknownDevice,
+} from "./registry-errors.js";
 import type {
   CertificatesTable,
   DevicesTable,
@@ -20,6 +26,7 @@ import type {
   NewToken,
   RegistryEvent,
   RegistryStore,
+  Renewal,
   Revocation,
   Succession,
 } from "./store.js";
@@ -27,6 +34,7 @@ import {
   checkDeviceQuery,
   checkEnrollment,
   checkHash,
+  checkRenewal,
   checkRevocation,
   checkSuccession,
   checkTime,
@@ -93,6 +101,42 @@ export class KyselyRegistryStore implements RegistryStore {
     });
   }
 
+  async renew(renewal: Renewal): Promise<RegistryEvent> {
+    checkRenewal(renewal);
+    const { handle, certificate, previous, at } = renewal;
+    return this.change(async (trx) => {
+      // Conditional, as a succession is: only the current certificate of an active device (the
+      // `previous` one, when named) is superseded, so of two renewals authorised by one
+      // certificate the database lets one through.
+      let current = trx
+        .updateTable("certificates")
+        .set({ status: "superseded", revocation_reason: "superseded", revoked_at: at })
+        .where("handle", "=", handle)
+        .where("status", "=", "valid")
+        .where("serial", "=", (eb) =>
+          eb
+            .selectFrom("devices")
+            .select("certificate_serial")
+            .where("handle", "=", handle)
+            .where("status", "=", "active"),
+        );
+      if (previous !== undefined) current = current.where("serial", "=", previous);
+      const old = await current.returning(["serial"]).executeTakeFirst();
+      // An active device whose current certificate is not `previous`: another renewal came first.
+      if (!old) {
+        const stale = previous === undefined ? undefined : certificateNotCurrent(handle, previous);
+        throw await refusalOf(trx, handle, stale);
+      }
+      await insertCertificate(trx, handle, certificate);
+      await trx
+        .updateTable("devices")
+        .set({ certificate_serial: certificate.serial, updated_at: at })
+        .where("handle", "=", handle)
+        .execute();
+      return appendEvent(trx, "renewed", handle, { serial: certificate.serial, previous: old.serial }, at);
+    });
+  }
+
   async revoke(revocation: Revocation): Promise<RegistryEvent> {
     checkRevocation(revocation);
     const { handle, reason, at } = revocation;
@@ -143,6 +187,31 @@ export class KyselyRegistryStore implements RegistryStore {
         .where("serial", "=", serial)
         .executeTakeFirst();
       return row ? certificateOf(row) : null;
+    });
+  }
+
+  async revokedCertificates(at: string): Promise<IssuedCertificate[]> {
+    checkTime(at);
+    return this.guard(async () => {
+      const rows = await this.db
+        .selectFrom("certificates")
+        .selectAll()
+        .where("status", "<>", "valid")
+        .where("not_after", ">", at)
+        .orderBy("revoked_at")
+        .orderBy("serial")
+        .execute();
+      return rows.map(certificateOf);
+    });
+  }
+
+  lastEventSequence(): Promise<number> {
+    return this.guard(async () => {
+      const row = await this.db
+        .selectFrom("events")
+        .select((eb) => eb.fn.max("sequence").as("last"))
+        .executeTakeFirst();
+      return Number(row?.last ?? 0);
     });
   }
 
@@ -306,14 +375,22 @@ export async function appendEvent(
   return eventOf(row);
 }
 
-/** Why a conditional update matched nothing: no such device, or one no longer active. */
-async function refusalOf(trx: Transaction<RegistrySchema>, handle: string): Promise<ReidError> {
+/**
+ * Why a conditional update matched nothing: no such device, one no longer active, or (`ifActive`)
+ * what else the update asked of an active one.
+ */
+async function refusalOf(
+  trx: Transaction<RegistrySchema>,
+  handle: string,
+  ifActive?: ReidError,
+): Promise<ReidError> {
   const row = await trx
     .selectFrom("devices")
     .select("status")
     .where("handle", "=", handle)
     .executeTakeFirst();
-  return row ? deviceNotActive(handle, row.status) : unknownDevice(handle);
+  if (!row) return unknownDevice(handle);
+  return row.status === "active" && ifActive ? ifActive : deviceNotActive(handle, row.status);
 }
 
 function deviceOf(row: Selectable<DevicesTable>): Device {

@@ -19,6 +19,14 @@ export function deviceNotActive(handle: string, status: string): ReidError {
   return new StateError("device-not-active", `device ${handle} is ${status}, not active`);
 }
 
+/** A renewal authorised by a certificate that another renewal has replaced meanwhile. */
+export function certificateNotCurrent(handle: string, serial: string): ReidError {
+  return new StateError(
+    "certificate-not-current",
+    `certificate ${serial} is no longer device ${handle}'s current one`,
+  );
+}
+
 export function registryCorrupt(message: string): ReidError {
   return new StorageError(message, "registry-corrupt");
 }

@@ -5,6 +5,7 @@ import {
   type DeviceQuery,
   type Enrollment,
   type NewCertificate,
+  type Renewal,
   type Revocation,
   type Succession,
 } from "./store.js";
@@ -34,12 +35,14 @@ export function checkHash(hash: Uint8Array): void {
   if (hash.length !== 32) throw new UsageError(`bad token hash: ${hash.length} bytes, expected 32`);
 }
 
-function checkCertificate(certificate: NewCertificate): void {
-  if (!SERIAL.test(certificate.serial)) {
-    throw new UsageError(
-      `bad certificate serial '${certificate.serial}': expected 1 to 40 hex digits, no leading 0`,
-    );
+function checkSerial(serial: string, what = "certificate serial"): void {
+  if (!SERIAL.test(serial)) {
+    throw new UsageError(`bad ${what} '${serial}': expected 1 to 40 hex digits, no leading 0`);
   }
+}
+
+function checkCertificate(certificate: NewCertificate): void {
+  checkSerial(certificate.serial);
   if (certificate.der.length === 0) throw new UsageError("empty certificate");
   checkTime(certificate.notBefore);
   checkTime(certificate.notAfter);
@@ -63,6 +66,13 @@ export function checkSuccession(succession: Succession): void {
   checkNewDevice(succession);
   checkHandle(succession.predecessor, "predecessor");
   if (succession.predecessor === succession.handle) throw new UsageError("an identity cannot succeed itself");
+}
+
+export function checkRenewal(renewal: Renewal): void {
+  checkHandle(renewal.handle);
+  checkCertificate(renewal.certificate);
+  if (renewal.previous !== undefined) checkSerial(renewal.previous, "previous serial");
+  checkTime(renewal.at);
 }
 
 export function checkRevocation(revocation: Revocation): void {

@@ -51,7 +51,7 @@ export interface IssuedCertificate {
   readonly revokedAt: string | null;
 }
 
-export type EventType = "enrolled" | "succeeded" | "revoked";
+export type EventType = "enrolled" | "succeeded" | "renewed" | "revoked";
 
 export interface RegistryEvent {
   /** Increases by at least one with every event; never reused. */
@@ -83,6 +83,15 @@ export interface Succession {
   readonly at: string;
 }
 
+/** A new certificate for the same device and key: the current one becomes `superseded`. */
+export interface Renewal {
+  readonly handle: string;
+  readonly certificate: NewCertificate;
+  /** The serial the renewal replaces: refused if it is no longer the device's current one. */
+  readonly previous?: string;
+  readonly at: string;
+}
+
 export interface Revocation {
   readonly handle: string;
   readonly reason: string;
@@ -106,6 +115,11 @@ export interface RegistryStore {
   enroll(enrollment: Enrollment): Promise<RegistryEvent>;
   /** Links a new identity to an active one, which becomes superseded; refuses a second successor. */
   succeed(succession: Succession): Promise<RegistryEvent>;
+  /**
+   * Replaces an active device's certificate with a new one of the same key; the old one becomes
+   * `superseded`, so a device has exactly one `valid` certificate.
+   */
+  renew(renewal: Renewal): Promise<RegistryEvent>;
   /** Revokes a device that is not revoked yet, and its current certificate. */
   revoke(revocation: Revocation): Promise<RegistryEvent>;
 
@@ -113,6 +127,10 @@ export interface RegistryStore {
   /** One page of devices in handle order, all or those of one status. */
   devices(query?: DeviceQuery): Promise<Device[]>;
   certificate(serial: string): Promise<IssuedCertificate | null>;
+  /** Certificates superseded or revoked that end after `at`: what a CRL lists, oldest revocation first. */
+  revokedCertificates(at: string): Promise<IssuedCertificate[]>;
+  /** The sequence of the newest event, 0 if none: it changes with every change to a device. */
+  lastEventSequence(): Promise<number>;
   /** Events with a sequence above `after`, oldest first, at most `limit` (default 1,000). */
   eventsSince(after: number, limit?: number): Promise<RegistryEvent[]>;
 

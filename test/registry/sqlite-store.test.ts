@@ -23,6 +23,7 @@ import type {
   Enrollment,
   EnrollmentToken,
   RegistryEvent,
+  Renewal,
 } from "../../src/registry/store.js";
 import { tempDir } from "../helpers/temp.js";
 import {
@@ -107,6 +108,23 @@ class UnlimitedPagesStore extends KyselyRegistryStore {
   }
 }
 
+/** Renews by writing the new certificate over whatever the device is: revoked ones too. */
+class UnconditionalRenewStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async renew(r: Renewal): Promise<RegistryEvent> {
+    await insertCertificate(this.plain, r.handle, r.certificate);
+    await this.plain
+      .updateTable("devices")
+      .set({ certificate_serial: r.certificate.serial })
+      .where("handle", "=", r.handle)
+      .execute();
+    return appendEvent(this.plain, "renewed", r.handle, { serial: r.certificate.serial }, r.at);
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
   test("a driver that ignores a page's limit", async (t) => {
     const fixture = await sqliteFixture(
@@ -118,6 +136,16 @@ describe("the conformance suite fails drivers known to be wrong", () => {
         fixture,
         t,
       ) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
+  test("a driver that renews a device whatever its status", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new UnconditionalRenewStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS[
+        "a renewal of a revoked, superseded or unknown device, or of a certificate no longer current, is refused and changes nothing"
+      ]?.(fixture, t) as Promise<void>,
       assert.AssertionError,
     );
   });

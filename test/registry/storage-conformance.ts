@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import type { Enrollment, RegistryStore, Succession } from "../../src/registry/store.js";
+import type { Enrollment, RegistryStore, Renewal, Succession } from "../../src/registry/store.js";
 
 /** One fresh, empty registry database of a driver. */
 export interface RegistryFixture {
@@ -53,6 +53,15 @@ export function newEnrollment(options: { at?: string; tokenHash?: Uint8Array } =
 function newSuccession(predecessor: string, when = at(10)): Succession {
   const { handle, publicKey, certificate } = newEnrollment({ at: when });
   return { predecessor, handle, publicKey, certificate, at: when };
+}
+
+function newRenewal(handle: string, when = at(10), previous?: string): Renewal {
+  return {
+    handle,
+    certificate: newEnrollment({ at: when }).certificate,
+    ...(previous === undefined ? {} : { previous }),
+    at: when,
+  };
 }
 
 export function tokenHash(token = randomBytes(32).toString("base64url")): Uint8Array {
@@ -133,6 +142,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       await assert.rejects(store.enroll(lost));
       await assert.rejects(store.succeed(successor));
       await assert.rejects(store.revoke({ handle: toRevoke.handle, reason: "key-compromise", at: at(20) }));
+      await assert.rejects(store.renew(newRenewal(toRevoke.handle)));
       assert.deepEqual(await snapshot(store, [kept.handle, toRevoke.handle, lost.handle, successor.handle]), {
         ...before,
         asked: [...before.asked, null, null],
@@ -370,6 +380,99 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         assert.equal((await store.eventsSince(0)).length, 1);
       });
     },
+
+  "a renewal gives the device a new certificate and supersedes the old one, with its event": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const enrollment = newEnrollment();
+      await store.enroll(enrollment);
+      const old = enrollment.certificate.serial;
+      const renewal = newRenewal(enrollment.handle, at(10), old);
+      const event = await store.renew(renewal);
+      assert.deepEqual(
+        { type: event.type, handle: event.handle, data: event.data, at: event.at },
+        {
+          type: "renewed",
+          handle: enrollment.handle,
+          data: { serial: renewal.certificate.serial, previous: old },
+          at: at(10),
+        },
+      );
+      const device = await store.device(enrollment.handle);
+      assert.equal(device?.status, "active");
+      assert.equal(device?.certificateSerial, renewal.certificate.serial);
+      assert.equal(device?.updatedAt, at(10));
+      const was = await store.certificate(old);
+      assert.deepEqual(
+        [was?.status, was?.revocationReason, was?.revokedAt],
+        ["superseded", "superseded", at(10)],
+      );
+      const now = await store.certificate(renewal.certificate.serial);
+      assert.deepEqual([now?.status, now?.handle], ["valid", enrollment.handle]);
+      assert.deepEqual(new Uint8Array(now?.der ?? []), new Uint8Array(renewal.certificate.der));
+      assert.equal(await store.lastEventSequence(), event.sequence);
+      // Without `previous` the current certificate is the one replaced.
+      const again = await store.renew(newRenewal(enrollment.handle, at(20)));
+      assert.equal(again.data.previous, renewal.certificate.serial);
+      assert.equal((await store.devices({ status: "active" })).length, 1);
+    });
+  },
+
+  "a renewal of a revoked, superseded or unknown device, or of a certificate no longer current, is refused and changes nothing":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const [revoked, superseded, renewed] = [newEnrollment(), newEnrollment(), newEnrollment()];
+        for (const e of [revoked, superseded, renewed]) await store.enroll(e);
+        await store.revoke({ handle: revoked.handle, reason: "key-compromise", at: at(5) });
+        await store.succeed(newSuccession(superseded.handle, at(5)));
+        await store.renew(newRenewal(renewed.handle, at(6), renewed.certificate.serial));
+        const handles = [revoked.handle, superseded.handle, renewed.handle];
+        const before = await snapshot(store, handles);
+        const attempts: [Renewal, string][] = [
+          [newRenewal(revoked.handle, at(7)), "device-not-active"],
+          [newRenewal(revoked.handle, at(7), revoked.certificate.serial), "device-not-active"],
+          [newRenewal(superseded.handle, at(7), superseded.certificate.serial), "device-not-active"],
+          [newRenewal(newHandle(), at(7)), "unknown-device"],
+          // The certificate that authorised it was replaced meanwhile: a second renewal with it.
+          [newRenewal(renewed.handle, at(7), renewed.certificate.serial), "certificate-not-current"],
+        ];
+        for (const [renewal, code] of attempts) {
+          await refused(store.renew(renewal), code, ExitCode.state);
+          assert.equal(await store.certificate(renewal.certificate.serial), null);
+        }
+        await refused(
+          store.renew({ ...newRenewal(renewed.handle), previous: "0abc" }),
+          "usage",
+          ExitCode.usage,
+        );
+        assert.deepEqual(await snapshot(store, handles), before);
+      });
+    },
+
+  "revoked certificates: superseded and revoked ones that have not ended, with reason and time": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      assert.deepEqual(await store.revokedCertificates(at(0)), []);
+      assert.equal(await store.lastEventSequence(), 0);
+      const [valid, revoked, renewed] = [newEnrollment(), newEnrollment(), newEnrollment()];
+      for (const e of [valid, revoked, renewed]) await store.enroll(e);
+      await store.revoke({ handle: revoked.handle, reason: "key-compromise", at: at(5) });
+      const last = await store.renew(newRenewal(renewed.handle, at(6)));
+      assert.equal(await store.lastEventSequence(), last.sequence);
+      const listed = await store.revokedCertificates(at(7));
+      assert.deepEqual(
+        listed.map((c) => [c.serial, c.status, c.revocationReason, c.revokedAt]),
+        [
+          [revoked.certificate.serial, "revoked", "key-compromise", at(5)],
+          [renewed.certificate.serial, "superseded", "superseded", at(6)],
+        ],
+      );
+      // At their end (newEnrollment's certificates end a day after T0) they are off the list.
+      assert.deepEqual(await store.revokedCertificates(at(86_400)), []);
+    });
+  },
 
   "operator tokens are known by their hash only": async (fixture) => {
     await withStore(fixture, async (store) => {

@@ -10,6 +10,8 @@ const ACTIONS: Readonly<Record<string, () => Promise<{ action: RegistryAction }>
   show: () => import("./registry/show.js"),
   revoke: () => import("./registry/revoke.js"),
   events: () => import("./registry/events.js"),
+  serve: () => import("./registry/serve.js"),
+  crl: () => import("./registry/crl.js"),
 };
 
 /** Every action's options; each action says which of them it takes (registry/action.ts). */
@@ -23,13 +25,14 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   reason: { type: "string" },
   since: { type: "string" },
   follow: { type: "boolean" },
+  listen: { type: "string" },
 };
 
 export const command: Command = {
   usage:
-    "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT] | registry devices --dir DIR [--status STATUS] | registry show HANDLE --dir DIR | registry revoke HANDLE --reason REASON --dir DIR | registry events --dir DIR [--since N] [--follow]",
+    "reid [--json] registry init --dir DIR [--name NAME] [--host NAME...] | registry token create --dir DIR [--ttl DURATION] [--label TEXT] | registry devices --dir DIR [--status STATUS] | registry show HANDLE --dir DIR | registry revoke HANDLE --reason REASON --dir DIR | registry events --dir DIR [--since N] [--follow] | registry serve --dir DIR [--listen HOST:PORT] | registry crl --dir DIR",
   summary:
-    "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d); devices lists the fleet, show one device and its succession chain, revoke revokes a device (--reason keyCompromise, affiliationChanged, cessationOfOperation, privilegeWithdrawn or unspecified), events prints the event log (--follow: and what comes).",
+    "The fleet registry (in progress): init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d); serve serves EST enrollment and renewal and the CRL over HTTPS on --listen (default 127.0.0.1:8443) until SIGINT or SIGTERM; crl prints the CRL in PEM; devices lists the fleet, show one device and its succession chain, revoke revokes a device (--reason keyCompromise, affiliationChanged, cessationOfOperation, privilegeWithdrawn or unspecified), events prints the event log (--follow: and what comes).",
   options: OPTIONS,
   positionals: [1, 4],
   async run(context, values, positionals, lists) {

@@ -1,0 +1,43 @@
+import { print, printJson } from "../../context.js";
+import type { RegistryAction } from "./action.js";
+
+/** `reid registry serve`: EST and the CRL over HTTPS until SIGINT or SIGTERM (docs/spec.md §10.7). */
+export const action: RegistryAction = {
+  options: ["dir", "listen"],
+  operands: [0, 0],
+  async run(context, args) {
+    const [{ registryDirectory, openRegistry }, { registryListen, startRegistryServer }] = await Promise.all([
+      import("../../../registry/directory.js"),
+      import("../../../registry/server.js"),
+    ]);
+    const directory = registryDirectory(args.text("dir"));
+    const { host, port } = registryListen(args.text("listen"));
+    // Listened for before the port answers: a SIGTERM as soon as clients can connect stops it cleanly.
+    const stopRequested = new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    const { config, store } = await openRegistry(directory);
+    try {
+      const server = await startRegistryServer({
+        directory,
+        config,
+        store,
+        host,
+        port,
+        report: (message) => context.stderr.write(`reid: ${message}\n`),
+      });
+      const served = { url: server.url, caFingerprint: config.caFingerprint, crlUrl: server.crlUrl };
+      if (context.json) printJson(context, served);
+      else
+        print(
+          context,
+          `reid: registry serving ${server.url} (ca pin ${config.caFingerprint}, crl ${server.crlUrl})`,
+        );
+      await stopRequested;
+      await server.close();
+    } finally {
+      await store.close();
+    }
+  },
+};

@@ -1,0 +1,197 @@
+import "reflect-metadata";
+import type { IncomingMessage } from "node:http";
+import type { TLSSocket } from "node:tls";
+import * as x509 from "@peculiar/x509";
+import { type Context, Hono } from "hono";
+import { AuthError, ReidError, UsageError } from "../errors.js";
+import { bodyLimit, TooLarge } from "../http/body.js";
+import { shorten } from "../http/schema.js";
+import { toWire } from "../http/wire.js";
+import type { CrlCache } from "./crl.js";
+import { checkRequest, handleMismatch } from "./csr.js";
+import { issueDeviceCertificate, type Signer } from "./issue.js";
+import { certificateNotCurrent, deviceNotActive, tokenRefused } from "./registry-errors.js";
+import type { RegistryStore } from "./store.js";
+import { hashToken } from "./tokens.js";
+
+/**
+ * The registry's HTTPS surface (docs/spec.md §10.7): EST (RFC 7030) under /.well-known/est/ with
+ * the RFC's content types and base64 bodies, so stock EST clients and curl enroll, and the CRL.
+ * Every refusal is one line of text with the status a client of EST expects.
+ */
+export interface RegistryRoutesOptions {
+  readonly store: RegistryStore;
+  readonly signer: Signer;
+  readonly crl: CrlCache;
+  /** Where issued certificates say the CRL is. */
+  readonly crlUrl: string;
+  readonly now?: () => Date;
+  /** Told of failures that are reid's own (internal errors), never of refusals. */
+  readonly report?: (message: string) => void;
+}
+
+/** A CSR is a few hundred bytes; 16 KiB leaves room for any sane one and holds nothing big. */
+export const MAX_BODY_BYTES = 16 * 1024;
+const EST = "/.well-known/est";
+const PKCS7 = "application/pkcs7-mime; smime-type=certs-only";
+export const REALM = 'Basic realm="reid registry"';
+
+/** The HTTP status of each refusal; the others take their exit code's (§3.3). */
+const STATUS: Readonly<Record<string, number>> = {
+  "no-credentials": 401,
+  "token-refused": 401,
+  "bad-client-certificate": 401,
+  "handle-mismatch": 403,
+  "certificate-not-current": 403,
+  "device-not-active": 403,
+  "device-exists": 409,
+  "too-large": 413,
+  "bad-content-type": 415,
+};
+
+export function registryRoutes(options: RegistryRoutesOptions): Hono {
+  const { store, signer } = options;
+  const now = options.now ?? (() => new Date());
+  const app = new Hono();
+  answerErrors(app, options.report ?? (() => {}));
+
+  app.get(`${EST}/cacerts`, (c) => certsOnly(c, [signer.certificate]));
+  // No attributes are asked of a CSR beyond what §10.7 checks: RFC 7030 §4.5.2's 204.
+  app.get(`${EST}/csrattrs`, (c) => c.body(null, 204));
+
+  app.post(`${EST}/simpleenroll`, bodyLimit(MAX_BODY_BYTES), async (c) => {
+    const tokenHash = hashToken(basicPassword(c));
+    const at = now();
+    // Looked at first so a guesser gets 401 whatever it sends; spent only by the enrollment itself.
+    const token = await store.token(tokenHash);
+    if (!token || token.usedAt !== null || token.expiresAt <= at.toISOString()) throw tokenRefused();
+    const request = await checkRequest(await requestBody(c));
+    const certificate = await issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
+    await store.enroll({
+      handle: request.handle,
+      publicKey: request.publicKey,
+      certificate,
+      tokenHash,
+      at: at.toISOString(),
+    });
+    return certsOnly(c, [new x509.X509Certificate(certificate.der)]);
+  });
+
+  app.post(`${EST}/simplereenroll`, bodyLimit(MAX_BODY_BYTES), async (c) => {
+    const current = await clientCertificate(c, store);
+    const device = await store.device(current.handle);
+    if (device?.status !== "active") throw deviceNotActive(current.handle, device?.status ?? "gone");
+    const request = await checkRequest(await requestBody(c));
+    if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
+      throw handleMismatch("a renewal keeps the device's handle and key: this request changes them");
+    }
+    const at = now();
+    const certificate = await issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
+    await store.renew({
+      handle: device.handle,
+      certificate,
+      previous: current.serial,
+      at: at.toISOString(),
+    });
+    return certsOnly(c, [new x509.X509Certificate(certificate.der)]);
+  });
+
+  app.get("/crl", async (c) =>
+    c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
+  );
+  return app;
+}
+
+/** RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters. */
+function certsOnly(c: Context, certificates: readonly x509.X509Certificate[]): Response {
+  const der = Buffer.from(new x509.X509Certificates([...certificates]).export("raw"));
+  const text = `${der.toString("base64").replace(/.{1,64}/g, "$&\n")}`;
+  return c.body(text, 200, { "content-type": PKCS7, "content-transfer-encoding": "base64" });
+}
+
+/** The password of HTTP Basic (any user name): the enrollment token. */
+function basicPassword(c: Context): string {
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(header);
+  const decoded = match ? Buffer.from(match[1] as string, "base64").toString("utf8") : "";
+  const colon = decoded.indexOf(":");
+  if (colon < 0) {
+    throw new AuthError(
+      "no-credentials",
+      "enrollment needs HTTP Basic credentials: any user name, the token as password",
+    );
+  }
+  return decoded.slice(colon + 1);
+}
+
+/** A base64 DER body sent as application/pkcs10 (RFC 7030 §4.2.1); line breaks are allowed. */
+async function requestBody(c: Context): Promise<Uint8Array> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/pkcs10\s*(?:;.*)?$/i.test(type)) {
+    throw new UsageError(
+      `the body must be a base64 PKCS#10 request sent as application/pkcs10, not '${shorten(type, 64)}'`,
+      "bad-content-type",
+    );
+  }
+  const text = (await c.req.text()).replace(/[\r\n\t ]/g, "");
+  if (text === "" || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
+    throw new UsageError("the body is not base64", "bad-csr");
+  }
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+interface ClientCertificate {
+  readonly serial: string;
+  readonly handle: string;
+}
+
+/**
+ * The TLS client certificate that authorises a renewal: verified by the TLS stack against the
+ * registry's CA, and the very certificate the registry issued and holds as `valid`.
+ */
+async function clientCertificate(c: Context, store: RegistryStore): Promise<ClientCertificate> {
+  const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket as
+    | TLSSocket
+    | undefined;
+  const peer = socket?.getPeerCertificate?.();
+  if (!socket || !peer?.raw) {
+    throw new AuthError(
+      "no-credentials",
+      "renewal needs the device's current certificate as TLS client certificate",
+    );
+  }
+  const presented = new Uint8Array(peer.raw);
+  const serial = new x509.X509Certificate(presented).serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
+  const known = socket.authorized ? await store.certificate(serial) : null;
+  if (!known || !sameBytes(known.der, presented)) {
+    throw new AuthError(
+      "bad-client-certificate",
+      "the client certificate is not one this registry issued, or has ended",
+    );
+  }
+  if (known.status !== "valid") throw certificateNotCurrent(known.handle, serial);
+  return { serial, handle: known.handle };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
+}
+
+/** Every failure as one line of text, with the refusal's status and, for a 401, the realm. */
+function answerErrors(app: Hono, report: (message: string) => void): void {
+  app.onError((error, c) => {
+    const { status, body } = toWire(error);
+    const code = error instanceof ReidError ? error.code : "internal";
+    if (code === "internal") report(body.error.message);
+    const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
+    if (STATUS[code] === 401) headers["www-authenticate"] = REALM;
+    // A body too large even to read to its end leaves the rest on the connection: it closes.
+    if (error instanceof TooLarge && error.closing) headers.connection = "close";
+    return c.body(`${body.error.message}\n`, (STATUS[code] ?? status) as 400, headers);
+  });
+  app.notFound((c) =>
+    c.body(`no such endpoint: ${c.req.method.slice(0, 16)} ${shorten(c.req.path, 128)}\n`, 404, {
+      "content-type": "text/plain; charset=utf-8",
+    }),
+  );
+}

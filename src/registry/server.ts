@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { Hono } from "hono";
+import { describeOsError, UsageError } from "../errors.js";
+import { joinHostPort, parseHostPort } from "../http/address.js";
+import { limitedServer } from "../http/limits.js";
+import { CrlCache } from "./crl.js";
+import { REGISTRY_FILES, type RegistryConfig } from "./directory.js";
+import { registryRoutes } from "./est.js";
+import { loadSigner } from "./issue.js";
+import { registryFailure } from "./registry-errors.js";
+import type { RegistryStore } from "./store.js";
+
+/** Loopback unless asked otherwise: a registry is put on the network on purpose. */
+export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:8443";
+/** A client gets this long for its TLS handshake and headers, and its whole request. */
+const HEADERS_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const CLOSE_GRACE_MS = 2000;
+
+export interface RegistryServer {
+  /** https://HOST:PORT/ as bound (the port chosen when 0 was asked for). */
+  readonly url: string;
+  /** Where issued certificates say the CRL is: the registry's first host, the bound port. */
+  readonly crlUrl: string;
+  close(): Promise<void>;
+}
+
+/** --listen HOST:PORT; 0 asks for any free port. */
+export function registryListen(text: string | undefined): { host: string; port: number } {
+  return parseHostPort(text ?? DEFAULT_REGISTRY_LISTEN, "--listen", {
+    example: DEFAULT_REGISTRY_LISTEN,
+    allowZero: true,
+  });
+}
+
+/**
+ * Serves the registry's EST and CRL over HTTPS (docs/spec.md §10.7) with the directory's server
+ * certificate, TLS 1.2 or later. A client certificate is asked for, never required: the handler
+ * checks it against the CA (the TLS stack's verdict) and the database.
+ */
+export async function startRegistryServer(options: {
+  readonly directory: string;
+  readonly config: RegistryConfig;
+  readonly store: RegistryStore;
+  readonly host: string;
+  readonly port: number;
+  readonly report?: (message: string) => void;
+}): Promise<RegistryServer> {
+  const { directory, host } = options;
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(directory, name));
+    } catch (error) {
+      throw registryFailure(`cannot read ${join(directory, name)}: ${describeOsError(error)}`);
+    }
+  };
+  const tls = {
+    key: read(REGISTRY_FILES.serverKey),
+    cert: read(REGISTRY_FILES.serverCertificate),
+    ca: read(REGISTRY_FILES.caCertificate),
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: "TLSv1.2" as const,
+  };
+  const signer = await loadSigner(directory);
+  // Routes are made once the port is known: issued certificates name it in their CRL URL.
+  let routes: Hono | null = null;
+  const server = limitedServer(
+    // The adapter's env goes along: it carries the connection, and with it the client certificate.
+    (request: Request, env?: object) =>
+      routes ? routes.fetch(request, env) : new Response(null, { status: 503 }),
+    { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS },
+    tls,
+  );
+  server.maxRequestsPerSocket = 100;
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "the port is in use (EADDRINUSE)" : describeOsError(error);
+      reject(
+        new UsageError(
+          `cannot serve the registry on ${joinHostPort(host, options.port)}: ${why}`,
+          "listen-failed",
+        ),
+      );
+    };
+    server.once("error", fail);
+    server.listen(options.port, host, () => {
+      server.off("error", fail);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const crlUrl = `https://${joinHostPort(options.config.hosts[0] ?? host, port)}/crl`;
+  routes = registryRoutes({
+    store: options.store,
+    signer,
+    crl: new CrlCache(signer, options.store),
+    crlUrl,
+    ...(options.report ? { report: options.report } : {}),
+  });
+  return {
+    url: `https://${joinHostPort(host, port)}/`,
+    crlUrl,
+    // Requests in flight are answered (an enrollment that committed reaches its client), idle
+    // connections close at once, and whatever is still open after the grace is cut.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+      }),
+  };
+}

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REID, reidJson } from "./cli.js";
+import { type Finished, finished } from "./process.js";
+
+/** A registry made by the real CLI in a private temporary directory; `remove` when done. */
+export async function makeRegistry(): Promise<{ root: string; dir: string; remove(): void }> {
+  const root = mkdtempSync(join(tmpdir(), "reid-est-"));
+  const dir = join(root, "registry");
+  await reidJson(["registry", "init", "--dir", dir]);
+  return { root, dir, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export async function newToken(dir: string): Promise<string> {
+  return (await reidJson<{ token: string }>(["registry", "token", "create", "--dir", dir])).token;
+}
+
+/** `node dist/reid.js registry serve` on an ephemeral port of 127.0.0.1. */
+export interface ServedRegistry {
+  readonly pid: number;
+  readonly port: number;
+  readonly base: string;
+  readonly line: string;
+  /** SIGTERM; resolves with its exit. */
+  stop(): Promise<Finished>;
+  /** SIGKILL: a crash. */
+  kill(): Promise<Finished>;
+  readonly exited: Promise<Finished>;
+}
+
+export async function serveRegistry(dir: string, args: readonly string[] = []): Promise<ServedRegistry> {
+  const child = spawn(
+    process.execPath,
+    [REID, "registry", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...args],
+    { env: { PATH: process.env.PATH, HOME: "/nonexistent-home" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const exited = finished(child);
+  let printed = "";
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      printed += chunk.toString("utf8");
+      if (printed.includes("\n")) resolve(printed.split("\n")[0] as string);
+    });
+    exited.then(
+      (gone) => reject(new Error(`registry serve exited ${gone.code}: ${gone.stderr.toString()}`)),
+      reject,
+    );
+  });
+  const port = Number(/https:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1]);
+  assert.ok(port > 0, `no port in '${line}'`);
+  const pid = child.pid as number;
+  return {
+    pid,
+    port,
+    base: `https://127.0.0.1:${port}`,
+    line,
+    exited,
+    stop: () => {
+      process.kill(pid, "SIGTERM");
+      return exited;
+    },
+    kill: () => {
+      process.kill(pid, "SIGKILL");
+      return exited;
+    },
+  };
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: string;
+  readonly body: Buffer;
+}
+
+/**
+ * curl as an independent HTTPS client: `args` go before the URL (e.g. -u, --cert, -H); `body`
+ * is posted with --data-binary. The answer's status, headers and body.
+ */
+export async function curl(
+  scratch: string,
+  url: string,
+  options: {
+    readonly args?: readonly string[];
+    readonly body?: string | Buffer;
+    readonly ca: string;
+    /** A transfer that fails (the server went away) answers status 0 instead of failing the test. */
+    readonly mayFail?: boolean;
+  },
+): Promise<Answer> {
+  const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const [headersFile, bodyFile] = [join(scratch, `h-${tag}`), join(scratch, `b-${tag}`)];
+  const args = ["-sS", "--cacert", options.ca, "-D", headersFile, "-o", bodyFile, "-w", "%{http_code}"];
+  if (options.body !== undefined) {
+    const sent = join(scratch, `s-${tag}`);
+    writeFileSync(sent, options.body);
+    args.push("--data-binary", `@${sent}`);
+  }
+  const child = spawn("curl", [...args, ...(options.args ?? []), url], { stdio: ["ignore", "pipe", "pipe"] });
+  const done = await finished(child);
+  if (done.code !== 0 && options.mayFail) return { status: 0, headers: "", body: Buffer.alloc(0) };
+  assert.equal(done.code, 0, `curl failed: ${done.stderr.toString()}`);
+  const answer = {
+    status: Number(done.stdout.toString()),
+    headers: readFileSync(headersFile, "utf8"),
+    body: readFileSync(bodyFile),
+  };
+  rmSync(headersFile, { force: true });
+  rmSync(bodyFile, { force: true });
+  return answer;
+}
+
+export function openssl(args: readonly string[], input?: string | Buffer): { ok: boolean; out: string } {
+  const result = spawnSync("openssl", args, { encoding: "utf8", ...(input === undefined ? {} : { input }) });
+  return { ok: result.status === 0, out: `${result.stdout}${result.stderr}` };
+}
+
+/** A new key (openssl genpkey) at `path`: "ed25519", "p256" or "rsa". */
+export function newKey(path: string, type: "ed25519" | "p256" | "rsa"): string {
+  const args =
+    type === "ed25519"
+      ? ["-algorithm", "ed25519"]
+      : type === "p256"
+        ? ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+        : ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+  const made = openssl(["genpkey", ...args, "-out", path]);
+  assert.ok(made.ok, made.out);
+  return path;
+}
+
+/** reid's handle of an Ed25519 key, computed by openssl: SHA-256 of the raw key, first 16 bytes. */
+export function ed25519Handle(keyPath: string): string {
+  const spki = spawnSync("openssl", ["pkey", "-in", keyPath, "-pubout", "-outform", "DER"]).stdout;
+  const digest = spawnSync("openssl", ["dgst", "-sha256", "-binary"], { input: spki.subarray(-32) }).stdout;
+  return digest.subarray(0, 16).toString("hex");
+}
+
+/** `openssl req -new` with subject CN=`cn`, as base64 DER: an EST request body. */
+export function csrBase64(keyPath: string, cn: string): string {
+  const der = spawnSync("openssl", ["req", "-new", "-key", keyPath, "-subj", `/CN=${cn}`, "-outform", "DER"]);
+  assert.equal(der.status, 0, der.stderr.toString());
+  return `${der.stdout.toString("base64").replace(/.{1,64}/g, "$&\n")}`;
+}
+
+/** The certificates of a base64 certs-only PKCS#7 answer, as openssl prints them (PEM). */
+export function pkcs7Certificates(body: Buffer): string {
+  const printed = openssl(
+    ["pkcs7", "-inform", "DER", "-print_certs"],
+    Buffer.from(body.toString("utf8"), "base64"),
+  );
+  assert.ok(printed.ok, printed.out);
+  return printed.out;
+}
