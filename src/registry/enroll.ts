@@ -1,8 +1,10 @@
+import "reflect-metadata";
 import { createHash } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { AuthError, UsageError } from "../errors.js";
 import type { EnrollmentRecord } from "./enrollment-record.js";
 import { type EstTarget, fetchCaCertificates, RegistryProtocolError, simpleEnroll } from "./est/client.js";
+import { serialHex } from "./est/wire.js";
 
 /** How the element decides the registry is the right one before it sends its token. */
 export type RegistryTrust =
@@ -55,7 +57,7 @@ export async function enroll(input: EnrollInput): Promise<EnrollmentRecord> {
     handle: input.handle,
     generation: input.generation,
     algorithm: input.algorithm,
-    serial: certificate.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, ""),
+    serial: serialHex(certificate.serialNumber),
     notBefore: certificate.notBefore.toISOString(),
     notAfter: certificate.notAfter.toISOString(),
     enrolledAt: input.now.toISOString(),
@@ -114,6 +116,15 @@ async function checkedCertificate(
     );
   }
   return certificate;
+}
+
+/** --ca FILE: the registry's CA certificate, PEM. */
+export function caCertificate(pem: string, path: string): x509.X509Certificate {
+  try {
+    return new x509.X509Certificate(pem);
+  } catch {
+    throw new UsageError(`--ca ${path} holds no PEM certificate`);
+  }
 }
 
 /** `sha256:` and 64 hex digits, as `reid registry init` prints the pin. */

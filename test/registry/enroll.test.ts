@@ -138,29 +138,13 @@ describe("reid enroll", () => {
         await element("fooled");
         const token = await newToken(registry.dir);
         const file = tokenFile("fooled", token);
-        const result = await reid([
-          "--store",
-          store("fooled"),
-          "enroll",
-          `https://127.0.0.1:${port}`,
-          "--ca-fingerprint",
-          pin,
-          "--token-file",
-          file,
-        ]);
-        assertOneLineError(result, 4, /not the one pinned/);
+        const impostorAt = `https://127.0.0.1:${port}`;
+        const fooled = (trust: readonly string[]) =>
+          reid(["--store", store("fooled"), "enroll", impostorAt, ...trust, "--token-file", file]);
+        assertOneLineError(await fooled(["--ca-fingerprint", pin]), 4, /not the one pinned/);
         assert.deepEqual(requests, ["GET /.well-known/est/cacerts -"]);
         // With the CA file instead, TLS itself refuses the impostor before any request.
-        const byFile = await reid([
-          "--store",
-          store("fooled"),
-          "enroll",
-          `https://127.0.0.1:${port}`,
-          "--ca",
-          join(registry.dir, "ca.pem"),
-          "--token-file",
-          file,
-        ]);
+        const byFile = await fooled(["--ca", join(registry.dir, "ca.pem")]);
         assertOneLineError(byFile, 4, /not the one pinned/);
         assert.equal(requests.length, 1);
         // The token was never shown to anyone: the real registry still takes it.
@@ -212,14 +196,22 @@ describe("reid enroll", () => {
       [["--ca", join(registry.dir, "registry.json"), "--token-file", spentFile], 2, /no PEM certificate/],
       [["--ca-fingerprint", pin], 2, /--token-file/],
     ];
-    for (const [args, exit, message] of cases) {
-      assertOneLineError(await enroll("refused", args), exit, message);
-    }
+    // Independent of each other and of the store's state: run side by side.
+    const results = await Promise.all(cases.map(([args]) => enroll("refused", args)));
+    results.forEach((result, i) => {
+      const [, exit, message] = cases[i] as (typeof cases)[number];
+      assertOneLineError(result, exit, message);
+    });
     const url = (text: string) =>
       reid(["--store", store("refused"), "enroll", text, "--ca-fingerprint", pin, "--token-file", spentFile]);
-    assertOneLineError(await url(`http://127.0.0.1:${served.port}`), 2, /must be https/);
-    assertOneLineError(await url(`${served.base}/somewhere`), 2, /nothing after it/);
-    assertOneLineError(await url("https://127.0.0.1:1"), 1, /cannot reach the registry/);
+    const [http, path, closed] = await Promise.all([
+      url(`http://127.0.0.1:${served.port}`),
+      url(`${served.base}/somewhere`),
+      url("https://127.0.0.1:1"),
+    ]);
+    assertOneLineError(http, 2, /must be https/);
+    assertOneLineError(path, 2, /nothing after it/);
+    assertOneLineError(closed, 1, /cannot reach the registry/);
     // The same identity twice: the registry knows it already.
     const again = tokenFile("again", await newToken(registry.dir));
     assertOneLineError(await enroll("first", ["--ca-fingerprint", pin, "--token-file", again]), 3, /refused/);

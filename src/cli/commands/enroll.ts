@@ -60,21 +60,16 @@ export const command: Command = {
 };
 
 async function registryTrust(ca: unknown, fingerprint: unknown) {
-  const { caFingerprint } = await import("../../registry/enroll.js");
+  const { caFingerprint, caCertificate } = await import("../../registry/enroll.js");
   if ((ca === undefined) === (fingerprint === undefined)) {
     throw new UsageError("give the registry's CA as --ca FILE or --ca-fingerprint sha256:HEX (one of them)");
   }
   if (typeof fingerprint === "string")
     return { kind: "pin", fingerprint: caFingerprint(fingerprint) } as const;
-  const [{ readInput }, x509] = await Promise.all([import("../read-input.js"), import("@peculiar/x509")]);
+  const { readInput } = await import("../read-input.js");
   const path = String(ca);
-  try {
-    const certificate = new x509.X509Certificate(readInput(path, "the CA certificate").toString("utf8"));
-    return { kind: "ca", certificate } as const;
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-    throw new UsageError(`--ca ${path} holds no PEM certificate`);
-  }
+  const certificate = caCertificate(readInput(path, "the CA certificate").toString("utf8"), path);
+  return { kind: "ca", certificate } as const;
 }
 
 async function enrollmentToken(context: CliContext, file: unknown): Promise<string> {

@@ -1,5 +1,6 @@
 import { request } from "node:https";
 import { AuthError, ExitCode, ReidError, StateError } from "../../errors.js";
+import { base64Body, derOfBody, PKCS10 } from "./wire.js";
 
 /**
  * The element's side of EST (RFC 7030): the few requests `reid enroll` makes, over HTTPS to a
@@ -112,15 +113,6 @@ function unreachable(where: string, error: unknown): ReidError {
   return new RegistryUnreachableError(`cannot reach the registry at ${where}: ${reason}`);
 }
 
-/** The base64 body EST uses both ways (RFC 7030 §4: Content-Transfer-Encoding base64). */
-function base64Body(answer: Answer, where: string, what: string): Uint8Array {
-  const text = answer.body.toString("latin1").replace(/[\r\n\t ]/g, "");
-  if (text === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) {
-    throw new RegistryProtocolError(`the registry at ${where} answered ${what} that is not base64`);
-  }
-  return new Uint8Array(Buffer.from(text, "base64"));
-}
-
 /** What a refusal means to the user: a spent token is not a broken registry. */
 function refusal(answer: Answer, where: string): ReidError {
   const said = answer.body.toString("utf8").split("\n")[0]?.slice(0, 200).trim() ?? "";
@@ -142,7 +134,10 @@ function pkcs7Answer(answer: Answer, where: string, what: string): Uint8Array {
       `the registry at ${where} answered ${what} as '${answer.type}', not application/pkcs7-mime`,
     );
   }
-  return base64Body(answer, where, what);
+  const der = derOfBody(answer.body.toString("latin1"));
+  if (der === null)
+    throw new RegistryProtocolError(`the registry at ${where} answered ${what} that is not base64`);
+  return der;
 }
 
 /** GET /cacerts: the registry's CA certificates, as PKCS#7 certs-only DER. */
@@ -168,11 +163,11 @@ export async function simpleEnroll(
     "POST",
     "simpleenroll",
     {
-      "content-type": "application/pkcs10",
+      "content-type": PKCS10,
       "content-transfer-encoding": "base64",
       authorization: `Basic ${Buffer.from(`reid:${token}`).toString("base64")}`,
     },
-    Buffer.from(request).toString("base64"),
+    base64Body(request),
   );
   return pkcs7Answer(answer, where, "its certificate");
 }
