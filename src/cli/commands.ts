@@ -31,6 +31,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   telemetry: () => import("./commands/telemetry.js"),
   bindings: () => import("./commands/bindings.js"),
   unbind: () => import("./commands/unbind.js"),
+  enroll: () => import("./commands/enroll.js"),
   registry: () => import("./commands/registry.js"),
   help: () => import("./commands/help.js"),
 };
@@ -65,6 +66,7 @@ export const COMMAND_ORDER = [
   "unbind",
   "serve",
   "page",
+  "enroll",
   "registry",
   "help",
 ] as const;

@@ -7,7 +7,7 @@ import { joinHostPort, parseHostPort } from "../http/address.js";
 import { limitedServer } from "../http/limits.js";
 import { CrlCache } from "./crl.js";
 import { REGISTRY_FILES, type RegistryConfig } from "./directory.js";
-import { registryRoutes } from "./est.js";
+import { registryRoutes } from "./est/routes.js";
 import { loadSigner } from "./issue.js";
 import { registryFailure } from "./registry-errors.js";
 import type { RegistryStore } from "./store.js";

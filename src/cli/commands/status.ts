@@ -1,3 +1,4 @@
+import type { EnrollmentState } from "../../registry/enrollment-record.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
 
@@ -8,7 +9,9 @@ export const command: Command = {
   positionals: [0, 0],
   async run(context) {
     const status = await withElement(context, "read", (element) => element.status());
-    if (context.json) return printJson(context, status);
+    const { enrollmentState } = await import("../../registry/enrollment-record.js");
+    const enrollment = enrollmentState(context.storeDirectory, status.handle, new Date());
+    if (context.json) return printJson(context, { ...status, enrollment });
     const rows: [string, string][] = [
       ["state", status.state],
       ["generation", String(status.generation)],
@@ -29,7 +32,18 @@ export const command: Command = {
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],
       ["backend", status.backend],
+      ["enrolled", describeEnrollment(enrollment)],
     ];
     print(context, rows.map(([key, value]) => `${key.padEnd(11)} ${value}`).join("\n"));
   },
 };
+
+function describeEnrollment(enrollment: EnrollmentState | null): string {
+  if (enrollment === null) return "no (reid enroll URL)";
+  const where = `${enrollment.registry}, serial ${enrollment.serial}`;
+  if (enrollment.state === "stale") {
+    return `STALE: ${where} certifies ${enrollment.handle}, not this identity (reid enroll again)`;
+  }
+  if (enrollment.state === "expired") return `EXPIRED: ${where} ended ${enrollment.notAfter}`;
+  return `${where}, until ${enrollment.notAfter}`;
+}

@@ -3,16 +3,17 @@ import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import * as x509 from "@peculiar/x509";
 import { type Context, Hono } from "hono";
-import { AuthError, ReidError, UsageError } from "../errors.js";
-import { bodyLimit, TooLarge } from "../http/body.js";
-import { shorten } from "../http/schema.js";
-import { toWire } from "../http/wire.js";
-import type { CrlCache } from "./crl.js";
-import { checkRequest, handleMismatch } from "./csr.js";
-import { issueDeviceCertificate, type Signer } from "./issue.js";
-import { certificateNotCurrent, deviceNotActive, tokenRefused } from "./registry-errors.js";
-import type { RegistryStore } from "./store.js";
-import { hashToken } from "./tokens.js";
+import { AuthError, ReidError, UsageError } from "../../errors.js";
+import { bodyLimit, TooLarge } from "../../http/body.js";
+import { shorten } from "../../http/schema.js";
+import { toWire } from "../../http/wire.js";
+import type { CrlCache } from "../crl.js";
+import { checkRequest, handleMismatch } from "../csr.js";
+import { issueDeviceCertificate, type Signer } from "../issue.js";
+import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
+import type { RegistryStore } from "../store.js";
+import { hashToken } from "../tokens.js";
+import { base64Body, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "./wire.js";
 
 /**
  * The registry's HTTPS surface (docs/spec.md §10.7): EST (RFC 7030) under /.well-known/est/ with
@@ -33,7 +34,6 @@ export interface RegistryRoutesOptions {
 /** A CSR is a few hundred bytes; 16 KiB leaves room for any sane one and holds nothing big. */
 export const MAX_BODY_BYTES = 16 * 1024;
 const EST = "/.well-known/est";
-const PKCS7 = "application/pkcs7-mime; smime-type=certs-only";
 export const REALM = 'Basic realm="reid registry"';
 
 /** The HTTP status of each refusal; the others take their exit code's (§3.3). */
@@ -104,9 +104,11 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
 
 /** RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters. */
 function certsOnly(c: Context, certificates: readonly x509.X509Certificate[]): Response {
-  const der = Buffer.from(new x509.X509Certificates([...certificates]).export("raw"));
-  const text = `${der.toString("base64").replace(/.{1,64}/g, "$&\n")}`;
-  return c.body(text, 200, { "content-type": PKCS7, "content-transfer-encoding": "base64" });
+  const der = new Uint8Array(new x509.X509Certificates([...certificates]).export("raw"));
+  return c.body(base64Body(der), 200, {
+    "content-type": PKCS7_CERTS_ONLY,
+    "content-transfer-encoding": "base64",
+  });
 }
 
 /** The password of HTTP Basic (any user name): the enrollment token. */
@@ -133,11 +135,9 @@ async function requestBody(c: Context): Promise<Uint8Array> {
       "bad-content-type",
     );
   }
-  const text = (await c.req.text()).replace(/[\r\n\t ]/g, "");
-  if (text === "" || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
-    throw new UsageError("the body is not base64", "bad-csr");
-  }
-  return new Uint8Array(Buffer.from(text, "base64"));
+  const der = derOfBody(await c.req.text());
+  if (der === null) throw new UsageError("the body is not base64", "bad-csr");
+  return der;
 }
 
 interface ClientCertificate {
@@ -161,7 +161,7 @@ async function clientCertificate(c: Context, store: RegistryStore): Promise<Clie
     );
   }
   const presented = new Uint8Array(peer.raw);
-  const serial = new x509.X509Certificate(presented).serialNumber.toLowerCase().replace(/^0+(?=.)/, "");
+  const serial = serialHex(new x509.X509Certificate(presented).serialNumber);
   const known = socket.authorized ? await store.certificate(serial) : null;
   if (!known || !sameBytes(known.der, presented)) {
     throw new AuthError(

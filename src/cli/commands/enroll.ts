@@ -1,0 +1,86 @@
+import { signingAlgorithm } from "../../element/inputs.js";
+import { NoTerminalError, UsageError } from "../../errors.js";
+import { type CliContext, type Command, print, printJson } from "../context.js";
+import { readTextSecret } from "../key-file.js";
+import { canPrompt, promptHidden } from "../prompt.js";
+import { withElement } from "../with-element.js";
+
+/** `reid registry token create` makes 32 random bytes in base64url. */
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+export const command: Command = {
+  usage:
+    "reid [--store DIR] [--json] enroll URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE] [--alg ed25519|p256]",
+  summary:
+    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file), the issued certificate and the pinned CA kept in the store.",
+  options: {
+    ca: { type: "string" },
+    "ca-fingerprint": { type: "string" },
+    "token-file": { type: "string" },
+    alg: { type: "string" },
+  },
+  positionals: [1, 1],
+  async run(context, values, positionals) {
+    const algorithm = signingAlgorithm(values.alg);
+    const [{ enroll, registryOrigin }, { writeEnrollment }] = await Promise.all([
+      import("../../registry/enroll.js"),
+      import("../../registry/enrollment-record.js"),
+    ]);
+    const origin = registryOrigin(positionals[0] ?? "");
+    const trust = await registryTrust(values.ca, values["ca-fingerprint"]);
+    const token = await enrollmentToken(context, values["token-file"]);
+    const { status, request } = await withElement(context, "read", async (element) => ({
+      status: await element.status(),
+      request: await element.certificationRequest(algorithm),
+    }));
+    if (status.handle === null) throw new UsageError("the element holds no identifier: run reid init first");
+    const record = await enroll({
+      origin,
+      trust,
+      token,
+      request,
+      handle: status.handle,
+      generation: status.generation,
+      algorithm,
+      now: new Date(),
+    });
+    writeEnrollment(context.storeDirectory, record);
+    const { caCertificate: _ca, certificate: _certificate, format: _f, version: _v, ...shown } = record;
+    if (context.json) return printJson(context, shown);
+    const rows: [string, string][] = [
+      ["enrolled", record.registry],
+      ["handle", `${record.handle} (generation ${record.generation}, ${record.algorithm})`],
+      ["serial", record.serial],
+      ["valid", `${record.notBefore} to ${record.notAfter}`],
+      ["ca pin", record.caFingerprint],
+      ["next", "reid cert --issued prints the certificate"],
+    ];
+    print(context, rows.map(([key, value]) => `${key.padEnd(9)} ${value}`).join("\n"));
+  },
+};
+
+async function registryTrust(ca: unknown, fingerprint: unknown) {
+  const { caFingerprint, caCertificate } = await import("../../registry/enroll.js");
+  if ((ca === undefined) === (fingerprint === undefined)) {
+    throw new UsageError("give the registry's CA as --ca FILE or --ca-fingerprint sha256:HEX (one of them)");
+  }
+  if (typeof fingerprint === "string")
+    return { kind: "pin", fingerprint: caFingerprint(fingerprint) } as const;
+  const { readInput } = await import("../read-input.js");
+  const path = String(ca);
+  const certificate = caCertificate(readInput(path, "the CA certificate").toString("utf8"), path);
+  return { kind: "ca", certificate } as const;
+}
+
+async function enrollmentToken(context: CliContext, file: unknown): Promise<string> {
+  let token: string;
+  if (typeof file === "string") token = readTextSecret(file, "the token file").trim();
+  else if (canPrompt()) token = (await promptHidden("enrollment token: ", context.stderr)).trim();
+  else throw new NoTerminalError("give the enrollment token with --token-file FILE (a 0600 file)");
+  if (!TOKEN.test(token)) {
+    throw new UsageError(
+      "that is not an enrollment token: 43 characters, as 'reid registry token create' prints",
+    );
+  }
+  return token;
+}

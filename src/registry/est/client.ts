@@ -1,0 +1,173 @@
+import { request } from "node:https";
+import { AuthError, ExitCode, ReidError, StateError } from "../../errors.js";
+import { base64Body, derOfBody, PKCS10 } from "./wire.js";
+
+/**
+ * The element's side of EST (RFC 7030): the few requests `reid enroll` makes, over HTTPS to a
+ * registry it either trusts already (`ca`, a PEM CA) or is about to pin (`ca` null: only the CA
+ * certificates are fetched that way, and nothing secret is sent until the pin has matched).
+ */
+export interface EstTarget {
+  /** https://HOST[:PORT]; the EST paths are under /.well-known/est/. */
+  readonly origin: URL;
+  readonly ca: string | null;
+}
+
+/** An EST answer bigger than this is not a certificate chain: refused, not buffered. */
+const MAX_ANSWER = 256 * 1024;
+const TIMEOUT_MS = 15_000;
+
+export class RegistryUnreachableError extends ReidError {
+  constructor(message: string) {
+    super("registry-unreachable", ExitCode.internal, message);
+  }
+}
+
+export class RegistryProtocolError extends ReidError {
+  constructor(message: string) {
+    super("registry-protocol", ExitCode.internal, message);
+  }
+}
+
+interface Answer {
+  readonly status: number;
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+function exchange(
+  target: EstTarget,
+  method: "GET" | "POST",
+  operation: string,
+  headers: Readonly<Record<string, string>> = {},
+  body?: string,
+): Promise<Answer> {
+  const url = new URL(`/.well-known/est/${operation}`, target.origin);
+  const where = target.origin.host;
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      url,
+      {
+        method,
+        headers: { ...headers, ...(body === undefined ? {} : { "content-length": Buffer.byteLength(body) }) },
+        ...(target.ca === null ? { rejectUnauthorized: false } : { ca: target.ca }),
+        minVersion: "TLSv1.2",
+        timeout: TIMEOUT_MS,
+        agent: false,
+      },
+      (incoming) => {
+        const declared = Number(incoming.headers["content-length"] ?? 0);
+        if (declared > MAX_ANSWER) {
+          incoming.destroy();
+          reject(new RegistryProtocolError(`the registry at ${where} declared an answer over 256 KiB`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        incoming.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER) {
+            incoming.destroy();
+            reject(new RegistryProtocolError(`the registry at ${where} sent an answer over 256 KiB`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        incoming.on("end", () =>
+          resolve({
+            status: incoming.statusCode ?? 0,
+            type: String(incoming.headers["content-type"] ?? ""),
+            body: Buffer.concat(chunks),
+          }),
+        );
+        incoming.on("error", (error) => reject(unreachable(where, error)));
+      },
+    );
+    outgoing.on("timeout", () => outgoing.destroy(new Error("no answer within 15 s")));
+    outgoing.on("error", (error) => reject(unreachable(where, error)));
+    outgoing.end(body);
+  });
+}
+
+const TLS_TRUST_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);
+
+function unreachable(where: string, error: unknown): ReidError {
+  if (error instanceof ReidError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && TLS_TRUST_CODES.has(code)) {
+    return new AuthError(
+      "registry-untrusted",
+      `the registry at ${where} is not the one pinned: its TLS certificate does not verify (${code})`,
+    );
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RegistryUnreachableError(`cannot reach the registry at ${where}: ${reason}`);
+}
+
+/** What a refusal means to the user: a spent token is not a broken registry. */
+function refusal(answer: Answer, where: string): ReidError {
+  const said = answer.body.toString("utf8").split("\n")[0]?.slice(0, 200).trim() ?? "";
+  const because = said === "" ? "" : `: ${said}`;
+  if (answer.status === 401) {
+    return new AuthError("token-refused", `the registry at ${where} refused the enrollment token${because}`);
+  }
+  if (answer.status === 403)
+    return new AuthError("registry-refused", `the registry at ${where} refused${because}`);
+  if (answer.status === 409)
+    return new StateError("already-enrolled", `the registry at ${where} refused${because}`);
+  return new RegistryProtocolError(`the registry at ${where} answered HTTP ${answer.status}${because}`);
+}
+
+function pkcs7Answer(answer: Answer, where: string, what: string): Uint8Array {
+  if (answer.status !== 200) throw refusal(answer, where);
+  if (!answer.type.toLowerCase().startsWith("application/pkcs7-mime")) {
+    throw new RegistryProtocolError(
+      `the registry at ${where} answered ${what} as '${answer.type}', not application/pkcs7-mime`,
+    );
+  }
+  const der = derOfBody(answer.body.toString("latin1"));
+  if (der === null)
+    throw new RegistryProtocolError(`the registry at ${where} answered ${what} that is not base64`);
+  return der;
+}
+
+/** GET /cacerts: the registry's CA certificates, as PKCS#7 certs-only DER. */
+export async function fetchCaCertificates(target: EstTarget): Promise<Uint8Array> {
+  const where = target.origin.host;
+  return pkcs7Answer(await exchange(target, "GET", "cacerts"), where, "its CA certificates");
+}
+
+/**
+ * POST /simpleenroll with a CSR (DER) and the single-use token as HTTP Basic's password: the
+ * issued certificate, as PKCS#7 certs-only DER. Only to a trusted target: the token must never
+ * reach a registry the pin did not match.
+ */
+export async function simpleEnroll(
+  target: EstTarget,
+  request: Uint8Array,
+  token: string,
+): Promise<Uint8Array> {
+  if (target.ca === null) throw new Error("simpleEnroll needs a trusted registry");
+  const where = target.origin.host;
+  const answer = await exchange(
+    target,
+    "POST",
+    "simpleenroll",
+    {
+      "content-type": PKCS10,
+      "content-transfer-encoding": "base64",
+      authorization: `Basic ${Buffer.from(`reid:${token}`).toString("base64")}`,
+    },
+    base64Body(request),
+  );
+  return pkcs7Answer(answer, where, "its certificate");
+}

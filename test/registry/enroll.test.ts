@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
+import { makeRegistry, newToken, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
+
+/** An element enrolling with a real registry over EST on loopback, as its owner and as an attacker. */
+describe("reid enroll", () => {
+  let registry: Awaited<ReturnType<typeof makeRegistry>>;
+  let served: ServedRegistry;
+  let pin: string;
+  const store = (name: string) => join(registry.root, name);
+  const tokenFile = (name: string, token: string, mode = 0o600) => {
+    const path = join(registry.root, `${name}.token`);
+    writeFileSync(path, `${token}\n`, { mode });
+    return path;
+  };
+  const element = async (name: string) => {
+    await reidOk(["--store", store(name), "init"]);
+    return (await reidJson<{ handle: string }>(["--store", store(name), "status"])).handle;
+  };
+  const enroll = (name: string, args: readonly string[]) =>
+    reid(["--store", store(name), "enroll", served.base, ...args]);
+  const openssl = (args: readonly string[], input?: string) =>
+    spawnSync("openssl", args, { encoding: "utf8", ...(input === undefined ? {} : { input }) });
+
+  before(async () => {
+    registry = await makeRegistry();
+    served = await serveRegistry(registry.dir);
+    pin = JSON.parse(readFileSync(join(registry.dir, "registry.json"), "utf8")).caFingerprint;
+  });
+  after(async () => {
+    await served.stop();
+    registry.remove();
+  });
+
+  test("pinned by fingerprint: the certificate names the handle, chains to the CA, and is kept 0600", async () => {
+    const handle = await element("pinned");
+    const file = tokenFile("pinned", await newToken(registry.dir));
+    const result = await enroll("pinned", ["--ca-fingerprint", pin, "--token-file", file, "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const shown = JSON.parse(result.stdout);
+    assert.equal(shown.handle, handle);
+    assert.equal(shown.registry, served.base);
+    assert.equal(shown.caFingerprint, pin);
+    assert.equal(shown.algorithm, "ed25519");
+    assert.equal(shown.certificate, undefined, "the JSON summary does not repeat the PEM");
+    assert.equal(statSync(join(store("pinned"), "enrollment.json")).mode & 0o777, 0o600);
+
+    const issued = (await reidOk(["--store", store("pinned"), "cert", "--issued"])).stdout;
+    const certificate = join(registry.root, "pinned.pem");
+    writeFileSync(certificate, issued);
+    const verified = openssl(["verify", "-CAfile", join(registry.dir, "ca.pem"), certificate]);
+    assert.equal(verified.status, 0, verified.stderr);
+    const subject = openssl(["x509", "-in", certificate, "-noout", "-subject", "-serial"]).stdout;
+    assert.match(subject, new RegExp(`CN ?= ?${handle}`));
+    assert.match(subject.toLowerCase(), new RegExp(`serial=0*${shown.serial}`));
+
+    // The registry follows the same identity, active, with the same certificate.
+    const device = await reidJson<{ device: { status: string; certificateSerial: string } }>([
+      "registry",
+      "show",
+      handle,
+      "--dir",
+      registry.dir,
+    ]);
+    assert.equal(device.device.status, "active");
+    assert.equal(device.device.certificateSerial, shown.serial);
+
+    const status = await reidJson<{ enrollment: { state: string; serial: string } }>([
+      "--store",
+      store("pinned"),
+      "status",
+    ]);
+    assert.equal(status.enrollment.state, "current");
+    assert.equal(status.enrollment.serial, shown.serial);
+  });
+
+  test("pinned by the CA file, with a P-256 key; a reset makes the enrollment stale", async () => {
+    const handle = await element("by-file");
+    const file = tokenFile("by-file", await newToken(registry.dir));
+    const ca = join(registry.dir, "ca.pem");
+    await reidOk([
+      "--store",
+      store("by-file"),
+      "enroll",
+      served.base,
+      "--ca",
+      ca,
+      "--token-file",
+      file,
+      "--alg",
+      "p256",
+    ]);
+    const pem = (await reidOk(["--store", store("by-file"), "cert", "--issued"])).stdout;
+    const text = openssl(["x509", "-noout", "-text"], pem).stdout;
+    assert.match(text, /id-ecPublicKey|prime256v1/);
+    assert.match(text, new RegExp(`CN ?= ?${handle}`));
+
+    const before = (await reidOk(["--store", store("by-file"), "status"])).stdout;
+    assert.match(before, /^enrolled +https:\/\/127\.0\.0\.1:\d+, serial [0-9a-f]+, until /m);
+    await reidOk(["--store", store("by-file"), "reset"]);
+    const afterReset = (await reidOk(["--store", store("by-file"), "status"])).stdout;
+    assert.match(afterReset, new RegExp(`^enrolled +STALE: .* certifies ${handle}, not this identity`, "m"));
+    assertOneLineError(await reid(["--store", store("by-file"), "cert", "--issued"]), 3, /no longer holds/);
+  });
+
+  test("a registry that is not the pinned one gets the CA request and nothing else: no token", async () => {
+    // An impostor with a certificate of its own that answers EST's cacerts with its own CA.
+    const impostor = await makeRegistry();
+    const requests: string[] = [];
+    let cacerts = "";
+    try {
+      const real = await serveRegistry(impostor.dir);
+      const fetched = spawnSync("curl", ["-sk", `${real.base}/.well-known/est/cacerts`], {
+        encoding: "utf8",
+      });
+      cacerts = fetched.stdout;
+      await real.stop();
+      const server = createServer(
+        {
+          key: readFileSync(join(impostor.dir, "server.key")),
+          cert: readFileSync(join(impostor.dir, "server.pem")),
+        },
+        (incoming, answer) => {
+          requests.push(`${incoming.method} ${incoming.url} ${incoming.headers.authorization ?? "-"}`);
+          answer.writeHead(200, { "content-type": "application/pkcs7-mime; smime-type=certs-only" });
+          answer.end(cacerts);
+        },
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        await element("fooled");
+        const token = await newToken(registry.dir);
+        const file = tokenFile("fooled", token);
+        const impostorAt = `https://127.0.0.1:${port}`;
+        const fooled = (trust: readonly string[]) =>
+          reid(["--store", store("fooled"), "enroll", impostorAt, ...trust, "--token-file", file]);
+        assertOneLineError(await fooled(["--ca-fingerprint", pin]), 4, /not the one pinned/);
+        assert.deepEqual(requests, ["GET /.well-known/est/cacerts -"]);
+        // With the CA file instead, TLS itself refuses the impostor before any request.
+        const byFile = await fooled(["--ca", join(registry.dir, "ca.pem")]);
+        assertOneLineError(byFile, 4, /not the one pinned/);
+        assert.equal(requests.length, 1);
+        // The token was never shown to anyone: the real registry still takes it.
+        await reidOk([
+          "--store",
+          store("fooled"),
+          "enroll",
+          served.base,
+          "--ca-fingerprint",
+          pin,
+          "--token-file",
+          file,
+        ]);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      impostor.remove();
+    }
+  });
+
+  test("refusals: each one line, its own exit, and nothing kept", async () => {
+    await element("refused");
+    const good = await newToken(registry.dir);
+    const spentFile = tokenFile("spent", await newToken(registry.dir));
+    await element("first");
+    await reidOk([
+      "--store",
+      store("first"),
+      "enroll",
+      served.base,
+      "--ca-fingerprint",
+      pin,
+      "--token-file",
+      spentFile,
+    ]);
+
+    const cases: [readonly string[], number, RegExp][] = [
+      [["--ca-fingerprint", pin, "--token-file", spentFile], 4, /refused the enrollment token/],
+      [["--ca-fingerprint", pin, "--token-file", tokenFile("short", "abc")], 2, /not an enrollment token/],
+      [
+        ["--ca-fingerprint", pin, "--token-file", tokenFile("open", good, 0o644)],
+        2,
+        /readable by other users/,
+      ],
+      [["--ca-fingerprint", "sha256:12", "--token-file", spentFile], 2, /64 hex digits/],
+      [["--ca", join(registry.dir, "ca.pem"), "--ca-fingerprint", pin], 2, /one of them/],
+      [["--token-file", spentFile], 2, /one of them/],
+      [["--ca", join(registry.dir, "registry.json"), "--token-file", spentFile], 2, /no PEM certificate/],
+      [["--ca-fingerprint", pin], 2, /--token-file/],
+    ];
+    // Independent of each other and of the store's state: run side by side.
+    const results = await Promise.all(cases.map(([args]) => enroll("refused", args)));
+    results.forEach((result, i) => {
+      const [, exit, message] = cases[i] as (typeof cases)[number];
+      assertOneLineError(result, exit, message);
+    });
+    const url = (text: string) =>
+      reid(["--store", store("refused"), "enroll", text, "--ca-fingerprint", pin, "--token-file", spentFile]);
+    const [http, path, closed] = await Promise.all([
+      url(`http://127.0.0.1:${served.port}`),
+      url(`${served.base}/somewhere`),
+      url("https://127.0.0.1:1"),
+    ]);
+    assertOneLineError(http, 2, /must be https/);
+    assertOneLineError(path, 2, /nothing after it/);
+    assertOneLineError(closed, 1, /cannot reach the registry/);
+    // The same identity twice: the registry knows it already.
+    const again = tokenFile("again", await newToken(registry.dir));
+    assertOneLineError(await enroll("first", ["--ca-fingerprint", pin, "--token-file", again]), 3, /refused/);
+    // A blank element has nothing to enroll.
+    assertOneLineError(
+      await reid([
+        "--store",
+        store("blank"),
+        "enroll",
+        served.base,
+        "--ca-fingerprint",
+        pin,
+        "--token-file",
+        again,
+      ]),
+      3,
+    );
+    const status = await reidJson<{ enrollment: unknown }>(["--store", store("refused"), "status"]);
+    assert.equal(status.enrollment, null, "no refusal left an enrollment behind");
+  });
+});
