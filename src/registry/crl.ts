@@ -58,7 +58,7 @@ export async function makeCrl(
         reason: reasonCode(certificate.revocationReason),
       })),
       extensions: [
-        await x509.AuthorityKeyIdentifierExtension.create(signer.publicKey, false, crypto),
+        signer.authorityKeyIdentifier,
         new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(now.getTime()))),
       ],
     },

@@ -1,0 +1,249 @@
+// The fleet registry's cost (issue 14), each figure beside a floor measured in the same run:
+// - new enrollments per second: a real `reid registry serve` child process (dist/reid.js), EST
+//   simpleenroll over keep-alive HTTPS from 32 concurrent clients, each with its own single-use
+//   token and Ed25519 CSR (made before the clock starts). Goal >= 1,000/s on this 2-core machine.
+//   Its floors: the bare crypto of one enrollment on one core (CSR verify + certificate sign, the
+//   registry's own code, no TLS, no database), and a per-request `openssl x509 -req` signing loop
+//   (goal >= 20 x that loop);
+// - device lookup by handle with 1,000,000 devices in the database: p50 and p99 of the store's
+//   device(handle) (kysely over better-sqlite3, as the server asks it) for random known handles,
+//   goal p99 <= 2 ms, beside a bare better-sqlite3 primary-key read of the same rows.
+// Usage: npm run bench -- registry, then node .bench/registry.js [--dir DIR] [--enrollments 4000]
+//        [--clients 32] [--devices 1000000] [--lookups 20000]
+import "reflect-metadata";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes, webcrypto } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
+import Database from "better-sqlite3";
+import { handleOf } from "../src/derive/derivation.js";
+import { checkRequest } from "../src/registry/csr.js";
+import { initRegistry } from "../src/registry/init.js";
+import { issueDeviceCertificate, loadSigner } from "../src/registry/issue.js";
+import { openSqliteRegistry } from "../src/registry/sqlite/open.js";
+import { hashToken, newSecretToken } from "../src/registry/tokens.js";
+import { argument, ms, percentile, ratio, since } from "./stats.js";
+
+const enrollments = Number(argument("enrollments", "4000"));
+const clientCount = Number(argument("clients", "32"));
+const deviceCount = Number(argument("devices", "1000000"));
+const lookups = Number(argument("lookups", "20000"));
+const root = new URL("..", import.meta.url).pathname;
+const perSecond = (value: number) => Math.round(value).toLocaleString("en");
+
+const built = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: root, stdio: "inherit" });
+if (built.status !== 0) process.exit(built.status ?? 1);
+const base = mkdtempSync(join(argument("dir", tmpdir()), "reid-bench-registry-"));
+const directory = join(base, "registry");
+await initRegistry({ directory, name: "bench", hosts: ["127.0.0.1"], now: new Date() });
+
+/** An Ed25519 key's CSR as a device sends it: CN = reid's handle of the key, DER. */
+async function deviceRequest(): Promise<Uint8Array> {
+  const keys = (await webcrypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
+  const raw = new Uint8Array(await webcrypto.subtle.exportKey("raw", keys.publicKey));
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: `CN=${handleOf(raw)}`, keys, signingAlgorithm: { name: "Ed25519" } },
+    webcrypto,
+  );
+  return new Uint8Array(csr.rawData);
+}
+
+// ---- enrollments over HTTPS -------------------------------------------------------------------
+const requests = await Promise.all(Array.from({ length: enrollments }, deviceRequest));
+const tokens = Array.from({ length: enrollments }, () => newSecretToken().token);
+{
+  // Set-up, not measured: the tokens go in with one transaction, as `token create` would each.
+  const db = new Database(join(directory, "registry.db"));
+  const insert = db.prepare(
+    "insert into enrollment_tokens (hash, label, created_at, expires_at) values (?, ?, ?, ?)",
+  );
+  const now = new Date();
+  const expires = new Date(now.getTime() + 86_400_000).toISOString();
+  db.transaction(() => {
+    for (const token of tokens)
+      insert.run(Buffer.from(hashToken(token)), "bench", now.toISOString(), expires);
+  })();
+  db.close();
+}
+
+const server = spawn(
+  process.execPath,
+  [join(root, "dist/reid.js"), "registry", "serve", "--dir", directory, "--listen", "127.0.0.1:0"],
+  { stdio: ["ignore", "pipe", "inherit"] },
+);
+const port = await new Promise<number>((resolve, reject) => {
+  let printed = "";
+  server.stdout.on("data", (chunk: Buffer) => {
+    printed += chunk.toString("utf8");
+    const match = /https:\/\/127\.0\.0\.1:(\d+)\//.exec(printed);
+    if (match) resolve(Number(match[1]));
+  });
+  server.once("exit", (code) => reject(new Error(`registry serve exited ${code}`)));
+});
+const ca = readFileSync(join(directory, "ca.pem"), "utf8");
+const agent = new Agent({ keepAlive: true, maxSockets: clientCount, ca });
+
+function enroll(csr: Uint8Array, token: string): Promise<number> {
+  const body = Buffer.from(csr).toString("base64");
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/.well-known/est/simpleenroll",
+        agent,
+        headers: {
+          "content-type": "application/pkcs10",
+          "content-length": Buffer.byteLength(body),
+          authorization: `Basic ${Buffer.from(`bench:${token}`).toString("base64")}`,
+        },
+      },
+      (incoming) => {
+        incoming.resume();
+        incoming.on("end", () => resolve(incoming.statusCode ?? 0));
+        incoming.on("error", reject);
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+}
+
+// Warm-up: connections made and the server's code hot before the clock starts.
+const warm = Math.min(clientCount * 2, Math.floor(enrollments / 10));
+await Promise.all(
+  Array.from({ length: warm }, (_, i) => enroll(requests[i] as Uint8Array, tokens[i] as string)),
+);
+let next = warm;
+const refused: number[] = [];
+const started = process.hrtime.bigint();
+await Promise.all(
+  Array.from({ length: clientCount }, async () => {
+    for (let i = next++; i < enrollments; i = next++) {
+      const status = await enroll(requests[i] as Uint8Array, tokens[i] as string);
+      if (status !== 200) refused.push(status);
+    }
+  }),
+);
+const enrollRate = (enrollments - warm) / since(started);
+agent.destroy();
+server.kill("SIGTERM");
+await new Promise((resolve) => server.once("exit", resolve));
+if (refused.length > 0)
+  throw new Error(`${refused.length} enrollments refused (statuses ${[...new Set(refused)]})`);
+
+// ---- floors: the bare crypto of one enrollment, and openssl x509 -req per request ------------
+const signer = await loadSigner(directory);
+const crlUrl = "https://127.0.0.1:8443/crl";
+let bare = 0;
+{
+  const start = process.hrtime.bigint();
+  for (const csr of requests.slice(0, 1000)) {
+    const checked = await checkRequest(csr);
+    await issueDeviceCertificate(signer, checked, { crlUrl, now: new Date() });
+    bare++;
+  }
+  bare /= since(start);
+}
+const opensslCsr = join(base, "device.csr");
+const opensslKey = join(base, "device.key");
+spawnSync("openssl", [
+  "req",
+  ...["-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+  ...["-keyout", opensslKey, "-out", opensslCsr, "-subj", `/CN=${randomBytes(16).toString("hex")}`],
+]);
+const loops = 40;
+let openssl = 0;
+{
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < loops; i++) {
+    const signed = spawnSync("openssl", [
+      "x509",
+      ...["-req", "-in", opensslCsr, "-CA", join(directory, "ca.pem"), "-CAkey", join(directory, "ca.key")],
+      ...["-CAcreateserial", "-days", "90", "-out", "/dev/null"],
+    ]);
+    if (signed.status !== 0) throw new Error(`openssl x509 -req failed: ${signed.stderr}`);
+  }
+  openssl = loops / since(start);
+}
+
+// ---- lookups in a fleet of a million ------------------------------------------------------------
+const fleetPath = join(base, "fleet.db");
+const handles: string[] = [];
+{
+  await (await openSqliteRegistry(fleetPath, { create: true })).close();
+  // Set-up, not measured: rows written in bulk, one certificate's bytes standing for each.
+  const db = new Database(fleetPath);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  const der = Buffer.from(
+    readFileSync(join(directory, "server.pem"), "utf8").replace(/-----[^-]+-----|\s/g, ""),
+    "base64",
+  );
+  const key = Buffer.alloc(44, 7);
+  const device = db.prepare(
+    "insert into devices (handle, status, public_key, certificate_serial, enrolled_at, updated_at) values (?, 'active', ?, ?, ?, ?)",
+  );
+  const certificate = db.prepare(
+    "insert into certificates (serial, handle, der, not_before, not_after, status) values (?, ?, ?, ?, ?, 'valid')",
+  );
+  const at = new Date().toISOString();
+  const later = new Date(Date.now() + 90 * 86_400_000).toISOString();
+  const batch = 50_000;
+  for (let start = 0; start < deviceCount; start += batch) {
+    db.transaction(() => {
+      for (let i = start; i < Math.min(deviceCount, start + batch); i++) {
+        const handle = randomBytes(16).toString("hex");
+        const serial = `1${i.toString(16).padStart(31, "0")}`;
+        device.run(handle, key, serial, at, at);
+        certificate.run(serial, handle, der, at, later);
+        if (i % Math.max(1, Math.floor(deviceCount / lookups)) === 0) handles.push(handle);
+      }
+    })();
+  }
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.close();
+}
+const shuffled = handles.sort(() => Math.random() - 0.5);
+const store = await openSqliteRegistry(fleetPath);
+const timings: number[] = [];
+for (const handle of shuffled.slice(0, 1000)) await store.device(handle);
+for (const handle of shuffled) {
+  const start = process.hrtime.bigint();
+  const device = await store.device(handle);
+  timings.push(since(start));
+  if (!device) throw new Error(`device ${handle} not found`);
+}
+await store.close();
+const bareTimings: number[] = [];
+{
+  const db = new Database(fleetPath, { readonly: true });
+  const select = db.prepare("select * from devices where handle = ?");
+  for (const handle of shuffled) {
+    const start = process.hrtime.bigint();
+    select.get(handle);
+    bareTimings.push(since(start));
+  }
+  db.close();
+}
+rmSync(base, { recursive: true, force: true });
+
+const goal = (met: boolean) => (met ? "goal met" : "goal NOT met");
+console.log(
+  `enrollments: ${perSecond(enrollRate)}/s over keep-alive HTTPS, ${clientCount} clients (goal >= 1,000/s: ${goal(enrollRate >= 1000)}); ${enrollments - warm} enrollments, each its own token and Ed25519 CSR`,
+);
+console.log(
+  `  floors: bare crypto (CSR verify + certificate sign, one core) ${perSecond(bare)}/s, ours at ${ratio(enrollRate, bare)} of it; openssl x509 -req per request ${openssl.toFixed(1)}/s, ours ${ratio(enrollRate, openssl)} of it (goal >= 20x: ${goal(enrollRate >= 20 * openssl)})`,
+);
+const [p50, p99] = [percentile(timings, 50), percentile(timings, 99)];
+const [b50, b99] = [percentile(bareTimings, 50), percentile(bareTimings, 99)];
+console.log(
+  `lookup by handle, ${perSecond(deviceCount)} devices: p50 ${ms(p50)}  p99 ${ms(p99)} (goal p99 <= 2 ms: ${goal(p99 <= 0.002)}); bare better-sqlite3 read p50 ${ms(b50)}  p99 ${ms(b99)}, ours ${ratio(p99, b99)} at p99`,
+);
