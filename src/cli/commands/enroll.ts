@@ -23,8 +23,8 @@ export const command: Command = {
   async run(context, values, positionals) {
     const algorithm = signingAlgorithm(values.alg);
     const [{ enroll, registryOrigin }, { writeEnrollment }] = await Promise.all([
-      import("../../registry/enroll.js"),
-      import("../../registry/enrollment-record.js"),
+      import("../../enrollment/enroll.js"),
+      import("../../enrollment/enrollment-record.js"),
     ]);
     const origin = registryOrigin(positionals[0] ?? "");
     const trust = await registryTrust(values.ca, values["ca-fingerprint"]);
@@ -60,7 +60,7 @@ export const command: Command = {
 };
 
 async function registryTrust(ca: unknown, fingerprint: unknown) {
-  const { caFingerprint, caCertificate } = await import("../../registry/enroll.js");
+  const { caFingerprint, caCertificate } = await import("../../enrollment/enroll.js");
   if ((ca === undefined) === (fingerprint === undefined)) {
     throw new UsageError("give the registry's CA as --ca FILE or --ca-fingerprint sha256:HEX (one of them)");
   }

@@ -13,7 +13,7 @@ import { issueDeviceCertificate, type Signer } from "../issue.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store.js";
 import { hashToken } from "../tokens.js";
-import { base64Body, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "./wire.js";
+import { base64Body, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "../../http/est-wire.js";
 
 /**
  * The registry's HTTPS surface (docs/spec.md §10.7): EST (RFC 7030) under /.well-known/est/ with

@@ -1,6 +1,6 @@
 import { request } from "node:https";
-import { AuthError, ExitCode, ReidError, StateError } from "../../errors.js";
-import { base64Body, derOfBody, PKCS10 } from "./wire.js";
+import { AuthError, ExitCode, ReidError, StateError } from "../errors.js";
+import { base64Body, derOfBody, PKCS10 } from "../http/est-wire.js";
 
 /**
  * The element's side of EST (RFC 7030): the few requests `reid enroll` makes, over HTTPS to a

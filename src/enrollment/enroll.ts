@@ -2,9 +2,9 @@ import "reflect-metadata";
 import { createHash } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { AuthError, UsageError } from "../errors.js";
+import { serialHex } from "../http/est-wire.js";
 import type { EnrollmentRecord } from "./enrollment-record.js";
-import { type EstTarget, fetchCaCertificates, RegistryProtocolError, simpleEnroll } from "./est/client.js";
-import { serialHex } from "./est/wire.js";
+import { type EstTarget, fetchCaCertificates, RegistryProtocolError, simpleEnroll } from "./est-client.js";
 
 /** How the element decides the registry is the right one before it sends its token. */
 export type RegistryTrust =
