@@ -44,6 +44,9 @@ function describeEnrollment(enrollment: EnrollmentState | null): string {
   if (enrollment.state === "stale") {
     return `STALE: ${where} certifies ${enrollment.handle}, not this identity (reid enroll again)`;
   }
+  if (enrollment.state === "succession-pending") {
+    return `succession pending: ${where} certifies ${enrollment.handle}; the succession to this identity waits for delivery (reid enroll --status)`;
+  }
   if (enrollment.state === "expired") return `EXPIRED: ${where} ended ${enrollment.notAfter}`;
   return `${where}, until ${enrollment.notAfter}`;
 }
