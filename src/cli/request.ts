@@ -14,12 +14,14 @@ const SUMMARIES: Record<RequestType, string> = {
 export function requestCommand(type: RequestType): Command {
   const takesFormat = type !== "erase";
   const init = type === "init";
+  const reset = type === "reset";
   return {
-    usage: `reid [--store DIR] [--json] [--source SPEC] ${type}${takesFormat ? " [--format raw[:N]|digits[:N]|base32[:N]]" : ""}${init ? " [--factory puf-sim|tpm|host]" : ""} [--at ISO-8601]`,
-    summary: `${SUMMARIES[type]}${init ? " With --factory, in factory mode: the identifier from that factory source." : ""} With --at, the request waits until that time (run by 'reid serve').`,
+    usage: `reid [--store DIR] [--json] [--source SPEC] ${type}${takesFormat ? " [--format raw[:N]|digits[:N]|base32[:N]]" : ""}${init ? " [--factory puf-sim|tpm|host]" : ""}${reset ? " [--unlinkable]" : ""} [--at ISO-8601]`,
+    summary: `${SUMMARIES[type]}${init ? " With --factory, in factory mode: the identifier from that factory source." : ""} ${reset ? " With --unlinkable, an enrolled element retires its old identity at the registry instead of naming its successor: nothing links the two." : ""} With --at, the request waits until that time (run by 'reid serve').`,
     options: {
       ...(takesFormat ? { format: { type: "string" } } : {}),
       ...(init ? { factory: { type: "string" } } : {}),
+      ...(reset ? { unlinkable: { type: "boolean" } } : {}),
       at: { type: "string" },
     },
     positionals: [0, 0],
@@ -33,7 +35,9 @@ export function requestCommand(type: RequestType): Command {
         );
         return report(context, notification);
       }
+      const unlinkable = values.unlinkable === true;
       if (typeof values.at === "string") {
+        if (unlinkable) throw new UsageError("--unlinkable cannot be scheduled with --at yet");
         const at = values.at;
         const scheduled = await withElement(context, "write", (element) =>
           element.schedule(type, format, at),
@@ -44,7 +48,9 @@ export function requestCommand(type: RequestType): Command {
           `scheduled: ${type} at ${scheduled.at} (id ${scheduled.id}); 'reid serve' carries it out`,
         );
       }
-      const notification = await withElement(context, "write", (element) => element.submit(type, format));
+      const notification = await withElement(context, "write", (element) =>
+        unlinkable ? element.submit(type, format, true) : element.submit(type, format),
+      );
       report(context, notification);
     },
   };

@@ -4,13 +4,19 @@ import { bindingCompanion } from "../binding/companion.js";
 import type { DeviceRoleServer } from "../binding/device-role.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { type Element, type ElementOptions, openElement } from "../element/element.js";
+import { enrollmentCompanion } from "../enrollment/companion.js";
+import { Courier } from "../enrollment/courier.js";
+
+/** A direct reset waits this long for the registry to take its succession or retirement (§10.9). */
+const DIRECT_DELIVERY_MS = 5000;
 
 /**
  * The element with what lives beside its identifier: the bindings listen to its lifecycle, so a
- * reset or erase tells the bound devices with the old key first and drops the bindings file after.
- * The daemon and the CLI's direct path open the element this way alike.
+ * reset or erase tells the bound devices with the old key first and drops the bindings file after;
+ * the enrollment signs a succession or retirement for the registry before the change and `courier`
+ * delivers it after. The daemon and the CLI's direct path open the element this way alike.
  */
-export async function openComposedElement(options: ElementOptions): Promise<Element> {
+export async function openComposedElement(options: ElementOptions, courier?: Courier): Promise<Element> {
   const element = await openElement(options);
   const { control } = element;
   control.onLifecycle(
@@ -20,6 +26,14 @@ export async function openComposedElement(options: ElementOptions): Promise<Elem
       () => control.time(),
     ),
   );
+  // The CLI's direct path tries once after the change; what the registry did not take stays pending.
+  const delivery =
+    courier ??
+    new Courier(control.storeDirectory, () => control.time(), {
+      retry: false,
+      timeoutMs: DIRECT_DELIVERY_MS,
+    });
+  control.onLifecycle(enrollmentCompanion(control.storeDirectory, () => control.time(), delivery));
   return element;
 }
 

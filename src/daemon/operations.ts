@@ -67,8 +67,8 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       method: "POST",
       path: "/v1/requests",
       owner: true,
-      input: { type, format },
-      args: ["type", "format"],
+      input: { type, format, unlinkable: optional(flag) },
+      args: ["type", "format", "unlinkable"],
     },
     initFactory: {
       summary: "init in factory mode: the identifier from a factory source.",

@@ -8,6 +8,7 @@ import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../b
 import { DEFAULT_PAIRING_SECONDS, MAX_PAIRING_SECONDS, pairingUri } from "../binding/pairing.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
+import { Courier } from "../enrollment/courier.js";
 import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { credentialsOf } from "../http/credentials.js";
 import { limitedServer } from "../http/limits.js";
@@ -52,12 +53,12 @@ export async function startDaemon(
   // A non-loopback page is refused before anything opens.
   if (options.web) webAddress(options.web.host, options.web.port);
   const socket = await prepareSocket(options.storeDirectory);
-  const element = await openComposedElement({
-    ...options,
-    write: true,
-    claim: true,
-    now: () => clock.now(),
-  });
+  // Retries with back-off while the registry is out of reach (§10.9).
+  const courier = new Courier(options.storeDirectory, () => clock.now(), { retry: true, timeoutMs: 10_000 });
+  const element = await openComposedElement(
+    { ...options, write: true, claim: true, now: () => clock.now() },
+    courier,
+  );
   const service = new ElementService(element);
   let web: { url: string; links: PageApi; close(): Promise<void> } | null = null;
   let api: { stop(): Promise<void> };
@@ -78,11 +79,14 @@ export async function startDaemon(
     await device?.close();
     await web?.close();
     await scheduler.stop();
+    await courier.stop();
     await api.stop();
     await service.close();
   };
   try {
     await scheduler.start();
+    // What an earlier run (or a direct CLI reset) left pending goes out now.
+    courier.kick((await service.status()).handle);
     if (options.web) {
       const { startWebServer } = await import("../web/server.js");
       // The page acts for its signed-in owner through the element's API, like every other surface.

@@ -57,7 +57,7 @@ export interface PublicKeys {
 export interface ElementApi {
   status(): Promise<ElementStatus>;
   /** A request; `format` is as the user wrote it ("digits:40") and is checked by the element. */
-  submit(type: RequestType, format?: string): Promise<Notification>;
+  submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification>;
   /** init in factory mode: the identifier from the factory source `factory` (provisioned now). */
   initFactory(factory: FactoryKind, format?: string): Promise<Notification>;
   /** The mode switch: random erases the factory identifier for a random one; factory restores it. */

@@ -1,5 +1,5 @@
 import { StateError } from "../errors.js";
-import type { BindingEvent, Notification } from "./request.js";
+import type { BindingEvent, Notification, NotifiedRequest } from "./request.js";
 
 export type Listener = (notification: Notification) => void;
 export type BindingListener = (event: BindingEvent) => void;
@@ -18,11 +18,26 @@ export interface Feed<T> {
 export interface OutgoingIdentifier {
   readonly generation: number;
   readonly handle: string | null;
+  /** What replaces or erases it. */
+  readonly request: NotifiedRequest;
+  /** The owner asked that nothing link the new identity to this one (`reset --unlinkable`). */
+  readonly unlinkable: boolean;
   /**
    * Runs `task` with the outgoing identifier, then zeroes it: the last moment its keys can sign
    * anything. Only while the listener's `retire` runs; afterwards it is refused (by then the
    * identifier may be another one).
    */
+  read<T>(task: (identifier: Uint8Array) => T | Promise<T>): Promise<T>;
+}
+
+/**
+ * The identifier a reset is about to commit, drawn and its handle derived, not yet durable: a
+ * listener may sign with it before the commit (a succession statement, docs/spec.md §10.9).
+ */
+export interface IncomingIdentifier {
+  readonly generation: number;
+  readonly handle: string;
+  /** Runs `task` with a copy of the incoming identifier, zeroed after; only while `succeed` runs. */
   read<T>(task: (identifier: Uint8Array) => T | Promise<T>): Promise<T>;
 }
 
@@ -49,6 +64,15 @@ export interface LifecycleListener {
    * (docs/spec.md §9.3); one they act for writes its intent durably before they do.
    */
   retires?(): boolean;
+  /**
+   * A reset (not unlinkable) whose listeners retire: after every `retire`, once the new identifier
+   * is drawn and before it is committed, with read access to both. A crash after it leaves
+   * whatever it wrote for an identifier that never became durable.
+   */
+  succeed?(change: {
+    readonly outgoing: OutgoingIdentifier;
+    readonly incoming: IncomingIdentifier;
+  }): Promise<void>;
   /** The change is committed; `after` is the notification the request is about to give. */
   changed?(after: Notification): void | Promise<void>;
 }
@@ -123,6 +147,39 @@ export class ElementEvents {
     };
     try {
       return await this.ask("retire", (listener) => listener.retire?.(guarded));
+    } finally {
+      open = false;
+    }
+  }
+
+  /** Some lifecycle listener would sign with both identifiers of a reset. */
+  get succeeding(): boolean {
+    return [...this.lifecycleListeners].some((listener) => listener.succeed !== undefined);
+  }
+
+  /**
+   * Every lifecycle listener's `succeed`, in order, each identifier readable until the last one
+   * is done. Returns the failures ("enrollment:succeed").
+   */
+  async succeed(
+    outgoing: Omit<OutgoingIdentifier, "read">,
+    incoming: Omit<IncomingIdentifier, "read">,
+    reads: { readonly outgoing: OutgoingIdentifier["read"]; readonly incoming: IncomingIdentifier["read"] },
+  ): Promise<string[]> {
+    let open = true;
+    const guard = <F extends OutgoingIdentifier["read"]>(read: F): F =>
+      ((task: (identifier: Uint8Array) => unknown) =>
+        open
+          ? read(task)
+          : Promise.reject(
+              new StateError("retired", "the identifiers are read only while a succession is signed"),
+            )) as F;
+    const change = {
+      outgoing: { ...outgoing, read: guard(reads.outgoing) },
+      incoming: { ...incoming, read: guard(reads.incoming) },
+    };
+    try {
+      return await this.ask("succeed", (listener) => listener.succeed?.(change));
     } finally {
       open = false;
     }

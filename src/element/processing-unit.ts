@@ -24,6 +24,12 @@ const loadDerivation = () => {
 export type Journal = Uint8Array | undefined | ((handle: string | null) => Uint8Array | undefined);
 
 /**
+ * Told the new identifier and its handle once drawn, before the commit (a reset's succession,
+ * docs/spec.md §2.7); absent, nothing is awaited.
+ */
+export type BeforeCommit = (handle: string, identifier: Uint8Array) => Promise<void>;
+
+/**
  * The processing unit: on a request signal it reads random information from the FIFO, turns it
  * into an identifier of the chosen format, and writes it to the storage area, whose commit erases
  * the old one only once the new is durable. It touches the TRNG only through the FIFO and the
@@ -40,6 +46,7 @@ export class ProcessingUnit {
     current: RecordInfo,
     format: IdentifierFormat,
     journal?: Journal,
+    before?: BeforeCommit,
   ): Promise<StoredRecord> {
     const fifo = await this.fifo();
     return this.commitIdentifier(
@@ -48,6 +55,7 @@ export class ProcessingUnit {
       "random",
       await processRandom(format, (length) => fifo.read(length)),
       journal,
+      before,
     );
   }
 
@@ -72,11 +80,13 @@ export class ProcessingUnit {
     mode: ElementMode,
     identifier: Uint8Array,
     journal: Journal,
+    before?: BeforeCommit,
   ): Promise<StoredRecord> {
     try {
       // The handle goes into the record with the identifier, so status never derives a key.
       const { deriveHandle } = await loadDerivation();
       const handle = deriveHandle(identifier);
+      if (before) await before(handle, identifier);
       const lines = journalFor(journal, handle);
       const next = {
         state: "set",

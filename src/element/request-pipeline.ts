@@ -8,7 +8,7 @@ import { EraseIncompleteError, type IdentifierStore } from "../storage/identifie
 import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js";
 import type { ElementEvents } from "./events.js";
 import type { AuditDetail, Intend, OwnerGate } from "./owner-gate.js";
-import type { Journal, ProcessingUnit } from "./processing-unit.js";
+import type { BeforeCommit, Journal, ProcessingUnit } from "./processing-unit.js";
 import type { ModeSwitch, Notification, NotifiedRequest, Request, RequestType } from "./request.js";
 import type { Origin } from "./scheduling.js";
 
@@ -34,6 +34,8 @@ interface Change {
   readonly requested: NotifiedRequest;
   readonly origin: Origin | undefined;
   readonly current: RecordInfo;
+  /** A reset the owner asked to leave unlinked to the identity before (no succession). */
+  readonly unlinkable: boolean;
   /** The lifecycle listeners that failed ("registry:retire"), for the audit record. */
   readonly failures: string[];
 }
@@ -86,14 +88,21 @@ export class RequestPipeline {
           current.format;
         const factory = request.factory;
         return this.commitNotified(
-          { type, requested: request.type, origin, current, failures },
+          {
+            type,
+            requested: request.type,
+            origin,
+            current,
+            unlinkable: request.unlinkable === true,
+            failures,
+          },
           intend,
-          (journal) =>
+          (journal, before) =>
             type === "erase"
               ? processing.eraseIdentifier(current, journal)
               : factory
                 ? this.writeFactory(current, journal, { kind: factory, format })
-                : processing.writeIdentifier(current, format, journal),
+                : processing.writeIdentifier(current, format, journal, before),
           // Provisioning the factory side is a change before the commit: its intent comes first.
           { journaled: !factory },
         );
@@ -125,7 +134,7 @@ export class RequestPipeline {
           }
           // Back to factory mode: the factory identifier in the factory's format, exactly as it was.
           return this.commitNotified(
-            { type: name, requested: name, origin: undefined, current, failures },
+            { type: name, requested: name, origin: undefined, current, unlinkable: false, failures },
             intend,
             (journal) =>
               mode === "random"
@@ -209,7 +218,7 @@ export class RequestPipeline {
   private async commitNotified(
     change: Change,
     intend: Intend,
-    write: (journal: Journal) => Promise<StoredRecord>,
+    write: (journal: Journal, before?: BeforeCommit) => Promise<StoredRecord>,
     options: { readonly journaled?: boolean } = {},
   ): Promise<{ record: RecordInfo; value: Notification }> {
     const { current, failures } = change;
@@ -222,13 +231,34 @@ export class RequestPipeline {
         ? (handle: string | null) =>
             intend({ generation, handle }, { journal: capacity, sole: true }) ?? undefined
         : (intend({ generation, handle: null }, { journal: capacity }) ?? undefined);
+    const outgoing = {
+      generation: current.generation,
+      handle: current.handle,
+      request: change.type,
+      unlinkable: change.unlinkable,
+    };
+    const readOutgoing = <T>(task: (identifier: Uint8Array) => T | Promise<T>) => this.readIdentifier(task);
     // Before anything changes, while the outgoing identifier's keys can still sign.
-    if (retiring) {
-      const outgoing = { generation: current.generation, handle: current.handle };
-      failures.push(...(await this.parts.events.retire(outgoing, (task) => this.readIdentifier(task))));
-    }
+    if (retiring) failures.push(...(await this.parts.events.retire(outgoing, readOutgoing)));
+    // A reset whose listeners act sees both identifiers before the commit (absent otherwise: no cost).
+    const before: BeforeCommit | undefined =
+      retiring && change.type === "reset" && !change.unlinkable && this.parts.events.succeeding
+        ? async (handle, identifier) => {
+            const incoming = { generation, handle };
+            const readIncoming = async <T>(task: (identifier: Uint8Array) => T | Promise<T>) => {
+              const copy = identifier.slice();
+              try {
+                return await task(copy);
+              } finally {
+                copy.fill(0);
+              }
+            };
+            const reads = { outgoing: readOutgoing, incoming: readIncoming };
+            failures.push(...(await this.parts.events.succeed(outgoing, incoming, reads)));
+          }
+        : undefined;
     try {
-      const next = await write(journal);
+      const next = await write(journal, before);
       next.identifier?.fill(0);
       return { record: next, value: await this.changed(change, next) };
     } catch (error) {

@@ -17,6 +17,8 @@ export interface Request {
   readonly format?: IdentifierFormat;
   /** init only: initialize in factory mode, the identifier from this factory source. */
   readonly factory?: FactoryKind;
+  /** reset only: nothing may link the new identity to the old (no succession, docs/spec.md §10.9). */
+  readonly unlinkable?: boolean;
 }
 
 /** What the element tells the user when a request has finished (patent FIG. 2, step 210). */

@@ -47,9 +47,16 @@ export class ElementService implements ElementApi {
     return this.control.status();
   }
 
-  submit(type: RequestType, format?: string): Promise<Notification> {
-    if (format === undefined) return this.control.submit({ type }, this.actor);
-    return this.control.submit({ type, format: parseFormat(format, this.control.capacity) }, this.actor);
+  submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification> {
+    if (unlinkable && type !== "reset") throw new UsageError("only a reset can be unlinkable");
+    return this.control.submit(
+      {
+        type,
+        ...(format === undefined ? {} : { format: parseFormat(format, this.control.capacity) }),
+        ...(unlinkable ? { unlinkable } : {}),
+      },
+      this.actor,
+    );
   }
 
   initFactory(factory: FactoryKind, format?: string): Promise<Notification> {

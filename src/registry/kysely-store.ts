@@ -21,6 +21,7 @@ import type {
   Enrollment,
   EnrollmentToken,
   EventType,
+  Flag,
   IssuedCertificate,
   NewCertificate,
   NewToken,
@@ -33,6 +34,7 @@ import type {
 import {
   checkDeviceQuery,
   checkEnrollment,
+  checkHandle,
   checkHash,
   checkRenewal,
   checkRevocation,
@@ -95,7 +97,7 @@ export class KyselyRegistryStore implements RegistryStore {
         trx,
         "succeeded",
         handle,
-        { predecessor, serial: succession.certificate.serial },
+        { predecessor, serial: succession.certificate.serial, ...succession.evidence },
         at,
       );
     });
@@ -155,6 +157,20 @@ export class KyselyRegistryStore implements RegistryStore {
         .where("serial", "=", device.certificate_serial)
         .execute();
       return appendEvent(trx, "revoked", handle, { serial: device.certificate_serial, reason }, at);
+    });
+  }
+
+  async flag(flag: Flag): Promise<RegistryEvent> {
+    checkHandle(flag.handle);
+    checkTime(flag.at);
+    return this.change(async (trx) => {
+      const known = await trx
+        .selectFrom("devices")
+        .select("handle")
+        .where("handle", "=", flag.handle)
+        .executeTakeFirst();
+      if (!known) throw unknownDevice(flag.handle);
+      return appendEvent(trx, flag.type, flag.handle, { ...flag.data }, flag.at);
     });
   }
 

@@ -98,6 +98,7 @@ export async function startRegistryServer(options: {
     signer,
     crl: new CrlCache(signer, options.store),
     crlUrl,
+    origins: options.config.hosts.map((name) => new URL(`https://${joinHostPort(name, port)}`).origin),
     ...(options.report ? { report: options.report } : {}),
   });
   return {

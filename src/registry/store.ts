@@ -51,7 +51,8 @@ export interface IssuedCertificate {
   readonly revokedAt: string | null;
 }
 
-export type EventType = "enrolled" | "succeeded" | "renewed" | "revoked";
+/** `fork-refused`: a second successor of a superseded or revoked identity was refused (§10.9): a flag. */
+export type EventType = "enrolled" | "succeeded" | "renewed" | "revoked" | "fork-refused";
 
 export interface RegistryEvent {
   /** Increases by at least one with every event; never reused. */
@@ -80,6 +81,16 @@ export interface Succession {
   readonly handle: string;
   readonly publicKey: Uint8Array;
   readonly certificate: NewCertificate;
+  readonly at: string;
+  /** What proves the link (the statement and its signatures, base64url), kept in the event's data. */
+  readonly evidence?: Readonly<Record<string, string>>;
+}
+
+/** An event that changes no device: a refusal worth the operator's eye (a fork). */
+export interface Flag {
+  readonly type: "fork-refused";
+  readonly handle: string;
+  readonly data: Readonly<Record<string, string>>;
   readonly at: string;
 }
 
@@ -122,6 +133,8 @@ export interface RegistryStore {
   renew(renewal: Renewal): Promise<RegistryEvent>;
   /** Revokes a device that is not revoked yet, and its current certificate. */
   revoke(revocation: Revocation): Promise<RegistryEvent>;
+  /** Records an event on a known device without changing it. */
+  flag(flag: Flag): Promise<RegistryEvent>;
 
   device(handle: string): Promise<Device | null>;
   /** One page of devices in handle order, all or those of one status. */

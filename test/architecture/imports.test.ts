@@ -24,15 +24,16 @@ function tree(root: string, files: Record<string, string>): void {
 
 /**
  * The layers of src/, top first: a folder imports only from layers below its own. The CLI composes
- * everything; the daemon composes the element with the page and the binding; those two and the
- * fleet registry (a server of its own, beside them, never knowing an element) speak HTTP through
- * http/; the element drives storage, entropy and the factory side through the owner's gate and the
+ * everything; the daemon composes the element with the page, the binding and the enrollment
+ * (the element's side of a registry); those three and the fleet registry (a server of its own,
+ * beside them, never knowing an element) speak HTTP through http/, and what the registry and the
+ * enrollment share (the EST wire, the succession statement) lies below both; the element drives storage, entropy and the factory side through the owner's gate and the
  * audit log; the TPM and PKCS#11 clients and the formats know nothing above them.
  */
 const LAYERS = [
   ["cli"],
   ["daemon"],
-  ["web", "binding", "registry"],
+  ["web", "binding", "registry", "enrollment"],
   ["http"],
   ["element"],
   ["audit", "auth", "factory", "derive"],

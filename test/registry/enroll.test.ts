@@ -80,7 +80,7 @@ describe("reid enroll", () => {
     assert.equal(status.enrollment.serial, shown.serial);
   });
 
-  test("pinned by the CA file, with a P-256 key; a reset makes the enrollment stale", async () => {
+  test("pinned by the CA file, with a P-256 key; a reset the registry refuses leaves the enrollment stale", async () => {
     const handle = await element("by-file");
     const file = tokenFile("by-file", await newToken(registry.dir));
     const ca = join(registry.dir, "ca.pem");
@@ -103,7 +103,21 @@ describe("reid enroll", () => {
 
     const before = (await reidOk(["--store", store("by-file"), "status"])).stdout;
     assert.match(before, /^enrolled +https:\/\/127\.0\.0\.1:\d+, serial [0-9a-f]+, until /m);
+    // Revoked by the operator first, the identity cannot be succeeded: the registry refuses the
+    // reset's succession (a fork), and the enrollment is stale.
+    await reidOk(["registry", "revoke", handle, "--reason", "keyCompromise", "--dir", registry.dir]);
     await reidOk(["--store", store("by-file"), "reset"]);
+    const failed = await reidJson<{ deliveries: { state: string; error: string }[] }>([
+      "--store",
+      store("by-file"),
+      "enroll",
+      "--status",
+    ]);
+    assert.deepEqual(
+      failed.deliveries.map((d) => d.state),
+      ["failed"],
+    );
+    assert.match(failed.deliveries[0]?.error ?? "", /revoked, not active/);
     const afterReset = (await reidOk(["--store", store("by-file"), "status"])).stdout;
     assert.match(afterReset, new RegExp(`^enrolled +STALE: .* certifies ${handle}, not this identity`, "m"));
     assertOneLineError(await reid(["--store", store("by-file"), "cert", "--issued"]), 3, /no longer holds/);

@@ -33,7 +33,7 @@ function writePem(context: CliContext, pem: string): void {
 /** The certificate the registry issued, only while it names the identity the element holds. */
 async function issued(context: CliContext): Promise<void> {
   const status = await withElement(context, "read", (element) => element.status());
-  const { readEnrollment } = await import("../../registry/enrollment-record.js");
+  const { readEnrollment } = await import("../../enrollment/enrollment-record.js");
   const record = readEnrollment(context.storeDirectory);
   if (record === null)
     throw new StateError("not-enrolled", "this element is not enrolled: run reid enroll URL");

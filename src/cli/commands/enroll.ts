@@ -10,21 +10,32 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export const command: Command = {
   usage:
-    "reid [--store DIR] [--json] enroll URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE] [--alg ed25519|p256]",
+    "reid [--store DIR] [--json] enroll (URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE] [--alg ed25519|p256] | --status)",
   summary:
-    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file), the issued certificate and the pinned CA kept in the store.",
+    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file), the issued certificate and the pinned CA kept in the store. --status lists the successions and retirements waiting for the registry, or refused by it.",
   options: {
     ca: { type: "string" },
     "ca-fingerprint": { type: "string" },
     "token-file": { type: "string" },
     alg: { type: "string" },
+    status: { type: "boolean" },
   },
-  positionals: [1, 1],
+  positionals: [0, 1],
   async run(context, values, positionals) {
+    if (values.status === true) {
+      const given = ["ca", "ca-fingerprint", "token-file", "alg"].filter(
+        (name) => values[name] !== undefined,
+      );
+      if (positionals.length > 0 || given.length > 0)
+        throw new UsageError("--status takes no URL and no other option");
+      return deliveries(context);
+    }
+    if (positionals.length === 0)
+      throw new UsageError("give the registry's URL (https://HOST:PORT), or --status");
     const algorithm = signingAlgorithm(values.alg);
     const [{ enroll, registryOrigin }, { writeEnrollment }] = await Promise.all([
-      import("../../registry/enroll.js"),
-      import("../../registry/enrollment-record.js"),
+      import("../../enrollment/enroll.js"),
+      import("../../enrollment/enrollment-record.js"),
     ]);
     const origin = registryOrigin(positionals[0] ?? "");
     const trust = await registryTrust(values.ca, values["ca-fingerprint"]);
@@ -60,7 +71,7 @@ export const command: Command = {
 };
 
 async function registryTrust(ca: unknown, fingerprint: unknown) {
-  const { caFingerprint, caCertificate } = await import("../../registry/enroll.js");
+  const { caFingerprint, caCertificate } = await import("../../enrollment/enroll.js");
   if ((ca === undefined) === (fingerprint === undefined)) {
     throw new UsageError("give the registry's CA as --ca FILE or --ca-fingerprint sha256:HEX (one of them)");
   }
@@ -83,4 +94,25 @@ async function enrollmentToken(context: CliContext, file: unknown): Promise<stri
     );
   }
   return token;
+}
+
+/** The outbox (docs/spec.md §10.9): what waits for the registry, and what it refused. */
+async function deliveries(context: CliContext): Promise<void> {
+  const { readOutbox } = await import("../../enrollment/outbox.js");
+  const shown = readOutbox(context.storeDirectory).map((entry) => ({
+    kind: entry.kind,
+    state: entry.state,
+    handle: entry.handle,
+    ...(entry.predecessor ? { predecessor: entry.predecessor } : {}),
+    generation: entry.generation,
+    registry: entry.registry,
+    createdAt: entry.createdAt,
+    attempts: entry.attempts,
+    ...(entry.error ? { error: entry.error } : {}),
+  }));
+  if (context.json) return printJson(context, { deliveries: shown });
+  if (shown.length === 0) return print(context, "no deliveries pending");
+  const line = (entry: (typeof shown)[number]) =>
+    `${entry.state.padEnd(7)} ${entry.kind.padEnd(10)} ${entry.handle} (generation ${entry.generation}) to ${entry.registry}, since ${entry.createdAt}, ${entry.attempts} attempts${entry.error ? `: ${entry.error}` : ""}`;
+  print(context, shown.map(line).join("\n"));
 }

@@ -1,4 +1,4 @@
-import type { EnrollmentState } from "../../registry/enrollment-record.js";
+import type { EnrollmentState } from "../../enrollment/enrollment-record.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
 
@@ -9,7 +9,7 @@ export const command: Command = {
   positionals: [0, 0],
   async run(context) {
     const status = await withElement(context, "read", (element) => element.status());
-    const { enrollmentState } = await import("../../registry/enrollment-record.js");
+    const { enrollmentState } = await import("../../enrollment/enrollment-record.js");
     const enrollment = enrollmentState(context.storeDirectory, status.handle, new Date());
     if (context.json) return printJson(context, { ...status, enrollment });
     const rows: [string, string][] = [
@@ -43,6 +43,9 @@ function describeEnrollment(enrollment: EnrollmentState | null): string {
   const where = `${enrollment.registry}, serial ${enrollment.serial}`;
   if (enrollment.state === "stale") {
     return `STALE: ${where} certifies ${enrollment.handle}, not this identity (reid enroll again)`;
+  }
+  if (enrollment.state === "succession-pending") {
+    return `succession pending: ${where} certifies ${enrollment.handle}; the succession to this identity waits for delivery (reid enroll --status)`;
   }
   if (enrollment.state === "expired") return `EXPIRED: ${where} ended ${enrollment.notAfter}`;
   return `${where}, until ${enrollment.notAfter}`;

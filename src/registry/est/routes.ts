@@ -5,6 +5,7 @@ import * as x509 from "@peculiar/x509";
 import { type Context, Hono } from "hono";
 import { AuthError, ReidError, UsageError } from "../../errors.js";
 import { bodyLimit, TooLarge } from "../../http/body.js";
+import { base64Body, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "../../http/est-wire.js";
 import { shorten } from "../../http/schema.js";
 import { toWire } from "../../http/wire.js";
 import type { CrlCache } from "../crl.js";
@@ -12,8 +13,8 @@ import { checkRequest, handleMismatch } from "../csr.js";
 import { issueDeviceCertificate, type Signer } from "../issue.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store.js";
+import { successionRoutes } from "../succession-routes.js";
 import { hashToken } from "../tokens.js";
-import { base64Body, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "./wire.js";
 
 /**
  * The registry's HTTPS surface (docs/spec.md §10.7): EST (RFC 7030) under /.well-known/est/ with
@@ -29,6 +30,8 @@ export interface RegistryRoutesOptions {
   readonly now?: () => Date;
   /** Told of failures that are reid's own (internal errors), never of refusals. */
   readonly report?: (message: string) => void;
+  /** The origins a device's succession or retirement may name (§10.9); none: those are refused. */
+  readonly origins?: readonly string[];
 }
 
 /** A CSR is a few hundred bytes; 16 KiB leaves room for any sane one and holds nothing big. */
@@ -96,6 +99,7 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     return certsOnly(c, [new x509.X509Certificate(certificate.der)]);
   });
 
+  successionRoutes(app, { store, signer, crlUrl: options.crlUrl, origins: options.origins ?? [], now });
   app.get("/crl", async (c) =>
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );

@@ -1,6 +1,6 @@
 import { request } from "node:https";
-import { AuthError, ExitCode, ReidError, StateError } from "../../errors.js";
-import { base64Body, derOfBody, PKCS10 } from "./wire.js";
+import { AuthError, ExitCode, ReidError, StateError } from "../errors.js";
+import { base64Body, derOfBody, PKCS10 } from "../http/est-wire.js";
 
 /**
  * The element's side of EST (RFC 7030): the few requests `reid enroll` makes, over HTTPS to a
@@ -29,20 +29,22 @@ export class RegistryProtocolError extends ReidError {
   }
 }
 
-interface Answer {
+export interface Answer {
   readonly status: number;
   readonly type: string;
   readonly body: Buffer;
 }
 
-function exchange(
+export function exchange(
   target: EstTarget,
   method: "GET" | "POST",
   operation: string,
   headers: Readonly<Record<string, string>> = {},
   body?: string,
+  timeoutMs = TIMEOUT_MS,
 ): Promise<Answer> {
-  const url = new URL(`/.well-known/est/${operation}`, target.origin);
+  // An EST operation's name, or a path of the registry's own (/v1/succession).
+  const url = new URL(operation.startsWith("/") ? operation : `/.well-known/est/${operation}`, target.origin);
   const where = target.origin.host;
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -52,7 +54,7 @@ function exchange(
         headers: { ...headers, ...(body === undefined ? {} : { "content-length": Buffer.byteLength(body) }) },
         ...(target.ca === null ? { rejectUnauthorized: false } : { ca: target.ca }),
         minVersion: "TLSv1.2",
-        timeout: TIMEOUT_MS,
+        timeout: timeoutMs,
         agent: false,
       },
       (incoming) => {
@@ -83,7 +85,7 @@ function exchange(
         incoming.on("error", (error) => reject(unreachable(where, error)));
       },
     );
-    outgoing.on("timeout", () => outgoing.destroy(new Error("no answer within 15 s")));
+    outgoing.on("timeout", () => outgoing.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
     outgoing.on("error", (error) => reject(unreachable(where, error)));
     outgoing.end(body);
   });

@@ -1,6 +1,8 @@
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
-import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
+import { readOptionalFile, replaceFile, syncDirectory } from "../storage/durable-file.js";
+import { readOutbox } from "./outbox.js";
 
 /**
  * What the element keeps of its enrollment, in its store directory: the registry it enrolled
@@ -25,6 +27,8 @@ export interface EnrollmentRecord {
   readonly enrolledAt: string;
   readonly caCertificate: string;
   readonly certificate: string;
+  /** Whether a reset is a succession (absent: yes) or leaves no link (`config registry-continuity off`). */
+  readonly continuity?: boolean;
 }
 
 export const ENROLLMENT_FILE = "enrollment.json";
@@ -59,8 +63,11 @@ export interface EnrollmentState {
   readonly generation: number;
   readonly serial: string;
   readonly notAfter: string;
-  /** stale: a reset or erase since; the certificate names an identity the element no longer has. */
-  readonly state: "current" | "stale" | "expired";
+  /**
+   * stale: a reset or erase since; the certificate names an identity the element no longer has.
+   * succession-pending: a succession to the element's current identity waits to be delivered.
+   */
+  readonly state: "current" | "stale" | "expired" | "succession-pending";
 }
 
 export function enrollmentState(
@@ -70,8 +77,18 @@ export function enrollmentState(
 ): EnrollmentState | null {
   const record = readEnrollment(storeDirectory);
   if (record === null) return null;
+  const pending = () =>
+    readOutbox(storeDirectory).some(
+      (entry) => entry.kind === "succession" && entry.state === "pending" && entry.handle === handle,
+    );
   const state =
-    record.handle !== handle ? "stale" : record.notAfter <= now.toISOString() ? "expired" : "current";
+    record.handle !== handle
+      ? pending()
+        ? "succession-pending"
+        : "stale"
+      : record.notAfter <= now.toISOString()
+        ? "expired"
+        : "current";
   const { registry, generation, serial, notAfter } = record;
   return { registry, handle: record.handle, generation, serial, notAfter, state };
 }
@@ -96,6 +113,17 @@ function isEnrollment(value: unknown): value is EnrollmentRecord {
     record.version === 1 &&
     Number.isSafeInteger(record.generation) &&
     (record.algorithm === "ed25519" || record.algorithm === "p256") &&
+    (record.continuity === undefined || typeof record.continuity === "boolean") &&
     TEXT_FIELDS.every((field) => typeof record[field] === "string")
   );
+}
+
+/** Removes the enrollment (a retirement was delivered): durable, and nothing when it is gone already. */
+export function removeEnrollment(storeDirectory: string): void {
+  try {
+    rmSync(join(storeDirectory, ENROLLMENT_FILE), { force: true });
+    syncDirectory(storeDirectory);
+  } catch (error) {
+    throw new StorageError(`cannot remove the enrollment in ${storeDirectory}: ${describeOsError(error)}`);
+  }
 }

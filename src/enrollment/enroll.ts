@@ -2,9 +2,9 @@ import "reflect-metadata";
 import { createHash } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { AuthError, UsageError } from "../errors.js";
+import { serialHex } from "../http/est-wire.js";
 import type { EnrollmentRecord } from "./enrollment-record.js";
-import { type EstTarget, fetchCaCertificates, RegistryProtocolError, simpleEnroll } from "./est/client.js";
-import { serialHex } from "./est/wire.js";
+import { type EstTarget, fetchCaCertificates, RegistryProtocolError, simpleEnroll } from "./est-client.js";
 
 /** How the element decides the registry is the right one before it sends its token. */
 export type RegistryTrust =
@@ -66,7 +66,7 @@ export async function enroll(input: EnrollInput): Promise<EnrollmentRecord> {
   };
 }
 
-function certificatesOf(pkcs7: Uint8Array, where: string, what: string): x509.X509Certificate[] {
+export function certificatesOf(pkcs7: Uint8Array, where: string, what: string): x509.X509Certificate[] {
   try {
     const certificates = [...new x509.X509Certificates(pkcs7)];
     if (certificates.length > 0) return certificates;
@@ -93,7 +93,8 @@ function pinnedCa(
   );
 }
 
-async function checkedCertificate(
+/** The one certificate for the request's key and `handle`, signed by `ca`; else registry-protocol. */
+export async function checkedCertificate(
   issued: readonly x509.X509Certificate[],
   request: x509.Pkcs10CertificateRequest,
   ca: x509.X509Certificate,
