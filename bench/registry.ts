@@ -1,7 +1,11 @@
 // The fleet registry's cost (issue 14), each figure beside a floor measured in the same run:
 // - new enrollments per second: a real `reid registry serve` child process (dist/reid.js), EST
 //   simpleenroll over keep-alive HTTPS from 32 concurrent clients, each with its own single-use
-//   token and Ed25519 CSR (made before the clock starts). Goal >= 1,000/s on this 2-core machine.
+//   token and the CSR of an element's derived Ed25519 key (made before the clock starts). Goal
+//   >= 1,000/s on this 2-core machine;
+// - successions per second: each of those devices reset once, POST /v1/succession with the
+//   statement its old key signs and its new key countersigns and the new key's CSR (made before
+//   the clock starts), from 32 concurrent clients. Goal >= 800/s.
 //   Its floors: the bare crypto of one enrollment on one core (CSR verify + certificate sign, the
 //   registry's own code, no TLS, no database), and a per-request `openssl x509 -req` signing loop
 //   (goal >= 20 x that loop);
@@ -12,14 +16,15 @@
 //        [--clients 32] [--devices 1000000] [--lookups 20000]
 import "reflect-metadata";
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes, webcrypto } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as x509 from "@peculiar/x509";
 import Database from "better-sqlite3";
-import { handleOf } from "../src/derive/derivation.js";
+import { certificationRequest } from "../src/derive/certificate.js";
+import { type DerivedKeys, deriveAll, handleOf } from "../src/derive/derivation.js";
+import { publicKeysOf, signStatement } from "../src/derive/succession-statement.js";
 import { checkRequest } from "../src/registry/csr.js";
 import { initRegistry } from "../src/registry/init.js";
 import { issueDeviceCertificate, loadSigner } from "../src/registry/issue.js";
@@ -40,22 +45,19 @@ const base = mkdtempSync(join(argument("dir", tmpdir()), "reid-bench-registry-")
 const directory = join(base, "registry");
 await initRegistry({ directory, name: "bench", hosts: ["127.0.0.1"], now: new Date() });
 
-/** An Ed25519 key's CSR as a device sends it: CN = reid's handle of the key, DER. */
-async function deviceRequest(): Promise<Uint8Array> {
-  const keys = (await webcrypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ])) as webcrypto.CryptoKeyPair;
-  const raw = new Uint8Array(await webcrypto.subtle.exportKey("raw", keys.publicKey));
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
-    { name: `CN=${handleOf(raw)}`, keys, signingAlgorithm: { name: "Ed25519" } },
-    webcrypto,
-  );
-  return new Uint8Array(csr.rawData);
+/** An element's identity: its derived keys and the CSR of its Ed25519 key (CN = handle), DER. */
+async function identity(): Promise<{ keys: DerivedKeys; csr: Uint8Array }> {
+  const keys = deriveAll(randomBytes(32));
+  return { keys, csr: derOfPem(await certificationRequest(keys, { algorithm: "ed25519" })) };
+}
+
+function derOfPem(pem: string): Uint8Array {
+  return new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64"));
 }
 
 // ---- enrollments over HTTPS -------------------------------------------------------------------
-const requests = await Promise.all(Array.from({ length: enrollments }, deviceRequest));
+const devices = await Promise.all(Array.from({ length: enrollments }, identity));
+const requests = devices.map((device) => device.csr);
 const tokens = Array.from({ length: enrollments }, () => newSecretToken().token);
 {
   // Set-up, not measured: the tokens go in with one transaction, as `token create` would each.
@@ -89,21 +91,16 @@ const port = await new Promise<number>((resolve, reject) => {
 const ca = readFileSync(join(directory, "ca.pem"), "utf8");
 const agent = new Agent({ keepAlive: true, maxSockets: clientCount, ca });
 
-function enroll(csr: Uint8Array, token: string): Promise<number> {
-  const body = Buffer.from(csr).toString("base64");
+function post(path: string, headers: Readonly<Record<string, string>>, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       {
         host: "127.0.0.1",
         port,
         method: "POST",
-        path: "/.well-known/est/simpleenroll",
+        path,
         agent,
-        headers: {
-          "content-type": "application/pkcs10",
-          "content-length": Buffer.byteLength(body),
-          authorization: `Basic ${Buffer.from(`bench:${token}`).toString("base64")}`,
-        },
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
       },
       (incoming) => {
         incoming.resume();
@@ -116,28 +113,65 @@ function enroll(csr: Uint8Array, token: string): Promise<number> {
   });
 }
 
-// Warm-up: connections made and the server's code hot before the clock starts.
+function enroll(i: number): Promise<number> {
+  const authorization = `Basic ${Buffer.from(`bench:${tokens[i]}`).toString("base64")}`;
+  const headers = { "content-type": "application/pkcs10", authorization };
+  return post(
+    "/.well-known/est/simpleenroll",
+    headers,
+    Buffer.from(requests[i] as Uint8Array).toString("base64"),
+  );
+}
+
+/** `count` calls of `call(i)` from `clientCount` clients at once, after `warm` of them: calls/s. */
+async function storm(count: number, warm: number, call: (i: number) => Promise<number>): Promise<number> {
+  // Warm-up: connections made and the server's code hot before the clock starts.
+  await Promise.all(Array.from({ length: warm }, (_, i) => call(i)));
+  let next = warm;
+  const refused: number[] = [];
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: clientCount }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const status = await call(i);
+        if (status !== 200) refused.push(status);
+      }
+    }),
+  );
+  const rate = (count - warm) / since(started);
+  if (refused.length > 0) throw new Error(`${refused.length} refused (statuses ${[...new Set(refused)]})`);
+  return rate;
+}
+
 const warm = Math.min(clientCount * 2, Math.floor(enrollments / 10));
-await Promise.all(
-  Array.from({ length: warm }, (_, i) => enroll(requests[i] as Uint8Array, tokens[i] as string)),
-);
-let next = warm;
-const refused: number[] = [];
-const started = process.hrtime.bigint();
-await Promise.all(
-  Array.from({ length: clientCount }, async () => {
-    for (let i = next++; i < enrollments; i = next++) {
-      const status = await enroll(requests[i] as Uint8Array, tokens[i] as string);
-      if (status !== 200) refused.push(status);
-    }
+const enrollRate = await storm(enrollments, warm, enroll);
+
+// ---- successions: every device reset once -------------------------------------------------------
+const bodies = await Promise.all(
+  devices.map(async ({ keys }) => {
+    const next = deriveAll(randomBytes(32));
+    const statement = {
+      v: 1,
+      type: "succession",
+      registry: `https://127.0.0.1:${port}`,
+      predecessor: handleOf(keys.ed25519.publicKey),
+      handle: handleOf(next.ed25519.publicKey),
+      publicKeys: publicKeysOf(next),
+      generation: 2,
+      at: new Date().toISOString(),
+    } as const;
+    const signed = signStatement(statement, "ed25519", keys, next);
+    const csr = Buffer.from(derOfPem(await certificationRequest(next, { algorithm: "ed25519" })));
+    return JSON.stringify({ ...signed, csr: csr.toString("base64") });
   }),
 );
-const enrollRate = (enrollments - warm) / since(started);
+const json = { "content-type": "application/json" };
+const successionRate = await storm(enrollments, warm, (i) =>
+  post("/v1/succession", json, bodies[i] as string),
+);
 agent.destroy();
 server.kill("SIGTERM");
 await new Promise((resolve) => server.once("exit", resolve));
-if (refused.length > 0)
-  throw new Error(`${refused.length} enrollments refused (statuses ${[...new Set(refused)]})`);
 
 // ---- floors: the bare crypto of one enrollment, and openssl x509 -req per request ------------
 const signer = await loadSigner(directory);
@@ -236,6 +270,9 @@ const bareTimings: number[] = [];
 rmSync(base, { recursive: true, force: true });
 
 const goal = (met: boolean) => (met ? "goal met" : "goal NOT met");
+console.log(
+  `successions: ${perSecond(successionRate)}/s over keep-alive HTTPS, ${clientCount} clients (goal >= 800/s: ${goal(successionRate >= 800)}); each signed by the old key, countersigned by the new, with the new key's CSR`,
+);
 console.log(
   `enrollments: ${perSecond(enrollRate)}/s over keep-alive HTTPS, ${clientCount} clients (goal >= 1,000/s: ${goal(enrollRate >= 1000)}); ${enrollments - warm} enrollments, each its own token and Ed25519 CSR`,
 );
