@@ -7,6 +7,7 @@ import { AuthError, ReidError, UsageError } from "../../errors.js";
 import { bodyLimit, TooLarge } from "../../http/body.js";
 import { shorten } from "../../http/schema.js";
 import { toWire } from "../../http/wire.js";
+import { operatorRoutes } from "../api/routes.js";
 import type { CrlCache } from "../crl.js";
 import { checkRequest, handleMismatch } from "../csr.js";
 import { issueDeviceCertificate, type Signer } from "../issue.js";
@@ -99,6 +100,7 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   app.get("/crl", async (c) =>
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );
+  app.route("/", operatorRoutes({ store, now, ...(options.report ? { report: options.report } : {}) }));
   return app;
 }
 
