@@ -3,7 +3,7 @@ import { defineOperations, inPath, inQuery } from "../../http/operation.js";
 import { custom, oneOf, optional, refine, text } from "../../http/schema.js";
 import type { EventFeed } from "../../http/sse.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../revocation.js";
-import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceStatus } from "../store.js";
+import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceQuery } from "../store.js";
 import { tokenTtlSeconds } from "../tokens.js";
 import type { DeviceReport, DeviceView, EventView, RevokedView } from "../views.js";
 
@@ -32,7 +32,7 @@ export interface IssuedTokenView {
 
 /** What the operator's routes carry out, one method per operation. */
 export interface OperatorApi {
-  devicePage(query: { status?: DeviceStatus; after?: string; limit?: number }): Promise<DevicePage>;
+  devicePage(query: DeviceQuery): Promise<DevicePage>;
   report(handle: string): Promise<DeviceReport>;
   revoke(handle: string, reason: RevocationReason): Promise<RevokedView>;
   createToken(ttlSeconds: number | undefined, label: string | undefined): Promise<IssuedTokenView>;

@@ -29,20 +29,27 @@ export class RegistryProtocolError extends ReidError {
   }
 }
 
-interface Answer {
+export interface Answer {
   readonly status: number;
   readonly type: string;
   readonly body: Buffer;
 }
 
-function exchange(
+/**
+ * One HTTPS request to the registry (`path` under its origin), trusting `target.ca` or, for a
+ * pin's first look, nothing: the answer read up to `maxAnswer` bytes. The operator's `--url`
+ * sends its API requests through here too.
+ */
+export function exchange(
   target: EstTarget,
-  method: "GET" | "POST",
-  operation: string,
+  method: string,
+  path: string,
   headers: Readonly<Record<string, string>> = {},
-  body?: string,
+  body?: string | Uint8Array,
+  maxAnswer = MAX_ANSWER,
 ): Promise<Answer> {
-  const url = new URL(`/.well-known/est/${operation}`, target.origin);
+  const url = new URL(path, target.origin);
+  const limit = `${maxAnswer / 1024} KiB`;
   const where = target.origin.host;
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -57,18 +64,18 @@ function exchange(
       },
       (incoming) => {
         const declared = Number(incoming.headers["content-length"] ?? 0);
-        if (declared > MAX_ANSWER) {
+        if (declared > maxAnswer) {
           incoming.destroy();
-          reject(new RegistryProtocolError(`the registry at ${where} declared an answer over 256 KiB`));
+          reject(new RegistryProtocolError(`the registry at ${where} declared an answer over ${limit}`));
           return;
         }
         const chunks: Buffer[] = [];
         let size = 0;
         incoming.on("data", (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_ANSWER) {
+          if (size > maxAnswer) {
             incoming.destroy();
-            reject(new RegistryProtocolError(`the registry at ${where} sent an answer over 256 KiB`));
+            reject(new RegistryProtocolError(`the registry at ${where} sent an answer over ${limit}`));
             return;
           }
           chunks.push(chunk);
@@ -143,7 +150,7 @@ function pkcs7Answer(answer: Answer, where: string, what: string): Uint8Array {
 /** GET /cacerts: the registry's CA certificates, as PKCS#7 certs-only DER. */
 export async function fetchCaCertificates(target: EstTarget): Promise<Uint8Array> {
   const where = target.origin.host;
-  return pkcs7Answer(await exchange(target, "GET", "cacerts"), where, "its CA certificates");
+  return pkcs7Answer(await exchange(target, "GET", "/.well-known/est/cacerts"), where, "its CA certificates");
 }
 
 /**
@@ -161,7 +168,7 @@ export async function simpleEnroll(
   const answer = await exchange(
     target,
     "POST",
-    "simpleenroll",
+    "/.well-known/est/simpleenroll",
     {
       "content-type": PKCS10,
       "content-transfer-encoding": "base64",
