@@ -26,7 +26,7 @@ export function registryAgent(ca: string, maxSockets = 8): Agent {
 export function send(port: number, agent: Agent, sent: RawRequest, timeoutMs = 10_000): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
-      { host: "127.0.0.1", port, method: sent.method, path: sent.path, headers: sent.headers, agent },
+      { host: "127.0.0.1", port, method: sent.method, path: sent.path, headers: framed(sent), agent },
       (incoming) => {
         const chunks: Buffer[] = [];
         incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -56,10 +56,18 @@ export function open(
 ): Promise<{ incoming: IncomingMessage; destroy(): void }> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
-      { host: "127.0.0.1", port, method: sent.method, path: sent.path, headers: sent.headers, agent },
+      { host: "127.0.0.1", port, method: sent.method, path: sent.path, headers: framed(sent), agent },
       (incoming) => resolve({ incoming, destroy: () => outgoing.destroy() }),
     );
     outgoing.on("error", reject);
     outgoing.end(sent.body);
   });
+}
+
+/**
+ * The headers, with the body's length when there is one: node sends a GET's, HEAD's or DELETE's
+ * body unframed otherwise, and the server would read it as the next request.
+ */
+function framed(sent: RawRequest): Record<string, string> {
+  return { ...sent.headers, ...(sent.body ? { "content-length": String(sent.body.length) } : {}) };
 }

@@ -31,6 +31,7 @@ const STATUS: Readonly<Record<string, number>> = {
   "no-credentials": 401,
   "operator-refused": 401,
   "unknown-device": 404,
+  "not-found": 404,
   "too-large": 413,
   "not-json": 415,
 };
@@ -65,12 +66,24 @@ export function operatorRoutes(options: OperatorRoutesOptions): Hono {
   // else, not even whether its body would do.
   const authorise = operatorToken(store);
   const operations = Object.values(OPERATOR_OPERATIONS.operations);
-  for (const path of new Set(operations.map((operation) => operation.path))) app.use(path, authorise);
+  const paths = new Set(operations.map((operation) => operation.path));
+  for (const path of paths) app.use(path, authorise);
   for (const operation of operations.filter(readsBody)) app.on(operation.method, operation.path, jsonOnly);
   serveOperations(app, OPERATOR_OPERATIONS, (c: Context) => ({
     ...api,
     eventStream: () => registryEventFeed(store, watch, streamSince(c.req.query("since"))),
   }));
+  // Another method on an operator path is refused as the API refuses, in JSON; other paths are
+  // left to the server's own 404.
+  for (const path of paths) {
+    app.all(path, (c) => {
+      throw new ReidError(
+        "not-found",
+        ExitCode.usage,
+        `no such endpoint: ${c.req.method.slice(0, 16)} ${shorten(c.req.path, 128)}`,
+      );
+    });
+  }
   return app;
 }
 
