@@ -71,6 +71,8 @@ describe("the operator API (/v1/) on reid registry serve", () => {
         ...(options.args ?? []),
       ],
     });
+  /** A JSON body posted with the operator's token. */
+  const post = (path: string, body: string) => api(path, { method: "POST", body, args: JSON_TYPE });
   const json = <T>(answer: Answer): T => {
     assert.equal(answer.status, 200, answer.body.toString());
     assert.match(answer.headers, /content-type: application\/json/i);
@@ -157,8 +159,8 @@ describe("the operator API (/v1/) on reid registry serve", () => {
   test("tokens: one answered once, stored by its hash with its label and expiry, unspent", async () => {
     const started = Date.now();
     const [labelled, plain] = await Promise.all([
-      api("/v1/tokens", { method: "POST", body: '{"ttl":"2h","label":"rack 7"}', args: JSON_TYPE }),
-      api("/v1/tokens", { method: "POST", body: "{}", args: JSON_TYPE }),
+      post("/v1/tokens", '{"ttl":"2h","label":"rack 7"}'),
+      post("/v1/tokens", "{}"),
     ]);
     const made = json<{ token: string; label: string | null; expiresAt: string }>(labelled);
     assert.deepEqual(Object.keys(made), ["token", "label", "expiresAt"]);
@@ -217,13 +219,8 @@ describe("the operator API (/v1/) on reid registry serve", () => {
         "no-credentials",
       ],
       ["stream, wrong token", () => api("/v1/events/stream", { as: enrollment }), 401, "operator-refused"],
-      ["bad JSON", () => api(revoke, { method: "POST", body: '{"reason":', args: JSON_TYPE }), 400, "usage"],
-      [
-        "not an object",
-        () => api(revoke, { method: "POST", body: '["keyCompromise"]', args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
+      ["bad JSON", () => post(revoke, '{"reason":'), 400, "usage"],
+      ["not an object", () => post(revoke, '["keyCompromise"]'), 400, "usage"],
       ["form body", () => api(revoke, { method: "POST", body: "reason=keyCompromise" }), 415, "not-json"],
       [
         "text body",
@@ -231,70 +228,24 @@ describe("the operator API (/v1/) on reid registry serve", () => {
         415,
         "not-json",
       ],
-      [
-        "oversized",
-        () => api("/v1/tokens", { method: "POST", body: `{"label":"${"a".repeat(5000)}"}`, args: JSON_TYPE }),
-        413,
-        "too-large",
-      ],
-      [
-        "unknown field",
-        () => api("/v1/tokens", { method: "POST", body: '{"uses":2}', args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
-      [
-        "bad ttl",
-        () => api("/v1/tokens", { method: "POST", body: '{"ttl":"91d"}', args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
-      [
-        "ttl not text",
-        () => api("/v1/tokens", { method: "POST", body: '{"ttl":3600}', args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
-      [
-        "bad label",
-        () => api("/v1/tokens", { method: "POST", body: '{"label":"a\\nb"}', args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
-      [
-        "bad reason",
-        () => api(revoke, { method: "POST", body: '{"reason":"superseded"}', args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
-      ["no reason", () => api(revoke, { method: "POST", body: "{}", args: JSON_TYPE }), 400, "usage"],
+      ["oversized", () => post("/v1/tokens", `{"label":"${"a".repeat(5000)}"}`), 413, "too-large"],
+      ["unknown field", () => post("/v1/tokens", '{"uses":2}'), 400, "usage"],
+      ["bad ttl", () => post("/v1/tokens", '{"ttl":"91d"}'), 400, "usage"],
+      ["ttl not text", () => post("/v1/tokens", '{"ttl":3600}'), 400, "usage"],
+      ["bad label", () => post("/v1/tokens", '{"label":"a\\nb"}'), 400, "usage"],
+      ["bad reason", () => post(revoke, '{"reason":"superseded"}'), 400, "usage"],
+      ["no reason", () => post(revoke, "{}"), 400, "usage"],
       ["bad handle", () => api("/v1/devices/ABCDEF0123456789ABCDEF0123456789"), 400, "usage"],
-      [
-        "bad handle, revoke",
-        () => api("/v1/devices/x/revoke", { method: "POST", body: reason, args: JSON_TYPE }),
-        400,
-        "usage",
-      ],
+      ["bad handle, revoke", () => post("/v1/devices/x/revoke", reason), 400, "usage"],
       ["unknown device", () => api(`/v1/devices/${"0".repeat(32)}`), 404, "unknown-device"],
-      [
-        "unknown, revoke",
-        () => api(`/v1/devices/${"0".repeat(32)}/revoke`, { method: "POST", body: reason, args: JSON_TYPE }),
-        404,
-        "unknown-device",
-      ],
+      ["unknown, revoke", () => post(`/v1/devices/${"0".repeat(32)}/revoke`, reason), 404, "unknown-device"],
       [
         "revoked already",
-        () => api(`/v1/devices/${lone[2]?.handle}/revoke`, { method: "POST", body: reason, args: JSON_TYPE }),
+        () => post(`/v1/devices/${lone[2]?.handle}/revoke`, reason),
         409,
         "device-not-active",
       ],
-      [
-        "superseded",
-        () =>
-          api(`/v1/devices/${chain[0]?.handle}/revoke`, { method: "POST", body: reason, args: JSON_TYPE }),
-        409,
-        "device-not-active",
-      ],
+      ["superseded", () => post(`/v1/devices/${chain[0]?.handle}/revoke`, reason), 409, "device-not-active"],
       ["bad status", () => api("/v1/devices?status=retired"), 400, "usage"],
       ["limit 0", () => api("/v1/devices?limit=0"), 400, "usage"],
       ["limit 1001", () => api("/v1/devices?limit=1001"), 400, "usage"],
