@@ -48,7 +48,7 @@ export async function deliverOutbox(
         path,
         { "content-type": "application/json" },
         JSON.stringify(entry.body),
-        options.timeoutMs,
+        { timeoutMs: options.timeoutMs },
       );
     } catch {
       answer = { status: 0, type: "", body: Buffer.alloc(0) };

@@ -35,12 +35,7 @@ export function fingerprintOf(certificate: x509.X509Certificate): string {
  */
 export async function enroll(input: EnrollInput): Promise<EnrollmentRecord> {
   const where = input.origin.host;
-  const bootstrap: EstTarget = {
-    origin: input.origin,
-    ca: input.trust.kind === "ca" ? input.trust.certificate.toString("pem") : null,
-  };
-  const offered = certificatesOf(await fetchCaCertificates(bootstrap), where, "its CA certificates");
-  const ca = pinnedCa(offered, input.trust, where);
+  const ca = await trustedCa(input.origin, input.trust);
   const target: EstTarget = { origin: input.origin, ca: ca.toString("pem") };
   const request = new x509.Pkcs10CertificateRequest(input.request);
   const issued = certificatesOf(
@@ -64,6 +59,21 @@ export async function enroll(input: EnrollInput): Promise<EnrollmentRecord> {
     caCertificate: ca.toString("pem"),
     certificate: certificate.toString("pem"),
   };
+}
+
+/**
+ * The registry's CA, as its cacerts names it: asked over TLS verified against `--ca`, or for a
+ * pin over TLS not yet verified, with nothing secret on that connection; kept only if it is the
+ * pinned one (`registry-untrusted` otherwise). Every later request verifies TLS against it.
+ */
+export async function trustedCa(origin: URL, trust: RegistryTrust): Promise<x509.X509Certificate> {
+  const bootstrap: EstTarget = {
+    origin,
+    ca: trust.kind === "ca" ? trust.certificate.toString("pem") : null,
+  };
+  const where = origin.host;
+  const offered = certificatesOf(await fetchCaCertificates(bootstrap), where, "its CA certificates");
+  return pinnedCa(offered, trust, where);
 }
 
 export function certificatesOf(pkcs7: Uint8Array, where: string, what: string): x509.X509Certificate[] {

@@ -35,16 +35,23 @@ export interface Answer {
   readonly body: Buffer;
 }
 
+/**
+ * One HTTPS request to the registry (`path` under its origin), trusting `target.ca` or, for a
+ * pin's first look, nothing: the answer read up to `maxAnswer` bytes. The operator's `--url`
+ * sends its API requests, and delivery its statements, through here too.
+ */
 export function exchange(
   target: EstTarget,
-  method: "GET" | "POST",
-  operation: string,
+  method: string,
+  path: string,
   headers: Readonly<Record<string, string>> = {},
-  body?: string,
-  timeoutMs = TIMEOUT_MS,
+  body?: string | Uint8Array,
+  options: { readonly maxAnswer?: number; readonly timeoutMs?: number } = {},
 ): Promise<Answer> {
-  // An EST operation's name, or a path of the registry's own (/v1/succession).
-  const url = new URL(operation.startsWith("/") ? operation : `/.well-known/est/${operation}`, target.origin);
+  const maxAnswer = options.maxAnswer ?? MAX_ANSWER;
+  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
+  const url = new URL(path, target.origin);
+  const limit = `${maxAnswer / 1024} KiB`;
   const where = target.origin.host;
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -59,18 +66,18 @@ export function exchange(
       },
       (incoming) => {
         const declared = Number(incoming.headers["content-length"] ?? 0);
-        if (declared > MAX_ANSWER) {
+        if (declared > maxAnswer) {
           incoming.destroy();
-          reject(new RegistryProtocolError(`the registry at ${where} declared an answer over 256 KiB`));
+          reject(new RegistryProtocolError(`the registry at ${where} declared an answer over ${limit}`));
           return;
         }
         const chunks: Buffer[] = [];
         let size = 0;
         incoming.on("data", (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_ANSWER) {
+          if (size > maxAnswer) {
             incoming.destroy();
-            reject(new RegistryProtocolError(`the registry at ${where} sent an answer over 256 KiB`));
+            reject(new RegistryProtocolError(`the registry at ${where} sent an answer over ${limit}`));
             return;
           }
           chunks.push(chunk);
@@ -145,7 +152,7 @@ function pkcs7Answer(answer: Answer, where: string, what: string): Uint8Array {
 /** GET /cacerts: the registry's CA certificates, as PKCS#7 certs-only DER. */
 export async function fetchCaCertificates(target: EstTarget): Promise<Uint8Array> {
   const where = target.origin.host;
-  return pkcs7Answer(await exchange(target, "GET", "cacerts"), where, "its CA certificates");
+  return pkcs7Answer(await exchange(target, "GET", "/.well-known/est/cacerts"), where, "its CA certificates");
 }
 
 /**
@@ -163,7 +170,7 @@ export async function simpleEnroll(
   const answer = await exchange(
     target,
     "POST",
-    "simpleenroll",
+    "/.well-known/est/simpleenroll",
     {
       "content-type": PKCS10,
       "content-transfer-encoding": "base64",

@@ -6,8 +6,12 @@ const KEEP_ALIVE_MS = 15_000;
 
 /** What an event stream carries, and when it ends. */
 export interface EventFeed<T> {
-  /** Starts delivering items to `listener`; returns the function that stops it. */
-  subscribe(listener: (item: T) => void): () => void;
+  /**
+   * Starts delivering items to `listener`; returns the function that stops it. `drained` resolves
+   * once every item delivered so far is written: a feed reading a backlog waits for it before it
+   * reads more, so a slow client holds one page in memory, not the backlog.
+   */
+  subscribe(listener: (item: T) => void, drained: () => Promise<void>): () => void;
   /** The event's name on the stream ("request", "binding"); its data is the item as JSON. */
   name(item: T): string;
   /** Ends the stream from the server's side (the daemon closing, a session signed out). */
@@ -39,7 +43,16 @@ export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
       ended = true;
       wake?.();
     };
-    const unsubscribe = feed.subscribe(push);
+    let drainedWaiters: (() => void)[] = [];
+    const drained = () =>
+      queue.length === 0 || ended
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => drainedWaiters.push(resolve));
+    const release = () => {
+      for (const resolve of drainedWaiters) resolve();
+      drainedWaiters = [];
+    };
+    const unsubscribe = feed.subscribe(push, drained);
     const keepAlive = setInterval(() => ((feed.alive?.() ?? true) ? push(null) : end()), KEEP_ALIVE_MS);
     feed.until?.addEventListener("abort", end);
     stream.onAbort(end);
@@ -48,6 +61,7 @@ export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
       while (!ended && !stream.aborted && !feed.until?.aborted) {
         const next = queue.shift();
         if (next === undefined) {
+          release();
           await new Promise<void>((resolve) => {
             wake = resolve;
           });
@@ -62,6 +76,7 @@ export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
     } finally {
       feed.until?.removeEventListener("abort", end);
       unsubscribe();
+      release();
       clearInterval(keepAlive);
     }
   });

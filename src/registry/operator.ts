@@ -2,6 +2,7 @@ import { registryCorrupt, unknownDevice } from "./registry-errors.js";
 import type { RevocationReason } from "./revocation.js";
 import type { DeviceQuery, RegistryStore } from "./store.js";
 import { successionChain } from "./succession.js";
+import { type IssuedToken, issueEnrollmentToken } from "./tokens.js";
 import {
   certificateView,
   type DeviceReport,
@@ -13,8 +14,8 @@ import {
 
 /**
  * What the operator's commands ask of a registry (docs/spec.md §10.6), in pages and plain views:
- * answered here from the store in the registry's directory, and by the same questions over HTTP
- * once a server answers them, so the commands print either without knowing which.
+ * answered here from the store in the registry's directory, and by the same questions over HTTPS
+ * (api/remote.ts), so the commands print either without knowing which.
  */
 export interface Operator {
   /** One page of devices in handle order (RegistryStore.devices). */
@@ -25,6 +26,8 @@ export interface Operator {
   revoke(handle: string, reason: RevocationReason): Promise<RevokedView>;
   /** Up to `limit` events after sequence `after`, oldest first. */
   events(after: number, limit: number): Promise<EventView[]>;
+  /** A new single-use enrollment token (§10.5), the one time it is shown. */
+  createToken(ttlSeconds: number, label: string | null): Promise<IssuedToken>;
   close(): Promise<void>;
 }
 
@@ -70,6 +73,8 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
     },
 
     events: (after, limit) => store.eventsSince(after, limit),
+
+    createToken: (ttlSeconds, label) => issueEnrollmentToken(store, { ttlSeconds, label, now: now() }),
 
     close: () => store.close(),
   };

@@ -371,7 +371,7 @@ describe("reid registry serve with curl and openssl as the EST client", () => {
   });
 
   test("an unknown path is a 404 line; the CLI refuses a bad --listen and a port in use", async () => {
-    assertRefusal(await curl(root, `${server.base}/v1/devices`, { ca }), 404, /no such endpoint/);
+    assertRefusal(await curl(root, `${server.base}/v0/devices`, { ca }), 404, /no such endpoint/);
     assertOneLineError(
       await reid(["registry", "serve", "--dir", dir, "--listen", "nowhere"]),
       2,

@@ -4,10 +4,12 @@
 // transaction, so a fleet larger than a page costs a fraction of a second.
 import "reflect-metadata";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { webcrypto } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import * as x509 from "@peculiar/x509";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
@@ -15,7 +17,7 @@ import { appendEvent, insertCertificate, insertDevice } from "../../src/registry
 import type { RegistrySchema } from "../../src/registry/schema.js";
 import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
 import type { NewCertificate, RegistryStore } from "../../src/registry/store.js";
-import { reidOk } from "../helpers/cli.js";
+import { REID, reidOk } from "../helpers/cli.js";
 
 const crypto = webcrypto;
 const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
@@ -169,4 +171,55 @@ export function rawSql(directory: string, task: (db: Database.Database) => void)
   } finally {
     raw.close();
   }
+}
+
+/** A long-running `reid ARGS` whose stdout lines are read as they come. */
+export function follower(args: readonly string[]) {
+  const child = spawn(process.execPath, [REID, ...args], {
+    env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const seen: string[] = [];
+  let stderr = "";
+  let wake = () => {};
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    seen.push(line);
+    wake();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => {
+      resolve({ code, signal });
+      wake();
+    }),
+  );
+  return {
+    /** The lines once there are `count` of them; a follower that ends or says nothing for 30 s fails. */
+    async lines(count: number): Promise<string[]> {
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      try {
+        while (seen.length < count) {
+          if (child.exitCode !== null || child.signalCode !== null) {
+            assert.fail(`the follower ended after ${seen.length} lines: ${stderr}`);
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
+        return [...seen];
+      } finally {
+        clearTimeout(deadline);
+      }
+    },
+    async stop(signal: NodeJS.Signals) {
+      child.kill(signal);
+      const end = await exited;
+      return { ...end, stderr, lines: seen.length };
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    },
+  };
 }

@@ -6,15 +6,14 @@
 // code, leaving the database as it was; and a damaged chain (a loop, a broken link, a chain past
 // the cap) refused instead of walked for ever.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import type { DeviceView } from "../../src/registry/views.js";
-import { assertOneLineError, REID, reid, reidJson, reidOk } from "../helpers/cli.js";
+import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   type Authority,
   bulkEnroll,
   databaseRows,
+  follower,
   type Identity,
   makeRegistry,
   openStore,
@@ -531,57 +530,6 @@ describe("reid registry events", () => {
     }
   });
 });
-
-/** A long-running `reid ARGS` whose stdout lines are read as they come. */
-function follower(args: readonly string[]) {
-  const child = spawn(process.execPath, [REID, ...args], {
-    env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const seen: string[] = [];
-  let stderr = "";
-  let wake = () => {};
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    seen.push(line);
-    wake();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => {
-      resolve({ code, signal });
-      wake();
-    }),
-  );
-  return {
-    /** The lines once there are `count` of them; a follower that ends or says nothing for 30 s fails. */
-    async lines(count: number): Promise<string[]> {
-      const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      try {
-        while (seen.length < count) {
-          if (child.exitCode !== null || child.signalCode !== null) {
-            assert.fail(`the follower ended after ${seen.length} lines: ${stderr}`);
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-        }
-        return [...seen];
-      } finally {
-        clearTimeout(deadline);
-      }
-    },
-    async stop(signal: NodeJS.Signals) {
-      child.kill(signal);
-      const end = await exited;
-      return { ...end, stderr, lines: seen.length };
-    },
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    },
-  };
-}
 
 describe("a damaged succession chain is refused, not walked for ever", () => {
   let dir = "";

@@ -11,6 +11,7 @@ import { PROOF_REFUSAL_REASONS } from "../../src/auth/proofs.js";
 import { DEVICE_MESSAGES } from "../../src/binding/messages.js";
 import { DAEMON_API } from "../../src/daemon/routes.js";
 import { pkcs11Codes } from "../../src/pkcs11/errors.js";
+import { OPERATOR_OPERATIONS } from "../../src/registry/api/operations.js";
 import { tempDir } from "../helpers/temp.js";
 import { type Raised, raisedCodes } from "./raised-codes.js";
 import {
@@ -19,6 +20,7 @@ import {
   daemonOperations,
   differences,
   errorCodes,
+  operatorOperations,
   subsection,
 } from "./spec-tables.js";
 
@@ -114,6 +116,25 @@ function codeDifferences(
   }
   return problems;
 }
+
+describe("§10.10, the operator's API, is OPERATOR_OPERATIONS", () => {
+  const built = () => builtOperations(OPERATOR_OPERATIONS.operations);
+  test("every operation documented with its method, path and input; nothing else", () => {
+    assert.deepEqual(differences(operatorOperations(SPEC), built()), []);
+  });
+
+  test("the check fails on a row taken out and a field documented in the wrong place", () => {
+    const tokens = row("10.10", "| `createToken` ");
+    assert.deepEqual(differences(operatorOperations(edited(`${tokens}\n`, "")), built()), [
+      "createToken (POST /v1/tokens) is not documented",
+    ]);
+    const page = row("10.10", "| `devicePage` ");
+    const moved = edited(page, page.replace("`limit`? (query)", "`limit`?"));
+    assert.deepEqual(differences(operatorOperations(moved), built()), [
+      "devicePage's input is status? (query); after? (query); limit? (query), documented as status? (query); after? (query); limit?",
+    ]);
+  });
+});
 
 describe("§6.4, the daemon API, is DAEMON_API", () => {
   test("every operation documented with its method, path, owner flag and input; nothing else", () => {

@@ -94,6 +94,16 @@ export function daemonOperations(markdown: string): DocumentedOperation[] {
   }));
 }
 
+/** §10.10's rows: operation | method, path | input | answer | CLI (every one an operator route). */
+export function operatorOperations(markdown: string): DocumentedOperation[] {
+  return tableRows(subsection(markdown, "10.10")).map(([name = "", where = "", input = ""]) => ({
+    name: codesOf(name)[0] ?? name,
+    ...route(where),
+    owner: false,
+    input: fieldsOf(input),
+  }));
+}
+
 /** §7.3's first table: message | method, path | owner | request fields | answer fields. */
 export function bindingMessages(markdown: string): DocumentedOperation[] {
   return tableRows(subsection(markdown, "7.3")).map(

@@ -38,6 +38,7 @@ export const command: Command = {
       import("../../enrollment/enrollment-record.js"),
     ]);
     const origin = registryOrigin(positionals[0] ?? "");
+    const { registryTrust } = await import("../registry-trust.js");
     const trust = await registryTrust(values.ca, values["ca-fingerprint"]);
     const token = await enrollmentToken(context, values["token-file"]);
     const { status, request } = await withElement(context, "read", async (element) => ({
@@ -69,19 +70,6 @@ export const command: Command = {
     print(context, rows.map(([key, value]) => `${key.padEnd(9)} ${value}`).join("\n"));
   },
 };
-
-async function registryTrust(ca: unknown, fingerprint: unknown) {
-  const { caFingerprint, caCertificate } = await import("../../enrollment/enroll.js");
-  if ((ca === undefined) === (fingerprint === undefined)) {
-    throw new UsageError("give the registry's CA as --ca FILE or --ca-fingerprint sha256:HEX (one of them)");
-  }
-  if (typeof fingerprint === "string")
-    return { kind: "pin", fingerprint: caFingerprint(fingerprint) } as const;
-  const { readInput } = await import("../read-input.js");
-  const path = String(ca);
-  const certificate = caCertificate(readInput(path, "the CA certificate").toString("utf8"), path);
-  return { kind: "ca", certificate } as const;
-}
 
 async function enrollmentToken(context: CliContext, file: unknown): Promise<string> {
   let token: string;

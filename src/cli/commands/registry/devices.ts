@@ -7,17 +7,18 @@ import type { RegistryAction } from "./action.js";
 import { deviceCount, deviceHeader, deviceLine } from "./fleet-text.js";
 import { lineWriter } from "./lines.js";
 import { withOperator } from "./operator.js";
+import { REMOTE_OPTIONS } from "./remote.js";
 
 /**
  * The fleet in handle order, streamed a page at a time: text, a table and a count; JSON, one
  * device per line (docs/spec.md §10.6).
  */
 export const action: RegistryAction = {
-  options: ["dir", "status"],
+  options: ["dir", ...REMOTE_OPTIONS, "status"],
   operands: [0, 0],
   async run(context, args) {
     const status = deviceStatus(args.text("status"));
-    await withOperator(args, async (operator) => {
+    await withOperator(args, "devices", async (operator) => {
       const line = lineWriter(context);
       const listing = pages<DeviceView, string>(
         (after) => operator.devices({ status, after, limit: DEVICE_PAGE_LIMIT }),

@@ -5,6 +5,7 @@ import type { RegistryAction } from "./action.js";
 import { eventLine } from "./fleet-text.js";
 import { lineWriter } from "./lines.js";
 import { withOperator } from "./operator.js";
+import { REMOTE_OPTIONS } from "./remote.js";
 
 const EVENT_PAGE = 1000;
 /** How often --follow asks for new events: WAL lets it read while another process writes. */
@@ -15,13 +16,13 @@ const POLL_MS = 250;
  * then each new one as it commits, until SIGINT or SIGTERM (docs/spec.md §10.6).
  */
 export const action: RegistryAction = {
-  options: ["dir", "since", "follow"],
+  options: ["dir", ...REMOTE_OPTIONS, "since", "follow"],
   operands: [0, 0],
   async run(context, args) {
     let after = sequenceNumber(args.text("since"));
     const stop = args.flag("follow") ? stopSignal() : undefined;
     try {
-      await withOperator(args, async (operator) => {
+      await withOperator(args, "events", async (operator) => {
         const line = lineWriter(context);
         do {
           const listing = pages<EventView, number>(

@@ -4,16 +4,17 @@ import { print, printJson } from "../../context.js";
 import type { RegistryAction } from "./action.js";
 import { revokedText } from "./fleet-text.js";
 import { withOperator } from "./operator.js";
+import { REMOTE_OPTIONS } from "./remote.js";
 
 /** Revokes an active device and its certificate, with its event, in one transaction (§10.6). */
 export const action: RegistryAction = {
-  options: ["dir", "reason"],
+  options: ["dir", ...REMOTE_OPTIONS, "reason"],
   operands: [1, 1],
   async run(context, args) {
     const handle = args.operands[0] as string;
     checkHandle(handle);
     const reason = revocationReason(args.text("reason"));
-    const revoked = await withOperator(args, (operator) => operator.revoke(handle, reason));
+    const revoked = await withOperator(args, "revoke", (operator) => operator.revoke(handle, reason));
     if (context.json) printJson(context, revoked);
     else print(context, revokedText(revoked));
   },

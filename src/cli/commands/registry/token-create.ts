@@ -1,29 +1,25 @@
 import { print, printJson } from "../../context.js";
 import { type RegistryAction, rows } from "./action.js";
+import { withOperator } from "./operator.js";
+import { REMOTE_OPTIONS } from "./remote.js";
 
 export const action: RegistryAction = {
-  options: ["dir", "ttl", "label"],
+  options: ["dir", ...REMOTE_OPTIONS, "ttl", "label"],
   operands: [0, 0],
   async run(context, args) {
-    const [{ registryDirectory, openRegistry }, { issueEnrollmentToken, tokenLabel, tokenTtlSeconds }] =
-      await Promise.all([import("../../../registry/directory.js"), import("../../../registry/tokens.js")]);
-    const directory = registryDirectory(args.text("dir"));
+    const { tokenLabel, tokenTtlSeconds } = await import("../../../registry/tokens.js");
     const ttlSeconds = tokenTtlSeconds(args.text("ttl"));
     const label = tokenLabel(args.text("label"));
-    const { store } = await openRegistry(directory);
-    let issued: Awaited<ReturnType<typeof issueEnrollmentToken>>;
-    try {
-      issued = await issueEnrollmentToken(store, { ttlSeconds, label, now: new Date() });
-    } finally {
-      await store.close();
-    }
+    const issued = await withOperator(args, "token create", (operator) =>
+      operator.createToken(ttlSeconds, label),
+    );
     // The one place the token is shown: the operator asked for it.
     if (context.json) return printJson(context, issued);
     const entries: [string, string][] = [
       ["token", issued.token],
       ["expires", `${issued.expiresAt} (single use)`],
     ];
-    if (label !== null) entries.push(["label", label]);
+    if (issued.label !== null) entries.push(["label", issued.label]);
     print(context, rows(entries, 7));
   },
 };
