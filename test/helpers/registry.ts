@@ -3,7 +3,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REID, reidJson } from "./cli.js";
+import { after, before } from "node:test";
+import { REID, reidJson, reidOk } from "./cli.js";
 import { type Finished, finished } from "./process.js";
 
 /** A registry made by the real CLI in a private temporary directory; `remove` when done. */
@@ -152,4 +153,60 @@ export function pkcs7Certificates(body: Buffer): string {
   );
   assert.ok(printed.ok, printed.out);
   return printed.out;
+}
+
+/**
+ * A registry made and served for one describe block (its before and after hooks are registered
+ * where this is called), with its CA pin. A test that restarts the server puts the new one in
+ * `served`.
+ */
+export interface SuiteRegistry {
+  root: string;
+  dir: string;
+  served: ServedRegistry;
+  pin: string;
+}
+
+export function registryForSuite(): SuiteRegistry {
+  const fixture = {} as SuiteRegistry;
+  let remove = () => {};
+  before(async () => {
+    const made = await makeRegistry();
+    remove = made.remove;
+    fixture.root = made.root;
+    fixture.dir = made.dir;
+    fixture.served = await serveRegistry(made.dir);
+    fixture.pin = JSON.parse(readFileSync(join(made.dir, "registry.json"), "utf8")).caFingerprint;
+  });
+  after(async () => {
+    await fixture.served?.stop();
+    remove();
+  });
+  return fixture;
+}
+
+/** An element made in the suite's directory under `name` and enrolled by the registry's pin: its handle. */
+export async function enrolledElement(
+  fixture: SuiteRegistry,
+  name: string,
+  alg = "ed25519",
+): Promise<string> {
+  const store = join(fixture.root, name);
+  await reidOk(["--store", store, "init"]);
+  const file = join(fixture.root, `${name}.token`);
+  writeFileSync(file, `${await newToken(fixture.dir)}\n`, { mode: 0o600 });
+  const { served, pin } = fixture;
+  await reidOk([
+    "--store",
+    store,
+    "enroll",
+    served.base,
+    "--ca-fingerprint",
+    pin,
+    "--token-file",
+    file,
+    "--alg",
+    alg,
+  ]);
+  return (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
 }

@@ -4,18 +4,16 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
-import { makeRegistry, newToken, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
+import { makeRegistry, newToken, registryForSuite, serveRegistry } from "../helpers/registry.js";
 
 /** An element enrolling with a real registry over EST on loopback, as its owner and as an attacker. */
 describe("reid enroll", () => {
-  let registry: Awaited<ReturnType<typeof makeRegistry>>;
-  let served: ServedRegistry;
-  let pin: string;
-  const store = (name: string) => join(registry.root, name);
+  const fixture = registryForSuite();
+  const store = (name: string) => join(fixture.root, name);
   const tokenFile = (name: string, token: string, mode = 0o600) => {
-    const path = join(registry.root, `${name}.token`);
+    const path = join(fixture.root, `${name}.token`);
     writeFileSync(path, `${token}\n`, { mode });
     return path;
   };
@@ -24,37 +22,27 @@ describe("reid enroll", () => {
     return (await reidJson<{ handle: string }>(["--store", store(name), "status"])).handle;
   };
   const enroll = (name: string, args: readonly string[]) =>
-    reid(["--store", store(name), "enroll", served.base, ...args]);
+    reid(["--store", store(name), "enroll", fixture.served.base, ...args]);
   const openssl = (args: readonly string[], input?: string) =>
     spawnSync("openssl", args, { encoding: "utf8", ...(input === undefined ? {} : { input }) });
 
-  before(async () => {
-    registry = await makeRegistry();
-    served = await serveRegistry(registry.dir);
-    pin = JSON.parse(readFileSync(join(registry.dir, "registry.json"), "utf8")).caFingerprint;
-  });
-  after(async () => {
-    await served.stop();
-    registry.remove();
-  });
-
   test("pinned by fingerprint: the certificate names the handle, chains to the CA, and is kept 0600", async () => {
     const handle = await element("pinned");
-    const file = tokenFile("pinned", await newToken(registry.dir));
-    const result = await enroll("pinned", ["--ca-fingerprint", pin, "--token-file", file, "--json"]);
+    const file = tokenFile("pinned", await newToken(fixture.dir));
+    const result = await enroll("pinned", ["--ca-fingerprint", fixture.pin, "--token-file", file, "--json"]);
     assert.equal(result.code, 0, result.stderr);
     const shown = JSON.parse(result.stdout);
     assert.equal(shown.handle, handle);
-    assert.equal(shown.registry, served.base);
-    assert.equal(shown.caFingerprint, pin);
+    assert.equal(shown.registry, fixture.served.base);
+    assert.equal(shown.caFingerprint, fixture.pin);
     assert.equal(shown.algorithm, "ed25519");
     assert.equal(shown.certificate, undefined, "the JSON summary does not repeat the PEM");
     assert.equal(statSync(join(store("pinned"), "enrollment.json")).mode & 0o777, 0o600);
 
     const issued = (await reidOk(["--store", store("pinned"), "cert", "--issued"])).stdout;
-    const certificate = join(registry.root, "pinned.pem");
+    const certificate = join(fixture.root, "pinned.pem");
     writeFileSync(certificate, issued);
-    const verified = openssl(["verify", "-CAfile", join(registry.dir, "ca.pem"), certificate]);
+    const verified = openssl(["verify", "-CAfile", join(fixture.dir, "ca.pem"), certificate]);
     assert.equal(verified.status, 0, verified.stderr);
     const subject = openssl(["x509", "-in", certificate, "-noout", "-subject", "-serial"]).stdout;
     assert.match(subject, new RegExp(`CN ?= ?${handle}`));
@@ -66,7 +54,7 @@ describe("reid enroll", () => {
       "show",
       handle,
       "--dir",
-      registry.dir,
+      fixture.dir,
     ]);
     assert.equal(device.device.status, "active");
     assert.equal(device.device.certificateSerial, shown.serial);
@@ -82,13 +70,13 @@ describe("reid enroll", () => {
 
   test("pinned by the CA file, with a P-256 key; a reset the registry refuses leaves the enrollment stale", async () => {
     const handle = await element("by-file");
-    const file = tokenFile("by-file", await newToken(registry.dir));
-    const ca = join(registry.dir, "ca.pem");
+    const file = tokenFile("by-file", await newToken(fixture.dir));
+    const ca = join(fixture.dir, "ca.pem");
     await reidOk([
       "--store",
       store("by-file"),
       "enroll",
-      served.base,
+      fixture.served.base,
       "--ca",
       ca,
       "--token-file",
@@ -105,7 +93,7 @@ describe("reid enroll", () => {
     assert.match(before, /^enrolled +https:\/\/127\.0\.0\.1:\d+, serial [0-9a-f]+, until /m);
     // Revoked by the operator first, the identity cannot be succeeded: the registry refuses the
     // reset's succession (a fork), and the enrollment is stale.
-    await reidOk(["registry", "revoke", handle, "--reason", "keyCompromise", "--dir", registry.dir]);
+    await reidOk(["registry", "revoke", handle, "--reason", "keyCompromise", "--dir", fixture.dir]);
     await reidOk(["--store", store("by-file"), "reset"]);
     const failed = await reidJson<{ deliveries: { state: string; error: string }[] }>([
       "--store",
@@ -150,15 +138,15 @@ describe("reid enroll", () => {
       const port = (server.address() as AddressInfo).port;
       try {
         await element("fooled");
-        const token = await newToken(registry.dir);
+        const token = await newToken(fixture.dir);
         const file = tokenFile("fooled", token);
         const impostorAt = `https://127.0.0.1:${port}`;
         const fooled = (trust: readonly string[]) =>
           reid(["--store", store("fooled"), "enroll", impostorAt, ...trust, "--token-file", file]);
-        assertOneLineError(await fooled(["--ca-fingerprint", pin]), 4, /not the one pinned/);
+        assertOneLineError(await fooled(["--ca-fingerprint", fixture.pin]), 4, /not the one pinned/);
         assert.deepEqual(requests, ["GET /.well-known/est/cacerts -"]);
         // With the CA file instead, TLS itself refuses the impostor before any request.
-        const byFile = await fooled(["--ca", join(registry.dir, "ca.pem")]);
+        const byFile = await fooled(["--ca", join(fixture.dir, "ca.pem")]);
         assertOneLineError(byFile, 4, /not the one pinned/);
         assert.equal(requests.length, 1);
         // The token was never shown to anyone: the real registry still takes it.
@@ -166,9 +154,9 @@ describe("reid enroll", () => {
           "--store",
           store("fooled"),
           "enroll",
-          served.base,
+          fixture.served.base,
           "--ca-fingerprint",
-          pin,
+          fixture.pin,
           "--token-file",
           file,
         ]);
@@ -182,33 +170,37 @@ describe("reid enroll", () => {
 
   test("refusals: each one line, its own exit, and nothing kept", async () => {
     await element("refused");
-    const good = await newToken(registry.dir);
-    const spentFile = tokenFile("spent", await newToken(registry.dir));
+    const good = await newToken(fixture.dir);
+    const spentFile = tokenFile("spent", await newToken(fixture.dir));
     await element("first");
     await reidOk([
       "--store",
       store("first"),
       "enroll",
-      served.base,
+      fixture.served.base,
       "--ca-fingerprint",
-      pin,
+      fixture.pin,
       "--token-file",
       spentFile,
     ]);
 
     const cases: [readonly string[], number, RegExp][] = [
-      [["--ca-fingerprint", pin, "--token-file", spentFile], 4, /refused the enrollment token/],
-      [["--ca-fingerprint", pin, "--token-file", tokenFile("short", "abc")], 2, /not an enrollment token/],
+      [["--ca-fingerprint", fixture.pin, "--token-file", spentFile], 4, /refused the enrollment token/],
       [
-        ["--ca-fingerprint", pin, "--token-file", tokenFile("open", good, 0o644)],
+        ["--ca-fingerprint", fixture.pin, "--token-file", tokenFile("short", "abc")],
+        2,
+        /not an enrollment token/,
+      ],
+      [
+        ["--ca-fingerprint", fixture.pin, "--token-file", tokenFile("open", good, 0o644)],
         2,
         /readable by other users/,
       ],
       [["--ca-fingerprint", "sha256:12", "--token-file", spentFile], 2, /64 hex digits/],
-      [["--ca", join(registry.dir, "ca.pem"), "--ca-fingerprint", pin], 2, /one of them/],
+      [["--ca", join(fixture.dir, "ca.pem"), "--ca-fingerprint", fixture.pin], 2, /one of them/],
       [["--token-file", spentFile], 2, /one of them/],
-      [["--ca", join(registry.dir, "registry.json"), "--token-file", spentFile], 2, /no PEM certificate/],
-      [["--ca-fingerprint", pin], 2, /--token-file/],
+      [["--ca", join(fixture.dir, "registry.json"), "--token-file", spentFile], 2, /no PEM certificate/],
+      [["--ca-fingerprint", fixture.pin], 2, /--token-file/],
     ];
     // Independent of each other and of the store's state: run side by side.
     const results = await Promise.all(cases.map(([args]) => enroll("refused", args)));
@@ -217,27 +209,40 @@ describe("reid enroll", () => {
       assertOneLineError(result, exit, message);
     });
     const url = (text: string) =>
-      reid(["--store", store("refused"), "enroll", text, "--ca-fingerprint", pin, "--token-file", spentFile]);
+      reid([
+        "--store",
+        store("refused"),
+        "enroll",
+        text,
+        "--ca-fingerprint",
+        fixture.pin,
+        "--token-file",
+        spentFile,
+      ]);
     const [http, path, closed] = await Promise.all([
-      url(`http://127.0.0.1:${served.port}`),
-      url(`${served.base}/somewhere`),
+      url(`http://127.0.0.1:${fixture.served.port}`),
+      url(`${fixture.served.base}/somewhere`),
       url("https://127.0.0.1:1"),
     ]);
     assertOneLineError(http, 2, /must be https/);
     assertOneLineError(path, 2, /nothing after it/);
     assertOneLineError(closed, 1, /cannot reach the registry/);
     // The same identity twice: the registry knows it already.
-    const again = tokenFile("again", await newToken(registry.dir));
-    assertOneLineError(await enroll("first", ["--ca-fingerprint", pin, "--token-file", again]), 3, /refused/);
+    const again = tokenFile("again", await newToken(fixture.dir));
+    assertOneLineError(
+      await enroll("first", ["--ca-fingerprint", fixture.pin, "--token-file", again]),
+      3,
+      /refused/,
+    );
     // A blank element has nothing to enroll.
     assertOneLineError(
       await reid([
         "--store",
         store("blank"),
         "enroll",
-        served.base,
+        fixture.served.base,
         "--ca-fingerprint",
-        pin,
+        fixture.pin,
         "--token-file",
         again,
       ]),

@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
 import { finished } from "../helpers/process.js";
-import { makeRegistry, newToken, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
+import { enrolledElement, registryForSuite, serveRegistry } from "../helpers/registry.js";
 
 interface Enrollment {
   readonly handle: string;
@@ -29,21 +29,13 @@ interface DeviceRow {
 }
 
 describe("succession under SIGKILL", () => {
-  let registry: Awaited<ReturnType<typeof makeRegistry>>;
-  let served: ServedRegistry;
-  let pin: string;
-  const store = (name: string) => join(registry.root, name);
+  const fixture = registryForSuite();
+  const store = (name: string) => join(fixture.root, name);
   const at = (name: string, args: readonly string[]) => ["--store", store(name), ...args];
   const enrollment = (name: string): Enrollment =>
     JSON.parse(readFileSync(join(store(name), "enrollment.json"), "utf8"));
 
-  async function enrolled(name: string): Promise<string> {
-    await reidOk(at(name, ["init"]));
-    const file = join(registry.root, `${name}.token`);
-    writeFileSync(file, `${await newToken(registry.dir)}\n`, { mode: 0o600 });
-    await reidOk(at(name, ["enroll", served.base, "--ca-fingerprint", pin, "--token-file", file]));
-    return enrollment(name).handle;
-  }
+  const enrolled = (name: string, alg?: string) => enrolledElement(fixture, name, alg);
 
   /** `reid reset` killed after `ms` if it has not ended by then: whether it was killed. */
   async function resetKilledAfter(name: string, ms: number): Promise<boolean> {
@@ -61,7 +53,7 @@ describe("succession under SIGKILL", () => {
   }
 
   function devices(): Map<string, DeviceRow> {
-    const db = new Database(join(registry.dir, "registry.db"), { readonly: true });
+    const db = new Database(join(fixture.dir, "registry.db"), { readonly: true });
     try {
       const rows = db.prepare("select * from devices").all() as DeviceRow[];
       return new Map(rows.map((row) => [row.handle, row]));
@@ -98,16 +90,6 @@ describe("succession under SIGKILL", () => {
     return chain;
   }
 
-  before(async () => {
-    registry = await makeRegistry();
-    served = await serveRegistry(registry.dir);
-    pin = JSON.parse(readFileSync(join(registry.dir, "registry.json"), "utf8")).caFingerprint;
-  });
-  after(async () => {
-    await served.stop();
-    registry.remove();
-  });
-
   test("resets SIGKILLed at random moments: the outbox and the registry end in step with the element", async () => {
     const first = await enrolled("killed");
     // Kills aimed at the second half of a reset's life on this machine now, where it draws, signs,
@@ -135,18 +117,18 @@ describe("succession under SIGKILL", () => {
 
   test("the registry SIGKILLed during a storm of successions loses nothing an element was given", async () => {
     const names = ["storm-a", "storm-b", "storm-c"];
-    const firsts = await Promise.all(names.map(enrolled));
-    const port = served.port;
+    const firsts = await Promise.all(names.map((name) => enrolled(name)));
+    const port = fixture.served.port;
     let stop = false;
     const storms = names.map(async (name) => {
       while (!stop) await reidOk(at(name, ["reset"]));
     });
     await new Promise((resolve) => setTimeout(resolve, randomInt(300, 1500)));
-    const gone = await served.kill();
+    const gone = await fixture.served.kill();
     assert.equal(gone.signal, "SIGKILL");
     // Resets go on while it is down: their successions wait in the outbox.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    served = await serveRegistry(registry.dir, ["--listen", `127.0.0.1:${port}`]);
+    fixture.served = await serveRegistry(fixture.dir, ["--listen", `127.0.0.1:${port}`]);
     await new Promise((resolve) => setTimeout(resolve, 500));
     stop = true;
     await Promise.all(storms);

@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { reid, reidJson, reidOk } from "../helpers/cli.js";
 import { startServe, stopCleanly } from "../helpers/daemon.js";
-import { curl, makeRegistry, newToken, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
+import { curl, enrolledElement, registryForSuite, serveRegistry } from "../helpers/registry.js";
 
 interface Enrollment {
   readonly handle: string;
@@ -20,26 +20,15 @@ interface Enrollment {
 }
 
 describe("succession and retirement across a reset", () => {
-  let registry: Awaited<ReturnType<typeof makeRegistry>>;
-  let served: ServedRegistry;
-  let pin: string;
-  const store = (name: string) => join(registry.root, name);
+  const fixture = registryForSuite();
+  const store = (name: string) => join(fixture.root, name);
   const at = (name: string, args: readonly string[]) => ["--store", store(name), ...args];
-  const handleOf = async (name: string) => (await reidJson<{ handle: string }>(at(name, ["status"]))).handle;
+  const _handleOf = async (name: string) => (await reidJson<{ handle: string }>(at(name, ["status"]))).handle;
   const enrollment = (name: string): Enrollment =>
     JSON.parse(readFileSync(join(store(name), "enrollment.json"), "utf8"));
   const openssl = (args: readonly string[]) => spawnSync("openssl", args, { encoding: "utf8" });
 
-  /** A new element, enrolled: its handle. */
-  async function enrolled(name: string, alg = "ed25519"): Promise<string> {
-    await reidOk(at(name, ["init"]));
-    const file = join(registry.root, `${name}.token`);
-    writeFileSync(file, `${await newToken(registry.dir)}\n`, { mode: 0o600 });
-    await reidOk(
-      at(name, ["enroll", served.base, "--ca-fingerprint", pin, "--token-file", file, "--alg", alg]),
-    );
-    return handleOf(name);
-  }
+  const enrolled = (name: string, alg?: string) => enrolledElement(fixture, name, alg);
 
   const show = (handle: string) =>
     reidJson<{ device: { status: string }; chain: { handle: string; status: string }[] }>([
@@ -47,12 +36,12 @@ describe("succession and retirement across a reset", () => {
       "show",
       handle,
       "--dir",
-      registry.dir,
+      fixture.dir,
     ]);
 
   /** Every row of every table, as text: what must not name an unlinkable reset's new identity. */
   function tables(): string {
-    const db = new Database(join(registry.dir, "registry.db"), { readonly: true });
+    const db = new Database(join(fixture.dir, "registry.db"), { readonly: true });
     try {
       const names = db.prepare("select name from sqlite_master where type = 'table'").all() as {
         name: string;
@@ -70,32 +59,24 @@ describe("succession and retirement across a reset", () => {
   }
 
   async function crl(): Promise<string> {
-    const answer = await curl(registry.root, `${served.base}/crl`, { ca: join(registry.dir, "ca.pem") });
-    const path = join(registry.root, `crl-${Date.now()}.der`);
+    const answer = await curl(fixture.root, `${fixture.served.base}/crl`, {
+      ca: join(fixture.dir, "ca.pem"),
+    });
+    const path = join(fixture.root, `crl-${Date.now()}.der`);
     writeFileSync(path, answer.body);
     return path;
   }
 
   function verifies(pem: string, crlFile?: string): boolean {
-    const path = join(registry.root, `cert-${Math.random().toString(36).slice(2)}.pem`);
+    const path = join(fixture.root, `cert-${Math.random().toString(36).slice(2)}.pem`);
     writeFileSync(path, pem);
     const check = crlFile ? ["-crl_check", "-CRLfile", crlFile] : [];
     const pemCrl = crlFile
       ? openssl(["crl", "-inform", "DER", "-in", crlFile, "-out", `${crlFile}.pem`])
       : null;
     if (pemCrl) check[2] = `${crlFile}.pem`;
-    return openssl(["verify", "-CAfile", join(registry.dir, "ca.pem"), ...check, path]).status === 0;
+    return openssl(["verify", "-CAfile", join(fixture.dir, "ca.pem"), ...check, path]).status === 0;
   }
-
-  before(async () => {
-    registry = await makeRegistry();
-    served = await serveRegistry(registry.dir);
-    pin = JSON.parse(readFileSync(join(registry.dir, "registry.json"), "utf8")).caFingerprint;
-  });
-  after(async () => {
-    await served.stop();
-    registry.remove();
-  });
 
   for (const alg of ["ed25519", "p256"]) {
     test(`${alg}: a reset is a succession: the chain goes old -> new, the new certificate verifies, the old is on the CRL`, async () => {
@@ -165,9 +146,9 @@ describe("succession and retirement across a reset", () => {
 
   test("with the registry out of reach successions stay pending and chain; the daemon's retries deliver them once it is back", async () => {
     const old = await enrolled("offline");
-    const origin = served.base;
-    const port = served.port;
-    await served.stop();
+    const origin = fixture.served.base;
+    const port = fixture.served.port;
+    await fixture.served.stop();
     const first = await reidJson<{ handle: string }>(at("offline", ["reset"]));
     const status = await reidJson<{ enrollment: { state: string } }>(at("offline", ["status"]));
     assert.equal(status.enrollment.state, "succession-pending");
@@ -188,8 +169,8 @@ describe("succession and retirement across a reset", () => {
     try {
       // The daemon finds the registry out of reach too, and backs off; then it comes back on its port.
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      served = await serveRegistry(registry.dir, ["--listen", `127.0.0.1:${port}`]);
-      assert.equal(served.base, origin);
+      fixture.served = await serveRegistry(fixture.dir, ["--listen", `127.0.0.1:${port}`]);
+      assert.equal(fixture.served.base, origin);
       for (let waited = 0; enrollment("offline").handle !== second.handle; waited += 200) {
         assert.ok(waited < 30_000, "the daemon did not deliver the successions");
         await new Promise((resolve) => setTimeout(resolve, 200));
