@@ -28,8 +28,12 @@ describe("reid enroll", () => {
 
   test("pinned by fingerprint: the certificate names the handle, chains to the CA, and is kept 0600", async () => {
     const handle = await element("pinned");
-    const file = tokenFile("pinned", await newToken(fixture.dir));
+    const token = await newToken(fixture.dir);
+    const file = tokenFile("pinned", token);
     const result = await enroll("pinned", ["--ca-fingerprint", fixture.pin, "--token-file", file, "--json"]);
+    // The token is a secret: read from its file, never echoed nor kept.
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(token), "enroll printed the token");
+    assert.ok(!readFileSync(join(store("pinned"), "enrollment.json"), "utf8").includes(token));
     assert.equal(result.code, 0, result.stderr);
     const shown = JSON.parse(result.stdout);
     assert.equal(shown.handle, handle);

@@ -5,7 +5,7 @@
 // out of reach leaves the succession pending until the next delivery.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
@@ -152,6 +152,8 @@ describe("succession and retirement across a reset", () => {
     const first = await reidJson<{ handle: string }>(at("offline", ["reset"]));
     const status = await reidJson<{ enrollment: { state: string } }>(at("offline", ["status"]));
     assert.equal(status.enrollment.state, "succession-pending");
+    // The outbox waits in the store, private to its owner like the rest of it.
+    assert.equal(statSync(join(store("offline"), "registry-outbox.json")).mode & 0o777, 0o600);
     assert.match((await reidOk(at("offline", ["status"]))).stdout, /succession pending/);
     const second = await reidJson<{ handle: string }>(at("offline", ["reset"]));
     const pending = await reidJson<{ deliveries: { kind: string; state: string; handle: string }[] }>(
