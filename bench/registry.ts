@@ -18,9 +18,9 @@ import "reflect-metadata";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as x509 from "@peculiar/x509";
 import Database from "better-sqlite3";
 import { certificationRequest } from "../src/derive/certificate.js";
 import { type DerivedKeys, deriveAll, handleOf } from "../src/derive/derivation.js";
@@ -30,6 +30,7 @@ import { initRegistry } from "../src/registry/init.js";
 import { issueDeviceCertificate, loadSigner } from "../src/registry/issue.js";
 import { openSqliteRegistry } from "../src/registry/sqlite/open.js";
 import { hashToken, newSecretToken } from "../src/registry/tokens.js";
+import { registryAgent, send } from "../test/registry/https-request.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";
 
 const enrollments = Number(argument("enrollments", "4000"));
@@ -52,7 +53,7 @@ async function identity(): Promise<{ keys: DerivedKeys; csr: Uint8Array }> {
 }
 
 function derOfPem(pem: string): Uint8Array {
-  return new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64"));
+  return new Uint8Array(x509.PemConverter.decodeFirst(pem));
 }
 
 // ---- enrollments over HTTPS -------------------------------------------------------------------
@@ -89,28 +90,11 @@ const port = await new Promise<number>((resolve, reject) => {
   server.once("exit", (code) => reject(new Error(`registry serve exited ${code}`)));
 });
 const ca = readFileSync(join(directory, "ca.pem"), "utf8");
-const agent = new Agent({ keepAlive: true, maxSockets: clientCount, ca });
+const agent = registryAgent(ca, clientCount);
 
-function post(path: string, headers: Readonly<Record<string, string>>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: "127.0.0.1",
-        port,
-        method: "POST",
-        path,
-        agent,
-        headers: { ...headers, "content-length": Buffer.byteLength(body) },
-      },
-      (incoming) => {
-        incoming.resume();
-        incoming.on("end", () => resolve(incoming.statusCode ?? 0));
-        incoming.on("error", reject);
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(body);
-  });
+/** One POST on the bench's keep-alive connections: its status. */
+async function post(path: string, headers: Readonly<Record<string, string>>, body: string): Promise<number> {
+  return (await send(port, agent, { method: "POST", path, headers, body: Buffer.from(body) })).status;
 }
 
 function enroll(i: number): Promise<number> {
@@ -222,10 +206,7 @@ const handles: string[] = [];
   const db = new Database(fleetPath);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
-  const der = Buffer.from(
-    readFileSync(join(directory, "server.pem"), "utf8").replace(/-----[^-]+-----|\s/g, ""),
-    "base64",
-  );
+  const der = Buffer.from(derOfPem(readFileSync(join(directory, "server.pem"), "utf8")));
   const key = Buffer.alloc(44, 7);
   const device = db.prepare(
     "insert into devices (handle, status, public_key, certificate_serial, enrolled_at, updated_at) values (?, 'active', ?, ?, ?, ?)",
