@@ -169,8 +169,8 @@ let bare = 0;
 {
   const start = process.hrtime.bigint();
   for (const csr of requests.slice(0, 1000)) {
-    const checked = await checkRequest(csr);
-    await issueDeviceCertificate(signer, checked, { crlUrl, now: new Date() });
+    const checked = checkRequest(csr);
+    issueDeviceCertificate(signer, checked, { crlUrl, now: new Date() });
     bare++;
   }
   bare /= since(start);

@@ -78,8 +78,23 @@ export function verify(
   signature: Uint8Array,
 ): boolean {
   if (publicKey.length !== (algorithm === "ed25519" ? 32 : 65)) return false;
+  let key: KeyObject;
   try {
-    const key = publicKeyObject(algorithm, publicKey);
+    key = publicKeyObject(algorithm, publicKey);
+  } catch {
+    return false;
+  }
+  return verifyWith(algorithm, key, message, signature);
+}
+
+/** `verify` with the key already a KeyObject (a caller that has imported it does not again). */
+export function verifyWith(
+  algorithm: SigningAlgorithm,
+  key: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
     return algorithm === "ed25519"
       ? opensslVerify(null, message, key, signature)
       : opensslVerify("sha256", message, { key, dsaEncoding: "der" }, signature);

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable, Transaction } from "kysely";
 import { ReidError } from "../errors.js";
+import { GroupCommit } from "./group-commit.js";
 import {
   certificateNotCurrent,
   deviceExists,
@@ -50,10 +51,15 @@ const DEFAULT_EVENT_LIMIT = 1000;
  * name its errors (busy, corrupt, an OS error) in reid's codes.
  */
 export class KyselyRegistryStore implements RegistryStore {
+  /** Protected: a test puts a group commit known to be wrong in its place. */
+  protected group: GroupCommit<RegistrySchema>;
+
   constructor(
     private readonly db: Kysely<RegistrySchema>,
     private readonly translate: (error: unknown) => unknown,
-  ) {}
+  ) {
+    this.group = new GroupCommit(db);
+  }
 
   async enroll(enrollment: Enrollment): Promise<RegistryEvent> {
     checkEnrollment(enrollment);
@@ -302,9 +308,12 @@ export class KyselyRegistryStore implements RegistryStore {
     return this.db.destroy();
   }
 
-  /** One transaction: the device's change and its event commit together or not at all. */
+  /**
+   * The device's change and its event commit together or not at all, in one transaction with the
+   * other changes asked for at the same time (group-commit.ts).
+   */
   private change<T>(task: (trx: Transaction<RegistrySchema>) => Promise<T>): Promise<T> {
-    return this.guard(() => this.db.transaction().execute(task));
+    return this.guard(() => this.group.run(task));
   }
 
   /** Runs a query; an error of the database becomes reid's (the driver names it), a ReidError stays. */

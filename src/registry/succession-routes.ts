@@ -1,8 +1,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import type { Context, Hono } from "hono";
-import { publicKeySpki } from "../derive/public-key.js";
-import { verify } from "../derive/signature.js";
+import { verifyWith } from "../derive/signature.js";
 import {
   namesItsKey,
   parseStatement,
@@ -75,11 +74,12 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
   if (!verified.signature) throw badSignature(`the signature is not device ${predecessor.handle}'s`);
   if (!verified.countersignature) throw badSignature("the countersignature is not the new key's");
   const csr = Buffer.from(body.csr ?? "", "base64");
-  const request = await checkRequest(new Uint8Array(csr));
-  const incoming = publicKeySpki(key.algorithm, rawKeys(statement)[key.algorithm]);
-  if (!Buffer.from(request.publicKey).equals(Buffer.from(incoming))) {
+  const request = checkRequest(new Uint8Array(csr));
+  const statementKey = Buffer.from(rawKeys(statement)[key.algorithm]);
+  if (request.algorithm !== key.algorithm || !statementKey.equals(request.keyBits)) {
     throw handleMismatch(`the CSR's key is not the statement's new ${key.algorithm} key`);
   }
+  const incoming = request.publicKey;
   if (request.handle !== statement.handle || !namesItsKey(statement)) {
     throw handleMismatch(
       `the new handle ${statement.handle} is not the handle of the statement's keys and CSR`,
@@ -92,11 +92,7 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
     );
   }
   const at = options.now();
-  const certificate = await issueDeviceCertificate(
-    signer,
-    { handle: statement.handle, publicKey: incoming },
-    { crlUrl: options.crlUrl, now: at },
-  );
+  const certificate = issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
   try {
     await store.succeed({
       predecessor: predecessor.handle,
@@ -126,7 +122,7 @@ async function retirement(c: Context, options: SuccessionRoutesOptions): Promise
   const { statement, bytes } = statementOf(body, "retirement", options.origins);
   const device = await knownDevice(store, statement.handle);
   const key = spkiKey(device.publicKey);
-  if (!key || !verify(key.algorithm, key.publicKey, bytes, bytesOf(body, "signature"))) {
+  if (!key || !verifyWith(key.algorithm, key.key, bytes, bytesOf(body, "signature"))) {
     throw badSignature(`the signature is not device ${device.handle}'s`);
   }
   const at = options.now().toISOString();

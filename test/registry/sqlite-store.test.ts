@@ -6,8 +6,9 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import Database from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { type ControlledTransaction, Kysely, SqliteDialect, type Transaction } from "kysely";
 import { ExitCode, ReidError } from "../../src/errors.js";
+import { GroupCommit, type Outcome, settle } from "../../src/registry/group-commit.js";
 import {
   appendEvent,
   insertCertificate,
@@ -76,6 +77,24 @@ class NoTransactionStore extends KyselyRegistryStore {
     await insertDevice(this.plain, e, null);
     await insertCertificate(this.plain, e.handle, e.certificate);
     return appendEvent(this.plain, "enrolled", e.handle, { serial: e.certificate.serial }, e.at);
+  }
+}
+
+/** Groups changes into one transaction but runs each without its savepoint: a refused one's writes stay. */
+class CarelessGroup extends GroupCommit<RegistrySchema> {
+  protected override isolated(
+    _trx: ControlledTransaction<RegistrySchema>,
+    _name: string,
+    task: (trx: Transaction<RegistrySchema>) => Promise<unknown>,
+  ): Promise<Outcome> {
+    return settle(() => task(_trx));
+  }
+}
+
+class CarelessGroupStore extends KyselyRegistryStore {
+  constructor(db: Kysely<RegistrySchema>) {
+    super(db, translateSqliteError);
+    this.group = new CarelessGroup(db);
   }
 }
 
@@ -154,6 +173,16 @@ describe("the conformance suite fails drivers known to be wrong", () => {
     const fixture = await sqliteFixture(t, async (path) => new NoTransactionStore(plainKysely(path)));
     await assert.rejects(
       CHECKS["a device change and its event commit together or not at all"]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
+  test("a driver that groups changes without a savepoint each", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new CarelessGroupStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS[
+        "changes asked at once are each all-or-nothing: a refused one leaves no trace, the others commit with their events, one successor wins"
+      ]?.(fixture, t) as Promise<void>,
       assert.AssertionError,
     );
   });

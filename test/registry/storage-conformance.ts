@@ -474,6 +474,71 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     });
   },
 
+  "changes asked at once are each all-or-nothing: a refused one leaves no trace, the others commit with their events, one successor wins":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const taken = newEnrollment();
+        const predecessor = newEnrollment();
+        await store.enroll(taken);
+        await store.enroll(predecessor);
+        const hashes = [tokenHash(), tokenHash(), tokenHash()] as const;
+        for (const hash of hashes) {
+          await store.createToken({ hash, label: null, createdAt: at(0), expiresAt: at(3600) });
+        }
+        const before = await store.eventsSince(0);
+        const fresh = [
+          newEnrollment({ at: at(5), tokenHash: hashes[0] }),
+          newEnrollment({ at: at(5), tokenHash: hashes[2] }),
+        ];
+        // Spends its token, then finds its handle taken: the spend must not stay.
+        const clash = { ...newEnrollment({ at: at(5), tokenHash: hashes[1] }), handle: taken.handle };
+        const successors = [
+          newSuccession(predecessor.handle, at(6)),
+          newSuccession(predecessor.handle, at(6)),
+        ];
+        // Asked in one breath: a driver that groups them must still keep each to itself.
+        const outcomes = await Promise.allSettled([
+          store.enroll(fresh[0] as Enrollment),
+          store.enroll(clash),
+          store.succeed(successors[0] as Succession),
+          store.succeed(successors[1] as Succession),
+          store.enroll(fresh[1] as Enrollment),
+          store.revoke({ handle: newHandle(), reason: "key-compromise", at: at(7) }),
+        ]);
+        const states = outcomes.map((outcome) =>
+          outcome.status === "fulfilled" ? "ok" : ((outcome.reason as ReidError).code ?? "?"),
+        );
+        assert.deepEqual(
+          [states[0], states[1], states[4], states[5]],
+          ["ok", "device-exists", "ok", "unknown-device"],
+        );
+        assert.deepEqual([states[2], states[3]].sort(), ["device-not-active", "ok"]);
+        assert.equal(
+          (await store.token(hashes[1] as Uint8Array))?.usedAt,
+          null,
+          "a refused enrollment spent its token",
+        );
+        assert.equal((await store.device(taken.handle))?.publicKey.length, taken.publicKey.length);
+        const winner = states[2] === "ok" ? successors[0] : successors[1];
+        const loser = states[2] === "ok" ? successors[1] : successors[0];
+        assert.equal((await store.device(predecessor.handle))?.successor, winner?.handle);
+        assert.equal(await store.device(loser?.handle as string), null);
+        assert.equal(await store.certificate(loser?.certificate.serial as string), null);
+        const events = (await store.eventsSince(0)).slice(before.length);
+        assert.deepEqual(
+          events.map((event) => [event.type, event.handle]).sort(),
+          [
+            ["enrolled", fresh[0]?.handle],
+            ["enrolled", fresh[1]?.handle],
+            ["succeeded", winner?.handle],
+          ].sort(),
+        );
+        for (const [index, event] of events.entries()) {
+          assert.equal(event.sequence, (before.at(-1)?.sequence ?? 0) + index + 1, "events have a gap");
+        }
+      });
+    },
+
   "operator tokens are known by their hash only": async (fixture) => {
     await withStore(fixture, async (store) => {
       const hash = tokenHash("operator secret");

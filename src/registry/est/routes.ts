@@ -5,7 +5,7 @@ import * as x509 from "@peculiar/x509";
 import { type Context, Hono } from "hono";
 import { AuthError, ReidError, UsageError } from "../../errors.js";
 import { bodyLimit, TooLarge } from "../../http/body.js";
-import { base64Body, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "../../http/est-wire.js";
+import { base64Body, certsOnlyDer, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "../../http/est-wire.js";
 import { shorten } from "../../http/schema.js";
 import { toWire } from "../../http/wire.js";
 import { operatorRoutes } from "../api/routes.js";
@@ -59,7 +59,7 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   const app = new Hono();
   answerErrors(app, options.report ?? (() => {}));
 
-  app.get(`${EST}/cacerts`, (c) => certsOnly(c, [signer.certificate]));
+  app.get(`${EST}/cacerts`, (c) => certsOnly(c, [new Uint8Array(signer.certificate.rawData)]));
   // No attributes are asked of a CSR beyond what §10.7 checks: RFC 7030 §4.5.2's 204.
   app.get(`${EST}/csrattrs`, (c) => c.body(null, 204));
 
@@ -69,8 +69,8 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     // Looked at first so a guesser gets 401 whatever it sends; spent only by the enrollment itself.
     const token = await store.token(tokenHash);
     if (!token || token.usedAt !== null || token.expiresAt <= at.toISOString()) throw tokenRefused();
-    const request = await checkRequest(await requestBody(c));
-    const certificate = await issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
+    const request = checkRequest(await requestBody(c));
+    const certificate = issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
     await store.enroll({
       handle: request.handle,
       publicKey: request.publicKey,
@@ -78,26 +78,26 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
       tokenHash,
       at: at.toISOString(),
     });
-    return certsOnly(c, [new x509.X509Certificate(certificate.der)]);
+    return certsOnly(c, [certificate.der]);
   });
 
   app.post(`${EST}/simplereenroll`, bodyLimit(MAX_BODY_BYTES), async (c) => {
     const current = await clientCertificate(c, store);
     const device = await store.device(current.handle);
     if (device?.status !== "active") throw deviceNotActive(current.handle, device?.status ?? "gone");
-    const request = await checkRequest(await requestBody(c));
+    const request = checkRequest(await requestBody(c));
     if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
       throw handleMismatch("a renewal keeps the device's handle and key: this request changes them");
     }
     const at = now();
-    const certificate = await issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
+    const certificate = issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
     await store.renew({
       handle: device.handle,
       certificate,
       previous: current.serial,
       at: at.toISOString(),
     });
-    return certsOnly(c, [new x509.X509Certificate(certificate.der)]);
+    return certsOnly(c, [certificate.der]);
   });
 
   successionRoutes(app, { store, signer, crlUrl: options.crlUrl, origins: options.origins ?? [], now });
@@ -109,9 +109,8 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
 }
 
 /** RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters. */
-function certsOnly(c: Context, certificates: readonly x509.X509Certificate[]): Response {
-  const der = new Uint8Array(new x509.X509Certificates([...certificates]).export("raw"));
-  return c.body(base64Body(der), 200, {
+function certsOnly(c: Context, certificates: readonly Uint8Array[]): Response {
+  return c.body(base64Body(certsOnlyDer(certificates)), 200, {
     "content-type": PKCS7_CERTS_ONLY,
     "content-transfer-encoding": "base64",
   });

@@ -5,6 +5,7 @@ import {
   type DatabaseConnection,
   Kysely,
   Migrator,
+  type SqliteDatabase,
   SqliteDialect,
   SqliteDriver,
 } from "kysely";
@@ -42,7 +43,9 @@ export async function openSqliteRegistry(path: string, options: SqliteOptions = 
     database.close();
     throw translateSqliteError(error);
   }
-  const db = new Kysely<RegistrySchema>({ dialect: new ImmediateSqliteDialect({ database }) });
+  const db = new Kysely<RegistrySchema>({
+    dialect: new ImmediateSqliteDialect({ database: preparedOnce(database) }),
+  });
   try {
     await migrate(db);
   } catch (error) {
@@ -120,6 +123,30 @@ export function translateSqliteError(error: unknown): unknown {
     return registryFailure(`the registry database cannot be read or written: ${text}`);
   }
   return error;
+}
+
+/** Enough for every statement the store makes; a bound all the same, should one ever vary. */
+const MAX_STATEMENTS = 256;
+
+/**
+ * The database as kysely's driver sees it, with each statement prepared once: the driver asks
+ * better-sqlite3 to prepare every query anew, which costs more than running most of them. The
+ * driver hands its one connection to one query at a time, so a statement is never in use twice.
+ */
+function preparedOnce(database: Database.Database): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = database.prepare(sql);
+        if (statements.size >= MAX_STATEMENTS) statements.clear();
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /**
