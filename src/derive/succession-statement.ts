@@ -1,7 +1,7 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
 import { UsageError } from "../errors.js";
 import type { DerivedKeys } from "./derivation.js";
 import { handleOf } from "./derivation.js";
+import type { SigningKey } from "./public-key.js";
 import { type SigningAlgorithm, sign, verify, verifyWith } from "./signature.js";
 
 /**
@@ -164,35 +164,6 @@ export function countersigned(statement: Uint8Array, signature: Uint8Array): Uin
   return out;
 }
 
-/** A statement's signing key: its algorithm, raw bytes and KeyObject. */
-export interface StatementKey {
-  readonly algorithm: SigningAlgorithm;
-  readonly publicKey: Uint8Array;
-  readonly key: KeyObject;
-}
-
-/** The algorithm and raw public key of a SubjectPublicKeyInfo (DER); null for any other key. */
-export function spkiKey(spki: Uint8Array): StatementKey | null {
-  let key: KeyObject;
-  let jwk: { crv?: string; x?: string; y?: string };
-  try {
-    key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-    jwk = key.export({ format: "jwk" });
-  } catch {
-    return null;
-  }
-  const bytes = (text: string | undefined) => Buffer.from(text ?? "", "base64url");
-  if (jwk.crv === "Ed25519") return { algorithm: "ed25519", publicKey: new Uint8Array(bytes(jwk.x)), key };
-  if (jwk.crv === "P-256") {
-    return {
-      algorithm: "p256",
-      publicKey: new Uint8Array(Buffer.concat([Buffer.from([4]), bytes(jwk.x), bytes(jwk.y)])),
-      key,
-    };
-  }
-  return null;
-}
-
 /**
  * The two checks of a succession's signatures: the old key (`predecessorKey`, of `algorithm`) over
  * the statement, and the statement's new key of the same algorithm over the statement and that
@@ -202,7 +173,7 @@ export function verifySuccession(
   bytes: Uint8Array,
   statement: SuccessionStatement,
   signatures: { readonly signature: Uint8Array; readonly countersignature: Uint8Array },
-  predecessor: StatementKey,
+  predecessor: SigningKey,
 ): { readonly signature: boolean; readonly countersignature: boolean } {
   const incoming = rawKeys(statement)[predecessor.algorithm];
   return {

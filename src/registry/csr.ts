@@ -1,6 +1,7 @@
-import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { type KeyObject, verify } from "node:crypto";
 import * as asn1js from "asn1js";
 import { handleOf } from "../derive/derivation.js";
+import { type SigningKey, spkiKey } from "../derive/public-key.js";
 import { AuthError, type ReidError, UsageError } from "../errors.js";
 import type { CertifiedKey } from "./issue.js";
 
@@ -35,7 +36,7 @@ export function handleMismatch(message: string): ReidError {
 export function checkRequest(der: Uint8Array): CheckedRequest {
   const request = readRequest(der);
   if (request === null) throw badRequest("the body is not a PKCS#10 certificate request");
-  const key = keyOf(request.publicKey);
+  const key = spkiKey(request.publicKey);
   if (key === null) throw badRequest("the request's key is neither Ed25519 nor P-256");
   const expected = key.algorithm === "ed25519" ? ID_ED25519 : ID_ECDSA_WITH_SHA256;
   if (request.signatureAlgorithm !== expected || !verifies(key, request.signed, request.signature)) {
@@ -48,7 +49,13 @@ export function checkRequest(der: Uint8Array): CheckedRequest {
   if (key.algorithm === "ed25519" && handle !== handleOf(request.keyBits)) {
     throw handleMismatch(`CN ${handle} is not the handle of the request's Ed25519 key`);
   }
-  return { handle, publicKey: request.publicKey, keyBits: request.keyBits, ...key };
+  return {
+    handle,
+    publicKey: request.publicKey,
+    keyBits: request.keyBits,
+    algorithm: key.algorithm,
+    key: key.key,
+  };
 }
 
 interface ReadRequest {
@@ -119,22 +126,8 @@ function commonNamesOf(name: unknown): string[] | null {
   return names;
 }
 
-function keyOf(spki: Uint8Array): Pick<CheckedRequest, "algorithm" | "key"> | null {
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
-  } catch {
-    return null;
-  }
-  if (key.asymmetricKeyType === "ed25519") return { algorithm: "ed25519", key };
-  if (key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") {
-    return { algorithm: "p256", key };
-  }
-  return null;
-}
-
 /** Ed25519 over the bytes; ECDSA with SHA-256 for P-256 (a DER signature). */
-function verifies(key: Pick<CheckedRequest, "algorithm" | "key">, signed: Uint8Array, signature: Uint8Array) {
+function verifies(key: SigningKey, signed: Uint8Array, signature: Uint8Array): boolean {
   try {
     return verify(key.algorithm === "ed25519" ? null : "sha256", signed, key.key, signature);
   } catch {

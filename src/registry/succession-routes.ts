@@ -1,13 +1,13 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import type { Context, Hono } from "hono";
+import { spkiKey } from "../derive/public-key.js";
 import { verifyWith } from "../derive/signature.js";
 import {
   namesItsKey,
   parseStatement,
   rawKeys,
   type Statement,
-  spkiKey,
   verifySuccession,
 } from "../derive/succession-statement.js";
 import { AuthError, ReidError, StateError, UsageError } from "../errors.js";
@@ -221,7 +221,7 @@ function badSignature(message: string): ReidError {
 }
 
 function pemOf(der: Uint8Array): string {
-  return new x509.X509Certificate(der).toString("pem");
+  return x509.PemConverter.encode(der.slice().buffer, "CERTIFICATE");
 }
 
 /** A refusal as one line of JSON with its status; failures that are reid's own go to the app's handler (500). */

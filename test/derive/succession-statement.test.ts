@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { verify as nodeVerify } from "node:crypto";
+import { createPublicKey, ECDH, verify as nodeVerify } from "node:crypto";
 import { describe, test } from "node:test";
 import { deriveAll } from "../../src/derive/derivation.js";
-import { publicKeyObject, publicKeySpki } from "../../src/derive/public-key.js";
+import { publicKeyObject, publicKeySpki, spkiKey } from "../../src/derive/public-key.js";
 import type { SigningAlgorithm } from "../../src/derive/signature.js";
 import {
   countersigned,
@@ -12,7 +12,6 @@ import {
   publicKeysOf,
   type SuccessionStatement,
   signStatement,
-  spkiKey,
   verifySuccession,
 } from "../../src/derive/succession-statement.js";
 
@@ -168,5 +167,19 @@ describe("the statement's signatures", () => {
     );
     assert.equal(spkiKey(publicKeySpki("x25519", outgoing.x25519.publicKey)), null);
     assert.equal(spkiKey(new Uint8Array([1, 2, 3])), null);
+    // P-256 as a compressed point; a point off the curve; trailing bytes after the key.
+    const p256 = publicKeySpki("p256", outgoing.p256.publicKey);
+    const point = ECDH.convertKey(outgoing.p256.publicKey, "prime256v1", undefined, undefined, "compressed");
+    const compressedSpki = Buffer.concat([
+      Buffer.from("3039301306072a8648ce3d020106082a8648ce3d030107032200", "hex"),
+      point as Buffer,
+    ]);
+    assert.ok(createPublicKey({ key: compressedSpki, format: "der", type: "spki" }), "openssl reads it");
+    assert.equal(spkiKey(compressedSpki), null);
+    const offCurve = Buffer.from(p256);
+    offCurve[offCurve.length - 1] = (offCurve[offCurve.length - 1] as number) ^ 1;
+    assert.equal(spkiKey(offCurve), null);
+    assert.equal(spkiKey(new Uint8Array([...p256, 0])), null);
+    assert.deepEqual(spkiKey(p256)?.publicKey, outgoing.p256.publicKey);
   });
 });
