@@ -25,7 +25,15 @@ export class GroupCommit<DB> {
   private scheduled = false;
   private running = false;
 
-  constructor(private readonly db: Kysely<DB>) {}
+  /**
+   * `durable`, when the database's commit returns before the disk has it (SQLite with
+   * synchronous=NORMAL): resolves once all committed so far is on disk. A group is answered only
+   * then, while the next group already runs.
+   */
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly durable: () => Promise<void> = async () => {},
+  ) {}
 
   run<T>(task: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -64,6 +72,7 @@ export class GroupCommit<DB> {
         // Alone, the transaction is its savepoint.
         outcomes.push(await settle(() => (batch[0] as Pending<DB>).task(trx as Transaction<DB>)));
         if (!outcomes[0]?.ok) {
+          // Nothing was written: refused at once, no disk to wait for.
           await trx.rollback().execute();
           (batch[0] as Pending<DB>).reject(outcomes[0]?.value);
           return;
@@ -84,11 +93,17 @@ export class GroupCommit<DB> {
       for (const pending of batch) pending.reject(error);
       return;
     }
-    for (const [index, pending] of batch.entries()) {
-      const outcome = outcomes[index] as Outcome;
-      if (outcome.ok) pending.resolve(outcome.value);
-      else pending.reject(outcome.value);
-    }
+    const answer = () => {
+      for (const [index, pending] of batch.entries()) {
+        const outcome = outcomes[index] as Outcome;
+        if (outcome.ok) pending.resolve(outcome.value);
+        else pending.reject(outcome.value);
+      }
+    };
+    // Not awaited: the next group need not wait for this one's disk.
+    this.durable().then(answer, (error: unknown) => {
+      for (const pending of batch) pending.reject(error);
+    });
   }
 
   /** One change of a group in its savepoint: what it wrote stays only if it did not throw. */

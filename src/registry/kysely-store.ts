@@ -54,11 +54,16 @@ export class KyselyRegistryStore implements RegistryStore {
   /** Protected: a test puts a group commit known to be wrong in its place. */
   protected group: GroupCommit<RegistrySchema>;
 
+  /**
+   * `durable`: a driver whose commit returns before the disk has it (SQLite's, §10.3) says here
+   * when all committed so far is on disk; every write is answered only then.
+   */
   constructor(
     private readonly db: Kysely<RegistrySchema>,
     private readonly translate: (error: unknown) => unknown,
+    private readonly durable: () => Promise<void> = async () => {},
   ) {
-    this.group = new GroupCommit(db);
+    this.group = new GroupCommit(db, durable);
   }
 
   async enroll(enrollment: Enrollment): Promise<RegistryEvent> {
@@ -254,7 +259,7 @@ export class KyselyRegistryStore implements RegistryStore {
     checkHash(token.hash);
     checkTime(token.createdAt);
     checkTime(token.expiresAt);
-    return this.guard(async () => {
+    return this.written(async () => {
       await this.db
         .insertInto("enrollment_tokens")
         .values({
@@ -271,7 +276,7 @@ export class KyselyRegistryStore implements RegistryStore {
   async consumeToken(hash: Uint8Array, at: string): Promise<EnrollmentToken> {
     checkHash(hash);
     checkTime(at);
-    return this.guard(() => spendToken(this.db, hash, at));
+    return this.written(() => spendToken(this.db, hash, at));
   }
 
   token(hash: Uint8Array): Promise<EnrollmentToken | null> {
@@ -288,7 +293,7 @@ export class KyselyRegistryStore implements RegistryStore {
   async addOperatorToken(hash: Uint8Array, at: string): Promise<void> {
     checkHash(hash);
     checkTime(at);
-    return this.guard(async () => {
+    return this.written(async () => {
       await this.db.insertInto("operator_tokens").values({ hash, created_at: at }).execute();
     });
   }
@@ -314,6 +319,15 @@ export class KyselyRegistryStore implements RegistryStore {
    */
   private change<T>(task: (trx: Transaction<RegistrySchema>) => Promise<T>): Promise<T> {
     return this.guard(() => this.group.run(task));
+  }
+
+  /** A write outside a change's transaction: answered once it is on disk, as a change is. */
+  private written<T>(task: () => Promise<T>): Promise<T> {
+    return this.guard(async () => {
+      const value = await task();
+      await this.durable();
+      return value;
+    });
   }
 
   /** Runs a query; an error of the database becomes reid's (the driver names it), a ReidError stays. */

@@ -32,11 +32,19 @@ export interface ServedRegistry {
   readonly exited: Promise<Finished>;
 }
 
-export async function serveRegistry(dir: string, args: readonly string[] = []): Promise<ServedRegistry> {
+/** `env`: more of the server's environment (a fault shim's, say). */
+export async function serveRegistry(
+  dir: string,
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServedRegistry> {
   const child = spawn(
     process.execPath,
     [REID, "registry", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...args],
-    { env: { PATH: process.env.PATH, HOME: "/nonexistent-home" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   const exited = finished(child);
   let printed = "";

@@ -15,6 +15,7 @@ import { migrationProvider } from "../migrations/index.js";
 import { noRegistry, registryBusy, registryCorrupt, registryFailure } from "../registry-errors.js";
 import type { RegistrySchema } from "../schema.js";
 import type { RegistryStore } from "../store.js";
+import { WalSync } from "./wal-sync.js";
 
 /** "reid" in ASCII: SQLite's application id marks the file as a registry database (docs/spec.md §10.3). */
 const APPLICATION_ID = 0x72656964;
@@ -29,8 +30,9 @@ export interface SqliteOptions {
 
 /**
  * Opens (or makes) the registry's SQLite database at `path` and brings its schema to the newest
- * migration. WAL with synchronous=FULL: a commit is on disk when it returns, power loss included;
- * readers never wait for the writer. One connection per process, which kysely's driver hands to
+ * migration. WAL with synchronous=NORMAL and the WAL fsync'd off the event loop before any write
+ * is answered (wal-sync.ts): what is answered is on disk, power loss included; readers never wait
+ * for the writer. One connection per process, which kysely's driver hands to
  * one query or transaction at a time, so this process has one writer; other processes wait up to
  * the busy timeout. Foreign keys on. docs/spec.md §10.3.
  */
@@ -46,13 +48,32 @@ export async function openSqliteRegistry(path: string, options: SqliteOptions = 
   const db = new Kysely<RegistrySchema>({
     dialect: new ImmediateSqliteDialect({ database: preparedOnce(database) }),
   });
+  const wal = new WalSync(`${path}-wal`);
   try {
     await migrate(db);
+    // What the migrations wrote is on disk before anything is built on it.
+    await wal.durable();
   } catch (error) {
+    wal.close();
     await db.destroy();
     throw error;
   }
-  return new KyselyRegistryStore(db, translateSqliteError);
+  return new SqliteRegistryStore(db, wal);
+}
+
+/** The store over SQLite, which also lets go of the WAL's descriptor when it closes. */
+class SqliteRegistryStore extends KyselyRegistryStore {
+  constructor(
+    db: Kysely<RegistrySchema>,
+    private readonly wal: WalSync,
+  ) {
+    super(db, translateSqliteError, () => wal.durable());
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.wal.close();
+  }
 }
 
 /** SQLite gives its WAL and shared-memory files the mode of the database file: 0600 from the start. */
@@ -88,7 +109,8 @@ function configure(database: Database.Database, create: boolean, busyTimeoutMs: 
   const mode = database.pragma("journal_mode = WAL", { simple: true });
   if (mode !== "wal")
     throw registryFailure(`the registry database cannot use WAL (journal mode ${String(mode)})`);
-  database.pragma("synchronous = FULL");
+  // The commit's fsync is WalSync's, on the thread pool (§10.3).
+  database.pragma("synchronous = NORMAL");
   database.pragma("foreign_keys = ON");
 }
 
