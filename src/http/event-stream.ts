@@ -36,3 +36,24 @@ export function readEvents(body: Readable, onEvent: (event: ServerSentEvent) => 
     for (const event of events) onEvent(event);
   });
 }
+
+/**
+ * The whole events of a text/event-stream body (comments too), read only as the caller takes
+ * them: a reader slower than the server leaves the rest in the socket, not in memory. It ends
+ * when the body does and throws what broke it (a cut connection), or `tooLarge()` once an event
+ * grows past `maxEvent` characters without ending.
+ */
+export async function* streamedEvents(
+  body: Readable,
+  maxEvent: number,
+  tooLarge: () => Error,
+): AsyncGenerator<ServerSentEvent> {
+  let buffer = "";
+  body.setEncoding("utf8");
+  for await (const chunk of body) {
+    const { events, rest } = splitEvents(buffer + (chunk as string));
+    if (rest.length > maxEvent) throw tooLarge();
+    buffer = rest;
+    yield* events;
+  }
+}

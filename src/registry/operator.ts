@@ -1,3 +1,4 @@
+import { type FollowOptions, pollEvents } from "./follow.js";
 import { registryCorrupt, unknownDevice } from "./registry-errors.js";
 import type { RevocationReason } from "./revocation.js";
 import type { DeviceQuery, RegistryStore } from "./store.js";
@@ -26,6 +27,8 @@ export interface Operator {
   revoke(handle: string, reason: RevocationReason): Promise<RevokedView>;
   /** Up to `limit` events after sequence `after`, oldest first. */
   events(after: number, limit: number): Promise<EventView[]>;
+  /** The events after `after`, then each as it commits, until `options.until` is aborted. */
+  follow(after: number, options: FollowOptions): AsyncIterable<EventView>;
   /** A new single-use enrollment token (§10.5), the one time it is shown. */
   createToken(ttlSeconds: number, label: string | null): Promise<IssuedToken>;
   close(): Promise<void>;
@@ -73,6 +76,8 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
     },
 
     events: (after, limit) => store.eventsSince(after, limit),
+
+    follow: (after, { until }) => pollEvents((from, limit) => store.eventsSince(from, limit), after, until),
 
     createToken: (ttlSeconds, label) => issueEnrollmentToken(store, { ttlSeconds, label, now: now() }),
 

@@ -215,7 +215,13 @@ export function follower(args: readonly string[]) {
     },
     async stop(signal: NodeJS.Signals) {
       child.kill(signal);
+      return this.ended();
+    },
+    /** Its exit, once it ends by itself; one that runs on for 30 s more is killed. */
+    async ended() {
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
       const end = await exited;
+      clearTimeout(deadline);
       return { ...end, stderr, lines: seen.length };
     },
     kill() {
