@@ -10,8 +10,15 @@ import {
   type DeviceView,
   deviceView,
   type EventView,
+  flagView,
   type RevokedView,
 } from "./views.js";
+
+/**
+ * A report shows this many flags at most, the newest: a key used against its chain again and
+ * again is one finding, and `registry events` has them all.
+ */
+export const REPORT_FLAGS = 100;
 
 /**
  * What the operator's commands ask of a registry (docs/spec.md §10.6), in pages and plain views:
@@ -51,6 +58,10 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
           `device ${handle}'s certificate ${device.certificateSerial} is not in the registry`,
         );
       }
+      const flags = await store.flags(
+        chain.map((link) => link.handle),
+        REPORT_FLAGS + 1,
+      );
       return {
         device: { ...deviceView(device), publicKey: Buffer.from(device.publicKey).toString("base64") },
         certificate: certificateView(certificate),
@@ -61,6 +72,8 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
           updatedAt,
           asked: link === handle,
         })),
+        flags: flags.slice(-REPORT_FLAGS).map(flagView),
+        earlierFlags: flags.length > REPORT_FLAGS,
       };
     },
 

@@ -99,6 +99,29 @@ function randomHex(bytes: number): string {
 }
 
 /**
+ * One device reset `length - 1` times: its first identity enrolled and each next one succeeding
+ * the one before, `step` seconds apart from `start`. The identities, first first.
+ */
+export async function enrollChain(
+  store: RegistryStore,
+  authority: Authority,
+  length: number,
+  start = 0,
+  step = 100,
+): Promise<Identity[]> {
+  const chain: Identity[] = [];
+  for (let i = 0; i < length; i++) {
+    const at = time(start + i * step);
+    const identity = await authority.issue(at);
+    const predecessor = chain[i - 1]?.handle;
+    if (predecessor) await store.succeed({ ...identity, predecessor, at });
+    else await store.enroll({ ...identity, at });
+    chain.push(identity);
+  }
+  return chain;
+}
+
+/**
  * `count` devices enrolled in one transaction with the store's own statements, each with its event;
  * those `revoked(i)` picks are then revoked, as store.revoke does. One real certificate's DER serves
  * them all (only its serial, the key of the certificates table, differs). Returns the handles.
