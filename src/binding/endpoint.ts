@@ -1,8 +1,8 @@
-import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import type { ControlUnit } from "../element/control-unit.js";
 import { describeOsError, UsageError } from "../errors.js";
+import { peerOf } from "../http/address.js";
 import { answerErrors } from "../http/answer.js";
 import { limitedServer } from "../http/limits.js";
 import { serveOperations } from "../http/serve.js";
@@ -26,22 +26,9 @@ export interface DeviceEndpoint {
 export function deviceRoutes(role: DeviceRole): Hono {
   const app = new Hono();
   answerErrors(app);
-  serveOperations(app, DEVICE_MESSAGES, (c) => {
-    // The Node adapter hands every request the connection it came on.
-    const env = c.env as { readonly incoming?: IncomingMessage } | undefined;
-    return role.as(peerAddress(env?.incoming?.socket.remoteAddress));
-  });
+  // A refusal is counted under the peer's address (docs/spec.md §9.5).
+  serveOperations(app, DEVICE_MESSAGES, (c) => role.as(peerOf(c)));
   return app;
-}
-
-/**
- * The peer a refusal is counted under (docs/spec.md §9.5): the address the connection came from,
- * which TCP's handshake makes a stranger own, unlike any handle it claims; an IPv4 address mapped
- * into IPv6 is written as IPv4.
- */
-export function peerAddress(address: string | undefined): string {
-  if (!address) return "unknown";
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
 /**

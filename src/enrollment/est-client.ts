@@ -109,7 +109,8 @@ const TLS_TRUST_CODES = new Set([
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
 ]);
 
-function unreachable(where: string, error: unknown): ReidError {
+/** A request that failed, as the user's error: a TLS certificate the pin refuses, or no registry there. */
+export function unreachable(where: string, error: unknown): ReidError {
   if (error instanceof ReidError) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && TLS_TRUST_CODES.has(code)) {

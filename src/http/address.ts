@@ -1,4 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
+import type { Context } from "hono";
 import { UsageError } from "../errors.js";
 
 /** "HOST:PORT" or "[IPv6]:PORT" split, unchecked beyond its shape; null if it has none. */
@@ -30,4 +32,17 @@ export function parseHostPort(
 /** HOST:PORT, an IPv6 address in brackets. */
 export function joinHostPort(host: string, port: number): string {
   return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The address a request's connection came from, which TCP's handshake makes a stranger own,
+ * unlike any handle it claims (an IPv4 address mapped into IPv6 written as IPv4; "unknown" without
+ * a connection). A proxy in front is what it names.
+ */
+export function peerOf(c: Context): string {
+  // The Node adapter hands every request the connection it came on.
+  const address = (c.env as { readonly incoming?: IncomingMessage } | undefined)?.incoming?.socket
+    .remoteAddress;
+  if (!address) return "unknown";
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }

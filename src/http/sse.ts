@@ -14,6 +14,11 @@ export interface EventFeed<T> {
   subscribe(listener: (item: T) => void, drained: () => Promise<void>): () => void;
   /** The event's name on the stream ("request", "binding"); its data is the item as JSON. */
   name(item: T): string;
+  /**
+   * The event's `id:` line, for a feed that can resume after it (a client sends it back as
+   * Last-Event-ID). None for a feed without history: an id it could not honour would only mislead.
+   */
+  id?(item: T): string;
   /** Ends the stream from the server's side (the daemon closing, a session signed out). */
   readonly until?: AbortSignal;
   /** Asked at every keep-alive: false ends the stream (an expired session). */
@@ -26,7 +31,7 @@ export interface EventFeed<T> {
  * The one event-stream pump: "ready" first, then every item as it happens, a keep-alive comment
  * when idle, until the client leaves or the feed ends. HEAD is answered like GET, without a body:
  * a stream started for it would never be read or aborted, and its subscription would stay for ever.
- * Specified in docs/spec.md §6.6, §8.5.
+ * Specified in docs/spec.md §6.6, §8.5, §10.10.
  */
 export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
   if (c.req.method === "HEAD") return c.body(null, 200, { "content-type": "text/event-stream" });
@@ -69,7 +74,12 @@ export function eventStream<T>(c: Context, feed: EventFeed<T>): Response {
         } else if (next === null) {
           await stream.write(": keep-alive\n\n");
         } else {
-          await stream.writeSSE({ event: feed.name(next), data: JSON.stringify(next) });
+          const id = feed.id?.(next);
+          await stream.writeSSE({
+            event: feed.name(next),
+            data: JSON.stringify(next),
+            ...(id === undefined ? {} : { id }),
+          });
         }
       }
       if (feed.farewell && !stream.aborted) await stream.writeSSE({ event: feed.farewell, data: "{}" });

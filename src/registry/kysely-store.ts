@@ -35,6 +35,7 @@ import type {
 import {
   checkDeviceQuery,
   checkEnrollment,
+  checkFlagQuery,
   checkHandle,
   checkHash,
   checkRenewal,
@@ -252,6 +253,22 @@ export class KyselyRegistryStore implements RegistryStore {
         .limit(limit)
         .execute();
       return rows.map(eventOf);
+    });
+  }
+
+  async flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]> {
+    checkFlagQuery(handles, limit);
+    return this.guard(async () => {
+      // Through the partial index events_flags (migration 0002): only flag rows are read.
+      const rows = await this.db
+        .selectFrom("events")
+        .selectAll()
+        .where("type", "=", "fork-refused")
+        .where("handle", "in", handles)
+        .orderBy("sequence", "desc")
+        .limit(limit)
+        .execute();
+      return rows.reverse().map(eventOf);
     });
   }
 

@@ -1,3 +1,4 @@
+import { type FollowOptions, pollEvents } from "./follow.js";
 import { registryCorrupt, unknownDevice } from "./registry-errors.js";
 import type { RevocationReason } from "./revocation.js";
 import type { DeviceQuery, RegistryStore } from "./store.js";
@@ -9,8 +10,15 @@ import {
   type DeviceView,
   deviceView,
   type EventView,
+  flagView,
   type RevokedView,
 } from "./views.js";
+
+/**
+ * A report shows this many flags at most, the newest: a key used against its chain again and
+ * again is one finding, and `registry events` has them all.
+ */
+export const REPORT_FLAGS = 100;
 
 /**
  * What the operator's commands ask of a registry (docs/spec.md §10.6), in pages and plain views:
@@ -26,6 +34,8 @@ export interface Operator {
   revoke(handle: string, reason: RevocationReason): Promise<RevokedView>;
   /** Up to `limit` events after sequence `after`, oldest first. */
   events(after: number, limit: number): Promise<EventView[]>;
+  /** The events after `after`, then each as it commits, until `options.until` is aborted. */
+  follow(after: number, options: FollowOptions): AsyncIterable<EventView>;
   /** A new single-use enrollment token (§10.5), the one time it is shown. */
   createToken(ttlSeconds: number, label: string | null): Promise<IssuedToken>;
   close(): Promise<void>;
@@ -48,6 +58,10 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
           `device ${handle}'s certificate ${device.certificateSerial} is not in the registry`,
         );
       }
+      const flags = await store.flags(
+        chain.map((link) => link.handle),
+        REPORT_FLAGS + 1,
+      );
       return {
         device: { ...deviceView(device), publicKey: Buffer.from(device.publicKey).toString("base64") },
         certificate: certificateView(certificate),
@@ -58,6 +72,8 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
           updatedAt,
           asked: link === handle,
         })),
+        flags: flags.slice(-REPORT_FLAGS).map(flagView),
+        earlierFlags: flags.length > REPORT_FLAGS,
       };
     },
 
@@ -73,6 +89,8 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
     },
 
     events: (after, limit) => store.eventsSince(after, limit),
+
+    follow: (after, { until }) => pollEvents((from, limit) => store.eventsSince(from, limit), after, until),
 
     createToken: (ttlSeconds, label) => issueEnrollmentToken(store, { ttlSeconds, label, now: now() }),
 

@@ -4,6 +4,8 @@ import {
   DEVICE_STATUSES,
   type DeviceQuery,
   type Enrollment,
+  FLAG_QUERY_HANDLES,
+  FLAG_QUERY_LIMIT,
   type NewCertificate,
   type Renewal,
   type Revocation,
@@ -94,4 +96,15 @@ export function checkDeviceQuery(query: DeviceQuery): number {
     throw new UsageError(`bad page limit ${limit}: expected a whole number from 1 to ${DEVICE_PAGE_LIMIT}`);
   }
   return limit;
+}
+
+/** A read of flags: the devices of one chain at most, each a handle, and a page's limit. */
+export function checkFlagQuery(handles: readonly string[], limit: number): void {
+  if (handles.length < 1 || handles.length > FLAG_QUERY_HANDLES) {
+    throw new UsageError(`bad flag query: ${handles.length} devices, expected 1 to ${FLAG_QUERY_HANDLES}`);
+  }
+  for (const handle of handles) checkHandle(handle);
+  if (!Number.isInteger(limit) || limit < 1 || limit > FLAG_QUERY_LIMIT) {
+    throw new UsageError(`bad flag limit ${limit}: expected a whole number from 1 to ${FLAG_QUERY_LIMIT}`);
+  }
 }

@@ -86,6 +86,10 @@ export interface Succession {
   readonly evidence?: Readonly<Record<string, string>>;
 }
 
+/** The most identities one read of flags covers: a whole succession chain (succession.ts). */
+export const FLAG_QUERY_HANDLES = 10_000;
+export const FLAG_QUERY_LIMIT = 1000;
+
 /** An event that changes no device: a refusal worth the operator's eye (a fork). */
 export interface Flag {
   readonly type: "fork-refused";
@@ -146,6 +150,11 @@ export interface RegistryStore {
   lastEventSequence(): Promise<number>;
   /** Events with a sequence above `after`, oldest first, at most `limit` (default 1,000). */
   eventsSince(after: number, limit?: number): Promise<RegistryEvent[]>;
+  /**
+   * The newest `limit` flags (1 to FLAG_QUERY_LIMIT) on any of `handles` (1 to FLAG_QUERY_HANDLES
+   * devices: a chain), oldest first.
+   */
+  flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]>;
 
   createToken(token: NewToken): Promise<void>;
   /**

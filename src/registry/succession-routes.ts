@@ -11,6 +11,7 @@ import {
   verifySuccession,
 } from "../derive/succession-statement.js";
 import { AuthError, ReidError, StateError, UsageError } from "../errors.js";
+import { peerOf } from "../http/address.js";
 import { bodyLimit, objectBody } from "../http/body.js";
 import { toWire } from "../http/wire.js";
 import { checkRequest, handleMismatch } from "./csr.js";
@@ -88,7 +89,7 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
   if (predecessor.status !== "active") {
     return (
       (await replay(c, store, predecessor, statement.handle, incoming)) ??
-      fork(options, predecessor, statement.handle)
+      fork(c, options, predecessor, statement.handle)
     );
   }
   const at = options.now();
@@ -109,7 +110,7 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
   } catch (error) {
     // Another successor committed between the read above and this transaction: a fork after all.
     if (error instanceof ReidError && error.code === "device-not-active") {
-      return fork(options, predecessor, statement.handle);
+      return fork(c, options, predecessor, statement.handle);
     }
     throw error;
   }
@@ -155,12 +156,20 @@ async function replay(
   return c.json({ ...body, certificate: pemOf(current.der), serial: current.serial }, 409);
 }
 
-/** A second successor of an identity that is no longer active: refused, and flagged on the predecessor. */
-async function fork(options: SuccessionRoutesOptions, predecessor: Device, handle: string): Promise<never> {
+/**
+ * A second successor of an identity that is no longer active: refused, and flagged on the
+ * predecessor with where the statement came from (a second holder of the old key, or a clone).
+ */
+async function fork(
+  c: Context,
+  options: SuccessionRoutesOptions,
+  predecessor: Device,
+  handle: string,
+): Promise<never> {
   await options.store.flag({
     type: "fork-refused",
     handle: predecessor.handle,
-    data: { successor: handle, status: predecessor.status },
+    data: { successor: handle, status: predecessor.status, source: peerOf(c) },
     at: options.now().toISOString(),
   });
   throw deviceNotActive(predecessor.handle, predecessor.status);

@@ -1,4 +1,11 @@
-import type { CertificateStatus, Device, DeviceStatus, IssuedCertificate, RegistryEvent } from "./store.js";
+import type {
+  CertificateStatus,
+  Device,
+  DeviceStatus,
+  Flag,
+  IssuedCertificate,
+  RegistryEvent,
+} from "./store.js";
 
 /**
  * What the operator's commands answer, as plain JSON (docs/spec.md §10.6): the CLI prints these
@@ -33,12 +40,34 @@ export interface ChainLink {
   readonly asked: boolean;
 }
 
+/**
+ * A flag on an identity of the chain (docs/spec.md §10.9): a second successor refused. What the
+ * registry did not record (flags from before it recorded the source) is null.
+ */
+export interface FlagView {
+  readonly sequence: number;
+  readonly type: Flag["type"];
+  /** The identity flagged: the one a second successor was refused. */
+  readonly handle: string;
+  readonly at: string;
+  /** The new handle the refused statement named. */
+  readonly successor: string | null;
+  /** The flagged identity's status then: `superseded` or `revoked`. */
+  readonly status: string | null;
+  /** The address the refused statement came from, as the registry's server saw it. */
+  readonly source: string | null;
+}
+
 export interface DeviceReport {
   /** The device, with its public key (SubjectPublicKeyInfo DER, base64). */
   readonly device: DeviceView & { readonly publicKey: string };
   readonly certificate: CertificateView;
   /** The whole chain, first identity first. */
   readonly chain: readonly ChainLink[];
+  /** The newest flags on any identity of the chain (at most REPORT_FLAGS), oldest first. */
+  readonly flags: readonly FlagView[];
+  /** More flags than these, older: `registry events` lists them all. */
+  readonly earlierFlags: boolean;
 }
 
 export interface RevokedView {
@@ -60,4 +89,21 @@ export function deviceView(device: Device): DeviceView {
 export function certificateView(certificate: IssuedCertificate): CertificateView {
   const { serial, notBefore, notAfter, status, revocationReason, revokedAt } = certificate;
   return { serial, notBefore, notAfter, status, revocationReason, revokedAt };
+}
+
+/** A flag event as the report shows it: its data's words, null where it has none. */
+export function flagView(event: RegistryEvent): FlagView {
+  const word = (name: string) => {
+    const value = event.data[name];
+    return typeof value === "string" ? value : null;
+  };
+  return {
+    sequence: event.sequence,
+    type: event.type as Flag["type"],
+    handle: event.handle,
+    at: event.at,
+    successor: word("successor"),
+    status: word("status"),
+    source: word("source"),
+  };
 }

@@ -10,7 +10,7 @@ import { clientOf, type Exchange, requestFor, type Transport } from "../../src/h
 import { defineOperations, describeOperations, inPath, inQuery, rawBody } from "../../src/http/operation.js";
 import { bytes, flag, hex, list, oneOf, optional, pin, text, whole } from "../../src/http/schema.js";
 import { serveOperations } from "../../src/http/serve.js";
-import type { EventFeed } from "../../src/http/sse.js";
+import { type EventFeed, eventStream } from "../../src/http/sse.js";
 import { fromWire } from "../../src/http/wire.js";
 
 interface Shelf {
@@ -206,6 +206,39 @@ describe("the operation engine", () => {
     assert.match(text, /^event: ready\ndata: \{\}\n\n/);
     assert.match(text, /event: n\ndata: \{"n":1\}\n\n/);
     assert.equal((await app.request("/feed", { method: "HEAD" })).status, 200);
+  });
+
+  test("a feed with ids writes each event's id after its data; one without (the daemon's, the page's) writes none", async () => {
+    const written = async (id?: (item: { n: number }) => string) => {
+      const app = new Hono();
+      app.get("/s", (c) =>
+        eventStream(c, {
+          subscribe: (listener) => {
+            listener({ n: 1 });
+            listener({ n: 2 });
+            return () => {};
+          },
+          name: () => "n",
+          ...(id ? { id } : {}),
+        }),
+      );
+      const reader = ((await app.request("/s")).body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      // Up to the end of the second event, whether or not an id line ends it.
+      while (!/"n":2\}\n(?:id: .*\n)?\n$/.test(text)) {
+        text += Buffer.from((await reader.read()).value ?? []).toString();
+      }
+      await reader.cancel();
+      return text;
+    };
+    assert.equal(
+      await written((item) => String(item.n * 10)),
+      'event: ready\ndata: {}\n\nevent: n\ndata: {"n":1}\nid: 10\n\nevent: n\ndata: {"n":2}\nid: 20\n\n',
+    );
+    assert.equal(
+      await written(),
+      'event: ready\ndata: {}\n\nevent: n\ndata: {"n":1}\n\nevent: n\ndata: {"n":2}\n\n',
+    );
   });
 
   test("a refusal of the server comes back to the client as the error it raised", async () => {

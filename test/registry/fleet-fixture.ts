@@ -99,6 +99,29 @@ function randomHex(bytes: number): string {
 }
 
 /**
+ * One device reset `length - 1` times: its first identity enrolled and each next one succeeding
+ * the one before, `step` seconds apart from `start`. The identities, first first.
+ */
+export async function enrollChain(
+  store: RegistryStore,
+  authority: Authority,
+  length: number,
+  start = 0,
+  step = 100,
+): Promise<Identity[]> {
+  const chain: Identity[] = [];
+  for (let i = 0; i < length; i++) {
+    const at = time(start + i * step);
+    const identity = await authority.issue(at);
+    const predecessor = chain[i - 1]?.handle;
+    if (predecessor) await store.succeed({ ...identity, predecessor, at });
+    else await store.enroll({ ...identity, at });
+    chain.push(identity);
+  }
+  return chain;
+}
+
+/**
  * `count` devices enrolled in one transaction with the store's own statements, each with its event;
  * those `revoked(i)` picks are then revoked, as store.revoke does. One real certificate's DER serves
  * them all (only its serial, the key of the certificates table, differs). Returns the handles.
@@ -215,7 +238,13 @@ export function follower(args: readonly string[]) {
     },
     async stop(signal: NodeJS.Signals) {
       child.kill(signal);
+      return this.ended();
+    },
+    /** Its exit, once it ends by itself; one that runs on for 30 s more is killed. */
+    async ended() {
+      const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
       const end = await exited;
+      clearTimeout(deadline);
       return { ...end, stderr, lines: seen.length };
     },
     kill() {

@@ -1,20 +1,22 @@
 // The operator's API under /v1/ (docs/spec.md §10.10) on a real `reid registry serve`, asked with
 // curl and node:https: each route's answer against what the store holds, every refusal a status and
-// one line of JSON that changes nothing, an event stream that sees another process's revocation and
-// lets go when its client does, and a walk of every route the server has, unauthenticated, that
-// reaches nothing but what EST and the CRL give anyone.
+// one line of JSON that changes nothing, an event stream that sees another process's revocation,
+// lets go when its client does and resumes after the Last-Event-ID a client sends, and a walk of
+// every route the server has, unauthenticated, that reaches nothing but what EST and the CRL give
+// anyone.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { splitEvents } from "../../src/http/event-stream.js";
+import { type ServerSentEvent, splitEvents } from "../../src/http/event-stream.js";
 import { OPERATOR_OPERATIONS } from "../../src/registry/api/operations.js";
 import { CrlCache } from "../../src/registry/crl.js";
 import { registryRoutes } from "../../src/registry/est/routes.js";
 import { loadSigner } from "../../src/registry/issue.js";
 import type { RegistryStore } from "../../src/registry/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
-import type { DeviceView } from "../../src/registry/views.js";
+import type { DeviceView, EventView } from "../../src/registry/views.js";
 import { reidJson, reidOk } from "../helpers/cli.js";
 import { type Answer, curl, newToken, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
 import {
@@ -254,6 +256,24 @@ describe("the operator API (/v1/) on reid registry serve", () => {
       ["bad since", () => api("/v1/events?since=-1"), 400, "usage"],
       ["since too big", () => api("/v1/events?since=9007199254740992"), 400, "usage"],
       ["bad stream since", () => api("/v1/events/stream?since=x"), 400, "usage"],
+      [
+        "bad Last-Event-ID",
+        () => api("/v1/events/stream?since=0", { args: ["-H", "Last-Event-ID: 5x"] }),
+        400,
+        "usage",
+      ],
+      [
+        "empty Last-Event-ID",
+        () => api("/v1/events/stream", { args: ["-H", "Last-Event-ID;"] }),
+        400,
+        "usage",
+      ],
+      [
+        "Last-Event-ID too big",
+        () => api("/v1/events/stream", { args: ["-H", "Last-Event-ID: 9007199254740992"] }),
+        400,
+        "usage",
+      ],
       ["events limit", () => api("/v1/events?limit=5000"), 400, "usage"],
     ];
     await Promise.all(
@@ -363,6 +383,62 @@ describe("the operator API (/v1/) on reid registry serve", () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  test("events/stream: each event's id is its sequence; Last-Event-ID resumes after it, over ?since, as curl sends it", async () => {
+    /** curl -N on the stream until `count` events after ready have come: what it printed, as events. */
+    const streamed = (query: string, resume: string | null, count: number) =>
+      new Promise<ServerSentEvent[]>((resolve, reject) => {
+        const child = spawn("curl", [
+          "-sS",
+          "-N",
+          "--cacert",
+          ca,
+          "-H",
+          `Authorization: Bearer ${token}`,
+          ...(resume === null ? [] : ["-H", `Last-Event-ID: ${resume}`]),
+          `${server.base}/v1/events/stream${query}`,
+        ]);
+        let text = "";
+        const deadline = setTimeout(() => child.kill(), 20_000);
+        child.stdout.setEncoding("utf8");
+        child.stdout.on("data", (chunk: string) => {
+          text += chunk;
+          const { events } = splitEvents(text);
+          if (events.length < 1 + count) return;
+          clearTimeout(deadline);
+          child.kill();
+          // What came after them in the same read is the stream going on: not asked about.
+          resolve(events.slice(0, 1 + count));
+        });
+        child.on("exit", () => reject(new Error(`curl ended with: ${JSON.stringify(text)}`)));
+      });
+    const all = await store.eventsSince(0);
+    assert.ok(all.length >= 6, "the suite's registry has a few events");
+    const sequences = (events: ServerSentEvent[]) =>
+      events.slice(1).map((e) => JSON.parse(e.data ?? "").sequence);
+
+    const whole = await streamed("", null, all.length);
+    assert.deepEqual([whole[0]?.event, whole[0]?.id], ["ready", undefined], "ready is no resume point");
+    for (const event of whole.slice(1)) {
+      const view = JSON.parse(event.data ?? "") as EventView;
+      assert.equal(event.id, String(view.sequence));
+      assert.equal(event.event, view.type);
+    }
+    assert.deepEqual(
+      sequences(whole),
+      all.map((e) => e.sequence),
+    );
+
+    // A browser resuming sends the URL it first asked with the last id it got: the id wins, in
+    // both directions, so it is not the larger of the two.
+    const [third, fifth] = [all[2]?.sequence as number, all[4]?.sequence as number];
+    const resumed = await streamed(`?since=${third}`, String(fifth), 1);
+    assert.deepEqual(sequences(resumed), [all[5]?.sequence]);
+    const earlier = await streamed(`?since=${fifth}`, String(third), 2);
+    assert.deepEqual(sequences(earlier), [all[3]?.sequence, all[4]?.sequence]);
+    // Without the header, ?since as before.
+    assert.deepEqual(sequences(await streamed(`?since=${third}`, null, 1)), [all[3]?.sequence]);
   });
 
   test("unauthenticated, every route the server has reaches only cacerts, csrattrs and the CRL", async () => {

@@ -1,18 +1,19 @@
 // The operator's commands (docs/spec.md §10.6) run as the built CLI against registries made by
 // `reid registry init`, holding devices with certificates from their own CA: the fleet listed in
 // handle order as a table or JSON lines, across more than one page; a device shown with its whole
-// succession chain from any link; a revocation recorded with its certificate and event; events
+// succession chain from any link, and the flags (refused forks) on it; a revocation recorded with its certificate and event; events
 // printed and followed while another process revokes; every refusal one line with its exit and
 // code, leaving the database as it was; and a damaged chain (a loop, a broken link, a chain past
 // the cap) refused instead of walked for ever.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import type { DeviceView } from "../../src/registry/views.js";
+import type { DeviceReport, DeviceView, EventView } from "../../src/registry/views.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   type Authority,
   bulkEnroll,
   databaseRows,
+  enrollChain,
   follower,
   type Identity,
   makeRegistry,
@@ -52,13 +53,7 @@ describe("reid registry devices, show and revoke", () => {
     authority = await registryAuthority(dir);
     const store = await openStore(dir);
     try {
-      for (let i = 0; i < 4; i++) {
-        const identity = await authority.issue(time(i * 100));
-        const predecessor = chain[i - 1]?.handle;
-        if (predecessor) await store.succeed({ ...identity, predecessor, at: time(i * 100) });
-        else await store.enroll({ ...identity, at: time(0) });
-        chain.push(identity);
-      }
+      chain.push(...(await enrollChain(store, authority, 4)));
       for (const [name, at] of [
         ["lone", 10],
         ["spare", 20],
@@ -126,11 +121,14 @@ describe("reid registry devices, show and revoke", () => {
           device: DeviceView & { publicKey: string };
           certificate: Record<string, unknown>;
           chain: { handle: string; status: string; enrolledAt: string; updatedAt: string; asked: boolean }[];
+          flags: unknown[];
+          earlierFlags: boolean;
         }>(["registry", "show", c.handle, "--dir", dir]),
       ),
     );
     for (const [i, report] of reports.entries()) {
       const asked = link(i);
+      assert.deepEqual([report.flags, report.earlierFlags], [[], false], "a chain without flags has none");
       assert.deepEqual(report.device, {
         ...views.get(asked.handle),
         publicKey: Buffer.from(asked.publicKey).toString("base64"),
@@ -528,6 +526,95 @@ describe("reid registry events", () => {
       json.kill();
       text.kill();
     }
+  });
+});
+
+describe("registry show: the flags on a chain", () => {
+  let dir = "";
+  const chain: Identity[] = [];
+  let lone: Identity;
+  const refused: string[] = [];
+
+  before(async () => {
+    dir = await makeRegistry();
+    const authority = await registryAuthority(dir);
+    const store = await openStore(dir);
+    const flag = (handle: string, data: Record<string, string>, at: string) =>
+      store.flag({ type: "fork-refused", handle, data, at });
+    try {
+      chain.push(...(await enrollChain(store, authority, 3)));
+      lone = await authority.issue(time(50));
+      await store.enroll({ ...lone, at: time(50) });
+      // The oldest flag, on the second identity, falls outside the newest 100.
+      await flag(chain[1]?.handle as string, { successor: "f".repeat(32), status: "superseded" }, time(400));
+      for (let i = 0; i < 99; i++) {
+        refused.push(`${String(i).padStart(2, "0")}${"e".repeat(30)}`);
+        const data = { successor: refused[i] as string, status: "superseded", source: "192.0.2.7" };
+        await flag(chain[0]?.handle as string, data, time(500 + i));
+      }
+      // Recorded without where it came from, or without anything: each line says what is known.
+      await flag(chain[1]?.handle as string, { successor: "d".repeat(32), status: "superseded" }, time(700));
+      await flag(lone.handle, {}, time(800));
+    } finally {
+      await store.close();
+    }
+  });
+  after(() => removeRegistry(dir));
+
+  test("the newest 100 on any identity of the chain, oldest first, numbered as the chain; what was not recorded is left out", async () => {
+    const events = jsonLines<EventView>(
+      (await reidOk(["registry", "events", "--json", "--dir", dir])).stdout,
+    );
+    const flags = events.filter((event) => event.type === "fork-refused");
+    assert.equal(flags.length, 102);
+    const report = await reidJson<DeviceReport>([
+      "registry",
+      "show",
+      chain[2]?.handle as string,
+      "--dir",
+      dir,
+    ]);
+    assert.equal(report.earlierFlags, true);
+    assert.deepEqual(
+      report.flags,
+      flags.slice(1, 101).map((event) => ({
+        sequence: event.sequence,
+        type: "fork-refused",
+        handle: event.handle,
+        at: event.at,
+        successor: event.data.successor,
+        status: "superseded",
+        source: event.data.source ?? null,
+      })),
+    );
+
+    const { stdout } = await reidOk(["registry", "show", chain[2]?.handle as string, "--dir", dir]);
+    const lines = stdout.trimEnd().split("\n");
+    const at = lines.indexOf("flags       the newest 100 refused forks (registry events lists all)");
+    assert.ok(lines[at - 1]?.startsWith(`* 3  ${chain[2]?.handle}  active`), stdout);
+    assert.equal(lines.length, at + 101);
+    assert.equal(
+      lines[at + 1],
+      `! 1  ${time(500)}  successor ${refused[0]} refused: identity 1 was already superseded; from 192.0.2.7; event ${flags[1]?.sequence}`,
+    );
+    assert.equal(
+      lines.at(-1),
+      `! 2  ${time(700)}  successor ${"d".repeat(32)} refused: identity 2 was already superseded; event ${flags[100]?.sequence}`,
+    );
+
+    const single = await reidOk(["registry", "show", lone.handle, "--dir", dir]);
+    const tail = [
+      `* 1  ${lone.handle}  active      enrolled ${time(50)}`,
+      "flags       1 refused fork",
+      `! 1  ${time(800)}  a successor refused; event ${flags[101]?.sequence}`,
+      "",
+    ].join("\n");
+    assert.ok(single.stdout.endsWith(tail), single.stdout);
+    const quiet = await reidJson<DeviceReport>(["registry", "show", lone.handle, "--dir", dir]);
+    assert.deepEqual(
+      quiet.flags.map((flag) => [flag.successor, flag.status, flag.source]),
+      [[null, null, null]],
+    );
   });
 });
 

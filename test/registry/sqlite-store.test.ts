@@ -6,7 +6,13 @@ import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import Database from "better-sqlite3";
-import { type ControlledTransaction, Kysely, SqliteDialect, type Transaction } from "kysely";
+import {
+  type CompiledQuery,
+  type ControlledTransaction,
+  Kysely,
+  SqliteDialect,
+  type Transaction,
+} from "kysely";
 import { ExitCode, ReidError } from "../../src/errors.js";
 import { GroupCommit, type Outcome, settle } from "../../src/registry/group-commit.js";
 import {
@@ -144,7 +150,36 @@ class UnconditionalRenewStore extends KyselyRegistryStore {
   }
 }
 
+/** Takes every event of the devices asked for as a flag: enrollments and revocations too. */
+class AnyEventFlagsStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]> {
+    const rows = await this.plain
+      .selectFrom("events")
+      .select("sequence")
+      .where("handle", "in", handles)
+      .orderBy("sequence", "desc")
+      .limit(limit)
+      .execute();
+    const events = await this.eventsSince(0);
+    return events.filter((event) => rows.some((row) => row.sequence === event.sequence));
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
+  test("a driver that reads any event of a chain as a flag", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new AnyEventFlagsStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS[
+        "a flag changes no device; flags(chain) reads the newest flags on any of its devices, oldest first, and no other event"
+      ]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
   test("a driver that ignores a page's limit", async (t) => {
     const fixture = await sqliteFixture(
       t,
@@ -214,8 +249,47 @@ describe("the SQLite file", () => {
     t.after(() => raw.close());
     assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
     const migrations = raw.prepare("SELECT name FROM registry_migrations").all();
-    assert.deepEqual(migrations, [{ name: "0001-initial" }]);
+    assert.deepEqual(migrations, [{ name: "0001-initial" }, { name: "0002-flags-index" }]);
     assert.equal((raw.prepare("SELECT count(*) AS n FROM devices").get() as { n: number }).n, 1);
+  });
+
+  test("a chain's flags are read through the index of flags, not a scan of the log; a database made before it gets it", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    const store = await openSqliteRegistry(path, { create: true });
+    const enrollment = newEnrollment();
+    await store.enroll(enrollment);
+    await store.close();
+    // A registry from before the index: its migration not run.
+    const raw = new Database(path);
+    raw.exec("DROP INDEX events_flags");
+    raw.prepare("DELETE FROM registry_migrations WHERE name = ?").run("0002-flags-index");
+    raw.close();
+    // The query the driver makes, as kysely hands it to SQLite.
+    const queries: CompiledQuery[] = [];
+    const logged = new Kysely<RegistrySchema>({
+      dialect: new SqliteDialect({ database: new Database(path) }),
+      log: (event) => {
+        if (event.level === "query") queries.push(event.query);
+      },
+    });
+    await new KyselyRegistryStore(logged, translateSqliteError).flags([enrollment.handle], 101);
+    await logged.destroy();
+    const query = queries.at(-1) as CompiledQuery;
+    // Asked on a new connection each time: one that knew the schema before may plan with it.
+    const plan = () => {
+      const reader = new Database(path, { readonly: true });
+      try {
+        const steps = reader.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.parameters);
+        return (steps as { detail: string }[]).map((step) => step.detail).join("; ");
+      } finally {
+        reader.close();
+      }
+    };
+    assert.match(plan(), /SCAN events/, "without the index the whole log is read");
+    await (await openSqliteRegistry(path)).close();
+    assert.match(plan(), /SEARCH events USING INDEX events_flags \(handle=\?\)/);
+    assert.doesNotMatch(plan(), /SCAN events/);
   });
 
   test("the database holds its invariants itself: a second use of a token or a superseded device without a successor fails", async (t) => {

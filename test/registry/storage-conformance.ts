@@ -327,6 +327,51 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       });
     },
 
+  "a flag changes no device; flags(chain) reads the newest flags on any of its devices, oldest first, and no other event":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const old = newEnrollment();
+        await store.enroll(old);
+        const next = newSuccession(old.handle, at(10));
+        await store.succeed(next);
+        const other = newEnrollment();
+        await store.enroll(other);
+        const before = await snapshot(store, [old.handle, next.handle]);
+        const flag = (handle: string, i: number) =>
+          store.flag({
+            type: "fork-refused",
+            handle,
+            data: { successor: newHandle(), status: "superseded" },
+            at: at(20 + i),
+          });
+        const made = [await flag(old.handle, 0), await flag(other.handle, 1), await flag(next.handle, 2)];
+        assert.deepEqual(
+          { type: made[0]?.type, handle: made[0]?.handle, at: made[0]?.at },
+          { type: "fork-refused", handle: old.handle, at: at(20) },
+        );
+        const after = await snapshot(store, [old.handle, next.handle]);
+        assert.deepEqual([after.devices, after.asked], [before.devices, before.asked]);
+        const chain = [old.handle, next.handle];
+        assert.deepEqual(await store.flags(chain, 10), [made[0], made[2]]);
+        assert.deepEqual(await store.flags(chain, 1), [made[2]], "not the newest");
+        assert.deepEqual(await store.flags([other.handle], 10), [made[1]]);
+        // Enrollments, successions and revocations are events, not flags.
+        await store.revoke({ handle: other.handle, reason: "retired", at: at(30) });
+        assert.deepEqual(await store.flags([other.handle, newHandle()], 10), [made[1]]);
+        assert.deepEqual(await store.flags([newHandle()], 10), []);
+        await refused(
+          store.flag({ type: "fork-refused", handle: newHandle(), data: {}, at: at(31) }),
+          "unknown-device",
+        );
+        await refused(store.flags([], 10), "usage");
+        await refused(store.flags(["not a handle"], 10), "usage");
+        await refused(store.flags(chain, 0), "usage");
+        await refused(store.flags(chain, 1001), "usage");
+        await refused(store.flags(Array.from({ length: 10_001 }, newHandle), 10), "usage");
+        assert.equal((await store.flags(Array.from({ length: 10_000 }, newHandle), 10)).length, 0);
+      });
+    },
+
   "a revocation revokes the device and its certificate once; unknown devices are refused": async (
     fixture,
   ) => {

@@ -2,9 +2,11 @@
 // with curl as the client and statements made by hand: a succession moves a device to its new
 // handle with a certificate openssl verifies, a retirement revokes it, and every forged, foreign,
 // replayed or malformed statement is refused with its status and one line of JSON, changing
-// nothing (a fork only flags the predecessor).
+// nothing (a fork only flags the predecessor, with the address it came from, and `registry show`
+// shows that flag on the chain, with --dir and --url alike).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { certificationRequest } from "../../src/derive/certificate.js";
@@ -18,6 +20,8 @@ import {
 } from "../../src/derive/succession-statement.js";
 import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
 import type { RegistryStore } from "../../src/registry/store.js";
+import type { DeviceReport } from "../../src/registry/views.js";
+import { reidOk } from "../helpers/cli.js";
 import {
   type Answer,
   curl,
@@ -186,12 +190,57 @@ describe("succession and retirement statements at the registry", () => {
       assert.deepEqual(after.devices, before.devices);
       const flagged = after.events.slice(before.events.length);
       assert.deepEqual(
-        flagged.map((e) => [e.type, e.handle, e.data.successor]),
-        [["fork-refused", old.handle, other.handle]],
+        flagged.map((e) => [e.type, e.handle, e.data.successor, e.data.status, e.data.source]),
+        [["fork-refused", old.handle, other.handle, "superseded", "127.0.0.1"]],
       );
       assert.equal(await store.device(other.handle), null);
     });
   }
+
+  test("registry show shows a refused fork on every identity of the chain, text and JSON, --dir and --url alike", async () => {
+    const [old, next, other] = [newIdentity(), newIdentity(), newIdentity()];
+    await enroll(old, "ed25519");
+    const succession = (to: DerivedKeys) =>
+      successionBody(statementFor(old, to), "ed25519", { signer: old, countersigner: to, csr: to });
+    assert.equal((await post("/v1/succession", await succession(next))).status, 200);
+    const tokenFile = secretFile(root, "operator.token", readFileSync(join(dir, "operator.token")));
+    const remote = ["--url", server.base, "--ca", ca, "--token-file", tokenFile];
+    const show = async (handle: string, where: readonly string[], json = false) =>
+      (await reidOk(["registry", "show", handle, ...where, ...(json ? ["--json"] : [])])).stdout;
+    const unflagged = await show(next.handle, ["--dir", dir]);
+    assert.doesNotMatch(unflagged, /^flags/m);
+
+    assertRefusal(await post("/v1/succession", await succession(other)), 409, "device-not-active");
+    const flag = (await store.eventsSince(0)).find(
+      (e) => e.type === "fork-refused" && e.handle === old.handle,
+    );
+    assert.ok(flag);
+    const report = JSON.parse(await show(next.handle, ["--dir", dir], true)) as DeviceReport;
+    assert.deepEqual(report.flags, [
+      {
+        sequence: flag.sequence,
+        type: "fork-refused",
+        handle: old.handle,
+        at: flag.at,
+        successor: other.handle,
+        status: "superseded",
+        source: "127.0.0.1",
+      },
+    ]);
+    assert.equal(report.earlierFlags, false);
+    const text = await show(next.handle, ["--dir", dir]);
+    assert.equal(
+      text,
+      `${unflagged}flags       1 refused fork\n! 1  ${flag.at}  successor ${other.handle} refused: identity 1 was already superseded; from 127.0.0.1; event ${flag.sequence}\n`,
+    );
+    // The flagged identity shows it too, and the operator's API answers the same report.
+    assert.match(await show(old.handle, ["--dir", dir]), /\nflags {7}1 refused fork\n! 1 {2}/);
+    for (const handle of [old.handle, next.handle]) {
+      for (const json of [false, true]) {
+        assert.equal(await show(handle, remote, json), await show(handle, ["--dir", dir], json));
+      }
+    }
+  });
 
   test("forged, foreign, mismatched and malformed statements are refused, each changing nothing", async () => {
     const [device, next, other] = [newIdentity(), newIdentity(), newIdentity()];

@@ -87,7 +87,9 @@ function follow(t: TestContext, socket: string): Promise<Follower> {
       response.on("data", (chunk: string) => {
         const { events, rest } = splitEvents(buffer + chunk);
         buffer = rest;
-        for (const { event: name, data = "" } of events) {
+        for (const { event: name, data = "", id } of events) {
+          // The daemon keeps no history to resume from: its events carry no id (docs/spec.md §6.6).
+          assert.equal(id, undefined, `an id on the daemon's stream: ${id}`);
           if (name === "ready") resolve(follower);
           if (name !== "request") continue;
           const notification = JSON.parse(data) as Notification;

@@ -52,7 +52,8 @@ export class EventWatch {
 /**
  * The events after `since`, a page at a time, each page read only once the one before is written
  * (a slow client holds one page, not the backlog); then each new one as the watch sees it commit.
- * A failure to read ends the stream.
+ * Each carries its sequence as its id: a client that lost the stream asks again after it
+ * (Last-Event-ID). A failure to read ends the stream.
  */
 export function registryEventFeed(
   store: Pick<RegistryStore, "eventsSince">,
@@ -62,6 +63,7 @@ export function registryEventFeed(
   const ended = new AbortController();
   return {
     name: (event) => event.type,
+    id: (event) => String(event.sequence),
     until: ended.signal,
     subscribe(listener, drained) {
       let stopped = false;

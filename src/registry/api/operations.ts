@@ -141,12 +141,22 @@ export const OPERATOR_OPERATIONS = defineOperations<OperatorApi>()({
       path: "/v1/events/stream",
       owner: false,
       input: { since: inQuery(digits("since", 0, Number.MAX_SAFE_INTEGER)) },
-      output: { events: ["ready", "enrolled", "succeeded", "renewed", "revoked"] },
+      output: { events: ["ready", "enrolled", "succeeded", "renewed", "revoked", "fork-refused"] },
     },
   },
 });
 
-/** The `since` of a stream's query, as the table reads it. */
-export function streamSince(value: string | undefined): number {
-  return (OPERATOR_OPERATIONS.operations.eventStream.input.since.read(value, "since") as number) ?? 0;
+/** A resumed stream's `Last-Event-ID`: the sequence of the last event its client got. */
+const lastEventId = digits("Last-Event-ID", 0, Number.MAX_SAFE_INTEGER);
+
+/**
+ * Where a stream starts: after its `Last-Event-ID` header when it has one (a client resuming,
+ * as a browser's EventSource does with the URL it first asked), else after the query's `since`
+ * (docs/spec.md §10.10). Either one malformed is a usage error.
+ */
+export function streamStart(since: string | undefined, lastEvent: string | undefined): number {
+  const { input } = OPERATOR_OPERATIONS.operations.eventStream;
+  const asked = input.since.read(since, "since") as number | undefined;
+  const resumed = lastEventId.read(lastEvent, "Last-Event-ID") as number | undefined;
+  return resumed ?? asked ?? 0;
 }

@@ -10,7 +10,7 @@ import { storeOperator } from "../operator.js";
 import { DEVICE_PAGE_LIMIT, type RegistryStore } from "../store.js";
 import { DEFAULT_TOKEN_TTL, hashToken, tokenTtlSeconds } from "../tokens.js";
 import { EventWatch, registryEventFeed } from "./event-feed.js";
-import { EVENT_PAGE_LIMIT, OPERATOR_OPERATIONS, type OperatorApi, streamSince } from "./operations.js";
+import { EVENT_PAGE_LIMIT, OPERATOR_OPERATIONS, type OperatorApi, streamStart } from "./operations.js";
 
 /**
  * The operator's API (docs/spec.md §10.10): the fleet, a device's report, revocation, enrollment
@@ -71,7 +71,8 @@ export function operatorRoutes(options: OperatorRoutesOptions): Hono {
   for (const operation of operations.filter(readsBody)) app.on(operation.method, operation.path, jsonOnly);
   serveOperations(app, OPERATOR_OPERATIONS, (c: Context) => ({
     ...api,
-    eventStream: () => registryEventFeed(store, watch, streamSince(c.req.query("since"))),
+    eventStream: () =>
+      registryEventFeed(store, watch, streamStart(c.req.query("since"), c.req.header("last-event-id"))),
   }));
   // Another method on an operator path is refused as the API refuses, in JSON; other paths are
   // left to the server's own 404.

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./0001-initial.js";
+import * as flagsIndex from "./0002-flags-index.js";
 
 /**
  * The registry's migrations, in order, compiled into reid (no directory read at run time, so the
@@ -7,6 +8,7 @@ import * as initial from "./0001-initial.js";
  */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001-initial": initial,
+  "0002-flags-index": flagsIndex,
 };
 
 export const migrationProvider: MigrationProvider = {

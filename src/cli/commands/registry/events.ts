@@ -8,36 +8,38 @@ import { withOperator } from "./operator.js";
 import { REMOTE_OPTIONS } from "./remote.js";
 
 const EVENT_PAGE = 1000;
-/** How often --follow asks for new events: WAL lets it read while another process writes. */
-const POLL_MS = 250;
 
 /**
  * The registry's events after a sequence number, oldest first, a page at a time; with --follow,
- * then each new one as it commits, until SIGINT or SIGTERM (docs/spec.md §10.6).
+ * then each new one as it commits, until SIGINT or SIGTERM (docs/spec.md §10.6): asked of the
+ * database every 250 ms with --dir, read from the registry's event stream with --url.
  */
 export const action: RegistryAction = {
   options: ["dir", ...REMOTE_OPTIONS, "since", "follow"],
   operands: [0, 0],
   async run(context, args) {
-    let after = sequenceNumber(args.text("since"));
+    const after = sequenceNumber(args.text("since"));
     const stop = args.flag("follow") ? stopSignal() : undefined;
     try {
       await withOperator(args, "events", async (operator) => {
         const line = lineWriter(context);
-        do {
-          const listing = pages<EventView, number>(
-            (from) => operator.events(from ?? after, EVENT_PAGE),
-            (event) => event.sequence,
-            after,
-          );
-          for await (const page of listing) {
-            for (const event of page) {
-              if (!(await line(context.json ? JSON.stringify(event) : eventLine(event)))) return;
-              after = event.sequence;
-            }
-            if (stop?.stopped()) return;
+        const print = (event: EventView) => line(context.json ? JSON.stringify(event) : eventLine(event));
+        if (stop) {
+          const lost = (why: string) =>
+            context.stderr.write(`reid: ${why}; following again once it answers\n`);
+          for await (const event of operator.follow(after, { until: stop.signal, lost })) {
+            if (!(await print(event))) return;
           }
-        } while (stop && (await stop.sleep(POLL_MS)));
+          return;
+        }
+        const listing = pages<EventView, number>(
+          (from) => operator.events(from ?? after, EVENT_PAGE),
+          (event) => event.sequence,
+          after,
+        );
+        for await (const page of listing) {
+          for (const event of page) if (!(await print(event))) return;
+        }
       });
     } finally {
       stop?.dispose();
@@ -54,31 +56,14 @@ function sequenceNumber(text: string | undefined): number {
   return sequence;
 }
 
-/** SIGINT and SIGTERM end a follow as a success: it stops at the next page or pause. */
+/** SIGINT and SIGTERM end a follow as a success: it stops at the next page, pause or event. */
 function stopSignal() {
-  let stopped = false;
-  let wake = () => {};
-  const stop = () => {
-    stopped = true;
-    wake();
-  };
+  const stopped = new AbortController();
+  const stop = () => stopped.abort();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   return {
-    stopped: () => stopped,
-    /** Waits `ms`; false once a signal came. */
-    async sleep(ms: number): Promise<boolean> {
-      if (!stopped) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, ms);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      return !stopped;
-    },
+    signal: stopped.signal,
     dispose() {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);

@@ -1,4 +1,11 @@
-import type { ChainLink, DeviceReport, DeviceView, EventView, RevokedView } from "../../../registry/views.js";
+import type {
+  ChainLink,
+  DeviceReport,
+  DeviceView,
+  EventView,
+  FlagView,
+  RevokedView,
+} from "../../../registry/views.js";
 import { rows } from "./action.js";
 
 /**
@@ -47,7 +54,7 @@ export function deviceCount(count: number, status: string | undefined): string {
 }
 
 export function reportText(report: DeviceReport): string {
-  const { device, certificate, chain } = report;
+  const { device, certificate, chain, flags } = report;
   const entries: [string, string][] = [
     ["device", device.handle],
     ["status", device.status],
@@ -62,7 +69,16 @@ export function reportText(report: DeviceReport): string {
   const position = chain.findIndex((link) => link.asked) + 1;
   entries.push(["chain", `${chain.length} identit${chain.length === 1 ? "y" : "ies"}, this is ${position}`]);
   const width = String(chain.length).length;
-  return [rows(entries, 11), ...chain.map((link, i) => chainLine(link, i + 1, width))].join("\n");
+  const lines = [rows(entries, 11), ...chain.map((link, i) => chainLine(link, i + 1, width))];
+  if (flags.length > 0) {
+    const count = `${flags.length} refused fork${flags.length === 1 ? "" : "s"}`;
+    lines.push(
+      rows([["flags", report.earlierFlags ? `the newest ${count} (registry events lists all)` : count]], 11),
+    );
+    const numbers = new Map(chain.map((link, i) => [link.handle, i + 1]));
+    for (const flag of flags) lines.push(flagLine(flag, numbers.get(flag.handle) ?? 0, width));
+  }
+  return lines.join("\n");
 }
 
 /** `* 2  HANDLE  superseded  enrolled TIME  superseded TIME`: `*` marks the device asked about. */
@@ -70,6 +86,20 @@ function chainLine(link: ChainLink, number: number, width: number): string {
   const left = link.status === "active" ? "" : `  ${link.status} ${link.updatedAt}`;
   const mark = link.asked ? "*" : " ";
   return `${mark} ${String(number).padStart(width)}  ${link.handle}  ${link.status.padEnd(10)}  enrolled ${link.enrolledAt}${left}`;
+}
+
+/**
+ * `! 1  TIME  successor HANDLE refused: identity 1 was already superseded; from ADDRESS; event N`,
+ * numbered as the chain's lines; what the registry did not record is left out.
+ */
+function flagLine(flag: FlagView, number: number, width: number): string {
+  const refused = flag.successor === null ? "a successor refused" : `successor ${flag.successor} refused`;
+  const facts = [
+    flag.status === null ? refused : `${refused}: identity ${number} was already ${flag.status}`,
+    ...(flag.source === null ? [] : [`from ${flag.source}`]),
+    `event ${flag.sequence}`,
+  ];
+  return `! ${String(number).padStart(width)}  ${flag.at}  ${facts.join("; ")}`;
 }
 
 export function revokedText(revoked: RevokedView): string {

@@ -31,10 +31,15 @@ async function localOperator(args: RegistryArguments): Promise<Operator> {
 }
 
 async function httpsOperator(url: string, args: RegistryArguments): Promise<Operator> {
-  const [{ remoteRegistry }, { remoteOperator }] = await Promise.all([
+  const [{ remoteRegistry }, { remoteOperator }, { followStream }] = await Promise.all([
     import("./remote.js"),
     import("../../../registry/api/remote.js"),
+    import("./follow-stream.js"),
   ]);
-  const { transport } = await remoteRegistry(url, args, true);
-  return remoteOperator(transport, async () => {});
+  const { target, transport, stream } = await remoteRegistry(url, args, true);
+  return remoteOperator(
+    transport,
+    async () => {},
+    (after, options) => followStream(stream, target.origin.host, after, options),
+  );
 }

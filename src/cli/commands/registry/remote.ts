@@ -1,5 +1,8 @@
+import type { IncomingMessage } from "node:http";
+import { request } from "node:https";
+import type { Readable } from "node:stream";
 import type { Answer, EstTarget } from "../../../enrollment/est-client.js";
-import { UsageError } from "../../../errors.js";
+import { type ReidError, UsageError } from "../../../errors.js";
 import type { Transport } from "../../../http/call.js";
 import { fromWire } from "../../../http/wire.js";
 import { readTextSecret } from "../../key-file.js";
@@ -13,6 +16,10 @@ export const REMOTE_OPTIONS = ["url", "ca", "ca-fingerprint", "token-file"] as c
 const OPERATOR_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 /** A page of 1,000 events with succession evidence is a few MiB at most. */
 const MAX_API_ANSWER = 16 * 2 ** 20;
+/** A refusal instead of a stream is one line of JSON. */
+const MAX_REFUSAL = 64 * 1024;
+/** The server writes a keep-alive comment every 15 s: three missed, and the connection is dead. */
+const STREAM_SILENCE_MS = 45_000;
 
 /** Exactly one of --dir and --url: the registry is asked in one place. */
 export function remoteUrl(args: RegistryArguments, action: string): string | undefined {
@@ -32,7 +39,20 @@ export interface RemoteRegistry {
   readonly target: EstTarget;
   /** Requests to the operator's API with the bearer token, answers as JSON or the registry's error. */
   readonly transport: Transport;
+  /** Opens an event stream of the operator's API with the bearer token. */
+  readonly stream: StreamOpener;
 }
+
+/**
+ * One GET of a text/event-stream path: its body once the registry answers 200 with one, ended
+ * by `signal`. Its refusals are the registry's errors; no connection, a connection silent for
+ * 45 s or an HTTP 5xx (a registry starting or failing) are `registry-unreachable`.
+ */
+export type StreamOpener = (
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  signal: AbortSignal,
+) => Promise<Readable>;
 
 /**
  * The registry at --url, trusted as --ca or --ca-fingerprint says (asked for its CA first, as
@@ -44,7 +64,7 @@ export async function remoteRegistry(
   args: RegistryArguments,
   token: boolean,
 ): Promise<RemoteRegistry> {
-  const [{ registryOrigin, trustedCa }, { exchange }] = await Promise.all([
+  const [{ registryOrigin, trustedCa }, { exchange, unreachable }] = await Promise.all([
     import("../../../enrollment/enroll.js"),
     import("../../../enrollment/est-client.js"),
   ]);
@@ -60,7 +80,58 @@ export async function remoteRegistry(
     });
     return apiAnswer(answer, where);
   };
-  return { target, transport };
+  const stream: StreamOpener = (path, headers, signal) =>
+    new Promise((resolve, reject) => {
+      const outgoing = request(new URL(path, origin), {
+        method: "GET",
+        headers: {
+          accept: "text/event-stream",
+          ...headers,
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
+        ...(target.ca === null ? {} : { ca: target.ca }),
+        minVersion: "TLSv1.2",
+        agent: false,
+        signal,
+        timeout: STREAM_SILENCE_MS,
+      });
+      outgoing.on("response", (incoming) => {
+        const type = String(incoming.headers["content-type"] ?? "");
+        if (incoming.statusCode === 200 && type.startsWith("text/event-stream")) resolve(incoming);
+        else void refusal(incoming, where).then(reject, reject);
+      });
+      outgoing.on("timeout", () =>
+        outgoing.destroy(new Error(`nothing heard for ${STREAM_SILENCE_MS / 1000} s`)),
+      );
+      outgoing.on("error", (error) => reject(unreachable(where, error)));
+      outgoing.end();
+    });
+  return { target, transport, stream };
+}
+
+/** What the registry answered instead of a stream, as the error it is (a 5xx: not serving now). */
+async function refusal(incoming: IncomingMessage, where: string): Promise<ReidError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REFUSAL) break;
+    chunks.push(chunk as Buffer);
+  }
+  const status = incoming.statusCode ?? 0;
+  const body = Buffer.concat(chunks);
+  const { RegistryProtocolError, RegistryUnreachableError } = await import(
+    "../../../enrollment/est-client.js"
+  );
+  if (status >= 500) {
+    return new RegistryUnreachableError(`the registry at ${where} answered HTTP ${status}${said(body)}`);
+  }
+  try {
+    await apiAnswer({ status, type: "", body }, where);
+  } catch (error) {
+    return error as ReidError;
+  }
+  return new RegistryProtocolError(`the registry at ${where} answered HTTP ${status}, not an event stream`);
 }
 
 function operatorToken(file: string | undefined): string {
@@ -88,8 +159,13 @@ async function apiAnswer(answer: Answer, where: string): Promise<unknown> {
   const error = (parsed as { error?: { code?: unknown } } | null)?.error;
   if (typeof error?.code === "string") throw fromWire(parsed, answer.status);
   const { RegistryProtocolError } = await import("../../../enrollment/est-client.js");
-  const said = answer.body.toString("utf8").split("\n")[0]?.slice(0, 200).trim() ?? "";
   throw new RegistryProtocolError(
-    `the registry at ${where} answered HTTP ${answer.status}${said ? `: ${said}` : ""}`,
+    `the registry at ${where} answered HTTP ${answer.status}${said(answer.body)}`,
   );
+}
+
+/** `: ` and the first line of an answer that is not the API's, for the message; nothing if empty. */
+function said(body: Buffer): string {
+  const line = body.toString("utf8").split("\n")[0]?.slice(0, 200).trim() ?? "";
+  return line ? `: ${line}` : "";
 }
