@@ -4,28 +4,23 @@
 // refusals: no user verification, a replayed or misdirected assertion, a wrong PIN. What the page
 // claims is checked against the element through the CLI (reid status/log go through the daemon).
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, CDPSession, Page } from "playwright-core";
 import { reidOk } from "../helpers/cli.js";
 import {
-  ARTIFACTS,
   auditLog,
   launch,
   PIN,
+  screenshot,
   serveWeb,
   setPin,
   status,
   virtualAuthenticator,
   type WebDaemon,
 } from "./helpers.js";
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
 
 async function message(page: Page, pattern: RegExp): Promise<string> {
   await page.waitForFunction(

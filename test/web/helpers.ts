@@ -23,10 +23,16 @@ const CHROMIUM_ARGS = [
   "--no-first-run",
 ];
 
-/** Debian's Chromium, headless, driven by playwright-core. */
-export async function launch(): Promise<Browser> {
+/** Debian's Chromium, headless, driven by playwright-core; `args` are Chromium's own (a pin, say). */
+export async function launch(args: readonly string[] = []): Promise<Browser> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-system-deps as root`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args] });
+}
+
+/** A full-page screenshot of `page` into ARTIFACTS as NAME.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
 /**

@@ -13,6 +13,7 @@ import { operatorRoutes } from "../api/routes.js";
 import type { CrlCache } from "../crl.js";
 import { checkRequest, handleMismatch } from "../csr.js";
 import { issueDeviceCertificate, type Signer } from "../issue.js";
+import { operatorPage } from "../page/page.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store.js";
 import { successionRoutes } from "../succession-routes.js";
@@ -107,6 +108,7 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   );
   const handlers = operatorHandlers(store, now);
   app.route("/", operatorRoutes({ store, handlers, report: options.report }));
+  app.route("/", operatorPage({ store, handlers, origins: options.origins ?? [], report: options.report }));
   return app;
 }
 
