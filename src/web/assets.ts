@@ -17,6 +17,7 @@ export const WEBAUTHN_SCRIPT = "/vendor/simplewebauthn-browser.js";
 export function loadAssets(): Assets {
   const assets = loadStaticFiles(
     { source: "src/web/static", bundled: "static", what: "the owner's page" },
+    "/",
     PAGE_FILES,
   );
   assets.set(WEBAUTHN_SCRIPT, {

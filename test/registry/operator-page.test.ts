@@ -4,7 +4,7 @@
 // pin, nothing wider. What the page claims is checked against the registry through the CLI.
 import assert from "node:assert/strict";
 import { createHash, X509Certificate } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { reidJson, reidOk } from "../helpers/cli.js";
 import { enrolledElement, registryForSuite } from "../helpers/registry.js";
-import { launch, screenshot } from "../web/helpers.js";
+import { inlineScriptRuns, launch, screenshot } from "../web/helpers.js";
 import { bulkEnroll, registryAuthority } from "./fleet-fixture.js";
 
 /** What a callback run in the page touches (the project's tsconfig has no DOM lib). */
@@ -20,8 +20,6 @@ interface PageGlobals {
   readonly document: {
     readonly cookie: string;
     readonly documentElement: { readonly scrollWidth: number; readonly clientWidth: number };
-    readonly body: { append(node: unknown): void };
-    createElement(tag: string): { textContent: string | null };
   };
   readonly localStorage: { readonly length: number };
   readonly sessionStorage: { readonly length: number };
@@ -30,7 +28,6 @@ interface PageGlobals {
     readonly outlineStyle: string;
     readonly outlineWidth: string;
   };
-  readonly injected?: boolean;
 }
 
 interface Report {
@@ -168,13 +165,7 @@ describe("the operator's page in Chromium", () => {
     assert.equal(await page.textContent("#fleet-count"), "50 devices so far");
 
     // The CSP holds: a script injected inline does not run.
-    await page.evaluate(() => {
-      const { document } = globalThis as unknown as PageGlobals;
-      const script = document.createElement("script");
-      script.textContent = "window.injected = true";
-      document.body.append(script);
-    });
-    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).injected), undefined);
+    assert.equal(await inlineScriptRuns(page), false);
     // The light scheme, as this context's system asks.
     const background = await page
       .locator("body")
@@ -309,21 +300,7 @@ describe("the operator's page in Chromium", () => {
     assert.match(issued, /^[A-Za-z0-9_-]{43}$/);
     assert.match((await page.textContent("#token-expiry")) ?? "", /label line 7/);
     // The token enrolls an element: it is a real one.
-    const file = join(fixture.root, "page.token");
-    writeFileSync(file, `${issued}\n`, { mode: 0o600 });
-    const store = join(fixture.root, "third");
-    await reidOk(["--store", store, "init"]);
-    await reidOk([
-      "--store",
-      store,
-      "enroll",
-      fixture.served.base,
-      "--ca-fingerprint",
-      fixture.pin,
-      "--token-file",
-      file,
-    ]);
-    const handle = (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
+    const handle = await enrolledElement(fixture, "third", "ed25519", issued);
     await page.waitForSelector(`#events li[data-type="enrolled"][data-handle="${handle}"]`);
   });
 

@@ -35,6 +35,24 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/** Whether a script injected inline runs on `page`: under the pages' CSP it must not. */
+export async function inlineScriptRuns(page: Page): Promise<boolean> {
+  interface Globals {
+    readonly document: {
+      createElement(tag: string): { textContent: string | null };
+      readonly body: { append(node: unknown): void };
+    };
+    readonly injected?: boolean;
+  }
+  await page.evaluate(() => {
+    const { document } = globalThis as unknown as Globals;
+    const script = document.createElement("script");
+    script.textContent = "window.injected = true";
+    document.body.append(script);
+  });
+  return (await page.evaluate(() => (globalThis as unknown as Globals).injected)) === true;
+}
+
 /**
  * A virtual passkey authenticator on `page` that verifies its user and answers at once, as a
  * platform authenticator with a fingerprint would; the session that drives it and its id.

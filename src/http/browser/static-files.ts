@@ -22,25 +22,50 @@ export interface StaticFolder {
   readonly what: string;
 }
 
+/** What every page serves beside its own files (src/http/browser/static): its JSON calls. */
+const SHARED_FOLDER: StaticFolder = {
+  source: "src/http/browser/static",
+  bundled: "browser-static",
+  what: "the pages' shared",
+};
+const SHARED_FILES = ["json-call.js"] as const;
+
 const TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
 };
 
-/** Reads `files` (URL path, file name in the folder) from `folder`; a missing one fails the start. */
+/**
+ * Reads `files` (URL path, file name in the folder) from `folder`, and the shared files beside
+ * them under `base` (the page's own path, `/` or `/operator/`); a missing one fails the start.
+ */
 export function loadStaticFiles(
   folder: StaticFolder,
+  base: string,
   files: readonly (readonly [path: string, file: string])[],
 ): Map<string, StaticFile> {
-  const directory = findFolder(folder, files[0]?.[1] ?? "index.html");
   const loaded = new Map<string, StaticFile>();
+  readFolder(folder, files, loaded);
+  readFolder(
+    SHARED_FOLDER,
+    SHARED_FILES.map((file) => [`${base}${file}`, file] as const),
+    loaded,
+  );
+  return loaded;
+}
+
+function readFolder(
+  folder: StaticFolder,
+  files: readonly (readonly [path: string, file: string])[],
+  into: Map<string, StaticFile>,
+): void {
+  const directory = findFolder(folder, files[0]?.[1] ?? "index.html");
   for (const [path, file] of files) {
     const type = TYPES[extname(file)];
     if (type === undefined) throw missingFiles(`a type for ${file}`);
-    loaded.set(path, { type, body: readFileSync(join(directory, file)) });
+    into.set(path, { type, body: readFileSync(join(directory, file)) });
   }
-  return loaded;
 }
 
 /** Answers GET for each file, with its type. */

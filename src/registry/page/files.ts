@@ -3,7 +3,10 @@ import { loadStaticFiles, type StaticFiles } from "../../http/browser/static-fil
 /** Where the operator's page lives on the registry's listener (docs/spec.md §10.11). */
 export const OPERATOR_PAGE = "/operator";
 
-/** The page's files (src/registry/page/static): the document, its style and its script modules. */
+/**
+ * The page's files (src/registry/page/static): the document, its style and its script modules;
+ * loadStaticFiles adds the modules every page shares (json-call.js).
+ */
 const PAGE_FILES = [
   [`${OPERATOR_PAGE}/`, "index.html"],
   [`${OPERATOR_PAGE}/style.css`, "style.css"],
@@ -19,6 +22,7 @@ const PAGE_FILES = [
 export function loadOperatorPageFiles(): StaticFiles {
   return loadStaticFiles(
     { source: "src/registry/page/static", bundled: "operator-static", what: "the operator's page" },
+    `${OPERATOR_PAGE}/`,
     PAGE_FILES,
   );
 }

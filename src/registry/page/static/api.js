@@ -2,6 +2,8 @@
 // state-changing call the session's CSRF token. The operator token is never kept here: sign-in
 // sends it once and the session carries on.
 
+import { ApiError, callJson } from "./json-call.js";
+
 export const API = "/operator/api";
 
 /** The session's CSRF token, sent as X-CSRF-Token on every state-changing call. */
@@ -11,39 +13,18 @@ export function setCsrf(token) {
   csrf = token;
 }
 
-export class ApiError extends Error {
-  constructor(message, code, status) {
-    super(message);
-    this.code = code;
-    this.status = status;
-  }
-}
-
 /** A session that ended (signed out elsewhere, expired) takes the page back to sign-in. */
 export const SESSION_LOST = "reid-session-lost";
 
 export async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-  if (method !== "GET") {
-    init.headers["Content-Type"] = "application/json";
-    init.headers["X-CSRF-Token"] = csrf;
-    init.body = JSON.stringify(body ?? {});
-  }
-  const response = await fetch(`${API}${path}`, init);
-  let data = null;
   try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const error = data?.error;
-    if (response.status === 401 && error?.code !== "operator-refused") {
+    return await callJson(method, `${API}${path}`, body, csrf);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401 && error.code !== "operator-refused") {
       document.dispatchEvent(new CustomEvent(SESSION_LOST));
     }
-    throw new ApiError(error?.message ?? `HTTP ${response.status}`, error?.code ?? "http", response.status);
+    throw error;
   }
-  return data;
 }
 
 export function say(text, kind = "ok") {
