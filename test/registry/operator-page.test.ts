@@ -275,8 +275,11 @@ describe("the operator's page in Chromium", () => {
     await screenshot(page, "operator-03-revoked-1280");
   });
 
-  test("an event committed by another process appears on the page as it commits", async () => {
+  test("an event committed by another process appears on the page as it commits, and redraws the device shown", async () => {
     const target = fleet.all.find((handle) => !fleet.revoked.includes(handle)) as string;
+    // The device is shown (the hash alone changes: the same document, its stream open).
+    await page.goto(`${origin}/operator/#device=${target}`);
+    await page.waitForSelector(`#chain svg a[data-handle="${target}"][data-status="active"]`);
     const before = await page.locator("#events li").count();
     await reidOk(["registry", "revoke", target, "--reason", "privilegeWithdrawn", "--dir", fixture.dir]);
     const item = page.locator(`#events li[data-type="revoked"][data-handle="${target}"]`);
@@ -289,6 +292,9 @@ describe("the operator's page in Chromium", () => {
     );
     assert.ok((await page.locator("#events li").count()) >= Math.min(before + 1, 20));
     assert.ok((await page.locator("#events li").count()) <= 20, "the latest 20 only");
+    // The device shown is redrawn from its event, nothing reloaded.
+    await page.waitForSelector(`#chain svg a[data-handle="${target}"][data-status="revoked"]`);
+    assert.equal(await page.isVisible("#revoke-form"), false);
   });
 
   test("an enrollment token is made from the page and shown once", async () => {

@@ -14,7 +14,7 @@ const fleet = fleetPanel();
 const device = devicePanel({ revoked: () => fleet.load().catch(failed) });
 const tokens = tokensPanel();
 const events = eventsPanel({
-  onEvent: (event) => device.touched(event.handle),
+  onEvent: (event) => device.touched(event),
   // The server ended the stream: signed out or expired (the page goes back to sign-in), or it could
   // not read the database (the page goes on after the last event shown, a little later).
   onEnd: () =>

@@ -93,9 +93,10 @@ export function devicePanel({ revoked }) {
 
   return {
     show: (handle) => show(handle, { bring: true }).catch(failed),
-    /** Redraws the shown device when an event concerns its chain. */
-    touched(handle) {
-      if (shown !== null && members.has(handle)) show(shown).catch(failed);
+    /** Redraws the shown device when an event concerns its chain (a succession names its predecessor). */
+    touched(event) {
+      const concerned = members.has(event.handle) || members.has(event.data.predecessor);
+      if (shown !== null && concerned) show(shown).catch(failed);
     },
     clear() {
       shown = null;
