@@ -2,7 +2,7 @@ import { type Context, Hono, type Next } from "hono";
 import { ExitCode } from "../../errors.js";
 import { checkCall } from "../../http/browser/calls.js";
 import { securityHeaders } from "../../http/browser/headers.js";
-import { type StaticFiles, serveStaticFiles } from "../../http/browser/static-files.js";
+import { serveStaticFiles } from "../../http/browser/static-files.js";
 import { HttpError } from "../../http/wire.js";
 import { answerOperatorErrors } from "../api/answers.js";
 import type { OperatorHandlers } from "../api/handlers.js";
@@ -20,8 +20,6 @@ export interface OperatorPageOptions {
   readonly origins: readonly string[];
   /** Told of failures that are reid's own (internal errors), never of refusals. */
   readonly report?: ((message: string) => void) | undefined;
-  /** The page's files; read from the install when not given. */
-  readonly files?: StaticFiles;
 }
 
 /**
@@ -46,7 +44,7 @@ export function operatorPage(options: OperatorPageOptions): Hono {
   app.use(`${OPERATOR_PAGE}/*`, checkHost(options.origins));
   app.get(OPERATOR_PAGE, (c) => c.redirect(`${OPERATOR_PAGE}/`, 308));
   app.get(`${OPERATOR_PAGE}/favicon.ico`, (c) => c.body(null, 204));
-  serveStaticFiles(app, options.files ?? loadOperatorPageFiles());
+  serveStaticFiles(app, loadOperatorPageFiles());
   app.use(`${api}/*`, async (c, next) => {
     checkCall(c, { origins: options.origins, csrf: (call) => sessions.requireSession(call).csrf });
     await next();
