@@ -18,8 +18,10 @@ await build({
   splitting: true,
 });
 chmodSync(`${root}${fresh}/reid.js`, 0o755);
-// The web page's files ship inside dist/, so an installed package serves them too.
+// The pages' files ship inside dist/, so an installed package serves them too (src/http/browser/static-files.ts).
 cpSync(`${root}src/web/static`, `${root}${fresh}/static`, { recursive: true });
+cpSync(`${root}src/registry/page/static`, `${root}${fresh}/operator-static`, { recursive: true });
+cpSync(`${root}src/http/browser/static`, `${root}${fresh}/browser-static`, { recursive: true });
 try {
   renameSync(`${root}dist`, `${root}${stale}`);
 } catch {}

@@ -1,14 +1,18 @@
 import type { Context } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
 import type { Actor } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { ExitCode } from "../errors.js";
+import { SessionCookie } from "../http/browser/session-cookie.js";
+import { type Session as BrowserSession, Sessions } from "../http/browser/sessions.js";
 import { HttpError } from "../http/wire.js";
-import { type Session, Sessions } from "./sessions.js";
 
 /** WebAuthn wants a domain as relying party id, never an IP address: the page is always localhost. */
 export const RP_ID = "localhost";
-const COOKIE = "reid_session";
+const COOKIE = new SessionCookie("reid_session", { secure: false });
+
+/** What a passkey challenge is issued for: signing in, registering, or one proof of one operation. */
+export type ChallengePurpose = "sign-in" | "register" | "proof";
+export type Session = BrowserSession<ChallengePurpose>;
 
 /** A refusal of the page itself (not the element's), with its HTTP status. */
 export class PageError extends HttpError {
@@ -27,7 +31,7 @@ export class PageError extends HttpError {
  * the sub-app proved; the sessions; and the checks that come before any work.
  */
 export class PageContext {
-  readonly sessions = new Sessions();
+  readonly sessions = new Sessions<ChallengePurpose>();
   /** The element for reads (status, the passkey list): they are not audited, so any label will do. */
   readonly reader: ElementApi;
 
@@ -47,11 +51,11 @@ export class PageContext {
   }
 
   session(c: Context): Session | null {
-    return this.sessions.get(getCookie(c, COOKIE));
+    return this.sessions.get(COOKIE.read(c));
   }
 
   setCookie(c: Context, session: Session): void {
-    setCookie(c, COOKIE, session.id, { path: "/", httpOnly: true, sameSite: "Strict" });
+    COOKIE.write(c, session.id);
   }
 
   requireSession(c: Context): Session {

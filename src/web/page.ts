@@ -2,6 +2,9 @@ import { type Context, Hono, type Next } from "hono";
 import type { Actor } from "../auth/actor.js";
 import type { ElementApi } from "../element/api.js";
 import { answerErrors } from "../http/answer.js";
+import { checkCall } from "../http/browser/calls.js";
+import { securityHeaders } from "../http/browser/headers.js";
+import { serveStaticFiles } from "../http/browser/static-files.js";
 import type { Assets } from "./assets.js";
 import { eventsApp } from "./events.js";
 import type { PageLinks } from "./links.js";
@@ -10,7 +13,6 @@ import { type PagePairing, pairingApp } from "./pairing.js";
 import { passkeysApp } from "./passkeys.js";
 import { Proofs, proofApp } from "./proof.js";
 import { requestsApp } from "./requests.js";
-import { sameToken } from "./sessions.js";
 import { signInApp } from "./sign-in.js";
 import { statusApp } from "./status.js";
 
@@ -30,28 +32,6 @@ export interface PageOptions {
 const NO_LINK = "open the link from `reid page` (run as the account that runs reid serve)";
 const SPENT_LINK = "this link was used or has expired: open a new one from `reid page`";
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join("; ");
-
-const SECURITY_HEADERS: Record<string, string> = {
-  "Content-Security-Policy": CSP,
-  "X-Content-Type-Options": "nosniff",
-  "X-Frame-Options": "DENY",
-  "Referrer-Policy": "no-referrer",
-  "Cross-Origin-Opener-Policy": "same-origin",
-  "Cross-Origin-Resource-Policy": "same-origin",
-  "Permissions-Policy": "publickey-credentials-get=(self), publickey-credentials-create=(self)",
-  "Cache-Control": "no-store",
-};
-
 /**
  * The owner's page (docs/spec.md §8): what every request goes through, then the sub-apps, each
  * with one job, each reaching the element only through its API.
@@ -69,19 +49,17 @@ export function ownerPage(options: PageOptions): Hono {
   const app = new Hono();
   const page = new PageContext(options.element, options.origin);
   answerErrors(app, "page");
-  app.use("*", async (c, next) => {
-    await next();
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
-  });
+  app.use("*", securityHeaders);
   app.use("*", (c, next) => checkHost(c, next, options.origin));
   app.get("/link", (c) => openLink(c, page, options.links));
   app.use("*", (c, next) => requireLink(c, next, page));
-  app.use("/api/*", (c, next) => checkCall(c, next, page));
+  app.use("/api/*", async (c, next) => {
+    checkCall(c, { origins: [page.origin], csrf: (call) => page.requireSession(call).csrf });
+    await next();
+  });
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
-  for (const [path, asset] of options.assets) {
-    app.get(path, (c) => c.body(new Uint8Array(asset.body), 200, { "Content-Type": asset.type }));
-  }
+  serveStaticFiles(app, options.assets);
 
   const proofs = new Proofs(page);
   app.route("/api", signInApp(page, proofs));
@@ -130,34 +108,6 @@ async function requireLink(c: Context, next: Next, page: PageContext) {
 function notice(text: string): string {
   const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>reid</title></head><body><p>${escaped}</p></body></html>\n`;
-}
-
-/**
- * Browsers say where a fetch comes from: only the page itself (or a typed URL) may call the API,
- * and a state-changing call must come from the page's Origin, as JSON, with the session's CSRF token.
- */
-async function checkCall(c: Context, next: Next, page: PageContext) {
-  const site = c.req.header("sec-fetch-site");
-  if (site !== undefined && site !== "same-origin" && site !== "none") {
-    throw new PageError(403, "cross-site", "the page's API answers only the page itself");
-  }
-  if (c.req.method === "GET" || c.req.method === "HEAD") return next();
-  if (c.req.header("origin") !== page.origin) {
-    throw new PageError(
-      403,
-      "bad-origin",
-      `state-changing calls must come from ${page.origin} (Origin header)`,
-    );
-  }
-  // JSON only: a cross-site HTML form cannot send it without asking (CORS preflight).
-  if (!/^application\/json(?:;|$)/i.test(c.req.header("content-type") ?? "")) {
-    throw new PageError(400, "not-json", "state-changing calls send JSON (Content-Type: application/json)");
-  }
-  const session = page.requireSession(c);
-  if (!sameToken(c.req.header("x-csrf-token"), session.csrf)) {
-    throw new PageError(403, "csrf", "the CSRF token is missing or wrong: reload the page");
-  }
-  return next();
 }
 
 function isLoopbackHost(host: string): boolean {

@@ -6,8 +6,14 @@ import type { ElementApi } from "../element/api.js";
 import { passkeyAssertion } from "../element/inputs.js";
 import { objectBody } from "../http/body.js";
 import { intentField, json, pinField } from "./fields.js";
-import { type PageContext, PageError, pageActor, RP_ID } from "./page-context.js";
-import type { ChallengePurpose, Session } from "./sessions.js";
+import {
+  type ChallengePurpose,
+  type PageContext,
+  PageError,
+  pageActor,
+  RP_ID,
+  type Session,
+} from "./page-context.js";
 
 /**
  * The fresh proof every operation carries (docs/spec.md §8.3), the one helper the sub-apps share.

@@ -2,9 +2,8 @@ import { type Context, Hono } from "hono";
 import { passkeyAssertion } from "../element/inputs.js";
 import { objectBody } from "../http/body.js";
 import { json, pinField } from "./fields.js";
-import type { PageContext } from "./page-context.js";
+import type { PageContext, Session } from "./page-context.js";
 import type { Proofs } from "./proof.js";
-import type { Session } from "./sessions.js";
 
 /**
  * Sessions, sign-in and sign-out. A session exists from the opening of a link of `reid page` (so

@@ -193,16 +193,20 @@ export function registryForSuite(): SuiteRegistry {
   return fixture;
 }
 
-/** An element made in the suite's directory under `name` and enrolled by the registry's pin: its handle. */
+/**
+ * An element made in the suite's directory under `name` and enrolled by the registry's pin, with
+ * `token` (a new one when not given): its handle.
+ */
 export async function enrolledElement(
   fixture: SuiteRegistry,
   name: string,
   alg = "ed25519",
+  token?: string,
 ): Promise<string> {
   const store = join(fixture.root, name);
   await reidOk(["--store", store, "init"]);
   const file = join(fixture.root, `${name}.token`);
-  writeFileSync(file, `${await newToken(fixture.dir)}\n`, { mode: 0o600 });
+  writeFileSync(file, `${token ?? (await newToken(fixture.dir))}\n`, { mode: 0o600 });
   const { served, pin } = fixture;
   await reidOk([
     "--store",

@@ -14,6 +14,7 @@ import { OPERATOR_OPERATIONS } from "../../src/registry/api/operations.js";
 import { CrlCache } from "../../src/registry/crl.js";
 import { registryRoutes } from "../../src/registry/est/routes.js";
 import { loadSigner } from "../../src/registry/issue.js";
+import { loadOperatorPageFiles } from "../../src/registry/page/files.js";
 import type { RegistryStore } from "../../src/registry/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
 import type { DeviceView, EventView } from "../../src/registry/views.js";
@@ -441,7 +442,7 @@ describe("the operator API (/v1/) on reid registry serve", () => {
     assert.deepEqual(sequences(await streamed(`?since=${third}`, null, 1)), [all[3]?.sequence]);
   });
 
-  test("unauthenticated, every route the server has reaches only cacerts, csrattrs and the CRL", async () => {
+  test("unauthenticated, every route the server has reaches only cacerts, csrattrs, the CRL and the page's sign-in", async () => {
     // The routes as the server's own app lists them: a route added later is walked too.
     const signer = await loadSigner(dir);
     const app = registryRoutes({
@@ -459,6 +460,14 @@ describe("the operator API (/v1/) on reid registry serve", () => {
     }
     const handle = chain[1]?.handle as string;
     const open200 = new Set(["GET /.well-known/est/cacerts", "GET /.well-known/est/csrattrs", "GET /crl"]);
+    // The operator's page (§10.11) gives anyone its files and a session not signed in, which hold
+    // nothing of the registry, and the redirect to its address with the slash.
+    const pageOpen = new Set([
+      ...[...loadOperatorPageFiles().keys()].map((path) => `GET ${path}`),
+      "GET /operator",
+      "GET /operator/favicon.ico",
+      "GET /operator/api/session",
+    ]);
     const methods = ["GET", "POST", "PUT", "DELETE", "PATCH"];
     const asked = [...paths].flatMap((path) =>
       methods.map((method) => [method, path.replace(":handle", handle)] as const),
@@ -482,12 +491,25 @@ describe("the operator API (/v1/) on reid registry serve", () => {
         assert.ok(answer.status === 200 || answer.status === 204, `${route}: ${answer.status}`);
         continue;
       }
+      if (pageOpen.has(route)) {
+        assert.ok([200, 204, 308].includes(answer.status), `${route}: ${answer.status}`);
+        const text = answer.body.toString();
+        assert.ok(!text.includes(handle), `${route} gave a device away`);
+        if (path === "/operator/api/session") {
+          assert.deepEqual([JSON.parse(text).signedIn, JSON.parse(text).lastEventSequence], [false, null]);
+        }
+        continue;
+      }
       assert.ok(
         answer.status >= 400 && answer.status < 500,
         `${route} answered ${answer.status} unauthenticated: ${answer.body.toString().slice(0, 200)}`,
       );
       if (path.startsWith("/v1/devices") || path.startsWith("/v1/tokens") || path.startsWith("/v1/events")) {
         assertRefused(answer, 401, "no-credentials");
+      }
+      // The page's operations: a read without a session is 401, a write from no Origin 403.
+      if (path.startsWith("/operator/api/v1/") && (method === "GET" || method === "POST")) {
+        assert.equal(answer.status, method === "GET" ? 401 : 403, `${route}: ${answer.body.toString()}`);
       }
     }
     // Each open one answered something, and the device's record stayed its own.

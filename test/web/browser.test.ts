@@ -4,28 +4,24 @@
 // refusals: no user verification, a replayed or misdirected assertion, a wrong PIN. What the page
 // claims is checked against the element through the CLI (reid status/log go through the daemon).
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Browser, CDPSession, Page } from "playwright-core";
 import { reidOk } from "../helpers/cli.js";
 import {
-  ARTIFACTS,
   auditLog,
+  inlineScriptRuns,
   launch,
   PIN,
+  screenshot,
   serveWeb,
   setPin,
   status,
   virtualAuthenticator,
   type WebDaemon,
 } from "./helpers.js";
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
 
 async function message(page: Page, pattern: RegExp): Promise<string> {
   await page.waitForFunction(
@@ -42,11 +38,8 @@ async function message(page: Page, pattern: RegExp): Promise<string> {
 interface PageGlobals {
   readonly document: {
     getElementById(id: string): { readonly textContent: string | null } | null;
-    createElement(tag: string): { textContent: string | null };
-    readonly body: { append(node: unknown): void };
     readonly cookie: string;
   };
-  readonly injected?: boolean;
 }
 
 interface StoredPasskeys {
@@ -113,13 +106,7 @@ describe("the owner's page in Chromium", () => {
     assert.equal(cookie?.sameSite, "Strict");
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie), "");
     // The CSP holds: a script injected inline does not run.
-    await page.evaluate(() => {
-      const { document } = globalThis as unknown as PageGlobals;
-      const script = document.createElement("script");
-      script.textContent = "window.injected = true";
-      document.body.append(script);
-    });
-    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).injected), undefined);
+    assert.equal(await inlineScriptRuns(page), false);
 
     // Registering without the PIN again is refused by the page before anything is asked of the authenticator.
     await page.click("#register-passkey");

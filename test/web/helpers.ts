@@ -23,10 +23,34 @@ const CHROMIUM_ARGS = [
   "--no-first-run",
 ];
 
-/** Debian's Chromium, headless, driven by playwright-core. */
-export async function launch(): Promise<Browser> {
+/** Debian's Chromium, headless, driven by playwright-core; `args` are Chromium's own (a pin, say). */
+export async function launch(args: readonly string[] = []): Promise<Browser> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-system-deps as root`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args] });
+}
+
+/** A full-page screenshot of `page` into ARTIFACTS as NAME.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Whether a script injected inline runs on `page`: under the pages' CSP it must not. */
+export async function inlineScriptRuns(page: Page): Promise<boolean> {
+  interface Globals {
+    readonly document: {
+      createElement(tag: string): { textContent: string | null };
+      readonly body: { append(node: unknown): void };
+    };
+    readonly injected?: boolean;
+  }
+  await page.evaluate(() => {
+    const { document } = globalThis as unknown as Globals;
+    const script = document.createElement("script");
+    script.textContent = "window.injected = true";
+    document.body.append(script);
+  });
+  return (await page.evaluate(() => (globalThis as unknown as Globals).injected)) === true;
 }
 
 /**

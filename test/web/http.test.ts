@@ -64,12 +64,16 @@ describe("the owner's page over HTTP", () => {
     assert.match(cookie, /Path=\//);
     const page = await client.get("/");
     assert.equal(page.status, 200);
-    assert.match(page.text, /<script src="\/app\.js" defer><\/script>/);
+    assert.match(page.text, /<script type="module" src="\/app\.js"><\/script>/);
     assert.doesNotMatch(page.text, /<script>(?!<)/, "no inline script");
     const csp = String(page.headers["content-security-policy"]);
     assert.match(csp, /script-src 'self'(;|$)/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     assert.match(csp, /frame-ancestors 'none'/);
+    // The module app.js imports, shared with the operator's page.
+    const shared = await client.get("/json-call.js");
+    assert.equal(shared.status, 200);
+    assert.match(shared.text, /export async function callJson/);
     const vendor = await client.get("/vendor/simplewebauthn-browser.js");
     assert.equal(vendor.status, 200);
     assert.match(vendor.text, /simplewebauthn\/browser/);

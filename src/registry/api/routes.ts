@@ -1,16 +1,15 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { AuthError, ExitCode, ReidError } from "../../errors.js";
-import { TooLarge } from "../../http/body.js";
 import { readsBody } from "../../http/operation.js";
 import { shorten } from "../../http/schema.js";
 import { serveOperations } from "../../http/serve.js";
-import { HttpError, toWire } from "../../http/wire.js";
-import { storeOperator } from "../operator.js";
-import { DEVICE_PAGE_LIMIT, type RegistryStore } from "../store.js";
-import { DEFAULT_TOKEN_TTL, hashToken, tokenTtlSeconds } from "../tokens.js";
-import { EventWatch, registryEventFeed } from "./event-feed.js";
-import { EVENT_PAGE_LIMIT, OPERATOR_OPERATIONS, type OperatorApi, streamStart } from "./operations.js";
+import { HttpError } from "../../http/wire.js";
+import type { RegistryStore } from "../store.js";
+import { answerOperatorErrors } from "./answers.js";
+import type { OperatorHandlers } from "./handlers.js";
+import { OPERATOR_OPERATIONS, streamStart } from "./operations.js";
+import { checkOperatorToken, OPERATOR_TOKEN_SYNTAX } from "./operator-token.js";
 
 /**
  * The operator's API (docs/spec.md §10.10): the fleet, a device's report, revocation, enrollment
@@ -19,48 +18,19 @@ import { EVENT_PAGE_LIMIT, OPERATOR_OPERATIONS, type OperatorApi, streamStart } 
  */
 export interface OperatorRoutesOptions {
   readonly store: RegistryStore;
-  readonly now?: () => Date;
+  /** What the operations carry out: the same for the operator's page. */
+  readonly handlers: OperatorHandlers;
   /** Told of failures that are reid's own (internal errors), never of refusals. */
-  readonly report?: (message: string) => void;
+  readonly report?: ((message: string) => void) | undefined;
 }
 
-export const BEARER_REALM = 'Bearer realm="reid registry"';
-
-/** The HTTP status of each refusal here; the others take their exit code's (§3.3). */
-const STATUS: Readonly<Record<string, number>> = {
-  "no-credentials": 401,
-  "operator-refused": 401,
-  "unknown-device": 404,
-  "not-found": 404,
-  "too-large": 413,
-  "not-json": 415,
-};
-
-/** RFC 6750's b64token, of a sane length. */
-const BEARER = /^Bearer +([A-Za-z0-9._~+/-]{1,512}=*) *$/i;
+/** `Authorization: Bearer TOKEN`. */
+const BEARER = new RegExp(`^Bearer +(${OPERATOR_TOKEN_SYNTAX}) *$`, "i");
 
 export function operatorRoutes(options: OperatorRoutesOptions): Hono {
-  const { store } = options;
-  const now = options.now ?? (() => new Date());
-  const operator = storeOperator(store, now);
-  const watch = new EventWatch(store);
+  const { store, handlers } = options;
   const app = new Hono();
-  answerJson(app, options.report ?? (() => {}));
-
-  const api: Omit<OperatorApi, "eventStream"> = {
-    async devicePage({ status, after, limit = DEVICE_PAGE_LIMIT }) {
-      const devices = await operator.devices({ status, after, limit });
-      return { devices, after: devices.length === limit ? (devices.at(-1)?.handle ?? null) : null };
-    },
-    report: (handle) => operator.report(handle),
-    revoke: (handle, reason) => operator.revoke(handle, reason),
-    createToken: (ttlSeconds, label) =>
-      operator.createToken(ttlSeconds ?? tokenTtlSeconds(DEFAULT_TOKEN_TTL), label ?? null),
-    async eventPage(since = 0, limit = EVENT_PAGE_LIMIT) {
-      const events = await operator.events(since, limit);
-      return { events, since: events.at(-1)?.sequence ?? since };
-    },
-  };
+  answerOperatorErrors(app, { report: options.report, bearer: true });
 
   // Every method on an operator path asks for the token first: a caller without it learns nothing
   // else, not even whether its body would do.
@@ -70,9 +40,8 @@ export function operatorRoutes(options: OperatorRoutesOptions): Hono {
   for (const path of paths) app.use(path, authorise);
   for (const operation of operations.filter(readsBody)) app.on(operation.method, operation.path, jsonOnly);
   serveOperations(app, OPERATOR_OPERATIONS, (c: Context) => ({
-    ...api,
-    eventStream: () =>
-      registryEventFeed(store, watch, streamStart(c.req.query("since"), c.req.header("last-event-id"))),
+    ...handlers,
+    eventStream: () => handlers.stream(streamStart(c.req.query("since"), c.req.header("last-event-id"))),
   }));
   // Another method on an operator path is refused as the API refuses, in JSON; other paths are
   // left to the server's own 404.
@@ -98,10 +67,7 @@ function operatorToken(store: RegistryStore): MiddlewareHandler {
         "the operator API needs 'Authorization: Bearer' and the operator token",
       );
     }
-    // Looked up by its hash: what is compared is a digest of the token, never the token.
-    if (!(await store.isOperatorToken(hashToken(match[1] as string)))) {
-      throw new AuthError("operator-refused", "the bearer token is not this registry's operator token");
-    }
+    await checkOperatorToken(store, match[1] as string);
     await next();
   };
 }
@@ -118,20 +84,3 @@ const jsonOnly: MiddlewareHandler = async (c, next) => {
   }
   await next();
 };
-
-/** Every failure as one line of JSON, with its status and, for a 401, the bearer challenge. */
-function answerJson(app: Hono, report: (message: string) => void): void {
-  app.onError((error, c) => {
-    const { status, body } = toWire(error);
-    const code = error instanceof ReidError ? error.code : "internal";
-    if (code === "internal") report(body.error.message);
-    const headers: Record<string, string> = {};
-    const answered = STATUS[code] ?? status;
-    if (answered === 401) {
-      headers["www-authenticate"] =
-        code === "operator-refused" ? `${BEARER_REALM}, error="invalid_token"` : BEARER_REALM;
-    }
-    if (error instanceof TooLarge && error.closing) headers.connection = "close";
-    return c.json(body, answered as 400, headers);
-  });
-}

@@ -8,10 +8,12 @@ import { bodyLimit, TooLarge } from "../../http/body.js";
 import { base64Body, certsOnlyDer, derOfBody, PKCS7_CERTS_ONLY, serialHex } from "../../http/est-wire.js";
 import { shorten } from "../../http/schema.js";
 import { toWire } from "../../http/wire.js";
+import { operatorHandlers } from "../api/handlers.js";
 import { operatorRoutes } from "../api/routes.js";
 import type { CrlCache } from "../crl.js";
 import { checkRequest, handleMismatch } from "../csr.js";
 import { issueDeviceCertificate, type Signer } from "../issue.js";
+import { operatorPage } from "../page/page.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store.js";
 import { successionRoutes } from "../succession-routes.js";
@@ -104,7 +106,9 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   app.get("/crl", async (c) =>
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );
-  app.route("/", operatorRoutes({ store, now, ...(options.report ? { report: options.report } : {}) }));
+  const handlers = operatorHandlers(store, now);
+  app.route("/", operatorRoutes({ store, handlers, report: options.report }));
+  app.route("/", operatorPage({ store, handlers, origins: options.origins ?? [], report: options.report }));
   return app;
 }
 

@@ -1,6 +1,8 @@
-// The owner's page. Plain browser JavaScript, loaded from this origin only (the CSP allows no inline
+// The owner's page. A plain browser module, loaded from this origin only (the CSP allows no inline
 // script); WebAuthn goes through @simplewebauthn/browser (the SimpleWebAuthnBrowser global). The
 // page never sees the identifier: the API does not send it.
+
+import { ApiError, callJson } from "./json-call.js";
 
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -9,34 +11,7 @@
   let signedIn = false;
   let events = null;
 
-  class ApiError extends Error {
-    constructor(message, code, status) {
-      super(message);
-      this.code = code;
-      this.status = status;
-    }
-  }
-
-  async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: {} };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = "application/json";
-      init.headers["X-CSRF-Token"] = csrf;
-      init.body = JSON.stringify(body ?? {});
-    }
-    const response = await fetch(path, init);
-    let data = null;
-    try {
-      data = await response.json();
-    } catch {
-      data = null;
-    }
-    if (!response.ok) {
-      const error = data?.error;
-      throw new ApiError(error?.message ?? `HTTP ${response.status}`, error?.code ?? "http", response.status);
-    }
-    return data;
-  }
+  const api = (method, path, body) => callJson(method, path, body, csrf);
 
   function say(text, kind) {
     const message = $("message");

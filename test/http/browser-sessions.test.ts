@@ -1,11 +1,11 @@
-// The page's sessions and passkey challenges, on a clock the test moves.
+// A browser page's sessions and their challenges (the owner's page's passkey challenges), on a clock the test moves.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CHALLENGE_MS, IDLE_MS, LIFETIME_MS, Sessions, sameToken } from "../../src/web/sessions.js";
+import { CHALLENGE_MS, IDLE_MS, LIFETIME_MS, Sessions, sameToken } from "../../src/http/browser/sessions.js";
 
 function clocked() {
   let now = 1_000_000;
-  const sessions = new Sessions(() => now);
+  const sessions = new Sessions<"sign-in" | "proof">(() => now);
   return { sessions, advance: (ms: number) => (now += ms) };
 }
 
