@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
+import Database from "better-sqlite3";
 import { REID, reidJson, reidOk } from "./cli.js";
 import { type Finished, finished } from "./process.js";
 
@@ -209,4 +210,42 @@ export async function enrolledElement(
     alg,
   ]);
   return (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
+}
+
+/** Every row of every table of the registry's database, as text: what a change shows in, and what must not name a secret or an unlinked identity. */
+export function registryTables(dir: string): string {
+  const db = new Database(join(dir, "registry.db"), { readonly: true });
+  try {
+    const names = db.prepare("select name from sqlite_master where type = 'table'").all() as {
+      name: string;
+    }[];
+    return names
+      .map(({ name }) =>
+        JSON.stringify(db.prepare(`select * from "${name}"`).all(), (_key, value) =>
+          Buffer.isBuffer(value) ? value.toString("hex") + value.toString("base64") : value,
+        ),
+      )
+      .join("\n");
+  } finally {
+    db.close();
+  }
+}
+
+/** The CRL the suite's registry serves now (GET /crl), as a PEM file in the suite's directory. */
+export async function servedCrl(fixture: SuiteRegistry): Promise<string> {
+  const answer = await curl(fixture.root, `${fixture.served.base}/crl`, { ca: join(fixture.dir, "ca.pem") });
+  assert.equal(answer.status, 200);
+  const pem = openssl(["crl", "-inform", "DER"], answer.body);
+  assert.ok(pem.ok, pem.out);
+  const path = join(fixture.root, `crl-${Math.random().toString(36).slice(2)}.pem`);
+  writeFileSync(path, pem.out);
+  return path;
+}
+
+/** Whether openssl verifies the certificate `pem` against the registry's CA, with -crl_check against `crl` when given. */
+export function verifiesAtRegistry(fixture: SuiteRegistry, pem: string, crl?: string): boolean {
+  const path = join(fixture.root, `cert-${Math.random().toString(36).slice(2)}.pem`);
+  writeFileSync(path, pem);
+  const check = crl ? ["-crl_check", "-CRLfile", crl] : [];
+  return openssl(["verify", "-CAfile", join(fixture.dir, "ca.pem"), ...check, path]).ok;
 }
