@@ -105,8 +105,9 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
         type,
         format,
         at: text({ max: 64, message: () => "'at' must be an ISO-8601 time" }),
+        unlinkable: optional(flag),
       },
-      args: ["type", "format", "at"],
+      args: ["type", "format", "at", "unlinkable"],
     },
     cancelScheduled: {
       summary: "Removes a scheduled request before its time.",
