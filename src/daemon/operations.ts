@@ -93,8 +93,8 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       method: "POST",
       path: "/v1/mode",
       owner: true,
-      input: { mode: oneOf(MODES) },
-      args: ["mode"],
+      input: { mode: oneOf(MODES), unlinkable: optional(flag) },
+      args: ["mode", "unlinkable"],
     },
     schedule: {
       summary: "A request to carry out at a time (ISO-8601 with a zone).",

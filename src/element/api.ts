@@ -66,8 +66,11 @@ export interface ElementApi {
   submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification>;
   /** init in factory mode: the identifier from the factory source `factory` (provisioned now). */
   initFactory(factory: FactoryKind, format?: string): Promise<Notification>;
-  /** The mode switch: random erases the factory identifier for a random one; factory restores it. */
-  switchMode(mode: ElementMode): Promise<Notification>;
+  /**
+   * The mode switch: random erases the factory identifier for a random one; factory restores it.
+   * `unlinkable` (random only): nothing may link the random identity to the factory one.
+   */
+  switchMode(mode: ElementMode, unlinkable?: boolean): Promise<Notification>;
   /** A request to carry out at `at` (ISO-8601 with a zone); persisted until then. */
   schedule(
     type: RequestType,

@@ -118,8 +118,8 @@ export class ControlUnit {
   }
 
   /** The mode switch (patent claim 20); see RequestPipeline.switchMode. */
-  switchMode(mode: ElementMode, actor: Actor = LOCAL_CLI): Promise<Notification> {
-    return this.pipeline.switchMode(mode, actor);
+  switchMode(mode: ElementMode, actor: Actor = LOCAL_CLI, unlinkable = false): Promise<Notification> {
+    return this.pipeline.switchMode(mode, actor, unlinkable);
   }
 
   /**

@@ -70,8 +70,13 @@ export class ElementService implements ElementApi {
     );
   }
 
-  switchMode(mode: ElementMode): Promise<Notification> {
-    return this.control.switchMode(mode, this.actor);
+  switchMode(mode: ElementMode, unlinkable?: boolean): Promise<Notification> {
+    if (unlinkable && mode !== "random") {
+      throw new UsageError(
+        "only a switch to random mode can be unlinkable: factory mode restores the factory identity",
+      );
+    }
+    return this.control.switchMode(mode, this.actor, unlinkable === true);
   }
 
   async schedule(type: RequestType, format: string | undefined, at: string, unlinkable?: boolean) {

@@ -186,14 +186,18 @@ export function registryForSuite(): SuiteRegistry {
   return fixture;
 }
 
-/** An element made in the suite's directory under `name` and enrolled by the registry's pin: its handle. */
+/**
+ * An element made in the suite's directory under `name` (`reid init` with `init`, e.g. --factory
+ * puf-sim) and enrolled by the registry's pin: its handle.
+ */
 export async function enrolledElement(
   fixture: SuiteRegistry,
   name: string,
   alg = "ed25519",
+  init: readonly string[] = [],
 ): Promise<string> {
   const store = join(fixture.root, name);
-  await reidOk(["--store", store, "init"]);
+  await reidOk(["--store", store, "init", ...init]);
   const file = join(fixture.root, `${name}.token`);
   writeFileSync(file, `${await newToken(fixture.dir)}\n`, { mode: 0o600 });
   const { served, pin } = fixture;
