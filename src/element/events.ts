@@ -20,7 +20,10 @@ export interface OutgoingIdentifier {
   readonly handle: string | null;
   /** What replaces or erases it. */
   readonly request: NotifiedRequest;
-  /** The owner asked that nothing link the new identity to this one (`reset --unlinkable`, `mode random --unlinkable`). */
+  /**
+   * The owner asked that nothing link the new identity to this one (`reset --unlinkable`, `mode
+   * random --unlinkable`).
+   */
   readonly unlinkable: boolean;
   /**
    * Runs `task` with the outgoing identifier, then zeroes it: the last moment its keys can sign
@@ -67,8 +70,8 @@ export interface LifecycleListener {
   retires?(): boolean;
   /**
    * A reset or a switch to random mode (not unlinkable) whose listeners retire: after every
-   * `retire`, once the new identifier is drawn and before it is committed, with read access to both. A crash after it leaves
-   * whatever it wrote for an identifier that never became durable.
+   * `retire`, once the new identifier is drawn and before it is committed, with read access to
+   * both. A crash after it leaves whatever it wrote for an identifier that never became durable.
    */
   succeed?(change: {
     readonly outgoing: OutgoingIdentifier;

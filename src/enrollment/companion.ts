@@ -17,8 +17,8 @@ export interface Delivery {
  * enrolled with its current identity, a reset or a switch to random mode (continuity on, not
  * unlinkable) signs a succession with both identities and a CSR of the new key, and anything else
  * that replaces or erases the identity (erase, the switch to factory mode, an unlinkable reset or
- * switch, continuity off) signs a retirement with the old key only; either goes into the outbox durably before the commit. After the commit the
- * outbox is delivered. Costs nothing when the element never enrolled: the code loads only then.
+ * switch, continuity off) signs a retirement with the old key only; either goes into the outbox
+ * durably before the commit. After the commit the outbox is delivered. Costs nothing when the element never enrolled: the code loads only then.
  */
 export function enrollmentCompanion(
   directory: string,

@@ -22,7 +22,7 @@ export type RenewingElement = Pick<ControlUnit, "storeDirectory" | "time" | "use
  * replaces the old in enrollment.json. It runs inside one read of the identifier, serialized with
  * every request, so no reset can change the identity between the checks and the write.
  */
-export function renewEnrollment(element: RenewingElement): Promise<Renewal> {
+export async function renewEnrollment(element: RenewingElement): Promise<Renewal> {
   const directory = element.storeDirectory;
   // Asked first, so a blank element that never enrolled hears that it is not enrolled.
   enrollmentIn(directory);

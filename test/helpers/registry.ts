@@ -216,6 +216,17 @@ export async function enrolledElement(
   return (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
 }
 
+/** What `reid registry show HANDLE --json` reports of a device of the suite's registry (the fields the tests read). */
+export interface DeviceReport {
+  readonly device: { readonly status: string; readonly certificateSerial: string };
+  readonly certificate: { readonly revocationReason: string | null };
+  readonly chain: readonly { readonly handle: string; readonly status: string }[];
+}
+
+export function showDevice(fixture: SuiteRegistry, handle: string): Promise<DeviceReport> {
+  return reidJson<DeviceReport>(["registry", "show", handle, "--dir", fixture.dir]);
+}
+
 /** Every row of every table of the registry's database, as text: what a change shows in, and what must not name a secret or an unlinked identity. */
 export function registryTables(dir: string): string {
   const db = new Database(join(dir, "registry.db"), { readonly: true });

@@ -13,6 +13,7 @@ import {
   registryForSuite,
   registryTables,
   servedCrl,
+  showDevice,
   verifiesAtRegistry,
 } from "../helpers/registry.js";
 
@@ -26,15 +27,7 @@ describe("the mode switch of an enrolled element", () => {
     (await reidJson<{ enrollment: { handle: string; state: string } | null }>(at(name, ["status"])))
       .enrollment;
   const chainOf = async (handle: string) =>
-    (
-      await reidJson<{ chain: { handle: string; status: string }[] }>([
-        "registry",
-        "show",
-        handle,
-        "--dir",
-        fixture.dir,
-      ])
-    ).chain.map((link) => [link.handle, link.status]);
+    (await showDevice(fixture, handle)).chain.map((link) => [link.handle, link.status]);
   const factoryElement = (name: string) =>
     enrolledElement(fixture, name, "ed25519", ["--factory", "puf-sim"]);
 

@@ -12,6 +12,8 @@ import * as x509 from "@peculiar/x509";
 import { certificationRequest } from "../../src/derive/certificate.js";
 import { deriveAll, wipe } from "../../src/derive/derivation.js";
 import { privateKeyObject } from "../../src/derive/signature.js";
+import type { Renewal } from "../../src/enrollment/api.js";
+import type { EnrollmentRecord } from "../../src/enrollment/enrollment-record.js";
 import { simpleReenroll } from "../../src/enrollment/est-client.js";
 import { ReidError } from "../../src/errors.js";
 import { issueDeviceCertificate, loadSigner } from "../../src/registry/issue.js";
@@ -26,47 +28,18 @@ import {
   registryTables,
   servedCrl,
   serveRegistry,
+  showDevice,
   verifiesAtRegistry,
 } from "../helpers/registry.js";
-
-interface Enrollment {
-  readonly registry: string;
-  readonly handle: string;
-  readonly serial: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly enrolledAt: string;
-  readonly renewedAt?: string;
-  readonly caCertificate: string;
-  readonly certificate: string;
-}
-
-interface Renewal {
-  readonly registry: string;
-  readonly handle: string;
-  readonly generation: number;
-  readonly algorithm: string;
-  readonly serial: string;
-  readonly previous: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly renewedAt: string;
-}
 
 describe("reid renew", () => {
   const fixture = registryForSuite();
   const store = (name: string) => join(fixture.root, name);
   const at = (name: string, args: readonly string[]) => ["--store", store(name), ...args];
   const enrollmentFile = (name: string) => join(store(name), "enrollment.json");
-  const enrollment = (name: string): Enrollment => JSON.parse(readFileSync(enrollmentFile(name), "utf8"));
-  const show = (handle: string) =>
-    reidJson<{ device: { status: string; certificateSerial: string }; chain: unknown[] }>([
-      "registry",
-      "show",
-      handle,
-      "--dir",
-      fixture.dir,
-    ]);
+  const enrollment = (name: string): EnrollmentRecord =>
+    JSON.parse(readFileSync(enrollmentFile(name), "utf8"));
+  const show = (handle: string) => showDevice(fixture, handle);
   const publicKeyOf = (pem: string) => openssl(["x509", "-noout", "-pubkey"], pem).out;
 
   /** A refusal: one line with its exit, and neither the store's enrollment nor the registry changed. */

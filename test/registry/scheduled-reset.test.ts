@@ -15,6 +15,7 @@ import {
   registryForSuite,
   registryTables,
   servedCrl,
+  showDevice,
   verifiesAtRegistry,
 } from "../helpers/registry.js";
 
@@ -29,12 +30,7 @@ describe("scheduled resets of an enrolled element", () => {
   const fixture = registryForSuite();
   const store = (name: string) => join(fixture.root, name);
   const at = (name: string, args: readonly string[]) => ["--store", store(name), ...args];
-  const show = (handle: string) =>
-    reidJson<{
-      device: { status: string };
-      certificate: { revocationReason: string | null };
-      chain: { handle: string; status: string }[];
-    }>(["registry", "show", handle, "--dir", fixture.dir]);
+  const show = (handle: string) => showDevice(fixture, handle);
   const statusOf = (name: string) =>
     reidJson<{ handle: string; scheduled: Scheduled[]; enrollment: unknown }>(at(name, ["status"]));
 

@@ -15,6 +15,7 @@ import {
   registryTables,
   servedCrl,
   serveRegistry,
+  showDevice,
   verifiesAtRegistry,
 } from "../helpers/registry.js";
 
@@ -34,14 +35,7 @@ describe("succession and retirement across a reset", () => {
 
   const enrolled = (name: string, alg?: string) => enrolledElement(fixture, name, alg);
 
-  const show = (handle: string) =>
-    reidJson<{ device: { status: string }; chain: { handle: string; status: string }[] }>([
-      "registry",
-      "show",
-      handle,
-      "--dir",
-      fixture.dir,
-    ]);
+  const show = (handle: string) => showDevice(fixture, handle);
 
   for (const alg of ["ed25519", "p256"]) {
     test(`${alg}: a reset is a succession: the chain goes old -> new, the new certificate verifies, the old is on the CRL`, async () => {
