@@ -32,6 +32,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<{ command: Command 
   bindings: () => import("./commands/bindings.js"),
   unbind: () => import("./commands/unbind.js"),
   enroll: () => import("./commands/enroll.js"),
+  renew: () => import("./commands/renew.js"),
   registry: () => import("./commands/registry.js"),
   help: () => import("./commands/help.js"),
 };
@@ -67,6 +68,7 @@ export const COMMAND_ORDER = [
   "serve",
   "page",
   "enroll",
+  "renew",
   "registry",
   "help",
 ] as const;

@@ -37,10 +37,9 @@ export function requestCommand(type: RequestType): Command {
       }
       const unlinkable = values.unlinkable === true;
       if (typeof values.at === "string") {
-        if (unlinkable) throw new UsageError("--unlinkable cannot be scheduled with --at yet");
         const at = values.at;
         const scheduled = await withElement(context, "write", (element) =>
-          element.schedule(type, format, at),
+          unlinkable ? element.schedule(type, format, at, true) : element.schedule(type, format, at),
         );
         if (context.json) return printJson(context, { request: type, state: "scheduled", scheduled });
         return print(

@@ -7,6 +7,7 @@ import { answers, socketPath } from "../daemon/socket.js";
 import type { ElementApi } from "../element/api.js";
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
+import type { EnrollmentApi } from "../enrollment/api.js";
 import { sourceName } from "../entropy/source-spec.js";
 import { ReidError, UsageError } from "../errors.js";
 import { backendName } from "../storage/backends.js";
@@ -45,6 +46,17 @@ export function withBinding<T>(
   );
 }
 
+/**
+ * Runs one enrollment command (`renew`): through the daemon when one owns the store (it holds the
+ * key that TLS signs with), on the opened element otherwise, as `withElement` does.
+ */
+export function withEnrollment<T>(
+  context: CliContext,
+  task: (enrollment: EnrollmentApi) => Promise<T>,
+): Promise<T> {
+  return withConnection(context, "read", async (connection) => task(await connection.enrollment()));
+}
+
 async function withConnection<T>(
   context: CliContext,
   access: "read" | "write",
@@ -74,6 +86,7 @@ async function withConnection<T>(
 interface Connection {
   as(credentials: Credentials): ElementApi;
   binding(credentials: Credentials): Promise<BindingApi>;
+  enrollment(): Promise<EnrollmentApi>;
   close(): Promise<void>;
 }
 
@@ -101,6 +114,11 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
       const remote = as(credentials);
       const { RemoteBinding } = await import("../binding/client.js");
       return new RemoteBinding(remote.connection);
+    },
+    enrollment: async () => {
+      const remote = as({});
+      const { RemoteEnrollment } = await import("../enrollment/client.js");
+      return new RemoteEnrollment(remote.connection);
     },
     close: async () => {
       for (const remote of opened) await remote.close();
@@ -173,6 +191,10 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
   return {
     as: (credentials) => service.as(actor(credentials)),
     binding: (credentials) => openBinding(service.control, context.storeDirectory, actor(credentials)),
+    enrollment: async () => {
+      const { EnrollmentService } = await import("../enrollment/service.js");
+      return new EnrollmentService(service.control);
+    },
     close: () => service.close(),
   };
 }

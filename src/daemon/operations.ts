@@ -93,8 +93,8 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       method: "POST",
       path: "/v1/mode",
       owner: true,
-      input: { mode: oneOf(MODES) },
-      args: ["mode"],
+      input: { mode: oneOf(MODES), unlinkable: optional(flag) },
+      args: ["mode", "unlinkable"],
     },
     schedule: {
       summary: "A request to carry out at a time (ISO-8601 with a zone).",
@@ -105,8 +105,9 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
         type,
         format,
         at: text({ max: 64, message: () => "'at' must be an ISO-8601 time" }),
+        unlinkable: optional(flag),
       },
-      args: ["type", "format", "at"],
+      args: ["type", "format", "at", "unlinkable"],
     },
     cancelScheduled: {
       summary: "Removes a scheduled request before its time.",

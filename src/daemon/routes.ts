@@ -2,6 +2,8 @@ import { type Context, Hono } from "hono";
 import type { BindingApi } from "../binding/api.js";
 import { BINDING_OPERATIONS } from "../binding/operations.js";
 import type { ElementApi } from "../element/api.js";
+import type { EnrollmentApi } from "../enrollment/api.js";
+import { ENROLLMENT_OPERATIONS } from "../enrollment/operations.js";
 import { answerErrors } from "../http/answer.js";
 import { credentialsOf } from "../http/credentials.js";
 import { serveOperations } from "../http/serve.js";
@@ -12,6 +14,7 @@ import { ELEMENT_OPERATIONS, PAGE_OPERATIONS } from "./operations.js";
 export const DAEMON_API = {
   element: ELEMENT_OPERATIONS,
   binding: BINDING_OPERATIONS,
+  enrollment: ENROLLMENT_OPERATIONS,
   page: PAGE_OPERATIONS,
 } as const;
 
@@ -24,6 +27,8 @@ export function apiRoutes(
   elementFor: (c: Context) => ElementApi,
   /** The binding operations for the caller (the user role and the listing). */
   bindingFor: (c: Context) => Promise<BindingApi>,
+  /** The enrollment with a registry (renewal): the daemon holds the key TLS signs with. */
+  enrollment: () => EnrollmentApi,
   /** The owner's page, for its sign-in link (refused when the daemon serves no page). */
   page: () => PageApi,
 ): Hono {
@@ -36,6 +41,7 @@ export function apiRoutes(
   });
   serveOperations(app, DAEMON_API.element, elementFor);
   serveOperations(app, DAEMON_API.binding, bindingFor);
+  serveOperations(app, DAEMON_API.enrollment, enrollment);
   serveOperations(app, DAEMON_API.page, page);
   return app;
 }

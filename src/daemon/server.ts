@@ -9,6 +9,7 @@ import { DEFAULT_PAIRING_SECONDS, MAX_PAIRING_SECONDS, pairingUri } from "../bin
 import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { Courier } from "../enrollment/courier.js";
+import { EnrollmentService } from "../enrollment/service.js";
 import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { credentialsOf } from "../http/credentials.js";
 import { limitedServer } from "../http/limits.js";
@@ -177,9 +178,11 @@ async function serveApi(
   device: () => DeviceRoleServer | null,
 ): Promise<{ stop(): Promise<void> }> {
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
+  const enrollment = new EnrollmentService(service.control);
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),
     (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c), device),
+    () => enrollment,
     page,
   );
   const server = limitedServer(routes.fetch, {

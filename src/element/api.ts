@@ -22,7 +22,13 @@ export interface ElementStatus {
   readonly factory: FactoryKind | null;
   readonly source: string;
   readonly format: string;
-  readonly scheduled: readonly { id: string; type: RequestType; at: string; format?: string }[];
+  readonly scheduled: readonly {
+    id: string;
+    type: RequestType;
+    at: string;
+    format?: string;
+    unlinkable?: boolean;
+  }[];
   /** The store directory. */
   readonly store: string;
   /** Where the identifier is kept, for people: the store directory's files, or a TPM's NV indices. */
@@ -60,10 +66,18 @@ export interface ElementApi {
   submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification>;
   /** init in factory mode: the identifier from the factory source `factory` (provisioned now). */
   initFactory(factory: FactoryKind, format?: string): Promise<Notification>;
-  /** The mode switch: random erases the factory identifier for a random one; factory restores it. */
-  switchMode(mode: ElementMode): Promise<Notification>;
+  /**
+   * The mode switch: random erases the factory identifier for a random one; factory restores it.
+   * `unlinkable` (random only): nothing may link the random identity to the factory one.
+   */
+  switchMode(mode: ElementMode, unlinkable?: boolean): Promise<Notification>;
   /** A request to carry out at `at` (ISO-8601 with a zone); persisted until then. */
-  schedule(type: RequestType, format: string | undefined, at: string): Promise<ScheduledRequest>;
+  schedule(
+    type: RequestType,
+    format: string | undefined,
+    at: string,
+    unlinkable?: boolean,
+  ): Promise<ScheduledRequest>;
   cancelScheduled(id: string): Promise<ScheduledRequest>;
   setSingleType(on: boolean): Promise<ElementStatus>;
   seal(): Promise<ElementStatus>;

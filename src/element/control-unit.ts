@@ -118,8 +118,8 @@ export class ControlUnit {
   }
 
   /** The mode switch (patent claim 20); see RequestPipeline.switchMode. */
-  switchMode(mode: ElementMode, actor: Actor = LOCAL_CLI): Promise<Notification> {
-    return this.pipeline.switchMode(mode, actor);
+  switchMode(mode: ElementMode, actor: Actor = LOCAL_CLI, unlinkable = false): Promise<Notification> {
+    return this.pipeline.switchMode(mode, actor, unlinkable);
   }
 
   /**
@@ -127,7 +127,7 @@ export class ControlUnit {
    * is checked now; at its time the request runs on this authority.
    */
   schedule(
-    entry: { type: RequestType; format?: string; at: Date },
+    entry: { type: RequestType; format?: string; unlinkable?: boolean; at: Date },
     actor: Actor = LOCAL_CLI,
   ): Promise<ScheduledRequest> {
     return this.scheduling.schedule(entry, actor);
@@ -158,11 +158,12 @@ export class ControlUnit {
         factory: this.options.factory?.provisioned()?.kind ?? null,
         source: this.options.sourceName,
         format: formatName(current.format),
-        scheduled: this.scheduled().map(({ id, type, at, format }) => ({
+        scheduled: this.scheduled().map(({ id, type, at, format, unlinkable }) => ({
           id,
           type,
           at,
           ...(format ? { format } : {}),
+          ...(unlinkable === true ? { unlinkable } : {}),
         })),
         store: this.store.directory,
         backend: this.store.description,

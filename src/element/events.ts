@@ -20,7 +20,10 @@ export interface OutgoingIdentifier {
   readonly handle: string | null;
   /** What replaces or erases it. */
   readonly request: NotifiedRequest;
-  /** The owner asked that nothing link the new identity to this one (`reset --unlinkable`). */
+  /**
+   * The owner asked that nothing link the new identity to this one (`reset --unlinkable`, `mode
+   * random --unlinkable`).
+   */
   readonly unlinkable: boolean;
   /**
    * Runs `task` with the outgoing identifier, then zeroes it: the last moment its keys can sign
@@ -31,8 +34,9 @@ export interface OutgoingIdentifier {
 }
 
 /**
- * The identifier a reset is about to commit, drawn and its handle derived, not yet durable: a
- * listener may sign with it before the commit (a succession statement, docs/spec.md §10.9).
+ * The identifier a reset or a switch to random mode is about to commit, drawn and its handle
+ * derived, not yet durable: a listener may sign with it before the commit (a succession
+ * statement, docs/spec.md §10.9).
  */
 export interface IncomingIdentifier {
   readonly generation: number;
@@ -65,9 +69,9 @@ export interface LifecycleListener {
    */
   retires?(): boolean;
   /**
-   * A reset (not unlinkable) whose listeners retire: after every `retire`, once the new identifier
-   * is drawn and before it is committed, with read access to both. A crash after it leaves
-   * whatever it wrote for an identifier that never became durable.
+   * A reset or a switch to random mode (not unlinkable) whose listeners retire: after every
+   * `retire`, once the new identifier is drawn and before it is committed, with read access to
+   * both. A crash after it leaves whatever it wrote for an identifier that never became durable.
    */
   succeed?(change: {
     readonly outgoing: OutgoingIdentifier;

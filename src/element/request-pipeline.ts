@@ -116,9 +116,10 @@ export class RequestPipeline {
    * The mode switch (patent claim 20), an owner operation like a reset and as crash-atomic: to
    * random, a new identifier from the TRNG replaces the factory one (the commit erases it); to
    * factory (a factory reset), the factory source's identifier replaces the random one. The mode
-   * travels in the same record as the identifier.
+   * travels in the same record as the identifier. To random, the listeners see both identifiers
+   * before the commit as for a reset (a succession), unless the owner asked it `unlinkable`.
    */
-  switchMode(mode: ElementMode, actor: Actor): Promise<Notification> {
+  switchMode(mode: ElementMode, actor: Actor, unlinkable = false): Promise<Notification> {
     const name: ModeSwitch = mode === "random" ? "mode-random" : "mode-factory";
     let from: ElementMode | null = null;
     const failures: string[] = [];
@@ -134,11 +135,11 @@ export class RequestPipeline {
           }
           // Back to factory mode: the factory identifier in the factory's format, exactly as it was.
           return this.commitNotified(
-            { type: name, requested: name, origin: undefined, current, unlinkable: false, failures },
+            { type: name, requested: name, origin: undefined, current, unlinkable, failures },
             intend,
-            (journal) =>
+            (journal, before) =>
               mode === "random"
-                ? this.parts.processing.writeIdentifier(current, current.format, journal)
+                ? this.parts.processing.writeIdentifier(current, current.format, journal, before)
                 : this.writeFactory(current, journal),
           );
         },
@@ -240,9 +241,10 @@ export class RequestPipeline {
     const readOutgoing = <T>(task: (identifier: Uint8Array) => T | Promise<T>) => this.readIdentifier(task);
     // Before anything changes, while the outgoing identifier's keys can still sign.
     if (retiring) failures.push(...(await this.parts.events.retire(outgoing, readOutgoing)));
-    // A reset whose listeners act sees both identifiers before the commit (absent otherwise: no cost).
+    // A new random identifier (a reset, the switch to random mode) whose listeners act sees both
+    // identifiers before the commit (absent otherwise: no cost).
     const before: BeforeCommit | undefined =
-      retiring && change.type === "reset" && !change.unlinkable && this.parts.events.succeeding
+      retiring && SUCCEEDING.has(change.type) && !change.unlinkable && this.parts.events.succeeding
         ? async (handle, identifier) => {
             const incoming = { generation, handle };
             const readIncoming = async <T>(task: (identifier: Uint8Array) => T | Promise<T>) => {
@@ -319,6 +321,9 @@ export class RequestPipeline {
     }
   }
 }
+
+/** The changes that draw a new identifier from the TRNG: the ones a listener may link to the last (§2.7). */
+const SUCCEEDING: ReadonlySet<NotifiedRequest> = new Set(["reset", "mode-random"]);
 
 /** The requests that commit: their intent is recorded once their checks have passed. */
 const LATE = { late: true } as const;

@@ -10,6 +10,11 @@ export interface ScheduledRequest {
   readonly type: RequestType;
   /** As the user wrote it ("digits:40"); checked when scheduled, used when it runs. */
   readonly format?: string;
+  /**
+   * A reset that leaves nothing linking the new identity to the old (docs/spec.md §10.9). Absent
+   * in entries written before it existed, and on every other request: a linked one.
+   */
+  readonly unlinkable?: boolean;
   readonly at: string;
   readonly principal: string;
   readonly created: string;

@@ -37,7 +37,10 @@ export class Scheduling {
   ) {}
 
   /** Persists a request to carry out at `entry.at`. */
-  schedule(entry: { type: RequestType; format?: string; at: Date }, actor: Actor): Promise<ScheduledRequest> {
+  schedule(
+    entry: { type: RequestType; format?: string; unlinkable?: boolean; at: Date },
+    actor: Actor,
+  ): Promise<ScheduledRequest> {
     const schedule = this.registered();
     return this.pipeline.operate(
       `schedule-${entry.type}`,
@@ -54,12 +57,13 @@ export class Scheduling {
         return schedule.add({
           type: entry.type,
           ...(entry.format === undefined ? {} : { format: entry.format }),
+          ...(entry.unlinkable ? { unlinkable: true } : {}),
           at: entry.at.toISOString(),
           principal: actor.principal,
           created: this.pipeline.now().toISOString(),
         });
       },
-      { at: entry.at.toISOString() },
+      { at: entry.at.toISOString(), ...(entry.unlinkable ? { unlinkable: true } : {}) },
     );
   }
 
@@ -99,7 +103,7 @@ export class Scheduling {
       const origin = { id: entry.id, late: Date.parse(entry.at) < startedAt.getTime(), format: entry.format };
       try {
         done.push(
-          await this.pipeline.serialize(() => this.pipeline.carryOut({ type: entry.type }, actor, origin)),
+          await this.pipeline.serialize(() => this.pipeline.carryOut(requestOf(entry), actor, origin)),
         );
       } catch {
         // Refused at its time (already blank, an entropy failure...): the audit log says why.
@@ -112,4 +116,14 @@ export class Scheduling {
     if (!this.register) throw new StorageError("this element keeps no schedule", "no-schedule");
     return this.register;
   }
+}
+
+/**
+ * The request an entry asks for. Only a reset is unlinkable, and only when the entry says so with
+ * `true`: an entry of an older reid, or edited by hand, is an ordinary request.
+ */
+function requestOf(entry: ScheduledRequest): Request {
+  return entry.type === "reset" && entry.unlinkable === true
+    ? { type: entry.type, unlinkable: true }
+    : { type: entry.type };
 }

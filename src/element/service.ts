@@ -48,7 +48,7 @@ export class ElementService implements ElementApi {
   }
 
   submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification> {
-    if (unlinkable && type !== "reset") throw new UsageError("only a reset can be unlinkable");
+    onlyResetUnlinkable(type, unlinkable);
     return this.control.submit(
       {
         type,
@@ -70,15 +70,24 @@ export class ElementService implements ElementApi {
     );
   }
 
-  switchMode(mode: ElementMode): Promise<Notification> {
-    return this.control.switchMode(mode, this.actor);
+  switchMode(mode: ElementMode, unlinkable?: boolean): Promise<Notification> {
+    if (unlinkable && mode !== "random") {
+      throw new UsageError(
+        "only a switch to random mode can be unlinkable: factory mode restores the factory identity",
+      );
+    }
+    return this.control.switchMode(mode, this.actor, unlinkable === true);
   }
 
-  async schedule(type: RequestType, format: string | undefined, at: string) {
+  async schedule(type: RequestType, format: string | undefined, at: string, unlinkable?: boolean) {
+    onlyResetUnlinkable(type, unlinkable);
     // Checked now, so a request never waits only to fail on its format at its time.
     if (format !== undefined) parseFormat(format, this.control.capacity);
     const when = scheduleTime(at, this.control.time());
-    return this.control.schedule({ type, ...(format === undefined ? {} : { format }), at: when }, this.actor);
+    return this.control.schedule(
+      { type, ...(format === undefined ? {} : { format }), ...(unlinkable ? { unlinkable } : {}), at: when },
+      this.actor,
+    );
   }
 
   cancelScheduled(id: string) {
@@ -226,6 +235,11 @@ export class ElementService implements ElementApi {
       }
     });
   }
+}
+
+/** Unlinkable is a kind of reset (docs/spec.md §10.9): asked of any other request, it is bad input. */
+function onlyResetUnlinkable(type: RequestType, unlinkable: boolean | undefined): void {
+  if (unlinkable && type !== "reset") throw new UsageError("only a reset can be unlinkable");
 }
 
 function hex(bytes: Uint8Array): string {

@@ -14,11 +14,11 @@ export interface Delivery {
 
 /**
  * The enrollment's part in the identifier's lifecycle (docs/spec.md §10.9). When the element is
- * enrolled with its current identity, a reset (continuity on, not unlinkable) signs a succession
- * with both identities and a CSR of the new key, and anything else that replaces or erases the
- * identity (erase, a mode switch, an unlinkable reset, continuity off) signs a retirement with the
- * old key only; either goes into the outbox durably before the commit. After the commit the
- * outbox is delivered. Costs nothing when the element never enrolled: the code loads only then.
+ * enrolled with its current identity, a reset or a switch to random mode (continuity on, not
+ * unlinkable) signs a succession with both identities and a CSR of the new key, and anything else
+ * that replaces or erases the identity (erase, the switch to factory mode, an unlinkable reset or
+ * switch, continuity off) signs a retirement with the old key only; either goes into the outbox
+ * durably before the commit. After the commit the outbox is delivered. Costs nothing when the element never enrolled: the code loads only then.
  */
 export function enrollmentCompanion(
   directory: string,
@@ -40,8 +40,12 @@ export function enrollmentCompanion(
       );
     return record.handle === outgoing.handle || chained() ? record : null;
   };
+  // The switch back to factory mode retires: its identity is no new one, and may be one the
+  // registry knows already (a chain never comes back to a handle).
   const succeeds = (outgoing: OutgoingIdentifier, record: EnrollmentRecord) =>
-    outgoing.request === "reset" && !outgoing.unlinkable && record.continuity !== false;
+    (outgoing.request === "reset" || outgoing.request === "mode-random") &&
+    !outgoing.unlinkable &&
+    record.continuity !== false;
   return {
     name: "enrollment",
     retires: enrolled,

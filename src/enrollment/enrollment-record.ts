@@ -25,6 +25,8 @@ export interface EnrollmentRecord {
   readonly notBefore: string;
   readonly notAfter: string;
   readonly enrolledAt: string;
+  /** When `reid renew` last replaced the certificate (absent: never renewed). */
+  readonly renewedAt?: string;
   readonly caCertificate: string;
   readonly certificate: string;
   /** Whether a reset is a succession (absent: yes) or leaves no link (`config registry-continuity off`). */
@@ -114,6 +116,7 @@ function isEnrollment(value: unknown): value is EnrollmentRecord {
     Number.isSafeInteger(record.generation) &&
     (record.algorithm === "ed25519" || record.algorithm === "p256") &&
     (record.continuity === undefined || typeof record.continuity === "boolean") &&
+    (record.renewedAt === undefined || typeof record.renewedAt === "string") &&
     TEXT_FIELDS.every((field) => typeof record[field] === "string")
   );
 }

@@ -11,6 +11,11 @@ export interface EstTarget {
   /** https://HOST[:PORT]; the EST paths are under /.well-known/est/. */
   readonly origin: URL;
   readonly ca: string | null;
+  /**
+   * The TLS client certificate (PEM) and its private key (PKCS#8 PEM) that authorise a renewal;
+   * the caller zeroes the key once the request is done.
+   */
+  readonly client?: { readonly certificate: string; readonly key: Buffer };
 }
 
 /** An EST answer bigger than this is not a certificate chain: refused, not buffered. */
@@ -60,6 +65,7 @@ export function exchange(
         method,
         headers: { ...headers, ...(body === undefined ? {} : { "content-length": Buffer.byteLength(body) }) },
         ...(target.ca === null ? { rejectUnauthorized: false } : { ca: target.ca }),
+        ...(target.client ? { cert: target.client.certificate, key: target.client.key } : {}),
         minVersion: "TLSv1.2",
         timeout: timeoutMs,
         agent: false,
@@ -123,10 +129,15 @@ export function unreachable(where: string, error: unknown): ReidError {
   return new RegistryUnreachableError(`cannot reach the registry at ${where}: ${reason}`);
 }
 
-/** What a refusal means to the user: a spent token is not a broken registry. */
-function refusal(answer: Answer, where: string): ReidError {
+/** The registry's one line of refusal, as the user is shown it (": MESSAGE", or nothing). */
+function saidBy(answer: Answer): string {
   const said = answer.body.toString("utf8").split("\n")[0]?.slice(0, 200).trim() ?? "";
-  const because = said === "" ? "" : `: ${said}`;
+  return said === "" ? "" : `: ${said}`;
+}
+
+/** What a refusal of an enrollment means to the user: a spent token is not a broken registry. */
+function refusal(answer: Answer, where: string): ReidError {
+  const because = saidBy(answer);
   if (answer.status === 401) {
     return new AuthError("token-refused", `the registry at ${where} refused the enrollment token${because}`);
   }
@@ -137,8 +148,32 @@ function refusal(answer: Answer, where: string): ReidError {
   return new RegistryProtocolError(`the registry at ${where} answered HTTP ${answer.status}${because}`);
 }
 
-function pkcs7Answer(answer: Answer, where: string, what: string): Uint8Array {
-  if (answer.status !== 200) throw refusal(answer, where);
+/**
+ * What a refusal of a renewal means: the certificate refused outright (ended, or not one the
+ * registry holds: 401), or no longer good for a renewal (revoked, superseded, the device no longer
+ * active: 403; 409).
+ */
+function renewalRefusal(answer: Answer, where: string): ReidError {
+  const because = saidBy(answer);
+  if (answer.status === 401) {
+    return new AuthError(
+      "registry-refused",
+      `the registry at ${where} refused the enrollment's certificate${because}`,
+    );
+  }
+  if (answer.status === 403 || answer.status === 409) {
+    return new StateError("renewal-refused", `the registry at ${where} refused to renew${because}`);
+  }
+  return new RegistryProtocolError(`the registry at ${where} answered HTTP ${answer.status}${because}`);
+}
+
+function pkcs7Answer(
+  answer: Answer,
+  where: string,
+  what: string,
+  refused: (answer: Answer, where: string) => ReidError = refusal,
+): Uint8Array {
+  if (answer.status !== 200) throw refused(answer, where);
   if (!answer.type.toLowerCase().startsWith("application/pkcs7-mime")) {
     throw new RegistryProtocolError(
       `the registry at ${where} answered ${what} as '${answer.type}', not application/pkcs7-mime`,
@@ -180,4 +215,23 @@ export async function simpleEnroll(
     base64Body(request),
   );
   return pkcs7Answer(answer, where, "its certificate");
+}
+
+/**
+ * POST /simplereenroll with a CSR (DER) of the enrolled key, authorised by the TLS client
+ * certificate in `target.client` (the enrollment's current one): the new certificate, as PKCS#7
+ * certs-only DER.
+ */
+export async function simpleReenroll(target: EstTarget, request: Uint8Array): Promise<Uint8Array> {
+  if (target.ca === null || !target.client)
+    throw new Error("simpleReenroll needs a trusted registry and a client certificate");
+  const where = target.origin.host;
+  const answer = await exchange(
+    target,
+    "POST",
+    "/.well-known/est/simplereenroll",
+    { "content-type": PKCS10, "content-transfer-encoding": "base64" },
+    base64Body(request),
+  );
+  return pkcs7Answer(answer, where, "its certificate", renewalRefusal);
 }

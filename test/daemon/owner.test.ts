@@ -65,6 +65,8 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "binding.unbind": { handle: HANDLE },
   // This daemon serves no device role: past the gate, refused exit 3 (no-device-role).
   "binding.pair": { seconds: 60 },
+  // This element never enrolled: past the input checks, refused exit 3 (not-enrolled), never for a PIN.
+  "enrollment.renew": {},
   // This daemon serves no page: past the input checks, refused exit 3 (no-page), never for a PIN.
   "page.pageLink": {},
 };

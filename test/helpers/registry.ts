@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
+import Database from "better-sqlite3";
 import { REID, reidJson, reidOk } from "./cli.js";
 import { type Finished, finished } from "./process.js";
 
@@ -194,19 +195,19 @@ export function registryForSuite(): SuiteRegistry {
 }
 
 /**
- * An element made in the suite's directory under `name` and enrolled by the registry's pin, with
- * `token` (a new one when not given): its handle.
+ * An element made in the suite's directory under `name` (`reid init` with `init`, e.g. --factory
+ * puf-sim) and enrolled by the registry's pin, with `token` (a new one when not given): its handle.
  */
 export async function enrolledElement(
   fixture: SuiteRegistry,
   name: string,
   alg = "ed25519",
-  token?: string,
+  options: { readonly token?: string; readonly init?: readonly string[] } = {},
 ): Promise<string> {
   const store = join(fixture.root, name);
-  await reidOk(["--store", store, "init"]);
+  await reidOk(["--store", store, "init", ...(options.init ?? [])]);
   const file = join(fixture.root, `${name}.token`);
-  writeFileSync(file, `${token ?? (await newToken(fixture.dir))}\n`, { mode: 0o600 });
+  writeFileSync(file, `${options.token ?? (await newToken(fixture.dir))}\n`, { mode: 0o600 });
   const { served, pin } = fixture;
   await reidOk([
     "--store",
@@ -221,4 +222,53 @@ export async function enrolledElement(
     alg,
   ]);
   return (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
+}
+
+/** What `reid registry show HANDLE --json` reports of a device of the suite's registry (the fields the tests read). */
+export interface DeviceReport {
+  readonly device: { readonly status: string; readonly certificateSerial: string };
+  readonly certificate: { readonly revocationReason: string | null };
+  readonly chain: readonly { readonly handle: string; readonly status: string }[];
+}
+
+export function showDevice(fixture: SuiteRegistry, handle: string): Promise<DeviceReport> {
+  return reidJson<DeviceReport>(["registry", "show", handle, "--dir", fixture.dir]);
+}
+
+/** Every row of every table of the registry's database, as text: what a change shows in, and what must not name a secret or an unlinked identity. */
+export function registryTables(dir: string): string {
+  const db = new Database(join(dir, "registry.db"), { readonly: true });
+  try {
+    const names = db.prepare("select name from sqlite_master where type = 'table'").all() as {
+      name: string;
+    }[];
+    return names
+      .map(({ name }) =>
+        JSON.stringify(db.prepare(`select * from "${name}"`).all(), (_key, value) =>
+          Buffer.isBuffer(value) ? value.toString("hex") + value.toString("base64") : value,
+        ),
+      )
+      .join("\n");
+  } finally {
+    db.close();
+  }
+}
+
+/** The CRL the suite's registry serves now (GET /crl), as a PEM file in the suite's directory. */
+export async function servedCrl(fixture: SuiteRegistry): Promise<string> {
+  const answer = await curl(fixture.root, `${fixture.served.base}/crl`, { ca: join(fixture.dir, "ca.pem") });
+  assert.equal(answer.status, 200);
+  const pem = openssl(["crl", "-inform", "DER"], answer.body);
+  assert.ok(pem.ok, pem.out);
+  const path = join(fixture.root, `crl-${Math.random().toString(36).slice(2)}.pem`);
+  writeFileSync(path, pem.out);
+  return path;
+}
+
+/** Whether openssl verifies the certificate `pem` against the registry's CA, with -crl_check against `crl` when given. */
+export function verifiesAtRegistry(fixture: SuiteRegistry, pem: string, crl?: string): boolean {
+  const path = join(fixture.root, `cert-${Math.random().toString(36).slice(2)}.pem`);
+  writeFileSync(path, pem);
+  const check = crl ? ["-crl_check", "-CRLfile", crl] : [];
+  return openssl(["verify", "-CAfile", join(fixture.dir, "ca.pem"), ...check, path]).ok;
 }

@@ -306,7 +306,7 @@ describe("the operator's page in Chromium", () => {
     assert.match(issued, /^[A-Za-z0-9_-]{43}$/);
     assert.match((await page.textContent("#token-expiry")) ?? "", /label line 7/);
     // The token enrolls an element: it is a real one.
-    const handle = await enrolledElement(fixture, "third", "ed25519", issued);
+    const handle = await enrolledElement(fixture, "third", "ed25519", { token: issued });
     await page.waitForSelector(`#events li[data-type="enrolled"][data-handle="${handle}"]`);
   });
 

@@ -4,14 +4,20 @@
 // retire the old identity and leave nothing in the database that names the new one; a registry
 // out of reach leaves the succession pending until the next delivery.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import Database from "better-sqlite3";
 import { reid, reidJson, reidOk } from "../helpers/cli.js";
 import { startServe, stopCleanly } from "../helpers/daemon.js";
-import { curl, enrolledElement, registryForSuite, serveRegistry } from "../helpers/registry.js";
+import {
+  enrolledElement,
+  registryForSuite,
+  registryTables,
+  servedCrl,
+  serveRegistry,
+  showDevice,
+  verifiesAtRegistry,
+} from "../helpers/registry.js";
 
 interface Enrollment {
   readonly handle: string;
@@ -26,57 +32,10 @@ describe("succession and retirement across a reset", () => {
   const _handleOf = async (name: string) => (await reidJson<{ handle: string }>(at(name, ["status"]))).handle;
   const enrollment = (name: string): Enrollment =>
     JSON.parse(readFileSync(join(store(name), "enrollment.json"), "utf8"));
-  const openssl = (args: readonly string[]) => spawnSync("openssl", args, { encoding: "utf8" });
 
   const enrolled = (name: string, alg?: string) => enrolledElement(fixture, name, alg);
 
-  const show = (handle: string) =>
-    reidJson<{ device: { status: string }; chain: { handle: string; status: string }[] }>([
-      "registry",
-      "show",
-      handle,
-      "--dir",
-      fixture.dir,
-    ]);
-
-  /** Every row of every table, as text: what must not name an unlinkable reset's new identity. */
-  function tables(): string {
-    const db = new Database(join(fixture.dir, "registry.db"), { readonly: true });
-    try {
-      const names = db.prepare("select name from sqlite_master where type = 'table'").all() as {
-        name: string;
-      }[];
-      return names
-        .map(({ name }) =>
-          JSON.stringify(db.prepare(`select * from "${name}"`).all(), (_key, value) =>
-            Buffer.isBuffer(value) ? value.toString("hex") + value.toString("base64") : value,
-          ),
-        )
-        .join("\n");
-    } finally {
-      db.close();
-    }
-  }
-
-  async function crl(): Promise<string> {
-    const answer = await curl(fixture.root, `${fixture.served.base}/crl`, {
-      ca: join(fixture.dir, "ca.pem"),
-    });
-    const path = join(fixture.root, `crl-${Date.now()}.der`);
-    writeFileSync(path, answer.body);
-    return path;
-  }
-
-  function verifies(pem: string, crlFile?: string): boolean {
-    const path = join(fixture.root, `cert-${Math.random().toString(36).slice(2)}.pem`);
-    writeFileSync(path, pem);
-    const check = crlFile ? ["-crl_check", "-CRLfile", crlFile] : [];
-    const pemCrl = crlFile
-      ? openssl(["crl", "-inform", "DER", "-in", crlFile, "-out", `${crlFile}.pem`])
-      : null;
-    if (pemCrl) check[2] = `${crlFile}.pem`;
-    return openssl(["verify", "-CAfile", join(fixture.dir, "ca.pem"), ...check, path]).status === 0;
-  }
+  const show = (handle: string) => showDevice(fixture, handle);
 
   for (const alg of ["ed25519", "p256"]) {
     test(`${alg}: a reset is a succession: the chain goes old -> new, the new certificate verifies, the old is on the CRL`, async () => {
@@ -96,10 +55,13 @@ describe("succession and retirement across a reset", () => {
           [reset.handle, "active"],
         ],
       );
-      const list = await crl();
-      assert.ok(verifies(now.certificate, list), "the new certificate does not verify");
-      assert.ok(verifies(before.certificate), "the old certificate no longer chains");
-      assert.ok(!verifies(before.certificate, list), "the CRL does not revoke the old certificate");
+      const list = await servedCrl(fixture);
+      assert.ok(verifiesAtRegistry(fixture, now.certificate, list), "the new certificate does not verify");
+      assert.ok(verifiesAtRegistry(fixture, before.certificate), "the old certificate no longer chains");
+      assert.ok(
+        !verifiesAtRegistry(fixture, before.certificate, list),
+        "the CRL does not revoke the old certificate",
+      );
       const status = await reidJson<{ enrollment: { state: string } }>(at(name, ["status"]));
       assert.equal(status.enrollment.state, "current");
       assert.deepEqual(await reidJson(at(name, ["enroll", "--status"])), { deliveries: [] });
@@ -116,7 +78,7 @@ describe("succession and retirement across a reset", () => {
       reidJson<{ handle: string }>(at("no-continuity", ["reset"])),
       reidOk(at("erased", ["erase"])),
     ]);
-    const rows = tables();
+    const rows = registryTables(fixture.dir);
     for (const [old, next] of [
       [unlinked, a.handle],
       [noContinuity, b.handle],

@@ -30,6 +30,7 @@ const SRC = new URL("../../src/", import.meta.url).pathname;
 const daemonBuilt = () => [
   ...builtOperations(DAEMON_API.element.operations),
   ...builtOperations(DAEMON_API.binding.operations),
+  ...builtOperations(DAEMON_API.enrollment.operations),
   ...builtOperations(DAEMON_API.page.operations),
 ];
 const messagesBuilt = () => builtOperations(DEVICE_MESSAGES.operations, true);

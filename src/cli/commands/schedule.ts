@@ -16,7 +16,7 @@ export const command: Command = {
       for (const entry of scheduled) {
         print(
           context,
-          `${entry.id}  ${entry.at}  ${entry.type}${entry.format ? ` --format ${entry.format}` : ""}`,
+          `${entry.id}  ${entry.at}  ${entry.type}${entry.format ? ` --format ${entry.format}` : ""}${entry.unlinkable ? " --unlinkable" : ""}`,
         );
       }
       return;
