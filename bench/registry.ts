@@ -28,7 +28,7 @@ import { publicKeysOf, signStatement } from "../src/derive/succession-statement.
 import { checkRequest } from "../src/registry/csr.js";
 import { initRegistry } from "../src/registry/init.js";
 import { issueDeviceCertificate, loadSigner } from "../src/registry/issue.js";
-import { openSqliteRegistry } from "../src/registry/sqlite/open.js";
+import { openSqliteRegistry } from "../src/registry/store/sqlite/open.js";
 import { hashToken, newSecretToken } from "../src/registry/tokens.js";
 import { registryAgent, send } from "../test/registry/https-request.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";

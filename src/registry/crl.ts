@@ -5,7 +5,7 @@ import { CRLNumber, id_ce_cRLNumber } from "@peculiar/asn1-x509";
 import * as x509 from "@peculiar/x509";
 import { SIGNING } from "./authority.js";
 import type { Signer } from "./issue.js";
-import type { IssuedCertificate, RegistryStore } from "./store.js";
+import type { IssuedCertificate, RegistryStore } from "./store/store.js";
 
 /** A CRL is good for a day; one is made afresh when the registry changes or half of that has passed. */
 const CRL_VALID_MS = 86_400_000;

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describeOsError, UsageError } from "../errors.js";
 import { noRegistry, registryCorrupt, registryFailure, registryPermissions } from "./registry-errors.js";
-import type { RegistryStore } from "./store.js";
+import type { RegistryStore } from "./store/store.js";
 
 /** The files of a registry directory (docs/spec.md §10.1); every one 0600, the directory 0700. */
 export const REGISTRY_FILES = {
@@ -44,7 +44,7 @@ export async function openRegistry(
 ): Promise<{ config: RegistryConfig; store: RegistryStore }> {
   checkPrivateDirectory(directory);
   const config = readConfig(directory);
-  const { openSqliteRegistry } = await import("./sqlite/open.js");
+  const { openSqliteRegistry } = await import("./store/sqlite/open.js");
   return { config, store: await openSqliteRegistry(join(directory, REGISTRY_FILES.database)) };
 }
 

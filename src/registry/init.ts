@@ -6,7 +6,7 @@ import { makeDirectories, replaceFile, syncDirectory } from "../storage/durable-
 import { issueServerCertificate, makeAuthority, makeStatementKey } from "./authority.js";
 import { REGISTRY_FILES, REGISTRY_FORMAT, REGISTRY_VERSION, type RegistryConfig } from "./directory.js";
 import { registryExists, registryFailure } from "./registry-errors.js";
-import { openSqliteRegistry } from "./sqlite/open.js";
+import { openSqliteRegistry } from "./store/sqlite/open.js";
 import { newSecretToken } from "./tokens.js";
 
 export interface InitOptions {

@@ -11,7 +11,7 @@ import { describeOsError } from "../errors.js";
 import { CLOCK_SKEW_MS, serialNumber } from "./authority.js";
 import { REGISTRY_FILES } from "./directory.js";
 import { registryCorrupt, registryFailure } from "./registry-errors.js";
-import type { NewCertificate } from "./store.js";
+import type { NewCertificate } from "./store/store.js";
 
 /** Device certificates last 90 days: a device renews with its own key long before. */
 const DEVICE_DAYS = 90;

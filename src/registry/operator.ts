@@ -1,7 +1,7 @@
 import { type FollowOptions, pollEvents } from "./follow.js";
 import { registryCorrupt, unknownDevice } from "./registry-errors.js";
 import type { RevocationReason } from "./revocation.js";
-import type { DeviceQuery, RegistryStore } from "./store.js";
+import type { DeviceQuery, RegistryStore } from "./store/store.js";
 import { successionChain } from "./succession.js";
 import { type IssuedToken, issueEnrollmentToken } from "./tokens.js";
 import {

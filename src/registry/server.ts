@@ -10,7 +10,7 @@ import { REGISTRY_FILES, type RegistryConfig } from "./directory.js";
 import { registryRoutes } from "./est/routes.js";
 import { loadSigner } from "./issue.js";
 import { registryFailure } from "./registry-errors.js";
-import type { RegistryStore } from "./store.js";
+import type { RegistryStore } from "./store/store.js";
 
 /** Loopback unless asked otherwise: a registry is put on the network on purpose. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:8443";

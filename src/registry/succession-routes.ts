@@ -17,7 +17,7 @@ import { toWire } from "../http/wire.js";
 import { checkRequest, handleMismatch } from "./csr.js";
 import { issueDeviceCertificate, type Signer } from "./issue.js";
 import { deviceNotActive, unknownDevice } from "./registry-errors.js";
-import type { Device, RegistryStore } from "./store.js";
+import type { Device, RegistryStore } from "./store/store.js";
 
 /**
  * A device's own word on its identity (docs/spec.md §10.9): `POST /v1/succession` links a reset

@@ -1,5 +1,5 @@
 import { registryCorrupt } from "./registry-errors.js";
-import type { Device, RegistryStore } from "./store.js";
+import type { Device, RegistryStore } from "./store/store.js";
 
 /**
  * The most identities one chain may hold. A device reset ten thousand times is not a device; a

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { UsageError } from "../errors.js";
 import { durationSeconds } from "../types/duration.js";
-import type { RegistryStore } from "./store.js";
+import type { RegistryStore } from "./store/store.js";
 
 /**
  * Bearer secrets of the registry (docs/spec.md §10.5): enrollment tokens and the operator's token.

@@ -5,7 +5,7 @@ import type {
   Flag,
   IssuedCertificate,
   RegistryEvent,
-} from "./store.js";
+} from "./store/store.js";
 
 /**
  * What the operator's commands answer, as plain JSON (docs/spec.md §10.6): the CLI prints these

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import * as x509 from "@peculiar/x509";
 import { CrlCache, reasonCode } from "../../src/registry/crl.js";
 import { loadSigner } from "../../src/registry/issue.js";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import { makeRegistry } from "../helpers/registry.js";
 import { newEnrollment } from "./storage-conformance.js";
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import { issueEnrollmentToken } from "../../src/registry/tokens.js";
 import {
   csrBase64,

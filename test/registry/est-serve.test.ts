@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
-import type { RegistryStore } from "../../src/registry/store.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
+import type { RegistryStore } from "../../src/registry/store/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
 import { assertOneLineError, reid } from "../helpers/cli.js";
 import {

@@ -13,10 +13,10 @@ import { createInterface } from "node:readline";
 import * as x509 from "@peculiar/x509";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
-import { appendEvent, insertCertificate, insertDevice } from "../../src/registry/kysely-store.js";
-import type { RegistrySchema } from "../../src/registry/schema.js";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
-import type { NewCertificate, RegistryStore } from "../../src/registry/store.js";
+import { appendEvent, insertCertificate, insertDevice } from "../../src/registry/store/kysely-store.js";
+import type { RegistrySchema } from "../../src/registry/store/schema.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
+import type { NewCertificate, RegistryStore } from "../../src/registry/store/store.js";
 import { REID, reidOk } from "../helpers/cli.js";
 
 const crypto = webcrypto;

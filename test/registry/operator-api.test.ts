@@ -15,7 +15,7 @@ import { CrlCache } from "../../src/registry/crl.js";
 import { registryRoutes } from "../../src/registry/est/routes.js";
 import { loadSigner } from "../../src/registry/issue.js";
 import { loadOperatorPageFiles } from "../../src/registry/page/files.js";
-import type { RegistryStore } from "../../src/registry/store.js";
+import type { RegistryStore } from "../../src/registry/store/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
 import type { DeviceView, EventView } from "../../src/registry/views.js";
 import { reidJson, reidOk } from "../helpers/cli.js";

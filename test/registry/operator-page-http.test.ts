@@ -11,7 +11,7 @@ import type { Agent } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { splitEvents } from "../../src/http/event-stream.js";
-import type { RegistryStore } from "../../src/registry/store.js";
+import type { RegistryStore } from "../../src/registry/store/store.js";
 import { reidJson, reidOk } from "../helpers/cli.js";
 import { curl, newToken, registryForSuite } from "../helpers/registry.js";
 import { type Authority, databaseRows, openStore, registryAuthority, time } from "./fleet-fixture.js";

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import { hashToken } from "../../src/registry/tokens.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { containsBytes } from "../helpers/secret.js";

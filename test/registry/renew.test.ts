@@ -18,7 +18,7 @@ import type { EnrollmentRecord } from "../../src/enrollment/enrollment-record.js
 import { simpleReenroll } from "../../src/enrollment/est-client.js";
 import { ReidError } from "../../src/errors.js";
 import { issueDeviceCertificate, loadSigner } from "../../src/registry/issue.js";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import { storedIdentifier } from "../cli/store.js";
 import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { startServe, stopCleanly } from "../helpers/daemon.js";

@@ -14,16 +14,16 @@ import {
   type Transaction,
 } from "kysely";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import { GroupCommit, type Outcome, settle } from "../../src/registry/group-commit.js";
+import { tokenRefused } from "../../src/registry/registry-errors.js";
+import { GroupCommit, type Outcome, settle } from "../../src/registry/store/group-commit.js";
 import {
   appendEvent,
   insertCertificate,
   insertDevice,
   KyselyRegistryStore,
-} from "../../src/registry/kysely-store.js";
-import { tokenRefused } from "../../src/registry/registry-errors.js";
-import type { RegistrySchema } from "../../src/registry/schema.js";
-import { openSqliteRegistry, translateSqliteError } from "../../src/registry/sqlite/open.js";
+} from "../../src/registry/store/kysely-store.js";
+import type { RegistrySchema } from "../../src/registry/store/schema.js";
+import { openSqliteRegistry, translateSqliteError } from "../../src/registry/store/sqlite/open.js";
 import type {
   Device,
   DeviceQuery,
@@ -31,7 +31,7 @@ import type {
   EnrollmentToken,
   RegistryEvent,
   Renewal,
-} from "../../src/registry/store.js";
+} from "../../src/registry/store/store.js";
 import { tempDir } from "../helpers/temp.js";
 import {
   at,

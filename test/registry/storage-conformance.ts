@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import type { Enrollment, RegistryStore, Renewal, Succession } from "../../src/registry/store.js";
+import type { Enrollment, RegistryStore, Renewal, Succession } from "../../src/registry/store/store.js";
 
 /** One fresh, empty registry database of a driver. */
 export interface RegistryFixture {

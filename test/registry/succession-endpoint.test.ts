@@ -18,8 +18,8 @@ import {
   type SuccessionStatement,
   signStatement,
 } from "../../src/derive/succession-statement.js";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
-import type { RegistryStore } from "../../src/registry/store.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
+import type { RegistryStore } from "../../src/registry/store/store.js";
 import type { DeviceReport } from "../../src/registry/views.js";
 import { reidOk } from "../helpers/cli.js";
 import {

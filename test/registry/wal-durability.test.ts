@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openSqliteRegistry } from "../../src/registry/sqlite/open.js";
+import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import { issueEnrollmentToken } from "../../src/registry/tokens.js";
 import { ERRNO, faultEnv } from "../helpers/faults.js";
 import { csrBase64, curl, makeRegistry, newKey, serveRegistry } from "../helpers/registry.js";

@@ -1,5 +1,5 @@
 import type { EventFeed } from "../../http/sse.js";
-import type { RegistryStore } from "../store.js";
+import type { RegistryStore } from "../store/store.js";
 import type { EventView } from "../views.js";
 import { EVENT_PAGE_LIMIT } from "./operations.js";
 

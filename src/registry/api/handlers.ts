@@ -1,6 +1,6 @@
 import type { EventFeed } from "../../http/sse.js";
 import { storeOperator } from "../operator.js";
-import { DEVICE_PAGE_LIMIT, type RegistryStore } from "../store.js";
+import { DEVICE_PAGE_LIMIT, type RegistryStore } from "../store/store.js";
 import { DEFAULT_TOKEN_TTL, tokenTtlSeconds } from "../tokens.js";
 import type { EventView } from "../views.js";
 import { EventWatch, registryEventFeed } from "./event-feed.js";

@@ -3,7 +3,7 @@ import { defineOperations, inPath, inQuery } from "../../http/operation.js";
 import { custom, oneOf, optional, refine, text } from "../../http/schema.js";
 import type { EventFeed } from "../../http/sse.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../revocation.js";
-import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceQuery } from "../store.js";
+import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceQuery } from "../store/store.js";
 import { tokenTtlSeconds } from "../tokens.js";
 import type { DeviceReport, DeviceView, EventView, RevokedView } from "../views.js";
 

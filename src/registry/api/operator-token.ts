@@ -1,5 +1,5 @@
 import { AuthError } from "../../errors.js";
-import type { RegistryStore } from "../store.js";
+import type { RegistryStore } from "../store/store.js";
 import { hashToken } from "../tokens.js";
 
 /** RFC 6750's b64token, of a sane length: what an operator token may look like on the wire. */

@@ -5,7 +5,7 @@ import { readsBody } from "../../http/operation.js";
 import { shorten } from "../../http/schema.js";
 import { serveOperations } from "../../http/serve.js";
 import { HttpError } from "../../http/wire.js";
-import type { RegistryStore } from "../store.js";
+import type { RegistryStore } from "../store/store.js";
 import { answerOperatorErrors } from "./answers.js";
 import type { OperatorHandlers } from "./handlers.js";
 import { OPERATOR_OPERATIONS, streamStart } from "./operations.js";

@@ -15,7 +15,7 @@ import { checkRequest, handleMismatch } from "../csr.js";
 import { issueDeviceCertificate, type Signer } from "../issue.js";
 import { operatorPage } from "../page/page.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
-import type { RegistryStore } from "../store.js";
+import type { RegistryStore } from "../store/store.js";
 import { successionRoutes } from "../succession-routes.js";
 import { hashToken } from "../tokens.js";
 

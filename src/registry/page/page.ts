@@ -6,7 +6,7 @@ import { serveStaticFiles } from "../../http/browser/static-files.js";
 import { HttpError } from "../../http/wire.js";
 import { answerOperatorErrors } from "../api/answers.js";
 import type { OperatorHandlers } from "../api/handlers.js";
-import type { RegistryStore } from "../store.js";
+import type { RegistryStore } from "../store/store.js";
 import { loadOperatorPageFiles, OPERATOR_PAGE } from "./files.js";
 import { operationsApp } from "./operations.js";
 import { OperatorSessions } from "./sessions.js";

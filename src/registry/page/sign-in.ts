@@ -4,7 +4,7 @@ import { bodyLimit, objectBody } from "../../http/body.js";
 import type { Session } from "../../http/browser/sessions.js";
 import { OPERATOR_BODY_LIMIT } from "../api/operations.js";
 import { checkOperatorToken, OPERATOR_TOKEN_SYNTAX } from "../api/operator-token.js";
-import type { RegistryStore } from "../store.js";
+import type { RegistryStore } from "../store/store.js";
 import { OPERATOR_PRINCIPAL, type OperatorSessions } from "./sessions.js";
 
 const TOKEN = new RegExp(`^${OPERATOR_TOKEN_SYNTAX}$`);

@@ -1,6 +1,6 @@
 import { UsageError } from "../../../errors.js";
 import { pages } from "../../../registry/pages.js";
-import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceStatus } from "../../../registry/store.js";
+import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceStatus } from "../../../registry/store/store.js";
 import type { DeviceView } from "../../../registry/views.js";
 import { print } from "../../context.js";
 import type { RegistryAction } from "./action.js";

@@ -1,5 +1,5 @@
 import { revocationReason } from "../../../registry/revocation.js";
-import { checkHandle } from "../../../registry/store-inputs.js";
+import { checkHandle } from "../../../registry/store/store-inputs.js";
 import { print, printJson } from "../../context.js";
 import type { RegistryAction } from "./action.js";
 import { revokedText } from "./fleet-text.js";

@@ -1,4 +1,4 @@
-import { checkHandle } from "../../../registry/store-inputs.js";
+import { checkHandle } from "../../../registry/store/store-inputs.js";
 import { print, printJson } from "../../context.js";
 import type { RegistryAction } from "./action.js";
 import { reportText } from "./fleet-text.js";

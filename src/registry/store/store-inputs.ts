@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { UsageError } from "../../errors.js";
 import {
   DEVICE_PAGE_LIMIT,
   DEVICE_STATUSES,

@@ -1,7 +1,7 @@
 import { closeSync, fsync, openSync } from "node:fs";
 import { promisify } from "node:util";
-import { describeOsError } from "../../errors.js";
-import { registryFailure } from "../registry-errors.js";
+import { describeOsError } from "../../../errors.js";
+import { registryFailure } from "../../registry-errors.js";
 
 const fsyncAsync = promisify(fsync);
 

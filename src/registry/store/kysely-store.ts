@@ -1,13 +1,13 @@
 import type { Kysely, Selectable, Transaction } from "kysely";
-import { ReidError } from "../errors.js";
-import { GroupCommit } from "./group-commit.js";
+import { ReidError } from "../../errors.js";
 import {
   certificateNotCurrent,
   deviceExists,
   deviceNotActive,
   tokenRefused,
   unknownDevice,
-} from "./registry-errors.js";
+} from "../registry-errors.js";
+import { GroupCommit } from "./group-commit.js";
 import type {
   CertificatesTable,
   DevicesTable,

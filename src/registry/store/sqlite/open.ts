@@ -9,10 +9,10 @@ import {
   SqliteDialect,
   SqliteDriver,
 } from "kysely";
-import { describeOsError } from "../../errors.js";
+import { describeOsError } from "../../../errors.js";
+import { noRegistry, registryBusy, registryCorrupt, registryFailure } from "../../registry-errors.js";
 import { KyselyRegistryStore } from "../kysely-store.js";
 import { migrationProvider } from "../migrations/index.js";
-import { noRegistry, registryBusy, registryCorrupt, registryFailure } from "../registry-errors.js";
 import type { RegistrySchema } from "../schema.js";
 import type { RegistryStore } from "../store.js";
 import { WalSync } from "./wal-sync.js";
