@@ -12,7 +12,8 @@ const fresh = `dist.building-${process.pid}`;
 const stale = `dist.stale-${process.pid}`;
 await build({
   ...bundleOptions,
-  entryPoints: { reid: "src/cli/main.ts" },
+  // The registry's certifying thread (src/registry/certify/) is a file of its own for its Worker.
+  entryPoints: { reid: "src/cli/main.ts", "registry-certifier": "src/registry/certify/worker.ts" },
   outdir: fresh,
   chunkNames: "chunks/[name]-[hash]",
   splitting: true,

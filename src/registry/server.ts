@@ -5,6 +5,7 @@ import type { Hono } from "hono";
 import { describeOsError, UsageError } from "../errors.js";
 import { joinHostPort, parseHostPort } from "../http/address.js";
 import { limitedServer } from "../http/limits.js";
+import { workerCertifier } from "./certify/pool.js";
 import { CrlCache } from "./crl.js";
 import { REGISTRY_FILES, type RegistryConfig } from "./directory.js";
 import { registryRoutes } from "./est/routes.js";
@@ -65,6 +66,7 @@ export async function startRegistryServer(options: {
     minVersion: "TLSv1.2" as const,
   };
   const signer = await loadSigner(directory);
+  const certifier = await workerCertifier(directory, signer);
   // Routes are made once the port is known: issued certificates name it in their CRL URL.
   let routes: Hono | null = null;
   const server = limitedServer(
@@ -96,6 +98,7 @@ export async function startRegistryServer(options: {
   routes = registryRoutes({
     store: options.store,
     signer,
+    certifier,
     crl: new CrlCache(signer, options.store),
     crlUrl,
     origins: options.config.hosts.map((name) => new URL(`https://${joinHostPort(name, port)}`).origin),
@@ -106,11 +109,13 @@ export async function startRegistryServer(options: {
     crlUrl,
     // Requests in flight are answered (an enrollment that committed reaches its client), idle
     // connections close at once, and whatever is still open after the grace is cut.
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
-      }),
+      });
+      await certifier.close();
+    },
   };
 }

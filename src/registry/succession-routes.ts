@@ -14,8 +14,8 @@ import { AuthError, ReidError, StateError, UsageError } from "../errors.js";
 import { peerOf } from "../http/address.js";
 import { bodyLimit, objectBody } from "../http/body.js";
 import { toWire } from "../http/wire.js";
-import { checkRequest, handleMismatch } from "./csr.js";
-import { issueDeviceCertificate, type Signer } from "./issue.js";
+import type { Certifier } from "./certify/certifier.js";
+import { handleMismatch } from "./csr.js";
 import { deviceNotActive, unknownDevice } from "./registry-errors.js";
 import type { Device, RegistryStore } from "./store/store.js";
 
@@ -27,7 +27,7 @@ import type { Device, RegistryStore } from "./store/store.js";
  */
 export interface SuccessionRoutesOptions {
   readonly store: RegistryStore;
-  readonly signer: Signer;
+  readonly certifier: Certifier;
   readonly crlUrl: string;
   /** The origins statements may name: this registry's hosts at the port it serves. */
   readonly origins: readonly string[];
@@ -59,7 +59,7 @@ export function successionRoutes(app: Hono, options: SuccessionRoutesOptions): v
 }
 
 async function succession(c: Context, options: SuccessionRoutesOptions): Promise<Response> {
-  const { store, signer } = options;
+  const { store } = options;
   const body = await fields(c, ["statement", "signature", "countersignature", "csr"]);
   const { statement, bytes } = statementOf(body, "succession", options.origins);
   if (statement.type !== "succession") throw new Error("unreachable");
@@ -75,7 +75,12 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
   if (!verified.signature) throw badSignature(`the signature is not device ${predecessor.handle}'s`);
   if (!verified.countersignature) throw badSignature("the countersignature is not the new key's");
   const csr = Buffer.from(body.csr ?? "", "base64");
-  const request = checkRequest(new Uint8Array(csr));
+  const at = options.now();
+  // Issued with the check: a certificate refused below is never stored nor answered.
+  const { request, certificate } = await options.certifier.certify(new Uint8Array(csr), {
+    crlUrl: options.crlUrl,
+    now: at,
+  });
   const statementKey = Buffer.from(rawKeys(statement)[key.algorithm]);
   if (request.algorithm !== key.algorithm || !statementKey.equals(request.keyBits)) {
     throw handleMismatch(`the CSR's key is not the statement's new ${key.algorithm} key`);
@@ -92,8 +97,6 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
       fork(c, options, predecessor, statement.handle)
     );
   }
-  const at = options.now();
-  const certificate = issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
   try {
     await store.succeed({
       predecessor: predecessor.handle,

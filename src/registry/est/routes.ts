@@ -10,9 +10,11 @@ import { shorten } from "../../http/schema.js";
 import { toWire } from "../../http/wire.js";
 import { operatorHandlers } from "../api/handlers.js";
 import { operatorRoutes } from "../api/routes.js";
+import type { Certifier } from "../certify/certifier.js";
+import { threadCertifier } from "../certify/pool.js";
 import type { CrlCache } from "../crl.js";
-import { checkRequest, handleMismatch } from "../csr.js";
-import { issueDeviceCertificate, type Signer } from "../issue.js";
+import { handleMismatch } from "../csr.js";
+import type { Signer } from "../issue.js";
 import { operatorPage } from "../page/page.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store/store.js";
@@ -27,6 +29,8 @@ import { hashToken } from "../tokens.js";
 export interface RegistryRoutesOptions {
   readonly store: RegistryStore;
   readonly signer: Signer;
+  /** Checks requests and issues certificates (another thread's, from registry serve); else this one. */
+  readonly certifier?: Certifier;
   readonly crl: CrlCache;
   /** Where issued certificates say the CRL is. */
   readonly crlUrl: string;
@@ -57,6 +61,7 @@ const STATUS: Readonly<Record<string, number>> = {
 
 export function registryRoutes(options: RegistryRoutesOptions): Hono {
   const { store, signer } = options;
+  const certifier = options.certifier ?? threadCertifier(signer);
   const now = options.now ?? (() => new Date());
   const app = new Hono();
   answerErrors(app, options.report ?? (() => {}));
@@ -71,8 +76,10 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     // Looked at first so a guesser gets 401 whatever it sends; spent only by the enrollment itself.
     const token = await store.token(tokenHash);
     if (!token || token.usedAt !== null || token.expiresAt <= at.toISOString()) throw tokenRefused();
-    const request = checkRequest(await requestBody(c));
-    const certificate = issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
+    const { request, certificate } = await certifier.certify(await requestBody(c), {
+      crlUrl: options.crlUrl,
+      now: at,
+    });
     await store.enroll({
       handle: request.handle,
       publicKey: request.publicKey,
@@ -87,12 +94,15 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     const current = await clientCertificate(c, store);
     const device = await store.device(current.handle);
     if (device?.status !== "active") throw deviceNotActive(current.handle, device?.status ?? "gone");
-    const request = checkRequest(await requestBody(c));
+    const at = now();
+    // Issued before it is compared: a certificate refused here is never stored nor answered.
+    const { request, certificate } = await certifier.certify(await requestBody(c), {
+      crlUrl: options.crlUrl,
+      now: at,
+    });
     if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
       throw handleMismatch("a renewal keeps the device's handle and key: this request changes them");
     }
-    const at = now();
-    const certificate = issueDeviceCertificate(signer, request, { crlUrl: options.crlUrl, now: at });
     await store.renew({
       handle: device.handle,
       certificate,
@@ -102,7 +112,7 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     return certsOnly(c, [certificate.der]);
   });
 
-  successionRoutes(app, { store, signer, crlUrl: options.crlUrl, origins: options.origins ?? [], now });
+  successionRoutes(app, { store, certifier, crlUrl: options.crlUrl, origins: options.origins ?? [], now });
   app.get("/crl", async (c) =>
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );
