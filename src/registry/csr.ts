@@ -1,4 +1,4 @@
-import { type KeyObject, verify } from "node:crypto";
+import { verify } from "node:crypto";
 import * as asn1js from "asn1js";
 import { handleOf } from "../derive/derivation.js";
 import { type SigningKey, spkiKey } from "../derive/public-key.js";
@@ -12,8 +12,6 @@ import type { CertifiedKey } from "./issue.js";
  */
 export interface CheckedRequest extends CertifiedKey {
   readonly algorithm: "ed25519" | "p256";
-  /** The request's key, as node:crypto verifies with it. */
-  readonly key: KeyObject;
 }
 
 const HANDLE = /^[0-9a-f]{32}$/;
@@ -54,7 +52,6 @@ export function checkRequest(der: Uint8Array): CheckedRequest {
     publicKey: request.publicKey,
     keyBits: request.keyBits,
     algorithm: key.algorithm,
-    key: key.key,
   };
 }
 

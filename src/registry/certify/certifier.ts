@@ -3,7 +3,7 @@ import type { NewCertificate } from "../store/store.js";
 
 /** What a request's check and its certificate give the routes (csr.ts, issue.ts). */
 export interface Certified {
-  readonly request: Pick<CheckedRequest, "handle" | "publicKey" | "keyBits" | "algorithm">;
+  readonly request: CheckedRequest;
   readonly certificate: NewCertificate;
 }
 
