@@ -6,12 +6,12 @@
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort } from "./ports.js";
 
 const run = promisify(execFile);
 
@@ -42,29 +42,6 @@ async function pgProgram(program: string, args: readonly string[]): Promise<stri
     const { stderr, stdout } = error as { stderr?: string; stdout?: string };
     throw new Error(`${program} failed: ${stderr ?? ""}${stdout ?? ""}`);
   }
-}
-
-/** A port of 127.0.0.1 nobody listens on, below the kernel's ephemeral range (32768 and up). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 16_384 + Math.floor(Math.random() * 16_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once("error", () => resolve(false));
-      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
-
-/** A port of 127.0.0.1 that was just free: nothing listens there. */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Postgres {

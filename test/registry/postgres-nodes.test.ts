@@ -19,7 +19,8 @@ import { postgresTarget } from "../../src/registry/store/postgres/url.js";
 import type { RegistryEvent, RegistryStore } from "../../src/registry/store/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
 import { assertOneLineError, reid, reidJson } from "../helpers/cli.js";
-import { closedPort, postgresForSuite } from "../helpers/postgres.js";
+import { closedPort } from "../helpers/ports.js";
+import { postgresForSuite } from "../helpers/postgres.js";
 import { type ServedRegistry, serveRegistry } from "../helpers/registry.js";
 import { type RawAnswer, registryAgent, send } from "./https-request.js";
 

@@ -15,8 +15,15 @@ import { openPostgresRegistry } from "../../src/registry/store/postgres/open.js"
 import { postgresTarget } from "../../src/registry/store/postgres/url.js";
 import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
-import { closedPort, type Postgres, postgresForSuite } from "../helpers/postgres.js";
-import { at, describeRegistryStore, newEnrollment, type RegistryFixture } from "./storage-conformance.js";
+import { closedPort } from "../helpers/ports.js";
+import { type Postgres, postgresForSuite } from "../helpers/postgres.js";
+import {
+  at,
+  describeRegistryStore,
+  newEnrollment,
+  type RegistryFixture,
+  refused,
+} from "./storage-conformance.js";
 
 const suite = postgresForSuite();
 
@@ -166,9 +173,9 @@ describe("PostgreSQL's own", () => {
 
   test("a database without a registry, one that holds one already and one from a newer reid are refused", async () => {
     const empty = await suite.server.newDatabase();
-    await refusedWith(open(empty), "no-registry", ExitCode.state);
+    await refused(open(empty), "no-registry", ExitCode.state);
     const { url } = await postgresFixture();
-    await refusedWith(
+    await refused(
       openPostgresRegistry(postgresTarget(url), { create: true }),
       "registry-exists",
       ExitCode.state,
@@ -178,8 +185,8 @@ describe("PostgreSQL's own", () => {
       [],
       new URL(url).pathname.slice(1),
     );
-    await refusedWith(open(url), "registry-corrupt", ExitCode.storage);
-    await refusedWith(
+    await refused(open(url), "registry-corrupt", ExitCode.storage);
+    await refused(
       openPostgresRegistry(postgresTarget(url), { readOnly: true }),
       "registry-corrupt",
       ExitCode.storage,
@@ -246,12 +253,3 @@ describe("PostgreSQL's own", () => {
     });
   });
 });
-
-async function refusedWith(promise: Promise<unknown>, code: string, exitCode: number): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof ReidError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.equal(error.exitCode, exitCode);
-    return true;
-  });
-}

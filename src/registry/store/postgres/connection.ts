@@ -13,8 +13,9 @@ interface ConnectionInfo {
 type PgPass = (info: ConnectionInfo, found: (password: string | undefined) => void) => void;
 type ParseUrl = (url: string) => Record<string, unknown>;
 
-/** How long a node waits for the event order's lock, a row or a connection before `registry-busy`. */
-const WAIT_MS = 5000;
+/** How long a statement waits for a lock (the event order's, a row's) before `registry-busy`. */
+const LOCK_WAIT_MS = 5000;
+/** How long a connection is waited for, made or from the pool, before `registry-failure`. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Connections per node: a group commit holds one, reads and token writes take the others. */
 const POOL_SIZE = 8;
@@ -40,8 +41,8 @@ export function poolConfig(target: PostgresTarget, readOnly: boolean): PoolConfi
     password: password as unknown as PoolConfig["password"],
     max: POOL_SIZE,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    lock_timeout: WAIT_MS,
+    lock_timeout: LOCK_WAIT_MS,
     keepAlive: true,
-    ...(readOnly ? { options: "-c default_transaction_read_only=on" } : {}),
+    ...(readOnly ? { options: `${settings.options ?? ""} -c default_transaction_read_only=on`.trim() } : {}),
   };
 }
