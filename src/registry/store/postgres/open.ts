@@ -29,7 +29,7 @@ export interface PostgresOptions {
 /**
  * Opens the registry's PostgreSQL database (docs/spec.md §10.3): a pool of pg connections under
  * kysely's PostgreSQL dialect, brought to the newest migration (kysely's Migrator runs them under
- * an advisory lock, so nodes starting at once run each once). PostgreSQL's own synchronous commit
+ * an advisory lock, so nodes opening it at once run each once). PostgreSQL's own synchronous commit
  * makes a committed change durable before it is answered; several nodes may open one database.
  */
 export async function openPostgresRegistry(
