@@ -26,9 +26,11 @@ import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/store/sqlite/open.js";
 import type {
   Device,
+  DeviceImport,
   DeviceQuery,
   Enrollment,
   EnrollmentToken,
+  ImportOutcome,
   RegistryEvent,
   Renewal,
 } from "../../src/registry/store/store.js";
@@ -169,6 +171,19 @@ class AnyEventFlagsStore extends KyselyRegistryStore {
   }
 }
 
+/** Imports device by device, each its own enrollment, and passes over any handle it knows. */
+class OneByOneImportStore extends KyselyRegistryStore {
+  override async importDevices(batch: DeviceImport): Promise<ImportOutcome> {
+    let imported = 0;
+    for (const device of batch.devices) {
+      if (await this.device(device.handle)) continue;
+      await this.enroll({ ...device, at: batch.at });
+      imported++;
+    }
+    return { imported, skipped: batch.devices.length - imported };
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
   test("a driver that reads any event of a chain as a flag", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new AnyEventFlagsStore(plainKysely(path)));
@@ -218,6 +233,20 @@ describe("the conformance suite fails drivers known to be wrong", () => {
       CHECKS[
         "changes asked at once are each all-or-nothing: a refused one leaves no trace, the others commit with their events, one successor wins"
       ]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
+  test("a driver that imports a batch device by device, passing over a known handle whatever its key", async (t) => {
+    const fixture = await sqliteFixture(
+      t,
+      async (path) => new OneByOneImportStore(plainKysely(path), translateSqliteError),
+    );
+    await assert.rejects(
+      CHECKS["an import batch with a handle the registry holds with another key is refused whole"]?.(
+        fixture,
+        t,
+      ) as Promise<void>,
       assert.AssertionError,
     );
   });
