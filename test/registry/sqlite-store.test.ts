@@ -30,6 +30,7 @@ import type {
   DeviceQuery,
   Enrollment,
   EnrollmentToken,
+  ImportedDevice,
   ImportOutcome,
   RegistryEvent,
   Renewal,
@@ -40,6 +41,7 @@ import {
   CHECKS,
   describeRegistryStore,
   newEnrollment,
+  newImported,
   type RegistryFixture,
 } from "./storage-conformance.js";
 
@@ -319,6 +321,60 @@ describe("the SQLite file", () => {
     await (await openSqliteRegistry(path)).close();
     assert.match(plan(), /SEARCH events USING INDEX events_flags \(handle=\?\)/);
     assert.doesNotMatch(plan(), /SCAN events/);
+  });
+
+  test("lookups, keyset pages and events since N are read through an index at any size, never a scan or a sort", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    await (await openSqliteRegistry(path, { create: true })).close();
+    // The queries the driver makes, as kysely hands them to SQLite.
+    const queries: CompiledQuery[] = [];
+    const logged = new Kysely<RegistrySchema>({
+      dialect: new SqliteDialect({ database: new Database(path) }),
+      log: (event) => {
+        if (event.level === "query") queries.push(event.query);
+      },
+    });
+    const store = new KyselyRegistryStore(logged, translateSqliteError);
+    const [device] = newImported(1) as [ImportedDevice];
+    await store.importDevices({ devices: [device], at: at(0) });
+    queries.length = 0;
+    await store.device(device.handle);
+    await store.certificate(device.certificate.serial);
+    await store.devices({ after: device.handle, limit: 1000 });
+    await store.devices({ status: "active", after: device.handle, limit: 1000 });
+    await store.eventsSince(1, 1000);
+    await logged.destroy();
+    const plans = () => {
+      const reader = new Database(path, { readonly: true });
+      try {
+        return queries.map((query) =>
+          (reader.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.parameters) as { detail: string }[])
+            .map((step) => step.detail)
+            .join("; "),
+        );
+      } finally {
+        reader.close();
+      }
+    };
+    // Each read's plan: one index search (a lookup or a range from the keyset), no scan, no sort.
+    const expected = [
+      /^SEARCH devices USING INDEX sqlite_autoindex_devices_1 \(handle=\?\)$/,
+      /^SEARCH certificates USING INDEX sqlite_autoindex_certificates_1 \(serial=\?\)$/,
+      /^SEARCH devices USING INDEX sqlite_autoindex_devices_1 \(handle>\?\)$/,
+      /^SEARCH devices USING INDEX devices_by_status \(status=\? AND handle>\?\)$/,
+      /^SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)$/,
+    ];
+    const indexed = (found: readonly string[]) => {
+      assert.equal(found.length, expected.length);
+      for (const [i, plan] of found.entries()) assert.match(plan, expected[i] as RegExp);
+    };
+    indexed(plans());
+    // Without the index of (status, handle), a page of one status filters the whole key range: refused.
+    const raw = new Database(path);
+    raw.exec("DROP INDEX devices_by_status");
+    raw.close();
+    assert.throws(() => indexed(plans()), /devices_1 \(handle>\?\)/);
   });
 
   test("the database holds its invariants itself: a second use of a token or a superseded device without a successor fails", async (t) => {

@@ -5,7 +5,7 @@ import { print, printJson } from "../../context.js";
 import type { RegistryAction } from "./action.js";
 import { progressBar } from "./progress.js";
 
-const DEFAULT_BATCH = 2000;
+const DEFAULT_BATCH = 5000;
 
 /**
  * `reid registry import --dir DIR FILE`: a factory's list of devices pre-enrolled by the operator,
