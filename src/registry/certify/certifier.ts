@@ -1,4 +1,5 @@
 import type { CheckedRequest } from "../csr.js";
+import type { ListedDevice } from "../import/device-list.js";
 import type { CertifiedKey } from "../issue.js";
 import type { NewCertificate } from "../store/store.js";
 
@@ -26,5 +27,10 @@ export interface Certifier {
    * operator vouches for, so there is no request to check (registry import, docs/spec.md §10.6).
    */
   issue(keys: readonly CertifiedKey[], options: IssueOptions): Promise<NewCertificate[]>;
+  /**
+   * The devices of an import list's `lines`, the first of them line `first`, each checked
+   * (import/device-list.ts): the work before the certificates, on the same threads.
+   */
+  listed(lines: readonly string[], first: number): Promise<ListedDevice[]>;
   close(): Promise<void>;
 }

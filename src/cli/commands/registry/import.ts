@@ -27,21 +27,22 @@ export const action: RegistryAction = {
     const { host, port } = registryListen(args.text("listen"));
     const batchSize = importBatch(args.text("batch"));
     const file = args.operands[0] as string;
-    const [{ readDeviceList }, { importDeviceList }, { loadSigner }, { workerCertifier }] = await Promise.all(
-      [
+    const [{ readDeviceListOn }, { importDeviceList }, { loadSigner }, { workerCertifier }] =
+      await Promise.all([
         import("../../../registry/import/device-list.js"),
         import("../../../registry/import/import.js"),
         import("../../../registry/issue.js"),
         import("../../../registry/certify/pool.js"),
-      ],
-    );
-    const devices = readDeviceList(file === "-" ? await readStdin() : readInput(file, "device list"));
+      ]);
+    const list = file === "-" ? await readStdin() : readInput(file, "device list");
     const { config, store } = await openRegistry(directory);
     const progress = progressBar(context.stderr, "importing");
     try {
-      // One certifying thread per core: this process's own thread stores while they sign.
+      // One thread per core checks the list's lines, then signs: this process's own thread
+      // gathers them, and stores each batch while the next is signed.
       const certifier = await workerCertifier(directory, await loadSigner(directory), availableParallelism());
       try {
+        const devices = await readDeviceListOn(certifier, list);
         const result = await importDeviceList({
           store,
           certifier,
