@@ -29,15 +29,16 @@ export function checkHandle(handle: string, what = "handle"): void {
   if (!HANDLE.test(handle)) throw new UsageError(`bad ${what} '${handle}': expected 32 lowercase hex digits`);
 }
 
-/** The last time that passed: an import's batch checks the same two or three times for each device. */
-let lastTime = "";
+/** Times that passed lately: an import's batch checks the same three (its time, notBefore, notAfter) for each device. */
+const goodTimes = new Set<string>();
 
 export function checkTime(time: string): void {
-  if (time === lastTime) return;
+  if (goodTimes.has(time)) return;
   if (!TIME.test(time) || new Date(time).toISOString() !== time) {
     throw new UsageError(`bad time '${time}': expected YYYY-MM-DDTHH:MM:SS.mmmZ`);
   }
-  lastTime = time;
+  if (goodTimes.size >= 16) goodTimes.clear();
+  goodTimes.add(time);
 }
 
 export function checkHash(hash: Uint8Array): void {
