@@ -182,7 +182,7 @@ interface Template {
 
 /**
  * Templates of one signer, CRL URL and notBefore (a batch of an import, a second of a server's),
- * one per key length; null where a field's bytes were not found exactly once (then each is encoded
+ * one per set of field lengths; null where a field's bytes were not found exactly once (then each is encoded
  * whole). Two certificates with the same fixed parts and fields of the same lengths have the same
  * structure: the second is the first's bytes with its own fields written over.
  */
@@ -190,7 +190,8 @@ let templates: {
   readonly signer: Signer;
   readonly crlUrl: string;
   readonly notBefore: number;
-  readonly byKeyLength: Map<number, Template | null>;
+  /** By the lengths of the fields (the key's is one per algorithm; the others are always the same). */
+  readonly byLengths: Map<string, Template | null>;
 } | null = null;
 
 function templated(
@@ -205,12 +206,15 @@ function templated(
     templates.crlUrl !== crlUrl ||
     templates.notBefore !== notBefore.getTime()
   ) {
-    templates = { signer, crlUrl, notBefore: notBefore.getTime(), byKeyLength: new Map() };
+    templates = { signer, crlUrl, notBefore: notBefore.getTime(), byLengths: new Map() };
   }
-  const template = templates.byKeyLength.get(fields.publicKey.length);
+  const lengths = Object.values(fields)
+    .map((field: Uint8Array) => field.length)
+    .join(",");
+  const template = templates.byLengths.get(lengths);
   if (template === undefined) {
     const bytes = encode();
-    templates.byKeyLength.set(fields.publicKey.length, templateOf(bytes, fields));
+    templates.byLengths.set(lengths, templateOf(bytes, fields));
     return bytes;
   }
   if (template === null) return encode();

@@ -185,7 +185,8 @@ export class KyselyRegistryStore implements RegistryStore {
     checkImport(batch);
     const { devices, at } = batch;
     return this.change(async (trx) => {
-      // Read in this transaction, so nothing enrolls between the check and the insert.
+      // Read in this transaction: on SQLite, whose write lock it holds, nothing enrolls between the
+      // check and the insert; where something can, the insert fails on the key, and the batch with it.
       const fresh = await unknownOf(trx, devices);
       for (let start = 0; start < fresh.length; start += IMPORT_ROWS) {
         const rows = fresh.slice(start, start + IMPORT_ROWS);
