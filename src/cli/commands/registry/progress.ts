@@ -4,7 +4,10 @@ const WIDTH = 24;
 
 export interface Progress {
   update(done: number, total: number): void;
-  /** Draws the last state and ends the line, so what is printed next starts a line of its own. */
+  /**
+   * Draws the last state and ends the line, so what is printed next starts a line of its own; once
+   * (a failure's cleanup calls it again).
+   */
   end(): void;
 }
 
@@ -19,6 +22,7 @@ export function progressBar(stderr: NodeJS.WritableStream, what: string): Progre
   let drawnAt = 0;
   let drawnLength = 0;
   let last = { done: 0, total: 0 };
+  let ended = false;
   const draw = () => {
     const { done, total } = last;
     const now = performance.now();
@@ -39,7 +43,8 @@ export function progressBar(stderr: NodeJS.WritableStream, what: string): Progre
       if (first === null || performance.now() - drawnAt >= REDRAW_MS || done === total) draw();
     },
     end() {
-      if (first === null) return;
+      if (first === null || ended) return;
+      ended = true;
       draw();
       stderr.write("\n");
     },
