@@ -37,6 +37,14 @@ export function registryListen(text: string | undefined): { host: string; port: 
 }
 
 /**
+ * Where the certificates of a registry served on `host`:`port` say its CRL is (docs/spec.md §10.7):
+ * its first host, so a wildcard listen address still names one its server certificate is valid for.
+ */
+export function crlUrlOf(config: RegistryConfig, host: string, port: number): string {
+  return `https://${joinHostPort(config.hosts[0] ?? host, port)}/crl`;
+}
+
+/**
  * Serves the registry's EST and CRL over HTTPS (docs/spec.md §10.7) with the directory's server
  * certificate, TLS 1.2 or later. A client certificate is asked for, never required: the handler
  * checks it against the CA (the TLS stack's verdict) and the database.
@@ -94,7 +102,7 @@ export async function startRegistryServer(options: {
     });
   });
   const { port } = server.address() as AddressInfo;
-  const crlUrl = `https://${joinHostPort(options.config.hosts[0] ?? host, port)}/crl`;
+  const crlUrl = crlUrlOf(options.config, host, port);
   routes = registryRoutes({
     store: options.store,
     signer,

@@ -26,9 +26,12 @@ import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/store/sqlite/open.js";
 import type {
   Device,
+  DeviceImport,
   DeviceQuery,
   Enrollment,
   EnrollmentToken,
+  ImportedDevice,
+  ImportOutcome,
   RegistryEvent,
   Renewal,
 } from "../../src/registry/store/store.js";
@@ -38,6 +41,7 @@ import {
   CHECKS,
   describeRegistryStore,
   newEnrollment,
+  newImported,
   type RegistryFixture,
 } from "./storage-conformance.js";
 
@@ -169,6 +173,19 @@ class AnyEventFlagsStore extends KyselyRegistryStore {
   }
 }
 
+/** Imports device by device, each its own enrollment, and passes over any handle it knows. */
+class OneByOneImportStore extends KyselyRegistryStore {
+  override async importDevices(batch: DeviceImport): Promise<ImportOutcome> {
+    let imported = 0;
+    for (const device of batch.devices) {
+      if (await this.device(device.handle)) continue;
+      await this.enroll({ ...device, at: batch.at });
+      imported++;
+    }
+    return { imported, skipped: batch.devices.length - imported };
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
   test("a driver that reads any event of a chain as a flag", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new AnyEventFlagsStore(plainKysely(path)));
@@ -218,6 +235,20 @@ describe("the conformance suite fails drivers known to be wrong", () => {
       CHECKS[
         "changes asked at once are each all-or-nothing: a refused one leaves no trace, the others commit with their events, one successor wins"
       ]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
+  test("a driver that imports a batch device by device, passing over a known handle whatever its key", async (t) => {
+    const fixture = await sqliteFixture(
+      t,
+      async (path) => new OneByOneImportStore(plainKysely(path), translateSqliteError),
+    );
+    await assert.rejects(
+      CHECKS["an import batch with a handle the registry holds with another key is refused whole"]?.(
+        fixture,
+        t,
+      ) as Promise<void>,
       assert.AssertionError,
     );
   });
@@ -309,6 +340,60 @@ describe("the SQLite file", () => {
     await (await openSqliteRegistry(path)).close();
     assert.match(plan(), /SEARCH events USING INDEX events_flags \(handle=\?\)/);
     assert.doesNotMatch(plan(), /SCAN events/);
+  });
+
+  test("lookups, keyset pages and events since N are read through an index at any size, never a scan or a sort", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    await (await openSqliteRegistry(path, { create: true })).close();
+    // The queries the driver makes, as kysely hands them to SQLite.
+    const queries: CompiledQuery[] = [];
+    const logged = new Kysely<RegistrySchema>({
+      dialect: new SqliteDialect({ database: new Database(path) }),
+      log: (event) => {
+        if (event.level === "query") queries.push(event.query);
+      },
+    });
+    const store = new KyselyRegistryStore(logged, translateSqliteError);
+    const [device] = newImported(1) as [ImportedDevice];
+    await store.importDevices({ devices: [device], at: at(0) });
+    queries.length = 0;
+    await store.device(device.handle);
+    await store.certificate(device.certificate.serial);
+    await store.devices({ after: device.handle, limit: 1000 });
+    await store.devices({ status: "active", after: device.handle, limit: 1000 });
+    await store.eventsSince(1, 1000);
+    await logged.destroy();
+    const plans = () => {
+      const reader = new Database(path, { readonly: true });
+      try {
+        return queries.map((query) =>
+          (reader.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.parameters) as { detail: string }[])
+            .map((step) => step.detail)
+            .join("; "),
+        );
+      } finally {
+        reader.close();
+      }
+    };
+    // Each read's plan: one index search (a lookup or a range from the keyset), no scan, no sort.
+    const expected = [
+      /^SEARCH devices USING INDEX sqlite_autoindex_devices_1 \(handle=\?\)$/,
+      /^SEARCH certificates USING INDEX sqlite_autoindex_certificates_1 \(serial=\?\)$/,
+      /^SEARCH devices USING INDEX sqlite_autoindex_devices_1 \(handle>\?\)$/,
+      /^SEARCH devices USING INDEX devices_by_status \(status=\? AND handle>\?\)$/,
+      /^SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)$/,
+    ];
+    const indexed = (found: readonly string[]) => {
+      assert.equal(found.length, expected.length);
+      for (const [i, plan] of found.entries()) assert.match(plan, expected[i] as RegExp);
+    };
+    indexed(plans());
+    // Without the index of (status, handle), a page of one status filters the whole key range: refused.
+    const raw = new Database(path);
+    raw.exec("DROP INDEX devices_by_status");
+    raw.close();
+    assert.throws(() => indexed(plans()), /devices_1 \(handle>\?\)/);
   });
 
   test("the database holds its invariants itself: a second use of a token or a superseded device without a successor fails", async (t) => {

@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import type { Enrollment, RegistryStore, Renewal, Succession } from "../../src/registry/store/store.js";
+import {
+  type Enrollment,
+  IMPORT_BATCH_LIMIT,
+  type ImportedDevice,
+  type RegistryStore,
+  type Renewal,
+  type Succession,
+} from "../../src/registry/store/store.js";
 
 /** One fresh, empty registry database of a driver. */
 export interface RegistryFixture {
@@ -62,6 +69,14 @@ function newRenewal(handle: string, when = at(10), previous?: string): Renewal {
     ...(previous === undefined ? {} : { previous }),
     at: when,
   };
+}
+
+/** `count` devices of an import, each with its own key and certificate. */
+export function newImported(count: number): ImportedDevice[] {
+  return Array.from({ length: count }, () => {
+    const { handle, publicKey, certificate } = newEnrollment();
+    return { handle, publicKey, certificate };
+  });
 }
 
 export function tokenHash(token = randomBytes(32).toString("base64url")): Uint8Array {
@@ -583,6 +598,143 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         }
       });
     },
+
+  "an import records each device as an enrollment does; run again it skips the devices it finds with their key":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const enrolled = newEnrollment();
+        await store.enroll(enrolled);
+        const first = newImported(3);
+        const labelled = { ...(first[1] as ImportedDevice), label: "line 7, bay 3" };
+        first[1] = labelled;
+        const before = await store.lastEventSequence();
+        assert.deepEqual(await store.importDevices({ devices: first, at: at(5) }), {
+          imported: 3,
+          skipped: 0,
+        });
+        for (const device of first) {
+          const read = await store.device(device.handle);
+          assert.equal(read?.status, "active");
+          assert.deepEqual(read?.publicKey, new Uint8Array(device.publicKey));
+          assert.equal(read?.certificateSerial, device.certificate.serial);
+          assert.equal(read?.enrolledAt, at(5));
+          assert.equal(read?.predecessor, null);
+          const certificate = await store.certificate(device.certificate.serial);
+          assert.equal(certificate?.status, "valid");
+          assert.equal(certificate?.handle, device.handle);
+          assert.deepEqual(certificate?.der, new Uint8Array(device.certificate.der));
+        }
+        // One `enrolled` event each, in the batch's order, as an enrollment's with `imported` beside.
+        const events = await store.eventsSince(before);
+        assert.deepEqual(
+          events.map(({ type, handle, data, at: when }) => ({ type, handle, data, at: when })),
+          first.map(({ handle, certificate, label }) => ({
+            type: "enrolled",
+            handle,
+            data: { serial: certificate.serial, imported: true, ...(label ? { label } : {}) },
+            at: at(5),
+          })),
+        );
+        assert.deepEqual(
+          events.map((event) => event.sequence),
+          first.map((_, i) => before + i + 1),
+        );
+
+        // Run again with one more, and the enrolled device with its own key: only the new one is written.
+        const again = [
+          ...first,
+          ...newImported(1),
+          { ...enrolled, certificate: newImported(1)[0]?.certificate },
+        ];
+        const outcome = await store.importDevices({ devices: again as ImportedDevice[], at: at(9) });
+        assert.deepEqual(outcome, { imported: 1, skipped: 4 });
+        assert.equal((await store.device(enrolled.handle))?.certificateSerial, enrolled.certificate.serial);
+        assert.equal((await store.device(first[0]?.handle as string))?.enrolledAt, at(5));
+        assert.equal((await store.eventsSince(before)).length, 4);
+      });
+    },
+
+  "an import batch with a handle the registry holds with another key is refused whole": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const enrolled = newEnrollment();
+      await store.enroll(enrolled);
+      const before = await snapshot(store, [enrolled.handle]);
+      const [fresh, other] = newImported(2) as [ImportedDevice, ImportedDevice];
+      const clash = { ...other, handle: enrolled.handle };
+      await refused(
+        store.importDevices({ devices: [fresh, clash], at: at(5) }),
+        "device-exists",
+        ExitCode.state,
+      );
+      assert.deepEqual(await snapshot(store, [enrolled.handle, fresh.handle]), {
+        ...before,
+        asked: [...before.asked, null],
+      });
+      assert.equal(await store.certificate(fresh.certificate.serial), null);
+    });
+  },
+
+  "an import batch commits all or nothing: a failure of one event's insert leaves none of it": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const before = await snapshot(store, []);
+      await fixture.failEvents();
+      const devices = newImported(3);
+      await assert.rejects(store.importDevices({ devices, at: at(5) }));
+      assert.deepEqual(
+        await snapshot(
+          store,
+          devices.map((d) => d.handle),
+        ),
+        {
+          ...before,
+          asked: [null, null, null],
+        },
+      );
+    });
+  },
+
+  "an import of more rows than one statement takes writes them all, and pages list them in handle order":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        // Over the driver's rows per statement and per read: every chunk's edge is crossed.
+        const devices = newImported(2_100);
+        const outcome = await store.importDevices({ devices, at: at(5) });
+        assert.deepEqual(outcome, { imported: devices.length, skipped: 0 });
+        const listed: string[] = [];
+        for (let page = await store.devices(); page.length > 0; ) {
+          listed.push(...page.map((device) => device.handle));
+          page = await store.devices({ after: page.at(-1)?.handle });
+        }
+        assert.deepEqual(listed, devices.map((device) => device.handle).sort());
+        assert.equal(await store.lastEventSequence(), devices.length);
+        const again = await store.importDevices({ devices, at: at(6) });
+        assert.deepEqual(again, { imported: 0, skipped: devices.length });
+      });
+    },
+
+  "a bad import batch is refused before anything is written": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const [device] = newImported(1) as [ImportedDevice];
+      const bad: [string, ImportedDevice[]][] = [
+        ["empty", []],
+        ["too many", newImported(IMPORT_BATCH_LIMIT + 1)],
+        ["a handle twice", [device, { ...device, certificate: newEnrollment().certificate }]],
+        ["a bad handle", [{ ...device, handle: device.handle.toUpperCase() }]],
+        ["an empty key", [{ ...device, publicKey: new Uint8Array() }]],
+        ["an empty label", [{ ...device, label: "" }]],
+      ];
+      for (const [why, devices] of bad) {
+        await refused(store.importDevices({ devices, at: at(5) }), "usage", ExitCode.usage).catch((error) => {
+          throw new Error(`${why}: ${(error as Error).message}`);
+        });
+      }
+      await refused(store.importDevices({ devices: [device], at: "yesterday" }), "usage");
+      assert.deepEqual(await store.devices(), []);
+      assert.equal(await store.lastEventSequence(), 0);
+    });
+  },
 
   "operator tokens are known by their hash only": async (fixture) => {
     await withStore(fixture, async (store) => {

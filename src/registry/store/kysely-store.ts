@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from "kysely";
+import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
 import { ReidError } from "../../errors.js";
 import {
   certificateNotCurrent,
@@ -17,12 +17,15 @@ import type {
 } from "./schema.js";
 import type {
   Device,
+  DeviceImport,
   DeviceQuery,
   DeviceStatus,
   Enrollment,
   EnrollmentToken,
   EventType,
   Flag,
+  ImportedDevice,
+  ImportOutcome,
   IssuedCertificate,
   NewCertificate,
   NewToken,
@@ -38,6 +41,7 @@ import {
   checkFlagQuery,
   checkHandle,
   checkHash,
+  checkImport,
   checkRenewal,
   checkRevocation,
   checkSuccession,
@@ -45,6 +49,11 @@ import {
 } from "./store-inputs.js";
 
 const DEFAULT_EVENT_LIMIT = 1000;
+/**
+ * Rows per statement of an import: 8 columns each stays far below SQLite's 32,766 and PostgreSQL's
+ * 65,535 parameters, and one statement of the same size is prepared once and run again.
+ */
+const IMPORT_ROWS = 500;
 
 /**
  * The RegistryStore over any kysely dialect: every query is kysely's, so a second database is a
@@ -171,6 +180,36 @@ export class KyselyRegistryStore implements RegistryStore {
         .where("serial", "=", device.certificate_serial)
         .execute();
       return appendEvent(trx, "revoked", handle, { serial: device.certificate_serial, reason }, at);
+    });
+  }
+
+  async importDevices(batch: DeviceImport): Promise<ImportOutcome> {
+    checkImport(batch);
+    const { devices, at } = batch;
+    return this.change(async (trx) => {
+      // Read in this transaction: on SQLite, whose write lock it holds, nothing enrolls between the
+      // check and the insert; where something can, the insert fails on the key, and the batch with it.
+      const fresh = await unknownOf(trx, devices);
+      for (let start = 0; start < fresh.length; start += IMPORT_ROWS) {
+        const rows = fresh.slice(start, start + IMPORT_ROWS);
+        await trx
+          .insertInto("devices")
+          .values(rows.map((device) => deviceRow(device, at, null)))
+          .execute();
+        await trx
+          .insertInto("certificates")
+          .values(rows.map((device) => certificateRow(device.handle, device.certificate)))
+          .execute();
+        await trx
+          .insertInto("events")
+          .values(
+            rows.map(({ handle, certificate, label }) =>
+              eventRow("enrolled", handle, importedData(certificate.serial, label), at),
+            ),
+          )
+          .execute();
+      }
+      return { imported: fresh.length, skipped: devices.length - fresh.length };
     });
   }
 
@@ -383,16 +422,7 @@ export async function insertDevice(
 ): Promise<void> {
   const inserted = await trx
     .insertInto("devices")
-    .values({
-      handle: device.handle,
-      status: "active",
-      public_key: device.publicKey,
-      certificate_serial: device.certificate.serial,
-      predecessor,
-      successor: null,
-      enrolled_at: device.at,
-      updated_at: device.at,
-    })
+    .values(deviceRow(device, device.at, predecessor))
     .onConflict((conflict) => conflict.column("handle").doNothing())
     .executeTakeFirst();
   if (inserted.numInsertedOrUpdatedRows === 0n) throw deviceExists(device.handle);
@@ -403,19 +433,79 @@ export async function insertCertificate(
   handle: string,
   certificate: NewCertificate,
 ): Promise<void> {
-  await trx
-    .insertInto("certificates")
-    .values({
-      serial: certificate.serial,
-      handle,
-      der: certificate.der,
-      not_before: certificate.notBefore,
-      not_after: certificate.notAfter,
-      status: "valid",
-      revocation_reason: null,
-      revoked_at: null,
-    })
-    .execute();
+  await trx.insertInto("certificates").values(certificateRow(handle, certificate)).execute();
+}
+
+/** A new device's row: active, its certificate current, enrolled now. */
+function deviceRow(
+  device: Pick<Enrollment, "handle" | "publicKey" | "certificate">,
+  at: string,
+  predecessor: string | null,
+): Insertable<DevicesTable> {
+  return {
+    handle: device.handle,
+    status: "active",
+    public_key: device.publicKey,
+    certificate_serial: device.certificate.serial,
+    predecessor,
+    successor: null,
+    enrolled_at: at,
+    updated_at: at,
+  };
+}
+
+function certificateRow(handle: string, certificate: NewCertificate): Insertable<CertificatesTable> {
+  return {
+    serial: certificate.serial,
+    handle,
+    der: certificate.der,
+    not_before: certificate.notBefore,
+    not_after: certificate.notAfter,
+    status: "valid",
+    revocation_reason: null,
+    revoked_at: null,
+  };
+}
+
+function eventRow(
+  type: EventType,
+  handle: string,
+  data: Record<string, unknown>,
+  at: string,
+): Insertable<EventsTable> {
+  return { type, handle, data: JSON.stringify(data), at };
+}
+
+/** An imported device's `enrolled` event: an enrollment's, marked, with the list's label if any. */
+function importedData(serial: string, label: string | undefined): Record<string, unknown> {
+  return label === undefined ? { serial, imported: true } : { serial, imported: true, label };
+}
+
+/** Rows per read of which devices a batch's handles name (a bound on the query's parameters). */
+const PRESENCE_ROWS = 1000;
+
+/**
+ * The devices of `devices` the registry does not know yet; one it knows with the same key is left
+ * out (an import run again), one it knows with another key is `device-exists`.
+ */
+async function unknownOf(trx: Queries, devices: readonly ImportedDevice[]): Promise<ImportedDevice[]> {
+  const known = new Map<string, Uint8Array>();
+  for (let start = 0; start < devices.length; start += PRESENCE_ROWS) {
+    const handles = devices.slice(start, start + PRESENCE_ROWS).map((device) => device.handle);
+    const rows = await trx
+      .selectFrom("devices")
+      .select(["handle", "public_key"])
+      .where("handle", "in", handles)
+      .execute();
+    for (const row of rows) known.set(row.handle, new Uint8Array(row.public_key));
+  }
+  if (known.size === 0) return [...devices];
+  return devices.filter((device) => {
+    const key = known.get(device.handle);
+    if (key === undefined) return true;
+    if (Buffer.compare(key, device.publicKey) !== 0) throw deviceExists(device.handle);
+    return false;
+  });
 }
 
 export async function appendEvent(
@@ -427,7 +517,7 @@ export async function appendEvent(
 ): Promise<RegistryEvent> {
   const row = await trx
     .insertInto("events")
-    .values({ type, handle, data: JSON.stringify(data), at })
+    .values(eventRow(type, handle, data, at))
     .returningAll()
     .executeTakeFirstOrThrow();
   return eventOf(row);

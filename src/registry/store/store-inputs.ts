@@ -2,10 +2,12 @@ import { UsageError } from "../../errors.js";
 import {
   DEVICE_PAGE_LIMIT,
   DEVICE_STATUSES,
+  type DeviceImport,
   type DeviceQuery,
   type Enrollment,
   FLAG_QUERY_HANDLES,
   FLAG_QUERY_LIMIT,
+  IMPORT_BATCH_LIMIT,
   type NewCertificate,
   type Renewal,
   type Revocation,
@@ -27,10 +29,16 @@ export function checkHandle(handle: string, what = "handle"): void {
   if (!HANDLE.test(handle)) throw new UsageError(`bad ${what} '${handle}': expected 32 lowercase hex digits`);
 }
 
+/** Times that passed lately: an import's batch checks the same three (its time, notBefore, notAfter) for each device. */
+const goodTimes = new Set<string>();
+
 export function checkTime(time: string): void {
+  if (goodTimes.has(time)) return;
   if (!TIME.test(time) || new Date(time).toISOString() !== time) {
     throw new UsageError(`bad time '${time}': expected YYYY-MM-DDTHH:MM:SS.mmmZ`);
   }
+  if (goodTimes.size >= 16) goodTimes.clear();
+  goodTimes.add(time);
 }
 
 export function checkHash(hash: Uint8Array): void {
@@ -62,6 +70,24 @@ function checkNewDevice(device: Pick<Enrollment, "handle" | "publicKey" | "certi
 export function checkEnrollment(enrollment: Enrollment): void {
   checkNewDevice(enrollment);
   if (enrollment.tokenHash) checkHash(enrollment.tokenHash);
+}
+
+/** A batch of an import: 1 to IMPORT_BATCH_LIMIT new devices, each handle once, labels of 1 to 128. */
+export function checkImport(batch: DeviceImport): void {
+  const { devices, at } = batch;
+  if (devices.length < 1 || devices.length > IMPORT_BATCH_LIMIT) {
+    throw new UsageError(`bad import batch: ${devices.length} devices, expected 1 to ${IMPORT_BATCH_LIMIT}`);
+  }
+  checkTime(at);
+  const handles = new Set<string>();
+  for (const device of devices) {
+    checkNewDevice({ ...device, at });
+    if (handles.has(device.handle)) throw new UsageError(`device ${device.handle} twice in one import batch`);
+    handles.add(device.handle);
+    if (device.label !== undefined && (device.label.length < 1 || device.label.length > 128)) {
+      throw new UsageError(`bad label of device ${device.handle}: expected 1 to 128 characters`);
+    }
+  }
 }
 
 export function checkSuccession(succession: Succession): void {

@@ -86,6 +86,31 @@ export interface Succession {
   readonly evidence?: Readonly<Record<string, string>>;
 }
 
+/** One device of a factory's list, pre-enrolled by the operator, with the certificate issued it. */
+export interface ImportedDevice {
+  readonly handle: string;
+  readonly publicKey: Uint8Array;
+  readonly certificate: NewCertificate;
+  /** The list's label for it, if any: kept in its `enrolled` event. */
+  readonly label?: string;
+}
+
+/** A batch of an import (§10.4 importDevices): one transaction, all of it or none. */
+export interface DeviceImport {
+  readonly devices: readonly ImportedDevice[];
+  readonly at: string;
+}
+
+export interface ImportOutcome {
+  /** Devices written, each active with its valid certificate and its `enrolled` event. */
+  readonly imported: number;
+  /** Devices already in the registry with the same key (an import run again): left as they are. */
+  readonly skipped: number;
+}
+
+/** The most devices one importDevices call takes: a batch, not a fleet. */
+export const IMPORT_BATCH_LIMIT = 10_000;
+
 /** The most identities one read of flags covers: a whole succession chain (succession.ts). */
 export const FLAG_QUERY_HANDLES = 10_000;
 export const FLAG_QUERY_LIMIT = 1000;
@@ -137,6 +162,12 @@ export interface RegistryStore {
   renew(renewal: Renewal): Promise<RegistryEvent>;
   /** Revokes a device that is not revoked yet, and its current certificate. */
   revoke(revocation: Revocation): Promise<RegistryEvent>;
+  /**
+   * Records a batch of pre-enrolled devices in one transaction, each as `enroll` would (active,
+   * its valid certificate, an `enrolled` event `{serial, imported: true, label?}`); a device known
+   * with the same key is skipped, one known with another key refuses the batch (`device-exists`).
+   */
+  importDevices(batch: DeviceImport): Promise<ImportOutcome>;
   /** Records an event on a known device without changing it. */
   flag(flag: Flag): Promise<RegistryEvent>;
 
