@@ -45,6 +45,8 @@ export interface RegistryRoutesOptions {
 export const MAX_BODY_BYTES = 16 * 1024;
 const EST = "/.well-known/est";
 export const REALM = 'Basic realm="reid registry"';
+/** The header of an enrollment's or renewal's answer that holds its event's leaf index. */
+export const LOG_INDEX_HEADER = "reid-log-index";
 
 /** The HTTP status of each refusal; the others take their exit code's (§3.3). */
 const STATUS: Readonly<Record<string, number>> = {
@@ -80,14 +82,14 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
       crlUrl: options.crlUrl,
       now: at,
     });
-    await store.enroll({
+    const event = await store.enroll({
       handle: request.handle,
       publicKey: request.publicKey,
       certificate,
       tokenHash,
       at: at.toISOString(),
     });
-    return certsOnly(c, [certificate.der]);
+    return certsOnly(c, [certificate.der], event.leaf);
   });
 
   app.post(`${EST}/simplereenroll`, bodyLimit(MAX_BODY_BYTES), async (c) => {
@@ -103,13 +105,13 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
       throw handleMismatch("a renewal keeps the device's handle and key: this request changes them");
     }
-    await store.renew({
+    const event = await store.renew({
       handle: device.handle,
       certificate,
       previous: current.serial,
       at: at.toISOString(),
     });
-    return certsOnly(c, [certificate.der]);
+    return certsOnly(c, [certificate.der], event.leaf);
   });
 
   successionRoutes(app, { store, certifier, crlUrl: options.crlUrl, origins: options.origins ?? [], now });
@@ -122,11 +124,15 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   return app;
 }
 
-/** RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters. */
-function certsOnly(c: Context, certificates: readonly Uint8Array[]): Response {
+/**
+ * RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters; an issue's answer
+ * names its event's index in the identity log (docs/spec.md §10.12).
+ */
+function certsOnly(c: Context, certificates: readonly Uint8Array[], logIndex?: number): Response {
   return c.body(base64Body(certsOnlyDer(certificates)), 200, {
     "content-type": PKCS7_CERTS_ONLY,
     "content-transfer-encoding": "base64",
+    ...(logIndex === undefined ? {} : { [LOG_INDEX_HEADER]: String(logIndex) }),
   });
 }
 

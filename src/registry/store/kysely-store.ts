@@ -1,5 +1,5 @@
 import type { Kysely, Selectable, Transaction } from "kysely";
-import { ReidError } from "../../errors.js";
+import { ReidError, StateError } from "../../errors.js";
 import {
   certificateNotCurrent,
   deviceExists,
@@ -13,6 +13,7 @@ import type {
   DevicesTable,
   EnrollmentTokensTable,
   EventsTable,
+  LogCheckpointsTable,
   RegistrySchema,
 } from "./schema.js";
 import type {
@@ -24,12 +25,14 @@ import type {
   EventType,
   Flag,
   IssuedCertificate,
+  LogAppend,
   NewCertificate,
   NewToken,
   RegistryEvent,
   RegistryStore,
   Renewal,
   Revocation,
+  StoredCheckpoint,
   Succession,
 } from "./store.js";
 import {
@@ -38,6 +41,8 @@ import {
   checkFlagQuery,
   checkHandle,
   checkHash,
+  checkLeafRange,
+  checkLogAppend,
   checkRenewal,
   checkRevocation,
   checkSuccession,
@@ -45,6 +50,8 @@ import {
 } from "./store-inputs.js";
 
 const DEFAULT_EVENT_LIMIT = 1000;
+/** Rows a statement inserts at once: within every database's limit of bound values. */
+const INSERT_CHUNK = 500;
 
 /**
  * The RegistryStore over any kysely dialect: every query is kysely's, so a second database is a
@@ -272,6 +279,75 @@ export class KyselyRegistryStore implements RegistryStore {
     });
   }
 
+  logSize(): Promise<number> {
+    return this.guard(async () => nextLeaf(this.db));
+  }
+
+  async eventsByLeaf(start: number, end: number): Promise<RegistryEvent[]> {
+    checkLeafRange(start, end);
+    return this.guard(async () => {
+      const rows = await this.db
+        .selectFrom("events")
+        .selectAll()
+        .where("leaf", ">=", start)
+        .where("leaf", "<", end)
+        .orderBy("leaf")
+        .execute();
+      return rows.map(eventOf);
+    });
+  }
+
+  async logHashes(start: number, end: number): Promise<Uint8Array[]> {
+    checkLeafRange(start, end);
+    return this.guard(async () => {
+      const rows = await this.db
+        .selectFrom("log_hashes")
+        .select("hash")
+        .where("leaf", ">=", start)
+        .where("leaf", "<", end)
+        .orderBy("leaf")
+        .execute();
+      return rows.map((row) => new Uint8Array(row.hash));
+    });
+  }
+
+  async appendLog(append: LogAppend): Promise<void> {
+    checkLogAppend(append);
+    const { start, hashes, checkpoint } = append;
+    return this.written(() =>
+      this.db.transaction().execute(async (trx) => {
+        // Checked in the transaction that writes: two integrators (a second server on the same
+        // database) cannot both extend the log from one size.
+        const newest = await newestCheckpointOf(trx);
+        const stored = await trx
+          .selectFrom("log_hashes")
+          .select((eb) => eb.fn.countAll<number | string | bigint>().as("count"))
+          .executeTakeFirstOrThrow();
+        if ((newest?.size ?? 0) !== start || Number(stored.count) !== start) {
+          throw new StateError(
+            "log-moved",
+            `the stored log is at ${newest?.size ?? 0} leaves, not ${start}: another integrator moved it`,
+          );
+        }
+        for (let from = 0; from < hashes.length; from += INSERT_CHUNK) {
+          const chunk = hashes.slice(from, from + INSERT_CHUNK);
+          await trx
+            .insertInto("log_hashes")
+            .values(chunk.map((hash, i) => ({ leaf: start + from + i, hash })))
+            .execute();
+        }
+        await trx
+          .insertInto("log_checkpoints")
+          .values({ size: checkpoint.size, root: checkpoint.root, note: checkpoint.note, at: checkpoint.at })
+          .execute();
+      }),
+    );
+  }
+
+  newestCheckpoint(): Promise<StoredCheckpoint | null> {
+    return this.guard(() => newestCheckpointOf(this.db));
+  }
+
   async createToken(token: NewToken): Promise<void> {
     checkHash(token.hash);
     checkTime(token.createdAt);
@@ -423,12 +499,42 @@ export async function appendEvent(
   data: Record<string, unknown>,
   at: string,
 ): Promise<RegistryEvent> {
+  // Its leaf is one more than the newest event's, read in the transaction that inserts it: changes
+  // commit one after another (one writer on SQLite, the advisory lock on PostgreSQL), so the log
+  // has no hole and no index twice, and an index is never seen before the ones below it.
   const row = await trx
     .insertInto("events")
-    .values({ type, handle, data: JSON.stringify(data), at })
+    .values((eb) => ({
+      type,
+      handle,
+      data: JSON.stringify(data),
+      at,
+      leaf: eb
+        .selectFrom("events")
+        .select((next) => next.fn.coalesce(next(next.fn.max("leaf"), "+", 1), next.lit(0)).as("leaf")),
+    }))
     .returningAll()
     .executeTakeFirstOrThrow();
   return eventOf(row);
+}
+
+/** The leaf the next event takes: the log's length. */
+async function nextLeaf(db: Queries): Promise<number> {
+  const row = await db
+    .selectFrom("events")
+    .select((eb) => eb.fn.max("leaf").as("last"))
+    .executeTakeFirst();
+  return row?.last === null || row?.last === undefined ? 0 : Number(row.last) + 1;
+}
+
+async function newestCheckpointOf(db: Queries): Promise<StoredCheckpoint | null> {
+  const row = await db
+    .selectFrom("log_checkpoints")
+    .selectAll()
+    .orderBy("size", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? checkpointOf(row) : null;
 }
 
 /**
@@ -492,5 +598,10 @@ function eventOf(row: Selectable<EventsTable>): RegistryEvent {
     handle: row.handle,
     data: JSON.parse(row.data) as Record<string, unknown>,
     at: row.at,
+    leaf: Number(row.leaf),
   };
+}
+
+function checkpointOf(row: Selectable<LogCheckpointsTable>): StoredCheckpoint {
+  return { size: Number(row.size), root: new Uint8Array(row.root), note: row.note, at: row.at };
 }

@@ -13,7 +13,7 @@ export const action: RegistryAction = {
     const name = registryName(args.text("name"));
     const hosts = serverHosts(args.list("host"));
     const { initRegistry } = await import("../../../registry/init.js");
-    const config = await initRegistry({ directory, name, hosts, now: new Date() });
+    const { config, logKey } = await initRegistry({ directory, name, hosts, now: new Date() });
     const file = (key: keyof typeof REGISTRY_FILES) => `${directory}/${REGISTRY_FILES[key]}`;
     const made = {
       directory,
@@ -24,6 +24,7 @@ export const action: RegistryAction = {
       serverCertificate: file("serverCertificate"),
       operatorTokenFile: file("operatorToken"),
       database: file("database"),
+      logKey,
     };
     if (context.json) return printJson(context, made);
     const text = rows(
@@ -36,6 +37,7 @@ export const action: RegistryAction = {
         ["server", made.serverCertificate],
         ["operator", `${made.operatorTokenFile} (the operator's secret: keep it 0600)`],
         ["database", made.database],
+        ["log key", logKey],
         ["next", `reid registry token create --dir ${directory}`],
       ],
       9,
