@@ -180,7 +180,7 @@ class UncheckedLogStore extends KyselyRegistryStore {
     if (hashes.length > 0) {
       await this.plain
         .insertInto("log_hashes")
-        .values(hashes.map((hash, i) => ({ leaf: start + i, hash })))
+        .values({ start, hashes: Buffer.concat(hashes) })
         .onConflict((conflict) => conflict.doNothing())
         .execute();
     }

@@ -16,24 +16,25 @@ import type {
   LogCheckpointsTable,
   RegistrySchema,
 } from "./schema.js";
-import type {
-  Device,
-  DeviceQuery,
-  DeviceStatus,
-  Enrollment,
-  EnrollmentToken,
-  EventType,
-  Flag,
-  IssuedCertificate,
-  LogAppend,
-  NewCertificate,
-  NewToken,
-  RegistryEvent,
-  RegistryStore,
-  Renewal,
-  Revocation,
-  StoredCheckpoint,
-  Succession,
+import {
+  type Device,
+  type DeviceQuery,
+  type DeviceStatus,
+  type Enrollment,
+  type EnrollmentToken,
+  type EventType,
+  type Flag,
+  type IssuedCertificate,
+  LOG_PAGE_LIMIT,
+  type LogAppend,
+  type NewCertificate,
+  type NewToken,
+  type RegistryEvent,
+  type RegistryStore,
+  type Renewal,
+  type Revocation,
+  type StoredCheckpoint,
+  type Succession,
 } from "./store.js";
 import {
   checkDeviceQuery,
@@ -50,8 +51,7 @@ import {
 } from "./store-inputs.js";
 
 const DEFAULT_EVENT_LIMIT = 1000;
-/** Rows a statement inserts at once: within every database's limit of bound values. */
-const INSERT_CHUNK = 500;
+const HASH_BYTES = 32;
 
 /**
  * The RegistryStore over any kysely dialect: every query is kysely's, so a second database is a
@@ -299,15 +299,29 @@ export class KyselyRegistryStore implements RegistryStore {
 
   async logHashes(start: number, end: number): Promise<Uint8Array[]> {
     checkLeafRange(start, end);
+    if (start === end) return [];
     return this.guard(async () => {
+      // A pass holds LOG_PAGE_LIMIT leaves at most: one that holds `start` begins less than that before it.
       const rows = await this.db
         .selectFrom("log_hashes")
-        .select("hash")
-        .where("leaf", ">=", start)
-        .where("leaf", "<", end)
-        .orderBy("leaf")
+        .selectAll()
+        .where("start", ">", start - LOG_PAGE_LIMIT)
+        .where("start", "<", end)
+        .orderBy("start")
         .execute();
-      return rows.map((row) => new Uint8Array(row.hash));
+      const hashes: Uint8Array[] = [];
+      for (const row of rows) {
+        const first = Number(row.start);
+        const next = start + hashes.length;
+        // Passes follow each other without a gap: one past the next leaf is where the stored log ends.
+        if (first > next) break;
+        for (let i = next; i < Math.min(end, first + row.hashes.length / HASH_BYTES); i++) {
+          hashes.push(
+            new Uint8Array(row.hashes.subarray((i - first) * HASH_BYTES, (i - first + 1) * HASH_BYTES)),
+          );
+        }
+      }
+      return hashes;
     });
   }
 
@@ -319,21 +333,23 @@ export class KyselyRegistryStore implements RegistryStore {
         // Checked in the transaction that writes: two integrators (a second server on the same
         // database) cannot both extend the log from one size.
         const newest = await newestCheckpointOf(trx);
-        const stored = await trx
+        const last = await trx
           .selectFrom("log_hashes")
-          .select((eb) => eb.fn.countAll<number | string | bigint>().as("count"))
-          .executeTakeFirstOrThrow();
-        if ((newest?.size ?? 0) !== start || Number(stored.count) !== start) {
+          .select((eb) => ["start", eb.fn<number>("length", ["hashes"]).as("bytes")])
+          .orderBy("start", "desc")
+          .limit(1)
+          .executeTakeFirst();
+        const stored = last ? Number(last.start) + Number(last.bytes) / HASH_BYTES : 0;
+        if ((newest?.size ?? 0) !== start || stored !== start) {
           throw new StateError(
             "log-moved",
             `the stored log is at ${newest?.size ?? 0} leaves, not ${start}: another integrator moved it`,
           );
         }
-        for (let from = 0; from < hashes.length; from += INSERT_CHUNK) {
-          const chunk = hashes.slice(from, from + INSERT_CHUNK);
+        if (hashes.length > 0) {
           await trx
             .insertInto("log_hashes")
-            .values(chunk.map((hash, i) => ({ leaf: start + from + i, hash })))
+            .values({ start, hashes: Buffer.concat(hashes) })
             .execute();
         }
         await trx

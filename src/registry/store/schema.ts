@@ -67,8 +67,11 @@ export interface LogCheckpointsTable {
   at: string;
 }
 
-/** The hash of each leaf the integrator appended, so a server rebuilds its tree without re-hashing. */
+/**
+ * The hashes of the leaves one pass of the integrator appended (leaves `start`…, 32 bytes each,
+ * back to back), so a server rebuilds its tree without re-hashing the events.
+ */
 export interface LogHashesTable {
-  leaf: number;
-  hash: Uint8Array;
+  start: number;
+  hashes: Uint8Array;
 }
