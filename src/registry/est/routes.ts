@@ -15,6 +15,8 @@ import { threadCertifier } from "../certify/pool.js";
 import type { CrlCache } from "../crl.js";
 import { handleMismatch } from "../csr.js";
 import type { Signer } from "../issue.js";
+import type { IdentityLog } from "../log/identity-log.js";
+import { logRoutes } from "../log/routes.js";
 import { operatorPage } from "../page/page.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store/store.js";
@@ -39,6 +41,8 @@ export interface RegistryRoutesOptions {
   readonly report?: (message: string) => void;
   /** The origins a device's succession or retirement may name (§10.9); none: those are refused. */
   readonly origins?: readonly string[];
+  /** The identity log whose API is served under /v1/log/ (§10.12); none: not served. */
+  readonly log?: IdentityLog;
 }
 
 /** A CSR is a few hundred bytes; 16 KiB leaves room for any sane one and holds nothing big. */
@@ -46,7 +50,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
 const EST = "/.well-known/est";
 export const REALM = 'Basic realm="reid registry"';
 /** The header of an enrollment's or renewal's answer that holds its event's leaf index. */
-export const LOG_INDEX_HEADER = "reid-log-index";
+export const LOG_INDEX_HEADER = "Reid-Log-Index";
 
 /** The HTTP status of each refusal; the others take their exit code's (§3.3). */
 const STATUS: Readonly<Record<string, number>> = {
@@ -118,6 +122,7 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   app.get("/crl", async (c) =>
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );
+  if (options.log) app.route("/", logRoutes(options.log, options.report));
   const handlers = operatorHandlers(store, now);
   app.route("/", operatorRoutes({ store, handlers, report: options.report }));
   app.route("/", operatorPage({ store, handlers, origins: options.origins ?? [], report: options.report }));
