@@ -1,20 +1,23 @@
-import { type Kysely, PostgresAdapter } from "kysely";
+import type { Kysely } from "kysely";
+import { columnTypes } from "./column-types.js";
 
 /**
  * The identity log (docs/spec.md §10.12): each event's index in the log (`events.leaf`, dense from
  * 0, unique), the checkpoints the registry signed, and the leaf hashes its integrator computed, so
  * a server starts on a log of millions by reading 32 bytes a leaf instead of re-hashing every
- * event's canonical JSON (several times the work). Written with the schema builder only, so
- * SQLite and PostgreSQL run the same file.
+ * event's canonical JSON (several times the work). Written with the schema builder only, the
+ * types of bytes and counts the dialect's (column-types.ts), so SQLite and PostgreSQL run the same
+ * file.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  const bytes = db.getExecutor().adapter instanceof PostgresAdapter ? "bytea" : "blob";
+  // An index, a size and a first leaf are counts that grow as the event sequence does.
+  const { bytes, sequence: count } = columnTypes(db);
   // NOT NULL on a table that may hold rows needs a default (SQLite adds a column no other way).
   // 0 is also what a row written without its index would take, and the unique index below
   // refuses it in any log that has a first event: no event is left out of the log unnoticed.
   await db.schema
     .alterTable("events")
-    .addColumn("leaf", "integer", (c) => c.notNull().defaultTo(0))
+    .addColumn("leaf", count, (c) => c.notNull().defaultTo(0))
     .execute();
   // The events of a registry made before the log are its first leaves, in the order they happened.
   const events = db.withTables<{ events: { sequence: number; leaf: number } }>();
@@ -40,7 +43,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable("log_checkpoints")
-    .addColumn("size", "integer", (c) => c.primaryKey())
+    .addColumn("size", count, (c) => c.primaryKey())
     .addColumn("root", bytes, (c) => c.notNull())
     .addColumn("note", "text", (c) => c.notNull())
     .addColumn("at", "text", (c) => c.notNull())
@@ -50,7 +53,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // million leaves in a few hundred rows, not a million.
   await db.schema
     .createTable("log_hashes")
-    .addColumn("start", "integer", (c) => c.primaryKey())
+    .addColumn("start", count, (c) => c.primaryKey())
     .addColumn("hashes", bytes, (c) => c.notNull())
     .execute();
 }
