@@ -18,8 +18,6 @@ import { MerkleTree } from "./tree.js";
 export class IdentityLog {
   private tree = new MerkleTree();
   private newest: StoredCheckpoint | null = null;
-  /** A pass that failed after extending the tree: the tree is rebuilt from the store first. */
-  private stale = false;
   private turn: Promise<unknown> = Promise.resolve();
   private readonly verifier: VerifierKey;
 
@@ -84,38 +82,40 @@ export class IdentityLog {
   }
 
   /**
-   * One pass of the integrator: the events from the tree's size on (at most LOG_PAGE_LIMIT), their
-   * leaf hashes appended in leaf order, and a checkpoint of the new size signed and stored with
-   * them. Without a checkpoint yet, one of the log as it is (the empty one, at first). Returns the
-   * number of leaves appended.
+   * One pass of the integrator: the events from the tree's size on, their leaf hashes appended in
+   * leaf order, and a checkpoint signed and stored with the hashes from the newest stored
+   * checkpoint's size (at most LOG_PAGE_LIMIT of them). Leaves a failed pass appended wait in the
+   * tree for the next; a pass another server's integrator stored meanwhile is taken as the start
+   * (its root checked against the tree's). Without a checkpoint yet, one of the log as it is (the
+   * empty one, at first). Returns the number of leaves the new checkpoint adds.
    */
   integrate(now: Date): Promise<number> {
     return this.exclusive(async () => {
       await this.refresh();
-      const start = this.tree.size;
-      const events = await this.store.eventsByLeaf(start, start + LOG_PAGE_LIMIT);
-      if (events.length === 0 && this.newest !== null) return 0;
-      const hashes = events.map((event, i) => {
-        if (event.leaf !== start + i) throw changedHistory(`leaf ${start + i} has no event`);
-        return leafHash(leafOf(event));
-      });
-      for (const hash of hashes) this.tree.append(hash);
-      const checkpoint = this.sign(now);
-      try {
-        await this.store.appendLog({ start, hashes, checkpoint });
-      } catch (error) {
-        this.stale = true;
-        throw error;
+      const start = this.newest?.size ?? 0;
+      const end = start + LOG_PAGE_LIMIT;
+      if (this.tree.size < end) {
+        const from = this.tree.size;
+        const events = await this.store.eventsByLeaf(from, end);
+        for (const [i, event] of events.entries()) {
+          if (event.leaf !== from + i) throw changedHistory(`leaf ${from + i} has no event`);
+          this.tree.append(leafHash(leafOf(event)));
+        }
       }
+      const size = Math.min(this.tree.size, end);
+      if (size === start && this.newest !== null) return 0;
+      const hashes: Uint8Array[] = [];
+      for (let leaf = start; leaf < size; leaf++) hashes.push(this.tree.leafHash(leaf));
+      const checkpoint = this.sign(size, now);
+      await this.store.appendLog({ start, hashes, checkpoint });
       this.newest = checkpoint;
-      return hashes.length;
+      return size - start;
     });
   }
 
-  private sign(now: Date): StoredCheckpoint {
+  private sign(size: number, now: Date): StoredCheckpoint {
     const { origin, privateKey } = this.key;
-    const size = this.tree.size;
-    const root = this.tree.root();
+    const root = this.tree.root(size);
     const at = now.toISOString();
     const note = signNote(checkpointText({ origin, size, root, time: at }), origin, privateKey);
     return { size, root, note, at };
@@ -134,19 +134,20 @@ export class IdentityLog {
     await this.appendStored(tree, newest);
     this.tree = tree;
     this.newest = newest;
-    this.stale = false;
   }
 
   /** The tree extended to the newest stored checkpoint (another server's integrator may have moved it). */
   private async refresh(): Promise<void> {
-    if (this.stale) return this.load();
     const newest = await this.store.newestCheckpoint();
     if (newest === null || newest.size <= (this.newest?.size ?? -1)) return;
     await this.appendStored(this.tree, newest);
     this.newest = newest;
   }
 
-  /** Appends the stored hashes from the tree's size to the checkpoint's, then checks its signature and root. */
+  /**
+   * Appends the stored hashes from the tree's size to the checkpoint's (none when the tree is
+   * ahead), then checks the checkpoint's signature and its root against the tree's.
+   */
   private async appendStored(tree: MerkleTree, checkpoint: StoredCheckpoint | null): Promise<void> {
     const size = checkpoint?.size ?? 0;
     while (tree.size < size) {

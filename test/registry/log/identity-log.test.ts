@@ -1,8 +1,8 @@
 // The identity log as servers hold it (docs/spec.md §10.12), in process on one SQLite database with
 // two connections, as two nodes: the one that integrates signs checkpoints; one that does not
 // integrate extends its tree from what the other stored when asked for more; an integrator whose
-// pass another one beat rebuilds from the store and goes on; a server told it is not the
-// integrator signs nothing.
+// pass another one beat takes the stored pass as its start and goes on; a server told it is not
+// the integrator signs nothing.
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { leafOf } from "../../../src/registry/log/leaf.js";
 import { logKeyOf } from "../../../src/registry/log/log-key.js";
 import { openNote, parseVerifierKey } from "../../../src/registry/log/note.js";
 import { verifyInclusion } from "../../../src/registry/log/verify.js";
+import { registryFailure } from "../../../src/registry/registry-errors.js";
 import { openSqliteRegistry } from "../../../src/registry/store/sqlite/open.js";
 import type { RegistryStore } from "../../../src/registry/store/store.js";
 import { tempDir } from "../../helpers/temp.js";
@@ -73,7 +74,7 @@ describe("the identity log on two servers of one database", () => {
     );
   });
 
-  test("an integrator beaten to a pass by another rebuilds from the store and goes on from there", async (t) => {
+  test("an integrator beaten to a pass by another takes the stored pass as its start and goes on from there", async (t) => {
     const [one, two] = await twoNodes(t);
     const first = await IdentityLog.open(one, KEY);
     const second = await IdentityLog.open(two, KEY);
@@ -98,13 +99,43 @@ describe("the identity log on two servers of one database", () => {
     });
     const loser = await IdentityLog.open(racing, KEY);
     await assert.rejects(loser.integrate(new Date()), (error: ReidError) => error.code === "log-moved");
-    // Its next pass starts from what is stored: one history for all.
+    // Its next pass starts where the stored log ends: one history for all.
     await enrollSome(one, 2);
     assert.equal(await loser.integrate(new Date()), 2);
     const [a, b] = [await loser.latest(), await second.latest()];
     assert.deepEqual([a.size, b.size], [8, 8]);
     assert.equal(hex(a.root), hex(b.root));
     assert.deepEqual((await first.latest()).size, 8);
+  });
+
+  test("a pass whose write failed leaves its leaves in the tree; the next pass stores them with the new ones", async (t) => {
+    const [one] = await twoNodes(t);
+    let failures = 1;
+    const failing = new Proxy(one, {
+      get(target, name, receiver) {
+        if (name !== "appendLog") return Reflect.get(target, name, receiver);
+        return async (append: Parameters<RegistryStore["appendLog"]>[0]) => {
+          if (failures-- > 0) throw registryFailure("the disk is full");
+          return target.appendLog(append);
+        };
+      },
+    });
+    const log = await IdentityLog.open(failing, KEY);
+    await enrollSome(one, 3);
+    await assert.rejects(log.integrate(new Date()), /the disk is full/);
+    assert.equal(await one.newestCheckpoint(), null);
+    await enrollSome(one, 2);
+    assert.equal(await log.integrate(new Date()), 5);
+    const stored = await one.newestCheckpoint();
+    assert.equal(stored?.size, 5);
+    const events = await one.eventsByLeaf(0, 5);
+    assert.deepEqual(
+      (await one.logHashes(0, 5)).map(hex),
+      events.map((event) => hex(leafHash(leafOf(event)))),
+    );
+    // What is stored is what a server starting now holds.
+    const reopened = await IdentityLog.open(one, KEY);
+    assert.equal(hex((await reopened.latest()).root), hex(stored?.root ?? new Uint8Array()));
   });
 
   test("a server told it is not the integrator signs nothing; told it is, it integrates within its passes", async (t) => {
