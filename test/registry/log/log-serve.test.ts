@@ -463,6 +463,19 @@ describe("a registry database whose history was changed behind the registry's ba
     assert.match(error.message, new RegExp(`event ${events[2]?.sequence} is not leaf 2`));
   });
 
+  test("its newest checkpoint deleted, its pass's hashes left: serve refuses to start, registry-corrupt (exit 6)", async (t) => {
+    const { dir } = await integrated(t);
+    const raw = new Database(join(dir, "registry.db"));
+    raw.prepare("DELETE FROM log_checkpoints WHERE size = (SELECT max(size) FROM log_checkpoints)").run();
+    raw.close();
+    const result = await serve(dir);
+    assert.equal(result.code, 6, result.stderr);
+    assert.equal(result.stdout, "", "it served");
+    const error = JSON.parse(result.stderr.trim()).error;
+    assert.equal(error.code, "registry-corrupt");
+    assert.match(error.message, /leaf hashes past its newest checkpoint/);
+  });
+
   test("the same database unchanged serves on (the checks above fail only on what was changed)", async (t) => {
     const { dir } = await integrated(t);
     const served = await serveRegistry(dir);
