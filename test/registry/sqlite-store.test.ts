@@ -32,6 +32,7 @@ import type {
   EnrollmentToken,
   ImportedDevice,
   ImportOutcome,
+  LogAppend,
   RegistryEvent,
   Renewal,
 } from "../../src/registry/store/store.js";
@@ -186,7 +187,39 @@ class OneByOneImportStore extends KyselyRegistryStore {
   }
 }
 
+/** Stores an integrator's pass wherever it says it starts: a second integrator's pass goes in too. */
+class UncheckedLogStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async appendLog({ start, hashes, checkpoint }: LogAppend): Promise<void> {
+    if (hashes.length > 0) {
+      await this.plain
+        .insertInto("log_hashes")
+        .values({ start, hashes: Buffer.concat(hashes) })
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
+    }
+    await this.plain
+      .insertInto("log_checkpoints")
+      .values({ size: checkpoint.size, root: checkpoint.root, note: checkpoint.note, at: checkpoint.at })
+      .onConflict((conflict) => conflict.doNothing())
+      .execute();
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
+  test("a driver that stores a pass of the log from any size", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new UncheckedLogStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS[
+        "the log's passes: hashes and a checkpoint stored together, read back by leaf; a pass from another size is refused and writes nothing"
+      ]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
   test("a driver that reads any event of a chain as a flag", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new AnyEventFlagsStore(plainKysely(path)));
     await assert.rejects(
@@ -280,7 +313,11 @@ describe("the SQLite file", () => {
     t.after(() => raw.close());
     assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
     const migrations = raw.prepare("SELECT name FROM registry_migrations").all();
-    assert.deepEqual(migrations, [{ name: "0001-initial" }, { name: "0002-flags-index" }]);
+    assert.deepEqual(migrations, [
+      { name: "0001-initial" },
+      { name: "0002-flags-index" },
+      { name: "0003-identity-log" },
+    ]);
     assert.equal((raw.prepare("SELECT count(*) AS n FROM devices").get() as { n: number }).n, 1);
   });
 
@@ -291,12 +328,18 @@ describe("the SQLite file", () => {
     const raw = new Database(path, { readonly: true });
     t.after(() => raw.close());
     // Captured from a database the released 0001 and 0002 made: the SQL SQLite keeps of each
-    // table and index. A later migration may add objects; these stay as they were.
+    // table and index. A later migration may add objects, and columns at a table's end (SQLite
+    // appends them to its SQL); what was released stays as it was.
     const released = JSON.parse(
       readFileSync(new URL("./sqlite-schema-released.json", import.meta.url), "utf8"),
     ) as { type: string; name: string; tbl_name: string; sql: string | null }[];
+    const added: Readonly<Record<string, string>> = { events: ', "leaf" integer default 0 not null' };
     const now = raw.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name = ?");
-    for (const object of released) assert.deepEqual(now.get(object.name), object, object.name);
+    for (const object of released) {
+      const columns = added[object.name];
+      const sql = columns && object.sql ? `${object.sql.slice(0, -1)}${columns})` : object.sql;
+      assert.deepEqual(now.get(object.name), { ...object, sql }, object.name);
+    }
     assert.ok(
       released.some((object) => object.sql?.includes('"sequence" integer primary key autoincrement')),
     );
@@ -310,8 +353,9 @@ describe("the SQLite file", () => {
     const enrollment = newEnrollment();
     await store.enroll(enrollment);
     await store.close();
-    // A registry from before the index: its migration not run.
+    // A registry from before the index: its migration not run (nor the later ones).
     const raw = new Database(path);
+    undoIdentityLog(raw);
     raw.exec("DROP INDEX events_flags");
     raw.prepare("DELETE FROM registry_migrations WHERE name = ?").run("0002-flags-index");
     raw.close();
@@ -396,6 +440,49 @@ describe("the SQLite file", () => {
     assert.throws(() => indexed(plans()), /devices_1 \(handle>\?\)/);
   });
 
+  test("a database made before the log gets it: its events become leaves 0, 1, 2… in the order they happened", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    const store = await openSqliteRegistry(path, { create: true });
+    const handles: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const enrollment = newEnrollment({ at: at(i) });
+      handles.push(enrollment.handle);
+      await store.enroll(enrollment);
+    }
+    await store.close();
+    // A registry from before the log, whose sequence has a gap (the leaves must not).
+    const raw = new Database(path);
+    undoIdentityLog(raw);
+    raw.exec("DELETE FROM events WHERE sequence = 3");
+    raw.close();
+    const migrated = await openSqliteRegistry(path);
+    t.after(() => migrated.close());
+    const events = await migrated.eventsSince(0);
+    assert.deepEqual(
+      events.map((event) => [event.sequence, event.leaf]),
+      [
+        [1, 0],
+        [2, 1],
+        [4, 2],
+        [5, 3],
+        [6, 4],
+      ],
+    );
+    assert.equal((await migrated.enroll(newEnrollment({ at: at(9) }))).leaf, 5);
+    assert.equal(await migrated.logSize(), 6);
+    // A row written without its leaf takes 0, which the log already has: refused, never a hole.
+    const careless = plainKysely(path);
+    t.after(() => careless.destroy());
+    await assert.rejects(
+      careless
+        .insertInto("events")
+        .values({ type: "enrolled", handle: handles[0] as string, data: "{}", at: at(10) } as never)
+        .execute(),
+      /UNIQUE constraint failed: events.leaf/,
+    );
+  });
+
   test("the database holds its invariants itself: a second use of a token or a superseded device without a successor fails", async (t) => {
     const fixture = await sqliteFixture(t);
     const store = await fixture.open();
@@ -419,7 +506,7 @@ describe("the SQLite file", () => {
     await assert.rejects(
       raw
         .insertInto("events")
-        .values({ type: "enrolled", handle: "0".repeat(32), data: "{}", at: at(0) })
+        .values({ type: "enrolled", handle: "0".repeat(32), data: "{}", at: at(0), leaf: 1 })
         .execute(),
       /FOREIGN KEY constraint failed/,
     );
@@ -447,6 +534,13 @@ describe("the SQLite file", () => {
     await refusedWith(openSqliteRegistry(newer), "registry-corrupt", ExitCode.storage);
   });
 });
+
+/** What migration 0003 made, undone: the database as a registry from before the identity log left it. */
+function undoIdentityLog(raw: Database.Database): void {
+  raw.exec(`DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
+    DROP TABLE log_checkpoints; DROP TABLE log_hashes;
+    DELETE FROM registry_migrations WHERE name = '0003-identity-log'`);
+}
 
 async function refusedWith(promise: Promise<unknown>, code: string, exitCode: number): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {

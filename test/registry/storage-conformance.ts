@@ -603,7 +603,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     async (fixture) => {
       await withStore(fixture, async (store) => {
         const enrolled = newEnrollment();
-        await store.enroll(enrolled);
+        const enrolledEvent = await store.enroll(enrolled);
         const first = newImported(3);
         const labelled = { ...(first[1] as ImportedDevice), label: "line 7, bay 3" };
         first[1] = labelled;
@@ -638,6 +638,11 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         assert.deepEqual(
           events.map((event) => event.sequence),
           first.map((_, i) => before + i + 1),
+        );
+        // Leaves of the identity log, as any event's: the next ones, in the batch's order.
+        assert.deepEqual(
+          events.map((event) => event.leaf),
+          first.map((_, i) => enrolledEvent.leaf + i + 1),
         );
 
         // Run again with one more, and the enrolled device with its own key: only the new one is written.
@@ -735,6 +740,111 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       assert.equal(await store.lastEventSequence(), 0);
     });
   },
+
+  "every event takes the next leaf of the log, dense from 0 in the order of events, none given twice, even around refused changes of a group":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        assert.equal(await store.logSize(), 0);
+        assert.deepEqual(await store.eventsByLeaf(0, 10), []);
+        const first = newEnrollment();
+        const events = [await store.enroll(first)];
+        assert.equal(events[0]?.leaf, 0);
+        const taken = newEnrollment();
+        events.push(await store.enroll(taken));
+        // Asked in one breath: the refused ones sit between the others in the group.
+        const outcomes = await Promise.allSettled([
+          store.enroll(newEnrollment({ at: at(5) })),
+          store.enroll({ ...newEnrollment({ at: at(5) }), handle: taken.handle }),
+          store.succeed(newSuccession(first.handle, at(6))),
+          store.revoke({ handle: newHandle(), reason: "key-compromise", at: at(7) }),
+          store.succeed(newSuccession(first.handle, at(6))),
+          store.renew(newRenewal(taken.handle, at(8))),
+        ]);
+        assert.deepEqual(
+          outcomes.map((outcome) => outcome.status),
+          ["fulfilled", "rejected", "fulfilled", "rejected", "rejected", "fulfilled"],
+        );
+        for (const outcome of outcomes) if (outcome.status === "fulfilled") events.push(outcome.value);
+        events.push(await store.revoke({ handle: taken.handle, reason: "key-compromise", at: at(9) }));
+        const all = await store.eventsSince(0);
+        assert.deepEqual(
+          all.map((event) => event.leaf),
+          all.map((_, index) => index),
+          "leaves are not 0, 1, 2… in the order of events",
+        );
+        assert.deepEqual(
+          [...events].sort((a, b) => a.leaf - b.leaf),
+          all,
+          "an answered event is not the stored one",
+        );
+        assert.equal(await store.logSize(), all.length);
+        assert.deepEqual(await store.eventsByLeaf(0, all.length), all);
+        assert.deepEqual(await store.eventsByLeaf(2, 4), all.slice(2, 4));
+        assert.deepEqual(await store.eventsByLeaf(all.length, all.length + 5), []);
+        assert.deepEqual(await store.eventsByLeaf(3, 3), []);
+      });
+      // Another connection (a second process) goes on where this one stopped.
+      await withStore(fixture, async (store) => {
+        const size = await store.logSize();
+        assert.equal((await store.enroll(newEnrollment())).leaf, size);
+      });
+    },
+
+  "the log's passes: hashes and a checkpoint stored together, read back by leaf; a pass from another size is refused and writes nothing":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        assert.equal(await store.newestCheckpoint(), null);
+        const hash = (i: number) => new Uint8Array(createHash("sha256").update(`leaf ${i}`).digest());
+        const checkpoint = (size: number) => ({
+          size,
+          root: hash(-size - 1),
+          note: `reid-registry/test\n${size}\n…\n\n— signature\n`,
+          at: at(size),
+        });
+        await store.appendLog({ start: 0, hashes: [], checkpoint: checkpoint(0) });
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(0));
+        const hashes = Array.from({ length: 1234 }, (_, i) => hash(i));
+        await store.appendLog({ start: 0, hashes: hashes.slice(0, 3), checkpoint: checkpoint(3) });
+        await store.appendLog({ start: 3, hashes: hashes.slice(3), checkpoint: checkpoint(1234) });
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(1234));
+        assert.deepEqual(await store.logHashes(0, 1234), hashes);
+        assert.deepEqual(await store.logHashes(500, 502), hashes.slice(500, 502));
+        assert.deepEqual(await store.logHashes(1234, 2000), []);
+        // Behind the stored log, or ahead of it: a second integrator, or a hole.
+        for (const start of [3, 1233, 1235]) {
+          await refused(
+            store.appendLog({ start, hashes: [hash(start)], checkpoint: checkpoint(start + 1) }),
+            "log-moved",
+          );
+        }
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(1234));
+        assert.deepEqual(await store.logHashes(1234, 1240), []);
+        assert.deepEqual(await store.logHashes(1200, 1234), hashes.slice(1200));
+        const bad = [
+          { start: 1234, hashes: [new Uint8Array(31)], checkpoint: checkpoint(1235) },
+          { start: 1234, hashes: [hash(1234)], checkpoint: checkpoint(1236) },
+          { start: 1234, hashes: [hash(1234)], checkpoint: { ...checkpoint(1235), root: new Uint8Array(8) } },
+          { start: 1234, hashes: [hash(1234)], checkpoint: { ...checkpoint(1235), at: "yesterday" } },
+          { start: -1, hashes: [hash(0)], checkpoint: checkpoint(0) },
+          {
+            start: 1234,
+            hashes: Array.from({ length: 10_001 }, () => hash(0)),
+            checkpoint: checkpoint(11_235),
+          },
+        ];
+        for (const append of bad) await refused(store.appendLog(append), "usage", ExitCode.usage);
+        for (const [start, end] of [
+          [-1, 3],
+          [5, 4],
+          [0, 10_001],
+          [0.5, 2],
+        ] as const) {
+          await refused(store.eventsByLeaf(start, end), "usage", ExitCode.usage);
+          await refused(store.logHashes(start, end), "usage", ExitCode.usage);
+        }
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(1234));
+      });
+    },
 
   "operator tokens are known by their hash only": async (fixture) => {
     await withStore(fixture, async (store) => {

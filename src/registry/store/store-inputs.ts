@@ -8,6 +8,8 @@ import {
   FLAG_QUERY_HANDLES,
   FLAG_QUERY_LIMIT,
   IMPORT_BATCH_LIMIT,
+  LOG_PAGE_LIMIT,
+  type LogAppend,
   type NewCertificate,
   type Renewal,
   type Revocation,
@@ -133,4 +135,29 @@ export function checkFlagQuery(handles: readonly string[], limit: number): void 
   if (!Number.isInteger(limit) || limit < 1 || limit > FLAG_QUERY_LIMIT) {
     throw new UsageError(`bad flag limit ${limit}: expected a whole number from 1 to ${FLAG_QUERY_LIMIT}`);
   }
+}
+
+/** A range of the log's leaves, `start` to `end − 1`: whole numbers, at most LOG_PAGE_LIMIT of them. */
+export function checkLeafRange(start: number, end: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new UsageError(`bad leaf range ${start} to ${end}: expected whole numbers, 0 ≤ start ≤ end`);
+  }
+  if (end - start > LOG_PAGE_LIMIT) {
+    throw new UsageError(`bad leaf range ${start} to ${end}: at most ${LOG_PAGE_LIMIT} leaves at a time`);
+  }
+}
+
+/** A pass of the integrator: its hashes of 32 bytes, a checkpoint of the size they make. */
+export function checkLogAppend(append: LogAppend): void {
+  const { start, hashes, checkpoint } = append;
+  checkLeafRange(start, start + hashes.length);
+  if (hashes.some((hash) => hash.length !== 32)) throw new UsageError("a leaf hash is 32 bytes");
+  if (checkpoint.size !== start + hashes.length) {
+    throw new UsageError(
+      `a checkpoint of size ${checkpoint.size} after leaves ${start} to ${start + hashes.length - 1}`,
+    );
+  }
+  if (checkpoint.root.length !== 32) throw new UsageError("a checkpoint's root is 32 bytes");
+  if (checkpoint.note.length === 0) throw new UsageError("a checkpoint without its note");
+  checkTime(checkpoint.at);
 }

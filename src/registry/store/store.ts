@@ -61,7 +61,34 @@ export interface RegistryEvent {
   readonly handle: string;
   readonly data: Readonly<Record<string, unknown>>;
   readonly at: string;
+  /**
+   * The event's index in the identity log (docs/spec.md §10.12): one more than the newest event's,
+   * from 0, given in the transaction that inserts it, so the log has no hole and no index twice.
+   */
+  readonly leaf: number;
 }
+
+/** A checkpoint of the identity log the registry signed (docs/spec.md §10.12). */
+export interface StoredCheckpoint {
+  /** The number of leaves it covers. */
+  readonly size: number;
+  /** The root hash of the first `size` leaves. */
+  readonly root: Uint8Array;
+  /** The C2SP signed note of the checkpoint. */
+  readonly note: string;
+  /** When it was signed, `toISOString()` form. */
+  readonly at: string;
+}
+
+/** One pass of the log's integrator: the hashes of leaves `start`, `start + 1`… and the checkpoint of the size they make. */
+export interface LogAppend {
+  readonly start: number;
+  readonly hashes: readonly Uint8Array[];
+  readonly checkpoint: StoredCheckpoint;
+}
+
+/** The most events or leaf hashes one read of the log returns, and one pass of the integrator appends. */
+export const LOG_PAGE_LIMIT = 10_000;
 
 /** A certificate about to be recorded: the store sets its status (`valid`) itself. */
 export type NewCertificate = Pick<IssuedCertificate, "serial" | "der" | "notBefore" | "notAfter">;
@@ -186,6 +213,21 @@ export interface RegistryStore {
    * devices: a chain), oldest first.
    */
   flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]>;
+
+  /** The identity log's length: the newest event's leaf plus one, 0 without events. */
+  logSize(): Promise<number>;
+  /** The events of leaves `start` to `end − 1` (at most LOG_PAGE_LIMIT), in leaf order. */
+  eventsByLeaf(start: number, end: number): Promise<RegistryEvent[]>;
+  /** The stored hashes of leaves `start` to `end − 1` (at most LOG_PAGE_LIMIT), in leaf order. */
+  logHashes(start: number, end: number): Promise<Uint8Array[]>;
+  /**
+   * Stores an integrator's pass in one transaction: its leaf hashes and its checkpoint. Refused
+   * (`log-moved`) unless `start` is the size of the newest stored checkpoint (0 without one) and
+   * the checkpoint's size is `start` plus the hashes: the stored log only grows, without holes.
+   */
+  appendLog(append: LogAppend): Promise<void>;
+  /** The checkpoint of the largest size stored, null before the first. */
+  newestCheckpoint(): Promise<StoredCheckpoint | null>;
 
   createToken(token: NewToken): Promise<void>;
   /**
