@@ -125,7 +125,7 @@ export async function startRegistryServer(options: {
     log,
     report: options.report ?? (() => {}),
     corrupt: (error) => fail(error),
-    ...(options.integrating ? { integrating: options.integrating } : {}),
+    integrating: options.integrating ?? (() => options.store.logLease()),
   });
   const crlUrl = crlUrlOf(options.config, host, port);
   routes = registryRoutes({

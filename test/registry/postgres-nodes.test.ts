@@ -14,6 +14,11 @@ import { after, before, describe, test } from "node:test";
 import { certificationRequest } from "../../src/derive/certificate.js";
 import { type DerivedKeys, deriveAll } from "../../src/derive/derivation.js";
 import { publicKeysOf, signStatement } from "../../src/derive/succession-statement.js";
+import { parseCheckpoint } from "../../src/registry/log/checkpoint.js";
+import { leafHash } from "../../src/registry/log/hash.js";
+import { leafOf } from "../../src/registry/log/leaf.js";
+import { openNote, parseVerifierKey } from "../../src/registry/log/note.js";
+import { MerkleTree } from "../../src/registry/log/tree.js";
 import { openPostgresRegistry } from "../../src/registry/store/postgres/open.js";
 import { postgresTarget } from "../../src/registry/store/postgres/url.js";
 import type { RegistryEvent, RegistryStore } from "../../src/registry/store/store.js";
@@ -250,6 +255,71 @@ describe("registry nodes on one PostgreSQL", () => {
       );
     }
     assert.deepEqual(followed, log, "the follower passed over an event");
+  });
+
+  /** Who holds the identity log's lease (§10.12): the backends holding its session lock. */
+  async function leaseHolders(): Promise<number> {
+    const rows = await suite.server.query<{ held: string }>(
+      "SELECT count(*)::text AS held FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = 2",
+      [0x72656964],
+      new URL(url).pathname.slice(1),
+    );
+    return Number(rows[0]?.held);
+  }
+
+  /** The newest checkpoint `node` serves, opened with the registry's key, once it covers `size` leaves. */
+  async function checkpointCovering(node: ServedRegistry, size: number) {
+    const key = parseVerifierKey(
+      (await send(node.port, agent, { method: "GET", path: "/v1/log/key" })).body.trim(),
+    );
+    for (let tries = 0; ; tries++) {
+      const note = (await send(node.port, agent, { method: "GET", path: "/v1/log/checkpoint" })).body;
+      const checkpoint = parseCheckpoint(openNote(note, key));
+      if (checkpoint.size >= size) return checkpoint;
+      assert.ok(tries < 200, `no checkpoint of ${size} leaves in 20 s (newest ${checkpoint.size})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** The root of every leaf the database holds, recomputed from the events themselves. */
+  async function rootOfAllLeaves(size: number): Promise<Uint8Array> {
+    const tree = new MerkleTree();
+    for (let start = 0; start < size; start += 1000) {
+      for (const event of await store.eventsByLeaf(start, Math.min(size, start + 1000))) {
+        tree.append(leafHash(leafOf(event)));
+      }
+    }
+    assert.equal(tree.size, size);
+    return tree.root();
+  }
+
+  test("one node integrates the identity log at a time; its root is every leaf's, and the other node takes over when it dies", async () => {
+    const [holder, other] = nodes as [ServedRegistry, ServedRegistry];
+    // The first node started integrating before the second one listened: it holds the lease.
+    assert.equal(await leaseHolders(), 1);
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const answer = await enroll(nodes[i % 2] as ServedRegistry, newIdentity(), await newToken());
+        assert.equal(answer.status, 200);
+      }),
+    );
+    const size = await store.logSize();
+    // Either node serves a checkpoint signed by the registry's key whose root is that of all leaves.
+    const checkpoint = await checkpointCovering(other, size);
+    assert.deepEqual(
+      Buffer.from(checkpoint.root),
+      Buffer.from(await rootOfAllLeaves(checkpoint.size)),
+      "the checkpoint's root is not the root of the events",
+    );
+    // The holder dies: its connection and lease go with it, and the other node integrates.
+    await holder.kill();
+    const late = newIdentity();
+    assert.equal((await enroll(other, late, await newToken())).status, 200);
+    const after = await store.logSize();
+    const taken = await checkpointCovering(other, after);
+    assert.deepEqual(Buffer.from(taken.root), Buffer.from(await rootOfAllLeaves(taken.size)));
+    assert.equal(await leaseHolders(), 1);
+    nodes[0] = await serveRegistry(dir);
   });
 
   test("a node SIGKILLed in the middle of a load loses nothing it answered; the other node goes on", async () => {

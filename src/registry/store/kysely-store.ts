@@ -462,6 +462,11 @@ export class KyselyRegistryStore implements RegistryStore {
     });
   }
 
+  /** One process on the database (SQLite's writer), so it integrates; PostgreSQL's driver asks its lease. */
+  async logLease(): Promise<boolean> {
+    return true;
+  }
+
   close(): Promise<void> {
     return this.db.destroy();
   }

@@ -228,6 +228,12 @@ export interface RegistryStore {
   appendLog(append: LogAppend): Promise<void>;
   /** The checkpoint of the largest size stored, null before the first. */
   newestCheckpoint(): Promise<StoredCheckpoint | null>;
+  /**
+   * Whether this process is the one that integrates the log now (§10.12): always with one process
+   * on a database; with several, the one that holds the database's lease. Only an optimisation:
+   * `appendLog` alone keeps two integrators from both writing a pass.
+   */
+  logLease(): Promise<boolean>;
 
   createToken(token: NewToken): Promise<void>;
   /**

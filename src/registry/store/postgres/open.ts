@@ -15,6 +15,12 @@ import type { PostgresTarget } from "./url.js";
  * in ASCII, then 1 for the event order), held until it commits. docs/spec.md §10.3.
  */
 const EVENT_ORDER_LOCK = [0x72656964, 1] as const;
+/**
+ * The identity log's lease (§10.12): a session lock, held by one node's connection of its own for
+ * as long as that connection lives, so one node at a time integrates and another takes over when
+ * it goes.
+ */
+const LOG_LEASE_LOCK = [0x72656964, 2] as const;
 
 export interface PostgresOptions {
   /** `registry init`: the database must hold no registry yet, and gets one. */
@@ -57,7 +63,70 @@ export async function openPostgresRegistry(
     await db.destroy();
     throw translate(error);
   }
-  return new KyselyRegistryStore(db, translate, undefined, takeEventOrder);
+  if (options.readOnly) return new KyselyRegistryStore(db, translate, undefined, takeEventOrder);
+  return new PostgresRegistryStore(db, translate, poolConfig(target, false));
+}
+
+/** The store over PostgreSQL, with the log's lease on a connection outside the pool. */
+class PostgresRegistryStore extends KyselyRegistryStore {
+  /** The lease's connection, kept open while the lock is asked for again and while it is held. */
+  private connection: Promise<pg.Client> | null = null;
+  private held = false;
+
+  constructor(
+    db: Kysely<RegistrySchema>,
+    translate: (error: unknown) => unknown,
+    private readonly config: pg.ClientConfig,
+  ) {
+    super(db, translate, undefined, takeEventOrder);
+  }
+
+  /**
+   * Held until its connection ends; not held, the lock is asked for again on the same connection
+   * (another node's ended, the lock is free). Any failure is "not now", never an error: the
+   * connection is dropped and the next pass asks anew.
+   */
+  override async logLease(): Promise<boolean> {
+    if (this.held) return true;
+    try {
+      const client = await (this.connection ??= this.connect());
+      const [kind, lease] = LOG_LEASE_LOCK;
+      const answer = await client.query<{ held: boolean }>("select pg_try_advisory_lock($1, $2) as held", [
+        kind,
+        lease,
+      ]);
+      this.held = answer.rows[0]?.held === true;
+    } catch {
+      await this.release();
+    }
+    return this.held;
+  }
+
+  private connect(): Promise<pg.Client> {
+    const client = new pg.Client(this.config);
+    const connection = client.connect().then(() => client);
+    // A connection that ends takes the lock with it (PostgreSQL lets go of a session's locks).
+    const lost = () => {
+      if (this.connection !== connection) return;
+      this.held = false;
+      this.connection = null;
+    };
+    client.on("error", lost);
+    client.on("end", lost);
+    return connection;
+  }
+
+  private async release(): Promise<void> {
+    const connection = this.connection;
+    this.connection = null;
+    this.held = false;
+    await connection?.then((client) => client.end()).catch(() => {});
+  }
+
+  override async close(): Promise<void> {
+    await this.release();
+    await super.close();
+  }
 }
 
 /**
