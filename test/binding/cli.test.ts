@@ -76,10 +76,10 @@ test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 
   for (const [args, code, pattern] of cases) {
     assertOneLineError(await reid(["--store", store, ...args]), code, pattern);
   }
-  // Nothing listens on port 1: unreachable, said plainly (exit 1: the network, not the input).
+  // Nothing listens on port 1: unreachable, said plainly (exit 7: a peer away, not the input).
   assertOneLineError(
     await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE, ...code]),
-    1,
+    7,
     /cannot reach the device at 127\.0\.0\.1:1/,
   );
   assert.match((await reidOk(["--store", store, "bindings"])).stdout, /^no bindings\n$/);

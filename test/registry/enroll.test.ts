@@ -230,7 +230,7 @@ describe("reid enroll", () => {
     ]);
     assertOneLineError(http, 2, /must be https/);
     assertOneLineError(path, 2, /nothing after it/);
-    assertOneLineError(closed, 1, /cannot reach the registry/);
+    assertOneLineError(closed, 7, /cannot reach the registry/);
     // The same identity twice: the registry knows it already.
     const again = tokenFile("again", await newToken(fixture.dir));
     assertOneLineError(

@@ -172,7 +172,7 @@ describe("reid renew", () => {
     const port = fixture.served.port;
     await fixture.served.stop();
     try {
-      await refusedUnchanged("away", 1, /cannot reach the registry/);
+      await refusedUnchanged("away", 7, /cannot reach the registry/);
       await reidOk(at("away", ["reset"]));
       await refusedUnchanged("away", 3, /no longer holds: its succession to this identity waits/);
     } finally {
