@@ -135,8 +135,20 @@ describe("sign and verify", () => {
       signatures.map((signature) => element.json(["verify", message, signature, "--alg", "p256"])),
     );
     for (const each of verified) assert.deepEqual(each, { valid: true, algorithm: "p256", handle });
-    // A P-256 signature checked as Ed25519 (the default) does not verify.
-    assertBadSignature(await element.run(["verify", message, sigPath]), "p256 as ed25519");
+    // Without --alg the DER form says P-256; named Ed25519, it does not verify.
+    assert.deepEqual(await element.json(["verify", message, sigPath]), {
+      valid: true,
+      algorithm: "p256",
+      handle,
+    });
+    assert.equal(
+      (await element.ok(["verify", message, hexFile])).stdout,
+      `signature verifies: ${message}, handle ${handle}, p256\n`,
+    );
+    assertBadSignature(
+      await element.run(["verify", message, sigPath, "--alg", "ed25519"]),
+      "p256 as ed25519",
+    );
   });
 
   it("a changed file or signature is rejected by openssl and by reid verify (exit 4, bad-signature)", async (t) => {
