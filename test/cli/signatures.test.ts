@@ -87,7 +87,7 @@ describe("sign and verify", () => {
     const hexFile = element.file("ed.hex", printed.stdout);
     const [verified, verifiedHex, verifiedJson] = await Promise.all([
       element.ok(["verify", message, element.path("ed.sig")]),
-      // An explicit --alg ed25519 is the default.
+      // An explicit --alg ed25519 agrees with the form (64 bytes).
       element.ok(["verify", message, hexFile, "--alg", "ed25519"]),
       element.json(["verify", message, hexFile]),
     ]);
