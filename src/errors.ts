@@ -11,6 +11,7 @@ export const ExitCode = {
   auth: 4,
   entropy: 5,
   storage: 6,
+  unreachable: 7,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -77,6 +78,16 @@ export class FactoryError extends ReidError {
 export class StorageError extends ReidError {
   constructor(message: string, code = "storage-failure") {
     super(code, ExitCode.storage, message);
+  }
+}
+
+/**
+ * A peer could not be reached: the daemon's socket, a bound device, the registry. Not the user's
+ * input, not a bug: the other side is down, away or silent, and trying later may do.
+ */
+export class UnreachableError extends ReidError {
+  constructor(code: string, message: string) {
+    super(code, ExitCode.unreachable, message);
   }
 }
 

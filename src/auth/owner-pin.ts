@@ -76,7 +76,7 @@ export class OwnerPin {
     }
     if (failures >= MAX_FAILURES) throw lockedError(count);
     const locks = count === "page" ? "PIN entry on the page locks" : "the element locks";
-    throw new AuthError("wrong-pin", `wrong PIN (${MAX_FAILURES - failures} tries left before ${locks})`);
+    throw new AuthError("wrong-pin", `wrong PIN (${tryCount(MAX_FAILURES - failures)} left before ${locks})`);
   }
 
   /**
@@ -140,7 +140,9 @@ export class OwnerPin {
       // At most the whole wait: a clock set back after a failure must not stretch it out.
       const left = Math.min(wait, Date.parse(state.lastFailure) + wait - this.now().getTime());
       if (left > 0) {
-        throw new AuthError("pin-backoff", `too many wrong PINs: try again in ${Math.ceil(left / 1000)} s`);
+        // Said as it is: one wrong PIN already makes the next try wait, which is not "too many".
+        const wrong = `${state.failures} wrong PIN${state.failures === 1 ? "" : "s"} in a row`;
+        throw new AuthError("pin-backoff", `${wrong}: try again in ${Math.ceil(left / 1000)} s`);
       }
     }
   }
@@ -194,6 +196,11 @@ export function checkPin(pin: string): void {
   if (length < MIN_PIN || length > MAX_PIN || /[\r\n\0]/.test(pin)) {
     throw new UsageError(`a PIN has ${MIN_PIN} to ${MAX_PIN} characters and no line breaks`, "bad-pin");
   }
+}
+
+/** "1 try", "4 tries"; "1 wrong try" with an adjective. */
+export function tryCount(count: number, adjective = ""): string {
+  return `${count} ${adjective}${adjective ? " " : ""}${count === 1 ? "try" : "tries"}`;
 }
 
 function validTries(tries: Partial<Tries> | null): boolean {

@@ -23,12 +23,17 @@ export function bindingCompanion(
     // Without bindings there is no device to tell: the reset keeps its intent in its own write.
     retires: () => existsSync(join(directory, BINDINGS_FILE)),
     async retire({ read }) {
-      if (!existsSync(join(directory, BINDINGS_FILE))) return;
+      if (!existsSync(join(directory, BINDINGS_FILE))) return {};
       const { revokeAll } = await import("./revoke.js");
       // A failure to reach a device, or an unreadable file, must not block the owner's reset.
-      const told = await read((identifier) => revokeAll(directory, identifier)).catch(() => []);
+      const devices = await read((identifier) => revokeAll(directory, identifier)).catch(() => null);
+      if (devices === null) return {};
       const time = now().toISOString();
-      for (const device of told) announce({ event: "revoked", role: "user", peer: device, time });
+      for (const device of devices.told) {
+        announce({ event: "revoked", role: "user", peer: device.handle, time });
+      }
+      // The owner is shown who heard and who did not: an unreachable device keeps the old key.
+      return devices.told.length + devices.unreachable.length > 0 ? { devices } : {};
     },
     changed() {
       wipeBindings(directory);

@@ -1,4 +1,4 @@
-import { ExitCode, ReidError } from "../errors.js";
+import { ExitCode, ReidError, UnreachableError } from "../errors.js";
 import { clientOf, type Transport } from "../http/call.js";
 import { fromWire } from "../http/wire.js";
 import { ANSWER_LIMIT, DEVICE_MESSAGES, type DeviceLink } from "./messages.js";
@@ -35,9 +35,8 @@ function toDevice(address: string): Transport {
         throw new Error("answer too large");
       text = await response.text();
     } catch (error) {
-      throw new ReidError(
+      throw new UnreachableError(
         "device-unreachable",
-        ExitCode.internal,
         `cannot reach the device at ${address}: ${causeOf(error)}`,
       );
     }

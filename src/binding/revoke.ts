@@ -1,8 +1,9 @@
+import type { DevicesTold } from "../element/request.js";
 import { withIdentity } from "./identity.js";
 import { nextCommand, sendCommand } from "./user.js";
 
-/** Tells every bound device, in parallel, that this key is retired; returns the handles of those that heard. */
-export function revokeAll(directory: string, identifier: Uint8Array): Promise<string[]> {
+/** Tells every bound device, in parallel, that this key is retired: which heard, which were not reached. */
+export function revokeAll(directory: string, identifier: Uint8Array): Promise<DevicesTold> {
   return withIdentity(directory, identifier, async (identity) => {
     const now = new Date();
     const { devices } = identity.file.read();
@@ -11,6 +12,10 @@ export function revokeAll(directory: string, identifier: Uint8Array): Promise<st
         sendCommand(device.address, device, nextCommand(identity, device, "unbind", [], now)),
       ),
     );
-    return devices.filter((_, i) => sent[i]?.status === "fulfilled").map((device) => device.handle);
+    const named = devices.map(({ handle, address }) => ({ handle, address }));
+    return {
+      told: named.filter((_, i) => sent[i]?.status === "fulfilled"),
+      unreachable: named.filter((_, i) => sent[i]?.status !== "fulfilled"),
+    };
   });
 }

@@ -1,11 +1,16 @@
+import { existsSync } from "node:fs";
 import type { Credentials } from "../auth/actor.js";
 import type { SourceSpec } from "../entropy/source-spec.js";
+import { StorageError } from "../errors.js";
 import type { StoreSpec } from "../storage/store-spec.js";
+import type { StoreUse } from "./commands.js";
 
 /** What every command gets: the global options, resolved, and where to print. */
 export interface CliContext {
   readonly json: boolean;
   readonly storeDirectory: string;
+  /** Whether the command may create the store directory or needs it to exist (see requireStore). */
+  readonly storeUse: StoreUse;
   /**
    * The backend holding the store's areas as --tpm SPEC (or another backend's option, else its
    * variable) names it; null: the one the store remembers, else files (see storeSpecOfContext).
@@ -50,6 +55,17 @@ export async function storeSpecOfContext(context: CliContext): Promise<StoreSpec
   if (context.store) return context.store;
   const { rememberedStoreSpec } = await import("../storage/store-spec.js");
   return rememberedStoreSpec(context.storeDirectory);
+}
+
+/**
+ * Refuses a store directory that does not exist unless the command creates it (`init`, `pin set`,
+ * `serve`: see STORE_USE): a mistyped --store is said to be one, not read as a blank element.
+ * Called where the store is first needed, so bad input is still reported first (exit 2).
+ */
+export function requireStore(context: CliContext): void {
+  if (context.storeUse === "existing" && !existsSync(context.storeDirectory)) {
+    throw new StorageError(`no store at ${context.storeDirectory}: 'reid init' creates it`, "no-store");
+  }
 }
 
 export function print(context: CliContext, text: string): void {

@@ -1,4 +1,4 @@
-import type { Notification, RequestType } from "../element/request.js";
+import type { BoundDevice, Notification, RequestType } from "../element/request.js";
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS, type FactoryKind } from "../factory/factory-source.js";
 import { type CliContext, type Command, print, printJson } from "./context.js";
@@ -55,8 +55,12 @@ export function requestCommand(type: RequestType): Command {
   };
 }
 
-/** Prints a notification: one JSON object with --json, else one line. */
-export function report(context: CliContext, n: Notification): void {
+/**
+ * Prints a notification: one JSON object with --json, else its line, then which bound devices were
+ * told (`told: HANDLE@ADDRESS …`, `not reached: …`) on lines of their own, or after `; ` on the
+ * same line where every event is one line (`events --follow`).
+ */
+export function report(context: CliContext, n: Notification, layout: "lines" | "one-line" = "lines"): void {
   if (context.json) {
     printJson(context, n);
     return;
@@ -79,7 +83,14 @@ export function report(context: CliContext, n: Notification): void {
       ? ` (scheduled request ${n.scheduled}${n.late ? ", late: it fell due while no daemon ran" : ""})`
       : "",
   ];
-  print(context, `${what}, at ${n.time}${notes.join("")}`);
+  const lines = [`${what}, at ${n.time}${notes.join("")}`];
+  if (n.devices) {
+    // Told with the old key; a device not reached keeps accepting it until its owner unbinds.
+    const list = (devices: readonly BoundDevice[]) =>
+      devices.length === 0 ? "none" : devices.map((d) => `${d.handle}@${d.address}`).join(" ");
+    lines.push(`told: ${list(n.devices.told)}`, `not reached: ${list(n.devices.unreachable)}`);
+  }
+  print(context, lines.join(layout === "lines" ? "\n" : "; "));
 }
 
 export function factoryKind(text: string): FactoryKind {

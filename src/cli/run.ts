@@ -6,21 +6,12 @@ import { describeOsError, ExitCode, ReidError, UsageError } from "../errors.js";
 import { GENERATORS, NAMED_BACKENDS } from "../storage/backends.js";
 import { storeDirectory } from "../storage/location.js";
 import { givenStoreSpec, type StoreSpec } from "../storage/store-spec.js";
-import { COMMANDS } from "./commands.js";
+import { COMMANDS, storeUse, unknownCommand } from "./commands.js";
 import type { CliContext, OptionSpec } from "./context.js";
+import { GLOBAL_OPTIONS, optionNames } from "./global-options.js";
 import { readTextSecret } from "./key-file.js";
+import { didYouMean } from "./suggest.js";
 
-const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  store: { type: "string" },
-  json: { type: "boolean" },
-  source: { type: "string" },
-  "kek-file": { type: "string" },
-  // --tpm SPEC, and one option for each other backend.
-  ...Object.fromEntries(NAMED_BACKENDS.map((entry) => [entry.option, { type: "string" } as const])),
-  "pin-file": { type: "string" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean" },
-};
 const DEFAULT_LOCK_TIMEOUT_S = 10;
 
 export interface Io {
@@ -37,13 +28,13 @@ export async function run(io: Io): Promise<number> {
   try {
     const { name, rest } = splitCommand(io.argv);
     const load = COMMANDS[name];
-    if (!load) throw new UsageError(`unknown command '${name}' (see 'reid help')`, "unknown-command");
+    if (!load) throw unknownCommand(name);
     const { command } = await load();
     const parsed = parse(rest, { ...GLOBAL_OPTIONS, ...command.options }, `reid ${name}`);
     const { values, lists } = splitLists(parsed.values);
     const { positionals } = parsed;
     if (values.version) {
-      io.stdout.write(`reid ${version()}\n`);
+      io.stdout.write(values.json ? `${JSON.stringify({ version: version() })}\n` : `reid ${version()}\n`);
       return await output.done();
     }
     if (values.help) {
@@ -61,6 +52,7 @@ export async function run(io: Io): Promise<number> {
     const context: CliContext = {
       json: values.json === true,
       storeDirectory: store,
+      storeUse: storeUse(name, positionals),
       store: backend,
       source: sourceText ? parseSourceSpec(sourceText, GENERATORS) : null,
       lockTimeoutMs: lockTimeout(io.env.REID_LOCK_TIMEOUT),
@@ -112,9 +104,12 @@ function splitCommand(argv: readonly string[]): { name: string; rest: string[] }
     if (!word.startsWith("-")) return { name: word, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
     const option = /^--?([^=]+)/.exec(word)?.[1] ?? "";
     const spec = GLOBAL_OPTIONS[option] ?? Object.values(GLOBAL_OPTIONS).find((o) => o.short === option);
-    // The name only: "--pin=SECRET" must not echo the value.
-    if (!spec)
-      throw new UsageError(`unknown option '${word.split("=")[0]}' before the command (see 'reid help')`);
+    if (!spec) {
+      // The name only: "--pin=SECRET" must not echo the value.
+      const name = word.split("=")[0] ?? word;
+      const advice = didYouMean(name, optionNames(GLOBAL_OPTIONS), " (see 'reid help')");
+      throw new UsageError(`unknown option '${name}' before the command${advice}`);
+    }
     if (spec.type === "string" && !word.includes("=")) {
       if (i + 1 >= argv.length) throw new UsageError(`option '${word}' needs a value`);
       i++;
@@ -129,7 +124,7 @@ function parse(args: string[], options: Record<string, OptionSpec>, where: strin
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(describeParseError(error, where));
+    throw new UsageError(describeParseError(error, where, optionNames(options)));
   }
 }
 
@@ -141,15 +136,16 @@ function splitLists(parsed: Record<string, string | boolean | (string | boolean)
     if (Array.isArray(value)) lists[key] = value.map(String);
     else values[key] = value;
   }
+
   return { values, lists };
 }
 
-function describeParseError(error: unknown, where: string): string {
+function describeParseError(error: unknown, where: string, known: readonly string[]): string {
   const { code, message } = error as { code?: string; message: string };
   const option = /'(-[^']*)'/.exec(message)?.[1] ?? /(--?[\w-]+)/.exec(message)?.[1] ?? "";
   switch (code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option '${option}' for '${where}'`;
+      return `unknown option '${option}' for '${where}'${didYouMean(option, known, "")}`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       return describeBadValue(option.split(" ")[0] ?? option, where, message);
     default:

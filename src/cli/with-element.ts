@@ -14,7 +14,7 @@ import { backendName } from "../storage/backends.js";
 import { keyIdOf } from "../storage/sealer.js";
 import { readStoreFile, type StoreFile } from "../storage/store-file.js";
 import { type StoreSpec, storeSpecOf } from "../storage/store-spec.js";
-import type { CliContext } from "./context.js";
+import { type CliContext, requireStore } from "./context.js";
 import { readKeyFile } from "./key-file.js";
 import { canPrompt, promptHidden, secretPrompt } from "./prompt.js";
 
@@ -177,6 +177,7 @@ export function elementOptions(context: CliContext): Omit<ElementOptions, "write
 }
 
 async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {
+  requireStore(context);
   const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
   let service: ElementService;
   try {

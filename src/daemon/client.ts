@@ -2,7 +2,7 @@ import { Agent, request as httpRequest } from "node:http";
 import type { Credentials } from "../auth/actor.js";
 import type { ElementApi, ElementEvent } from "../element/api.js";
 import type { Feed } from "../element/events.js";
-import { ExitCode, ReidError } from "../errors.js";
+import { UnreachableError } from "../errors.js";
 import { clientOf, type Transport } from "../http/call.js";
 import { readEvents } from "../http/event-stream.js";
 import { fromWire } from "../http/wire.js";
@@ -108,10 +108,6 @@ function overSocket(socket: string, agent: Agent, answerTimeoutMs: number): Tran
     });
 }
 
-function unreachable(socket: string, error: Error): ReidError {
-  return new ReidError(
-    "daemon-unreachable",
-    ExitCode.internal,
-    `lost the daemon at ${socket}: ${error.message}`,
-  );
+function unreachable(socket: string, error: Error): UnreachableError {
+  return new UnreachableError("daemon-unreachable", `lost the daemon at ${socket}: ${error.message}`);
 }

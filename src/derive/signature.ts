@@ -102,3 +102,24 @@ export function verifyWith(
     return false;
   }
 }
+
+/**
+ * The algorithms a signature's form allows, most likely first: a DER ECDSA-Sig-Value (SEQUENCE of
+ * two INTEGERs of at most 33 bytes) is P-256's, as `sign` makes them; 64 bytes are Ed25519's. A
+ * 64-byte DER one (rare short r and s) could be either and is tried as both; none: no signature
+ * of ours.
+ */
+export function signatureAlgorithms(signature: Uint8Array): SigningAlgorithm[] {
+  const candidates: SigningAlgorithm[] = [];
+  if (isEcdsaDer(signature)) candidates.push("p256");
+  if (signature.length === 64) candidates.push("ed25519");
+  return candidates;
+}
+
+function isEcdsaDer(der: Uint8Array): boolean {
+  const n = der.length;
+  if (n < 8 || der[0] !== 0x30 || der[1] !== n - 2 || der[2] !== 0x02) return false;
+  const r = der[3] ?? 0;
+  const s = der[5 + r] ?? 0;
+  return r >= 1 && r <= 33 && der[4 + r] === 0x02 && s >= 1 && s <= 33 && 6 + r + s === n;
+}

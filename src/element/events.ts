@@ -1,5 +1,5 @@
 import { StateError } from "../errors.js";
-import type { BindingEvent, Notification, NotifiedRequest } from "./request.js";
+import type { BindingEvent, Notification, NotifiedRequest, RetireNote } from "./request.js";
 
 export type Listener = (notification: Notification) => void;
 export type BindingListener = (event: BindingEvent) => void;
@@ -61,7 +61,8 @@ export interface IncomingIdentifier {
 export interface LifecycleListener {
   /** Names the listener in the audit log ("bindings", "registry"). */
   readonly name: string;
-  retire?(outgoing: OutgoingIdentifier): Promise<void>;
+  /** May return what the notification should say of it (which bound devices were told). */
+  retire?(outgoing: OutgoingIdentifier): Promise<void> | Promise<RetireNote>;
   /**
    * Whether `retire` would act on the outgoing identifier now (absent: whenever it is there). A
    * request whose listeners would not act commits with its intent in its own durable write
@@ -133,12 +134,13 @@ export class ElementEvents {
 
   /**
    * Every lifecycle listener's `retire`, in order, with read access to the outgoing identifier
-   * until the last one is done. Returns the failures ("registry:retire"), for the audit record.
+   * until the last one is done. Returns the failures ("registry:retire"), for the audit record,
+   * and what the listeners add to the notification.
    */
   async retire(
     outgoing: Omit<OutgoingIdentifier, "read">,
     read: OutgoingIdentifier["read"],
-  ): Promise<string[]> {
+  ): Promise<{ failures: string[]; note: RetireNote }> {
     let open = true;
     const guarded: OutgoingIdentifier = {
       ...outgoing,
@@ -149,8 +151,12 @@ export class ElementEvents {
               new StateError("retired", "the outgoing identifier is read only while it is being retired"),
             ),
     };
+    let note: RetireNote = {};
     try {
-      return await this.ask("retire", (listener) => listener.retire?.(guarded));
+      const failures = await this.ask("retire", async (listener) => {
+        note = { ...note, ...(await listener.retire?.(guarded)) };
+      });
+      return { failures, note };
     } finally {
       open = false;
     }

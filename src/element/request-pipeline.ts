@@ -9,7 +9,14 @@ import type { ElementMode, RecordInfo, StoredRecord } from "../storage/record.js
 import type { ElementEvents } from "./events.js";
 import type { AuditDetail, Intend, OwnerGate } from "./owner-gate.js";
 import type { BeforeCommit, Journal, ProcessingUnit } from "./processing-unit.js";
-import type { ModeSwitch, Notification, NotifiedRequest, Request, RequestType } from "./request.js";
+import type {
+  ModeSwitch,
+  Notification,
+  NotifiedRequest,
+  Request,
+  RequestType,
+  RetireNote,
+} from "./request.js";
 import type { Origin } from "./scheduling.js";
 
 /** Runs a proven caller's work as an audited owner operation: its intent before, its outcome after. */
@@ -39,6 +46,9 @@ interface Change {
   /** The lifecycle listeners that failed ("registry:retire"), for the audit record. */
   readonly failures: string[];
 }
+
+/** What the listeners' `retire` added, for the notification. */
+type Noted = { note: RetireNote };
 
 /**
  * The request pipeline: every operation on the element runs here one at a time (concurrent callers
@@ -240,7 +250,12 @@ export class RequestPipeline {
     };
     const readOutgoing = <T>(task: (identifier: Uint8Array) => T | Promise<T>) => this.readIdentifier(task);
     // Before anything changes, while the outgoing identifier's keys can still sign.
-    if (retiring) failures.push(...(await this.parts.events.retire(outgoing, readOutgoing)));
+    const noted: Noted = { note: {} };
+    if (retiring) {
+      const retired = await this.parts.events.retire(outgoing, readOutgoing);
+      failures.push(...retired.failures);
+      noted.note = retired.note;
+    }
     // A new random identifier (a reset, the switch to random mode) whose listeners act sees both
     // identifiers before the commit (absent otherwise: no cost).
     const before: BeforeCommit | undefined =
@@ -262,17 +277,17 @@ export class RequestPipeline {
     try {
       const next = await write(journal, before);
       next.identifier?.fill(0);
-      return { record: next, value: await this.changed(change, next) };
+      return { record: next, value: await this.changed(change, next, noted.note) };
     } catch (error) {
       // Committed, though the old copy survived: the change happened and is announced, and the
       // caller still learns of the failure.
-      if (error instanceof EraseIncompleteError) await this.changed(change, error.committed);
+      if (error instanceof EraseIncompleteError) await this.changed(change, error.committed, noted.note);
       throw error;
     }
   }
 
   /** The lifecycle listeners learn of the committed change, then the notification listeners. */
-  private async changed(change: Change, next: RecordInfo): Promise<Notification> {
+  private async changed(change: Change, next: RecordInfo, note: RetireNote): Promise<Notification> {
     const { origin } = change;
     const notification: Notification = {
       request: change.type,
@@ -283,6 +298,7 @@ export class RequestPipeline {
       handle: next.handle,
       time: this.parts.now().toISOString(),
       ...(origin ? { scheduled: origin.id, late: origin.late } : {}),
+      ...note,
     };
     change.failures.push(...(await this.parts.events.changed(notification)));
     this.parts.events.notify(notification);

@@ -38,7 +38,27 @@ export interface Notification {
   readonly scheduled?: string;
   /** A scheduled request that fell due while no daemon ran, carried out when one started. */
   readonly late?: boolean;
+  /**
+   * The devices this element was bound to as a user, told of the change with the outgoing key
+   * before it (docs/spec.md §7.8): present when it had any.
+   */
+  readonly devices?: DevicesTold;
 }
+
+/** Which bound devices heard a revocation, and which could not be reached (they keep the old key). */
+export interface DevicesTold {
+  readonly told: readonly BoundDevice[];
+  readonly unreachable: readonly BoundDevice[];
+}
+
+export interface BoundDevice {
+  readonly handle: string;
+  /** HOST:PORT, where it was bound. */
+  readonly address: string;
+}
+
+/** What a lifecycle listener's `retire` adds to the request's notification. */
+export type RetireNote = Pick<Notification, "devices">;
 
 /**
  * What the element tells the user about its bindings (patent FIG. 3, steps 314 and 322): as a

@@ -24,7 +24,7 @@ const TIMEOUT_MS = 15_000;
 
 export class RegistryUnreachableError extends ReidError {
   constructor(message: string) {
-    super("registry-unreachable", ExitCode.internal, message);
+    super("registry-unreachable", ExitCode.unreachable, message);
   }
 }
 

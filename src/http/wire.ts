@@ -17,6 +17,8 @@ const HTTP_STATUS: Record<number, number> = {
   [ExitCode.auth]: 403,
   [ExitCode.entropy]: 503,
   [ExitCode.storage]: 507,
+  // The server could not reach the peer it speaks to for the caller (a device): a bad gateway.
+  [ExitCode.unreachable]: 502,
 };
 
 /** A refusal that names its own HTTP status (the page's 401, 421), not the one of its exit code. */

@@ -277,7 +277,7 @@ describe("owner PIN: the gate", () => {
       await assertRefused(
         owner.authorize(pin(WRONG)),
         "wrong-pin",
-        new RegExp(`${MAX_FAILURES - n} tries left`),
+        new RegExp(`\\(${MAX_FAILURES - n} ${MAX_FAILURES - n === 1 ? "try" : "tries"} left`),
       );
       assert.equal(f.state().failures, n);
       f.advance(2 ** (n - 1) * 1000);
@@ -336,9 +336,13 @@ describe("owner PIN: back-off", () => {
     // The wait is over: the right PIN works and clears the counter.
     await owner.authorize(pin(PIN));
     assert.equal(f.state().failures, 0);
-    // And the next wrong PIN starts again at 1 s.
-    await assertRefused(owner.authorize(pin(WRONG)), "wrong-pin", /4 tries left/);
-    await assertRefused(owner.authorize(pin(PIN)), "pin-backoff", /try again in 1 s$/);
+    // And the next wrong PIN starts again at 1 s; the refusal says how many there were, no more.
+    await assertRefused(
+      owner.authorize(pin(WRONG)),
+      "wrong-pin",
+      /^wrong PIN \(4 tries left before the element locks\)$/,
+    );
+    await assertRefused(owner.authorize(pin(PIN)), "pin-backoff", /^1 wrong PIN in a row: try again in 1 s$/);
   });
 
   it("a clock set back after a wrong PIN does not stretch the wait beyond the back-off", async (t) => {

@@ -324,6 +324,7 @@ describe("owner PIN through the CLI", { concurrency: true }, () => {
         await s.stop();
 
         const fresh = await session(t, mode);
+        await fresh.ok(["init"]);
         const none = await fresh.run(["--json", "pin", "change", "--new-pin-file", newPinFile]);
         assertOneLineError(none, 3, /no PIN is set/);
         assert.equal(errorCode(none), "no-pin");
@@ -338,7 +339,13 @@ describe("owner PIN through the CLI", { concurrency: true }, () => {
         const wrong = ["--json", "--pin-file", wrongFile, "reset"];
         for (let n = 1; n <= 4; n++) {
           const result = await s.run(wrong);
-          assertOneLineError(result, 4, new RegExp(`wrong PIN \\(${5 - n} tries left`));
+          // Said as it is: "1 try left", not "1 tries".
+          const left = n === 4 ? "1 try" : `${5 - n} tries`;
+          assertOneLineError(
+            result,
+            4,
+            new RegExp(`^wrong PIN \\(${left} left before the element locks\\)$`),
+          );
           assert.equal(errorCode(result), "wrong-pin");
           assert.equal(ownerState(s.store).failures, n, "the try was not persisted");
           if (n < 4) expireBackoff(s.store);
@@ -348,7 +355,7 @@ describe("owner PIN through the CLI", { concurrency: true }, () => {
         // wait) a try is refused and not counted, even with the right PIN.
         holdBackoff(s.store);
         const early = await s.run(["--json", "--pin-file", s.pinFile, "reset"]);
-        assertOneLineError(early, 4, /too many wrong PINs: try again in 8 s/);
+        assertOneLineError(early, 4, /^4 wrong PINs in a row: try again in 8 s$/);
         assert.equal(errorCode(early), "pin-backoff");
         assert.equal(ownerState(s.store).failures, 4);
         expireBackoff(s.store);

@@ -76,10 +76,10 @@ test("bad input to the binding commands: one line, exit 2 (usage), 3 (state) or 
   for (const [args, code, pattern] of cases) {
     assertOneLineError(await reid(["--store", store, ...args]), code, pattern);
   }
-  // Nothing listens on port 1: unreachable, said plainly (exit 1: the network, not the input).
+  // Nothing listens on port 1: unreachable, said plainly (exit 7: a peer away, not the input).
   assertOneLineError(
     await reid(["--store", store, "bind", "127.0.0.1:1", "--expect-handle", HANDLE, ...code]),
-    1,
+    7,
     /cannot reach the device at 127\.0\.0\.1:1/,
   );
   assert.match((await reidOk(["--store", store, "bindings"])).stdout, /^no bindings\n$/);
@@ -161,6 +161,51 @@ test("without a user daemon: reset tells the bound device with the old key first
   assert.equal((await deviceBindings()).length, 1);
   await reidOk([...user, "erase"]);
   assert.deepEqual(await deviceBindings(), []);
+});
+
+test("a user's reset says which bound devices were told and which could not be reached", async (t) => {
+  const { dir, deviceStore, userStore } = await deviceAndUser(t);
+  const awayStore = join(dir, "away");
+  await initStore(awayStore);
+  const device = ["--device", "--no-mdns", "--listen"];
+  const near = await deviceAddress(await serve(t, deviceStore, { serveArgs: [...device, "127.0.0.1:0"] }));
+  let awayDaemon = await serve(t, awayStore, { serveArgs: [...device, "127.0.0.1:0"] });
+  const away = await deviceAddress(awayDaemon);
+  const user = ["--store", userStore];
+  /** Binds the user to both devices, then stops the second: it cannot be told. */
+  const bindBothThenLoseOne = async () => {
+    await bindUser(userStore, deviceStore, near.address, near.handle, dir);
+    await bindUser(userStore, awayStore, away.address, away.handle, dir);
+    await awayDaemon.stop();
+  };
+
+  await bindBothThenLoseOne();
+  const json = await reidJson<{ request: string; devices: unknown }>([...user, "reset"]);
+  assert.deepEqual(
+    [json.request, json.devices],
+    [
+      "reset",
+      {
+        told: [{ handle: near.handle, address: near.address }],
+        unreachable: [{ handle: away.handle, address: away.address }],
+      },
+    ],
+  );
+
+  // Again in text, the second device back at its address long enough to bind.
+  awayDaemon = await serve(t, awayStore, { serveArgs: [...device, away.address] });
+  await bindBothThenLoseOne();
+  const text = await reidOk([...user, "reset"]);
+  const lines = text.stdout.split("\n");
+  assert.match(lines[0] ?? "", /^reset: generation 3, handle [0-9a-f]{32}, at \S+$/);
+  assert.deepEqual(lines.slice(1), [
+    `told: ${near.handle}@${near.address}`,
+    `not reached: ${away.handle}@${away.address}`,
+    "",
+  ]);
+  assert.equal(text.stderr, "");
+  // Without bound devices a reset says nothing of them.
+  assert.doesNotMatch((await reidOk([...user, "reset"])).stdout, /told|not reached/);
 });
 
 test("a failing sensor: sampling reports it once on the daemon's stderr, a request gets a one-line error", async (t) => {

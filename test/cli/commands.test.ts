@@ -1,7 +1,7 @@
 // The requests and status as a user meets them: `reid` run as its own process on a private store.
 
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { AREA_FILE } from "../../src/storage/file/file-area.js";
@@ -55,8 +55,20 @@ function assertRequestShape(value: Record<string, unknown>, request: string): vo
 }
 
 describe("status", () => {
-  it("on a missing store is blank, generation 0, and creates nothing", async (t) => {
+  it("on a missing store is exit 6 naming it and 'reid init', and creates nothing", async (t) => {
     const { dir, store } = tempDir(t);
+    for (const json of [[], ["--json"]]) {
+      const result = await reid(["--store", store, ...json, "status"]);
+      assertOneLineError(result, 6, new RegExp(`^(reid: )?no store at ${store}: 'reid init' creates it$`));
+      if (json.length > 0) assert.equal(JSON.parse(result.stderr).error.code, "no-store");
+    }
+    assert.equal(existsSync(store), false, "status created the store");
+    assert.deepEqual(readdirSync(dir), [], "status created something next to the store");
+  });
+
+  it("on an empty store directory is blank, generation 0, and writes nothing", async (t) => {
+    const { store } = tempDir(t);
+    mkdirSync(store, { mode: 0o700 });
     const json = await reidJson(["--store", store, "status"]);
     assertStatusShape(json);
     assert.equal(json.state, "blank");
@@ -68,8 +80,7 @@ describe("status", () => {
     assert.match(human.stdout, /^generation\s+0$/m);
     assert.match(human.stdout, /^format\s+raw:32$/m);
     assert.equal(human.stderr, "");
-    assert.equal(existsSync(store), false, "status created the store");
-    assert.deepEqual(readdirSync(dir), [], "status created something next to the store");
+    assert.deepEqual(readdirSync(store), [], "status wrote into the store");
   });
 });
 
@@ -126,17 +137,22 @@ describe("requests", () => {
     assert.equal((await status(store)).generation, 4);
   });
 
-  it("reset on a never-initialized store sets generation 1", async (t) => {
+  it("reset on a never-initialized store sets generation 1; on a missing one it is exit 6", async (t) => {
     const { store } = tempDir(t);
+    assertOneLineError(await reid(["--store", store, "reset"]), 6, /no store at .*: 'reid init' creates it/);
+    assert.equal(existsSync(store), false);
+    mkdirSync(store, { mode: 0o700 });
     const reset = await request(store, "reset");
     assert.deepEqual([reset.request, reset.state, reset.generation], ["reset", "set", 1]);
     assert.ok(storedIdentifier(store));
   });
 
-  it("erase on a never-initialized store is exit 3 and creates nothing", async (t) => {
+  it("erase on a never-initialized store is exit 3; on a missing one exit 6, and creates nothing", async (t) => {
     const { store } = tempDir(t);
-    assertOneLineError(await reid(["--store", store, "erase"]), 3, /no identifier/);
+    assertOneLineError(await reid(["--store", store, "erase"]), 6, /no store at .*: 'reid init' creates it/);
     assert.equal(existsSync(store), false);
+    mkdirSync(store, { mode: 0o700 });
+    assertOneLineError(await reid(["--store", store, "erase"]), 3, /no identifier/);
   });
 
   it("human outputs say what happened", async (t) => {
@@ -247,6 +263,8 @@ describe("single-type mode", () => {
 
   it("the setting survives erase and is kept in the store", async (t) => {
     const { store } = tempDir(t);
+    // A store not initialized yet: its directory, empty.
+    mkdirSync(store, { mode: 0o700 });
     await reidOk(["--store", store, "config", "single-type", "on"]);
     assert.equal(currentRecord(store).singleType, true);
     const init = await request(store, "init");

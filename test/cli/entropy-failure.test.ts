@@ -1,7 +1,7 @@
 // A failing entropy source: the request is refused with exit 5 and nothing is written (SPEC 2).
 import assert from "node:assert/strict";
 import { createCipheriv, randomBytes, randomInt } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -86,12 +86,14 @@ const SOURCES: readonly [what: string, spec: string, pattern: RegExp][] = [
 describe("init and reset with a failing source: exit 5, nothing written", { concurrency: 3 }, () => {
   for (const [what, spec, pattern] of SOURCES) {
     it(what, async (t) => {
-      // A fresh store is not even created.
-      for (const request of ["init", "reset"]) {
-        const { store } = tempDir(t);
-        assertOneLineError(await reid(["--store", store, "--source", spec, request]), 5, pattern);
-        assert.equal(existsSync(store), false, `a refused ${request} created the store`);
-      }
+      // A fresh store is not even created; one never initialized gets no identifier area.
+      const { store: fresh } = tempDir(t);
+      assertOneLineError(await reid(["--store", fresh, "--source", spec, "init"]), 5, pattern);
+      assert.equal(existsSync(fresh), false, "a refused init created the store");
+      mkdirSync(fresh, { mode: 0o700 });
+      assertOneLineError(await reid(["--store", fresh, "--source", spec, "reset"]), 5, pattern);
+      const areas = readdirSync(fresh).filter((name) => name.startsWith("area-"));
+      assert.deepEqual(areas, [], "a refused reset wrote an area");
 
       // A set element keeps its identifier, generation and files.
       const { store } = tempDir(t);

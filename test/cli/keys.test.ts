@@ -1,7 +1,7 @@
 // `reid keys` and the lifecycle of everything derived (docs/spec.md §3.8, §4), through the built CLI
 // and checked against openssl and an independent HKDF in node:crypto.
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { encodeRecord } from "../../src/storage/record.js";
@@ -240,8 +240,11 @@ describe("lifecycle of derived material", () => {
           if (json) assert.equal(errorCode(result), "blank");
         }),
       );
-    await assertAllBlank(0);
-    assert.equal(existsSync(element.store), false, "reading a store that was never set up creates nothing");
+    // No store at all is said to be none (exit 6); one never initialized is blank.
+    assertOneLineError(await element.run(["keys"]), 6, /no store at .*'reid init' creates it/);
+    assert.equal(existsSync(element.store), false, "reading a store that is not there creates it");
+    mkdirSync(element.store, { mode: 0o700 });
+    await assertUnchanged(element.store, () => assertAllBlank(0));
 
     await element.ok(["init"]);
     const signed = await element.ok(["sign", file]);

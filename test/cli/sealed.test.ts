@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { recordOfAreaFile } from "../../src/storage/file/file-area.js";
@@ -354,6 +354,13 @@ describe("sealed store through the CLI", () => {
   test("reid seal on a blank store makes it seal: init without the key is then refused", async (t) => {
     const { store, kek } = setup(t);
     const session = new Session(store);
+    // Sealing needs a store: a missing one is said to be none, and is not made.
+    assertOneLineError(
+      await session.run(["--kek-file", kek, "seal"]),
+      6,
+      /no store at .*'reid init' creates it/,
+    );
+    mkdirSync(store, { mode: 0o700 });
     const sealed = await session.json(["--kek-file", kek, "seal"]);
     assert.deepEqual([sealed.state, sealed.sealed], ["blank", true]);
     assert.equal((await session.json(["status"])).sealed, true);

@@ -11,7 +11,7 @@ describe("secrets", () => {
   it("a whole session of requests, status, config and random never shows an identifier", async (t) => {
     const { store } = tempDir(t);
     const session: [args: string[], exitCode: number][] = [
-      [["status"], 0],
+      [["status"], 6],
       [["init"], 0],
       [["status"], 0],
       [["status", "--json"], 0],

@@ -87,7 +87,7 @@ describe("sign and verify", () => {
     const hexFile = element.file("ed.hex", printed.stdout);
     const [verified, verifiedHex, verifiedJson] = await Promise.all([
       element.ok(["verify", message, element.path("ed.sig")]),
-      // An explicit --alg ed25519 is the default.
+      // An explicit --alg ed25519 agrees with the form (64 bytes).
       element.ok(["verify", message, hexFile, "--alg", "ed25519"]),
       element.json(["verify", message, hexFile]),
     ]);
@@ -135,8 +135,20 @@ describe("sign and verify", () => {
       signatures.map((signature) => element.json(["verify", message, signature, "--alg", "p256"])),
     );
     for (const each of verified) assert.deepEqual(each, { valid: true, algorithm: "p256", handle });
-    // A P-256 signature checked as Ed25519 (the default) does not verify.
-    assertBadSignature(await element.run(["verify", message, sigPath]), "p256 as ed25519");
+    // Without --alg the DER form says P-256; named Ed25519, it does not verify.
+    assert.deepEqual(await element.json(["verify", message, sigPath]), {
+      valid: true,
+      algorithm: "p256",
+      handle,
+    });
+    assert.equal(
+      (await element.ok(["verify", message, hexFile])).stdout,
+      `signature verifies: ${message}, handle ${handle}, p256\n`,
+    );
+    assertBadSignature(
+      await element.run(["verify", message, sigPath, "--alg", "ed25519"]),
+      "p256 as ed25519",
+    );
   });
 
   it("a changed file or signature is rejected by openssl and by reid verify (exit 4, bad-signature)", async (t) => {

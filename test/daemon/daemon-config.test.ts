@@ -3,7 +3,7 @@
 // a daemon that stops answering does not hang its clients.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -54,6 +54,8 @@ describe("commands that name another source or key than the daemon's", () => {
 describe("the audit log in single-type mode", () => {
   it("records what was carried out (reset), with what was asked in the detail", async (t) => {
     const { store } = tempDir(t);
+    // Set before the first identifier: on the store's directory, made empty.
+    mkdirSync(store, { mode: 0o700 });
     await reidOk(["--store", store, "config", "single-type", "on"]);
     await reidOk(["--store", store, "init"]);
     await reidOk(["--store", store, "erase"]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -230,7 +230,7 @@ describe("reid enroll", () => {
     ]);
     assertOneLineError(http, 2, /must be https/);
     assertOneLineError(path, 2, /nothing after it/);
-    assertOneLineError(closed, 1, /cannot reach the registry/);
+    assertOneLineError(closed, 7, /cannot reach the registry/);
     // The same identity twice: the registry knows it already.
     const again = tokenFile("again", await newToken(fixture.dir));
     assertOneLineError(
@@ -238,7 +238,8 @@ describe("reid enroll", () => {
       3,
       /refused/,
     );
-    // A blank element has nothing to enroll.
+    // A blank element (a store never initialized) has nothing to enroll.
+    mkdirSync(store("blank"), { mode: 0o700 });
     assertOneLineError(
       await reid([
         "--store",

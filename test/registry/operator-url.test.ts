@@ -233,7 +233,7 @@ describe("reid registry … --url: the operator's commands against a running reg
           "--token-file",
           tokenFile,
         ],
-        1,
+        7,
         "registry-unreachable",
         /cannot reach the registry/,
       ],

@@ -299,20 +299,38 @@ describe("reid events --follow with reid serve", () => {
 
     const interrupted = await human.stop();
     assert.deepEqual([interrupted.code, interrupted.stderr.toString()], [0, ""], "ends quietly on SIGTERM");
-    // The daemon stopping ends the stream: the follower ends quietly too, not with a cut connection.
+    // The daemon stopping ends the stream, and the follower says so: exit 7, the daemon stopped.
     const stopped = await daemon.stop();
     assert.equal(stopped.code, 0, stopped.stderr.toString());
     const ended = await json.exited;
-    assert.deepEqual([ended.code, ended.signal, ended.stderr.toString()], [0, null, ""]);
+    assert.deepEqual(
+      [ended.code, ended.signal, ended.stderr.toString()],
+      [
+        7,
+        null,
+        `${JSON.stringify({ error: { code: "daemon-stopped", message: `the daemon serving store ${store} stopped: no more events` } })}\n`,
+      ],
+    );
     assert.equal(json.count(), jsonBefore + 1, "nothing printed after the last request");
   });
 
-  it("needs --follow (exit 2), and a running daemon (exit 2, naming 'reid serve')", async (t) => {
+  it("needs --follow (exit 2), a store (exit 6) and a running daemon (exit 7, naming 'reid serve')", async (t) => {
     const { store } = tempDir(t);
+    assertOneLineError(
+      await reid(["--store", store, "events", "--follow"]),
+      6,
+      new RegExp(`^reid: no store at ${store}: 'reid init' creates it$`),
+    );
     await initStore(store);
     assertOneLineError(await reid(["--store", store, "events"]), 2, /--follow/);
-    assertOneLineError(await reid(["--store", store, "events", "--follow"]), 2, /'reid serve'/);
+    const none = `no daemon serves store ${store} \\(no socket\\): start 'reid serve' to follow its events`;
+    assertOneLineError(
+      await reid(["--store", store, "events", "--follow"]),
+      7,
+      new RegExp(`^reid: ${none}$`),
+    );
     const json = await reid(["--store", store, "--json", "events", "--follow"]);
-    assertOneLineError(json, 2, /'reid serve'/);
+    assertOneLineError(json, 7, new RegExp(`^${none}$`));
+    assert.equal(JSON.parse(json.stderr).error.code, "daemon-unreachable");
   });
 });

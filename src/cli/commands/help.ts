@@ -1,6 +1,5 @@
-import { UsageError } from "../../errors.js";
 import { GENERATORS, NAMED_BACKENDS } from "../../storage/backends.js";
-import { COMMAND_ORDER, COMMANDS } from "../commands.js";
+import { COMMAND_ORDER, COMMANDS, unknownCommand } from "../commands.js";
 import type { Command } from "../context.js";
 
 export const command: Command = {
@@ -9,9 +8,7 @@ export const command: Command = {
   options: {},
   positionals: [0, 1],
   async run(context, _values, [name]) {
-    if (name !== undefined && !COMMANDS[name]) {
-      throw new UsageError(`unknown command '${name}' (see 'reid help')`, "unknown-command");
-    }
+    if (name !== undefined && !COMMANDS[name]) throw unknownCommand(name);
     const names = name ? [name] : COMMAND_ORDER;
     const backends = NAMED_BACKENDS.map((entry) => `[--${entry.option} SPEC] `).join("");
     const sources = ["os", ...GENERATORS.flatMap((kind) => [kind, `${kind}+os`]), "device:PATH"].join("|");
@@ -19,6 +16,8 @@ export const command: Command = {
       "reid: a secure element for device identity, owned by you.",
       "",
       `usage: reid [--store DIR] [--json] ${backends}[--source ${sources}] COMMAND [OPTIONS]`,
+      "       reid COMMAND --help (-h)   one command's usage",
+      '       reid --version [--json]    the version: reid VERSION, or {"version"}',
       "",
     ];
     for (const each of names) {
@@ -35,7 +34,9 @@ export const command: Command = {
         `     (or $${entry.variable}): the ${entry.label} backend holds the identifier; the store remembers it.`,
       );
     }
-    lines.push("Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage.");
+    lines.push(
+      "Exit codes: 0 ok, 1 internal, 2 usage, 3 state conflict, 4 auth, 5 entropy, 6 storage, 7 unreachable (a device, the daemon or the registry).",
+    );
     context.stdout.write(`${lines.join("\n")}\n`);
   },
 };

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { StateError } from "../../errors.js";
-import { type Command, print, printJson } from "../context.js";
+import { type Command, print, printJson, requireStore } from "../context.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] page",
@@ -10,6 +10,7 @@ export const command: Command = {
   positionals: [0, 0],
   async run(context) {
     const { answers, socketPath } = await import("../../daemon/socket.js");
+    requireStore(context);
     const socket = socketPath(context.storeDirectory);
     // The socket is 0600 in a 0700 directory: another account never gets this far.
     if (!existsSync(socket) || !(await answers(socket))) {

@@ -1,7 +1,8 @@
-import { StateError, UsageError } from "../../errors.js";
+import { NoTerminalError, StateError, UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { type Command, print, printJson } from "../context.js";
 import { readTextSecret } from "../key-file.js";
+import { pipedSecret } from "../piped-secret.js";
 import { canPrompt, promptHidden } from "../prompt.js";
 import { withElement } from "../with-element.js";
 
@@ -9,7 +10,7 @@ export const command: Command = {
   usage:
     "reid [--store DIR] [--pin-file FILE] pin set|change [--new-pin-file FILE] | pin unlock [--recovery-file FILE]",
   summary:
-    "Sets or changes the owner PIN (argon2id), or unlocks the element after 5 wrong PINs with the recovery code.",
+    "Sets or changes the owner PIN (argon2id), or unlocks the element after 5 wrong PINs with the recovery code. The new PIN comes from --new-pin-file, else REID_PIN_NEW, else stdin when piped (read once), else the prompt (twice); the recovery code from --recovery-file, else piped stdin, else the prompt.",
   options: { "new-pin-file": { type: "string" }, "recovery-file": { type: "string" } },
   positionals: [1, 1],
   async run(context, values, [action]) {
@@ -17,13 +18,14 @@ export const command: Command = {
     if (action !== "set" && action !== "change") {
       throw new UsageError(`unknown 'reid pin' action '${action}' (set, change or unlock)`);
     }
-    const newPin = await secret(
-      context,
-      values["new-pin-file"],
-      "new PIN file",
-      "New PIN: ",
-      "Repeat the new PIN: ",
-    );
+    const newPin = await secret(context, {
+      file: values["new-pin-file"],
+      option: "new-pin-file",
+      variable: "REID_PIN_NEW",
+      what: "new PIN",
+      question: "New PIN: ",
+      again: "Repeat the new PIN: ",
+    });
     const { recoveryCode } = await withElement(context, "write", async (element) => {
       const { owner } = await element.status();
       if (action === "set" && owner.pin) {
@@ -45,31 +47,49 @@ export const command: Command = {
 };
 
 async function unlock(context: CliContext, file: string | boolean | undefined): Promise<void> {
-  const code = await secret(context, file, "recovery code file", "Recovery code: ");
+  const code = await secret(context, {
+    file,
+    option: "recovery-file",
+    what: "recovery code",
+    question: "Recovery code: ",
+  });
   const { recoveryCode } = await withElement(context, "write", (element) => element.unlockPin(code));
   if (context.json) return printJson(context, { pin: "unlocked", recoveryCode });
   print(context, "Unlocked. The recovery code is spent.");
   print(context, `New recovery code (shown only now; keep it offline): ${recoveryCode}`);
 }
 
-/** A secret from its file, or typed at the terminal (twice when `again` asks to confirm it). */
-async function secret(
-  context: CliContext,
-  file: string | boolean | undefined,
-  what: string,
-  question: string,
-  again?: string,
-): Promise<string> {
-  if (typeof file === "string") return readTextSecret(file, what);
-  if (!canPrompt())
-    throw new UsageError(`give the ${what.replace(/ file$/, "")} with --${flagFor(what)} FILE`);
-  const first = await promptHidden(question, context.stderr);
-  if (again && (await promptHidden(again, context.stderr)) !== first) {
-    throw new UsageError("the two entries differ");
-  }
-  return first;
+/** Where a secret of `reid pin` may come from, and how it is asked for at the terminal. */
+interface SecretWays {
+  readonly file: string | boolean | undefined;
+  readonly option: string;
+  /** The variable that may carry it (the new PIN's REID_PIN_NEW); an empty one counts as unset. */
+  readonly variable?: string;
+  readonly what: string;
+  readonly question: string;
+  /** Asked a second time at the terminal, to catch a typo nobody saw; a file, variable or pipe is taken as given. */
+  readonly again?: string;
 }
 
-function flagFor(what: string): string {
-  return what.startsWith("new PIN") ? "new-pin-file" : "recovery-file";
+/** A secret from its file, else its variable, else stdin when piped, else typed at the terminal. */
+async function secret(context: CliContext, ways: SecretWays): Promise<string> {
+  if (typeof ways.file === "string") return readTextSecret(ways.file, `${ways.what} file`);
+  const fromEnv = ways.variable ? context.env[ways.variable] : undefined;
+  if (fromEnv) return fromEnv;
+  if (canPrompt()) {
+    const first = await promptHidden(ways.question, context.stderr);
+    if (ways.again && (await promptHidden(ways.again, context.stderr)) !== first) {
+      throw new UsageError("the two entries differ");
+    }
+    return first;
+  }
+  const piped = await pipedSecret(ways.what);
+  if (piped !== null) return piped;
+  const variable = ways.variable ? `, ${ways.variable}` : "";
+  // REID_PIN is the present PIN: one given for `pin set` is not taken as the new one.
+  const present =
+    ways.variable && context.env.REID_PIN ? " (REID_PIN is the present PIN, not the new one)" : "";
+  throw new NoTerminalError(
+    `give the ${ways.what} with --${ways.option} FILE${variable} or on stdin${present}`,
+  );
 }

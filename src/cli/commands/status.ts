@@ -1,3 +1,4 @@
+import { tryCount } from "../../auth/owner-pin.js";
 import type { EnrollmentState } from "../../enrollment/enrollment-record.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
@@ -27,7 +28,7 @@ export const command: Command = {
           ? "not set"
           : status.owner.locked
             ? "LOCKED (reid pin unlock)"
-            : `set${status.owner.failures ? ` (${status.owner.failures} wrong tries)` : ""}`,
+            : `set${status.owner.failures ? ` (${tryCount(status.owner.failures, "wrong")})` : ""}`,
       ],
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],

@@ -1,3 +1,4 @@
+import { type SigningAlgorithm, signatureAlgorithms } from "../../derive/signature.js";
 import { signingAlgorithm } from "../../element/inputs.js";
 import { ExitCode, ReidError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
@@ -6,22 +7,32 @@ import { withElement } from "../with-element.js";
 
 export const command: Command = {
   usage: "reid [--store DIR] [--json] verify FILE SIGFILE [--alg ed25519|p256]",
-  summary: "Checks a signature over FILE against the element's derived key (exit 4 if it does not verify).",
+  summary:
+    "Checks a signature over FILE against the element's derived key (exit 4 if it does not verify); the algorithm is told from the signature (DER: p256, 64 bytes: ed25519) unless --alg names it.",
   options: { alg: { type: "string" } },
   positionals: [2, 2],
   async run(context, values, [file, signatureFile]) {
-    const algorithm = signingAlgorithm(values.alg);
+    const given = values.alg === undefined ? null : signingAlgorithm(values.alg);
     const message = readInput(file as string, "file");
     const signature = signatureBytes(readInput(signatureFile as string, "signature file"));
-    const { valid, handle } = await withElement(context, "read", (element) =>
-      element.verify(algorithm, message, signature),
-    );
+    // `reid sign --alg p256` writes DER, Ed25519 signatures are 64 bytes: the form tells which.
+    const candidates = given ? [given] : signatureAlgorithms(signature);
+    // A signature of neither form is still checked, so a blank element says so first (exit 3).
+    const tried: readonly SigningAlgorithm[] = candidates.length > 0 ? candidates : ["ed25519"];
+    const { valid, handle, algorithm } = await withElement(context, "read", async (element) => {
+      let outcome = { valid: false, handle: "", algorithm: tried[0] as SigningAlgorithm };
+      for (const algorithm of tried) {
+        outcome = { ...(await element.verify(algorithm, message, signature)), algorithm };
+        if (outcome.valid) break;
+      }
+      return outcome;
+    });
     if (!valid) {
-      throw new ReidError(
-        "bad-signature",
-        ExitCode.auth,
-        `the signature in ${signatureFile} does not verify for ${file} under handle ${handle} (${algorithm})`,
-      );
+      const why =
+        candidates.length > 0
+          ? `does not verify for ${file} under handle ${handle} (${candidates.join(" or ")})`
+          : "is neither an Ed25519 signature (64 bytes) nor an ECDSA P-256 one (DER)";
+      throw new ReidError("bad-signature", ExitCode.auth, `the signature in ${signatureFile} ${why}`);
     }
     if (context.json) return printJson(context, { valid: true, algorithm, handle });
     print(context, `signature verifies: ${file}, handle ${handle}, ${algorithm}`);
