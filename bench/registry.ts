@@ -43,6 +43,7 @@ import type { RegistryStore } from "../src/registry/store/store.js";
 import { hashToken, newSecretToken } from "../src/registry/tokens.js";
 import { writeDeviceList } from "../test/helpers/device-list.js";
 import { registryAgent, send } from "../test/registry/https-request.js";
+import { storm } from "./load.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";
 
 const enrollments = Number(argument("enrollments", "4000"));
@@ -119,26 +120,6 @@ function enroll(i: number): Promise<number> {
   );
 }
 
-/** `count` calls of `call(i)` from `clientCount` clients at once, after `warm` of them: calls/s. */
-async function storm(count: number, warm: number, call: (i: number) => Promise<number>): Promise<number> {
-  // Warm-up: connections made and the server's code hot before the clock starts.
-  await Promise.all(Array.from({ length: warm }, (_, i) => call(i)));
-  let next = warm;
-  const refused: number[] = [];
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: clientCount }, async () => {
-      for (let i = next++; i < count; i = next++) {
-        const status = await call(i);
-        if (status !== 200) refused.push(status);
-      }
-    }),
-  );
-  const rate = (count - warm) / since(started);
-  if (refused.length > 0) throw new Error(`${refused.length} refused (statuses ${[...new Set(refused)]})`);
-  return rate;
-}
-
 // ---- successions: every device reset once, statements made before any clock starts (an idle
 // keep-alive connection between the two storms would be closed under the client's feet) -------
 const bodies = await Promise.all(
@@ -165,8 +146,10 @@ const json = { "content-type": "application/json" };
 let enrollRate: number;
 let successionRate: number;
 try {
-  enrollRate = await storm(enrollments, warm, enroll);
-  successionRate = await storm(enrollments, warm, (i) => post("/v1/succession", json, bodies[i] as string));
+  enrollRate = await storm(enrollments, warm, clientCount, enroll);
+  successionRate = await storm(enrollments, warm, clientCount, (i) =>
+    post("/v1/succession", json, bodies[i] as string),
+  );
 } finally {
   // Whatever happened, the server goes: it holds the bench's stderr.
   agent.destroy();

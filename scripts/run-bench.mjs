@@ -10,7 +10,18 @@ import { build } from "esbuild";
 import { bundleOptions } from "./bundle-options.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
-const benches = ["reset", "random", "startup", "derive", "daemon", "tpm", "binding", "puf", "registry"];
+const benches = [
+  "reset",
+  "random",
+  "startup",
+  "derive",
+  "daemon",
+  "tpm",
+  "binding",
+  "puf",
+  "registry",
+  "registry-nodes",
+];
 const words = process.argv.slice(2);
 const chosen = benches.filter((name) => words.length === 0 || words.some((word) => name.includes(word)));
 if (chosen.length === 0) {

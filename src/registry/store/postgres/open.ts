@@ -8,6 +8,7 @@ import type { RegistrySchema } from "../schema.js";
 import type { RegistryStore } from "../store.js";
 import { poolConfig } from "./connection.js";
 import { postgresErrors } from "./errors.js";
+import { preparedPool } from "./prepared.js";
 import type { PostgresTarget } from "./url.js";
 
 /**
@@ -46,7 +47,7 @@ export async function openPostgresRegistry(
   const pool = new pg.Pool(poolConfig(target, options.readOnly === true));
   // A connection that breaks while idle in the pool is dropped by pg; the next use connects anew.
   pool.on("error", () => {});
-  const db = new Kysely<RegistrySchema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<RegistrySchema>({ dialect: new PostgresDialect({ pool: preparedPool(pool) }) });
   try {
     const made = await hasRegistry(db);
     if (options.create && made) {
