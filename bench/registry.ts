@@ -9,8 +9,8 @@
 //   Its floors: the bare crypto of one enrollment on one core (CSR verify + certificate sign, the
 //   registry's own code, no TLS, no database), and a per-request `openssl x509 -req` signing loop
 //   (goal >= 20 x that loop);
-// - a fleet of 1,000,000 devices on each engine (SQLite now; an engine is an entry of `engines`,
-//   so another database's figures come from giving its registry, store and floors):
+// - a fleet of 1,000,000 devices on each engine, SQLite and PostgreSQL (Debian's, started in a
+//   temporary directory on loopback; an engine gives its registry, store and floors):
 //   - imported: a factory's NDJSON list (test/helpers/device-list.ts, one device in ten P-256) made
 //     before the clock starts, recorded by a real `reid registry import` child process (every line
 //     checked, certificates signed by a thread per core, batches of 5,000 in one transaction each):
@@ -31,6 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import Database from "better-sqlite3";
+import pg from "pg";
 import { certificationRequest } from "../src/derive/certificate.js";
 import { type DerivedKeys, deriveAll, handleOf } from "../src/derive/derivation.js";
 import { publicKeysOf, signStatement } from "../src/derive/succession-statement.js";
@@ -38,10 +39,13 @@ import { checkRequest } from "../src/registry/csr.js";
 import { type ListedDevice, readDeviceList } from "../src/registry/import/device-list.js";
 import { initRegistry } from "../src/registry/init.js";
 import { issueDeviceCertificate, loadSigner } from "../src/registry/issue.js";
+import { openPostgresRegistry } from "../src/registry/store/postgres/open.js";
+import { postgresTarget } from "../src/registry/store/postgres/url.js";
 import { openSqliteRegistry } from "../src/registry/store/sqlite/open.js";
 import type { RegistryStore } from "../src/registry/store/store.js";
 import { hashToken, newSecretToken } from "../src/registry/tokens.js";
 import { writeDeviceList } from "../test/helpers/device-list.js";
+import { type Postgres, startPostgres } from "../test/helpers/postgres.js";
 import { registryAgent, send } from "../test/registry/https-request.js";
 import { storm } from "./load.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";
@@ -319,7 +323,7 @@ async function sqliteEngine(): Promise<Engine> {
       const tables = [
         ["devices", ["handle", "status", "public_key", "certificate_serial", "enrolled_at", "updated_at"]],
         ["certificates", ["serial", "handle", "der", "not_before", "not_after", "status"]],
-        ["events", ["type", "handle", "data", "at"]],
+        ["events", ["type", "handle", "data", "at", "leaf"]],
       ] as const;
       const reads = tables.map(([table, columns]) =>
         source
@@ -358,6 +362,102 @@ async function sqliteEngine(): Promise<Engine> {
   };
 }
 
+/** PostgreSQL (Debian's, in a temporary directory): a registry of its own in a database of its own. */
+async function postgresEngine(server: Postgres): Promise<Engine> {
+  const fleet = join(base, "fleet-pg");
+  const url = await server.newDatabase();
+  const target = postgresTarget(url);
+  await initRegistry({
+    directory: fleet,
+    name: "bench fleet",
+    hosts: ["127.0.0.1"],
+    now: new Date(),
+    database: target,
+  });
+  const client = async (database: string) => {
+    const connected = new pg.Client({ connectionString: database });
+    connected.on("error", () => {});
+    await connected.connect();
+    return connected;
+  };
+  return {
+    name: "PostgreSQL",
+    importArgs: ["--dir", fleet],
+    open: () => openPostgresRegistry(target),
+    async bareInsertRate(batch) {
+      // The imported rows, read back and inserted into an empty database of the same schema by pg
+      // alone: multi-row statements of 500, one transaction a batch.
+      const copyUrl = await server.newDatabase();
+      await initRegistry({
+        directory: join(base, "bare-pg"),
+        name: "bare",
+        hosts: ["127.0.0.1"],
+        now: new Date(),
+        database: postgresTarget(copyUrl),
+      });
+      const [source, db] = [await client(url), await client(copyUrl)];
+      const rows = 500;
+      const tables = [
+        ["devices", ["handle", "status", "public_key", "certificate_serial", "enrolled_at", "updated_at"]],
+        ["certificates", ["serial", "handle", "der", "not_before", "not_after", "status"]],
+        ["events", ["type", "handle", "data", "at", "leaf"]],
+      ] as const;
+      let seconds = 0;
+      for (let done = 0; done < deviceCount; done += batch) {
+        // The batch's devices as the import wrote them, in the log's order, then their rows.
+        const events = await source.query({
+          text: "select type, handle, data, at, leaf from events where leaf >= $1 order by leaf limit $2",
+          values: [done, batch],
+          rowMode: "array",
+        });
+        const handles = (events.rows as unknown[][]).map((row) => row[1]);
+        const batchRows: unknown[][][] = [];
+        for (const [table, columns] of tables.slice(0, 2)) {
+          const read = await source.query({
+            text: `select ${columns.join(", ")} from ${table} where handle = any($1)`,
+            values: [handles],
+            rowMode: "array",
+          });
+          batchRows.push(read.rows as unknown[][]);
+        }
+        batchRows.push(events.rows as unknown[][]);
+        const begun = process.hrtime.bigint();
+        await db.query("begin");
+        for (const [t, [table, columns]] of tables.entries()) {
+          const values = batchRows[t] as unknown[][];
+          for (let i = 0; i < values.length; i += rows) {
+            const chunk = values.slice(i, i + rows);
+            const placeholders = chunk
+              .map((_, r) => `(${columns.map((_, c) => `$${r * columns.length + c + 1}`).join(", ")})`)
+              .join(", ");
+            await db.query(
+              `insert into ${table} (${columns.join(", ")}) values ${placeholders}`,
+              chunk.flat(),
+            );
+          }
+        }
+        await db.query("commit");
+        seconds += since(begun);
+      }
+      await source.end();
+      await db.end();
+      return deviceCount / seconds;
+    },
+    async bareLookups(lookedUp) {
+      const db = await client(url);
+      const timings: number[] = [];
+      for (const handle of lookedUp) {
+        const begun = process.hrtime.bigint();
+        await db.query({ name: "bare", text: "select * from devices where handle = $1", values: [handle] });
+        timings.push(since(begun));
+      }
+      await db.end();
+      return timings;
+    },
+    close: async () => {},
+  };
+}
+
 // The certificate signing an import does, bare: one core, the registry's own code, no database.
 let signing = 0;
 {
@@ -369,10 +469,16 @@ let signing = 0;
   for (const key of keys) issueDeviceCertificate(signer, key, { crlUrl, now });
   signing = keys.length / since(begun);
 }
-const engines = [await sqliteEngine()];
+const postgres = await startPostgres();
 const fleets: [string, FleetFigures][] = [];
-for (const engine of engines) fleets.push([engine.name, await fleetFigures(engine)]);
-rmSync(base, { recursive: true, force: true });
+try {
+  for (const engine of [await sqliteEngine(), await postgresEngine(postgres)]) {
+    fleets.push([engine.name, await fleetFigures(engine)]);
+  }
+} finally {
+  await postgres.stop();
+  rmSync(base, { recursive: true, force: true });
+}
 
 const goal = (met: boolean) => (met ? "goal met" : "goal NOT met");
 console.log(
