@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
+import type { LogRecord } from "../http/log-witness.js";
 import { readOptionalFile, replaceFile, syncDirectory } from "../storage/durable-file.js";
-import type { LogRecord } from "./log-witness.js";
 import { readOutbox } from "./outbox.js";
 
 /**

@@ -1,44 +1,10 @@
+import type { ExpectedEvent, LogGet, LogRecord, LogWitness } from "../http/log-witness.js";
 import type { EstTarget } from "./est-client.js";
 
 /**
- * How the element holds its registry's answers to the identity log (docs/spec.md §10.12), as the
- * enrollment sees it: the checks themselves are the registry's log code
- * (src/registry/log/element-check.ts), which the daemon and the CLI hand in (the enrollment and
- * the registry sit side by side and import nothing of each other).
+ * The enrollment's side of the identity log's checks (docs/spec.md §10.12): they are loaded only
+ * when an enrollment verifies the log, so an element that does not never loads them.
  */
-
-/** What `enrollment.json` keeps of the log: the verifier key, and the newest checkpoint verified (a note). */
-export interface LogRecord {
-  readonly key: string;
-  readonly checkpoint: string;
-}
-
-export interface ExpectedEvent {
-  /** The answer's `Reid-Log-Index` or `logIndex`, as answered (null: none). */
-  readonly index: string | null;
-  readonly type: "enrolled" | "renewed" | "succeeded";
-  readonly handle: string;
-  readonly serial: string;
-  readonly previous?: string;
-  readonly predecessor?: string;
-}
-
-export interface LogGetAnswer {
-  readonly status: number;
-  readonly type: string;
-  readonly body: Uint8Array;
-}
-
-export type LogGet = (path: string) => Promise<LogGetAnswer>;
-
-export interface LogWitness {
-  /** The key (given, or asked for) and the newest checkpoint: where a verified enrollment starts. */
-  begin(get: LogGet, where: string, caFingerprint: string, givenKey?: string): Promise<LogRecord>;
-  /** The record to keep once the answer's event is in a checkpoint extending `kept`; else `log-untrusted`. */
-  confirm(get: LogGet, where: string, kept: LogRecord, expected: ExpectedEvent): Promise<LogRecord>;
-}
-
-/** Loads the witness when an enrollment verifies, so an element that does not never loads it. */
 export type LoadLogWitness = () => Promise<LogWitness>;
 
 /** The log's API answers up to 1,000 leaves a page: a few MiB. */

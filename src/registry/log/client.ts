@@ -1,4 +1,5 @@
 import { ExitCode, ReidError } from "../../errors.js";
+import type { LogAnswer, LogGet } from "../../http/log-witness.js";
 import { HASH_SIZE } from "./hash.js";
 import { logUntrusted } from "./log-errors.js";
 import { parseVerifierKey, type VerifierKey } from "./note.js";
@@ -11,15 +12,6 @@ import { parseVerifierKey, type VerifierKey } from "./note.js";
  * requests go through `get`, which the caller makes over its pinned TLS (the element's enrollment,
  * the operator's `--url`), so a registry out of reach keeps that error.
  */
-
-export interface LogAnswer {
-  readonly status: number;
-  readonly type: string;
-  readonly body: Uint8Array;
-}
-
-/** One GET of a path under the registry's origin. */
-export type LogGet = (path: string) => Promise<LogAnswer>;
 
 /** The API answers at most this many leaves at a time. */
 export const LEAF_PAGE = 1000;
@@ -70,25 +62,26 @@ export class LogClient {
   }
 
   /** The inclusion proof of leaf `index` in the tree of the first `size` leaves. */
-  async inclusion(index: number, size: number): Promise<Uint8Array[]> {
-    const answer = await this.json(`/v1/log/proof/inclusion?index=${index}&size=${size}`, [
-      "index",
-      "size",
-      "hashes",
-    ]);
-    if (answer.index !== index || answer.size !== size) throw this.malformed(`the inclusion proof asked`);
-    return this.hashes(answer.hashes, "inclusion proof");
+  inclusion(index: number, size: number): Promise<Uint8Array[]> {
+    return this.proof("inclusion", { index, size });
   }
 
   /** The consistency proof of the tree of `from` leaves with the tree of `to`. */
-  async consistency(from: number, to: number): Promise<Uint8Array[]> {
-    const answer = await this.json(`/v1/log/proof/consistency?from=${from}&to=${to}`, [
-      "from",
-      "to",
+  consistency(from: number, to: number): Promise<Uint8Array[]> {
+    return this.proof("consistency", { from, to });
+  }
+
+  /** A proof's hashes, once the answer names the very sizes asked. */
+  private async proof(kind: string, asked: Readonly<Record<string, number>>): Promise<Uint8Array[]> {
+    const query = Object.entries(asked).map(([name, value]) => `${name}=${value}`);
+    const answer = await this.json(`/v1/log/proof/${kind}?${query.join("&")}`, [
+      ...Object.keys(asked),
       "hashes",
     ]);
-    if (answer.from !== from || answer.to !== to) throw this.malformed(`the consistency proof asked`);
-    return this.hashes(answer.hashes, "consistency proof");
+    if (Object.entries(asked).some(([name, value]) => answer[name] !== value)) {
+      throw this.malformed(`the ${kind} proof asked`);
+    }
+    return this.hashes(answer.hashes, `${kind} proof`);
   }
 
   private hashes(value: unknown, what: string): Uint8Array[] {

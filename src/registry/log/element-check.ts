@@ -1,6 +1,7 @@
+import type { ExpectedEvent, LogGet, LogRecord } from "../../http/log-witness.js";
 import type { RegistryEvent } from "../store/store.js";
 import type { Checkpoint } from "./checkpoint.js";
-import { LogClient, type LogGet } from "./client.js";
+import { LogClient } from "./client.js";
 import { leafHash } from "./hash.js";
 import { eventOfLeaf } from "./leaf.js";
 import { logUntrusted } from "./log-errors.js";
@@ -12,27 +13,9 @@ import { checkExtends, keyOfRegistry, openCheckpoint } from "./witness.js";
  * The element's side of the identity log (docs/spec.md §10.12): it keeps, with its enrollment, the
  * registry's verifier key and the newest checkpoint it verified, and holds each answer of the
  * registry (an enrollment, a renewal, a succession) to the log: the answer's event must be in a
- * checkpoint that extends the kept one. The enrollment composes these through an interface of its
- * own (src/enrollment/log-witness.ts), so it imports nothing of the registry.
+ * checkpoint that extends the kept one. The enrollment composes these through the interface of
+ * src/http/log-witness.ts, so it imports nothing of the registry.
  */
-
-/** What the element keeps: the verifier key as text and the newest verified checkpoint, a note. */
-export interface LogRecord {
-  readonly key: string;
-  readonly checkpoint: string;
-}
-
-/** The event an answer says it put in the log at `index` (the header or member, as answered). */
-export interface ExpectedEvent {
-  readonly index: string | null;
-  readonly type: "enrolled" | "renewed" | "succeeded";
-  readonly handle: string;
-  readonly serial: string;
-  /** A renewal's: the serial it replaced. */
-  readonly previous?: string;
-  /** A succession's: the identity it came from. */
-  readonly predecessor?: string;
-}
 
 export interface WaitOptions {
   /** How long the answer's event may take to reach a checkpoint (the registry integrates within a second). */

@@ -1,4 +1,5 @@
 import type { DeviceStatus, RegistryEvent } from "../store/store.js";
+import type { DeviceView } from "../views.js";
 import { logUntrusted } from "./log-errors.js";
 
 /**
@@ -7,15 +8,7 @@ import { logUntrusted } from "./log-errors.js";
  * could have written. Each device is the object `registry devices --json` prints, so the two can
  * be compared line for line.
  */
-export interface ReplayedDevice {
-  readonly handle: string;
-  readonly status: DeviceStatus;
-  readonly certificateSerial: string;
-  readonly predecessor: string | null;
-  readonly successor: string | null;
-  readonly enrolledAt: string;
-  readonly updatedAt: string;
-}
+export type ReplayedDevice = DeviceView;
 
 export type StatusCounts = Record<DeviceStatus, number>;
 

@@ -289,19 +289,19 @@ describe("reid registry audit", () => {
         check();
       });
     await lines(1);
-    assert.match(printed, /^size 6  root \S+  \+6 leaves  1 active, 1 superseded, 1 revoked\n/);
+    assert.match(printed, /^size 6 {2}root \S+ {2}\+6 leaves {2}1 active, 1 superseded, 1 revoked\n/);
     log.append({ type: "enrolled", handle: newHandle(), data: { serial: newSerial() } });
     await lines(2);
     assert.match(
       printed.split("\n")[1] as string,
-      /^size 7  root \S+  \+1 leaves  2 active, 1 superseded, 1 revoked$/,
+      /^size 7 {2}root \S+ {2}\+1 leaves {2}2 active, 1 superseded, 1 revoked$/,
     );
     child.kill("SIGINT");
     const end = await done;
     assert.equal(end.code, 0, end.stderr.toString());
     assert.match(
       end.stdout.toString(),
-      /\naudited  https:.*\nsize     7 \(7 leaves verified now\)\n[^]*devices  4: 2 active/,
+      /\naudited {2}https:.*\nsize {5}7 \(7 leaves verified now\)\n[^]*devices {2}4: 2 active/,
     );
   });
 });

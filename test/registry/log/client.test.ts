@@ -3,7 +3,8 @@
 // keeps the error of a registry out of reach.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type LogAnswer, LogClient } from "../../../src/registry/log/client.js";
+import type { LogAnswer } from "../../../src/http/log-witness.js";
+import { LogClient } from "../../../src/registry/log/client.js";
 
 const HASH = Buffer.alloc(32, 7).toString("base64");
 

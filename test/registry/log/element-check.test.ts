@@ -7,14 +7,9 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { logGet } from "../../../src/enrollment/log-witness.js";
-import {
-  type ExpectedEvent,
-  begin,
-  confirm,
-  type LogRecord,
-} from "../../../src/registry/log/element-check.js";
+import type { ExpectedEvent, LogGet, LogRecord } from "../../../src/http/log-witness.js";
+import { begin, confirm } from "../../../src/registry/log/element-check.js";
 import { leafOf } from "../../../src/registry/log/leaf.js";
-import type { LogGet } from "../../../src/registry/log/client.js";
 import { tempDirFor } from "./temp.js";
 import { newHandle, newSerial, startTestLog, type TestLog } from "./test-log.js";
 

@@ -137,24 +137,14 @@ export async function startTestLog(dir: string): Promise<TestLog> {
             json({ start, leaves: b64(misbehave.leaves ? misbehave.leaves(start, leaves) : leaves) });
             return;
           }
-          case "/v1/log/proof/inclusion": {
-            const [index, size] = [number("index"), number("size")];
-            const hashes = tree.inclusionProof(index, size);
-            json({
-              index,
-              size,
-              hashes: b64(misbehave.inclusion ? misbehave.inclusion(index, size, hashes) : hashes),
-            });
-            return;
-          }
+          case "/v1/log/proof/inclusion":
           case "/v1/log/proof/consistency": {
-            const [from, to] = [number("from"), number("to")];
-            const hashes = tree.consistencyProof(from, to);
-            json({
-              from,
-              to,
-              hashes: b64(misbehave.consistency ? misbehave.consistency(from, to, hashes) : hashes),
-            });
+            const inclusion = url.pathname.endsWith("inclusion");
+            const [first, second] = inclusion ? ["index", "size"] : ["from", "to"];
+            const [a, b] = [number(first), number(second)];
+            const hashes = inclusion ? tree.inclusionProof(a, b) : tree.consistencyProof(a, b);
+            const lie = inclusion ? misbehave.inclusion : misbehave.consistency;
+            json({ [first]: a, [second]: b, hashes: b64(lie ? lie(a, b, hashes) : hashes) });
             return;
           }
         }
