@@ -2,6 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describeOsError, UsageError } from "../errors.js";
 import { noRegistry, registryCorrupt, registryFailure, registryPermissions } from "./registry-errors.js";
+import { type PostgresTarget, postgresTarget } from "./store/postgres/url.js";
 import type { RegistryStore } from "./store/store.js";
 
 /** The files of a registry directory (docs/spec.md §10.1); every one 0600, the directory 0700. */
@@ -27,6 +28,19 @@ export interface RegistryConfig {
   readonly hosts: readonly string[];
   readonly caFingerprint: string;
   readonly createdAt: string;
+  /**
+   * The PostgreSQL database's URL (no password in it) when the registry is kept there; absent, the
+   * SQLite database in the directory. Optional in version 1, so a registry made before reads as it was.
+   */
+  readonly database?: string;
+}
+
+/** Where a command's database is when it is not the one registry.json names (docs/spec.md §10.6). */
+export interface DatabaseChoice {
+  /** --db: this PostgreSQL database instead. */
+  readonly db?: PostgresTarget | undefined;
+  /** --db-read: a replica of it, for a command that only reads; it is never written. */
+  readonly dbRead?: PostgresTarget | undefined;
 }
 
 /** --dir: required, resolved to an absolute path. */
@@ -37,15 +51,39 @@ export function registryDirectory(text: string | undefined): string {
 
 /**
  * Opens the registry at `directory`: it must be a registry's (its registry.json), private to its
- * owner, and its database must open at the newest schema.
+ * owner, and its database must open at the newest schema: `choice`'s, else the PostgreSQL database
+ * registry.json names, else the SQLite file in the directory.
  */
 export async function openRegistry(
   directory: string,
+  choice: DatabaseChoice = {},
 ): Promise<{ config: RegistryConfig; store: RegistryStore }> {
   checkPrivateDirectory(directory);
   const config = readConfig(directory);
+  // Checked even when --db names another: a registry.json that names a bad one is damaged.
+  const configured =
+    config.database === undefined
+      ? undefined
+      : configuredDatabase(config, join(directory, REGISTRY_FILES.config));
+  const postgres = choice.db ?? configured;
+  if (choice.dbRead !== undefined || postgres !== undefined) {
+    const { openPostgresRegistry } = await import("./store/postgres/open.js");
+    const store =
+      choice.dbRead === undefined
+        ? await openPostgresRegistry(postgres as PostgresTarget)
+        : await openPostgresRegistry(choice.dbRead, { readOnly: true });
+    return { config, store };
+  }
   const { openSqliteRegistry } = await import("./store/sqlite/open.js");
   return { config, store: await openSqliteRegistry(join(directory, REGISTRY_FILES.database)) };
+}
+
+function configuredDatabase(config: RegistryConfig, path: string): PostgresTarget {
+  try {
+    return postgresTarget(String(config.database));
+  } catch {
+    throw registryCorrupt(`${path} names no PostgreSQL database a registry can use`);
+  }
 }
 
 function checkPrivateDirectory(directory: string): void {

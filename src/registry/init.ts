@@ -6,7 +6,9 @@ import { makeDirectories, replaceFile, syncDirectory } from "../storage/durable-
 import { issueServerCertificate, makeAuthority, makeStatementKey } from "./authority.js";
 import { REGISTRY_FILES, REGISTRY_FORMAT, REGISTRY_VERSION, type RegistryConfig } from "./directory.js";
 import { registryExists, registryFailure } from "./registry-errors.js";
+import type { PostgresTarget } from "./store/postgres/url.js";
 import { openSqliteRegistry } from "./store/sqlite/open.js";
+import type { RegistryStore } from "./store/store.js";
 import { newSecretToken } from "./tokens.js";
 
 export interface InitOptions {
@@ -15,6 +17,8 @@ export interface InitOptions {
   readonly name: string;
   readonly hosts: readonly string[];
   readonly now: Date;
+  /** A PostgreSQL database to keep the registry in (it must hold none yet); else SQLite in the directory. */
+  readonly database?: PostgresTarget | undefined;
 }
 
 /**
@@ -63,11 +67,11 @@ async function build(staging: string, options: InitOptions): Promise<RegistryCon
   write(REGISTRY_FILES.statementKey, makeStatementKey());
 
   const operator = newSecretToken();
-  const store = await openSqliteRegistry(join(staging, REGISTRY_FILES.database), { create: true });
+  const store = await newDatabase(staging, options.database);
   try {
     await store.addOperatorToken(operator.hash, now.toISOString());
   } finally {
-    // Closing checkpoints the WAL into the database file, synced (synchronous=FULL).
+    // Closing checkpoints SQLite's WAL into the database file, synced (synchronous=FULL).
     await store.close();
   }
   write(REGISTRY_FILES.operatorToken, `${operator.token}\n`);
@@ -79,9 +83,23 @@ async function build(staging: string, options: InitOptions): Promise<RegistryCon
     hosts: options.hosts,
     caFingerprint: authority.fingerprint,
     createdAt: now.toISOString(),
+    ...(options.database ? { database: options.database.url } : {}),
   };
   write(REGISTRY_FILES.config, `${JSON.stringify(config, null, 2)}\n`);
   return config;
+}
+
+/**
+ * The registry's database: the SQLite file in the directory being built, or the schema made in a
+ * PostgreSQL database. That one is made before the directory is in place: a failure after it
+ * leaves the schema there, and the next init with that database is refused until it is dropped.
+ */
+async function newDatabase(staging: string, database: PostgresTarget | undefined): Promise<RegistryStore> {
+  if (database === undefined) {
+    return openSqliteRegistry(join(staging, REGISTRY_FILES.database), { create: true });
+  }
+  const { openPostgresRegistry } = await import("./store/postgres/open.js");
+  return openPostgresRegistry(database, { create: true });
 }
 
 /** The target must be absent or an empty directory: anything else is refused before any write. */

@@ -81,7 +81,7 @@ async function withStore<T>(
 }
 
 /** `promise` rejects with the ReidError of `code` (and its exit status). */
-async function refused(promise: Promise<unknown>, code: string, exitCode?: number): Promise<void> {
+export async function refused(promise: Promise<unknown>, code: string, exitCode?: number): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof ReidError, `expected a ReidError, got ${String(error)}`);
     assert.equal(error.code, code);

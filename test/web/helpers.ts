@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type CDPSession, chromium, type Page } from "playwright-core";
 import { REID, reidJson, reidOk } from "../helpers/cli.js";
+import { freePort } from "../helpers/ports.js";
 import { type Finished, finished } from "../helpers/process.js";
 
 export const PIN = "correct horse 42";
@@ -108,19 +108,7 @@ export async function auditLog(store: string): Promise<AuditRecord[]> {
   return (await reidJson<{ records: AuditRecord[] }>(["--store", store, "log"])).records;
 }
 
-/** A port below 32768 (outside Linux's ephemeral range) that nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once("error", () => resolve(false));
-      probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error("no free port found below 32768");
-}
+export { freePort };
 
 export interface WebDaemon {
   readonly pid: number;

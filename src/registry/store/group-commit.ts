@@ -28,11 +28,13 @@ export class GroupCommit<DB> {
   /**
    * `durable`, when the database's commit returns before the disk has it (SQLite with
    * synchronous=NORMAL): resolves once all committed so far is on disk. A group is answered only
-   * then, while the next group already runs.
+   * then, while the next group already runs. `begin`: what the driver does first in each group's
+   * transaction (PostgreSQL takes its lock of the event order there).
    */
   constructor(
     private readonly db: Kysely<DB>,
     private readonly durable: () => Promise<void> = async () => {},
+    private readonly begin: (trx: Transaction<DB>) => Promise<void> = async () => {},
   ) {}
 
   run<T>(task: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
@@ -68,6 +70,7 @@ export class GroupCommit<DB> {
     let trx: ControlledTransaction<DB> | null = null;
     try {
       trx = await this.db.startTransaction().execute();
+      await this.begin(trx);
       if (batch.length === 1) {
         // Alone, the transaction is its savepoint.
         outcomes.push(await settle(() => (batch[0] as Pending<DB>).task(trx as Transaction<DB>)));

@@ -57,14 +57,16 @@ export class KyselyRegistryStore implements RegistryStore {
 
   /**
    * `durable`: a driver whose commit returns before the disk has it (SQLite's, §10.3) says here
-   * when all committed so far is on disk; every write is answered only then.
+   * when all committed so far is on disk; every write is answered only then. `beginChange`: what
+   * the driver does first in every change's transaction (PostgreSQL's lock of the event order).
    */
   constructor(
     private readonly db: Kysely<RegistrySchema>,
     private readonly translate: (error: unknown) => unknown,
     private readonly durable: () => Promise<void> = async () => {},
+    beginChange?: (trx: Transaction<RegistrySchema>) => Promise<void>,
   ) {
-    this.group = new GroupCommit(db, durable);
+    this.group = new GroupCommit(db, durable, beginChange);
   }
 
   async enroll(enrollment: Enrollment): Promise<RegistryEvent> {

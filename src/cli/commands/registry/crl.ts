@@ -1,5 +1,6 @@
 import { print } from "../../context.js";
 import type { RegistryAction, RegistryArguments } from "./action.js";
+import { databaseChoice, READ_DATABASE_OPTIONS } from "./database.js";
 import { REMOTE_OPTIONS, remoteUrl } from "./remote.js";
 
 /**
@@ -7,7 +8,7 @@ import { REMOTE_OPTIONS, remoteUrl } from "./remote.js";
  * the one a running registry serves at /crl (no token: the CRL is public; TLS still pinned).
  */
 export const action: RegistryAction = {
-  options: ["dir", ...REMOTE_OPTIONS],
+  options: ["dir", ...READ_DATABASE_OPTIONS, ...REMOTE_OPTIONS],
   operands: [0, 0],
   async run(context, args) {
     const url = remoteUrl(args, "crl");
@@ -18,7 +19,7 @@ export const action: RegistryAction = {
     ]);
     if (url !== undefined) return print(context, crlPem(await servedCrl(url, args)));
     const directory = registryDirectory(args.text("dir"));
-    const { store } = await openRegistry(directory);
+    const { store } = await openRegistry(directory, databaseChoice(args));
     let pem: string;
     try {
       pem = crlPem(await currentCrl(await loadSigner(directory), store, new Date()));

@@ -4,6 +4,7 @@ import { DEVICE_PAGE_LIMIT, DEVICE_STATUSES, type DeviceStatus } from "../../../
 import type { DeviceView } from "../../../registry/views.js";
 import { print } from "../../context.js";
 import type { RegistryAction } from "./action.js";
+import { READ_DATABASE_OPTIONS } from "./database.js";
 import { deviceCount, deviceHeader, deviceLine } from "./fleet-text.js";
 import { lineWriter } from "./lines.js";
 import { withOperator } from "./operator.js";
@@ -14,7 +15,7 @@ import { REMOTE_OPTIONS } from "./remote.js";
  * device per line (docs/spec.md §10.6).
  */
 export const action: RegistryAction = {
-  options: ["dir", ...REMOTE_OPTIONS, "status"],
+  options: ["dir", ...READ_DATABASE_OPTIONS, ...REMOTE_OPTIONS, "status"],
   operands: [0, 0],
   async run(context, args) {
     const status = deviceStatus(args.text("status"));

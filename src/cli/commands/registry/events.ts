@@ -2,6 +2,7 @@ import { UsageError } from "../../../errors.js";
 import { pages } from "../../../registry/pages.js";
 import type { EventView } from "../../../registry/views.js";
 import type { RegistryAction } from "./action.js";
+import { READ_DATABASE_OPTIONS } from "./database.js";
 import { eventLine } from "./fleet-text.js";
 import { lineWriter } from "./lines.js";
 import { withOperator } from "./operator.js";
@@ -16,7 +17,7 @@ const EVENT_PAGE = 1000;
  * database every 250 ms with --dir, read from the registry's event stream with --url.
  */
 export const action: RegistryAction = {
-  options: ["dir", ...REMOTE_OPTIONS, "since", "follow"],
+  options: ["dir", ...READ_DATABASE_OPTIONS, ...REMOTE_OPTIONS, "since", "follow"],
   operands: [0, 0],
   async run(context, args) {
     const after = sequenceNumber(args.text("since"));

@@ -1,8 +1,9 @@
 import { print, printJson } from "../../context.js";
 import { type RegistryAction, rows } from "./action.js";
+import { databaseChoice } from "./database.js";
 
 export const action: RegistryAction = {
-  options: ["dir", "name", "host"],
+  options: ["dir", "db", "name", "host"],
   operands: [0, 0],
   async run(context, args) {
     const [{ registryDirectory, REGISTRY_FILES }, { registryName, serverHosts }] = await Promise.all([
@@ -12,8 +13,9 @@ export const action: RegistryAction = {
     const directory = registryDirectory(args.text("dir"));
     const name = registryName(args.text("name"));
     const hosts = serverHosts(args.list("host"));
+    const { db: database } = databaseChoice(args);
     const { initRegistry } = await import("../../../registry/init.js");
-    const config = await initRegistry({ directory, name, hosts, now: new Date() });
+    const config = await initRegistry({ directory, name, hosts, now: new Date(), database });
     const file = (key: keyof typeof REGISTRY_FILES) => `${directory}/${REGISTRY_FILES[key]}`;
     const made = {
       directory,
@@ -23,7 +25,7 @@ export const action: RegistryAction = {
       caCertificate: file("caCertificate"),
       serverCertificate: file("serverCertificate"),
       operatorTokenFile: file("operatorToken"),
-      database: file("database"),
+      database: database?.url ?? file("database"),
     };
     if (context.json) return printJson(context, made);
     const text = rows(

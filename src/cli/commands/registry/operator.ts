@@ -1,5 +1,6 @@
 import type { Operator } from "../../../registry/operator.js";
 import type { RegistryArguments } from "./action.js";
+import { databaseChoice } from "./database.js";
 import { remoteUrl } from "./remote.js";
 
 /**
@@ -26,7 +27,7 @@ async function localOperator(args: RegistryArguments): Promise<Operator> {
     import("../../../registry/directory.js"),
     import("../../../registry/operator.js"),
   ]);
-  const { store } = await openRegistry(registryDirectory(args.text("dir")));
+  const { store } = await openRegistry(registryDirectory(args.text("dir")), databaseChoice(args));
   return storeOperator(store);
 }
 

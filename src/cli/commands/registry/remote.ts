@@ -30,6 +30,9 @@ export function remoteUrl(args: RegistryArguments, action: string): string | und
   if (url === undefined) {
     const stray = REMOTE_OPTIONS.find((option) => args.text(option) !== undefined);
     if (stray) throw new UsageError(`option '--${stray}' goes with --url, not --dir`);
+  } else {
+    const stray = ["db", "db-read"].find((option) => args.text(option) !== undefined);
+    if (stray) throw new UsageError(`option '--${stray}' goes with --dir, not --url`);
   }
   return url;
 }

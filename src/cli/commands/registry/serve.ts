@@ -1,9 +1,10 @@
 import { print, printJson } from "../../context.js";
 import type { RegistryAction } from "./action.js";
+import { DATABASE_OPTIONS, databaseChoice } from "./database.js";
 
 /** `reid registry serve`: EST and the CRL over HTTPS until SIGINT or SIGTERM (docs/spec.md §10.7). */
 export const action: RegistryAction = {
-  options: ["dir", "listen"],
+  options: ["dir", ...DATABASE_OPTIONS, "listen"],
   operands: [0, 0],
   async run(context, args) {
     const [{ registryDirectory, openRegistry }, { registryListen, startRegistryServer }] = await Promise.all([
@@ -12,12 +13,13 @@ export const action: RegistryAction = {
     ]);
     const directory = registryDirectory(args.text("dir"));
     const { host, port } = registryListen(args.text("listen"));
+    const choice = databaseChoice(args);
     // Listened for before the port answers: a SIGTERM as soon as clients can connect stops it cleanly.
     const stopRequested = new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());
     });
-    const { config, store } = await openRegistry(directory);
+    const { config, store } = await openRegistry(directory, choice);
     try {
       const server = await startRegistryServer({
         directory,

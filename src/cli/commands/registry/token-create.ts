@@ -1,10 +1,11 @@
 import { print, printJson } from "../../context.js";
 import { type RegistryAction, rows } from "./action.js";
+import { DATABASE_OPTIONS } from "./database.js";
 import { withOperator } from "./operator.js";
 import { REMOTE_OPTIONS } from "./remote.js";
 
 export const action: RegistryAction = {
-  options: ["dir", ...REMOTE_OPTIONS, "ttl", "label"],
+  options: ["dir", ...DATABASE_OPTIONS, ...REMOTE_OPTIONS, "ttl", "label"],
   operands: [0, 0],
   async run(context, args) {
     const { tokenLabel, tokenTtlSeconds } = await import("../../../registry/tokens.js");

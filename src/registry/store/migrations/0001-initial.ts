@@ -1,18 +1,21 @@
 import { type Kysely, sql } from "kysely";
+import { columnTypes } from "./column-types.js";
 
 /**
  * The first schema (docs/spec.md §10.3). The CHECK constraints are the invariants the database
  * itself holds, whatever code writes to it: a status from the list, a successor only on an
  * identity that is no longer active, a revocation time exactly on revoked certificates, one use of
  * a token at most. Written with kysely's schema builder so that another dialect runs the same file;
- * the check expressions are SQL that kysely has no builder for.
+ * the check expressions are SQL that kysely has no builder for, and the types of bytes and of the
+ * event sequence are the dialect's (column-types.ts: on SQLite, the words this file first wrote).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  const types = columnTypes(db);
   await db.schema
     .createTable("devices")
     .addColumn("handle", "text", (c) => c.primaryKey())
     .addColumn("status", "text", (c) => c.notNull())
-    .addColumn("public_key", "blob", (c) => c.notNull())
+    .addColumn("public_key", types.bytes, (c) => c.notNull())
     .addColumn("certificate_serial", "text", (c) => c.notNull().unique())
     .addColumn("predecessor", "text", (c) => c.unique().references("devices.handle"))
     .addColumn("successor", "text", (c) => c.unique())
@@ -33,7 +36,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable("certificates")
     .addColumn("serial", "text", (c) => c.primaryKey())
     .addColumn("handle", "text", (c) => c.notNull().references("devices.handle"))
-    .addColumn("der", "blob", (c) => c.notNull())
+    .addColumn("der", types.bytes, (c) => c.notNull())
     .addColumn("not_before", "text", (c) => c.notNull())
     .addColumn("not_after", "text", (c) => c.notNull())
     .addColumn("status", "text", (c) => c.notNull())
@@ -49,7 +52,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable("enrollment_tokens")
-    .addColumn("hash", "blob", (c) => c.primaryKey())
+    .addColumn("hash", types.bytes, (c) => c.primaryKey())
     .addColumn("label", "text")
     .addColumn("created_at", "text", (c) => c.notNull())
     .addColumn("expires_at", "text", (c) => c.notNull())
@@ -59,16 +62,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable("operator_tokens")
-    .addColumn("hash", "blob", (c) => c.primaryKey())
+    .addColumn("hash", types.bytes, (c) => c.primaryKey())
     .addColumn("created_at", "text", (c) => c.notNull())
     .addCheckConstraint("operator_tokens_hash", sql`length(hash) = 32`)
     .execute();
 
   // The sequence only grows: AUTOINCREMENT never hands out a number twice, even after the newest
-  // row is gone (a PostgreSQL driver uses an identity column instead).
+  // row is gone (on PostgreSQL an identity column, column-types.ts).
   await db.schema
     .createTable("events")
-    .addColumn("sequence", "integer", (c) => c.primaryKey().autoIncrement())
+    .addColumn("sequence", types.sequence, types.numbered)
     .addColumn("type", "text", (c) => c.notNull())
     .addColumn("handle", "text", (c) => c.notNull().references("devices.handle"))
     .addColumn("data", "text", (c) => c.notNull())

@@ -4,7 +4,6 @@ import {
   CompiledQuery,
   type DatabaseConnection,
   Kysely,
-  Migrator,
   type SqliteDatabase,
   SqliteDialect,
   SqliteDriver,
@@ -12,7 +11,7 @@ import {
 import { describeOsError } from "../../../errors.js";
 import { noRegistry, registryBusy, registryCorrupt, registryFailure } from "../../registry-errors.js";
 import { KyselyRegistryStore } from "../kysely-store.js";
-import { migrationProvider } from "../migrations/index.js";
+import { migrateToLatest } from "../migrations/migrate.js";
 import type { RegistrySchema } from "../schema.js";
 import type { RegistryStore } from "../store.js";
 import { WalSync } from "./wal-sync.js";
@@ -50,7 +49,7 @@ export async function openSqliteRegistry(path: string, options: SqliteOptions = 
   });
   const wal = new WalSync(`${path}-wal`);
   try {
-    await migrate(db);
+    await migrateToLatest(db, translateSqliteError);
     // What the migrations wrote is on disk before anything is built on it.
     await wal.durable();
   } catch (error) {
@@ -112,22 +111,6 @@ function configure(database: Database.Database, create: boolean, busyTimeoutMs: 
   // The commit's fsync is WalSync's, on the thread pool (§10.3).
   database.pragma("synchronous = NORMAL");
   database.pragma("foreign_keys = ON");
-}
-
-async function migrate(db: Kysely<RegistrySchema>): Promise<void> {
-  const migrator = new Migrator({
-    db,
-    provider: migrationProvider,
-    migrationTableName: "registry_migrations",
-    migrationLockTableName: "registry_migrations_lock",
-  });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
-    const translated = translateSqliteError(error);
-    if (translated !== error) throw translated;
-    // Kysely names a migration the database ran that this reid does not know ("missing"): a newer one.
-    throw registryCorrupt(`the registry database cannot be brought up to date: ${(error as Error).message}`);
-  }
 }
 
 /** better-sqlite3's errors in reid's codes; anything else (a bug) is left as it is. */

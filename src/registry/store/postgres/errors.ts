@@ -1,0 +1,63 @@
+import { registryBusy, registryCorrupt, registryFailure } from "../../registry-errors.js";
+
+/** Node's codes for a server that cannot be reached at all. */
+const UNREACHABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ETIMEDOUT",
+  "EPIPE",
+]);
+
+/**
+ * pg's errors in reid's codes (docs/spec.md §10.3), naming the server by `where` (HOST:PORT) and
+ * never by its URL: a lock or a serialization that gave way is `registry-busy` (the client may ask
+ * again), a server out of reach, refusing or failing is `registry-failure`, damage is
+ * `registry-corrupt`. Anything else (a constraint the store's own statements broke: a bug) is left
+ * as it is, as the SQLite driver leaves it.
+ */
+export function postgresErrors(where: string): (error: unknown) => unknown {
+  return (error) => {
+    const code = (error as { code?: unknown })?.code;
+    const message = (error as Error)?.message ?? "";
+    if (typeof code === "string" && UNREACHABLE.has(code)) {
+      return registryFailure(`cannot reach PostgreSQL at ${where} (${code})`);
+    }
+    if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) {
+      // pg's own, without a SQLSTATE: the connection was lost, timed out or asked for a password.
+      if (/connect|Connection terminated/i.test(message)) {
+        return registryFailure(`cannot reach PostgreSQL at ${where}: ${message}`);
+      }
+      if (/password/i.test(message)) return noPassword(where);
+      return error;
+    }
+    const said = `${message} (SQLSTATE ${code})`;
+    if (["40001", "40P01", "55P03", "57014"].includes(code)) {
+      return registryBusy(`the registry database at ${where} is busy: ${said}`);
+    }
+    if (code === "28P01" || code === "28000") {
+      return registryFailure(
+        `PostgreSQL at ${where} refused the login: ${said}; its password is read from ~/.pgpass or PGPASSFILE`,
+      );
+    }
+    if (code === "25006") {
+      return registryFailure(`the database at ${where} takes no writes (a replica?): ${said}`);
+    }
+    if (code.startsWith("XX"))
+      return registryCorrupt(`the registry database at ${where} is damaged: ${said}`);
+    // Connection, resources, the server stopping or starting, the system, configuration, a missing database.
+    if (/^(08|53|57|58|F0|3D)/.test(code)) {
+      return registryFailure(`the registry database at ${where} cannot be used: ${said}`);
+    }
+    return error;
+  };
+}
+
+function noPassword(where: string) {
+  return registryFailure(
+    `PostgreSQL at ${where} asks for a password and none was found: put it in ~/.pgpass (0600) or the file PGPASSFILE names`,
+  );
+}

@@ -1,0 +1,92 @@
+import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
+import pg from "pg";
+import { noRegistry, registryCorrupt, registryExists, registryFailure } from "../../registry-errors.js";
+import { KyselyRegistryStore } from "../kysely-store.js";
+import { LATEST_MIGRATION, migrationProvider } from "../migrations/index.js";
+import { MIGRATION_TABLE, migrateToLatest } from "../migrations/migrate.js";
+import type { RegistrySchema } from "../schema.js";
+import type { RegistryStore } from "../store.js";
+import { poolConfig } from "./connection.js";
+import { postgresErrors } from "./errors.js";
+import type { PostgresTarget } from "./url.js";
+
+/**
+ * The lock every change's transaction takes first (pg_advisory_xact_lock's two-key form: "reid"
+ * in ASCII, then 1 for the event order), held until it commits. docs/spec.md §10.3.
+ */
+const EVENT_ORDER_LOCK = [0x72656964, 1] as const;
+
+export interface PostgresOptions {
+  /** `registry init`: the database must hold no registry yet, and gets one. */
+  readonly create?: boolean;
+  /**
+   * Reads only (a streaming replica, `--db-read`): migrations are not run but checked, and every
+   * transaction is read-only, so nothing is ever written through it.
+   */
+  readonly readOnly?: boolean;
+}
+
+/**
+ * Opens the registry's PostgreSQL database (docs/spec.md §10.3): a pool of pg connections under
+ * kysely's PostgreSQL dialect, brought to the newest migration (kysely's Migrator runs them under
+ * an advisory lock, so nodes opening it at once run each once). PostgreSQL's own synchronous commit
+ * makes a committed change durable before it is answered; several nodes may open one database.
+ */
+export async function openPostgresRegistry(
+  target: PostgresTarget,
+  options: PostgresOptions = {},
+): Promise<RegistryStore> {
+  const translate = postgresErrors(target.where);
+  const pool = new pg.Pool(poolConfig(target, options.readOnly === true));
+  // A connection that breaks while idle in the pool is dropped by pg; the next use connects anew.
+  pool.on("error", () => {});
+  const db = new Kysely<RegistrySchema>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const made = await hasRegistry(db);
+    if (options.create && made) {
+      throw registryExists(`the database at ${target.where} already holds a registry`);
+    }
+    if (!options.create && !made) {
+      throw noRegistry(
+        `no registry in the database at ${target.where} (make one with 'reid registry init --db URL')`,
+      );
+    }
+    if (options.readOnly) await checkMigrated(db, target.where);
+    else await migrateToLatest(db, translate);
+  } catch (error) {
+    await db.destroy();
+    throw translate(error);
+  }
+  return new KyselyRegistryStore(db, translate, undefined, takeEventOrder);
+}
+
+/**
+ * Every change's transaction first waits for the others' to end, so events commit in the order of
+ * their sequence: one that commits after a higher one could otherwise be passed over by a reader
+ * that has read past it (`eventsSince`). Refusals and invariants stay the database's own
+ * constraints and conditional updates; this only orders the log.
+ */
+async function takeEventOrder(trx: Transaction<RegistrySchema>): Promise<void> {
+  const [kind, order] = EVENT_ORDER_LOCK;
+  await sql`select pg_advisory_xact_lock(${sql.lit(kind)}, ${sql.lit(order)})`.execute(trx);
+}
+
+async function hasRegistry(db: Kysely<RegistrySchema>): Promise<boolean> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  return tables.some((table) => table.name === MIGRATION_TABLE);
+}
+
+/** A replica cannot run migrations: its primary's must all be there, and none unknown to this reid. */
+async function checkMigrated(db: Kysely<RegistrySchema>, where: string): Promise<void> {
+  const known = Object.keys(await migrationProvider.getMigrations());
+  const ran = await (db as unknown as Kysely<Record<string, { name: string }>>)
+    .selectFrom(MIGRATION_TABLE)
+    .select("name")
+    .execute();
+  const unknown = ran.find((row) => !known.includes(row.name));
+  if (unknown)
+    throw registryCorrupt(`the registry database at ${where} is from a newer reid (${unknown.name})`);
+  if (!ran.some((row) => row.name === LATEST_MIGRATION)) {
+    throw registryFailure(`the registry database at ${where} has not run ${LATEST_MIGRATION} yet`);
+  }
+}

@@ -1,0 +1,265 @@
+// The PostgreSQL driver of the registry's store (docs/spec.md §10.3, §10.4) on a real PostgreSQL:
+// the conformance suite SQLite passes, then what is PostgreSQL's own: events commit in the order
+// of their sequence across connections (a driver without the event order's lock fails that check),
+// nodes opening a database at once run a pending migration once, the schema's types, and the
+// refusals of a database that holds no registry, one already made, one from a newer reid and a
+// server out of reach.
+import assert from "node:assert/strict";
+import { describe, type TestContext, test } from "node:test";
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { ExitCode, ReidError } from "../../src/errors.js";
+import { KyselyRegistryStore } from "../../src/registry/store/kysely-store.js";
+import { postgresErrors } from "../../src/registry/store/postgres/errors.js";
+import { openPostgresRegistry } from "../../src/registry/store/postgres/open.js";
+import { postgresTarget } from "../../src/registry/store/postgres/url.js";
+import type { RegistrySchema } from "../../src/registry/store/schema.js";
+import type { RegistryStore } from "../../src/registry/store/store.js";
+import { closedPort } from "../helpers/ports.js";
+import { type Postgres, postgresForSuite } from "../helpers/postgres.js";
+import {
+  at,
+  describeRegistryStore,
+  newEnrollment,
+  type RegistryFixture,
+  refused,
+} from "./storage-conformance.js";
+
+const suite = postgresForSuite();
+
+const open = (url: string) => openPostgresRegistry(postgresTarget(url));
+
+/** A new database with the registry's schema; `store` opens it through the driver under test. */
+async function postgresFixture(
+  store: (url: string) => Promise<RegistryStore> = open,
+): Promise<RegistryFixture & { readonly url: string }> {
+  const url = await suite.server.newDatabase();
+  await (await openPostgresRegistry(postgresTarget(url), { create: true })).close();
+  const database = new URL(url).pathname.slice(1);
+  return {
+    url,
+    open: () => store(url),
+    async failEvents() {
+      // Behind the driver's back: the trigger fails every later insert, whoever makes it.
+      await suite.server.query(
+        `CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'events refused'; END $$;
+         CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();`,
+        [],
+        database,
+      );
+    },
+  };
+}
+
+describeRegistryStore({ name: "PostgreSQL (pg)", fixture: () => postgresFixture() });
+
+/** The driver's statements on PostgreSQL without the driver's lock of the event order. */
+function unorderedStore(url: string): Promise<RegistryStore> {
+  const db = new Kysely<RegistrySchema>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 4 }) }),
+  });
+  return Promise.resolve(new KyselyRegistryStore(db, postgresErrors("test")));
+}
+
+/** A lock of the test's own, which a trigger makes the first change wait for after its event is in. */
+const HELD = 4242;
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail("waited 5 s for the database");
+}
+
+/**
+ * Two changes on two connections: the first has its event (and so its sequence) but has not
+ * committed; the second is asked meanwhile. A follower that reads the log in between, and from the
+ * last sequence it saw after both commit, must have read both events.
+ */
+async function lateCommitCheck(fixture: RegistryFixture & { url: string }, server: Postgres): Promise<void> {
+  const database = new URL(fixture.url).pathname.slice(1);
+  const [first, second, follower] = [await fixture.open(), await fixture.open(), await fixture.open()];
+  const holder = new pg.Client({ connectionString: fixture.url });
+  await holder.connect();
+  try {
+    const revoked = newEnrollment();
+    await first.enroll(revoked);
+    await server.query(
+      `CREATE FUNCTION hold_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.type = 'revoked' THEN PERFORM pg_advisory_xact_lock(${HELD}); END IF; RETURN NEW; END $$;
+       CREATE TRIGGER hold_revocations AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_revocations();`,
+      [],
+      database,
+    );
+    await holder.query(`SELECT pg_advisory_lock(${HELD})`);
+    const last = await follower.lastEventSequence();
+    const waiting = async (objid: number) =>
+      (
+        await server.query(
+          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
+          [objid],
+          database,
+        )
+      ).length > 0;
+
+    const late = first.revoke({ handle: revoked.handle, reason: "keyCompromise", at: at(5) });
+    await waitFor(() => waiting(HELD));
+    let settled = false;
+    const next = second.enroll(newEnrollment({ at: at(6) })).finally(() => {
+      settled = true;
+    });
+    // The second change waits for the first (the driver's lock), or is in (no lock).
+    await waitFor(async () => settled || (await waiting(1)));
+    const seen = await follower.eventsSince(last);
+    await holder.query(`SELECT pg_advisory_unlock(${HELD})`);
+    const made = [await late, await next];
+    seen.push(...(await follower.eventsSince(seen.at(-1)?.sequence ?? last)));
+    assert.deepEqual(
+      seen.map((event) => event.type),
+      made.map((event) => event.type),
+      "the follower passed over an event that committed late",
+    );
+  } finally {
+    await holder.end();
+    for (const store of [first, second, follower]) await store.close();
+  }
+}
+
+describe("PostgreSQL's own", () => {
+  test("events commit in the order of their sequence: a follower never passes over one that commits late", async () => {
+    await lateCommitCheck(await postgresFixture(), suite.server);
+  });
+
+  test("the check of the event order fails a driver without the event order's lock", async () => {
+    await assert.rejects(
+      lateCommitCheck(await postgresFixture(unorderedStore), suite.server),
+      /passed over an event that committed late/,
+    );
+  });
+
+  test("nodes opening a database at once run a pending migration once, and all of them work", async () => {
+    const { url } = await postgresFixture();
+    const database = new URL(url).pathname.slice(1);
+    // A registry from before 0002: its index gone and its migration not recorded.
+    await suite.server.query(
+      "DROP INDEX events_flags; DELETE FROM registry_migrations WHERE name = '0002-flags-index'",
+      [],
+      database,
+    );
+    const stores = await Promise.all(Array.from({ length: 4 }, () => open(url)));
+    try {
+      await Promise.all(stores.map((store) => store.enroll(newEnrollment())));
+      assert.equal((await (stores[0] as RegistryStore).devices()).length, 4);
+    } finally {
+      for (const store of stores) await store.close();
+    }
+    const ran = await suite.server.query("SELECT name FROM registry_migrations ORDER BY name", [], database);
+    assert.deepEqual(ran, [{ name: "0001-initial" }, { name: "0002-flags-index" }]);
+    const index = await suite.server.query(
+      "SELECT 1 FROM pg_indexes WHERE indexname = 'events_flags'",
+      [],
+      database,
+    );
+    assert.equal(index.length, 1);
+  });
+
+  test("bytes are bytea and the event sequence an identity the database numbers", async () => {
+    const { url } = await postgresFixture();
+    const columns = await suite.server.query<{ table_name: string; column_name: string; data_type: string }>(
+      `SELECT table_name, column_name, data_type, is_identity FROM information_schema.columns
+       WHERE table_schema = 'public' AND (data_type = 'bytea' OR is_identity = 'YES') ORDER BY 1, 2`,
+      [],
+      new URL(url).pathname.slice(1),
+    );
+    assert.deepEqual(columns, [
+      { table_name: "certificates", column_name: "der", data_type: "bytea", is_identity: "NO" },
+      { table_name: "devices", column_name: "public_key", data_type: "bytea", is_identity: "NO" },
+      { table_name: "enrollment_tokens", column_name: "hash", data_type: "bytea", is_identity: "NO" },
+      { table_name: "events", column_name: "sequence", data_type: "bigint", is_identity: "YES" },
+      { table_name: "operator_tokens", column_name: "hash", data_type: "bytea", is_identity: "NO" },
+    ]);
+  });
+
+  test("a database without a registry, one that holds one already and one from a newer reid are refused", async () => {
+    const empty = await suite.server.newDatabase();
+    await refused(open(empty), "no-registry", ExitCode.state);
+    const { url } = await postgresFixture();
+    await refused(
+      openPostgresRegistry(postgresTarget(url), { create: true }),
+      "registry-exists",
+      ExitCode.state,
+    );
+    await suite.server.query(
+      "INSERT INTO registry_migrations (name, timestamp) VALUES ('9999-future', 'now')",
+      [],
+      new URL(url).pathname.slice(1),
+    );
+    await refused(open(url), "registry-corrupt", ExitCode.storage);
+    await refused(
+      openPostgresRegistry(postgresTarget(url), { readOnly: true }),
+      "registry-corrupt",
+      ExitCode.storage,
+    );
+  });
+
+  test("a read-only store writes nothing, even on the primary", async (t: TestContext) => {
+    const { url } = await postgresFixture();
+    const store = await openPostgresRegistry(postgresTarget(url), { readOnly: true });
+    t.after(() => store.close());
+    await assert.rejects(store.enroll(newEnrollment()), (error: unknown) => {
+      assert.ok(error instanceof ReidError, String(error));
+      assert.equal(error.code, "registry-failure");
+      assert.match(error.message, /takes no writes/);
+      return true;
+    });
+    assert.deepEqual(await store.devices(), []);
+  });
+
+  test("a server out of reach is registry-failure naming HOST:PORT, nothing of the URL's user or database", async () => {
+    const port = await closedPort();
+    const closed = `postgres://someone@127.0.0.1:${port}/secretive`;
+    await assert.rejects(open(closed), (error: unknown) => {
+      assert.ok(error instanceof ReidError, String(error));
+      assert.equal(error.code, "registry-failure");
+      assert.equal(error.exitCode, ExitCode.storage);
+      assert.match(error.message, new RegExp(`^cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} `));
+      assert.doesNotMatch(error.message, /someone|secretive|\n/);
+      return true;
+    });
+  });
+
+  test("a URL with a password is refused before anything connects (exit 2), and so is one not of PostgreSQL", () => {
+    for (const url of [
+      "postgres://reid:hunter2@127.0.0.1/registry",
+      "postgresql://reid@127.0.0.1/registry?password=hunter2",
+      "mysql://reid@127.0.0.1/registry",
+      "registry.db",
+    ]) {
+      assert.throws(
+        () => postgresTarget(url),
+        (error: unknown) => {
+          assert.ok(error instanceof ReidError, String(error));
+          assert.equal(error.exitCode, ExitCode.usage);
+          assert.doesNotMatch(error.message, /hunter2/);
+          return true;
+        },
+      );
+    }
+    assert.match(
+      (() => {
+        try {
+          postgresTarget("postgres://reid:hunter2@127.0.0.1/registry");
+        } catch (error) {
+          return (error as Error).message;
+        }
+        return "";
+      })(),
+      /~\/\.pgpass.*PGPASSFILE/,
+    );
+    assert.deepEqual(postgresTarget("postgres://reid@db.example:6432/registry"), {
+      url: "postgres://reid@db.example:6432/registry",
+      where: "db.example:6432",
+    });
+  });
+});
