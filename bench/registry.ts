@@ -9,9 +9,18 @@
 //   Its floors: the bare crypto of one enrollment on one core (CSR verify + certificate sign, the
 //   registry's own code, no TLS, no database), and a per-request `openssl x509 -req` signing loop
 //   (goal >= 20 x that loop);
-// - device lookup by handle with 1,000,000 devices in the database: p50 and p99 of the store's
-//   device(handle) (kysely over better-sqlite3, as the server asks it) for random known handles,
-//   goal p99 <= 2 ms, beside a bare better-sqlite3 primary-key read of the same rows.
+// - a fleet of 1,000,000 devices on each engine (SQLite now; an engine is an entry of `engines`,
+//   so another database's figures come from giving its registry, store and floors):
+//   - imported: a factory's NDJSON list (test/helpers/device-list.ts, one device in ten P-256) made
+//     before the clock starts, recorded by a real `reid registry import` child process (every line
+//     checked, certificates signed by a thread per core, batches of 5,000 in one transaction each):
+//     devices/s as the command reports it, goal >= 20,000/s, beside two floors of the same run: the
+//     same rows inserted by the engine's bare driver in multi-row statements, batch by batch, and
+//     the bare certificate signing on one core (and twice that for two);
+//   - device lookup by handle: p50 and p99 of the store's device(handle) (kysely over the driver,
+//     as the server asks it) for random known handles, goal p99 <= 2 ms, beside a bare primary-key
+//     read of the same rows; and at that size a keyset page of 1,000 from a random handle and
+//     1,000 events since a random sequence (p50, p99).
 // Usage: npm run bench -- registry, then node .bench/registry.js [--dir DIR] [--enrollments 4000]
 //        [--clients 32] [--devices 1000000] [--lookups 20000]
 import "reflect-metadata";
@@ -26,10 +35,13 @@ import { certificationRequest } from "../src/derive/certificate.js";
 import { type DerivedKeys, deriveAll, handleOf } from "../src/derive/derivation.js";
 import { publicKeysOf, signStatement } from "../src/derive/succession-statement.js";
 import { checkRequest } from "../src/registry/csr.js";
+import { type ListedDevice, readDeviceList } from "../src/registry/import/device-list.js";
 import { initRegistry } from "../src/registry/init.js";
 import { issueDeviceCertificate, loadSigner } from "../src/registry/issue.js";
 import { openSqliteRegistry } from "../src/registry/store/sqlite/open.js";
+import type { RegistryStore } from "../src/registry/store/store.js";
 import { hashToken, newSecretToken } from "../src/registry/tokens.js";
+import { writeDeviceList } from "../test/helpers/device-list.js";
 import { registryAgent, send } from "../test/registry/https-request.js";
 import { argument, ms, percentile, ratio, since } from "./stats.js";
 
@@ -197,62 +209,186 @@ let openssl = 0;
   openssl = loops / since(start);
 }
 
-// ---- lookups in a fleet of a million ------------------------------------------------------------
-const fleetPath = join(base, "fleet.db");
-const handles: string[] = [];
-{
-  await (await openSqliteRegistry(fleetPath, { create: true })).close();
-  // Set-up, not measured: rows written in bulk, one certificate's bytes standing for each.
-  const db = new Database(fleetPath);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = OFF");
-  const der = Buffer.from(derOfPem(readFileSync(join(directory, "server.pem"), "utf8")));
-  const key = Buffer.alloc(44, 7);
-  const device = db.prepare(
-    "insert into devices (handle, status, public_key, certificate_serial, enrolled_at, updated_at) values (?, 'active', ?, ?, ?, ?)",
-  );
-  const certificate = db.prepare(
-    "insert into certificates (serial, handle, der, not_before, not_after, status) values (?, ?, ?, ?, ?, 'valid')",
-  );
-  const at = new Date().toISOString();
-  const later = new Date(Date.now() + 90 * 86_400_000).toISOString();
-  const batch = 50_000;
-  for (let start = 0; start < deviceCount; start += batch) {
-    db.transaction(() => {
-      for (let i = start; i < Math.min(deviceCount, start + batch); i++) {
-        const handle = randomBytes(16).toString("hex");
-        const serial = `1${i.toString(16).padStart(31, "0")}`;
-        device.run(handle, key, serial, at, at);
-        certificate.run(serial, handle, der, at, later);
-        if (i % Math.max(1, Math.floor(deviceCount / lookups)) === 0) handles.push(handle);
-      }
-    })();
-  }
-  db.pragma("wal_checkpoint(TRUNCATE)");
-  db.close();
+// ---- a fleet of a million, on each engine: imported, then read --------------------------------
+/**
+ * A database engine the registry runs on, as the fleet figures need it: a registry of its own that
+ * `reid registry import` writes (importArgs), a store on it, and the engine's own floors (the same
+ * rows inserted and the same rows read without reid's layers). A second engine is a second entry.
+ */
+interface Engine {
+  readonly name: string;
+  /** Where `reid registry import` writes: its arguments besides the list. */
+  readonly importArgs: readonly string[];
+  open(): Promise<RegistryStore>;
+  /** Devices/s of a bare multi-row insert of the imported rows, batch by batch as the import does. */
+  bareInsertRate(batch: number): Promise<number>;
+  /** Seconds each bare read of a device by handle takes. */
+  bareLookups(handles: readonly string[]): Promise<number[]>;
+  close(): Promise<void>;
 }
-const shuffled = handles.sort(() => Math.random() - 0.5);
-const store = await openSqliteRegistry(fleetPath);
-const timings: number[] = [];
-for (const handle of shuffled.slice(0, 1000)) await store.device(handle);
-for (const handle of shuffled) {
+
+interface FleetFigures {
+  readonly importRate: number;
+  readonly importWall: number;
+  readonly insertFloor: number;
+  readonly lookups: readonly number[];
+  readonly bareLookups: readonly number[];
+  readonly pages: readonly number[];
+  readonly events: readonly number[];
+}
+
+const IMPORT_BATCH = 5000;
+const listPath = join(base, "fleet.ndjson");
+// Set-up, not measured: the factory's list, one device in ten with a P-256 key.
+writeDeviceList(listPath, deviceCount, { p256Every: 10 });
+const listed = readFileSync(listPath, "utf8")
+  .trimEnd()
+  .split("\n")
+  .filter((_, i) => i % Math.max(1, Math.floor(deviceCount / lookups)) === 0)
+  .map((line) => JSON.parse(line) as { handle: string });
+const handles = listed.map((line) => line.handle).sort(() => Math.random() - 0.5);
+
+async function fleetFigures(engine: Engine): Promise<FleetFigures> {
   const start = process.hrtime.bigint();
-  const device = await store.device(handle);
-  timings.push(since(start));
-  if (!device) throw new Error(`device ${handle} not found`);
+  const imported = spawnSync(
+    process.execPath,
+    [
+      join(root, "dist/reid.js"),
+      "registry",
+      "import",
+      ...engine.importArgs,
+      listPath,
+      "--json",
+      "--batch",
+      `${IMPORT_BATCH}`,
+    ],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
+  );
+  const importWall = since(start);
+  if (imported.status !== 0)
+    throw new Error(`reid registry import (${engine.name}) exited ${imported.status}`);
+  const summary = JSON.parse(imported.stdout) as { imported: number; rate: number };
+  if (summary.imported !== deviceCount) throw new Error(`${summary.imported} of ${deviceCount} imported`);
+  const insertFloor = await engine.bareInsertRate(IMPORT_BATCH);
+
+  const store = await engine.open();
+  const timed = async (count: number, task: (i: number) => Promise<unknown>) => {
+    const timings: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const begun = process.hrtime.bigint();
+      await task(i);
+      timings.push(since(begun));
+    }
+    return timings;
+  };
+  for (const handle of handles.slice(0, 1000)) await store.device(handle);
+  const lookupTimings = await timed(handles.length, async (i) => {
+    if (!(await store.device(handles[i] as string))) throw new Error(`device ${handles[i]} not found`);
+  });
+  // A keyset page of 1,000 from a random place in the fleet, and 1,000 events from a random sequence.
+  const pages = await timed(200, (i) => store.devices({ after: handles[i] as string, limit: 1000 }));
+  const events = await timed(200, () =>
+    store.eventsSince(Math.floor(Math.random() * (deviceCount - 1000)), 1000),
+  );
+  await store.close();
+  const bareLookups = await engine.bareLookups(handles);
+  await engine.close();
+  return {
+    importRate: summary.rate,
+    importWall,
+    insertFloor,
+    lookups: lookupTimings,
+    bareLookups,
+    pages,
+    events,
+  };
 }
-await store.close();
-const bareTimings: number[] = [];
+
+/** SQLite, the registry's database: a registry directory of its own for the fleet. */
+async function sqliteEngine(): Promise<Engine> {
+  const fleet = join(base, "fleet");
+  await initRegistry({ directory: fleet, name: "bench fleet", hosts: ["127.0.0.1"], now: new Date() });
+  const path = join(fleet, "registry.db");
+  return {
+    name: "SQLite",
+    importArgs: ["--dir", fleet],
+    open: () => openSqliteRegistry(path),
+    async bareInsertRate(batch) {
+      // The imported rows, read back and inserted into an empty database of the same schema by
+      // better-sqlite3 alone: multi-row statements of 500, one transaction a batch, WAL, NORMAL.
+      const copy = join(base, "bare.db");
+      await (await openSqliteRegistry(copy, { create: true })).close();
+      const source = new Database(path, { readonly: true });
+      const db = new Database(copy);
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      const rows = 500;
+      const statements = new Map<string, Database.Statement>();
+      const insert = (table: string, columns: readonly string[], values: unknown[][]) => {
+        const sql = `insert into ${table} (${columns.join(", ")}) values ${Array(values.length)
+          .fill(`(${columns.map(() => "?").join(", ")})`)
+          .join(", ")}`;
+        const statement = statements.get(sql) ?? db.prepare(sql);
+        statements.set(sql, statement);
+        statement.run(values.flat());
+      };
+      const tables = [
+        ["devices", ["handle", "status", "public_key", "certificate_serial", "enrolled_at", "updated_at"]],
+        ["certificates", ["serial", "handle", "der", "not_before", "not_after", "status"]],
+        ["events", ["type", "handle", "data", "at"]],
+      ] as const;
+      const reads = tables.map(([table, columns]) =>
+        source
+          .prepare(`select ${columns.join(", ")} from ${table} where rowid > ? order by rowid limit ?`)
+          .raw(),
+      );
+      let seconds = 0;
+      for (let done = 0; done < deviceCount; done += batch) {
+        const batchRows = reads.map((read) => read.all(done, batch) as unknown[][]);
+        const begun = process.hrtime.bigint();
+        db.transaction(() => {
+          for (const [t, [table, columns]] of tables.entries()) {
+            const values = batchRows[t] as unknown[][];
+            for (let i = 0; i < values.length; i += rows) insert(table, columns, values.slice(i, i + rows));
+          }
+        })();
+        seconds += since(begun);
+      }
+      source.close();
+      db.close();
+      return deviceCount / seconds;
+    },
+    async bareLookups(lookedUp) {
+      const db = new Database(path, { readonly: true });
+      const select = db.prepare("select * from devices where handle = ?");
+      const timings: number[] = [];
+      for (const handle of lookedUp) {
+        const begun = process.hrtime.bigint();
+        select.get(handle);
+        timings.push(since(begun));
+      }
+      db.close();
+      return timings;
+    },
+    close: async () => {},
+  };
+}
+
+// The certificate signing an import does, bare: one core, the registry's own code, no database.
+let signing = 0;
 {
-  const db = new Database(fleetPath, { readonly: true });
-  const select = db.prepare("select * from devices where handle = ?");
-  for (const handle of shuffled) {
-    const start = process.hrtime.bigint();
-    select.get(handle);
-    bareTimings.push(since(start));
-  }
-  db.close();
+  const keys = readFileSync(listPath, "utf8")
+    .split("\n", 20_000)
+    .map((line) => readDeviceList(Buffer.from(line))[0] as ListedDevice);
+  const now = new Date();
+  const begun = process.hrtime.bigint();
+  for (const key of keys) issueDeviceCertificate(signer, key, { crlUrl, now });
+  signing = keys.length / since(begun);
 }
+const engines = [await sqliteEngine()];
+const fleets: [string, FleetFigures][] = [];
+for (const engine of engines) fleets.push([engine.name, await fleetFigures(engine)]);
 rmSync(base, { recursive: true, force: true });
 
 const goal = (met: boolean) => (met ? "goal met" : "goal NOT met");
@@ -265,8 +401,19 @@ console.log(
 console.log(
   `  floors: bare crypto (CSR verify + certificate sign, one core) ${perSecond(bare)}/s, ours at ${ratio(enrollRate, bare)} of it; openssl x509 -req per request ${openssl.toFixed(1)}/s, ours ${ratio(enrollRate, openssl)} of it (goal >= 20x: ${goal(enrollRate >= 20 * openssl)})`,
 );
-const [p50, p99] = [percentile(timings, 50), percentile(timings, 99)];
-const [b50, b99] = [percentile(bareTimings, 50), percentile(bareTimings, 99)];
-console.log(
-  `lookup by handle, ${perSecond(deviceCount)} devices: p50 ${ms(p50)}  p99 ${ms(p99)} (goal p99 <= 2 ms: ${goal(p99 <= 0.002)}); bare better-sqlite3 read p50 ${ms(b50)}  p99 ${ms(b99)}, ours ${ratio(p99, b99)} at p99`,
-);
+for (const [name, fleet] of fleets) {
+  const [p50, p99] = [percentile(fleet.lookups, 50), percentile(fleet.lookups, 99)];
+  const [b50, b99] = [percentile(fleet.bareLookups, 50), percentile(fleet.bareLookups, 99)];
+  console.log(
+    `lookup by handle, ${perSecond(deviceCount)} devices (${name}): p50 ${ms(p50)}  p99 ${ms(p99)} (goal p99 <= 2 ms: ${goal(p99 <= 0.002)}); bare read p50 ${ms(b50)}  p99 ${ms(b99)}, ours ${ratio(p99, b99)} at p99`,
+  );
+  console.log(
+    `import (${name}): ${perSecond(fleet.importRate)} devices/s through reid registry import of ${perSecond(deviceCount)} devices, batches of ${perSecond(IMPORT_BATCH)}, one in ten P-256 (goal >= 20,000/s: ${goal(fleet.importRate >= 20_000)}); ${fleet.importWall.toFixed(1)} s with the process's start`,
+  );
+  console.log(
+    `  floors: bare multi-row insert of the same rows ${perSecond(fleet.insertFloor)}/s, ours at ${ratio(fleet.importRate, fleet.insertFloor)} of it; bare certificate signing ${perSecond(signing)}/s on one core, ${perSecond(2 * signing)}/s on two, ours at ${ratio(fleet.importRate, 2 * signing)} of that`,
+  );
+  console.log(
+    `  reads at that size (${name}): a keyset page of 1,000 devices p50 ${ms(percentile(fleet.pages, 50))}  p99 ${ms(percentile(fleet.pages, 99))}; 1,000 events since N p50 ${ms(percentile(fleet.events, 50))}  p99 ${ms(percentile(fleet.events, 99))}`,
+  );
+}

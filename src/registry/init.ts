@@ -1,10 +1,11 @@
-import { randomBytes } from "node:crypto";
+import { createPrivateKey, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { describeOsError, ReidError } from "../errors.js";
 import { makeDirectories, replaceFile, syncDirectory } from "../storage/durable-file.js";
 import { issueServerCertificate, makeAuthority, makeStatementKey } from "./authority.js";
 import { REGISTRY_FILES, REGISTRY_FORMAT, REGISTRY_VERSION, type RegistryConfig } from "./directory.js";
+import { logKeyOf } from "./log/log-key.js";
 import { registryExists, registryFailure } from "./registry-errors.js";
 import type { PostgresTarget } from "./store/postgres/url.js";
 import { openSqliteRegistry } from "./store/sqlite/open.js";
@@ -21,13 +22,19 @@ export interface InitOptions {
   readonly database?: PostgresTarget | undefined;
 }
 
+/** A registry made: its configuration and the verifier key of its identity log (§10.12). */
+export interface MadeRegistry {
+  readonly config: RegistryConfig;
+  readonly logKey: string;
+}
+
 /**
  * Makes a registry (docs/spec.md §10.2): built whole in a private directory beside the target,
  * every file and the directory synced, then renamed into place in one step and the parent synced.
  * A crash before the rename leaves the target as it was (the next init sweeps the leftover); after
  * it, a whole registry. Nothing is ever written into a directory that holds anything.
  */
-export async function initRegistry(options: InitOptions): Promise<RegistryConfig> {
+export async function initRegistry(options: InitOptions): Promise<MadeRegistry> {
   const { directory } = options;
   checkTargetIsFree(directory);
   const parent = dirname(directory);
@@ -39,11 +46,11 @@ export async function initRegistry(options: InitOptions): Promise<RegistryConfig
     makeDirectories(parent);
     sweepLeftovers(parent, basename(directory));
     mkdirSync(staging, { mode: 0o700 });
-    const config = await build(staging, options);
+    const made = await build(staging, options);
     syncDirectory(staging);
     commit(staging, directory);
     syncDirectory(parent);
-    return config;
+    return made;
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     if (error instanceof ReidError) throw error;
@@ -54,7 +61,7 @@ export async function initRegistry(options: InitOptions): Promise<RegistryConfig
   }
 }
 
-async function build(staging: string, options: InitOptions): Promise<RegistryConfig> {
+async function build(staging: string, options: InitOptions): Promise<MadeRegistry> {
   const { now } = options;
   const write = (name: string, content: string) =>
     replaceFile(join(staging, name), content, { syncDirectory: false });
@@ -64,7 +71,8 @@ async function build(staging: string, options: InitOptions): Promise<RegistryCon
   const server = await issueServerCertificate(authority, options.hosts, now);
   write(REGISTRY_FILES.serverKey, server.keyPem);
   write(REGISTRY_FILES.serverCertificate, server.certificatePem);
-  write(REGISTRY_FILES.statementKey, makeStatementKey());
+  const statementKey = makeStatementKey();
+  write(REGISTRY_FILES.statementKey, statementKey);
 
   const operator = newSecretToken();
   const store = await newDatabase(staging, options.database);
@@ -86,7 +94,7 @@ async function build(staging: string, options: InitOptions): Promise<RegistryCon
     ...(options.database ? { database: options.database.url } : {}),
   };
   write(REGISTRY_FILES.config, `${JSON.stringify(config, null, 2)}\n`);
-  return config;
+  return { config, logKey: logKeyOf(createPrivateKey(statementKey), authority.fingerprint).verifierKey };
 }
 
 /**

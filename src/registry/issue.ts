@@ -109,11 +109,12 @@ export interface CertifiedKey {
  * serial, from a minute ago for 90 days, CA:FALSE, digitalSignature, clientAuth, key identifiers
  * and where its CRL is; ECDSA with SHA-256 by the registry's CA.
  *
- * It is on every enrollment's path, so it is not made through x509's generator (which builds an
- * object model, encodes the signed part twice, parses the result back and signs through
- * WebCrypto's thread pool) but encoded by asn1js in one pass, what is the same in every certificate
- * encoded once, and signed by node:crypto on this thread. The DER is the generator's to the byte
- * (test/registry/device-certificate.test.ts holds it to that).
+ * It is on every enrollment's path and an import's (a million at a time), so it is not made through
+ * x509's generator (which builds an object model, encodes the signed part twice, parses the result
+ * back and signs through WebCrypto's thread pool) but encoded by asn1js in one pass, and the next
+ * ones of the same moment and key length patched from that one (templates below); signed by
+ * node:crypto on this thread. The DER is the generator's to the byte
+ * (test/registry/device-certificate.test.ts holds it to that, patched ones too).
  */
 export function issueDeviceCertificate(
   signer: Signer,
@@ -122,12 +123,132 @@ export function issueDeviceCertificate(
 ): NewCertificate {
   const notBefore = new Date(Math.floor((options.now.getTime() - CLOCK_SKEW_MS) / 1000) * 1000);
   const notAfter = new Date(notBefore.getTime() + DEVICE_DAYS * 86_400_000);
-  const serial = serialNumber();
-  const keyIdentifier = createHash("sha1").update(device.keyBits).digest();
+  const fields: VariableFields = {
+    serial: Buffer.from(serialNumber(), "hex"),
+    handle: Buffer.from(device.handle, "latin1"),
+    publicKey: device.publicKey,
+    keyIdentifier: createHash("sha1").update(device.keyBits).digest(),
+  };
+  const signed = templated(signer, options.crlUrl, notBefore, fields, () =>
+    encodeTbs(signer, options.crlUrl, device, fields, notBefore, notAfter),
+  );
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }: three
+  // parts already encoded but the signature, put together here (asn1js's blocks cost a third of it).
+  const signature = sign("sha256", signed, signer.signingKey);
+  const der = tlv(0x30, [signed, SIGNATURE_ALGORITHM_DER, tlv(0x03, [NO_UNUSED_BITS, signature])]);
+  return {
+    serial: fields.serial.toString("hex"),
+    der,
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+  };
+}
+
+const NO_UNUSED_BITS = new Uint8Array([0]);
+
+/** A DER TLV of `tag` around `parts`: the length in its short form below 128, else its long form. */
+function tlv(tag: number, parts: readonly Uint8Array[]): Uint8Array {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const lengthBytes: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthBytes.unshift(rest % 256);
+  const header = length < 0x80 ? [tag, length] : [tag, 0x80 | lengthBytes.length, ...lengthBytes];
+  const out = new Uint8Array(header.length + length);
+  out.set(header);
+  let at = header.length;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** What differs between two certificates of one signer, CRL URL and moment: each of fixed length. */
+interface VariableFields {
+  /** 16 bytes, the top bit clear: the INTEGER's content as it is. */
+  readonly serial: Buffer;
+  /** The handle's 32 characters. */
+  readonly handle: Buffer;
+  /** SubjectPublicKeyInfo DER: of one length for one algorithm. */
+  readonly publicKey: Uint8Array;
+  /** SHA-1, 20 bytes. */
+  readonly keyIdentifier: Buffer;
+}
+
+/** A TBSCertificate and where each variable field's bytes lie in it. */
+interface Template {
+  readonly bytes: Uint8Array;
+  readonly offsets: Readonly<Record<keyof VariableFields, number>>;
+}
+
+/**
+ * Templates of one signer, CRL URL and notBefore (a batch of an import, a second of a server's),
+ * one per set of field lengths; null where a field's bytes were not found exactly once (then each is encoded
+ * whole). Two certificates with the same fixed parts and fields of the same lengths have the same
+ * structure: the second is the first's bytes with its own fields written over.
+ */
+let templates: {
+  readonly signer: Signer;
+  readonly crlUrl: string;
+  readonly notBefore: number;
+  /** By the lengths of the fields (the key's is one per algorithm; the others are always the same). */
+  readonly byLengths: Map<string, Template | null>;
+} | null = null;
+
+function templated(
+  signer: Signer,
+  crlUrl: string,
+  notBefore: Date,
+  fields: VariableFields,
+  encode: () => Uint8Array,
+): Uint8Array {
+  if (
+    templates?.signer !== signer ||
+    templates.crlUrl !== crlUrl ||
+    templates.notBefore !== notBefore.getTime()
+  ) {
+    templates = { signer, crlUrl, notBefore: notBefore.getTime(), byLengths: new Map() };
+  }
+  const lengths = Object.values(fields)
+    .map((field: Uint8Array) => field.length)
+    .join(",");
+  const template = templates.byLengths.get(lengths);
+  if (template === undefined) {
+    const bytes = encode();
+    templates.byLengths.set(lengths, templateOf(bytes, fields));
+    return bytes;
+  }
+  if (template === null) return encode();
+  const bytes = template.bytes.slice();
+  for (const name of Object.keys(template.offsets) as (keyof VariableFields)[]) {
+    bytes.set(fields[name], template.offsets[name]);
+  }
+  return bytes;
+}
+
+function templateOf(bytes: Uint8Array, fields: VariableFields): Template | null {
+  const haystack = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const offsets: Partial<Record<keyof VariableFields, number>> = {};
+  for (const name of Object.keys(fields) as (keyof VariableFields)[]) {
+    const at = haystack.indexOf(fields[name]);
+    if (at === -1 || haystack.lastIndexOf(fields[name]) !== at) return null;
+    offsets[name] = at;
+  }
+  return { bytes: bytes.slice(), offsets: offsets as Template["offsets"] };
+}
+
+/** The TBSCertificate, encoded whole by asn1js. */
+function encodeTbs(
+  signer: Signer,
+  crlUrl: string,
+  device: CertifiedKey,
+  fields: VariableFields,
+  notBefore: Date,
+  notAfter: Date,
+): Uint8Array {
   const tbs = new asn1js.Sequence({
     value: [
       new asn1js.Constructed({ idBlock: CONTEXT_0, value: [new asn1js.Integer({ value: 2 })] }),
-      new asn1js.Integer({ valueHex: Buffer.from(serial, "hex") }),
+      new asn1js.Integer({ valueHex: fields.serial }),
       encoded(SIGNATURE_ALGORITHM_DER),
       encoded(signer.issuer),
       new asn1js.Sequence({ value: [time(notBefore), time(notAfter)] }),
@@ -157,31 +278,18 @@ export function issueDeviceCertificate(
                 value: [
                   new asn1js.ObjectIdentifier({ value: asn.id_ce_subjectKeyIdentifier }),
                   new asn1js.OctetString({
-                    valueHex: new asn1js.OctetString({ valueHex: keyIdentifier }).toBER(),
+                    valueHex: new asn1js.OctetString({ valueHex: fields.keyIdentifier }).toBER(),
                   }),
                 ],
               }),
-              ...sharedExtensions(signer, options.crlUrl).map(encoded),
+              ...sharedExtensions(signer, crlUrl).map(encoded),
             ],
           }),
         ],
       }),
     ],
   });
-  const signed = new Uint8Array(tbs.toBER());
-  const certificate = new asn1js.Sequence({
-    value: [
-      encoded(signed),
-      encoded(SIGNATURE_ALGORITHM_DER),
-      new asn1js.BitString({ valueHex: sign("sha256", signed, signer.signingKey) }),
-    ],
-  });
-  return {
-    serial,
-    der: new Uint8Array(certificate.toBER()),
-    notBefore: notBefore.toISOString(),
-    notAfter: notAfter.toISOString(),
-  };
+  return new Uint8Array(tbs.toBER());
 }
 
 const CONTEXT_0 = { tagClass: 3, tagNumber: 0 };

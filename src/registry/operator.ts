@@ -10,6 +10,7 @@ import {
   type DeviceView,
   deviceView,
   type EventView,
+  eventView,
   flagView,
   type RevokedView,
 } from "./views.js";
@@ -85,12 +86,14 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
         reason,
         revokedAt: event.at,
         sequence: event.sequence,
+        logIndex: event.leaf,
       };
     },
 
-    events: (after, limit) => store.eventsSince(after, limit),
+    events: async (after, limit) => (await store.eventsSince(after, limit)).map(eventView),
 
-    follow: (after, { until }) => pollEvents((from, limit) => store.eventsSince(from, limit), after, until),
+    follow: (after, { until }) =>
+      pollEvents(async (from, limit) => (await store.eventsSince(from, limit)).map(eventView), after, until),
 
     createToken: (ttlSeconds, label) => issueEnrollmentToken(store, { ttlSeconds, label, now: now() }),
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Hono } from "hono";
-import { describeOsError, UsageError } from "../errors.js";
+import { describeOsError, type ReidError, UsageError } from "../errors.js";
 import { joinHostPort, parseHostPort } from "../http/address.js";
 import { limitedServer } from "../http/limits.js";
 import { workerCertifier } from "./certify/pool.js";
@@ -10,6 +10,9 @@ import { CrlCache } from "./crl.js";
 import { REGISTRY_FILES, type RegistryConfig } from "./directory.js";
 import { registryRoutes } from "./est/routes.js";
 import { loadSigner } from "./issue.js";
+import { IdentityLog } from "./log/identity-log.js";
+import { startIntegrator } from "./log/integrator.js";
+import { loadLogKey } from "./log/log-key.js";
 import { registryFailure } from "./registry-errors.js";
 import type { RegistryStore } from "./store/store.js";
 
@@ -25,6 +28,8 @@ export interface RegistryServer {
   readonly url: string;
   /** Where issued certificates say the CRL is: the registry's first host, the bound port. */
   readonly crlUrl: string;
+  /** Rejects if the server cannot go on: its identity log's history was changed in the database. */
+  readonly failed: Promise<never>;
   close(): Promise<void>;
 }
 
@@ -34,6 +39,14 @@ export function registryListen(text: string | undefined): { host: string; port: 
     example: DEFAULT_REGISTRY_LISTEN,
     allowZero: true,
   });
+}
+
+/**
+ * Where the certificates of a registry served on `host`:`port` say its CRL is (docs/spec.md §10.7):
+ * its first host, so a wildcard listen address still names one its server certificate is valid for.
+ */
+export function crlUrlOf(config: RegistryConfig, host: string, port: number): string {
+  return `https://${joinHostPort(config.hosts[0] ?? host, port)}/crl`;
 }
 
 /**
@@ -48,6 +61,11 @@ export async function startRegistryServer(options: {
   readonly host: string;
   readonly port: number;
   readonly report?: (message: string) => void;
+  /**
+   * Whether this server integrates the identity log now (§10.12): always, by default (SQLite: one
+   * database, one server); with several servers on one database, the holder of its lock.
+   */
+  readonly integrating?: () => Promise<boolean>;
 }): Promise<RegistryServer> {
   const { directory, host } = options;
   const read = (name: string) => {
@@ -66,6 +84,8 @@ export async function startRegistryServer(options: {
     minVersion: "TLSv1.2" as const,
   };
   const signer = await loadSigner(directory);
+  // Before anything is served: a log whose stored history is not the one it signed stops here.
+  const log = await IdentityLog.open(options.store, loadLogKey(directory, options.config.caFingerprint));
   const certifier = await workerCertifier(directory, signer);
   // Routes are made once the port is known: issued certificates name it in their CRL URL.
   let routes: Hono | null = null;
@@ -94,19 +114,34 @@ export async function startRegistryServer(options: {
     });
   });
   const { port } = server.address() as AddressInfo;
-  const crlUrl = `https://${joinHostPort(options.config.hosts[0] ?? host, port)}/crl`;
+  let fail: (error: ReidError) => void = () => {};
+  const failed = new Promise<never>((_resolve, reject) => {
+    fail = reject;
+  });
+  // Nobody waits on it until serve does: not an unhandled rejection meanwhile.
+  failed.catch(() => {});
+  // Listening, before any route answers: its first pass gives the log a checkpoint.
+  const integrator = await startIntegrator({
+    log,
+    report: options.report ?? (() => {}),
+    corrupt: (error) => fail(error),
+    ...(options.integrating ? { integrating: options.integrating } : {}),
+  });
+  const crlUrl = crlUrlOf(options.config, host, port);
   routes = registryRoutes({
     store: options.store,
     signer,
     certifier,
     crl: new CrlCache(signer, options.store),
     crlUrl,
+    log,
     origins: options.config.hosts.map((name) => new URL(`https://${joinHostPort(name, port)}`).origin),
     ...(options.report ? { report: options.report } : {}),
   });
   return {
     url: `https://${joinHostPort(host, port)}/`,
     crlUrl,
+    failed,
     // Requests in flight are answered (an enrollment that committed reaches its client), idle
     // connections close at once, and whatever is still open after the grace is cut.
     close: async () => {
@@ -115,6 +150,7 @@ export async function startRegistryServer(options: {
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
       });
+      await integrator.stop();
       await certifier.close();
     },
   };

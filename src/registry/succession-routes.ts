@@ -17,7 +17,7 @@ import { toWire } from "../http/wire.js";
 import type { Certifier } from "./certify/certifier.js";
 import { handleMismatch } from "./csr.js";
 import { deviceNotActive, unknownDevice } from "./registry-errors.js";
-import type { Device, RegistryStore } from "./store/store.js";
+import type { Device, RegistryEvent, RegistryStore } from "./store/store.js";
 
 /**
  * A device's own word on its identity (docs/spec.md §10.9): `POST /v1/succession` links a reset
@@ -97,8 +97,9 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
       fork(c, options, predecessor, statement.handle)
     );
   }
+  let event: RegistryEvent;
   try {
-    await store.succeed({
+    event = await store.succeed({
       predecessor: predecessor.handle,
       handle: statement.handle,
       publicKey: incoming,
@@ -117,7 +118,7 @@ async function succession(c: Context, options: SuccessionRoutesOptions): Promise
     }
     throw error;
   }
-  return c.json({ certificate: pemOf(certificate.der), serial: certificate.serial });
+  return c.json({ certificate: pemOf(certificate.der), serial: certificate.serial, logIndex: event.leaf });
 }
 
 async function retirement(c: Context, options: SuccessionRoutesOptions): Promise<Response> {
@@ -137,6 +138,7 @@ async function retirement(c: Context, options: SuccessionRoutesOptions): Promise
     serial: device.certificateSerial,
     revokedAt: at,
     sequence: event.sequence,
+    logIndex: event.leaf,
   });
 }
 

@@ -77,9 +77,17 @@ export interface RevokedView {
   readonly revokedAt: string;
   /** The sequence of its `revoked` event. */
   readonly sequence: number;
+  /** Its `revoked` event's index in the identity log (docs/spec.md §10.12). */
+  readonly logIndex: number;
 }
 
-export type EventView = RegistryEvent;
+/** An event as `registry events` prints it: its index in the identity log is the log's to show (§10.12). */
+export type EventView = Omit<RegistryEvent, "leaf">;
+
+export function eventView(event: RegistryEvent): EventView {
+  const { sequence, type, handle, data, at } = event;
+  return { sequence, type, handle, data, at };
+}
 
 export function deviceView(device: Device): DeviceView {
   const { handle, status, certificateSerial, predecessor, successor, enrolledAt, updatedAt } = device;

@@ -8,12 +8,30 @@ import Database from "better-sqlite3";
 import { REID, reidJson, reidOk } from "./cli.js";
 import { type Finished, finished } from "./process.js";
 
-/** A registry made by the real CLI in a private temporary directory; `remove` when done. */
-export async function makeRegistry(): Promise<{ root: string; dir: string; remove(): void }> {
+/**
+ * A registry made by the real CLI in a private temporary directory, with the verifier key of its
+ * identity log that init printed; `remove` when done.
+ */
+export async function makeRegistry(): Promise<{ root: string; dir: string; logKey: string; remove(): void }> {
   const root = mkdtempSync(join(tmpdir(), "reid-est-"));
   const dir = join(root, "registry");
-  await reidJson(["registry", "init", "--dir", dir]);
-  return { root, dir, remove: () => rmSync(root, { recursive: true, force: true }) };
+  const { logKey } = await reidJson<{ logKey: string }>(["registry", "init", "--dir", dir]);
+  return { root, dir, logKey, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** `POST /.well-known/est/simpleenroll` of a base64 CSR with an enrollment token, as any EST client sends it. */
+export function estEnroll(
+  scratch: string,
+  base: string,
+  ca: string,
+  csr: string,
+  token: string,
+): Promise<Answer> {
+  return curl(scratch, `${base}/.well-known/est/simpleenroll`, {
+    ca,
+    body: csr,
+    args: ["-H", "Content-Type: application/pkcs10", "-u", `any:${token}`],
+  });
 }
 
 export async function newToken(dir: string): Promise<string> {
@@ -235,13 +253,20 @@ export function showDevice(fixture: SuiteRegistry, handle: string): Promise<Devi
   return reidJson<DeviceReport>(["registry", "show", handle, "--dir", fixture.dir]);
 }
 
-/** Every row of every table of the registry's database, as text: what a change shows in, and what must not name a secret or an unlinked identity. */
+/**
+ * Every row of every table of the registry's database, as text: what a change shows in, and what
+ * must not name a secret or an unlinked identity. Not the identity log's own tables: a running
+ * server's integrator writes them on its own, a pass after each event, from the events (which are
+ * here) and nothing else.
+ */
 export function registryTables(dir: string): string {
   const db = new Database(join(dir, "registry.db"), { readonly: true });
   try {
-    const names = db.prepare("select name from sqlite_master where type = 'table'").all() as {
-      name: string;
-    }[];
+    const names = db
+      .prepare(
+        "select name from sqlite_master where type = 'table' and name not in ('log_checkpoints', 'log_hashes')",
+      )
+      .all() as { name: string }[];
     return names
       .map(({ name }) =>
         JSON.stringify(db.prepare(`select * from "${name}"`).all(), (_key, value) =>

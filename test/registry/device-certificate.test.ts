@@ -16,7 +16,7 @@ import { certificationRequest } from "../../src/derive/certificate.js";
 import { deriveAll } from "../../src/derive/derivation.js";
 import { certsOnlyDer } from "../../src/http/est-wire.js";
 import { CLOCK_SKEW_MS, SIGNING } from "../../src/registry/authority.js";
-import { checkRequest } from "../../src/registry/csr.js";
+import { type CheckedRequest, checkRequest } from "../../src/registry/csr.js";
 import { issueDeviceCertificate, loadSigner, type Signer } from "../../src/registry/issue.js";
 import { csrBase64, ed25519Handle, makeRegistry, newKey, openssl } from "../helpers/registry.js";
 
@@ -44,52 +44,55 @@ describe("the registry's CSR check and certificate issue", () => {
   after(() => remove());
 
   for (const algorithm of ["ed25519", "p256"] as const) {
-    test(`an ${algorithm} device's certificate is x509's generator's to the byte, and openssl verifies it`, async () => {
-      const request = checkRequest(await elementCsr(algorithm));
+    test(`an ${algorithm} device's certificate is x509's generator's to the byte, and openssl verifies it; so is the next one of the same moment, patched from it`, async () => {
       const now = new Date();
-      const issued = issueDeviceCertificate(signer, request, { crlUrl: CRL_URL, now });
-      // The reference: x509's generator with the same serial, times and extensions.
-      const publicKey = new x509.PublicKey(request.publicKey);
-      const reference = await x509.X509CertificateGenerator.create(
-        {
-          serialNumber: issued.serial,
-          subject: [{ CN: [request.handle] }],
-          issuer: signer.certificate.subjectName,
-          notBefore: new Date(issued.notBefore),
-          notAfter: new Date(issued.notAfter),
-          publicKey,
-          signingKey: signer.privateKey,
-          signingAlgorithm: SIGNING,
-          extensions: [
-            new x509.BasicConstraintsExtension(false, undefined, true),
-            new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-            new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-            await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webcrypto),
-            signer.authorityKeyIdentifier,
-            new x509.CRLDistributionPointsExtension([CRL_URL]),
-          ],
-        },
-        webcrypto,
-      );
-      const ours = AsnConvert.parse(issued.der, asn.Certificate);
-      const theirs = AsnConvert.parse(reference.rawData, asn.Certificate);
-      assert.deepEqual(
-        Buffer.from(ours.tbsCertificateRaw as ArrayBuffer),
-        Buffer.from(theirs.tbsCertificateRaw as ArrayBuffer),
-      );
-      assert.equal(
-        issued.notBefore,
-        new Date(Math.floor((now.getTime() - CLOCK_SKEW_MS) / 1000) * 1000).toISOString(),
-      );
-      const certificate = join(root, `${algorithm}.pem`);
-      writeFileSync(certificate, pemOf(issued.der));
-      const verified = openssl(["verify", "-CAfile", join(dir, "ca.pem"), certificate]);
-      assert.ok(verified.ok, verified.out);
-      assert.match(
-        openssl(["x509", "-noout", "-subject", "-in", certificate]).out,
-        new RegExp(request.handle),
-      );
+      for (const step of ["encoded whole", "patched"]) {
+        await sameAsGenerator(checkRequest(await elementCsr(algorithm)), now, `${algorithm}-${step}`);
+      }
     });
+  }
+
+  /** `request`'s certificate issued at `now` is x509's generator's to the byte and openssl verifies it. */
+  async function sameAsGenerator(request: CheckedRequest, now: Date, name: string): Promise<void> {
+    const issued = issueDeviceCertificate(signer, request, { crlUrl: CRL_URL, now });
+    // The reference: x509's generator with the same serial, times and extensions.
+    const publicKey = new x509.PublicKey(request.publicKey);
+    const reference = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: issued.serial,
+        subject: [{ CN: [request.handle] }],
+        issuer: signer.certificate.subjectName,
+        notBefore: new Date(issued.notBefore),
+        notAfter: new Date(issued.notAfter),
+        publicKey,
+        signingKey: signer.privateKey,
+        signingAlgorithm: SIGNING,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+          await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webcrypto),
+          signer.authorityKeyIdentifier,
+          new x509.CRLDistributionPointsExtension([CRL_URL]),
+        ],
+      },
+      webcrypto,
+    );
+    const ours = AsnConvert.parse(issued.der, asn.Certificate);
+    const theirs = AsnConvert.parse(reference.rawData, asn.Certificate);
+    assert.deepEqual(
+      Buffer.from(ours.tbsCertificateRaw as ArrayBuffer),
+      Buffer.from(theirs.tbsCertificateRaw as ArrayBuffer),
+    );
+    assert.equal(
+      issued.notBefore,
+      new Date(Math.floor((now.getTime() - CLOCK_SKEW_MS) / 1000) * 1000).toISOString(),
+    );
+    const certificate = join(root, `${name}.pem`);
+    writeFileSync(certificate, pemOf(issued.der));
+    const verified = openssl(["verify", "-CAfile", join(dir, "ca.pem"), certificate]);
+    assert.ok(verified.ok, verified.out);
+    assert.match(openssl(["x509", "-noout", "-subject", "-in", certificate]).out, new RegExp(request.handle));
   }
 
   test("a certificate signed by another key is refused by openssl (the check above can fail)", async () => {

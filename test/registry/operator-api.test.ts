@@ -17,7 +17,7 @@ import { loadSigner } from "../../src/registry/issue.js";
 import { loadOperatorPageFiles } from "../../src/registry/page/files.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
-import type { DeviceView, EventView } from "../../src/registry/views.js";
+import { type DeviceView, type EventView, eventView } from "../../src/registry/views.js";
 import { reidJson, reidOk } from "../helpers/cli.js";
 import { type Answer, curl, newToken, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
 import {
@@ -182,7 +182,7 @@ describe("the operator API (/v1/) on reid registry serve", () => {
   });
 
   test("events: a page after a sequence, its 'since' the next page's; the store's events", async () => {
-    const events = await store.eventsSince(0);
+    const events = (await store.eventsSince(0)).map(eventView);
     const [all, tail, limited] = await Promise.all([
       api("/v1/events"),
       api(`/v1/events?since=${events[2]?.sequence}`),
@@ -306,8 +306,16 @@ describe("the operator API (/v1/) on reid registry serve", () => {
       reason: string;
       revokedAt: string;
       sequence: number;
+      logIndex: number;
     }>(answer);
-    assert.deepEqual(Object.keys(revoked), ["handle", "serial", "reason", "revokedAt", "sequence"]);
+    assert.deepEqual(Object.keys(revoked), [
+      "handle",
+      "serial",
+      "reason",
+      "revokedAt",
+      "sequence",
+      "logIndex",
+    ]);
     assert.equal(revoked.serial, lone[1]?.certificate.serial);
     const certificate = await store.certificate(revoked.serial);
     assert.deepEqual(
@@ -315,7 +323,7 @@ describe("the operator API (/v1/) on reid registry serve", () => {
       ["revoked", "cessationOfOperation", revoked.revokedAt],
     );
     const [event] = await store.eventsSince(revoked.sequence - 1, 1);
-    assert.deepEqual([event?.type, event?.handle], ["revoked", handle]);
+    assert.deepEqual([event?.type, event?.handle, event?.leaf], ["revoked", handle, revoked.logIndex]);
     await refused(
       () =>
         api(`/v1/devices/${handle}/revoke`, {

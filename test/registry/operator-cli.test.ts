@@ -207,7 +207,7 @@ describe("reid registry devices, show and revoke", () => {
       dir,
       "--reason=cessationOfOperation",
     ]);
-    assert.deepEqual(Object.keys(json), ["handle", "serial", "reason", "revokedAt", "sequence"]);
+    assert.deepEqual(Object.keys(json), ["handle", "serial", "reason", "revokedAt", "sequence", "logIndex"]);
     assert.equal(json.handle, handle("spare"));
     assert.equal(json.serial, fleet.spare?.certificate.serial);
     assert.equal(json.reason, "cessationOfOperation");
@@ -216,6 +216,8 @@ describe("reid registry devices, show and revoke", () => {
     const store = await openStore(dir);
     try {
       assert.equal((await store.device(handle("lone")))?.status, "revoked");
+      const [event] = await store.eventsSince(Number(sequence), 1);
+      assert.equal(json.logIndex, event?.leaf, "the answer's log index is not its event's leaf");
       const certificate = await store.certificate(fleet.lone?.certificate.serial as string);
       assert.deepEqual(
         [certificate?.status, certificate?.revocationReason, certificate?.revokedAt],

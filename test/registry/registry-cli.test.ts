@@ -31,6 +31,7 @@ interface Made {
   readonly caCertificate: string;
   readonly serverCertificate: string;
   readonly operatorTokenFile: string;
+  readonly logKey: string;
 }
 
 function openssl(args: readonly string[]): { ok: boolean; out: string } {
@@ -124,6 +125,22 @@ describe("reid registry init", () => {
     assert.match(keyType("ca.key"), /ASN1 OID: prime256v1/);
     assert.match(keyType("server.key"), /ASN1 OID: prime256v1/);
     assert.match(keyType("statements.key"), /ED25519 Private-Key/);
+    // The log's verifier key: its name the CA's, its key the statement key's as openssl reads it.
+    const raw = spawnSync("openssl", [
+      "pkey",
+      "-in",
+      join(made.directory, "statements.key"),
+      "-pubout",
+      "-outform",
+      "DER",
+    ]).stdout.subarray(-32);
+    const name = `reid-registry/${hex?.slice(0, 16)}`;
+    const [logName, keyId, key] = made.logKey.split("+", 2).concat(made.logKey.split("+").slice(2).join("+"));
+    assert.deepEqual([logName, key], [name, Buffer.concat([Buffer.of(1), raw]).toString("base64")]);
+    const id = spawnSync("openssl", ["dgst", "-sha256", "-binary"], {
+      input: Buffer.concat([Buffer.from(`${name}\n\x01`, "latin1"), raw]),
+    }).stdout.subarray(0, 4);
+    assert.equal(keyId, id.toString("hex"));
   });
 
   test("the checkers refuse what is wrong: a foreign CA, a leaf as CA, other hosts, an open file", async (t) => {
@@ -150,6 +167,7 @@ describe("reid registry init", () => {
     assert.match(operator, /^[A-Za-z0-9_-]{43}$/);
     assert.match(stdout, /^ca pin +--ca-fingerprint sha256:[0-9a-f]{64}$/m);
     assert.match(stdout, new RegExp(`^operator +${directory}/operator.token`, "m"));
+    assert.match(stdout, /^log key +reid-registry\/[0-9a-f]{16}\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/m);
     assert.equal(stderr, "");
     for (const file of ["ca.key", "server.key", "statements.key"]) {
       const pem = readFileSync(join(directory, file), "utf8");

@@ -26,9 +26,13 @@ import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/store/sqlite/open.js";
 import type {
   Device,
+  DeviceImport,
   DeviceQuery,
   Enrollment,
   EnrollmentToken,
+  ImportedDevice,
+  ImportOutcome,
+  LogAppend,
   RegistryEvent,
   Renewal,
 } from "../../src/registry/store/store.js";
@@ -38,6 +42,7 @@ import {
   CHECKS,
   describeRegistryStore,
   newEnrollment,
+  newImported,
   type RegistryFixture,
 } from "./storage-conformance.js";
 
@@ -169,7 +174,52 @@ class AnyEventFlagsStore extends KyselyRegistryStore {
   }
 }
 
+/** Imports device by device, each its own enrollment, and passes over any handle it knows. */
+class OneByOneImportStore extends KyselyRegistryStore {
+  override async importDevices(batch: DeviceImport): Promise<ImportOutcome> {
+    let imported = 0;
+    for (const device of batch.devices) {
+      if (await this.device(device.handle)) continue;
+      await this.enroll({ ...device, at: batch.at });
+      imported++;
+    }
+    return { imported, skipped: batch.devices.length - imported };
+  }
+}
+
+/** Stores an integrator's pass wherever it says it starts: a second integrator's pass goes in too. */
+class UncheckedLogStore extends KyselyRegistryStore {
+  constructor(private readonly plain: Kysely<RegistrySchema>) {
+    super(plain, translateSqliteError);
+  }
+
+  override async appendLog({ start, hashes, checkpoint }: LogAppend): Promise<void> {
+    if (hashes.length > 0) {
+      await this.plain
+        .insertInto("log_hashes")
+        .values({ start, hashes: Buffer.concat(hashes) })
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
+    }
+    await this.plain
+      .insertInto("log_checkpoints")
+      .values({ size: checkpoint.size, root: checkpoint.root, note: checkpoint.note, at: checkpoint.at })
+      .onConflict((conflict) => conflict.doNothing())
+      .execute();
+  }
+}
+
 describe("the conformance suite fails drivers known to be wrong", () => {
+  test("a driver that stores a pass of the log from any size", async (t) => {
+    const fixture = await sqliteFixture(t, async (path) => new UncheckedLogStore(plainKysely(path)));
+    await assert.rejects(
+      CHECKS[
+        "the log's passes: hashes and a checkpoint stored together, read back by leaf; a pass from another size is refused and writes nothing"
+      ]?.(fixture, t) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
   test("a driver that reads any event of a chain as a flag", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new AnyEventFlagsStore(plainKysely(path)));
     await assert.rejects(
@@ -222,6 +272,20 @@ describe("the conformance suite fails drivers known to be wrong", () => {
     );
   });
 
+  test("a driver that imports a batch device by device, passing over a known handle whatever its key", async (t) => {
+    const fixture = await sqliteFixture(
+      t,
+      async (path) => new OneByOneImportStore(plainKysely(path), translateSqliteError),
+    );
+    await assert.rejects(
+      CHECKS["an import batch with a handle the registry holds with another key is refused whole"]?.(
+        fixture,
+        t,
+      ) as Promise<void>,
+      assert.AssertionError,
+    );
+  });
+
   test("a driver that reads a token, then spends it", async (t) => {
     const fixture = await sqliteFixture(t, async (path) => new ReadThenWriteStore(plainKysely(path)));
     await assert.rejects(
@@ -249,7 +313,11 @@ describe("the SQLite file", () => {
     t.after(() => raw.close());
     assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
     const migrations = raw.prepare("SELECT name FROM registry_migrations").all();
-    assert.deepEqual(migrations, [{ name: "0001-initial" }, { name: "0002-flags-index" }]);
+    assert.deepEqual(migrations, [
+      { name: "0001-initial" },
+      { name: "0002-flags-index" },
+      { name: "0003-identity-log" },
+    ]);
     assert.equal((raw.prepare("SELECT count(*) AS n FROM devices").get() as { n: number }).n, 1);
   });
 
@@ -260,12 +328,18 @@ describe("the SQLite file", () => {
     const raw = new Database(path, { readonly: true });
     t.after(() => raw.close());
     // Captured from a database the released 0001 and 0002 made: the SQL SQLite keeps of each
-    // table and index. A later migration may add objects; these stay as they were.
+    // table and index. A later migration may add objects, and columns at a table's end (SQLite
+    // appends them to its SQL); what was released stays as it was.
     const released = JSON.parse(
       readFileSync(new URL("./sqlite-schema-released.json", import.meta.url), "utf8"),
     ) as { type: string; name: string; tbl_name: string; sql: string | null }[];
+    const added: Readonly<Record<string, string>> = { events: ', "leaf" integer default 0 not null' };
     const now = raw.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name = ?");
-    for (const object of released) assert.deepEqual(now.get(object.name), object, object.name);
+    for (const object of released) {
+      const columns = added[object.name];
+      const sql = columns && object.sql ? `${object.sql.slice(0, -1)}${columns})` : object.sql;
+      assert.deepEqual(now.get(object.name), { ...object, sql }, object.name);
+    }
     assert.ok(
       released.some((object) => object.sql?.includes('"sequence" integer primary key autoincrement')),
     );
@@ -279,8 +353,9 @@ describe("the SQLite file", () => {
     const enrollment = newEnrollment();
     await store.enroll(enrollment);
     await store.close();
-    // A registry from before the index: its migration not run.
+    // A registry from before the index: its migration not run (nor the later ones).
     const raw = new Database(path);
+    undoIdentityLog(raw);
     raw.exec("DROP INDEX events_flags");
     raw.prepare("DELETE FROM registry_migrations WHERE name = ?").run("0002-flags-index");
     raw.close();
@@ -311,6 +386,103 @@ describe("the SQLite file", () => {
     assert.doesNotMatch(plan(), /SCAN events/);
   });
 
+  test("lookups, keyset pages and events since N are read through an index at any size, never a scan or a sort", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    await (await openSqliteRegistry(path, { create: true })).close();
+    // The queries the driver makes, as kysely hands them to SQLite.
+    const queries: CompiledQuery[] = [];
+    const logged = new Kysely<RegistrySchema>({
+      dialect: new SqliteDialect({ database: new Database(path) }),
+      log: (event) => {
+        if (event.level === "query") queries.push(event.query);
+      },
+    });
+    const store = new KyselyRegistryStore(logged, translateSqliteError);
+    const [device] = newImported(1) as [ImportedDevice];
+    await store.importDevices({ devices: [device], at: at(0) });
+    queries.length = 0;
+    await store.device(device.handle);
+    await store.certificate(device.certificate.serial);
+    await store.devices({ after: device.handle, limit: 1000 });
+    await store.devices({ status: "active", after: device.handle, limit: 1000 });
+    await store.eventsSince(1, 1000);
+    await logged.destroy();
+    const plans = () => {
+      const reader = new Database(path, { readonly: true });
+      try {
+        return queries.map((query) =>
+          (reader.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.parameters) as { detail: string }[])
+            .map((step) => step.detail)
+            .join("; "),
+        );
+      } finally {
+        reader.close();
+      }
+    };
+    // Each read's plan: one index search (a lookup or a range from the keyset), no scan, no sort.
+    const expected = [
+      /^SEARCH devices USING INDEX sqlite_autoindex_devices_1 \(handle=\?\)$/,
+      /^SEARCH certificates USING INDEX sqlite_autoindex_certificates_1 \(serial=\?\)$/,
+      /^SEARCH devices USING INDEX sqlite_autoindex_devices_1 \(handle>\?\)$/,
+      /^SEARCH devices USING INDEX devices_by_status \(status=\? AND handle>\?\)$/,
+      /^SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)$/,
+    ];
+    const indexed = (found: readonly string[]) => {
+      assert.equal(found.length, expected.length);
+      for (const [i, plan] of found.entries()) assert.match(plan, expected[i] as RegExp);
+    };
+    indexed(plans());
+    // Without the index of (status, handle), a page of one status filters the whole key range: refused.
+    const raw = new Database(path);
+    raw.exec("DROP INDEX devices_by_status");
+    raw.close();
+    assert.throws(() => indexed(plans()), /devices_1 \(handle>\?\)/);
+  });
+
+  test("a database made before the log gets it: its events become leaves 0, 1, 2… in the order they happened", async (t) => {
+    const { dir } = tempDir(t, "reid-registry-");
+    const path = join(dir, "registry.db");
+    const store = await openSqliteRegistry(path, { create: true });
+    const handles: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const enrollment = newEnrollment({ at: at(i) });
+      handles.push(enrollment.handle);
+      await store.enroll(enrollment);
+    }
+    await store.close();
+    // A registry from before the log, whose sequence has a gap (the leaves must not).
+    const raw = new Database(path);
+    undoIdentityLog(raw);
+    raw.exec("DELETE FROM events WHERE sequence = 3");
+    raw.close();
+    const migrated = await openSqliteRegistry(path);
+    t.after(() => migrated.close());
+    const events = await migrated.eventsSince(0);
+    assert.deepEqual(
+      events.map((event) => [event.sequence, event.leaf]),
+      [
+        [1, 0],
+        [2, 1],
+        [4, 2],
+        [5, 3],
+        [6, 4],
+      ],
+    );
+    assert.equal((await migrated.enroll(newEnrollment({ at: at(9) }))).leaf, 5);
+    assert.equal(await migrated.logSize(), 6);
+    // A row written without its leaf takes 0, which the log already has: refused, never a hole.
+    const careless = plainKysely(path);
+    t.after(() => careless.destroy());
+    await assert.rejects(
+      careless
+        .insertInto("events")
+        .values({ type: "enrolled", handle: handles[0] as string, data: "{}", at: at(10) } as never)
+        .execute(),
+      /UNIQUE constraint failed: events.leaf/,
+    );
+  });
+
   test("the database holds its invariants itself: a second use of a token or a superseded device without a successor fails", async (t) => {
     const fixture = await sqliteFixture(t);
     const store = await fixture.open();
@@ -334,7 +506,7 @@ describe("the SQLite file", () => {
     await assert.rejects(
       raw
         .insertInto("events")
-        .values({ type: "enrolled", handle: "0".repeat(32), data: "{}", at: at(0) })
+        .values({ type: "enrolled", handle: "0".repeat(32), data: "{}", at: at(0), leaf: 1 })
         .execute(),
       /FOREIGN KEY constraint failed/,
     );
@@ -362,6 +534,13 @@ describe("the SQLite file", () => {
     await refusedWith(openSqliteRegistry(newer), "registry-corrupt", ExitCode.storage);
   });
 });
+
+/** What migration 0003 made, undone: the database as a registry from before the identity log left it. */
+function undoIdentityLog(raw: Database.Database): void {
+  raw.exec(`DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
+    DROP TABLE log_checkpoints; DROP TABLE log_hashes;
+    DELETE FROM registry_migrations WHERE name = '0003-identity-log'`);
+}
 
 async function refusedWith(promise: Promise<unknown>, code: string, exitCode: number): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {

@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import type { Enrollment, RegistryStore, Renewal, Succession } from "../../src/registry/store/store.js";
+import {
+  type Enrollment,
+  IMPORT_BATCH_LIMIT,
+  type ImportedDevice,
+  type RegistryStore,
+  type Renewal,
+  type Succession,
+} from "../../src/registry/store/store.js";
 
 /** One fresh, empty registry database of a driver. */
 export interface RegistryFixture {
@@ -62,6 +69,14 @@ function newRenewal(handle: string, when = at(10), previous?: string): Renewal {
     ...(previous === undefined ? {} : { previous }),
     at: when,
   };
+}
+
+/** `count` devices of an import, each with its own key and certificate. */
+export function newImported(count: number): ImportedDevice[] {
+  return Array.from({ length: count }, () => {
+    const { handle, publicKey, certificate } = newEnrollment();
+    return { handle, publicKey, certificate };
+  });
 }
 
 export function tokenHash(token = randomBytes(32).toString("base64url")): Uint8Array {
@@ -581,6 +596,253 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         for (const [index, event] of events.entries()) {
           assert.equal(event.sequence, (before.at(-1)?.sequence ?? 0) + index + 1, "events have a gap");
         }
+      });
+    },
+
+  "an import records each device as an enrollment does; run again it skips the devices it finds with their key":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const enrolled = newEnrollment();
+        const enrolledEvent = await store.enroll(enrolled);
+        const first = newImported(3);
+        const labelled = { ...(first[1] as ImportedDevice), label: "line 7, bay 3" };
+        first[1] = labelled;
+        const before = await store.lastEventSequence();
+        assert.deepEqual(await store.importDevices({ devices: first, at: at(5) }), {
+          imported: 3,
+          skipped: 0,
+        });
+        for (const device of first) {
+          const read = await store.device(device.handle);
+          assert.equal(read?.status, "active");
+          assert.deepEqual(read?.publicKey, new Uint8Array(device.publicKey));
+          assert.equal(read?.certificateSerial, device.certificate.serial);
+          assert.equal(read?.enrolledAt, at(5));
+          assert.equal(read?.predecessor, null);
+          const certificate = await store.certificate(device.certificate.serial);
+          assert.equal(certificate?.status, "valid");
+          assert.equal(certificate?.handle, device.handle);
+          assert.deepEqual(certificate?.der, new Uint8Array(device.certificate.der));
+        }
+        // One `enrolled` event each, in the batch's order, as an enrollment's with `imported` beside.
+        const events = await store.eventsSince(before);
+        assert.deepEqual(
+          events.map(({ type, handle, data, at: when }) => ({ type, handle, data, at: when })),
+          first.map(({ handle, certificate, label }) => ({
+            type: "enrolled",
+            handle,
+            data: { serial: certificate.serial, imported: true, ...(label ? { label } : {}) },
+            at: at(5),
+          })),
+        );
+        assert.deepEqual(
+          events.map((event) => event.sequence),
+          first.map((_, i) => before + i + 1),
+        );
+        // Leaves of the identity log, as any event's: the next ones, in the batch's order.
+        assert.deepEqual(
+          events.map((event) => event.leaf),
+          first.map((_, i) => enrolledEvent.leaf + i + 1),
+        );
+
+        // Run again with one more, and the enrolled device with its own key: only the new one is written.
+        const again = [
+          ...first,
+          ...newImported(1),
+          { ...enrolled, certificate: newImported(1)[0]?.certificate },
+        ];
+        const outcome = await store.importDevices({ devices: again as ImportedDevice[], at: at(9) });
+        assert.deepEqual(outcome, { imported: 1, skipped: 4 });
+        assert.equal((await store.device(enrolled.handle))?.certificateSerial, enrolled.certificate.serial);
+        assert.equal((await store.device(first[0]?.handle as string))?.enrolledAt, at(5));
+        assert.equal((await store.eventsSince(before)).length, 4);
+      });
+    },
+
+  "an import batch with a handle the registry holds with another key is refused whole": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const enrolled = newEnrollment();
+      await store.enroll(enrolled);
+      const before = await snapshot(store, [enrolled.handle]);
+      const [fresh, other] = newImported(2) as [ImportedDevice, ImportedDevice];
+      const clash = { ...other, handle: enrolled.handle };
+      await refused(
+        store.importDevices({ devices: [fresh, clash], at: at(5) }),
+        "device-exists",
+        ExitCode.state,
+      );
+      assert.deepEqual(await snapshot(store, [enrolled.handle, fresh.handle]), {
+        ...before,
+        asked: [...before.asked, null],
+      });
+      assert.equal(await store.certificate(fresh.certificate.serial), null);
+    });
+  },
+
+  "an import batch commits all or nothing: a failure of one event's insert leaves none of it": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const before = await snapshot(store, []);
+      await fixture.failEvents();
+      const devices = newImported(3);
+      await assert.rejects(store.importDevices({ devices, at: at(5) }));
+      assert.deepEqual(
+        await snapshot(
+          store,
+          devices.map((d) => d.handle),
+        ),
+        {
+          ...before,
+          asked: [null, null, null],
+        },
+      );
+    });
+  },
+
+  "an import of more rows than one statement takes writes them all, and pages list them in handle order":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        // Over the driver's rows per statement and per read: every chunk's edge is crossed.
+        const devices = newImported(2_100);
+        const outcome = await store.importDevices({ devices, at: at(5) });
+        assert.deepEqual(outcome, { imported: devices.length, skipped: 0 });
+        const listed: string[] = [];
+        for (let page = await store.devices(); page.length > 0; ) {
+          listed.push(...page.map((device) => device.handle));
+          page = await store.devices({ after: page.at(-1)?.handle });
+        }
+        assert.deepEqual(listed, devices.map((device) => device.handle).sort());
+        assert.equal(await store.lastEventSequence(), devices.length);
+        const again = await store.importDevices({ devices, at: at(6) });
+        assert.deepEqual(again, { imported: 0, skipped: devices.length });
+      });
+    },
+
+  "a bad import batch is refused before anything is written": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const [device] = newImported(1) as [ImportedDevice];
+      const bad: [string, ImportedDevice[]][] = [
+        ["empty", []],
+        ["too many", newImported(IMPORT_BATCH_LIMIT + 1)],
+        ["a handle twice", [device, { ...device, certificate: newEnrollment().certificate }]],
+        ["a bad handle", [{ ...device, handle: device.handle.toUpperCase() }]],
+        ["an empty key", [{ ...device, publicKey: new Uint8Array() }]],
+        ["an empty label", [{ ...device, label: "" }]],
+      ];
+      for (const [why, devices] of bad) {
+        await refused(store.importDevices({ devices, at: at(5) }), "usage", ExitCode.usage).catch((error) => {
+          throw new Error(`${why}: ${(error as Error).message}`);
+        });
+      }
+      await refused(store.importDevices({ devices: [device], at: "yesterday" }), "usage");
+      assert.deepEqual(await store.devices(), []);
+      assert.equal(await store.lastEventSequence(), 0);
+    });
+  },
+
+  "every event takes the next leaf of the log, dense from 0 in the order of events, none given twice, even around refused changes of a group":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        assert.equal(await store.logSize(), 0);
+        assert.deepEqual(await store.eventsByLeaf(0, 10), []);
+        const first = newEnrollment();
+        const events = [await store.enroll(first)];
+        assert.equal(events[0]?.leaf, 0);
+        const taken = newEnrollment();
+        events.push(await store.enroll(taken));
+        // Asked in one breath: the refused ones sit between the others in the group.
+        const outcomes = await Promise.allSettled([
+          store.enroll(newEnrollment({ at: at(5) })),
+          store.enroll({ ...newEnrollment({ at: at(5) }), handle: taken.handle }),
+          store.succeed(newSuccession(first.handle, at(6))),
+          store.revoke({ handle: newHandle(), reason: "key-compromise", at: at(7) }),
+          store.succeed(newSuccession(first.handle, at(6))),
+          store.renew(newRenewal(taken.handle, at(8))),
+        ]);
+        assert.deepEqual(
+          outcomes.map((outcome) => outcome.status),
+          ["fulfilled", "rejected", "fulfilled", "rejected", "rejected", "fulfilled"],
+        );
+        for (const outcome of outcomes) if (outcome.status === "fulfilled") events.push(outcome.value);
+        events.push(await store.revoke({ handle: taken.handle, reason: "key-compromise", at: at(9) }));
+        const all = await store.eventsSince(0);
+        assert.deepEqual(
+          all.map((event) => event.leaf),
+          all.map((_, index) => index),
+          "leaves are not 0, 1, 2… in the order of events",
+        );
+        assert.deepEqual(
+          [...events].sort((a, b) => a.leaf - b.leaf),
+          all,
+          "an answered event is not the stored one",
+        );
+        assert.equal(await store.logSize(), all.length);
+        assert.deepEqual(await store.eventsByLeaf(0, all.length), all);
+        assert.deepEqual(await store.eventsByLeaf(2, 4), all.slice(2, 4));
+        assert.deepEqual(await store.eventsByLeaf(all.length, all.length + 5), []);
+        assert.deepEqual(await store.eventsByLeaf(3, 3), []);
+      });
+      // Another connection (a second process) goes on where this one stopped.
+      await withStore(fixture, async (store) => {
+        const size = await store.logSize();
+        assert.equal((await store.enroll(newEnrollment())).leaf, size);
+      });
+    },
+
+  "the log's passes: hashes and a checkpoint stored together, read back by leaf; a pass from another size is refused and writes nothing":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        assert.equal(await store.newestCheckpoint(), null);
+        const hash = (i: number) => new Uint8Array(createHash("sha256").update(`leaf ${i}`).digest());
+        const checkpoint = (size: number) => ({
+          size,
+          root: hash(-size - 1),
+          note: `reid-registry/test\n${size}\n…\n\n— signature\n`,
+          at: at(size),
+        });
+        await store.appendLog({ start: 0, hashes: [], checkpoint: checkpoint(0) });
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(0));
+        const hashes = Array.from({ length: 1234 }, (_, i) => hash(i));
+        await store.appendLog({ start: 0, hashes: hashes.slice(0, 3), checkpoint: checkpoint(3) });
+        await store.appendLog({ start: 3, hashes: hashes.slice(3), checkpoint: checkpoint(1234) });
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(1234));
+        assert.deepEqual(await store.logHashes(0, 1234), hashes);
+        assert.deepEqual(await store.logHashes(500, 502), hashes.slice(500, 502));
+        assert.deepEqual(await store.logHashes(1234, 2000), []);
+        // Behind the stored log, or ahead of it: a second integrator, or a hole.
+        for (const start of [3, 1233, 1235]) {
+          await refused(
+            store.appendLog({ start, hashes: [hash(start)], checkpoint: checkpoint(start + 1) }),
+            "log-moved",
+          );
+        }
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(1234));
+        assert.deepEqual(await store.logHashes(1234, 1240), []);
+        assert.deepEqual(await store.logHashes(1200, 1234), hashes.slice(1200));
+        const bad = [
+          { start: 1234, hashes: [new Uint8Array(31)], checkpoint: checkpoint(1235) },
+          { start: 1234, hashes: [hash(1234)], checkpoint: checkpoint(1236) },
+          { start: 1234, hashes: [hash(1234)], checkpoint: { ...checkpoint(1235), root: new Uint8Array(8) } },
+          { start: 1234, hashes: [hash(1234)], checkpoint: { ...checkpoint(1235), at: "yesterday" } },
+          { start: -1, hashes: [hash(0)], checkpoint: checkpoint(0) },
+          {
+            start: 1234,
+            hashes: Array.from({ length: 10_001 }, () => hash(0)),
+            checkpoint: checkpoint(11_235),
+          },
+        ];
+        for (const append of bad) await refused(store.appendLog(append), "usage", ExitCode.usage);
+        for (const [start, end] of [
+          [-1, 3],
+          [5, 4],
+          [0, 10_001],
+          [0.5, 2],
+        ] as const) {
+          await refused(store.eventsByLeaf(start, end), "usage", ExitCode.usage);
+          await refused(store.logHashes(start, end), "usage", ExitCode.usage);
+        }
+        assert.deepEqual(await store.newestCheckpoint(), checkpoint(1234));
       });
     },
 

@@ -9,15 +9,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { certificationRequest } from "../../src/derive/certificate.js";
-import { type DerivedKeys, deriveAll } from "../../src/derive/derivation.js";
+import type { DerivedKeys } from "../../src/derive/derivation.js";
 import type { SigningAlgorithm } from "../../src/derive/signature.js";
-import {
-  publicKeysOf,
-  type Statement,
-  type SuccessionStatement,
-  signStatement,
-} from "../../src/derive/succession-statement.js";
+import { type SuccessionStatement, signStatement } from "../../src/derive/succession-statement.js";
 import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
 import type { DeviceReport } from "../../src/registry/views.js";
@@ -32,11 +26,10 @@ import {
   type ServedRegistry,
   serveRegistry,
 } from "../helpers/registry.js";
+import { csrOf, newIdentity, successionBody, successionStatement } from "../helpers/succession.js";
 import { secretFile } from "../helpers/temp.js";
 
 const JSON_TYPE = ["-H", "Content-Type: application/json"];
-
-const derDataOf = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, "");
 
 describe("succession and retirement statements at the registry", () => {
   let dir = "";
@@ -57,12 +50,6 @@ describe("succession and retirement statements at the registry", () => {
     revoked: await store.revokedCertificates("1970-01-01T00:00:00.000Z"),
   });
 
-  const newIdentity = () => deriveAll(new Uint8Array(randomBytes(32)));
-
-  async function csrOf(keys: DerivedKeys, algorithm: SigningAlgorithm): Promise<string> {
-    return derDataOf(await certificationRequest(keys, { algorithm }));
-  }
-
   /** Enrolls `keys` over EST with a new token. */
   async function enroll(keys: DerivedKeys, algorithm: SigningAlgorithm): Promise<void> {
     const token = await newToken(dir);
@@ -76,33 +63,8 @@ describe("succession and retirement statements at the registry", () => {
     pkcs7Certificates(answer.body);
   }
 
-  function statementFor(
-    from: DerivedKeys,
-    to: DerivedKeys,
-    change: Partial<SuccessionStatement> = {},
-  ): SuccessionStatement {
-    return {
-      v: 1,
-      type: "succession",
-      registry: origin,
-      predecessor: from.handle,
-      handle: to.handle,
-      publicKeys: publicKeysOf(to),
-      generation: 2,
-      at: new Date().toISOString(),
-      ...change,
-    };
-  }
-
-  /** A succession body: signed by `signer`, countersigned by `countersigner`, with `csrKeys`' CSR. */
-  async function successionBody(
-    statement: Statement,
-    algorithm: SigningAlgorithm,
-    keys: { signer: DerivedKeys; countersigner: DerivedKeys; csr: DerivedKeys },
-  ): Promise<string> {
-    const signed = signStatement(statement, algorithm, keys.signer, keys.countersigner);
-    return JSON.stringify({ ...signed, csr: await csrOf(keys.csr, algorithm) });
-  }
+  const statementFor = (from: DerivedKeys, to: DerivedKeys, change: Partial<SuccessionStatement> = {}) =>
+    successionStatement(origin, from, to, change);
 
   function assertRefusal(answer: Answer, status: number, code: string): void {
     const text = answer.body.toString("utf8");

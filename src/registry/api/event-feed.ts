@@ -1,6 +1,6 @@
 import type { EventFeed } from "../../http/sse.js";
 import type { RegistryStore } from "../store/store.js";
-import type { EventView } from "../views.js";
+import { type EventView, eventView } from "../views.js";
 import { EVENT_PAGE_LIMIT } from "./operations.js";
 
 /** How often a waiting stream's server asks the database for its newest sequence. */
@@ -74,7 +74,7 @@ export function registryEventFeed(
           const page = await store.eventsSince(after, EVENT_PAGE_LIMIT);
           if (stopped) return;
           for (const event of page) {
-            listener(event);
+            listener(eventView(event));
             after = event.sequence;
           }
           await drained();

@@ -15,6 +15,8 @@ import { threadCertifier } from "../certify/pool.js";
 import type { CrlCache } from "../crl.js";
 import { handleMismatch } from "../csr.js";
 import type { Signer } from "../issue.js";
+import type { IdentityLog } from "../log/identity-log.js";
+import { logRoutes } from "../log/routes.js";
 import { operatorPage } from "../page/page.js";
 import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store/store.js";
@@ -39,12 +41,16 @@ export interface RegistryRoutesOptions {
   readonly report?: (message: string) => void;
   /** The origins a device's succession or retirement may name (§10.9); none: those are refused. */
   readonly origins?: readonly string[];
+  /** The identity log whose API is served under /v1/log/ (§10.12); none: not served. */
+  readonly log?: IdentityLog;
 }
 
 /** A CSR is a few hundred bytes; 16 KiB leaves room for any sane one and holds nothing big. */
 export const MAX_BODY_BYTES = 16 * 1024;
 const EST = "/.well-known/est";
 export const REALM = 'Basic realm="reid registry"';
+/** The header of an enrollment's or renewal's answer that holds its event's leaf index. */
+export const LOG_INDEX_HEADER = "Reid-Log-Index";
 
 /** The HTTP status of each refusal; the others take their exit code's (§3.3). */
 const STATUS: Readonly<Record<string, number>> = {
@@ -80,14 +86,14 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
       crlUrl: options.crlUrl,
       now: at,
     });
-    await store.enroll({
+    const event = await store.enroll({
       handle: request.handle,
       publicKey: request.publicKey,
       certificate,
       tokenHash,
       at: at.toISOString(),
     });
-    return certsOnly(c, [certificate.der]);
+    return certsOnly(c, [certificate.der], event.leaf);
   });
 
   app.post(`${EST}/simplereenroll`, bodyLimit(MAX_BODY_BYTES), async (c) => {
@@ -103,30 +109,35 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
       throw handleMismatch("a renewal keeps the device's handle and key: this request changes them");
     }
-    await store.renew({
+    const event = await store.renew({
       handle: device.handle,
       certificate,
       previous: current.serial,
       at: at.toISOString(),
     });
-    return certsOnly(c, [certificate.der]);
+    return certsOnly(c, [certificate.der], event.leaf);
   });
 
   successionRoutes(app, { store, certifier, crlUrl: options.crlUrl, origins: options.origins ?? [], now });
   app.get("/crl", async (c) =>
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );
+  if (options.log) app.route("/", logRoutes(options.log, options.report));
   const handlers = operatorHandlers(store, now);
   app.route("/", operatorRoutes({ store, handlers, report: options.report }));
   app.route("/", operatorPage({ store, handlers, origins: options.origins ?? [], report: options.report }));
   return app;
 }
 
-/** RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters. */
-function certsOnly(c: Context, certificates: readonly Uint8Array[]): Response {
+/**
+ * RFC 7030 §4.1.3, §4.2.3: a certs-only PKCS#7 in base64, lines of 64 characters; an issue's answer
+ * names its event's index in the identity log (docs/spec.md §10.12).
+ */
+function certsOnly(c: Context, certificates: readonly Uint8Array[], logIndex?: number): Response {
   return c.body(base64Body(certsOnlyDer(certificates)), 200, {
     "content-type": PKCS7_CERTS_ONLY,
     "content-transfer-encoding": "base64",
+    ...(logIndex === undefined ? {} : { [LOG_INDEX_HEADER]: String(logIndex) }),
   });
 }
 

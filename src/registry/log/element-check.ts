@@ -1,9 +1,8 @@
 import type { ExpectedEvent, LogGet, LogRecord } from "../../http/log-witness.js";
-import type { RegistryEvent } from "../store/store.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { LogClient } from "./client.js";
 import { leafHash } from "./hash.js";
-import { eventOfLeaf } from "./leaf.js";
+import { eventOfLeaf, type LeafEvent } from "./leaf.js";
 import { logUntrusted } from "./log-errors.js";
 import { parseVerifierKey } from "./note.js";
 import { verifyInclusion } from "./verify.js";
@@ -106,7 +105,7 @@ async function checkpointHolding(
   }
 }
 
-function matches(event: RegistryEvent, expected: ExpectedEvent): boolean {
+function matches(event: LeafEvent, expected: ExpectedEvent): boolean {
   const data = event.data as Record<string, unknown>;
   return (
     event.type === expected.type &&
@@ -117,7 +116,7 @@ function matches(event: RegistryEvent, expected: ExpectedEvent): boolean {
   );
 }
 
-function describe(event: RegistryEvent): string {
+function describe(event: LeafEvent): string {
   const serial = (event.data as Record<string, unknown>).serial;
   return `${event.type} of ${event.handle}${typeof serial === "string" ? ` (serial ${serial})` : ""}`;
 }

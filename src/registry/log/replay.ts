@@ -1,5 +1,6 @@
-import type { DeviceStatus, RegistryEvent } from "../store/store.js";
+import type { DeviceStatus } from "../store/store.js";
 import type { DeviceView } from "../views.js";
+import type { LeafEvent } from "./leaf.js";
 import { logUntrusted } from "./log-errors.js";
 
 /**
@@ -33,7 +34,7 @@ export class DeviceTable {
   }
 
   /** Applies the event at leaf `index`; refuses one that no registry could have recorded. */
-  apply(event: RegistryEvent, index: number): void {
+  apply(event: LeafEvent, index: number): void {
     const refuse = (why: string) =>
       logUntrusted(`leaf ${index} (event ${event.sequence}, ${event.type} of ${event.handle}): ${why}`);
     if (event.sequence <= this.lastSequence) {

@@ -2,6 +2,7 @@ import { type Checkpoint, parseCheckpoint } from "./checkpoint.js";
 import type { LogClient } from "./client.js";
 import { EMPTY_ROOT } from "./hash.js";
 import { logUntrusted } from "./log-errors.js";
+import { logOrigin } from "./log-key.js";
 import { openNote, type VerifierKey } from "./note.js";
 import { verifyConsistency } from "./verify.js";
 
@@ -10,11 +11,6 @@ import { verifyConsistency } from "./verify.js";
  * element and the auditor alike: open it with the key it keeps, and hold it to the checkpoint it
  * verified before, so that a registry that forked or rewrote its history is caught.
  */
-
-/** The log's name, its checkpoints' origin: it names the registry by its CA (§10.12). */
-export function logName(caFingerprint: string): string {
-  return `reid-registry/${caFingerprint.replace(/^sha256:/, "").slice(0, 16)}`;
-}
 
 /** The checkpoint a note signs with `key`; its origin must be the key's name. */
 export function openCheckpoint(note: string, key: VerifierKey): Checkpoint {
@@ -30,7 +26,7 @@ export function openCheckpoint(note: string, key: VerifierKey): Checkpoint {
 
 /** The key for this registry's log: refused when it names another registry's. */
 export function keyOfRegistry(key: VerifierKey, caFingerprint: string): VerifierKey {
-  const name = logName(caFingerprint);
+  const name = logOrigin(caFingerprint);
   if (key.name !== name)
     throw logUntrusted(`the log key is of '${key.name}', not of this registry's ${name}`);
   return key;

@@ -1,5 +1,5 @@
-import type { Kysely, Selectable, Transaction } from "kysely";
-import { ReidError } from "../../errors.js";
+import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
+import { ReidError, StateError } from "../../errors.js";
 import {
   certificateNotCurrent,
   deviceExists,
@@ -13,24 +13,31 @@ import type {
   DevicesTable,
   EnrollmentTokensTable,
   EventsTable,
+  LogCheckpointsTable,
   RegistrySchema,
 } from "./schema.js";
-import type {
-  Device,
-  DeviceQuery,
-  DeviceStatus,
-  Enrollment,
-  EnrollmentToken,
-  EventType,
-  Flag,
-  IssuedCertificate,
-  NewCertificate,
-  NewToken,
-  RegistryEvent,
-  RegistryStore,
-  Renewal,
-  Revocation,
-  Succession,
+import {
+  type Device,
+  type DeviceImport,
+  type DeviceQuery,
+  type DeviceStatus,
+  type Enrollment,
+  type EnrollmentToken,
+  type EventType,
+  type Flag,
+  type ImportedDevice,
+  type ImportOutcome,
+  type IssuedCertificate,
+  LOG_PAGE_LIMIT,
+  type LogAppend,
+  type NewCertificate,
+  type NewToken,
+  type RegistryEvent,
+  type RegistryStore,
+  type Renewal,
+  type Revocation,
+  type StoredCheckpoint,
+  type Succession,
 } from "./store.js";
 import {
   checkDeviceQuery,
@@ -38,6 +45,9 @@ import {
   checkFlagQuery,
   checkHandle,
   checkHash,
+  checkImport,
+  checkLeafRange,
+  checkLogAppend,
   checkRenewal,
   checkRevocation,
   checkSuccession,
@@ -45,6 +55,12 @@ import {
 } from "./store-inputs.js";
 
 const DEFAULT_EVENT_LIMIT = 1000;
+/**
+ * Rows per statement of an import: 8 columns each stays far below SQLite's 32,766 and PostgreSQL's
+ * 65,535 parameters, and one statement of the same size is prepared once and run again.
+ */
+const IMPORT_ROWS = 500;
+const HASH_BYTES = 32;
 
 /**
  * The RegistryStore over any kysely dialect: every query is kysely's, so a second database is a
@@ -174,6 +190,39 @@ export class KyselyRegistryStore implements RegistryStore {
     });
   }
 
+  async importDevices(batch: DeviceImport): Promise<ImportOutcome> {
+    checkImport(batch);
+    const { devices, at } = batch;
+    return this.change(async (trx) => {
+      // Read in this transaction: on SQLite, whose write lock it holds, nothing enrolls between the
+      // check and the insert; where something can, the insert fails on the key, and the batch with it.
+      const fresh = await unknownOf(trx, devices);
+      // The batch's events take the next leaves in its order (appendEvent's rule, for many rows).
+      let leaf = await nextLeaf(trx);
+      for (let start = 0; start < fresh.length; start += IMPORT_ROWS) {
+        const rows = fresh.slice(start, start + IMPORT_ROWS);
+        await trx
+          .insertInto("devices")
+          .values(rows.map((device) => deviceRow(device, at, null)))
+          .execute();
+        await trx
+          .insertInto("certificates")
+          .values(rows.map((device) => certificateRow(device.handle, device.certificate)))
+          .execute();
+        await trx
+          .insertInto("events")
+          .values(
+            rows.map(({ handle, certificate, label }) => ({
+              ...eventRow("enrolled", handle, importedData(certificate.serial, label), at),
+              leaf: leaf++,
+            })),
+          )
+          .execute();
+      }
+      return { imported: fresh.length, skipped: devices.length - fresh.length };
+    });
+  }
+
   async flag(flag: Flag): Promise<RegistryEvent> {
     checkHandle(flag.handle);
     checkTime(flag.at);
@@ -272,6 +321,91 @@ export class KyselyRegistryStore implements RegistryStore {
         .execute();
       return rows.reverse().map(eventOf);
     });
+  }
+
+  logSize(): Promise<number> {
+    return this.guard(async () => nextLeaf(this.db));
+  }
+
+  async eventsByLeaf(start: number, end: number): Promise<RegistryEvent[]> {
+    checkLeafRange(start, end);
+    return this.guard(async () => {
+      const rows = await this.db
+        .selectFrom("events")
+        .selectAll()
+        .where("leaf", ">=", start)
+        .where("leaf", "<", end)
+        .orderBy("leaf")
+        .execute();
+      return rows.map(eventOf);
+    });
+  }
+
+  async logHashes(start: number, end: number): Promise<Uint8Array[]> {
+    checkLeafRange(start, end);
+    if (start === end) return [];
+    return this.guard(async () => {
+      // A pass holds LOG_PAGE_LIMIT leaves at most: one that holds `start` begins less than that before it.
+      const rows = await this.db
+        .selectFrom("log_hashes")
+        .selectAll()
+        .where("start", ">", start - LOG_PAGE_LIMIT)
+        .where("start", "<", end)
+        .orderBy("start")
+        .execute();
+      const hashes: Uint8Array[] = [];
+      for (const row of rows) {
+        const first = Number(row.start);
+        const next = start + hashes.length;
+        // Passes follow each other without a gap: one past the next leaf is where the stored log ends.
+        if (first > next) break;
+        for (let i = next; i < Math.min(end, first + row.hashes.length / HASH_BYTES); i++) {
+          hashes.push(
+            new Uint8Array(row.hashes.subarray((i - first) * HASH_BYTES, (i - first + 1) * HASH_BYTES)),
+          );
+        }
+      }
+      return hashes;
+    });
+  }
+
+  async appendLog(append: LogAppend): Promise<void> {
+    checkLogAppend(append);
+    const { start, hashes, checkpoint } = append;
+    return this.written(() =>
+      this.db.transaction().execute(async (trx) => {
+        // Checked in the transaction that writes: two integrators (a second server on the same
+        // database) cannot both extend the log from one size.
+        const newest = await newestCheckpointOf(trx);
+        const last = await trx
+          .selectFrom("log_hashes")
+          .select((eb) => ["start", eb.fn<number>("length", ["hashes"]).as("bytes")])
+          .orderBy("start", "desc")
+          .limit(1)
+          .executeTakeFirst();
+        const stored = last ? Number(last.start) + Number(last.bytes) / HASH_BYTES : 0;
+        if ((newest?.size ?? 0) !== start || stored !== start) {
+          throw new StateError(
+            "log-moved",
+            `the stored log is at ${newest?.size ?? 0} leaves, not ${start}: another integrator moved it`,
+          );
+        }
+        if (hashes.length > 0) {
+          await trx
+            .insertInto("log_hashes")
+            .values({ start, hashes: Buffer.concat(hashes) })
+            .execute();
+        }
+        await trx
+          .insertInto("log_checkpoints")
+          .values({ size: checkpoint.size, root: checkpoint.root, note: checkpoint.note, at: checkpoint.at })
+          .execute();
+      }),
+    );
+  }
+
+  newestCheckpoint(): Promise<StoredCheckpoint | null> {
+    return this.guard(() => newestCheckpointOf(this.db));
   }
 
   async createToken(token: NewToken): Promise<void> {
@@ -383,16 +517,7 @@ export async function insertDevice(
 ): Promise<void> {
   const inserted = await trx
     .insertInto("devices")
-    .values({
-      handle: device.handle,
-      status: "active",
-      public_key: device.publicKey,
-      certificate_serial: device.certificate.serial,
-      predecessor,
-      successor: null,
-      enrolled_at: device.at,
-      updated_at: device.at,
-    })
+    .values(deviceRow(device, device.at, predecessor))
     .onConflict((conflict) => conflict.column("handle").doNothing())
     .executeTakeFirst();
   if (inserted.numInsertedOrUpdatedRows === 0n) throw deviceExists(device.handle);
@@ -403,19 +528,79 @@ export async function insertCertificate(
   handle: string,
   certificate: NewCertificate,
 ): Promise<void> {
-  await trx
-    .insertInto("certificates")
-    .values({
-      serial: certificate.serial,
-      handle,
-      der: certificate.der,
-      not_before: certificate.notBefore,
-      not_after: certificate.notAfter,
-      status: "valid",
-      revocation_reason: null,
-      revoked_at: null,
-    })
-    .execute();
+  await trx.insertInto("certificates").values(certificateRow(handle, certificate)).execute();
+}
+
+/** A new device's row: active, its certificate current, enrolled now. */
+function deviceRow(
+  device: Pick<Enrollment, "handle" | "publicKey" | "certificate">,
+  at: string,
+  predecessor: string | null,
+): Insertable<DevicesTable> {
+  return {
+    handle: device.handle,
+    status: "active",
+    public_key: device.publicKey,
+    certificate_serial: device.certificate.serial,
+    predecessor,
+    successor: null,
+    enrolled_at: at,
+    updated_at: at,
+  };
+}
+
+function certificateRow(handle: string, certificate: NewCertificate): Insertable<CertificatesTable> {
+  return {
+    serial: certificate.serial,
+    handle,
+    der: certificate.der,
+    not_before: certificate.notBefore,
+    not_after: certificate.notAfter,
+    status: "valid",
+    revocation_reason: null,
+    revoked_at: null,
+  };
+}
+
+function eventRow(
+  type: EventType,
+  handle: string,
+  data: Record<string, unknown>,
+  at: string,
+): Omit<Insertable<EventsTable>, "leaf"> {
+  return { type, handle, data: JSON.stringify(data), at };
+}
+
+/** An imported device's `enrolled` event: an enrollment's, marked, with the list's label if any. */
+function importedData(serial: string, label: string | undefined): Record<string, unknown> {
+  return label === undefined ? { serial, imported: true } : { serial, imported: true, label };
+}
+
+/** Rows per read of which devices a batch's handles name (a bound on the query's parameters). */
+const PRESENCE_ROWS = 1000;
+
+/**
+ * The devices of `devices` the registry does not know yet; one it knows with the same key is left
+ * out (an import run again), one it knows with another key is `device-exists`.
+ */
+async function unknownOf(trx: Queries, devices: readonly ImportedDevice[]): Promise<ImportedDevice[]> {
+  const known = new Map<string, Uint8Array>();
+  for (let start = 0; start < devices.length; start += PRESENCE_ROWS) {
+    const handles = devices.slice(start, start + PRESENCE_ROWS).map((device) => device.handle);
+    const rows = await trx
+      .selectFrom("devices")
+      .select(["handle", "public_key"])
+      .where("handle", "in", handles)
+      .execute();
+    for (const row of rows) known.set(row.handle, new Uint8Array(row.public_key));
+  }
+  if (known.size === 0) return [...devices];
+  return devices.filter((device) => {
+    const key = known.get(device.handle);
+    if (key === undefined) return true;
+    if (Buffer.compare(key, device.publicKey) !== 0) throw deviceExists(device.handle);
+    return false;
+  });
 }
 
 export async function appendEvent(
@@ -425,12 +610,39 @@ export async function appendEvent(
   data: Record<string, unknown>,
   at: string,
 ): Promise<RegistryEvent> {
+  // Its leaf is one more than the newest event's, read in the transaction that inserts it: changes
+  // commit one after another (one writer on SQLite, the advisory lock on PostgreSQL), so the log
+  // has no hole and no index twice, and an index is never seen before the ones below it.
   const row = await trx
     .insertInto("events")
-    .values({ type, handle, data: JSON.stringify(data), at })
+    .values((eb) => ({
+      ...eventRow(type, handle, data, at),
+      leaf: eb
+        .selectFrom("events")
+        .select((next) => next.fn.coalesce(next(next.fn.max("leaf"), "+", 1), next.lit(0)).as("leaf")),
+    }))
     .returningAll()
     .executeTakeFirstOrThrow();
   return eventOf(row);
+}
+
+/** The leaf the next event takes: the log's length. */
+async function nextLeaf(db: Queries): Promise<number> {
+  const row = await db
+    .selectFrom("events")
+    .select((eb) => eb.fn.max("leaf").as("last"))
+    .executeTakeFirst();
+  return row?.last === null || row?.last === undefined ? 0 : Number(row.last) + 1;
+}
+
+async function newestCheckpointOf(db: Queries): Promise<StoredCheckpoint | null> {
+  const row = await db
+    .selectFrom("log_checkpoints")
+    .selectAll()
+    .orderBy("size", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return row ? checkpointOf(row) : null;
 }
 
 /**
@@ -494,5 +706,10 @@ function eventOf(row: Selectable<EventsTable>): RegistryEvent {
     handle: row.handle,
     data: JSON.parse(row.data) as Record<string, unknown>,
     at: row.at,
+    leaf: Number(row.leaf),
   };
+}
+
+function checkpointOf(row: Selectable<LogCheckpointsTable>): StoredCheckpoint {
+  return { size: Number(row.size), root: new Uint8Array(row.root), note: row.note, at: row.at };
 }

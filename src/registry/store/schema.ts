@@ -10,6 +10,8 @@ export interface RegistrySchema {
   enrollment_tokens: EnrollmentTokensTable;
   operator_tokens: OperatorTokensTable;
   events: EventsTable;
+  log_checkpoints: LogCheckpointsTable;
+  log_hashes: LogHashesTable;
 }
 
 export interface DevicesTable {
@@ -53,4 +55,23 @@ export interface EventsTable {
   handle: string;
   data: string;
   at: string;
+  /** The event's index in the identity log (docs/spec.md §10.12): dense from 0, unique. */
+  leaf: number;
+}
+
+/** A checkpoint of the identity log the registry signed: its size, root and signed note. */
+export interface LogCheckpointsTable {
+  size: number;
+  root: Uint8Array;
+  note: string;
+  at: string;
+}
+
+/**
+ * The hashes of the leaves one pass of the integrator appended (leaves `start`…, 32 bytes each,
+ * back to back), so a server rebuilds its tree without re-hashing the events.
+ */
+export interface LogHashesTable {
+  start: number;
+  hashes: Uint8Array;
 }

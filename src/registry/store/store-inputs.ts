@@ -2,10 +2,14 @@ import { UsageError } from "../../errors.js";
 import {
   DEVICE_PAGE_LIMIT,
   DEVICE_STATUSES,
+  type DeviceImport,
   type DeviceQuery,
   type Enrollment,
   FLAG_QUERY_HANDLES,
   FLAG_QUERY_LIMIT,
+  IMPORT_BATCH_LIMIT,
+  LOG_PAGE_LIMIT,
+  type LogAppend,
   type NewCertificate,
   type Renewal,
   type Revocation,
@@ -27,10 +31,16 @@ export function checkHandle(handle: string, what = "handle"): void {
   if (!HANDLE.test(handle)) throw new UsageError(`bad ${what} '${handle}': expected 32 lowercase hex digits`);
 }
 
+/** Times that passed lately: an import's batch checks the same three (its time, notBefore, notAfter) for each device. */
+const goodTimes = new Set<string>();
+
 export function checkTime(time: string): void {
+  if (goodTimes.has(time)) return;
   if (!TIME.test(time) || new Date(time).toISOString() !== time) {
     throw new UsageError(`bad time '${time}': expected YYYY-MM-DDTHH:MM:SS.mmmZ`);
   }
+  if (goodTimes.size >= 16) goodTimes.clear();
+  goodTimes.add(time);
 }
 
 export function checkHash(hash: Uint8Array): void {
@@ -62,6 +72,24 @@ function checkNewDevice(device: Pick<Enrollment, "handle" | "publicKey" | "certi
 export function checkEnrollment(enrollment: Enrollment): void {
   checkNewDevice(enrollment);
   if (enrollment.tokenHash) checkHash(enrollment.tokenHash);
+}
+
+/** A batch of an import: 1 to IMPORT_BATCH_LIMIT new devices, each handle once, labels of 1 to 128. */
+export function checkImport(batch: DeviceImport): void {
+  const { devices, at } = batch;
+  if (devices.length < 1 || devices.length > IMPORT_BATCH_LIMIT) {
+    throw new UsageError(`bad import batch: ${devices.length} devices, expected 1 to ${IMPORT_BATCH_LIMIT}`);
+  }
+  checkTime(at);
+  const handles = new Set<string>();
+  for (const device of devices) {
+    checkNewDevice({ ...device, at });
+    if (handles.has(device.handle)) throw new UsageError(`device ${device.handle} twice in one import batch`);
+    handles.add(device.handle);
+    if (device.label !== undefined && (device.label.length < 1 || device.label.length > 128)) {
+      throw new UsageError(`bad label of device ${device.handle}: expected 1 to 128 characters`);
+    }
+  }
 }
 
 export function checkSuccession(succession: Succession): void {
@@ -107,4 +135,29 @@ export function checkFlagQuery(handles: readonly string[], limit: number): void 
   if (!Number.isInteger(limit) || limit < 1 || limit > FLAG_QUERY_LIMIT) {
     throw new UsageError(`bad flag limit ${limit}: expected a whole number from 1 to ${FLAG_QUERY_LIMIT}`);
   }
+}
+
+/** A range of the log's leaves, `start` to `end − 1`: whole numbers, at most LOG_PAGE_LIMIT of them. */
+export function checkLeafRange(start: number, end: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new UsageError(`bad leaf range ${start} to ${end}: expected whole numbers, 0 ≤ start ≤ end`);
+  }
+  if (end - start > LOG_PAGE_LIMIT) {
+    throw new UsageError(`bad leaf range ${start} to ${end}: at most ${LOG_PAGE_LIMIT} leaves at a time`);
+  }
+}
+
+/** A pass of the integrator: its hashes of 32 bytes, a checkpoint of the size they make. */
+export function checkLogAppend(append: LogAppend): void {
+  const { start, hashes, checkpoint } = append;
+  checkLeafRange(start, start + hashes.length);
+  if (hashes.some((hash) => hash.length !== 32)) throw new UsageError("a leaf hash is 32 bytes");
+  if (checkpoint.size !== start + hashes.length) {
+    throw new UsageError(
+      `a checkpoint of size ${checkpoint.size} after leaves ${start} to ${start + hashes.length - 1}`,
+    );
+  }
+  if (checkpoint.root.length !== 32) throw new UsageError("a checkpoint's root is 32 bytes");
+  if (checkpoint.note.length === 0) throw new UsageError("a checkpoint without its note");
+  checkTime(checkpoint.at);
 }

@@ -61,7 +61,34 @@ export interface RegistryEvent {
   readonly handle: string;
   readonly data: Readonly<Record<string, unknown>>;
   readonly at: string;
+  /**
+   * The event's index in the identity log (docs/spec.md §10.12): one more than the newest event's,
+   * from 0, given in the transaction that inserts it, so the log has no hole and no index twice.
+   */
+  readonly leaf: number;
 }
+
+/** A checkpoint of the identity log the registry signed (docs/spec.md §10.12). */
+export interface StoredCheckpoint {
+  /** The number of leaves it covers. */
+  readonly size: number;
+  /** The root hash of the first `size` leaves. */
+  readonly root: Uint8Array;
+  /** The C2SP signed note of the checkpoint. */
+  readonly note: string;
+  /** When it was signed, `toISOString()` form. */
+  readonly at: string;
+}
+
+/** One pass of the log's integrator: the hashes of leaves `start`, `start + 1`… and the checkpoint of the size they make. */
+export interface LogAppend {
+  readonly start: number;
+  readonly hashes: readonly Uint8Array[];
+  readonly checkpoint: StoredCheckpoint;
+}
+
+/** The most events or leaf hashes one read of the log returns, and one pass of the integrator appends. */
+export const LOG_PAGE_LIMIT = 10_000;
 
 /** A certificate about to be recorded: the store sets its status (`valid`) itself. */
 export type NewCertificate = Pick<IssuedCertificate, "serial" | "der" | "notBefore" | "notAfter">;
@@ -85,6 +112,31 @@ export interface Succession {
   /** What proves the link (the statement and its signatures, base64url), kept in the event's data. */
   readonly evidence?: Readonly<Record<string, string>>;
 }
+
+/** One device of a factory's list, pre-enrolled by the operator, with the certificate issued it. */
+export interface ImportedDevice {
+  readonly handle: string;
+  readonly publicKey: Uint8Array;
+  readonly certificate: NewCertificate;
+  /** The list's label for it, if any: kept in its `enrolled` event. */
+  readonly label?: string;
+}
+
+/** A batch of an import (§10.4 importDevices): one transaction, all of it or none. */
+export interface DeviceImport {
+  readonly devices: readonly ImportedDevice[];
+  readonly at: string;
+}
+
+export interface ImportOutcome {
+  /** Devices written, each active with its valid certificate and its `enrolled` event. */
+  readonly imported: number;
+  /** Devices already in the registry with the same key (an import run again): left as they are. */
+  readonly skipped: number;
+}
+
+/** The most devices one importDevices call takes: a batch, not a fleet. */
+export const IMPORT_BATCH_LIMIT = 10_000;
 
 /** The most identities one read of flags covers: a whole succession chain (succession.ts). */
 export const FLAG_QUERY_HANDLES = 10_000;
@@ -137,6 +189,12 @@ export interface RegistryStore {
   renew(renewal: Renewal): Promise<RegistryEvent>;
   /** Revokes a device that is not revoked yet, and its current certificate. */
   revoke(revocation: Revocation): Promise<RegistryEvent>;
+  /**
+   * Records a batch of pre-enrolled devices in one transaction, each as `enroll` would (active,
+   * its valid certificate, an `enrolled` event `{serial, imported: true, label?}`); a device known
+   * with the same key is skipped, one known with another key refuses the batch (`device-exists`).
+   */
+  importDevices(batch: DeviceImport): Promise<ImportOutcome>;
   /** Records an event on a known device without changing it. */
   flag(flag: Flag): Promise<RegistryEvent>;
 
@@ -155,6 +213,21 @@ export interface RegistryStore {
    * devices: a chain), oldest first.
    */
   flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]>;
+
+  /** The identity log's length: the newest event's leaf plus one, 0 without events. */
+  logSize(): Promise<number>;
+  /** The events of leaves `start` to `end − 1` (at most LOG_PAGE_LIMIT), in leaf order. */
+  eventsByLeaf(start: number, end: number): Promise<RegistryEvent[]>;
+  /** The stored hashes of leaves `start` to `end − 1` (at most LOG_PAGE_LIMIT), in leaf order. */
+  logHashes(start: number, end: number): Promise<Uint8Array[]>;
+  /**
+   * Stores an integrator's pass in one transaction: its leaf hashes and its checkpoint. Refused
+   * (`log-moved`) unless `start` is the size of the newest stored checkpoint (0 without one) and
+   * the checkpoint's size is `start` plus the hashes: the stored log only grows, without holes.
+   */
+  appendLog(append: LogAppend): Promise<void>;
+  /** The checkpoint of the largest size stored, null before the first. */
+  newestCheckpoint(): Promise<StoredCheckpoint | null>;
 
   createToken(token: NewToken): Promise<void>;
   /**

@@ -10,10 +10,9 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { leafHash } from "../../../src/registry/log/hash.js";
-import { leafOf } from "../../../src/registry/log/leaf.js";
+import { type LeafEvent, leafOf } from "../../../src/registry/log/leaf.js";
 import { rawPublicKey, verifierKeyText } from "../../../src/registry/log/note.js";
 import { MerkleTree } from "../../../src/registry/log/tree.js";
-import type { RegistryEvent } from "../../../src/registry/store/store.js";
 import { REID, reid } from "../../helpers/cli.js";
 import { finished } from "../../helpers/process.js";
 import { tempDirFor } from "./temp.js";
@@ -24,8 +23,8 @@ const [A, B, C, FORK] = [newHandle(), newHandle(), newHandle(), newHandle()];
 const [SA, SA2, SB, SC] = [newSerial(), newSerial(), newSerial(), newSerial()];
 
 /** Enrolled A and B, A renewed, B succeeded by C, A revoked, a second successor of B refused. */
-function history(): RegistryEvent[] {
-  const events: Omit<RegistryEvent, "sequence" | "at">[] = [
+function history(): LeafEvent[] {
+  const events: Omit<LeafEvent, "sequence" | "at">[] = [
     { type: "enrolled", handle: A, data: { serial: SA } },
     { type: "enrolled", handle: B, data: { serial: SB } },
     { type: "renewed", handle: A, data: { serial: SA2, previous: SA } },
@@ -41,7 +40,7 @@ function history(): RegistryEvent[] {
   return events.map((event, index) => ({ ...event, sequence: index * 2 + 1, at: AT }));
 }
 
-function rootOf(events: readonly RegistryEvent[]): string {
+function rootOf(events: readonly LeafEvent[]): string {
   const tree = new MerkleTree();
   for (const event of events) tree.append(leafHash(leafOf(event)));
   return Buffer.from(tree.root()).toString("base64");
@@ -140,7 +139,7 @@ describe("reid registry audit", () => {
       /^reid: the leaves the registry at 127\.0\.0\.1:\d+ served do not make the root its checkpoint of 6 signs$/;
     untrusted(await auditJson(), root);
     // Leaf 1 dropped, the later ones shifted in, the last served twice to make up the count.
-    const shifted = [...log.events.filter((_, index) => index !== 1), log.events[5] as RegistryEvent];
+    const shifted = [...log.events.filter((_, index) => index !== 1), log.events[5] as LeafEvent];
     log.misbehave.leaves = (start, leaves) => shifted.slice(start, start + leaves.length).map(leafOf);
     untrusted(await auditJson(), root);
   });
@@ -149,10 +148,7 @@ describe("reid registry audit", () => {
     assert.equal((await auditJson()).code, 0);
     const kept = readFileSync(join(state, "audit.json"));
     const events = log.events;
-    log.rewrite([
-      ...events.filter((_, index) => index !== 1),
-      { ...(events[1] as RegistryEvent), sequence: 13 },
-    ]);
+    log.rewrite([...events.filter((_, index) => index !== 1), { ...(events[1] as LeafEvent), sequence: 13 }]);
     untrusted(
       await auditJson(),
       /^reid: the log of 6 is signed with another root than the one seen before: a fork$/,
@@ -185,12 +181,12 @@ describe("reid registry audit", () => {
 
   test("a history no registry could write is refused, leaf by leaf", async () => {
     const base = history();
-    const at = (index: number, event: Omit<RegistryEvent, "sequence" | "at">, sequence = 100) => {
+    const at = (index: number, event: Omit<LeafEvent, "sequence" | "at">, sequence = 100) => {
       const events = [...base];
       events.splice(index, 0, { ...event, sequence, at: AT });
       return events.map((e, i) => (i > index ? { ...e, sequence: 100 + i } : e));
     };
-    const cases: [RegistryEvent[], RegExp][] = [
+    const cases: [LeafEvent[], RegExp][] = [
       [
         at(6, { type: "renewed", handle: newHandle(), data: { serial: newSerial(), previous: SA } }),
         /leaf 6 \(event 100, renewed of [0-9a-f]{32}\): the device is unknown/,
@@ -301,7 +297,7 @@ describe("reid registry audit", () => {
     assert.equal(end.code, 0, end.stderr.toString());
     assert.match(
       end.stdout.toString(),
-      /\naudited {2}https:.*\nsize {5}7 \(7 leaves verified now\)\n[^]*devices {2}4: 2 active/,
+      /\naudited {2}https:.*\nsize {5}7 \(7 leaves verified now\)\n[\s\S]*devices {2}4: 2 active/,
     );
   });
 });

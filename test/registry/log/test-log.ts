@@ -11,11 +11,10 @@ import { base64Body, certsOnlyDer } from "../../../src/http/est-wire.js";
 import { issueServerCertificate, makeAuthority } from "../../../src/registry/authority.js";
 import { checkpointText } from "../../../src/registry/log/checkpoint.js";
 import { leafHash } from "../../../src/registry/log/hash.js";
-import { leafOf } from "../../../src/registry/log/leaf.js";
+import { type LeafEvent, leafOf } from "../../../src/registry/log/leaf.js";
+import { logOrigin } from "../../../src/registry/log/log-key.js";
 import { rawPublicKey, signNote, verifierKeyText } from "../../../src/registry/log/note.js";
 import { MerkleTree } from "../../../src/registry/log/tree.js";
-import { logName } from "../../../src/registry/log/witness.js";
-import type { RegistryEvent } from "../../../src/registry/store/store.js";
 
 /** What a misbehaving log changes in its answers; each gets what an honest log would answer. */
 export interface Misbehaviour {
@@ -37,14 +36,14 @@ export interface TestLog {
   readonly name: string;
   readonly signer: KeyObject;
   /** The events in the log, leaf by leaf. */
-  readonly events: RegistryEvent[];
+  readonly events: LeafEvent[];
   /** Appends events (sequence and time filled in) and signs a checkpoint of the new size: their indexes. */
-  append(...events: Pick<RegistryEvent, "type" | "handle" | "data">[]): number[];
+  append(...events: Pick<LeafEvent, "type" | "handle" | "data">[]): number[];
   /**
    * Replaces the whole history (a registry that rewrote its database) and signs a checkpoint of
    * it, with the same key: what it serves from then on.
    */
-  rewrite(events: RegistryEvent[]): void;
+  rewrite(events: LeafEvent[]): void;
   /** The current checkpoint, as served by an honest log. */
   note(): string;
   /** A checkpoint of `size` and `root` signed by `signer` (the log's key unless given). */
@@ -60,8 +59,8 @@ export async function startTestLog(dir: string): Promise<TestLog> {
   const caFile = join(dir, "test-log-ca.pem");
   writeFileSync(caFile, authority.certificatePem);
   const signer = generateKeyPairSync("ed25519").privateKey;
-  const name = logName(authority.fingerprint);
-  let events: RegistryEvent[] = [];
+  const name = logOrigin(authority.fingerprint);
+  let events: LeafEvent[] = [];
   let tree = new MerkleTree();
   let note = "";
   let sequence = 0;
@@ -85,7 +84,7 @@ export async function startTestLog(dir: string): Promise<TestLog> {
     append(...added) {
       const indexes = added.map((event) => {
         sequence++;
-        const full: RegistryEvent = { ...event, sequence, at: new Date().toISOString() };
+        const full: LeafEvent = { ...event, sequence, at: new Date().toISOString() };
         events.push(full);
         tree.append(leafHash(leafOf(full)));
         return tree.size - 1;

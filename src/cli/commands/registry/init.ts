@@ -15,7 +15,7 @@ export const action: RegistryAction = {
     const hosts = serverHosts(args.list("host"));
     const { db: database } = databaseChoice(args);
     const { initRegistry } = await import("../../../registry/init.js");
-    const config = await initRegistry({ directory, name, hosts, now: new Date(), database });
+    const { config, logKey } = await initRegistry({ directory, name, hosts, now: new Date(), database });
     const file = (key: keyof typeof REGISTRY_FILES) => `${directory}/${REGISTRY_FILES[key]}`;
     const made = {
       directory,
@@ -26,6 +26,7 @@ export const action: RegistryAction = {
       serverCertificate: file("serverCertificate"),
       operatorTokenFile: file("operatorToken"),
       database: database?.url ?? file("database"),
+      logKey,
     };
     if (context.json) return printJson(context, made);
     const text = rows(
@@ -38,6 +39,7 @@ export const action: RegistryAction = {
         ["server", made.serverCertificate],
         ["operator", `${made.operatorTokenFile} (the operator's secret: keep it 0600)`],
         ["database", made.database],
+        ["log key", logKey],
         ["next", `reid registry token create --dir ${directory}`],
       ],
       9,

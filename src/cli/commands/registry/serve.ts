@@ -36,8 +36,12 @@ export const action: RegistryAction = {
           context,
           `reid: registry serving ${server.url} (ca pin ${config.caFingerprint}, crl ${server.crlUrl})`,
         );
-      await stopRequested;
-      await server.close();
+      // A log whose history was changed under it ends the server (registry-corrupt, exit 6).
+      try {
+        await Promise.race([stopRequested, server.failed]);
+      } finally {
+        await server.close();
+      }
     } finally {
       await store.close();
     }

@@ -1,0 +1,197 @@
+import { ReidError } from "../../errors.js";
+import { registryCorrupt, registryFailure } from "../registry-errors.js";
+import { LOG_PAGE_LIMIT, type RegistryStore, type StoredCheckpoint } from "../store/store.js";
+import { checkpointText, parseCheckpoint } from "./checkpoint.js";
+import { leafHash } from "./hash.js";
+import { leafOf } from "./leaf.js";
+import type { LogKey } from "./log-key.js";
+import { openNote, parseVerifierKey, signNote, type VerifierKey } from "./note.js";
+import { MerkleTree } from "./tree.js";
+
+/**
+ * The registry's identity log as a server holds it (docs/spec.md §10.12): the Merkle tree of every
+ * leaf in memory, rebuilt at start from the stored leaf hashes (32 bytes a leaf, not the events'
+ * canonical JSON hashed anew) and held to the newest signed checkpoint, then extended by the
+ * integrator's passes or, on a server that does not integrate, from what the integrator stored.
+ * One change of the tree at a time; reads of it need no turn, since a prefix never changes.
+ */
+export class IdentityLog {
+  private tree = new MerkleTree();
+  private newest: StoredCheckpoint | null = null;
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly verifier: VerifierKey;
+
+  private constructor(
+    private readonly store: RegistryStore,
+    readonly key: LogKey,
+  ) {
+    this.verifier = parseVerifierKey(key.verifierKey);
+  }
+
+  /** Loads the log: `registry-corrupt` if its stored history is not the one its newest checkpoint signed. */
+  static async open(store: RegistryStore, key: LogKey): Promise<IdentityLog> {
+    const log = new IdentityLog(store, key);
+    await log.exclusive(() => log.load());
+    return log;
+  }
+
+  /** The newest checkpoint this server knows. */
+  get checkpoint(): StoredCheckpoint | null {
+    return this.newest;
+  }
+
+  /**
+   * The newest checkpoint stored, by this server or another one's integrator: the tree is extended
+   * to it first. Without one yet (no integrator has signed any): `registry-failure`.
+   */
+  async latest(): Promise<StoredCheckpoint> {
+    const stored = await this.store.newestCheckpoint();
+    if (stored !== null && stored.size > (this.newest?.size ?? -1))
+      await this.exclusive(() => this.refresh());
+    if (this.newest === null) throw registryFailure("the identity log has no signed checkpoint yet");
+    return this.newest;
+  }
+
+  /** The newest checkpoint, refreshed from the store only when it is below `size`. */
+  async covering(size: number): Promise<StoredCheckpoint> {
+    return this.newest !== null && this.newest.size >= size ? this.newest : this.latest();
+  }
+
+  inclusionProof(index: number, size: number): Uint8Array[] {
+    return this.tree.inclusionProof(index, size);
+  }
+
+  consistencyProof(from: number, to: number): Uint8Array[] {
+    return this.tree.consistencyProof(from, to);
+  }
+
+  /**
+   * The leaves `start` to `end − 1` as the events table holds them, each checked against the
+   * tree: a leaf whose event was changed behind the registry's back is never served as its own.
+   */
+  async leaves(start: number, end: number): Promise<Uint8Array[]> {
+    const events = await this.store.eventsByLeaf(start, end);
+    return events.map((event, i) => {
+      const leaf = leafOf(event);
+      if (event.leaf !== start + i) throw changedHistory(`leaf ${start + i} has no event`);
+      if (!same(leafHash(leaf), this.tree.leafHash(event.leaf))) {
+        throw changedHistory(`event ${event.sequence} is not leaf ${event.leaf} of the log`);
+      }
+      return leaf;
+    });
+  }
+
+  /**
+   * One pass of the integrator: the events from the tree's size on, their leaf hashes appended in
+   * leaf order, and a checkpoint signed and stored with the hashes from the newest stored
+   * checkpoint's size (at most LOG_PAGE_LIMIT of them). Leaves a failed pass appended wait in the
+   * tree for the next; a pass another server's integrator stored meanwhile is taken as the start
+   * (its root checked against the tree's). Without a checkpoint yet, one of the log as it is (the
+   * empty one, at first). Returns the number of leaves the new checkpoint adds.
+   */
+  integrate(now: Date): Promise<number> {
+    return this.exclusive(async () => {
+      await this.refresh();
+      const start = this.newest?.size ?? 0;
+      const end = start + LOG_PAGE_LIMIT;
+      if (this.tree.size < end) {
+        const from = this.tree.size;
+        const events = await this.store.eventsByLeaf(from, end);
+        for (const [i, event] of events.entries()) {
+          if (event.leaf !== from + i) throw changedHistory(`leaf ${from + i} has no event`);
+          this.tree.append(leafHash(leafOf(event)));
+        }
+      }
+      const size = Math.min(this.tree.size, end);
+      if (size === start && this.newest !== null) return 0;
+      const hashes: Uint8Array[] = [];
+      for (let leaf = start; leaf < size; leaf++) hashes.push(this.tree.leafHash(leaf));
+      const checkpoint = this.sign(size, now);
+      await this.store.appendLog({ start, hashes, checkpoint });
+      this.newest = checkpoint;
+      return size - start;
+    });
+  }
+
+  private sign(size: number, now: Date): StoredCheckpoint {
+    const { origin, privateKey } = this.key;
+    const root = this.tree.root(size);
+    const at = now.toISOString();
+    const note = signNote(checkpointText({ origin, size, root, time: at }), origin, privateKey);
+    return { size, root, note, at };
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(task, task);
+    this.turn = run.catch(() => {});
+    return run;
+  }
+
+  /** The whole tree from the stored hashes, held to the newest checkpoint. */
+  private async load(): Promise<void> {
+    const newest = await this.store.newestCheckpoint();
+    const tree = new MerkleTree();
+    await this.appendStored(tree, newest);
+    this.tree = tree;
+    this.newest = newest;
+  }
+
+  /** The tree extended to the newest stored checkpoint (another server's integrator may have moved it). */
+  private async refresh(): Promise<void> {
+    const newest = await this.store.newestCheckpoint();
+    if (newest === null || newest.size <= (this.newest?.size ?? -1)) return;
+    await this.appendStored(this.tree, newest);
+    this.newest = newest;
+  }
+
+  /**
+   * Appends the stored hashes from the tree's size to the checkpoint's (none when the tree is
+   * ahead), then checks the checkpoint's signature and its root against the tree's.
+   */
+  private async appendStored(tree: MerkleTree, checkpoint: StoredCheckpoint | null): Promise<void> {
+    const size = checkpoint?.size ?? 0;
+    while (tree.size < size) {
+      const hashes = await this.store.logHashes(tree.size, Math.min(size, tree.size + LOG_PAGE_LIMIT));
+      if (hashes.length === 0) {
+        throw changedHistory(`its stored leaf hashes end at ${tree.size}, before its checkpoint of ${size}`);
+      }
+      for (const hash of hashes) tree.append(hash);
+    }
+    // Hashes past the newest checkpoint were never part of one: only a hand, not the integrator,
+    // puts them there. Unless another server's pass stored them meanwhile, with its checkpoint.
+    if ((await this.store.logHashes(size, size + 1)).length > 0) {
+      const now = await this.store.newestCheckpoint();
+      if ((now?.size ?? 0) <= size) {
+        throw changedHistory(`it holds leaf hashes past its newest checkpoint of ${size}`);
+      }
+    }
+    if (checkpoint !== null) this.verify(tree, checkpoint);
+  }
+
+  private verify(tree: MerkleTree, checkpoint: StoredCheckpoint): void {
+    let signed: ReturnType<typeof parseCheckpoint>;
+    try {
+      signed = parseCheckpoint(openNote(checkpoint.note, this.verifier));
+    } catch (error) {
+      if (!(error instanceof ReidError)) throw error;
+      throw changedHistory(
+        `its checkpoint of ${checkpoint.size} is not one this registry signed: ${error.message}`,
+      );
+    }
+    const held =
+      signed.origin === this.key.origin &&
+      signed.size === checkpoint.size &&
+      same(signed.root, checkpoint.root) &&
+      same(tree.root(checkpoint.size), signed.root);
+    if (!held)
+      throw changedHistory(`its leaves are not the ones its checkpoint of ${checkpoint.size} signed`);
+  }
+}
+
+function changedHistory(what: string): ReidError {
+  return registryCorrupt(`the identity log's history was changed in the database: ${what}`);
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
+}
