@@ -6,8 +6,6 @@ import { type RegistryAction, rows } from "./action.js";
 import { lineWriter } from "./lines.js";
 import { stopSignal } from "./stop-signal.js";
 
-/** The log's API answers up to 1,000 leaves a page: a few MiB. */
-const MAX_LOG_ANSWER = 16 * 2 ** 20;
 /** --follow asks for a new checkpoint this often. */
 const FOLLOW_MS = 2000;
 
@@ -24,22 +22,21 @@ export const action: RegistryAction = {
   async run(context, args) {
     const key = await logKeyOption(args.text("log-key"));
     const state = args.text("state");
-    const [{ remoteRegistry }, { exchange }, { fingerprintOf }, { LogClient }, { Auditor }] =
-      await Promise.all([
+    const [{ remoteRegistry }, { logGet }, { fingerprintOf }, { LogClient }, { Auditor }] = await Promise.all(
+      [
         import("./remote.js"),
-        import("../../../enrollment/est-client.js"),
+        import("../../../enrollment/log-witness.js"),
         import("../../../enrollment/enroll.js"),
         import("../../../registry/log/client.js"),
         import("../../../registry/log/auditor.js"),
-      ]);
+      ],
+    );
     // After enroll.js, which loads the metadata polyfill X.509's decorators need.
     const x509 = await import("@peculiar/x509");
     const { target } = await remoteRegistry(args.operands[0] as string, args, false);
     const registry = target.origin.origin;
-    const client = new LogClient(
-      (path) => exchange(target, "GET", path, {}, undefined, { maxAnswer: MAX_LOG_ANSWER }),
-      target.origin.host,
-    );
+    // GETs over the TLS pinned as the element's are: the same client, the same limits.
+    const client = new LogClient(await logGet(target), target.origin.host);
     const auditor = await Auditor.open(client, {
       registry,
       caFingerprint: fingerprintOf(new x509.X509Certificate(target.ca as string)),
