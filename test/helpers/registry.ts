@@ -220,7 +220,12 @@ export async function enrolledElement(
   fixture: SuiteRegistry,
   name: string,
   alg = "ed25519",
-  options: { readonly token?: string; readonly init?: readonly string[] } = {},
+  options: {
+    readonly token?: string;
+    readonly init?: readonly string[];
+    /** More options of `reid enroll` (e.g. --verify). */
+    readonly enroll?: readonly string[];
+  } = {},
 ): Promise<string> {
   const store = join(fixture.root, name);
   await reidOk(["--store", store, "init", ...(options.init ?? [])]);
@@ -238,6 +243,7 @@ export async function enrolledElement(
     file,
     "--alg",
     alg,
+    ...(options.enroll ?? []),
   ]);
   return (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
 }
