@@ -192,6 +192,8 @@ export interface SuiteRegistry {
   dir: string;
   served: ServedRegistry;
   pin: string;
+  /** The verifier key of its identity log, as registry init printed it. */
+  logKey: string;
 }
 
 export function registryForSuite(): SuiteRegistry {
@@ -202,6 +204,7 @@ export function registryForSuite(): SuiteRegistry {
     remove = made.remove;
     fixture.root = made.root;
     fixture.dir = made.dir;
+    fixture.logKey = made.logKey;
     fixture.served = await serveRegistry(made.dir);
     fixture.pin = JSON.parse(readFileSync(join(made.dir, "registry.json"), "utf8")).caFingerprint;
   });
