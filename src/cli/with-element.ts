@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { Credentials } from "../auth/actor.js";
 import { checkGivenPin } from "../auth/owner-pin.js";
 import type { BindingApi } from "../binding/api.js";
-import { openBinding, openComposedElement } from "../daemon/compose.js";
+import { loadLogWitness, openBinding, openComposedElement } from "../daemon/compose.js";
 import { answers, socketPath } from "../daemon/socket.js";
 import type { ElementApi } from "../element/api.js";
 import type { ElementOptions } from "../element/element.js";
@@ -194,7 +194,7 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
     binding: (credentials) => openBinding(service.control, context.storeDirectory, actor(credentials)),
     enrollment: async () => {
       const { EnrollmentService } = await import("../enrollment/service.js");
-      return new EnrollmentService(service.control);
+      return new EnrollmentService(service.control, loadLogWitness);
     },
     close: () => service.close(),
   };

@@ -6,9 +6,17 @@ import type { ControlUnit } from "../element/control-unit.js";
 import { type Element, type ElementOptions, openElement } from "../element/element.js";
 import { enrollmentCompanion } from "../enrollment/companion.js";
 import { Courier } from "../enrollment/courier.js";
+import type { LoadLogWitness } from "../enrollment/log-witness.js";
 
 /** A direct reset waits this long for the registry to take its succession or retirement (§10.9). */
 const DIRECT_DELIVERY_MS = 5000;
+
+/**
+ * The identity log's checks of the registry's answers (docs/spec.md §10.12), handed to the
+ * enrollment, which cannot import the registry's code itself; loaded only when an enrollment
+ * verifies the log.
+ */
+export const loadLogWitness: LoadLogWitness = () => import("../registry/log/element-check.js");
 
 /**
  * The element with what lives beside its identifier: the bindings listen to its lifecycle, so a
@@ -32,6 +40,7 @@ export async function openComposedElement(options: ElementOptions, courier?: Cou
     new Courier(control.storeDirectory, () => control.time(), {
       retry: false,
       timeoutMs: DIRECT_DELIVERY_MS,
+      witness: loadLogWitness,
     });
   control.onLifecycle(enrollmentCompanion(control.storeDirectory, () => control.time(), delivery));
   return element;

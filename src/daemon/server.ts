@@ -17,7 +17,7 @@ import { webAddress } from "../web/address.js";
 import type { PageApi } from "../web/links.js";
 import type { PagePairing } from "../web/pairing.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
-import { openBinding, openComposedElement } from "./compose.js";
+import { loadLogWitness, openBinding, openComposedElement } from "./compose.js";
 import { apiRoutes } from "./routes.js";
 import { Scheduler } from "./scheduler.js";
 import { answers, socketPath } from "./socket.js";
@@ -55,7 +55,11 @@ export async function startDaemon(
   if (options.web) webAddress(options.web.host, options.web.port);
   const socket = await prepareSocket(options.storeDirectory);
   // Retries with back-off while the registry is out of reach (§10.9).
-  const courier = new Courier(options.storeDirectory, () => clock.now(), { retry: true, timeoutMs: 10_000 });
+  const courier = new Courier(options.storeDirectory, () => clock.now(), {
+    retry: true,
+    timeoutMs: 10_000,
+    witness: loadLogWitness,
+  });
   const element = await openComposedElement(
     { ...options, write: true, claim: true, now: () => clock.now() },
     courier,
@@ -178,7 +182,7 @@ async function serveApi(
   device: () => DeviceRoleServer | null,
 ): Promise<{ stop(): Promise<void> }> {
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
-  const enrollment = new EnrollmentService(service.control);
+  const enrollment = new EnrollmentService(service.control, loadLogWitness);
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),
     (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c), device),

@@ -10,6 +10,8 @@ export interface Renewal {
   readonly notBefore: string;
   readonly notAfter: string;
   readonly renewedAt: string;
+  /** The size of the registry's log verified to hold the renewal (§10.12); null when the enrollment does not verify it. */
+  readonly logSize: number | null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Delivery } from "./companion.js";
 import type { DeliveryResult } from "./delivery.js";
+import type { LoadLogWitness } from "./log-witness.js";
 import { OUTBOX_FILE } from "./outbox.js";
 
 const NOTHING: DeliveryResult = { delivered: 0, discarded: 0, failed: 0, retry: false };
@@ -25,7 +26,12 @@ export class Courier implements Delivery {
   constructor(
     private readonly directory: string,
     private readonly now: () => Date,
-    private readonly options: { readonly retry: boolean; readonly timeoutMs: number },
+    private readonly options: {
+      readonly retry: boolean;
+      readonly timeoutMs: number;
+      /** The identity log's checks, for an enrollment that verifies the log (§10.12). */
+      readonly witness: LoadLogWitness;
+    },
   ) {}
 
   exclusive<T>(task: () => Promise<T>): Promise<T> {
@@ -70,6 +76,7 @@ export class Courier implements Delivery {
         return await deliverOutbox(this.directory, handle, {
           timeoutMs: this.options.timeoutMs,
           now: this.now,
+          witness: this.options.witness,
         });
       } catch {
         return null;

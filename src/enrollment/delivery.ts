@@ -9,6 +9,7 @@ import {
   writeEnrollment,
 } from "./enrollment-record.js";
 import { type Answer, type EstTarget, exchange } from "./est-client.js";
+import { confirmed, type LoadLogWitness } from "./log-witness.js";
 import { liveEntries, type OutboxEntry, readOutbox, writeOutbox } from "./outbox.js";
 
 /** What one pass over the outbox did; `retry`: an entry is still pending because the registry was out of reach. */
@@ -22,14 +23,15 @@ export interface DeliveryResult {
 /**
  * Delivers the outbox in order (docs/spec.md §10.9): an entry for a change that never committed
  * is discarded; a succession the registry accepts (or had accepted: the replay's answer) replaces
- * the enrollment with the new certificate, a retirement it accepts removes the enrollment; a
+ * the enrollment with the new certificate (once its event is in the registry's identity log, when
+ * the enrollment verifies it: else the entry fails `log-untrusted`), a retirement it accepts removes the enrollment; a
  * refusal (4xx) marks the entry failed with the registry's message; a registry out of reach, or
  * failing on its side (5xx), leaves it and those after it pending.
  */
 export async function deliverOutbox(
   storeDirectory: string,
   currentHandle: string | null,
-  options: { readonly timeoutMs: number; readonly now: () => Date },
+  options: { readonly timeoutMs: number; readonly now: () => Date; readonly witness: LoadLogWitness },
 ): Promise<DeliveryResult> {
   const stored = readOutbox(storeDirectory);
   let entries = liveEntries(stored, currentHandle);
@@ -53,7 +55,7 @@ export async function deliverOutbox(
     } catch {
       answer = { status: 0, type: "", body: Buffer.alloc(0) };
     }
-    const outcome = await settle(storeDirectory, entry, answer, options.now());
+    const outcome = await settle(storeDirectory, entry, answer, options);
     if (outcome === "retry") {
       entries = entries.map((other) =>
         other === entry ? { ...entry, attempts: entry.attempts + 1 } : other,
@@ -84,10 +86,14 @@ async function settle(
   storeDirectory: string,
   entry: OutboxEntry,
   answer: Answer,
-  now: Date,
+  options: { readonly now: () => Date; readonly witness: LoadLogWitness },
 ): Promise<Outcome> {
   if (answer.status === 0 || answer.status >= 500) return "retry";
-  let json: { certificate?: unknown; error?: { code?: unknown; message?: unknown } } = {};
+  let json: {
+    certificate?: unknown;
+    logIndex?: unknown;
+    error?: { code?: unknown; message?: unknown };
+  } = {};
   try {
     json = JSON.parse(answer.body.toString("utf8"));
   } catch {}
@@ -102,14 +108,47 @@ async function settle(
     (answer.status === 200 || code === "already-succeeded") &&
     typeof json.certificate === "string"
   ) {
-    const record = await successor(entry, json.certificate, now).catch(() => null);
+    const record = await successor(entry, json.certificate, options.now()).catch(() => null);
     if (record === null)
       return { error: `the registry at ${entry.registry} answered no certificate for ${entry.handle}` };
-    writeEnrollment(storeDirectory, record);
+    const logIndex = typeof json.logIndex === "number" ? String(json.logIndex) : null;
+    let log: EnrollmentRecord["log"];
+    try {
+      log = await verifiedLog(storeDirectory, entry, record, logIndex, options.witness);
+    } catch (error) {
+      // Out of reach before the log answered: sent again, the statement is answered as a replay.
+      if ((error as { code?: unknown }).code === "registry-unreachable") return "retry";
+      return { error: (error as Error).message };
+    }
+    writeEnrollment(storeDirectory, { ...record, ...(log ? { log } : {}) });
     return "done";
   }
   const message = typeof json.error?.message === "string" ? json.error.message : `HTTP ${answer.status}`;
   return { error: `the registry at ${new URL(entry.registry).host} refused: ${message.slice(0, 200)}` };
+}
+
+/**
+ * The log record the successor's enrollment keeps: the predecessor's enrollment's, once the
+ * succession's event is in a checkpoint extending it; none when that enrollment does not verify
+ * the log (or is of another registry).
+ */
+async function verifiedLog(
+  storeDirectory: string,
+  entry: OutboxEntry,
+  record: EnrollmentRecord,
+  logIndex: string | null,
+  witness: LoadLogWitness,
+): Promise<EnrollmentRecord["log"]> {
+  const current = readEnrollment(storeDirectory);
+  const same = current?.registry === entry.registry && current.caFingerprint === entry.caFingerprint;
+  const target = { origin: new URL(entry.registry), ca: entry.caCertificate };
+  return confirmed(witness, target, same ? current.log : undefined, {
+    index: logIndex,
+    type: "succeeded",
+    handle: entry.handle,
+    serial: record.serial,
+    ...(entry.predecessor ? { predecessor: entry.predecessor } : {}),
+  });
 }
 
 /** The enrollment of the successor: its certificate checked as enrollment checks one. */

@@ -5,6 +5,7 @@ import { AuthError, UsageError } from "../errors.js";
 import { serialHex } from "../http/est-wire.js";
 import type { EnrollmentRecord } from "./enrollment-record.js";
 import { type EstTarget, fetchCaCertificates, RegistryProtocolError, simpleEnroll } from "./est-client.js";
+import { confirmed, type LoadLogWitness, logGet } from "./log-witness.js";
 
 /** How the element decides the registry is the right one before it sends its token. */
 export type RegistryTrust =
@@ -21,6 +22,11 @@ export interface EnrollInput {
   readonly generation: number;
   readonly algorithm: "ed25519" | "p256";
   readonly now: Date;
+  /**
+   * `--verify`: the answer is held to the registry's identity log (§10.12), with `key` as the
+   * verifier key when given (`--log-key`), else the one the registry answers.
+   */
+  readonly log?: { readonly witness: LoadLogWitness; readonly key?: string };
 }
 
 export function fingerprintOf(certificate: x509.X509Certificate): string {
@@ -31,19 +37,29 @@ export function fingerprintOf(certificate: x509.X509Certificate): string {
  * Enrolls the element (RFC 7030 simpleenroll): the CA certificates first, pinned by the CA file
  * or the fingerprint the operator gave; then, over TLS that verifies against the pinned CA, the
  * CSR with the token. The answer is checked before it is kept: one certificate, for this key,
- * naming this handle, signed by the pinned CA.
+ * naming this handle, signed by the pinned CA; with `log`, its event in the registry's identity
+ * log too, whose key and checkpoint are taken before the token is sent.
  */
 export async function enroll(input: EnrollInput): Promise<EnrollmentRecord> {
   const where = input.origin.host;
   const ca = await trustedCa(input.origin, input.trust);
   const target: EstTarget = { origin: input.origin, ca: ca.toString("pem") };
+  const start = input.log
+    ? await (await input.log.witness()).begin(await logGet(target), where, fingerprintOf(ca), input.log.key)
+    : undefined;
   const request = new x509.Pkcs10CertificateRequest(input.request);
-  const issued = certificatesOf(
-    await simpleEnroll(target, new Uint8Array(request.rawData), input.token),
-    where,
-    "its certificate",
-  );
+  const answer = await simpleEnroll(target, new Uint8Array(request.rawData), input.token);
+  const issued = certificatesOf(answer.der, where, "its certificate");
   const certificate = await checkedCertificate(issued, request, ca, input.handle, where);
+  const serial = serialHex(certificate.serialNumber);
+  const log = input.log
+    ? await confirmed(input.log.witness, target, start, {
+        index: answer.logIndex,
+        type: "enrolled",
+        handle: input.handle,
+        serial,
+      })
+    : undefined;
   return {
     format: "reid-enrollment",
     version: 1,
@@ -52,12 +68,13 @@ export async function enroll(input: EnrollInput): Promise<EnrollmentRecord> {
     handle: input.handle,
     generation: input.generation,
     algorithm: input.algorithm,
-    serial: serialHex(certificate.serialNumber),
+    serial,
     notBefore: certificate.notBefore.toISOString(),
     notAfter: certificate.notAfter.toISOString(),
     enrolledAt: input.now.toISOString(),
     caCertificate: ca.toString("pem"),
     certificate: certificate.toString("pem"),
+    ...(log ? { log } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
+import type { LogRecord } from "../http/log-witness.js";
 import { readOptionalFile, replaceFile, syncDirectory } from "../storage/durable-file.js";
 import { readOutbox } from "./outbox.js";
 
@@ -31,6 +32,11 @@ export interface EnrollmentRecord {
   readonly certificate: string;
   /** Whether a reset is a succession (absent: yes) or leaves no link (`config registry-continuity off`). */
   readonly continuity?: boolean;
+  /**
+   * The registry's identity log, when the enrollment verifies it (`reid enroll --verify`): its
+   * verifier key and the newest checkpoint verified; each later answer must extend it (§10.12).
+   */
+  readonly log?: LogRecord;
 }
 
 export const ENROLLMENT_FILE = "enrollment.json";
@@ -70,6 +76,8 @@ export interface EnrollmentState {
    * succession-pending: a succession to the element's current identity waits to be delivered.
    */
   readonly state: "current" | "stale" | "expired" | "succession-pending";
+  /** The size of the newest checkpoint of the registry's log verified, null when the enrollment does not verify it. */
+  readonly logSize: number | null;
 }
 
 export function enrollmentState(
@@ -92,7 +100,8 @@ export function enrollmentState(
         ? "expired"
         : "current";
   const { registry, generation, serial, notAfter } = record;
-  return { registry, handle: record.handle, generation, serial, notAfter, state };
+  const logSize = record.log ? checkpointSize(record.log) : null;
+  return { registry, handle: record.handle, generation, serial, notAfter, state, logSize };
 }
 
 const TEXT_FIELDS = [
@@ -117,7 +126,24 @@ function isEnrollment(value: unknown): value is EnrollmentRecord {
     (record.algorithm === "ed25519" || record.algorithm === "p256") &&
     (record.continuity === undefined || typeof record.continuity === "boolean") &&
     (record.renewedAt === undefined || typeof record.renewedAt === "string") &&
+    (record.log === undefined || isLogRecord(record.log)) &&
     TEXT_FIELDS.every((field) => typeof record[field] === "string")
+  );
+}
+
+/** The size of the log's checkpoint kept (its second line, §10.12; it was verified before it was kept). */
+export function checkpointSize(log: LogRecord): number {
+  return Number(log.checkpoint.split("\n")[1]);
+}
+
+function isLogRecord(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const { key, checkpoint, ...rest } = value as Record<string, unknown>;
+  return (
+    typeof key === "string" &&
+    typeof checkpoint === "string" &&
+    /^(0|[1-9][0-9]{0,15})$/.test(checkpoint.split("\n")[1] ?? "") &&
+    Object.keys(rest).length === 0
   );
 }
 

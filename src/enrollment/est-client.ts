@@ -38,6 +38,14 @@ export interface Answer {
   readonly status: number;
   readonly type: string;
   readonly body: Buffer;
+  /** The answer's `Reid-Log-Index` header (§10.12), when it carries one. */
+  readonly logIndex?: string;
+}
+
+/** An issued certificate's answer: the PKCS#7 DER, and where the log put its event (null: not said). */
+export interface Issued {
+  readonly der: Uint8Array;
+  readonly logIndex: string | null;
 }
 
 /**
@@ -88,11 +96,13 @@ export function exchange(
           }
           chunks.push(chunk);
         });
+        const logIndex = incoming.headers["reid-log-index"];
         incoming.on("end", () =>
           resolve({
             status: incoming.statusCode ?? 0,
             type: String(incoming.headers["content-type"] ?? ""),
             body: Buffer.concat(chunks),
+            ...(typeof logIndex === "string" ? { logIndex } : {}),
           }),
         );
         incoming.on("error", (error) => reject(unreachable(where, error)));
@@ -193,14 +203,10 @@ export async function fetchCaCertificates(target: EstTarget): Promise<Uint8Array
 
 /**
  * POST /simpleenroll with a CSR (DER) and the single-use token as HTTP Basic's password: the
- * issued certificate, as PKCS#7 certs-only DER. Only to a trusted target: the token must never
+ * issued certificate (PKCS#7 certs-only DER) and its log index. Only to a trusted target: the token must never
  * reach a registry the pin did not match.
  */
-export async function simpleEnroll(
-  target: EstTarget,
-  request: Uint8Array,
-  token: string,
-): Promise<Uint8Array> {
+export async function simpleEnroll(target: EstTarget, request: Uint8Array, token: string): Promise<Issued> {
   if (target.ca === null) throw new Error("simpleEnroll needs a trusted registry");
   const where = target.origin.host;
   const answer = await exchange(
@@ -214,15 +220,15 @@ export async function simpleEnroll(
     },
     base64Body(request),
   );
-  return pkcs7Answer(answer, where, "its certificate");
+  return { der: pkcs7Answer(answer, where, "its certificate"), logIndex: answer.logIndex ?? null };
 }
 
 /**
  * POST /simplereenroll with a CSR (DER) of the enrolled key, authorised by the TLS client
- * certificate in `target.client` (the enrollment's current one): the new certificate, as PKCS#7
- * certs-only DER.
+ * certificate in `target.client` (the enrollment's current one): the new certificate (PKCS#7
+ * certs-only DER) and its log index.
  */
-export async function simpleReenroll(target: EstTarget, request: Uint8Array): Promise<Uint8Array> {
+export async function simpleReenroll(target: EstTarget, request: Uint8Array): Promise<Issued> {
   if (target.ca === null || !target.client)
     throw new Error("simpleReenroll needs a trusted registry and a client certificate");
   const where = target.origin.host;
@@ -233,5 +239,8 @@ export async function simpleReenroll(target: EstTarget, request: Uint8Array): Pr
     { "content-type": PKCS10, "content-transfer-encoding": "base64" },
     base64Body(request),
   );
-  return pkcs7Answer(answer, where, "its certificate", renewalRefusal);
+  return {
+    der: pkcs7Answer(answer, where, "its certificate", renewalRefusal),
+    logIndex: answer.logIndex ?? null,
+  };
 }

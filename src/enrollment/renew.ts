@@ -8,8 +8,14 @@ import { StateError, StorageError } from "../errors.js";
 import { serialHex } from "../http/est-wire.js";
 import type { Renewal } from "./api.js";
 import { certificatesOf, checkedCertificate, fingerprintOf } from "./enroll.js";
-import { type EnrollmentRecord, readEnrollment, writeEnrollment } from "./enrollment-record.js";
-import { simpleReenroll } from "./est-client.js";
+import {
+  checkpointSize,
+  type EnrollmentRecord,
+  readEnrollment,
+  writeEnrollment,
+} from "./enrollment-record.js";
+import { type Issued, simpleReenroll } from "./est-client.js";
+import { confirmed, type LoadLogWitness } from "./log-witness.js";
 import { readOutbox } from "./outbox.js";
 
 /** What a renewal needs of the element: its store directory, its clock, one read of the identifier. */
@@ -19,10 +25,11 @@ export type RenewingElement = Pick<ControlUnit, "storeDirectory" | "time" | "use
  * Renews the enrollment (docs/spec.md §10.8): the same derived key re-enrolled over EST's
  * simplereenroll, authorised by the current certificate as TLS client certificate, over TLS
  * verified against the pinned CA. The new certificate is checked as enrollment checks one and
- * replaces the old in enrollment.json. It runs inside one read of the identifier, serialized with
+ * replaces the old in enrollment.json, once its event is in the registry's identity log when the
+ * enrollment verifies it (§10.12). It runs inside one read of the identifier, serialized with
  * every request, so no reset can change the identity between the checks and the write.
  */
-export async function renewEnrollment(element: RenewingElement): Promise<Renewal> {
+export async function renewEnrollment(element: RenewingElement, witness: LoadLogWitness): Promise<Renewal> {
   const directory = element.storeDirectory;
   // Asked first, so a blank element that never enrolled hears that it is not enrolled.
   enrollmentIn(directory);
@@ -45,14 +52,24 @@ export async function renewEnrollment(element: RenewingElement): Promise<Renewal
           "store-corrupt",
         );
       }
-      const certificate = await reenrolled(record, ca, keys);
+      const { certificate, logIndex } = await reenrolled(record, ca, keys);
+      const serial = serialHex(certificate.serialNumber);
+      const target = { origin: new URL(record.registry), ca: record.caCertificate };
+      const log = await confirmed(witness, target, record.log, {
+        index: logIndex,
+        type: "renewed",
+        handle: record.handle,
+        serial,
+        previous: record.serial,
+      });
       const renewed: EnrollmentRecord = {
         ...record,
-        serial: serialHex(certificate.serialNumber),
+        serial,
         notBefore: certificate.notBefore.toISOString(),
         notAfter: certificate.notAfter.toISOString(),
         renewedAt: now.toISOString(),
         certificate: certificate.toString("pem"),
+        ...(log ? { log } : {}),
       };
       writeEnrollment(directory, renewed);
       return {
@@ -65,6 +82,7 @@ export async function renewEnrollment(element: RenewingElement): Promise<Renewal
         notBefore: renewed.notBefore,
         notAfter: renewed.notAfter,
         renewedAt: now.toISOString(),
+        logSize: log ? checkpointSize(log) : null,
       };
     } finally {
       wipe(keys);
@@ -80,12 +98,12 @@ function enrollmentIn(directory: string): EnrollmentRecord {
   return record;
 }
 
-/** The request, the exchange and the check of the answer: the new certificate for `keys`. */
+/** The request, the exchange and the check of the answer: the new certificate for `keys`, and its log index. */
 async function reenrolled(
   record: EnrollmentRecord,
   ca: x509.X509Certificate,
   keys: DerivedKeys,
-): Promise<x509.X509Certificate> {
+): Promise<{ certificate: x509.X509Certificate; logIndex: string | null }> {
   const origin = new URL(record.registry);
   const request = new x509.Pkcs10CertificateRequest(
     await certificationRequest(keys, { algorithm: record.algorithm }),
@@ -95,7 +113,7 @@ async function reenrolled(
   const key = Buffer.from(
     privateKeyObject(keys, record.algorithm).export({ format: "pem", type: "pkcs8" }) as string,
   );
-  let answer: Uint8Array;
+  let answer: Issued;
   try {
     answer = await simpleReenroll(
       { origin, ca: record.caCertificate, client: { certificate: record.certificate, key } },
@@ -104,8 +122,9 @@ async function reenrolled(
   } finally {
     key.fill(0);
   }
-  const issued = certificatesOf(answer, origin.host, "its certificate");
-  return checkedCertificate(issued, request, ca, record.handle, origin.host);
+  const issued = certificatesOf(answer.der, origin.host, "its certificate");
+  const certificate = await checkedCertificate(issued, request, ca, record.handle, origin.host);
+  return { certificate, logIndex: answer.logIndex };
 }
 
 /** The CA the enrollment pinned, as kept beside it: one that is not the pinned one is a damaged store. */

@@ -192,6 +192,8 @@ export interface SuiteRegistry {
   dir: string;
   served: ServedRegistry;
   pin: string;
+  /** The verifier key of its identity log, as registry init printed it. */
+  logKey: string;
 }
 
 export function registryForSuite(): SuiteRegistry {
@@ -202,6 +204,7 @@ export function registryForSuite(): SuiteRegistry {
     remove = made.remove;
     fixture.root = made.root;
     fixture.dir = made.dir;
+    fixture.logKey = made.logKey;
     fixture.served = await serveRegistry(made.dir);
     fixture.pin = JSON.parse(readFileSync(join(made.dir, "registry.json"), "utf8")).caFingerprint;
   });
@@ -220,7 +223,12 @@ export async function enrolledElement(
   fixture: SuiteRegistry,
   name: string,
   alg = "ed25519",
-  options: { readonly token?: string; readonly init?: readonly string[] } = {},
+  options: {
+    readonly token?: string;
+    readonly init?: readonly string[];
+    /** More options of `reid enroll` (e.g. --verify). */
+    readonly enroll?: readonly string[];
+  } = {},
 ): Promise<string> {
   const store = join(fixture.root, name);
   await reidOk(["--store", store, "init", ...(options.init ?? [])]);
@@ -238,6 +246,7 @@ export async function enrolledElement(
     file,
     "--alg",
     alg,
+    ...(options.enroll ?? []),
   ]);
   return (await reidJson<{ handle: string }>(["--store", store, "status"])).handle;
 }

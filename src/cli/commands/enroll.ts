@@ -10,20 +10,22 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export const command: Command = {
   usage:
-    "reid [--store DIR] [--json] enroll (URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE] [--alg ed25519|p256] | --status)",
+    "reid [--store DIR] [--json] enroll (URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE] [--alg ed25519|p256] [--verify [--log-key KEY]] | --status)",
   summary:
-    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file), the issued certificate and the pinned CA kept in the store. --status lists the successions and retirements waiting for the registry, or refused by it.",
+    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file), the issued certificate and the pinned CA kept in the store. --verify holds the answer, and every later renewal and succession, to the registry's identity log (its verifier key asked for, or --log-key NAME+ID+KEY as 'reid registry init' printed it): a registry that forks or rewrites its history is refused. --status lists the successions and retirements waiting for the registry, or refused by it.",
   options: {
     ca: { type: "string" },
     "ca-fingerprint": { type: "string" },
     "token-file": { type: "string" },
     alg: { type: "string" },
     status: { type: "boolean" },
+    verify: { type: "boolean" },
+    "log-key": { type: "string" },
   },
   positionals: [0, 1],
   async run(context, values, positionals) {
     if (values.status === true) {
-      const given = ["ca", "ca-fingerprint", "token-file", "alg"].filter(
+      const given = ["ca", "ca-fingerprint", "token-file", "alg", "verify", "log-key"].filter(
         (name) => values[name] !== undefined,
       );
       if (positionals.length > 0 || given.length > 0)
@@ -33,10 +35,15 @@ export const command: Command = {
     if (positionals.length === 0)
       throw new UsageError("give the registry's URL (https://HOST:PORT), or --status");
     const algorithm = signingAlgorithm(values.alg);
-    const [{ enroll, registryOrigin }, { writeEnrollment }] = await Promise.all([
-      import("../../enrollment/enroll.js"),
-      import("../../enrollment/enrollment-record.js"),
-    ]);
+    const { logKeyOption } = await import("../log-key.js");
+    const logKey = await logKeyOption(values["log-key"] as string | undefined);
+    if (logKey !== undefined && values.verify !== true) throw new UsageError("--log-key goes with --verify");
+    const [{ enroll, registryOrigin }, { checkpointSize, writeEnrollment }, { loadLogWitness }] =
+      await Promise.all([
+        import("../../enrollment/enroll.js"),
+        import("../../enrollment/enrollment-record.js"),
+        import("../../daemon/compose.js"),
+      ]);
     const origin = registryOrigin(positionals[0] ?? "");
     const { registryTrust } = await import("../registry-trust.js");
     const trust = await registryTrust(values.ca, values["ca-fingerprint"]);
@@ -55,16 +62,21 @@ export const command: Command = {
       generation: status.generation,
       algorithm,
       now: new Date(),
+      ...(values.verify === true
+        ? { log: { witness: loadLogWitness, ...(logKey ? { key: logKey } : {}) } }
+        : {}),
     });
     writeEnrollment(context.storeDirectory, record);
-    const { caCertificate: _ca, certificate: _certificate, format: _f, version: _v, ...shown } = record;
-    if (context.json) return printJson(context, shown);
+    const { caCertificate: _ca, certificate: _certificate, format: _f, version: _v, log, ...rest } = record;
+    const logSize = log ? checkpointSize(log) : null;
+    if (context.json) return printJson(context, { ...rest, logSize });
     const rows: [string, string][] = [
       ["enrolled", record.registry],
       ["handle", `${record.handle} (generation ${record.generation}, ${record.algorithm})`],
       ["serial", record.serial],
       ["valid", `${record.notBefore} to ${record.notAfter}`],
       ["ca pin", record.caFingerprint],
+      ...(logSize === null ? [] : [["log", `verified, size ${logSize}`] as [string, string]]),
       ["next", "reid cert --issued prints the certificate"],
     ];
     print(context, rows.map(([key, value]) => `${key.padEnd(9)} ${value}`).join("\n"));

@@ -13,6 +13,7 @@ const ACTIONS: Readonly<Record<string, () => Promise<{ action: RegistryAction }>
   serve: () => import("./registry/serve.js"),
   crl: () => import("./registry/crl.js"),
   import: () => import("./registry/import.js"),
+  audit: () => import("./registry/audit.js"),
 };
 
 /** Every action's options; each action says which of them it takes (registry/action.ts). */
@@ -34,13 +35,15 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   "ca-fingerprint": { type: "string" },
   "token-file": { type: "string" },
   batch: { type: "string" },
+  "log-key": { type: "string" },
+  state: { type: "string" },
 };
 
 export const command: Command = {
   usage:
-    "reid [--json] registry init --dir DIR [--db URL] [--name NAME] [--host NAME...] | registry token create WHERE [--ttl DURATION] [--label TEXT] | registry devices WHERE [--status STATUS] | registry show HANDLE WHERE | registry revoke HANDLE --reason REASON WHERE | registry events WHERE [--since N] [--follow] | registry serve --dir DIR [--db URL] [--listen HOST:PORT] | registry crl WHERE | registry import --dir DIR [--db URL] FILE|- [--batch N] [--listen HOST:PORT]; WHERE is --dir DIR [--db URL] (devices, show, events, crl: [--db-read URL]) or --url URL (--ca FILE | --ca-fingerprint sha256:HEX) --token-file FILE",
+    "reid [--json] registry init --dir DIR [--db URL] [--name NAME] [--host NAME...] | registry token create WHERE [--ttl DURATION] [--label TEXT] | registry devices WHERE [--status STATUS] | registry show HANDLE WHERE | registry revoke HANDLE --reason REASON WHERE | registry events WHERE [--since N] [--follow] | registry serve --dir DIR [--db URL] [--listen HOST:PORT] | registry crl WHERE | registry import --dir DIR [--db URL] FILE|- [--batch N] [--listen HOST:PORT] | registry audit URL (--ca FILE | --ca-fingerprint sha256:HEX) [--log-key KEY] [--state DIR] [--follow]; WHERE is --dir DIR [--db URL] (devices, show, events, crl: [--db-read URL]) or --url URL (--ca FILE | --ca-fingerprint sha256:HEX) --token-file FILE",
   summary:
-    "The fleet registry: init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database: SQLite in the directory, or with --db postgres://[USER@]HOST[:PORT]/DATABASE in PostgreSQL, its password from ~/.pgpass); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d); serve serves EST enrollment and renewal and the CRL over HTTPS on --listen (default 127.0.0.1:8443) until SIGINT or SIGTERM; crl prints the CRL in PEM; devices lists the fleet, show one device and its succession chain, revoke revokes a device (--reason keyCompromise, affiliationChanged, cessationOfOperation, privilegeWithdrawn or unspecified), events prints the event log (--follow: and what comes); import records a factory's NDJSON list of pre-enrolled devices (one {handle, publicKey, label?} object a line), each issued its certificate, in batches of one transaction (--batch, default 5000), with a progress bar on a terminal. With --url they ask a running registry over HTTPS, its CA pinned and the operator token read from --token-file.",
+    "The fleet registry: init makes one in a new directory (CA, TLS certificate for the hosts, default localhost and 127.0.0.1, statement key, operator token, database: SQLite in the directory, or with --db postgres://[USER@]HOST[:PORT]/DATABASE in PostgreSQL, its password from ~/.pgpass); token create prints a single-use enrollment token (default --ttl 24h, 1m to 90d); serve serves EST enrollment and renewal and the CRL over HTTPS on --listen (default 127.0.0.1:8443) until SIGINT or SIGTERM; crl prints the CRL in PEM; devices lists the fleet, show one device and its succession chain, revoke revokes a device (--reason keyCompromise, affiliationChanged, cessationOfOperation, privilegeWithdrawn or unspecified), events prints the event log (--follow: and what comes); import records a factory's NDJSON list of pre-enrolled devices (one {handle, publicKey, label?} object a line), each issued its certificate, in batches of one transaction (--batch, default 5000), with a progress bar on a terminal; audit verifies a running registry's identity log (each checkpoint consistent with the last one verified, kept in --state DIR; every leaf; the root; the devices' history replayed) and prints its size, root and the devices by status (--follow: every 2 s until SIGINT). With --url they ask a running registry over HTTPS, its CA pinned and the operator token read from --token-file.",
   options: OPTIONS,
   positionals: [1, 4],
   async run(context, values, positionals, lists) {

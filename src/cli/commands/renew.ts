@@ -15,6 +15,7 @@ export const command: Command = {
       ["handle", `${renewal.handle} (generation ${renewal.generation}, ${renewal.algorithm})`],
       ["serial", `${renewal.serial} (was ${renewal.previous})`],
       ["valid", `${renewal.notBefore} to ${renewal.notAfter}`],
+      ...(renewal.logSize === null ? [] : [["log", `verified, size ${renewal.logSize}`] as [string, string]]),
     ];
     print(context, rows.map(([key, value]) => `${key.padEnd(8)} ${value}`).join("\n"));
   },

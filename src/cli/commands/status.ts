@@ -49,5 +49,6 @@ function describeEnrollment(enrollment: EnrollmentState | null): string {
     return `succession pending: ${where} certifies ${enrollment.handle}; the succession to this identity waits for delivery (reid enroll --status)`;
   }
   if (enrollment.state === "expired") return `EXPIRED: ${where} ended ${enrollment.notAfter}`;
-  return `${where}, until ${enrollment.notAfter}`;
+  const log = enrollment.logSize === null ? "" : `, log verified to size ${enrollment.logSize}`;
+  return `${where}, until ${enrollment.notAfter}${log}`;
 }

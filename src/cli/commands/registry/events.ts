@@ -7,6 +7,7 @@ import { eventLine } from "./fleet-text.js";
 import { lineWriter } from "./lines.js";
 import { withOperator } from "./operator.js";
 import { REMOTE_OPTIONS } from "./remote.js";
+import { stopSignal } from "./stop-signal.js";
 
 const EVENT_PAGE = 1000;
 
@@ -55,19 +56,4 @@ function sequenceNumber(text: string | undefined): number {
     throw new UsageError(`bad --since '${text}': a sequence number (digits, 0 or more)`);
   }
   return sequence;
-}
-
-/** SIGINT and SIGTERM end a follow as a success: it stops at the next page, pause or event. */
-function stopSignal() {
-  const stopped = new AbortController();
-  const stop = () => stopped.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  return {
-    signal: stopped.signal,
-    dispose() {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-    },
-  };
 }
