@@ -153,7 +153,11 @@ describe("reid renew", () => {
   test("before anything is sent: not enrolled, an enrollment of another identity; and a registry out of reach", async () => {
     await reidOk(at("never", ["init"]));
     assertOneLineError(await reid(at("never", ["renew"])), 3, /not enrolled/);
-    assertOneLineError(await reid(at("nothing-at-all", ["renew"])), 6, /no store at .*'reid init' creates it/);
+    assertOneLineError(
+      await reid(at("nothing-at-all", ["renew"])),
+      6,
+      /no store at .*'reid init' creates it/,
+    );
     assertOneLineError(await reid(at("never", ["renew", "--alg", "p256"])), 2);
 
     // Another device's enrollment copied into this store: its certificate names a handle the

@@ -90,7 +90,8 @@ class PostgresRegistryStore extends KyselyRegistryStore {
   override async logLease(): Promise<boolean> {
     if (this.held) return true;
     try {
-      const client = await (this.connection ??= this.connect());
+      this.connection ??= this.connect();
+      const client = await this.connection;
       const [kind, lease] = LOG_LEASE_LOCK;
       const answer = await client.query<{ held: boolean }>("select pg_try_advisory_lock($1, $2) as held", [
         kind,

@@ -30,7 +30,10 @@ export function preparedPool(pool: pg.Pool): PostgresPool {
         if (name === undefined) return client.query(sql as string, parameters as unknown[]);
         return client.query({ name, text: sql as string, values: parameters as unknown[] });
       };
-      return { query, release: (destroy?: boolean) => client.release(destroy) } as unknown as PostgresPoolClient;
+      return {
+        query,
+        release: (destroy?: boolean) => client.release(destroy),
+      } as unknown as PostgresPoolClient;
     },
     end: () => pool.end(),
   };
