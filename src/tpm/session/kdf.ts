@@ -1,12 +1,10 @@
 import { createHash, createHmac } from "node:crypto";
 import type { TpmHash } from "../hash.js";
 
-/**
- * The TPM's key derivation functions (TPM 2.0 Part 1, 11.4.10): counter-mode KDFs that hash a
- * 32-bit counter with a NUL-terminated label and two context values until enough bits are out, then
- * mask the unused high bits of the first octet. KDFa keys an HMAC with a secret (session keys,
- * parameter-encryption keys); KDFe hashes an ECDH shared value Z (a salt for an ECC-salted session).
- */
+// The TPM's key derivation functions (TPM 2.0 Part 1, 11.4.10): counter-mode KDFs that hash a
+// 32-bit counter with a NUL-terminated label and two context values until enough bits are out,
+// then mask the unused high bits of the first octet. KDFa keys an HMAC with a secret (session keys,
+// parameter-encryption keys); KDFe hashes an ECDH shared value Z (a salt for an ECC-salted session).
 
 /** KDFa (SP 800-108 counter mode with HMAC): `bits` of output. */
 export function kdfa(
