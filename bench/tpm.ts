@@ -7,7 +7,10 @@
 //   indices, openTpmStore on our connection) and the element's whole reset (the TPM default source
 //   tpm+os, commit, handle derivation, audit), against the same element on area files;
 // - GetRandom(32) round trips per second on one connection, against the raw socket's floor: the
-//   same precomputed command bytes sent and the reply awaited, without marshal or unmarshal.
+//   same precomputed command bytes sent and the reply awaited, without marshal or unmarshal;
+// - encrypted sessions (issue 16, the default) against password sessions: the element's reset on
+//   the same store and the client flow, each both ways in the same run (goal: encrypted costs at
+//   most 1.5x the time, and its client flow stays >= 50x tpm2-tools).
 // swtpm serves one client at a time, so each way holds its own connection only for its turn; the
 // ways take turns in every round (in a rotating order), so each sees the same swtpm and the same
 // neighbours. Rates are totals over all rounds. swtpm rewrites its NV state file (open, write,
@@ -27,9 +30,10 @@ import { NvArea, REID_NV_ATTRIBUTES } from "../src/storage/tpm/nv-area.js";
 import { marshalCommand, password } from "../src/tpm/command.js";
 import { NV_DefineSpace, NV_Read, NV_UndefineSpace, NV_Write } from "../src/tpm/commands/nv.js";
 import { GetRandom } from "../src/tpm/commands/random.js";
-import { TPM_ALG, TPM_RH } from "../src/tpm/constants.js";
+import { TPM_ALG, TPM_RH, TPMA_NV } from "../src/tpm/constants.js";
+import { nvName } from "../src/tpm/names.js";
 import { DEFAULT_NV_INDEX, parseTpmSpec } from "../src/tpm/spec.js";
-import type { Tpm } from "../src/tpm/tpm.js";
+import type { SessionMode, Tpm } from "../src/tpm/tpm.js";
 import { connectTpm } from "../src/tpm/transport/open.js";
 import { tpmStore } from "../test/helpers/stores.js";
 import { type Swtpm, startSwtpm } from "../test/helpers/swtpm.js";
@@ -101,15 +105,22 @@ async function define(tpm: Tpm): Promise<void> {
   await tpm.run(NV_DefineSpace, DEFINE);
 }
 
-/** The same cycle through our client on one connection. */
+/** The flow's index with its name (what an encrypted session's cpHash binds), unwritten and written. */
+const FLOW_DEFINED = { handle: FLOW_INDEX, name: nvName(DEFINE.publicInfo) };
+const FLOW_WRITTEN = {
+  handle: FLOW_INDEX,
+  name: nvName({ ...DEFINE.publicInfo, attributes: (REID_NV_ATTRIBUTES | TPMA_NV.WRITTEN) >>> 0 }),
+};
+
+/** The same cycle through our client on one connection (password or encrypted sessions). */
 async function clientCycle(tpm: Tpm): Promise<void> {
   const data = payload((await tpm.run(GetRandom, { bytesRequested: 32 })).randomBytes);
-  await tpm.run(NV_UndefineSpace, { authHandle: OWNER, nvIndex: FLOW_INDEX });
+  await tpm.run(NV_UndefineSpace, { authHandle: OWNER, nvIndex: FLOW_WRITTEN });
   await define(tpm);
-  await tpm.run(NV_Write, { authHandle: OWNER, nvIndex: FLOW_INDEX, data, offset: 0 });
+  await tpm.run(NV_Write, { authHandle: OWNER, nvIndex: FLOW_DEFINED, data, offset: 0 });
   const { data: back } = await tpm.run(NV_Read, {
     authHandle: OWNER,
-    nvIndex: FLOW_INDEX,
+    nvIndex: FLOW_WRITTEN,
     size: FLOW_SIZE,
     offset: 0,
   });
@@ -196,8 +207,8 @@ function fixed(rate: number): string {
 }
 
 /** A connection of our client for one turn, closed before the next way needs the TPM. */
-async function withClient<T>(use: (tpm: Tpm) => Promise<T>): Promise<T> {
-  const tpm = await connectTpm(swtpm.address);
+async function withClient<T>(use: (tpm: Tpm) => Promise<T>, sessions: SessionMode = "password"): Promise<T> {
+  const tpm = await connectTpm(swtpm.address, undefined, { sessions });
   try {
     return await use(tpm);
   } finally {
@@ -207,7 +218,9 @@ async function withClient<T>(use: (tpm: Tpm) => Promise<T>): Promise<T> {
 
 const port = swtpm.address.kind === "tcp" ? swtpm.address.port : 0;
 const hex8 = (index: number) => `0x${index.toString(16).padStart(8, "0")}`;
+/** The element's store with encrypted sessions (the default) and, for the comparison, password ones. */
 const tpmSpec = parseTpmSpec(`${swtpm.spec},nv-index=${hex8(DEFAULT_NV_INDEX)}`);
+const passwordSpec = parseTpmSpec(`${swtpm.spec},nv-index=${hex8(DEFAULT_NV_INDEX)},sessions=password`);
 /** The store the commit figure cycles (openTpmStore on a connection of ours): another pair. */
 const COMMIT_INDEX = DEFAULT_NV_INDEX + 2;
 
@@ -243,24 +256,34 @@ async function withRaw<T>(use: (raw: RawSocket) => Promise<T>): Promise<T> {
   }
 }
 
-/** The element as `reid reset` opens it: on the TPM (its default source, tpm+os) or on files (os). */
-async function element(backend: "tpm" | "files") {
+/**
+ * The element as `reid reset` opens it: on the TPM (its default source, tpm+os; encrypted sessions,
+ * or password ones for "tpm-password", on the same store) or on files (os).
+ */
+async function element(backend: "tpm" | "tpm-password" | "files") {
   return openElement({
-    storeDirectory: join(base, backend, "store"),
-    store: backend === "tpm" ? await tpmStore(tpmSpec) : null,
+    storeDirectory: join(base, backend === "files" ? "files" : "tpm", "store"),
+    store: backend === "files" ? null : await tpmStore(backend === "tpm" ? tpmSpec : passwordSpec),
     write: true,
     lockTimeoutMs: 5000,
   });
 }
 
-async function resets(backend: "tpm" | "files", tally: Tally | null, count = 0): Promise<void> {
+async function resets(
+  backend: "tpm" | "tpm-password" | "files",
+  tally: Tally | null,
+  count = 0,
+): Promise<void> {
   // Opened and closed outside the timing: the element holds the TPM connection while open.
   const opened = await element(backend);
   try {
     if (tally) {
+      // One reset before the timing: what the element starts lazily (the TPM session) starts here.
+      await opened.control.submit({ type: "reset" });
       tally.add(await during(() => opened.control.submit({ type: "reset" })));
     } else {
-      await opened.control.submit({ type: "init" });
+      // The password-session element opens the store the TPM warm-up initialized.
+      if (backend !== "tpm-password") await opened.control.submit({ type: "init" });
       for (let i = 0; i < count; i++) await opened.control.submit({ type: "reset" });
     }
   } finally {
@@ -304,9 +327,11 @@ async function commits(tally: Tally | null, count = 0): Promise<void> {
 const ways = {
   tools: new Tally(),
   client: new Tally(),
+  clientEncrypted: new Tally(),
   rawFlow: new Tally(),
   commit: new Tally(),
   tpmReset: new Tally(),
+  tpmResetPassword: new Tally(),
   fileReset: new Tally(),
   getRandom: new Tally(),
   rawGetRandom: new Tally(),
@@ -330,9 +355,16 @@ const turns: (() => Promise<void>)[] = [
         }),
       );
     }),
+  () =>
+    withClient(async (tpm) => {
+      // The session starts outside the timing, as the element's starts when it opens.
+      await tpm.run(GetRandom, { bytesRequested: 32 });
+      ways.clientEncrypted.add(await during(() => clientCycle(tpm)));
+    }, "encrypted"),
   () => withRaw(async (raw) => ways.rawFlow.add(await during(() => rawCycle(raw)))),
   () => commits(ways.commit),
   () => resets("tpm", ways.tpmReset),
+  () => resets("tpm-password", ways.tpmResetPassword),
   () => resets("files", ways.fileReset),
   () =>
     withClient(async (tpm) => {
@@ -354,6 +386,10 @@ try {
   toolsCycle();
   await commits(null, 20);
   await resets("tpm", null, 20);
+  await withClient(async (tpm) => {
+    for (let i = 0; i < 20; i++) await clientCycle(tpm);
+  }, "encrypted");
+  await resets("tpm-password", null, 20);
   await resets("files", null, 20);
 
   for (let round = 0; round < rounds; round++) {
@@ -380,9 +416,18 @@ try {
       ` = ${vsTools(ways.commit)} ${ways.commit.spread}`,
   );
   console.log(
-    `reid element reset on the TPM (tpm+os source, commit, handle, audit): ${fixed(ways.tpmReset.rate)}/s` +
+    `reid element reset on the TPM (encrypted sessions, tpm+os source, commit, handle, audit): ${fixed(ways.tpmReset.rate)}/s` +
       ` = ${vsTools(ways.tpmReset)}; on area files (os source): ${fixed(ways.fileReset.rate)}/s,` +
       ` TPM/files ${(ways.tpmReset.rate / ways.fileReset.rate).toFixed(2)} ${ways.tpmReset.spread}`,
+  );
+  const cost = (password: Tally, encrypted: Tally) => (password.rate / encrypted.rate).toFixed(2);
+  console.log(
+    `encrypted sessions (salted HMAC, AES-128-CFB) against password sessions, same run:` +
+      ` element reset ${fixed(ways.tpmReset.rate)}/s against ${fixed(ways.tpmResetPassword.rate)}/s =` +
+      ` ${cost(ways.tpmResetPassword, ways.tpmReset)}x the time (goal <= 1.5x) ${ways.tpmResetPassword.spread};` +
+      ` client flow ${fixed(ways.clientEncrypted.rate)} against ${fixed(ways.client.rate)} cycles/s =` +
+      ` ${cost(ways.client, ways.clientEncrypted)}x, still ${vsTools(ways.clientEncrypted)} (goal >= 50x)` +
+      ` ${ways.clientEncrypted.spread}`,
   );
   console.log(
     `GetRandom(32): ${fixed(ways.getRandom.rate)}/s, raw socket floor ${fixed(ways.rawGetRandom.rate)}/s` +

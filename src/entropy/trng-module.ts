@@ -1,4 +1,4 @@
-import { EntropyError } from "../errors.js";
+import { EntropyError, ReidError } from "../errors.js";
 import { createHealthTests } from "./health/create.js";
 import { computeCutoffs, STARTUP_SAMPLES } from "./health/cutoffs.js";
 import type { HealthTestName, HealthTests } from "./health/health-tests.js";
@@ -13,7 +13,7 @@ import type { EntropySource } from "./source.js";
  */
 export class TrngModule {
   private started = false;
-  private failure: EntropyError | null = null;
+  private failure: ReidError | null = null;
 
   constructor(
     readonly source: EntropySource,
@@ -30,7 +30,7 @@ export class TrngModule {
     return this.tests.allocate(length);
   }
 
-  /** Fills `target` with health-tested samples, or zeroes it and throws an EntropyError. */
+  /** Fills `target` with health-tested samples, or zeroes it and throws (an EntropyError as a rule). */
   async fill(target: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.started) {
@@ -54,7 +54,9 @@ export class TrngModule {
       await this.source.fill(target);
     } catch (error) {
       target.fill(0);
-      throw this.latch(error instanceof EntropyError ? error : new EntropyError(String(error)));
+      // A source's own failures are entropy errors; a ReidError it lets through says something
+      // else failed (a TPM answer that fails its session's integrity check, exit 6).
+      throw this.latch(error instanceof ReidError ? error : new EntropyError(String(error)));
     }
     const tripped = this.tests.check(target);
     if (tripped) {
@@ -72,7 +74,7 @@ export class TrngModule {
     return `entropy source ${this.source.name} failed its ${phase} health test (${detail}); nothing was written`;
   }
 
-  private latch(error: EntropyError): EntropyError {
+  private latch(error: ReidError): ReidError {
     this.failure = error;
     return error;
   }

@@ -29,6 +29,11 @@ export interface CommandSpec<
   readonly parameters: P;
   readonly responseHandles: RH;
   readonly response: R;
+  /**
+   * false: never sent with a session, even where sessions are on (the command that starts one;
+   * those that cannot be authorized, or that learn a name a session's cpHash would need first).
+   */
+  readonly session?: false;
 }
 
 export function defineCommand<
@@ -40,10 +45,23 @@ export function defineCommand<
   return spec;
 }
 
-/** An authorized handle: the entity and the password of a TPM_RS_PW session for it. */
+/** A handle whose name is known, as a session's cpHash needs for NV indices and objects. */
+export interface Named {
+  readonly handle: number;
+  readonly name: Uint8Array;
+}
+
+/** A handle without authorization: the bare number, or with its name. */
+export type HandleValue = number | Named;
+
+/**
+ * An authorized handle: the entity, its authValue (sent as a password, or keying a session's HMAC)
+ * and, for an NV index or object, its name.
+ */
 export interface Authorized {
   readonly handle: number;
   readonly password: Uint8Array;
+  readonly name?: Uint8Array;
 }
 
 export function password(handle: number, value: Uint8Array = new Uint8Array(0)): Authorized {
@@ -51,7 +69,7 @@ export function password(handle: number, value: Uint8Array = new Uint8Array(0)):
 }
 
 type HandleInputs<H extends readonly HandleSpec[]> = {
-  [S in H[number] as S["name"]]: S["auth"] extends true ? Authorized : number;
+  [S in H[number] as S["name"]]: S["auth"] extends true ? Authorized : HandleValue;
 };
 
 export type CommandInput<C> =
@@ -65,41 +83,82 @@ export type CommandOutput<C> =
 /** tag (2), size (4), command or response code (4). */
 export const HEADER_SIZE = 10;
 
-/** The command's bytes: header, handles, authorization area (password sessions), parameters. */
-export function marshalCommand<C extends CommandSpec>(spec: C, input: CommandInput<C>): Uint8Array {
+/** A command taken apart as a session needs it: handles with their names, auths, parameter bytes. */
+export interface CommandParts {
+  readonly handles: readonly number[];
+  /** Each handle's name where the caller gave one (null: not given). */
+  readonly names: readonly (Uint8Array | null)[];
+  /** The authorizations, in the order of the handles that need them. */
+  readonly auths: readonly Authorized[];
+  readonly parameters: Uint8Array;
+}
+
+export function commandParts<C extends CommandSpec>(spec: C, input: CommandInput<C>): CommandParts {
   const values = input as Record<string, unknown>;
-  const sessions = spec.handles.filter((h) => h.auth).map((h) => values[h.name] as Authorized);
+  const handles: number[] = [];
+  const names: (Uint8Array | null)[] = [];
+  const auths: Authorized[] = [];
+  for (const h of spec.handles) {
+    const value = values[h.name] as Authorized | HandleValue;
+    if (h.auth) auths.push(value as Authorized);
+    handles.push(typeof value === "number" ? value : value.handle);
+    names.push(typeof value === "number" ? null : (value.name ?? null));
+  }
   const w = new TpmWriter();
-  w.u16(sessions.length > 0 ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS);
+  for (const [key, codec] of Object.entries(spec.parameters)) codec.write(w, values[key]);
+  return { handles, names, auths, parameters: w.finish() };
+}
+
+/** Header, handles, the authorization area (none: no sessions), parameters. */
+export function frameCommand(
+  spec: CommandSpec,
+  handles: readonly number[],
+  authorizations: Uint8Array | null,
+  parameters: Uint8Array,
+): Uint8Array {
+  const w = new TpmWriter();
+  w.u16(authorizations ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS);
   w.u32(0);
   w.u32(spec.code);
-  for (const h of spec.handles) {
-    const value = values[h.name];
-    w.u32(h.auth ? (value as Authorized).handle : (value as number));
+  for (const handle of handles) w.u32(handle);
+  if (authorizations) {
+    w.u32(authorizations.length);
+    w.raw(authorizations);
   }
-  if (sessions.length > 0) {
-    const at = w.length;
-    w.u32(0);
-    for (const session of sessions) {
-      w.u32(TPM_RH.RS_PW);
-      w.u16(0); // nonceCaller: empty for a password session
-      w.u8(TPMA_SESSION.continueSession);
-      w.u16(session.password.length);
-      w.raw(session.password);
-    }
-    w.patchU32(at, w.length - at - 4);
-  }
-  for (const [key, codec] of Object.entries(spec.parameters)) codec.write(w, values[key]);
+  w.raw(parameters);
   w.patchU32(2, w.length);
   return w.finish();
 }
 
+/** The command's bytes with a password session (TPM_RS_PW) for each handle that needs one. */
+export function marshalCommand<C extends CommandSpec>(spec: C, input: CommandInput<C>): Uint8Array {
+  const parts = commandParts(spec, input);
+  let area: Uint8Array | null = null;
+  if (parts.auths.length > 0) {
+    const w = new TpmWriter();
+    for (const auth of parts.auths) {
+      w.u32(TPM_RH.RS_PW);
+      w.u16(0); // nonceCaller: empty for a password session
+      w.u8(TPMA_SESSION.continueSession);
+      w.u16(auth.password.length);
+      w.raw(auth.password);
+    }
+    area = w.finish();
+  }
+  try {
+    return frameCommand(spec, parts.handles, area, parts.parameters);
+  } finally {
+    area?.fill(0);
+    parts.parameters.fill(0);
+  }
+}
+
 /** The handles a command names, in order, for error messages that can say which entity failed. */
 export function handlesOf<C extends CommandSpec>(spec: C, input: CommandInput<C>): number[] {
-  const values = input as Record<string, unknown>;
+  const values = input as Record<string, Authorized | HandleValue>;
   return spec.handles.map((h) => {
-    const value = values[h.name];
-    return h.auth ? (value as Authorized).handle : (value as number);
+    const value = values[h.name] as Authorized | HandleValue;
+    return typeof value === "number" ? value : value.handle;
   });
 }
 
@@ -114,14 +173,65 @@ export function responseCode(bytes: Uint8Array, command: string): number {
     }
     return r.u32("responseCode");
   } catch (error) {
-    throw malformed(command, error);
+    throw malformedResponse(command, error);
   }
 }
 
+/** One session's part of a response's authorization area. */
+export interface ResponseAuth {
+  readonly nonce: Uint8Array;
+  readonly attributes: number;
+  readonly hmac: Uint8Array;
+}
+
+/** A successful response taken apart: its handles, its parameter bytes, one auth per session. */
+export interface ResponseParts {
+  readonly handles: Readonly<Record<string, number>>;
+  readonly parameters: Uint8Array;
+  /** Where the parameters began in the response (for error messages). */
+  readonly parametersAt: number;
+  readonly auths: readonly ResponseAuth[];
+}
+
 /**
- * Parses a successful response: tag, size, code, response handles, then (with sessions) the
+ * Splits a successful response: tag, size, code, response handles, then (with sessions) the
  * parameter size, the parameters, and one authorization per session; every byte must be used.
+ * Throws a MarshalError on bytes of another shape.
  */
+export function splitResponse(spec: CommandSpec, bytes: Uint8Array, sessions: number): ResponseParts {
+  const r = new TpmReader(bytes);
+  const tag = r.u16("tag");
+  const expected = sessions > 0 ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS;
+  if (tag !== expected)
+    throw new MarshalError(`tag 0x${tag.toString(16)} where 0x${expected.toString(16)} belongs`);
+  r.u32("responseSize");
+  r.u32("responseCode");
+  const handles: Record<string, number> = {};
+  for (const name of spec.responseHandles) handles[name] = r.u32(name);
+  const size = sessions > 0 ? r.u32("parameterSize") : r.remaining;
+  const parametersAt = r.offset;
+  const parameters = r.raw(size, "parameters");
+  const auths: ResponseAuth[] = [];
+  for (let i = 0; i < sessions; i++) {
+    const nonce = r.raw(r.u16("nonceTPM.size"), "nonceTPM");
+    const attributes = r.u8("sessionAttributes");
+    auths.push({ nonce, attributes, hmac: r.raw(r.u16("hmac.size"), "hmac") });
+  }
+  r.end("the response");
+  return { handles, parameters, parametersAt, auths };
+}
+
+/** The response's values from its parts: the parameters must be used exactly. */
+export function readParameters<C extends CommandSpec>(spec: C, parts: ResponseParts): CommandOutput<C> {
+  const out: Record<string, unknown> = { ...parts.handles };
+  const r = new TpmReader(parts.parameters, parts.parametersAt);
+  for (const [key, codec] of Object.entries(spec.response)) out[key] = codec.read(r);
+  // Without sessions the parameters run to the response's end.
+  r.end(parts.auths.length > 0 ? "the parameters" : "the response");
+  return out as CommandOutput<C>;
+}
+
+/** Parses a successful response to a command sent with password sessions. */
 export function unmarshalResponse<C extends CommandSpec>(
   spec: C,
   bytes: Uint8Array,
@@ -129,35 +239,20 @@ export function unmarshalResponse<C extends CommandSpec>(
 ): CommandOutput<C> {
   const rc = responseCode(bytes, spec.name);
   if (rc !== 0) throw new TpmResponseError(spec.name, rc, handles);
-  const sessions = spec.handles.filter((h) => h.auth).length;
-  const r = new TpmReader(bytes);
   try {
-    const tag = r.u16("tag");
-    const expected = sessions > 0 ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS;
-    if (tag !== expected)
-      throw new MarshalError(`tag 0x${tag.toString(16)} where 0x${expected.toString(16)} belongs`);
-    r.u32("responseSize");
-    r.u32("responseCode");
-    const out: Record<string, unknown> = {};
-    for (const name of spec.responseHandles) out[name] = r.u32(name);
-    const params = sessions > 0 ? r.sub(r.u32("parameterSize"), "parameters") : r;
-    for (const [key, codec] of Object.entries(spec.response)) out[key] = codec.read(params);
-    if (sessions > 0) {
-      params.end("the parameters");
-      for (let i = 0; i < sessions; i++) {
-        r.raw(r.u16("nonceTPM.size"), "nonceTPM");
-        r.u8("sessionAttributes");
-        r.raw(r.u16("hmac.size"), "hmac");
-      }
+    const parts = splitResponse(spec, bytes, spec.handles.filter((h) => h.auth).length);
+    try {
+      return readParameters(spec, parts);
+    } finally {
+      parts.parameters.fill(0);
     }
-    r.end("the response");
-    return out as CommandOutput<C>;
   } catch (error) {
-    throw malformed(spec.name, error);
+    throw malformedResponse(spec.name, error);
   }
 }
 
-function malformed(command: string, error: unknown): Error {
+/** A MarshalError as the transport error it is (tpm-malformed); other errors as they are. */
+export function malformedResponse(command: string, error: unknown): Error {
   if (!(error instanceof MarshalError)) return error as Error;
   return new TpmTransportError(`malformed response to ${command}: ${error.message}`, "tpm-malformed");
 }

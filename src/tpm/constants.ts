@@ -24,6 +24,7 @@ export const TPM_CC = {
   FlushContext: 0x165,
   NV_ReadPublic: 0x169,
   ReadPublic: 0x173,
+  StartAuthSession: 0x176,
   GetCapability: 0x17a,
   GetRandom: 0x17b,
 } as const;
@@ -67,6 +68,7 @@ export const TPM_ALG = {
   ECDSA: 0x0018,
   ECDH: 0x0019,
   ECSCHNORR: 0x001c,
+  ECMQV: 0x001d,
   KDF1_SP800_56A: 0x0020,
   KDF2: 0x0021,
   KDF1_SP800_108: 0x0022,
@@ -170,7 +172,8 @@ export const TPMA_OBJECT = {
   sign: 1 << 18,
 } as const;
 
-export const TPMA_SESSION = { continueSession: 0x01 } as const;
+/** TPMA_SESSION bits. */
+export const TPMA_SESSION = { continueSession: 0x01, decrypt: 0x20, encrypt: 0x40 } as const;
 
 /** Digest sizes of the hash algorithms the client knows. */
 export const DIGEST_SIZE: Readonly<Record<number, number>> = {

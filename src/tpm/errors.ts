@@ -25,3 +25,13 @@ export class TpmTransportError extends StorageError {
     super(message, code);
   }
 }
+
+/**
+ * An answer on a session whose HMAC does not check out (or that carries none where one belongs):
+ * changed on its way from the TPM, or not the TPM's at all. The connection is not used again.
+ */
+export class TpmIntegrityError extends StorageError {
+  constructor(message: string) {
+    super(message, "tpm-integrity");
+  }
+}

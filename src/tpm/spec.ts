@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import type { SessionMode } from "./tpm.js";
 
 export type TpmAddress =
   | { readonly kind: "tcp"; readonly host: string; readonly port: number }
@@ -12,6 +13,8 @@ export interface TpmSpec {
   readonly nvIndex: number;
   /** A file holding the owner hierarchy's password (empty when not given). */
   readonly ownerAuthFile?: string;
+  /** encrypted (the default): salted HMAC sessions with parameter encryption; password: TPM_RS_PW. */
+  readonly sessions: SessionMode;
 }
 
 /** Owner-range NV indices (TCG handle registry: 0x01400000..0x017fffff); "RE" for reid. */
@@ -19,7 +22,7 @@ export const DEFAULT_NV_INDEX = 0x01524500;
 const OWNER_NV_RANGE = [0x01400000, 0x017ffffe] as const;
 
 const SYNTAX =
-  "expected swtpm:host=H,port=P | swtpm:path=SOCKET | device:PATH, optionally followed by ,nv-index=0x... and ,owner-auth-file=FILE";
+  "expected swtpm:host=H,port=P | swtpm:path=SOCKET | device:PATH, optionally followed by ,nv-index=0x..., ,sessions=encrypted|password and ,owner-auth-file=FILE";
 
 export function parseTpmSpec(text: string): TpmSpec {
   const bad = (why: string) => new UsageError(`bad --tpm '${text}': ${why}`);
@@ -48,6 +51,10 @@ export function parseTpmSpec(text: string): TpmSpec {
   const nvIndex = parseNvIndex(take("nv-index"), bad);
   const ownerAuthFile = take("owner-auth-file");
   if (ownerAuthFile === "") throw bad("owner-auth-file needs a path");
+  const sessions = take("sessions") ?? "encrypted";
+  if (sessions !== "encrypted" && sessions !== "password") {
+    throw bad("sessions= must be encrypted (the default) or password (for a TPM that cannot)");
+  }
   let address: TpmAddress;
   if (kind === "device") {
     if (!devicePath) throw bad("the device path is missing");
@@ -72,7 +79,7 @@ export function parseTpmSpec(text: string): TpmSpec {
   }
   const unknown = [...params.keys()];
   if (unknown.length > 0) throw bad(`unknown parameter '${unknown[0]}' (${SYNTAX})`);
-  return { address, nvIndex, ...(ownerAuthFile ? { ownerAuthFile } : {}) };
+  return { address, nvIndex, sessions, ...(ownerAuthFile ? { ownerAuthFile } : {}) };
 }
 
 function parseNvIndex(text: string | undefined, bad: (why: string) => UsageError): number {
@@ -98,8 +105,11 @@ export function tpmName(address: TpmAddress): string {
   }
 }
 
-/** The spec as `--tpm` takes it, with every parameter spelled out (what a store remembers). */
+/**
+ * The spec as `--tpm` takes it, with every parameter spelled out (what a store remembers); a
+ * remembered spec from before sessions= reads as the default, encrypted.
+ */
 export function formatTpmSpec(spec: TpmSpec): string {
   const auth = spec.ownerAuthFile ? `,owner-auth-file=${spec.ownerAuthFile}` : "";
-  return `${tpmName(spec.address)},nv-index=0x${spec.nvIndex.toString(16).padStart(8, "0")}${auth}`;
+  return `${tpmName(spec.address)},nv-index=0x${spec.nvIndex.toString(16).padStart(8, "0")},sessions=${spec.sessions}${auth}`;
 }

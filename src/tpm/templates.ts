@@ -1,6 +1,14 @@
 import { TPM_ALG, TPM_ECC_CURVE, TPMA_OBJECT } from "./constants.js";
 import type { PublicArea } from "./structures/public.js";
 
+/** Fixed to the TPM, its private part made inside it, password-authorized, outside DA counting. */
+const MADE_INSIDE =
+  TPMA_OBJECT.fixedTPM |
+  TPMA_OBJECT.fixedParent |
+  TPMA_OBJECT.sensitiveDataOrigin |
+  TPMA_OBJECT.userWithAuth |
+  TPMA_OBJECT.noDA;
+
 /**
  * A primary ECC P-256 key made inside the TPM (fixed to it, password-authorized, outside
  * dictionary-attack counting): an ECDSA/SHA-256 signing key, or a decryption key for ECDH. The
@@ -13,13 +21,7 @@ export function eccP256Template(
   return {
     type: TPM_ALG.ECC,
     nameAlg: TPM_ALG.SHA256,
-    objectAttributes:
-      TPMA_OBJECT.fixedTPM |
-      TPMA_OBJECT.fixedParent |
-      TPMA_OBJECT.sensitiveDataOrigin |
-      TPMA_OBJECT.userWithAuth |
-      TPMA_OBJECT.noDA |
-      (use === "sign" ? TPMA_OBJECT.sign : TPMA_OBJECT.decrypt),
+    objectAttributes: MADE_INSIDE | (use === "sign" ? TPMA_OBJECT.sign : TPMA_OBJECT.decrypt),
     authPolicy: new Uint8Array(0),
     parameters: {
       symmetric: { algorithm: TPM_ALG.NULL },
@@ -28,5 +30,25 @@ export function eccP256Template(
       kdf: { scheme: TPM_ALG.NULL },
     },
     unique: { x: uniqueX, y: new Uint8Array(uniqueX.length) },
+  };
+}
+
+/**
+ * A primary RSA-2048 decryption key made inside the TPM, for TPMs without ECC: the salt key of
+ * a session (OAEP with its nameAlg, SHA-256). Exponent 0 is the default, 65537.
+ */
+export function rsa2048DecryptTemplate(): PublicArea {
+  return {
+    type: TPM_ALG.RSA,
+    nameAlg: TPM_ALG.SHA256,
+    objectAttributes: MADE_INSIDE | TPMA_OBJECT.decrypt,
+    authPolicy: new Uint8Array(0),
+    parameters: {
+      symmetric: { algorithm: TPM_ALG.NULL },
+      scheme: { scheme: TPM_ALG.NULL },
+      keyBits: 2048,
+      exponent: 0,
+    },
+    unique: new Uint8Array(0),
   };
 }

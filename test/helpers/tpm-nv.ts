@@ -3,6 +3,8 @@ import { password } from "../../src/tpm/command.js";
 import { NV_DefineSpace, NV_Read, NV_ReadPublic, NV_Write } from "../../src/tpm/commands/nv.js";
 import { TPM_ALG, TPM_RH, TPMA_NV } from "../../src/tpm/constants.js";
 import { TpmResponseError } from "../../src/tpm/errors.js";
+import { nvName } from "../../src/tpm/names.js";
+import type { NvPublic } from "../../src/tpm/structures/nv.js";
 import type { Tpm } from "../../src/tpm/tpm.js";
 
 /** An index's public area, or null when it is not defined. */
@@ -15,11 +17,17 @@ export async function nvPublic(tpm: Tpm, index: number) {
   }
 }
 
+/** The index with its name (what a connection with encrypted sessions needs), written or not. */
+function named(pub: NvPublic, written: boolean) {
+  const attributes = written ? (pub.attributes | TPMA_NV.WRITTEN) >>> 0 : pub.attributes;
+  return { handle: pub.nvIndex, name: nvName({ ...pub, attributes }) };
+}
+
 /**
  * What an index holds, read behind the store's back with owner authorization: empty when the index
  * is not defined, zeros when it is defined but never written.
  */
-export async function readIndex(tpm: Tpm, index: number): Promise<Uint8Array> {
+export async function readIndex(tpm: Tpm, index: number, ownerAuth?: Uint8Array): Promise<Uint8Array> {
   const pub = await nvPublic(tpm, index);
   if (!pub) return new Uint8Array(0);
   if ((pub.attributes & TPMA_NV.WRITTEN) === 0) return new Uint8Array(pub.dataSize);
@@ -27,8 +35,8 @@ export async function readIndex(tpm: Tpm, index: number): Promise<Uint8Array> {
   for (let offset = 0; offset < pub.dataSize; offset += 512) {
     const size = Math.min(512, pub.dataSize - offset);
     const { data } = await tpm.run(NV_Read, {
-      authHandle: password(TPM_RH.OWNER),
-      nvIndex: index,
+      authHandle: password(TPM_RH.OWNER, ownerAuth),
+      nvIndex: named(pub, true),
       size,
       offset,
     });
@@ -66,7 +74,8 @@ export async function writeIndex(
 ): Promise<void> {
   if (!(await nvPublic(tpm, index))) await defineIndex(tpm, index, bytes.length, attributes);
   for (let offset = 0; offset < bytes.length; offset += 512) {
+    const pub = (await nvPublic(tpm, index)) as NvPublic;
     const data = bytes.subarray(offset, Math.min(offset + 512, bytes.length));
-    await tpm.run(NV_Write, { authHandle: password(TPM_RH.OWNER), nvIndex: index, data, offset });
+    await tpm.run(NV_Write, { authHandle: password(TPM_RH.OWNER), nvIndex: named(pub, false), data, offset });
   }
 }

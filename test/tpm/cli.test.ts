@@ -1,7 +1,6 @@
 // The CLI on the TPM backend: --tpm / REID_TPM, what the store remembers, the daemon, the TPM
 // entropy source, the owner's password, and every kind of bad input as one line with its exit code.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -10,11 +9,11 @@ import type { Tpm } from "../../src/tpm/tpm.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { startServe } from "../helpers/daemon.js";
-import { finished } from "../helpers/process.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
 import { readIndex, writeIndex } from "../helpers/tpm-nv.js";
 import { encodeRecordV1 } from "../storage/record-v1.js";
+import { tpm2Ok } from "./tools.js";
 
 const swtpm = swtpmForFile();
 let nextIndex = 0x01524800;
@@ -40,12 +39,7 @@ async function statusOf(store: string, extra: readonly string[] = []): Promise<R
 }
 
 async function tpm2(args: readonly string[]) {
-  const child = spawn(args[0] as string, args.slice(1), {
-    env: { PATH: process.env.PATH, TPM2TOOLS_TCTI: (await swtpm()).tcti },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const result = await finished(child);
-  assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr.toString().trim()}`);
+  await tpm2Ok((await swtpm()).tcti, args);
 }
 
 describe("reid --tpm", () => {

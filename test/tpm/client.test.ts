@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
 import { p256 } from "@noble/curves/nist.js";
-import { defineCommand, password } from "../../src/tpm/command.js";
+import { password } from "../../src/tpm/command.js";
 import { GetCapability } from "../../src/tpm/commands/capability.js";
 import { Clear } from "../../src/tpm/commands/hierarchy.js";
 import {
@@ -34,7 +34,6 @@ import { TpmWriter } from "../../src/tpm/marshal/buffer.js";
 import type { Codec } from "../../src/tpm/marshal/codec.js";
 import { readProperties } from "../../src/tpm/properties.js";
 import type { TpmAddress } from "../../src/tpm/spec.js";
-import { auth2b } from "../../src/tpm/structures/common.js";
 import { nvPublic2b } from "../../src/tpm/structures/nv.js";
 import { type PublicArea, publicArea } from "../../src/tpm/structures/public.js";
 import { eccP256Template } from "../../src/tpm/templates.js";
@@ -44,6 +43,7 @@ import { SocketTransport } from "../../src/tpm/transport/socket.js";
 import { ptyToTcp } from "../helpers/pty.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
 import { defineIndex } from "../helpers/tpm-nv.js";
+import { HierarchyChangeAuth } from "./hierarchy-change-auth.js";
 
 const swtpm = swtpmForFile();
 const unstarted = swtpmForFile({ started: false });
@@ -52,19 +52,6 @@ const unixSwtpm = swtpmForFile({ transport: "unix" });
 const OWNER = () => password(TPM_RH.OWNER);
 const OWNER_RW = TPMA_NV.OWNERREAD | TPMA_NV.OWNERWRITE;
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
-
-/**
- * TPM2_HierarchyChangeAuth (Part 3, 24.8), which the client does not need and so does not ship:
- * declared here, which the declarative engine makes one definition, to give the owner a password.
- */
-const HierarchyChangeAuth = defineCommand({
-  name: "TPM2_HierarchyChangeAuth",
-  code: 0x129,
-  handles: [{ name: "authHandle", auth: true }],
-  parameters: { newAuth: auth2b },
-  responseHandles: [],
-  response: {},
-});
 
 /** A client on `address`, closed when the test ends (swtpm serves one client at a time). */
 async function open(t: TestContext, address?: TpmAddress): Promise<Tpm> {

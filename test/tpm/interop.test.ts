@@ -3,7 +3,6 @@
 // tpm2-tools defines and writes, reid handles as the store contract says. Derivation (SPEC
 // section 4) is recomputed from the TPM-held identifier with node:crypto alone.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,11 +10,12 @@ import { describe, type TestContext, test } from "node:test";
 import { decodeArea, type StoredRecord } from "../../src/storage/record.js";
 import { independentKeys, openssl, type PublicKeys } from "../cli/derivation.js";
 import { assertNoSecretIn } from "../cli/store.js";
-import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
-import { finished } from "../helpers/process.js";
+import { assertOneLineError } from "../helpers/cli.js";
 import { assertSameSecret } from "../helpers/secret.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
 import { tempDir } from "../helpers/temp.js";
+import * as tools from "./tools.js";
+import { storeCli } from "./tools.js";
 
 const swtpm = swtpmForFile();
 let nextIndex = 0x01524700;
@@ -27,32 +27,17 @@ async function tpmStore(t: TestContext) {
   nextIndex += 2;
   const { dir, store } = tempDir(t);
   const spec = `swtpm:host=${address.kind === "tcp" ? address.host : ""},port=${address.kind === "tcp" ? address.port : 0},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`;
-  const run = (args: readonly string[]): Promise<CliResult> =>
-    reid(["--store", store, "--tpm", spec, ...args]);
-  const ok = async (args: readonly string[]) => {
-    const result = await run(args);
-    assert.equal(result.code, 0, `reid ${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
-    return result;
-  };
-  const json = async <T>(args: readonly string[]) => JSON.parse((await ok(["--json", ...args])).stdout) as T;
+  const { run, ok, json } = storeCli(store, spec);
   return { dir, store, spec, nvIndex, run, ok, json };
 }
 
 /** Runs a tpm2-tools command against the file's swtpm. */
-async function tpm2(args: readonly string[], input?: Uint8Array) {
-  const child = spawn(args[0] as string, args.slice(1), {
-    env: { PATH: process.env.PATH, TPM2TOOLS_TCTI: (await swtpm()).tcti },
-    stdio: [input ? "pipe" : "ignore", "pipe", "pipe"],
-  });
-  if (input) child.stdin?.end(input);
-  const { code, stdout, stderr } = await finished(child);
-  return { code, stdout, stderr: stderr.toString("utf8") };
+async function tpm2(args: readonly string[]) {
+  return tools.tpm2((await swtpm()).tcti, args);
 }
 
 async function tpm2Ok(args: readonly string[]) {
-  const result = await tpm2(args);
-  assert.equal(result.code, 0, `${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
-  return result;
+  return tools.tpm2Ok((await swtpm()).tcti, args);
 }
 
 /** tpm2_nvdefine of a 256-byte owner index, with reid's attributes unless told otherwise. */
@@ -225,7 +210,7 @@ describe("reid handles what tpm2-tools defines and writes", () => {
     const remembered = JSON.parse(readFileSync(marker, "utf8"));
     assert.deepEqual(
       [remembered.backend, remembered.spec, remembered.committed],
-      ["tpm", element.spec, true],
+      ["tpm", `${element.spec},sessions=encrypted`, true],
     );
     const { index } = await recordViaTpm2Tools(element.nvIndex);
     await tpm2Ok(["tpm2_nvundefine", "-C", "o", hexIndex(index)]);

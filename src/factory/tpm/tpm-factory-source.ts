@@ -4,6 +4,7 @@ import { FactoryError, ReidError } from "../../errors.js";
 import { password } from "../../tpm/command.js";
 import { CreatePrimary, ECDH_ZGen, FlushContext } from "../../tpm/commands/object.js";
 import { TPM_RH } from "../../tpm/constants.js";
+import { TpmIntegrityError } from "../../tpm/errors.js";
 import type { PublicArea } from "../../tpm/structures/public.js";
 import { eccP256Template } from "../../tpm/templates.js";
 import type { Tpm } from "../../tpm/tpm.js";
@@ -58,7 +59,8 @@ export class TpmFactorySource implements FactorySource {
       });
       handle = created.objectHandle;
       const { outPoint } = await this.tpm.run(ECDH_ZGen, {
-        keyHandle: password(handle),
+        // The key's name binds the session's HMAC to this key (encrypted sessions, docs/spec.md §5.7).
+        keyHandle: { ...password(handle), name: created.name },
         inPoint: FACTORY_POINT,
       });
       try {
@@ -68,6 +70,7 @@ export class TpmFactorySource implements FactorySource {
         outPoint.y.fill(0);
       }
     } catch (error) {
+      if (error instanceof TpmIntegrityError) throw error;
       const why = error instanceof ReidError ? error.message : String(error);
       throw new FactoryError(`the TPM could not give its factory identity: ${why}`, "tpm-factory-failed");
     } finally {

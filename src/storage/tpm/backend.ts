@@ -16,11 +16,12 @@ export const backend: Backend<TpmSpec> = {
   parse: parseTpmSpec,
   format: formatTpmSpec,
   // The index is what the store's records are found by; the way to the TPM may change (a new
-  // swtpm port, /dev/tpm0 instead of /dev/tpmrm0), and the store id tells a wrong TPM.
+  // swtpm port, /dev/tpm0 instead of /dev/tpmrm0, password sessions for a TPM that cannot do
+  // encrypted ones), and the store id tells a wrong TPM.
   samePlace: (a, b) => a.nvIndex === b.nvIndex,
   defaultSource: "tpm+os",
   syntax:
-    "swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,owner-auth-file=FILE]",
+    "swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,sessions=encrypted|password][,owner-auth-file=FILE]",
   anotherPlace: "give this store another index (nv-index=0x... in --tpm)",
   async open(_directory, spec, options) {
     const [{ connectTpm }, { NvArea }, { TpmRandomSource }] = await Promise.all([
@@ -30,7 +31,7 @@ export const backend: Backend<TpmSpec> = {
     ]);
     const ownerAuth = spec.ownerAuthFile ? readOwnerAuth(spec.ownerAuthFile) : undefined;
     try {
-      const tpm = await connectTpm(spec.address);
+      const tpm = await connectTpm(spec.address, undefined, { sessions: spec.sessions });
       try {
         const area = await NvArea.open(tpm, {
           nvIndex: spec.nvIndex,

@@ -1,10 +1,12 @@
 import { StorageError } from "../../errors.js";
-import { password } from "../../tpm/command.js";
+import { type Named, password } from "../../tpm/command.js";
 import { NV_DefineSpace, NV_Read, NV_ReadPublic, NV_UndefineSpace, NV_Write } from "../../tpm/commands/nv.js";
 import { TPM_ALG, TPM_PT, TPM_RH, TPMA_NV } from "../../tpm/constants.js";
 import { TpmResponseError } from "../../tpm/errors.js";
+import { nvName } from "../../tpm/names.js";
 import { readProperties } from "../../tpm/properties.js";
 import { hex } from "../../tpm/response-code.js";
+import type { NvPublic } from "../../tpm/structures/nv.js";
 import type { Tpm } from "../../tpm/tpm.js";
 import { acquirePlaceLock, type ProcessLock } from "../process-lock.js";
 import { AREA_SIZE, isZero } from "../record.js";
@@ -91,7 +93,7 @@ export class NvArea implements StorageArea {
         const length = Math.min(size, AREA_SIZE - offset);
         const { data } = await this.tpm.run(NV_Read, {
           authHandle: password(TPM_RH.OWNER, this.owner),
-          nvIndex: this.indices[area],
+          nvIndex: this.named(area, true),
           size: length,
           offset,
         });
@@ -136,11 +138,12 @@ export class NvArea implements StorageArea {
 
   async erase(area: AreaIndex): Promise<void> {
     this.assertWritable();
-    if ((await this.stateOf(area)) === "undefined") return;
+    const state = await this.stateOf(area);
+    if (state === "undefined") return;
     try {
       await this.tpm.run(NV_UndefineSpace, {
         authHandle: password(TPM_RH.OWNER, this.owner),
-        nvIndex: this.indices[area],
+        nvIndex: this.named(area, state === "written"),
       });
     } catch (error) {
       if (!(error instanceof TpmResponseError && error.rc === "TPM_RC_HANDLE")) throw this.explain(error);
@@ -160,11 +163,32 @@ export class NvArea implements StorageArea {
     for (let offset = 0; offset < AREA_SIZE; offset += size) {
       await this.tpm.run(NV_Write, {
         authHandle: password(TPM_RH.OWNER, this.owner),
-        nvIndex: this.indices[area],
+        nvIndex: this.named(area, this.state[area] === "written"),
         data: data.subarray(offset, Math.min(offset + size, AREA_SIZE)),
         offset,
       });
+      // The first write sets TPMA_NV_WRITTEN, and with it the index's name.
+      this.state[area] = "written";
     }
+  }
+
+  /**
+   * The index with its name, which a session's cpHash binds: reid's public area, with WRITTEN as
+   * the index is (the state this area tracks under its lock).
+   */
+  private named(area: AreaIndex, written: boolean): Named {
+    return { handle: this.indices[area], name: nvName(this.publicArea(area, written)) };
+  }
+
+  /** What reid defines its indices as (docs/spec.md §5.7). */
+  private publicArea(area: AreaIndex, written: boolean): NvPublic {
+    return {
+      nvIndex: this.indices[area],
+      nameAlg: TPM_ALG.SHA256,
+      attributes: (REID_NV_ATTRIBUTES | (written ? TPMA_NV.WRITTEN : 0)) >>> 0,
+      authPolicy: new Uint8Array(0),
+      dataSize: AREA_SIZE,
+    };
   }
 
   private async define(area: AreaIndex): Promise<void> {
@@ -172,13 +196,7 @@ export class NvArea implements StorageArea {
       await this.tpm.run(NV_DefineSpace, {
         authHandle: password(TPM_RH.OWNER, this.owner),
         auth: new Uint8Array(0),
-        publicInfo: {
-          nvIndex: this.indices[area],
-          nameAlg: TPM_ALG.SHA256,
-          attributes: REID_NV_ATTRIBUTES,
-          authPolicy: new Uint8Array(0),
-          dataSize: AREA_SIZE,
-        },
+        publicInfo: this.publicArea(area, false),
       });
       this.state[area] = "defined";
     } catch (error) {

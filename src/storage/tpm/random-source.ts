@@ -1,6 +1,7 @@
 import { CONDITIONED_MIN_ENTROPY, type EntropySource } from "../../entropy/source.js";
 import { EntropyError, ReidError } from "../../errors.js";
 import { GetRandom } from "../../tpm/commands/random.js";
+import { TpmIntegrityError } from "../../tpm/errors.js";
 import type { Tpm } from "../../tpm/tpm.js";
 
 /** One GetRandom asks for this much: every TPM answers at least a SHA-256 digest's worth. */
@@ -34,7 +35,8 @@ export class TpmRandomSource implements EntropySource {
         filled += want;
       }
     } catch (error) {
-      if (error instanceof EntropyError) throw error;
+      // A tampered answer is the bus's matter, not the noise source's: exit 6 tpm-integrity.
+      if (error instanceof EntropyError || error instanceof TpmIntegrityError) throw error;
       // The TPM is the noise source here: its failures are entropy failures (exit 5), not storage ones.
       const why = error instanceof ReidError ? error.message : String(error);
       throw new EntropyError(`entropy source ${this.name}: ${why}`);

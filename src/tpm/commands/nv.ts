@@ -24,7 +24,10 @@ export const NV_UndefineSpace = defineCommand({
   response: {},
 });
 
-/** TPM2_NV_ReadPublic (Part 3, 31.6). */
+/**
+ * TPM2_NV_ReadPublic (Part 3, 31.6): public data, and how an index's name is learned, which a
+ * session's cpHash would need first; so it carries no session.
+ */
 export const NV_ReadPublic = defineCommand({
   name: "TPM2_NV_ReadPublic",
   code: TPM_CC.NV_ReadPublic,
@@ -32,6 +35,7 @@ export const NV_ReadPublic = defineCommand({
   parameters: {},
   responseHandles: [],
   response: { nvPublic: nvPublic2b, nvName: name2b },
+  session: false,
 });
 
 /** TPM2_NV_Write (Part 3, 31.7): authHandle is the owner, the platform, or the index itself. */

@@ -34,6 +34,8 @@ export const ReadPublic = defineCommand({
   parameters: {},
   responseHandles: [],
   response: { outPublic: public2b, name: name2b, qualifiedName: name2b },
+  // Public data, and how an object's name is learned: no session (as NV_ReadPublic).
+  session: false,
 });
 
 /** TPM2_FlushContext (Part 3, 28.4): the handle travels as a parameter, not in the handle area. */
@@ -44,6 +46,8 @@ export const FlushContext = defineCommand({
   parameters: { flushHandle: u32 },
   responseHandles: [],
   response: {},
+  // No command that manages contexts may carry a session (TPM_RC_AUTH_CONTEXT).
+  session: false,
 });
 
 /** TPM2_Sign (Part 3, 20.2): validation is a hash-check ticket, or a NULL one for unrestricted keys. */

@@ -73,7 +73,11 @@ export class TpmReader {
   private readonly view: DataView;
   offset = 0;
 
-  constructor(private readonly bytes: Uint8Array) {
+  /** `base`: where `bytes` began in the message, so errors name the byte of the whole message. */
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly base = 0,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -120,7 +124,10 @@ export class TpmReader {
   /** A reader over the next `length` bytes, which this one skips. */
   sub(length: number, what: string): TpmReader {
     this.need(length, what);
-    const inner = new TpmReader(this.bytes.subarray(this.offset, this.offset + length));
+    const inner = new TpmReader(
+      this.bytes.subarray(this.offset, this.offset + length),
+      this.base + this.offset,
+    );
     this.offset += length;
     return inner;
   }
@@ -133,7 +140,7 @@ export class TpmReader {
   private need(n: number, what: string): void {
     if (this.remaining < n) {
       throw new MarshalError(
-        `truncated at byte ${this.offset} reading ${what} (needs ${n}, ${this.remaining} left)`,
+        `truncated at byte ${this.base + this.offset} reading ${what} (needs ${n}, ${this.remaining} left)`,
       );
     }
   }

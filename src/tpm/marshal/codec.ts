@@ -6,6 +6,8 @@ import { MarshalError, type TpmReader, type TpmWriter } from "./buffer.js";
  */
 export interface Codec<T> {
   readonly name: string;
+  /** A TPM2B: a 16-bit size, then the bytes. Only such a first parameter can a session encrypt. */
+  readonly sized?: true;
   write(writer: TpmWriter, value: T): void;
   read(reader: TpmReader): T;
 }
@@ -33,6 +35,7 @@ export const u64: Codec<bigint> = { name: "UINT64", write: (w, v) => w.u64(v), r
 export function sizedBytes(name: string, max = 0xffff): Codec<Uint8Array> {
   return {
     name,
+    sized: true,
     write(w, value) {
       if (value.length > max) throw new RangeError(`${name} holds at most ${max} bytes, not ${value.length}`);
       w.u16(value.length);
@@ -50,6 +53,7 @@ export function sizedBytes(name: string, max = 0xffff): Codec<Uint8Array> {
 export function sized<T>(name: string, inner: Codec<T>): Codec<T> {
   return {
     name,
+    sized: true,
     write(w, value) {
       const at = w.length;
       w.u16(0);

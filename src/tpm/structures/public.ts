@@ -23,6 +23,7 @@ export const eccScheme = tagged("TPMT_ECC_SCHEME", "scheme", u16, {
   [TPM_ALG.ECDSA]: withHash,
   [TPM_ALG.ECDH]: withHash,
   [TPM_ALG.ECSCHNORR]: withHash,
+  [TPM_ALG.ECMQV]: withHash,
 });
 
 export const kdfScheme = tagged("TPMT_KDF_SCHEME", "scheme", u16, {

@@ -1,5 +1,5 @@
 import type { TpmAddress } from "../spec.js";
-import { Tpm } from "../tpm.js";
+import { Tpm, type TpmOptions } from "../tpm.js";
 import { DeviceTransport } from "./device.js";
 import { SocketTransport } from "./socket.js";
 import type { TpmTransport } from "./transport.js";
@@ -15,6 +15,11 @@ export function openTransport(address: TpmAddress, timeoutMs?: number): Promise<
   }
 }
 
-export async function connectTpm(address: TpmAddress, timeoutMs?: number): Promise<Tpm> {
-  return new Tpm(await openTransport(address, timeoutMs));
+/** A client on `address`; with password sessions unless `options` ask for encrypted ones. */
+export async function connectTpm(
+  address: TpmAddress,
+  timeoutMs?: number,
+  options?: TpmOptions,
+): Promise<Tpm> {
+  return new Tpm(await openTransport(address, timeoutMs), options);
 }
