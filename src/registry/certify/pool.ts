@@ -91,7 +91,7 @@ export async function workerCertifier(directory: string, signer: Signer, threads
     }).then((answer) => {
       if (!answer.refusal) return answer;
       const { code, message: text } = answer.refusal;
-      if (code === "bad-device-list") throw new UsageError(text, code);
+      if (code === "bad-device-list") throw new UsageError(text, "bad-device-list");
       throw code === "bad-csr"
         ? badRequest(text)
         : code === "handle-mismatch"

@@ -133,7 +133,7 @@ export class LogClient {
     if (answer.status >= 500) {
       throw new ReidError(
         "registry-unreachable",
-        ExitCode.internal,
+        ExitCode.unreachable,
         `the registry at ${this.where} answered ${because}`,
       );
     }
