@@ -3,7 +3,7 @@
 // a file, the prompt), one store per token, and a lost token, module or objects as exit 6.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertOneLineError, type CliResult, REID, reid } from "../helpers/cli.js";
@@ -204,6 +204,7 @@ describe("one store per token", () => {
     const before = await statusOf(owner);
     const audit = readFileSync(join(owner, "audit.log"));
     const objects = await areaObjects(token);
+    mkdirSync(other, { mode: 0o700 });
     // Someone else points a new store directory at the same token: every request is refused,
     // naming the store that owns its objects.
     for (const args of [["init"], ["reset"], ["erase"], ["status"], ["keys"]]) {
@@ -215,7 +216,7 @@ describe("one store per token", () => {
       assert.ok(message.includes(`PKCS#11 token '${token.label}'`), message);
       assert.match(message, /token= in --pkcs11/);
     }
-    assert.ok(!existsSync(other), "a refused store directory was made");
+    assert.ok(!existsSync(join(other, "store.json")), "the refused directory remembers the owner's place");
     const after = await statusOf(owner);
     assert.deepEqual(
       [after.state, after.generation, after.handle],

@@ -189,6 +189,7 @@ describe("bad input on the TPM backend: one line, the right exit code, nothing w
 
   test("an unreachable TPM is a storage error naming it (exit 6), for swtpm and for a device path", async (t) => {
     const { store, dir } = tempDir(t);
+    mkdirSync(store, { mode: 0o700 });
     assertOneLineError(
       await reid(["--store", store, "--tpm", "swtpm:host=127.0.0.1,port=1", "status"]),
       6,
@@ -245,6 +246,7 @@ describe("one store per TPM index", () => {
     await ok(["--store", owner, "--tpm", spec, "init"]);
     const before = await statusOf(owner);
     const audit = readFileSync(join(owner, "audit.log"));
+    mkdirSync(other, { mode: 0o700 });
     // Someone else points a new store directory at the same index: every request is refused,
     // naming the store that owns the index.
     for (const args of [["init"], ["reset"], ["erase"], ["status"], ["keys"]]) {

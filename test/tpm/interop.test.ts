@@ -4,7 +4,7 @@
 // section 4) is recomputed from the TPM-held identifier with node:crypto alone.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { decodeArea, type StoredRecord } from "../../src/storage/record.js";
@@ -26,6 +26,8 @@ async function tpmStore(t: TestContext) {
   const nvIndex = nextIndex;
   nextIndex += 2;
   const { dir, store } = tempDir(t);
+  // The store's directory exists, as one a TPM record is read into does (a missing one is no store).
+  mkdirSync(store, { mode: 0o700 });
   const spec = `swtpm:host=${address.kind === "tcp" ? address.host : ""},port=${address.kind === "tcp" ? address.port : 0},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`;
   const { run, ok, json } = storeCli(store, spec);
   return { dir, store, spec, nvIndex, run, ok, json };
