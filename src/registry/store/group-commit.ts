@@ -92,12 +92,7 @@ export class GroupCommit<DB> {
       await trx.commit().execute();
     } catch (error) {
       // The transaction itself failed (begin, a savepoint, the commit): none of the group is in.
-      if (trx && !trx.isCommitted && !trx.isRolledBack)
-        await trx
-          .rollback()
-          .execute()
-          .catch(() => {});
-      for (const pending of batch) pending.reject(error);
+      await refuseGroup(trx, batch, error);
       return;
     }
     this.answerWhenDurable(batch, outcomes);
@@ -125,12 +120,7 @@ export class GroupCommit<DB> {
     } catch (error) {
       // The transaction itself failed (begin, the commit): none of the group is in, and it is not
       // run again (a commit that failed to answer may have been done).
-      if (trx && !trx.isCommitted && !trx.isRolledBack)
-        await trx
-          .rollback()
-          .execute()
-          .catch(() => {});
-      for (const pending of batch) pending.reject(error);
+      await refuseGroup(trx, batch, error);
       return true;
     }
     this.answerWhenDurable(batch, outcomes);
@@ -163,6 +153,20 @@ export class GroupCommit<DB> {
     else await point.rollbackToSavepoint(name).execute();
     return outcome;
   }
+}
+
+/** A group whose transaction failed: rolled back if still open, and every change refused with the error. */
+async function refuseGroup<DB>(
+  trx: ControlledTransaction<DB> | null,
+  batch: readonly Pending<DB>[],
+  error: unknown,
+): Promise<void> {
+  if (trx && !trx.isCommitted && !trx.isRolledBack)
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => {});
+  for (const pending of batch) pending.reject(error);
 }
 
 export interface Outcome {
