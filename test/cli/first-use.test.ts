@@ -3,12 +3,12 @@
 // mistyped store, an unknown command or option, an unreachable peer are said to be what they are.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { signatureAlgorithms } from "../../src/derive/signature.js";
-import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
+import { assertOneLineError, REID, reid, reidJson, reidOk } from "../helpers/cli.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
 import { initStore } from "./store.js";
 
@@ -38,6 +38,34 @@ describe("the README", () => {
     assert.doesNotMatch(README, /node dist\/reid\.js/);
     assert.equal(README.match(/npm link/g)?.length, 1, "npm link is named once");
     assert.match(README, /REID_PIN_NEW/, "the README says how to give pin set its PIN without a terminal");
+  });
+
+  it("the first five minutes run as pasted: a new identity, a PIN, a reset that ends the old one", async (t) => {
+    const section = README.split("### The first five minutes")[1];
+    const block = section?.match(/```sh\n([\s\S]*?)```/)?.[1];
+    assert.ok(block, "the README has the walk-through's block");
+    const { dir } = tempDir(t);
+    // `reid` on the PATH as `npm link` puts it there; mktemp -d lands in the test's own directory.
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "reid"), `#!/bin/sh\nexec "${process.execPath}" "${REID}" "$@"\n`, {
+      mode: 0o755,
+    });
+    const shell = spawnSync("bash", ["-e", "-c", block], {
+      env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir, TMPDIR: dir },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(shell.status, 0, `the block stopped: ${shell.stderr.trim()}`);
+    const handles = [...shell.stdout.matchAll(/^handle\s+([0-9a-f]{32})$/gm)].map((m) => m[1]);
+    assert.equal(handles.length, 2, "status and keys each name the handle");
+    assert.match(shell.stdout, /^signature verifies: note\.txt/m);
+    assert.match(shell.stdout, /^Recovery code \(shown only now/m);
+    const reset = shell.stdout.match(/^reset: generation 2, handle ([0-9a-f]{32})/m);
+    assert.ok(reset, "the reset says its new handle");
+    assert.notEqual(reset[1], handles[0], "the reset made a new identity");
+    assert.match(shell.stdout, /^the old signature no longer verifies/m);
+    assert.match(shell.stdout, /^audit log intact: 4 records/m);
   });
 });
 
