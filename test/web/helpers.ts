@@ -121,15 +121,27 @@ export interface WebDaemon {
   stop(): Promise<Finished>;
 }
 
+export interface ServeOptions {
+  /** Global options before `serve` (--kek-file FILE, say). */
+  readonly globals?: readonly string[];
+  /** The page's port (a daemon started again where it was); a free one when absent. */
+  readonly port?: number;
+}
+
 /**
- * Starts `reid serve --web 127.0.0.1:PORT [EXTRA...]` as a child process and waits for the line that names the
- * page's URL. A port taken between the probe and the bind (exit 2, "in use") is tried again.
+ * Starts `reid [GLOBALS...] serve --web 127.0.0.1:PORT [EXTRA...]` as a child process and waits for the line
+ * that names the page's URL. A port taken between the probe and the bind (exit 2, "in use") is tried again.
  */
-export async function serveWeb(store: string, extra: readonly string[] = []): Promise<WebDaemon> {
+export async function serveWeb(
+  store: string,
+  extra: readonly string[] = [],
+  options: ServeOptions = {},
+): Promise<WebDaemon> {
   mkdirSync(ARTIFACTS, { recursive: true });
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const args = [REID, "--store", store, "serve", "--web", `127.0.0.1:${port}`, ...extra];
+    const port = options.port ?? (await freePort());
+    const globals = options.globals ?? [];
+    const args = [REID, "--store", store, ...globals, "serve", "--web", `127.0.0.1:${port}`, ...extra];
     const child = spawn(process.execPath, args, {
       env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -173,7 +185,7 @@ export async function serveWeb(store: string, extra: readonly string[] = []): Pr
       return { pid, port, origin: `http://localhost:${port}`, link, stop };
     }
     const result = await stop();
-    if (attempt < 3 && /in use/.test(result.stderr.toString())) continue;
+    if (attempt < 3 && options.port === undefined && /in use/.test(result.stderr.toString())) continue;
     assert.fail(
       `reid serve --web did not start (exit ${result.code ?? result.signal}): stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(result.stderr.toString())}`,
     );

@@ -100,8 +100,11 @@ describe("the owner's page over HTTP", () => {
     stale.cookie = signedIn;
     assertRefused(await stale.get("/api/status"), 401, "no-link");
     assertRefused(await stale.get("/api/events"), 401, "no-link");
-    // The fresh session of the sign-out is still the link holder's, signed out.
-    assertRefused(await client.get("/api/status"), 401, "not-signed-in");
+    // The fresh session of the sign-out is still the link holder's, signed out: it reads the public
+    // status (state, generation, handle, mode) and nothing more.
+    assertRefused(await client.get("/api/log"), 401, "not-signed-in");
+    const open = await client.get("/api/status");
+    assert.deepEqual(Object.keys(open.json).sort(), ["generation", "handle", "mode", "state"]);
   });
 
   test("the status sent to the page names no identifier and no store path", async () => {
@@ -197,7 +200,12 @@ describe("the owner's page over HTTP", () => {
     await client.signInWithPin();
     const was = await snapshot();
     assertRefused(await client.post("/api/requests", { type: "reset" }), 403, "proof-required");
-    assertRefused(await client.post("/api/requests", { type: "erase", proof: {} }), 403, "proof-required");
+    // An erase confirmed as it must be (the handle's short form) still needs its proof.
+    assertRefused(
+      await client.post("/api/requests", { type: "erase", confirm: was.handle?.slice(0, 8), proof: {} }),
+      403,
+      "proof-required",
+    );
     assertRefused(await client.post("/api/schedule", { type: "reset", at: FUTURE }), 403, "proof-required");
     // A passkey answer with no challenge issued for it proves nothing.
     const forged = {
@@ -337,7 +345,7 @@ describe("the owner's page over HTTP", () => {
       response: {},
       clientExtensionResults: {},
     };
-    const refused = await client.post("/api/passkeys", { response, pin: "not the pin 0000" });
+    const refused = await client.post("/api/passkeys", { response, pin: "not the pin 0000", name: "phone" });
     assertRefused(refused, 403, "wrong-pin");
     assert.match(refused.json.error.message, /before PIN entry on the page locks/);
     const now = await snapshot();
