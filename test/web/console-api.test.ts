@@ -10,21 +10,17 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { reidJson, reidOk } from "../helpers/cli.js";
 import {
+  assertRefused,
   auditLog,
   PageClient,
   PIN,
-  type Reply,
   type ServedPage,
   servedPage,
   serveWeb,
+  snapshot as snapshotOf,
   status,
   type WebDaemon,
 } from "./helpers.js";
-
-function assertRefused(reply: Reply, httpStatus: number, code: string): void {
-  assert.equal(reply.status, httpStatus, reply.text);
-  assert.equal(reply.json?.error?.code, code, reply.text);
-}
 
 const READS = ["/api/bindings", "/api/keys", "/api/keys/ed25519.pem", "/api/certificate", "/api/log"];
 const OPERATIONS: readonly [string, Record<string, unknown>][] = [
@@ -35,28 +31,16 @@ const OPERATIONS: readonly [string, Record<string, unknown>][] = [
 
 describe("the console's routes over HTTP", () => {
   let served: ServedPage;
-  let store: string;
+  // Set by the first hook, for every test below.
   let daemon: WebDaemon;
+  const store = () => served.store;
+  const snapshot = () => snapshotOf(store());
 
   before(async () => {
     served = await servedPage("reid-web-console-api-");
-    ({ store, daemon } = served);
+    daemon = served.daemon;
   });
-
   after(() => served?.close());
-
-  async function snapshot() {
-    const s = await status(store);
-    const owner = await reidJson<{ mode: string; sealed: boolean }>(["--store", store, "status"]);
-    return {
-      generation: s.generation,
-      handle: s.handle,
-      mode: owner.mode,
-      sealed: owner.sealed,
-      failures: s.owner.failures,
-      audit: (await auditLog(store)).length,
-    };
-  }
 
   test("without a session every route is refused (no-link); signed out, every route but the status (not-signed-in)", async () => {
     const was = await snapshot();
@@ -103,7 +87,7 @@ describe("the console's routes over HTTP", () => {
     const now = await snapshot();
     assert.deepEqual({ ...now, audit: was.audit }, was);
     assert.deepEqual(
-      (await auditLog(store)).slice(was.audit).map((r) => [r.request, r.principal, r.outcome]),
+      (await auditLog(store())).slice(was.audit).map((r) => [r.request, r.principal, r.outcome]),
       [
         ["mode-random", "web:pin", "proof-required"],
         ["seal", "web:pin", "proof-required"],
@@ -167,18 +151,18 @@ describe("the console's routes over HTTP", () => {
     const client = new PageClient(daemon);
     await client.signInWithPin();
     const keys = await client.get("/api/keys");
-    assert.deepEqual(keys.json, await reidJson(["--store", store, "keys"]));
+    assert.deepEqual(keys.json, await reidJson(["--store", store(), "keys"]));
     const pem = await client.get("/api/keys/x25519.pem");
     assert.equal(pem.status, 200);
     assert.match(
       String(pem.headers["content-disposition"]),
       /^attachment; filename="reid-[0-9a-f]{8}-x25519\.pem"$/,
     );
-    assert.equal(pem.text, (await reidOk(["--store", store, "keys", "--pem", "--alg", "x25519"])).stdout);
+    assert.equal(pem.text, (await reidOk(["--store", store(), "keys", "--pem", "--alg", "x25519"])).stdout);
     const certificate = await client.get("/api/certificate?algorithm=ed25519&days=10");
     assert.match(certificate.text, /^-----BEGIN CERTIFICATE-----\n/);
     const log = await client.get("/api/log");
-    const records = await auditLog(store);
+    const records = await auditLog(store());
     assert.equal(log.json.verdict.intact, true);
     assert.equal(log.json.total, records.length);
     assert.deepEqual(
@@ -189,7 +173,7 @@ describe("the console's routes over HTTP", () => {
         .map((r) => r.seq),
     );
     const bindings = await client.get("/api/bindings");
-    assert.deepEqual(bindings.json, await reidJson(["--store", store, "bindings"]));
+    assert.deepEqual(bindings.json, await reidJson(["--store", store(), "bindings"]));
     // Without a key-encryption key there is nothing to seal under: the element says so, once proved.
     const seal = await client.post("/api/seal", { proof: { pin: PIN } });
     assertRefused(seal, 400, "usage");

@@ -108,6 +108,23 @@ export async function auditLog(store: string): Promise<AuditRecord[]> {
   return (await reidJson<{ records: AuditRecord[] }>(["--store", store, "log"])).records;
 }
 
+/**
+ * What a refusal must leave as it was: the identifier, the mode, sealing, the PIN counter, the
+ * schedule, the audit log (through the daemon while one serves the store).
+ */
+export async function snapshot(store: string) {
+  const s = await reidJson<Status & { mode: string; sealed: boolean }>(["--store", store, "status"]);
+  return {
+    generation: s.generation,
+    handle: s.handle,
+    mode: s.mode,
+    sealed: s.sealed,
+    failures: s.owner.failures,
+    scheduled: s.scheduled.length,
+    audit: (await auditLog(store)).length,
+  };
+}
+
 export { freePort };
 
 export interface WebDaemon {
@@ -218,6 +235,15 @@ export async function servedPage(prefix: string): Promise<ServedPage> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A refusal of the page's API: its status, its code, and a one-line message without a stack trace. */
+export function assertRefused(reply: Reply, httpStatus: number, code: string): void {
+  assert.equal(reply.status, httpStatus, reply.text);
+  assert.equal(reply.json?.error?.code, code, reply.text);
+  assert.deepEqual(Object.keys(reply.json.error).sort(), ["code", "exit", "message"]);
+  assert.equal(typeof reply.json.error.message, "string");
+  assert.doesNotMatch(reply.json.error.message, /\n|node:internal|\.[jt]s:\d+:\d+/, "no stack trace");
 }
 
 export interface Reply {

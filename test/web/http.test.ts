@@ -8,27 +8,20 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { assertOneLineError, reid, reidOk } from "../helpers/cli.js";
 import {
+  assertRefused,
   auditLog,
   freePort,
   PageClient,
   PIN,
-  type Reply,
   type ServedPage,
   servedPage,
   serveWeb,
+  snapshot as snapshotOf,
   status,
   type WebDaemon,
 } from "./helpers.js";
 
 const FUTURE = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
-
-function assertRefused(reply: Reply, httpStatus: number, code: string): void {
-  assert.equal(reply.status, httpStatus, reply.text);
-  assert.equal(reply.json?.error?.code, code, reply.text);
-  assert.deepEqual(Object.keys(reply.json.error).sort(), ["code", "exit", "message"]);
-  assert.equal(typeof reply.json.error.message, "string");
-  assert.doesNotMatch(reply.json.error.message, /\n|node:internal|\.[jt]s:\d+:\d+/, "no stack trace");
-}
 
 describe("the owner's page over HTTP", () => {
   let served: ServedPage;
@@ -42,17 +35,7 @@ describe("the owner's page over HTTP", () => {
 
   after(() => served?.close());
 
-  /** What a refusal must leave as it was: the identifier, the PIN counter, the schedule, the audit log. */
-  async function snapshot() {
-    const s = await status(store);
-    return {
-      generation: s.generation,
-      handle: s.handle,
-      failures: s.owner.failures,
-      scheduled: s.scheduled.length,
-      audit: (await auditLog(store)).length,
-    };
-  }
+  const snapshot = () => snapshotOf(store);
 
   test("the page is served with a strict CSP and a session cookie that scripts cannot read", async () => {
     const client = new PageClient(daemon);
