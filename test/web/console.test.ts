@@ -5,7 +5,7 @@
 // sideways scroll), axe-core's accessibility check in the light and dark schemes, an expired
 // session, and the daemon stopped and started again under the open page.
 import assert from "node:assert/strict";
-import { randomBytes, X509Certificate } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,6 +151,31 @@ describe("the owner's console in Chromium", () => {
     writeFileSync(codeFile, `${code}\n`, { mode: 0o600 });
     const unlocked = await reid(["--store", store, "pin", "unlock", "--recovery-file", codeFile]);
     assert.equal(unlocked.code, 0, unlocked.stderr);
+  });
+
+  test("the fingerprint: one handle draws one picture, mirrored left to right; 200 handles draw 200", async () => {
+    const handles = Array.from({ length: 200 }, (_, i) =>
+      createHash("sha256").update(`handle ${i}`).digest("hex").slice(0, 32),
+    );
+    const drawn = (await page.evaluate(`(async () => {
+      const { identicon } = await import("/identicon.js");
+      return ${JSON.stringify(handles)}.map((handle) => {
+        const svg = identicon(handle, "fingerprint");
+        const [background, ...cells] = svg.querySelectorAll("rect");
+        return {
+          again: identicon(handle, "fingerprint").outerHTML === svg.outerHTML,
+          background: background.getAttribute("fill"),
+          cells: cells.map((c) => [Number(c.getAttribute("x")), Number(c.getAttribute("y")), c.getAttribute("fill")]),
+        };
+      });
+    })()`)) as { again: boolean; background: string; cells: [number, number, string][] }[];
+    for (const { again, cells } of drawn) {
+      assert.equal(again, true);
+      const at = new Set(cells.map(([x, y]) => `${x},${y}`));
+      for (const [x, y] of cells) assert.ok(at.has(`${4 - x},${y}`), "mirrored left to right");
+    }
+    const pictures = new Set(drawn.map((d) => JSON.stringify([d.background, d.cells])));
+    assert.equal(pictures.size, handles.length);
   });
 
   test("sign-in: a wrong PIN is refused and counted; the right one opens the console", async () => {
