@@ -1,5 +1,4 @@
-import type { Context } from "hono";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { KeyAlgorithm } from "../derive/derivation.js";
 import { publicKeyPem } from "../derive/public-key.js";
 import { certificateDays, signingAlgorithm } from "../element/inputs.js";

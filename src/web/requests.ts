@@ -68,7 +68,7 @@ async function confirmErase(page: PageContext, confirm: unknown): Promise<void> 
 }
 
 /** What an erase must be confirmed with: the handle's first 8 characters, or "erase" without one. */
-export function eraseConfirmation(handle: string | null): string {
+function eraseConfirmation(handle: string | null): string {
   return handle === null ? "erase" : handle.slice(0, 8).toLowerCase();
 }
 

@@ -442,6 +442,8 @@ import { ApiError } from "./json-call.js";
       $("recovery-done").focus();
     } catch (error) {
       failed(error);
+      // Set meanwhile (by `reid pin set`): the page moves on to sign-in.
+      if (error instanceof ApiError && error.code === "pin-already-set") loadSession().catch(failed);
     }
   });
 
