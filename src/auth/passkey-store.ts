@@ -59,7 +59,7 @@ export class PasskeyStore {
       origin: registration.origin,
     });
     const created = this.now().toISOString();
-    this.add({ ...passkey, created });
+    this.add({ ...passkey, created, ...(registration.name ? { name: registration.name } : {}) });
     return { id: passkey.id, created };
   }
 
@@ -131,7 +131,8 @@ export class PasskeyStore {
         typeof entry?.id !== "string" ||
         typeof entry.publicKey !== "string" ||
         typeof entry.counter !== "number" ||
-        !Array.isArray(entry.transports)
+        !Array.isArray(entry.transports) ||
+        (entry.name !== undefined && typeof entry.name !== "string")
       ) {
         throw corrupt();
       }

@@ -21,6 +21,8 @@ export interface PasskeyRegistration {
   /** The challenge issued for this registration; absent: it expired or was already spent. */
   readonly challenge?: string;
   readonly origin: string;
+  /** What the owner calls it ("laptop", "phone"): shown on the page instead of the credential id. */
+  readonly name?: string;
 }
 
 /** Why an operation's fresh proof is refused before anything is checked (docs/spec.md §8.3). */

@@ -15,6 +15,8 @@ export interface StoredPasskey {
   readonly transports: readonly string[];
   readonly created: string;
   readonly lastUsed: string | null;
+  /** The owner's name for it (absent in files written before names). */
+  readonly name?: string;
 }
 
 /** What the answer must have been made for: the challenge issued, on the origin that issued it. */

@@ -4,6 +4,7 @@ import {
   certificateDays,
   MAX_CERTIFICATE_DAYS,
   MAX_SCHEDULE_ID,
+  passkeyName,
   passkeyRegistration,
   REQUEST_TYPES,
   signingAlgorithm,
@@ -261,6 +262,7 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
         ),
         challenge: optional(text({ max: 1024 })),
         origin,
+        name: optional(custom("a passkey's name, 1 to 64 characters", (value) => passkeyName(value))),
       },
     },
     removePasskey: {

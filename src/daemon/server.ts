@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:net";
 import type { Context } from "hono";
+import type { Actor } from "../auth/actor.js";
 import { reachableAddress } from "../binding/address.js";
 import { type DeviceOptions, type DeviceRoleServer, serveDeviceRole } from "../binding/device-role.js";
 import { DEFAULT_PAIRING_SECONDS, MAX_PAIRING_SECONDS, pairingUri } from "../binding/pairing.js";
@@ -14,6 +15,7 @@ import { describeOsError, StateError, StorageError, UsageError } from "../errors
 import { credentialsOf } from "../http/credentials.js";
 import { limitedServer } from "../http/limits.js";
 import { webAddress } from "../web/address.js";
+import type { PageBindings } from "../web/bindings.js";
 import type { PageApi } from "../web/links.js";
 import type { PagePairing } from "../web/pairing.js";
 import { type Clock, SYSTEM_CLOCK } from "./clock.js";
@@ -100,6 +102,7 @@ export async function startDaemon(
         host: options.web.host,
         port: options.web.port,
         pairing: pagePairing(service, () => device),
+        bindings: pageBindings(service, () => device),
       });
     }
     if (options.device)
@@ -129,6 +132,16 @@ function pagePairing(service: ElementService, device: () => DeviceRoleServer | n
       const opened = await binding.pair(seconds);
       return { ...opened, uri: pairingUri(opened) };
     },
+  };
+}
+
+/** The page's bindings panel: `bindings` and `unbind` of the binding operations, as `reid` reaches them. */
+function pageBindings(service: ElementService, device: () => DeviceRoleServer | null): PageBindings {
+  const binding = (actor: Actor) =>
+    openBinding(service.control, service.control.storeDirectory, actor, device);
+  return {
+    list: async () => (await binding({ principal: "web" })).bindings(),
+    unbind: async (actor, handle) => (await binding(actor)).unbind(handle),
   };
 }
 

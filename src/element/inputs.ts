@@ -85,3 +85,11 @@ function isWebAuthnAnswer(value: unknown): value is { id: string; response: obje
     answer.response !== null
   );
 }
+
+/** What the owner calls a passkey: 1 to 64 characters, none a control character (it is shown as text). */
+export function passkeyName(value: unknown): string {
+  const name = typeof value === "string" ? value.trim() : "";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  if (name !== "" && [...name].length <= 64 && !/[\u0000-\u001f\u007f-\u009f]/.test(name)) return name;
+  throw new UsageError("a passkey's name has 1 to 64 characters and no control characters");
+}

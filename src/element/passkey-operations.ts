@@ -11,6 +11,8 @@ export interface PasskeyInfo {
   readonly transports: readonly string[];
   readonly created: string;
   readonly lastUsed: string | null;
+  /** The owner's name for it, or null. */
+  readonly name: string | null;
 }
 
 /**
@@ -25,11 +27,12 @@ export class PasskeyOperations {
   ) {}
 
   list(): PasskeyInfo[] {
-    return (this.passkeys?.list() ?? []).map(({ id, transports, created, lastUsed }) => ({
+    return (this.passkeys?.list() ?? []).map(({ id, transports, created, lastUsed, name }) => ({
       id,
       transports,
       created,
       lastUsed,
+      name: name ?? null,
     }));
   }
 

@@ -9,6 +9,8 @@ export type Assets = StaticFiles;
 const PAGE_FILES = [
   ["/", "index.html"],
   ["/app.js", "app.js"],
+  ["/connection.js", "connection.js"],
+  ["/identicon.js", "identicon.js"],
   ["/style.css", "style.css"],
 ] as const;
 /** @simplewebauthn/browser's own bundle: the page does WebAuthn through the library. */

@@ -6,8 +6,8 @@ import { pin } from "../http/schema.js";
 /** Every JSON body the page reads is at most this long (docs/spec.md §8.1). */
 export const json = bodyLimit(64 * 1024);
 
-export function pinField(value: unknown): string {
-  return pin.read(value, "pin");
+export function pinField(value: unknown, name = "pin"): string {
+  return pin.read(value, name);
 }
 
 /** An id in a path (a schedule entry's, a passkey's). */
@@ -17,12 +17,12 @@ export function idField(value: string, what: string): string {
 }
 
 const INTENT =
-  /^(?:init|reset|erase|pair|schedule-(?:init|reset|erase)|cancel:[A-Za-z0-9_-]{1,1024}|remove-passkey:[A-Za-z0-9_-]{1,1024})$/;
+  /^(?:init|reset|erase|pair|seal|mode-(?:random|factory)|schedule-(?:init|reset|erase)|(?:cancel|remove-passkey|unbind):[A-Za-z0-9_-]{1,1024})$/;
 
 /** The operation a passkey challenge is asked for; the answer authorizes that one only. */
 export function intentField(value: unknown): string {
   if (typeof value === "string" && INTENT.test(value)) return value;
   throw new UsageError(
-    "'intent' must name the operation: init, reset, erase, pair, schedule-TYPE, cancel:ID or remove-passkey:ID",
+    "'intent' must name the operation: init, reset, erase, pair, seal, mode-MODE, schedule-TYPE, cancel:ID, remove-passkey:ID or unbind:HANDLE",
   );
 }

@@ -76,7 +76,7 @@ export class PageContext {
       throw new PageError(
         403,
         "no-pin",
-        "no owner PIN is set: run 'reid pin set' first; the page acts only for an authenticated owner",
+        "no owner PIN is set: set it on this page or with 'reid pin set'; the page acts only for an authenticated owner",
       );
     }
   }

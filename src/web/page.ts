@@ -6,13 +6,18 @@ import { checkCall } from "../http/browser/calls.js";
 import { securityHeaders } from "../http/browser/headers.js";
 import { serveStaticFiles } from "../http/browser/static-files.js";
 import type { Assets } from "./assets.js";
+import { auditApp } from "./audit.js";
+import { bindingsApp, type PageBindings } from "./bindings.js";
 import { eventsApp } from "./events.js";
+import { firstRunApp } from "./first-run.js";
+import { keysApp } from "./keys.js";
 import type { PageLinks } from "./links.js";
 import { PageContext, PageError } from "./page-context.js";
 import { type PagePairing, pairingApp } from "./pairing.js";
 import { passkeysApp } from "./passkeys.js";
 import { Proofs, proofApp } from "./proof.js";
 import { requestsApp } from "./requests.js";
+import { settingsApp } from "./settings.js";
 import { signInApp } from "./sign-in.js";
 import { statusApp } from "./status.js";
 
@@ -26,6 +31,8 @@ export interface PageOptions {
   readonly links: PageLinks;
   /** The device role's pairing window, through the daemon's binding operations. */
   readonly pairing: PagePairing;
+  /** The element's bindings, through the daemon's binding operations. */
+  readonly bindings: PageBindings;
 }
 
 /** All the page says to a browser without its capability (docs/spec.md §8.2). */
@@ -62,6 +69,7 @@ export function ownerPage(options: PageOptions): Hono {
   serveStaticFiles(app, options.assets);
 
   const proofs = new Proofs(page);
+  app.route("/api", firstRunApp(page));
   app.route("/api", signInApp(page, proofs));
   app.route("/api", statusApp(page));
   app.route("/api", eventsApp(page));
@@ -69,6 +77,10 @@ export function ownerPage(options: PageOptions): Hono {
   app.route("/api", requestsApp(page, proofs));
   app.route("/api", passkeysApp(page, proofs));
   app.route("/api", pairingApp(page, proofs, options.pairing));
+  app.route("/api", settingsApp(page, proofs));
+  app.route("/api", bindingsApp(page, proofs, options.bindings));
+  app.route("/api", keysApp(page));
+  app.route("/api", auditApp(page));
   return app;
 }
 

@@ -1,14 +1,14 @@
 import { generateRegistrationOptions } from "@simplewebauthn/server";
 import { Hono } from "hono";
-import { passkeyRegistration } from "../element/inputs.js";
+import { passkeyName, passkeyRegistration } from "../element/inputs.js";
 import { objectBody } from "../http/body.js";
 import { idField, json, pinField } from "./fields.js";
 import { type PageContext, RP_ID } from "./page-context.js";
 import type { Proofs } from "./proof.js";
 
 /**
- * The owner's passkeys: registering one (a signed-in session, the PIN typed again, and the
- * authenticator's answer to a challenge issued to this session) and removing one (a fresh proof).
+ * The owner's passkeys: registering one (a signed-in session, the PIN typed again, a name for it,
+ * and the authenticator's answer to a challenge issued to this session) and removing one (a fresh proof).
  * The element keeps them, verifies the registration and records both (passkey-add, passkey-remove).
  */
 export function passkeysApp(page: PageContext, proofs: Proofs): Hono {
@@ -37,9 +37,10 @@ export function passkeysApp(page: PageContext, proofs: Proofs): Hono {
 
   // The element checks (and counts) the PIN before it looks at the registration.
   app.post("/passkeys", json, async (c) => {
-    const body = await objectBody(c, ["response", "pin"]);
+    const body = await objectBody(c, ["response", "pin", "name"]);
     const pin = pinField(body.pin);
     const response = passkeyRegistration(body.response);
+    const name = passkeyName(body.name);
     const session = page.requireSignedIn(c);
     await page.requirePin();
     const challenge = page.sessions.take(session, "register");
@@ -47,9 +48,10 @@ export function passkeysApp(page: PageContext, proofs: Proofs): Hono {
     const added = await element.addPasskey({
       response,
       origin: page.origin,
+      name,
       ...(challenge ? { challenge: challenge.challenge } : {}),
     });
-    return c.json({ id: added.id, created: added.created });
+    return c.json({ id: added.id, created: added.created, name });
   });
 
   app.post("/passkeys/:id/remove", json, async (c) => {

@@ -19,10 +19,13 @@ export function requestsApp(page: PageContext, proofs: Proofs): Hono {
   const app = new Hono();
 
   app.post("/requests", json, async (c) => {
-    const body = await objectBody(c, ["type", "format", "proof"]);
+    const body = await objectBody(c, ["type", "format", "confirm", "proof"]);
     const type = requestType.read(body.type, "type");
     const format = formatField(body.format);
     const session = page.requireSignedIn(c);
+    // Checked before the proof is spent on it: nothing is counted or recorded.
+    if (type === "erase") await confirmErase(page, body.confirm);
+    else if (body.confirm !== undefined) throw new UsageError("'confirm' is for an erase only");
     const element = await proofs.prove(session, body.proof, type, type);
     return c.json(await element.submit(type, format));
   });
@@ -48,6 +51,25 @@ export function requestsApp(page: PageContext, proofs: Proofs): Hono {
   });
 
   return app;
+}
+
+/**
+ * An erase ends the identity for good, so the owner types which one: the handle's short form (its
+ * first 8 characters, shown beside its fingerprint), or the word "erase" when there is no handle.
+ * A mistyped or missing confirmation erases nothing (docs/spec.md §8.4).
+ */
+async function confirmErase(page: PageContext, confirm: unknown): Promise<void> {
+  const expected = eraseConfirmation((await page.reader.status()).handle);
+  if (typeof confirm === "string" && confirm.trim().toLowerCase() === expected) return;
+  throw new UsageError(
+    `to erase, type ${expected === "erase" ? "the word 'erase'" : `the handle's short form '${expected}'`} to confirm`,
+    "confirmation-required",
+  );
+}
+
+/** What an erase must be confirmed with: the handle's first 8 characters, or "erase" without one. */
+function eraseConfirmation(handle: string | null): string {
+  return handle === null ? "erase" : handle.slice(0, 8).toLowerCase();
 }
 
 /** The format as the owner wrote it ("digits:40"); whether the store can hold it, the element says. */

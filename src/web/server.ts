@@ -6,6 +6,7 @@ import { describeOsError, UsageError } from "../errors.js";
 import { limitedServer } from "../http/limits.js";
 import { webAddress } from "./address.js";
 import { loadAssets } from "./assets.js";
+import type { PageBindings } from "./bindings.js";
 import { type PageApi, PageLinks } from "./links.js";
 import { ownerPage } from "./page.js";
 import type { PagePairing } from "./pairing.js";
@@ -27,6 +28,8 @@ export interface WebServerOptions {
   readonly port: number;
   /** The device role's pairing window (the daemon's binding operations). */
   readonly pairing: PagePairing;
+  /** The element's bindings (the daemon's binding operations). */
+  readonly bindings: PageBindings;
 }
 
 /** Serves the owner's page next to the daemon's socket, on loopback only. */
@@ -54,7 +57,14 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const bound = (server.address() as AddressInfo).port;
   const origin = `http://localhost:${bound}`;
   const links = new PageLinks(origin);
-  page = ownerPage({ element: options.element, origin, assets, links, pairing: options.pairing });
+  page = ownerPage({
+    element: options.element,
+    origin,
+    assets,
+    links,
+    pairing: options.pairing,
+    bindings: options.bindings,
+  });
   return {
     url: `${origin}/`,
     links,

@@ -71,6 +71,8 @@ async function describe(page: PageContext, session: Session) {
     csrf: session.csrf,
     owner: signedIn ? owner : { pin: owner.pin, locked: owner.locked },
     passkeyCount: passkeys.length,
-    passkeys: signedIn ? passkeys.map(({ id, created, lastUsed }) => ({ id, created, lastUsed })) : [],
+    passkeys: signedIn
+      ? passkeys.map(({ id, name, created, lastUsed }) => ({ id, name, created, lastUsed }))
+      : [],
   };
 }

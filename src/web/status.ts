@@ -2,12 +2,21 @@ import { Hono } from "hono";
 import type { ElementStatus } from "../element/api.js";
 import type { PageContext } from "./page-context.js";
 
-/** GET /api/status: the element's status for a signed-in owner, public facts only. */
+/**
+ * GET /api/status: before sign-in, what `reid status` shows anyone (state, generation, handle,
+ * mode), so the owner sees which element the page is for before proving anything; signed in, the
+ * public status.
+ */
 export function statusApp(page: PageContext): Hono {
   const app = new Hono();
   app.get("/status", async (c) => {
-    page.requireSignedIn(c);
-    return c.json(publicStatus(await page.reader.status()));
+    const session = page.requireSession(c);
+    const status = await page.reader.status();
+    if (!session.principal) {
+      const { state, generation, handle, mode } = status;
+      return c.json({ state, generation, handle, mode });
+    }
+    return c.json(publicStatus(status));
   });
   return app;
 }

@@ -4,7 +4,7 @@
 // stored before the operation runs, and every refusal recorded under the operation it was for.
 // The answers come from a software authenticator, so each check is shown refusing what it must.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Actor } from "../../src/auth/actor.js";
@@ -189,6 +189,30 @@ describe("a passkey as the owner's credential", () => {
     await service.as(BY_PIN).addPasskey(registration);
     assert.equal((await service.listPasskeys()).length, 2);
     assert.equal(await refusal(service.as(BY_PIN).addPasskey(registration)), "passkey-exists");
+  });
+
+  test("a passkey keeps the owner's name for it, listed with it; one without a name lists null", async (t) => {
+    const { store, service } = await element(t);
+    await registered(service);
+    const named = new SoftAuthenticator();
+    const issued = challenge();
+    await service.as(BY_PIN).addPasskey({
+      response: named.register({ challenge: issued, origin: ORIGIN }),
+      challenge: issued,
+      origin: ORIGIN,
+      name: "laptop",
+    });
+    const listed = await service.listPasskeys();
+    assert.deepEqual(
+      listed.map((p) => p.name),
+      [null, "laptop"],
+    );
+    // A name that is not a string is a corrupt file, refused as one.
+    const path = join(store, "passkeys.json");
+    const file = JSON.parse(readFileSync(path, "utf8"));
+    file.passkeys[1].name = 42;
+    writeFileSync(path, JSON.stringify(file));
+    assert.equal(await refusal(service.listPasskeys()), "store-corrupt");
   });
 
   test("a removed passkey proves nothing any more", async (t) => {

@@ -22,17 +22,7 @@ import {
   virtualAuthenticator,
   type WebDaemon,
 } from "./helpers.js";
-
-async function message(page: Page, pattern: RegExp): Promise<string> {
-  await page.waitForFunction(
-    ({ source, flags }) =>
-      new RegExp(source, flags).test(
-        (globalThis as unknown as PageGlobals).document.getElementById("message")?.textContent ?? "",
-      ),
-    { source: pattern.source, flags: pattern.flags },
-  );
-  return (await page.textContent("#message")) ?? "";
-}
+import { message } from "./page-checks.js";
 
 /** The little of the DOM the callbacks run in the page use (the project's tsconfig has no DOM lib). */
 interface PageGlobals {
@@ -88,7 +78,7 @@ describe("the owner's page in Chromium", () => {
     await page.fill("#sign-in-pin", PIN);
     await page.click("#pin-sign-in-button");
     await page.waitForSelector("#owner:not([hidden])");
-    assert.match((await page.textContent("#who")) ?? "", /web:pin/);
+    assert.equal(await page.textContent("#who"), "signed in with the PIN");
     const s = await status(store);
     await page.waitForFunction(
       (g) =>
@@ -108,14 +98,18 @@ describe("the owner's page in Chromium", () => {
     // The CSP holds: a script injected inline does not run.
     assert.equal(await inlineScriptRuns(page), false);
 
-    // Registering without the PIN again is refused by the page before anything is asked of the authenticator.
+    // Registering without a name, or without the PIN again, is refused by the page before anything
+    // is asked of the authenticator.
+    await page.click("#register-passkey");
+    await message(page, /give the passkey a name/);
+    await page.fill("#register-name", "phone");
     await page.click("#register-passkey");
     await message(page, /PIN again/);
     assert.equal(existsSync(join(store, "passkeys.json")), false);
 
     await page.fill("#register-pin", PIN);
     await page.click("#register-passkey");
-    await message(page, /Passkey registered/);
+    await message(page, /Passkey “phone” registered/);
     const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
     assert.equal(credentials.length, 1);
     assert.equal(credentials[0]?.rpId, "localhost");
@@ -135,7 +129,8 @@ describe("the owner's page in Chromium", () => {
     await page.waitForSelector("#sign-in:not([hidden])");
     await page.click("#passkey-sign-in");
     await page.waitForSelector("#owner:not([hidden])");
-    assert.equal(await page.textContent("#who"), `signed in (web:passkey:${passkeyId})`);
+    // The header names the passkey, never its credential id.
+    assert.equal(await page.textContent("#who"), "signed in with passkey “phone”");
     const signInCounter = passkeysFile().passkeys[0]?.counter ?? -1;
     await page.waitForSelector("#events-state:has-text('connected')");
 
@@ -198,6 +193,7 @@ describe("the owner's page in Chromium", () => {
     );
     try {
       await page.check("#proof-kind-passkey");
+      await page.fill("#erase-confirm", before.handle?.slice(0, 8) ?? "");
       await page.click("#do-erase");
       await message(page, /another operation/);
     } finally {
@@ -298,7 +294,7 @@ describe("the owner's page in Chromium", () => {
       await page.unroute("**/api/sign-in/passkey/options");
     }
     assert.equal(await page.isVisible("#owner"), false);
-    const denied = await page.evaluate(async () => (await fetch("/api/status")).status);
+    const denied = await page.evaluate(async () => (await fetch("/api/log")).status);
     assert.equal(denied, 401);
     await screenshot(page, "06-sign-in-refused-without-user-verification");
 
@@ -321,7 +317,7 @@ describe("the owner's page in Chromium", () => {
     await page.waitForSelector("#owner:not([hidden])");
     await page.check("#proof-kind-passkey");
     await page.click(`#passkeys li[data-id="${passkeyId}"] button`);
-    await message(page, /Passkey removed/);
+    await message(page, /Passkey “phone” removed/);
     assert.deepEqual(passkeysFile().passkeys, []);
     const last = (await auditLog(store)).at(-1);
     assert.deepEqual(
@@ -363,30 +359,5 @@ describe("the owner's page in Chromium", () => {
       ["web-sign-in", "web:pin", "wrong-pin"],
     );
     await screenshot(page, "07-wrong-pin");
-  });
-});
-
-describe("the owner's page without an owner PIN", () => {
-  test("says to run 'reid pin set' first and offers no sign-in", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "reid-web-nopin-"));
-    const store = join(dir, "store");
-    let daemon: WebDaemon | null = null;
-    let browser: Browser | null = null;
-    try {
-      await reidOk(["--store", store, "init"]);
-      daemon = await serveWeb(store);
-      browser = await launch();
-      const page = await browser.newPage();
-      await page.goto(await daemon.link());
-      await page.waitForSelector("#no-pin:not([hidden])");
-      assert.match((await page.textContent("#no-pin")) ?? "", /reid pin set/);
-      assert.equal(await page.isVisible("#sign-in"), false);
-      assert.equal(await page.isVisible("#owner"), false);
-      await screenshot(page, "00-no-pin");
-    } finally {
-      await browser?.close();
-      await daemon?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -108,6 +108,23 @@ export async function auditLog(store: string): Promise<AuditRecord[]> {
   return (await reidJson<{ records: AuditRecord[] }>(["--store", store, "log"])).records;
 }
 
+/**
+ * What a refusal must leave as it was: the identifier, the mode, sealing, the PIN counter, the
+ * schedule, the audit log (through the daemon while one serves the store).
+ */
+export async function snapshot(store: string) {
+  const s = await reidJson<Status & { mode: string; sealed: boolean }>(["--store", store, "status"]);
+  return {
+    generation: s.generation,
+    handle: s.handle,
+    mode: s.mode,
+    sealed: s.sealed,
+    failures: s.owner.failures,
+    scheduled: s.scheduled.length,
+    audit: (await auditLog(store)).length,
+  };
+}
+
 export { freePort };
 
 export interface WebDaemon {
@@ -121,15 +138,27 @@ export interface WebDaemon {
   stop(): Promise<Finished>;
 }
 
+export interface ServeOptions {
+  /** Global options before `serve` (--kek-file FILE, say). */
+  readonly globals?: readonly string[];
+  /** The page's port (a daemon started again where it was); a free one when absent. */
+  readonly port?: number;
+}
+
 /**
- * Starts `reid serve --web 127.0.0.1:PORT [EXTRA...]` as a child process and waits for the line that names the
- * page's URL. A port taken between the probe and the bind (exit 2, "in use") is tried again.
+ * Starts `reid [GLOBALS...] serve --web 127.0.0.1:PORT [EXTRA...]` as a child process and waits for the line
+ * that names the page's URL. A port taken between the probe and the bind (exit 2, "in use") is tried again.
  */
-export async function serveWeb(store: string, extra: readonly string[] = []): Promise<WebDaemon> {
+export async function serveWeb(
+  store: string,
+  extra: readonly string[] = [],
+  options: ServeOptions = {},
+): Promise<WebDaemon> {
   mkdirSync(ARTIFACTS, { recursive: true });
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const args = [REID, "--store", store, "serve", "--web", `127.0.0.1:${port}`, ...extra];
+    const port = options.port ?? (await freePort());
+    const globals = options.globals ?? [];
+    const args = [REID, "--store", store, ...globals, "serve", "--web", `127.0.0.1:${port}`, ...extra];
     const child = spawn(process.execPath, args, {
       env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -173,7 +202,7 @@ export async function serveWeb(store: string, extra: readonly string[] = []): Pr
       return { pid, port, origin: `http://localhost:${port}`, link, stop };
     }
     const result = await stop();
-    if (attempt < 3 && /in use/.test(result.stderr.toString())) continue;
+    if (attempt < 3 && options.port === undefined && /in use/.test(result.stderr.toString())) continue;
     assert.fail(
       `reid serve --web did not start (exit ${result.code ?? result.signal}): stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(result.stderr.toString())}`,
     );
@@ -206,6 +235,15 @@ export async function servedPage(prefix: string): Promise<ServedPage> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A refusal of the page's API: its status, its code, and a one-line message without a stack trace. */
+export function assertRefused(reply: Reply, httpStatus: number, code: string): void {
+  assert.equal(reply.status, httpStatus, reply.text);
+  assert.equal(reply.json?.error?.code, code, reply.text);
+  assert.deepEqual(Object.keys(reply.json.error).sort(), ["code", "exit", "message"]);
+  assert.equal(typeof reply.json.error.message, "string");
+  assert.doesNotMatch(reply.json.error.message, /\n|node:internal|\.[jt]s:\d+:\d+/, "no stack trace");
 }
 
 export interface Reply {

@@ -8,27 +8,20 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { assertOneLineError, reid, reidOk } from "../helpers/cli.js";
 import {
+  assertRefused,
   auditLog,
   freePort,
   PageClient,
   PIN,
-  type Reply,
   type ServedPage,
   servedPage,
   serveWeb,
+  snapshot as snapshotOf,
   status,
   type WebDaemon,
 } from "./helpers.js";
 
 const FUTURE = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
-
-function assertRefused(reply: Reply, httpStatus: number, code: string): void {
-  assert.equal(reply.status, httpStatus, reply.text);
-  assert.equal(reply.json?.error?.code, code, reply.text);
-  assert.deepEqual(Object.keys(reply.json.error).sort(), ["code", "exit", "message"]);
-  assert.equal(typeof reply.json.error.message, "string");
-  assert.doesNotMatch(reply.json.error.message, /\n|node:internal|\.[jt]s:\d+:\d+/, "no stack trace");
-}
 
 describe("the owner's page over HTTP", () => {
   let served: ServedPage;
@@ -42,17 +35,7 @@ describe("the owner's page over HTTP", () => {
 
   after(() => served?.close());
 
-  /** What a refusal must leave as it was: the identifier, the PIN counter, the schedule, the audit log. */
-  async function snapshot() {
-    const s = await status(store);
-    return {
-      generation: s.generation,
-      handle: s.handle,
-      failures: s.owner.failures,
-      scheduled: s.scheduled.length,
-      audit: (await auditLog(store)).length,
-    };
-  }
+  const snapshot = () => snapshotOf(store);
 
   test("the page is served with a strict CSP and a session cookie that scripts cannot read", async () => {
     const client = new PageClient(daemon);
@@ -100,8 +83,11 @@ describe("the owner's page over HTTP", () => {
     stale.cookie = signedIn;
     assertRefused(await stale.get("/api/status"), 401, "no-link");
     assertRefused(await stale.get("/api/events"), 401, "no-link");
-    // The fresh session of the sign-out is still the link holder's, signed out.
-    assertRefused(await client.get("/api/status"), 401, "not-signed-in");
+    // The fresh session of the sign-out is still the link holder's, signed out: it reads the public
+    // status (state, generation, handle, mode) and nothing more.
+    assertRefused(await client.get("/api/log"), 401, "not-signed-in");
+    const open = await client.get("/api/status");
+    assert.deepEqual(Object.keys(open.json).sort(), ["generation", "handle", "mode", "state"]);
   });
 
   test("the status sent to the page names no identifier and no store path", async () => {
@@ -197,7 +183,12 @@ describe("the owner's page over HTTP", () => {
     await client.signInWithPin();
     const was = await snapshot();
     assertRefused(await client.post("/api/requests", { type: "reset" }), 403, "proof-required");
-    assertRefused(await client.post("/api/requests", { type: "erase", proof: {} }), 403, "proof-required");
+    // An erase confirmed as it must be (the handle's short form) still needs its proof.
+    assertRefused(
+      await client.post("/api/requests", { type: "erase", confirm: was.handle?.slice(0, 8), proof: {} }),
+      403,
+      "proof-required",
+    );
     assertRefused(await client.post("/api/schedule", { type: "reset", at: FUTURE }), 403, "proof-required");
     // A passkey answer with no challenge issued for it proves nothing.
     const forged = {
@@ -337,7 +328,7 @@ describe("the owner's page over HTTP", () => {
       response: {},
       clientExtensionResults: {},
     };
-    const refused = await client.post("/api/passkeys", { response, pin: "not the pin 0000" });
+    const refused = await client.post("/api/passkeys", { response, pin: "not the pin 0000", name: "phone" });
     assertRefused(refused, 403, "wrong-pin");
     assert.match(refused.json.error.message, /before PIN entry on the page locks/);
     const now = await snapshot();

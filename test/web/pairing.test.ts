@@ -162,9 +162,10 @@ describe("the page's pairing button in Chromium", () => {
 
   test("a passkey assertion made for the window proves it as well as the PIN", async () => {
     await virtualAuthenticator(page);
+    await page.fill("#register-name", "key");
     await page.fill("#register-pin", PIN);
     await page.click("#register-passkey");
-    await page.waitForSelector("#message:has-text('Passkey registered')");
+    await page.waitForSelector("#message:has-text('registered')");
     await page.check("#proof-kind-passkey");
     const previous = code;
     await page.click("#pair-button");

@@ -1,17 +1,29 @@
-// The owner's page. A plain browser module, loaded from this origin only (the CSP allows no inline
-// script); WebAuthn goes through @simplewebauthn/browser (the SimpleWebAuthnBrowser global). The
-// page never sees the identifier: the API does not send it.
+// The owner's console. A plain browser module, loaded from this origin only (the CSP allows no
+// inline script); WebAuthn goes through @simplewebauthn/browser (the SimpleWebAuthnBrowser global).
+// The page never sees the identifier: the API does not send it. Every operation carries its own
+// fresh proof (the PIN typed again, or a passkey answering a challenge made for that operation).
 
-import { ApiError, callJson } from "./json-call.js";
+import { Connection } from "./connection.js";
+import { identicon } from "./identicon.js";
+import { ApiError } from "./json-call.js";
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  /** The session's CSRF token, sent as X-CSRF-Token on every state-changing call. */
-  let csrf = "";
-  let signedIn = false;
+  let session = null;
   let events = null;
+  /** The erase confirmation the element expects: the handle's short form, or "erase" without one. */
+  let eraseExpected = "erase";
 
-  const api = (method, path, body) => callJson(method, path, body, csrf);
+  const connection = new Connection({
+    onLost: () => stopEvents(),
+    onBack: (fresh) => {
+      connection.csrf = fresh.csrf;
+      renderSession(fresh);
+      say("Reconnected to the daemon.", "ok");
+    },
+    onEnded: (error) => lost(error, "The daemon is back, but its restart ended this session."),
+  });
+  const api = (method, path, body) => connection.call(method, path, body);
 
   function say(text, kind) {
     const message = $("message");
@@ -24,67 +36,140 @@ import { ApiError, callJson } from "./json-call.js";
     $(id).hidden = !visible;
   }
 
-  async function loadSession() {
-    const session = await api("GET", "/api/session");
-    csrf = session.csrf;
-    renderSession(session);
-    return session;
+  function item(text) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
   }
 
-  function renderSession(session) {
-    signedIn = session.signedIn;
+  function button(text, onClick, className) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    if (className) b.className = className;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function short(handle) {
+    return handle ? handle.slice(0, 8) : "none";
+  }
+
+  /** Who did something, for people: a passkey by its name, never by its credential id. */
+  function principalName(principal) {
+    if (principal === "web:pin") return "the PIN";
+    if (principal?.startsWith("web:passkey")) {
+      const id = principal.slice("web:passkey:".length);
+      const known = session?.passkeys?.find((p) => p.id === id);
+      return known?.name ? `passkey “${known.name}”` : "a passkey";
+    }
+    return principal ?? "";
+  }
+
+  // ---- the session ----
+
+  async function loadSession() {
+    const fresh = await api("GET", "/api/session");
+    connection.csrf = fresh.csrf;
+    renderSession(fresh);
+    return fresh;
+  }
+
+  function renderSession(fresh) {
+    session = fresh;
     const pinSet = session.owner.pin;
-    show("no-pin", !pinSet);
-    show("sign-in", pinSet && !session.signedIn);
+    const recovering = !$("recovery").hidden;
+    show("status-panel", true);
+    show("first-run", !pinSet || recovering);
+    show("pin-set-form", !pinSet && !recovering);
+    show("sign-in", pinSet && !session.signedIn && !recovering);
     show("owner", pinSet && session.signedIn);
     show("sign-out", session.signedIn);
-    $("who").textContent = session.signedIn ? `signed in (${session.principal})` : "";
+    $("status-panel").classList.toggle("signed-in", session.signedIn);
+    $("who").textContent = session.signedIn ? `signed in with ${principalName(session.principal)}` : "";
     $("passkey-count").textContent =
       session.passkeyCount === 1 ? "(1 registered)" : `(${session.passkeyCount} registered)`;
     $("passkey-sign-in").disabled = session.passkeyCount === 0;
+    loadStatus().catch(failed);
     if (session.signedIn) {
       renderPasskeys(session.passkeys);
       startEvents();
-      loadStatus().catch(failed);
-      loadPairing().catch(failed);
+      for (const load of [loadPairing, loadBindings, loadKeys, loadAudit]) load().catch(failed);
     } else {
       stopEvents();
       closePairing();
     }
   }
 
+  /** The session ended and only a new link of `reid page` opens another: the page shows just that. */
+  function lost(error, why) {
+    if (!(error instanceof ApiError) || error.code !== "no-link") return;
+    session = null;
+    stopEvents();
+    for (const id of ["status-panel", "first-run", "sign-in", "owner", "sign-out", "device"]) show(id, false);
+    $("who").textContent = "";
+    say(why ? `${why} ${error.message}` : error.message, "error");
+  }
+
+  // ---- status ----
+
   async function loadStatus() {
     const status = await api("GET", "/api/status");
     $("status-state").textContent = status.state;
     $("status-generation").textContent = String(status.generation);
     $("status-handle").textContent = status.handle ?? "none";
-    $("status-mode").textContent = `${status.mode} (${status.requests}), source ${status.source}`;
+    $("status-mode").textContent = status.requests ? `${status.mode} (${status.requests})` : status.mode;
+    showHandle(status.handle);
+    eraseExpected = status.handle ? short(status.handle) : "erase";
+    $("erase-expected").textContent = eraseExpected;
+    if (!status.owner) return;
     $("status-format").textContent = status.format;
     $("status-sealed").textContent = status.sealed ? "yes" : "no";
     const owner = status.owner;
     $("status-pin").textContent = owner.locked
       ? "LOCKED: unlock with 'reid pin unlock' and the recovery code"
       : `set, ${owner.failures} wrong ${owner.failures === 1 ? "try" : "tries"}`;
+    $("mode-now").textContent =
+      `The identifier comes from ${status.mode === "factory" ? "the factory source" : `the TRNG (${status.source})`}.`;
+    $("mode-random").disabled = status.mode === "random";
+    $("mode-factory").disabled = status.mode === "factory";
+    $("seal-state").textContent = status.sealed
+      ? "The identifier is stored sealed under a key-encryption key."
+      : "The identifier is stored unsealed: sealing wraps it under the daemon's key-encryption key.";
+    $("do-seal").disabled = status.sealed;
+    renderSchedule(status.scheduled);
+  }
+
+  /** The handle in the header: its short form and its fingerprint, to tell elements apart at a glance. */
+  function showHandle(handle) {
+    show("device", handle !== null);
+    if (handle === null) return;
+    $("handle-short").textContent = short(handle);
+    $("identicon").replaceChildren(identicon(handle, `fingerprint of handle ${short(handle)}`));
+  }
+
+  function renderSchedule(scheduled) {
     const list = $("scheduled");
     list.replaceChildren();
-    for (const entry of status.scheduled) {
-      const item = document.createElement("li");
-      item.dataset.id = entry.id;
-      item.textContent = `${entry.type} at ${entry.at}${entry.format ? ` (${entry.format})` : ""} `;
-      const cancel = document.createElement("button");
-      cancel.type = "button";
-      cancel.textContent = "Cancel";
-      cancel.className = "cancel";
-      cancel.addEventListener("click", () =>
-        act(`cancel:${entry.id}`, (proof) =>
-          api("POST", `/api/schedule/${encodeURIComponent(entry.id)}/cancel`, { proof }),
-        ).then((done) => done && say(`Cancelled the ${entry.type} at ${entry.at}.`, "ok")),
+    for (const entry of scheduled) {
+      const li = item(`${entry.type} at ${entry.at}${entry.format ? ` (${entry.format})` : ""} `);
+      li.dataset.id = entry.id;
+      li.append(
+        button(
+          "Cancel",
+          () =>
+            act(`cancel:${entry.id}`, (proof) =>
+              api("POST", `/api/schedule/${encodeURIComponent(entry.id)}/cancel`, { proof }),
+            ).then((done) => done && say(`Cancelled the ${entry.type} at ${entry.at}.`, "ok")),
+          "cancel",
+        ),
       );
-      item.append(cancel);
-      list.append(item);
+      list.append(li);
     }
-    if (status.scheduled.length === 0) list.append(textItem("nothing scheduled"));
+    if (scheduled.length === 0) list.append(item("nothing scheduled"));
   }
+
+  // ---- pairing ----
 
   /** Whether this daemon serves a device role: the pairing button works only then. */
   async function loadPairing() {
@@ -130,33 +215,123 @@ import { ApiError, callJson } from "./json-call.js";
     if (text) say(text, "ok");
   }
 
+  // ---- bindings ----
+
+  async function loadBindings() {
+    const { bindings } = await api("GET", "/api/bindings");
+    for (const [role, id, none] of [
+      ["user", "bound-users", "no user is bound"],
+      ["device", "bound-devices", "bound to no device"],
+    ]) {
+      const list = $(id);
+      list.replaceChildren();
+      for (const entry of bindings.filter((b) => b.role === role)) list.append(bindingItem(entry));
+      if (list.childElementCount === 0) list.append(item(none));
+    }
+  }
+
+  function bindingItem(entry) {
+    const li = document.createElement("li");
+    li.dataset.handle = entry.handle;
+    li.className = "with-mark";
+    const mark = document.createElement("span");
+    mark.className = "identicon small";
+    mark.append(identicon(entry.handle, `fingerprint of handle ${short(entry.handle)}`));
+    const text = document.createElement("span");
+    text.textContent = `${short(entry.handle)}${entry.address ? ` at ${entry.address}` : ""}, bound ${entry.bound} `;
+    text.title = entry.handle;
+    li.append(
+      mark,
+      text,
+      button(`Unbind ${short(entry.handle)}`, () =>
+        act(`unbind:${entry.handle}`, (proof) =>
+          api("POST", `/api/bindings/${encodeURIComponent(entry.handle)}/unbind`, { proof }),
+        ).then((done) => {
+          if (!done) return;
+          say(`Unbound ${short(entry.handle)}.`, "ok");
+          loadBindings().catch(failed);
+        }),
+      ),
+    );
+    return li;
+  }
+
+  // ---- keys and the certificate ----
+
+  const KEY_NAMES = { ed25519: "Ed25519", x25519: "X25519", p256: "P-256" };
+
+  async function loadKeys() {
+    const keys = await api("GET", "/api/keys");
+    const list = $("keys");
+    list.replaceChildren();
+    for (const [alg, name] of Object.entries(KEY_NAMES)) {
+      const li = document.createElement("li");
+      li.dataset.alg = alg;
+      const hex = document.createElement("code");
+      hex.textContent = `${keys[alg].slice(0, 16)}…`;
+      hex.title = keys[alg];
+      const link = document.createElement("a");
+      link.href = `/api/keys/${alg}.pem`;
+      link.download = "";
+      link.textContent = `Download the ${name} public key (PEM)`;
+      li.append(`${name} `, hex, " ", link);
+      list.append(li);
+    }
+    certificateLink();
+  }
+
+  function certificateLink() {
+    const days = $("cert-days").value.trim() || "365";
+    $("cert-download").href =
+      `/api/certificate?algorithm=${encodeURIComponent($("cert-algorithm").value)}&days=${encodeURIComponent(days)}`;
+  }
+
+  // ---- the audit log ----
+
+  async function loadAudit() {
+    const log = await api("GET", "/api/log");
+    const verdict = $("audit-verdict");
+    const { intact } = log.verdict;
+    verdict.dataset.intact = String(intact);
+    verdict.textContent = intact
+      ? `reid log --verify: the chain is intact (${log.verdict.records} records${log.verdict.from ? `, from #${log.verdict.from}` : ""}); the newest ${log.records.length} ${log.records.length === 1 ? "entry" : "entries"} below.`
+      : `reid log --verify: the chain is BROKEN: ${log.verdict.problem}`;
+    const list = $("audit");
+    list.replaceChildren();
+    for (const record of log.records) {
+      const li = item(
+        `#${record.seq} ${record.time} ${record.request} by ${principalName(record.principal)}: ${record.outcome} (generation ${record.generation})`,
+      );
+      li.dataset.request = record.request;
+      li.dataset.outcome = record.outcome;
+      if (record.outcome !== "ok" && record.outcome !== "pending") li.className = "refused";
+      list.append(li);
+    }
+    if (log.records.length === 0) list.append(item("no records"));
+  }
+
+  // ---- passkeys ----
+
   function renderPasskeys(passkeys) {
     const list = $("passkeys");
     list.replaceChildren();
     for (const passkey of passkeys) {
-      const item = textItem(
-        `${passkey.id.slice(0, 16)}… added ${passkey.created}, last used ${passkey.lastUsed ?? "never"} `,
+      const name = passkey.name ?? "unnamed";
+      const li = item(`${name}: added ${passkey.created}, last used ${passkey.lastUsed ?? "never"} `);
+      li.dataset.id = passkey.id;
+      li.append(
+        button(`Remove ${name}`, () =>
+          act(`remove-passkey:${passkey.id}`, (proof) =>
+            api("POST", `/api/passkeys/${encodeURIComponent(passkey.id)}/remove`, { proof }),
+          ).then((done) => done && loadSession().then(() => say(`Passkey “${name}” removed.`, "ok"))),
+        ),
       );
-      item.dataset.id = passkey.id;
-      const remove = document.createElement("button");
-      remove.type = "button";
-      remove.textContent = "Remove";
-      remove.addEventListener("click", () =>
-        act(`remove-passkey:${passkey.id}`, (proof) =>
-          api("POST", `/api/passkeys/${encodeURIComponent(passkey.id)}/remove`, { proof }),
-        ).then((done) => done && loadSession().then(() => say("Passkey removed.", "ok"))),
-      );
-      item.append(remove);
-      list.append(item);
+      list.append(li);
     }
-    if (passkeys.length === 0) list.append(textItem("no passkey registered"));
+    if (passkeys.length === 0) list.append(item("no passkey registered"));
   }
 
-  function textItem(text) {
-    const item = document.createElement("li");
-    item.textContent = text;
-    return item;
-  }
+  // ---- live events ----
 
   function startEvents() {
     if (events) return;
@@ -166,13 +341,14 @@ import { ApiError, callJson } from "./json-call.js";
     });
     events.addEventListener("request", (event) => {
       const n = JSON.parse(event.data);
-      const item = textItem(
-        `${n.time}  ${n.request}${n.scheduled ? " (scheduled)" : ""} -> ${n.state}, generation ${n.generation}, handle ${n.handle ?? "none"}`,
+      const li = item(
+        `${n.time} ${n.request}${n.scheduled ? " (scheduled)" : ""}: ${n.state}, generation ${n.generation}, handle ${short(n.handle)}`,
       );
-      item.dataset.request = n.request;
-      item.dataset.generation = String(n.generation);
-      $("events").prepend(item);
+      li.dataset.request = n.request;
+      li.dataset.generation = String(n.generation);
+      $("events").prepend(li);
       loadStatus().catch(failed);
+      loadAudit().catch(failed);
     });
     events.addEventListener("signed-out", () => {
       stopEvents();
@@ -180,6 +356,8 @@ import { ApiError, callJson } from "./json-call.js";
     });
     events.addEventListener("error", () => {
       $("events-state").textContent = "(disconnected)";
+      // The stream breaks when the daemon stops: find out whether it still answers.
+      connection.check();
     });
   }
 
@@ -188,6 +366,8 @@ import { ApiError, callJson } from "./json-call.js";
     events = null;
     $("events-state").textContent = "";
   }
+
+  // ---- operations ----
 
   /** The fresh proof for one operation: the PIN typed again, or a passkey answering a new challenge. */
   async function proofFor(intent) {
@@ -216,17 +396,13 @@ import { ApiError, callJson } from "./json-call.js";
   }
 
   function failed(error) {
+    if (error instanceof ApiError && error.code === "unreachable") return;
     say(describe(error), "error");
     if (error instanceof ApiError && error.status === 401) loadSession().catch(lost);
-    else if (signedIn) loadStatus().catch(() => undefined);
-  }
-
-  /** The session ended and only a new link of `reid page` opens another: the page shows just that. */
-  function lost(error) {
-    if (!(error instanceof ApiError) || error.code !== "no-link") return;
-    signedIn = false;
-    for (const id of ["no-pin", "sign-in", "owner", "sign-out"]) show(id, false);
-    say(error.message, "error");
+    else if (session?.signedIn) {
+      loadStatus().catch(() => undefined);
+      loadAudit().catch(() => undefined);
+    }
   }
 
   function describe(error) {
@@ -235,24 +411,63 @@ import { ApiError, callJson } from "./json-call.js";
     if (error?.name === "NotAllowedError") {
       return "The passkey was not used: the authenticator did not verify you, or the prompt was cancelled (NotAllowedError).";
     }
-    return `${error?.name ?? "Error"}: ${error?.message ?? String(error)}`;
+    return `Something went wrong in the page: ${error?.message ?? String(error)}`;
   }
 
-  function request(type) {
+  function request(type, extra = {}) {
     const format = $("request-format").value.trim();
     return act(type, (proof) =>
-      api("POST", "/api/requests", format ? { type, format, proof } : { type, proof }).then((n) =>
-        say(`${n.request} done: ${n.state}, generation ${n.generation}, handle ${n.handle ?? "none"}`, "ok"),
+      api("POST", "/api/requests", { type, ...(format ? { format } : {}), ...extra, proof }).then((n) =>
+        say(`${n.request} done: ${n.state}, generation ${n.generation}, handle ${short(n.handle)}`, "ok"),
       ),
     );
   }
+
+  // ---- forms ----
+
+  $("pin-set-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const newPin = $("new-pin").value;
+    const again = $("new-pin-again").value;
+    try {
+      if (newPin !== again)
+        throw new ApiError("the two PINs differ: type the same PIN twice", "pin-mismatch", 0);
+      const { recoveryCode } = await api("POST", "/api/pin", { newPin });
+      $("new-pin").value = "";
+      $("new-pin-again").value = "";
+      $("recovery-code").textContent = recoveryCode;
+      show("pin-set-form", false);
+      show("recovery", true);
+      say("The owner PIN is set.", "ok");
+      $("recovery-done").focus();
+    } catch (error) {
+      failed(error);
+      // Set meanwhile (by `reid pin set`): the page moves on to sign-in.
+      if (error instanceof ApiError && error.code === "pin-already-set") loadSession().catch(failed);
+    }
+  });
+
+  $("recovery-done").addEventListener("click", async () => {
+    // Shown once: it leaves the page now.
+    $("recovery-code").textContent = "";
+    show("recovery", false);
+    try {
+      await loadSession();
+      $("sign-in-pin").focus();
+      say("Now sign in with the PIN.", "ok");
+    } catch (error) {
+      failed(error);
+    }
+  });
 
   $("pin-sign-in").addEventListener("submit", async (event) => {
     event.preventDefault();
     const pin = $("sign-in-pin").value;
     $("sign-in-pin").value = "";
     try {
-      renderSession(await api("POST", "/api/sign-in/pin", { pin }).then(rememberCsrf));
+      const fresh = await api("POST", "/api/sign-in/pin", { pin });
+      connection.csrf = fresh.csrf;
+      renderSession(fresh);
       say("Signed in with the PIN.", "ok");
     } catch (error) {
       failed(error);
@@ -263,7 +478,9 @@ import { ApiError, callJson } from "./json-call.js";
     try {
       const optionsJSON = await api("POST", "/api/sign-in/passkey/options", {});
       const response = await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON });
-      renderSession(await api("POST", "/api/sign-in/passkey", { response }).then(rememberCsrf));
+      const fresh = await api("POST", "/api/sign-in/passkey", { response });
+      connection.csrf = fresh.csrf;
+      renderSession(fresh);
       say("Signed in with a passkey.", "ok");
     } catch (error) {
       failed(error);
@@ -273,7 +490,9 @@ import { ApiError, callJson } from "./json-call.js";
   $("sign-out").addEventListener("click", async () => {
     try {
       stopEvents();
-      renderSession(await api("POST", "/api/sign-out", {}).then(rememberCsrf));
+      const fresh = await api("POST", "/api/sign-out", {});
+      connection.csrf = fresh.csrf;
+      renderSession(fresh);
       say("Signed out.", "ok");
     } catch (error) {
       failed(error);
@@ -282,15 +501,18 @@ import { ApiError, callJson } from "./json-call.js";
 
   $("register-form").addEventListener("submit", async (event) => {
     event.preventDefault();
+    const name = $("register-name").value.trim();
     const pin = $("register-pin").value;
     $("register-pin").value = "";
     try {
+      if (!name) throw new ApiError("give the passkey a name (laptop, phone…)", "name-missing", 0);
       if (!pin) throw new ApiError("type the PIN again to register a passkey", "pin-missing", 0);
       const optionsJSON = await api("POST", "/api/passkeys/options", {});
       const response = await SimpleWebAuthnBrowser.startRegistration({ optionsJSON });
-      await api("POST", "/api/passkeys", { response, pin });
+      await api("POST", "/api/passkeys", { response, pin, name });
+      $("register-name").value = "";
       await loadSession();
-      say("Passkey registered.", "ok");
+      say(`Passkey “${name}” registered.`, "ok");
     } catch (error) {
       failed(error);
     }
@@ -301,7 +523,34 @@ import { ApiError, callJson } from "./json-call.js";
 
   $("do-init").addEventListener("click", () => request("init"));
   $("do-reset").addEventListener("click", () => request("reset"));
-  $("do-erase").addEventListener("click", () => request("erase"));
+  $("erase-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const confirm = $("erase-confirm").value.trim();
+    // Checked here first so that no proof is asked for in vain; the element checks it again.
+    if (confirm.toLowerCase() !== eraseExpected) {
+      say(`To erase, type ${eraseExpected} in the box first: an erase cannot be undone.`, "error");
+      $("erase-confirm").focus();
+      return;
+    }
+    request("erase", { confirm }).then((done) => {
+      if (done) $("erase-confirm").value = "";
+    });
+  });
+
+  for (const mode of ["random", "factory"]) {
+    $(`mode-${mode}`).addEventListener("click", () => {
+      const unlinkable = mode === "random" && $("mode-unlinkable").checked;
+      act(`mode-${mode}`, (proof) =>
+        api("POST", "/api/mode", { mode, ...(unlinkable ? { unlinkable } : {}), proof }),
+      ).then((done) => done && say(`Switched to ${mode} mode.`, "ok"));
+    });
+  }
+
+  $("do-seal").addEventListener("click", () =>
+    act("seal", (proof) => api("POST", "/api/seal", { proof })).then(
+      (done) => done && say("The identifier is sealed.", "ok"),
+    ),
+  );
 
   $("schedule-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -328,10 +577,13 @@ import { ApiError, callJson } from "./json-call.js";
     );
   });
 
-  function rememberCsrf(session) {
-    csrf = session.csrf;
-    return session;
-  }
+  $("cert-algorithm").addEventListener("change", certificateLink);
+  $("cert-days").addEventListener("input", certificateLink);
+  $("cert-form").addEventListener("submit", (event) => event.preventDefault());
+  $("audit-reload").addEventListener("click", () => loadAudit().catch(failed));
+  $("bindings-reload").addEventListener("click", () => loadBindings().catch(failed));
 
-  loadSession().catch(failed);
+  loadSession().catch((error) =>
+    error instanceof ApiError && error.status === 401 ? lost(error) : failed(error),
+  );
 })();
