@@ -5,6 +5,7 @@ import { answerErrors } from "../http/answer.js";
 import { checkCall } from "../http/browser/calls.js";
 import { securityHeaders } from "../http/browser/headers.js";
 import { serveStaticFiles } from "../http/browser/static-files.js";
+import { PAGE_RATE, RateLimiter, rateLimit, remoteAddress } from "../http/rate-limit.js";
 import type { Assets } from "./assets.js";
 import { eventsApp } from "./events.js";
 import type { PageLinks } from "./links.js";
@@ -57,6 +58,17 @@ export function ownerPage(options: PageOptions): Hono {
     checkCall(c, { origins: [page.origin], csrf: (call) => page.requireSession(call).csrf });
     await next();
   });
+  // Every state-changing call is, or leads to, an owner operation: limited per session and per
+  // remote address before any proof is read (docs/spec.md §8.4), so no refusal here is a PIN try.
+  const limiter = new RateLimiter(PAGE_RATE);
+  app.post(
+    "/api/*",
+    rateLimit(
+      limiter,
+      (c) => [`session:${page.requireSession(c).id}`, `address:${remoteAddress(c)}`],
+      "this page's session or address",
+    ),
+  );
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
   serveStaticFiles(app, options.assets);

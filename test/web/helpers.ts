@@ -87,7 +87,13 @@ export interface Status {
   state: string;
   generation: number;
   handle: string | null;
-  owner: { pin: boolean; failures: number; locked: boolean };
+  owner: {
+    pin: boolean;
+    failures: number;
+    locked: boolean;
+    passkeysBypassLockout: boolean;
+    unlockedUntil: string | null;
+  };
   scheduled: { id: string; type: string; at: string }[];
 }
 
