@@ -231,6 +231,8 @@ export class PageClient {
   cookie: string | null = null;
   csrf = "";
   readonly port: number;
+  /** The loopback address to connect from (the page keeps a rate-limit bucket per address). */
+  localAddress: string | undefined;
 
   /** A client of `daemon`'s page; it opens a link of `reid page` before its first session. */
   constructor(private readonly daemon: Pick<WebDaemon, "port" | "link">) {
@@ -296,6 +298,7 @@ export class PageClient {
         {
           host: "127.0.0.1",
           port: this.port,
+          ...(this.localAddress ? { localAddress: this.localAddress } : {}),
           method,
           path,
           headers: {
