@@ -16,6 +16,7 @@ import { Proofs, proofApp } from "./proof.js";
 import { requestsApp } from "./requests.js";
 import { signInApp } from "./sign-in.js";
 import { statusApp } from "./status.js";
+import { unlockApp } from "./unlock.js";
 
 export interface PageOptions {
   /** The element acting for `actor`: the daemon's own element service, like every other surface's. */
@@ -81,6 +82,7 @@ export function ownerPage(options: PageOptions): Hono {
   app.route("/api", requestsApp(page, proofs));
   app.route("/api", passkeysApp(page, proofs));
   app.route("/api", pairingApp(page, proofs, options.pairing));
+  app.route("/api", unlockApp(page, proofs));
   return app;
 }
 
