@@ -10,12 +10,16 @@ export interface Rate {
 
 /**
  * Refused owner operations from the daemon's socket: its peers are all the owner's account (the
- * socket is 0600), so the socket is one source. A client hammering it without the PIN gets quick
- * answers, not argon2 runs and audit records.
+ * socket is 0600), so the socket is one source. Sixty refusals at once, then one every 5 s: a
+ * client hammering it without the PIN gets quick answers, not argon2 runs and audit records.
+ * Only refusals spend tokens, so a slow refill slows nobody who proves the owner.
  */
-export const SOCKET_RATE: Rate = { burst: 60, perSecond: 10 };
-/** Refused owner operations from the page, per session and per remote address: a person's pace, with room. */
-export const PAGE_RATE: Rate = { burst: 20, perSecond: 1 };
+export const SOCKET_RATE: Rate = { burst: 60, perSecond: 1 / 5 };
+/**
+ * Refused owner operations from the page, per session and per remote address: twenty, then one
+ * every 30 s, far more than a person who mistypes needs (and the PIN locks at its fifth).
+ */
+export const PAGE_RATE: Rate = { burst: 20, perSecond: 1 / 30 };
 
 /** Buckets kept at most; beyond, the least recently used go (a full bucket is as good as none). */
 const MAX_BUCKETS = 1024;

@@ -8,31 +8,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Actor } from "../../src/auth/actor.js";
-import { openElement } from "../../src/element/element.js";
-import { ElementService } from "../../src/element/service.js";
+import type { ElementService } from "../../src/element/service.js";
 import { challenge, SoftAuthenticator } from "../helpers/authenticator.js";
-import { tempDir } from "../helpers/temp.js";
+import { ownedElement } from "../helpers/owned-element.js";
 
 const PIN = "owner pin 1357";
 const ORIGIN = "http://localhost:8123";
 const BY_PIN: Actor = { principal: "web:pin", credentials: { pin: PIN } };
 
-async function element(t: import("node:test").TestContext, pin = true) {
-  const { store } = tempDir(t);
-  // The element's clock, moved past the back-off a wrong PIN starts.
-  let time = Date.parse("2026-03-01T10:00:00Z");
-  const opened = await openElement({
-    storeDirectory: store,
-    source: { kind: "os" },
-    write: true,
-    lockTimeoutMs: 1000,
-    now: () => new Date(time),
-  });
-  const service = new ElementService(opened);
-  t.after(() => service.close());
-  if (pin) await service.setPin(PIN);
-  await service.as(BY_PIN).submit("init");
-  return { store, service, wait: (ms: number) => (time += ms) };
+function element(t: import("node:test").TestContext, pin = true) {
+  return ownedElement(t, pin ? PIN : null, BY_PIN.principal);
 }
 
 /** The code a call was refused with. */

@@ -6,30 +6,16 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Actor } from "../../src/auth/actor.js";
 import { MAX_UNLOCK_SECONDS, parseUnlockDuration, UnlockWindow } from "../../src/auth/unlock-window.js";
-import { openElement } from "../../src/element/element.js";
-import { ElementService } from "../../src/element/service.js";
-import { tempDir } from "../helpers/temp.js";
+import type { ElementService } from "../../src/element/service.js";
+import { ownedElement } from "../helpers/owned-element.js";
 
 const PIN = "owner pin 2468";
 /** An actor of the daemon's socket, without a PIN: what a script sends. */
 const SCRIPT: Actor = { principal: "cli", windowed: true };
 const BY_PIN: Actor = { principal: "cli", credentials: { pin: PIN }, windowed: true };
 
-async function element(t: import("node:test").TestContext, pin = true) {
-  const { store } = tempDir(t);
-  let time = Date.parse("2026-03-01T10:00:00Z");
-  const opened = await openElement({
-    storeDirectory: store,
-    source: { kind: "os" },
-    write: true,
-    lockTimeoutMs: 1000,
-    now: () => new Date(time),
-  });
-  const service = new ElementService(opened);
-  t.after(() => service.close());
-  if (pin) await service.setPin(PIN);
-  await service.as(BY_PIN).submit("init");
-  return { service, wait: (ms: number) => (time += ms) };
+function element(t: import("node:test").TestContext, pin = true) {
+  return ownedElement(t, pin ? PIN : null);
 }
 
 /** The code a call was refused with, or "ok". */
