@@ -26,6 +26,11 @@ export interface Actor {
    * was scheduled), or an operation that checks the proof itself (a PIN change).
    */
   readonly preauthorized?: boolean;
+  /**
+   * May pass the gate without a proof while the owner's unlock window is open and covers the
+   * operation (docs/spec.md §2.8): set by the daemon's socket alone, for the owner's account.
+   */
+  readonly windowed?: boolean;
 }
 
 export const LOCAL_CLI: Actor = { principal: "cli" };

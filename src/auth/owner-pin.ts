@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { AuthError, describeOsError, StorageError, UsageError } from "../errors.js";
+import { AuthError, describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
 import type { Credentials } from "./actor.js";
 
@@ -24,6 +24,8 @@ interface OwnerState extends Tries {
   readonly recovery: string;
   /** The page's own count (absent: none yet); `failures` is everyone else's. */
   readonly page?: Tries;
+  /** Whether passkeys still pass while the element is locked (absent: no). */
+  readonly passkeysBypassLockout?: boolean;
 }
 
 type Count = "element" | "page";
@@ -94,8 +96,44 @@ export class OwnerPin {
       pin: await hash(newPin, ARGON2),
       recovery: state ? state.recovery : await hash(recoveryCode as string, ARGON2),
       ...NO_TRIES,
+      // A PIN change keeps the owner's choice about passkeys.
+      ...(state?.passkeysBypassLockout ? { passkeysBypassLockout: true } : {}),
     });
     return recoveryCode;
+  }
+
+  /**
+   * Before a passkey is checked: a locked element (five wrong PINs outside the page) takes no
+   * passkey either, unless the owner chose otherwise (`config passkeys-bypass-lockout on`). The
+   * page's own lock leaves passkeys alone: it is what a stranger with the page's link can cause,
+   * and a passkey is then the owner's way back in (docs/spec.md §2.8).
+   */
+  checkPasskeyAllowed(): void {
+    const state = this.read();
+    if (state && state.failures >= MAX_FAILURES && !state.passkeysBypassLockout) {
+      throw new AuthError(
+        "locked",
+        `${lockedMessage()} (passkeys too, unless 'reid config passkeys-bypass-lockout on')`,
+      );
+    }
+  }
+
+  /** Lets passkeys pass a locked element, or not; there must be a PIN to be locked out of. */
+  setPasskeysBypassLockout(on: boolean): void {
+    const state = this.read();
+    if (!state) {
+      throw new StateError(
+        "no-pin",
+        "no PIN is set, so there is no lockout for passkeys to bypass: run 'reid pin set'",
+      );
+    }
+    const { passkeysBypassLockout: _was, ...rest } = state;
+    this.write(on ? { ...rest, passkeysBypassLockout: true } : rest);
+  }
+
+  /** Whether the owner lets passkeys pass a locked element (`config passkeys-bypass-lockout`). */
+  passkeysBypassLockout(): boolean {
+    return this.read()?.passkeysBypassLockout === true;
   }
 
   /** Unlocks with the recovery code; it is spent, and a new one is returned in its place. */
@@ -166,7 +204,8 @@ export class OwnerPin {
       typeof state.pin !== "string" ||
       typeof state.recovery !== "string" ||
       !validTries(state) ||
-      !(state.page === undefined || validTries(state.page))
+      !(state.page === undefined || validTries(state.page)) ||
+      !(state.passkeysBypassLockout === undefined || typeof state.passkeysBypassLockout === "boolean")
     ) {
       throw new StorageError(`the owner PIN state in ${this.directory} is corrupt`, "store-corrupt");
     }

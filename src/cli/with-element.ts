@@ -28,8 +28,15 @@ export function withElement<T>(
   context: CliContext,
   access: "read" | "write",
   task: (element: ElementApi) => Promise<T>,
+  /** What lives in the daemon alone (the unlock window): the error to raise when none serves the store. */
+  onlyDaemon?: () => Error,
 ): Promise<T> {
-  return withConnection(context, access, (connection, credentials) => task(connection.as(credentials)));
+  return withConnection(
+    context,
+    access,
+    (connection, credentials) => task(connection.as(credentials)),
+    onlyDaemon,
+  );
 }
 
 /**
@@ -61,8 +68,11 @@ async function withConnection<T>(
   context: CliContext,
   access: "read" | "write",
   task: (connection: Connection, credentials: Credentials) => Promise<T>,
+  onlyDaemon?: () => Error,
 ): Promise<T> {
-  const connection = (await daemonFor(context)) ?? (await openDirect(context, access));
+  const daemon = await daemonFor(context);
+  if (!daemon && onlyDaemon) throw onlyDaemon();
+  const connection = daemon ?? (await openDirect(context, access));
   try {
     try {
       return await task(connection, context.credentials);

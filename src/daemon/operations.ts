@@ -1,4 +1,5 @@
 import { PROOF_REFUSAL_REASONS } from "../auth/proofs.js";
+import { MAX_UNLOCK_SECONDS } from "../auth/unlock-window.js";
 import type { ElementApi } from "../element/api.js";
 import {
   certificateDays,
@@ -13,7 +14,7 @@ import {
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS } from "../factory/factory-source.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
-import { bytes, custom, flag, oneOf, optional, pin, refine, text } from "../http/schema.js";
+import { bytes, custom, flag, oneOf, optional, pin, refine, text, whole } from "../http/schema.js";
 import type { ElementMode } from "../storage/record.js";
 import type { PageApi } from "../web/links.js";
 
@@ -126,6 +127,15 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       input: { singleType: flag },
       args: ["singleType"],
     },
+    setPasskeysBypassLockout: {
+      summary: "Whether passkeys pass while the element is locked after wrong PINs (default: no).",
+      method: "PUT",
+      path: "/v1/config",
+      owner: true,
+      when: "passkeysBypassLockout",
+      input: { passkeysBypassLockout: flag },
+      args: ["passkeysBypassLockout"],
+    },
     seal: {
       summary: "Seals the store under its key-encryption key.",
       method: "POST",
@@ -203,6 +213,27 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       owner: false,
       input: { recoveryCode: text({ max: 64 }) },
       args: ["recoveryCode"],
+    },
+    unlock: {
+      summary:
+        "Opens the owner's unlock window: command and telemetry from the socket without the PIN until it ends.",
+      method: "POST",
+      path: "/v1/unlock",
+      owner: true,
+      input: {
+        seconds: whole({
+          min: 1,
+          max: MAX_UNLOCK_SECONDS,
+          message: () => `'seconds' must be 1 to ${MAX_UNLOCK_SECONDS}`,
+        }),
+      },
+      args: ["seconds"],
+    },
+    lock: {
+      summary: "Closes the owner's unlock window, if one is open.",
+      method: "POST",
+      path: "/v1/lock",
+      owner: false,
     },
     auditLog: {
       summary: "The audit log and whether its chain is intact.",

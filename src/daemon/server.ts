@@ -194,7 +194,8 @@ async function serveApi(
   /** The device role, once it serves: `reid pair` opens its window. */
   device: () => DeviceRoleServer | null,
 ): Promise<{ stop(): Promise<void> }> {
-  const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c) });
+  // The socket's callers are the owner's account: they may pass through the owner's unlock window.
+  const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c), windowed: true });
   const enrollment = new EnrollmentService(service.control, loadLogWitness);
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),

@@ -80,6 +80,8 @@ export interface ElementApi {
   ): Promise<ScheduledRequest>;
   cancelScheduled(id: string): Promise<ScheduledRequest>;
   setSingleType(on: boolean): Promise<ElementStatus>;
+  /** Whether passkeys pass a locked element (docs/spec.md §2.8); needs a PIN set. */
+  setPasskeysBypassLockout(on: boolean): Promise<ElementStatus>;
   seal(): Promise<ElementStatus>;
   keys(): Promise<PublicKeys>;
   certificate(algorithm: SigningAlgorithm, days: number): Promise<string>;
@@ -96,6 +98,13 @@ export interface ElementApi {
   setPin(newPin: string): Promise<{ recoveryCode: string | null }>;
   /** Unlocks after too many wrong PINs; returns the recovery code that replaces the spent one. */
   unlockPin(recoveryCode: string): Promise<{ recoveryCode: string }>;
+  /**
+   * Opens the owner's unlock window for `seconds` (1 to 12 h): command and telemetry from the
+   * daemon's socket then pass without the PIN until it ends (docs/spec.md §2.8).
+   */
+  unlock(seconds: number): Promise<{ until: string }>;
+  /** Closes the unlock window; `was`: the end it had, or null when none was open. */
+  lock(): Promise<{ was: string | null }>;
   /** The audit log and whether its chain is intact. */
   auditLog(): Promise<{ records: readonly AuditRecord[]; verdict: AuditVerdict }>;
   /** The element's events as they happen ("request", "binding"), from now on; no history. */

@@ -4,6 +4,8 @@ import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
 import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
+import { UnlockWindow } from "../auth/unlock-window.js";
+import { StateError } from "../errors.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
 import { formatName } from "../format/format.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
@@ -57,6 +59,8 @@ export class ControlUnit {
   private readonly pins: PinOperations;
   private readonly passkeys: PasskeyOperations;
   private readonly proofs: OwnerProofs;
+  /** The owner's unlock window: in this process's memory only (docs/spec.md §2.8). */
+  private readonly window: UnlockWindow;
 
   constructor(
     private readonly store: IdentifierStore,
@@ -64,9 +68,11 @@ export class ControlUnit {
     private readonly options: ControlOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.window = new UnlockWindow(this.now);
     this.gate = new OwnerGate({
       owner: options.owner ?? null,
       passkeys: options.passkeys ?? null,
+      window: this.window,
       audit: options.audit ?? null,
       now: this.now,
       current: () => store.info(),
@@ -170,7 +176,7 @@ export class ControlUnit {
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
         sealingKey: this.store.sealingKeyId,
-        owner: this.pins.summary(),
+        owner: this.pins.summary(this.window.openUntil()),
       };
     });
   }
@@ -178,6 +184,51 @@ export class ControlUnit {
   /** Turns single-type mode on or off; committed like any state change. */
   setSingleType(on: boolean, actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
     return this.settings.setSingleType(on, actor).then(() => this.status());
+  }
+
+  /** Lets passkeys pass a locked element, or not: an owner operation like any setting. */
+  setPasskeysBypassLockout(on: boolean, actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
+    return this.pipeline
+      .operate(`passkeys-bypass-lockout-${on ? "on" : "off"}`, actor, async () =>
+        this.pins.setPasskeysBypassLockout(on),
+      )
+      .then(() => this.status());
+  }
+
+  /**
+   * Opens the unlock window for `seconds` on a fresh proof (the window never opens itself), and
+   * records `unlock` with its end. Without a PIN every operation is open: nothing to unlock.
+   */
+  unlock(seconds: number, actor: Actor = LOCAL_CLI): Promise<{ until: string }> {
+    let until: Date | null = null;
+    return this.pipeline.operate(
+      "unlock",
+      actor,
+      async () => {
+        if (!this.pins.summary().pin) {
+          throw new StateError(
+            "no-pin",
+            "no PIN is set: every operation is open, so there is nothing to unlock",
+          );
+        }
+        until = this.window.open(seconds);
+        return { until: until.toISOString() };
+      },
+      () => (until ? { until: until.toISOString() } : {}),
+    );
+  }
+
+  /**
+   * Closes the unlock window. Taking a power away needs no proof; it is recorded (`lock`) when a
+   * window was open, and writes nothing otherwise, so a caller cannot fill the log with it.
+   */
+  async lock(actor: Actor = LOCAL_CLI): Promise<{ was: string | null }> {
+    if (this.window.openUntil() === null) return { was: null };
+    let was: Date | null = null;
+    await this.pipeline.operate("lock", { ...actor, preauthorized: true }, async () => {
+      was = this.window.close();
+    });
+    return { was: (was as Date | null)?.toISOString() ?? null };
   }
 
   /** Makes the store seal under its key-encryption key; see Settings.seal. */

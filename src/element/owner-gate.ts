@@ -10,6 +10,7 @@ import type { SummaryPlace } from "../audit/refusal-tally.js";
 import type { Actor, Credentials } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
+import type { UnlockWindow } from "../auth/unlock-window.js";
 import { AuthError, ReidError, StorageError } from "../errors.js";
 import { AREA_VERDICTS } from "../storage/identifier-store.js";
 import type { RecordInfo } from "../storage/record.js";
@@ -54,6 +55,8 @@ export interface GateParts {
   readonly owner: OwnerPin | null;
   /** The owner's passkeys, the other credential the gate accepts. */
   readonly passkeys: PasskeyStore | null;
+  /** The owner's unlock window (`reid unlock`), for actors that may pass through it. */
+  readonly window?: UnlockWindow | null;
   /** Absent: nothing is recorded. */
   readonly audit: AuditLog | null;
   readonly now: () => Date;
@@ -94,6 +97,8 @@ export class OwnerGate {
       const value = typeof detail === "function" ? detail() : detail;
       return value && Object.keys(value).length > 0 ? value : undefined;
     };
+    /** Who the records name: the actor, or the actor as let through by the unlock window. */
+    let who = actor;
     let intent: AuditRecord | null = null;
     /** A sole intent's detail as written: an outcome follows only if the operation's grew. */
     let sole: string | null = null;
@@ -101,7 +106,7 @@ export class OwnerGate {
     const intend: Intend = (at, options = {}) => {
       const audit = this.parts.audit;
       if (intent || !audit) return null;
-      const entry = this.entry(named(), actor, PENDING, at, details());
+      const entry = this.entry(named(), who, PENDING, at, details());
       if (options.sole) sole = JSON.stringify(entry.detail ?? {});
       try {
         if (!options.journal) {
@@ -122,7 +127,7 @@ export class OwnerGate {
     let result: { record: RecordInfo; value: T };
     try {
       await this.recover();
-      if (!actor.preauthorized) await this.authorize(actor.credentials);
+      if (!actor.preauthorized) who = await this.authorize(named(), actor);
       // A store that cannot be read does not stop an operation beside it (a PIN change): its
       // intent names no generation, as a refusal's record does.
       if (!options.late) intend(await this.parts.current().catch(() => UNREAD));
@@ -137,7 +142,7 @@ export class OwnerGate {
         const untouched = !(error instanceof StorageError) && current?.generation === 0;
         const withdrawn = intent !== null && untouched && this.parts.audit?.withdraw();
         try {
-          if (!withdrawn) this.record(named(), actor, outcome, current, details(), intent);
+          if (!withdrawn) this.record(named(), who, outcome, current, details(), intent);
         } catch {}
       }
       throw error;
@@ -153,7 +158,7 @@ export class OwnerGate {
       return result.value;
     }
     try {
-      this.record(named(), actor, "ok", result.record, details(), intent);
+      this.record(named(), who, "ok", result.record, details(), intent);
     } catch (error) {
       // Only a work that changed nothing comes here without an intent.
       if (!intent) throw error;
@@ -161,14 +166,30 @@ export class OwnerGate {
     return result.value;
   }
 
-  /** A passkey proof is checked whenever one is given; otherwise the PIN, once one is set. */
-  private async authorize(credentials: Credentials | undefined): Promise<void> {
+  /**
+   * A passkey proof is checked whenever one is given (a locked element refuses it first, unless
+   * the owner let passkeys bypass the lockout); otherwise the PIN, once one is set; an actor
+   * with neither that may use the unlock window passes while it is open and covers `name`, and
+   * is recorded as `PRINCIPAL:unlocked`. Returns the actor the records name.
+   */
+  private async authorize(name: string, actor: Actor): Promise<Actor> {
+    const credentials: Credentials | undefined = actor.credentials;
     if (credentials?.passkey) {
       if (!this.parts.passkeys) throw new AuthError("unknown-passkey", "this element keeps no passkeys");
+      this.parts.owner?.checkPasskeyAllowed();
       await this.parts.passkeys.verify(credentials.passkey);
-      return;
+      return actor;
+    }
+    if (
+      credentials?.pin === undefined &&
+      actor.windowed &&
+      this.parts.owner?.isSet() &&
+      this.parts.window?.covers(name)
+    ) {
+      return { principal: `${actor.principal}:unlocked` };
     }
     await this.parts.owner?.authorize(credentials);
+    return actor;
   }
 
   /**

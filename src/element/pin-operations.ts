@@ -10,6 +10,10 @@ export interface OwnerSummary {
   readonly pin: boolean;
   readonly failures: number;
   readonly locked: boolean;
+  /** Whether passkeys pass while the element is locked (`config passkeys-bypass-lockout`). */
+  readonly passkeysBypassLockout: boolean;
+  /** The end of the open unlock window (ISO-8601), or null (docs/spec.md §2.8). */
+  readonly unlockedUntil: string | null;
 }
 
 /** The owner's own PIN: setting, changing and unlocking it, each audited. */
@@ -36,9 +40,20 @@ export class PinOperations {
     return this.audited("pin-unlock", actor, () => owner.unlock(recoveryCode));
   }
 
-  summary(): OwnerSummary {
-    const { set, failures, locked } = this.pin?.summary() ?? { set: false, failures: 0, locked: false };
-    return { pin: set, failures, locked };
+  /** Lets passkeys pass a locked element, or not. */
+  setPasskeysBypassLockout(on: boolean): void {
+    this.owner().setPasskeysBypassLockout(on);
+  }
+
+  summary(unlockedUntil: Date | null = null): OwnerSummary {
+    const summary = this.pin?.summary();
+    return {
+      pin: summary?.set ?? false,
+      failures: summary?.failures ?? 0,
+      locked: summary?.locked ?? false,
+      passkeysBypassLockout: this.pin?.passkeysBypassLockout() ?? false,
+      unlockedUntil: unlockedUntil?.toISOString() ?? null,
+    };
   }
 
   private owner(): OwnerPin {

@@ -102,6 +102,18 @@ export class ElementService implements ElementApi {
     return this.control.seal(this.actor);
   }
 
+  setPasskeysBypassLockout(on: boolean): Promise<ElementStatus> {
+    return this.control.setPasskeysBypassLockout(on, this.actor);
+  }
+
+  unlock(seconds: number): Promise<{ until: string }> {
+    return this.control.unlock(seconds, this.actor);
+  }
+
+  lock(): Promise<{ was: string | null }> {
+    return this.control.lock(this.actor);
+  }
+
   keys(): Promise<PublicKeys> {
     return this.withKeys((keys) => ({
       handle: keys.handle,

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { ExitCode, ReidError } from "../errors.js";
 import { TooLarge } from "./body.js";
+import { RateLimited } from "./rate-limit.js";
 import { shorten } from "./schema.js";
 import { toWire } from "./wire.js";
 
@@ -14,7 +15,12 @@ export function answerErrors(app: Hono, noun = "endpoint"): void {
     const { status, body } = toWire(error);
     // A body too large even to read to its end leaves the rest of it on the connection: it closes
     // after this answer, and the client knows not to send another request on it.
-    const headers = error instanceof TooLarge && error.closing ? { connection: "close" } : undefined;
+    const headers =
+      error instanceof TooLarge && error.closing
+        ? { connection: "close" }
+        : error instanceof RateLimited
+          ? { "retry-after": String(error.retryAfter) }
+          : undefined;
     return c.json(body, status as 400, headers);
   });
   app.notFound((c) => {

@@ -5,6 +5,7 @@ import { answerErrors } from "../http/answer.js";
 import { checkCall } from "../http/browser/calls.js";
 import { securityHeaders } from "../http/browser/headers.js";
 import { serveStaticFiles } from "../http/browser/static-files.js";
+import { PAGE_RATE, RateLimiter, rateLimit, remoteAddress } from "../http/rate-limit.js";
 import type { Assets } from "./assets.js";
 import { auditApp } from "./audit.js";
 import { bindingsApp, type PageBindings } from "./bindings.js";
@@ -20,6 +21,7 @@ import { requestsApp } from "./requests.js";
 import { settingsApp } from "./settings.js";
 import { signInApp } from "./sign-in.js";
 import { statusApp } from "./status.js";
+import { unlockApp } from "./unlock.js";
 
 export interface PageOptions {
   /** The element acting for `actor`: the daemon's own element service, like every other surface's. */
@@ -64,6 +66,17 @@ export function ownerPage(options: PageOptions): Hono {
     checkCall(c, { origins: [page.origin], csrf: (call) => page.requireSession(call).csrf });
     await next();
   });
+  // Every state-changing call is, or leads to, an owner operation: limited per session and per
+  // remote address before any proof is read (docs/spec.md §8.4), so no refusal here is a PIN try.
+  const limiter = new RateLimiter(PAGE_RATE);
+  app.post(
+    "/api/*",
+    rateLimit(
+      limiter,
+      (c) => [`session:${page.requireSession(c).id}`, `address:${remoteAddress(c)}`],
+      "this page's session or address",
+    ),
+  );
 
   app.get("/favicon.ico", (c) => c.body(null, 204));
   serveStaticFiles(app, options.assets);
@@ -81,6 +94,7 @@ export function ownerPage(options: PageOptions): Hono {
   app.route("/api", bindingsApp(page, proofs, options.bindings));
   app.route("/api", keysApp(page));
   app.route("/api", auditApp(page));
+  app.route("/api", unlockApp(page, proofs));
   return app;
 }
 

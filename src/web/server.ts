@@ -39,7 +39,9 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   let page: Hono | null = null;
   // Every local account reaches the port: none may hold connections open (docs/spec.md §8).
   const server = limitedServer(
-    (request: Request) => (page ? page.fetch(request) : new Response(null, { status: 503 })),
+    // `env` carries the connection: the page limits owner operations per remote address.
+    (request: Request, env?: object) =>
+      page ? page.fetch(request, env) : new Response(null, { status: 503 }),
     { headersMs: 5000, requestMs: 10_000 },
   );
   await new Promise<void>((resolve, reject) => {

@@ -161,7 +161,11 @@ describe("owner PIN through the CLI", { concurrency: true }, () => {
           assertOneLineError(cancel, 2, /'id' must be a string of at most 1024 characters/);
         });
         const status = JSON.parse((await s.ok(["--json", "status"])).stdout) as { owner: unknown };
-        assert.deepEqual(status.owner, { pin: true, failures: 0, locked: false }, "a bad PIN was counted");
+        assert.deepEqual(
+          status.owner,
+          { pin: true, failures: 0, locked: false, passkeysBypassLockout: false, unlockedUntil: null },
+          "a bad PIN was counted",
+        );
       });
 
       it("pin set prints the recovery code once; then every owner operation needs the PIN, given by file or environment", async (t) => {
@@ -183,7 +187,13 @@ describe("owner PIN through the CLI", { concurrency: true }, () => {
         assert.equal(set.stderr, "");
         assert.ok(!set.stdout.includes(PIN));
         const status = JSON.parse((await s.ok(["--json", "status"])).stdout) as { owner: unknown };
-        assert.deepEqual(status.owner, { pin: true, failures: 0, locked: false });
+        assert.deepEqual(status.owner, {
+          pin: true,
+          failures: 0,
+          locked: false,
+          passkeysBypassLockout: false,
+          unlockedUntil: null,
+        });
         // A second set is refused: the PIN is changed with the present one, never replaced without it.
         const again = await s.run(["--json", "pin", "set", "--new-pin-file", s.pinFile]);
         assertOneLineError(again, 3, /use 'reid pin change'/);
@@ -368,7 +378,13 @@ describe("owner PIN through the CLI", { concurrency: true }, () => {
           assertOneLineError(result, 4, /locked/);
           assert.equal(errorCode(result), "locked");
           const status = JSON.parse((await s.ok(["--json", "status"])).stdout) as { owner: unknown };
-          assert.deepEqual(status.owner, { pin: true, failures: 5, locked: true });
+          assert.deepEqual(status.owner, {
+            pin: true,
+            failures: 5,
+            locked: true,
+            passkeysBypassLockout: false,
+            unlockedUntil: null,
+          });
           assert.match((await s.ok(["status"])).stdout, /owner PIN\s+LOCKED \(reid pin unlock\)/);
         };
         await locked();

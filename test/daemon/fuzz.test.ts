@@ -673,7 +673,8 @@ function send(socket: string, agent: Agent, request: Fuzzed): Promise<Reply> {
 
 const UNCLEAR =
   /\bundefined\b|\[object \w+\]|\bNaN\b|\bnull\b|internal error|\w*Error:|\bat \S+ \(|node:internal|\.[jt]s:\d+/;
-const HTTP_FOR_EXIT: Record<number, readonly number[]> = { 2: [400, 404], 3: [409], 4: [403] };
+// 429: a source whose owner operations keep being refused is rate-limited (docs/spec.md §2.8).
+const HTTP_FOR_EXIT: Record<number, readonly number[]> = { 2: [400, 404], 3: [409], 4: [403, 429] };
 
 /**
  * What a message may quote from `request`: its path, query values, and the top-level keys and

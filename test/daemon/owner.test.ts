@@ -39,6 +39,7 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "element.schedule": { type: "reset", at: "2099-06-01T12:00:00Z" },
   "element.cancelScheduled": { id: "00000000" },
   "element.setSingleType": { singleType: false },
+  "element.setPasskeysBypassLockout": { passkeysBypassLockout: false },
   "element.seal": {},
   "element.keys": {},
   "element.certificate": { algorithm: "ed25519", days: 30 },
@@ -49,6 +50,8 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   // The same PIN again: a change that leaves the rest of the run as it was.
   "element.setPin": { newPin: PIN },
   "element.unlockPin": { recoveryCode: "AAAA-AAAA-AAAA-AAAA" },
+  "element.unlock": { seconds: 60 },
+  "element.lock": {},
   "element.auditLog": {},
   "element.events": {},
   "element.signIn": {},

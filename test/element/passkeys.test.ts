@@ -8,31 +8,16 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { Actor } from "../../src/auth/actor.js";
-import { openElement } from "../../src/element/element.js";
-import { ElementService } from "../../src/element/service.js";
+import type { ElementService } from "../../src/element/service.js";
 import { challenge, SoftAuthenticator } from "../helpers/authenticator.js";
-import { tempDir } from "../helpers/temp.js";
+import { ownedElement } from "../helpers/owned-element.js";
 
 const PIN = "owner pin 1357";
 const ORIGIN = "http://localhost:8123";
 const BY_PIN: Actor = { principal: "web:pin", credentials: { pin: PIN } };
 
-async function element(t: import("node:test").TestContext, pin = true) {
-  const { store } = tempDir(t);
-  // The element's clock, moved past the back-off a wrong PIN starts.
-  let time = Date.parse("2026-03-01T10:00:00Z");
-  const opened = await openElement({
-    storeDirectory: store,
-    source: { kind: "os" },
-    write: true,
-    lockTimeoutMs: 1000,
-    now: () => new Date(time),
-  });
-  const service = new ElementService(opened);
-  t.after(() => service.close());
-  if (pin) await service.setPin(PIN);
-  await service.as(BY_PIN).submit("init");
-  return { store, service, wait: (ms: number) => (time += ms) };
+function element(t: import("node:test").TestContext, pin = true) {
+  return ownedElement(t, pin ? PIN : null, BY_PIN.principal);
 }
 
 /** The code a call was refused with. */
@@ -268,5 +253,80 @@ describe("sign-in and refused proofs", () => {
     }
     const now = await service.status();
     assert.deepEqual([now.generation, now.owner.failures], [generation, 0]);
+  });
+});
+
+describe("passkeys and the PIN lockout (docs/spec.md §2.8)", () => {
+  /** Five wrong PINs: at the terminal they lock the element, on the page PIN entry on the page. */
+  async function wrongPins(service: ElementService, wait: (ms: number) => number, tries?: "page") {
+    for (let i = 0; i < 5; i++) {
+      const wrong: Actor = {
+        principal: "cli",
+        credentials: { pin: "not the pin", ...(tries ? { tries } : {}) },
+      };
+      await refusal(service.as(wrong).submit("reset"));
+      wait(60_000);
+    }
+  }
+
+  function reset(service: ElementService, authenticator: SoftAuthenticator, counter: number) {
+    const issued = challenge();
+    const response = authenticator.assert({ challenge: issued, origin: ORIGIN, counter });
+    return service.as(byPasskey(authenticator, response, issued)).submit("reset");
+  }
+
+  test("a locked element refuses passkeys too, before their counter is spent, unless the owner said otherwise", async (t) => {
+    const { store, service, wait } = await element(t);
+    const authenticator = await registered(service);
+    await wrongPins(service, wait);
+    assert.equal((await service.status()).owner.locked, true);
+    const generation = (await service.status()).generation;
+    assert.equal(await refusal(reset(service, authenticator, 5)), "locked");
+    assert.deepEqual(await lastRecord(service), [
+      "reset",
+      `web:passkey:${authenticator.credentialId}`,
+      "locked",
+    ]);
+    assert.equal(storedCounter(store), 0, "a refused passkey's counter was stored");
+    assert.equal((await service.status()).generation, generation);
+
+    // Only the owner's fresh PIN turns the bypass on, and a locked element takes no PIN.
+    assert.equal(await refusal(service.setPasskeysBypassLockout(true)), "pin-required");
+    assert.equal(await refusal(service.as(BY_PIN).setPasskeysBypassLockout(true)), "locked");
+    assert.equal((await service.status()).owner.passkeysBypassLockout, false);
+  });
+
+  test("with passkeys-bypass-lockout on, a passkey passes a locked element; off again, it does not", async (t) => {
+    const { service, wait } = await element(t);
+    const authenticator = await registered(service);
+    const on = await service.as(BY_PIN).setPasskeysBypassLockout(true);
+    assert.equal(on.owner.passkeysBypassLockout, true);
+    assert.deepEqual(await lastRecord(service), ["passkeys-bypass-lockout-on", "web:pin", "ok"]);
+    // A PIN change keeps the choice.
+    await service.as(BY_PIN).setPin(PIN);
+    assert.equal((await service.status()).owner.passkeysBypassLockout, true);
+    await wrongPins(service, wait);
+    const generation = (await service.status()).generation;
+    assert.equal((await reset(service, authenticator, 5)).generation, generation + 1);
+    // Off needs the owner: a passkey may turn it off, as it is itself let through.
+    const issued = challenge();
+    const response = authenticator.assert({ challenge: issued, origin: ORIGIN, counter: 6 });
+    await service.as(byPasskey(authenticator, response, issued)).setPasskeysBypassLockout(false);
+    assert.equal(await refusal(reset(service, authenticator, 7)), "locked");
+  });
+
+  test("the page's own lock leaves passkeys working: they are the owner's way back onto the page", async (t) => {
+    const { service, wait } = await element(t);
+    const authenticator = await registered(service);
+    await wrongPins(service, wait, "page");
+    const { owner } = await service.status();
+    assert.equal(owner.locked, false);
+    const generation = (await service.status()).generation;
+    assert.equal((await reset(service, authenticator, 5)).generation, generation + 1);
+  });
+
+  test("without a PIN there is no lockout to bypass: exit 3 no-pin", async (t) => {
+    const { service } = await element(t, false);
+    assert.equal(await refusal(service.setPasskeysBypassLockout(true)), "no-pin");
   });
 });

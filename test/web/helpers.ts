@@ -87,7 +87,13 @@ export interface Status {
   state: string;
   generation: number;
   handle: string | null;
-  owner: { pin: boolean; failures: number; locked: boolean };
+  owner: {
+    pin: boolean;
+    failures: number;
+    locked: boolean;
+    passkeysBypassLockout: boolean;
+    unlockedUntil: string | null;
+  };
   scheduled: { id: string; type: string; at: string }[];
 }
 
@@ -263,6 +269,8 @@ export class PageClient {
   cookie: string | null = null;
   csrf = "";
   readonly port: number;
+  /** The loopback address to connect from (the page keeps a rate-limit bucket per address). */
+  localAddress: string | undefined;
 
   /** A client of `daemon`'s page; it opens a link of `reid page` before its first session. */
   constructor(private readonly daemon: Pick<WebDaemon, "port" | "link">) {
@@ -328,6 +336,7 @@ export class PageClient {
         {
           host: "127.0.0.1",
           port: this.port,
+          ...(this.localAddress ? { localAddress: this.localAddress } : {}),
           method,
           path,
           headers: {

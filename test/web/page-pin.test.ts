@@ -86,7 +86,7 @@ describe("wrong PINs on the page", () => {
     const s = await status(store);
     assert.deepEqual(
       s.owner,
-      { pin: true, failures: 0, locked: false },
+      { pin: true, failures: 0, locked: false, passkeysBypassLockout: false, unlockedUntil: null },
       "the page's tries reached the element's counter",
     );
     // The right PIN on the page is refused too, while the terminal's works at once.

@@ -2,27 +2,47 @@ import { StateError, UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
 
+const SETTINGS = ["single-type", "registry-continuity", "passkeys-bypass-lockout"];
+
 export const command: Command = {
-  usage: "reid [--store DIR] [--json] config [single-type on|off | registry-continuity on|off]",
+  usage:
+    "reid [--store DIR] [--json] config [single-type on|off | registry-continuity on|off | passkeys-bypass-lockout on|off]",
   summary:
-    "Shows the element's settings, or turns single-type mode (every request is a reset) on or off, or whether a reset of an enrolled element is a succession at its registry (on, the default) or unlinkable (off).",
+    "Shows the element's settings, or turns single-type mode (every request is a reset) on or off, or whether a reset of an enrolled element is a succession at its registry (on, the default) or unlinkable (off), or whether passkeys still pass once wrong PINs locked the element (off, the default; needs the PIN).",
   options: {},
   positionals: [0, 2],
   async run(context, _values, positionals) {
     const [key, value] = positionals;
-    if (key !== undefined && key !== "single-type" && key !== "registry-continuity") {
-      throw new UsageError(`unknown setting '${key}' (settings: single-type, registry-continuity)`);
+    if (key !== undefined && !SETTINGS.includes(key)) {
+      throw new UsageError(`unknown setting '${key}' (settings: ${SETTINGS.join(", ")})`);
     }
     if (key !== undefined && value !== "on" && value !== "off") {
       throw new UsageError(`'reid config ${key}' takes 'on' or 'off'`);
     }
     if (key === "registry-continuity") return continuity(context, value === "on");
+    const on = value === "on";
     const status = await withElement(context, key ? "write" : "read", (element) =>
-      key ? element.setSingleType(value === "on") : element.status(),
+      key === "single-type"
+        ? element.setSingleType(on)
+        : key === "passkeys-bypass-lockout"
+          ? element.setPasskeysBypassLockout(on)
+          : element.status(),
     );
-    const settings = { "single-type": status.requests === "single-type", format: status.format };
+    const settings = {
+      "single-type": status.requests === "single-type",
+      format: status.format,
+      "passkeys-bypass-lockout": status.owner.passkeysBypassLockout,
+    };
     if (context.json) return printJson(context, settings);
-    print(context, `single-type ${settings["single-type"] ? "on" : "off"}\nformat      ${settings.format}`);
+    const onOff = (flag: boolean) => (flag ? "on" : "off");
+    print(
+      context,
+      [
+        `single-type ${onOff(settings["single-type"])}`,
+        `format      ${settings.format}`,
+        `passkeys-bypass-lockout ${onOff(settings["passkeys-bypass-lockout"])}`,
+      ].join("\n"),
+    );
   },
 };
 

@@ -30,6 +30,15 @@ export const command: Command = {
             ? "LOCKED (reid pin unlock)"
             : `set${status.owner.failures ? ` (${tryCount(status.owner.failures, "wrong")})` : ""}`,
       ],
+      // Only while one is open: the window is the exception, and says until when.
+      ...(status.owner.unlockedUntil
+        ? [
+            ["unlocked", `until ${status.owner.unlockedUntil} (command, telemetry: no PIN; reid lock)`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],
       ["backend", status.backend],
