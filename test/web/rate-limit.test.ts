@@ -88,7 +88,7 @@ describe("rate limits on the owner's page and the daemon's socket", () => {
     guesser.localAddress = "127.0.0.2";
     await guesser.signInWithPin(PIN);
     const replies = await hammer(
-      () => guesser.post("/api/requests", { type: "erase", proof: { pin: WRONG } }),
+      () => guesser.post("/api/requests", { type: "reset", proof: { pin: WRONG } }),
       PAGE_RATE.burst * 2,
     );
     assert.ok(replies.length <= PAGE_RATE.burst + 3, `${replies.length} answers before a 429`);
