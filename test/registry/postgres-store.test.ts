@@ -9,9 +9,15 @@ import { describe, type TestContext, test } from "node:test";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import { KyselyRegistryStore } from "../../src/registry/store/kysely-store.js";
+import {
+  CERTIFICATE_COLUMNS,
+  DEVICE_COLUMNS,
+  KyselyRegistryStore,
+} from "../../src/registry/store/kysely-store.js";
+import { copyInsert } from "../../src/registry/store/postgres/copy.js";
 import { postgresErrors } from "../../src/registry/store/postgres/errors.js";
 import { openPostgresRegistry } from "../../src/registry/store/postgres/open.js";
+import { preparedPool } from "../../src/registry/store/postgres/prepared.js";
 import { postgresTarget } from "../../src/registry/store/postgres/url.js";
 import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
@@ -219,6 +225,45 @@ describe("PostgreSQL's own", () => {
       "registry-corrupt",
       ExitCode.storage,
     );
+  });
+
+  test("an import's COPY takes every value as itself: text with backslashes, tabs and newlines, NULL, bytes", async () => {
+    const { url } = await postgresFixture();
+    const db = new Kysely<RegistrySchema>({
+      dialect: new PostgresDialect({ pool: preparedPool(new pg.Pool({ connectionString: url, max: 1 })) }),
+    });
+    try {
+      const enrollment = newEnrollment();
+      const der = Uint8Array.from([0, 1, 0x5c, 9, 10, 13, 255]);
+      const reason = 'a\\b\tc\nd\re "\\N" \\x00';
+      const rows = [
+        [enrollment.handle, "active", enrollment.publicKey, "77", null, null, at(0), at(0)],
+      ] as const;
+      const certificate = ["77", enrollment.handle, der, at(0), at(60), "revoked", reason, at(1)] as const;
+      await db.transaction().execute(async (trx) => {
+        await copyInsert(trx, "devices", DEVICE_COLUMNS, rows);
+        await copyInsert(trx, "certificates", CERTIFICATE_COLUMNS, [certificate]);
+      });
+      const [read] = await db.selectFrom("certificates").selectAll().execute();
+      assert.deepEqual(new Uint8Array(read?.der as Uint8Array), der);
+      assert.equal(read?.revocation_reason, reason);
+      const [device] = await db.selectFrom("devices").selectAll().execute();
+      assert.equal(device?.predecessor, null);
+      assert.deepEqual(
+        new Uint8Array(device?.public_key as Uint8Array),
+        new Uint8Array(enrollment.publicKey),
+      );
+      // A refused COPY (the certificate's serial again) fails its transaction, which writes nothing.
+      await assert.rejects(
+        db
+          .transaction()
+          .execute((trx) => copyInsert(trx, "certificates", CERTIFICATE_COLUMNS, [certificate])),
+        /duplicate key/,
+      );
+      assert.equal((await db.selectFrom("certificates").selectAll().execute()).length, 1);
+    } finally {
+      await db.destroy();
+    }
   });
 
   test("a read-only store writes nothing, even on the primary", async (t: TestContext) => {

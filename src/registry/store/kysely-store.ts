@@ -612,7 +612,7 @@ export async function insertCertificate(
   await trx.insertInto("certificates").values(certificateRow(handle, certificate)).execute();
 }
 
-const DEVICE_COLUMNS = [
+export const DEVICE_COLUMNS = [
   "handle",
   "status",
   "public_key",
@@ -622,7 +622,7 @@ const DEVICE_COLUMNS = [
   "enrolled_at",
   "updated_at",
 ] as const;
-const CERTIFICATE_COLUMNS = [
+export const CERTIFICATE_COLUMNS = [
   "serial",
   "handle",
   "der",
