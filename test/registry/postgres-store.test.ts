@@ -279,13 +279,13 @@ describe("PostgreSQL's own", () => {
     assert.deepEqual(await store.devices(), []);
   });
 
-  test("a server out of reach is registry-failure naming HOST:PORT, nothing of the URL's user or database", async () => {
+  test("a server out of reach is database-unreachable (exit 7) naming HOST:PORT, nothing of the URL's user or database", async () => {
     const port = await closedPort();
     const closed = `postgres://someone@127.0.0.1:${port}/secretive`;
     await assert.rejects(open(closed), (error: unknown) => {
       assert.ok(error instanceof ReidError, String(error));
-      assert.equal(error.code, "registry-failure");
-      assert.equal(error.exitCode, ExitCode.storage);
+      assert.equal(error.code, "database-unreachable");
+      assert.equal(error.exitCode, ExitCode.unreachable);
       assert.match(error.message, new RegExp(`^cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} `));
       assert.doesNotMatch(error.message, /someone|secretive|\n/);
       return true;
