@@ -78,6 +78,33 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
   assert.fail("waited 5 s for the database");
 }
 
+/** A revocation's event, once inserted, waits for the test's lock HELD before its transaction goes on. */
+async function holdRevocations(server: Postgres, database: string): Promise<void> {
+  await server.query(
+    `CREATE FUNCTION hold_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF NEW.type = 'revoked' THEN PERFORM pg_advisory_xact_lock(${HELD}); END IF; RETURN NEW; END $$;
+     CREATE TRIGGER hold_revocations AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_revocations();`,
+    [],
+    database,
+  );
+}
+
+/** Whether a connection waits for the advisory lock `objid` (HELD, or 1: the event order's); `written`: one that has written. */
+async function waitsForLock(
+  server: Postgres,
+  database: string,
+  objid: number,
+  written = false,
+): Promise<boolean> {
+  const rows = await server.query(
+    `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND ($2 = false OR a.backend_xid IS NOT NULL)`,
+    [objid, written],
+    database,
+  );
+  return rows.length > 0;
+}
+
 /**
  * Two changes on two connections: the first has its event (and so its sequence) but has not
  * committed; the second is asked meanwhile. A follower that reads the log in between, and from the
@@ -91,23 +118,10 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
   try {
     const revoked = newEnrollment();
     await first.enroll(revoked);
-    await server.query(
-      `CREATE FUNCTION hold_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF NEW.type = 'revoked' THEN PERFORM pg_advisory_xact_lock(${HELD}); END IF; RETURN NEW; END $$;
-       CREATE TRIGGER hold_revocations AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_revocations();`,
-      [],
-      database,
-    );
+    await holdRevocations(server, database);
     await holder.query(`SELECT pg_advisory_lock(${HELD})`);
     const last = await follower.lastEventSequence();
-    const waiting = async (objid: number) =>
-      (
-        await server.query(
-          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
-          [objid],
-          database,
-        )
-      ).length > 0;
+    const waiting = (objid: number) => waitsForLock(server, database, objid);
 
     const late = first.revoke({ handle: revoked.handle, reason: "keyCompromise", at: at(5) });
     await waitFor(() => waiting(HELD));
@@ -144,6 +158,35 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
 describe("PostgreSQL's own", () => {
   test("events commit in the order of their sequence: a follower never passes over one that commits late", async () => {
     await lateCommitCheck(await postgresFixture(), suite.server);
+  });
+
+  test("a change waits for the event order only to insert its events: its own rows are written before, beside the group that holds it", async () => {
+    const fixture = await postgresFixture();
+    const database = new URL(fixture.url).pathname.slice(1);
+    const [first, second] = [await fixture.open(), await fixture.open()];
+    const holder = new pg.Client({ connectionString: fixture.url });
+    await holder.connect();
+    try {
+      const revoked = newEnrollment();
+      await first.enroll(revoked);
+      await holdRevocations(suite.server, database);
+      await holder.query(`SELECT pg_advisory_lock(${HELD})`);
+      // The first group holds the event order's lock, its event in and its commit held back.
+      const late = first.revoke({ handle: revoked.handle, reason: "keyCompromise", at: at(5) });
+      await waitFor(() => waitsForLock(suite.server, database, HELD));
+      const enrollment = newEnrollment({ at: at(6) });
+      const next = second.enroll(enrollment);
+      // The second has spent nothing of the lock's time: its token, device and certificate are
+      // written (its transaction has an id), and only then does it wait for the event order.
+      await waitFor(() => waitsForLock(suite.server, database, 1, true));
+      await holder.query(`SELECT pg_advisory_unlock(${HELD})`);
+      const [revocation, enrolled] = [await late, await next];
+      assert.equal(enrolled.leaf, revocation.leaf + 1);
+      assert.ok(enrolled.sequence > revocation.sequence);
+    } finally {
+      await holder.end();
+      for (const store of [first, second]) await store.close();
+    }
   });
 
   test("the check of the event order fails a driver without the event order's lock", async () => {
