@@ -86,7 +86,7 @@ export interface DriverHooks {
 /** Writes `rows` (values in the order of `columns`) into `table`, in the transaction. */
 export type BulkInsert = (
   trx: Transaction<RegistrySchema>,
-  table: "devices" | "certificates",
+  table: "devices" | "certificates" | "events",
   columns: readonly string[],
   rows: readonly (readonly unknown[])[],
 ) => Promise<void>;
@@ -115,7 +115,7 @@ export class KyselyRegistryStore implements RegistryStore {
     const orderEvents = driver.orderEvents ?? (async () => {});
     this.group = new GroupCommit(db, this.durable, async (trx, events) => {
       await orderEvents(trx);
-      return writeEvents(trx, events);
+      return writeEvents(trx, events, this.bulkInsert);
     });
   }
 
@@ -622,6 +622,7 @@ export const DEVICE_COLUMNS = [
   "enrolled_at",
   "updated_at",
 ] as const;
+const EVENT_COLUMNS = ["type", "handle", "data", "at", "leaf"] as const;
 export const CERTIFICATE_COLUMNS = [
   "serial",
   "handle",
@@ -770,15 +771,35 @@ export async function appendEvent(
  * another (one writer on SQLite, the advisory lock on PostgreSQL taken just before), so the log
  * has no hole and no index twice, and an index is never seen before the ones below it.
  */
-export async function writeEvents(trx: Queries, events: readonly NewEvent[]): Promise<WrittenEvent[]> {
+export async function writeEvents(
+  trx: Queries,
+  events: readonly NewEvent[],
+  bulkInsert?: BulkInsert,
+): Promise<WrittenEvent[]> {
   const first = await nextLeaf(trx);
+  const leaves = events.map((event, i) => ({ ...event, leaf: first + i }));
+  if (bulkInsert && events.length > IMPORT_ROWS) {
+    // An import's thousands: written as its devices are, their sequences read back by leaf.
+    await bulkInsert(
+      trx as Transaction<RegistrySchema>,
+      "events",
+      EVENT_COLUMNS,
+      leaves.map((event) => valuesOf(event, EVENT_COLUMNS)),
+    );
+    const rows = await trx
+      .selectFrom("events")
+      .select(["sequence", "leaf"])
+      .where("leaf", ">=", first)
+      .where("leaf", "<", first + events.length)
+      .orderBy("leaf")
+      .execute();
+    return rows.map((row) => ({ sequence: Number(row.sequence), leaf: Number(row.leaf) }));
+  }
   const written: WrittenEvent[] = [];
-  for (let start = 0; start < events.length; start += IMPORT_ROWS) {
+  for (let start = 0; start < leaves.length; start += IMPORT_ROWS) {
     const rows = await trx
       .insertInto("events")
-      .values(
-        events.slice(start, start + IMPORT_ROWS).map((event, i) => ({ ...event, leaf: first + start + i })),
-      )
+      .values(leaves.slice(start, start + IMPORT_ROWS))
       .returning(["sequence", "leaf"])
       .execute();
     // Placed by leaf: neither engine promises RETURNING's rows in the order of VALUES.
