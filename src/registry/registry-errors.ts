@@ -1,4 +1,4 @@
-import { AuthError, type ReidError, StateError, StorageError } from "../errors.js";
+import { AuthError, type ReidError, StateError, StorageError, UnreachableError } from "../errors.js";
 
 /** The registry's refusals (docs/spec.md §3.4, §10). Messages name handles, never a token. */
 
@@ -33,6 +33,11 @@ export function registryCorrupt(message: string): ReidError {
 
 export function registryFailure(message: string): ReidError {
   return new StorageError(message, "registry-failure");
+}
+
+/** The registry's PostgreSQL out of reach: the other side is down or away, and trying later may do. */
+export function databaseUnreachable(message: string): ReidError {
+  return new UnreachableError("database-unreachable", message);
 }
 
 export function registryBusy(message: string): ReidError {

@@ -152,7 +152,7 @@ describe("registry nodes on one PostgreSQL", () => {
     assert.doesNotMatch(listed.stderr, /hunter2/);
   });
 
-  test("a PostgreSQL out of reach is exit 6 registry-failure naming HOST:PORT; --db and --db-read do not go with --url, nor --db-read with a write", async () => {
+  test("a PostgreSQL out of reach is exit 7 database-unreachable naming HOST:PORT; --db and --db-read do not go with --url, nor --db-read with a write", async () => {
     const port = await closedPort();
     const away = await reid([
       "registry",
@@ -162,7 +162,7 @@ describe("registry nodes on one PostgreSQL", () => {
       "--db",
       `postgres://reid@127.0.0.1:${port}/x`,
     ]);
-    assertOneLineError(away, 6, new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}`));
+    assertOneLineError(away, 7, new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}`));
     const remote = ["--url", nodes[0]?.base as string, "--ca", join(dir, "ca.pem")];
     assertOneLineError(
       await reid(["registry", "devices", ...remote, "--db", url]),

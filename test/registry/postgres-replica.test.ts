@@ -113,6 +113,6 @@ describe("read-only commands on a streaming replica (--db-read)", () => {
     assert.equal((await read(["registry", "devices", "--json"])).stdout, listed);
     assert.match((await read(["registry", "crl"])).stdout, /^-----BEGIN X509 CRL-----/);
     const direct = await reid(["registry", "devices", "--dir", dir]);
-    assertOneLineError(direct, 6, new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${primary.port}`));
+    assertOneLineError(direct, 7, new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${primary.port}`));
   });
 });

@@ -9,9 +9,15 @@ import { describe, type TestContext, test } from "node:test";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { ExitCode, ReidError } from "../../src/errors.js";
-import { KyselyRegistryStore } from "../../src/registry/store/kysely-store.js";
+import {
+  CERTIFICATE_COLUMNS,
+  DEVICE_COLUMNS,
+  KyselyRegistryStore,
+} from "../../src/registry/store/kysely-store.js";
+import { copyInsert } from "../../src/registry/store/postgres/copy.js";
 import { postgresErrors } from "../../src/registry/store/postgres/errors.js";
 import { openPostgresRegistry } from "../../src/registry/store/postgres/open.js";
+import { preparedPool } from "../../src/registry/store/postgres/prepared.js";
 import { postgresTarget } from "../../src/registry/store/postgres/url.js";
 import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
@@ -72,6 +78,33 @@ async function waitFor(condition: () => Promise<boolean>): Promise<void> {
   assert.fail("waited 5 s for the database");
 }
 
+/** A revocation's event, once inserted, waits for the test's lock HELD before its transaction goes on. */
+async function holdRevocations(server: Postgres, database: string): Promise<void> {
+  await server.query(
+    `CREATE FUNCTION hold_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF NEW.type = 'revoked' THEN PERFORM pg_advisory_xact_lock(${HELD}); END IF; RETURN NEW; END $$;
+     CREATE TRIGGER hold_revocations AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_revocations();`,
+    [],
+    database,
+  );
+}
+
+/** Whether a connection waits for the advisory lock `objid` (HELD, or 1: the event order's); `written`: one that has written. */
+async function waitsForLock(
+  server: Postgres,
+  database: string,
+  objid: number,
+  written = false,
+): Promise<boolean> {
+  const rows = await server.query(
+    `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND ($2 = false OR a.backend_xid IS NOT NULL)`,
+    [objid, written],
+    database,
+  );
+  return rows.length > 0;
+}
+
 /**
  * Two changes on two connections: the first has its event (and so its sequence) but has not
  * committed; the second is asked meanwhile. A follower that reads the log in between, and from the
@@ -85,23 +118,10 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
   try {
     const revoked = newEnrollment();
     await first.enroll(revoked);
-    await server.query(
-      `CREATE FUNCTION hold_revocations() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF NEW.type = 'revoked' THEN PERFORM pg_advisory_xact_lock(${HELD}); END IF; RETURN NEW; END $$;
-       CREATE TRIGGER hold_revocations AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION hold_revocations();`,
-      [],
-      database,
-    );
+    await holdRevocations(server, database);
     await holder.query(`SELECT pg_advisory_lock(${HELD})`);
     const last = await follower.lastEventSequence();
-    const waiting = async (objid: number) =>
-      (
-        await server.query(
-          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
-          [objid],
-          database,
-        )
-      ).length > 0;
+    const waiting = (objid: number) => waitsForLock(server, database, objid);
 
     const late = first.revoke({ handle: revoked.handle, reason: "keyCompromise", at: at(5) });
     await waitFor(() => waiting(HELD));
@@ -138,6 +158,35 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
 describe("PostgreSQL's own", () => {
   test("events commit in the order of their sequence: a follower never passes over one that commits late", async () => {
     await lateCommitCheck(await postgresFixture(), suite.server);
+  });
+
+  test("a change waits for the event order only to insert its events: its own rows are written before, beside the group that holds it", async () => {
+    const fixture = await postgresFixture();
+    const database = new URL(fixture.url).pathname.slice(1);
+    const [first, second] = [await fixture.open(), await fixture.open()];
+    const holder = new pg.Client({ connectionString: fixture.url });
+    await holder.connect();
+    try {
+      const revoked = newEnrollment();
+      await first.enroll(revoked);
+      await holdRevocations(suite.server, database);
+      await holder.query(`SELECT pg_advisory_lock(${HELD})`);
+      // The first group holds the event order's lock, its event in and its commit held back.
+      const late = first.revoke({ handle: revoked.handle, reason: "keyCompromise", at: at(5) });
+      await waitFor(() => waitsForLock(suite.server, database, HELD));
+      const enrollment = newEnrollment({ at: at(6) });
+      const next = second.enroll(enrollment);
+      // The second has spent nothing of the lock's time: its token, device and certificate are
+      // written (its transaction has an id), and only then does it wait for the event order.
+      await waitFor(() => waitsForLock(suite.server, database, 1, true));
+      await holder.query(`SELECT pg_advisory_unlock(${HELD})`);
+      const [revocation, enrolled] = [await late, await next];
+      assert.equal(enrolled.leaf, revocation.leaf + 1);
+      assert.ok(enrolled.sequence > revocation.sequence);
+    } finally {
+      await holder.end();
+      for (const store of [first, second]) await store.close();
+    }
   });
 
   test("the check of the event order fails a driver without the event order's lock", async () => {
@@ -221,6 +270,45 @@ describe("PostgreSQL's own", () => {
     );
   });
 
+  test("an import's COPY takes every value as itself: text with backslashes, tabs and newlines, NULL, bytes", async () => {
+    const { url } = await postgresFixture();
+    const db = new Kysely<RegistrySchema>({
+      dialect: new PostgresDialect({ pool: preparedPool(new pg.Pool({ connectionString: url, max: 1 })) }),
+    });
+    try {
+      const enrollment = newEnrollment();
+      const der = Uint8Array.from([0, 1, 0x5c, 9, 10, 13, 255]);
+      const reason = 'a\\b\tc\nd\re "\\N" \\x00';
+      const rows = [
+        [enrollment.handle, "active", enrollment.publicKey, "77", null, null, at(0), at(0)],
+      ] as const;
+      const certificate = ["77", enrollment.handle, der, at(0), at(60), "revoked", reason, at(1)] as const;
+      await db.transaction().execute(async (trx) => {
+        await copyInsert(trx, "devices", DEVICE_COLUMNS, rows);
+        await copyInsert(trx, "certificates", CERTIFICATE_COLUMNS, [certificate]);
+      });
+      const [read] = await db.selectFrom("certificates").selectAll().execute();
+      assert.deepEqual(new Uint8Array(read?.der as Uint8Array), der);
+      assert.equal(read?.revocation_reason, reason);
+      const [device] = await db.selectFrom("devices").selectAll().execute();
+      assert.equal(device?.predecessor, null);
+      assert.deepEqual(
+        new Uint8Array(device?.public_key as Uint8Array),
+        new Uint8Array(enrollment.publicKey),
+      );
+      // A refused COPY (the certificate's serial again) fails its transaction, which writes nothing.
+      await assert.rejects(
+        db
+          .transaction()
+          .execute((trx) => copyInsert(trx, "certificates", CERTIFICATE_COLUMNS, [certificate])),
+        /duplicate key/,
+      );
+      assert.equal((await db.selectFrom("certificates").selectAll().execute()).length, 1);
+    } finally {
+      await db.destroy();
+    }
+  });
+
   test("a read-only store writes nothing, even on the primary", async (t: TestContext) => {
     const { url } = await postgresFixture();
     const store = await openPostgresRegistry(postgresTarget(url), { readOnly: true });
@@ -234,13 +322,13 @@ describe("PostgreSQL's own", () => {
     assert.deepEqual(await store.devices(), []);
   });
 
-  test("a server out of reach is registry-failure naming HOST:PORT, nothing of the URL's user or database", async () => {
+  test("a server out of reach is database-unreachable (exit 7) naming HOST:PORT, nothing of the URL's user or database", async () => {
     const port = await closedPort();
     const closed = `postgres://someone@127.0.0.1:${port}/secretive`;
     await assert.rejects(open(closed), (error: unknown) => {
       assert.ok(error instanceof ReidError, String(error));
-      assert.equal(error.code, "registry-failure");
-      assert.equal(error.exitCode, ExitCode.storage);
+      assert.equal(error.code, "database-unreachable");
+      assert.equal(error.exitCode, ExitCode.unreachable);
       assert.match(error.message, new RegExp(`^cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} `));
       assert.doesNotMatch(error.message, /someone|secretive|\n/);
       return true;

@@ -21,6 +21,9 @@ import {
   insertCertificate,
   insertDevice,
   KyselyRegistryStore,
+  type NewEvent,
+  type WrittenEvent,
+  writeEvents,
 } from "../../src/registry/store/kysely-store.js";
 import type { RegistrySchema } from "../../src/registry/store/schema.js";
 import { openSqliteRegistry, translateSqliteError } from "../../src/registry/store/sqlite/open.js";
@@ -92,7 +95,7 @@ class NoTransactionStore extends KyselyRegistryStore {
 }
 
 /** Groups changes into one transaction but runs each without its savepoint: a refused one's writes stay. */
-class CarelessGroup extends GroupCommit<RegistrySchema> {
+class CarelessGroup extends GroupCommit<RegistrySchema, NewEvent, WrittenEvent> {
   protected override isolated(
     _trx: ControlledTransaction<RegistrySchema>,
     _name: string,
@@ -105,7 +108,7 @@ class CarelessGroup extends GroupCommit<RegistrySchema> {
 class CarelessGroupStore extends KyselyRegistryStore {
   constructor(db: Kysely<RegistrySchema>) {
     super(db, translateSqliteError);
-    this.group = new CarelessGroup(db);
+    this.group = new CarelessGroup(db, async () => {}, writeEvents);
   }
 }
 

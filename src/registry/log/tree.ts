@@ -22,7 +22,7 @@ export class MerkleTree {
     for (let level = 0; index % 2 === 1; level++, index = Math.floor(index / 2)) {
       const nodes = this.levels[level] as HashArray;
       if (this.levels.length === level + 1) this.levels.push(new HashArray());
-      (this.levels[level + 1] as HashArray).push(nodeHash(nodes.at(index - 1), nodes.at(index)));
+      (this.levels[level + 1] as HashArray).push(nodeHash(nodes.view(index - 1), nodes.view(index)));
     }
   }
 
@@ -131,5 +131,10 @@ class HashArray {
   /** A copy: a caller who changes it cannot change the tree. */
   at(index: number): Uint8Array {
     return this.bytes.slice(index * HASH_SIZE, (index + 1) * HASH_SIZE);
+  }
+
+  /** The tree's own bytes, for hashing at once (a push may move them). */
+  view(index: number): Uint8Array {
+    return this.bytes.subarray(index * HASH_SIZE, (index + 1) * HASH_SIZE);
   }
 }

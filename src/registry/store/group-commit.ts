@@ -3,8 +3,22 @@ import type { ControlledTransaction, Kysely, Transaction } from "kysely";
 /** A batch is bounded so that one slow client's change cannot hold a long queue behind a commit. */
 const MAX_BATCH = 256;
 
-interface Pending<DB> {
-  readonly task: (trx: Transaction<DB>) => Promise<unknown>;
+/**
+ * What a change gives back once its rows are written: the events it records (`R`), not yet
+ * inserted, and its answer, made once they are (`W`: what the insert gave each, in the same order).
+ */
+export interface Change<T, R, W> {
+  readonly events: readonly R[];
+  readonly answer: (written: readonly W[]) => T;
+}
+
+/** Writes a group's events, all of its changes' in their order, at the end of its transaction. */
+export type RecordEvents<DB, R, W> = (trx: Transaction<DB>, events: readonly R[]) => Promise<W[]>;
+
+type Task<DB, R, W> = (trx: Transaction<DB>) => Promise<Change<unknown, R, W>>;
+
+interface Pending<DB, R, W> {
+  readonly task: Task<DB, R, W>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -20,24 +34,25 @@ interface Pending<DB> {
  * is in the database). Changes run one after another inside the transaction, in the order asked,
  * so a later one sees an earlier one's rows (two successors of one identity: the second is a fork).
  */
-export class GroupCommit<DB> {
-  private queue: Pending<DB>[] = [];
+export class GroupCommit<DB, R = never, W = never> {
+  private queue: Pending<DB, R, W>[] = [];
   private scheduled = false;
   private running = false;
 
   /**
    * `durable`, when the database's commit returns before the disk has it (SQLite with
    * synchronous=NORMAL): resolves once all committed so far is on disk. A group is answered only
-   * then, while the next group already runs. `begin`: what the driver does first in each group's
-   * transaction (PostgreSQL takes its lock of the event order there).
+   * then, while the next group already runs. `record`: writes the events of the group's changes
+   * that went through, in one go just before the commit (so whatever orders the log, PostgreSQL's
+   * lock, is held from there to the commit only, not while the changes run).
    */
   constructor(
     private readonly db: Kysely<DB>,
     private readonly durable: () => Promise<void> = async () => {},
-    private readonly begin: (trx: Transaction<DB>) => Promise<void> = async () => {},
+    private readonly record: RecordEvents<DB, R, W> = async () => [],
   ) {}
 
-  run<T>(task: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  run<T>(task: (trx: Transaction<DB>) => Promise<Change<T, R, W>>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ task, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
@@ -65,23 +80,23 @@ export class GroupCommit<DB> {
     }
   }
 
-  private async commit(batch: readonly Pending<DB>[]): Promise<void> {
+  private async commit(batch: readonly Pending<DB, R, W>[]): Promise<void> {
     // First without savepoints, two statements a change fewer: a group whose changes all go
     // through (nearly every one) commits as it is. One refused change rolls the whole group back,
     // and the group runs again below, each change in its own savepoint.
     if (batch.length > 1 && (await this.commitWhole(batch))) return;
     const outcomes: Outcome[] = [];
+    let answers: Outcome[] = [];
     let trx: ControlledTransaction<DB> | null = null;
     try {
       trx = await this.db.startTransaction().execute();
-      await this.begin(trx);
       if (batch.length === 1) {
         // Alone, the transaction is its savepoint.
-        outcomes.push(await settle(() => (batch[0] as Pending<DB>).task(trx as Transaction<DB>)));
+        outcomes.push(await settle(() => (batch[0] as Pending<DB, R, W>).task(trx as Transaction<DB>)));
         if (!outcomes[0]?.ok) {
           // Nothing was written: refused at once, no disk to wait for.
           await trx.rollback().execute();
-          (batch[0] as Pending<DB>).reject(outcomes[0]?.value);
+          (batch[0] as Pending<DB, R, W>).reject(outcomes[0]?.value);
           return;
         }
       } else {
@@ -89,25 +104,26 @@ export class GroupCommit<DB> {
           outcomes.push(await this.isolated(trx, `change${index}`, pending.task));
         }
       }
+      answers = await this.recorded(trx, outcomes);
       await trx.commit().execute();
     } catch (error) {
-      // The transaction itself failed (begin, a savepoint, the commit): none of the group is in.
+      // The transaction itself failed (a savepoint, the events' insert, the commit): none of the group is in.
       await refuseGroup(trx, batch, error);
       return;
     }
-    this.answerWhenDurable(batch, outcomes);
+    this.answerWhenDurable(batch, answers);
   }
 
   /**
    * The group in one transaction without savepoints: committed (and answered once durable) if
    * every change went through; false, rolled back and nothing answered, if one was refused.
    */
-  private async commitWhole(batch: readonly Pending<DB>[]): Promise<boolean> {
+  private async commitWhole(batch: readonly Pending<DB, R, W>[]): Promise<boolean> {
     let trx: ControlledTransaction<DB> | null = null;
     const outcomes: Outcome[] = [];
+    let answers: Outcome[];
     try {
       trx = await this.db.startTransaction().execute();
-      await this.begin(trx);
       for (const pending of batch) {
         const outcome = await settle(() => pending.task(trx as Transaction<DB>));
         if (!outcome.ok) {
@@ -116,18 +132,37 @@ export class GroupCommit<DB> {
         }
         outcomes.push(outcome);
       }
+      answers = await this.recorded(trx, outcomes);
       await trx.commit().execute();
     } catch (error) {
-      // The transaction itself failed (begin, the commit): none of the group is in, and it is not
+      // The transaction itself failed (the events' insert, the commit): none of the group is in, and it is not
       // run again (a commit that failed to answer may have been done).
       await refuseGroup(trx, batch, error);
       return true;
     }
-    this.answerWhenDurable(batch, outcomes);
+    this.answerWhenDurable(batch, answers);
     return true;
   }
 
-  private answerWhenDurable(batch: readonly Pending<DB>[], outcomes: readonly Outcome[]): void {
+  /**
+   * The events of the changes that went through, written in one go in the group's order, and each
+   * change's answer made from what its own events were given; a refused change's outcome stays.
+   */
+  private async recorded(trx: Transaction<DB>, outcomes: readonly Outcome[]): Promise<Outcome[]> {
+    const changes = outcomes.map((outcome) => (outcome.ok ? (outcome.value as Change<unknown, R, W>) : null));
+    const events = changes.flatMap((change) => change?.events ?? []);
+    const written = events.length > 0 ? await this.record(trx, events) : [];
+    let next = 0;
+    return outcomes.map((outcome, index) => {
+      const change = changes[index];
+      if (!change) return outcome;
+      const own = written.slice(next, next + change.events.length);
+      next += change.events.length;
+      return { ok: true, value: change.answer(own) };
+    });
+  }
+
+  private answerWhenDurable(batch: readonly Pending<DB, R, W>[], outcomes: readonly Outcome[]): void {
     const answer = () => {
       for (const [index, pending] of batch.entries()) {
         const outcome = outcomes[index] as Outcome;
@@ -145,7 +180,7 @@ export class GroupCommit<DB> {
   protected async isolated(
     trx: ControlledTransaction<DB>,
     name: string,
-    task: (trx: Transaction<DB>) => Promise<unknown>,
+    task: Task<DB, R, W>,
   ): Promise<Outcome> {
     const point = await trx.savepoint(name).execute();
     const outcome = await settle(() => task(point));
@@ -156,9 +191,9 @@ export class GroupCommit<DB> {
 }
 
 /** A group whose transaction failed: rolled back if still open, and every change refused with the error. */
-async function refuseGroup<DB>(
+async function refuseGroup<DB, R, W>(
   trx: ControlledTransaction<DB> | null,
-  batch: readonly Pending<DB>[],
+  batch: readonly Pending<DB, R, W>[],
   error: unknown,
 ): Promise<void> {
   if (trx && !trx.isCommitted && !trx.isRolledBack)

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
+import { CompiledQuery, type Insertable, type Kysely, type Selectable, type Transaction } from "kysely";
 import { ReidError, StateError } from "../../errors.js";
 import {
   certificateNotCurrent,
@@ -7,7 +7,7 @@ import {
   tokenRefused,
   unknownDevice,
 } from "../registry-errors.js";
-import { GroupCommit } from "./group-commit.js";
+import { type Change, GroupCommit } from "./group-commit.js";
 import type {
   CertificatesTable,
   DevicesTable,
@@ -62,6 +62,35 @@ const DEFAULT_EVENT_LIMIT = 1000;
 const IMPORT_ROWS = 500;
 const HASH_BYTES = 32;
 
+/** What a driver adds to the store: its own ways of the database it drives (docs/spec.md §10.3). */
+export interface DriverHooks {
+  /**
+   * A driver whose commit returns before the disk has it (SQLite's, §10.3) says here when all
+   * committed so far is on disk; every write is answered only then.
+   */
+  readonly durable?: () => Promise<void>;
+  /**
+   * What the driver does in a group's transaction just before its events are inserted
+   * (PostgreSQL's lock of the event order, held from there to the commit).
+   */
+  readonly orderEvents?: (trx: Transaction<RegistrySchema>) => Promise<void>;
+  /**
+   * The database runs INSERT and UPDATE inside WITH (PostgreSQL, not SQLite): an enrollment's rows
+   * are written by one statement, one round trip, instead of three.
+   */
+  readonly writingCtes?: boolean;
+  /** An import's rows of one table written at once: the driver's fastest way (PostgreSQL's COPY). */
+  readonly bulkInsert?: BulkInsert;
+}
+
+/** Writes `rows` (values in the order of `columns`) into `table`, in the transaction. */
+export type BulkInsert = (
+  trx: Transaction<RegistrySchema>,
+  table: "devices" | "certificates" | "events",
+  columns: readonly string[],
+  rows: readonly (readonly unknown[])[],
+) => Promise<void>;
+
 /**
  * The RegistryStore over any kysely dialect: every query is kysely's, so a second database is a
  * second dialect and driver file, not a second store. A driver gives the database and a way to
@@ -69,35 +98,39 @@ const HASH_BYTES = 32;
  */
 export class KyselyRegistryStore implements RegistryStore {
   /** Protected: a test puts a group commit known to be wrong in its place. */
-  protected group: GroupCommit<RegistrySchema>;
+  protected group: GroupCommit<RegistrySchema, NewEvent, WrittenEvent>;
 
-  /**
-   * `durable`: a driver whose commit returns before the disk has it (SQLite's, §10.3) says here
-   * when all committed so far is on disk; every write is answered only then. `beginChange`: what
-   * the driver does first in every change's transaction (PostgreSQL's lock of the event order).
-   */
+  private readonly durable: () => Promise<void>;
+  private readonly writingCtes: boolean;
+  private readonly bulkInsert: BulkInsert;
+
   constructor(
     private readonly db: Kysely<RegistrySchema>,
     private readonly translate: (error: unknown) => unknown,
-    private readonly durable: () => Promise<void> = async () => {},
-    beginChange?: (trx: Transaction<RegistrySchema>) => Promise<void>,
+    driver: DriverHooks = {},
   ) {
-    this.group = new GroupCommit(db, durable, beginChange);
+    this.durable = driver.durable ?? (async () => {});
+    this.writingCtes = driver.writingCtes ?? false;
+    this.bulkInsert = driver.bulkInsert ?? multiRowInsert();
+    const orderEvents = driver.orderEvents ?? (async () => {});
+    this.group = new GroupCommit(db, this.durable, async (trx, events) => {
+      await orderEvents(trx);
+      return writeEvents(trx, events, this.bulkInsert);
+    });
   }
 
   async enroll(enrollment: Enrollment): Promise<RegistryEvent> {
     checkEnrollment(enrollment);
     return this.change(async (trx) => {
       // The token is spent in the same transaction: a refused enrollment leaves it unspent.
-      if (enrollment.tokenHash) await spendToken(trx, enrollment.tokenHash, enrollment.at);
-      await insertDevice(trx, enrollment, null);
-      await insertCertificate(trx, enrollment.handle, enrollment.certificate);
-      return appendEvent(
-        trx,
-        "enrolled",
-        enrollment.handle,
-        { serial: enrollment.certificate.serial },
-        enrollment.at,
+      if (this.writingCtes) await enrollAtOnce(trx, enrollment);
+      else {
+        if (enrollment.tokenHash) await spendToken(trx, enrollment.tokenHash, enrollment.at);
+        await insertDevice(trx, enrollment, null);
+        await insertCertificate(trx, enrollment.handle, enrollment.certificate);
+      }
+      return oneEvent(
+        eventRow("enrolled", enrollment.handle, { serial: enrollment.certificate.serial }, enrollment.at),
       );
     });
   }
@@ -123,12 +156,13 @@ export class KyselyRegistryStore implements RegistryStore {
         .execute();
       await insertDevice(trx, succession, predecessor);
       await insertCertificate(trx, handle, succession.certificate);
-      return appendEvent(
-        trx,
-        "succeeded",
-        handle,
-        { predecessor, serial: succession.certificate.serial, ...succession.evidence },
-        at,
+      return oneEvent(
+        eventRow(
+          "succeeded",
+          handle,
+          { predecessor, serial: succession.certificate.serial, ...succession.evidence },
+          at,
+        ),
       );
     });
   }
@@ -165,7 +199,7 @@ export class KyselyRegistryStore implements RegistryStore {
         .set({ certificate_serial: certificate.serial, updated_at: at })
         .where("handle", "=", handle)
         .execute();
-      return appendEvent(trx, "renewed", handle, { serial: certificate.serial, previous: old.serial }, at);
+      return oneEvent(eventRow("renewed", handle, { serial: certificate.serial, previous: old.serial }, at));
     });
   }
 
@@ -186,7 +220,7 @@ export class KyselyRegistryStore implements RegistryStore {
         .set({ status: "revoked", revocation_reason: reason, revoked_at: at })
         .where("serial", "=", device.certificate_serial)
         .execute();
-      return appendEvent(trx, "revoked", handle, { serial: device.certificate_serial, reason }, at);
+      return oneEvent(eventRow("revoked", handle, { serial: device.certificate_serial, reason }, at));
     });
   }
 
@@ -197,29 +231,30 @@ export class KyselyRegistryStore implements RegistryStore {
       // Read in this transaction: on SQLite, whose write lock it holds, nothing enrolls between the
       // check and the insert; where something can, the insert fails on the key, and the batch with it.
       const fresh = await unknownOf(trx, devices);
-      // The batch's events take the next leaves in its order (appendEvent's rule, for many rows).
-      let leaf = await nextLeaf(trx);
-      for (let start = 0; start < fresh.length; start += IMPORT_ROWS) {
-        const rows = fresh.slice(start, start + IMPORT_ROWS);
-        await trx
-          .insertInto("devices")
-          .values(rows.map((device) => deviceRow(device, at, null)))
-          .execute();
-        await trx
-          .insertInto("certificates")
-          .values(rows.map((device) => certificateRow(device.handle, device.certificate)))
-          .execute();
-        await trx
-          .insertInto("events")
-          .values(
-            rows.map(({ handle, certificate, label }) => ({
-              ...eventRow("enrolled", handle, importedData(certificate.serial, label), at),
-              leaf: leaf++,
-            })),
-          )
-          .execute();
+      if (fresh.length > 0) {
+        await this.bulkInsert(
+          trx,
+          "devices",
+          DEVICE_COLUMNS,
+          fresh.map((device) => valuesOf(deviceRow(device, at, null), DEVICE_COLUMNS)),
+        );
+        await this.bulkInsert(
+          trx,
+          "certificates",
+          CERTIFICATE_COLUMNS,
+          fresh.map((device) =>
+            valuesOf(certificateRow(device.handle, device.certificate), CERTIFICATE_COLUMNS),
+          ),
+        );
       }
-      return { imported: fresh.length, skipped: devices.length - fresh.length };
+      // Their events take the next leaves in the batch's order, with the group's others.
+      const outcome = { imported: fresh.length, skipped: devices.length - fresh.length };
+      return {
+        events: fresh.map(({ handle, certificate, label }) =>
+          eventRow("enrolled", handle, importedData(certificate.serial, label), at),
+        ),
+        answer: () => outcome,
+      };
     });
   }
 
@@ -233,7 +268,9 @@ export class KyselyRegistryStore implements RegistryStore {
         .where("handle", "=", flag.handle)
         .executeTakeFirst();
       if (!known) throw unknownDevice(flag.handle);
-      return appendEvent(trx, flag.type, flag.handle, { ...flag.data }, flag.at);
+      // Its event's reference to the device locks nothing another change holds: every change of a
+      // device asks it to be active, and a fork is flagged on one that is not any more.
+      return oneEvent(eventRow(flag.type, flag.handle, { ...flag.data }, flag.at));
     });
   }
 
@@ -475,7 +512,9 @@ export class KyselyRegistryStore implements RegistryStore {
    * The device's change and its event commit together or not at all, in one transaction with the
    * other changes asked for at the same time (group-commit.ts).
    */
-  private change<T>(task: (trx: Transaction<RegistrySchema>) => Promise<T>): Promise<T> {
+  private change<T>(
+    task: (trx: Transaction<RegistrySchema>) => Promise<Change<T, NewEvent, WrittenEvent>>,
+  ): Promise<T> {
     return this.guard(() => this.group.run(task));
   }
 
@@ -515,6 +554,43 @@ async function spendToken(db: Queries, hash: Uint8Array, at: string): Promise<En
   return tokenOf(row);
 }
 
+/**
+ * An enrollment's token spent, device and certificate inserted by one statement (PostgreSQL runs
+ * each part of a WITH that writes once and to the end, whether the rest reads it or not). A part
+ * that wrote nothing is the refusal; the change throws and its transaction, or its savepoint,
+ * takes back what the other parts wrote.
+ */
+async function enrollAtOnce(trx: Transaction<RegistrySchema>, enrollment: Enrollment): Promise<void> {
+  const { tokenHash, handle, certificate, at } = enrollment;
+  const written = await trx
+    .with("spent", (db) =>
+      db
+        .updateTable("enrollment_tokens")
+        .set({ used_at: at })
+        .where("hash", "=", tokenHash ?? new Uint8Array(0))
+        .where("used_at", "is", null)
+        .where("expires_at", ">", at)
+        .returning("hash"),
+    )
+    .with("device", (db) =>
+      db
+        .insertInto("devices")
+        .values(deviceRow(enrollment, at, null))
+        .onConflict((conflict) => conflict.column("handle").doNothing())
+        .returning("handle"),
+    )
+    .with("certificate", (db) =>
+      db.insertInto("certificates").values(certificateRow(handle, certificate)).returning("serial"),
+    )
+    .selectNoFrom((eb) => [
+      eb.selectFrom("spent").select(eb.fn.countAll<string>().as("count")).as("spent"),
+      eb.selectFrom("device").select(eb.fn.countAll<string>().as("count")).as("inserted"),
+    ])
+    .executeTakeFirstOrThrow();
+  if (tokenHash && Number(written.spent) !== 1) throw tokenRefused();
+  if (Number(written.inserted) !== 1) throw deviceExists(handle);
+}
+
 export async function insertDevice(
   trx: Queries,
   device: Pick<Enrollment, "handle" | "publicKey" | "certificate" | "at">,
@@ -534,6 +610,66 @@ export async function insertCertificate(
   certificate: NewCertificate,
 ): Promise<void> {
   await trx.insertInto("certificates").values(certificateRow(handle, certificate)).execute();
+}
+
+export const DEVICE_COLUMNS = [
+  "handle",
+  "status",
+  "public_key",
+  "certificate_serial",
+  "predecessor",
+  "successor",
+  "enrolled_at",
+  "updated_at",
+] as const;
+const EVENT_COLUMNS = ["type", "handle", "data", "at", "leaf"] as const;
+export const CERTIFICATE_COLUMNS = [
+  "serial",
+  "handle",
+  "der",
+  "not_before",
+  "not_after",
+  "status",
+  "revocation_reason",
+  "revoked_at",
+] as const;
+
+function valuesOf<T extends object>(row: T, columns: readonly string[]): unknown[] {
+  return columns.map((column) => (row as Record<string, unknown>)[column] ?? null);
+}
+
+/**
+ * Multi-row inserts of IMPORT_ROWS rows a statement, compiled once for each size of statement: a
+ * batch's thousands of rows are not each walked through kysely's query builder.
+ */
+function multiRowInsert(): BulkInsert {
+  // `insert into TABLE (COLUMNS) values (…), (…)` by table and count, compiled once by kysely (so
+  // its placeholders are the store's dialect's, $1 or ?).
+  const texts = new Map<string, string>();
+  const textOf = (
+    trx: Transaction<RegistrySchema>,
+    table: string,
+    columns: readonly string[],
+    count: number,
+  ) => {
+    const key = `${table} ${count}`;
+    let text = texts.get(key);
+    if (text === undefined) {
+      const row = Object.fromEntries(columns.map((column) => [column, null]));
+      text = trx
+        .insertInto(table as "devices")
+        .values(Array.from({ length: count }, () => row) as Insertable<DevicesTable>[])
+        .compile().sql;
+      texts.set(key, text);
+    }
+    return text;
+  };
+  return async (trx, table, columns, rows) => {
+    for (let start = 0; start < rows.length; start += IMPORT_ROWS) {
+      const chunk = rows.slice(start, start + IMPORT_ROWS);
+      await trx.executeQuery(CompiledQuery.raw(textOf(trx, table, columns, chunk.length), chunk.flat()));
+    }
+  };
 }
 
 /** A new device's row: active, its certificate current, enrolled now. */
@@ -567,13 +703,22 @@ function certificateRow(handle: string, certificate: NewCertificate): Insertable
   };
 }
 
-function eventRow(
-  type: EventType,
-  handle: string,
-  data: Record<string, unknown>,
-  at: string,
-): Omit<Insertable<EventsTable>, "leaf"> {
+/** An event a change records, before it is inserted (it has no sequence nor leaf yet). */
+export type NewEvent = Omit<Insertable<EventsTable>, "leaf" | "sequence">;
+
+/** What inserting an event gave it. */
+export interface WrittenEvent {
+  readonly sequence: number;
+  readonly leaf: number;
+}
+
+function eventRow(type: EventType, handle: string, data: Record<string, unknown>, at: string): NewEvent {
   return { type, handle, data: JSON.stringify(data), at };
+}
+
+/** A change that records one event and answers with it. */
+function oneEvent(event: NewEvent): Change<RegistryEvent, NewEvent, WrittenEvent> {
+  return { events: [event], answer: ([written]) => eventOf({ ...event, ...(written as WrittenEvent) }) };
 }
 
 /** An imported device's `enrolled` event: an enrollment's, marked, with the list's label if any. */
@@ -608,6 +753,7 @@ async function unknownOf(trx: Queries, devices: readonly ImportedDevice[]): Prom
   });
 }
 
+/** One event inserted on its own (a test's fixture): what a change's group does for its events. */
 export async function appendEvent(
   trx: Queries,
   type: EventType,
@@ -615,20 +761,53 @@ export async function appendEvent(
   data: Record<string, unknown>,
   at: string,
 ): Promise<RegistryEvent> {
-  // Its leaf is one more than the newest event's, read in the transaction that inserts it: changes
-  // commit one after another (one writer on SQLite, the advisory lock on PostgreSQL), so the log
-  // has no hole and no index twice, and an index is never seen before the ones below it.
-  const row = await trx
-    .insertInto("events")
-    .values((eb) => ({
-      ...eventRow(type, handle, data, at),
-      leaf: eb
-        .selectFrom("events")
-        .select((next) => next.fn.coalesce(next(next.fn.max("leaf"), "+", 1), next.lit(0)).as("leaf")),
-    }))
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return eventOf(row);
+  const event = eventRow(type, handle, data, at);
+  return eventOf({ ...event, ...((await writeEvents(trx, [event]))[0] as WrittenEvent) });
+}
+
+/**
+ * A group's events, in its order, each given the next leaf: the first one more than the newest
+ * event's, read in the transaction that inserts them. Groups write their events one after
+ * another (one writer on SQLite, the advisory lock on PostgreSQL taken just before), so the log
+ * has no hole and no index twice, and an index is never seen before the ones below it.
+ */
+export async function writeEvents(
+  trx: Queries,
+  events: readonly NewEvent[],
+  bulkInsert?: BulkInsert,
+): Promise<WrittenEvent[]> {
+  const first = await nextLeaf(trx);
+  const leaves = events.map((event, i) => ({ ...event, leaf: first + i }));
+  if (bulkInsert && events.length > IMPORT_ROWS) {
+    // An import's thousands: written as its devices are, their sequences read back by leaf.
+    await bulkInsert(
+      trx as Transaction<RegistrySchema>,
+      "events",
+      EVENT_COLUMNS,
+      leaves.map((event) => valuesOf(event, EVENT_COLUMNS)),
+    );
+    const rows = await trx
+      .selectFrom("events")
+      .select(["sequence", "leaf"])
+      .where("leaf", ">=", first)
+      .where("leaf", "<", first + events.length)
+      .orderBy("leaf")
+      .execute();
+    return rows.map((row) => ({ sequence: Number(row.sequence), leaf: Number(row.leaf) }));
+  }
+  const written: WrittenEvent[] = [];
+  for (let start = 0; start < leaves.length; start += IMPORT_ROWS) {
+    const rows = await trx
+      .insertInto("events")
+      .values(leaves.slice(start, start + IMPORT_ROWS))
+      .returning(["sequence", "leaf"])
+      .execute();
+    // Placed by leaf: neither engine promises RETURNING's rows in the order of VALUES.
+    for (const row of rows) {
+      written[Number(row.leaf) - first] = { sequence: Number(row.sequence), leaf: Number(row.leaf) };
+    }
+  }
+  return written;
 }
 
 /** The leaf the next event takes: the log's length. */
@@ -704,7 +883,7 @@ function tokenOf(row: Selectable<EnrollmentTokensTable>): EnrollmentToken {
   };
 }
 
-function eventOf(row: Selectable<EventsTable>): RegistryEvent {
+function eventOf(row: Omit<Selectable<EventsTable>, "sequence" | "leaf"> & WrittenEvent): RegistryEvent {
   return {
     sequence: Number(row.sequence),
     type: row.type as EventType,

@@ -1,4 +1,9 @@
-import { registryBusy, registryCorrupt, registryFailure } from "../../registry-errors.js";
+import {
+  databaseUnreachable,
+  registryBusy,
+  registryCorrupt,
+  registryFailure,
+} from "../../registry-errors.js";
 
 /** Node's codes for a server that cannot be reached at all. */
 const UNREACHABLE = new Set([
@@ -15,7 +20,8 @@ const UNREACHABLE = new Set([
 /**
  * pg's errors in reid's codes (docs/spec.md §10.3), naming the server by `where` (HOST:PORT) and
  * never by its URL: a lock or a serialization that gave way is `registry-busy` (the client may ask
- * again), a server out of reach, refusing or failing is `registry-failure`, damage is
+ * again), a server out of reach (or lost mid-query) is `database-unreachable` (exit 7, as every peer
+ * out of reach), one refusing or failing is `registry-failure`, damage is
  * `registry-corrupt`. Anything else (a constraint the store's own statements broke: a bug) is left
  * as it is, as the SQLite driver leaves it.
  */
@@ -24,12 +30,12 @@ export function postgresErrors(where: string): (error: unknown) => unknown {
     const code = (error as { code?: unknown })?.code;
     const message = (error as Error)?.message ?? "";
     if (typeof code === "string" && UNREACHABLE.has(code)) {
-      return registryFailure(`cannot reach PostgreSQL at ${where} (${code})`);
+      return databaseUnreachable(`cannot reach PostgreSQL at ${where} (${code})`);
     }
     if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) {
       // pg's own, without a SQLSTATE: the connection was lost, timed out or asked for a password.
       if (/connect|Connection terminated/i.test(message)) {
-        return registryFailure(`cannot reach PostgreSQL at ${where}: ${message}`);
+        return databaseUnreachable(`cannot reach PostgreSQL at ${where}: ${message}`);
       }
       if (/password/i.test(message)) return noPassword(where);
       return error;

@@ -1,19 +1,20 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import pg from "pg";
 import { noRegistry, registryCorrupt, registryExists, registryFailure } from "../../registry-errors.js";
-import { KyselyRegistryStore } from "../kysely-store.js";
+import { type DriverHooks, KyselyRegistryStore } from "../kysely-store.js";
 import { LATEST_MIGRATION, migrationProvider } from "../migrations/index.js";
 import { MIGRATION_TABLE, migrateToLatest } from "../migrations/migrate.js";
 import type { RegistrySchema } from "../schema.js";
 import type { RegistryStore } from "../store.js";
 import { poolConfig } from "./connection.js";
+import { copyInsert } from "./copy.js";
 import { postgresErrors } from "./errors.js";
 import { preparedPool } from "./prepared.js";
 import type { PostgresTarget } from "./url.js";
 
 /**
- * The lock every change's transaction takes first (pg_advisory_xact_lock's two-key form: "reid"
- * in ASCII, then 1 for the event order), held until it commits. docs/spec.md §10.3.
+ * The lock a group's transaction takes just before it inserts its events (pg_advisory_xact_lock's
+ * two-key form: "reid" in ASCII, then 1 for the event order), held until it commits. docs/spec.md §10.3.
  */
 const EVENT_ORDER_LOCK = [0x72656964, 1] as const;
 /**
@@ -64,7 +65,7 @@ export async function openPostgresRegistry(
     await db.destroy();
     throw translate(error);
   }
-  if (options.readOnly) return new KyselyRegistryStore(db, translate, undefined, takeEventOrder);
+  if (options.readOnly) return new KyselyRegistryStore(db, translate, POSTGRES_HOOKS);
   return new PostgresRegistryStore(db, translate, poolConfig(target, false));
 }
 
@@ -79,7 +80,7 @@ class PostgresRegistryStore extends KyselyRegistryStore {
     translate: (error: unknown) => unknown,
     private readonly config: pg.ClientConfig,
   ) {
-    super(db, translate, undefined, takeEventOrder);
+    super(db, translate, POSTGRES_HOOKS);
   }
 
   /**
@@ -132,15 +133,24 @@ class PostgresRegistryStore extends KyselyRegistryStore {
 }
 
 /**
- * Every change's transaction first waits for the others' to end, so events commit in the order of
- * their sequence: one that commits after a higher one could otherwise be passed over by a reader
- * that has read past it (`eventsSince`). Refusals and invariants stay the database's own
- * constraints and conditional updates; this only orders the log.
+ * Before a group inserts its events, it waits for the others' transactions that hold this lock to
+ * end, so events commit in the order of their sequence and their leaves: one that commits after a
+ * higher one could otherwise be passed over by a reader that has read past it (`eventsSince`).
+ * Taken at the end, the lock is held for the events' insert and the commit only: the nodes' changes
+ * run side by side, and only their events are written one group at a time. Refusals and
+ * invariants stay the database's own constraints and conditional updates; this only orders the log.
  */
 async function takeEventOrder(trx: Transaction<RegistrySchema>): Promise<void> {
   const [kind, order] = EVENT_ORDER_LOCK;
   await sql`select pg_advisory_xact_lock(${sql.lit(kind)}, ${sql.lit(order)})`.execute(trx);
 }
+
+/** PostgreSQL's ways: the event order's lock, writing WITHs, an import's rows by COPY. */
+const POSTGRES_HOOKS: DriverHooks = {
+  orderEvents: takeEventOrder,
+  writingCtes: true,
+  bulkInsert: copyInsert,
+};
 
 async function hasRegistry(db: Kysely<RegistrySchema>): Promise<boolean> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true });

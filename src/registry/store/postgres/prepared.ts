@@ -1,5 +1,6 @@
 import type { PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
+import { copyIn, isCopy } from "./copy.js";
 
 /** What can be a named prepared statement: the registry's queries, not BEGIN, SAVEPOINT or DDL. */
 const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
@@ -11,7 +12,7 @@ const MAX_NAMED = 1000;
  * prepared once per connection, as SQLite's are (sqlite/open.ts): pg sends a named statement's
  * Parse the first time a connection runs it and only its Bind and Execute after, so PostgreSQL
  * parses and plans a query once, not on every request. Names are given by text, the same in every
- * connection.
+ * connection. A COPY … FROM STDIN (copy.ts, an import's rows) goes through pg's copy protocol.
  */
 export function preparedPool(pool: pg.Pool): PostgresPool {
   const names = new Map<string, string>();
@@ -26,6 +27,7 @@ export function preparedPool(pool: pg.Pool): PostgresPool {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
       const query = (sql: unknown, parameters?: readonly unknown[]) => {
+        if (isCopy(sql)) return copyIn(client, sql, parameters?.[0] as Buffer);
         const name = typeof sql === "string" && PREPARABLE.test(sql) ? nameOf(sql) : undefined;
         if (name === undefined) return client.query(sql as string, parameters as unknown[]);
         return client.query({ name, text: sql as string, values: parameters as unknown[] });

@@ -66,7 +66,7 @@ class SqliteRegistryStore extends KyselyRegistryStore {
     db: Kysely<RegistrySchema>,
     private readonly wal: WalSync,
   ) {
-    super(db, translateSqliteError, () => wal.durable());
+    super(db, translateSqliteError, { durable: () => wal.durable() });
   }
 
   override async close(): Promise<void> {
