@@ -161,6 +161,11 @@ export class OwnerGate {
     return result.value;
   }
 
+  /** The owner's proof alone, unaudited (a read that needs the PIN's TPM authorization). */
+  prove(credentials: Credentials | undefined): Promise<void> {
+    return this.authorize(credentials);
+  }
+
   /** A passkey proof is checked whenever one is given; otherwise the PIN, once one is set. */
   private async authorize(credentials: Credentials | undefined): Promise<void> {
     if (credentials?.passkey) {
@@ -214,7 +219,9 @@ export class OwnerGate {
     try {
       journal = await this.parts.journal();
     } catch (error) {
-      if (error instanceof ReidError && AREA_VERDICTS.has(error.code)) journal = null;
+      // A TPM store under the PIN's authorization keeps no journal (its journalCapacity is 0).
+      if (error instanceof ReidError && (AREA_VERDICTS.has(error.code) || error.code === "pin-required"))
+        journal = null;
       else throw error;
     }
     if (journal) audit.recover(journal);

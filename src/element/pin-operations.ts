@@ -17,6 +17,8 @@ export class PinOperations {
   constructor(
     private readonly pin: OwnerPin | null,
     private readonly audited: Audited,
+    /** After a new PIN: moves what the old PIN's authorization kept (the TPM's NV indices) to it. */
+    private readonly move: () => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -25,9 +27,11 @@ export class PinOperations {
    */
   set(newPin: string, actor: Actor): Promise<string | null> {
     const owner = this.owner();
-    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, () =>
-      owner.set(newPin, actor.credentials),
-    );
+    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, async () => {
+      const recoveryCode = await owner.set(newPin, actor.credentials);
+      await this.move();
+      return recoveryCode;
+    });
   }
 
   /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */

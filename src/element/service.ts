@@ -1,7 +1,7 @@
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { DerivedKeys } from "../derive/derivation.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
-import { StorageError, UsageError } from "../errors.js";
+import { AuthError, StorageError, UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
 import type { ElementMode } from "../storage/record.js";
@@ -44,7 +44,7 @@ export class ElementService implements ElementApi {
   }
 
   status(): Promise<ElementStatus> {
-    return this.control.status();
+    return this.proven(() => this.control.status());
   }
 
   submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification> {
@@ -220,20 +220,39 @@ export class ElementService implements ElementApi {
    */
   private async withKeys<T>(task: (keys: DerivedKeys) => T | Promise<T>): Promise<T> {
     const { deriveAll, wipe } = await import("../derive/derivation.js");
-    return this.control.useIdentifier(async (identifier, record) => {
-      const keys = deriveAll(identifier);
-      try {
-        if (keys.handle !== record.handle) {
-          throw new StorageError(
-            `store ${this.control.storeDirectory} is corrupt: its handle does not belong to its identifier`,
-            "store-corrupt",
-          );
+    return this.proven(() =>
+      this.control.useIdentifier(async (identifier, record) => {
+        const keys = deriveAll(identifier);
+        try {
+          if (keys.handle !== record.handle) {
+            throw new StorageError(
+              `store ${this.control.storeDirectory} is corrupt: its handle does not belong to its identifier`,
+              "store-corrupt",
+            );
+          }
+          return await task(keys);
+        } finally {
+          wipe(keys);
         }
-        return await task(keys);
-      } finally {
-        wipe(keys);
+      }),
+    );
+  }
+
+  /**
+   * A read of the record: when the TPM keeps it under the owner PIN's authorization and none is
+   * held yet, the PIN the caller gave proves the owner first (counted as every try), then the read
+   * runs again; without one, `pin-required` (docs/spec.md §5.7).
+   */
+  private async proven<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof AuthError && error.code === "pin-required") || !this.actor.credentials?.pin) {
+        throw error;
       }
-    });
+      await this.control.proveOwner(this.actor);
+      return read();
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import type { TpmOwnerAuth } from "../auth/tpm-owner-auth.js";
 import { ReidError, UsageError } from "../errors.js";
 import type { OpenedBackend } from "./backend.js";
 import { backendName, FILES } from "./backends.js";
@@ -27,6 +28,8 @@ export interface StoreOpenOptions {
    * operations to report.
    */
   readonly claim?: boolean;
+  /** Where the owner gate holds the TPM NV indices' authValue (BackendOpenOptions.ownerAuth). */
+  readonly ownerAuth?: TpmOwnerAuth;
 }
 
 export interface OpenedStore {
@@ -70,6 +73,7 @@ export async function openStore(
       lockTimeoutMs: options.lockTimeoutMs,
       env: options.env ?? process.env,
       ...(options.prompt ? { prompt: options.prompt } : {}),
+      ...(options.ownerAuth ? { ownerAuth: options.ownerAuth } : {}),
     });
     undo.push(
       () => backend.close(),
@@ -110,7 +114,9 @@ async function claim(store: IdentifierStore): Promise<void> {
   try {
     await store.info();
   } catch (error) {
-    if (error instanceof ReidError && AREA_VERDICTS.has(error.code)) return;
+    // A store the TPM keeps under the owner PIN's authorization waits for a proof (pin-required).
+    if (error instanceof ReidError && (AREA_VERDICTS.has(error.code) || error.code === "pin-required"))
+      return;
     await store.close().catch(() => undefined);
     throw error;
   }
