@@ -119,11 +119,12 @@ export class OwnerPin {
   /**
    * Sets the PIN, or changes it (then `current` must carry the present one). Returns the recovery
    * code when a new one was made (on the first set), to be shown once and never stored in clear.
+   * `proven`: the caller has just authorized `current` itself.
    */
-  async set(newPin: string, current: Credentials | undefined): Promise<string | null> {
+  async set(newPin: string, current: Credentials | undefined, proven = false): Promise<string | null> {
     checkPin(newPin);
     const state = this.read();
-    if (state) await this.authorize(current);
+    if (state && !proven) await this.authorize(current);
     const { hash } = await import("@node-rs/argon2");
     const recoveryCode = state ? null : newRecoveryCode();
     const salt = newPinSalt();

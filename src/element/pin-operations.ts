@@ -1,5 +1,5 @@
 import type { Actor } from "../auth/actor.js";
-import type { OwnerPin } from "../auth/owner-pin.js";
+import { checkPin, type OwnerPin } from "../auth/owner-pin.js";
 import { StorageError } from "../errors.js";
 
 /** Runs an owner operation outside the store, audited under `name` (the gate is the caller's). */
@@ -28,7 +28,14 @@ export class PinOperations {
   set(newPin: string, actor: Actor): Promise<string | null> {
     const owner = this.owner();
     return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, async () => {
-      const recoveryCode = await owner.set(newPin, actor.credentials);
+      checkPin(newPin);
+      if (owner.isSet()) {
+        await owner.authorize(actor.credentials);
+        // A move an earlier change left unfinished (a crash) ends first: owner.json keeps one
+        // previous authValue, so two moves never overlap.
+        await this.move();
+      }
+      const recoveryCode = await owner.set(newPin, actor.credentials, true);
       await this.move();
       return recoveryCode;
     });

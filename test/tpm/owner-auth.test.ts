@@ -195,44 +195,56 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
     assert.equal((await s.ok(["--json", "--pin-file", newPin, "keys"])).stdout, keys);
   });
 
-  test("a PIN change cut off between owner.json and the commit: the new PIN reads the old index, and the next commit finishes the move", async (t) => {
-    const s = await setup(t);
-    await s.ok(["init"]);
-    const index = await writtenIndex(s);
-    // What `pin set` leaves when it dies after writing owner.json: the new PIN's check, and the
-    // previous (empty) authValue of the index still defined, kept under the new PIN.
-    const salt = Buffer.alloc(16, 7);
-    const secret = await pinSecret(PIN, salt);
-    const { hash } = await import("@node-rs/argon2");
-    const owner = {
-      version: 2,
-      pin: { salt: salt.toString("hex"), check: pinCheck(secret).toString("hex") },
-      recovery: await hash("AAAA-BBBB-CCCC-DDDD-EEEE"),
-      failures: 0,
-      lastFailure: null,
-      nv: { areas: [index - NV], previous: wrapUnder(secret, new Uint8Array(0)) },
-    };
-    writeFileSync(join(s.store, "owner.json"), JSON.stringify(owner), { mode: 0o600 });
-    const before = await lockoutCounter(s);
-    const status = await s.json<{ generation: number }>(["--pin-file", s.pinFile, "status"]);
-    assert.equal(status.generation, 1, "the new PIN does not read the index left under the old authValue");
-    assert.equal(await lockoutCounter(s), before, "reid tried a wrong authValue");
-    await s.ok(["--pin-file", s.pinFile, "reset"]);
-    const moved = await writtenIndex(s);
-    assert.notEqual(moved, index);
-    assert.equal(
-      JSON.parse(readFileSync(join(s.store, "owner.json"), "utf8")).nv,
-      undefined,
-      "the move is not done",
-    );
-    assert.notEqual(
-      (await nvread(s, moved, ["-C", hexIndex(moved)])).code,
-      0,
-      "the empty authValue still reads",
-    );
-    const auth = tpmAuthValue(secret).toString("hex");
-    assert.equal((await nvread(s, moved, ["-C", hexIndex(moved), "-P", `hex:${auth}`])).code, 0);
-  });
+  for (const [next, args, env] of [
+    ["the next commit", ["reset"], undefined],
+    ["the next PIN change", ["pin", "change"], { REID_PIN_NEW: NEW_PIN }],
+  ] as const) {
+    test(`a PIN set cut off between owner.json and the commit: the new PIN reads the old index, and ${next} finishes the move`, async (t) => {
+      const s = await setup(t);
+      await s.ok(["init"]);
+      const index = await writtenIndex(s);
+      // What `pin set` leaves when it dies after writing owner.json: the new PIN's check, and the
+      // previous (empty) authValue of the index still defined, kept under the new PIN.
+      const salt = Buffer.alloc(16, 7);
+      const secret = await pinSecret(PIN, salt);
+      const { hash } = await import("@node-rs/argon2");
+      const owner = {
+        version: 2,
+        pin: { salt: salt.toString("hex"), check: pinCheck(secret).toString("hex") },
+        recovery: await hash("AAAA-BBBB-CCCC-DDDD-EEEE"),
+        failures: 0,
+        lastFailure: null,
+        nv: { areas: [index - NV], previous: wrapUnder(secret, new Uint8Array(0)) },
+      };
+      writeFileSync(join(s.store, "owner.json"), JSON.stringify(owner), { mode: 0o600 });
+      const before = await lockoutCounter(s);
+      const status = await s.json<{ generation: number; protectedBy: string }>([
+        "--pin-file",
+        s.pinFile,
+        "status",
+      ]);
+      assert.equal(status.generation, 1, "the new PIN does not read the index left under the old authValue");
+      assert.equal(status.protectedBy, "tpm-none", "an index still under the empty authValue is protected");
+      assert.equal(await lockoutCounter(s), before, "reid tried a wrong authValue");
+      await s.ok(["--pin-file", s.pinFile, ...args], env);
+      assert.equal(await lockoutCounter(s), before, "reid tried a wrong authValue");
+      // A reset moves the record once; a PIN change first ends the move left, then moves it again.
+      const moved = await writtenIndex(s);
+      assert.equal(moved === index, env !== undefined, "the record is not where the moves leave it");
+      assert.equal(
+        JSON.parse(readFileSync(join(s.store, "owner.json"), "utf8")).nv,
+        undefined,
+        "the move is not done",
+      );
+      assert.notEqual(
+        (await nvread(s, moved, ["-C", hexIndex(moved)])).code,
+        0,
+        "the empty authValue still reads",
+      );
+      const auth = env ? await authValueOf(s.store, NEW_PIN) : tpmAuthValue(secret).toString("hex");
+      assert.equal((await nvread(s, moved, ["-C", hexIndex(moved), "-P", `hex:${auth}`])).code, 0);
+    });
+  }
 
   test("indices an earlier reid defined (ownerread|ownerwrite|no_da) still read, and the PIN moves them", async (t) => {
     const s = await setup(t);

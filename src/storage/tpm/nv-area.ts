@@ -252,6 +252,8 @@ export class NvArea implements StorageArea {
   }
 
   private async define(area: AreaIndex): Promise<void> {
+    // Undefined now, whatever authValue it had: it is defined under the one in force.
+    this.auth.undefined(area);
     this.kind[area] = "auth";
     try {
       // The authValue travels as NV_DefineSpace's first parameter: encrypted on the session.
