@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { AuthError, describeOsError, StorageError, UsageError } from "../errors.js";
 import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
+import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { Credentials } from "./actor.js";
 import {
   checks,
@@ -13,7 +14,6 @@ import {
   unwrapUnder,
   wrapUnder,
 } from "./owner-secret.js";
-import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
 /** The recovery code's argon2id: OWASP's floor, as the PIN's (owner-secret.ts). */
 const ARGON2 = { algorithm: 2, ...PIN_KDF } as const;

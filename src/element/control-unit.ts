@@ -4,12 +4,13 @@ import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
 import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
-import type { TpmOwnerAuth } from "../auth/tpm-owner-auth.js";
+import { AuthError } from "../errors.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
 import { formatName } from "../format/format.js";
 import type { Protection } from "../storage/backend.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode } from "../storage/record.js";
+import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { ElementStatus } from "./api.js";
 import { type BindingListener, ElementEvents, type LifecycleListener, type Listener } from "./events.js";
 import { type AuditDetail, type Operate, OwnerGate } from "./owner-gate.js";
@@ -267,6 +268,23 @@ export class ControlUnit {
    */
   proveOwner(actor: Actor): Promise<void> {
     return this.pipeline.serialize(() => this.gate.prove(actor.credentials));
+  }
+
+  /**
+   * A read of the record for `actor`: when the TPM keeps it under the owner PIN's authorization and
+   * none is held yet, the PIN the actor gave proves the owner first (counted as every try), then the
+   * read runs again; without one, `pin-required` (docs/spec.md §5.7).
+   */
+  async readAs<T>(actor: Actor, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof AuthError && error.code === "pin-required") || !actor.credentials?.pin) {
+        throw error;
+      }
+      await this.proveOwner(actor);
+      return read();
+    }
   }
 
   /** Whether the TPM keeps the identifier under a PIN whose authorization is not held now. */

@@ -2,7 +2,6 @@ import { resolve } from "node:path";
 import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
 import { PasskeyStore } from "../auth/passkey-store.js";
-import { TpmOwnerAuth } from "../auth/tpm-owner-auth.js";
 import type { RandomSupply } from "../entropy/open.js";
 import { parseSourceSpec, type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { type FactoryOptions, FactoryUnit } from "../factory/factory-unit.js";
@@ -10,6 +9,7 @@ import { checkGenerator, GENERATORS, generatorOf } from "../storage/backends.js"
 import { type OpenedStore, openStore } from "../storage/open.js";
 import { AesGcmSealer } from "../storage/sealer.js";
 import type { StoreSpec } from "../storage/store-spec.js";
+import { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 import { ScheduleRegister } from "./schedule.js";

@@ -1,7 +1,7 @@
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { DerivedKeys } from "../derive/derivation.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
-import { AuthError, StorageError, UsageError } from "../errors.js";
+import { StorageError, UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
 import type { ElementMode } from "../storage/record.js";
@@ -238,21 +238,9 @@ export class ElementService implements ElementApi {
     );
   }
 
-  /**
-   * A read of the record: when the TPM keeps it under the owner PIN's authorization and none is
-   * held yet, the PIN the caller gave proves the owner first (counted as every try), then the read
-   * runs again; without one, `pin-required` (docs/spec.md §5.7).
-   */
-  private async proven<T>(read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (error) {
-      if (!(error instanceof AuthError && error.code === "pin-required") || !this.actor.credentials?.pin) {
-        throw error;
-      }
-      await this.control.proveOwner(this.actor);
-      return read();
-    }
+  /** A read of the record, with the caller's PIN at hand for a TPM that needs it (ControlUnit.readAs). */
+  private proven<T>(read: () => Promise<T>): Promise<T> {
+    return this.control.readAs(this.actor, read);
   }
 }
 

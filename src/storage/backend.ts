@@ -1,7 +1,7 @@
-import type { TpmOwnerAuth } from "../auth/tpm-owner-auth.js";
 import type { EntropySource } from "../entropy/source.js";
 import type { Tpm } from "../tpm/tpm.js";
 import type { StorageArea } from "./storage-area.js";
+import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
 /**
  * A backend: where a store keeps its two storage areas (area files, TPM NV indices, token objects).

@@ -1,5 +1,4 @@
 import { resolve } from "node:path";
-import type { TpmOwnerAuth } from "../auth/tpm-owner-auth.js";
 import { ReidError, UsageError } from "../errors.js";
 import type { OpenedBackend } from "./backend.js";
 import { backendName, FILES } from "./backends.js";
@@ -11,6 +10,7 @@ import { readStoreFile, type StoreFile } from "./store-file.js";
 import { lockStoreDirectory } from "./store-lock.js";
 import { rememberingStore, StoreMemory } from "./store-memory.js";
 import { defaultStoreSpec, type StoreSpec, specText, storeSpecOf } from "./store-spec.js";
+import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
 export interface StoreOpenOptions {
   /** Open for commits, or only to look. */

@@ -114,6 +114,8 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
       /TPM keeps the identifier under the owner's authorization/,
     );
     assertOneLineError(await s.run(["keys"]), 4, /give the PIN/);
+    assertOneLineError(await s.run(["bindings"]), 4, /give the PIN/);
+    assert.match((await s.ok(["--pin-file", s.pinFile, "bindings"])).stdout, /no bindings/);
     assert.equal(await lockoutCounter(s), before, "reid sent an authorization it did not have");
     // A wrong PIN is refused by the gate before anything reaches the TPM.
     const wrong = secretFile(s.dir, "wrong", "not the pin");

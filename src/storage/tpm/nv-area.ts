@@ -1,4 +1,3 @@
-import { TpmOwnerAuth } from "../../auth/tpm-owner-auth.js";
 import { AuthError, StorageError } from "../../errors.js";
 import { type Authorized, type Named, password } from "../../tpm/command.js";
 import { NV_DefineSpace, NV_Read, NV_ReadPublic, NV_UndefineSpace, NV_Write } from "../../tpm/commands/nv.js";
@@ -12,6 +11,7 @@ import type { Tpm } from "../../tpm/tpm.js";
 import { acquirePlaceLock, type ProcessLock } from "../process-lock.js";
 import { AREA_SIZE, isZero } from "../record.js";
 import type { AreaIndex, StorageArea } from "../storage-area.js";
+import { TpmOwnerAuth } from "../tpm-owner-auth.js";
 
 /**
  * What reid's indices are: ordinary indices read and written only with their own authValue (the
