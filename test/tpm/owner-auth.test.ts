@@ -308,6 +308,12 @@ describe("the daemon holds the TPM's authorization in memory only", () => {
     await waitFor(async () => (await s.json<{ generation: number }>(["status"])).generation === 3);
     const audit = readFileSync(join(s.store, "audit.log"), "utf8");
     assert.doesNotMatch(audit, new RegExp(PIN));
+    // The PIN given to `reid serve` once: requests without it read at once.
+    await again.stop();
+    const given = await startServe(s.store, { env: { REID_PIN: PIN } });
+    t.after(() => given.stop());
+    assert.equal((await s.json<{ generation: number }>(["status"])).generation, 3);
+    assert.match((await s.ok(["keys"])).stdout, /^ed25519 /m);
   });
 });
 
