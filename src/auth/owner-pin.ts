@@ -2,10 +2,21 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { AuthError, describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
+import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { Credentials } from "./actor.js";
+import {
+  checks,
+  newPinSalt,
+  PIN_KDF,
+  pinCheck,
+  pinSecret,
+  tpmAuthValue,
+  unwrapUnder,
+  wrapUnder,
+} from "./owner-secret.js";
 
-/** OWASP's argon2id floor: 19 MiB, two passes, one lane. */
-const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+/** The recovery code's argon2id: OWASP's floor, as the PIN's (owner-secret.ts). */
+const ARGON2 = { algorithm: 2, ...PIN_KDF } as const;
 export const MAX_FAILURES = 5;
 const MIN_PIN = 6;
 export const MAX_PIN = 128;
@@ -17,15 +28,29 @@ interface Tries {
   readonly lastFailure: string | null;
 }
 
+/** The PIN's salt and check (owner-secret.ts), hex: one argon2id gives the check and the TPM's authValue. */
+interface PinCheck {
+  readonly salt: string;
+  readonly check: string;
+}
+
+/** NV indices still under the previous PIN's authValue, which only the current PIN opens (a move). */
+interface NvMove {
+  readonly areas: readonly number[];
+  readonly previous: string;
+}
+
 interface OwnerState extends Tries {
-  readonly version: 1;
-  /** argon2id encodings: they carry their own salt and parameters. */
-  readonly pin: string;
+  /** 1: `pin` is an argon2id encoding (earlier versions); 2: the salt and check. */
+  readonly version: 1 | 2;
+  readonly pin: string | PinCheck;
+  /** An argon2id encoding: it carries its own salt and parameters. */
   readonly recovery: string;
   /** The page's own count (absent: none yet); `failures` is everyone else's. */
   readonly page?: Tries;
   /** Whether passkeys still pass while the element is locked (absent: no). */
   readonly passkeysBypassLockout?: boolean;
+  readonly nv?: NvMove;
 }
 
 type Count = "element" | "page";
@@ -45,7 +70,11 @@ export class OwnerPin {
   constructor(
     private readonly directory: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    /** Where a proven PIN's TPM authValue is held for the NV area (docs/spec.md §5.7). */
+    private readonly tpmAuth: TpmOwnerAuth | null = null,
+  ) {
+    tpmAuth?.onSettled(() => this.settled());
+  }
 
   /** Whether a PIN is set. */
   isSet(): boolean {
@@ -72,8 +101,16 @@ export class OwnerPin {
     // Counted before it is checked: a try cannot be taken back by killing the process.
     const failures = tries.failures + 1;
     this.write(withTries(state, count, { failures, lastFailure: this.now().toISOString() }));
-    if (await this.matches(state.pin, credentials.pin)) {
-      this.write(withTries(state, count, NO_TRIES));
+    const proof = await this.secretOf(state, credentials.pin);
+    if (proof) {
+      const { secret, upgrade } = proof;
+      try {
+        const proven = withTries(state, count, NO_TRIES);
+        this.write(upgrade ? { ...proven, version: 2, pin: upgrade } : proven);
+        this.hold(this.read() as OwnerState, secret);
+      } finally {
+        secret.fill(0);
+      }
       return;
     }
     if (failures >= MAX_FAILURES) throw lockedError(count);
@@ -84,21 +121,35 @@ export class OwnerPin {
   /**
    * Sets the PIN, or changes it (then `current` must carry the present one). Returns the recovery
    * code when a new one was made (on the first set), to be shown once and never stored in clear.
+   * `proven`: the caller has just authorized `current` itself.
    */
-  async set(newPin: string, current: Credentials | undefined): Promise<string | null> {
+  async set(newPin: string, current: Credentials | undefined, proven = false): Promise<string | null> {
     checkPin(newPin);
     const state = this.read();
-    if (state) await this.authorize(current);
+    if (state && !proven) await this.authorize(current);
     const { hash } = await import("@node-rs/argon2");
     const recoveryCode = state ? null : newRecoveryCode();
-    this.write({
-      version: 1,
-      pin: await hash(newPin, ARGON2),
-      recovery: state ? state.recovery : await hash(recoveryCode as string, ARGON2),
-      ...NO_TRIES,
-      // A PIN change keeps the owner's choice about passkeys.
-      ...(state?.passkeysBypassLockout ? { passkeysBypassLockout: true } : {}),
-    });
+    const salt = newPinSalt();
+    const secret = await pinSecret(newPin, salt);
+    try {
+      // The indices defined now keep the authValue they have until the commit that follows moves
+      // the record to the other one, defined under the new PIN's; owner.json keeps the old value
+      // meanwhile, under the new PIN, so a crash in between loses neither (docs/spec.md §5.7).
+      const areas = this.tpmAuth ? await this.tpmAuth.definedAreas() : [];
+      const previous = this.tpmAuth?.value() ?? new Uint8Array(0);
+      this.write({
+        version: 2,
+        pin: { salt: salt.toString("hex"), check: pinCheck(secret).toString("hex") },
+        recovery: state ? state.recovery : await hash(recoveryCode as string, ARGON2),
+        ...NO_TRIES,
+        // A PIN change keeps the owner's choice about passkeys.
+        ...(state?.passkeysBypassLockout ? { passkeysBypassLockout: true } : {}),
+        ...(areas.length > 0 ? { nv: { areas, previous: wrapUnder(secret, previous) } } : {}),
+      });
+      this.hold(this.read() as OwnerState, secret);
+    } finally {
+      secret.fill(0);
+    }
     return recoveryCode;
   }
 
@@ -161,6 +212,48 @@ export class OwnerPin {
     };
   }
 
+  /**
+   * The PIN's secret when `pin` is the right one (its check compared in constant time), else null.
+   * A PIN kept by an earlier version as its own argon2id takes the new form (`upgrade`) once it is
+   * proven, at the cost of one more argon2id that once, so its secret gives the TPM's authValue.
+   */
+  private async secretOf(
+    state: OwnerState,
+    pin: string,
+  ): Promise<{ secret: Buffer; upgrade?: PinCheck } | null> {
+    if (typeof state.pin === "string") {
+      if (!(await this.matches(state.pin, pin))) return null;
+      const salt = newPinSalt();
+      const secret = await pinSecret(pin, salt);
+      return { secret, upgrade: { salt: salt.toString("hex"), check: pinCheck(secret).toString("hex") } };
+    }
+    const secret = await pinSecret(pin, Buffer.from(state.pin.salt, "hex"));
+    if (checks(secret, Buffer.from(state.pin.check, "hex"))) return { secret };
+    secret.fill(0);
+    return null;
+  }
+
+  /** Hands the TPM's authValue, and a move's previous one, to the holder. */
+  private hold(state: OwnerState, secret: Uint8Array): void {
+    if (!this.tpmAuth) return;
+    const value = tpmAuthValue(secret);
+    const previous = state.nv ? unwrapUnder(secret, state.nv.previous) : null;
+    try {
+      this.tpmAuth.hold(value, previous && state.nv ? { value: previous, areas: state.nv.areas } : null);
+    } finally {
+      value.fill(0);
+      previous?.fill(0);
+    }
+  }
+
+  /** The move is done: owner.json forgets the previous authValue. */
+  private settled(): void {
+    const state = this.read();
+    if (!state?.nv) return;
+    const { nv: _nv, ...rest } = state;
+    this.write(rest);
+  }
+
   /** argon2id's own verification (its comparison is constant-time); a hash it cannot read is corrupt state. */
   private async matches(encoded: string, secret: string): Promise<boolean> {
     const { verify } = await import("@node-rs/argon2");
@@ -200,8 +293,10 @@ export class OwnerPin {
       state = null;
     }
     if (
-      state?.version !== 1 ||
-      typeof state.pin !== "string" ||
+      !(
+        (state?.version === 1 && typeof state.pin === "string") ||
+        (state?.version === 2 && validCheck(state.pin) && (state.nv === undefined || validMove(state.nv)))
+      ) ||
       typeof state.recovery !== "string" ||
       !validTries(state) ||
       !(state.page === undefined || validTries(state.page)) ||
@@ -250,6 +345,30 @@ function validTries(tries: Partial<Tries> | null): boolean {
     (tries.failures as number) >= 0 &&
     (tries.lastFailure === null ||
       (typeof tries.lastFailure === "string" && !Number.isNaN(Date.parse(tries.lastFailure))))
+  );
+}
+
+function validCheck(pin: unknown): boolean {
+  const value = pin as Partial<PinCheck> | null;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof value.salt === "string" &&
+    /^[0-9a-f]{32}$/.test(value.salt) &&
+    typeof value.check === "string" &&
+    /^[0-9a-f]{64}$/.test(value.check)
+  );
+}
+
+function validMove(nv: unknown): boolean {
+  const value = nv as Partial<NvMove> | null;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    Array.isArray(value.areas) &&
+    value.areas.every((area) => area === 0 || area === 1) &&
+    typeof value.previous === "string" &&
+    /^([0-9a-f]{2}){28,}$/.test(value.previous)
   );
 }
 

@@ -89,6 +89,10 @@ export class BindingService implements BindingApi {
   }
 
   bindings() {
+    return this.control.readAs(this.actor, () => this.listBindings());
+  }
+
+  private listBindings() {
     return this.control.useIdentifier((identifier) =>
       withIdentity(this.directory, identifier, ({ party, file }) => {
         const { users, devices } = file.read();

@@ -110,7 +110,8 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
   if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
   if (context.source || context.kekFile || context.store) {
-    await checkDaemonMatches(context, new RemoteElement(socket));
+    // With the PIN given: a TPM store under its authorization answers status only after a proof.
+    await checkDaemonMatches(context, new RemoteElement(socket, context.credentials));
   }
   const opened: ElementApi[] = [];
   const as = (credentials: Credentials) => {

@@ -16,6 +16,9 @@ export class Scheduler {
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
   private unsubscribe: (() => void) | null = null;
+  private stopWaiting: (() => void) | null = null;
+  /** Whether the daemon said already that due requests wait for the owner's PIN. */
+  private waitingSaid = false;
 
   constructor(
     private readonly control: ControlUnit,
@@ -31,6 +34,8 @@ export class Scheduler {
   start(): Promise<void> {
     this.control.scheduled();
     this.unsubscribe = this.control.onScheduleChange(() => this.arm());
+    // A proof of the owner (a PIN-proven request, or the PIN given to serve) lets what waits run.
+    this.stopWaiting = this.control.onOwnerAuth(() => void this.tick());
     return this.tick();
   }
 
@@ -38,6 +43,11 @@ export class Scheduler {
   tick(): Promise<void> {
     this.running = this.running.then(async () => {
       if (this.stopped) return;
+      if (this.control.ownerAuthMissing()) {
+        this.waitForOwner();
+        return;
+      }
+      this.waitingSaid = false;
       try {
         await this.control.runDue(this.clock.now(), this.startedAt);
       } catch (error) {
@@ -57,6 +67,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.stopWaiting?.();
     this.wait(null);
     await this.running;
   }
@@ -70,6 +81,28 @@ export class Scheduler {
       return;
     }
     this.wait(next ? Date.parse(next.at) - this.clock.now().getTime() : null);
+  }
+
+  /**
+   * The TPM keeps the identifier under the owner PIN's authorization and this daemon holds none (it
+   * started without the PIN): due requests stay in the register, untouched, and run as soon as the
+   * owner proves the PIN (docs/spec.md §2.6). Said once on stderr; the timer waits for the next.
+   */
+  private waitForOwner(): void {
+    let due = 0;
+    try {
+      const now = this.clock.now().getTime();
+      due = this.control.scheduled().filter((entry) => Date.parse(entry.at) <= now).length;
+    } catch {}
+    if (due > 0 && !this.waitingSaid) {
+      this.waitingSaid = true;
+      this.report(
+        new WaitingForOwner(
+          `${due} scheduled request${due === 1 ? " is" : "s are"} due and wait${due === 1 ? "s" : ""} for the owner's PIN: the TPM keeps the identifier under its authorization, which this daemon does not hold since it started; any request with the PIN (reid status with --pin-file or REID_PIN) lets ${due === 1 ? "it" : "them"} run`,
+        ),
+      );
+    }
+    this.arm();
   }
 
   private retry(error: unknown): void {
@@ -87,7 +120,14 @@ export class Scheduler {
   }
 }
 
+/** Due requests wait for the owner's proof: said as it is, not as a failure retried later. */
+class WaitingForOwner extends Error {}
+
 function reportOnStderr(error: unknown): void {
+  if (error instanceof WaitingForOwner) {
+    process.stderr.write(`reid: scheduled requests: ${error.message}\n`);
+    return;
+  }
   const message = (error instanceof Error ? error.message : String(error)).replace(
     /[\p{Cc}\p{Zl}\p{Zp}]/gu,
     " ",

@@ -11,7 +11,7 @@ import type { ElementOptions } from "../element/element.js";
 import { ElementService } from "../element/service.js";
 import { Courier } from "../enrollment/courier.js";
 import { EnrollmentService } from "../enrollment/service.js";
-import { describeOsError, StateError, StorageError, UsageError } from "../errors.js";
+import { describeOsError, ReidError, StateError, StorageError, UsageError } from "../errors.js";
 import { credentialsOf } from "../http/credentials.js";
 import { limitedServer } from "../http/limits.js";
 import { webAddress } from "../web/address.js";
@@ -50,6 +50,11 @@ export async function startDaemon(
     readonly web?: { readonly host: string; readonly port: number };
     /** Also serve the device role of binding (patent FIG. 3) on the network. */
     readonly device?: DeviceOptions;
+    /**
+     * The owner's PIN, given to `reid serve` once: proved at start (counted as every try), so the
+     * daemon holds the TPM's authorization in memory for the requests that carry no PIN.
+     */
+    readonly ownerPin?: string;
   },
 ): Promise<Daemon> {
   const clock = options.clock ?? SYSTEM_CLOCK;
@@ -82,6 +87,7 @@ export async function startDaemon(
     throw error;
   }
   const scheduler = new Scheduler(service.control, clock);
+  const { ownerPin } = options;
   const close = async () => {
     await device?.close();
     await web?.close();
@@ -91,9 +97,16 @@ export async function startDaemon(
     await service.close();
   };
   try {
+    if (ownerPin !== undefined)
+      await service.control.proveOwner({ principal: "cli", credentials: { pin: ownerPin } });
     await scheduler.start();
-    // What an earlier run (or a direct CLI reset) left pending goes out now.
-    courier.kick((await service.status()).handle);
+    // What an earlier run (or a direct CLI reset) left pending goes out now; a store the TPM keeps
+    // under the PIN's authorization, unproven, waits for the next change.
+    const status = await service.status().catch((error: unknown) => {
+      if (error instanceof ReidError && error.code === "pin-required") return null;
+      throw error;
+    });
+    if (status) courier.kick(status.handle);
     if (options.web) {
       const { startWebServer } = await import("../web/server.js");
       // The page acts for its signed-in owner through the element's API, like every other surface.

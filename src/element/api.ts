@@ -2,6 +2,7 @@ import type { AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
 import type { FactoryKind } from "../factory/factory-source.js";
+import type { Protection } from "../storage/backend.js";
 import type { ElementMode, RecordInfo } from "../storage/record.js";
 import type { Feed } from "./events.js";
 import type { PasskeyInfo } from "./passkey-operations.js";
@@ -33,6 +34,8 @@ export interface ElementStatus {
   readonly store: string;
   /** Where the identifier is kept, for people: the store directory's files, or a TPM's NV indices. */
   readonly backend: string;
+  /** What keeps the identifier from other programs (docs/spec.md §3.8). */
+  readonly protectedBy: Protection;
   /** "typed": init, reset and erase as asked; "single-type": every request is a reset. */
   readonly requests: "typed" | "single-type";
   /** Whether the identifier is stored sealed under a key-encryption key. */

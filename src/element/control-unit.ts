@@ -5,11 +5,13 @@ import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
 import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
 import { UnlockWindow } from "../auth/unlock-window.js";
-import { StateError } from "../errors.js";
+import { AuthError, StateError } from "../errors.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
 import { formatName } from "../format/format.js";
+import type { Protection } from "../storage/backend.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode } from "../storage/record.js";
+import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { ElementStatus } from "./api.js";
 import { type BindingListener, ElementEvents, type LifecycleListener, type Listener } from "./events.js";
 import { type AuditDetail, type Operate, OwnerGate } from "./owner-gate.js";
@@ -38,6 +40,10 @@ export interface ControlOptions {
   readonly schedule?: ScheduleRegister | null;
   /** The factory side (PUF, TPM or host identity) for factory mode and the mode switch. */
   readonly factory?: FactoryUnit | null;
+  /** Where a proven PIN's authValue for the TPM's NV indices is held (absent: none is needed). */
+  readonly ownerAuth?: TpmOwnerAuth | null;
+  /** What protects the identifier now (status); absent: the store directory's permissions. */
+  readonly protectedBy?: () => Promise<Protection>;
   readonly now?: () => Date;
 }
 
@@ -95,8 +101,13 @@ export class ControlUnit {
       now: this.now,
     });
     this.settings = new Settings(store, processing, operate);
-    this.pins = new PinOperations(options.owner ?? null, (name, actor, work) =>
-      pipeline.operate(name, { ...actor, preauthorized: true }, work),
+    this.pins = new PinOperations(
+      options.owner ?? null,
+      (name, actor, work) => pipeline.operate(name, { ...actor, preauthorized: true }, work),
+      // A new PIN's authValue: the record moves to the other NV index, defined under it.
+      async () => {
+        if (options.ownerAuth?.moving()) await this.settings.recommitSame();
+      },
     );
     this.passkeys = new PasskeyOperations(options.passkeys ?? null, operate, (task) =>
       pipeline.serialize(task),
@@ -173,6 +184,7 @@ export class ControlUnit {
         })),
         store: this.store.directory,
         backend: this.store.description,
+        protectedBy: (await this.options.protectedBy?.()) ?? "directory",
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
         sealingKey: this.store.sealingKeyId,
@@ -298,6 +310,41 @@ export class ControlUnit {
   /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */
   unlockPin(recoveryCode: string, actor: Actor = LOCAL_CLI): Promise<string> {
     return this.pins.unlock(recoveryCode, actor);
+  }
+
+  /**
+   * Proves the owner with `actor`'s PIN outside any operation, counted as every try is: what a read
+   * of a store the TPM keeps under the PIN's authorization needs first (docs/spec.md §5.7).
+   */
+  proveOwner(actor: Actor): Promise<void> {
+    return this.pipeline.serialize(() => this.gate.prove(actor.credentials));
+  }
+
+  /**
+   * A read of the record for `actor`: when the TPM keeps it under the owner PIN's authorization and
+   * none is held yet, the PIN the actor gave proves the owner first (counted as every try), then the
+   * read runs again; without one, `pin-required` (docs/spec.md §5.7).
+   */
+  async readAs<T>(actor: Actor, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof AuthError && error.code === "pin-required") || !actor.credentials?.pin) {
+        throw error;
+      }
+      await this.proveOwner(actor);
+      return read();
+    }
+  }
+
+  /** Whether the TPM keeps the identifier under a PIN whose authorization is not held now. */
+  ownerAuthMissing(): boolean {
+    return this.options.ownerAuth?.missing() ?? false;
+  }
+
+  /** Called each time a proven PIN's TPM authorization is held (see TpmOwnerAuth.onHeld). */
+  onOwnerAuth(listener: () => void): () => void {
+    return this.options.ownerAuth?.onHeld(listener) ?? (() => undefined);
   }
 
   /** A sign-in to the owner's page: the actor's proof checked (a PIN counted), recorded as web-sign-in. */

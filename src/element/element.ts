@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { AuditLog } from "../audit/audit-log.js";
 import { OwnerPin } from "../auth/owner-pin.js";
 import { PasskeyStore } from "../auth/passkey-store.js";
@@ -8,6 +9,7 @@ import { checkGenerator, GENERATORS, generatorOf } from "../storage/backends.js"
 import { type OpenedStore, openStore } from "../storage/open.js";
 import { AesGcmSealer } from "../storage/sealer.js";
 import type { StoreSpec } from "../storage/store-spec.js";
+import { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 import { ScheduleRegister } from "./schedule.js";
@@ -46,7 +48,12 @@ export interface Element {
  * composes the element with it.
  */
 export async function openElement(options: ElementOptions): Promise<Element> {
+  // The PIN's state lives in the store directory; a proven PIN hands the TPM's authValue to the
+  // store's NV area through `ownerAuth`, in memory only, for as long as the element is open.
+  const ownerAuth: TpmOwnerAuth = new TpmOwnerAuth((): boolean => owner.isSet());
+  const owner: OwnerPin = new OwnerPin(resolve(options.storeDirectory), options.now, ownerAuth);
   const opened = await openStore(options.storeDirectory, options.store ?? null, {
+    ownerAuth,
     write: options.write,
     lockTimeoutMs: options.lockTimeoutMs,
     claim: options.claim === true,
@@ -76,7 +83,9 @@ export async function openElement(options: ElementOptions): Promise<Element> {
   const control = new ControlUnit(store, processing, {
     sourceName: sourceName(source),
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.
-    owner: new OwnerPin(directory, options.now),
+    owner,
+    ownerAuth,
+    protectedBy: () => backend.protectedBy?.() ?? Promise.resolve("directory"),
     passkeys: new PasskeyStore(directory, options.now),
     audit,
     schedule: new ScheduleRegister(directory),
@@ -89,6 +98,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
       await supply?.close();
       audit.close();
       await store.close();
+      ownerAuth.clear();
     },
   };
 }

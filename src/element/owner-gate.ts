@@ -166,6 +166,11 @@ export class OwnerGate {
     return result.value;
   }
 
+  /** The owner's proof alone, unaudited (a read that needs the PIN's TPM authorization). */
+  async prove(credentials: Credentials | undefined): Promise<void> {
+    await this.authorize("", { principal: "", ...(credentials ? { credentials } : {}) });
+  }
+
   /**
    * A passkey proof is checked whenever one is given (a locked element refuses it first, unless
    * the owner let passkeys bypass the lockout); otherwise the PIN, once one is set; an actor
@@ -235,7 +240,9 @@ export class OwnerGate {
     try {
       journal = await this.parts.journal();
     } catch (error) {
-      if (error instanceof ReidError && AREA_VERDICTS.has(error.code)) journal = null;
+      // A TPM store under the PIN's authorization keeps no journal (its journalCapacity is 0).
+      if (error instanceof ReidError && (AREA_VERDICTS.has(error.code) || error.code === "pin-required"))
+        journal = null;
       else throw error;
     }
     if (journal) audit.recover(journal);

@@ -1,5 +1,5 @@
 import type { Actor } from "../auth/actor.js";
-import type { OwnerPin } from "../auth/owner-pin.js";
+import { checkPin, type OwnerPin } from "../auth/owner-pin.js";
 import { StorageError } from "../errors.js";
 
 /** Runs an owner operation outside the store, audited under `name` (the gate is the caller's). */
@@ -21,6 +21,8 @@ export class PinOperations {
   constructor(
     private readonly pin: OwnerPin | null,
     private readonly audited: Audited,
+    /** After a new PIN: moves what the old PIN's authorization kept (the TPM's NV indices) to it. */
+    private readonly move: () => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -29,9 +31,18 @@ export class PinOperations {
    */
   set(newPin: string, actor: Actor): Promise<string | null> {
     const owner = this.owner();
-    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, () =>
-      owner.set(newPin, actor.credentials),
-    );
+    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, async () => {
+      checkPin(newPin);
+      if (owner.isSet()) {
+        await owner.authorize(actor.credentials);
+        // A move an earlier change left unfinished (a crash) ends first: owner.json keeps one
+        // previous authValue, so two moves never overlap.
+        await this.move();
+      }
+      const recoveryCode = await owner.set(newPin, actor.credentials, true);
+      await this.move();
+      return recoveryCode;
+    });
   }
 
   /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */

@@ -44,7 +44,7 @@ export class ElementService implements ElementApi {
   }
 
   status(): Promise<ElementStatus> {
-    return this.control.status();
+    return this.proven(() => this.control.status());
   }
 
   submit(type: RequestType, format?: string, unlinkable?: boolean): Promise<Notification> {
@@ -232,20 +232,27 @@ export class ElementService implements ElementApi {
    */
   private async withKeys<T>(task: (keys: DerivedKeys) => T | Promise<T>): Promise<T> {
     const { deriveAll, wipe } = await import("../derive/derivation.js");
-    return this.control.useIdentifier(async (identifier, record) => {
-      const keys = deriveAll(identifier);
-      try {
-        if (keys.handle !== record.handle) {
-          throw new StorageError(
-            `store ${this.control.storeDirectory} is corrupt: its handle does not belong to its identifier`,
-            "store-corrupt",
-          );
+    return this.proven(() =>
+      this.control.useIdentifier(async (identifier, record) => {
+        const keys = deriveAll(identifier);
+        try {
+          if (keys.handle !== record.handle) {
+            throw new StorageError(
+              `store ${this.control.storeDirectory} is corrupt: its handle does not belong to its identifier`,
+              "store-corrupt",
+            );
+          }
+          return await task(keys);
+        } finally {
+          wipe(keys);
         }
-        return await task(keys);
-      } finally {
-        wipe(keys);
-      }
-    });
+      }),
+    );
+  }
+
+  /** A read of the record, with the caller's PIN at hand for a TPM that needs it (ControlUnit.readAs). */
+  private proven<T>(read: () => Promise<T>): Promise<T> {
+    return this.control.readAs(this.actor, read);
   }
 }
 

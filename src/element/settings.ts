@@ -41,6 +41,14 @@ export class Settings {
     });
   }
 
+  /**
+   * Commits the record again as it is (same identifier, generation, handle): the TPM backend's
+   * move to a new PIN's authValue, which the commit's new index is defined under.
+   */
+  recommitSame(): Promise<void> {
+    return this.recommit({}, { acceptUnsealed: true });
+  }
+
   private async recommit(change: { readonly singleType?: boolean }, options?: LoadOptions): Promise<void> {
     const current = await this.store.load(options);
     try {

@@ -19,8 +19,9 @@ export type Transport = (exchange: Exchange) => Promise<unknown>;
 
 /**
  * The request for `operation` with `input` (the API's values, by field name) and the operation's
- * fixed fields. The owner's PIN goes with owner operations only: no other operation needs it, so
- * none other sees it.
+ * fixed fields. The owner's PIN, when the caller gave one, goes with every operation: owner
+ * operations check it, and a read of a store the TPM keeps under the PIN's authorization proves the
+ * owner with it first (docs/spec.md §5.7, §6.2); other operations ignore it.
  */
 export function requestFor(
   operation: Operation,
@@ -51,9 +52,7 @@ export function requestFor(
     path: search ? `${path}?${search}` : path,
     headers: {
       ...(body ? { "content-type": raw ? "application/octet-stream" : "application/json" } : {}),
-      ...(operation.owner && credentials.pin !== undefined
-        ? { authorization: pinHeader(credentials.pin) }
-        : {}),
+      ...(credentials.pin !== undefined ? { authorization: pinHeader(credentials.pin) } : {}),
     },
     ...(body ? { body } : {}),
   };

@@ -1,6 +1,7 @@
 import type { EntropySource } from "../entropy/source.js";
 import type { Tpm } from "../tpm/tpm.js";
 import type { StorageArea } from "./storage-area.js";
+import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
 /**
  * A backend: where a store keeps its two storage areas (area files, TPM NV indices, token objects).
@@ -19,7 +20,17 @@ export interface BackendOpenOptions {
    * way the backend then fails with its own clear error, saying how else to give the secret.
    */
   readonly prompt?: (label: string) => Promise<string>;
+  /** Where the owner gate holds the authValue a proven PIN gives reid's TPM NV indices (§5.7). */
+  readonly ownerAuth?: TpmOwnerAuth;
 }
+
+/**
+ * What keeps the identifier from other programs of the machine (docs/spec.md §3.8 `protectedBy`):
+ * the store directory's permissions (`directory`), the token's user PIN (`token-pin`), the TPM
+ * under the NV indices' authValue from the owner PIN (`tpm-pin`), an empty one before a PIN is set
+ * (`tpm-none`), or the owner hierarchy for an earlier version's indices (`tpm-owner`).
+ */
+export type Protection = "directory" | "token-pin" | "tpm-pin" | "tpm-none" | "tpm-owner";
 
 export interface OpenedBackend {
   /** The two storage areas, already held exclusively by this process (a per-place lock). */
@@ -30,6 +41,8 @@ export interface OpenedBackend {
   randomSource?(): EntropySource;
   /** The TPM connection, for the factory source `tpm` (only the TPM backend sets it). */
   readonly tpm?: Tpm;
+  /** What protects the identifier now; absent: the store directory's permissions. */
+  protectedBy?(): Promise<Protection>;
   /** Releases the connection or session; called after the area is closed. */
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { readStoreFile, type StoreFile } from "./store-file.js";
 import { lockStoreDirectory } from "./store-lock.js";
 import { rememberingStore, StoreMemory } from "./store-memory.js";
 import { defaultStoreSpec, type StoreSpec, specText, storeSpecOf } from "./store-spec.js";
+import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
 export interface StoreOpenOptions {
   /** Open for commits, or only to look. */
@@ -27,6 +28,8 @@ export interface StoreOpenOptions {
    * operations to report.
    */
   readonly claim?: boolean;
+  /** Where the owner gate holds the TPM NV indices' authValue (BackendOpenOptions.ownerAuth). */
+  readonly ownerAuth?: TpmOwnerAuth;
 }
 
 export interface OpenedStore {
@@ -70,6 +73,7 @@ export async function openStore(
       lockTimeoutMs: options.lockTimeoutMs,
       env: options.env ?? process.env,
       ...(options.prompt ? { prompt: options.prompt } : {}),
+      ...(options.ownerAuth ? { ownerAuth: options.ownerAuth } : {}),
     });
     undo.push(
       () => backend.close(),
@@ -110,7 +114,9 @@ async function claim(store: IdentifierStore): Promise<void> {
   try {
     await store.info();
   } catch (error) {
-    if (error instanceof ReidError && AREA_VERDICTS.has(error.code)) return;
+    // A store the TPM keeps under the owner PIN's authorization waits for a proof (pin-required).
+    if (error instanceof ReidError && (AREA_VERDICTS.has(error.code) || error.code === "pin-required"))
+      return;
     await store.close().catch(() => undefined);
     throw error;
   }

@@ -34,7 +34,7 @@ export async function readTpmInfo(
   tpm: Tpm,
   nvIndex: number,
   areaSize: number,
-  attributes: number,
+  attributes: readonly number[],
 ): Promise<TpmInfo> {
   const fixed = await readProperties(tpm, TPM_PT.FAMILY_INDICATOR, 0x40);
   const variable = await readProperties(tpm, TPM_PT.PERMANENT, 0x20);
@@ -94,11 +94,16 @@ async function capabilityList(tpm: Tpm, capability: number, first: number, count
   return [];
 }
 
-async function indexState(tpm: Tpm, index: number, areaSize: number, attributes: number): Promise<string> {
+async function indexState(
+  tpm: Tpm,
+  index: number,
+  areaSize: number,
+  attributes: readonly number[],
+): Promise<string> {
   try {
     const { nvPublic } = await tpm.run(NV_ReadPublic, { nvIndex: index });
     const own =
-      nvPublic.dataSize === areaSize && (nvPublic.attributes & ~TPMA_NV.WRITTEN) >>> 0 === attributes;
+      nvPublic.dataSize === areaSize && attributes.includes((nvPublic.attributes & ~TPMA_NV.WRITTEN) >>> 0);
     if (!own)
       return `defined by someone else (${nvPublic.dataSize} bytes, attributes ${hex(nvPublic.attributes)})`;
     return (nvPublic.attributes & TPMA_NV.WRITTEN) !== 0 ? "reid's, holds a record" : "reid's, not written";

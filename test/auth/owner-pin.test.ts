@@ -10,6 +10,7 @@ import { describe, it, type TestContext } from "node:test";
 import { verify as argon2Verify } from "@node-rs/argon2";
 import type { Credentials } from "../../src/auth/actor.js";
 import { checkPin, MAX_FAILURES, OwnerPin } from "../../src/auth/owner-pin.js";
+import { PIN_KDF, pinCheck, pinSecret, tpmAuthValue } from "../../src/auth/owner-secret.js";
 import { AuthError, ReidError } from "../../src/errors.js";
 import { textForms } from "../helpers/secret.js";
 import { tempDir } from "../helpers/temp.js";
@@ -31,7 +32,7 @@ interface Fixture {
 
 interface OwnerJson {
   version: number;
-  pin: string;
+  pin: { salt: string; check: string };
   recovery: string;
   failures: number;
   lastFailure: string | null;
@@ -113,35 +114,58 @@ async function fail(f: Fixture, owner: OwnerPin, times: number): Promise<void> {
 }
 
 describe("owner PIN: storage", () => {
-  it("stores the PIN and the recovery code as argon2id hashes, m >= 19456 KiB and t >= 2, each with its own salt", async (t) => {
+  it("keeps the PIN as one argon2id's check and the recovery code as an argon2id hash, m >= 19456 KiB and t >= 2, each with its own salt", async (t) => {
     const f = fixture(t);
     const code = await f.open().set(PIN, undefined);
     assert.ok(code);
     const state = f.state();
-    assert.equal(state.version, 1);
-    for (const [what, encoded, secret] of [
-      ["PIN", state.pin, PIN],
-      ["recovery code", state.recovery, code],
-    ] as const) {
-      const params = parseArgon2(encoded);
-      assert.equal(params.algorithm, "argon2id", `${what}: algorithm`);
-      assert.equal(params.version, 19, `${what}: argon2 version 1.3`);
-      assert.ok(params.m >= 19_456, `${what}: m=${params.m} KiB is below 19 MiB`);
-      assert.ok(params.t >= 2, `${what}: t=${params.t} is below 2`);
-      assert.ok(params.p >= 1);
-      assert.ok(Buffer.from(params.salt, "base64").length >= 16, `${what}: salt shorter than 16 bytes`);
-      assert.ok(Buffer.from(params.hash, "base64").length >= 32, `${what}: tag shorter than 32 bytes`);
-      // The hash is of the secret itself (so the check is argon2's own comparison).
-      assert.equal(await argon2Verify(encoded, secret), true, `${what}: the hash does not verify its secret`);
-      assert.equal(await argon2Verify(encoded, `${secret}x`), false);
-    }
-    assert.notEqual(parseArgon2(state.pin).salt, parseArgon2(state.recovery).salt);
+    assert.equal(state.version, 2);
+    assert.ok(PIN_KDF.memoryCost >= 19_456 && PIN_KDF.timeCost >= 2 && PIN_KDF.parallelism >= 1);
+    // The PIN: a 16-byte salt and HMAC(argon2id(PIN, salt), "reid/pin-check").
+    const salt = Buffer.from(state.pin.salt, "hex");
+    assert.equal(salt.length, 16);
+    const secret = await pinSecret(PIN, salt);
+    assert.equal(pinCheck(secret).toString("hex"), state.pin.check, "the check is not the PIN's");
+    assert.notEqual(pinCheck(await pinSecret(`${PIN}x`, salt)).toString("hex"), state.pin.check);
+    // The TPM's authValue comes from the same secret, and owner.json does not hold it.
+    const authValue = tpmAuthValue(secret).toString("hex");
+    assert.notEqual(authValue, state.pin.check);
+    assert.ok(!f.stateText().includes(authValue), "owner.json holds the TPM's authValue");
+    // The recovery code: argon2's own encoding of it.
+    const params = parseArgon2(state.recovery);
+    assert.equal(params.algorithm, "argon2id");
+    assert.equal(params.version, 19, "argon2 version 1.3");
+    assert.ok(params.m >= 19_456, `m=${params.m} KiB is below 19 MiB`);
+    assert.ok(params.t >= 2, `t=${params.t} is below 2`);
+    assert.ok(Buffer.from(params.salt, "base64").length >= 16, "salt shorter than 16 bytes");
+    assert.ok(Buffer.from(params.hash, "base64").length >= 32, "tag shorter than 32 bytes");
+    assert.equal(await argon2Verify(state.recovery, code), true);
+    assert.equal(await argon2Verify(state.recovery, `${code}x`), false);
 
-    // A second element with the same PIN: a different salt, so a different hash.
+    // A second element with the same PIN: a different salt, so a different check.
     const other = fixture(t);
     await other.open().set(PIN, undefined);
-    assert.notEqual(parseArgon2(other.state().pin).salt, parseArgon2(state.pin).salt);
-    assert.notEqual(other.state().pin, state.pin);
+    assert.notEqual(other.state().pin.salt, state.pin.salt);
+    assert.notEqual(other.state().pin.check, state.pin.check);
+  });
+
+  it("a PIN an earlier version kept as an argon2id hash still opens, and takes the new form once proven", async (t) => {
+    const f = fixture(t);
+    await f.open().set(PIN, undefined);
+    const { hash } = await import("@node-rs/argon2");
+    const earlier = { ...f.state(), version: 1, pin: await hash(PIN, { algorithm: 2, ...PIN_KDF }) };
+    writeFileSync(join(f.dir, "owner.json"), JSON.stringify(earlier));
+    await assertRefused(f.open().authorize(pin(WRONG)), "wrong-pin");
+    assert.equal(f.state().version, 1, "a wrong PIN rewrote the PIN's form");
+    f.advance(1000);
+    await f.open().authorize(pin(PIN));
+    const state = f.state();
+    assert.equal(state.version, 2);
+    assert.equal(
+      pinCheck(await pinSecret(PIN, Buffer.from(state.pin.salt, "hex"))).toString("hex"),
+      state.pin.check,
+    );
+    await f.open().authorize(pin(PIN));
   });
 
   it("owner.json never holds the PIN or a recovery code in clear, through set, wrong tries, change and unlock", async (t) => {
@@ -263,7 +287,7 @@ describe("owner PIN: the gate", () => {
     const good = JSON.parse(f.stateText()) as OwnerJson;
     writeFileSync(
       join(f.dir, "owner.json"),
-      JSON.stringify({ ...good, pin: "$argon2id$v=19$m=19456,t=2,p=1$garbage" }),
+      JSON.stringify({ ...good, version: 1, pin: "$argon2id$v=19$m=19456,t=2,p=1$garbage" }),
     );
     await assertRefused(f.open().authorize(pin(PIN)), "store-corrupt");
     assert.equal(f.state().failures, 1, "a check that threw gave its try back");

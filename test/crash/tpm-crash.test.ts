@@ -85,7 +85,7 @@ async function withTpm<T>(swtpm: Swtpm, use: (tpm: Tpm) => Promise<T>): Promise<
 
 /**
  * Reads both indices of the pair at `nvIndex`. An index that is defined must be shaped as reid
- * defines it (AREA_SIZE bytes, ownerread|ownerwrite|no_da): anything else fails here.
+ * defines it (AREA_SIZE bytes, authread|authwrite): anything else fails here.
  */
 async function readNv(tpm: Tpm, nvIndex: number, where: string): Promise<NvView> {
   const indices: IndexView[] = [];
@@ -207,7 +207,7 @@ test("the after-kill check rejects what a kill must never leave: a torn record, 
   await put([old, "undefined"]);
   await assert.rejects(check("old only"), /status disagrees/);
   await put(["undefined", "undefined"]);
-  await withTpm(swtpm, (tpm) => writeIndex(tpm, nvIndex, current, REID_NV_ATTRIBUTES | TPMA_NV.AUTHREAD));
+  await withTpm(swtpm, (tpm) => writeIndex(tpm, nvIndex, current, REID_NV_ATTRIBUTES | TPMA_NV.OWNERREAD));
   await assert.rejects(check("foreign"), /attributes other than reid's/);
   await put(["undefined", "undefined"]);
   for (const bytes of [old, current, torn]) bytes.fill(0);

@@ -19,15 +19,39 @@ export async function nvPublic(tpm: Tpm, index: number) {
 
 /** The index with its name (what a connection with encrypted sessions needs), written or not. */
 function named(pub: NvPublic, written: boolean) {
-  const attributes = written ? (pub.attributes | TPMA_NV.WRITTEN) >>> 0 : pub.attributes;
+  const attributes = written
+    ? (pub.attributes | TPMA_NV.WRITTEN) >>> 0
+    : (pub.attributes & ~TPMA_NV.WRITTEN) >>> 0;
   return { handle: pub.nvIndex, name: nvName({ ...pub, attributes }) };
 }
 
 /**
- * What an index holds, read behind the store's back with owner authorization: empty when the index
- * is not defined, zeros when it is defined but never written.
+ * Who authorizes reading (or writing) the index: the owner, for an index with ownerread (ownerwrite);
+ * else the index itself with `indexAuth` (reid's indices: empty before a PIN is set).
  */
-export async function readIndex(tpm: Tpm, index: number, ownerAuth?: Uint8Array): Promise<Uint8Array> {
+function authorizing(
+  pub: NvPublic,
+  written: boolean,
+  read: boolean,
+  ownerAuth?: Uint8Array,
+  indexAuth?: Uint8Array,
+) {
+  const owner = read ? TPMA_NV.OWNERREAD : TPMA_NV.OWNERWRITE;
+  if (pub.attributes & owner) return password(TPM_RH.OWNER, ownerAuth);
+  return { ...named(pub, written), password: indexAuth ?? new Uint8Array(0) };
+}
+
+/**
+ * What an index holds, read behind the store's back (with the owner's authorization for an index
+ * with ownerread, else the index's own, `indexAuth`): empty when the index is not defined, zeros
+ * when it is defined but never written.
+ */
+export async function readIndex(
+  tpm: Tpm,
+  index: number,
+  ownerAuth?: Uint8Array,
+  indexAuth?: Uint8Array,
+): Promise<Uint8Array> {
   const pub = await nvPublic(tpm, index);
   if (!pub) return new Uint8Array(0);
   if ((pub.attributes & TPMA_NV.WRITTEN) === 0) return new Uint8Array(pub.dataSize);
@@ -35,7 +59,7 @@ export async function readIndex(tpm: Tpm, index: number, ownerAuth?: Uint8Array)
   for (let offset = 0; offset < pub.dataSize; offset += 512) {
     const size = Math.min(512, pub.dataSize - offset);
     const { data } = await tpm.run(NV_Read, {
-      authHandle: password(TPM_RH.OWNER, ownerAuth),
+      authHandle: authorizing(pub, true, true, ownerAuth, indexAuth),
       nvIndex: named(pub, true),
       size,
       offset,
@@ -76,6 +100,12 @@ export async function writeIndex(
   for (let offset = 0; offset < bytes.length; offset += 512) {
     const pub = (await nvPublic(tpm, index)) as NvPublic;
     const data = bytes.subarray(offset, Math.min(offset + 512, bytes.length));
-    await tpm.run(NV_Write, { authHandle: password(TPM_RH.OWNER), nvIndex: named(pub, false), data, offset });
+    const written = (pub.attributes & TPMA_NV.WRITTEN) !== 0;
+    await tpm.run(NV_Write, {
+      authHandle: authorizing(pub, written, false),
+      nvIndex: named(pub, written),
+      data,
+      offset,
+    });
   }
 }

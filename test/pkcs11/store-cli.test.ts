@@ -3,7 +3,7 @@
 // a file, the prompt), one store per token, and a lost token, module or objects as exit 6.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertOneLineError, type CliResult, REID, reid } from "../helpers/cli.js";
@@ -75,6 +75,22 @@ describe("reid --pkcs11", () => {
       /^reid-area-[01] {3}reid's, holds a record$/m,
     );
     assert.equal((await ok(["--store", store, "random", "--bytes", "64"])).stdoutBytes.length, 64);
+  });
+
+  test("the token's user PIN is the gate: pkcs11-tool without a login neither lists nor reads reid's objects; status says so", async (t) => {
+    const token = await (await softhsm()).token();
+    const { store } = tempDir(t);
+    await ok(["--store", store, "--pkcs11", token.spec, "init"]);
+    const status = await statusOf(store);
+    assert.equal(status.protectedBy, "token-pin");
+    assert.match((await ok(["--store", store, "status"])).stdout, /^protected +by the token's user PIN/m);
+    const listed = await token.userTool(["--list-objects", "--type", "data"]);
+    const label = /label:\s+'(reid-area-[01])'/.exec(listed.toString())?.[1];
+    assert.ok(label, "logged in, pkcs11-tool does not list reid's object");
+    assert.equal((await token.userTool(["--read-object", "--type", "data", "--label", label])).length, 256);
+    // Without the user PIN: the private object is not even listed, and cannot be read.
+    assert.doesNotMatch((await token.tool(["--list-objects", "--type", "data"])).toString(), /reid-area-/);
+    await assert.rejects(token.tool(["--read-object", "--type", "data", "--label", label]));
   });
 
   test("--source pkcs11, pkcs11+os and os are honoured and shown; pkcs11 needs the PKCS#11 backend", async (t) => {

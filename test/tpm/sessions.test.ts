@@ -185,7 +185,7 @@ describe("the client's encrypted sessions", () => {
     assert.ok(containsBytes(traffic, handleName(nextIndex - 1)));
   });
 
-  test("cpHash and NV names equal tpm2-tools' (--cphash) for NV_Read, NV_Write and NV_UndefineSpace", async (t) => {
+  test("cpHash and NV names equal tpm2-tools' (--cphash) for NV_Read and NV_Write authorized by reid's index itself, and NV_UndefineSpace", async (t) => {
     const { dir } = tempDir(t);
     const index = nextIndex++;
     const pub = { ...indexPublic(index, 256), attributes: REID_NV_ATTRIBUTES };
@@ -214,25 +214,28 @@ describe("the client's encrypted sessions", () => {
       "-s",
       "256",
       "-a",
-      "ownerread|ownerwrite|no_da",
+      "authread|authwrite",
       `0x${index.toString(16)}`,
     ]);
+    const hexIndex = `0x${index.toString(16)}`;
+    // The index authorizes itself: authHandle and nvIndex are the same entity, named alike.
+    const self = (p: NvPublic) => ({ ...named(p), password: new Uint8Array(0) });
     const data = randomBytes(256);
     writeFileSync(join(dir, "data.bin"), data);
     // Before the first write, the index's name has no TPMA_NV_WRITTEN.
     assert.equal(
-      await tools(["tpm2_nvwrite", "-C", "o", "-i", join(dir, "data.bin"), `0x${index.toString(16)}`]),
-      ours(NV_Write, { authHandle: password(TPM_RH.OWNER), nvIndex: named(pub), data, offset: 0 }),
+      await tools(["tpm2_nvwrite", "-C", hexIndex, "-i", join(dir, "data.bin"), hexIndex]),
+      ours(NV_Write, { authHandle: self(pub), nvIndex: named(pub), data, offset: 0 }),
     );
-    await tpm2Ok(["tpm2_nvwrite", "-C", "o", "-i", join(dir, "data.bin"), `0x${index.toString(16)}`]);
+    await tpm2Ok(["tpm2_nvwrite", "-C", hexIndex, "-i", join(dir, "data.bin"), hexIndex]);
     const written = { ...pub, attributes: (REID_NV_ATTRIBUTES | TPMA_NV.WRITTEN) >>> 0 };
     assert.equal(
-      await tools(["tpm2_nvread", "-C", "o", "-s", "256", "--offset", "0", `0x${index.toString(16)}`]),
-      ours(NV_Read, { authHandle: password(TPM_RH.OWNER), nvIndex: named(written), size: 256, offset: 0 }),
+      await tools(["tpm2_nvread", "-C", hexIndex, "-s", "256", "--offset", "0", hexIndex]),
+      ours(NV_Read, { authHandle: self(written), nvIndex: named(written), size: 256, offset: 0 }),
     );
     assert.notEqual(
-      await tools(["tpm2_nvread", "-C", "o", "-s", "256", "--offset", "0", `0x${index.toString(16)}`]),
-      ours(NV_Read, { authHandle: password(TPM_RH.OWNER), nvIndex: named(pub), size: 256, offset: 0 }),
+      await tools(["tpm2_nvread", "-C", hexIndex, "-s", "256", "--offset", "0", hexIndex]),
+      ours(NV_Read, { authHandle: self(pub), nvIndex: named(pub), size: 256, offset: 0 }),
       "the unwritten name must not match a written index",
     );
     assert.equal(

@@ -44,6 +44,7 @@ export const command: Command = {
         kek,
         ...(web ? { web } : {}),
         ...(device ? { device } : {}),
+        ...(context.credentials.pin !== undefined ? { ownerPin: context.credentials.pin } : {}),
       });
     } finally {
       kek?.fill(0);

@@ -1,4 +1,5 @@
 import { tryCount } from "../../auth/owner-pin.js";
+import type { ElementStatus } from "../../element/api.js";
 import type { EnrollmentState } from "../../enrollment/enrollment-record.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
@@ -42,10 +43,22 @@ export const command: Command = {
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],
       ["store", status.store],
       ["backend", status.backend],
+      ["protected", PROTECTION[status.protectedBy]],
       ["enrolled", describeEnrollment(enrollment)],
     ];
     print(context, rows.map(([key, value]) => `${key.padEnd(11)} ${value}`).join("\n"));
   },
+};
+
+/** What protects the identifier, for people (docs/spec.md §3.8). */
+const PROTECTION: Readonly<Record<ElementStatus["protectedBy"], string>> = {
+  directory: "by the store directory's permissions (0700) only",
+  "token-pin": "by the token's user PIN (private objects)",
+  "tpm-pin":
+    "by the TPM: the NV indices' authorization comes from the owner PIN, under its dictionary-attack lockout",
+  "tpm-none": "NOT by the TPM: no PIN is set, so the NV indices' authorization is empty (reid pin set)",
+  "tpm-owner":
+    "by the TPM owner hierarchy's authorization only (indices of an earlier reid: the next commit moves them under the PIN's)",
 };
 
 function describeEnrollment(enrollment: EnrollmentState | null): string {

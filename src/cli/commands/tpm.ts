@@ -21,18 +21,23 @@ export const command: Command = {
       );
     }
     const spec = store.spec as TpmSpec;
-    const [{ connectTpm }, { readTpmInfo }, { AREA_SIZE }, { REID_NV_ATTRIBUTES }, { tpmName }] =
-      await Promise.all([
-        import("../../tpm/transport/open.js"),
-        import("../../tpm/info.js"),
-        import("../../storage/record.js"),
-        import("../../storage/tpm/nv-area.js"),
-        import("../../tpm/spec.js"),
-      ]);
+    const [
+      { connectTpm },
+      { readTpmInfo },
+      { AREA_SIZE },
+      { LEGACY_NV_ATTRIBUTES, REID_NV_ATTRIBUTES },
+      { tpmName },
+    ] = await Promise.all([
+      import("../../tpm/transport/open.js"),
+      import("../../tpm/info.js"),
+      import("../../storage/record.js"),
+      import("../../storage/tpm/nv-area.js"),
+      import("../../tpm/spec.js"),
+    ]);
     const tpm = await connectTpm(spec.address, INFO_TIMEOUT_MS);
     let info: Awaited<ReturnType<typeof readTpmInfo>>;
     try {
-      info = await readTpmInfo(tpm, spec.nvIndex, AREA_SIZE, REID_NV_ATTRIBUTES);
+      info = await readTpmInfo(tpm, spec.nvIndex, AREA_SIZE, [REID_NV_ATTRIBUTES, LEGACY_NV_ATTRIBUTES]);
     } finally {
       await tpm.close();
     }

@@ -24,6 +24,8 @@ export async function openPkcs11(spec: Pkcs11Spec, options: BackendOpenOptions):
       area,
       description: token.where,
       randomSource: () => new Pkcs11Source(opened),
+      // Private objects: the token shows them only to a session logged in with the user PIN.
+      protectedBy: async () => "token-pin",
       close: async () => {
         opened.close();
         token.close();

@@ -38,11 +38,13 @@ export const backend: Backend<TpmSpec> = {
           write: options.write,
           lockTimeoutMs: options.lockTimeoutMs,
           ...(ownerAuth ? { ownerAuth } : {}),
+          ...(options.ownerAuth ? { indexAuth: options.ownerAuth } : {}),
         });
         return {
           area,
           description: `${tpmName(spec.address)}, NV 0x${spec.nvIndex.toString(16).padStart(8, "0")}`,
           randomSource: () => new TpmRandomSource(tpm),
+          protectedBy: () => area.protectedBy(),
           tpm,
           close: () => tpm.close(),
         };
