@@ -89,8 +89,12 @@ export class ControlUnit {
       now: this.now,
     });
     this.settings = new Settings(store, processing, operate);
-    this.pins = new PinOperations(options.owner ?? null, (name, actor, work) =>
-      pipeline.operate(name, { ...actor, preauthorized: true }, work),
+    const audit = options.audit ?? null;
+    this.pins = new PinOperations(
+      options.owner ?? null,
+      (name, actor, work) => pipeline.operate(name, { ...actor, preauthorized: true }, work),
+      // The owner's PIN makes the audit log's key (docs/spec.md §9.7).
+      () => audit?.createKey() ?? Promise.resolve(),
     );
     this.passkeys = new PasskeyOperations(options.passkeys ?? null, operate, (task) =>
       pipeline.serialize(task),

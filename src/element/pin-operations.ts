@@ -17,17 +17,22 @@ export class PinOperations {
   constructor(
     private readonly pin: OwnerPin | null,
     private readonly audited: Audited,
+    /** Makes the audit log's key if there is none (a set, or a change of a PIN set before keys). */
+    private readonly keyAudit: () => Promise<void> = async () => undefined,
   ) {}
 
   /**
    * Sets or changes the owner PIN (a change needs the present one in the actor's credentials).
-   * Returns the recovery code made by a first set, to show once.
+   * Returns the recovery code made by a first set, to show once. The PIN set, the audit log is
+   * keyed from its outcome on.
    */
   set(newPin: string, actor: Actor): Promise<string | null> {
     const owner = this.owner();
-    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, () =>
-      owner.set(newPin, actor.credentials),
-    );
+    return this.audited(owner.isSet() ? "pin-change" : "pin-set", actor, async () => {
+      const code = await owner.set(newPin, actor.credentials);
+      await this.keyAudit();
+      return code;
+    });
   }
 
   /** Unlocks after too many wrong PINs; the recovery code is spent and a new one returned. */

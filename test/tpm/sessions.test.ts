@@ -281,7 +281,7 @@ describe("the CLI through a logging proxy", () => {
     const proxy = await tpmProxy(t, port(sw));
     const { dir, store } = tempDir(t);
     const nvIndex = nextIndex;
-    nextIndex += 2;
+    nextIndex += 4;
     const owner = new Uint8Array(randomBytes(24));
     const ownerFile = secretFile(dir, "owner.pass", owner);
     const spec = `${proxy.spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}${sessions ? `,sessions=${sessions}` : ""},owner-auth-file=${ownerFile}`;
