@@ -25,6 +25,8 @@ const SIZE = 48;
 export class CommitCounterFile implements RollbackCounter {
   readonly description: string;
   private readonly path: string;
+  /** What the file held when last read or written: the store's lock keeps other writers out. */
+  private known: number | null | undefined;
 
   constructor(directory: string) {
     this.path = join(directory, COMMIT_COUNTER_FILE);
@@ -32,6 +34,12 @@ export class CommitCounterFile implements RollbackCounter {
   }
 
   async highest(): Promise<number | null> {
+    if (this.known !== undefined) return this.known;
+    this.known = this.read();
+    return this.known;
+  }
+
+  private read(): number | null {
     let fd: number;
     try {
       fd = openSync(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -82,7 +90,10 @@ export class CommitCounterFile implements RollbackCounter {
       }
       // A new name must survive power loss too; later writes change the file only.
       if (created) syncDirectory(join(this.path, ".."));
+      this.known = epoch;
     } catch (error) {
+      // What reached the file is unknown: the next look reads it.
+      this.known = undefined;
       throw this.failure("write", error);
     }
   }
