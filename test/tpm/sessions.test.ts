@@ -453,6 +453,7 @@ describe("the CLI through a logging proxy", () => {
 const HANDLES: Readonly<Record<number, number>> = {
   [TPM_CC.NV_Write]: 2,
   [TPM_CC.NV_Read]: 2,
+  [TPM_CC.NV_Increment]: 2,
   [TPM_CC.NV_UndefineSpace]: 2,
   [TPM_CC.NV_DefineSpace]: 1,
   [TPM_CC.CreatePrimary]: 1,

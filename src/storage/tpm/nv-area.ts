@@ -260,17 +260,21 @@ export class NvArea implements StorageArea {
     return new StorageError(`NV index ${hex(this.indices[area])} on ${this.tpm.description}: ${why}`);
   }
 
-  /** A refused owner authorization says what to fix. */
   private explain(error: unknown): unknown {
-    if (
-      error instanceof TpmResponseError &&
-      (error.rc === "TPM_RC_BAD_AUTH" || error.rc === "TPM_RC_AUTH_FAIL")
-    ) {
-      return new StorageError(
-        `${this.tpm.description} refused the owner authorization: give the owner password with owner-auth-file= (${error.message})`,
-        "tpm-owner-auth",
-      );
-    }
-    return error;
+    return explainOwnerAuth(error, this.tpm);
   }
+}
+
+/** A refused owner authorization says what to fix (the areas' and the counter's commands). */
+export function explainOwnerAuth(error: unknown, tpm: Tpm): unknown {
+  if (
+    error instanceof TpmResponseError &&
+    (error.rc === "TPM_RC_BAD_AUTH" || error.rc === "TPM_RC_AUTH_FAIL")
+  ) {
+    return new StorageError(
+      `${tpm.description} refused the owner authorization: give the owner password with owner-auth-file= (${error.message})`,
+      "tpm-owner-auth",
+    );
+  }
+  return error;
 }

@@ -9,6 +9,7 @@ import type { NvPublic } from "../../tpm/structures/nv.js";
 import type { Tpm } from "../../tpm/tpm.js";
 import { readCounterBase, writeCounterBase } from "../counter-base.js";
 import { counterGone, type RollbackCounter } from "../rollback-counter.js";
+import { explainOwnerAuth } from "./nv-area.js";
 
 /**
  * The counter index: a TPM_NT_COUNTER authorized like the areas (owner read and write, no DA, not
@@ -74,18 +75,17 @@ export class NvCounter implements RollbackCounter {
     this.owner.fill(0);
   }
 
-  /**
-   * The counter's value; null when the index is not there or was never incremented. A refused
-   * owner authorization surfaces at the areas first (tpm-owner-auth), which are read before it.
-   */
+  /** The counter's value; null when the index is not there or was never incremented. */
   private async value(): Promise<bigint | null> {
     if (!(await this.stateOf())) return null;
-    const { data } = await this.tpm.run(NV_Read, {
-      authHandle: password(TPM_RH.OWNER, this.owner),
-      nvIndex: this.named(true),
-      size: COUNTER_SIZE,
-      offset: 0,
-    });
+    const { data } = await this.owned(() =>
+      this.tpm.run(NV_Read, {
+        authHandle: password(TPM_RH.OWNER, this.owner),
+        nvIndex: this.named(true),
+        size: COUNTER_SIZE,
+        offset: 0,
+      }),
+    );
     if (data.length !== COUNTER_SIZE) throw this.failure(`NV_Read returned ${data.length} bytes, not 8`);
     return Buffer.from(data).readBigUInt64BE(0);
   }
@@ -93,20 +93,33 @@ export class NvCounter implements RollbackCounter {
   private async increment(): Promise<void> {
     if (this.written === null) await this.stateOf();
     if (this.written === null) await this.define();
-    await this.tpm.run(NV_Increment, {
-      authHandle: password(TPM_RH.OWNER, this.owner),
-      nvIndex: this.named(this.written === true),
-    });
+    await this.owned(() =>
+      this.tpm.run(NV_Increment, {
+        authHandle: password(TPM_RH.OWNER, this.owner),
+        nvIndex: this.named(this.written === true),
+      }),
+    );
     this.written = true;
   }
 
   private async define(): Promise<void> {
-    await this.tpm.run(NV_DefineSpace, {
-      authHandle: password(TPM_RH.OWNER, this.owner),
-      auth: new Uint8Array(0),
-      publicInfo: this.publicArea(false),
-    });
+    await this.owned(() =>
+      this.tpm.run(NV_DefineSpace, {
+        authHandle: password(TPM_RH.OWNER, this.owner),
+        auth: new Uint8Array(0),
+        publicInfo: this.publicArea(false),
+      }),
+    );
     this.written = false;
+  }
+
+  /** A command authorized by the owner: a refused authorization says what to fix. */
+  private async owned<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw explainOwnerAuth(error, this.tpm);
+    }
   }
 
   /**
