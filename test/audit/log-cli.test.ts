@@ -252,7 +252,10 @@ describe("reid log", { concurrency: true }, () => {
           );
         }
         const verify = await s.ok(["log", "--verify"]);
-        assert.equal(verify.stdout, `audit log intact: ${raw.length} records, head ${last.hash}\n`);
+        assert.equal(
+          verify.stdout,
+          `audit log intact: ${raw.length} records, keyed from record ${keyedFrom} (MACs checked), head ${last.hash}\n`,
+        );
         assert.deepEqual(await s.json(["log", "--verify"]), log.verdict);
         await s.stop();
       });
