@@ -15,7 +15,9 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
+import type { AuditKey, AuditKeyHome } from "../storage/audit-key-home.js";
 import { makeDirectories, syncDirectory } from "../storage/durable-file.js";
+import { macOf, sameMac } from "./audit-mac.js";
 import { fileLines, KEEP, LOG, logFiles, logLines, rotate, rotationSize } from "./log-files.js";
 
 /**
@@ -40,6 +42,8 @@ export interface AuditEntry {
 
 export interface AuditRecord extends AuditEntry {
   readonly seq: number;
+  /** HMAC-SHA-256 under the store's audit key of the record without `mac` and `hash` (§9.7). */
+  readonly mac?: string;
   /** The hash of the record before (64 zeros for the first). */
   readonly prev: string;
   /** SHA-256 of prev and this record's canonical JSON without the hash. */
@@ -53,6 +57,15 @@ export type AuditVerdict =
       readonly head: string;
       /** The first kept record's seq, when older files were rotated out (docs/spec.md §9.4). */
       readonly from?: number;
+      /**
+       * The MACs (docs/spec.md §9.7): `checked` under the store's audit key, every record from
+       * `keyedFrom` on carrying one; `none`: no key was made and no record carries a MAC (the
+       * chain alone); `missing`: records carry MACs but there is no key to check them with.
+       */
+      readonly key: "checked" | "none" | "missing";
+      readonly keyedFrom?: number;
+      /** With `missing`: why (the key's home, and what it said). */
+      readonly why?: string;
     }
   | {
       readonly intact: false;
@@ -60,6 +73,8 @@ export type AuditVerdict =
       readonly problem: string;
       /** Generations the store committed that no record accounts for (docs/spec.md §9.4). */
       readonly unaccounted?: readonly number[];
+      /** The chain holds, but a MAC does not: edited by someone without the audit key (§9.7). */
+      readonly forged?: true;
     };
 
 /** The outcome of an intent: written durably before the change, its outcome follows (§9.3). */
@@ -127,11 +142,45 @@ export class AuditLog {
   /** The size at which the log is rotated. */
   private readonly rotateBytes: number;
 
+  /** Where the store's audit key lives (none: the log is not keyed). */
+  private readonly keyHome: AuditKeyHome | null;
+  /** The key once loaded (null: none made); a string: why it could not be loaded. */
+  private key: AuditKey | null | string | undefined;
+
   constructor(
     readonly directory: string,
-    options: { readonly rotateBytes?: number } = {},
+    options: { readonly rotateBytes?: number; readonly keyHome?: AuditKeyHome | null } = {},
   ) {
     this.rotateBytes = options.rotateBytes ?? rotationSize();
+    this.keyHome = options.keyHome ?? null;
+  }
+
+  /**
+   * Loads the audit key (once) before the first record is written or the log verified: appends
+   * are synchronous, its home (a TPM, a token) is not. A key that cannot be loaded fails a writer
+   * (an unkeyed record would read as forged) and leaves verify() to say there is no key.
+   */
+  async loadKey(options: { readonly verifying?: boolean } = {}): Promise<void> {
+    if (this.key !== undefined && typeof this.key !== "string") return;
+    try {
+      this.key = (await this.keyHome?.load()) ?? null;
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      this.key = `${this.keyHome?.description}: ${why}`;
+      if (!options.verifying) throw error;
+    }
+  }
+
+  /**
+   * Makes the store's audit key (the owner's `pin set`), keying every record from the next one on;
+   * a key already made is kept. Without a home (an element with no store) it does nothing.
+   */
+  async createKey(): Promise<void> {
+    if (!this.keyHome) return;
+    await this.loadKey();
+    if (this.key) return;
+    const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
+    this.key = await this.keyHome.create(last.seq + 1);
   }
 
   /**
@@ -219,7 +268,7 @@ export class AuditLog {
         end = 0;
       }
       const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
-      const { record, line, short } = chained(last, entry);
+      const { record, line, short } = chained(last, entry, this.writingKey());
       const pending = this.unsynced;
       // A journal opens with the chain's start: the hash its first line follows.
       const size = (pending?.size || START_LINE) + short.length;
@@ -250,6 +299,13 @@ export class AuditLog {
       if (error instanceof StorageError) throw error;
       throw this.failure(path, error);
     }
+  }
+
+  /** The key a new record carries a MAC under (loadKey() ran first, or there is none). */
+  private writingKey(): AuditKey | null {
+    if (typeof this.key === "string")
+      throw new StorageError(`cannot load the audit key: ${this.key}`, "audit-failure");
+    return this.key ?? null;
   }
 
   /** The live log's descriptor, opened (and made) on first use. */
@@ -311,6 +367,8 @@ export class AuditLog {
     if (typeof start === "string") return { intact: false, records: 0, problem: start };
     let previous = start.previous;
     const accounted = new Set<number>();
+    const key = typeof this.key === "object" ? this.key : null;
+    let macs = 0;
     for (const [index, line] of lines.entries()) {
       const where = `record ${index + 1}`;
       let record: AuditRecord;
@@ -331,6 +389,17 @@ export class AuditLog {
         return { intact: false, records: index, problem: `${where} does not follow the record before it` };
       }
       if (digest(body) !== hash) return { intact: false, records: index, problem: `${where} was altered` };
+      // The chain holds; only the key tells who wrote it (§9.7).
+      const forged = key ? macProblem(record, key) : null;
+      if (forged) {
+        return {
+          intact: false,
+          records: index,
+          problem: `${where} (seq ${record.seq}) ${forged}: edited by someone without the audit key`,
+          forged: true,
+        };
+      }
+      if (record.mac !== undefined) macs++;
       previous = { seq: record.seq, hash };
       if (GENERATING.has(record.request) && COMMITTED.has(record.outcome)) accounted.add(record.generation);
     }
@@ -349,7 +418,14 @@ export class AuditLog {
       };
     }
     const from = start.previous.seq > 0 ? { from: start.previous.seq + 1 } : {};
-    return { intact: true, records: lines.length, head: previous.hash, ...from };
+    const intact = { intact: true, records: lines.length, head: previous.hash, ...from } as const;
+    if (key) return { ...intact, key: "checked", keyedFrom: key.from };
+    if (macs === 0) return { ...intact, key: "none" };
+    const why =
+      typeof this.key === "string"
+        ? this.key
+        : `${this.keyHome?.description ?? "this element"} holds no audit key`;
+    return { ...intact, key: "missing", why };
   }
 
   /**
@@ -480,11 +556,16 @@ const START_LINE = `{"prev":"${GENESIS}"}\n`.length;
 function chained(
   last: { readonly seq: number; readonly hash: string },
   entry: AuditEntry,
+  key: AuditKey | null,
 ): { record: AuditRecord; line: Buffer; short: Buffer } {
   const seq = last.seq + 1;
-  const body = { seq, ...entry, prev: last.hash };
+  // The MAC covers the record with its link (prev); the hash covers the MAC too. The MAC goes in
+  // the short line, before the members the chain gives back (§9.3, §9.7).
+  const mac = key ? macOf(key, canonical({ seq, ...entry, prev: last.hash })) : undefined;
+  const keyed = mac === undefined ? { seq, ...entry } : { seq, ...entry, mac };
+  const body = { ...keyed, prev: last.hash };
   const hash = digest(body);
-  const short = JSON.stringify({ seq, ...entry });
+  const short = JSON.stringify(keyed);
   return {
     record: { ...body, hash },
     line: Buffer.from(`${linked(short, last.hash, hash)}\n`),
@@ -544,6 +625,18 @@ function isStart(value: unknown): value is { prev: string } {
     Object.keys(value).length === 1 &&
     typeof (value as { prev?: unknown }).prev === "string"
   );
+}
+
+/**
+ * What is wrong with a record's MAC under `key`, or null: a record from the key's first one on
+ * must carry one; any MAC (also of an earlier record, made under this key) must match.
+ */
+function macProblem(record: AuditRecord, key: AuditKey): string | null {
+  const { hash: _, mac, ...signed } = record;
+  if (mac === undefined)
+    return record.seq >= key.from ? `carries no MAC, though every record from ${key.from} on is keyed` : null;
+  if (record.seq < key.from) return null;
+  return sameMac(macOf(key, canonical(signed)), mac) ? null : "has a MAC that does not match";
 }
 
 /** SHA-256 over the record's JSON with keys in a fixed order, so the hash does not depend on how it was written. */

@@ -101,6 +101,7 @@ export class ControlUnit {
       now: this.now,
     });
     this.settings = new Settings(store, processing, operate);
+    const audit = options.audit ?? null;
     this.pins = new PinOperations(
       options.owner ?? null,
       (name, actor, work) => pipeline.operate(name, { ...actor, preauthorized: true }, work),
@@ -108,6 +109,8 @@ export class ControlUnit {
       async () => {
         if (options.ownerAuth?.moving()) await this.settings.recommitSame();
       },
+      // The owner's PIN makes the audit log's key (docs/spec.md §9.7).
+      () => audit?.createKey() ?? Promise.resolve(),
     );
     this.passkeys = new PasskeyOperations(options.passkeys ?? null, operate, (task) =>
       pipeline.serialize(task),

@@ -79,7 +79,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     return supply.fifo;
   });
   const directory = store.directory;
-  const audit = new AuditLog(directory);
+  const audit = new AuditLog(directory, { keyHome: backend.auditKey ?? null });
   const control = new ControlUnit(store, processing, {
     sourceName: sourceName(source),
     // Read-only opens still guard: checking a PIN must count the try, and fails if it cannot.

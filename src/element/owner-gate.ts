@@ -219,7 +219,10 @@ export class OwnerGate {
    */
   async log(): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
     const audit = this.parts.audit;
-    if (!audit) return { records: [], verdict: { intact: true, records: 0, head: "0".repeat(64) } };
+    if (!audit)
+      return { records: [], verdict: { intact: true, records: 0, head: "0".repeat(64), key: "none" } };
+    // Its MACs are checked under the store's audit key, when it can be had (§9.7).
+    await audit.loadKey({ verifying: true });
     // A store that cannot be read is reported by the commands that need it; the chain is still checked.
     const committed = await this.parts.current().catch(() => undefined);
     // With what the record in force carries (a crash kept it from the log; a writer takes it back).
@@ -246,6 +249,8 @@ export class OwnerGate {
       else throw error;
     }
     if (journal) audit.recover(journal);
+    // Records from the key's first one on carry its MAC: the key is loaded before any is written.
+    await audit.loadKey();
     this.recovered = true;
   }
 

@@ -23,11 +23,14 @@ export class PinOperations {
     private readonly audited: Audited,
     /** After a new PIN: moves what the old PIN's authorization kept (the TPM's NV indices) to it. */
     private readonly move: () => Promise<void> = async () => undefined,
+    /** Makes the audit log's key if there is none (a set, or a change of a PIN set before keys). */
+    private readonly keyAudit: () => Promise<void> = async () => undefined,
   ) {}
 
   /**
    * Sets or changes the owner PIN (a change needs the present one in the actor's credentials).
-   * Returns the recovery code made by a first set, to show once.
+   * Returns the recovery code made by a first set, to show once. The PIN set, the audit log is
+   * keyed from its outcome on.
    */
   set(newPin: string, actor: Actor): Promise<string | null> {
     const owner = this.owner();
@@ -41,6 +44,7 @@ export class PinOperations {
       }
       const recoveryCode = await owner.set(newPin, actor.credentials, true);
       await this.move();
+      await this.keyAudit();
       return recoveryCode;
     });
   }

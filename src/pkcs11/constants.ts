@@ -9,6 +9,23 @@ export const CKA = {
   LABEL: 0x3,
   APPLICATION: 0x10,
   VALUE: 0x11,
+  KEY_TYPE: 0x100,
+  ID: 0x102,
+  SENSITIVE: 0x103,
+  SIGN: 0x108,
+  VALUE_LEN: 0x161,
+  EXTRACTABLE: 0x162,
+} as const;
+
+/** Key types (CKA_KEY_TYPE). */
+export const CKK = {
+  GENERIC_SECRET: 0x10,
+} as const;
+
+/** Mechanisms. */
+export const CKM = {
+  SHA256_HMAC: 0x251,
+  GENERIC_SECRET_KEY_GEN: 0x350,
 } as const;
 
 export const CKO = {

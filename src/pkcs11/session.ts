@@ -80,6 +80,19 @@ export class Pkcs11Session {
     this.call(() => this.api.C_DestroyObject(this.handle, object));
   }
 
+  /** C_GenerateKey: a secret key made inside the token by `mechanism`, with `template`. */
+  generateKey(mechanism: number, template: readonly Attribute[]): ObjectHandle {
+    return this.call(() => this.api.C_GenerateKey(this.handle, { mechanism }, [...template]));
+  }
+
+  /** C_SignInit + C_Sign: `mechanism` (a MAC) over `data` under `key`, computed inside the token. */
+  sign(mechanism: number, key: ObjectHandle, data: Uint8Array, length: number): Buffer {
+    return this.call(() => {
+      this.api.C_SignInit(this.handle, { mechanism }, key);
+      return Buffer.from(this.api.C_Sign(this.handle, Buffer.from(data), Buffer.alloc(length)));
+    });
+  }
+
   /** Fills `target` from the token's generator (C_GenerateRandom), in chunks it will take. */
   generateRandom(target: Uint8Array): void {
     const chunk = Buffer.alloc(Math.min(RANDOM_CHUNK, target.length));

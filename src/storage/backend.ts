@@ -1,5 +1,7 @@
 import type { EntropySource } from "../entropy/source.js";
 import type { Tpm } from "../tpm/tpm.js";
+import type { AuditKeyHome } from "./audit-key-home.js";
+import type { RollbackCounter } from "./rollback-counter.js";
 import type { StorageArea } from "./storage-area.js";
 import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
@@ -39,6 +41,10 @@ export interface OpenedBackend {
   readonly description: string;
   /** The backend's own generator on the same connection (TPM2_GetRandom, C_GenerateRandom), if any. */
   randomSource?(): EntropySource;
+  /** Where the audit log's key lives (docs/spec.md §9.7). */
+  readonly auditKey?: AuditKeyHome;
+  /** Where the highest committed epoch is kept apart from the areas (docs/spec.md §5.10). */
+  readonly counter?: RollbackCounter;
   /** The TPM connection, for the factory source `tpm` (only the TPM backend sets it). */
   readonly tpm?: Tpm;
   /** What protects the identifier now; absent: the store directory's permissions. */

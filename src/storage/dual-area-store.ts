@@ -19,6 +19,7 @@ import {
   type RecordOwner,
   type StoredRecord,
 } from "./record.js";
+import { type RollbackCounter, rolledBack } from "./rollback-counter.js";
 import type { Sealer } from "./sealer.js";
 import type { AreaIndex, StorageArea } from "./storage-area.js";
 
@@ -54,6 +55,8 @@ export interface DualAreaOptions {
   readonly adopt?: (id: Uint8Array) => void;
   /** What else the owner of a refused directory can do: "choose another nv-index". */
   readonly anotherPlace?: string;
+  /** Keeps the highest committed epoch apart from the areas: an older record is refused (§5.10). */
+  readonly counter?: RollbackCounter | null;
 }
 
 /**
@@ -164,6 +167,10 @@ export class DualAreaStore implements IdentifierStore {
       options.journal && this.journalCapacity > 0 ? encodeJournal(epoch, options.journal) : undefined;
     try {
       if (current.area === null) {
+        // No area holds a record, so there is nothing to roll back to: a counter left higher (a
+        // TPM or token reused, areas removed) starts again here, before anything is written, so a
+        // crash before the areas are there leaves a store that was never committed.
+        await this.options.counter?.restart(epoch);
         await this.area.provision([bytes, new Uint8Array(AREA_SIZE)], journal);
         this.dirty[1] = false;
         this.current = { area: 0, info };
@@ -186,8 +193,12 @@ export class DualAreaStore implements IdentifierStore {
       this.current = { area: target, info };
       this.dirty[target] = true;
       this.dirty[current.area] = true;
-      // The new record is durable: the request has happened. Its other half, erasing the old
-      // copy, may still fail; the area then stays dirty and is cleared before its next use.
+      // The new record is durable: the request has happened. The counter follows it now, not
+      // before (a crash in between would leave it above the record in force and refuse a good
+      // store), and before the old record goes, so it never lags more than the commit under way.
+      await this.advanceCounter(epoch);
+      // Erasing the old copy may still fail; the area then stays dirty and is cleared before its
+      // next use.
       try {
         await this.area.erase(current.area);
       } catch (error) {
@@ -243,6 +254,12 @@ export class DualAreaStore implements IdentifierStore {
       newest.decoded.record.identifier?.fill(0);
       throw error;
     }
+    try {
+      await this.checkCounter(newest.decoded.record.epoch);
+    } catch (error) {
+      newest.decoded.record.identifier?.fill(0);
+      throw error;
+    }
     const { identifier: _, ...info } = newest.decoded.record;
     this.current = { area: newest.area, info };
     const other: AreaIndex = newest.area === 0 ? 1 : 0;
@@ -255,6 +272,31 @@ export class DualAreaStore implements IdentifierStore {
       );
     }
     return newest;
+  }
+
+  /**
+   * A record older than the highest epoch the counter keeps was written back over a newer one.
+   * One newer than it is a commit whose counter step a crash cut off: read, and a writer raises
+   * the counter to it.
+   */
+  private async checkCounter(epoch: number): Promise<void> {
+    const counter = this.options.counter;
+    if (!counter) return;
+    const highest = await counter.highest();
+    if (highest !== null && epoch < highest)
+      throw rolledBack(this.location, epoch, highest, counter.description);
+    if (this.area.writable && (highest === null || epoch > highest)) {
+      await counter.advance(epoch).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Raises the counter to a commit that is durable. A failure does not undo the commit, nor fail
+   * the request that made it: the record is in force, and the next writer (its open or its
+   * commit) raises the counter; until then it lags by this commit, the one protection it misses.
+   */
+  private async advanceCounter(epoch: number): Promise<void> {
+    await this.options.counter?.advance(epoch).catch(() => undefined);
   }
 
   /** What this store writes into its records: its id and directory (none without an id). */

@@ -90,4 +90,5 @@ export const AREA_VERDICTS: ReadonlySet<string> = new Set([
   "store-key-missing",
   "store-key-wrong",
   "store-not-sealed",
+  "store-rolled-back",
 ]);

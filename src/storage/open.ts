@@ -97,6 +97,7 @@ export async function openStore(
       storeId: memory.storeId,
       ...(adopt ? { adopt: (id: Uint8Array) => memory.adopt(id) } : {}),
       ...(spec.backend.anotherPlace ? { anotherPlace: spec.backend.anotherPlace } : {}),
+      counter: backend.counter ?? null,
     });
     // From here the store closes its own area; closing it releases the rest.
     undo.pop();

@@ -15,6 +15,7 @@ export const TPM_CC = {
   Clear: 0x126,
   NV_DefineSpace: 0x12a,
   CreatePrimary: 0x131,
+  NV_Increment: 0x134,
   NV_Write: 0x137,
   Startup: 0x144,
   Shutdown: 0x145,
@@ -138,6 +139,8 @@ export const TPMA_NV = {
   AUTHWRITE: 1 << 2,
   POLICYWRITE: 1 << 3,
   TPM_NT_MASK: 0xf << 4,
+  /** TPM_NT_COUNTER in the type field: a 64-bit counter that only NV_Increment changes. */
+  TPM_NT_COUNTER: 0x1 << 4,
   POLICY_DELETE: 1 << 10,
   WRITELOCKED: 1 << 11,
   WRITEALL: 1 << 12,

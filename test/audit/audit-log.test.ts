@@ -156,7 +156,7 @@ describe("audit log: the chain", () => {
     }
     assert.equal(existsSync(join(s.dir, "audit.head")), false, "a head file is written per record");
     const verdict = s.verdict();
-    assert.deepEqual(verdict, { intact: true, records: ENTRIES.length, head: prev });
+    assert.deepEqual(verdict, { intact: true, records: ENTRIES.length, head: prev, key: "none" });
     assert.deepEqual(new AuditLog(s.dir).read(), records);
     // Private files, like everything else in the store.
     assert.equal(statSync(s.log).mode & 0o777, 0o600);
@@ -175,7 +175,7 @@ describe("audit log: the chain", () => {
 
   it("an empty or absent log verifies as intact with no records", (t) => {
     const { dir } = tempDir(t, "reid-audit-");
-    assert.deepEqual(new AuditLog(dir).verify(), { intact: true, records: 0, head: GENESIS });
+    assert.deepEqual(new AuditLog(dir).verify(), { intact: true, records: 0, head: GENESIS, key: "none" });
     assert.deepEqual(new AuditLog(dir).read(), []);
   });
 

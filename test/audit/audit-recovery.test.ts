@@ -31,6 +31,7 @@ test("a record cut short never counted: it is left out while it is there and cut
     intact: true,
     records: 2,
     head: (new AuditLog(dir).read()[1] as { hash: string }).hash,
+    key: "none",
   });
   assert.equal(new AuditLog(dir).read().length, 2);
   const next = new AuditLog(dir).append(resetEntry(3));

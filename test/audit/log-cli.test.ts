@@ -204,7 +204,17 @@ describe("reid log", { concurrency: true }, () => {
         // One record an operation: an intent is shown folded into its outcome (docs/spec.md §9.3).
         const last = log.records.at(-1) as AuditRecord;
         const raw = readFileSync(join(s.store, "audit.log"), "utf8").split("\n").filter(Boolean);
-        assert.deepEqual(log.verdict, { intact: true, records: raw.length, head: last.hash });
+        // The session sets a PIN: from that operation's outcome on, records carry the audit key's MAC.
+        const keyedFrom = (
+          raw.map((line) => JSON.parse(line) as AuditRecord).find((r) => r.mac) as AuditRecord
+        ).seq;
+        assert.deepEqual(log.verdict, {
+          intact: true,
+          records: raw.length,
+          head: last.hash,
+          key: "checked",
+          keyedFrom,
+        });
         assert.ok(raw.length > expected.length, "no intent was written");
         let time = 0;
         let seq = 0;
@@ -242,7 +252,10 @@ describe("reid log", { concurrency: true }, () => {
           );
         }
         const verify = await s.ok(["log", "--verify"]);
-        assert.equal(verify.stdout, `audit log intact: ${raw.length} records, head ${last.hash}\n`);
+        assert.equal(
+          verify.stdout,
+          `audit log intact: ${raw.length} records, keyed from record ${keyedFrom} (MACs checked), head ${last.hash}\n`,
+        );
         assert.deepEqual(await s.json(["log", "--verify"]), log.verdict);
         await s.stop();
       });

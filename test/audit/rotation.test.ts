@@ -70,6 +70,7 @@ describe("audit log rotation", () => {
       records: chain.length,
       head: chain.at(-1)?.hash,
       from: first.seq,
+      key: "none",
     });
 
     // Another process carries the chain on.

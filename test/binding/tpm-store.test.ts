@@ -10,7 +10,7 @@ let nextIndex = 0x01524a00;
 async function tpmSpec(): Promise<string> {
   const { spec } = await swtpm();
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   return `${spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`;
 }
 

@@ -314,7 +314,7 @@ describe("store files", () => {
     for (const path of [join(dir, "deep"), join(dir, "deep", "er"), store]) {
       assert.equal(statSync(path).mode & 0o777, 0o700, `${path} mode`);
     }
-    const FILES = ["area-0", "area-1", "audit.log", "store.json"];
+    const FILES = ["area-0", "area-1", "audit.log", "commit-counter", "store.json"];
     assert.deepEqual(readdirSync(store).sort(), FILES);
     for (const file of FILES) assert.equal(statSync(join(store, file)).mode & 0o777, 0o600, `${file} mode`);
     for (const area of ["area-0", "area-1"])

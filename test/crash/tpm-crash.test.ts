@@ -160,7 +160,7 @@ async function checkUnchanged(swtpm: Swtpm, nvIndex: number, before: NvView, whe
 test("the after-kill check rejects what a kill must never leave: a torn record, no record, records apart, a foreign index", async () => {
   const swtpm = await swtpmOfFile();
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   const status = { state: "set", generation: 8, handle: null };
   const check = (where: string) =>
     withTpm(swtpm, async (tpm) => {
@@ -218,7 +218,7 @@ test(`a TPM reset loop SIGKILLed at least ${KILLS} times at random moments leave
 }, async (t: TestContext) => {
   const swtpm = await swtpmOfFile();
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   const { store } = tempDir(t, "reid-tpm-crash-");
   const specText = `${swtpm.spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`;
   const spec = parseTpmSpec(specText);

@@ -19,7 +19,7 @@ let nextIndex = 0x01524c00;
 /** The TPM backend on this file's swtpm, at a fresh NV index pair. */
 async function tpmSpec(): Promise<StoreSpec> {
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   return givenStoreSpec("tpm", `${(await swtpm()).spec},nv-index=0x${nvIndex.toString(16)}`);
 }
 

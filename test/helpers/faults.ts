@@ -31,6 +31,8 @@ export interface Fault {
   readonly from?: boolean;
   /** A file the shim appends one line per matching call to: "<call> <n> <fail|pass> <path>". */
   readonly log?: string;
+  /** The call that would fail kills the process instead (SIGKILL, before the call does anything). */
+  readonly kill?: boolean;
 }
 
 let shim: Promise<string> | undefined;
@@ -75,6 +77,7 @@ export async function faultEnv(fault: Fault): Promise<NodeJS.ProcessEnv> {
     ...(fault.nth === undefined ? {} : { FAULT_NTH: String(fault.nth) }),
     ...(fault.from ? { FAULT_FROM: "1" } : {}),
     ...(fault.log === undefined ? {} : { FAULT_LOG: fault.log }),
+    ...(fault.kill ? { FAULT_KILL: "1" } : {}),
   };
 }
 
@@ -99,7 +102,7 @@ export function readFaultLog(path: string): { call: string; n: number; failed: b
 export function fileKind(store: string, path: string): "area" | "audit" {
   if (path === store) return "area";
   const name = path.startsWith(`${store}/`) ? path.slice(store.length + 1) : null;
-  if (name !== null && /^(area-[01]|store\.json)(\.tmp)?$/.test(name)) return "area";
+  if (name !== null && /^(area-[01]|store\.json|commit-counter)(\.tmp)?$/.test(name)) return "area";
   if (name !== null && /^audit\.(log|head)$/.test(name)) return "audit";
   assert.fail(`a storage call went to ${path}, neither an area file nor the audit log of ${store}`);
 }

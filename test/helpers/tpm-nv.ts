@@ -1,6 +1,12 @@
 import { REID_NV_ATTRIBUTES } from "../../src/storage/tpm/nv-area.js";
 import { password } from "../../src/tpm/command.js";
-import { NV_DefineSpace, NV_Read, NV_ReadPublic, NV_Write } from "../../src/tpm/commands/nv.js";
+import {
+  NV_DefineSpace,
+  NV_Read,
+  NV_ReadPublic,
+  NV_UndefineSpace,
+  NV_Write,
+} from "../../src/tpm/commands/nv.js";
 import { TPM_ALG, TPM_RH, TPMA_NV } from "../../src/tpm/constants.js";
 import { TpmResponseError } from "../../src/tpm/errors.js";
 import { nvName } from "../../src/tpm/names.js";
@@ -108,4 +114,14 @@ export async function writeIndex(
       offset,
     });
   }
+}
+
+/** Undefines an index behind the store's back, as tpm2_nvundefine does with the owner's authorization. */
+export async function undefineIndex(tpm: Tpm, index: number, ownerAuth?: Uint8Array): Promise<void> {
+  const pub = await nvPublic(tpm, index);
+  if (!pub) return;
+  await tpm.run(NV_UndefineSpace, {
+    authHandle: password(TPM_RH.OWNER, ownerAuth),
+    nvIndex: named(pub, (pub.attributes & TPMA_NV.WRITTEN) !== 0),
+  });
 }

@@ -127,7 +127,7 @@ export function storesSwtpm(): Promise<Swtpm> {
 /** The TPM backend on this file's swtpm, at a fresh NV index pair. */
 export async function tpmSpec(): Promise<StoreSpec> {
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   const { spec } = await swtpmOfFile();
   return givenStoreSpec("tpm", `${spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`);
 }

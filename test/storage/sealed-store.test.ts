@@ -5,13 +5,14 @@
 // conformance suite runs against the sealed file backend in file-store.test.ts.)
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import { deriveHandle } from "../../src/derive/derivation.js";
 import { openElement } from "../../src/element/element.js";
 import { ExitCode, StorageError } from "../../src/errors.js";
 import type { IdentifierFormat } from "../../src/format/format.js";
+import { COMMIT_COUNTER_FILE } from "../../src/storage/file/commit-counter.js";
 import { recordOfAreaFile } from "../../src/storage/file/file-area.js";
 import type { IdentifierStore } from "../../src/storage/identifier-store.js";
 import {
@@ -291,6 +292,9 @@ describe("sealed store", () => {
         const decoded = decodeArea(bad);
         // Passes every structural check and the checksum: only the seal is left to notice.
         assert.equal(decoded.kind, "record", `${what}: ${decoded.kind === "corrupt" ? decoded.reason : ""}`);
+        // The editor removes the counter's copy too (it would refuse a lower epoch first): the
+        // seal alone is held to the edit.
+        rmSync(join(store, COMMIT_COUNTER_FILE), { force: true });
         writeFileSync(areaPath(store, index), bad);
         const error = await loadError(store, kek, what);
         assert.equal(error.code, "store-key-wrong", `${what}: ${error.message}`);
@@ -314,6 +318,7 @@ describe("sealed store", () => {
       for (const [what, edit] of headerEdits) {
         const bad = Uint8Array.from(good);
         edit(bad);
+        rmSync(join(store, COMMIT_COUNTER_FILE), { force: true });
         writeFileSync(areaPath(store, index), rechecksum(bad));
         const record = await withStore(store, null, (s) => s.load(), false).catch(() => null);
         // No key: refused. With the unbound sealer: the edited record opens.

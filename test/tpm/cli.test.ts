@@ -21,7 +21,7 @@ let nextIndex = 0x01524800;
 async function tpmSpec(): Promise<{ spec: string; base: string; nvIndex: number }> {
   const { spec } = await swtpm();
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   return { base: spec, spec: `${spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}`, nvIndex };
 }
 

@@ -24,7 +24,7 @@ let nextIndex = 0x01524700;
 async function tpmStore(t: TestContext) {
   const { address } = await swtpm();
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4;
   const { dir, store } = tempDir(t);
   // The store's directory exists, as one a TPM record is read into does (a missing one is no store).
   mkdirSync(store, { mode: 0o700 });

@@ -284,7 +284,7 @@ describe("the CLI through a logging proxy", () => {
     const proxy = await tpmProxy(t, port(sw));
     const { dir, store } = tempDir(t);
     const nvIndex = nextIndex;
-    nextIndex += 2;
+    nextIndex += 4;
     const owner = new Uint8Array(randomBytes(24));
     const ownerFile = secretFile(dir, "owner.pass", owner);
     const spec = `${proxy.spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}${sessions ? `,sessions=${sessions}` : ""},owner-auth-file=${ownerFile}`;
@@ -456,6 +456,7 @@ describe("the CLI through a logging proxy", () => {
 const HANDLES: Readonly<Record<number, number>> = {
   [TPM_CC.NV_Write]: 2,
   [TPM_CC.NV_Read]: 2,
+  [TPM_CC.NV_Increment]: 2,
   [TPM_CC.NV_UndefineSpace]: 2,
   [TPM_CC.NV_DefineSpace]: 1,
   [TPM_CC.CreatePrimary]: 1,

@@ -7,23 +7,34 @@ import { withElement } from "../with-element.js";
 export const command: Command = {
   usage: "reid [--store DIR] [--json] log [--verify]",
   summary:
-    "Prints the hash-chained audit log of owner operations (every kept file, oldest first); --verify exits 0 only when no record was edited, removed or reordered.",
+    "Prints the hash-chained audit log of owner operations (every kept file, oldest first); --verify exits 0 only when no record was edited, removed or reordered, and every MAC checks under the audit key.",
   options: { verify: { type: "boolean" } },
   positionals: [0, 0],
   async run(context, values) {
     const { records, verdict } = await withElement(context, "read", (element) => element.auditLog());
     if (values.verify) {
       if (!verdict.intact) {
+        const message = `the audit log is not intact: ${verdict.problem}`;
+        // A consistent chain whose MACs fail was rebuilt without the key (§9.7).
+        if (verdict.forged) throw new ReidError("audit-forged", ExitCode.storage, message);
+        throw new ReidError("audit-tampered", ExitCode.storage, message);
+      }
+      if (verdict.key === "missing") {
         throw new ReidError(
-          "audit-tampered",
+          "audit-key-missing",
           ExitCode.storage,
-          `the audit log is not intact: ${verdict.problem}`,
+          `the audit log's chain is intact, but its records carry MACs and there is no key to check them with (${verdict.why})`,
         );
       }
       if (context.json) return printJson(context, verdict);
       // Once the oldest file was rotated out, what is proven starts at the first kept record (§9.4).
       const from = verdict.from ? `, from record ${verdict.from} (older ones rotated out)` : "";
-      return print(context, `audit log intact: ${verdict.records} records${from}, head ${verdict.head}`);
+      const keyed =
+        verdict.key === "checked" ? `, keyed from record ${verdict.keyedFrom} (MACs checked)` : "";
+      return print(
+        context,
+        `audit log intact: ${verdict.records} records${from}${keyed}, head ${verdict.head}`,
+      );
     }
     if (context.json) return printJson(context, { records, verdict });
     for (const r of records) {

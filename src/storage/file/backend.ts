@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../errors.js";
 import type { Backend } from "../backend.js";
+import { FileAuditKeyHome } from "./audit-key.js";
+import { CommitCounterFile } from "./commit-counter.js";
 import { FileArea } from "./file-area.js";
 
 /** The files backend has nothing to name: its areas are files in the store directory. */
@@ -24,6 +26,8 @@ export const backend: Backend<FileSpec> = {
   async open(directory, _spec, options) {
     return {
       area: new FileArea(directory, { write: options.write }),
+      counter: new CommitCounterFile(directory),
+      auditKey: new FileAuditKeyHome(directory),
       description: "files",
       close: async () => undefined,
     };

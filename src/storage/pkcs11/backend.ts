@@ -21,8 +21,8 @@ export const backend: Backend<Pkcs11Spec> = {
   syntax: PKCS11_SYNTAX,
   // The labels are fixed: one token holds one store's pair of objects.
   anotherPlace: "give this store a token of its own (token= in --pkcs11)",
-  async open(_directory, spec, options) {
+  async open(directory, spec, options) {
     const { openPkcs11 } = await import("./open.js");
-    return openPkcs11(spec, options);
+    return openPkcs11(directory, spec, options);
   },
 };

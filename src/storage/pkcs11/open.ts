@@ -2,6 +2,8 @@ import type { Pkcs11Session } from "../../pkcs11/session.js";
 import { Pkcs11Token } from "../../pkcs11/token.js";
 import type { BackendOpenOptions, OpenedBackend } from "../backend.js";
 import { Pkcs11Area } from "./area.js";
+import { TokenAuditKeyHome } from "./audit-key.js";
+import { TokenCounter } from "./counter.js";
 import { userPin } from "./pin.js";
 import { Pkcs11Source } from "./random-source.js";
 import type { Pkcs11Spec } from "./spec.js";
@@ -11,7 +13,11 @@ import type { Pkcs11Spec } from "./spec.js";
  * PIN is asked for before the lock is waited for, and a wrong one fails at once (exit 4). The
  * session serves the areas and the entropy source; close() ends it and lets go of the module.
  */
-export async function openPkcs11(spec: Pkcs11Spec, options: BackendOpenOptions): Promise<OpenedBackend> {
+export async function openPkcs11(
+  directory: string,
+  spec: Pkcs11Spec,
+  options: BackendOpenOptions,
+): Promise<OpenedBackend> {
   const token = await Pkcs11Token.open(spec.module, spec.token);
   let session: Pkcs11Session | null = null;
   try {
@@ -22,6 +28,9 @@ export async function openPkcs11(spec: Pkcs11Spec, options: BackendOpenOptions):
     const opened = session;
     return {
       area,
+      // Under the place lock the area holds, on the same session.
+      counter: new TokenCounter(opened, directory),
+      auditKey: new TokenAuditKeyHome(opened),
       description: token.where,
       randomSource: () => new Pkcs11Source(opened),
       // Private objects: the token shows them only to a session logged in with the user PIN.

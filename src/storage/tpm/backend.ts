@@ -23,12 +23,15 @@ export const backend: Backend<TpmSpec> = {
   syntax:
     "swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,sessions=encrypted|password][,owner-auth-file=FILE]",
   anotherPlace: "give this store another index (nv-index=0x... in --tpm)",
-  async open(_directory, spec, options) {
-    const [{ connectTpm }, { NvArea }, { TpmRandomSource }] = await Promise.all([
-      import("../../tpm/transport/open.js"),
-      import("./nv-area.js"),
-      import("./random-source.js"),
-    ]);
+  async open(directory, spec, options) {
+    const [{ connectTpm }, { NvArea }, { NvCounter }, { TpmAuditKeyHome }, { TpmRandomSource }] =
+      await Promise.all([
+        import("../../tpm/transport/open.js"),
+        import("./nv-area.js"),
+        import("./nv-counter.js"),
+        import("./audit-key.js"),
+        import("./random-source.js"),
+      ]);
     const ownerAuth = spec.ownerAuthFile ? readOwnerAuth(spec.ownerAuthFile) : undefined;
     try {
       const tpm = await connectTpm(spec.address, undefined, { sessions: spec.sessions });
@@ -40,13 +43,28 @@ export const backend: Backend<TpmSpec> = {
           ...(ownerAuth ? { ownerAuth } : {}),
           ...(options.ownerAuth ? { indexAuth: options.ownerAuth } : {}),
         });
+        // The index after the two areas: under the same place lock, which the area holds.
+        const counter = new NvCounter(tpm, spec.nvIndex + 2, directory, ownerAuth);
+        // The audit key's index after the counter, opened (with a lock of its own) when used.
+        const keyAuth = Uint8Array.from(ownerAuth ?? []);
+        const auditKey = new TpmAuditKeyHome(tpm, spec.nvIndex + 3, {
+          ownerAuth: keyAuth,
+          write: options.write,
+          lockTimeoutMs: options.lockTimeoutMs,
+        });
         return {
           area,
+          counter,
+          auditKey,
           description: `${tpmName(spec.address)}, NV 0x${spec.nvIndex.toString(16).padStart(8, "0")}`,
           randomSource: () => new TpmRandomSource(tpm),
           protectedBy: () => area.protectedBy(),
           tpm,
-          close: () => tpm.close(),
+          close: () => {
+            counter.close();
+            keyAuth.fill(0);
+            return tpm.close();
+          },
         };
       } catch (error) {
         await tpm.close();

@@ -345,12 +345,20 @@ export class NvArea implements StorageArea {
         `${this.tpm.description} refused the authorization of NV index ${hex(this.indices[area])}: it is not under this owner PIN's authValue (owner.json is not the one its PIN was set with); the TPM counted it towards its lockout (${error.message})`,
       );
     }
-    if (refused) {
-      return new StorageError(
-        `${this.tpm.description} refused the owner authorization: give the owner password with owner-auth-file= (${error.message})`,
-        "tpm-owner-auth",
-      );
-    }
-    return error;
+    return explainOwnerAuth(error, this.tpm);
   }
+}
+
+/** A refused owner authorization says what to fix (the areas' and the counter's commands). */
+export function explainOwnerAuth(error: unknown, tpm: Tpm): unknown {
+  if (
+    error instanceof TpmResponseError &&
+    (error.rc === "TPM_RC_BAD_AUTH" || error.rc === "TPM_RC_AUTH_FAIL")
+  ) {
+    return new StorageError(
+      `${tpm.description} refused the owner authorization: give the owner password with owner-auth-file= (${error.message})`,
+      "tpm-owner-auth",
+    );
+  }
+  return error;
 }

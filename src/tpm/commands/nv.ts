@@ -48,6 +48,20 @@ export const NV_Write = defineCommand({
   response: {},
 });
 
+/**
+ * TPM2_NV_Increment (Part 3, 31.8): adds one to a TPM_NT_COUNTER index. The first increment sets
+ * it to at least the highest value any counter of the TPM ever held, so it never goes back, not
+ * even when the index is undefined and defined again.
+ */
+export const NV_Increment = defineCommand({
+  name: "TPM2_NV_Increment",
+  code: TPM_CC.NV_Increment,
+  handles: [{ name: "authHandle", auth: true }, { name: "nvIndex" }],
+  parameters: {},
+  responseHandles: [],
+  response: {},
+});
+
 /** TPM2_NV_Read (Part 3, 31.13). */
 export const NV_Read = defineCommand({
   name: "TPM2_NV_Read",

@@ -1,0 +1,166 @@
+import { StorageError } from "../../errors.js";
+import { type Named, password } from "../../tpm/command.js";
+import { NV_DefineSpace, NV_Increment, NV_Read, NV_ReadPublic } from "../../tpm/commands/nv.js";
+import { TPM_ALG, TPM_RH, TPMA_NV } from "../../tpm/constants.js";
+import { TpmResponseError } from "../../tpm/errors.js";
+import { nvName } from "../../tpm/names.js";
+import { hex } from "../../tpm/response-code.js";
+import type { NvPublic } from "../../tpm/structures/nv.js";
+import type { Tpm } from "../../tpm/tpm.js";
+import { readCounterBase, writeCounterBase } from "../counter-base.js";
+import { counterGone, type RollbackCounter } from "../rollback-counter.js";
+import { explainOwnerAuth } from "./nv-area.js";
+
+/**
+ * The counter index: a TPM_NT_COUNTER authorized like the areas (owner read and write, no DA, not
+ * ORDERLY, so an increment is in NV when the TPM answers). Its authorization is this file's alone.
+ */
+export const REID_COUNTER_ATTRIBUTES =
+  (TPMA_NV.OWNERWRITE | TPMA_NV.OWNERREAD | TPMA_NV.NO_DA | TPMA_NV.TPM_NT_COUNTER) >>> 0;
+const COUNTER_SIZE = 8;
+
+/**
+ * The TPM backend's rollback counter: the NV index after reid's two areas, a TPM_NT_COUNTER. Nothing
+ * can lower it (NV_Increment only adds one; undefined and defined again, it starts at least where
+ * every counter of the TPM ever was), so an old record written back into an area index with the
+ * owner's authorization is older than what it says. Its value less the base the store directory
+ * keeps (counter-base.ts) is the highest committed epoch. Specified in docs/spec.md §5.7 and §5.10.
+ */
+export class NvCounter implements RollbackCounter {
+  readonly description: string;
+  private written: boolean | null = null;
+  private readonly owner: Uint8Array;
+
+  constructor(
+    private readonly tpm: Tpm,
+    private readonly index: number,
+    private readonly directory: string,
+    ownerAuth: Uint8Array | undefined,
+  ) {
+    this.owner = Uint8Array.from(ownerAuth ?? []);
+    this.description = `the TPM's NV counter ${hex(index)}`;
+  }
+
+  async highest(): Promise<number | null> {
+    const base = readCounterBase(this.directory);
+    if (base === null) return null;
+    const value = await this.value();
+    if (value === null) throw counterGone(this.directory, this.description);
+    const highest = value - base;
+    return highest < 0n
+      ? 0
+      : Number(highest > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : highest);
+  }
+
+  async advance(epoch: number): Promise<void> {
+    const base = readCounterBase(this.directory);
+    if (base === null) return this.restart(epoch);
+    let value = await this.value();
+    if (value === null) throw counterGone(this.directory, this.description);
+    // One increment per commit; more only where a crash left the counter behind the record.
+    while (value - base < BigInt(epoch)) {
+      await this.increment();
+      value += 1n;
+    }
+  }
+
+  async restart(epoch: number): Promise<void> {
+    await this.increment();
+    const value = (await this.value()) as bigint;
+    writeCounterBase(this.directory, value - BigInt(epoch));
+  }
+
+  /** Forgets the owner's password (the connection is closed by the backend). */
+  close(): void {
+    this.owner.fill(0);
+  }
+
+  /** The counter's value; null when the index is not there or was never incremented. */
+  private async value(): Promise<bigint | null> {
+    if (!(await this.stateOf())) return null;
+    const { data } = await this.owned(() =>
+      this.tpm.run(NV_Read, {
+        authHandle: password(TPM_RH.OWNER, this.owner),
+        nvIndex: this.named(true),
+        size: COUNTER_SIZE,
+        offset: 0,
+      }),
+    );
+    if (data.length !== COUNTER_SIZE) throw this.failure(`NV_Read returned ${data.length} bytes, not 8`);
+    return Buffer.from(data).readBigUInt64BE(0);
+  }
+
+  private async increment(): Promise<void> {
+    if (this.written === null) await this.stateOf();
+    if (this.written === null) await this.define();
+    await this.owned(() =>
+      this.tpm.run(NV_Increment, {
+        authHandle: password(TPM_RH.OWNER, this.owner),
+        nvIndex: this.named(this.written === true),
+      }),
+    );
+    this.written = true;
+  }
+
+  private async define(): Promise<void> {
+    await this.owned(() =>
+      this.tpm.run(NV_DefineSpace, {
+        authHandle: password(TPM_RH.OWNER, this.owner),
+        auth: new Uint8Array(0),
+        publicInfo: this.publicArea(false),
+      }),
+    );
+    this.written = false;
+  }
+
+  /** A command authorized by the owner: a refused authorization says what to fix. */
+  private async owned<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw explainOwnerAuth(error, this.tpm);
+    }
+  }
+
+  /**
+   * Whether the index is there (null: not defined) and was incremented; asked once, then tracked
+   * under the place lock the areas hold. An index of another shape is not reid's.
+   */
+  private async stateOf(): Promise<boolean | null> {
+    if (this.written !== null) return this.written;
+    let pub: NvPublic;
+    try {
+      pub = (await this.tpm.run(NV_ReadPublic, { nvIndex: this.index })).nvPublic;
+    } catch (error) {
+      if (error instanceof TpmResponseError && error.rc === "TPM_RC_HANDLE") return null;
+      throw error;
+    }
+    const rest = (pub.attributes & ~TPMA_NV.WRITTEN) >>> 0;
+    if (pub.nvIndex !== this.index || pub.dataSize !== COUNTER_SIZE || rest !== REID_COUNTER_ATTRIBUTES) {
+      throw new StorageError(
+        `NV index ${hex(this.index)} on ${this.tpm.description} is not reid's counter: its attributes are ${hex(rest)} and size ${pub.dataSize}, not ${hex(REID_COUNTER_ATTRIBUTES)} (ownerread|ownerwrite|no_da|counter) and 8; undefine it (tpm2_nvundefine ${hex(this.index)}) or choose another index with nv-index=`,
+        "store-foreign",
+      );
+    }
+    this.written = (pub.attributes & TPMA_NV.WRITTEN) !== 0;
+    return this.written;
+  }
+
+  private named(written: boolean): Named {
+    return { handle: this.index, name: nvName(this.publicArea(written)) };
+  }
+
+  private publicArea(written: boolean): NvPublic {
+    return {
+      nvIndex: this.index,
+      nameAlg: TPM_ALG.SHA256,
+      attributes: (REID_COUNTER_ATTRIBUTES | (written ? TPMA_NV.WRITTEN : 0)) >>> 0,
+      authPolicy: new Uint8Array(0),
+      dataSize: COUNTER_SIZE,
+    };
+  }
+
+  private failure(why: string): StorageError {
+    return new StorageError(`NV counter ${hex(this.index)} on ${this.tpm.description}: ${why}`);
+  }
+}
