@@ -8,6 +8,7 @@ import type { FactoryUnit } from "../factory/factory-unit.js";
 import { formatName } from "../format/format.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode } from "../storage/record.js";
+import type { SealingKeyKind } from "../storage/sealing/key-home.js";
 import type { ElementStatus } from "./api.js";
 import { type BindingListener, ElementEvents, type LifecycleListener, type Listener } from "./events.js";
 import { type AuditDetail, type Operate, OwnerGate } from "./owner-gate.js";
@@ -170,6 +171,7 @@ export class ControlUnit {
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
         sealingKey: this.store.sealingKeyId,
+        sealingKeyHome: this.store.sealing?.keyRef()?.key ?? (this.store.sealingKeyId ? "kek" : null),
         owner: this.pins.summary(),
       };
     });
@@ -180,9 +182,14 @@ export class ControlUnit {
     return this.settings.setSingleType(on, actor).then(() => this.status());
   }
 
-  /** Makes the store seal under its key-encryption key; see Settings.seal. */
-  seal(actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
-    return this.settings.seal(actor).then(() => this.status());
+  /** Makes the store seal (under `key`), or re-seals it under a new key; see Settings.seal. */
+  seal(actor: Actor = LOCAL_CLI, key: SealingKeyKind | null = null, rotate = false): Promise<ElementStatus> {
+    return this.settings.seal(actor, key, rotate).then(() => this.status());
+  }
+
+  /** Commits the identifier in clear again; see Settings.unseal. */
+  unseal(actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
+    return this.settings.unseal(actor).then(() => this.status());
   }
 
   /**

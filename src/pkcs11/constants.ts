@@ -9,7 +9,23 @@ export const CKA = {
   LABEL: 0x3,
   APPLICATION: 0x10,
   VALUE: 0x11,
+  KEY_TYPE: 0x100,
+  ID: 0x102,
+  SENSITIVE: 0x103,
+  ENCRYPT: 0x104,
+  DECRYPT: 0x105,
+  VALUE_LEN: 0x161,
+  EXTRACTABLE: 0x162,
+  NEVER_EXTRACTABLE: 0x164,
+  ALWAYS_SENSITIVE: 0x165,
 } as const;
+
+export const CKK = { AES: 0x1f } as const;
+
+export const CKM = { AES_KEY_GEN: 0x1080, AES_GCM: 0x1087 } as const;
+
+/** pkcs11js's tag for a CK_GCM_PARAMS of PKCS#11 v2.40 (with ulIvBits), the form SoftHSM2 2.6 reads. */
+export const CK_PARAMS_AES_GCM_v240 = 7;
 
 export const CKO = {
   DATA: 0x0,

@@ -1,4 +1,4 @@
-import type { PKCS11 } from "pkcs11js";
+import type { Mechanism, PKCS11 } from "pkcs11js";
 import { StorageError } from "../errors.js";
 import { CKU_USER } from "./constants.js";
 import { describePkcs11Error, isReturnValue } from "./errors.js";
@@ -74,6 +74,39 @@ export class Pkcs11Session {
 
   create(template: readonly Attribute[]): ObjectHandle {
     return this.call(() => this.api.C_CreateObject(this.handle, [...template]));
+  }
+
+  /** C_GenerateKey: a secret key made inside the token. */
+  generateKey(mechanism: Mechanism, template: readonly Attribute[]): ObjectHandle {
+    return this.call(() => this.api.C_GenerateKey(this.handle, mechanism, [...template]));
+  }
+
+  /** Single-part C_EncryptInit + C_Encrypt inside the token; at most `outLength` bytes back. */
+  encrypt(mechanism: Mechanism, key: ObjectHandle, data: Buffer, outLength: number): Buffer {
+    return this.call(() => {
+      this.api.C_EncryptInit(this.handle, mechanism, key);
+      return Buffer.from(this.api.C_Encrypt(this.handle, data, Buffer.alloc(outLength)));
+    });
+  }
+
+  /**
+   * Single-part C_DecryptInit + C_Decrypt inside the token; null when the token finds the data
+   * not authentic (CKR_ENCRYPTED_DATA_INVALID, _LEN_RANGE: a wrong key, or the bytes altered).
+   */
+  decrypt(mechanism: Mechanism, key: ObjectHandle, data: Buffer, outLength: number): Buffer | null {
+    this.assertOpen();
+    try {
+      this.api.C_DecryptInit(this.handle, mechanism, key);
+      return Buffer.from(this.api.C_Decrypt(this.handle, data, Buffer.alloc(outLength)));
+    } catch (error) {
+      if (
+        isReturnValue(error, "CKR_ENCRYPTED_DATA_INVALID") ||
+        isReturnValue(error, "CKR_ENCRYPTED_DATA_LEN_RANGE")
+      ) {
+        return null;
+      }
+      throw this.explain(error);
+    }
   }
 
   destroy(object: ObjectHandle): void {

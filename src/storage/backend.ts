@@ -1,5 +1,6 @@
 import type { EntropySource } from "../entropy/source.js";
 import type { Tpm } from "../tpm/tpm.js";
+import type { SealingKeyHome } from "./sealing/key-home.js";
 import type { StorageArea } from "./storage-area.js";
 
 /**
@@ -30,6 +31,8 @@ export interface OpenedBackend {
   randomSource?(): EntropySource;
   /** The TPM connection, for the factory source `tpm` (only the TPM backend sets it). */
   readonly tpm?: Tpm;
+  /** Where this backend keeps sealing keys (`reid seal --key tpm|pkcs11`), if it can. */
+  readonly sealingKeys?: SealingKeyHome;
   /** Releases the connection or session; called after the area is closed. */
   close(): Promise<void>;
 }

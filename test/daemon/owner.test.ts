@@ -40,6 +40,7 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "element.cancelScheduled": { id: "00000000" },
   "element.setSingleType": { singleType: false },
   "element.seal": {},
+  "element.unseal": {},
   "element.keys": {},
   "element.certificate": { algorithm: "ed25519", days: 30 },
   "element.certificationRequest": { algorithm: "p256", subject: "CN=x" },

@@ -4,6 +4,7 @@ import type { BackendOpenOptions, OpenedBackend } from "../backend.js";
 import { Pkcs11Area } from "./area.js";
 import { userPin } from "./pin.js";
 import { Pkcs11Source } from "./random-source.js";
+import { Pkcs11SealingKeys } from "./sealing-key.js";
 import type { Pkcs11Spec } from "./spec.js";
 
 /**
@@ -24,6 +25,7 @@ export async function openPkcs11(spec: Pkcs11Spec, options: BackendOpenOptions):
       area,
       description: token.where,
       randomSource: () => new Pkcs11Source(opened),
+      sealingKeys: new Pkcs11SealingKeys(opened),
       close: async () => {
         opened.close();
         token.close();

@@ -23,11 +23,12 @@ export const backend: Backend<TpmSpec> = {
   syntax:
     "swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,sessions=encrypted|password][,owner-auth-file=FILE]",
   anotherPlace: "give this store another index (nv-index=0x... in --tpm)",
-  async open(_directory, spec, options) {
-    const [{ connectTpm }, { NvArea }, { TpmRandomSource }] = await Promise.all([
+  async open(directory, spec, options) {
+    const [{ connectTpm }, { NvArea }, { TpmRandomSource }, { TpmSealingKeys }] = await Promise.all([
       import("../../tpm/transport/open.js"),
       import("./nv-area.js"),
       import("./random-source.js"),
+      import("./sealing-key.js"),
     ]);
     const ownerAuth = spec.ownerAuthFile ? readOwnerAuth(spec.ownerAuthFile) : undefined;
     try {
@@ -39,12 +40,17 @@ export const backend: Backend<TpmSpec> = {
           lockTimeoutMs: options.lockTimeoutMs,
           ...(ownerAuth ? { ownerAuth } : {}),
         });
+        const sealingKeys = new TpmSealingKeys(tpm, directory, ownerAuth);
         return {
           area,
           description: `${tpmName(spec.address)}, NV 0x${spec.nvIndex.toString(16).padStart(8, "0")}`,
           randomSource: () => new TpmRandomSource(tpm),
           tpm,
-          close: () => tpm.close(),
+          sealingKeys,
+          close: () => {
+            sealingKeys.close();
+            return tpm.close();
+          },
         };
       } catch (error) {
         await tpm.close();
