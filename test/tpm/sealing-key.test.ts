@@ -12,8 +12,12 @@ import { describe, type TestContext, test } from "node:test";
 import { decodeArea } from "../../src/storage/record.js";
 import { AesGcmSealer } from "../../src/storage/sealer.js";
 import { blobPath, TpmSealingKeys } from "../../src/storage/tpm/sealing-key.js";
-import { TPM_CC } from "../../src/tpm/constants.js";
+import { password } from "../../src/tpm/command.js";
+import { CreatePrimary, FlushContext } from "../../src/tpm/commands/object.js";
+import { TPM_CC, TPM_RH } from "../../src/tpm/constants.js";
+import { TpmResponseError } from "../../src/tpm/errors.js";
 import { parseTpmSpec } from "../../src/tpm/spec.js";
+import { eccP256Template } from "../../src/tpm/templates.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
 import { assertOneLineError } from "../helpers/cli.js";
 import { containsBytes } from "../helpers/secret.js";
@@ -243,6 +247,39 @@ describe("reid seal --key tpm", () => {
     const blob = Buffer.from(JSON.parse(readFileSync(blobPath(dir, id), "utf8")).blob, "hex");
     assert.ok(containsBytes(traffic, blob.subarray(2, blob.readUInt16BE(0) + 2)));
     key.fill(0);
+  });
+
+  test("objects a killed client left loaded in swtpm are flushed: the key still opens", async (t) => {
+    const sw = await swtpm();
+    const { dir } = tempDir(t);
+    const id = "00112233445566bb";
+    await withHome(sw.address, dir, (home) => home.create(id));
+    // A client that loads objects and goes away without flushing them (a kill): swtpm full but
+    // for one slot, which the next connection's salt key takes (and frees), so that the room runs
+    // out at the sealing key's own CreatePrimary or Load.
+    const leaver = await connectTpm(sw.address, 10_000, { sessions: "encrypted" });
+    const loaded: number[] = [];
+    let full = false;
+    for (let i = 0; i < 8 && !full; i++) {
+      try {
+        const created = await leaver.run(CreatePrimary, {
+          primaryHandle: password(TPM_RH.NULL),
+          inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+          inPublic: eccP256Template("sign", randomBytes(32)),
+          outsideInfo: new Uint8Array(0),
+          creationPCR: [],
+        });
+        loaded.push(created.objectHandle);
+      } catch (error) {
+        full = error instanceof TpmResponseError && error.rc === "TPM_RC_OBJECT_MEMORY";
+        if (!full) throw error;
+      }
+    }
+    assert.ok(full, "swtpm never ran out of object room");
+    await leaver.run(FlushContext, { flushHandle: loaded.pop() as number });
+    await leaver.transport.close();
+    const sealer = await withHome(sw.address, dir, (home) => home.open(id));
+    assert.equal(sealer.keyId, id);
   });
 
   test("password sessions are refused: the key would cross the bus in clear", async (t) => {

@@ -70,6 +70,17 @@ export class Pkcs11SealingKeys implements SealingKeyHome {
     for (const key of this.find(id)) this.session.destroy(key);
   }
 
+  async sweep(keep: string | null): Promise<void> {
+    const keys = this.session.find([
+      { type: CKA.CLASS, value: CKO.SECRET_KEY },
+      { type: CKA.LABEL, value: SEALING_KEY_LABEL },
+    ]);
+    for (const key of keys) {
+      const [id] = this.session.attributes(key, [CKA.ID]);
+      if (id?.toString("hex") !== keep) this.session.destroy(key);
+    }
+  }
+
   close(): void {}
 
   private find(id: string): ObjectHandle[] {

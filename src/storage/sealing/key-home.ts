@@ -36,6 +36,11 @@ export interface SealingKeyHome {
   open(id: string): Promise<Sealer>;
   /** Destroys key `id`, durably; a key already gone is no error. */
   destroy(id: string): Promise<void>;
+  /**
+   * Destroys every key of reid's in this home but `keep`: what a crash between naming a new key
+   * and destroying the old one left behind (docs/spec.md §5.4, step 6).
+   */
+  sweep(keep: string | null): Promise<void>;
   /** Forgets whatever secret the home holds for the connection (an owner password's copy). */
   close(): void;
 }

@@ -152,6 +152,8 @@ export class StoreSealing implements SealingControl {
     const { key, pending } = this.memory.sealing;
     if (!pending) {
       this.store.useSealer(await this.sealerOf(key));
+      // A key a crash kept from its destruction (after store.json named its successor) goes now.
+      if (this.write && this.home) await this.home.sweep(key?.key === this.home.kind ? key.id : null);
       return;
     }
     const before = await this.sealerOf(key).catch(unavailable);

@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describeOsError, StorageError, UsageError } from "../../errors.js";
 import { password } from "../../tpm/command.js";
 import { CreatePrimary, FlushContext } from "../../tpm/commands/object.js";
 import { Create, Load, Unseal } from "../../tpm/commands/sealing.js";
-import { TPM_ALG, TPM_RH, TPMA_OBJECT } from "../../tpm/constants.js";
+import { TPM_ALG, TPM_HT, TPM_RH, TPMA_OBJECT } from "../../tpm/constants.js";
 import { TpmIntegrityError, TpmResponseError } from "../../tpm/errors.js";
 import { TpmReader, TpmWriter } from "../../tpm/marshal/buffer.js";
+import { OUT_OF_OBJECTS, reclaiming } from "../../tpm/session/start.js";
 import { private2b } from "../../tpm/structures/private.js";
 import { type PublicArea, public2b } from "../../tpm/structures/public.js";
 import { eccP256StorageTemplate } from "../../tpm/templates.js";
@@ -105,7 +106,14 @@ export class TpmSealingKeys implements SealingKeyHome {
         }
       });
     } catch (error) {
-      if (error instanceof TpmIntegrityError || !(error instanceof TpmResponseError)) throw error;
+      if (
+        error instanceof TpmIntegrityError ||
+        !(error instanceof TpmResponseError) ||
+        error.command !== Load.name ||
+        OUT_OF_OBJECTS.has(error.rc)
+      ) {
+        throw error;
+      }
       throw new StorageError(
         `the TPM does not load the sealing key kept in ${path} (${error.message}): it was made by another TPM, for another owner seed (TPM2_Clear), or damaged`,
         "store-key-wrong",
@@ -136,12 +144,40 @@ export class TpmSealingKeys implements SealingKeyHome {
     }
   }
 
+  async sweep(keep: string | null): Promise<void> {
+    let names: string[];
+    try {
+      names = readdirSync(this.directory);
+    } catch (error) {
+      throw new StorageError(`cannot list ${this.directory}: ${describeOsError(error)}`);
+    }
+    for (const name of names) {
+      const id = BLOB_NAME.exec(name)?.[1];
+      if (id !== undefined && id !== keep) await this.destroy(id);
+    }
+  }
+
   close(): void {
     this.ownerAuth.fill(0);
   }
 
-  /** Runs `use` with the storage primary loaded (and named, for the session), then flushes it. */
-  private async underPrimary<T>(
+  /**
+   * Runs `use` with the storage primary loaded (and named, for the session), then flushes it. A
+   * TPM without a resource manager (swtpm) keeps what a killed client loaded: out of object room,
+   * the leftovers are flushed and it runs once more, as the session's salt key does (§5.7).
+   */
+  private underPrimary<T>(
+    use: (parent: { handle: number; password: Uint8Array; name: Uint8Array }) => Promise<T>,
+  ): Promise<T> {
+    return reclaiming(
+      (spec, input) => this.tpm.run(spec, input),
+      OUT_OF_OBJECTS,
+      [TPM_HT.TRANSIENT],
+      () => this.underPrimaryOnce(use),
+    );
+  }
+
+  private async underPrimaryOnce<T>(
     use: (parent: { handle: number; password: Uint8Array; name: Uint8Array }) => Promise<T>,
   ): Promise<T> {
     const primary = await this.tpm.run(CreatePrimary, {
@@ -171,6 +207,8 @@ export class TpmSealingKeys implements SealingKeyHome {
     }
   }
 }
+
+const BLOB_NAME = /^tpm-sealing-key-([0-9a-f]{16})\.json$/;
 
 /** Where key `id`'s blobs are kept. */
 export function blobPath(directory: string, id: string): string {
