@@ -162,7 +162,8 @@ export class DualAreaStore implements IdentifierStore {
   }
 
   async load(options: LoadOptions = {}): Promise<StoredRecord> {
-    await this.options.beforeKeyUse?.();
+    // Only an identifier needs the key: a blank store loads without it.
+    if (this.options.beforeKeyUse && (await this.info()).state === "set") await this.options.beforeKeyUse();
     const newest = await this.readNewest();
     if (!newest) return { ...NEVER_COMMITTED, identifier: null };
     const { record, sealed } = newest.decoded;
@@ -188,7 +189,8 @@ export class DualAreaStore implements IdentifierStore {
 
   async commit(next: IdentifierRecord, options: CommitOptions = {}): Promise<StoredRecord> {
     // Awaited only when there is something to wait for: a commit is on every reset's path.
-    if (this.options.beforeKeyUse) await this.options.beforeKeyUse();
+    // Only what seals an identifier needs the key: an erase works without it.
+    if (this.options.beforeKeyUse && next.identifier) await this.options.beforeKeyUse();
     if (!this.current) await this.info();
     const current = this.current as { area: AreaIndex | null; info: RecordInfo };
     if (next.generation < current.info.generation) {

@@ -133,6 +133,7 @@ export function rememberingStore(
       );
     }
     memory.settle();
+    await store.sealing?.settle();
     return info;
   };
   return {
@@ -160,6 +161,7 @@ export function rememberingStore(
       memory.beforeCommit();
       const stored = await store.commit(next, options);
       memory.afterCommit();
+      store.sealing?.committed(stored.sealed);
       // The commit made the store if it was not there: a writer that held the parent moves onto it.
       await lock.settle().catch(() => undefined);
       return stored;

@@ -6,6 +6,10 @@ import type { SealingKeyKind, SealingKeyRef } from "./key-home.js";
  * key is durable before the record is committed under it, and the old one is destroyed only after.
  */
 export interface SealingControl {
+  /** Settles a change of key a crash left noted (a writer; nothing without one). */
+  settle(): Promise<void>;
+  /** Told after each commit whether it was sealed: a key-encryption key that sealed it is named. */
+  committed(sealed: boolean): void;
   /** The key store.json names (else a key-encryption key given), without opening anything. */
   keyRef(): SealingKeyRef | null;
   /** The key that seals the store now; null when it is in clear. */

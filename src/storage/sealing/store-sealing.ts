@@ -48,9 +48,26 @@ export class StoreSealing implements SealingControl {
     return this.memory.sealing.key ?? (this.kek ? { key: "kek", id: this.kek.keyId } : null);
   }
 
+  /** A writer settles a change a crash left noted before anything else reads the store. */
+  async settle(): Promise<void> {
+    if (this.write && this.memory.sealing.pending) await this.prepare();
+  }
+
+  /**
+   * After a commit: a store sealed by a commit under a key-encryption key (init --kek-file), which
+   * the commit proved, is named in store.json from then on. Best effort: the commit stands.
+   */
+  committed(sealed: boolean): void {
+    const { key, pending } = this.memory.sealing;
+    if (!this.write || !sealed || key !== null || pending !== null || this.kek === null) return;
+    try {
+      this.memory.rememberSealing({ key: "kek", id: this.kek.keyId }, null);
+    } catch {}
+  }
+
   /** Opens the key in force, once, settling a change a crash left half-done (writers only). */
   prepare(): Promise<void> {
-    this.prepared ??= this.settle().catch((error: unknown) => {
+    this.prepared ??= this.resolve().catch((error: unknown) => {
       this.prepared = null;
       throw error;
     });
@@ -126,6 +143,8 @@ export class StoreSealing implements SealingControl {
   /** The crash-atomic change from the key in force (null: in clear) to `target` (null: in clear). */
   private async change(from: SealingKeyRef | null, target: SealingTarget | null): Promise<void> {
     this.requireWrite();
+    // A home this store has not (a TPM key on a token's store) is refused before anything is noted.
+    const home = target && target.key !== "kek" ? this.homeFor(target.key) : null;
     // The identifier must open under the key in force before anything is made.
     (await this.store.load({ acceptUnsealed: from === null })).identifier?.fill(0);
     const to: SealingKeyRef | null =
@@ -140,7 +159,7 @@ export class StoreSealing implements SealingControl {
         ? null
         : target.key === "kek"
           ? target.sealer
-          : await this.homeFor(target.key).create(to.id);
+          : await (home as SealingKeyHome).create(to.id);
     await this.store.reseal(sealer);
     this.memory.afterCommit();
     this.memory.rememberSealing(to, null);
@@ -148,7 +167,7 @@ export class StoreSealing implements SealingControl {
   }
 
   /** Finds the key in force; a change a crash left noted is finished or rolled back. */
-  private async settle(): Promise<void> {
+  private async resolve(): Promise<void> {
     const { key, pending } = this.memory.sealing;
     if (!pending) {
       this.store.useSealer(await this.sealerOf(key));
@@ -202,7 +221,7 @@ export class StoreSealing implements SealingControl {
       if (!this.kek) throw keyMissing(this.store.directory);
       if (this.kek.keyId !== ref.id) {
         throw new StorageError(
-          `store ${this.store.directory} is sealed under key-encryption key ${ref.id}: the key given (${this.kek.keyId}) is another`,
+          `cannot open the identifier sealed in store ${this.store.directory}: wrong key-encryption key (it is sealed under key ${ref.id}, the key given is ${this.kek.keyId})`,
           "store-key-wrong",
         );
       }

@@ -149,6 +149,8 @@ export class TpmSealingKeys implements SealingKeyHome {
     try {
       names = readdirSync(this.directory);
     } catch (error) {
+      // A store whose directory its first commit has not made yet keeps no keys.
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw new StorageError(`cannot list ${this.directory}: ${describeOsError(error)}`);
     }
     for (const name of names) {
