@@ -19,10 +19,11 @@ import { TpmResponseError } from "../../src/tpm/errors.js";
 import { parseTpmSpec } from "../../src/tpm/spec.js";
 import { eccP256Template } from "../../src/tpm/templates.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
-import { assertOneLineError } from "../helpers/cli.js";
+import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
+import { serve } from "../helpers/daemon.js";
 import { containsBytes } from "../helpers/secret.js";
 import { type Swtpm, swtpmForFile } from "../helpers/swtpm.js";
-import { tempDir } from "../helpers/temp.js";
+import { secretFile, tempDir } from "../helpers/temp.js";
 import { readIndex } from "../helpers/tpm-nv.js";
 import { tpmProxy } from "./proxy.js";
 import { storeCli, tpm2Ok } from "./tools.js";
@@ -280,6 +281,34 @@ describe("reid seal --key tpm", () => {
     await leaver.transport.close();
     const sealer = await withHome(sw.address, dir, (home) => home.open(id));
     assert.equal(sealer.keyId, id);
+  });
+
+  test("through the daemon: seal --key tpm, rotate and unseal, owner-gated by the PIN, the same answers", async (t) => {
+    const { cli, store, blobs, dir } = await tpmElement(t);
+    await cli.ok(["init"]);
+    const handle = await handleOf(cli);
+    const pinFile = secretFile(dir, "pin", "correct horse 1");
+    await reidOk(["--store", store, "pin", "set", "--new-pin-file", pinFile]);
+    await serve(t, store);
+    const viaDaemon = (args: readonly string[]) => reid(["--store", store, ...args]);
+    assertOneLineError(await viaDaemon(["seal", "--key", "tpm"]), 4, /PIN/);
+    assert.deepEqual(blobs(), [], "a refused seal made a key");
+    const sealed = await reidJson<Status>(["--store", store, "--pin-file", pinFile, "seal", "--key", "tpm"]);
+    assert.equal(sealed.sealed, true);
+    assert.equal(blobs().length, 1);
+    const rotated = await reidJson<Status>(["--store", store, "--pin-file", pinFile, "seal", "--rotate"]);
+    assert.notEqual(rotated.sealingKey, sealed.sealingKey);
+    assert.deepEqual(blobs(), [`tpm-sealing-key-${rotated.sealingKey}.json`]);
+    assert.equal((await reidJson<{ handle: string }>(["--store", store, "keys"])).handle, handle);
+    const kek = secretFile(dir, "kek", randomBytes(32));
+    assertOneLineError(
+      await viaDaemon(["--pin-file", pinFile, "seal", "--rotate", "--new-kek-file", kek]),
+      2,
+      /daemon serves/,
+    );
+    const unsealed = await reidJson<Status>(["--store", store, "--pin-file", pinFile, "unseal"]);
+    assert.equal(unsealed.sealed, false);
+    assert.deepEqual(blobs(), []);
   });
 
   test("password sessions are refused: the key would cross the bus in clear", async (t) => {

@@ -17,11 +17,12 @@ type SealingTarget = { readonly key: "tpm" | "pkcs11" } | { readonly key: "kek";
 /**
  * A store's sealing: which key seals it (store.json's `sealing`), opening that key where it lives
  * when the identifier is first needed, and changing it crash-atomically. A change (seal, rotate,
- * unseal) runs: the new key made durable; store.json notes the change (`pending`); the record
- * committed under the new key (or in clear); store.json names the new key; the old key destroyed.
- * A crash anywhere leaves a record that opens under the old key or the new one, both of which
- * exist while the change is noted; the next writer finds which (the record says, or for a blank
- * record either will do) and finishes the change or rolls it back; a reader just uses it.
+ * unseal) runs: store.json notes the change (`pending`, the new key's id chosen first); the new key
+ * made durable; the record committed under the new key (or in clear); store.json names the new
+ * key; the old key destroyed. A crash anywhere leaves a record that opens under the old key or the
+ * new one, and the old key exists while the change is noted; the next writer finds which (the
+ * record says, or for a blank record either will do) and finishes the change or rolls it back; a
+ * reader just uses it. A key a crash kept after its successor was named is swept by a writer.
  * Specified in docs/spec.md §5.4.
  */
 export class StoreSealing implements SealingControl {
