@@ -21,6 +21,8 @@ export interface CliContext {
   readonly lockTimeoutMs: number;
   /** The key-encryption key from --kek-file / REID_KEK_FILE, read when a command opens the store. */
   readonly kekFile: string | undefined;
+  /** The new key-encryption key of `seal --rotate --new-kek-file FILE`: only that command sets it. */
+  readonly newKekFile?: string;
   /** The owner's PIN from --pin-file or REID_PIN; the prompt adds it when a command needs it. */
   readonly credentials: Credentials;
   /** The environment, for secrets a backend's spec names by variable. */

@@ -109,6 +109,12 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
   const socket = socketPath(context.storeDirectory);
   if (!existsSync(socket) || !(await answers(socket))) return null;
   const { RemoteElement } = await import("../daemon/client.js");
+  if (context.newKekFile) {
+    // The key cannot travel over the socket, and the daemon keeps the key it was started with.
+    throw new UsageError(
+      `a daemon serves store ${context.storeDirectory}: stop it to re-seal the store under a new key-encryption key, then start it with that key`,
+    );
+  }
   if (context.source || context.kekFile || context.store) {
     // With the PIN given: a TPM store under its authorization answers status only after a proof.
     await checkDaemonMatches(context, new RemoteElement(socket, context.credentials));
@@ -190,14 +196,17 @@ export function elementOptions(context: CliContext): Omit<ElementOptions, "write
 async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {
   requireStore(context);
   const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
+  let newKek: Uint8Array | null = null;
   let service: ElementService;
   try {
+    newKek = context.newKekFile ? readKeyFile(context.newKekFile, "new key-encryption key file") : null;
     service = new ElementService(
-      await openComposedElement({ ...elementOptions(context), write: access === "write", kek }),
+      await openComposedElement({ ...elementOptions(context), write: access === "write", kek, newKek }),
     );
   } finally {
     // The sealer keeps its own copy inside a KeyObject.
     kek?.fill(0);
+    newKek?.fill(0);
   }
   const actor = (credentials: Credentials) => ({ principal: "cli", credentials });
   return {

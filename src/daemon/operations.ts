@@ -16,6 +16,7 @@ import { FACTORY_KINDS } from "../factory/factory-source.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
 import { bytes, custom, flag, oneOf, optional, pin, refine, text, whole } from "../http/schema.js";
 import type { ElementMode } from "../storage/record.js";
+import { SEALING_KEY_KINDS } from "../storage/sealing/key-home.js";
 import type { PageApi } from "../web/links.js";
 
 /** As much as `reid sign` reads from a file. */
@@ -137,9 +138,18 @@ export const ELEMENT_OPERATIONS = defineOperations<ElementApi>()({
       args: ["passkeysBypassLockout"],
     },
     seal: {
-      summary: "Seals the store under its key-encryption key.",
+      summary:
+        "Seals the store under the daemon's key-encryption key, or a new key in the TPM or token (key); rotate: re-seals it under a new key.",
       method: "POST",
       path: "/v1/seal",
+      owner: true,
+      input: { key: optional(oneOf(SEALING_KEY_KINDS)), rotate: optional(flag) },
+      args: ["key", "rotate"],
+    },
+    unseal: {
+      summary: "Commits the identifier in clear again and destroys the key that sealed it.",
+      method: "POST",
+      path: "/v1/unseal",
       owner: true,
     },
     keys: {

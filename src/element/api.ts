@@ -4,6 +4,7 @@ import type { SigningAlgorithm } from "../derive/signature.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import type { Protection } from "../storage/backend.js";
 import type { ElementMode, RecordInfo } from "../storage/record.js";
+import type { SealingKeyKind } from "../storage/sealing/key-home.js";
 import type { Feed } from "./events.js";
 import type { PasskeyInfo } from "./passkey-operations.js";
 import type { OwnerSummary } from "./pin-operations.js";
@@ -40,8 +41,10 @@ export interface ElementStatus {
   readonly requests: "typed" | "single-type";
   /** Whether the identifier is stored sealed under a key-encryption key. */
   readonly sealed: boolean;
-  /** The id (a short hash) of the key-encryption key this element was opened with, or null. */
+  /** The id of the key that seals the store (store.json), else of the key-encryption key this element was opened with, or null. */
   readonly sealingKey: string | null;
+  /** Where that key lives: a key-encryption key file, the TPM, the token (docs/spec.md §5.4). */
+  readonly sealingKeyHome: SealingKeyKind | null;
   /** The owner PIN: set or not, wrong tries so far, locked (never the PIN itself). */
   readonly owner: OwnerSummary;
 }
@@ -85,7 +88,13 @@ export interface ElementApi {
   setSingleType(on: boolean): Promise<ElementStatus>;
   /** Whether passkeys pass a locked element (docs/spec.md §2.8); needs a PIN set. */
   setPasskeysBypassLockout(on: boolean): Promise<ElementStatus>;
-  seal(): Promise<ElementStatus>;
+  /**
+   * Seals the store under a key of home `key` (default: the key-encryption key the element was
+   * opened with); `rotate`: re-seals a sealed store under a new key (docs/spec.md §5.4).
+   */
+  seal(key?: SealingKeyKind, rotate?: boolean): Promise<ElementStatus>;
+  /** Commits the identifier in clear again and destroys the key that sealed it. */
+  unseal(): Promise<ElementStatus>;
   keys(): Promise<PublicKeys>;
   certificate(algorithm: SigningAlgorithm, days: number): Promise<string>;
   certificationRequest(algorithm: SigningAlgorithm, subject?: string): Promise<string>;

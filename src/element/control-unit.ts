@@ -11,6 +11,7 @@ import { formatName } from "../format/format.js";
 import type { Protection } from "../storage/backend.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode } from "../storage/record.js";
+import type { SealingKeyKind } from "../storage/sealing/key-home.js";
 import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { ElementStatus } from "./api.js";
 import { type BindingListener, ElementEvents, type LifecycleListener, type Listener } from "./events.js";
@@ -191,6 +192,7 @@ export class ControlUnit {
         requests: current.singleType ? "single-type" : "typed",
         sealed: current.sealed,
         sealingKey: this.store.sealingKeyId,
+        sealingKeyHome: this.store.sealing?.keyRef()?.key ?? (this.store.sealingKeyId ? "kek" : null),
         owner: this.pins.summary(this.window.openUntil()),
       };
     });
@@ -246,9 +248,14 @@ export class ControlUnit {
     return { was: (was as Date | null)?.toISOString() ?? null };
   }
 
-  /** Makes the store seal under its key-encryption key; see Settings.seal. */
-  seal(actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
-    return this.settings.seal(actor).then(() => this.status());
+  /** Makes the store seal (under `key`), or re-seals it under a new key; see Settings.seal. */
+  seal(actor: Actor = LOCAL_CLI, key: SealingKeyKind | null = null, rotate = false): Promise<ElementStatus> {
+    return this.settings.seal(actor, key, rotate).then(() => this.status());
+  }
+
+  /** Commits the identifier in clear again; see Settings.unseal. */
+  unseal(actor: Actor = LOCAL_CLI): Promise<ElementStatus> {
+    return this.settings.unseal(actor).then(() => this.status());
   }
 
   /**

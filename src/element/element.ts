@@ -27,6 +27,8 @@ export interface ElementOptions {
   readonly lockTimeoutMs: number;
   /** The key-encryption key that seals the identifier at rest (32 bytes), if one is configured. */
   readonly kek?: Uint8Array | null;
+  /** The new key-encryption key of `seal --rotate --new-kek-file` (32 bytes). */
+  readonly newKek?: Uint8Array | null;
   /** For secrets a backend's spec names by variable; default: this process's environment. */
   readonly env?: NodeJS.ProcessEnv;
   /** Asks for a secret at the terminal, when there is one. */
@@ -58,6 +60,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     lockTimeoutMs: options.lockTimeoutMs,
     claim: options.claim === true,
     sealer: options.kek ? new AesGcmSealer(options.kek) : null,
+    newSealer: options.newKek ? new AesGcmSealer(options.newKek) : null,
     ...(options.env ? { env: options.env } : {}),
     ...(options.prompt ? { prompt: options.prompt } : {}),
   });

@@ -5,6 +5,7 @@ import { StorageError, UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
 import type { ElementMode } from "../storage/record.js";
+import type { SealingKeyKind } from "../storage/sealing/key-home.js";
 import type {
   ElementApi,
   ElementEvent,
@@ -98,8 +99,12 @@ export class ElementService implements ElementApi {
     return this.control.setSingleType(on, this.actor);
   }
 
-  seal(): Promise<ElementStatus> {
-    return this.control.seal(this.actor);
+  seal(key?: SealingKeyKind, rotate?: boolean): Promise<ElementStatus> {
+    return this.control.seal(this.actor, key ?? null, rotate === true);
+  }
+
+  unseal(): Promise<ElementStatus> {
+    return this.control.unseal(this.actor);
   }
 
   setPasskeysBypassLockout(on: boolean): Promise<ElementStatus> {

@@ -1,6 +1,8 @@
 import type { Actor } from "../auth/actor.js";
 import { UsageError } from "../errors.js";
 import type { IdentifierStore, LoadOptions } from "../storage/identifier-store.js";
+import type { SealingControl } from "../storage/sealing/control.js";
+import type { SealingKeyKind } from "../storage/sealing/key-home.js";
 import type { Operate } from "./owner-gate.js";
 import type { ProcessingUnit } from "./processing-unit.js";
 
@@ -24,20 +26,18 @@ export class Settings {
   }
 
   /**
-   * Makes the store seal under the key-encryption key it was opened with: an identifier stored in
-   * clear is committed again sealed (same identifier, generation and handle), and a blank store
-   * keeps sealing from now on. On a store that already seals, the key is checked, not trusted.
+   * Makes the store seal under `key` (default: the key-encryption key it was opened with): an
+   * identifier stored in clear is committed again sealed (same identifier, generation and handle),
+   * and a blank store keeps sealing from now on. On a store that already seals there, the key is
+   * checked, not trusted. `rotate`: re-sealed under a new key (docs/spec.md §5.4).
    */
-  seal(actor: Actor): Promise<void> {
-    return this.operate("seal", actor, async () => {
-      if (this.store.sealingKeyId === null) {
-        throw new UsageError(
-          "this element was opened without a key-encryption key: give one with --kek-file (to 'reid serve', when a daemon serves the store)",
-        );
-      }
-      if (!(await this.store.info()).sealed) await this.recommit({}, { acceptUnsealed: true });
-      // Opening the sealed identifier proves the key (store-key-wrong otherwise).
-      else (await this.store.load()).identifier?.fill(0);
+  seal(actor: Actor, key: SealingKeyKind | null = null, rotate = false): Promise<void> {
+    return this.operate(rotate ? "seal-rotate" : "seal", actor, async () => {
+      const sealing = this.sealing();
+      // The store's own checks first: another store's record, a lost one.
+      await this.store.info();
+      if (rotate) await sealing.rotate(key);
+      else await sealing.seal(key);
     });
   }
 
@@ -47,6 +47,20 @@ export class Settings {
    */
   recommitSame(): Promise<void> {
     return this.recommit({}, { acceptUnsealed: true });
+  }
+
+  /** Commits the identifier in clear again and destroys the key that sealed it. */
+  unseal(actor: Actor): Promise<void> {
+    return this.operate("unseal", actor, async () => {
+      const sealing = this.sealing();
+      await this.store.info();
+      await sealing.unseal();
+    });
+  }
+
+  private sealing(): SealingControl {
+    if (!this.store.sealing) throw new UsageError("this element's store cannot change its sealing");
+    return this.store.sealing;
   }
 
   private async recommit(change: { readonly singleType?: boolean }, options?: LoadOptions): Promise<void> {

@@ -12,21 +12,31 @@ export const CKA = {
   KEY_TYPE: 0x100,
   ID: 0x102,
   SENSITIVE: 0x103,
+  ENCRYPT: 0x104,
+  DECRYPT: 0x105,
   SIGN: 0x108,
   VALUE_LEN: 0x161,
   EXTRACTABLE: 0x162,
+  NEVER_EXTRACTABLE: 0x164,
+  ALWAYS_SENSITIVE: 0x165,
 } as const;
 
 /** Key types (CKA_KEY_TYPE). */
 export const CKK = {
   GENERIC_SECRET: 0x10,
+  AES: 0x1f,
 } as const;
 
 /** Mechanisms. */
 export const CKM = {
   SHA256_HMAC: 0x251,
   GENERIC_SECRET_KEY_GEN: 0x350,
+  AES_KEY_GEN: 0x1080,
+  AES_GCM: 0x1087,
 } as const;
+
+/** pkcs11js's tag for a CK_GCM_PARAMS of PKCS#11 v2.40 (with ulIvBits), the form SoftHSM2 2.6 reads. */
+export const CK_PARAMS_AES_GCM_v240 = 7;
 
 export const CKO = {
   DATA: 0x0,

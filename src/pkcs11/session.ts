@@ -1,4 +1,4 @@
-import type { PKCS11 } from "pkcs11js";
+import type { Mechanism, PKCS11 } from "pkcs11js";
 import { StorageError } from "../errors.js";
 import { CKU_USER } from "./constants.js";
 import { describePkcs11Error, isReturnValue } from "./errors.js";
@@ -76,13 +76,41 @@ export class Pkcs11Session {
     return this.call(() => this.api.C_CreateObject(this.handle, [...template]));
   }
 
-  destroy(object: ObjectHandle): void {
-    this.call(() => this.api.C_DestroyObject(this.handle, object));
+  /** C_GenerateKey: a secret key made inside the token. */
+  generateKey(mechanism: Mechanism, template: readonly Attribute[]): ObjectHandle {
+    return this.call(() => this.api.C_GenerateKey(this.handle, mechanism, [...template]));
   }
 
-  /** C_GenerateKey: a secret key made inside the token by `mechanism`, with `template`. */
-  generateKey(mechanism: number, template: readonly Attribute[]): ObjectHandle {
-    return this.call(() => this.api.C_GenerateKey(this.handle, { mechanism }, [...template]));
+  /** Single-part C_EncryptInit + C_Encrypt inside the token; at most `outLength` bytes back. */
+  encrypt(mechanism: Mechanism, key: ObjectHandle, data: Buffer, outLength: number): Buffer {
+    return this.call(() => {
+      this.api.C_EncryptInit(this.handle, mechanism, key);
+      return Buffer.from(this.api.C_Encrypt(this.handle, data, Buffer.alloc(outLength)));
+    });
+  }
+
+  /**
+   * Single-part C_DecryptInit + C_Decrypt inside the token; null when the token finds the data
+   * not authentic (CKR_ENCRYPTED_DATA_INVALID, _LEN_RANGE: a wrong key, or the bytes altered).
+   */
+  decrypt(mechanism: Mechanism, key: ObjectHandle, data: Buffer, outLength: number): Buffer | null {
+    this.assertOpen();
+    try {
+      this.api.C_DecryptInit(this.handle, mechanism, key);
+      return Buffer.from(this.api.C_Decrypt(this.handle, data, Buffer.alloc(outLength)));
+    } catch (error) {
+      if (
+        isReturnValue(error, "CKR_ENCRYPTED_DATA_INVALID") ||
+        isReturnValue(error, "CKR_ENCRYPTED_DATA_LEN_RANGE")
+      ) {
+        return null;
+      }
+      throw this.explain(error);
+    }
+  }
+
+  destroy(object: ObjectHandle): void {
+    this.call(() => this.api.C_DestroyObject(this.handle, object));
   }
 
   /** C_SignInit + C_Sign: `mechanism` (a MAC) over `data` under `key`, computed inside the token. */

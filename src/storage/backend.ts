@@ -2,6 +2,7 @@ import type { EntropySource } from "../entropy/source.js";
 import type { Tpm } from "../tpm/tpm.js";
 import type { AuditKeyHome } from "./audit-key-home.js";
 import type { RollbackCounter } from "./rollback-counter.js";
+import type { SealingKeyHome } from "./sealing/key-home.js";
 import type { StorageArea } from "./storage-area.js";
 import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
@@ -49,6 +50,8 @@ export interface OpenedBackend {
   readonly tpm?: Tpm;
   /** What protects the identifier now; absent: the store directory's permissions. */
   protectedBy?(): Promise<Protection>;
+  /** Where this backend keeps sealing keys (`reid seal --key tpm|pkcs11`), if it can. */
+  readonly sealingKeys?: SealingKeyHome;
   /** Releases the connection or session; called after the area is closed. */
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import {
 } from "./record.js";
 import { type RollbackCounter, rolledBack } from "./rollback-counter.js";
 import type { Sealer } from "./sealer.js";
+import type { SealingControl } from "./sealing/control.js";
 import type { AreaIndex, StorageArea } from "./storage-area.js";
 
 const NEVER_COMMITTED: RecordInfo = {
@@ -57,6 +58,13 @@ export interface DualAreaOptions {
   readonly anotherPlace?: string;
   /** Keeps the highest committed epoch apart from the areas: an older record is refused (§5.10). */
   readonly counter?: RollbackCounter | null;
+  /**
+   * Called before the first use of the sealer (a load or commit): where the key lives in a TPM
+   * or token it is opened then, not for a status that never needs it (docs/spec.md §5.4).
+   */
+  readonly beforeKeyUse?: () => Promise<void>;
+  /** The id of the key that seals the store, known without opening it (store.json). */
+  readonly keyId?: () => string | null;
 }
 
 /**
@@ -72,6 +80,8 @@ export interface DualAreaOptions {
 export class DualAreaStore implements IdentifierStore {
   readonly capacity = RECORD_CAPACITY;
   readonly journalCapacity: number;
+  /** The owner's changes of sealing key, when the opener gives them (storage/open.ts). */
+  sealing?: SealingControl;
   /** The committed record's area (null: never committed) and fields, once read. */
   private current: { area: AreaIndex | null; info: RecordInfo } | null = null;
   /** Areas that may still hold bytes (a torn write, a superseded record we failed to erase). */
@@ -81,7 +91,9 @@ export class DualAreaStore implements IdentifierStore {
 
   readonly directory: string;
   readonly description: string;
-  private readonly sealer: Sealer | null;
+  private sealer: Sealer | null;
+  /** A re-seal in clear is under way: this one commit may write the identifier in clear. */
+  private clearing = false;
   /** How messages name the store. */
   private readonly location: string;
   private storeId: Uint8Array | null;
@@ -100,7 +112,51 @@ export class DualAreaStore implements IdentifierStore {
   }
 
   get sealingKeyId(): string | null {
-    return this.sealer?.keyId ?? null;
+    return this.options.keyId?.() ?? this.sealer?.keyId ?? null;
+  }
+
+  /** Seals with `sealer` from now on (the key a re-seal or its recovery settled on). */
+  useSealer(sealer: Sealer | null): void {
+    this.sealer = sealer;
+    this.keyProven = false;
+  }
+
+  /**
+   * Whether `sealer` opens the identifier in force: null when there is none sealed to open (a
+   * blank record, or one in clear). Nothing is kept or changed.
+   */
+  async opensWith(sealer: Sealer): Promise<boolean | null> {
+    const newest = await this.readNewest();
+    const sealed = newest?.decoded.sealed;
+    newest?.decoded.record.identifier?.fill(0);
+    if (!sealed) return null;
+    const identifier = sealer.open(sealed.payload, sealed.associated);
+    identifier?.fill(0);
+    return identifier !== null;
+  }
+
+  /**
+   * Commits the record in force again under `sealer` (null: in clear, the sealed flag cleared),
+   * the same identifier, generation and handle: the one commit that may change the key, or
+   * unseal. The current identifier must open under the key in force first.
+   */
+  async reseal(sealer: Sealer | null): Promise<void> {
+    const current = await this.load({ acceptUnsealed: true });
+    const before = { sealer: this.sealer, keyProven: this.keyProven };
+    this.sealer = sealer;
+    // The identifier opened under the old key: the new one has nothing to prove against.
+    this.keyProven = true;
+    this.clearing = sealer === null;
+    try {
+      (await this.commit(current)).identifier?.fill(0);
+    } catch (error) {
+      this.sealer = before.sealer;
+      this.keyProven = before.keyProven;
+      throw error;
+    } finally {
+      this.clearing = false;
+      current.identifier?.fill(0);
+    }
   }
 
   async info(): Promise<RecordInfo> {
@@ -109,6 +165,8 @@ export class DualAreaStore implements IdentifierStore {
   }
 
   async load(options: LoadOptions = {}): Promise<StoredRecord> {
+    // Only an identifier needs the key: a blank store loads without it.
+    if (this.options.beforeKeyUse && (await this.info()).state === "set") await this.options.beforeKeyUse();
     const newest = await this.readNewest();
     if (!newest) return { ...NEVER_COMMITTED, identifier: null };
     const { record, sealed } = newest.decoded;
@@ -134,6 +192,8 @@ export class DualAreaStore implements IdentifierStore {
 
   async commit(next: IdentifierRecord, options: CommitOptions = {}): Promise<StoredRecord> {
     // Awaited only when there is something to wait for: a commit is on every reset's path.
+    // Only what seals an identifier needs the key: an erase works without it.
+    if (this.options.beforeKeyUse && next.identifier) await this.options.beforeKeyUse();
     if (!this.current) await this.info();
     const current = this.current as { area: AreaIndex | null; info: RecordInfo };
     if (next.generation < current.info.generation) {
@@ -141,7 +201,7 @@ export class DualAreaStore implements IdentifierStore {
     }
     // Once a store seals, it keeps sealing: without the key an identifier may be erased, never
     // written in clear.
-    const sealed = this.sealer !== null || current.info.sealed;
+    const sealed = this.sealer !== null || (current.info.sealed && !this.clearing);
     if (sealed && next.identifier && !this.sealer) throw this.keyMissing();
     // Nor with another key: the current identifier must open under the one given before anything
     // is sealed under it, or a mistyped key file would silently re-key the store.

@@ -1,5 +1,6 @@
 import { StorageError } from "../errors.js";
 import type { IdentifierRecord, RecordInfo, StoredRecord } from "./record.js";
+import type { SealingControl } from "./sealing/control.js";
 
 /**
  * The element's storage area as the control and processing units see it: the newest committed
@@ -47,6 +48,8 @@ export interface IdentifierStore {
   journal(): Promise<Uint8Array | null>;
   /** Releases the writer lock; the store object is unusable afterwards. */
   close(): Promise<void>;
+  /** Changes of sealing key (seal --key, --rotate, unseal); absent on a store opened without them. */
+  readonly sealing?: SealingControl;
 }
 
 export interface CommitOptions {

@@ -5,6 +5,7 @@ import { backendName, FILES } from "./backends.js";
 import { DualAreaStore } from "./dual-area-store.js";
 import { AREA_VERDICTS, type IdentifierStore } from "./identifier-store.js";
 import type { Sealer } from "./sealer.js";
+import { StoreSealing } from "./sealing/store-sealing.js";
 import { checkStoreDirectory } from "./store-directory.js";
 import { readStoreFile, type StoreFile } from "./store-file.js";
 import { lockStoreDirectory } from "./store-lock.js";
@@ -16,8 +17,13 @@ export interface StoreOpenOptions {
   /** Open for commits, or only to look. */
   readonly write: boolean;
   readonly lockTimeoutMs: number;
-  /** Seals identifiers under a key-encryption key. */
+  /**
+   * The key-encryption key given (--kek-file): it seals a store that store.json does not say is
+   * sealed by a key in its TPM or token (docs/spec.md §5.4).
+   */
   readonly sealer?: Sealer | null;
+  /** The new key-encryption key of a rotation (`seal --rotate --new-kek-file`). */
+  readonly newSealer?: Sealer | null;
   /** For secrets a backend's spec names by variable; default: this process's. */
   readonly env?: NodeJS.ProcessEnv;
   /** Asks for a secret at the terminal, when there is one. */
@@ -89,8 +95,12 @@ export async function openStore(
     );
     // A file store from before store.json: its areas are its own, whatever id their record carries.
     const adopt = remembered === null && spec.kind === FILES;
+    let sealing: StoreSealing | null = null;
     const area = new DualAreaStore(backend.area, {
-      sealer: options.sealer ?? null,
+      // The key in force is opened at its first use (StoreSealing.prepare), not for a status.
+      sealer: null,
+      beforeKeyUse: () => (sealing as StoreSealing).prepare(),
+      keyId: () => (sealing as StoreSealing).keyId(),
       directory: location,
       description: backend.description,
       name: spec.kind === FILES ? location : `${location} (${backend.description})`,
@@ -99,9 +109,21 @@ export async function openStore(
       ...(spec.backend.anotherPlace ? { anotherPlace: spec.backend.anotherPlace } : {}),
       counter: backend.counter ?? null,
     });
+    sealing = new StoreSealing(
+      area,
+      memory,
+      backend.sealingKeys ?? null,
+      options.sealer ?? null,
+      options.write,
+      options.newSealer ?? null,
+    );
     // From here the store closes its own area; closing it releases the rest.
     undo.pop();
-    const store = rememberingStore(area, memory, { release, settle: () => lock.settle() });
+    area.sealing = sealing;
+    const store = rememberingStore(area, memory, {
+      release,
+      settle: () => lock.settle(),
+    });
     if (options.claim) await claim(store);
     return { store, spec, backend };
   } catch (error) {

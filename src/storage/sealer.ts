@@ -34,11 +34,14 @@ export class AesGcmSealer implements Sealer {
   readonly keyId: string;
   private readonly key: KeyObject;
 
-  /** Takes a copy of `kek` into a KeyObject; the caller zeroes its own buffer. */
-  constructor(kek: Uint8Array) {
+  /**
+   * Takes a copy of `kek` into a KeyObject; the caller zeroes its own buffer. `keyId`: the key's
+   * name where it is not the key's hash (a key kept in a TPM has an id of its own).
+   */
+  constructor(kek: Uint8Array, keyId?: string) {
     if (kek.length !== KEK_LENGTH) throw new RangeError(`a key-encryption key is ${KEK_LENGTH} bytes`);
     this.key = createSecretKey(Buffer.from(kek));
-    this.keyId = keyIdOf(kek);
+    this.keyId = keyId ?? keyIdOf(kek);
   }
 
   seal(plaintext: Uint8Array, associated: Uint8Array): Uint8Array {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
 import { makeDirectories, readOptionalFile, replaceFile, syncDirectory } from "./durable-file.js";
 import { STORE_ID_LENGTH } from "./record.js";
+import { SEALING_KEY_KINDS, type SealingKeyRef } from "./sealing/key-home.js";
 
 /**
  * What a store directory remembers about itself, in store.json (0600, replaced durably):
@@ -29,6 +30,15 @@ export interface StoreFile {
   readonly committed: boolean;
   /** Read from the legacy `tpm` file: the next write replaces it with store.json. */
   readonly legacy: boolean;
+  /** The key that seals the store (absent: none, or a key-encryption key from before this field). */
+  readonly sealing?: SealingKeyRef | null;
+  /** A change of sealing key under way (§5.4): the key it goes to, null for unsealing. */
+  readonly pending?: PendingSealing | null;
+}
+
+/** A re-sealing under way: the record may be under the old key (`sealing`) or under `to`. */
+export interface PendingSealing {
+  readonly to: SealingKeyRef | null;
 }
 
 /** store.json, else the legacy `tpm` file, else null (a new store, or a file store from before store.json). */
@@ -44,7 +54,15 @@ export function readStoreFile(directory: string): StoreFile | null {
 /** Replaces store.json durably (creating the directory if needed) and drops the legacy file. */
 export function writeStoreFile(directory: string, file: Omit<StoreFile, "legacy"> & { id: string }): void {
   const path = join(directory, STORE_FILE);
-  const content = { v: 1, id: file.id, backend: file.backend, spec: file.spec, committed: file.committed };
+  const content = {
+    v: 1,
+    id: file.id,
+    backend: file.backend,
+    spec: file.spec,
+    committed: file.committed,
+    ...(file.sealing ? { sealing: file.sealing } : {}),
+    ...(file.pending ? { pending: file.pending } : {}),
+  };
   try {
     makeDirectories(directory);
     replaceFile(path, `${JSON.stringify(content)}\n`);
@@ -95,5 +113,24 @@ function parseStoreFile(directory: string, text: string): StoreFile {
     throw corrupt("its backend is malformed");
   if (typeof spec !== "string" || spec.length > 4096) throw corrupt("its spec is malformed");
   if (typeof committed !== "boolean") throw corrupt("its committed flag is malformed");
-  return { id, backend, spec, committed, legacy: false };
+  const sealing = file.sealing === undefined ? null : keyRef(file.sealing);
+  if (sealing === undefined) throw corrupt("its sealing key is malformed");
+  let pending: PendingSealing | null = null;
+  if (file.pending !== undefined) {
+    const value = file.pending as Record<string, unknown> | null;
+    const to =
+      typeof value === "object" && value !== null ? (value.to === null ? null : keyRef(value.to)) : undefined;
+    if (to === undefined) throw corrupt("its pending sealing is malformed");
+    pending = { to };
+  }
+  return { id, backend, spec, committed, legacy: false, sealing, pending };
+}
+
+/** A sealing key's reference as store.json keeps it, or undefined when it is not one. */
+function keyRef(value: unknown): SealingKeyRef | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { key, id } = value as Record<string, unknown>;
+  if (!SEALING_KEY_KINDS.includes(key as SealingKeyRef["key"])) return undefined;
+  if (typeof id !== "string" || !/^[0-9a-f]{16}$/.test(id)) return undefined;
+  return { key: key as SealingKeyRef["key"], id };
 }

@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { StorageError } from "../errors.js";
 import { directoryExists } from "./durable-file.js";
 import type { IdentifierStore } from "./identifier-store.js";
-import { newStoreId, STORE_FILE, type StoreFile, writeStoreFile } from "./store-file.js";
+import type { SealingKeyRef } from "./sealing/key-home.js";
+import { newStoreId, type PendingSealing, STORE_FILE, type StoreFile, writeStoreFile } from "./store-file.js";
 
 /**
  * What one open store remembers in store.json, and when it writes it. A read-only open never
@@ -16,6 +17,8 @@ export class StoreMemory {
   private id: string | null;
   private committed: boolean;
   private pending: boolean;
+  private sealingKey: SealingKeyRef | null;
+  private sealingChange: PendingSealing | null;
   /** Whether the directory was there at open: a new one waits for its first commit. */
   private readonly existed: boolean;
 
@@ -34,6 +37,8 @@ export class StoreMemory {
     this.existed = directoryExists(directory);
     this.id = remembered?.id ?? (write ? newStoreId() : null);
     this.committed = remembered?.committed ?? false;
+    this.sealingKey = remembered?.sealing ?? null;
+    this.sealingChange = remembered?.pending ?? null;
     this.pending =
       write &&
       (remembered === null || remembered.legacy || remembered.id === null || remembered.spec !== spec);
@@ -47,6 +52,19 @@ export class StoreMemory {
   /** Whether a record was ever committed to this store. */
   get wasCommitted(): boolean {
     return this.committed;
+  }
+
+  /** The key store.json says seals the store, and a change of key under way. */
+  get sealing(): { readonly key: SealingKeyRef | null; readonly pending: PendingSealing | null } {
+    return { key: this.sealingKey, pending: this.sealingChange };
+  }
+
+  /** Remembers the sealing key (and a change under way) durably, before anything depends on it. */
+  rememberSealing(key: SealingKeyRef | null, pending: PendingSealing | null): void {
+    if (!this.write) throw new Error("a read-only store remembers nothing");
+    this.sealingKey = key;
+    this.sealingChange = pending;
+    this.save();
   }
 
   /** Writes what is new, if the directory was there at open: after the place read as this store's. */
@@ -81,7 +99,14 @@ export class StoreMemory {
 
   private save(): void {
     const id = this.id ?? newStoreId();
-    writeStoreFile(this.directory, { id, backend: this.backend, spec: this.spec, committed: this.committed });
+    writeStoreFile(this.directory, {
+      id,
+      backend: this.backend,
+      spec: this.spec,
+      committed: this.committed,
+      sealing: this.sealingKey,
+      pending: this.sealingChange,
+    });
     this.id = id;
     this.pending = false;
   }
@@ -108,13 +133,17 @@ export function rememberingStore(
       );
     }
     memory.settle();
+    await store.sealing?.settle();
     return info;
   };
   return {
     directory: store.directory,
     description: store.description,
     capacity: store.capacity,
-    sealingKeyId: store.sealingKeyId,
+    get sealingKeyId() {
+      return store.sealingKeyId;
+    },
+    ...(store.sealing ? { sealing: store.sealing } : {}),
     info: found,
     load: async (options) => {
       await found();
@@ -132,6 +161,7 @@ export function rememberingStore(
       memory.beforeCommit();
       const stored = await store.commit(next, options);
       memory.afterCommit();
+      store.sealing?.committed(stored.sealed);
       // The commit made the store if it was not there: a writer that held the parent moves onto it.
       await lock.settle().catch(() => undefined);
       return stored;

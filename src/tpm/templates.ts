@@ -52,3 +52,24 @@ export function rsa2048DecryptTemplate(): PublicArea {
     unique: new Uint8Array(0),
   };
 }
+
+/**
+ * The storage root key template of the TCG's provisioning guidance (and tpm2-tools' default
+ * primary): a restricted ECC P-256 decryption key with AES-128-CFB for its children. The owner
+ * hierarchy's seed gives the same key for it every time, so it need not stay loaded.
+ */
+export function eccP256StorageTemplate(): PublicArea {
+  return {
+    type: TPM_ALG.ECC,
+    nameAlg: TPM_ALG.SHA256,
+    objectAttributes: MADE_INSIDE | TPMA_OBJECT.restricted | TPMA_OBJECT.decrypt,
+    authPolicy: new Uint8Array(0),
+    parameters: {
+      symmetric: { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB },
+      scheme: { scheme: TPM_ALG.NULL },
+      curveID: TPM_ECC_CURVE.NIST_P256,
+      kdf: { scheme: TPM_ALG.NULL },
+    },
+    unique: { x: new Uint8Array(0), y: new Uint8Array(0) },
+  };
+}

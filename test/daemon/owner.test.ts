@@ -41,6 +41,7 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "element.setSingleType": { singleType: false },
   "element.setPasskeysBypassLockout": { passkeysBypassLockout: false },
   "element.seal": {},
+  "element.unseal": {},
   "element.keys": {},
   "element.certificate": { algorithm: "ed25519", days: 30 },
   "element.certificationRequest": { algorithm: "p256", subject: "CN=x" },

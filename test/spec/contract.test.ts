@@ -145,6 +145,7 @@ describe("§6.4, the daemon API, is DAEMON_API", () => {
   test("the check fails on a row taken out, a row made up, a flipped owner flag and a field too many", () => {
     const status = row("6.4", "| `status` ");
     const seal = row("6.4", "| `seal` ");
+    const unseal = row("6.4", "| `unseal` ");
     const removed = edited(`${status}\n`, "");
     assert.deepEqual(differences(daemonOperations(removed), daemonBuilt()), [
       "status (GET /v1/status) is not documented",
@@ -157,9 +158,9 @@ describe("§6.4, the daemon API, is DAEMON_API", () => {
     assert.deepEqual(differences(daemonOperations(flipped), daemonBuilt()), [
       "seal is an owner operation, documented otherwise",
     ]);
-    const extra = edited(seal, seal.replace("(no body)", "`force`: boolean"));
+    const extra = edited(unseal, unseal.replace("(no body)", "`force`: boolean"));
     assert.deepEqual(differences(daemonOperations(extra), daemonBuilt()), [
-      "seal's input is nothing, documented as force",
+      "unseal's input is nothing, documented as force",
     ]);
   });
 });

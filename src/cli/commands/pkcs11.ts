@@ -48,7 +48,7 @@ export const command: Command = {
         ["user PIN", `${pin}${state.userPinToBeChanged ? ", to be changed" : ""}`],
         [
           "mechanisms",
-          `${report.mechanismCount} offered; reid uses none (data objects and C_GenerateRandom only)`,
+          `${report.mechanismCount} offered; reid uses CKM_AES_KEY_GEN and CKM_AES_GCM only for seal --key pkcs11`,
         ],
         ...report.requirements.map((r): [string, string] => [r.ok ? "ok" : "MISSING", r.what]),
         ...report.objects.map((o): [string, string] => [o.label, o.detail]),

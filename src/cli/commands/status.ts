@@ -4,6 +4,13 @@ import type { EnrollmentState } from "../../enrollment/enrollment-record.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
 
+/** Where the key that seals the identifier lives, as status says it. */
+const SEALED_UNDER = {
+  kek: "under the key-encryption key",
+  tpm: "under a key sealed to the TPM",
+  pkcs11: "inside the PKCS#11 token",
+} as const;
+
 export const command: Command = {
   usage: "reid [--store DIR] [--json] status",
   summary: "Shows the element's state, generation, handle, mode, source and format; never the identifier.",
@@ -21,7 +28,7 @@ export const command: Command = {
       ["mode", status.factory ? `${status.mode} (factory source ${status.factory})` : status.mode],
       ["source", status.source],
       ["format", status.format],
-      ["sealed", status.sealed ? "yes (AES-256-GCM under the key-encryption key)" : "no"],
+      ["sealed", status.sealed ? `yes (AES-256-GCM ${SEALED_UNDER[status.sealingKeyHome ?? "kek"]})` : "no"],
       ["requests", status.requests === "typed" ? "init, reset, erase" : "single-type (every request resets)"],
       [
         "owner PIN",

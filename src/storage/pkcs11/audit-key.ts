@@ -50,7 +50,7 @@ export class TokenAuditKeyHome implements AuditKeyHome {
     if (existing) return existing;
     const id = Buffer.alloc(8);
     id.writeBigUInt64BE(BigInt(from));
-    const handle = this.session.generateKey(CKM.GENERIC_SECRET_KEY_GEN, [
+    const handle = this.session.generateKey({ mechanism: CKM.GENERIC_SECRET_KEY_GEN }, [
       { type: CKA.CLASS, value: CKO.SECRET_KEY },
       { type: CKA.KEY_TYPE, value: CKK.GENERIC_SECRET },
       { type: CKA.VALUE_LEN, value: KEY_LENGTH },

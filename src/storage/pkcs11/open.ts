@@ -6,6 +6,7 @@ import { TokenAuditKeyHome } from "./audit-key.js";
 import { TokenCounter } from "./counter.js";
 import { userPin } from "./pin.js";
 import { Pkcs11Source } from "./random-source.js";
+import { Pkcs11SealingKeys } from "./sealing-key.js";
 import type { Pkcs11Spec } from "./spec.js";
 
 /**
@@ -35,6 +36,7 @@ export async function openPkcs11(
       randomSource: () => new Pkcs11Source(opened),
       // Private objects: the token shows them only to a session logged in with the user PIN.
       protectedBy: async () => "token-pin",
+      sealingKeys: new Pkcs11SealingKeys(opened),
       close: async () => {
         opened.close();
         token.close();

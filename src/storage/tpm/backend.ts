@@ -24,14 +24,21 @@ export const backend: Backend<TpmSpec> = {
     "swtpm:host=H,port=P | swtpm:path=SOCKET | device:/dev/tpmrm0 [,nv-index=0x...][,sessions=encrypted|password][,owner-auth-file=FILE]",
   anotherPlace: "give this store another index (nv-index=0x... in --tpm)",
   async open(directory, spec, options) {
-    const [{ connectTpm }, { NvArea }, { NvCounter }, { TpmAuditKeyHome }, { TpmRandomSource }] =
-      await Promise.all([
-        import("../../tpm/transport/open.js"),
-        import("./nv-area.js"),
-        import("./nv-counter.js"),
-        import("./audit-key.js"),
-        import("./random-source.js"),
-      ]);
+    const [
+      { connectTpm },
+      { NvArea },
+      { NvCounter },
+      { TpmAuditKeyHome },
+      { TpmRandomSource },
+      { TpmSealingKeys },
+    ] = await Promise.all([
+      import("../../tpm/transport/open.js"),
+      import("./nv-area.js"),
+      import("./nv-counter.js"),
+      import("./audit-key.js"),
+      import("./random-source.js"),
+      import("./sealing-key.js"),
+    ]);
     const ownerAuth = spec.ownerAuthFile ? readOwnerAuth(spec.ownerAuthFile) : undefined;
     try {
       const tpm = await connectTpm(spec.address, undefined, { sessions: spec.sessions });
@@ -52,6 +59,7 @@ export const backend: Backend<TpmSpec> = {
           write: options.write,
           lockTimeoutMs: options.lockTimeoutMs,
         });
+        const sealingKeys = new TpmSealingKeys(tpm, directory, ownerAuth);
         return {
           area,
           counter,
@@ -60,7 +68,9 @@ export const backend: Backend<TpmSpec> = {
           randomSource: () => new TpmRandomSource(tpm),
           protectedBy: () => area.protectedBy(),
           tpm,
+          sealingKeys,
           close: () => {
+            sealingKeys.close();
             counter.close();
             keyAuth.fill(0);
             return tpm.close();

@@ -22,7 +22,7 @@ export type SaltKind = "auto" | "ecc" | "rsa";
 /** What a TPM without ECC (or without P-256) answers a CreatePrimary of an ECC key with. */
 const NO_ECC = new Set(["TPM_RC_TYPE", "TPM_RC_ASYMMETRIC", "TPM_RC_CURVE", "TPM_RC_KEY_SIZE"]);
 /** Out of room for objects or sessions: what leftovers of killed clients cause on a TPM without a resource manager. */
-const OUT_OF_OBJECTS = new Set(["TPM_RC_OBJECT_MEMORY", "TPM_RC_OBJECT_HANDLES"]);
+export const OUT_OF_OBJECTS: ReadonlySet<string> = new Set(["TPM_RC_OBJECT_MEMORY", "TPM_RC_OBJECT_HANDLES"]);
 const OUT_OF_SESSIONS = new Set(["TPM_RC_SESSION_MEMORY", "TPM_RC_SESSION_HANDLES"]);
 
 /**
@@ -104,7 +104,7 @@ async function saltKey(run: Runner, kind: SaltKind): Promise<{ handle: number; p
  * serves one client at a time and /dev/tpm0 one opener, so whatever is loaded then was left by a
  * client that is gone (a killed process); /dev/tpmrm0 shows each connection only its own.
  */
-async function reclaiming<T>(
+export async function reclaiming<T>(
   run: Runner,
   codes: ReadonlySet<string>,
   types: readonly number[],
