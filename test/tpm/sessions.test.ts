@@ -57,6 +57,16 @@ function indexPublic(nvIndex: number, size: number, written = false): NvPublic {
 const named = (pub: NvPublic) => ({ handle: pub.nvIndex, name: nvName(pub) });
 
 /**
+ * 24 random bytes for an owner password, the last neither LF (a password file's final newline is
+ * not part of it, docs/spec.md §3.7) nor zero (the TPM drops an authValue's trailing zeros).
+ */
+function ownerPassword(): Uint8Array {
+  const bytes = new Uint8Array(randomBytes(24));
+  if (bytes[23] === 0x0a || bytes[23] === 0) bytes[23] = 0x5a;
+  return bytes;
+}
+
+/**
  * Sets the owner's password for `use`, and always empties it again (the file's later tests need
  * none); each change on a connection of its own, as swtpm serves one client at a time.
  */
@@ -148,7 +158,7 @@ describe("the client's encrypted sessions", () => {
 
   test("nothing written or read crosses the wire in clear, and the owner password never does", async (t) => {
     const proxy = await tpmProxy(t, port(await swtpm()));
-    const secret = new Uint8Array(randomBytes(24));
+    const secret = ownerPassword();
     const data = new Uint8Array(randomBytes(128));
     let random: Uint8Array = new Uint8Array(0);
     await withOwnerPassword(secret, async () => {
@@ -285,7 +295,7 @@ describe("the CLI through a logging proxy", () => {
     const { dir, store } = tempDir(t);
     const nvIndex = nextIndex;
     nextIndex += 4;
-    const owner = new Uint8Array(randomBytes(24));
+    const owner = ownerPassword();
     const ownerFile = secretFile(dir, "owner.pass", owner);
     const spec = `${proxy.spec},nv-index=0x${nvIndex.toString(16).padStart(8, "0")}${sessions ? `,sessions=${sessions}` : ""},owner-auth-file=${ownerFile}`;
     const { run, ok } = storeCli(store, spec);
