@@ -47,6 +47,9 @@ const toolsCycles = Number(argument("tools-cycles", "6"));
 const FLOW_INDEX = 0x01524f00;
 const FLOW_SIZE = 256;
 const OWNER = password(TPM_RH.OWNER);
+/** The flow index's own authValue, as reid's indices carry one derived from the owner's PIN. */
+const AUTH = new Uint8Array(32).map((_, i) => 0x41 + i);
+const AUTH_ARG = `hex:${Buffer.from(AUTH).toString("hex")}`;
 
 // A writer on a store not made yet holds its parent's lock (docs/spec.md §5.5): each store here
 // has a parent of its own.
@@ -82,16 +85,27 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 function toolsCycle(): void {
   const data = payload(tpm2(["tpm2_getrandom", "32"]));
   tpm2(["tpm2_nvundefine", "-C", "o", hexIndex]);
-  tpm2(["tpm2_nvdefine", "-C", "o", "-s", String(FLOW_SIZE), "-a", "ownerread|ownerwrite|no_da", hexIndex]);
-  tpm2(["tpm2_nvwrite", "-C", "o", "-i", "-", hexIndex], data);
-  const back = tpm2(["tpm2_nvread", "-C", "o", "-s", String(FLOW_SIZE), hexIndex]);
+  tpm2([
+    "tpm2_nvdefine",
+    "-C",
+    "o",
+    "-s",
+    String(FLOW_SIZE),
+    "-a",
+    "authread|authwrite",
+    "-p",
+    AUTH_ARG,
+    hexIndex,
+  ]);
+  tpm2(["tpm2_nvwrite", "-P", AUTH_ARG, "-i", "-", hexIndex], data);
+  const back = tpm2(["tpm2_nvread", "-P", AUTH_ARG, "-s", String(FLOW_SIZE), hexIndex]);
   if (!same(back, data)) throw new Error("tpm2_nvread did not return what tpm2_nvwrite wrote");
 }
 
 /** NV_DefineSpace of the flow's index, shaped as reid defines its own (tpm2_nvdefine's -a below). */
 const DEFINE = {
   authHandle: OWNER,
-  auth: new Uint8Array(0),
+  auth: AUTH,
   publicInfo: {
     nvIndex: FLOW_INDEX,
     nameAlg: TPM_ALG.SHA256,
@@ -117,9 +131,15 @@ async function clientCycle(tpm: Tpm): Promise<void> {
   const data = payload((await tpm.run(GetRandom, { bytesRequested: 32 })).randomBytes);
   await tpm.run(NV_UndefineSpace, { authHandle: OWNER, nvIndex: FLOW_WRITTEN });
   await define(tpm);
-  await tpm.run(NV_Write, { authHandle: OWNER, nvIndex: FLOW_DEFINED, data, offset: 0 });
+  // Authorized by the index itself with its authValue, as reid's areas are (docs/spec.md §5.7).
+  await tpm.run(NV_Write, {
+    authHandle: { ...FLOW_DEFINED, password: AUTH },
+    nvIndex: FLOW_DEFINED,
+    data,
+    offset: 0,
+  });
   const { data: back } = await tpm.run(NV_Read, {
-    authHandle: OWNER,
+    authHandle: { ...FLOW_WRITTEN, password: AUTH },
     nvIndex: FLOW_WRITTEN,
     size: FLOW_SIZE,
     offset: 0,
@@ -221,8 +241,8 @@ const hex8 = (index: number) => `0x${index.toString(16).padStart(8, "0")}`;
 /** The element's store with encrypted sessions (the default) and, for the comparison, password ones. */
 const tpmSpec = parseTpmSpec(`${swtpm.spec},nv-index=${hex8(DEFAULT_NV_INDEX)}`);
 const passwordSpec = parseTpmSpec(`${swtpm.spec},nv-index=${hex8(DEFAULT_NV_INDEX)},sessions=password`);
-/** The store the commit figure cycles (openTpmStore on a connection of ours): another pair. */
-const COMMIT_INDEX = DEFAULT_NV_INDEX + 2;
+/** The store the commit figure cycles (openTpmStore on a connection of ours): the next store's pair (a store takes four indices: two areas, its counter and its audit key). */
+const COMMIT_INDEX = DEFAULT_NV_INDEX + 4;
 
 /** The five commands of a cycle as fixed bytes, for the raw socket floor (written data fixed too). */
 const rawFlow = [
@@ -230,12 +250,17 @@ const rawFlow = [
   marshalCommand(NV_UndefineSpace, { authHandle: OWNER, nvIndex: FLOW_INDEX }),
   marshalCommand(NV_DefineSpace, DEFINE),
   marshalCommand(NV_Write, {
-    authHandle: OWNER,
+    authHandle: password(FLOW_INDEX, AUTH),
     nvIndex: FLOW_INDEX,
     data: new Uint8Array(FLOW_SIZE).fill(0x5a),
     offset: 0,
   }),
-  marshalCommand(NV_Read, { authHandle: OWNER, nvIndex: FLOW_INDEX, size: FLOW_SIZE, offset: 0 }),
+  marshalCommand(NV_Read, {
+    authHandle: password(FLOW_INDEX, AUTH),
+    nvIndex: FLOW_INDEX,
+    size: FLOW_SIZE,
+    offset: 0,
+  }),
 ];
 const getRandom = rawFlow[0] as Uint8Array;
 

@@ -34,3 +34,11 @@ export interface Actor {
 }
 
 export const LOCAL_CLI: Actor = { principal: "cli" };
+
+/**
+ * The owner's unlock window (docs/spec.md §2.8), which lets a windowed actor through: the longest a
+ * working day, as sudo's and ssh-agent's are meant for a session, not a week. Here, beside the
+ * actor, so that every surface (the page included) reads the same bounds.
+ */
+export const MAX_UNLOCK_SECONDS = 12 * 3600;
+export const DEFAULT_UNLOCK_SECONDS = 15 * 60;

@@ -1,8 +1,5 @@
 import { UsageError } from "../errors.js";
-
-/** The longest window: a working day, as sudo's and ssh-agent's are meant for a session, not a week. */
-export const MAX_UNLOCK_SECONDS = 12 * 3600;
-export const DEFAULT_UNLOCK_SECONDS = 15 * 60;
+import { MAX_UNLOCK_SECONDS } from "./actor.js";
 
 /**
  * The operations a window lets through without a fresh proof: the owner's scripts talking to

@@ -1,5 +1,5 @@
+import { MAX_UNLOCK_SECONDS } from "../auth/actor.js";
 import { PROOF_REFUSAL_REASONS } from "../auth/proofs.js";
-import { MAX_UNLOCK_SECONDS } from "../auth/unlock-window.js";
 import type { ElementApi } from "../element/api.js";
 import {
   certificateDays,

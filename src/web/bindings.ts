@@ -1,10 +1,17 @@
 import { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
-import type { BindingEntry } from "../binding/api.js";
 import { objectBody } from "../http/body.js";
 import { idField, json } from "./fields.js";
 import type { PageContext } from "./page-context.js";
 import type { Proofs } from "./proof.js";
+
+/** A binding as the page lists it (the binding's own entry, as `reid bindings` shows it). */
+export interface PageBindingEntry {
+  readonly role: "user" | "device";
+  readonly handle: string;
+  readonly bound: string;
+  readonly address?: string;
+}
 
 /**
  * The element's bindings as the page reaches them: the daemon hands in its binding operations
@@ -12,9 +19,9 @@ import type { Proofs } from "./proof.js";
  * gated and audited by the element), so the page keeps no bindings of its own.
  */
 export interface PageBindings {
-  list(): Promise<{ handle: string; bindings: readonly BindingEntry[] }>;
+  list(): Promise<{ handle: string; bindings: readonly PageBindingEntry[] }>;
   /** Removes the binding with `handle`, acting for `actor`, whose proof the owner gate checks. */
-  unbind(actor: Actor, handle: string): Promise<{ removed: BindingEntry; notified: boolean }>;
+  unbind(actor: Actor, handle: string): Promise<{ removed: PageBindingEntry; notified: boolean }>;
 }
 
 /**

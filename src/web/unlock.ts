@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { DEFAULT_UNLOCK_SECONDS, MAX_UNLOCK_SECONDS } from "../auth/unlock-window.js";
+import { DEFAULT_UNLOCK_SECONDS, MAX_UNLOCK_SECONDS } from "../auth/actor.js";
 import { objectBody } from "../http/body.js";
 import { whole } from "../http/schema.js";
 import { json } from "./fields.js";

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Actor } from "../../src/auth/actor.js";
-import { MAX_UNLOCK_SECONDS, parseUnlockDuration, UnlockWindow } from "../../src/auth/unlock-window.js";
+import { MAX_UNLOCK_SECONDS } from "../../src/auth/actor.js";
+import { parseUnlockDuration, UnlockWindow } from "../../src/auth/unlock-window.js";
 import type { ElementService } from "../../src/element/service.js";
 import { ownedElement } from "../helpers/owned-element.js";
 

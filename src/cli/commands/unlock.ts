@@ -9,7 +9,10 @@ export const command: Command = {
   options: { for: { type: "string" } },
   positionals: [0, 0],
   async run(context, values) {
-    const { DEFAULT_UNLOCK_SECONDS, parseUnlockDuration } = await import("../../auth/unlock-window.js");
+    const [{ DEFAULT_UNLOCK_SECONDS }, { parseUnlockDuration }] = await Promise.all([
+      import("../../auth/actor.js"),
+      import("../../auth/unlock-window.js"),
+    ]);
     const given = values.for;
     const seconds = given === undefined ? DEFAULT_UNLOCK_SECONDS : durationOf(given, parseUnlockDuration);
     const { until } = await withElement(
