@@ -148,10 +148,11 @@ describe("the operation engine", () => {
         ["GET", "/name", undefined, undefined],
       ],
     );
-    // The PIN went with the owner operation only.
+    // The caller's PIN goes with every operation (a TPM store's reads prove the owner with it,
+    // docs/spec.md §6.2); operations that need none ignore it.
     assert.deepEqual(
-      sent.map((e) => e.headers.authorization !== undefined),
-      [false, false, false, true, false],
+      sent.map((e) => e.headers.authorization),
+      Array(5).fill("Pin MTIzNDU2"),
     );
   });
 
@@ -273,11 +274,12 @@ describe("the operation engine", () => {
     assert.deepEqual(rows[2]?.fixed, { kind: "box" });
   });
 
-  test("requestFor sends the PIN with owner operations only", () => {
+  test("requestFor sends the PIN the caller gave with any operation, and none without one", () => {
     const { operations } = SHELF;
     assert.equal(requestFor(operations.lock, {}, { pin: "123456" }).headers.authorization, "Pin MTIzNDU2");
     assert.equal(requestFor(operations.lock, {}).headers.authorization, undefined);
-    assert.equal(requestFor(operations.name, {}, { pin: "123456" }).headers.authorization, undefined);
+    assert.equal(requestFor(operations.name, {}, { pin: "123456" }).headers.authorization, "Pin MTIzNDU2");
+    assert.equal(requestFor(operations.name, {}).headers.authorization, undefined);
   });
 });
 

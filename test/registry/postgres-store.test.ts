@@ -129,6 +129,9 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
     const next = second.enroll(newEnrollment({ at: at(6) })).finally(() => {
       settled = true;
     });
+    // Either may be refused while the other is still awaited below: the refusal is the check's
+    // answer, not an unhandled rejection.
+    for (const change of [late, next]) change.catch(() => undefined);
     // The second change waits for the first (the driver's lock), or is in (no lock), or (no lock)
     // waits on the first's leaf, the same as its own, to see whether the unique index takes it.
     const leafTaken = async () =>

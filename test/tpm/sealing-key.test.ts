@@ -45,7 +45,7 @@ async function tpmElement(t: TestContext) {
   const sw = await swtpm();
   const { dir, store } = tempDir(t, "reid-tpm-seal-");
   const nvIndex = nextIndex;
-  nextIndex += 2;
+  nextIndex += 4; // a store takes four indices: two areas, its counter, its audit key
   const spec = `${sw.spec},nv-index=0x${nvIndex.toString(16)}`;
   const cli = storeCli(store, spec);
   /** The records in both indices, read straight from swtpm while no reid runs. */
