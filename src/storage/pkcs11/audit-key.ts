@@ -2,6 +2,7 @@ import { StorageError } from "../../errors.js";
 import { CKA, CKK, CKM, CKO } from "../../pkcs11/constants.js";
 import type { ObjectHandle, Pkcs11Session } from "../../pkcs11/session.js";
 import type { AuditKey, AuditKeyHome } from "../audit-key-home.js";
+import { keptSecretKey } from "./objects.js";
 
 /** The label of the audit key on the token. */
 export const AUDIT_KEY_LABEL = "reid-audit-key";
@@ -50,18 +51,10 @@ export class TokenAuditKeyHome implements AuditKeyHome {
     if (existing) return existing;
     const id = Buffer.alloc(8);
     id.writeBigUInt64BE(BigInt(from));
-    const handle = this.session.generateKey({ mechanism: CKM.GENERIC_SECRET_KEY_GEN }, [
-      { type: CKA.CLASS, value: CKO.SECRET_KEY },
-      { type: CKA.KEY_TYPE, value: CKK.GENERIC_SECRET },
-      { type: CKA.VALUE_LEN, value: KEY_LENGTH },
-      { type: CKA.TOKEN, value: true },
-      { type: CKA.PRIVATE, value: true },
-      { type: CKA.SENSITIVE, value: true },
-      { type: CKA.EXTRACTABLE, value: false },
-      { type: CKA.SIGN, value: true },
-      { type: CKA.LABEL, value: AUDIT_KEY_LABEL },
-      { type: CKA.ID, value: id },
-    ]);
+    const handle = this.session.generateKey(
+      { mechanism: CKM.GENERIC_SECRET_KEY_GEN },
+      keptSecretKey(CKK.GENERIC_SECRET, KEY_LENGTH, [CKA.SIGN], AUDIT_KEY_LABEL, id),
+    );
     return this.keyOf(handle, from);
   }
 

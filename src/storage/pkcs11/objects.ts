@@ -3,6 +3,32 @@ import { CKA, CKO, className } from "../../pkcs11/constants.js";
 import type { Attribute, ObjectHandle, Pkcs11Session } from "../../pkcs11/session.js";
 import type { AreaIndex } from "../storage-area.js";
 
+/**
+ * The template of a secret key made inside the token that never leaves it (the sealing key, the
+ * audit key): on the token, private, sensitive and not extractable, so the token uses it for the
+ * operations `uses` names (CKA_ENCRYPT, CKA_SIGN...) and shows its value to no one (docs/spec.md §5.9).
+ */
+export function keptSecretKey(
+  keyType: number,
+  length: number,
+  uses: readonly number[],
+  label: string,
+  id: Buffer,
+): Attribute[] {
+  return [
+    { type: CKA.CLASS, value: CKO.SECRET_KEY },
+    { type: CKA.KEY_TYPE, value: keyType },
+    { type: CKA.VALUE_LEN, value: length },
+    { type: CKA.TOKEN, value: true },
+    { type: CKA.PRIVATE, value: true },
+    { type: CKA.SENSITIVE, value: true },
+    { type: CKA.EXTRACTABLE, value: false },
+    ...uses.map((type) => ({ type, value: true })),
+    { type: CKA.LABEL, value: label },
+    { type: CKA.ID, value: id },
+  ];
+}
+
 /** The labels of reid's two objects; one token holds one store. */
 export const AREA_LABELS: readonly [string, string] = ["reid-area-0", "reid-area-1"];
 /** CKA_APPLICATION of reid's objects. */

@@ -4,6 +4,7 @@ import { CK_PARAMS_AES_GCM_v240, CKA, CKK, CKM, CKO } from "../../pkcs11/constan
 import type { Attribute, ObjectHandle, Pkcs11Session } from "../../pkcs11/session.js";
 import type { Sealer } from "../sealer.js";
 import type { SealingKeyHome } from "../sealing/key-home.js";
+import { keptSecretKey } from "./objects.js";
 
 /** The label of reid's sealing keys on a token; CKA_ID tells them apart (a rotation holds two). */
 export const SEALING_KEY_LABEL = "reid-sealing-key";
@@ -23,19 +24,7 @@ export class Pkcs11SealingKeys implements SealingKeyHome {
 
   async create(keyId: string): Promise<Sealer> {
     const id = Buffer.from(keyId, "hex");
-    const template: Attribute[] = [
-      { type: CKA.CLASS, value: CKO.SECRET_KEY },
-      { type: CKA.KEY_TYPE, value: CKK.AES },
-      { type: CKA.VALUE_LEN, value: 32 },
-      { type: CKA.TOKEN, value: true },
-      { type: CKA.PRIVATE, value: true },
-      { type: CKA.SENSITIVE, value: true },
-      { type: CKA.EXTRACTABLE, value: false },
-      { type: CKA.ENCRYPT, value: true },
-      { type: CKA.DECRYPT, value: true },
-      { type: CKA.LABEL, value: SEALING_KEY_LABEL },
-      { type: CKA.ID, value: id },
-    ];
+    const template = keptSecretKey(CKK.AES, 32, [CKA.ENCRYPT, CKA.DECRYPT], SEALING_KEY_LABEL, id);
     // A token object is on the token when C_GenerateKey answers.
     const key = this.session.generateKey({ mechanism: CKM.AES_KEY_GEN }, template);
     return new TokenSealer(this.session, key, keyId);
