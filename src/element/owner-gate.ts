@@ -168,24 +168,18 @@ export class OwnerGate {
 
   /** The owner's proof alone, unaudited (a read that needs the PIN's TPM authorization). */
   async prove(credentials: Credentials | undefined): Promise<void> {
-    await this.authorize("", { principal: "", ...(credentials ? { credentials } : {}) });
+    await this.checkProof(credentials);
   }
 
   /**
-   * A passkey proof is checked whenever one is given (a locked element refuses it first, unless
-   * the owner let passkeys bypass the lockout); otherwise the PIN, once one is set; an actor
-   * with neither that may use the unlock window passes while it is open and covers `name`, and
-   * is recorded as `PRINCIPAL:unlocked`. Returns the actor the records name.
+   * An actor that gives no proof but may use the unlock window passes while it is open and covers
+   * `name`, and is recorded as `PRINCIPAL:unlocked`; any other has its proof checked. Returns the
+   * actor the records name.
    */
   private async authorize(name: string, actor: Actor): Promise<Actor> {
     const credentials: Credentials | undefined = actor.credentials;
-    if (credentials?.passkey) {
-      if (!this.parts.passkeys) throw new AuthError("unknown-passkey", "this element keeps no passkeys");
-      this.parts.owner?.checkPasskeyAllowed();
-      await this.parts.passkeys.verify(credentials.passkey);
-      return actor;
-    }
     if (
+      !credentials?.passkey &&
       credentials?.pin === undefined &&
       actor.windowed &&
       this.parts.owner?.isSet() &&
@@ -193,8 +187,22 @@ export class OwnerGate {
     ) {
       return { principal: `${actor.principal}:unlocked` };
     }
-    await this.parts.owner?.authorize(credentials);
+    await this.checkProof(credentials);
     return actor;
+  }
+
+  /**
+   * A passkey proof is checked whenever one is given (a locked element refuses it first, unless
+   * the owner let passkeys bypass the lockout); otherwise the PIN, once one is set.
+   */
+  private async checkProof(credentials: Credentials | undefined): Promise<void> {
+    if (credentials?.passkey) {
+      if (!this.parts.passkeys) throw new AuthError("unknown-passkey", "this element keeps no passkeys");
+      this.parts.owner?.checkPasskeyAllowed();
+      await this.parts.passkeys.verify(credentials.passkey);
+      return;
+    }
+    await this.parts.owner?.authorize(credentials);
   }
 
   /**
