@@ -1,8 +1,8 @@
-// Builds the CLI: the health tests' WebAssembly, then one ESM bundle with a chunk per command, so
-// `reid status` loads a few files and never the TRNG, while nothing is compiled at run time.
+// Builds the CLI: the health tests' WebAssembly, then the ESM bundle (scripts/bundle-cli.mjs): the
+// start-up path in one file, the rest in chunks loaded on demand, so `reid status` loads two files
+// and never the TRNG, while nothing is compiled at run time.
 import { chmodSync, cpSync, renameSync, rmSync } from "node:fs";
-import { build } from "esbuild";
-import { bundleOptions } from "./bundle-options.mjs";
+import { bundleCli } from "./bundle-cli.mjs";
 import "./build-wasm.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -10,14 +10,7 @@ const root = new URL("..", import.meta.url).pathname;
 // Built aside and swapped in, so a test run reading dist/ never sees half a build.
 const fresh = `dist.building-${process.pid}`;
 const stale = `dist.stale-${process.pid}`;
-await build({
-  ...bundleOptions,
-  // The registry's certifying thread (src/registry/certify/) is a file of its own for its Worker.
-  entryPoints: { reid: "src/cli/main.ts", "registry-certifier": "src/registry/certify/worker.ts" },
-  outdir: fresh,
-  chunkNames: "chunks/[name]-[hash]",
-  splitting: true,
-});
+await bundleCli(root, `${root}${fresh}`);
 chmodSync(`${root}${fresh}/reid.js`, 0o755);
 // The pages' files ship inside dist/, so an installed package serves them too (src/http/browser/static-files.ts).
 cpSync(`${root}src/web/static`, `${root}${fresh}/static`, { recursive: true });

@@ -2,11 +2,10 @@ import { existsSync } from "node:fs";
 import type { Credentials } from "../auth/actor.js";
 import { checkGivenPin } from "../auth/owner-pin.js";
 import type { BindingApi } from "../binding/api.js";
-import { loadLogWitness, openBinding, openComposedElement } from "../daemon/compose.js";
 import { answers, socketPath } from "../daemon/socket.js";
-import type { ElementApi } from "../element/api.js";
+import type { ElementApi, ElementStatus } from "../element/api.js";
 import type { ElementOptions } from "../element/element.js";
-import { ElementService } from "../element/service.js";
+import { openStatusReader } from "../element/status-read.js";
 import type { EnrollmentApi } from "../enrollment/api.js";
 import { sourceName } from "../entropy/source-spec.js";
 import { ReidError, UsageError } from "../errors.js";
@@ -72,7 +71,32 @@ async function withConnection<T>(
 ): Promise<T> {
   const daemon = await daemonFor(context);
   if (!daemon && onlyDaemon) throw onlyDaemon();
-  const connection = daemon ?? (await openDirect(context, access));
+  return withProof(context, daemon ?? (await openDirect(context, access)), task);
+}
+
+/**
+ * The element's status: through the daemon when one owns the store, else read from the store
+ * without composing the element (element/status-read.ts), which gives the same answer. Start-up
+ * is what `reid status` is measured by (bench/startup.ts).
+ */
+export async function readStatus(context: CliContext): Promise<ElementStatus> {
+  const daemon = await daemonFor(context);
+  if (daemon)
+    return withProof(context, daemon, (connection, credentials) => connection.as(credentials).status());
+  requireStore(context);
+  const reader = await withKeyFiles(context, (kek) => openStatusReader({ ...elementOptions(context), kek }));
+  return withProof(context, reader, (opened, credentials) => opened.status(credentials));
+}
+
+/**
+ * Runs `task` on `connection` with the context's credentials, then closes it. When the owner's PIN
+ * is needed and none was given, it is asked for at the terminal, once, and the task runs again.
+ */
+async function withProof<C extends { close(): Promise<void> }, T>(
+  context: CliContext,
+  connection: C,
+  task: (connection: C, credentials: Credentials) => Promise<T>,
+): Promise<T> {
   try {
     try {
       return await task(connection, context.credentials);
@@ -195,19 +219,16 @@ export function elementOptions(context: CliContext): Omit<ElementOptions, "write
 
 async function openDirect(context: CliContext, access: "read" | "write"): Promise<Connection> {
   requireStore(context);
-  const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
-  let newKek: Uint8Array | null = null;
-  let service: ElementService;
-  try {
-    newKek = context.newKekFile ? readKeyFile(context.newKekFile, "new key-encryption key file") : null;
-    service = new ElementService(
-      await openComposedElement({ ...elementOptions(context), write: access === "write", kek, newKek }),
-    );
-  } finally {
-    // The sealer keeps its own copy inside a KeyObject.
-    kek?.fill(0);
-    newKek?.fill(0);
-  }
+  // The element's composition loads only here: a status read never needs it.
+  const [{ loadLogWitness, openBinding, openComposedElement }, { ElementService }] = await Promise.all([
+    import("../daemon/compose.js"),
+    import("../element/service.js"),
+  ]);
+  const service = new ElementService(
+    await withKeyFiles(context, (kek, newKek) =>
+      openComposedElement({ ...elementOptions(context), write: access === "write", kek, newKek }),
+    ),
+  );
   const actor = (credentials: Credentials) => ({ principal: "cli", credentials });
   return {
     as: (credentials) => service.as(actor(credentials)),
@@ -218,4 +239,21 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
     },
     close: () => service.close(),
   };
+}
+
+/** Opens with the key-encryption keys the context names, read from their files and zeroed after. */
+async function withKeyFiles<T>(
+  context: CliContext,
+  open: (kek: Uint8Array | null, newKek: Uint8Array | null) => Promise<T>,
+): Promise<T> {
+  const kek = context.kekFile ? readKeyFile(context.kekFile, "key-encryption key file") : null;
+  let newKek: Uint8Array | null = null;
+  try {
+    newKek = context.newKekFile ? readKeyFile(context.newKekFile, "new key-encryption key file") : null;
+    return await open(kek, newKek);
+  } finally {
+    // The sealer keeps its own copy inside a KeyObject.
+    kek?.fill(0);
+    newKek?.fill(0);
+  }
 }

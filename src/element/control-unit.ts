@@ -5,21 +5,22 @@ import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
 import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
 import { UnlockWindow } from "../auth/unlock-window.js";
-import { AuthError, StateError } from "../errors.js";
+import { StateError } from "../errors.js";
 import type { FactoryUnit } from "../factory/factory-unit.js";
-import { formatName } from "../format/format.js";
 import type { Protection } from "../storage/backend.js";
 import type { IdentifierStore } from "../storage/identifier-store.js";
 import type { ElementMode } from "../storage/record.js";
 import type { SealingKeyKind } from "../storage/sealing/key-home.js";
 import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { ElementStatus } from "./api.js";
+import { elementStatus } from "./element-status.js";
 import { type BindingListener, ElementEvents, type LifecycleListener, type Listener } from "./events.js";
 import { type AuditDetail, type Operate, OwnerGate } from "./owner-gate.js";
 import { OwnerProofs } from "./owner-proofs.js";
 import { type PasskeyInfo, PasskeyOperations } from "./passkey-operations.js";
 import { PinOperations } from "./pin-operations.js";
 import type { ProcessingUnit } from "./processing-unit.js";
+import { readProven } from "./proven-read.js";
 import type { BindingEvent, Notification, Request, RequestType } from "./request.js";
 import { type Audited, type Read, RequestPipeline } from "./request-pipeline.js";
 import type { ScheduledRequest, ScheduleRegister } from "./schedule.js";
@@ -169,33 +170,15 @@ export class ControlUnit {
   }
 
   status(): Promise<ElementStatus> {
-    return this.pipeline.serialize(async () => {
-      const current = await this.store.info();
-      return {
-        state: current.state,
-        generation: current.generation,
-        handle: current.handle,
-        mode: current.mode,
-        factory: this.options.factory?.provisioned()?.kind ?? null,
-        source: this.options.sourceName,
-        format: formatName(current.format),
-        scheduled: this.scheduled().map(({ id, type, at, format, unlinkable }) => ({
-          id,
-          type,
-          at,
-          ...(format ? { format } : {}),
-          ...(unlinkable === true ? { unlinkable } : {}),
-        })),
-        store: this.store.directory,
-        backend: this.store.description,
-        protectedBy: (await this.options.protectedBy?.()) ?? "directory",
-        requests: current.singleType ? "single-type" : "typed",
-        sealed: current.sealed,
-        sealingKey: this.store.sealingKeyId,
-        sealingKeyHome: this.store.sealing?.keyRef()?.key ?? (this.store.sealingKeyId ? "kek" : null),
-        owner: this.pins.summary(this.window.openUntil()),
-      };
-    });
+    return this.pipeline.serialize(() =>
+      elementStatus(this.store, {
+        sourceName: this.options.sourceName,
+        factory: () => this.options.factory?.provisioned()?.kind ?? null,
+        scheduled: () => this.scheduled(),
+        ...(this.options.protectedBy ? { protectedBy: this.options.protectedBy } : {}),
+        owner: () => this.pins.summary(this.window.openUntil()),
+      }),
+    );
   }
 
   /** Turns single-type mode on or off; committed like any state change. */
@@ -335,16 +318,8 @@ export class ControlUnit {
    * none is held yet, the PIN the actor gave proves the owner first (counted as every try), then the
    * read runs again; without one, `pin-required` (docs/spec.md §5.7).
    */
-  async readAs<T>(actor: Actor, read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (error) {
-      if (!(error instanceof AuthError && error.code === "pin-required") || !actor.credentials?.pin) {
-        throw error;
-      }
-      await this.proveOwner(actor);
-      return read();
-    }
+  readAs<T>(actor: Actor, read: () => Promise<T>): Promise<T> {
+    return readProven(actor.credentials, read, () => this.proveOwner(actor));
   }
 
   /** Whether the TPM keeps the identifier under a PIN whose authorization is not held now. */

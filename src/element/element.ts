@@ -1,18 +1,14 @@
-import { resolve } from "node:path";
 import { AuditLog } from "../audit/audit-log.js";
-import { OwnerPin } from "../auth/owner-pin.js";
 import { PasskeyStore } from "../auth/passkey-store.js";
 import type { RandomSupply } from "../entropy/open.js";
-import { parseSourceSpec, type SourceSpec, sourceName } from "../entropy/source-spec.js";
+import { type SourceSpec, sourceName } from "../entropy/source-spec.js";
 import { type FactoryOptions, FactoryUnit } from "../factory/factory-unit.js";
-import { checkGenerator, GENERATORS, generatorOf } from "../storage/backends.js";
-import { type OpenedStore, openStore } from "../storage/open.js";
-import { AesGcmSealer } from "../storage/sealer.js";
+import { generatorOf } from "../storage/backends.js";
 import type { StoreSpec } from "../storage/store-spec.js";
-import { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import { ControlUnit } from "./control-unit.js";
 import { ProcessingUnit } from "./processing-unit.js";
 import { ScheduleRegister } from "./schedule.js";
+import { openElementStore } from "./store-side.js";
 
 export interface ElementOptions {
   readonly storeDirectory: string;
@@ -50,28 +46,9 @@ export interface Element {
  * composes the element with it.
  */
 export async function openElement(options: ElementOptions): Promise<Element> {
-  // The PIN's state lives in the store directory; a proven PIN hands the TPM's authValue to the
-  // store's NV area through `ownerAuth`, in memory only, for as long as the element is open.
-  const ownerAuth: TpmOwnerAuth = new TpmOwnerAuth((): boolean => owner.isSet());
-  const owner: OwnerPin = new OwnerPin(resolve(options.storeDirectory), options.now, ownerAuth);
-  const opened = await openStore(options.storeDirectory, options.store ?? null, {
-    ownerAuth,
-    write: options.write,
-    lockTimeoutMs: options.lockTimeoutMs,
-    claim: options.claim === true,
-    sealer: options.kek ? new AesGcmSealer(options.kek) : null,
-    newSealer: options.newKek ? new AesGcmSealer(options.newKek) : null,
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.prompt ? { prompt: options.prompt } : {}),
-  });
+  const side = await openElementStore(options);
+  const { opened, owner, ownerAuth, source } = side;
   const { store, backend } = opened;
-  let source: SourceSpec;
-  try {
-    source = elementSource(options.source ?? null, opened);
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
   let supply: RandomSupply | undefined;
   const processing = new ProcessingUnit(store, async () => {
     if (!supply) {
@@ -100,24 +77,7 @@ export async function openElement(options: ElementOptions): Promise<Element> {
     close: async () => {
       await supply?.close();
       audit.close();
-      await store.close();
-      ownerAuth.clear();
+      await side.close();
     },
   };
-}
-
-/**
- * The source the options name, else the backend's default; a backend's generator only from the
- * backend the store opened ("--source tpm needs the TPM backend (--tpm)").
- */
-export function elementSource(
-  named: SourceSpec | null,
-  opened: Pick<OpenedStore, "spec" | "backend">,
-): SourceSpec {
-  const source = named ?? parseSourceSpec(opened.spec.backend.defaultSource, GENERATORS);
-  if (source.kind === "backend") {
-    const generator = opened.backend.randomSource !== undefined;
-    checkGenerator(sourceName(source), source.backend, opened.spec.kind, generator);
-  }
-  return source;
 }

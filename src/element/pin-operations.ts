@@ -61,18 +61,23 @@ export class PinOperations {
   }
 
   summary(unlockedUntil: Date | null = null): OwnerSummary {
-    const summary = this.pin?.summary();
-    return {
-      pin: summary?.set ?? false,
-      failures: summary?.failures ?? 0,
-      locked: summary?.locked ?? false,
-      passkeysBypassLockout: this.pin?.passkeysBypassLockout() ?? false,
-      unlockedUntil: unlockedUntil?.toISOString() ?? null,
-    };
+    return ownerSummary(this.pin, unlockedUntil);
   }
 
   private owner(): OwnerPin {
     if (!this.pin) throw new StorageError("this element has no owner PIN state", "no-owner");
     return this.pin;
   }
+}
+
+/** What status tells of the owner PIN kept in the store directory (`pin`: none without a gate). */
+export function ownerSummary(pin: OwnerPin | null, unlockedUntil: Date | null): OwnerSummary {
+  const summary = pin?.summary();
+  return {
+    pin: summary?.set ?? false,
+    failures: summary?.failures ?? 0,
+    locked: summary?.locked ?? false,
+    passkeysBypassLockout: pin?.passkeysBypassLockout() ?? false,
+    unlockedUntil: unlockedUntil?.toISOString() ?? null,
+  };
 }

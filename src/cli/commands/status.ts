@@ -1,8 +1,8 @@
 import { tryCount } from "../../auth/owner-pin.js";
 import type { ElementStatus } from "../../element/api.js";
-import type { EnrollmentState } from "../../enrollment/enrollment-record.js";
+import { type EnrollmentState, enrollmentState } from "../../enrollment/enrollment-record.js";
 import { type Command, print, printJson } from "../context.js";
-import { withElement } from "../with-element.js";
+import { readStatus } from "../with-element.js";
 
 /** Where the key that seals the identifier lives, as status says it. */
 const SEALED_UNDER = {
@@ -17,8 +17,7 @@ export const command: Command = {
   options: {},
   positionals: [0, 0],
   async run(context) {
-    const status = await withElement(context, "read", (element) => element.status());
-    const { enrollmentState } = await import("../../enrollment/enrollment-record.js");
+    const status = await readStatus(context);
     const enrollment = enrollmentState(context.storeDirectory, status.handle, new Date());
     if (context.json) return printJson(context, { ...status, enrollment });
     const rows: [string, string][] = [

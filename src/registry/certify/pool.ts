@@ -38,7 +38,7 @@ interface Waiting {
 
 /**
  * On worker threads of their own (`threads` of them; `registry serve` takes one, an import one per
- * core), when reid runs from its bundle (dist/registry-certifier.js); from the checkout's sources
+ * core), when reid runs from its bundle (dist/chunks/registry-certifier.js); from the checkout's sources
  * it certifies on the calling thread. Each call goes to the thread with the least work waiting.
  * A thread that stops refuses what waits on it, and the pool every later call.
  */
@@ -130,7 +130,7 @@ async function started(script: string, directory: string): Promise<Worker> {
   return worker;
 }
 
-/** dist/registry-certifier.js, seen from this module in dist/ or dist/chunks/. */
+/** dist/chunks/registry-certifier.js (or dist/registry-certifier.js), seen from this module in dist/ or dist/chunks/. */
 function bundledWorker(): string | null {
   const here = dirname(fileURLToPath(import.meta.url));
   return (
