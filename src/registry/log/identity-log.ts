@@ -57,9 +57,15 @@ export class IdentityLog {
    */
   async latest(): Promise<StoredCheckpoint> {
     const stored = await this.reads.newestCheckpoint();
-    if (stored !== null && stored.size > (this.newest?.size ?? -1))
-      await this.exclusive(() => this.refresh(this.reads));
-    if (stored !== null && stored.size > (this.seen?.size ?? -1)) this.seen = stored;
+    if (stored !== null && stored.size > (this.seen?.size ?? -1)) {
+      // Checked before it is served, even when the tree is ahead of it (a replica behind it):
+      // a checkpoint another signer made, or a root that is not the tree's, is never served.
+      await this.exclusive(async () => {
+        if (stored.size > (this.newest?.size ?? -1)) await this.refresh(this.reads);
+        this.verify(this.tree, stored);
+      });
+      if (stored.size > (this.seen?.size ?? -1)) this.seen = stored;
+    }
     if (this.seen === null) throw registryFailure("the identity log has no signed checkpoint yet");
     return this.seen;
   }
