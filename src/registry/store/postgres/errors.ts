@@ -23,9 +23,9 @@ const UNREACHABLE = new Set([
 /**
  * pg's errors in reid's codes (docs/spec.md §10.3), naming the server by `where` (HOST:PORT) and
  * never by its URL: a lock or a serialization that gave way, or no connection free (the server's
- * or the pool's), is `registry-busy` (the client may ask again), a server out of reach (or lost mid-query) is `database-unreachable` (exit 7, as every peer
- * out of reach), one refusing or failing is `registry-failure`, damage is
- * `registry-corrupt`. Anything else (a constraint the store's own statements broke: a bug) is left
+ * or the pool's), is `registry-busy` (the client may ask again), a server out of reach (or lost
+ * mid-query) is `database-unreachable` (exit 7, as every peer out of reach), one refusing or
+ * failing is `registry-failure`, damage is `registry-corrupt`. Anything else (a constraint the store's own statements broke: a bug) is left
  * as it is, as the SQLite driver leaves it.
  */
 export function postgresErrors(where: string): (error: unknown) => unknown {
