@@ -6,12 +6,14 @@
 // replayed, the node lists what was written, and the identity log it serves (checkpoint, leaves,
 // proofs) is one consistent view that verifies. With the replica stopped, reads fail as
 // `database-unreachable` (502, naming the replica) and writes go on. SQLite refuses --db-read.
+import "reflect-metadata";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import * as x509 from "@peculiar/x509";
 import { certificationRequest } from "../../src/derive/certificate.js";
 import { deriveAll } from "../../src/derive/derivation.js";
 import { type Checkpoint, parseCheckpoint } from "../../src/registry/log/checkpoint.js";
@@ -20,7 +22,7 @@ import { openNote, parseVerifierKey } from "../../src/registry/log/note.js";
 import { verifyConsistency, verifyInclusion } from "../../src/registry/log/verify.js";
 import { assertOneLineError, reid, reidJson } from "../helpers/cli.js";
 import { caughtUp, type Postgres, startPostgres } from "../helpers/postgres.js";
-import { makeRegistry, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
+import { curl, makeRegistry, type ServedRegistry, serveRegistry } from "../helpers/registry.js";
 import { type RawAnswer, registryAgent, send } from "./https-request.js";
 
 describe("registry serve --db-read: writes to the primary, reads from its streaming replica", () => {
@@ -33,6 +35,8 @@ describe("registry serve --db-read: writes to the primary, reads from its stream
   let operatorToken = "";
   let node: ServedRegistry;
   let agent: ReturnType<typeof registryAgent>;
+  /** The serial of the certificate revoked while the replica's replay was paused. */
+  let lateSerial = "";
 
   before(async () => {
     primary = await startPostgres();
@@ -88,6 +92,13 @@ describe("registry serve --db-read: writes to the primary, reads from its stream
     return { handle: keys.handle, leaf: Number(answer.headers["reid-log-index"]) };
   }
 
+  /** The serials the CRL the node serves lists (lowercase hex). */
+  async function crlSerials(): Promise<string[]> {
+    const answer = await curl(root, `${node.base}/crl`, { ca: join(dir, "ca.pem") });
+    assert.equal(answer.status, 200, answer.body.toString());
+    return new x509.X509Crl(answer.body).entries.map((entry) => entry.serialNumber.toLowerCase());
+  }
+
   /** The checkpoint the node serves, its signature checked with the log's verifier key. */
   async function servedCheckpoint(): Promise<Checkpoint> {
     const answer = await send(node.port, agent, { method: "GET", path: "/v1/log/checkpoint" });
@@ -126,6 +137,8 @@ describe("registry serve --db-read: writes to the primary, reads from its stream
       // The write's own reads are the primary's: a revocation of a device the replica never saw.
       const revoked = await post(`/v1/devices/${late.handle}/revoke`, { reason: "keyCompromise" });
       assert.equal(revoked.status, 200, revoked.body);
+      lateSerial = json(revoked).serial;
+      assert.ok(!(await crlSerials()).includes(lateSerial), "the replica's CRL, without the revocation yet");
       // The reads are the replica's: it has not replayed the enrollment.
       const shown = await get(`/v1/devices/${late.handle}`);
       assert.equal(shown.status, 404, shown.body);
@@ -167,6 +180,7 @@ describe("registry serve --db-read: writes to the primary, reads from its stream
     assert.equal(json(shown).device.status, "active");
     const revokedListed = json(await get("/v1/devices?status=revoked")).devices as unknown[];
     assert.equal(revokedListed.length, 1, "the revocation made while the replica was paused");
+    assert.ok((await crlSerials()).includes(lateSerial), "replayed, the CRL lists it");
 
     const checkpoint = await checkpointOf(leaf + 1);
     const leaves = json(
