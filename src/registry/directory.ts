@@ -1,7 +1,13 @@
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describeOsError, UsageError } from "../errors.js";
-import { noRegistry, registryCorrupt, registryFailure, registryPermissions } from "./registry-errors.js";
+import {
+  noRegistry,
+  registryCorrupt,
+  registryFailure,
+  registryPermissions,
+  sqliteNoReplica,
+} from "./registry-errors.js";
 import { type PostgresTarget, postgresTarget } from "./store/postgres/url.js";
 import type { RegistryStore } from "./store/store.js";
 
@@ -51,13 +57,46 @@ export function registryDirectory(text: string | undefined): string {
 
 /**
  * Opens the registry at `directory`: it must be a registry's (its registry.json), private to its
- * owner, and its database must open at the newest schema: `choice`'s, else the PostgreSQL database
- * registry.json names, else the SQLite file in the directory.
+ * owner, and its database must open at the newest schema: `choice`'s (its replica, read-only, for
+ * `--db-read`), else the PostgreSQL database registry.json names, else the SQLite file in the
+ * directory.
  */
 export async function openRegistry(
   directory: string,
   choice: DatabaseChoice = {},
 ): Promise<{ config: RegistryConfig; store: RegistryStore }> {
+  const { config, postgres } = registryAt(directory, choice);
+  if (choice.dbRead !== undefined) return { config, store: await openReplica(choice.dbRead) };
+  return { config, store: await openDatabase(directory, postgres) };
+}
+
+/**
+ * `registry serve --db-read`: the registry's database, for every write and every read that follows
+ * one, and `choice.dbRead`'s replica of it (none without it), for the routes that only read.
+ */
+export async function openServedRegistry(
+  directory: string,
+  choice: DatabaseChoice = {},
+): Promise<{ config: RegistryConfig; store: RegistryStore; reads?: RegistryStore }> {
+  const { config, postgres } = registryAt(directory, choice);
+  const store = await openDatabase(directory, postgres);
+  if (choice.dbRead === undefined) return { config, store };
+  try {
+    return { config, store, reads: await openReplica(choice.dbRead) };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/**
+ * The registry's configuration and its PostgreSQL database (none: SQLite). `--db-read` on a
+ * registry kept in SQLite is refused: SQLite has no streaming replica to read.
+ */
+function registryAt(
+  directory: string,
+  choice: DatabaseChoice,
+): { config: RegistryConfig; postgres: PostgresTarget | undefined } {
   checkPrivateDirectory(directory);
   const config = readConfig(directory);
   // Checked even when --db names another: a registry.json that names a bad one is damaged.
@@ -66,16 +105,26 @@ export async function openRegistry(
       ? undefined
       : configuredDatabase(config, join(directory, REGISTRY_FILES.config));
   const postgres = choice.db ?? configured;
-  if (choice.dbRead !== undefined || postgres !== undefined) {
+  if (choice.dbRead !== undefined && postgres === undefined) {
+    throw sqliteNoReplica(
+      `the registry at ${directory} is kept in SQLite, which has no replica: --db-read reads a replica of a registry on PostgreSQL`,
+    );
+  }
+  return { config, postgres };
+}
+
+async function openReplica(target: PostgresTarget): Promise<RegistryStore> {
+  const { openPostgresRegistry } = await import("./store/postgres/open.js");
+  return openPostgresRegistry(target, { readOnly: true });
+}
+
+async function openDatabase(directory: string, postgres: PostgresTarget | undefined): Promise<RegistryStore> {
+  if (postgres !== undefined) {
     const { openPostgresRegistry } = await import("./store/postgres/open.js");
-    const store =
-      choice.dbRead === undefined
-        ? await openPostgresRegistry(postgres as PostgresTarget)
-        : await openPostgresRegistry(choice.dbRead, { readOnly: true });
-    return { config, store };
+    return openPostgresRegistry(postgres);
   }
   const { openSqliteRegistry } = await import("./store/sqlite/open.js");
-  return { config, store: await openSqliteRegistry(join(directory, REGISTRY_FILES.database)) };
+  return openSqliteRegistry(join(directory, REGISTRY_FILES.database));
 }
 
 function configuredDatabase(config: RegistryConfig, path: string): PostgresTarget {

@@ -55,3 +55,8 @@ export function noRegistry(message: string): ReidError {
 export function registryPermissions(message: string): ReidError {
   return new StorageError(message, "registry-permissions");
 }
+
+/** `--db-read` on a registry kept in SQLite: there is no replica to read (docs/spec.md §10.6). */
+export function sqliteNoReplica(message: string): ReidError {
+  return new StateError("sqlite-no-replica", message);
+}

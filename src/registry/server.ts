@@ -58,6 +58,11 @@ export async function startRegistryServer(options: {
   readonly directory: string;
   readonly config: RegistryConfig;
   readonly store: RegistryStore;
+  /**
+   * Where the routes that only read are answered from (`--db-read`, docs/spec.md §10.7): a
+   * streaming replica of `store`'s database; `store` itself by default.
+   */
+  readonly reads?: RegistryStore;
   readonly host: string;
   readonly port: number;
   readonly report?: (message: string) => void;
@@ -85,7 +90,12 @@ export async function startRegistryServer(options: {
   };
   const signer = await loadSigner(directory);
   // Before anything is served: a log whose stored history is not the one it signed stops here.
-  const log = await IdentityLog.open(options.store, loadLogKey(directory, options.config.caFingerprint));
+  const reads = options.reads ?? options.store;
+  const log = await IdentityLog.open(
+    options.store,
+    loadLogKey(directory, options.config.caFingerprint),
+    reads,
+  );
   const certifier = await workerCertifier(directory, signer);
   // Routes are made once the port is known: issued certificates name it in their CRL URL.
   let routes: Hono | null = null;
@@ -130,9 +140,10 @@ export async function startRegistryServer(options: {
   const crlUrl = crlUrlOf(options.config, host, port);
   routes = registryRoutes({
     store: options.store,
+    reads,
     signer,
     certifier,
-    crl: new CrlCache(signer, options.store),
+    crl: new CrlCache(signer, reads),
     crlUrl,
     log,
     origins: options.config.hosts.map((name) => new URL(`https://${joinHostPort(name, port)}`).origin),

@@ -153,12 +153,17 @@ async function replay(
   if (predecessor.status !== "superseded" || predecessor.successor !== handle) return null;
   const successor = await store.device(handle);
   if (!successor || !Buffer.from(successor.publicKey).equals(Buffer.from(publicKey))) return null;
-  const current = await store.certificate(successor.certificateSerial);
+  const [current, event] = await Promise.all([
+    store.certificate(successor.certificateSerial),
+    store.succession(handle),
+  ]);
   if (!current) return null;
   const { body } = toWire(
     new StateError("already-succeeded", `device ${predecessor.handle} is already succeeded by ${handle}`),
   );
-  return c.json({ ...body, certificate: pemOf(current.der), serial: current.serial }, 409);
+  // The original answer's leaf, so an element whose answer was lost checks the log as it would have.
+  const logIndex = event === null ? {} : { logIndex: event.leaf };
+  return c.json({ ...body, certificate: pemOf(current.der), serial: current.serial, ...logIndex }, 409);
 }
 
 /**

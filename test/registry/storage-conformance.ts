@@ -342,6 +342,27 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       });
     },
 
+  "succession(handle) is the succeeded event that made the device, kept through its renewal; none for an enrolled one":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const old = newEnrollment();
+        await store.enroll(old);
+        const next = newSuccession(old.handle, at(10));
+        const made = await store.succeed(next);
+        await store.renew(newRenewal(next.handle, at(20)));
+        await store.flag({
+          type: "fork-refused",
+          handle: next.handle,
+          data: { successor: newHandle() },
+          at: at(21),
+        });
+        assert.deepEqual(await store.succession(next.handle), made);
+        assert.equal(await store.succession(old.handle), null, "enrolled, not a successor");
+        assert.equal(await store.succession(newHandle()), null);
+        await refused(store.succession("NOT-A-HANDLE"), "usage", ExitCode.usage);
+      });
+    },
+
   "a flag changes no device; flags(chain) reads the newest flags on any of its devices, oldest first, and no other event":
     async (fixture) => {
       await withStore(fixture, async (store) => {

@@ -139,6 +139,12 @@ describe("succession and retirement statements at the registry", () => {
       const replayed = await post("/v1/succession", body);
       assertRefusal(replayed, 409, "already-succeeded");
       assert.equal(JSON.parse(replayed.body.toString()).certificate, certificate);
+      // The original answer's leaf, as the lost answer said it.
+      assert.equal(
+        JSON.parse(replayed.body.toString()).logIndex,
+        JSON.parse(answer.body.toString()).logIndex,
+      );
+      assert.equal(JSON.parse(replayed.body.toString()).logIndex, event?.leaf);
       assert.deepEqual(await snapshot(), before);
 
       // A second successor, properly signed by the old key: refused, and flagged on the predecessor.

@@ -15,24 +15,30 @@ export interface OperatorHandlers extends Omit<OperatorApi, "eventStream"> {
   stream(since: number): EventFeed<EventView>;
 }
 
-export function operatorHandlers(store: RegistryStore, now: () => Date = () => new Date()): OperatorHandlers {
+/** `reads`: where the operations that only read are answered from (a replica, §10.7); else `store`. */
+export function operatorHandlers(
+  store: RegistryStore,
+  now: () => Date = () => new Date(),
+  reads: RegistryStore = store,
+): OperatorHandlers {
   const operator = storeOperator(store, now);
+  const reader = storeOperator(reads, now);
   // One watch for every stream of this server, whichever way it was asked for: one poll of the
   // database however many wait.
-  const watch = new EventWatch(store);
+  const watch = new EventWatch(reads);
   return {
     async devicePage({ status, after, limit = DEVICE_PAGE_LIMIT }) {
-      const devices = await operator.devices({ status, after, limit });
+      const devices = await reader.devices({ status, after, limit });
       return { devices, after: devices.length === limit ? (devices.at(-1)?.handle ?? null) : null };
     },
-    report: (handle) => operator.report(handle),
+    report: (handle) => reader.report(handle),
     revoke: (handle, reason) => operator.revoke(handle, reason),
     createToken: (ttlSeconds, label) =>
       operator.createToken(ttlSeconds ?? tokenTtlSeconds(DEFAULT_TOKEN_TTL), label ?? null),
     async eventPage(since = 0, limit = EVENT_PAGE_LIMIT) {
-      const events = await operator.events(since, limit);
+      const events = await reader.events(since, limit);
       return { events, since: events.at(-1)?.sequence ?? since };
     },
-    stream: (since) => registryEventFeed(store, watch, since),
+    stream: (since) => registryEventFeed(reads, watch, since),
   };
 }

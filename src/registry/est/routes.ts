@@ -30,6 +30,12 @@ import { hashToken } from "../tokens.js";
  */
 export interface RegistryRoutesOptions {
   readonly store: RegistryStore;
+  /**
+   * What the operator's reads (the fleet, a report, the events) are answered from: a replica of
+   * `store`'s database (§10.7), else `store`. Every route that writes reads `store` alone, so no
+   * answer to a write is followed by a read of a replica that has not replayed it.
+   */
+  readonly reads?: RegistryStore;
   readonly signer: Signer;
   /** Checks requests and issues certificates (another thread's, from registry serve); else this one. */
   readonly certifier?: Certifier;
@@ -123,9 +129,18 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     c.body(Buffer.from(await options.crl.der(now())), 200, { "content-type": "application/pkix-crl" }),
   );
   if (options.log) app.route("/", logRoutes(options.log, options.report));
-  const handlers = operatorHandlers(store, now);
+  const handlers = operatorHandlers(store, now, options.reads);
   app.route("/", operatorRoutes({ store, handlers, report: options.report }));
-  app.route("/", operatorPage({ store, handlers, origins: options.origins ?? [], report: options.report }));
+  // The page's sign-in checks the token where it is kept; its events start where the reads are.
+  const reads = options.reads ?? store;
+  const pageStore = {
+    isOperatorToken: (hash: Uint8Array) => store.isOperatorToken(hash),
+    lastEventSequence: () => reads.lastEventSequence(),
+  };
+  app.route(
+    "/",
+    operatorPage({ store: pageStore, handlers, origins: options.origins ?? [], report: options.report }),
+  );
   return app;
 }
 

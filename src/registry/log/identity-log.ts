@@ -14,23 +14,33 @@ import { MerkleTree } from "./tree.js";
  * canonical JSON hashed anew) and held to the newest signed checkpoint, then extended by the
  * integrator's passes or, on a server that does not integrate, from what the integrator stored.
  * One change of the tree at a time; reads of it need no turn, since a prefix never changes.
+ *
+ * What it serves (the checkpoint, leaves) is read from `reads`: the database itself, or a streaming
+ * replica of it (`serve --db-read`). The integrator always reads and writes the database. Served
+ * from a replica, the checkpoint is the newest the replica has replayed, and every leaf it covers is
+ * there too (its events committed before the pass that signed it, and a replica replays commits in
+ * order); its proofs come from this tree, which holds that prefix whatever else it holds: a
+ * lagging view, never an inconsistent one (§10.12).
  */
 export class IdentityLog {
   private tree = new MerkleTree();
   private newest: StoredCheckpoint | null = null;
+  /** The newest checkpoint `reads` was seen to hold: what is served. */
+  private seen: StoredCheckpoint | null = null;
   private turn: Promise<unknown> = Promise.resolve();
   private readonly verifier: VerifierKey;
 
   private constructor(
     private readonly store: RegistryStore,
     readonly key: LogKey,
+    private readonly reads: RegistryStore,
   ) {
     this.verifier = parseVerifierKey(key.verifierKey);
   }
 
   /** Loads the log: `registry-corrupt` if its stored history is not the one its newest checkpoint signed. */
-  static async open(store: RegistryStore, key: LogKey): Promise<IdentityLog> {
-    const log = new IdentityLog(store, key);
+  static async open(store: RegistryStore, key: LogKey, reads = store): Promise<IdentityLog> {
+    const log = new IdentityLog(store, key, reads);
     await log.exclusive(() => log.load());
     return log;
   }
@@ -41,20 +51,28 @@ export class IdentityLog {
   }
 
   /**
-   * The newest checkpoint stored, by this server or another one's integrator: the tree is extended
-   * to it first. Without one yet (no integrator has signed any): `registry-failure`.
+   * The newest checkpoint `reads` holds, stored by this server or another one's integrator: the tree
+   * is extended to it first. Without one yet (no integrator has signed any, or none has reached
+   * the replica): `registry-failure`.
    */
   async latest(): Promise<StoredCheckpoint> {
-    const stored = await this.store.newestCheckpoint();
-    if (stored !== null && stored.size > (this.newest?.size ?? -1))
-      await this.exclusive(() => this.refresh());
-    if (this.newest === null) throw registryFailure("the identity log has no signed checkpoint yet");
-    return this.newest;
+    const stored = await this.reads.newestCheckpoint();
+    if (stored !== null && stored.size > (this.seen?.size ?? -1)) {
+      // Checked before it is served, even when the tree is ahead of it (a replica behind it):
+      // a checkpoint another signer made, or a root that is not the tree's, is never served.
+      await this.exclusive(async () => {
+        if (stored.size > (this.newest?.size ?? -1)) await this.refresh(this.reads);
+        this.verify(this.tree, stored);
+      });
+      if (stored.size > (this.seen?.size ?? -1)) this.seen = stored;
+    }
+    if (this.seen === null) throw registryFailure("the identity log has no signed checkpoint yet");
+    return this.seen;
   }
 
-  /** The newest checkpoint, refreshed from the store only when it is below `size`. */
+  /** The newest checkpoint served, read again only when it is below `size`. */
   async covering(size: number): Promise<StoredCheckpoint> {
-    return this.newest !== null && this.newest.size >= size ? this.newest : this.latest();
+    return this.seen !== null && this.seen.size >= size ? this.seen : this.latest();
   }
 
   inclusionProof(index: number, size: number): Uint8Array[] {
@@ -66,11 +84,12 @@ export class IdentityLog {
   }
 
   /**
-   * The leaves `start` to `end − 1` as the events table holds them, each checked against the
-   * tree: a leaf whose event was changed behind the registry's back is never served as its own.
+   * The leaves `start` to `end − 1` as the events table holds them (`reads`', or with `primary` the
+   * database's), each checked against the tree: a leaf whose event was changed behind the
+   * registry's back is never served as its own.
    */
-  async leaves(start: number, end: number): Promise<Uint8Array[]> {
-    const events = await this.store.eventsByLeaf(start, end);
+  async leaves(start: number, end: number, primary = false): Promise<Uint8Array[]> {
+    const events = await (primary ? this.store : this.reads).eventsByLeaf(start, end);
     return events.map((event, i) => {
       const leaf = leafOf(event);
       if (event.leaf !== start + i) throw changedHistory(`leaf ${start + i} has no event`);
@@ -91,7 +110,7 @@ export class IdentityLog {
    */
   integrate(now: Date): Promise<number> {
     return this.exclusive(async () => {
-      await this.refresh();
+      await this.refresh(this.store);
       const start = this.newest?.size ?? 0;
       const end = start + LOG_PAGE_LIMIT;
       if (this.tree.size < end) {
@@ -109,6 +128,8 @@ export class IdentityLog {
       const checkpoint = this.sign(size, now);
       await this.store.appendLog({ start, hashes, checkpoint });
       this.newest = checkpoint;
+      // A replica serves it once it has replayed it, not before.
+      if (this.reads === this.store) this.seen = checkpoint;
       return size - start;
     });
   }
@@ -131,16 +152,20 @@ export class IdentityLog {
   private async load(): Promise<void> {
     const newest = await this.store.newestCheckpoint();
     const tree = new MerkleTree();
-    await this.appendStored(tree, newest);
+    await this.appendStored(tree, newest, this.store);
     this.tree = tree;
     this.newest = newest;
+    if (this.reads === this.store) this.seen = newest;
   }
 
-  /** The tree extended to the newest stored checkpoint (another server's integrator may have moved it). */
-  private async refresh(): Promise<void> {
-    const newest = await this.store.newestCheckpoint();
+  /**
+   * The tree extended to the newest checkpoint `from` holds (another server's integrator may have
+   * moved it); a replica's is one the database held, so its hashes are the tree's own.
+   */
+  private async refresh(from: RegistryStore): Promise<void> {
+    const newest = await from.newestCheckpoint();
     if (newest === null || newest.size <= (this.newest?.size ?? -1)) return;
-    await this.appendStored(this.tree, newest);
+    await this.appendStored(this.tree, newest, from);
     this.newest = newest;
   }
 
@@ -148,10 +173,14 @@ export class IdentityLog {
    * Appends the stored hashes from the tree's size to the checkpoint's (none when the tree is
    * ahead), then checks the checkpoint's signature and its root against the tree's.
    */
-  private async appendStored(tree: MerkleTree, checkpoint: StoredCheckpoint | null): Promise<void> {
+  private async appendStored(
+    tree: MerkleTree,
+    checkpoint: StoredCheckpoint | null,
+    from: RegistryStore,
+  ): Promise<void> {
     const size = checkpoint?.size ?? 0;
     while (tree.size < size) {
-      const hashes = await this.store.logHashes(tree.size, Math.min(size, tree.size + LOG_PAGE_LIMIT));
+      const hashes = await from.logHashes(tree.size, Math.min(size, tree.size + LOG_PAGE_LIMIT));
       if (hashes.length === 0) {
         throw changedHistory(`its stored leaf hashes end at ${tree.size}, before its checkpoint of ${size}`);
       }
@@ -159,8 +188,8 @@ export class IdentityLog {
     }
     // Hashes past the newest checkpoint were never part of one: only a hand, not the integrator,
     // puts them there. Unless another server's pass stored them meanwhile, with its checkpoint.
-    if ((await this.store.logHashes(size, size + 1)).length > 0) {
-      const now = await this.store.newestCheckpoint();
+    if ((await from.logHashes(size, size + 1)).length > 0) {
+      const now = await from.newestCheckpoint();
       if ((now?.size ?? 0) <= size) {
         throw changedHistory(`it holds leaf hashes past its newest checkpoint of ${size}`);
       }

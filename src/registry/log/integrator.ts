@@ -73,7 +73,7 @@ export async function startIntegrator(options: IntegratorOptions): Promise<Integ
   const checked = (async () => {
     const size = log.checkpoint?.size ?? 0;
     for (let start = 0; start < size && !stopped; start += CHECK_PAGE) {
-      await log.leaves(start, Math.min(size, start + CHECK_PAGE));
+      await log.leaves(start, Math.min(size, start + CHECK_PAGE), true);
       await yieldTurn();
     }
   })().catch((error: unknown) => {

@@ -360,6 +360,22 @@ export class KyselyRegistryStore implements RegistryStore {
     });
   }
 
+  async succession(handle: string): Promise<RegistryEvent | null> {
+    checkHandle(handle);
+    return this.guard(async () => {
+      // Through the partial index events_successions (migration 0004): only succession rows are read.
+      const row = await this.db
+        .selectFrom("events")
+        .selectAll()
+        .where("type", "=", "succeeded")
+        .where("handle", "=", handle)
+        .orderBy("sequence")
+        .limit(1)
+        .executeTakeFirst();
+      return row ? eventOf(row) : null;
+    });
+  }
+
   logSize(): Promise<number> {
     return this.guard(async () => nextLeaf(this.db));
   }

@@ -213,6 +213,8 @@ export interface RegistryStore {
    * devices: a chain), oldest first.
    */
   flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]>;
+  /** The `succeeded` event that made `handle` a successor; null for a device that was enrolled. */
+  succession(handle: string): Promise<RegistryEvent | null>;
 
   /** The identity log's length: the newest event's leaf plus one, 0 without events. */
   logSize(): Promise<number>;

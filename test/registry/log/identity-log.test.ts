@@ -160,4 +160,31 @@ describe("the identity log on two servers of one database", () => {
     }
     assert.deepEqual(reports, []);
   });
+
+  test("read from a lagging view (a replica), it serves that view's checkpoint, checked against its own tree, never a forged one", async (t) => {
+    const [one, two] = await twoNodes(t);
+    await enrollSome(one, 3);
+    // The view the server reads: the database as it was at `shown`, or a forged checkpoint.
+    let shown: Awaited<ReturnType<RegistryStore["newestCheckpoint"]>> = null;
+    let forged = false;
+    const view: RegistryStore = Object.assign(Object.create(two) as RegistryStore, {
+      newestCheckpoint: async () =>
+        forged && shown ? { ...shown, root: new Uint8Array(32), note: shown.note } : shown,
+    });
+    const log = await IdentityLog.open(one, KEY, view);
+    assert.equal(await log.integrate(new Date()), 3);
+    await assert.rejects(log.latest(), /no signed checkpoint yet/, "the view has none yet");
+    shown = await one.newestCheckpoint();
+    await enrollSome(one, 2);
+    assert.equal(await log.integrate(new Date()), 2);
+    // The tree holds 5 leaves; the view's checkpoint of 3 is served, and proofs up to it.
+    assert.equal((await log.latest()).size, 3);
+    assert.equal((await log.covering(5)).size, 3, "a size past the view's checkpoint is not covered");
+    const leaf = (await log.leaves(2, 3))[0] as Uint8Array;
+    verifyInclusion(leafHash(leaf), 2, 3, log.inclusionProof(2, 3), (await log.latest()).root);
+    // A checkpoint the tree does not hold, its signature or root not the log's: refused, never served.
+    const second = await IdentityLog.open(one, KEY, view);
+    forged = true;
+    await assert.rejects(second.latest(), (error: ReidError) => error.code === "registry-corrupt");
+  });
 });

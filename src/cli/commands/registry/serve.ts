@@ -1,16 +1,17 @@
 import { print, printJson } from "../../context.js";
 import type { RegistryAction } from "./action.js";
-import { DATABASE_OPTIONS, databaseChoice } from "./database.js";
+import { databaseChoice, READ_DATABASE_OPTIONS } from "./database.js";
 
-/** `reid registry serve`: EST and the CRL over HTTPS until SIGINT or SIGTERM (docs/spec.md §10.7). */
+/**
+ * `reid registry serve`: EST and the CRL over HTTPS until SIGINT or SIGTERM (docs/spec.md §10.7);
+ * with --db-read, the routes that only read are answered from that replica.
+ */
 export const action: RegistryAction = {
-  options: ["dir", ...DATABASE_OPTIONS, "listen"],
+  options: ["dir", ...READ_DATABASE_OPTIONS, "listen"],
   operands: [0, 0],
   async run(context, args) {
-    const [{ registryDirectory, openRegistry }, { registryListen, startRegistryServer }] = await Promise.all([
-      import("../../../registry/directory.js"),
-      import("../../../registry/server.js"),
-    ]);
+    const [{ registryDirectory, openServedRegistry }, { registryListen, startRegistryServer }] =
+      await Promise.all([import("../../../registry/directory.js"), import("../../../registry/server.js")]);
     const directory = registryDirectory(args.text("dir"));
     const { host, port } = registryListen(args.text("listen"));
     const choice = databaseChoice(args);
@@ -19,12 +20,13 @@ export const action: RegistryAction = {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());
     });
-    const { config, store } = await openRegistry(directory, choice);
+    const { config, store, reads } = await openServedRegistry(directory, choice);
     try {
       const server = await startRegistryServer({
         directory,
         config,
         store,
+        ...(reads ? { reads } : {}),
         host,
         port,
         report: (message) => context.stderr.write(`reid: ${message}\n`),
@@ -43,6 +45,7 @@ export const action: RegistryAction = {
         await server.close();
       }
     } finally {
+      await reads?.close();
       await store.close();
     }
   },

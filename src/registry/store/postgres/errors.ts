@@ -5,6 +5,9 @@ import {
   registryFailure,
 } from "../../registry-errors.js";
 
+/** pg-pool's message when no connection of a full pool came back within its connection timeout. */
+const POOL_EXHAUSTED = "timeout exceeded when trying to connect";
+
 /** Node's codes for a server that cannot be reached at all. */
 const UNREACHABLE = new Set([
   "ECONNREFUSED",
@@ -19,10 +22,10 @@ const UNREACHABLE = new Set([
 
 /**
  * pg's errors in reid's codes (docs/spec.md §10.3), naming the server by `where` (HOST:PORT) and
- * never by its URL: a lock or a serialization that gave way is `registry-busy` (the client may ask
- * again), a server out of reach (or lost mid-query) is `database-unreachable` (exit 7, as every peer
- * out of reach), one refusing or failing is `registry-failure`, damage is
- * `registry-corrupt`. Anything else (a constraint the store's own statements broke: a bug) is left
+ * never by its URL: a lock or a serialization that gave way, or no connection free (the server's
+ * or the pool's), is `registry-busy` (the client may ask again), a server out of reach (or lost
+ * mid-query) is `database-unreachable` (exit 7, as every peer out of reach), one refusing or
+ * failing is `registry-failure`, damage is `registry-corrupt`. Anything else (a constraint the store's own statements broke: a bug) is left
  * as it is, as the SQLite driver leaves it.
  */
 export function postgresErrors(where: string): (error: unknown) => unknown {
@@ -33,6 +36,12 @@ export function postgresErrors(where: string): (error: unknown) => unknown {
       return databaseUnreachable(`cannot reach PostgreSQL at ${where} (${code})`);
     }
     if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) {
+      // pg-pool's, when every connection stayed checked out for the whole wait: reached, and full.
+      if (message === POOL_EXHAUSTED) {
+        return registryBusy(
+          `the registry database at ${where} is busy: no free connection in this process's pool within the wait`,
+        );
+      }
       // pg's own, without a SQLSTATE: the connection was lost, timed out or asked for a password.
       if (/connect|Connection terminated/i.test(message)) {
         return databaseUnreachable(`cannot reach PostgreSQL at ${where}: ${message}`);
@@ -41,6 +50,9 @@ export function postgresErrors(where: string): (error: unknown) => unknown {
       return error;
     }
     const said = `${message} (SQLSTATE ${code})`;
+    if (code === "53300") {
+      return registryBusy(`PostgreSQL at ${where} has too many clients: ${said}`);
+    }
     if (["40001", "40P01", "55P03", "57014"].includes(code)) {
       return registryBusy(`the registry database at ${where} is busy: ${said}`);
     }

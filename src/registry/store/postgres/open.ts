@@ -23,6 +23,14 @@ const EVENT_ORDER_LOCK = [0x72656964, 1] as const;
  * it goes.
  */
 const LOG_LEASE_LOCK = [0x72656964, 2] as const;
+/**
+ * `registry init`'s claim on a database (a session lock, 3): held from the check that it holds no
+ * registry until its migrations have made one, so of two inits at once the second finds the
+ * first's registry and is refused, instead of both making one.
+ */
+const INIT_LOCK = [0x72656964, 3] as const;
+/** How long an init waits for another's to finish making its schema (a few statements). */
+const INIT_WAIT_MS = 60_000;
 
 export interface PostgresOptions {
   /** `registry init`: the database must hold no registry yet, and gets one. */
@@ -49,7 +57,9 @@ export async function openPostgresRegistry(
   // A connection that breaks while idle in the pool is dropped by pg; the next use connects anew.
   pool.on("error", () => {});
   const db = new Kysely<RegistrySchema>({ dialect: new PostgresDialect({ pool: preparedPool(pool) }) });
+  const claim = options.create ? initClaim(target) : null;
   try {
+    await claim;
     const made = await hasRegistry(db);
     if (options.create && made) {
       throw registryExists(`the database at ${target.where} already holds a registry`);
@@ -64,6 +74,8 @@ export async function openPostgresRegistry(
   } catch (error) {
     await db.destroy();
     throw translate(error);
+  } finally {
+    await claim?.then((client) => client.end()).catch(() => {});
   }
   if (options.readOnly) return new KyselyRegistryStore(db, translate, POSTGRES_HOOKS);
   return new PostgresRegistryStore(db, translate, poolConfig(target, false));
@@ -151,6 +163,21 @@ const POSTGRES_HOOKS: DriverHooks = {
   writingCtes: true,
   bulkInsert: copyInsert,
 };
+
+/** INIT_LOCK, on a connection of its own: ending it lets the lock go. */
+async function initClaim(target: PostgresTarget): Promise<pg.Client> {
+  const client = new pg.Client({ ...poolConfig(target, false), lock_timeout: INIT_WAIT_MS });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    const [kind, init] = INIT_LOCK;
+    await client.query("select pg_advisory_lock($1, $2)", [kind, init]);
+    return client;
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw error;
+  }
+}
 
 async function hasRegistry(db: Kysely<RegistrySchema>): Promise<boolean> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
