@@ -44,6 +44,8 @@ const OPERATIONS: readonly [string, Record<string, unknown>][] = [
   ["/api/sign", { message: "00" }],
   ["/api/verify", { message: "00", signature: "00".repeat(64) }],
   ["/api/export", { wrapKey: WRAP_KEY, proof: { pin: PIN } }],
+  ["/api/bindings/0123456789abcdef0123456789abcdef/command", { name: "blink", proof: { pin: PIN } }],
+  ["/api/bindings/0123456789abcdef0123456789abcdef/telemetry", { count: 2, proof: { pin: PIN } }],
 ];
 /** The routes a session alone may call, signed in or not: only the owner's account gets a link. */
 const SESSION_ONLY: readonly [string, Record<string, unknown>][] = [
@@ -134,6 +136,21 @@ describe("the console's routes over HTTP", () => {
     );
     assertRefused(await client.post("/api/seal", { key: "tpm", proof: wrong }), 400, "usage");
     assertRefused(await client.post("/api/bindings/not%20a%20handle/unbind", { proof: wrong }), 400, "usage");
+    // Commands and telemetry: the device's shape and the readings' bounds, then a device we are bound to.
+    const device = "/api/bindings/0123456789abcdef0123456789abcdef";
+    for (const body of [
+      { proof: wrong },
+      { name: "Not A Name", proof: wrong },
+      { name: "blink", args: "fast", proof: wrong },
+      { name: "blink", args: [1], proof: wrong },
+    ]) {
+      assertRefused(await client.post(`${device}/command`, body), 400, "usage");
+    }
+    for (const count of [0, 65, "2"]) {
+      assertRefused(await client.post(`${device}/telemetry`, { count, proof: wrong }), 400, "usage");
+    }
+    assertRefused(await client.post(`${device}/command`, { name: "blink", proof: wrong }), 409, "not-bound");
+    assertRefused(await client.post(`${device}/telemetry`, { proof: wrong }), 409, "not-bound");
     assertRefused(await client.get("/api/keys/rsa.pem"), 400, "usage");
     assertRefused(await client.get("/api/certificate?algorithm=x25519"), 400, "usage");
     assertRefused(await client.get("/api/certificate?days=0"), 400, "usage");
@@ -162,7 +179,16 @@ describe("the console's routes over HTTP", () => {
       assertRefused(await client.post("/api/passkeys", body), 400, "usage");
     }
     // A passkey challenge is asked for a named operation: the new ones are among them.
-    for (const intent of ["mode-random", "seal", "unbind:0123abcd"]) {
+    for (const intent of [
+      "mode-random",
+      "seal",
+      "unbind:0123abcd",
+      "export",
+      "single-type-on",
+      "passkeys-bypass-lockout-off",
+      "command:0123abcd",
+      "telemetry:0123abcd",
+    ]) {
       assertRefused(await client.post("/api/proof/options", { intent }), 400, "no-passkey");
     }
     for (const intent of ["mode-sideways", "unbind:", "seal-now"]) {

@@ -368,7 +368,7 @@ describe("the owner's console in Chromium", () => {
     assert.deepEqual([last?.request, last?.principal, last?.outcome], ["unbind", "web:pin", "ok"]);
   });
 
-  test("bindings, the device side: this element bound as a user to another device is listed there, and unbound only with the PIN", async () => {
+  test("bindings, the device side: this element, bound as a user to another device, lists it, commands it and reads its telemetry with a proof each, and unbinds it only with the PIN", async () => {
     // The other store serves a device role of its own; this element binds to it from the terminal.
     const deviceListen = `127.0.0.1:${await freePort()}`;
     const device = await serveWeb(user, ["--device", "--listen", deviceListen, "--no-mdns"]);
@@ -408,7 +408,57 @@ describe("the owner's console in Chromium", () => {
           .map((b) => b.handle);
       assert.deepEqual(await usersOfDevice(), [ours]);
 
+      // The user role from the page: a command, and the device's telemetry, each with its proof.
+      await page.waitForSelector("#device-form:visible");
+      assert.equal(await page.inputValue("#device-target"), deviceHandle);
       await page.check("#proof-kind-pin");
+      await page.fill("#command-name", "blink");
+      await page.fill("#command-args", "twice fast");
+      await page.click("#command-send");
+      await message(page, /type the PIN to confirm/);
+      await provePin("not the pin 0000");
+      await page.click("#command-send");
+      await message(page, /wrong PIN/);
+      await afterWrongPin();
+      await provePin();
+      await page.click("#command-send");
+      await message(
+        page,
+        new RegExp(`Device ${deviceHandle.slice(0, 8)} accepted 'blink' \\(command \\d+\\)`),
+      );
+      assert.deepEqual(
+        (await auditLog(store)).slice(-2).map((r) => [r.request, r.principal, r.outcome]),
+        [
+          ["command:blink", "web:pin", "wrong-pin"],
+          ["command:blink", "web:pin", "ok"],
+        ],
+      );
+      await page.fill("#telemetry-count", "3");
+      await provePin();
+      await page.click("#telemetry-read");
+      await message(page, new RegExp(`readings? from ${deviceHandle.slice(0, 8)}`));
+      const readings = await page.locator("#telemetry li").allTextContents();
+      assert.ok(readings.length >= 1 && readings.length <= 3, readings.join("; "));
+      for (const reading of readings) assert.match(reading, /^\d{4}-\d\d-\d\dT\S+ \S+ \S+$/);
+      assert.deepEqual(
+        [(await lastAudit())?.request, (await lastAudit())?.principal],
+        ["telemetry", "web:pin"],
+      );
+      await look(page, "11-device-bound");
+      // The unlock window is for the owner's scripts on the socket: the page still needs a proof.
+      await reidOk(["--store", store, "--pin-file", pinFile, "unlock", "--for", "1m"]);
+      const unproved = (await page.evaluate(`(async () => {
+        const session = await (await fetch("/api/session")).json();
+        const reply = await fetch("/api/bindings/${deviceHandle}/telemetry", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf },
+          body: JSON.stringify({}),
+        });
+        return { status: reply.status, body: await reply.json() };
+      })()`)) as { status: number; body: { error: { code: string } } };
+      assert.deepEqual([unproved.status, unproved.body.error.code], [403, "proof-required"]);
+      await reidOk(["--store", store, "lock"]);
+
       await page.click(`${row} button`);
       await message(page, /type the PIN to confirm/);
       await page.waitForSelector(row);
@@ -417,6 +467,7 @@ describe("the owner's console in Chromium", () => {
       await message(page, new RegExp(`Unbound ${deviceHandle.slice(0, 8)}`));
       await page.waitForSelector(row, { state: "detached" });
       assert.equal(await pageText("#bound-devices"), "bound to no device");
+      await page.waitForSelector("#device-form", { state: "hidden" });
       assert.deepEqual(
         (await reidJson<{ bindings: unknown[] }>(["--store", store, "bindings"])).bindings,
         [],

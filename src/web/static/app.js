@@ -326,6 +326,21 @@ import { ApiError } from "./json-call.js";
       for (const entry of bindings.filter((b) => b.role === role)) list.append(bindingItem(entry));
       if (list.childElementCount === 0) list.append(item(none));
     }
+    // The user role: commands and telemetry go to a device this element is bound to.
+    const devices = bindings.filter((b) => b.role === "device");
+    const target = $("device-target");
+    const chosen = target.value;
+    target.replaceChildren(
+      ...devices.map((d) => {
+        const option = document.createElement("option");
+        option.value = d.handle;
+        option.textContent = `${short(d.handle)} at ${d.address}`;
+        return option;
+      }),
+    );
+    if (devices.some((d) => d.handle === chosen)) target.value = chosen;
+    show("device-form", devices.length > 0);
+    if (devices.length === 0) $("telemetry").replaceChildren();
   }
 
   function bindingItem(entry) {
@@ -850,6 +865,43 @@ import { ApiError } from "./json-call.js";
       // The key file leaves the page with the operation.
       $("export-key").value = "";
     }
+  });
+
+  $("device-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const handle = $("device-target").value;
+    const name = $("command-name").value.trim();
+    const text = $("command-args").value.trim();
+    const args = text ? text.split(/\s+/) : [];
+    let receipt = null;
+    act(`command:${handle}`, (proof) =>
+      api("POST", `/api/bindings/${encodeURIComponent(handle)}/command`, { name, args, proof }).then((r) => {
+        receipt = r;
+      }),
+    ).then(
+      (done) =>
+        done &&
+        say(`Device ${short(receipt.device)} accepted '${receipt.name}' (command ${receipt.counter}).`, "ok"),
+    );
+  });
+
+  $("telemetry-read").addEventListener("click", () => {
+    const handle = $("device-target").value;
+    const count = Number($("telemetry-count").value);
+    let result = null;
+    act(`telemetry:${handle}`, (proof) =>
+      api("POST", `/api/bindings/${encodeURIComponent(handle)}/telemetry`, { count, proof }).then((r) => {
+        result = r;
+      }),
+    ).then((done) => {
+      if (!done) return;
+      // As `reid telemetry` prints them: time, sensor, value; opened by this element alone (HPKE).
+      $("telemetry").replaceChildren(...result.readings.map((r) => item(`${r.time} ${r.sensor} ${r.value}`)));
+      say(
+        `${result.readings.length} ${result.readings.length === 1 ? "reading" : "readings"} from ${short(result.device)}.`,
+        "ok",
+      );
+    });
   });
 
   $("cert-algorithm").addEventListener("change", certificateLink);
