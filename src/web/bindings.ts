@@ -1,11 +1,14 @@
 import { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
-import type { CommandResult, TelemetryResult } from "../binding/api.js";
+import { parseDeviceAddress } from "../binding/address.js";
+import type { BindResult, CommandResult, TelemetryResult } from "../binding/api.js";
 import { checkCommandShape } from "../binding/command.js";
 import { MAX_READINGS } from "../binding/history.js";
+import { handle as handleText } from "../binding/messages.js";
+import { setupCode } from "../binding/pairing.js";
 import { ExitCode, ReidError } from "../errors.js";
 import { objectBody } from "../http/body.js";
-import { whole } from "../http/schema.js";
+import { text, whole } from "../http/schema.js";
 import { idField, json } from "./fields.js";
 import type { PageContext } from "./page-context.js";
 import type { Proofs } from "./proof.js";
@@ -27,11 +30,16 @@ export interface PageBindings {
   list(): Promise<{ handle: string; bindings: readonly PageBindingEntry[] }>;
   /** Removes the binding with `handle`, acting for `actor`, whose proof the owner gate checks. */
   unbind(actor: Actor, handle: string): Promise<{ removed: PageBindingEntry; notified: boolean }>;
+  /** Binds this element as a user to the device at `address`, acting for `actor` (`reid bind`). */
+  bind(actor: Actor, address: string, expectHandle: string, code: string): Promise<BindResult>;
   /** Sends the bound device at `address` a command, acting for `actor` (`reid command`). */
   command(actor: Actor, address: string, name: string, args: readonly string[]): Promise<CommandResult>;
   /** Reads the bound device's telemetry, acting for `actor` (`reid telemetry --count`). */
   telemetry(actor: Actor, address: string, count: number): Promise<TelemetryResult>;
 }
+
+const addressText = text({ max: 300, message: (name) => `'${name}' must be the device's HOST:PORT` });
+const codeText = text({ max: 64, message: (name) => `'${name}' must be the setup code (XXXXX-XXXXX)` });
 
 const readings = whole({
   min: 1,
@@ -58,6 +66,19 @@ export function bindingsApp(page: PageContext, proofs: Proofs, bindings: PageBin
     const session = page.requireSignedIn(c);
     const actor = await proofs.actor(session, body.proof, `unbind:${handle}`, "unbind");
     return c.json(await bindings.unbind(actor, handle));
+  });
+
+  // The user role: binding to a device with the setup code its owner's `reid pair` shows, as
+  // `reid bind` does; the device proves the expected handle before anything is stored.
+  app.post("/bind", json, async (c) => {
+    const body = await objectBody(c, ["address", "handle", "code", "proof"]);
+    const address = parseDeviceAddress(addressText.read(body.address, "address"), "device address").address;
+    const device = handleText.read(body.handle, "handle");
+    // Checked before the proof is spent on it; the code itself goes only to the binding operation.
+    const code = setupCode(codeText.read(body.code, "code"));
+    const session = page.requireSignedIn(c);
+    const actor = await proofs.actor(session, body.proof, `bind:${device}`, "bind");
+    return c.json(await bindings.bind(actor, address, device, code));
   });
 
   // The user role, toward a device this element is bound to (its address from the binding, as

@@ -44,6 +44,15 @@ const OPERATIONS: readonly [string, Record<string, unknown>][] = [
   ["/api/sign", { message: "00" }],
   ["/api/verify", { message: "00", signature: "00".repeat(64) }],
   ["/api/export", { wrapKey: WRAP_KEY, proof: { pin: PIN } }],
+  [
+    "/api/bind",
+    {
+      address: "127.0.0.1:7470",
+      handle: "0123456789abcdef0123456789abcdef",
+      code: "ABCDE-12345",
+      proof: { pin: PIN },
+    },
+  ],
   ["/api/bindings/0123456789abcdef0123456789abcdef/command", { name: "blink", proof: { pin: PIN } }],
   ["/api/bindings/0123456789abcdef0123456789abcdef/telemetry", { count: 2, proof: { pin: PIN } }],
 ];
@@ -75,6 +84,8 @@ describe("the console's routes over HTTP", () => {
     }
 
     const client = new PageClient(daemon);
+    // Each refusal spends a token of this address's bucket: its own, so the tests after keep theirs.
+    client.localAddress = "127.0.0.6";
     await client.open();
     for (const path of READS) assertRefused(await client.get(path), 401, "not-signed-in");
     for (const [path, body] of OPERATIONS) assertRefused(await client.post(path, body), 401, "not-signed-in");
@@ -136,21 +147,6 @@ describe("the console's routes over HTTP", () => {
     );
     assertRefused(await client.post("/api/seal", { key: "tpm", proof: wrong }), 400, "usage");
     assertRefused(await client.post("/api/bindings/not%20a%20handle/unbind", { proof: wrong }), 400, "usage");
-    // Commands and telemetry: the device's shape and the readings' bounds, then a device we are bound to.
-    const device = "/api/bindings/0123456789abcdef0123456789abcdef";
-    for (const body of [
-      { proof: wrong },
-      { name: "Not A Name", proof: wrong },
-      { name: "blink", args: "fast", proof: wrong },
-      { name: "blink", args: [1], proof: wrong },
-    ]) {
-      assertRefused(await client.post(`${device}/command`, body), 400, "usage");
-    }
-    for (const count of [0, 65, "2"]) {
-      assertRefused(await client.post(`${device}/telemetry`, { count, proof: wrong }), 400, "usage");
-    }
-    assertRefused(await client.post(`${device}/command`, { name: "blink", proof: wrong }), 409, "not-bound");
-    assertRefused(await client.post(`${device}/telemetry`, { proof: wrong }), 409, "not-bound");
     assertRefused(await client.get("/api/keys/rsa.pem"), 400, "usage");
     assertRefused(await client.get("/api/certificate?algorithm=x25519"), 400, "usage");
     assertRefused(await client.get("/api/certificate?days=0"), 400, "usage");
@@ -179,20 +175,63 @@ describe("the console's routes over HTTP", () => {
       assertRefused(await client.post("/api/passkeys", body), 400, "usage");
     }
     // A passkey challenge is asked for a named operation: the new ones are among them.
-    for (const intent of [
-      "mode-random",
-      "seal",
-      "unbind:0123abcd",
-      "export",
-      "single-type-on",
-      "passkeys-bypass-lockout-off",
-      "command:0123abcd",
-      "telemetry:0123abcd",
-    ]) {
+    for (const intent of ["mode-random", "seal", "unbind:0123abcd"]) {
       assertRefused(await client.post("/api/proof/options", { intent }), 400, "no-passkey");
     }
     for (const intent of ["mode-sideways", "unbind:", "seal-now"]) {
       assertRefused(await client.post("/api/proof/options", { intent }), 400, "usage");
+    }
+    assert.deepEqual(await snapshot(), was);
+  });
+
+  test("the user role's routes: bad input is refused before the proof is read, and a device not bound before it is spent", async () => {
+    const client = new PageClient(daemon);
+    await client.signInWithPin();
+    const was = await snapshot();
+    const wrong = { pin: "not the pin 0000" };
+    // Commands and telemetry: the device's shape and the readings' bounds, then a device we are bound to.
+    const device = "/api/bindings/0123456789abcdef0123456789abcdef";
+    for (const body of [
+      { proof: wrong },
+      { name: "Not A Name", proof: wrong },
+      { name: "blink", args: "fast", proof: wrong },
+      { name: "blink", args: [1], proof: wrong },
+    ]) {
+      assertRefused(await client.post(`${device}/command`, body), 400, "usage");
+    }
+    for (const count of [0, 65, "2"]) {
+      assertRefused(await client.post(`${device}/telemetry`, { count, proof: wrong }), 400, "usage");
+    }
+    assertRefused(await client.post(`${device}/command`, { name: "blink", proof: wrong }), 409, "not-bound");
+    assertRefused(await client.post(`${device}/telemetry`, { proof: wrong }), 409, "not-bound");
+    // A bind: the device's address, its handle and the setup code's form, before the proof.
+    const bind = {
+      address: "127.0.0.1:7470",
+      handle: "0123456789abcdef0123456789abcdef",
+      code: "ABCDE-12345",
+    };
+    for (const bad of [
+      { address: "nowhere" },
+      { address: undefined },
+      { handle: "0123" },
+      { handle: "0123456789ABCDEF0123456789ABCDEF" },
+      { code: "ABCDE" },
+      { code: undefined },
+    ]) {
+      const refused = await client.post("/api/bind", { ...bind, ...bad, proof: wrong });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.json.error.code, /^(?:usage|bad-code)$/);
+    }
+    // A passkey challenge names each new operation (none is registered here: no-passkey, not usage).
+    for (const intent of [
+      "export",
+      "single-type-on",
+      "passkeys-bypass-lockout-off",
+      "bind:0123abcd",
+      "command:0123abcd",
+      "telemetry:0123abcd",
+    ]) {
+      assertRefused(await client.post("/api/proof/options", { intent }), 400, "no-passkey");
     }
     assert.deepEqual(await snapshot(), was);
   });

@@ -374,21 +374,26 @@ describe("the owner's console in Chromium", () => {
     const device = await serveWeb(user, ["--device", "--listen", deviceListen, "--no-mdns"]);
     try {
       const opened = await reidJson<{ code: string }>(["--store", user, "pair"]);
-      const codeFile = join(dir, "device-code");
-      writeFileSync(codeFile, `${opened.code}\n`, { mode: 0o600 });
       const deviceHandle = (await status(user)).handle as string;
-      await reidOk([
-        "--store",
-        store,
-        "--pin-file",
-        pinFile,
-        "bind",
-        deviceListen,
-        "--expect-handle",
-        deviceHandle,
-        "--code-file",
-        codeFile,
-      ]);
+      // Bound from the page, as `reid bind` binds: the setup code's form first, then the proof.
+      await page.fill("#bind-address", deviceListen);
+      await page.fill("#bind-handle", deviceHandle);
+      await page.fill("#bind-code", "not a code");
+      await provePin();
+      await page.click("#bind-button");
+      await message(page, /a setup code is 10 letters and digits/);
+      assert.equal(await page.inputValue("#bind-code"), "", "the setup code leaves its field");
+      await page.check("#proof-kind-pin");
+      await page.fill("#bind-code", opened.code);
+      await page.click("#bind-button");
+      await message(page, /type the PIN to confirm/);
+      await page.fill("#bind-code", opened.code);
+      await provePin();
+      await page.click("#bind-button");
+      await message(page, new RegExp(`Bound to device ${deviceHandle.slice(0, 8)} at ${deviceListen}`));
+      const bound = await lastAudit();
+      assert.deepEqual([bound?.request, bound?.principal, bound?.outcome], ["bind", "web:pin", "ok"]);
+      assert.equal((await page.content()).includes(opened.code), false, "the setup code is not kept");
       await page.click("#bindings-reload");
       const row = `#bound-devices li[data-handle="${deviceHandle}"]`;
       await page.waitForSelector(row);

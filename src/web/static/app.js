@@ -867,6 +867,27 @@ import { ApiError } from "./json-call.js";
     }
   });
 
+  $("bind-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const address = $("bind-address").value.trim();
+    const handle = $("bind-handle").value.trim().toLowerCase();
+    const code = $("bind-code").value;
+    // The setup code leaves the form at once, whatever happens next.
+    $("bind-code").value = "";
+    let bound = null;
+    act(`bind:${handle}`, (proof) =>
+      api("POST", "/api/bind", { address, handle, code, proof }).then((r) => {
+        bound = r;
+      }),
+    ).then((done) => {
+      if (!done) return;
+      say(`Bound to device ${short(bound.device)} at ${bound.address}.`, "ok");
+      $("bind-address").value = "";
+      $("bind-handle").value = "";
+      loadBindings().catch(failed);
+    });
+  });
+
   $("device-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const handle = $("device-target").value;
