@@ -602,6 +602,8 @@ describe("the owner's console in Chromium", () => {
     // The old PIN proves nothing now, on the page or at the terminal; the new one does.
     const old = await reid(["--store", store, "--pin-file", pinFile, "pair"]);
     assert.equal(old.code, 4, old.stderr);
+    // The same words will say the next change is done: the last ones leave first.
+    await page.evaluate("document.getElementById('message').textContent = ''");
     await page.fill("#pin-change-present", other);
     await page.fill("#pin-change-new", PIN);
     await page.fill("#pin-change-again", PIN);
@@ -729,7 +731,7 @@ describe("the owner's console in Chromium", () => {
 
     // The CSR with a subject: Ed25519 requests are deterministic, so it is `reid csr`'s exactly.
     await page.fill("#csr-subject", "CN=sensor-7, O=Acme");
-    await page.selectOption("#csr-algorithm", "ed25519");
+    await page.selectOption("#sign-algorithm", "ed25519");
     const csrSaved = page.waitForEvent("download");
     await page.click("#csr-download");
     const csr = readFileSync((await (await csrSaved).path()) as string, "utf8");

@@ -264,7 +264,7 @@ import { ApiError } from "./json-call.js";
   function csrLink() {
     const subject = $("csr-subject").value.trim();
     $("csr-download").href =
-      `/api/csr?algorithm=${encodeURIComponent($("csr-algorithm").value)}${subject ? `&subject=${encodeURIComponent(subject)}` : ""}`;
+      `/api/csr?algorithm=${encodeURIComponent($("sign-algorithm").value)}${subject ? `&subject=${encodeURIComponent(subject)}` : ""}`;
   }
 
   // ---- pairing ----
@@ -822,7 +822,7 @@ import { ApiError } from "./json-call.js";
     }
   });
 
-  $("csr-algorithm").addEventListener("change", csrLink);
+  $("sign-algorithm").addEventListener("change", csrLink);
   $("csr-subject").addEventListener("input", csrLink);
   $("csr-form").addEventListener("submit", (event) => event.preventDefault());
 
