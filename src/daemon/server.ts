@@ -148,13 +148,20 @@ function pagePairing(service: ElementService, device: () => DeviceRoleServer | n
   };
 }
 
-/** The page's bindings panel: `bindings` and `unbind` of the binding operations, as `reid` reaches them. */
+/**
+ * The page's bindings panel: `bindings`, `unbind`, `bind`, `command` and `telemetry` of the binding
+ * operations, as `reid` reaches them.
+ */
 function pageBindings(service: ElementService, device: () => DeviceRoleServer | null): PageBindings {
   const binding = (actor: Actor) =>
     openBinding(service.control, service.control.storeDirectory, actor, device);
   return {
     list: async () => (await binding({ principal: "web" })).bindings(),
     unbind: async (actor, handle) => (await binding(actor)).unbind(handle),
+    bind: async (actor, address, expectHandle, code) =>
+      (await binding(actor)).bind(address, expectHandle, code),
+    command: async (actor, address, name, args) => (await binding(actor)).command(address, name, args),
+    telemetry: async (actor, address, count) => (await binding(actor)).telemetry(address, count),
   };
 }
 

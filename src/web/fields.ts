@@ -17,12 +17,12 @@ export function idField(value: string, what: string): string {
 }
 
 const INTENT =
-  /^(?:init|reset|erase|pair|unlock|seal|mode-(?:random|factory)|schedule-(?:init|reset|erase)|(?:cancel|remove-passkey|unbind):[A-Za-z0-9_-]{1,1024})$/;
+  /^(?:init|reset|erase|pair|unlock|seal|export|mode-(?:random|factory)|schedule-(?:init|reset|erase)|(?:single-type|passkeys-bypass-lockout)-(?:on|off)|(?:cancel|remove-passkey|unbind|bind|command|telemetry):[A-Za-z0-9_-]{1,1024})$/;
 
 /** The operation a passkey challenge is asked for; the answer authorizes that one only. */
 export function intentField(value: unknown): string {
   if (typeof value === "string" && INTENT.test(value)) return value;
   throw new UsageError(
-    "'intent' must name the operation: init, reset, erase, pair, unlock, seal, mode-MODE, schedule-TYPE, cancel:ID, remove-passkey:ID or unbind:HANDLE",
+    "'intent' must name the operation: init, reset, erase, pair, unlock, seal, export, mode-MODE, schedule-TYPE, SETTING-on|off, cancel:ID, remove-passkey:ID, unbind:HANDLE, bind:HANDLE, command:HANDLE or telemetry:HANDLE",
   );
 }

@@ -48,7 +48,8 @@ function pemAlgorithm(file: string): KeyAlgorithm {
   throw new UsageError("the key files are ed25519.pem, x25519.pem and p256.pem");
 }
 
-function attachment(c: Context, name: string, pem: string) {
+/** A PEM text as a file to save, named `name`. */
+export function attachment(c: Context, name: string, pem: string) {
   c.header("Content-Type", "application/x-pem-file");
   c.header("Content-Disposition", `attachment; filename="${name}"`);
   return c.body(pem);

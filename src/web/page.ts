@@ -9,17 +9,21 @@ import { PAGE_RATE, RateLimiter, rateLimit, remoteAddress } from "../http/rate-l
 import type { Assets } from "./assets.js";
 import { auditApp } from "./audit.js";
 import { bindingsApp, type PageBindings } from "./bindings.js";
+import { configApp } from "./config.js";
 import { eventsApp } from "./events.js";
+import { exportApp } from "./export.js";
 import { firstRunApp } from "./first-run.js";
 import { keysApp } from "./keys.js";
 import type { PageLinks } from "./links.js";
 import { PageContext, PageError } from "./page-context.js";
 import { type PagePairing, pairingApp } from "./pairing.js";
 import { passkeysApp } from "./passkeys.js";
+import { pinApp } from "./pin.js";
 import { Proofs, proofApp } from "./proof.js";
 import { requestsApp } from "./requests.js";
 import { settingsApp } from "./settings.js";
 import { signInApp } from "./sign-in.js";
+import { signingApp } from "./signing.js";
 import { statusApp } from "./status.js";
 import { unlockApp } from "./unlock.js";
 
@@ -95,6 +99,10 @@ export function ownerPage(options: PageOptions): Hono {
   app.route("/api", keysApp(page));
   app.route("/api", auditApp(page));
   app.route("/api", unlockApp(page, proofs));
+  app.route("/api", pinApp(page));
+  app.route("/api", configApp(page, proofs));
+  app.route("/api", signingApp(page));
+  app.route("/api", exportApp(page, proofs));
   return app;
 }
 

@@ -5,7 +5,7 @@
 // sideways scroll), axe-core's accessibility check in the light and dark schemes, an expired
 // session, and the daemon stopped and started again under the open page.
 import assert from "node:assert/strict";
-import { createHash, randomBytes, X509Certificate } from "node:crypto";
+import { createDecipheriv, createHash, randomBytes, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,8 @@ describe("the owner's console in Chromium", () => {
   let context: BrowserContext;
   let page: Page;
   let pinFile: string;
+  /** The recovery code in force: the first run's is spent by `reid pin unlock`, which gives this one. */
+  let recoveryCode: string;
 
   const serve = (port?: number) =>
     serveWeb(store, ["--device", "--listen", listen, "--no-mdns"], {
@@ -151,6 +153,8 @@ describe("the owner's console in Chromium", () => {
     writeFileSync(codeFile, `${code}\n`, { mode: 0o600 });
     const unlocked = await reid(["--store", store, "pin", "unlock", "--recovery-file", codeFile]);
     assert.equal(unlocked.code, 0, unlocked.stderr);
+    recoveryCode = /New recovery code[^:]*: (\S+)/.exec(unlocked.stdout)?.[1] as string;
+    assert.match(recoveryCode, RECOVERY);
   });
 
   test("the fingerprint: one handle draws one picture, mirrored left to right; 200 handles draw 200", async () => {
@@ -364,6 +368,124 @@ describe("the owner's console in Chromium", () => {
     assert.deepEqual([last?.request, last?.principal, last?.outcome], ["unbind", "web:pin", "ok"]);
   });
 
+  test("bindings, the device side: this element, bound as a user to another device, lists it, commands it and reads its telemetry with a proof each, and unbinds it only with the PIN", async () => {
+    // The other store serves a device role of its own; this element binds to it from the terminal.
+    const deviceListen = `127.0.0.1:${await freePort()}`;
+    const device = await serveWeb(user, ["--device", "--listen", deviceListen, "--no-mdns"]);
+    try {
+      const opened = await reidJson<{ code: string }>(["--store", user, "pair"]);
+      const deviceHandle = (await status(user)).handle as string;
+      // Bound from the page, as `reid bind` binds: the setup code's form first, then the proof.
+      await page.fill("#bind-address", deviceListen);
+      await page.fill("#bind-handle", deviceHandle);
+      await page.fill("#bind-code", "not a code");
+      await provePin();
+      await page.click("#bind-button");
+      await message(page, /a setup code is 10 letters and digits/);
+      assert.equal(await page.inputValue("#bind-code"), "", "the setup code leaves its field");
+      await page.check("#proof-kind-pin");
+      await page.fill("#bind-code", opened.code);
+      await page.click("#bind-button");
+      await message(page, /type the PIN to confirm/);
+      await page.fill("#bind-code", opened.code);
+      await provePin();
+      await page.click("#bind-button");
+      await message(page, new RegExp(`Bound to device ${deviceHandle.slice(0, 8)} at ${deviceListen}`));
+      const bound = await lastAudit();
+      assert.deepEqual([bound?.request, bound?.principal, bound?.outcome], ["bind", "web:pin", "ok"]);
+      assert.equal((await page.content()).includes(opened.code), false, "the setup code is not kept");
+      await page.click("#bindings-reload");
+      const row = `#bound-devices li[data-handle="${deviceHandle}"]`;
+      await page.waitForSelector(row);
+      assert.match(
+        await pageText(row),
+        new RegExp(`^${deviceHandle.slice(0, 8)} at ${deviceListen}, bound `),
+      );
+      assert.equal(await page.locator(`${row} svg[role="img"]`).count(), 1);
+      assert.equal(await pageText("#bound-users"), "no user is bound");
+      // The device lists this element among its users.
+      const ours = (await status(store)).handle as string;
+      const usersOfDevice = async () =>
+        (
+          await reidJson<{ bindings: { role: string; handle: string }[] }>(["--store", user, "bindings"])
+        ).bindings
+          .filter((b) => b.role === "user")
+          .map((b) => b.handle);
+      assert.deepEqual(await usersOfDevice(), [ours]);
+
+      // The user role from the page: a command, and the device's telemetry, each with its proof.
+      await page.waitForSelector("#device-form:visible");
+      assert.equal(await page.inputValue("#device-target"), deviceHandle);
+      await page.check("#proof-kind-pin");
+      await page.fill("#command-name", "blink");
+      await page.fill("#command-args", "twice fast");
+      await page.click("#command-send");
+      await message(page, /type the PIN to confirm/);
+      await provePin("not the pin 0000");
+      await page.click("#command-send");
+      await message(page, /wrong PIN/);
+      await afterWrongPin();
+      await provePin();
+      await page.click("#command-send");
+      await message(
+        page,
+        new RegExp(`Device ${deviceHandle.slice(0, 8)} accepted 'blink' \\(command \\d+\\)`),
+      );
+      assert.deepEqual(
+        (await auditLog(store)).slice(-2).map((r) => [r.request, r.principal, r.outcome]),
+        [
+          ["command:blink", "web:pin", "wrong-pin"],
+          ["command:blink", "web:pin", "ok"],
+        ],
+      );
+      await page.fill("#telemetry-count", "3");
+      await provePin();
+      await page.click("#telemetry-read");
+      await message(page, new RegExp(`readings? from ${deviceHandle.slice(0, 8)}`));
+      const readings = await page.locator("#telemetry li").allTextContents();
+      assert.ok(readings.length >= 1 && readings.length <= 3, readings.join("; "));
+      for (const reading of readings) assert.match(reading, /^\d{4}-\d\d-\d\dT\S+ \S+ \S+$/);
+      assert.deepEqual(
+        [(await lastAudit())?.request, (await lastAudit())?.principal],
+        ["telemetry", "web:pin"],
+      );
+      await look(page, "11-device-bound");
+      // The unlock window is for the owner's scripts on the socket: the page still needs a proof.
+      await reidOk(["--store", store, "--pin-file", pinFile, "unlock", "--for", "1m"]);
+      const unproved = (await page.evaluate(`(async () => {
+        const session = await (await fetch("/api/session")).json();
+        const reply = await fetch("/api/bindings/${deviceHandle}/telemetry", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf },
+          body: JSON.stringify({}),
+        });
+        return { status: reply.status, body: await reply.json() };
+      })()`)) as { status: number; body: { error: { code: string } } };
+      assert.deepEqual([unproved.status, unproved.body.error.code], [403, "proof-required"]);
+      await reidOk(["--store", store, "lock"]);
+
+      await page.click(`${row} button`);
+      await message(page, /type the PIN to confirm/);
+      await page.waitForSelector(row);
+      await provePin();
+      await page.click(`${row} button`);
+      await message(page, new RegExp(`Unbound ${deviceHandle.slice(0, 8)}`));
+      await page.waitForSelector(row, { state: "detached" });
+      assert.equal(await pageText("#bound-devices"), "bound to no device");
+      await page.waitForSelector("#device-form", { state: "hidden" });
+      assert.deepEqual(
+        (await reidJson<{ bindings: unknown[] }>(["--store", store, "bindings"])).bindings,
+        [],
+      );
+      // The device was told: its side of the binding is gone too.
+      assert.deepEqual(await usersOfDevice(), []);
+      const last = await lastAudit();
+      assert.deepEqual([last?.request, last?.principal, last?.outcome], ["unbind", "web:pin", "ok"]);
+    } finally {
+      await device.stop();
+    }
+  });
+
   test("keys and certificate: PEM downloads that match `reid keys --pem` and the element's key", async () => {
     await page.waitForSelector("#keys li[data-alg='ed25519'] a");
     const saved = page.waitForEvent("download");
@@ -391,6 +513,280 @@ describe("the owner's console in Chromium", () => {
       fetch("/api/certificate?days=0").then((r) => r.status),
     ])`)) as number[];
     assert.deepEqual(refused, [400, 400]);
+  });
+
+  test("unlock window: only with a proof; the header and status say until when; Lock closes it, and a window that ends leaves the page by itself", async () => {
+    await page.waitForSelector("#unlock-state[data-open='false']");
+    assert.equal(await page.isDisabled("#lock-button"), true);
+    assert.equal(await page.isVisible("#unlocked-badge"), false);
+    // The choices are the CLI's bounds: 1 minute to 12 hours, 15 minutes by default.
+    const choices = await page.$$eval("#unlock-seconds option", (options) =>
+      options.map((o) => Number((o as unknown as { value: string }).value)),
+    );
+    assert.equal(Math.max(...choices), 12 * 3600);
+    assert.equal(await page.inputValue("#unlock-seconds"), "900");
+
+    await page.check("#proof-kind-pin");
+    await page.click("#unlock-button");
+    await message(page, /type the PIN to confirm/);
+    await provePin("not the pin 0000");
+    await page.click("#unlock-button");
+    await message(page, /wrong PIN/);
+    assert.equal((await status(store)).owner.unlockedUntil, null);
+    await afterWrongPin();
+
+    await page.selectOption("#unlock-seconds", "3600");
+    await provePin();
+    await page.click("#unlock-button");
+    await message(page, /Unlocked until/);
+    const until = (await status(store)).owner.unlockedUntil as string;
+    const left = Date.parse(until) - Date.now();
+    assert.ok(left > 3000_000 && left <= 3600_000, `the window ends in ${left} ms`);
+    await page.waitForSelector("#unlocked-badge:visible");
+    assert.match(await pageText("#unlocked-badge"), /^unlocked until /);
+    assert.equal(await pageText("#status-unlocked"), `open until ${until}`);
+    assert.equal(await page.isDisabled("#lock-button"), false);
+    const opened = await lastAudit();
+    assert.deepEqual([opened?.request, opened?.principal, opened?.outcome], ["unlock", "web:pin", "ok"]);
+    await look(page, "07-unlocked");
+
+    // Lock needs no proof: closing a window only takes away.
+    await page.click("#lock-button");
+    await message(page, /Locked: the unlock window is closed/);
+    await page.waitForSelector("#unlocked-badge", { state: "hidden" });
+    assert.equal((await status(store)).owner.unlockedUntil, null);
+    assert.equal((await lastAudit())?.request, "lock");
+
+    // A short window (as `reid unlock --for 2s` opens one): the page takes it off when it ends.
+    await page.evaluate(`(() => {
+      const option = document.createElement("option");
+      option.value = "2";
+      option.textContent = "2 seconds";
+      document.getElementById("unlock-seconds").append(option);
+    })()`);
+    await page.selectOption("#unlock-seconds", "2");
+    await provePin();
+    await page.click("#unlock-button");
+    await page.waitForSelector("#unlocked-badge:visible");
+    await page.waitForSelector("#unlocked-badge", { state: "hidden" });
+    await page.waitForSelector("#unlock-state[data-open='false']");
+    assert.equal(await pageText("#status-unlocked"), "closed");
+    assert.equal((await status(store)).owner.unlockedUntil, null);
+    await page.selectOption("#unlock-seconds", "900");
+  });
+
+  test("PIN change: the present PIN proves it, a wrong one changes nothing; the recovery code unlocks and is replaced, shown once", async () => {
+    const other = "another pin 456";
+    await page.fill("#pin-change-new", other);
+    await page.fill("#pin-change-again", other);
+    await page.click("#pin-change-button");
+    await message(page, /type the present PIN/);
+    await page.fill("#pin-change-present", PIN);
+    await page.fill("#pin-change-new", other);
+    await page.fill("#pin-change-again", `${other}x`);
+    await page.click("#pin-change-button");
+    await message(page, /two new PINs differ/);
+    assert.equal(await page.inputValue("#pin-change-present"), "", "the PIN leaves its field");
+    await page.fill("#pin-change-present", "not the pin 0000");
+    await page.fill("#pin-change-new", other);
+    await page.fill("#pin-change-again", other);
+    await page.click("#pin-change-button");
+    await message(page, /wrong PIN/);
+    await afterWrongPin();
+
+    await page.fill("#pin-change-present", PIN);
+    await page.fill("#pin-change-new", other);
+    await page.fill("#pin-change-again", other);
+    await page.click("#pin-change-button");
+    await message(page, /^PIN changed\.$/);
+    // The old PIN proves nothing now, on the page or at the terminal; the new one does.
+    const old = await reid(["--store", store, "--pin-file", pinFile, "pair"]);
+    assert.equal(old.code, 4, old.stderr);
+    // The same words will say the next change is done: the last ones leave first.
+    await page.evaluate("document.getElementById('message').textContent = ''");
+    await page.fill("#pin-change-present", other);
+    await page.fill("#pin-change-new", PIN);
+    await page.fill("#pin-change-again", PIN);
+    await page.click("#pin-change-button");
+    await message(page, /^PIN changed\.$/);
+
+    // The recovery code, as `reid pin unlock` takes it: a wrong one is refused.
+    await page.waitForSelector("#recovery-unlock:visible");
+    await page.fill("#recovery-unlock-code", "AAAA-BBBB-CCCC-DDDD-EEEE");
+    await page.click("#recovery-unlock-button");
+    await message(page, /wrong recovery code/);
+    // A refusal's record is written durably, and with it the outcomes before it.
+    assert.deepEqual(
+      (await auditLog(store)).slice(-5).map((r) => [r.request, r.principal, r.outcome]),
+      [
+        ["pin-change", "web:pin", "wrong-pin"],
+        ["pin-change", "web:pin", "ok"],
+        ["pair", "cli", "wrong-pin"],
+        ["pin-change", "web:pin", "ok"],
+        ["pin-unlock", "web:pin", "wrong-recovery-code"],
+      ],
+    );
+    await page.fill("#recovery-unlock-code", recoveryCode);
+    await page.click("#recovery-unlock-button");
+    await message(page, /Unlocked with the recovery code/);
+    await page.waitForSelector("#new-recovery:visible");
+    const fresh = await pageText("#new-recovery-code");
+    assert.match(fresh, RECOVERY);
+    assert.notEqual(fresh, recoveryCode);
+    assert.equal((await lastAudit())?.request, "pin-unlock");
+    await page.click("#new-recovery-done");
+    assert.equal((await page.content()).includes(fresh), false, "the new code is shown once");
+    // The old code is spent; the one the page showed works.
+    const codeFile = join(dir, "recovery");
+    writeFileSync(codeFile, `${recoveryCode}\n`, { mode: 0o600 });
+    assert.equal((await reid(["--store", store, "pin", "unlock", "--recovery-file", codeFile])).code, 4);
+    writeFileSync(codeFile, `${fresh}\n`, { mode: 0o600 });
+    const unlocked = await reidOk(["--store", store, "pin", "unlock", "--recovery-file", codeFile]);
+    recoveryCode = /New recovery code[^:]*: (\S+)/.exec(unlocked.stdout)?.[1] as string;
+  });
+
+  test("settings: single-type and passkeys-bypass-lockout, each changed only with a proof, as `reid config` shows", async () => {
+    const config = () => reidJson<Record<string, unknown>>(["--store", store, "config"]);
+    await page.waitForSelector("#config-single-type:has-text('off')");
+    assert.equal(await pageText("#config-passkeys-bypass-lockout"), "off");
+    assert.equal(await pageText("#config-format"), (await config()).format);
+    await page.check("#proof-kind-pin");
+    await page.click("#config-single-type-toggle");
+    await message(page, /type the PIN to confirm/);
+    assert.equal((await config())["single-type"], false);
+
+    for (const [setting, to] of [
+      ["single-type", "on"],
+      ["single-type", "off"],
+      ["passkeys-bypass-lockout", "on"],
+      ["passkeys-bypass-lockout", "off"],
+    ] as const) {
+      await provePin();
+      await page.click(`#config-${setting}-toggle`);
+      await message(page, new RegExp(`${setting} is ${to}`));
+      assert.equal((await config())[setting], to === "on");
+      await page.waitForSelector(`#config-${setting}:has-text('${to}')`);
+      const last = await lastAudit();
+      assert.deepEqual(
+        [last?.request, last?.principal, last?.outcome],
+        [`${setting}-${to}`, "web:pin", "ok"],
+      );
+      if (setting === "single-type" && to === "on") {
+        await page.waitForSelector("#status-mode:has-text('single-type')");
+        await look(page, "08-settings");
+      }
+    }
+  });
+
+  test("sign and verify, a message typed or a file chosen: the signature downloads and `reid verify` takes it; the CSR is `reid csr`'s", async () => {
+    await page.click("#sign-button");
+    await message(page, /type a message or choose a file/);
+
+    const text = "hello from the page";
+    await page.fill("#sign-text", text);
+    await page.selectOption("#sign-algorithm", "p256");
+    await page.click("#sign-button");
+    await message(page, /Signed with the p256 key/);
+    const saved = page.waitForEvent("download");
+    await page.click("#signature-download");
+    const download = await saved;
+    const handle = (await status(store)).handle as string;
+    assert.equal(download.suggestedFilename(), `reid-${handle.slice(0, 8)}-p256.sig`);
+    const sigPath = join(dir, "page.sig");
+    await download.saveAs(sigPath);
+    assert.equal(readFileSync(sigPath).toString("hex"), await pageText("#signature-hex"));
+    const messagePath = join(dir, "typed.txt");
+    writeFileSync(messagePath, text);
+    // `reid verify` tells P-256 from the signature's form: no --alg.
+    const verified = await reidOk(["--store", store, "verify", messagePath, sigPath]);
+    assert.match(verified.stdout, /signature verifies: .*p256/);
+
+    // The page's verify: the same file back, then another message under it.
+    await page.setInputFiles("#verify-file", sigPath);
+    await page.click("#verify-button");
+    await page.waitForSelector("#verify-result[data-valid='true']");
+    assert.equal(await pageText("#verify-result"), `signature verifies: handle ${handle}, p256`);
+    await page.fill("#sign-text", `${text}!`);
+    await page.click("#verify-button");
+    await page.waitForSelector("#verify-result[data-valid='false']");
+    assert.match(await pageText("#verify-result"), /does NOT verify .*\(p256\)/);
+
+    // A file chosen (bytes, not text), signed with Ed25519; `reid sign`'s hex verifies on the page.
+    const binary = join(dir, "firmware.bin");
+    writeFileSync(binary, randomBytes(4096));
+    await page.setInputFiles("#sign-file", binary);
+    await page.selectOption("#sign-algorithm", "ed25519");
+    await page.click("#sign-button");
+    await message(page, /Signed with the ed25519 key/);
+    const pageSig = await pageText("#signature-hex");
+    const cliSig = (await reidOk(["--store", store, "sign", binary])).stdout.trim();
+    assert.equal(pageSig, cliSig, "Ed25519 is deterministic: the page's signature is the CLI's");
+    await page.setInputFiles("#verify-file", []);
+    await page.fill("#verify-hex", cliSig);
+    await page.click("#verify-button");
+    await page.waitForSelector("#verify-result[data-valid='true']");
+    assert.equal(await pageText("#verify-result"), `signature verifies: handle ${handle}, ed25519`);
+    await look(page, "09-signed");
+    await page.setInputFiles("#sign-file", []);
+
+    // The CSR with a subject: Ed25519 requests are deterministic, so it is `reid csr`'s exactly.
+    await page.fill("#csr-subject", "CN=sensor-7, O=Acme");
+    await page.selectOption("#sign-algorithm", "ed25519");
+    const csrSaved = page.waitForEvent("download");
+    await page.click("#csr-download");
+    const csr = readFileSync((await (await csrSaved).path()) as string, "utf8");
+    const cli = await reidOk(["--store", store, "csr", "--subject", "CN=sensor-7, O=Acme"]);
+    assert.equal(csr.trimEnd(), cli.stdout.trimEnd());
+    assert.match(csr, /^-----BEGIN CERTIFICATE REQUEST-----\n/);
+  });
+
+  test("export: the identifier wrapped under the key file chosen, as `reid export` gives it, only with a proof; never in clear", async () => {
+    await page.click("#export-button");
+    await message(page, /choose the wrap key file/);
+    const shortKey = join(dir, "short.key");
+    writeFileSync(shortKey, randomBytes(31), { mode: 0o600 });
+    await page.setInputFiles("#export-key", shortKey);
+    await page.click("#export-button");
+    await message(page, /exactly 32 bytes; it has 31/);
+
+    const key = randomBytes(32);
+    const keyFile = join(dir, "wrap.key");
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    await page.check("#proof-kind-pin");
+    await page.setInputFiles("#export-key", keyFile);
+    const audited = (await auditLog(store)).length;
+    await page.click("#export-button");
+    await message(page, /type the PIN to confirm/);
+    assert.equal(await page.inputValue("#export-key"), "", "the key file leaves the form");
+    assert.equal((await auditLog(store)).length, audited, "nothing was asked of the element");
+
+    await provePin();
+    await page.setInputFiles("#export-key", keyFile);
+    await page.click("#export-button");
+    await message(page, /Exported, wrapped under your key/);
+    const wrapped = await pageText("#exported-hex");
+    const cli = (
+      await reidOk(["--store", store, "--pin-file", pinFile, "export", "--wrap-key", keyFile])
+    ).stdout.trim();
+    assert.equal(wrapped, cli);
+    const saved = page.waitForEvent("download");
+    await page.click("#exported-download");
+    assert.equal(readFileSync((await (await saved).path()) as string, "utf8"), `${cli}\n`);
+    assert.deepEqual(
+      (await auditLog(store)).slice(audited).map((r) => [r.request, r.principal, r.outcome]),
+      [
+        ["export", "web:pin", "ok"],
+        ["export", "cli", "ok"],
+      ],
+    );
+    // Unwrapped here (RFC 5649): neither the identifier nor the key is anywhere on the page.
+    const unwrap = createDecipheriv("id-aes256-wrap-pad", key, Buffer.from("A65959A6", "hex"));
+    const identifier = Buffer.concat([unwrap.update(Buffer.from(cli, "hex")), unwrap.final()]);
+    const content = await page.content();
+    for (const secret of [identifier.toString("hex"), key.toString("hex")]) {
+      assert.equal(content.toLowerCase().includes(secret), false);
+    }
+    await look(page, "10-exported");
   });
 
   test("audit log: the newest records, newest first, with the verdict of `reid log --verify`", async () => {

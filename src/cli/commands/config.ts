@@ -1,8 +1,9 @@
+import { changeSetting, type ElementSetting, settingsView } from "../../element/settings-view.js";
 import { StateError, UsageError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
 
-const SETTINGS = ["single-type", "registry-continuity", "passkeys-bypass-lockout"];
+const SETTINGS: readonly string[] = ["single-type", "registry-continuity", "passkeys-bypass-lockout"];
 
 export const command: Command = {
   usage:
@@ -22,17 +23,9 @@ export const command: Command = {
     if (key === "registry-continuity") return continuity(context, value === "on");
     const on = value === "on";
     const status = await withElement(context, key ? "write" : "read", (element) =>
-      key === "single-type"
-        ? element.setSingleType(on)
-        : key === "passkeys-bypass-lockout"
-          ? element.setPasskeysBypassLockout(on)
-          : element.status(),
+      key ? changeSetting(element, key as ElementSetting, on) : element.status(),
     );
-    const settings = {
-      "single-type": status.requests === "single-type",
-      format: status.format,
-      "passkeys-bypass-lockout": status.owner.passkeysBypassLockout,
-    };
+    const settings = settingsView(status);
     if (context.json) return printJson(context, settings);
     const onOff = (flag: boolean) => (flag ? "on" : "off");
     print(

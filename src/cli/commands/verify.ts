@@ -1,5 +1,5 @@
-import { type SigningAlgorithm, signatureAlgorithms } from "../../derive/signature.js";
 import { signingAlgorithm } from "../../element/inputs.js";
+import { checkSignature, signatureBytes } from "../../element/verify-signature.js";
 import { ExitCode, ReidError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { readInput } from "../read-input.js";
@@ -15,18 +15,9 @@ export const command: Command = {
     const given = values.alg === undefined ? null : signingAlgorithm(values.alg);
     const message = readInput(file as string, "file");
     const signature = signatureBytes(readInput(signatureFile as string, "signature file"));
-    // `reid sign --alg p256` writes DER, Ed25519 signatures are 64 bytes: the form tells which.
-    const candidates = given ? [given] : signatureAlgorithms(signature);
-    // A signature of neither form is still checked, so a blank element says so first (exit 3).
-    const tried: readonly SigningAlgorithm[] = candidates.length > 0 ? candidates : ["ed25519"];
-    const { valid, handle, algorithm } = await withElement(context, "read", async (element) => {
-      let outcome = { valid: false, handle: "", algorithm: tried[0] as SigningAlgorithm };
-      for (const algorithm of tried) {
-        outcome = { ...(await element.verify(algorithm, message, signature)), algorithm };
-        if (outcome.valid) break;
-      }
-      return outcome;
-    });
+    const { valid, handle, algorithm, candidates } = await withElement(context, "read", (element) =>
+      checkSignature(element, message, signature, given),
+    );
     if (!valid) {
       const why =
         candidates.length > 0
@@ -38,9 +29,3 @@ export const command: Command = {
     print(context, `signature verifies: ${file}, handle ${handle}, ${algorithm}`);
   },
 };
-
-/** A signature file holds the raw signature, or its hex as `reid sign` prints it. */
-function signatureBytes(content: Buffer): Uint8Array {
-  const text = content.toString("latin1").trim();
-  return /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, "hex") : content;
-}

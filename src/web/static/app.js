@@ -83,6 +83,7 @@ import { ApiError } from "./json-call.js";
     show("first-run", !pinSet || recovering);
     show("pin-set-form", !pinSet && !recovering);
     show("sign-in", pinSet && !session.signedIn && !recovering);
+    show("recovery-unlock", pinSet && !recovering);
     show("owner", pinSet && session.signedIn);
     show("sign-out", session.signedIn);
     $("status-panel").classList.toggle("signed-in", session.signedIn);
@@ -94,10 +95,11 @@ import { ApiError } from "./json-call.js";
     if (session.signedIn) {
       renderPasskeys(session.passkeys);
       startEvents();
-      for (const load of [loadPairing, loadBindings, loadKeys, loadAudit]) load().catch(failed);
+      for (const load of [loadPairing, loadBindings, loadKeys, loadAudit, loadConfig]) load().catch(failed);
     } else {
       stopEvents();
       closePairing();
+      renderUnlock(null);
     }
   }
 
@@ -106,7 +108,17 @@ import { ApiError } from "./json-call.js";
     if (!(error instanceof ApiError) || error.code !== "no-link") return;
     session = null;
     stopEvents();
-    for (const id of ["status-panel", "first-run", "sign-in", "owner", "sign-out", "device"]) show(id, false);
+    for (const id of [
+      "status-panel",
+      "first-run",
+      "sign-in",
+      "recovery-unlock",
+      "owner",
+      "sign-out",
+      "device",
+    ])
+      show(id, false);
+    renderUnlock(null);
     $("who").textContent = "";
     say(why ? `${why} ${error.message}` : error.message, "error");
   }
@@ -127,8 +139,9 @@ import { ApiError } from "./json-call.js";
     $("status-sealed").textContent = status.sealed ? "yes" : "no";
     const owner = status.owner;
     $("status-pin").textContent = owner.locked
-      ? "LOCKED: unlock with 'reid pin unlock' and the recovery code"
+      ? "LOCKED: unlock with the recovery code (below, or 'reid pin unlock')"
       : `set, ${owner.failures} wrong ${owner.failures === 1 ? "try" : "tries"}`;
+    renderUnlock(owner.unlockedUntil);
     $("mode-now").textContent =
       `The identifier comes from ${status.mode === "factory" ? "the factory source" : `the TRNG (${status.source})`}.`;
     $("mode-random").disabled = status.mode === "random";
@@ -167,6 +180,91 @@ import { ApiError } from "./json-call.js";
       list.append(li);
     }
     if (scheduled.length === 0) list.append(item("nothing scheduled"));
+  }
+
+  // ---- the unlock window ----
+
+  let unlockEnds = null;
+
+  /**
+   * The owner's unlock window as the status says it: its end in the header and the panel, and a
+   * timer that takes it off the page when it ends (the daemon ends it by its own clock).
+   */
+  function renderUnlock(until) {
+    clearTimeout(unlockEnds);
+    unlockEnds = null;
+    const end = until ? Date.parse(until) : Number.NaN;
+    const open = session?.signedIn === true && end > Date.now();
+    const time = open ? new Date(end).toLocaleTimeString() : "";
+    $("unlocked-badge").textContent = open ? `unlocked until ${time}` : "";
+    show("unlocked-badge", open);
+    $("status-unlocked").textContent = open ? `open until ${until}` : "closed";
+    $("unlock-state").textContent = open
+      ? `Unlocked until ${time}: reid command and reid telemetry run without the PIN until then.`
+      : "Locked: reid command and reid telemetry need the PIN.";
+    $("unlock-state").dataset.open = String(open);
+    $("lock-button").disabled = !open;
+    if (open) {
+      // setTimeout holds at most 2^31-1 ms; a 12 h window is well inside.
+      unlockEnds = setTimeout(() => {
+        renderUnlock(null);
+        if (session?.signedIn) loadStatus().catch(failed);
+      }, end - Date.now());
+    }
+  }
+
+  // ---- settings ----
+
+  const SETTINGS = ["single-type", "passkeys-bypass-lockout"];
+
+  async function loadConfig() {
+    const config = await api("GET", "/api/config");
+    for (const setting of SETTINGS) {
+      const on = config[setting] === true;
+      $(`config-${setting}`).textContent = on ? "on" : "off";
+      const toggle = $(`config-${setting}-toggle`);
+      toggle.textContent = `Turn ${setting} ${on ? "off" : "on"}`;
+      toggle.dataset.next = on ? "off" : "on";
+    }
+    $("config-format").textContent = config.format;
+  }
+
+  // ---- bytes for the signing panel ----
+
+  function toHex(bytes) {
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function fromHex(hex) {
+    return Uint8Array.from(hex.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
+  }
+
+  /** A file to save without a round trip: the CSP governs fetches and images, not a download link. */
+  function dataLink(link, bytes, type, name) {
+    let binary = "";
+    for (const b of bytes) binary += String.fromCharCode(b);
+    link.href = `data:${type};base64,${btoa(binary)}`;
+    link.download = name;
+  }
+
+  const MAX_MESSAGE = 1024 * 1024;
+
+  /** The message to sign or check: the file chosen, else the text typed (UTF-8). */
+  async function messageBytes() {
+    const file = $("sign-file").files[0];
+    const bytes = file
+      ? new Uint8Array(await file.arrayBuffer())
+      : new TextEncoder().encode($("sign-text").value);
+    if (bytes.length === 0) throw new ApiError("type a message or choose a file", "message-missing", 0);
+    if (bytes.length > MAX_MESSAGE)
+      throw new ApiError("the page signs messages of 1 MiB at most: use reid sign", "too-large", 0);
+    return bytes;
+  }
+
+  function csrLink() {
+    const subject = $("csr-subject").value.trim();
+    $("csr-download").href =
+      `/api/csr?algorithm=${encodeURIComponent($("sign-algorithm").value)}${subject ? `&subject=${encodeURIComponent(subject)}` : ""}`;
   }
 
   // ---- pairing ----
@@ -228,6 +326,21 @@ import { ApiError } from "./json-call.js";
       for (const entry of bindings.filter((b) => b.role === role)) list.append(bindingItem(entry));
       if (list.childElementCount === 0) list.append(item(none));
     }
+    // The user role: commands and telemetry go to a device this element is bound to.
+    const devices = bindings.filter((b) => b.role === "device");
+    const target = $("device-target");
+    const chosen = target.value;
+    target.replaceChildren(
+      ...devices.map((d) => {
+        const option = document.createElement("option");
+        option.value = d.handle;
+        option.textContent = `${short(d.handle)} at ${d.address}`;
+        return option;
+      }),
+    );
+    if (devices.some((d) => d.handle === chosen)) target.value = chosen;
+    show("device-form", devices.length > 0);
+    if (devices.length === 0) $("telemetry").replaceChildren();
   }
 
   function bindingItem(entry) {
@@ -425,6 +538,14 @@ import { ApiError } from "./json-call.js";
 
   // ---- forms ----
 
+  /** A new recovery code, shown once until "I have written it down". */
+  function showNewRecovery(code) {
+    $("new-recovery-code").textContent = code;
+    show("recovery-unlock-form", false);
+    show("new-recovery", true);
+    $("new-recovery-done").focus();
+  }
+
   $("pin-set-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const newPin = $("new-pin").value;
@@ -575,6 +696,233 @@ import { ApiError } from "./json-call.js";
     act("pair", (proof) => api("POST", "/api/pairing", { seconds, proof }).then(showPairing)).then(
       (done) => done && say("Pairing window open: give the user the setup code.", "ok"),
     );
+  });
+
+  $("unlock-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const seconds = Number($("unlock-seconds").value);
+    let until = null;
+    act("unlock", (proof) =>
+      api("POST", "/api/unlock", { seconds, proof }).then((opened) => {
+        until = opened.until;
+      }),
+    ).then((done) => done && say(`Unlocked until ${new Date(until).toLocaleTimeString()}.`, "ok"));
+  });
+
+  $("lock-button").addEventListener("click", async () => {
+    try {
+      const { was } = await api("POST", "/api/lock", {});
+      await loadStatus();
+      say(was ? "Locked: the unlock window is closed." : "The unlock window was already closed.", "ok");
+    } catch (error) {
+      failed(error);
+    }
+  });
+
+  $("pin-change-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const pin = $("pin-change-present").value;
+    const newPin = $("pin-change-new").value;
+    const again = $("pin-change-again").value;
+    for (const id of ["pin-change-present", "pin-change-new", "pin-change-again"]) $(id).value = "";
+    try {
+      if (!pin) throw new ApiError("type the present PIN: it proves a PIN change", "pin-missing", 0);
+      if (newPin !== again)
+        throw new ApiError("the two new PINs differ: type the same PIN twice", "pin-mismatch", 0);
+      const { recoveryCode } = await api("POST", "/api/pin/change", { pin, newPin });
+      await loadSession();
+      if (recoveryCode) showNewRecovery(recoveryCode);
+      say("PIN changed.", "ok");
+    } catch (error) {
+      failed(error);
+    }
+  });
+
+  $("recovery-unlock-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const recoveryCode = $("recovery-unlock-code").value.trim();
+    $("recovery-unlock-code").value = "";
+    try {
+      if (!recoveryCode) throw new ApiError("type the recovery code", "code-missing", 0);
+      const unlocked = await api("POST", "/api/pin/unlock", { recoveryCode });
+      showNewRecovery(unlocked.recoveryCode);
+      say("Unlocked with the recovery code; it is spent.", "ok");
+      await loadSession();
+    } catch (error) {
+      failed(error);
+    }
+  });
+
+  $("new-recovery-done").addEventListener("click", () => {
+    // Shown once: it leaves the page now.
+    $("new-recovery-code").textContent = "";
+    show("new-recovery", false);
+    show("recovery-unlock-form", true);
+  });
+
+  for (const setting of SETTINGS) {
+    $(`config-${setting}-toggle`).addEventListener("click", (event) => {
+      const next = event.currentTarget.dataset.next;
+      act(`${setting}-${next}`, (proof) =>
+        api("POST", "/api/config", { setting, on: next === "on", proof }),
+      ).then((done) => {
+        if (!done) return;
+        say(`${setting} is ${next}.`, "ok");
+        loadConfig().catch(failed);
+      });
+    });
+  }
+
+  $("sign-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const algorithm = $("sign-algorithm").value;
+      const message = toHex(await messageBytes());
+      const signed = await api("POST", "/api/sign", { algorithm, message });
+      $("signed-algorithm").textContent = signed.algorithm;
+      $("signature-hex").textContent = signed.signature;
+      // The raw signature, as `reid sign --out` writes it.
+      dataLink(
+        $("signature-download"),
+        fromHex(signed.signature),
+        "application/octet-stream",
+        `reid-${short(signed.handle)}-${signed.algorithm}.sig`,
+      );
+      show("signed", true);
+      say(`Signed with the ${signed.algorithm} key.`, "ok");
+    } catch (error) {
+      failed(error);
+    }
+  });
+
+  $("verify-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = $("verify-result");
+    result.textContent = "";
+    delete result.dataset.valid;
+    try {
+      const file = $("verify-file").files[0];
+      const typed = $("verify-hex").value.trim();
+      if (!file && !typed)
+        throw new ApiError("choose the signature file, or paste its hex", "signature-missing", 0);
+      // The file's bytes or the hex typed: the daemon tells raw from hex as `reid verify` does.
+      const signature = toHex(
+        file ? new Uint8Array(await file.arrayBuffer()) : new TextEncoder().encode(typed),
+      );
+      const message = toHex(await messageBytes());
+      const checked = await api("POST", "/api/verify", { message, signature });
+      result.dataset.valid = String(checked.valid);
+      result.textContent = checked.valid
+        ? `signature verifies: handle ${checked.handle}, ${checked.algorithm}`
+        : checked.candidates.length > 0
+          ? `the signature does NOT verify under handle ${checked.handle} (${checked.candidates.join(" or ")})`
+          : "the signature is neither an Ed25519 signature (64 bytes) nor an ECDSA P-256 one (DER)";
+    } catch (error) {
+      failed(error);
+    }
+  });
+
+  $("sign-algorithm").addEventListener("change", csrLink);
+  $("csr-subject").addEventListener("input", csrLink);
+  $("csr-form").addEventListener("submit", (event) => event.preventDefault());
+
+  $("export-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("export-key").files[0];
+    let key = null;
+    try {
+      if (!file) throw new ApiError("choose the wrap key file (32 bytes)", "key-missing", 0);
+      key = new Uint8Array(await file.arrayBuffer());
+      if (key.length !== 32)
+        throw new ApiError(
+          `the wrap key file must hold exactly 32 bytes; it has ${key.length}`,
+          "bad-key-file",
+          0,
+        );
+      const wrapKey = toHex(key);
+      let exported = null;
+      const done = await act("export", (proof) =>
+        api("POST", "/api/export", { wrapKey, proof }).then((answer) => {
+          exported = answer;
+        }),
+      );
+      if (!done) return;
+      $("exported-generation").textContent = String(exported.generation);
+      $("exported-hex").textContent = exported.wrapped;
+      // As `reid export` prints it: hex, one line.
+      dataLink(
+        $("exported-download"),
+        new TextEncoder().encode(`${exported.wrapped}\n`),
+        "text/plain",
+        `reid-${short(exported.handle)}-wrapped.hex`,
+      );
+      show("exported", true);
+      say("Exported, wrapped under your key.", "ok");
+    } catch (error) {
+      failed(error);
+    } finally {
+      key?.fill(0);
+      // The key file leaves the page with the operation.
+      $("export-key").value = "";
+    }
+  });
+
+  $("bind-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const address = $("bind-address").value.trim();
+    const handle = $("bind-handle").value.trim().toLowerCase();
+    const code = $("bind-code").value;
+    // The setup code leaves the form at once, whatever happens next.
+    $("bind-code").value = "";
+    let bound = null;
+    act(`bind:${handle}`, (proof) =>
+      api("POST", "/api/bind", { address, handle, code, proof }).then((r) => {
+        bound = r;
+      }),
+    ).then((done) => {
+      if (!done) return;
+      say(`Bound to device ${short(bound.device)} at ${bound.address}.`, "ok");
+      $("bind-address").value = "";
+      $("bind-handle").value = "";
+      loadBindings().catch(failed);
+    });
+  });
+
+  $("device-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const handle = $("device-target").value;
+    const name = $("command-name").value.trim();
+    const text = $("command-args").value.trim();
+    const args = text ? text.split(/\s+/) : [];
+    let receipt = null;
+    act(`command:${handle}`, (proof) =>
+      api("POST", `/api/bindings/${encodeURIComponent(handle)}/command`, { name, args, proof }).then((r) => {
+        receipt = r;
+      }),
+    ).then(
+      (done) =>
+        done &&
+        say(`Device ${short(receipt.device)} accepted '${receipt.name}' (command ${receipt.counter}).`, "ok"),
+    );
+  });
+
+  $("telemetry-read").addEventListener("click", () => {
+    const handle = $("device-target").value;
+    const count = Number($("telemetry-count").value);
+    let result = null;
+    act(`telemetry:${handle}`, (proof) =>
+      api("POST", `/api/bindings/${encodeURIComponent(handle)}/telemetry`, { count, proof }).then((r) => {
+        result = r;
+      }),
+    ).then((done) => {
+      if (!done) return;
+      // As `reid telemetry` prints them: time, sensor, value; opened by this element alone (HPKE).
+      $("telemetry").replaceChildren(...result.readings.map((r) => item(`${r.time} ${r.sensor} ${r.value}`)));
+      say(
+        `${result.readings.length} ${result.readings.length === 1 ? "reading" : "readings"} from ${short(result.device)}.`,
+        "ok",
+      );
+    });
   });
 
   $("cert-algorithm").addEventListener("change", certificateLink);
