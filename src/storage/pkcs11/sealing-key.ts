@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { StorageError } from "../../errors.js";
 import { CK_PARAMS_AES_GCM_v240, CKA, CKK, CKM, CKO } from "../../pkcs11/constants.js";
-import type { Attribute, ObjectHandle, Pkcs11Session } from "../../pkcs11/session.js";
+import type { ObjectHandle, Pkcs11Session } from "../../pkcs11/session.js";
 import type { Sealer } from "../sealer.js";
 import type { SealingKeyHome } from "../sealing/key-home.js";
 import { keptSecretKey } from "./objects.js";
