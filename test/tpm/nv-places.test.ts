@@ -150,7 +150,8 @@ async function swtpmOfTest(t: TestContext): Promise<Swtpm> {
   return swtpm;
 }
 
-test("two stores an earlier version put at I and I + 2 both commit, read, keep their rollback protection, and key their logs apart", async (t) => {
+/** Two stores as an earlier version left them on the test's swtpm: A at I, B at I + 2, two indices each. */
+async function earlierPair(t: TestContext) {
   const swtpm = await swtpmOfTest(t);
   const { dir } = tempDir(t);
   const a = storeAt(swtpm, join(dir, "a"), I);
@@ -159,6 +160,11 @@ test("two stores an earlier version put at I and I + 2 both commit, read, keep t
   await a.ok(["init"]);
   await asEarlierVersion(swtpm, b);
   await asEarlierVersion(swtpm, a);
+  return { swtpm, dir, a, b };
+}
+
+test("two stores an earlier version put at I and I + 2 both commit, read, keep their rollback protection, and key their logs apart", async (t) => {
+  const { swtpm, dir, a, b } = await earlierPair(t);
   // Two indices each, as the earlier version had them: I + 2 is B's, where A's counter was derived.
   const before = await handles(swtpm);
   assert.ok(
@@ -242,15 +248,9 @@ test("a store of the version before (counter at I + 2, audit key at I + 3, nothi
 });
 
 test("a reset killed before each of its file calls while it chooses and records the counter: the store opens, commits and counts", async (t) => {
-  const swtpm = await swtpmOfTest(t);
-  const { dir } = tempDir(t);
-  const a = storeAt(swtpm, join(dir, "a"), I);
-  const b = storeAt(swtpm, join(dir, "b"), I + 2);
-  await b.ok(["init"]);
-  await a.ok(["init"]);
-  await asEarlierVersion(swtpm, b);
+  const { swtpm, dir, a, b } = await earlierPair(t);
+  // B, upgraded, has chosen its counter before the kills begin.
   await b.ok(["reset"]);
-  await asEarlierVersion(swtpm, a);
   // Beside the two stores' areas (which move between their pairs with each commit).
   const outside = async () => [...(await handles(swtpm))].filter((index) => index < I || index > I + 3);
   const baseline = new Set(await outside());
