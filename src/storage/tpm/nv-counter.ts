@@ -29,7 +29,6 @@ const COUNTER_SIZE = 8;
  * committed epoch. Specified in docs/spec.md §5.7 and §5.10.
  */
 export class NvCounter implements RollbackCounter {
-  readonly description: string;
   /** The index once known (null: none made yet), and whether it was incremented. */
   private index: number | null | undefined;
   private written: boolean | null = null;
@@ -42,14 +41,20 @@ export class NvCounter implements RollbackCounter {
     ownerAuth: Uint8Array | undefined,
   ) {
     this.owner = Uint8Array.from(ownerAuth ?? []);
-    this.description = `the TPM's NV counter`;
+  }
+
+  /** For messages: the counter, with its index once known. */
+  get description(): string {
+    return typeof this.index === "number"
+      ? `the TPM's NV counter ${hex(this.index)}`
+      : "the TPM's NV counter";
   }
 
   async highest(): Promise<number | null> {
     const base = readCounterBase(this.directory);
     if (base === null) return null;
     const value = await this.value();
-    if (value === null) throw counterGone(this.directory, await this.label());
+    if (value === null) throw counterGone(this.directory, this.description);
     const highest = value - base;
     return highest < 0n
       ? 0
@@ -60,7 +65,7 @@ export class NvCounter implements RollbackCounter {
     const base = readCounterBase(this.directory);
     if (base === null) return this.restart(epoch);
     let value = await this.value();
-    if (value === null) throw counterGone(this.directory, await this.label());
+    if (value === null) throw counterGone(this.directory, this.description);
     // One increment per commit; more only where a crash left the counter behind the record.
     while (value - base < BigInt(epoch)) {
       await this.increment(await this.at());
@@ -90,12 +95,6 @@ export class NvCounter implements RollbackCounter {
   private async at(): Promise<number | null> {
     if (this.index === undefined) this.index = await this.places.counter();
     return this.index;
-  }
-
-  /** For messages: the counter with its index. */
-  private async label(): Promise<string> {
-    const index = await this.at();
-    return index === null ? this.description : `${this.description} ${hex(index)}`;
   }
 
   /** The counter's value; null when the index is not there or was never incremented. */
