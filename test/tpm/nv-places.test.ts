@@ -3,11 +3,12 @@
 // indices each, so two of them at I and I + 2 were legal, and the derived counter of the first
 // landed on the second's area (store-foreign). Each test runs the real CLI on a swtpm of its own:
 // two such stores both commit, read and refuse an old record written back; a store of the version
-// before this one (counter at I + 2, key at I + 3, nothing recorded) goes on in place; and a reset
+// before this one (counter at I + 2, key at I + 3, nothing recorded) goes on in place; a reset
 // SIGKILLed (by the fault shim, before each of its file calls) while it chooses and records the
-// counter leaves a store that opens, commits and counts.
+// counter leaves a store that opens, commits and counts; and a pin set so killed while it chooses
+// and records the audit key leaves one that opens and whose next PIN operation keys the log.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { REID_COUNTER_ATTRIBUTES } from "../../src/storage/tpm/nv-counter.js";
@@ -312,4 +313,64 @@ test("a reset killed before each of its file calls while it chooses and records 
   assert.ok(leftStrays > 0, `no kill fell between the definition and the record: ${all}`);
   // And the store keeps its protection after all that.
   await assertRollbackRefused(swtpm, a);
+});
+
+test("a pin set killed before each of its file calls while it chooses and records the audit key: the store opens, and the next PIN operation keys the log", async (t) => {
+  const { dir } = tempDir(t);
+  const pins = [secretFile(dir, "pin-0", PIN), secretFile(dir, "pin-1", "battery staple 7")];
+  // The file calls of one pin set on a fresh store, in order.
+  const calls = await (async () => {
+    const swtpm = await swtpmOfTest(t);
+    const a = storeAt(swtpm, join(dir, "calibration"), I);
+    await a.ok(["init"]);
+    const log = join(dir, "calls.log");
+    const env = await faultEnv({ path: a.store, op: ["write", "fsync", "open"], nth: 1_000_000, log });
+    await a.ok(["pin", "set", "--new-pin-file", pins[0] as string], env);
+    assert.equal(a.nv()?.auditKey, hexIndex(I + 3));
+    return readFaultLog(log).map(({ call, path }) => `${call} ${path.slice(a.store.length + 1) || "."}`);
+  })();
+  let strays = 0;
+  for (let n = 1; n <= calls.length; n++) {
+    const where = `killed before call ${n} (${calls[n - 1]})`;
+    // A TPM of its own each time: the kill leaves state in it that the next run must not inherit.
+    const swtpm = await startSwtpm();
+    try {
+      const a = storeAt(swtpm, join(dir, `kill-${n}`), I);
+      await a.ok(["init"]);
+      const env = await faultEnv({ path: a.store, op: ["write", "fsync", "open"], nth: n, kill: true });
+      const killed = await a.run(["pin", "set", "--new-pin-file", pins[0] as string], env);
+      assert.equal(
+        killed.signal,
+        "SIGKILL",
+        `${where}: not killed (exit ${killed.code}: ${killed.stderr.trim()})`,
+      );
+      // Opens: with the PIN once owner.json holds it, else without.
+      const pinSet = existsSync(join(a.store, "owner.json"));
+      const proof = pinSet ? ["--pin-file", pins[0] as string] : [];
+      assert.equal((await a.status(proof)).generation, 1, where);
+      // The next PIN operation makes the key where none was made, and keys the log.
+      await a.ok(
+        pinSet
+          ? [...proof, "pin", "change", "--new-pin-file", pins[1] as string]
+          : ["pin", "set", "--new-pin-file", pins[1] as string],
+      );
+      const key = Number(a.nv()?.auditKey);
+      assert.ok(Number.isInteger(key), `${where}: no audit key recorded: ${JSON.stringify(a.nv())}`);
+      const verdict = JSON.parse(
+        (await a.ok(["--pin-file", pins[1] as string, "--json", "log", "--verify"])).stdout,
+      ) as { intact: boolean; key: string };
+      assert.deepEqual([verdict.intact, verdict.key], [true, "checked"], where);
+      // Beside the areas, the counter and the key: at most the one index defined and not recorded.
+      const counter = Number(a.nv()?.counter);
+      const left = [...(await handles(swtpm))].filter((index) => ![I, I + 1, counter, key].includes(index));
+      assert.ok(left.length <= 1, `${where}: ${left.map(hexIndex).join(" ")} left`);
+      strays += left.length;
+    } finally {
+      await swtpm.stop();
+    }
+  }
+  assert.ok(
+    strays > 0,
+    `no kill fell between the key index's definition and its record: ${calls.join(", ")}`,
+  );
 });
