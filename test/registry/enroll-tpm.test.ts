@@ -3,12 +3,14 @@
 // loopback: the key is derived from the identifier, which the TPM gives only to the PIN's
 // authValue, so enrolling and renewing need the PIN; without it, or with a wrong one, each is one
 // line (exit 4) and neither the store nor the registry changes. With it, the certificate names the
-// store's handle, chains to the CA, and a renewal replaces it for the same key.
+// store's handle, chains to the CA, and a renewal replaces it for the same key, directly and
+// through a daemon that holds no proof of its own.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
+import { startServe } from "../helpers/daemon.js";
 import { newToken, openssl, registryForSuite, registryTables, showDevice } from "../helpers/registry.js";
 import { startSwtpm } from "../helpers/swtpm.js";
 import { secretFile } from "../helpers/temp.js";
@@ -83,5 +85,15 @@ describe("enroll, cert --issued and renew on a TPM store with a PIN", () => {
     const publicKey = (text: string) => openssl(["x509", "-noout", "-pubkey"], text).out;
     assert.equal(publicKey(again), publicKey(issued), "the renewal is not for the same key");
     assert.equal((await showDevice(fixture, handle)).device.certificateSerial, renewed.serial);
+
+    // Through a daemon that holds no proof: the PIN the request carries proves the owner there.
+    const daemon = await startServe(store);
+    t.after(() => daemon.stop());
+    assertOneLineError(await run(["renew"]), 4, /pin-required|PIN/);
+    const served = JSON.parse((await ok(["--pin-file", pinFile, "--json", "renew"])).stdout) as {
+      serial: string;
+    };
+    assert.notEqual(served.serial, renewed.serial);
+    assert.equal((await showDevice(fixture, handle)).device.certificateSerial, served.serial);
   });
 });
