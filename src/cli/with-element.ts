@@ -60,7 +60,9 @@ export function withEnrollment<T>(
   context: CliContext,
   task: (enrollment: EnrollmentApi) => Promise<T>,
 ): Promise<T> {
-  return withConnection(context, "read", async (connection) => task(await connection.enrollment()));
+  return withConnection(context, "read", async (connection, credentials) =>
+    task(await connection.enrollment(credentials)),
+  );
 }
 
 async function withConnection<T>(
@@ -120,7 +122,7 @@ async function withProof<C extends { close(): Promise<void> }, T>(
 interface Connection {
   as(credentials: Credentials): ElementApi;
   binding(credentials: Credentials): Promise<BindingApi>;
-  enrollment(): Promise<EnrollmentApi>;
+  enrollment(credentials: Credentials): Promise<EnrollmentApi>;
   close(): Promise<void>;
 }
 
@@ -156,8 +158,8 @@ async function daemonFor(context: CliContext): Promise<Connection | null> {
       const { RemoteBinding } = await import("../binding/client.js");
       return new RemoteBinding(remote.connection);
     },
-    enrollment: async () => {
-      const remote = as({});
+    enrollment: async (credentials) => {
+      const remote = as(credentials);
       const { RemoteEnrollment } = await import("../enrollment/client.js");
       return new RemoteEnrollment(remote.connection);
     },
@@ -233,9 +235,9 @@ async function openDirect(context: CliContext, access: "read" | "write"): Promis
   return {
     as: (credentials) => service.as(actor(credentials)),
     binding: (credentials) => openBinding(service.control, context.storeDirectory, actor(credentials)),
-    enrollment: async () => {
+    enrollment: async (credentials) => {
       const { EnrollmentService } = await import("../enrollment/service.js");
-      return new EnrollmentService(service.control, loadLogWitness);
+      return new EnrollmentService(service.control, loadLogWitness, actor(credentials));
     },
     close: () => service.close(),
   };

@@ -29,8 +29,8 @@ export function apiRoutes(
   elementFor: (c: Context) => ElementApi,
   /** The binding operations for the caller (the user role and the listing). */
   bindingFor: (c: Context) => Promise<BindingApi>,
-  /** The enrollment with a registry (renewal): the daemon holds the key TLS signs with. */
-  enrollment: () => EnrollmentApi,
+  /** The enrollment with a registry (renewal) for the caller: the daemon holds the key TLS signs with. */
+  enrollment: (c: Context) => EnrollmentApi,
   /** The owner's page, for its sign-in link (refused when the daemon serves no page). */
   page: () => PageApi,
   /** The socket's one bucket (docs/spec.md §2.8): a fresh one unless the daemon keeps its own. */

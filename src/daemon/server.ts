@@ -216,11 +216,10 @@ async function serveApi(
 ): Promise<{ stop(): Promise<void> }> {
   // The socket's callers are the owner's account: they may pass through the owner's unlock window.
   const actorFor = (c: Context) => ({ principal: "cli", credentials: credentialsOf(c), windowed: true });
-  const enrollment = new EnrollmentService(service.control, loadLogWitness);
   const routes = apiRoutes(
     (c) => service.as(actorFor(c)),
     (c) => openBinding(service.control, service.control.storeDirectory, actorFor(c), device),
-    () => enrollment,
+    (c) => new EnrollmentService(service.control, loadLogWitness, actorFor(c)),
     page,
   );
   const server = limitedServer(routes.fetch, {

@@ -91,20 +91,35 @@ export class Pkcs11Session {
 
   /**
    * Single-part C_DecryptInit + C_Decrypt inside the token; null when the token finds the data
-   * not authentic (CKR_ENCRYPTED_DATA_INVALID, _LEN_RANGE: a wrong key, or the bytes altered).
+   * not authentic (CKR_ENCRYPTED_DATA_INVALID, _LEN_RANGE, CKR_AEAD_DECRYPT_FAILED: a wrong key,
+   * or the bytes altered). With an authenticated mechanism (`aead`, AES-GCM), also on
+   * CKR_GENERAL_ERROR from C_Decrypt itself: SoftHSM2 (2.6) answers a failed tag so. A wrong "no"
+   * costs nothing there, as a tag never passes for the wrong key: the caller tries another key or
+   * says the record does not open.
    */
-  decrypt(mechanism: Mechanism, key: ObjectHandle, data: Buffer, outLength: number): Buffer | null {
+  decrypt(
+    mechanism: Mechanism,
+    key: ObjectHandle,
+    data: Buffer,
+    outLength: number,
+    options: { readonly aead?: boolean } = {},
+  ): Buffer | null {
     this.assertOpen();
     try {
       this.api.C_DecryptInit(this.handle, mechanism, key);
+    } catch (error) {
+      throw this.explain(error);
+    }
+    try {
       return Buffer.from(this.api.C_Decrypt(this.handle, data, Buffer.alloc(outLength)));
     } catch (error) {
-      if (
-        isReturnValue(error, "CKR_ENCRYPTED_DATA_INVALID") ||
-        isReturnValue(error, "CKR_ENCRYPTED_DATA_LEN_RANGE")
-      ) {
-        return null;
-      }
+      const notAuthentic = [
+        "CKR_ENCRYPTED_DATA_INVALID",
+        "CKR_ENCRYPTED_DATA_LEN_RANGE",
+        "CKR_AEAD_DECRYPT_FAILED",
+      ];
+      if (notAuthentic.some((ckr) => isReturnValue(error, ckr))) return null;
+      if (options.aead && isReturnValue(error, "CKR_GENERAL_ERROR")) return null;
       throw this.explain(error);
     }
   }

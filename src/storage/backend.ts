@@ -4,6 +4,7 @@ import type { AuditKeyHome } from "./audit-key-home.js";
 import type { RollbackCounter } from "./rollback-counter.js";
 import type { SealingKeyHome } from "./sealing/key-home.js";
 import type { StorageArea } from "./storage-area.js";
+import type { NvPlacesRecord } from "./store-file.js";
 import type { TpmOwnerAuth } from "./tpm-owner-auth.js";
 
 /**
@@ -25,6 +26,18 @@ export interface BackendOpenOptions {
   readonly prompt?: (label: string) => Promise<string>;
   /** Where the owner gate holds the authValue a proven PIN gives reid's TPM NV indices (§5.7). */
   readonly ownerAuth?: TpmOwnerAuth;
+  /** What store.json records of the places a backend chose itself (a TPM store's indices, §5.7). */
+  readonly places?: PlacesMemory;
+}
+
+/** store.json's record of a TPM store's counter and audit key indices, kept by the store's memory. */
+export interface PlacesMemory {
+  /** What is recorded; null: nothing yet. */
+  recorded(): NvPlacesRecord | null;
+  /** Whether store.json was there at open: an earlier version may have placed them without a record. */
+  readonly earlier: boolean;
+  /** Records them durably (a write open only). */
+  remember(nv: NvPlacesRecord): void;
 }
 
 /**

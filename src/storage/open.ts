@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { ReidError, UsageError } from "../errors.js";
-import type { OpenedBackend } from "./backend.js";
+import type { OpenedBackend, PlacesMemory } from "./backend.js";
 import { backendName, FILES } from "./backends.js";
 import { DualAreaStore } from "./dual-area-store.js";
 import { AREA_VERDICTS, type IdentifierStore } from "./identifier-store.js";
@@ -74,18 +74,27 @@ export async function openStore(
     checkStoreDirectory(location);
     const remembered = readStoreFile(location);
     const spec = await chooseBackend(location, requested, remembered);
+    // The backend records what it chooses (a TPM store's indices) through the store's memory,
+    // made below: it asks only once the store is open.
+    let memory: StoreMemory | null = null;
+    const places: PlacesMemory = {
+      recorded: () => (memory ? memory.nv : (remembered?.nv ?? null)),
+      earlier: remembered !== null && !remembered.legacy,
+      remember: (nv) => (memory as StoreMemory).rememberNv(nv),
+    };
     const backend = await spec.backend.open(location, spec.spec, {
       write: options.write,
       lockTimeoutMs: options.lockTimeoutMs,
       env: options.env ?? process.env,
       ...(options.prompt ? { prompt: options.prompt } : {}),
       ...(options.ownerAuth ? { ownerAuth: options.ownerAuth } : {}),
+      places,
     });
     undo.push(
       () => backend.close(),
       () => backend.area.close(),
     );
-    const memory = new StoreMemory(
+    memory = new StoreMemory(
       location,
       spec.kind,
       specText(spec),
@@ -105,7 +114,7 @@ export async function openStore(
       description: backend.description,
       name: spec.kind === FILES ? location : `${location} (${backend.description})`,
       storeId: memory.storeId,
-      ...(adopt ? { adopt: (id: Uint8Array) => memory.adopt(id) } : {}),
+      ...(adopt ? { adopt: (id: Uint8Array) => (memory as StoreMemory).adopt(id) } : {}),
       ...(spec.backend.anotherPlace ? { anotherPlace: spec.backend.anotherPlace } : {}),
       counter: backend.counter ?? null,
     });

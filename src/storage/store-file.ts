@@ -34,6 +34,17 @@ export interface StoreFile {
   readonly sealing?: SealingKeyRef | null;
   /** A change of sealing key under way (§5.4): the key it goes to, null for unsealing. */
   readonly pending?: PendingSealing | null;
+  /** A TPM store's counter and audit key indices (absent: not recorded yet, §5.7). */
+  readonly nv?: NvPlacesRecord | null;
+}
+
+/**
+ * Where a TPM store's rollback counter and audit key are (null: none made yet, chosen at first
+ * need): `{"counter":"0x01524502","auditKey":null}` in store.json.
+ */
+export interface NvPlacesRecord {
+  readonly counter: number | null;
+  readonly auditKey: number | null;
 }
 
 /** A re-sealing under way: the record may be under the old key (`sealing`) or under `to`. */
@@ -62,6 +73,7 @@ export function writeStoreFile(directory: string, file: Omit<StoreFile, "legacy"
     committed: file.committed,
     ...(file.sealing ? { sealing: file.sealing } : {}),
     ...(file.pending ? { pending: file.pending } : {}),
+    ...(file.nv ? { nv: { counter: nvText(file.nv.counter), auditKey: nvText(file.nv.auditKey) } } : {}),
   };
   try {
     makeDirectories(directory);
@@ -123,7 +135,26 @@ function parseStoreFile(directory: string, text: string): StoreFile {
     if (to === undefined) throw corrupt("its pending sealing is malformed");
     pending = { to };
   }
-  return { id, backend, spec, committed, legacy: false, sealing, pending };
+  let nv: NvPlacesRecord | null = null;
+  if (file.nv !== undefined) {
+    const value = file.nv as Record<string, unknown> | null;
+    const counter = typeof value === "object" && value !== null ? nvIndexOf(value.counter) : undefined;
+    const auditKey = typeof value === "object" && value !== null ? nvIndexOf(value.auditKey) : undefined;
+    if (counter === undefined || auditKey === undefined) throw corrupt("its NV indices are malformed");
+    nv = { counter, auditKey };
+  }
+  return { id, backend, spec, committed, legacy: false, sealing, pending, nv };
+}
+
+function nvText(index: number | null): string | null {
+  return index === null ? null : `0x${index.toString(16).padStart(8, "0")}`;
+}
+
+/** An NV index as store.json keeps it ("0x01524502", or null), or undefined when it is not one. */
+function nvIndexOf(value: unknown): number | null | undefined {
+  if (value === null) return null;
+  if (typeof value !== "string" || !/^0x01[0-9a-f]{6}$/.test(value)) return undefined;
+  return Number.parseInt(value.slice(2), 16);
 }
 
 /** A sealing key's reference as store.json keeps it, or undefined when it is not one. */

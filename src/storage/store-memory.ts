@@ -3,7 +3,14 @@ import { StorageError } from "../errors.js";
 import { directoryExists } from "./durable-file.js";
 import type { IdentifierStore } from "./identifier-store.js";
 import type { SealingKeyRef } from "./sealing/key-home.js";
-import { newStoreId, type PendingSealing, STORE_FILE, type StoreFile, writeStoreFile } from "./store-file.js";
+import {
+  type NvPlacesRecord,
+  newStoreId,
+  type PendingSealing,
+  STORE_FILE,
+  type StoreFile,
+  writeStoreFile,
+} from "./store-file.js";
 
 /**
  * What one open store remembers in store.json, and when it writes it. A read-only open never
@@ -19,6 +26,7 @@ export class StoreMemory {
   private pending: boolean;
   private sealingKey: SealingKeyRef | null;
   private sealingChange: PendingSealing | null;
+  private nvPlaces: NvPlacesRecord | null;
   /** Whether the directory was there at open: a new one waits for its first commit. */
   private readonly existed: boolean;
 
@@ -39,6 +47,7 @@ export class StoreMemory {
     this.committed = remembered?.committed ?? false;
     this.sealingKey = remembered?.sealing ?? null;
     this.sealingChange = remembered?.pending ?? null;
+    this.nvPlaces = remembered?.nv ?? null;
     this.pending =
       write &&
       (remembered === null || remembered.legacy || remembered.id === null || remembered.spec !== spec);
@@ -64,6 +73,18 @@ export class StoreMemory {
     if (!this.write) throw new Error("a read-only store remembers nothing");
     this.sealingKey = key;
     this.sealingChange = pending;
+    this.save();
+  }
+
+  /** A TPM store's counter and audit key indices, as recorded (null: nothing recorded). */
+  get nv(): NvPlacesRecord | null {
+    return this.nvPlaces;
+  }
+
+  /** Records them durably, before either is used (storage/tpm/nv-places.ts). */
+  rememberNv(nv: NvPlacesRecord): void {
+    if (!this.write) throw new Error("a read-only store remembers nothing");
+    this.nvPlaces = nv;
     this.save();
   }
 
@@ -106,6 +127,7 @@ export class StoreMemory {
       committed: this.committed,
       sealing: this.sealingKey,
       pending: this.sealingChange,
+      nv: this.nvPlaces,
     });
     this.id = id;
     this.pending = false;

@@ -25,17 +25,33 @@ export interface TpmInfo {
   };
   /** Each requirement of reid's, and whether this TPM meets it. */
   readonly requirements: readonly { readonly what: string; readonly ok: boolean }[];
-  /** reid's two NV indices: free, or defined (and written) by reid or by someone else. */
-  readonly indices: readonly { readonly index: string; readonly state: string }[];
+  /** The store's NV indices, what each is for, its state, and its attributes as the TPM has them. */
+  readonly indices: readonly IndexInfo[];
+}
+
+/** One of the indices a store uses, and what reid defines it as. */
+export interface StoreIndex {
+  readonly index: number;
+  /** What it is for: "area 0", "area 1", "counter", "audit key". */
+  readonly role: string;
+  readonly size: number;
+  /** The attributes (WRITTEN aside) reid defines it with, or an earlier version did. */
+  readonly attributes: readonly number[];
+  /** What a written one holds ("holds a record", "counted", "holds a key"). */
+  readonly written: string;
+}
+
+export interface IndexInfo {
+  readonly index: string;
+  readonly role: string;
+  /** `free`, `reid's, holds a record` (`counted`, `holds a key`), `reid's, not written`, or `defined by someone else (…)`. */
+  readonly state: string;
+  /** The attributes the TPM reports, by name ("authread|authwrite|written"); null when free. */
+  readonly attributes: string | null;
 }
 
 /** Reads the fixed and variable properties, algorithms and curves, and looks at reid's indices. */
-export async function readTpmInfo(
-  tpm: Tpm,
-  nvIndex: number,
-  areaSize: number,
-  attributes: readonly number[],
-): Promise<TpmInfo> {
+export async function readTpmInfo(tpm: Tpm, storeIndices: readonly StoreIndex[]): Promise<TpmInfo> {
   const fixed = await readProperties(tpm, TPM_PT.FAMILY_INDICATOR, 0x40);
   const variable = await readProperties(tpm, TPM_PT.PERMANENT, 0x20);
   const get = (pt: number) => fixed.get(pt) ?? variable.get(pt) ?? 0;
@@ -50,10 +66,9 @@ export async function readTpmInfo(
     nvIndexMax: get(TPM_PT.NV_INDEX_MAX),
     maxDigest: get(TPM_PT.MAX_DIGEST),
   };
-  const indices = [];
-  for (const index of [nvIndex, nvIndex + 1]) {
-    indices.push({ index: hex(index), state: await indexState(tpm, index, areaSize, attributes) });
-  }
+  const indices: IndexInfo[] = [];
+  for (const index of storeIndices) indices.push(await indexInfo(tpm, index));
+  const areaSize = storeIndices[0]?.size ?? 0;
   return {
     manufacturer: ascii([get(TPM_PT.MANUFACTURER)]) || hex(get(TPM_PT.MANUFACTURER)),
     vendor: ascii([1, 2, 3, 4].map((i) => get(TPM_PT.VENDOR_STRING_1 + i - 1))),
@@ -94,24 +109,47 @@ async function capabilityList(tpm: Tpm, capability: number, first: number, count
   return [];
 }
 
-async function indexState(
-  tpm: Tpm,
-  index: number,
-  areaSize: number,
-  attributes: readonly number[],
-): Promise<string> {
+async function indexInfo(tpm: Tpm, expected: StoreIndex): Promise<IndexInfo> {
+  const { index, role } = expected;
   try {
     const { nvPublic } = await tpm.run(NV_ReadPublic, { nvIndex: index });
+    const attributes = nvAttributeNames(nvPublic.attributes);
     const own =
-      nvPublic.dataSize === areaSize && attributes.includes((nvPublic.attributes & ~TPMA_NV.WRITTEN) >>> 0);
-    if (!own)
-      return `defined by someone else (${nvPublic.dataSize} bytes, attributes ${hex(nvPublic.attributes)})`;
-    return (nvPublic.attributes & TPMA_NV.WRITTEN) !== 0 ? "reid's, holds a record" : "reid's, not written";
+      nvPublic.dataSize === expected.size &&
+      expected.attributes.includes((nvPublic.attributes & ~TPMA_NV.WRITTEN) >>> 0);
+    const state = !own
+      ? `defined by someone else (${nvPublic.dataSize} bytes)`
+      : (nvPublic.attributes & TPMA_NV.WRITTEN) !== 0
+        ? `reid's, ${expected.written}`
+        : "reid's, not written";
+    return { index: hex(index), role, state, attributes };
   } catch (error) {
-    if (error instanceof TpmResponseError && error.rc === "TPM_RC_HANDLE") return "free";
+    if (error instanceof TpmResponseError && error.rc === "TPM_RC_HANDLE")
+      return { index: hex(index), role, state: "free", attributes: null };
     throw error;
   }
 }
+
+/** TPMA_NV by name, as tpm2_nvreadpublic spells them; the index type as `counter`, `bits`… */
+export function nvAttributeNames(attributes: number): string {
+  const names: string[] = [];
+  for (const [name, bit] of Object.entries(TPMA_NV)) {
+    if (name.startsWith("TPM_NT")) continue;
+    if ((attributes & bit) >>> 0 === bit) names.push(name.toLowerCase());
+  }
+  const type = NV_TYPES[(attributes & TPMA_NV.TPM_NT_MASK) >>> 4];
+  if (type) names.push(type);
+  return names.join("|");
+}
+
+/** TPM_NT (Part 2, 13.4): the ordinary index has no name of its own here. */
+const NV_TYPES: Readonly<Record<number, string>> = {
+  1: "counter",
+  2: "bits",
+  4: "extend",
+  8: "pin_fail",
+  9: "pin_pass",
+};
 
 /** Vendor properties are big-endian ASCII, four characters each, NUL-padded. */
 function ascii(words: readonly number[]): string {

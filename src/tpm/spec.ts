@@ -19,8 +19,11 @@ export interface TpmSpec {
 
 /** Owner-range NV indices (TCG handle registry: 0x01400000..0x017fffff); "RE" for reid. */
 export const DEFAULT_NV_INDEX = 0x01524500;
-/** reid uses the index named and the next (its two areas), then its commit counter and its audit key. */
-const OWNER_NV_RANGE = [0x01400000, 0x017ffffc] as const;
+/**
+ * The owner range reid's indices are in: the index named and the next are a store's two areas; its
+ * counter and audit key are chosen in the same range (storage/tpm/nv-places.ts).
+ */
+export const OWNER_NV_RANGE = [0x01400000, 0x017ffffe] as const;
 
 const SYNTAX =
   "expected swtpm:host=H,port=P | swtpm:path=SOCKET | device:PATH, optionally followed by ,nv-index=0x..., ,sessions=encrypted|password and ,owner-auth-file=FILE";
@@ -88,7 +91,7 @@ function parseNvIndex(text: string | undefined, bad: (why: string) => UsageError
   const value = /^0x[0-9a-f]{1,8}$/i.test(text) ? Number.parseInt(text.slice(2), 16) : Number.NaN;
   if (!(value >= OWNER_NV_RANGE[0] && value <= OWNER_NV_RANGE[1])) {
     throw bad(
-      "nv-index= must be an owner NV index from 0x01400000 to 0x017ffffc (reid uses it and the next three)",
+      "nv-index= must be an owner NV index from 0x01400000 to 0x017ffffe (reid uses it and the next)",
     );
   }
   return value;

@@ -9,8 +9,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CKA } from "../../src/pkcs11/constants.js";
+import { Pkcs11Token } from "../../src/pkcs11/token.js";
+import { backend } from "../../src/storage/pkcs11/backend.js";
 import { AREA_LABELS } from "../../src/storage/pkcs11/objects.js";
-import { SEALING_KEY_LABEL } from "../../src/storage/pkcs11/sealing-key.js";
+import { Pkcs11SealingKeys, SEALING_KEY_LABEL } from "../../src/storage/pkcs11/sealing-key.js";
 import { decodeArea } from "../../src/storage/record.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { finished } from "../helpers/process.js";
@@ -161,4 +163,32 @@ describe("reid seal --key pkcs11", () => {
     // --key tpm needs the TPM backend.
     assertOneLineError(await run(["--store", store, "seal", "--key", "tpm"]), 2, /TPM backend/);
   });
+});
+
+test("a record sealed under one of the token's keys does not open under another: null, not a device error (SoftHSM2 says CKR_GENERAL_ERROR for a failed GCM tag)", async () => {
+  const token = await (await softhsm()).token();
+  const spec = backend.parse(token.spec);
+  const opened = await Pkcs11Token.open(spec.module, spec.token);
+  const session = opened.openSession();
+  try {
+    session.login(token.pin);
+    const keys = new Pkcs11SealingKeys(session);
+    const [a, b] = ["aa00000000000001", "bb00000000000002"];
+    const sealer = await keys.create(a);
+    await keys.create(b);
+    const associated = Buffer.from("reid record");
+    const sealed = sealer.seal(Buffer.from("the identifier"), associated);
+    const opens = async (id: string, bytes: Uint8Array, ad: Uint8Array) =>
+      (await keys.open(id)).open(bytes, ad);
+    assert.equal(Buffer.from((await opens(a, sealed, associated)) ?? []).toString(), "the identifier");
+    // The other key, altered bytes, other associated data: each is "does not open", not a failure.
+    assert.equal(await opens(b, sealed, associated), null);
+    const altered = Uint8Array.from(sealed);
+    altered[20] = (altered[20] ?? 0) ^ 1;
+    assert.equal(await opens(a, altered, associated), null);
+    assert.equal(await opens(a, sealed, Buffer.from("another record")), null);
+  } finally {
+    session.close();
+    opened.close();
+  }
 });

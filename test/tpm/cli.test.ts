@@ -64,7 +64,7 @@ describe("reid --tpm", () => {
     // tpm info and random find the TPM through the store too; random draws on its default, tpm+os.
     assert.match(
       (await ok(["--store", store, "tpm", "info"])).stdout,
-      /^NV 0x0152[0-9a-f]{4} reid's, holds a record$/m,
+      /^NV 0x0152[0-9a-f]{4} area [01]: reid's, holds a record \(authwrite\|authread\|written\)$/m,
     );
     assert.equal((await ok(["--store", store, "random", "--bytes", "64"])).stdoutBytes.length, 64);
   });
@@ -152,10 +152,53 @@ describe("reid --tpm", () => {
       assert.match(text, new RegExp(`^${row} `, "m"));
     }
     assert.match(text, /^manufacturer\s+IBM/m);
-    assert.match(text, new RegExp(`NV 0x0${nvIndex.toString(16)}\\s+free`));
+    assert.match(text, new RegExp(`NV 0x0${nvIndex.toString(16)}\\s+area 0: free$`, "m"));
     const json = JSON.parse((await ok(["--tpm", spec, "--json", "tpm", "info"])).stdout);
     assert.ok(json.requirements.every((r: { ok: boolean }) => r.ok));
     assert.equal(json.properties.nvBufferMax > 0, true);
+  });
+
+  test("tpm info lists every index of the store: its areas, its counter and its audit key, with their attributes", async (t) => {
+    const { store, dir } = tempDir(t);
+    const { spec, nvIndex } = await tpmSpec();
+    const at = (offset: number) => `0x${(nvIndex + offset).toString(16).padStart(8, "0")}`;
+    await ok(["--store", store, "--tpm", spec, "init"]);
+    await ok(["--store", store, "pin", "set"], { REID_PIN_NEW: "correct horse 42" });
+    const info = () => ok(["--store", store, "--json", "tpm", "info"]);
+    const { indices } = JSON.parse((await info()).stdout) as {
+      indices: { index: string; role: string; state: string; attributes: string | null }[];
+    };
+    const byRole = new Map(indices.map((i) => [i.role, i]));
+    assert.deepEqual([...byRole.keys()], ["area 0", "area 1", "counter", "audit key"]);
+    assert.deepEqual(
+      indices.map((i) => i.index),
+      [at(0), at(1), at(2), at(3)],
+    );
+    assert.deepEqual(byRole.get("counter"), {
+      index: at(2),
+      role: "counter",
+      state: "reid's, counted",
+      attributes: "ownerwrite|ownerread|no_da|written|counter",
+    });
+    assert.deepEqual(byRole.get("audit key"), {
+      index: at(3),
+      role: "audit key",
+      state: "reid's, holds a key",
+      attributes: "authwrite|authread|written",
+    });
+    // One area holds the record, the other is free (erased at the last commit).
+    const states = [byRole.get("area 0")?.state, byRole.get("area 1")?.state].sort();
+    assert.deepEqual(states, ["free", "reid's, holds a record"]);
+    // Chosen elsewhere (store.json records them), they are shown where they are.
+    const file = join(store, "store.json");
+    const remembered = JSON.parse(readFileSync(file, "utf8")) as { nv: { counter: string } };
+    writeFileSync(file, JSON.stringify({ ...remembered, nv: { ...remembered.nv, counter: at(40) } }));
+    const moved = (await ok(["--store", store, "tpm", "info"])).stdout;
+    assert.match(moved, new RegExp(`^NV ${at(40)} counter: free$`, "m"));
+    assert.doesNotMatch(moved, new RegExp(`^NV ${at(2)} `, "m"));
+    // Another store directory (or none) on the same TPM shows only the areas of the index given.
+    const bare = (await ok(["--store", join(dir, "none"), "--tpm", spec, "tpm", "info"])).stdout;
+    assert.equal(bare.match(/^NV 0x/gm)?.length, 2, bare);
   });
 });
 

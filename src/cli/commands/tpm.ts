@@ -8,7 +8,7 @@ const INFO_TIMEOUT_MS = 5000;
 export const command: Command = {
   usage: "reid --tpm SPEC [--json] tpm info",
   summary:
-    "Shows the TPM's manufacturer, firmware and specification, the properties reid relies on, and whether reid's NV indices are free or in use.",
+    "Shows the TPM's manufacturer, firmware and specification, the properties reid relies on, and the store's NV indices (areas, counter, audit key) with their state and attributes.",
   options: {},
   positionals: [1, 1],
   async run(context, _values, [action]) {
@@ -21,23 +21,16 @@ export const command: Command = {
       );
     }
     const spec = store.spec as TpmSpec;
-    const [
-      { connectTpm },
-      { readTpmInfo },
-      { AREA_SIZE },
-      { LEGACY_NV_ATTRIBUTES, REID_NV_ATTRIBUTES },
-      { tpmName },
-    ] = await Promise.all([
+    const [{ connectTpm }, { readTpmInfo }, { storeIndices }, { tpmName }] = await Promise.all([
       import("../../tpm/transport/open.js"),
       import("../../tpm/info.js"),
-      import("../../storage/record.js"),
-      import("../../storage/tpm/nv-area.js"),
+      import("../../storage/tpm/store-indices.js"),
       import("../../tpm/spec.js"),
     ]);
     const tpm = await connectTpm(spec.address, INFO_TIMEOUT_MS);
     let info: Awaited<ReturnType<typeof readTpmInfo>>;
     try {
-      info = await readTpmInfo(tpm, spec.nvIndex, AREA_SIZE, [REID_NV_ATTRIBUTES, LEGACY_NV_ATTRIBUTES]);
+      info = await readTpmInfo(tpm, storeIndices(context.storeDirectory, spec));
     } finally {
       await tpm.close();
     }
@@ -57,7 +50,10 @@ export const command: Command = {
         ["owner auth", info.state.ownerAuthSet ? "set (give owner-auth-file=)" : "empty"],
         ["lockout", info.state.inLockout ? "IN LOCKOUT" : "no"],
         ...info.requirements.map((r): [string, string] => [r.ok ? "ok" : "MISSING", r.what]),
-        ...info.indices.map((i): [string, string] => [`NV ${i.index}`, i.state]),
+        ...info.indices.map((i): [string, string] => [
+          `NV ${i.index}`,
+          `${i.role}: ${i.state}${i.attributes === null ? "" : ` (${i.attributes})`}`,
+        ]),
       ];
       print(context, rows.map(([key, value]) => `${key.padEnd(13)} ${value}`).join("\n"));
     }

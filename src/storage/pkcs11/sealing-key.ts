@@ -110,6 +110,7 @@ class TokenSealer implements Sealer {
       this.key,
       Buffer.from(sealed.subarray(NONCE)),
       sealed.length - NONCE,
+      { aead: true },
     );
   }
 

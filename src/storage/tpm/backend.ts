@@ -28,6 +28,7 @@ export const backend: Backend<TpmSpec> = {
       { connectTpm },
       { NvArea },
       { NvCounter },
+      { NvPlaces, storeFilePlaces },
       { TpmAuditKeyHome },
       { TpmRandomSource },
       { TpmSealingKeys },
@@ -35,6 +36,7 @@ export const backend: Backend<TpmSpec> = {
       import("../../tpm/transport/open.js"),
       import("./nv-area.js"),
       import("./nv-counter.js"),
+      import("./nv-places.js"),
       import("./audit-key.js"),
       import("./random-source.js"),
       import("./sealing-key.js"),
@@ -50,11 +52,19 @@ export const backend: Backend<TpmSpec> = {
           ...(ownerAuth ? { ownerAuth } : {}),
           ...(options.ownerAuth ? { indexAuth: options.ownerAuth } : {}),
         });
-        // The index after the two areas: under the same place lock, which the area holds.
-        const counter = new NvCounter(tpm, spec.nvIndex + 2, directory, ownerAuth);
-        // The audit key's index after the counter, opened (with a lock of its own) when used.
+        // The counter's and the audit key's indices are chosen at first need and remembered in
+        // store.json (nv-places.ts); the counter is used under the place lock the area holds, the
+        // key's index opened (with a lock of its own) when used.
         const keyAuth = Uint8Array.from(ownerAuth ?? []);
-        const auditKey = new TpmAuditKeyHome(tpm, spec.nvIndex + 3, {
+        let auditKey: InstanceType<typeof TpmAuditKeyHome> | null = null;
+        const places = new NvPlaces(tpm, directory, options.places ?? storeFilePlaces(directory), {
+          base: spec.nvIndex,
+          write: options.write,
+          lockTimeoutMs: options.lockTimeoutMs,
+          probeAuditKey: (index) => (auditKey as InstanceType<typeof TpmAuditKeyHome>).probe(index),
+        });
+        const counter = new NvCounter(tpm, places, directory, ownerAuth);
+        auditKey = new TpmAuditKeyHome(tpm, places, {
           ownerAuth: keyAuth,
           write: options.write,
           lockTimeoutMs: options.lockTimeoutMs,

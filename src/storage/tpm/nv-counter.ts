@@ -10,6 +10,7 @@ import type { Tpm } from "../../tpm/tpm.js";
 import { readCounterBase, writeCounterBase } from "../counter-base.js";
 import { counterGone, type RollbackCounter } from "../rollback-counter.js";
 import { explainOwnerAuth } from "./nv-area.js";
+import type { NvPlaces } from "./nv-places.js";
 
 /**
  * The counter index: a TPM_NT_COUNTER authorized like the areas (owner read and write, no DA, not
@@ -20,25 +21,33 @@ export const REID_COUNTER_ATTRIBUTES =
 const COUNTER_SIZE = 8;
 
 /**
- * The TPM backend's rollback counter: the NV index after reid's two areas, a TPM_NT_COUNTER. Nothing
- * can lower it (NV_Increment only adds one; undefined and defined again, it starts at least where
- * every counter of the TPM ever was), so an old record written back into an area index with the
- * owner's authorization is older than what it says. Its value less the base the store directory
- * keeps (counter-base.ts) is the highest committed epoch. Specified in docs/spec.md §5.7 and §5.10.
+ * The TPM backend's rollback counter: a TPM_NT_COUNTER index the store chose when it first needed
+ * one (nv-places.ts, remembered in store.json). Nothing can lower it (NV_Increment only adds one;
+ * undefined and defined again, it starts at least where every counter of the TPM ever was), so an
+ * old record written back into an area index with the owner's authorization is older than what it
+ * says. Its value less the base the store directory keeps (counter-base.ts) is the highest
+ * committed epoch. Specified in docs/spec.md §5.7 and §5.10.
  */
 export class NvCounter implements RollbackCounter {
-  readonly description: string;
+  /** The index once known (null: none made yet), and whether it was incremented. */
+  private index: number | null | undefined;
   private written: boolean | null = null;
   private readonly owner: Uint8Array;
 
   constructor(
     private readonly tpm: Tpm,
-    private readonly index: number,
+    private readonly places: NvPlaces,
     private readonly directory: string,
     ownerAuth: Uint8Array | undefined,
   ) {
     this.owner = Uint8Array.from(ownerAuth ?? []);
-    this.description = `the TPM's NV counter ${hex(index)}`;
+  }
+
+  /** For messages: the counter, with its index once known. */
+  get description(): string {
+    return typeof this.index === "number"
+      ? `the TPM's NV counter ${hex(this.index)}`
+      : "the TPM's NV counter";
   }
 
   async highest(): Promise<number | null> {
@@ -59,13 +68,20 @@ export class NvCounter implements RollbackCounter {
     if (value === null) throw counterGone(this.directory, this.description);
     // One increment per commit; more only where a crash left the counter behind the record.
     while (value - base < BigInt(epoch)) {
-      await this.increment();
+      await this.increment(await this.at());
       value += 1n;
     }
   }
 
   async restart(epoch: number): Promise<void> {
-    await this.increment();
+    let index = await this.at();
+    // None yet, or gone (undefined outside reid): a new one where it is free, not at the old
+    // place, which another store may have taken since.
+    if (index === null || (await this.stateOf(index)) === null) {
+      index = await this.places.choose("counter", (free) => this.define(free));
+      this.index = index;
+    }
+    await this.increment(index);
     const value = (await this.value()) as bigint;
     writeCounterBase(this.directory, value - BigInt(epoch));
   }
@@ -75,39 +91,49 @@ export class NvCounter implements RollbackCounter {
     this.owner.fill(0);
   }
 
+  /** Where the counter is, as store.json (or the version before this one) says; null: none made. */
+  private async at(): Promise<number | null> {
+    if (this.index === undefined) this.index = await this.places.counter();
+    return this.index;
+  }
+
   /** The counter's value; null when the index is not there or was never incremented. */
   private async value(): Promise<bigint | null> {
-    if (!(await this.stateOf())) return null;
+    const index = await this.at();
+    if (index === null || !(await this.stateOf(index))) return null;
     const { data } = await this.owned(() =>
       this.tpm.run(NV_Read, {
         authHandle: password(TPM_RH.OWNER, this.owner),
-        nvIndex: this.named(true),
+        nvIndex: this.named(index, true),
         size: COUNTER_SIZE,
         offset: 0,
       }),
     );
-    if (data.length !== COUNTER_SIZE) throw this.failure(`NV_Read returned ${data.length} bytes, not 8`);
+    if (data.length !== COUNTER_SIZE)
+      throw this.failure(index, `NV_Read returned ${data.length} bytes, not 8`);
     return Buffer.from(data).readBigUInt64BE(0);
   }
 
-  private async increment(): Promise<void> {
-    if (this.written === null) await this.stateOf();
-    if (this.written === null) await this.define();
+  private async increment(index: number | null): Promise<void> {
+    if (index === null) throw new Error("the counter is incremented only once it has an index");
+    if (this.written === null) await this.stateOf(index);
+    if (this.written === null) await this.define(index);
     await this.owned(() =>
       this.tpm.run(NV_Increment, {
         authHandle: password(TPM_RH.OWNER, this.owner),
-        nvIndex: this.named(this.written === true),
+        nvIndex: this.named(index, this.written === true),
       }),
     );
     this.written = true;
   }
 
-  private async define(): Promise<void> {
+  /** Defines the counter at `index`; TPM_RC_NV_DEFINED passes through (the chooser tries another). */
+  private async define(index: number): Promise<void> {
     await this.owned(() =>
       this.tpm.run(NV_DefineSpace, {
         authHandle: password(TPM_RH.OWNER, this.owner),
         auth: new Uint8Array(0),
-        publicInfo: this.publicArea(false),
+        publicInfo: this.publicArea(index, false),
       }),
     );
     this.written = false;
@@ -126,19 +152,19 @@ export class NvCounter implements RollbackCounter {
    * Whether the index is there (null: not defined) and was incremented; asked once, then tracked
    * under the place lock the areas hold. An index of another shape is not reid's.
    */
-  private async stateOf(): Promise<boolean | null> {
+  private async stateOf(index: number): Promise<boolean | null> {
     if (this.written !== null) return this.written;
     let pub: NvPublic;
     try {
-      pub = (await this.tpm.run(NV_ReadPublic, { nvIndex: this.index })).nvPublic;
+      pub = (await this.tpm.run(NV_ReadPublic, { nvIndex: index })).nvPublic;
     } catch (error) {
       if (error instanceof TpmResponseError && error.rc === "TPM_RC_HANDLE") return null;
       throw error;
     }
     const rest = (pub.attributes & ~TPMA_NV.WRITTEN) >>> 0;
-    if (pub.nvIndex !== this.index || pub.dataSize !== COUNTER_SIZE || rest !== REID_COUNTER_ATTRIBUTES) {
+    if (pub.nvIndex !== index || pub.dataSize !== COUNTER_SIZE || rest !== REID_COUNTER_ATTRIBUTES) {
       throw new StorageError(
-        `NV index ${hex(this.index)} on ${this.tpm.description} is not reid's counter: its attributes are ${hex(rest)} and size ${pub.dataSize}, not ${hex(REID_COUNTER_ATTRIBUTES)} (ownerread|ownerwrite|no_da|counter) and 8; undefine it (tpm2_nvundefine ${hex(this.index)}) or choose another index with nv-index=`,
+        `NV index ${hex(index)} on ${this.tpm.description} is not reid's counter: its attributes are ${hex(rest)} and size ${pub.dataSize}, not ${hex(REID_COUNTER_ATTRIBUTES)} (ownerread|ownerwrite|no_da|counter) and 8; undefine it (tpm2_nvundefine ${hex(index)}) or choose another index with nv-index=`,
         "store-foreign",
       );
     }
@@ -146,13 +172,13 @@ export class NvCounter implements RollbackCounter {
     return this.written;
   }
 
-  private named(written: boolean): Named {
-    return { handle: this.index, name: nvName(this.publicArea(written)) };
+  private named(index: number, written: boolean): Named {
+    return { handle: index, name: nvName(this.publicArea(index, written)) };
   }
 
-  private publicArea(written: boolean): NvPublic {
+  private publicArea(index: number, written: boolean): NvPublic {
     return {
-      nvIndex: this.index,
+      nvIndex: index,
       nameAlg: TPM_ALG.SHA256,
       attributes: (REID_COUNTER_ATTRIBUTES | (written ? TPMA_NV.WRITTEN : 0)) >>> 0,
       authPolicy: new Uint8Array(0),
@@ -160,7 +186,7 @@ export class NvCounter implements RollbackCounter {
     };
   }
 
-  private failure(why: string): StorageError {
-    return new StorageError(`NV counter ${hex(this.index)} on ${this.tpm.description}: ${why}`);
+  private failure(index: number, why: string): StorageError {
+    return new StorageError(`NV counter ${hex(index)} on ${this.tpm.description}: ${why}`);
   }
 }
