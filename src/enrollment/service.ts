@@ -1,6 +1,6 @@
 import type { Actor } from "../auth/actor.js";
-import type { EnrollmentApi, Renewal } from "./api.js";
 import type { ControlUnit } from "../element/control-unit.js";
+import type { EnrollmentApi, Renewal } from "./api.js";
 import type { LoadLogWitness } from "./log-witness.js";
 import type { RenewingElement } from "./renew.js";
 
