@@ -43,6 +43,13 @@ export class TpmWriter {
     this.length += data.length;
   }
 
+  /** `n` zero bytes, for a field filled in once what follows it is written. */
+  zeros(n: number): void {
+    this.reserve(n);
+    this.bytes.fill(0, this.length, this.length + n);
+    this.length += n;
+  }
+
   /** Writes a 32-bit value over bytes already written (a size known only afterwards). */
   patchU32(offset: number, value: number): void {
     this.view.setUint32(offset, checked(value, 0xffffffff));
@@ -117,6 +124,14 @@ export class TpmReader {
   raw(length: number, what: string): Uint8Array {
     this.need(length, what);
     const out = this.bytes.slice(this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
+
+  /** The next `length` bytes in place, not copied: for callers that zero the whole message after use. */
+  inPlace(length: number, what: string): Uint8Array {
+    this.need(length, what);
+    const out = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
     return out;
   }
