@@ -139,7 +139,8 @@ export function sessionFrame<C extends CommandSpec>(
   authorizationSize: number,
 ): SessionFrame {
   const parts = handleParts(spec, input);
-  const w = new TpmWriter();
+  // Room for an NV area's write (the header, two handles, the session, 256 bytes and their size).
+  const w = new TpmWriter(512);
   w.u16(TPM_ST.SESSIONS);
   w.u32(0);
   w.u32(spec.code);

@@ -8,9 +8,15 @@ export class MarshalError extends Error {
 }
 
 export class TpmWriter {
-  private bytes = new Uint8Array(256);
-  private view = new DataView(this.bytes.buffer);
+  private bytes: Uint8Array;
+  private view: DataView;
   length = 0;
+
+  /** `capacity`: what the message will likely take, so that it is written without growing. */
+  constructor(capacity = 256) {
+    this.bytes = new Uint8Array(capacity);
+    this.view = new DataView(this.bytes.buffer);
+  }
 
   u8(value: number): void {
     this.reserve(1);
