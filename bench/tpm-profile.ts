@@ -131,6 +131,43 @@ const rawFlow = [
   marshalCommand(NV_Read, { authHandle: password(INDEX, AUTH), nvIndex: INDEX, size: SIZE, offset: 0 }),
 ];
 
+type Exchange = (command: Uint8Array) => Promise<Uint8Array>;
+
+/** The fixed bytes of the flow, `n` cycles through `exchange` (TPM_RC_RETRY answers sent again). */
+async function fixedRun(
+  n: number,
+  exchange: Exchange,
+): Promise<{ times: Times[]; cpu: number; wall: number }> {
+  const times = fresh();
+  let cpu = 0;
+  let wall = 0;
+  const rc = (r: Uint8Array) => new DataView(r.buffer, r.byteOffset).getUint32(6);
+  for (let c = 0; c < n + 200; c++) {
+    if (c === 200) {
+      const u = process.cpuUsage();
+      cpu = u.user + u.system;
+      wall = Number(process.hrtime.bigint());
+    }
+    for (let i = 0; i < rawFlow.length; i++) {
+      const t = process.hrtime.bigint();
+      let r: Uint8Array;
+      do r = await exchange(Uint8Array.from(rawFlow[i] as Uint8Array));
+      while (rc(r) === 0x922);
+      const d = Number(process.hrtime.bigint() - t);
+      if (rc(r) !== 0) throw new Error(`${NAMES[i]} failed 0x${rc(r).toString(16)}`);
+      if (c >= 200) {
+        (times[i] as Times).total.push(d);
+        (times[i] as Times).wait.push(d);
+      }
+    }
+  }
+  const u = process.cpuUsage();
+  cpu = (u.user + u.system - cpu) / 1000;
+  wall = (Number(process.hrtime.bigint()) - wall) / 1e6;
+  return { times, cpu, wall };
+}
+
+/** swtpm's floor: the fixed bytes on a plain socket, the response taken once its size has arrived. */
 async function rawRun(n: number): Promise<{ times: Times[]; cpu: number; wall: number }> {
   const socket: Socket = await new Promise((resolve, reject) => {
     const s = connect({ host: "127.0.0.1", port });
@@ -151,69 +188,28 @@ async function rawRun(n: number): Promise<{ times: Times[]; cpu: number; wall: n
     waiting = null;
     w?.(r);
   });
-  const times = fresh();
-  let cpu = 0;
-  let wall = 0;
-  for (let c = 0; c < n + 200; c++) {
-    if (c === 200) {
-      const u = process.cpuUsage();
-      cpu = u.user + u.system;
-      wall = Number(process.hrtime.bigint());
-    }
-    for (let i = 0; i < rawFlow.length; i++) {
-      const t = process.hrtime.bigint();
-      let r: Buffer;
-      do
-        r = await new Promise((resolve) => {
+  try {
+    return await fixedRun(
+      n,
+      (command) =>
+        new Promise((resolve) => {
           waiting = resolve;
-          socket.write(rawFlow[i] as Uint8Array);
-        });
-      while (r.readUInt32BE(6) === 0x922);
-      const d = Number(process.hrtime.bigint() - t);
-      if (r.readUInt32BE(6) !== 0)
-        throw new Error(`raw ${NAMES[i]} failed 0x${r.readUInt32BE(6).toString(16)}`);
-      if (c >= 200) {
-        (times[i] as Times).total.push(d);
-        (times[i] as Times).wait.push(d);
-      }
-    }
+          socket.write(command);
+        }),
+    );
+  } finally {
+    await new Promise<void>((resolve) => socket.end(resolve));
   }
-  const u = process.cpuUsage();
-  cpu = (u.user + u.system - cpu) / 1000;
-  wall = (Number(process.hrtime.bigint()) - wall) / 1e6;
-  await new Promise<void>((resolve) => socket.end(resolve));
-  return { times, cpu, wall };
 }
 
 /** The same fixed bytes through the client's transport alone (no marshalling, no sessions). */
 async function transportRun(n: number): Promise<{ times: Times[]; cpu: number; wall: number }> {
   const transport = await SocketTransport.connect({ host: "127.0.0.1", port });
-  const times = fresh();
-  let cpu = 0;
-  let wall = 0;
-  for (let c = 0; c < n + 200; c++) {
-    if (c === 200) {
-      const u = process.cpuUsage();
-      cpu = u.user + u.system;
-      wall = Number(process.hrtime.bigint());
-    }
-    for (let i = 0; i < rawFlow.length; i++) {
-      const t = process.hrtime.bigint();
-      let r: Uint8Array;
-      do r = await transport.send(Uint8Array.from(rawFlow[i] as Uint8Array));
-      while (Buffer.from(r.buffer, r.byteOffset, r.length).readUInt32BE(6) === 0x922);
-      const d = Number(process.hrtime.bigint() - t);
-      if (c >= 200) {
-        (times[i] as Times).total.push(d);
-        (times[i] as Times).wait.push(d);
-      }
-    }
+  try {
+    return await fixedRun(n, (command) => transport.send(command));
+  } finally {
+    await transport.close();
   }
-  const u = process.cpuUsage();
-  cpu = (u.user + u.system - cpu) / 1000;
-  wall = (Number(process.hrtime.bigint()) - wall) / 1e6;
-  await transport.close();
-  return { times, cpu, wall };
 }
 
 const median = (xs: number[]) => {
