@@ -242,12 +242,16 @@ try {
     `answers other than success: ${[...retries].map(([rc, n]) => `0x${rc.toString(16)} x${n}`).join(", ") || "none"}`,
   );
   for (const [mode, r] of Object.entries(results)) {
+    // The sum of the commands' medians: a cycle without the disk's and the neighbours' stalls.
+    const sum = (pick: (t: Times) => number[]) => r.times.reduce((total, t) => total + median(pick(t)), 0);
+    const clientOf = (t: Times) => t.total.map((x, j) => x - (t.wait[j] as number));
     console.log(
-      `${mode}: ${(cycles / (r.wall / 1000)).toFixed(0)} cycles/s, cycle ${((r.wall / cycles) * 1000).toFixed(0)} us wall, ${((r.cpu / cycles) * 1000).toFixed(0)} us our CPU (user+sys)`,
+      `${mode}: ${(cycles / (r.wall / 1000)).toFixed(0)} cycles/s, cycle ${((r.wall / cycles) * 1000).toFixed(0)} us wall, ${((r.cpu / cycles) * 1000).toFixed(0)} us our CPU (user+sys);` +
+        ` medians summed: call ${us(sum((t) => t.total))} wire ${us(sum((t) => t.wait))} client ${us(sum(clientOf))} us`,
     );
     for (let i = 0; i < NAMES.length; i++) {
       const t = r.times[i] as Times;
-      const client = t.total.map((x, j) => x - (t.wait[j] as number));
+      const client = clientOf(t);
       console.log(
         `  ${(NAMES[i] as string).padEnd(17)} call mean ${us(mean(t.total))} med ${us(median(t.total))}  wire mean ${us(mean(t.wait))} med ${us(median(t.wait))}  client mean ${us(mean(client))} med ${us(median(client))}`,
       );
