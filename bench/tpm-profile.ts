@@ -1,8 +1,9 @@
 // Where a client flow cycle's time goes, per command (issue 16's goal for the encrypted flow):
 // the time from the command's write to its response (swtpm's work plus the loopback), against the
 // whole call (the client's marshalling, session crypto and promise plumbing on top), with password
-// and with encrypted sessions, and the same commands as fixed bytes on a raw socket (swtpm alone).
-// Usage: node --import tsx bench/tpm-profile.ts [--cycles 3000]
+// and with encrypted sessions, and the same commands as fixed bytes on a raw socket (swtpm alone)
+// and through the client's transport. Not one of `npm run bench`'s figures: a diagnosis, run alone.
+// Usage: node --import tsx bench/tpm-profile.ts [--cycles 3000] [--only raw|transport|password|encrypted]
 import { connect, type Socket } from "node:net";
 import { REID_NV_ATTRIBUTES } from "../src/storage/tpm/nv-area.js";
 import { marshalCommand, password } from "../src/tpm/command.js";
