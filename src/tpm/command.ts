@@ -94,6 +94,16 @@ export interface CommandParts {
 }
 
 export function commandParts<C extends CommandSpec>(spec: C, input: CommandInput<C>): CommandParts {
+  const w = new TpmWriter();
+  writeParameters(w, spec, input);
+  return { ...handleParts(spec, input), parameters: w.finish() };
+}
+
+/** The handles of a command, their names where given, and the authorizations. */
+function handleParts<C extends CommandSpec>(
+  spec: C,
+  input: CommandInput<C>,
+): Omit<CommandParts, "parameters"> {
   const values = input as Record<string, unknown>;
   const handles: number[] = [];
   const names: (Uint8Array | null)[] = [];
@@ -104,9 +114,50 @@ export function commandParts<C extends CommandSpec>(spec: C, input: CommandInput
     handles.push(typeof value === "number" ? value : value.handle);
     names.push(typeof value === "number" ? null : (value.name ?? null));
   }
-  const w = new TpmWriter();
+  return { handles, names, auths };
+}
+
+function writeParameters<C extends CommandSpec>(w: TpmWriter, spec: C, input: CommandInput<C>): void {
+  const values = input as Record<string, unknown>;
   for (const [key, codec] of Object.entries(spec.parameters)) codec.write(w, values[key]);
-  return { handles, names, auths, parameters: w.finish() };
+}
+
+/**
+ * A command framed for one session, in one buffer: header, handles, an authorization area of
+ * `authorizationSize` zero bytes, parameters. The session encrypts the parameters in place and
+ * writes its entry into `authorization` (both views into `bytes`), so the frame is never copied.
+ */
+export interface SessionFrame extends Omit<CommandParts, "parameters"> {
+  readonly bytes: Uint8Array;
+  readonly authorization: Uint8Array;
+  readonly parameters: Uint8Array;
+}
+
+export function sessionFrame<C extends CommandSpec>(
+  spec: C,
+  input: CommandInput<C>,
+  authorizationSize: number,
+): SessionFrame {
+  const parts = handleParts(spec, input);
+  // Room for an NV area's write (the header, two handles, the session, 256 bytes and their size).
+  const w = new TpmWriter(512);
+  w.u16(TPM_ST.SESSIONS);
+  w.u32(0);
+  w.u32(spec.code);
+  for (const handle of parts.handles) w.u32(handle);
+  w.u32(authorizationSize);
+  const authorizationAt = w.length;
+  w.zeros(authorizationSize);
+  const parametersAt = w.length;
+  writeParameters(w, spec, input);
+  w.patchU32(2, w.length);
+  const bytes = w.finish();
+  return {
+    ...parts,
+    bytes,
+    authorization: bytes.subarray(authorizationAt, parametersAt),
+    parameters: bytes.subarray(parametersAt),
+  };
 }
 
 /** Header, handles, the authorization area (none: no sessions), parameters. */
@@ -210,12 +261,13 @@ export function splitResponse(spec: CommandSpec, bytes: Uint8Array, sessions: nu
   for (const name of spec.responseHandles) handles[name] = r.u32(name);
   const size = sessions > 0 ? r.u32("parameterSize") : r.remaining;
   const parametersAt = r.offset;
-  const parameters = r.raw(size, "parameters");
+  // Views, not copies: callers zero the response once they have read what they keep.
+  const parameters = r.inPlace(size, "parameters");
   const auths: ResponseAuth[] = [];
   for (let i = 0; i < sessions; i++) {
-    const nonce = r.raw(r.u16("nonceTPM.size"), "nonceTPM");
+    const nonce = r.inPlace(r.u16("nonceTPM.size"), "nonceTPM");
     const attributes = r.u8("sessionAttributes");
-    auths.push({ nonce, attributes, hmac: r.raw(r.u16("hmac.size"), "hmac") });
+    auths.push({ nonce, attributes, hmac: r.inPlace(r.u16("hmac.size"), "hmac") });
   }
   r.end("the response");
   return { handles, parameters, parametersAt, auths };
@@ -231,7 +283,10 @@ export function readParameters<C extends CommandSpec>(spec: C, parts: ResponsePa
   return out as CommandOutput<C>;
 }
 
-/** Parses a successful response to a command sent with password sessions. */
+/**
+ * Parses a successful response to a command sent with password sessions. The values are copies;
+ * the caller zeroes `bytes` when it carried secrets.
+ */
 export function unmarshalResponse<C extends CommandSpec>(
   spec: C,
   bytes: Uint8Array,
@@ -240,12 +295,7 @@ export function unmarshalResponse<C extends CommandSpec>(
   const rc = responseCode(bytes, spec.name);
   if (rc !== 0) throw new TpmResponseError(spec.name, rc, handles);
   try {
-    const parts = splitResponse(spec, bytes, spec.handles.filter((h) => h.auth).length);
-    try {
-      return readParameters(spec, parts);
-    } finally {
-      parts.parameters.fill(0);
-    }
+    return readParameters(spec, splitResponse(spec, bytes, spec.handles.filter((h) => h.auth).length));
   } catch (error) {
     throw malformedResponse(spec.name, error);
   }

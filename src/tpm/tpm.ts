@@ -3,8 +3,6 @@ import {
   type CommandInput,
   type CommandOutput,
   type CommandSpec,
-  commandParts,
-  frameCommand,
   handlesOf,
   malformedResponse,
   marshalCommand,
@@ -12,6 +10,7 @@ import {
   type ResponseParts,
   readParameters,
   responseCode,
+  sessionFrame,
   splitResponse,
   unmarshalResponse,
 } from "./command.js";
@@ -21,11 +20,12 @@ import { TPM_HT, TPM_SU, TPMA_SESSION } from "./constants.js";
 import { TpmIntegrityError, TpmResponseError } from "./errors.js";
 import { handleName } from "./names.js";
 import { RC_INITIALIZE, RC_NV_RATE, RETRYABLE } from "./response-code.js";
-import type { HmacSession } from "./session/hmac-session.js";
+import { AUTHORIZATION_SIZE, type HmacSession, type Sealed } from "./session/hmac-session.js";
 import { type SaltKind, startSession } from "./session/start.js";
 import type { TpmTransport } from "./transport/transport.js";
 
 const MAX_RETRIES = 50;
+const NO_AUTH = new Uint8Array(0);
 
 /**
  * How commands are authorized: `password` sends authValues in clear (TPM_RS_PW); `encrypted` runs
@@ -111,46 +111,40 @@ export class Tpm {
     input: CommandInput<C>,
     attributes: number,
   ): Promise<CommandOutput<C>> {
-    const parts = commandParts(spec, input);
-    const names = parts.names.map((name, i) => name ?? nameOf(spec, parts.handles[i] as number));
-    const auth = parts.auths[0];
-    const { authorization, sealed } = session.seal(
-      spec.code,
-      names,
-      parts.parameters,
-      auth?.password ?? new Uint8Array(0),
-      attributes,
-    );
+    const frame = sessionFrame(spec, input, AUTHORIZATION_SIZE);
     let response: Uint8Array | null = null;
+    let sealed: Sealed | null = null;
     try {
-      response = await this.exchange(
-        spec,
-        frameCommand(spec, parts.handles, authorization, parts.parameters),
+      const names = frame.names.map((name, i) => name ?? nameOf(spec, frame.handles[i] as number));
+      sealed = session.seal(
+        spec.code,
+        names,
+        frame.parameters,
+        frame.auths[0]?.password ?? NO_AUTH,
+        attributes,
+        frame.authorization,
       );
+      response = await this.exchange(spec, frame.bytes);
       const rc = responseCode(response, spec.name);
       // Error answers carry no session (Part 1, 18.10): the session is as it was.
-      if (rc !== 0) throw new TpmResponseError(spec.name, rc, parts.handles);
+      if (rc !== 0) throw new TpmResponseError(spec.name, rc, frame.handles);
       let answer: ResponseParts;
       try {
         answer = splitResponse(spec, response, 1);
       } catch (error) {
         throw this.integrity(spec, `it carries no session's answer (${(error as Error).message})`);
       }
+      const why = session.open(sealed, answer.parameters, answer.auths[0] as ResponseAuth);
+      if (why !== null) throw this.integrity(spec, why);
       try {
-        const why = session.open(sealed, answer.parameters, answer.auths[0] as ResponseAuth);
-        if (why !== null) throw this.integrity(spec, why);
-        try {
-          return readParameters(spec, answer);
-        } catch (error) {
-          throw malformedResponse(spec.name, error);
-        }
-      } finally {
-        answer.parameters.fill(0);
+        return readParameters(spec, answer);
+      } catch (error) {
+        throw malformedResponse(spec.name, error);
       }
     } finally {
-      parts.parameters.fill(0);
-      authorization.fill(0);
-      sealed.authValue.fill(0);
+      // The frame held the parameters before their encryption; the response, after its decryption.
+      frame.bytes.fill(0);
+      sealed?.key.dispose();
       response?.fill(0);
     }
   }
@@ -194,6 +188,18 @@ export class Tpm {
  * session can encrypt, Part 1, 21.1), has the session; that parameter is encrypted.
  */
 function sessionAttributes(spec: CommandSpec): number | null {
+  let attributes = ATTRIBUTES.get(spec);
+  if (attributes === undefined) {
+    attributes = attributesOf(spec);
+    ATTRIBUTES.set(spec, attributes);
+  }
+  return attributes;
+}
+
+/** Each command's attributes, worked out once (its spec never changes). */
+const ATTRIBUTES = new WeakMap<CommandSpec, number | null>();
+
+function attributesOf(spec: CommandSpec): number | null {
   if (spec.session === false) return null;
   const auths = spec.handles.filter((h) => h.auth).length;
   if (auths > 1) throw new Error(`${spec.name}: one session authorizes one handle`);

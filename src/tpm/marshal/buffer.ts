@@ -8,9 +8,15 @@ export class MarshalError extends Error {
 }
 
 export class TpmWriter {
-  private bytes = new Uint8Array(256);
-  private view = new DataView(this.bytes.buffer);
+  private bytes: Uint8Array;
+  private view: DataView;
   length = 0;
+
+  /** `capacity`: what the message will likely take, so that it is written without growing. */
+  constructor(capacity = 256) {
+    this.bytes = new Uint8Array(capacity);
+    this.view = new DataView(this.bytes.buffer);
+  }
 
   u8(value: number): void {
     this.reserve(1);
@@ -41,6 +47,13 @@ export class TpmWriter {
     this.reserve(data.length);
     this.bytes.set(data, this.length);
     this.length += data.length;
+  }
+
+  /** `n` zero bytes, for a field filled in once what follows it is written. */
+  zeros(n: number): void {
+    this.reserve(n);
+    this.bytes.fill(0, this.length, this.length + n);
+    this.length += n;
   }
 
   /** Writes a 32-bit value over bytes already written (a size known only afterwards). */
@@ -117,6 +130,14 @@ export class TpmReader {
   raw(length: number, what: string): Uint8Array {
     this.need(length, what);
     const out = this.bytes.slice(this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
+
+  /** The next `length` bytes in place, not copied: for callers that zero the whole message after use. */
+  inPlace(length: number, what: string): Uint8Array {
+    this.need(length, what);
+    const out = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
     return out;
   }

@@ -15,18 +15,48 @@ export function kdfa(
   contextV: Uint8Array,
   bits: number,
 ): Uint8Array {
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32BE(bits);
-  return counterMode(bits, (counter) =>
-    createHmac(hash, key)
-      .update(counter)
-      .update(labelBytes(label))
-      .update(contextU)
-      .update(contextV)
-      .update(tail)
-      .digest(),
+  return kdfaWith(
+    (message) => createHmac(hash, key).update(message).digest(),
+    label,
+    contextU,
+    contextV,
+    bits,
   );
 }
+
+/** KDFa with the keyed HMAC given as a function (a session keeps its key's HMAC ready). */
+export function kdfaWith(
+  mac: (message: Uint8Array) => Uint8Array,
+  label: string,
+  contextU: Uint8Array,
+  contextV: Uint8Array,
+  bits: number,
+): Uint8Array {
+  // One message per block, counter ‖ label ‖ 0 ‖ contextU ‖ contextV ‖ bits, hashed in one call:
+  // a session derives a CFB key and IV on every command.
+  const message = Buffer.concat([
+    COUNTER_SLOT,
+    Buffer.from(label, "latin1"),
+    NUL,
+    contextU,
+    contextV,
+    COUNTER_SLOT,
+  ]);
+  // counterMode refuses a bit count that is no count; until then any value fills the field.
+  message.writeUInt32BE(bits >>> 0, message.length - 4);
+  try {
+    return counterMode(bits, (counter) => {
+      message.set(counter, 0);
+      return mac(message);
+    });
+  } finally {
+    // The contexts are nonces (public), but a caller's may be anything.
+    message.fill(0);
+  }
+}
+
+const COUNTER_SLOT = new Uint8Array(4);
+const NUL = new Uint8Array(1);
 
 /** KDFe (SP 800-56A concatenation KDF with a hash): `bits` of output from the shared value Z. */
 export function kdfe(

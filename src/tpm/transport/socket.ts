@@ -99,7 +99,8 @@ export class SocketTransport implements TpmTransport {
       return;
     }
     try {
-      const response = pending.assembler.push(new Uint8Array(chunk));
+      // The chunk itself, not a copy: the client zeroes a response once it has read it.
+      const response = pending.assembler.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
       if (!response) return;
       this.pending = null;
       pending.resolve(response);
