@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import type { Actor } from "../auth/actor.js";
-import { parseDeviceAddress } from "../binding/address.js";
 import type { BindResult, CommandResult, TelemetryResult } from "../binding/api.js";
-import { checkCommandShape } from "../binding/command.js";
-import { MAX_READINGS } from "../binding/history.js";
-import { handle as handleText } from "../binding/messages.js";
-import { setupCode } from "../binding/pairing.js";
+import {
+  checkCommandShape,
+  handleText,
+  MAX_READINGS,
+  parseDeviceAddress,
+  setupCode,
+} from "../binding/inputs.js";
 import { ExitCode, ReidError } from "../errors.js";
 import { objectBody } from "../http/body.js";
 import { text, whole } from "../http/schema.js";

@@ -2,9 +2,9 @@
 // folders; type-only and dynamic imports count), nothing in web/ or binding/ imports daemon/ (the
 // daemon composes them, not the other way round), the element imports nothing of the surfaces that
 // use it (binding/, web/, daemon/, http/, cli/),
-// and the page reaches the element only through ElementApi: from element/ and auth/ it imports the
-// API's types, the input checks every surface shares and the Actor, never the control unit, the
-// service or the owner's PIN. The checker is first run on small trees with known faults, so it
+// and the page reaches the element and the binding only through their APIs: from element/, binding/
+// and auth/ it imports the APIs' types, the input checks every surface shares, the views built on the
+// API alone and the Actor, never the control unit, the service or the owner's PIN. The checker is first run on small trees with known faults, so it
 // cannot pass by finding nothing.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -25,15 +25,17 @@ function tree(root: string, files: Record<string, string>): void {
 /**
  * The layers of src/, top first: a folder imports only from layers below its own. The CLI composes
  * everything; the daemon composes the element with the page, the binding and the enrollment
- * (the element's side of a registry); those three and the fleet registry (a server of its own,
- * beside them, never knowing an element) speak HTTP through http/, and what the registry and the
+ * (the element's side of a registry); the page also drives the binding's operations for the owner,
+ * so the binding lies below it; these and the fleet registry (a server of its own, beside them,
+ * never knowing an element) speak HTTP through http/, and what the registry and the
  * enrollment share (the EST wire, the succession statement) lies below both; the element drives storage, entropy and the factory side through the owner's gate and the
  * audit log; the TPM and PKCS#11 clients and the formats know nothing above them.
  */
 const LAYERS = [
   ["cli"],
   ["daemon"],
-  ["web", "binding", "registry", "enrollment"],
+  ["web", "registry", "enrollment"],
+  ["binding"],
   ["http"],
   ["element"],
   ["audit", "auth", "factory", "derive"],
@@ -43,11 +45,23 @@ const LAYERS = [
   ["types"],
 ] as const;
 
-/** What the page may import from the element and from auth: the element's API, nothing of its insides. */
+/**
+ * What the page may import from the element, the binding and auth: their APIs, the input checks
+ * every surface shares and the views built on the API alone, nothing of their insides.
+ */
 const PAGE_SEES = {
   from: ["web"],
-  into: ["element", "auth"],
-  through: ["element/api.ts", "element/inputs.ts", "element/request.ts", "auth/actor.ts"],
+  into: ["element", "auth", "binding"],
+  through: [
+    "element/api.ts",
+    "element/inputs.ts",
+    "element/request.ts",
+    "element/settings-view.ts",
+    "element/verify-signature.ts",
+    "auth/actor.ts",
+    "binding/api.ts",
+    "binding/inputs.ts",
+  ],
 };
 
 /** What the checks below report for the tree at `root`: empty when it is clean. */
@@ -57,8 +71,10 @@ function faults(root: string): string[] {
   return [
     ...cycles(arrows).map((component) => describeCycle(component, arrows)),
     ...forbidden(imports, { from: ["web", "binding"], to: "daemon" }),
-    // The registry is the server side of a fleet: it knows certificates and handles, never an element.
+    // The registry is the server side of a fleet: it knows certificates and handles, never an element
+    // nor the binding of one element to another.
     ...forbidden(imports, { from: ["registry"], to: "element" }),
+    ...forbidden(imports, { from: ["registry"], to: "binding" }),
     ...around(imports, PAGE_SEES),
   ];
 }
@@ -142,11 +158,11 @@ describe("the registry", () => {
       "daemon/server.ts": 'import { E } from "../errors.js";\n',
       "binding/api.ts": 'import { E } from "../errors.js";\n',
     });
-    assert.deepEqual(faults(dir), ["registry/enroll.ts imports element/api.ts"]);
-    assert.deepEqual(againstLayers(dir), [
-      "registry -> binding points up or across: registry/serve.ts",
-      "registry -> daemon points up or across: registry/serve.ts",
+    assert.deepEqual(faults(dir), [
+      "registry/enroll.ts imports element/api.ts",
+      "registry/serve.ts imports binding/api.ts",
     ]);
+    assert.deepEqual(againstLayers(dir), ["registry -> daemon points up or across: registry/serve.ts"]);
   });
 });
 
