@@ -153,7 +153,7 @@ async function replay(
   if (predecessor.status !== "superseded" || predecessor.successor !== handle) return null;
   const successor = await store.device(handle);
   if (!successor || !Buffer.from(successor.publicKey).equals(Buffer.from(publicKey))) return null;
-  const current = await store.certificate(successor.certificateSerial);
+  const current = successor.certificateSerial && (await store.certificate(successor.certificateSerial));
   if (!current) return null;
   const { body } = toWire(
     new StateError("already-succeeded", `device ${predecessor.handle} is already succeeded by ${handle}`),

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from "kysely";
 import * as initial from "./0001-initial.js";
 import * as flagsIndex from "./0002-flags-index.js";
 import * as identityLog from "./0003-identity-log.js";
+import * as listedDevices from "./0004-listed-devices.js";
 
 /**
  * The registry's migrations, in order, compiled into reid (no directory read at run time, so the
@@ -11,6 +12,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001-initial": initial,
   "0002-flags-index": flagsIndex,
   "0003-identity-log": identityLog,
+  "0004-listed-devices": listedDevices,
 };
 
 export const migrationProvider: MigrationProvider = {
