@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
-import { reidJson, reidOk } from "../helpers/cli.js";
+import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   type Answer,
   csrBase64,
@@ -21,6 +21,7 @@ import {
   newToken,
   openssl,
   pkcs7Certificates,
+  registryForSuite,
   type ServedRegistry,
   serveRegistry,
 } from "../helpers/registry.js";
@@ -185,5 +186,55 @@ describe("a listed device enrolls over EST with its listed key and no token", ()
     const crl = await curl(root, `${server.base}/crl`, { ca });
     const text = openssl(["crl", "-inform", "DER", "-noout", "-text"], crl.body).out;
     assert.match(text, /No Revoked Certificates/);
+  });
+});
+
+describe("reid enroll --listed", () => {
+  const fixture = registryForSuite();
+
+  test("an element the registry listed enrolls without a token; one it did not list is refused, exit 4", async () => {
+    const store = join(fixture.root, "listed-element");
+    await reidOk(["--store", store, "init"]);
+    const { handle, ed25519 } = await reidJson<{ handle: string; ed25519: string }>([
+      "--store",
+      store,
+      "keys",
+      "--pem",
+      "--alg",
+      "ed25519",
+    ]);
+    const publicKey = ed25519.replace(/-----[A-Z ]+-----|\s/g, "");
+    const file = join(fixture.root, "listed.ndjson");
+    writeFileSync(file, `${JSON.stringify({ handle, publicKey })}\n`);
+    await reidOk(["registry", "import", "--dir", fixture.dir, file]);
+    const enroll = (element: string) =>
+      reid(["--store", element, "enroll", fixture.served.base, "--ca-fingerprint", fixture.pin, "--listed"]);
+    const enrolled = await enroll(store);
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    assert.match(enrolled.stdout, new RegExp(`handle +${handle}`));
+    const report = await reidJson<{ device: { status: string } }>([
+      "registry",
+      "show",
+      handle,
+      "--dir",
+      fixture.dir,
+    ]);
+    assert.equal(report.device.status, "active");
+
+    const stranger = join(fixture.root, "stranger-element");
+    await reidOk(["--store", stranger, "init"]);
+    assertOneLineError(await enroll(stranger), 4, /refused the enrollment token/);
+    const both = await reid([
+      "--store",
+      stranger,
+      "enroll",
+      fixture.served.base,
+      "--ca-fingerprint",
+      fixture.pin,
+      "--listed",
+      "--token-file",
+      file,
+    ]);
+    assertOneLineError(both, 2, /does not go with --token-file/);
   });
 });
