@@ -24,6 +24,7 @@ import {
   registryForSuite,
   type ServedRegistry,
   serveRegistry,
+  unchangedBy as unchanged,
 } from "../helpers/registry.js";
 import { secretFile } from "../helpers/temp.js";
 
@@ -51,14 +52,7 @@ describe("a listed device enrolls over EST with its listed key and no token", ()
   };
   const post = (body: string, args: readonly string[] = []) =>
     curl(root, `${server.base}${ENROLL}`, { ca, body, args: [...PKCS10, ...args] });
-  const snapshot = async () => ({ devices: await store.devices(), events: await store.eventsSince(0) });
-
-  async function unchangedBy(request: () => Promise<Answer>): Promise<Answer> {
-    const before = await snapshot();
-    const answer = await request();
-    assert.deepEqual(await snapshot(), before, "a refused request changed the registry");
-    return answer;
-  }
+  const unchangedBy = (request: () => Promise<Answer>) => unchanged(store, request);
 
   function refusal(answer: Answer, status: number, pattern: RegExp): void {
     const text = answer.body.toString("utf8");
