@@ -270,6 +270,12 @@ describe("reid registry import", () => {
       2,
       /bad --batch/,
     );
+    // --listen names the CRL in certificates: without --certify there are none.
+    assertOneLineError(
+      await reid(["registry", "import", "--dir", dir, good, "--listen", "127.0.0.1:9443"]),
+      2,
+      /--listen .* goes with --certify/,
+    );
     assertOneLineError(
       await reid(["registry", "import", "--dir", dir, join(root, "missing")]),
       2,
