@@ -13,20 +13,23 @@
 //   temporary directory on loopback; an engine gives its registry, store and floors):
 //   - imported: a factory's NDJSON list (test/helpers/device-list.ts, one device in ten P-256) made
 //     before the clock starts, recorded by a real `reid registry import` child process (every line
-//     checked, certificates signed by a thread per core, batches of 5,000 in one transaction each):
-//     devices/s as the command reports it, goal >= 20,000/s, beside two floors of the same run: the
-//     same rows inserted by the engine's bare driver in multi-row statements, batch by batch, and
-//     the bare certificate signing on one core (and twice that for two);
+//     checked on a thread per core, each device listed without a certificate, certified at its
+//     first enrollment; batches of 5,000 in one transaction each): devices/s as the command reports
+//     it, goal >= 20,000/s, beside the floor of the same run: the same rows inserted by the
+//     engine's bare driver in multi-row statements, batch by batch. And `import --certify` (each
+//     device's certificate signed at import, by a thread per core) of the list's first
+//     --certify-devices into an empty registry, beside the bare certificate signing on one core
+//     (and twice that for two);
 //   - device lookup by handle: p50 and p99 of the store's device(handle) (kysely over the driver,
 //     as the server asks it) for random known handles, goal p99 <= 2 ms, beside a bare primary-key
 //     read of the same rows; and at that size a keyset page of 1,000 from a random handle and
 //     1,000 events since a random sequence (p50, p99).
 // Usage: npm run bench -- registry, then node .bench/registry.js [--dir DIR] [--enrollments 4000]
-//        [--clients 32] [--devices 1000000] [--lookups 20000]
+//        [--clients 32] [--devices 1000000] [--lookups 20000] [--certify-devices 100000]
 import "reflect-metadata";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
@@ -54,6 +57,7 @@ const enrollments = Number(argument("enrollments", "4000"));
 const clientCount = Number(argument("clients", "32"));
 const deviceCount = Number(argument("devices", "1000000"));
 const lookups = Number(argument("lookups", "20000"));
+const certifyCount = Math.min(Number(argument("certify-devices", "100000")), deviceCount);
 const root = new URL("..", import.meta.url).pathname;
 const perSecond = (value: number) => Math.round(value).toLocaleString("en");
 
@@ -206,6 +210,8 @@ interface Engine {
   readonly name: string;
   /** Where `reid registry import` writes: its arguments besides the list. */
   readonly importArgs: readonly string[];
+  /** The same of another registry, new and empty, on the same engine (for `import --certify`). */
+  emptyRegistry(): Promise<readonly string[]>;
   open(): Promise<RegistryStore>;
   /** Devices/s of a bare multi-row insert of the imported rows, batch by batch as the import does. */
   bareInsertRate(batch: number): Promise<number>;
@@ -216,6 +222,8 @@ interface Engine {
 
 interface FleetFigures {
   readonly importRate: number;
+  /** Devices/s of `import --certify` of the list's first certifyCount into an empty registry. */
+  readonly certifyRate: number;
   readonly importWall: number;
   readonly insertFloor: number;
   readonly lookups: readonly number[];
@@ -234,28 +242,35 @@ const listed = readFileSync(listPath, "utf8")
   .filter((_, i) => i % Math.max(1, Math.floor(deviceCount / lookups)) === 0)
   .map((line) => JSON.parse(line) as { handle: string });
 const handles = listed.map((line) => line.handle).sort(() => Math.random() - 0.5);
+const certifyPath = join(base, "certify.ndjson");
+writeFileSync(certifyPath, `${readFileSync(listPath, "utf8").split("\n", certifyCount).join("\n")}\n`, {
+  mode: 0o600,
+});
 
-async function fleetFigures(engine: Engine): Promise<FleetFigures> {
-  const start = process.hrtime.bigint();
+/** `reid registry import` of `list` with `args`: its summary, checked to have imported `count`. */
+function importList(engine: Engine, args: readonly string[], list: string, count: number) {
   const imported = spawnSync(
     process.execPath,
-    [
-      join(root, "dist/reid.js"),
-      "registry",
-      "import",
-      ...engine.importArgs,
-      listPath,
-      "--json",
-      "--batch",
-      `${IMPORT_BATCH}`,
-    ],
+    [join(root, "dist/reid.js"), "registry", "import", ...args, list, "--json", "--batch", `${IMPORT_BATCH}`],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 },
   );
-  const importWall = since(start);
   if (imported.status !== 0)
     throw new Error(`reid registry import (${engine.name}) exited ${imported.status}`);
   const summary = JSON.parse(imported.stdout) as { imported: number; rate: number };
-  if (summary.imported !== deviceCount) throw new Error(`${summary.imported} of ${deviceCount} imported`);
+  if (summary.imported !== count) throw new Error(`${summary.imported} of ${count} imported`);
+  return summary;
+}
+
+async function fleetFigures(engine: Engine): Promise<FleetFigures> {
+  const start = process.hrtime.bigint();
+  const summary = importList(engine, engine.importArgs, listPath, deviceCount);
+  const importWall = since(start);
+  const certified = importList(
+    engine,
+    [...(await engine.emptyRegistry()), "--certify"],
+    certifyPath,
+    certifyCount,
+  );
   const insertFloor = await engine.bareInsertRate(IMPORT_BATCH);
 
   const store = await engine.open();
@@ -282,6 +297,7 @@ async function fleetFigures(engine: Engine): Promise<FleetFigures> {
   await engine.close();
   return {
     importRate: summary.rate,
+    certifyRate: certified.rate,
     importWall,
     insertFloor,
     lookups: lookupTimings,
@@ -299,6 +315,11 @@ async function sqliteEngine(): Promise<Engine> {
   return {
     name: "SQLite",
     importArgs: ["--dir", fleet],
+    async emptyRegistry() {
+      const other = join(base, "fleet-certify");
+      await initRegistry({ directory: other, name: "bench fleet", hosts: ["127.0.0.1"], now: new Date() });
+      return ["--dir", other];
+    },
     open: () => openSqliteRegistry(path),
     async bareInsertRate(batch) {
       // The imported rows, read back and inserted into an empty database of the same schema by
@@ -383,6 +404,17 @@ async function postgresEngine(server: Postgres): Promise<Engine> {
   return {
     name: "PostgreSQL",
     importArgs: ["--dir", fleet],
+    async emptyRegistry() {
+      const other = join(base, "fleet-pg-certify");
+      await initRegistry({
+        directory: other,
+        name: "bench fleet",
+        hosts: ["127.0.0.1"],
+        now: new Date(),
+        database: postgresTarget(await server.newDatabase()),
+      });
+      return ["--dir", other];
+    },
     open: () => openPostgresRegistry(target),
     async bareInsertRate(batch) {
       // The imported rows, read back and inserted into an empty database of the same schema by pg
@@ -497,10 +529,13 @@ for (const [name, fleet] of fleets) {
     `lookup by handle, ${perSecond(deviceCount)} devices (${name}): p50 ${ms(p50)}  p99 ${ms(p99)} (goal p99 <= 2 ms: ${goal(p99 <= 0.002)}); bare read p50 ${ms(b50)}  p99 ${ms(b99)}, ours ${ratio(p99, b99)} at p99`,
   );
   console.log(
-    `import (${name}): ${perSecond(fleet.importRate)} devices/s through reid registry import of ${perSecond(deviceCount)} devices, batches of ${perSecond(IMPORT_BATCH)}, one in ten P-256 (goal >= 20,000/s: ${goal(fleet.importRate >= 20_000)}); ${fleet.importWall.toFixed(1)} s with the process's start`,
+    `import (${name}): ${perSecond(fleet.importRate)} devices/s through reid registry import of ${perSecond(deviceCount)} devices, each listed without a certificate (certified at its first enrollment with its listed key), batches of ${perSecond(IMPORT_BATCH)}, one in ten P-256 (goal >= 20,000/s: ${goal(fleet.importRate >= 20_000)}); ${fleet.importWall.toFixed(1)} s with the process's start`,
   );
   console.log(
-    `  floors: bare multi-row insert of the same rows ${perSecond(fleet.insertFloor)}/s, ours at ${ratio(fleet.importRate, fleet.insertFloor)} of it; bare certificate signing ${perSecond(signing)}/s on one core, ${perSecond(2 * signing)}/s on two, ours at ${ratio(fleet.importRate, 2 * signing)} of that`,
+    `  floor: bare multi-row insert of the same rows ${perSecond(fleet.insertFloor)}/s, ours at ${ratio(fleet.importRate, fleet.insertFloor)} of it`,
+  );
+  console.log(
+    `  import --certify (${name}): ${perSecond(fleet.certifyRate)} devices/s of ${perSecond(certifyCount)} into an empty registry, each issued its certificate at import; bare certificate signing ${perSecond(signing)}/s on one core, ${perSecond(2 * signing)}/s on two, ours at ${ratio(fleet.certifyRate, 2 * signing)} of that`,
   );
   console.log(
     `  reads at that size (${name}): a keyset page of 1,000 devices p50 ${ms(percentile(fleet.pages, 50))}  p99 ${ms(percentile(fleet.pages, 99))}; 1,000 events since N p50 ${ms(percentile(fleet.events, 50))}  p99 ${ms(percentile(fleet.events, 99))}`,

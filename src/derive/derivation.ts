@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { p256 } from "@noble/curves/nist.js";
 import { bytesToNumberBE, numberToBytesBE } from "@noble/curves/utils.js";
 import { hkdfExpand, hkdfExtract } from "./hkdf.js";
@@ -89,7 +89,8 @@ export function deriveHandle(identifier: Uint8Array): string {
 }
 
 export function handleOf(ed25519PublicKey: Uint8Array): string {
-  return createHash("sha256").update(ed25519PublicKey).digest().subarray(0, 16).toString("hex");
+  // One-shot: an import checks a million of these, and a Hash object each costs as much as the hash.
+  return hash("sha256", ed25519PublicKey, "hex").slice(0, 32);
 }
 
 /** HKDF-Expand's bytes as a plain Uint8Array, as every derived key is handed out. */

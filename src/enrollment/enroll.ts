@@ -15,7 +15,8 @@ export type RegistryTrust =
 export interface EnrollInput {
   readonly origin: URL;
   readonly trust: RegistryTrust;
-  readonly token: string;
+  /** The single-use token; null for an element an import listed (`--listed`, docs/spec.md §10.6). */
+  readonly token: string | null;
   /** The element's CSR (PEM) for the derived key, subject CN = handle. */
   readonly request: string;
   readonly handle: string;

@@ -204,9 +204,14 @@ export async function fetchCaCertificates(target: EstTarget): Promise<Uint8Array
 /**
  * POST /simpleenroll with a CSR (DER) and the single-use token as HTTP Basic's password: the
  * issued certificate (PKCS#7 certs-only DER) and its log index. Only to a trusted target: the token must never
- * reach a registry the pin did not match.
+ * reach a registry the pin did not match. Without a token (null), no credentials: the request of a
+ * device an import listed, which its key alone certifies (docs/spec.md §10.7).
  */
-export async function simpleEnroll(target: EstTarget, request: Uint8Array, token: string): Promise<Issued> {
+export async function simpleEnroll(
+  target: EstTarget,
+  request: Uint8Array,
+  token: string | null,
+): Promise<Issued> {
   if (target.ca === null) throw new Error("simpleEnroll needs a trusted registry");
   const where = target.origin.host;
   const answer = await exchange(
@@ -216,7 +221,9 @@ export async function simpleEnroll(target: EstTarget, request: Uint8Array, token
     {
       "content-type": PKCS10,
       "content-transfer-encoding": "base64",
-      authorization: `Basic ${Buffer.from(`reid:${token}`).toString("base64")}`,
+      ...(token === null
+        ? {}
+        : { authorization: `Basic ${Buffer.from(`reid:${token}`).toString("base64")}` }),
     },
     base64Body(request),
   );

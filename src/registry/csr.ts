@@ -55,6 +55,17 @@ export function checkRequest(der: Uint8Array): CheckedRequest {
   };
 }
 
+/**
+ * The handle a request names (its one CN), read without checking its signature or key: what a
+ * token-less enrollment is looked up by before anything is verified or signed for it (§10.6);
+ * null when the bytes name none. checkRequest still checks everything of the same request.
+ */
+export function requestedHandle(der: Uint8Array): string | null {
+  const names = readRequest(der)?.commonNames ?? [];
+  const handle = names.length === 1 ? (names[0] as string) : null;
+  return handle !== null && HANDLE.test(handle) ? handle : null;
+}
+
 interface ReadRequest {
   /** The CertificationRequestInfo's bytes: what the signature covers. */
   readonly signed: Uint8Array;

@@ -53,8 +53,9 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
       const device = await store.device(handle);
       if (!device) throw unknownDevice(handle);
       const chain = await successionChain(store, device);
-      const certificate = await store.certificate(device.certificateSerial);
-      if (!certificate) {
+      const serial = device.certificateSerial;
+      const certificate = serial === null ? null : await store.certificate(serial);
+      if (serial !== null && !certificate) {
         throw registryCorrupt(
           `device ${handle}'s certificate ${device.certificateSerial} is not in the registry`,
         );
@@ -65,7 +66,7 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
       );
       return {
         device: { ...deviceView(device), publicKey: Buffer.from(device.publicKey).toString("base64") },
-        certificate: certificateView(certificate),
+        certificate: certificate && certificateView(certificate),
         chain: chain.map(({ handle: link, status, enrolledAt, updatedAt }) => ({
           handle: link,
           status,
@@ -82,7 +83,8 @@ export function storeOperator(store: RegistryStore, now: () => Date = () => new 
       const event = await store.revoke({ handle, reason, at: now().toISOString() });
       return {
         handle,
-        serial: String(event.data.serial),
+        // A listed device had no certificate to revoke.
+        serial: typeof event.data.serial === "string" ? event.data.serial : null,
         reason,
         revokedAt: event.at,
         sequence: event.sequence,

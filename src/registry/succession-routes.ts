@@ -153,6 +153,7 @@ async function replay(
   if (predecessor.status !== "superseded" || predecessor.successor !== handle) return null;
   const successor = await store.device(handle);
   if (!successor || !Buffer.from(successor.publicKey).equals(Buffer.from(publicKey))) return null;
+  if (!successor.certificateSerial) return null;
   const [current, event] = await Promise.all([
     store.certificate(successor.certificateSerial),
     store.succession(handle),

@@ -15,7 +15,8 @@ import type {
 export interface DeviceView {
   readonly handle: string;
   readonly status: DeviceStatus;
-  readonly certificateSerial: string;
+  /** Null while the device is listed, and on one revoked while listed (docs/spec.md §10.6). */
+  readonly certificateSerial: string | null;
   readonly predecessor: string | null;
   readonly successor: string | null;
   readonly enrolledAt: string;
@@ -61,7 +62,8 @@ export interface FlagView {
 export interface DeviceReport {
   /** The device, with its public key (SubjectPublicKeyInfo DER, base64). */
   readonly device: DeviceView & { readonly publicKey: string };
-  readonly certificate: CertificateView;
+  /** Its current certificate; null while it has none (listed). */
+  readonly certificate: CertificateView | null;
   /** The whole chain, first identity first. */
   readonly chain: readonly ChainLink[];
   /** The newest flags on any identity of the chain (at most REPORT_FLAGS), oldest first. */
@@ -72,7 +74,8 @@ export interface DeviceReport {
 
 export interface RevokedView {
   readonly handle: string;
-  readonly serial: string;
+  /** The certificate revoked with it; null for a listed device, which had none. */
+  readonly serial: string | null;
   readonly reason: string;
   readonly revokedAt: string;
   /** The sequence of its `revoked` event. */

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
 import Database from "better-sqlite3";
+import type { RegistryStore } from "../../src/registry/store/store.js";
 import { REID, reidJson, reidOk } from "./cli.js";
 import { type Finished, finished } from "./process.js";
 
@@ -305,4 +306,13 @@ export function verifiesAtRegistry(fixture: SuiteRegistry, pem: string, crl?: st
   writeFileSync(path, pem);
   const check = crl ? ["-crl_check", "-CRLfile", crl] : [];
   return openssl(["verify", "-CAfile", join(fixture.dir, "ca.pem"), ...check, path]).ok;
+}
+
+/** `request`'s answer, once the store shows the same devices and events after it as before: a refusal changed nothing. */
+export async function unchangedBy<T>(store: RegistryStore, request: () => Promise<T>): Promise<T> {
+  const snapshot = async () => ({ devices: await store.devices(), events: await store.eventsSince(0) });
+  const before = await snapshot();
+  const answer = await request();
+  assert.deepEqual(await snapshot(), before, "a refused request changed the registry");
+  return answer;
 }

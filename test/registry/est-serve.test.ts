@@ -21,6 +21,7 @@ import {
   pkcs7Certificates,
   type ServedRegistry,
   serveRegistry,
+  unchangedBy as unchanged,
 } from "../helpers/registry.js";
 import { secretFile } from "../helpers/temp.js";
 
@@ -58,17 +59,9 @@ describe("reid registry serve with curl and openssl as the EST client", () => {
   const post = (path: string, body: string | Buffer, args: readonly string[]) =>
     curl(root, `${server.base}${path}`, { ca, body, args });
 
-  /** Everything the store shows: compared before and after a refused request. */
-  const snapshot = async () => ({
-    devices: await store.devices(),
-    events: await store.eventsSince(0),
-  });
-
   /** A refused request changed nothing, and (when given) left its token unspent. */
   async function unchangedBy(request: () => Promise<Answer>, token?: string): Promise<Answer> {
-    const before = await snapshot();
-    const answer = await request();
-    assert.deepEqual(await snapshot(), before, "a refused request changed the registry");
+    const answer = await unchanged(store, request);
     if (token !== undefined) assert.equal((await store.token(hashToken(token)))?.usedAt, null, "token spent");
     return answer;
   }

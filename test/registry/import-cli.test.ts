@@ -20,7 +20,7 @@ interface Line {
   readonly label?: string;
 }
 
-const SUMMARY = /^imported (\d+), skipped (\d+), in \d+\.\d s, \d+\/s\n$/;
+const SUMMARY = /^imported and certified (\d+), skipped (\d+), in \d+\.\d s, \d+\/s\n$/;
 
 function listOf(count: number, options = {}): Line[] {
   return [...deviceListLines(count, options)].map((line) => JSON.parse(line) as Line);
@@ -52,7 +52,7 @@ describe("reid registry import", () => {
   });
   after(() => remove());
 
-  test("records each listed device as an enrollment would; show, devices, events, revoke and the CRL read it; openssl verifies its certificate", async () => {
+  test("--certify records each listed device as an enrollment would; show, devices, events, revoke and the CRL read it; openssl verifies its certificate", async () => {
     const list = listOf(300, { p256Every: 3, labelEvery: 50 });
     const file = write(join(root, "fleet.ndjson"), list);
     // --listen names the port the registry serves on: the certificates' CRL URL is there.
@@ -64,6 +64,7 @@ describe("reid registry import", () => {
       file,
       "--batch",
       "100",
+      "--certify",
       "--listen",
       "127.0.0.1:9443",
     ]);
@@ -171,10 +172,11 @@ describe("reid registry import", () => {
       "--dir",
       dir,
       file,
+      "--certify",
     ]);
     assert.equal(again.imported, 0);
     assert.equal(again.skipped, 300);
-    assert.deepEqual(Object.keys(again).sort(), ["imported", "rate", "seconds", "skipped"]);
+    assert.deepEqual(Object.keys(again).sort(), ["certified", "imported", "rate", "seconds", "skipped"]);
     assert.equal(registryTables(dir), before);
   });
 
@@ -268,6 +270,12 @@ describe("reid registry import", () => {
       2,
       /bad --batch/,
     );
+    // --listen names the CRL in certificates: without --certify there are none.
+    assertOneLineError(
+      await reid(["registry", "import", "--dir", dir, good, "--listen", "127.0.0.1:9443"]),
+      2,
+      /--listen .* goes with --certify/,
+    );
     assertOneLineError(
       await reid(["registry", "import", "--dir", dir, join(root, "missing")]),
       2,
@@ -306,7 +314,7 @@ describe("reid registry import", () => {
     // The summary comes last, on a line of its own after the bar's.
     assert.match(
       run.screen,
-      /100% {2}\d+\/s {2}ETA \d+ s *\nimported 3000, skipped 0, in \d+\.\d s, \d+\/s\n$/,
+      /100% {2}\d+\/s {2}ETA \d+ s *\nimported \(listed\) 3000, skipped 0, in \d+\.\d s, \d+\/s\n$/,
     );
   });
 });

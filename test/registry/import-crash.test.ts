@@ -32,7 +32,8 @@ test("an import SIGKILLed part-way leaves whole batches, and a run again imports
 
   const child = spawn(
     process.execPath,
-    [REID, "registry", "import", "--dir", dir, file, "--batch", `${BATCH}`],
+    // --certify: the slower import, so that the kill comes part-way, and the batch with the most to lose.
+    [REID, "registry", "import", "--dir", dir, file, "--batch", `${BATCH}`, "--certify"],
     {
       env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
       stdio: "ignore",
@@ -69,7 +70,7 @@ test("an import SIGKILLed part-way leaves whole batches, and a run again imports
   assert.equal(orphans.n, 0, "a device without its certificate or its event");
 
   const again = await reidJson<{ imported: number; skipped: number }>(
-    ["registry", "import", "--dir", dir, file],
+    ["registry", "import", "--dir", dir, file, "--certify"],
     {
       timeoutMs: 120_000,
     },

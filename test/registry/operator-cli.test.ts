@@ -83,7 +83,7 @@ describe("reid registry devices, show and revoke", () => {
       [
         d.handle,
         d.status.padEnd(10),
-        d.certificateSerial.padEnd(32),
+        (d.certificateSerial ?? "-").padEnd(32),
         d.enrolledAt,
         short(d.predecessor).padEnd(8),
         short(d.successor),
@@ -256,7 +256,7 @@ describe("reid registry devices, show and revoke", () => {
         ["devices", "--status", "lost"],
         2,
         "usage",
-        /bad --status 'lost': one of active, superseded, revoked/,
+        /bad --status 'lost': one of listed, active, superseded, revoked/,
       ],
       [
         ["devices", "--reason", "keyCompromise"],

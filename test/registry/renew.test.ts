@@ -239,7 +239,7 @@ describe("reid renew", () => {
       await registry.renew({
         handle: mine,
         certificate,
-        previous: device.certificateSerial,
+        previous: device.certificateSerial ?? "",
         at: new Date().toISOString(),
       });
       ended = new x509.X509Certificate(certificate.der).toString("pem");

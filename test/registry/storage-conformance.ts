@@ -11,6 +11,7 @@ import {
   type Enrollment,
   IMPORT_BATCH_LIMIT,
   type ImportedDevice,
+  type NewCertificate,
   type RegistryStore,
   type Renewal,
   type Succession,
@@ -22,6 +23,8 @@ export interface RegistryFixture {
   open(): Promise<RegistryStore>;
   /** From now on every insert into the events table fails, whoever makes it (a full disk, say). */
   failEvents(): Promise<void>;
+  /** Runs `text` on the database behind the driver's back (what a careless writer would do). */
+  sql(text: string): Promise<void>;
 }
 
 export interface RegistryBackend {
@@ -72,7 +75,10 @@ function newRenewal(handle: string, when = at(10), previous?: string): Renewal {
 }
 
 /** `count` devices of an import, each with its own key and certificate. */
-export function newImported(count: number): ImportedDevice[] {
+/** An imported device with its certificate (`registry import --certify`). */
+export type CertifiedImport = ImportedDevice & { readonly certificate: NewCertificate };
+
+export function newImported(count: number): CertifiedImport[] {
   return Array.from({ length: count }, () => {
     const { handle, publicKey, certificate } = newEnrollment();
     return { handle, publicKey, certificate };
@@ -108,7 +114,9 @@ export async function refused(promise: Promise<unknown>, code: string, exitCode?
 /** Everything a store shows, to compare before and after a refused change. */
 async function snapshot(store: RegistryStore, handles: readonly string[]) {
   const devices = await store.devices();
-  const certificates = await Promise.all(devices.map((d) => store.certificate(d.certificateSerial)));
+  const certificates = await Promise.all(
+    devices.map((d) => (d.certificateSerial === null ? null : store.certificate(d.certificateSerial))),
+  );
   const asked = await Promise.all(handles.map((h) => store.device(h)));
   return { devices, certificates, asked, events: await store.eventsSince(0) };
 }
@@ -629,7 +637,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         const enrolled = newEnrollment();
         const enrolledEvent = await store.enroll(enrolled);
         const first = newImported(3);
-        const labelled = { ...(first[1] as ImportedDevice), label: "line 7, bay 3" };
+        const labelled = { ...(first[1] as CertifiedImport), label: "line 7, bay 3" };
         first[1] = labelled;
         const before = await store.lastEventSequence();
         assert.deepEqual(await store.importDevices({ devices: first, at: at(5) }), {
@@ -683,12 +691,138 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       });
     },
 
+  "an import without certificates lists each device with a `listed` event; its first enrollment with the listed key certifies it, once":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const listed = newImported(3).map(({ handle, publicKey }) => ({ handle, publicKey }));
+        const labelled = { ...(listed[2] as ImportedDevice), label: "bay 4" };
+        listed[2] = labelled;
+        const before = await store.lastEventSequence();
+        assert.deepEqual(await store.importDevices({ devices: listed, at: at(5) }), {
+          imported: 3,
+          skipped: 0,
+        });
+        for (const device of listed) {
+          const read = await store.device(device.handle);
+          assert.equal(read?.status, "listed");
+          assert.equal(read?.certificateSerial, null);
+          assert.deepEqual(read?.publicKey, new Uint8Array(device.publicKey));
+        }
+        assert.deepEqual(
+          (await store.devices({ status: "listed" })).map((device) => device.handle),
+          listed.map((device) => device.handle).sort(),
+        );
+        assert.deepEqual(
+          (await store.eventsSince(before)).map(({ type, handle, data }) => ({ type, handle, data })),
+          listed.map(({ handle }, i) => ({
+            type: "listed",
+            handle,
+            data: i === 2 ? { imported: true, label: "bay 4" } : { imported: true },
+          })),
+        );
+        // Nothing to put on a CRL: a listed device has no certificate.
+        assert.deepEqual(await store.revokedCertificates(at(6)), []);
+
+        const [first, second] = listed as [ImportedDevice, ImportedDevice];
+        const { certificate } = newEnrollment({ at: at(7) });
+        // Another key for a listed handle, or a listed enrollment of a handle nobody listed: refused.
+        const stranger = newEnrollment({ at: at(7) });
+        await refused(
+          store.enroll({ ...stranger, handle: first.handle, listed: true }),
+          "device-exists",
+          ExitCode.state,
+        );
+        await refused(store.enroll({ ...stranger, listed: true }), "device-exists", ExitCode.state);
+        // A token enrollment of a listed handle is a known handle's: refused, its token unspent.
+        const hash = tokenHash();
+        await store.createToken({ hash, label: null, createdAt: at(0), expiresAt: at(86_400) });
+        await refused(
+          store.enroll({ ...stranger, handle: first.handle, publicKey: first.publicKey, tokenHash: hash }),
+          "device-exists",
+        );
+        assert.equal((await store.token(hash))?.usedAt, null);
+
+        const event = await store.enroll({
+          handle: first.handle,
+          publicKey: first.publicKey,
+          certificate,
+          listed: true,
+          at: at(7),
+        });
+        assert.equal(event.type, "enrolled");
+        assert.deepEqual(event.data, { serial: certificate.serial, listed: true });
+        const certified = await store.device(first.handle);
+        assert.equal(certified?.status, "active");
+        assert.equal(certified?.certificateSerial, certificate.serial);
+        assert.equal(certified?.enrolledAt, at(7));
+        assert.equal((await store.certificate(certificate.serial))?.status, "valid");
+        // A second enrollment of the same listed key: the device is certified already.
+        await refused(
+          store.enroll({
+            handle: first.handle,
+            publicKey: first.publicKey,
+            certificate: newEnrollment().certificate,
+            listed: true,
+            at: at(8),
+          }),
+          "device-exists",
+        );
+        // An import run again skips the listed and the certified alike.
+        assert.deepEqual(await store.importDevices({ devices: listed, at: at(9) }), {
+          imported: 0,
+          skipped: 3,
+        });
+
+        // A listed device renews nothing and succeeds to nothing: it has no certificate yet.
+        await refused(
+          store.renew({ handle: second.handle, certificate: newEnrollment().certificate, at: at(9) }),
+          "device-not-active",
+        );
+        await refused(store.succeed(newSuccession(second.handle, at(9))), "device-not-active");
+        // Revoked while listed: no certificate revoked, and it is never certified after.
+        const revoked = await store.revoke({ handle: second.handle, reason: "keyCompromise", at: at(10) });
+        assert.deepEqual(revoked.data, { reason: "keyCompromise" });
+        const gone = await store.device(second.handle);
+        assert.equal(gone?.status, "revoked");
+        assert.equal(gone?.certificateSerial, null);
+        await refused(
+          store.enroll({
+            handle: second.handle,
+            publicKey: second.publicKey,
+            certificate: newEnrollment().certificate,
+            listed: true,
+            at: at(11),
+          }),
+          "device-exists",
+        );
+        assert.deepEqual(await store.revokedCertificates(at(11)), []);
+      });
+    },
+
+  "the database itself holds a listed device without a serial and an active one with it": async (fixture) => {
+    await withStore(fixture, async (store) => {
+      const [listed] = newImported(1).map(({ handle, publicKey }) => ({ handle, publicKey }));
+      await store.importDevices({ devices: [listed as ImportedDevice], at: at(5) });
+      const enrolled = newEnrollment();
+      await store.enroll(enrolled);
+      // Through the fixture's raw SQL: a listed row with a serial, an active one without.
+      await assert.rejects(
+        fixture.sql(`UPDATE devices SET certificate_serial = 'ab' WHERE handle = '${listed?.handle}'`),
+        /devices_listed|CHECK constraint/,
+      );
+      await assert.rejects(
+        fixture.sql(`UPDATE devices SET certificate_serial = NULL WHERE handle = '${enrolled.handle}'`),
+        /devices_certified|CHECK constraint/,
+      );
+    });
+  },
+
   "an import batch with a handle the registry holds with another key is refused whole": async (fixture) => {
     await withStore(fixture, async (store) => {
       const enrolled = newEnrollment();
       await store.enroll(enrolled);
       const before = await snapshot(store, [enrolled.handle]);
-      const [fresh, other] = newImported(2) as [ImportedDevice, ImportedDevice];
+      const [fresh, other] = newImported(2) as [CertifiedImport, CertifiedImport];
       const clash = { ...other, handle: enrolled.handle };
       await refused(
         store.importDevices({ devices: [fresh, clash], at: at(5) }),

@@ -10,13 +10,14 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 export const command: Command = {
   usage:
-    "reid [--store DIR] [--json] enroll (URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE] [--alg ed25519|p256] [--verify [--log-key KEY]] | --status)",
+    "reid [--store DIR] [--json] enroll (URL (--ca FILE | --ca-fingerprint sha256:HEX) [--token-file FILE | --listed] [--alg ed25519|p256] [--verify [--log-key KEY]] | --status)",
   summary:
-    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file), the issued certificate and the pinned CA kept in the store. --verify holds the answer, and every later renewal and succession, to the registry's identity log (its verifier key asked for, or --log-key NAME+ID+KEY as 'reid registry init' printed it): a registry that forks or rewrites its history is refused. --status lists the successions and retirements waiting for the registry, or refused by it.",
+    "Enrolls this identity with a fleet registry over EST: a CSR for the derived key (CN = handle), the single-use token from 'reid registry token create' (asked for, or --token-file; --listed: none, for an element the registry's import listed, certified by its listed key alone), the issued certificate and the pinned CA kept in the store. --verify holds the answer, and every later renewal and succession, to the registry's identity log (its verifier key asked for, or --log-key NAME+ID+KEY as 'reid registry init' printed it): a registry that forks or rewrites its history is refused. --status lists the successions and retirements waiting for the registry, or refused by it.",
   options: {
     ca: { type: "string" },
     "ca-fingerprint": { type: "string" },
     "token-file": { type: "string" },
+    listed: { type: "boolean" },
     alg: { type: "string" },
     status: { type: "boolean" },
     verify: { type: "boolean" },
@@ -25,7 +26,7 @@ export const command: Command = {
   positionals: [0, 1],
   async run(context, values, positionals) {
     if (values.status === true) {
-      const given = ["ca", "ca-fingerprint", "token-file", "alg", "verify", "log-key"].filter(
+      const given = ["ca", "ca-fingerprint", "token-file", "listed", "alg", "verify", "log-key"].filter(
         (name) => values[name] !== undefined,
       );
       if (positionals.length > 0 || given.length > 0)
@@ -47,7 +48,9 @@ export const command: Command = {
     const origin = registryOrigin(positionals[0] ?? "");
     const { registryTrust } = await import("../registry-trust.js");
     const trust = await registryTrust(values.ca, values["ca-fingerprint"]);
-    const token = await enrollmentToken(context, values["token-file"]);
+    if (values.listed === true && values["token-file"] !== undefined)
+      throw new UsageError("--listed enrolls without a token: it does not go with --token-file");
+    const token = values.listed === true ? null : await enrollmentToken(context, values["token-file"]);
     const { status, request } = await withElement(context, "read", async (element) => ({
       status: await element.status(),
       request: await element.certificationRequest(algorithm),

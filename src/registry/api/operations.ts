@@ -141,7 +141,7 @@ export const OPERATOR_OPERATIONS = defineOperations<OperatorApi>()({
       path: "/v1/events/stream",
       owner: false,
       input: { since: inQuery(digits("since", 0, Number.MAX_SAFE_INTEGER)) },
-      output: { events: ["ready", "enrolled", "succeeded", "renewed", "revoked", "fork-refused"] },
+      output: { events: ["ready", "listed", "enrolled", "succeeded", "renewed", "revoked", "fork-refused"] },
     },
   },
 });

@@ -13,12 +13,12 @@ import { operatorRoutes } from "../api/routes.js";
 import type { Certifier } from "../certify/certifier.js";
 import { threadCertifier } from "../certify/pool.js";
 import type { CrlCache } from "../crl.js";
-import { handleMismatch } from "../csr.js";
+import { handleMismatch, requestedHandle } from "../csr.js";
 import type { Signer } from "../issue.js";
 import type { IdentityLog } from "../log/identity-log.js";
 import { logRoutes } from "../log/routes.js";
 import { operatorPage } from "../page/page.js";
-import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
+import { certificateNotCurrent, deviceExists, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store/store.js";
 import { successionRoutes } from "../succession-routes.js";
 import { hashToken } from "../tokens.js";
@@ -83,6 +83,8 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
   app.get(`${EST}/csrattrs`, (c) => c.body(null, 204));
 
   app.post(`${EST}/simpleenroll`, bodyLimit(MAX_BODY_BYTES), async (c) => {
+    // No credentials: only a device an import listed enrolls so, by proving its listed key (§10.6).
+    if (c.req.header("authorization") === undefined) return listedEnrollment(c, options, certifier, now());
     const tokenHash = hashToken(basicPassword(c));
     const at = now();
     // Looked at first so a guesser gets 401 whatever it sends; spent only by the enrollment itself.
@@ -92,12 +94,19 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
       crlUrl: options.crlUrl,
       now: at,
     });
-    const event = await store.enroll({
+    const enrollment = {
       handle: request.handle,
       publicKey: request.publicKey,
       certificate,
-      tokenHash,
       at: at.toISOString(),
+    };
+    const event = await store.enroll({ ...enrollment, tokenHash }).catch(async (error: unknown) => {
+      // A listed device that was given a token anyway: its listed key is what certifies it, and
+      // the token stays unspent (the refusal took it back).
+      if (!(error instanceof ReidError && error.code === "device-exists")) throw error;
+      const known = await store.device(request.handle);
+      if (known?.status !== "listed" || !sameBytes(known.publicKey, request.publicKey)) throw error;
+      return store.enroll({ ...enrollment, listed: true });
     });
     return certsOnly(c, [certificate.der], event.leaf);
   });
@@ -142,6 +151,44 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
     operatorPage({ store: pageStore, handlers, origins: options.origins ?? [], report: options.report }),
   );
   return app;
+}
+
+/**
+ * An enrollment without a token (docs/spec.md §10.6): the CSR names a device an import listed, and
+ * is signed by exactly the key listed for it, which possession certifies. The device is looked up
+ * first, so a request for any other handle costs no signature: an unknown handle is refused as a
+ * missing token is (401), a known one that is not listed (certified already, or never listed) is
+ * `device-exists`, and a listed one asked with another key `handle-mismatch`.
+ */
+async function listedEnrollment(
+  c: Context,
+  options: RegistryRoutesOptions,
+  certifier: Certifier,
+  at: Date,
+): Promise<Response> {
+  const { store } = options;
+  const der = await requestBody(c);
+  const handle = requestedHandle(der);
+  const device = handle === null ? null : await store.device(handle);
+  if (!device) {
+    throw new AuthError(
+      "no-credentials",
+      "enrollment needs HTTP Basic credentials (any user name, the token as password), or a key the registry lists",
+    );
+  }
+  if (device.status !== "listed") throw deviceExists(device.handle);
+  const { request, certificate } = await certifier.certify(der, { crlUrl: options.crlUrl, now: at });
+  if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
+    throw handleMismatch(`the request's key is not the key listed for device ${device.handle}`);
+  }
+  const event = await store.enroll({
+    handle: device.handle,
+    publicKey: device.publicKey,
+    certificate,
+    listed: true,
+    at: at.toISOString(),
+  });
+  return certsOnly(c, [certificate.der], event.leaf);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Certifier } from "../certify/certifier.js";
 import { deviceExists } from "../registry-errors.js";
-import type { ImportedDevice, RegistryStore } from "../store/store.js";
+import type { ImportedDevice, NewCertificate, RegistryStore } from "../store/store.js";
 import type { ListedDevice } from "./device-list.js";
 
 /** Keys per message to a certifying thread: enough to pay for the message, few enough to share out. */
@@ -10,11 +10,13 @@ const PAGE = 1000;
 
 export interface ImportOptions {
   readonly store: RegistryStore;
-  readonly certifier: Certifier;
   /** Every device of the list, checked (device-list.ts). */
   readonly devices: readonly ListedDevice[];
-  /** Where the certificates say the CRL is (the registry's server, §10.7). */
-  readonly crlUrl: string;
+  /**
+   * `--certify`: each device issued its certificate at once, by these threads, saying where the
+   * CRL is (the registry's server, §10.7). Without it, each is listed, certified at first contact.
+   */
+  readonly certify?: { readonly certifier: Certifier; readonly crlUrl: string };
   /** Devices per transaction. */
   readonly batchSize: number;
   readonly now?: () => Date;
@@ -29,11 +31,11 @@ export interface ImportResult {
 
 /**
  * Records a factory's device list in the registry (docs/spec.md §10.6 `registry import`): each
- * device its certificate, issued by the certifying threads, and stored in batches of one
- * transaction each (importDevices), in handle order, so that a crash leaves whole batches and a
- * run again finds them. Devices the registry holds with the same key are skipped before anything
- * is signed; one it holds with another key is `device-exists` before anything is written. While a
- * batch is stored, the next is being signed.
+ * device listed (or, `certify`, issued its certificate by the certifying threads), stored in
+ * batches of one transaction each (importDevices), in handle order, so that a crash leaves whole
+ * batches and a run again finds them. Devices the registry holds with the same key are skipped
+ * before anything is signed; one it holds with another key is `device-exists` before anything is
+ * written. While a batch is stored, the next is being signed.
  */
 export async function importDeviceList(options: ImportOptions): Promise<ImportResult> {
   const { store, devices, batchSize } = options;
@@ -61,22 +63,29 @@ export async function importDeviceList(options: ImportOptions): Promise<ImportRe
   return { imported, skipped };
 }
 
-/** A batch with its certificates, all of one moment, signed across the certifying threads. */
+/** A batch of one moment, with its certificates (`certify`) signed across the certifying threads. */
 async function issued(
   options: ImportOptions,
   batch: readonly ListedDevice[],
 ): Promise<{ devices: ImportedDevice[]; at: string }> {
   const now = options.now?.() ?? new Date();
+  const { certify } = options;
+  if (!certify) {
+    const devices = batch.map(({ handle, publicKey, label }) =>
+      label === undefined ? { handle, publicKey } : { handle, publicKey, label },
+    );
+    return { devices, at: now.toISOString() };
+  }
   const chunks: Promise<ImportedDevice[]>[] = [];
   for (let start = 0; start < batch.length; start += CHUNK) {
     const chunk = batch.slice(start, start + CHUNK);
     const keys = chunk.map(({ handle, publicKey, keyBits }) => ({ handle, publicKey, keyBits }));
     chunks.push(
-      options.certifier.issue(keys, { crlUrl: options.crlUrl, now }).then((certificates) =>
+      certify.certifier.issue(keys, { crlUrl: certify.crlUrl, now }).then((certificates) =>
         chunk.map(({ handle, publicKey, label }, i) => ({
           handle,
           publicKey,
-          certificate: certificates[i] as ImportedDevice["certificate"],
+          certificate: certificates[i] as NewCertificate,
           ...(label === undefined ? {} : { label }),
         })),
       ),

@@ -150,6 +150,7 @@ function isDevice(value: unknown): value is ReplayedDevice {
   return (
     typeof device?.handle === "string" &&
     DEVICE_STATUSES.includes(device.status as never) &&
-    typeof device.certificateSerial === "string"
+    (typeof device.certificateSerial === "string" ||
+      (device.certificateSerial === null && (device.status === "listed" || device.status === "revoked")))
   );
 }

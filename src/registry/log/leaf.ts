@@ -23,6 +23,7 @@ export function leafOf(event: LeafEvent): Uint8Array {
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set<EventType>([
+  "listed",
   "enrolled",
   "succeeded",
   "renewed",

@@ -45,8 +45,23 @@ export class DeviceTable {
     const device = this.devices.get(event.handle);
     const { at } = event;
     switch (event.type) {
+      case "listed":
+        if (device) throw refuse("the handle is known already");
+        this.devices.set(event.handle, {
+          handle: event.handle,
+          status: "listed",
+          certificateSerial: null,
+          predecessor: null,
+          successor: null,
+          enrolledAt: at,
+          updatedAt: at,
+        });
+        break;
       case "enrolled":
-        if (device) throw refuse("the handle is enrolled already");
+        // A listed device's first certificate (`listed: true`), else a new device's.
+        if (data.listed === true) {
+          if (device?.status !== "listed") throw refuse("the handle is not listed");
+        } else if (device) throw refuse("the handle is enrolled already");
         if (serial === null) throw refuse("it names no certificate serial");
         this.put(event.handle, null, serial, at);
         break;
@@ -76,10 +91,11 @@ export class DeviceTable {
         break;
       }
       case "revoked": {
-        const active = this.active(device, refuse);
-        if (serial !== active.certificateSerial)
+        // A listed device is revoked without a certificate: its event names none.
+        const revoked = device?.status === "listed" ? device : this.active(device, refuse);
+        if (serial !== revoked.certificateSerial)
           throw refuse("it revokes another certificate than the current one");
-        this.devices.set(active.handle, { ...active, status: "revoked", updatedAt: at });
+        this.devices.set(revoked.handle, { ...revoked, status: "revoked", updatedAt: at });
         break;
       }
       case "fork-refused":
@@ -91,7 +107,7 @@ export class DeviceTable {
   }
 
   counts(): StatusCounts {
-    const counts: StatusCounts = { active: 0, superseded: 0, revoked: 0 };
+    const counts: StatusCounts = { listed: 0, active: 0, superseded: 0, revoked: 0 };
     for (const device of this.devices.values()) counts[device.status]++;
     return counts;
   }

@@ -123,15 +123,17 @@ export class KyselyRegistryStore implements RegistryStore {
     checkEnrollment(enrollment);
     return this.change(async (trx) => {
       // The token is spent in the same transaction: a refused enrollment leaves it unspent.
-      if (this.writingCtes) await enrollAtOnce(trx, enrollment);
+      if (enrollment.listed) await certifyListed(trx, enrollment);
+      else if (this.writingCtes) await enrollAtOnce(trx, enrollment);
       else {
         if (enrollment.tokenHash) await spendToken(trx, enrollment.tokenHash, enrollment.at);
         await insertDevice(trx, enrollment, null);
         await insertCertificate(trx, enrollment.handle, enrollment.certificate);
       }
-      return oneEvent(
-        eventRow("enrolled", enrollment.handle, { serial: enrollment.certificate.serial }, enrollment.at),
-      );
+      const data = enrollment.listed
+        ? { serial: enrollment.certificate.serial, listed: true }
+        : { serial: enrollment.certificate.serial };
+      return oneEvent(eventRow("enrolled", enrollment.handle, data, enrollment.at));
     });
   }
 
@@ -207,20 +209,23 @@ export class KyselyRegistryStore implements RegistryStore {
     checkRevocation(revocation);
     const { handle, reason, at } = revocation;
     return this.change(async (trx) => {
+      // A listed device is revoked too: it has no certificate to revoke, and never gets one.
       const device = await trx
         .updateTable("devices")
         .set({ status: "revoked", updated_at: at })
         .where("handle", "=", handle)
-        .where("status", "=", "active")
+        .where("status", "in", ["active", "listed"])
         .returning(["certificate_serial"])
         .executeTakeFirst();
       if (!device) throw await refusalOf(trx, handle);
+      const serial = device.certificate_serial;
+      if (serial === null) return oneEvent(eventRow("revoked", handle, { reason }, at));
       await trx
         .updateTable("certificates")
         .set({ status: "revoked", revocation_reason: reason, revoked_at: at })
-        .where("serial", "=", device.certificate_serial)
+        .where("serial", "=", serial)
         .execute();
-      return oneEvent(eventRow("revoked", handle, { serial: device.certificate_serial, reason }, at));
+      return oneEvent(eventRow("revoked", handle, { serial, reason }, at));
     });
   }
 
@@ -238,23 +243,24 @@ export class KyselyRegistryStore implements RegistryStore {
           DEVICE_COLUMNS,
           fresh.map((device) => valuesOf(deviceRow(device, at, null), DEVICE_COLUMNS)),
         );
-        await this.bulkInsert(
-          trx,
-          "certificates",
-          CERTIFICATE_COLUMNS,
-          fresh.map((device) =>
-            valuesOf(certificateRow(device.handle, device.certificate), CERTIFICATE_COLUMNS),
-          ),
-        );
+        const certified = fresh.filter((device) => device.certificate !== undefined);
+        if (certified.length > 0) {
+          await this.bulkInsert(
+            trx,
+            "certificates",
+            CERTIFICATE_COLUMNS,
+            certified.map((device) =>
+              valuesOf(
+                certificateRow(device.handle, device.certificate as NewCertificate),
+                CERTIFICATE_COLUMNS,
+              ),
+            ),
+          );
+        }
       }
       // Their events take the next leaves in the batch's order, with the group's others.
       const outcome = { imported: fresh.length, skipped: devices.length - fresh.length };
-      return {
-        events: fresh.map(({ handle, certificate, label }) =>
-          eventRow("enrolled", handle, importedData(certificate.serial, label), at),
-        ),
-        answer: () => outcome,
-      };
+      return { events: fresh.map((device) => importedEvent(device, at)), answer: () => outcome };
     });
   }
 
@@ -607,6 +613,23 @@ async function enrollAtOnce(trx: Transaction<RegistrySchema>, enrollment: Enroll
   if (Number(written.inserted) !== 1) throw deviceExists(handle);
 }
 
+/**
+ * A listed device's first certificate (§10.6): the row becomes active with it, only while it is
+ * listed with this very key, so of two enrollments of one listed key the database lets one through.
+ */
+async function certifyListed(trx: Transaction<RegistrySchema>, enrollment: Enrollment): Promise<void> {
+  const { handle, publicKey, certificate, at } = enrollment;
+  const certified = await trx
+    .updateTable("devices")
+    .set({ status: "active", certificate_serial: certificate.serial, enrolled_at: at, updated_at: at })
+    .where("handle", "=", handle)
+    .where("status", "=", "listed")
+    .where("public_key", "=", publicKey)
+    .executeTakeFirst();
+  if (certified.numUpdatedRows === 0n) throw deviceExists(handle);
+  await insertCertificate(trx, handle, certificate);
+}
+
 export async function insertDevice(
   trx: Queries,
   device: Pick<Enrollment, "handle" | "publicKey" | "certificate" | "at">,
@@ -682,23 +705,29 @@ function multiRowInsert(): BulkInsert {
   };
   return async (trx, table, columns, rows) => {
     for (let start = 0; start < rows.length; start += IMPORT_ROWS) {
-      const chunk = rows.slice(start, start + IMPORT_ROWS);
-      await trx.executeQuery(CompiledQuery.raw(textOf(trx, table, columns, chunk.length), chunk.flat()));
+      const count = Math.min(IMPORT_ROWS, rows.length - start);
+      // The statement's parameters row after row, filled in place (Array.flat costs as much as the insert).
+      const parameters = new Array<unknown>(count * columns.length);
+      for (let r = 0, at = 0; r < count; r++) {
+        const row = rows[start + r] as readonly unknown[];
+        for (let c = 0; c < row.length; c++) parameters[at++] = row[c];
+      }
+      await trx.executeQuery(CompiledQuery.raw(textOf(trx, table, columns, count), parameters));
     }
   };
 }
 
-/** A new device's row: active, its certificate current, enrolled now. */
+/** A new device's row: active, its certificate current, enrolled now; listed without one. */
 function deviceRow(
-  device: Pick<Enrollment, "handle" | "publicKey" | "certificate">,
+  device: Pick<ImportedDevice, "handle" | "publicKey" | "certificate">,
   at: string,
   predecessor: string | null,
 ): Insertable<DevicesTable> {
   return {
     handle: device.handle,
-    status: "active",
+    status: device.certificate ? "active" : "listed",
     public_key: device.publicKey,
-    certificate_serial: device.certificate.serial,
+    certificate_serial: device.certificate?.serial ?? null,
     predecessor,
     successor: null,
     enrolled_at: at,
@@ -737,10 +766,21 @@ function oneEvent(event: NewEvent): Change<RegistryEvent, NewEvent, WrittenEvent
   return { events: [event], answer: ([written]) => eventOf({ ...event, ...(written as WrittenEvent) }) };
 }
 
-/** An imported device's `enrolled` event: an enrollment's, marked, with the list's label if any. */
-function importedData(serial: string, label: string | undefined): Record<string, unknown> {
-  return label === undefined ? { serial, imported: true } : { serial, imported: true, label };
+/**
+ * An imported device's event, with the list's label if any: `listed` without a certificate, else
+ * an enrollment's `enrolled`, marked.
+ */
+function importedEvent({ handle, certificate, label }: ImportedDevice, at: string): NewEvent {
+  const named = label === undefined ? {} : { label };
+  if (certificate)
+    return eventRow("enrolled", handle, { serial: certificate.serial, imported: true, ...named }, at);
+  // Most of a million listed devices have no label: their data is one text, not one JSON each.
+  return label === undefined
+    ? { type: "listed", handle, data: LISTED_DATA, at }
+    : eventRow("listed", handle, { imported: true, label }, at);
 }
+
+const LISTED_DATA = JSON.stringify({ imported: true });
 
 /** Rows per read of which devices a batch's handles name (a bound on the query's parameters). */
 const PRESENCE_ROWS = 1000;

@@ -18,7 +18,8 @@ export interface DevicesTable {
   handle: string;
   status: string;
   public_key: Uint8Array;
-  certificate_serial: string;
+  /** Null while the device is listed (docs/spec.md §10.6). */
+  certificate_serial: string | null;
   predecessor: string | null;
   successor: string | null;
   enrolled_at: string;

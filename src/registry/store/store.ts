@@ -9,8 +9,12 @@
  * (the registry's clock), so they compare as text in any database.
  */
 
-export type DeviceStatus = "active" | "superseded" | "revoked";
-export const DEVICE_STATUSES: readonly DeviceStatus[] = ["active", "superseded", "revoked"];
+/**
+ * `listed`: imported without a certificate (docs/spec.md §10.6), certified when it first proves
+ * possession of its listed key; `revoked` may be a listed device revoked before it ever was.
+ */
+export type DeviceStatus = "listed" | "active" | "superseded" | "revoked";
+export const DEVICE_STATUSES: readonly DeviceStatus[] = ["listed", "active", "superseded", "revoked"];
 
 /** A page of devices: at most `limit` (1 to DEVICE_PAGE_LIMIT, default that), handles above `after`. */
 export interface DeviceQuery {
@@ -30,8 +34,8 @@ export interface Device {
   readonly status: DeviceStatus;
   /** The device's public key, as SubjectPublicKeyInfo DER. */
   readonly publicKey: Uint8Array;
-  /** The serial of the device's current certificate (lowercase hex). */
-  readonly certificateSerial: string;
+  /** The serial of the device's current certificate (lowercase hex); null while it has none (listed). */
+  readonly certificateSerial: string | null;
   /** The identity this one succeeded, and the one that succeeded it: the succession chain. */
   readonly predecessor: string | null;
   readonly successor: string | null;
@@ -51,8 +55,11 @@ export interface IssuedCertificate {
   readonly revokedAt: string | null;
 }
 
-/** `fork-refused`: a second successor of a superseded or revoked identity was refused (§10.9): a flag. */
-export type EventType = "enrolled" | "succeeded" | "renewed" | "revoked" | "fork-refused";
+/**
+ * `fork-refused`: a second successor of a superseded or revoked identity was refused (§10.9): a flag.
+ * `listed`: a device imported without a certificate (§10.6); its first certificate is `enrolled`.
+ */
+export type EventType = "listed" | "enrolled" | "succeeded" | "renewed" | "revoked" | "fork-refused";
 
 export interface RegistryEvent {
   /** Increases by at least one with every event; never reused. */
@@ -99,6 +106,11 @@ export interface Enrollment {
   readonly certificate: NewCertificate;
   /** The SHA-256 of the enrollment token that authorised it, consumed in the same transaction. */
   readonly tokenHash?: Uint8Array;
+  /**
+   * Authorised by the import list instead (§10.6): the device is listed with this very key, and
+   * becomes active with its first certificate; refused (`device-exists`) unless it still is.
+   */
+  readonly listed?: boolean;
   readonly at: string;
 }
 
@@ -113,11 +125,14 @@ export interface Succession {
   readonly evidence?: Readonly<Record<string, string>>;
 }
 
-/** One device of a factory's list, pre-enrolled by the operator, with the certificate issued it. */
+/**
+ * One device of a factory's list, pre-enrolled by the operator: listed without a certificate, or
+ * (`registry import --certify`) with the certificate issued it.
+ */
 export interface ImportedDevice {
   readonly handle: string;
   readonly publicKey: Uint8Array;
-  readonly certificate: NewCertificate;
+  readonly certificate?: NewCertificate;
   /** The list's label for it, if any: kept in its `enrolled` event. */
   readonly label?: string;
 }
@@ -129,7 +144,10 @@ export interface DeviceImport {
 }
 
 export interface ImportOutcome {
-  /** Devices written, each active with its valid certificate and its `enrolled` event. */
+  /**
+   * Devices written: each listed with its `listed` event, or, with a certificate, active with it
+   * valid and its `enrolled` event.
+   */
   readonly imported: number;
   /** Devices already in the registry with the same key (an import run again): left as they are. */
   readonly skipped: number;
@@ -178,7 +196,10 @@ export interface EnrollmentToken extends NewToken {
 }
 
 export interface RegistryStore {
-  /** Records a new device with its first certificate; refuses a known handle or a spent token. */
+  /**
+   * Records a new device with its first certificate, or certifies a listed one (`listed`); refuses
+   * a known handle or a spent token.
+   */
   enroll(enrollment: Enrollment): Promise<RegistryEvent>;
   /** Links a new identity to an active one, which becomes superseded; refuses a second successor. */
   succeed(succession: Succession): Promise<RegistryEvent>;
@@ -187,12 +208,13 @@ export interface RegistryStore {
    * `superseded`, so a device has exactly one `valid` certificate.
    */
   renew(renewal: Renewal): Promise<RegistryEvent>;
-  /** Revokes a device that is not revoked yet, and its current certificate. */
+  /** Revokes an active or listed device, and its current certificate if it has one. */
   revoke(revocation: Revocation): Promise<RegistryEvent>;
   /**
-   * Records a batch of pre-enrolled devices in one transaction, each as `enroll` would (active,
-   * its valid certificate, an `enrolled` event `{serial, imported: true, label?}`); a device known
-   * with the same key is skipped, one known with another key refuses the batch (`device-exists`).
+   * Records a batch of pre-enrolled devices in one transaction: without a certificate, listed with
+   * a `listed` event `{imported: true, label?}`; with one, as `enroll` would (active, its valid
+   * certificate, an `enrolled` event `{serial, imported: true, label?}`). A device known with the
+   * same key is skipped, one known with another key refuses the batch (`device-exists`).
    */
   importDevices(batch: DeviceImport): Promise<ImportOutcome>;
   /** Records an event on a known device without changing it. */

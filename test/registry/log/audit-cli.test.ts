@@ -92,7 +92,7 @@ describe("reid registry audit", () => {
       root: rootOf(history()),
       time: JSON.parse(first.stdout).time,
       added: 6,
-      devices: { active: 1, superseded: 1, revoked: 1 },
+      devices: { listed: 0, active: 1, superseded: 1, revoked: 1 },
     });
     assert.equal(statSync(state).mode & 0o777, 0o700);
     assert.equal(statSync(join(state, "audit.json")).mode & 0o777, 0o600);
@@ -116,7 +116,7 @@ describe("reid registry audit", () => {
     assert.equal(third.size, 8);
     assert.equal(third.added, 2);
     assert.equal(third.root, rootOf(log.events));
-    assert.deepEqual(third.devices, { active: 1, superseded: 1, revoked: 2 });
+    assert.deepEqual(third.devices, { listed: 0, active: 1, superseded: 1, revoked: 2 });
     const text = await audit("--state", state);
     assert.equal(text.code, 0, text.stderr);
     assert.match(

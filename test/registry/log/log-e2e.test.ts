@@ -79,6 +79,7 @@ describe("the identity log end to end", () => {
     assert.deepEqual(kept.devices, devices);
     const summary = JSON.parse(audited.stdout);
     assert.deepEqual(summary.devices, {
+      listed: 0,
       active: devices.filter((device) => device.status === "active").length,
       superseded: 1,
       revoked: 1,

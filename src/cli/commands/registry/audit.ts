@@ -90,8 +90,10 @@ function view(registry: string, log: AuditedLog, added: number) {
 }
 
 function counts(log: AuditedLog): string {
-  const { active, superseded, revoked } = log.table.counts();
-  return `${active} active, ${superseded} superseded, ${revoked} revoked`;
+  const { listed, active, superseded, revoked } = log.table.counts();
+  // Listed devices (imported, not certified yet, §10.6) named only where there are any.
+  const counted = `${active} active, ${superseded} superseded, ${revoked} revoked`;
+  return listed > 0 ? `${listed} listed, ${counted}` : counted;
 }
 
 function followLine(done: Round): string {

@@ -41,7 +41,7 @@ export function deviceLine(device: DeviceView): string {
   return columns([
     device.handle,
     device.status,
-    device.certificateSerial,
+    device.certificateSerial ?? "-",
     device.enrolledAt,
     short(device.predecessor),
     short(device.successor),
@@ -58,13 +58,20 @@ export function reportText(report: DeviceReport): string {
   const entries: [string, string][] = [
     ["device", device.handle],
     ["status", device.status],
-    ["enrolled", device.enrolledAt],
+    [certificate ? "enrolled" : "listed", device.enrolledAt],
     ["updated", device.updatedAt],
-    ["certificate", `${certificate.serial} (${certificate.status})`],
-    ["valid", `${certificate.notBefore} to ${certificate.notAfter}`],
   ];
-  if (certificate.revokedAt !== null) {
-    entries.push(["revoked", `${certificate.revokedAt} (${certificate.revocationReason})`]);
+  if (certificate === null) {
+    // Listed by an import (§10.6): certified when it first enrolls with its listed key.
+    entries.push(["certificate", "none yet: issued when it enrolls with its listed key"]);
+  } else {
+    entries.push(
+      ["certificate", `${certificate.serial} (${certificate.status})`],
+      ["valid", `${certificate.notBefore} to ${certificate.notAfter}`],
+    );
+    if (certificate.revokedAt !== null) {
+      entries.push(["revoked", `${certificate.revokedAt} (${certificate.revocationReason})`]);
+    }
   }
   const position = chain.findIndex((link) => link.asked) + 1;
   entries.push(["chain", `${chain.length} identit${chain.length === 1 ? "y" : "ies"}, this is ${position}`]);
@@ -106,7 +113,7 @@ export function revokedText(revoked: RevokedView): string {
   return rows(
     [
       ["revoked", revoked.handle],
-      ["serial", revoked.serial],
+      ["serial", revoked.serial ?? "none (it was listed, never certified)"],
       ["reason", revoked.reason],
       ["at", revoked.revokedAt],
       ["event", String(revoked.sequence)],

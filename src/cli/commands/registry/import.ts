@@ -10,11 +10,12 @@ const DEFAULT_BATCH = 5000;
 
 /**
  * `reid registry import --dir DIR FILE`: a factory's list of devices pre-enrolled by the operator,
- * each issued its certificate and recorded as an enrollment would be, in batches of one
- * transaction each (docs/spec.md §10.6).
+ * each listed, to be certified when it first enrolls with its listed key (`--certify`: issued its
+ * certificate at once, as an enrollment would be), in batches of one transaction each
+ * (docs/spec.md §10.6).
  */
 export const action: RegistryAction = {
-  options: ["dir", ...DATABASE_OPTIONS, "listen", "batch"],
+  options: ["dir", ...DATABASE_OPTIONS, "listen", "batch", "certify"],
   operands: [1, 1],
   async run(context, args) {
     const started = performance.now();
@@ -26,6 +27,10 @@ export const action: RegistryAction = {
       ]);
     const directory = registryDirectory(args.text("dir"));
     const choice = databaseChoice(args);
+    const certify = args.flag("certify");
+    if (!certify && args.text("listen") !== undefined) {
+      throw new UsageError("--listen names the CRL's server in the certificates: it goes with --certify");
+    }
     const { host, port } = registryListen(args.text("listen"));
     const batchSize = importBatch(args.text("batch"));
     const file = args.operands[0] as string;
@@ -40,27 +45,28 @@ export const action: RegistryAction = {
     const { config, store } = await openRegistry(directory, choice);
     const progress = progressBar(context.stderr, "importing");
     try {
-      // One thread per core checks the list's lines, then signs: this process's own thread
-      // gathers them, and stores each batch while the next is signed.
+      // One thread per core checks the list's lines (then, --certify, signs): this process's
+      // own thread gathers them, and stores each batch while the next is made.
       const certifier = await workerCertifier(directory, await loadSigner(directory), availableParallelism());
       try {
         const devices = await readDeviceListOn(certifier, list);
         const result = await importDeviceList({
           store,
-          certifier,
           devices,
-          crlUrl: crlUrlOf(config, host, port),
+          ...(certify ? { certify: { certifier, crlUrl: crlUrlOf(config, host, port) } } : {}),
           batchSize,
           progress: (done, total) => progress.update(done, total),
         });
         progress.end();
         const seconds = (performance.now() - started) / 1000;
         const rate = Math.round(result.imported / seconds);
-        if (context.json) printJson(context, { ...result, seconds: Number(seconds.toFixed(3)), rate });
+        const what = certify ? "imported and certified" : "imported (listed)";
+        if (context.json)
+          printJson(context, { ...result, certified: certify, seconds: Number(seconds.toFixed(3)), rate });
         else
           print(
             context,
-            `imported ${result.imported}, skipped ${result.skipped}, in ${seconds.toFixed(1)} s, ${rate}/s`,
+            `${what} ${result.imported}, skipped ${result.skipped}, in ${seconds.toFixed(1)} s, ${rate}/s`,
           );
       } finally {
         await certifier.close();

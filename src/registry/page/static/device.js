@@ -38,10 +38,15 @@ export function devicePanel({ revoked }) {
       ["Status", device.status],
       ["Enrolled", device.enrolledAt],
       ["Updated", device.updatedAt],
-      ["Certificate", `${certificate.serial} (${certificate.status})`],
-      ["Valid", `${certificate.notBefore} to ${certificate.notAfter}`],
     ];
-    if (certificate.revokedAt !== null) {
+    // A listed device (imported) has none until it enrolls with its listed key.
+    if (certificate === null)
+      rows.push(["Certificate", "none yet: issued when it enrolls with its listed key"]);
+    else {
+      rows.push(["Certificate", `${certificate.serial} (${certificate.status})`]);
+      rows.push(["Valid", `${certificate.notBefore} to ${certificate.notAfter}`]);
+    }
+    if (certificate !== null && certificate.revokedAt !== null) {
       rows.push(["Revoked", `${certificate.revokedAt} (${certificate.revocationReason})`]);
     }
     const position = report.chain.findIndex((link) => link.asked) + 1;
@@ -56,7 +61,7 @@ export function devicePanel({ revoked }) {
       ]),
     );
     chain.replaceChildren(chainPicture(report));
-    const active = device.status === "active";
+    const active = device.status === "active" || device.status === "listed";
     form.hidden = !active;
     none.hidden = active;
     none.textContent = active ? "" : `This identity is ${device.status}: there is nothing to revoke.`;
@@ -80,7 +85,7 @@ export function devicePanel({ revoked }) {
     api("POST", `/v1/devices/${encodeURIComponent(handle)}/revoke`, { reason })
       .then(async (done) => {
         say(
-          `Revoked ${done.handle} (${done.reason}) at ${done.revokedAt}: certificate ${done.serial}, event ${done.sequence}.`,
+          `Revoked ${done.handle} (${done.reason}) at ${done.revokedAt}: certificate ${done.serial ?? "none"}, event ${done.sequence}.`,
         );
         await show(handle);
         revoked();

@@ -5,7 +5,7 @@ import { API, element, short } from "./api.js";
 /** How many events the panel shows. */
 export const SHOWN = 20;
 /** The stream's event names besides ready and end: the registry's event types (src/registry/store/store.ts). */
-const TYPES = ["enrolled", "succeeded", "renewed", "revoked", "fork-refused"];
+const TYPES = ["listed", "enrolled", "succeeded", "renewed", "revoked", "fork-refused"];
 
 export function eventsPanel({ onEvent, onEnd }) {
   const list = document.getElementById("events");

@@ -3,6 +3,7 @@ import * as initial from "./0001-initial.js";
 import * as flagsIndex from "./0002-flags-index.js";
 import * as identityLog from "./0003-identity-log.js";
 import * as successionsIndex from "./0004-successions-index.js";
+import * as listedDevices from "./0005-listed-devices.js";
 
 /**
  * The registry's migrations, in order, compiled into reid (no directory read at run time, so the
@@ -13,6 +14,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0002-flags-index": flagsIndex,
   "0003-identity-log": identityLog,
   "0004-successions-index": successionsIndex,
+  "0005-listed-devices": listedDevices,
 };
 
 export const migrationProvider: MigrationProvider = {
