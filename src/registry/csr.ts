@@ -56,14 +56,16 @@ export function checkRequest(der: Uint8Array): CheckedRequest {
 }
 
 /**
- * The handle a request names (its one CN), read without checking its signature or key: what a
- * token-less enrollment is looked up by before anything is verified or signed for it (§10.6);
- * null when the bytes name none. checkRequest still checks everything of the same request.
+ * The handle a request names (its one CN) and the key it carries, read without checking its
+ * signature: what a token-less enrollment is looked up and matched by before anything is verified
+ * or signed for it (§10.6), so a stranger's request for a listed handle costs no signature; null
+ * when the bytes name no handle. checkRequest still checks everything of the same request.
  */
-export function requestedHandle(der: Uint8Array): string | null {
-  const names = readRequest(der)?.commonNames ?? [];
+export function requestedSubject(der: Uint8Array): { handle: string; publicKey: Uint8Array } | null {
+  const request = readRequest(der);
+  const names = request?.commonNames ?? [];
   const handle = names.length === 1 ? (names[0] as string) : null;
-  return handle !== null && HANDLE.test(handle) ? handle : null;
+  return request && handle !== null && HANDLE.test(handle) ? { handle, publicKey: request.publicKey } : null;
 }
 
 interface ReadRequest {

@@ -13,7 +13,7 @@ import { operatorRoutes } from "../api/routes.js";
 import type { Certifier } from "../certify/certifier.js";
 import { threadCertifier } from "../certify/pool.js";
 import type { CrlCache } from "../crl.js";
-import { handleMismatch, requestedHandle } from "../csr.js";
+import { handleMismatch, requestedSubject } from "../csr.js";
 import type { Signer } from "../issue.js";
 import type { IdentityLog } from "../log/identity-log.js";
 import { logRoutes } from "../log/routes.js";
@@ -168,19 +168,20 @@ async function listedEnrollment(
 ): Promise<Response> {
   const { store } = options;
   const der = await requestBody(c);
-  const handle = requestedHandle(der);
-  const device = handle === null ? null : await store.device(handle);
-  if (!device) {
+  const subject = requestedSubject(der);
+  const device = subject === null ? null : await store.device(subject.handle);
+  if (!device || !subject) {
     throw new AuthError(
       "no-credentials",
       "enrollment needs HTTP Basic credentials (any user name, the token as password), or a key the registry lists",
     );
   }
   if (device.status !== "listed") throw deviceExists(device.handle);
+  const mismatch = () =>
+    handleMismatch(`the request's key is not the key listed for device ${device.handle}`);
+  if (!sameBytes(subject.publicKey, device.publicKey)) throw mismatch();
   const { request, certificate } = await certifier.certify(der, { crlUrl: options.crlUrl, now: at });
-  if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) {
-    throw handleMismatch(`the request's key is not the key listed for device ${device.handle}`);
-  }
+  if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) throw mismatch();
   const event = await store.enroll({
     handle: device.handle,
     publicKey: device.publicKey,
