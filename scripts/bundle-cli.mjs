@@ -28,7 +28,12 @@ const WORKER = "src/registry/certify/worker.ts";
 const START_UP = ["src/cli/run.ts", "src/cli/commands/status.ts"];
 const CORE_FILE = "core.cjs";
 const CORE = `chunks/${CORE_FILE}`;
-const IMPORT_META = `var __importMeta = {
+/**
+ * core.cjs's first lines: strict, as ESM always is (CommonJS is sloppy unless it says so), and the
+ * import.meta its modules read, its URL made on demand.
+ */
+const IMPORT_META = `"use strict";
+var __importMeta = {
   dirname: __dirname,
   filename: __filename,
   get url() { return require("node:url").pathToFileURL(__filename).href; },
@@ -41,15 +46,12 @@ export async function bundleCli(root, outdir) {
   const names = await exportNames(root, [...core]);
   const lazy = lazyEntries(graph, core);
   const common = { ...bundleOptions, absWorkingDir: root, outdir, metafile: true };
-  // CommonJS has no import.meta: a core module's is made of the file's own names, its URL on demand.
-  const commonJs = {
-    format: "cjs",
-    define: { ...bundleOptions.define, "import.meta": "__importMeta" },
-    banner: { js: IMPORT_META },
-  };
   const coreBuild = await build({
     ...common,
-    ...commonJs,
+    format: "cjs",
+    // CommonJS has no import.meta: a core module's is made of the file's own names (IMPORT_META).
+    define: { ...bundleOptions.define, "import.meta": "__importMeta" },
+    banner: { js: IMPORT_META },
     stdin: { contents: coreEntry([...core], names), resolveDir: root, sourcefile: "core-entry.js" },
     outdir: undefined,
     outfile: `${outdir}/${CORE}`,

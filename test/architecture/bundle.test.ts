@@ -92,6 +92,9 @@ describe("the bundle in dist/", () => {
       );
     }
     const text = readFileSync(join(dist, "chunks/core.cjs"), "utf8");
+    // Strict, as the ESM modules they are made of: CommonJS is sloppy unless it says so.
+    assert.match(text, /^"use strict";\n/);
+    assert.match(readFileSync(join(dist, "reid.js"), "utf8"), /^#!.*\n"use strict";\n/);
     // The start-up path is there, and the element's composition is not.
     assert.match(text, /^\/\/ src\/element\/status-read\.ts$/m);
     assert.doesNotMatch(text, /^\/\/ src\/element\/(control-unit|request-pipeline|owner-gate)\.ts$/m);
