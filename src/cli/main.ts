@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { run } from "./run.js";
 
-process.exitCode = await run({
+run({
   argv: process.argv.slice(2),
   env: process.env,
   stdout: process.stdout,
   stderr: process.stderr,
+}).then((code) => {
+  process.exitCode = code;
 });

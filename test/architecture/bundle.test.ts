@@ -1,17 +1,19 @@
 // How dist/ is cut (scripts/bundle-cli.mjs): `reid status` loads two files, dist/reid.js and
-// dist/chunks/core.js, Node's loader costing about as much per file as per 20 KB of code; and no
-// module is in two files, which would make two instances of it (two ReidError classes, so that
-// `instanceof` fails between them; two flock modules). Read from the built files, as they ship.
+// dist/chunks/core.cjs, both CommonJS, so that it never starts Node's ESM loader; the other
+// commands' chunks are ESM and take the core modules from core.cjs. No module is in two files,
+// which would make two instances of it (two ReidError classes, so that `instanceof` fails between
+// them; two flock modules). Read from the built files, as they ship.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { reidOk } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
 const dist = new URL("../../dist/", import.meta.url).pathname;
-/** Records every module a process resolves through the ESM loader (test/registry/record-loads.mjs). */
+/** Records every module a process loads, ESM or CommonJS (test/registry/record-loads.mjs). */
 const RECORDER = fileURLToPath(new URL("../registry/record-loads.mjs", import.meta.url));
 
 /** The specifiers a bundled file imports statically (`import ... from "x"`, `import "x"`). */
@@ -22,16 +24,23 @@ function staticImports(file: string): string[] {
   );
 }
 
+/** The specifiers a CommonJS file passes to `require` (at load or later), and to `import()`. */
+function requires(file: string): { required: string[]; imported: string[] } {
+  const text = readFileSync(join(dist, file), "utf8");
+  const all = (pattern: RegExp) => [...text.matchAll(pattern)].map((m) => m[1] as string);
+  return { required: all(/\brequire\("([^"]+)"\)/g), imported: all(/\bimport\("([^"]+)"\)/g) };
+}
+
 function* files(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* files(path);
-    else if (entry.name.endsWith(".js")) yield relative(dist, path);
+    else if (/\.c?js$/.test(entry.name)) yield relative(dist, path);
   }
 }
 
 describe("the bundle in dist/", () => {
-  it("reid status resolves two files of reid's, reid.js and chunks/core.js, on a store no daemon serves", async (t) => {
+  it("reid status loads two files of reid's, reid.js and chunks/core.cjs, on a store no daemon serves", async (t) => {
     const { dir, store } = tempDir(t);
     await reidOk(["--store", store, "init"]);
     const file = join(dir, "loads.txt");
@@ -43,7 +52,7 @@ describe("the bundle in dist/", () => {
       .split("\n")
       .filter((url) => url.includes("/dist/"))
       .map((url) => relative(dist, fileURLToPath(url)));
-    assert.deepEqual([...new Set(loaded)].sort(), ["chunks/core.js", "reid.js"]);
+    assert.deepEqual([...new Set(loaded)].sort(), ["chunks/core.cjs", "reid.js"]);
     // Any other command loads its own chunks beside them (the recorder sees them when they load).
     const keys = `${dir}/keys.txt`;
     await reidOk(["--store", store, "keys"], {
@@ -56,23 +65,56 @@ describe("the bundle in dist/", () => {
     );
   });
 
-  it("reid status starts from two files: reid.js imports core.js, which imports no other file of reid's", () => {
-    assert.deepEqual(staticImports("reid.js"), ["./chunks/core.js"]);
-    const core = staticImports("chunks/core.js");
+  it("reid status starts from two CommonJS files: reid.js requires core.cjs, which requires no other file of reid's", () => {
+    // CommonJS by the nearest package.json: dist/'s for reid.js, the extension for core.cjs; the
+    // chunks beside core.cjs are ESM by dist/chunks/package.json.
+    assert.equal(JSON.parse(readFileSync(join(dist, "package.json"), "utf8")).type, "commonjs");
+    assert.equal(JSON.parse(readFileSync(join(dist, "chunks/package.json"), "utf8")).type, "module");
+    assert.deepEqual(staticImports("reid.js"), []);
+    assert.deepEqual(requires("reid.js"), { required: ["./chunks/core.cjs"], imported: [] });
+    const core = requires("chunks/core.cjs");
+    assert.deepEqual(staticImports("chunks/core.cjs"), []);
     assert.ok(
-      core.some((specifier) => specifier.startsWith("node:")),
-      "no import found at all in core.js",
+      core.required.some((specifier) => specifier.startsWith("node:")),
+      "no require found at all in core.cjs",
     );
     assert.deepEqual(
-      core.filter((specifier) => specifier.startsWith(".")),
+      core.required.filter((specifier) => !specifier.startsWith("node:")),
       [],
-      "core.js loads other files of reid's up front",
+      "core.cjs requires more than Node's own modules up front",
     );
-    const text = readFileSync(join(dist, "chunks/core.js"), "utf8");
+    // The other commands are imported when they run, ESM chunks of their own beside core.cjs.
+    assert.ok(core.imported.includes("./cli~commands~keys.js"), "core.cjs imports no command's chunk");
+    for (const specifier of core.imported.filter((s) => s.startsWith("."))) {
+      assert.ok(
+        existsSync(join(dist, "chunks", specifier)),
+        `core.cjs imports ${specifier}, which is not there`,
+      );
+    }
+    const text = readFileSync(join(dist, "chunks/core.cjs"), "utf8");
+    // Strict, as the ESM modules they are made of: CommonJS is sloppy unless it says so.
+    assert.match(text, /^"use strict";\n/);
+    assert.match(readFileSync(join(dist, "reid.js"), "utf8"), /^#!.*\n"use strict";\n/);
     // The start-up path is there, and the element's composition is not.
     assert.match(text, /^\/\/ src\/element\/status-read\.ts$/m);
     assert.doesNotMatch(text, /^\/\/ src\/element\/(control-unit|request-pipeline|owner-gate)\.ts$/m);
     assert.doesNotMatch(text, /^\/\/ src\/audit\/audit-log\.ts$/m);
+  });
+
+  it("the ESM chunks take the core modules from core.cjs: one ReidError class for every file", async () => {
+    // core.cjs's report tells a ReidError by `instanceof`: the class a chunk passes on to the
+    // other commands must be the very one core.cjs exports, not a copy.
+    const core = Object.values(createRequire(join(dist, "chunks/core.cjs"))("./core.cjs"));
+    const passing = [...files(join(dist, "chunks"))].filter((file) =>
+      /\bm\d+\$ReidError = /.test(readFileSync(join(dist, file), "utf8")),
+    );
+    assert.ok(passing.length > 0, "no chunk takes ReidError from core.cjs");
+    for (const file of passing) {
+      const exported = Object.values(await import(pathToFileURL(join(dist, file)).href));
+      const classes = exported.filter((value) => typeof value === "function" && value.name === "ReidError");
+      assert.equal(classes.length, 1, `${file} passes on no ReidError`);
+      assert.ok(core.includes(classes[0]), `${file}'s ReidError is not core.cjs's`);
+    }
   });
 
   it("every module of src/ is in one file only", () => {

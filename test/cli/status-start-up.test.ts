@@ -1,4 +1,4 @@
-// What `reid status` loads on its way (its start-up is held to 1.6x `node -e 0` in bench/startup.ts):
+// What `reid status` loads on its way (its start-up is held to 1.3x `node -e 0` in bench/startup.ts):
 // Node's module loader reports every CommonJS file and built-in module it loads under
 // NODE_DEBUG=module. On a store no daemon serves, status still takes the store's lock (flock(2),
 // docs/spec.md §5.5), but loads fs-ext's addon directly rather than through the CommonJS loader,

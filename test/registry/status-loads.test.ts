@@ -1,6 +1,6 @@
 // docs/spec.md §10: the registry's heavy parts (kysely, better-sqlite3 and its native addon,
 // @peculiar/x509) load only when a registry command runs; `reid status` never resolves them. A
-// resolve hook records every module the real CLI resolves; `reid registry init` under the same hook
+// recorder notes every module the real CLI loads; `reid registry init` under the same recorder
 // shows that it sees them when they are loaded.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -37,7 +37,7 @@ describe("what the registry costs the other commands", () => {
     const { all, registry } = await loadsOf(t, ["--store", store, "status"]);
     // The record is there at all: the start-up path's file, which holds status, was resolved.
     assert.ok(
-      all.some((url) => /\/dist\/chunks\/core\.js$/.test(url)),
+      all.some((url) => /\/dist\/chunks\/core\.cjs$/.test(url)),
       "the recorder saw nothing",
     );
     assert.deepEqual(registry, []);
