@@ -3,18 +3,20 @@ import { since } from "./stats.js";
 /**
  * `count` calls of `call(i)` from `clients` callers at once, after `warm` of them (connections made
  * and the server's code hot before the clock starts): calls a second. A call that does not answer
- * 200 fails the run, with the statuses seen.
+ * 200 fails the run, with the statuses seen. `started` is called as the clock starts (after the warm-up).
  */
 export async function storm(
   count: number,
   warm: number,
   clients: number,
   call: (i: number) => Promise<number>,
+  started: () => void = () => {},
 ): Promise<number> {
   await Promise.all(Array.from({ length: warm }, (_, i) => call(i)));
   let next = warm;
   const refused: number[] = [];
-  const started = process.hrtime.bigint();
+  started();
+  const clock = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: clients }, async () => {
       for (let i = next++; i < count; i = next++) {
@@ -23,7 +25,7 @@ export async function storm(
       }
     }),
   );
-  const rate = (count - warm) / since(started);
+  const rate = (count - warm) / since(clock);
   if (refused.length > 0) throw new Error(`${refused.length} refused (statuses ${[...new Set(refused)]})`);
   return rate;
 }

@@ -5,12 +5,19 @@
 //   with its own single-use token and an element's Ed25519 CSR (made before the clock starts), and
 //   the same load on the SQLite registry as the peer. Goal >= 1,000/s with two nodes on this 2-core
 //   machine (the database, both nodes and the clients share its two cores);
+// - CPU time per enrollment of each run, summed over every process and split by who spent it: the
+//   nodes (with their certifying threads), the PostgreSQL server (postmaster, backends and helpers,
+//   from /proc) and this process (the clients). The rate is two cores divided by that sum, less what
+//   other programs on the machine take: the sum is the figure another program's load moves least;
 // - time from an enrollment's answer to the identity log's first checkpoint that holds its leaf
-//   (Reid-Log-Index): the checkpoint polled every 10 ms during the two-node load, and a sample of
-//   the inclusion proofs fetched and verified against it. Goal p99 <= 1 s.
-// PostgreSQL is Debian's, started in a temporary directory on a loopback port and removed after.
+//   (Reid-Log-Index): the checkpoint polled every 10 ms during the two-node load (about a hundred
+//   GETs a second, which the two-node run pays and the others do not), and a sample of the inclusion
+//   proofs fetched and verified against it. Goal p99 <= 1 s.
+// PostgreSQL is Debian's, started in a temporary directory on a loopback port (fsync and
+// synchronous_commit on, as the product runs it) and removed after; SQLite runs as the product
+// runs it too (WAL, every group's commit fsync'd before it is answered).
 // Usage: npm run bench -- registry-nodes, then node .bench/registry-nodes.js [--enrollments 3000]
-//        [--clients 32]
+//        [--clients 32] [--node-profiles DIR] (each node's CPU profile, node --cpu-prof, into DIR)
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
 import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -32,9 +39,12 @@ import { startPostgres } from "../test/helpers/postgres.js";
 import { type ServedRegistry, serveRegistry } from "../test/helpers/registry.js";
 import { registryAgent, send } from "../test/registry/https-request.js";
 import { storm } from "./load.js";
+import { cpuSeconds, ownCpuSeconds } from "./process-cpu.js";
 import { argument, ms, percentile, ratio } from "./stats.js";
 
 const enrollments = Number(argument("enrollments", "3000"));
+/** Where each node writes a CPU profile of its run (node --cpu-prof), to see where its time goes. */
+const profiles = argument("node-profiles", "");
 const clientCount = Number(argument("clients", "32"));
 const perSecond = (value: number) => Math.round(value).toLocaleString("en");
 const warm = Math.min(clientCount * 2, Math.floor(enrollments / 10));
@@ -51,12 +61,38 @@ const csrs = await Promise.all(
 
 interface Run {
   readonly rate: number;
+  /** CPU seconds per measured enrollment, by who spent them. */
+  readonly cpu: Split;
   /** Per answered enrollment: when it was answered and its leaf. */
   readonly answers: readonly { at: number; leaf: number }[];
   /** The checkpoints seen while it ran: when, and their size. */
   readonly seen: readonly { at: number; size: number }[];
   readonly nodes: readonly ServedRegistry[];
   readonly ca: string;
+}
+
+/** The nodes' flags to node: with --node-profiles, its own profiler on. */
+function nodeFlags(): string[] {
+  return profiles === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${profiles}`];
+}
+
+interface Split {
+  readonly nodes: number;
+  readonly postgres: number;
+  readonly clients: number;
+}
+
+/** CPU of the nodes, PostgreSQL and this process from now until the returned function is called: per call of `count`. */
+function cpuFrom(pids: readonly number[]): (count: number) => Split {
+  const [before, own] = [cpuSeconds(pids, postgres.port), ownCpuSeconds()];
+  return (count) => {
+    const after = cpuSeconds(pids, postgres.port);
+    return {
+      nodes: (after.nodes - before.nodes) / count,
+      postgres: (after.postgres - before.postgres) / count,
+      clients: (ownCpuSeconds() - own) / count,
+    };
+  };
 }
 
 /** `nodes` servers of the registry in `dir` (copies of it for the second and later), loaded at once. */
@@ -84,7 +120,7 @@ async function load(dir: string, nodeCount: number, watchLog: boolean): Promise<
       cpSync(dir, served, { recursive: true });
       chmodSync(served, 0o700);
     }
-    nodes.push(await serveRegistry(served));
+    nodes.push(await serveRegistry(served, [], {}, nodeFlags()));
   }
   const ca = readFileSync(join(dir, "ca.pem"), "utf8");
   const agents = nodes.map(() => registryAgent(ca, Math.ceil(clientCount / nodeCount)));
@@ -100,23 +136,35 @@ async function load(dir: string, nodeCount: number, watchLog: boolean): Promise<
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();
-  const rate = await storm(enrollments, warm, clientCount, async (i) => {
-    const n = i % nodeCount;
-    const authorization = `Basic ${Buffer.from(`bench:${tokens[i]}`).toString("base64")}`;
-    const answer = await send(
-      (nodes[n] as ServedRegistry).port,
-      agents[n] as ReturnType<typeof registryAgent>,
-      {
-        method: "POST",
-        path: "/.well-known/est/simpleenroll",
-        headers: { "content-type": "application/pkcs10", authorization },
-        body: Buffer.from(csrs[i] as string),
-      },
-    );
-    if (answer.status === 200)
-      answers.push({ at: performance.now(), leaf: Number(answer.headers["reid-log-index"]) });
-    return answer.status;
-  });
+  let measured = (_count: number): Split => {
+    throw new Error("the load's clock never started");
+  };
+  const rate = await storm(
+    enrollments,
+    warm,
+    clientCount,
+    async (i) => {
+      const n = i % nodeCount;
+      const authorization = `Basic ${Buffer.from(`bench:${tokens[i]}`).toString("base64")}`;
+      const answer = await send(
+        (nodes[n] as ServedRegistry).port,
+        agents[n] as ReturnType<typeof registryAgent>,
+        {
+          method: "POST",
+          path: "/.well-known/est/simpleenroll",
+          headers: { "content-type": "application/pkcs10", authorization },
+          body: Buffer.from(csrs[i] as string),
+        },
+      );
+      if (answer.status === 200)
+        answers.push({ at: performance.now(), leaf: Number(answer.headers["reid-log-index"]) });
+      return answer.status;
+    },
+    () => {
+      measured = cpuFrom(nodes.map((node) => node.pid));
+    },
+  );
+  const cpu = measured(enrollments - warm);
   if (watchLog) {
     // Until the last answer's leaf is in a checkpoint.
     const last = Math.max(...answers.map((answer) => answer.leaf));
@@ -128,7 +176,7 @@ async function load(dir: string, nodeCount: number, watchLog: boolean): Promise<
   watching = false;
   await watcher;
   for (const agent of agents) agent.destroy();
-  return { rate, answers, seen, nodes, ca };
+  return { rate, cpu, answers, seen, nodes, ca };
 }
 
 async function stop(run: Run): Promise<void> {
@@ -196,17 +244,17 @@ async function registry(name: string, database?: string): Promise<string> {
   return directory;
 }
 
-let sqlite: number;
-let one: number;
+let sqlite: Run;
+let one: Run;
 let two: Run;
 let verified: number;
 try {
   const sqliteRun = await load(await registry("sqlite"), 1, false);
   await stop(sqliteRun);
-  sqlite = sqliteRun.rate;
+  sqlite = sqliteRun;
   const oneRun = await load(await registry("pg1", await postgres.newDatabase()), 1, false);
   await stop(oneRun);
-  one = oneRun.rate;
+  one = oneRun;
   const twoDir = await registry("pg2", await postgres.newDatabase());
   two = await load(twoDir, 2, true);
   verified = await proofsVerify(two, twoDir);
@@ -217,10 +265,15 @@ try {
 }
 
 const goal = (met: boolean) => (met ? "goal met" : "goal NOT met");
+const split = (run: Run) =>
+  `${ms(run.cpu.nodes + run.cpu.postgres + run.cpu.clients)} (nodes ${ms(run.cpu.nodes)}, PostgreSQL ${ms(run.cpu.postgres)}, clients ${ms(run.cpu.clients)})`;
 const latency = toCheckpoint(two);
 const p99 = percentile(latency, 99);
 console.log(
-  `enrollments on PostgreSQL: 2 nodes ${perSecond(two.rate)}/s (goal >= 1,000/s: ${goal(two.rate >= 1000)}), 1 node ${perSecond(one)}/s; SQLite in the same run ${perSecond(sqlite)}/s: PostgreSQL with 2 nodes at ${ratio(two.rate, sqlite)} of it, with 1 at ${ratio(one, sqlite)}; ${enrollments - warm} enrollments from ${clientCount} clients over keep-alive HTTPS`,
+  `enrollments on PostgreSQL: 2 nodes ${perSecond(two.rate)}/s (goal >= 1,000/s: ${goal(two.rate >= 1000)}), 1 node ${perSecond(one.rate)}/s; SQLite in the same run ${perSecond(sqlite.rate)}/s: PostgreSQL with 2 nodes at ${ratio(two.rate, sqlite.rate)} of it, with 1 at ${ratio(one.rate, sqlite.rate)}; ${enrollments - warm} enrollments from ${clientCount} clients over keep-alive HTTPS`,
+);
+console.log(
+  `CPU per enrollment, all processes: PostgreSQL 2 nodes ${split(two)}; 1 node ${split(one)}; SQLite ${split(sqlite)}`,
 );
 console.log(
   `answer to its leaf in a signed checkpoint (2 nodes, under that load): p50 ${ms(percentile(latency, 50))}  p99 ${ms(p99)} (goal p99 <= 1 s: ${goal(p99 <= 1)}); ${verified} inclusion proofs of answered leaves fetched and verified`,

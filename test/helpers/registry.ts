@@ -52,15 +52,16 @@ export interface ServedRegistry {
   readonly exited: Promise<Finished>;
 }
 
-/** `env`: more of the server's environment (a fault shim's, say). */
+/** `env`: more of the server's environment (a fault shim's, say); `nodeFlags`: node's own (a bench's profiler). */
 export async function serveRegistry(
   dir: string,
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
+  nodeFlags: readonly string[] = [],
 ): Promise<ServedRegistry> {
   const child = spawn(
     process.execPath,
-    [REID, "registry", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...args],
+    [...nodeFlags, REID, "registry", "serve", "--dir", dir, "--listen", "127.0.0.1:0", ...args],
     {
       env: { PATH: process.env.PATH, HOME: "/nonexistent-home", ...env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -220,6 +220,45 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     });
   },
 
+  "tokens read at once (as a server's enrollments arriving together are) each come back as their own": async (
+    fixture,
+  ) => {
+    await withStore(fixture, async (store) => {
+      const hashes = Array.from({ length: 5 }, () => tokenHash());
+      for (const [i, hash] of hashes.entries()) {
+        await store.createToken({ hash, label: `t${i}`, createdAt: at(0), expiresAt: at(60 + i) });
+      }
+      await store.consumeToken(hashes[2] as Uint8Array, at(1));
+      const unknown = tokenHash();
+      // Asked in one turn: one read for all of them on a batching store; a key twice, an unknown one.
+      const asked = [
+        hashes[3],
+        unknown,
+        hashes[0],
+        hashes[2],
+        hashes[3],
+        hashes[1],
+        hashes[4],
+      ] as Uint8Array[];
+      const read = await Promise.all(asked.map((hash) => store.token(hash)));
+      assert.deepEqual(
+        read.map((token) => (token ? [token.label, token.expiresAt, token.usedAt] : null)),
+        [
+          ["t3", at(63), null],
+          null,
+          ["t0", at(60), null],
+          ["t2", at(62), at(1)],
+          ["t3", at(63), null],
+          ["t1", at(61), null],
+          ["t4", at(64), null],
+        ],
+      );
+      for (const [i, token] of read.entries()) {
+        if (token) assert.deepEqual(token.hash, asked[i]);
+      }
+    });
+  },
+
   "an enrollment spends its token in its transaction; a second enrollment with it is refused": async (
     fixture,
   ) => {

@@ -7,6 +7,7 @@ import {
   tokenRefused,
   unknownDevice,
 } from "../registry-errors.js";
+import { BatchedRead } from "./batched-read.js";
 import { type Change, GroupCommit } from "./group-commit.js";
 import type {
   CertificatesTable,
@@ -103,6 +104,14 @@ export class KyselyRegistryStore implements RegistryStore {
   private readonly durable: () => Promise<void>;
   private readonly writingCtes: boolean;
   private readonly bulkInsert: BulkInsert;
+  private readonly tokens = new BatchedRead<Uint8Array, EnrollmentToken>(async (hashes) => {
+    const rows = await this.db
+      .selectFrom("enrollment_tokens")
+      .selectAll()
+      .where("hash", "in", hashes)
+      .execute();
+    return new Map(rows.map((row) => [hexOf(row.hash), tokenOf(row)]));
+  }, hexOf);
 
   constructor(
     private readonly db: Kysely<RegistrySchema>,
@@ -491,15 +500,9 @@ export class KyselyRegistryStore implements RegistryStore {
     return this.written(() => spendToken(this.db, hash, at));
   }
 
+  /** Batched: the checks of the enrollments that arrived together are one query (batched-read.ts). */
   token(hash: Uint8Array): Promise<EnrollmentToken | null> {
-    return this.guard(async () => {
-      const row = await this.db
-        .selectFrom("enrollment_tokens")
-        .selectAll()
-        .where("hash", "=", hash)
-        .executeTakeFirst();
-      return row ? tokenOf(row) : null;
-    });
+    return this.guard(() => this.tokens.get(hash));
   }
 
   async addOperatorToken(hash: Uint8Array, at: string): Promise<void> {
@@ -557,6 +560,10 @@ export class KyselyRegistryStore implements RegistryStore {
       throw error instanceof ReidError ? error : this.translate(error);
     }
   }
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
 }
 
 /** Where a statement runs: in a transaction of the store's, or (a test's careless driver) on its own. */
