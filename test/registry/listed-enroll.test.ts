@@ -356,22 +356,9 @@ describe("reid enroll --listed", () => {
   });
 
   test("an element the registry listed enrolls without a token; one it did not list is refused, exit 4", async () => {
-    const store = join(fixture.root, "listed-element");
-    await reidOk(["--store", store, "init"]);
-    const { handle, ed25519 } = await reidJson<{ handle: string; ed25519: string }>([
-      "--store",
-      store,
-      "keys",
-      "--pem",
-      "--alg",
-      "ed25519",
-    ]);
-    const publicKey = ed25519.replace(/-----[A-Z ]+-----|\s/g, "");
-    const file = join(fixture.root, "listed.ndjson");
-    writeFileSync(file, `${JSON.stringify({ handle, publicKey })}\n`);
-    await reidOk(["registry", "import", "--dir", fixture.dir, file]);
-    const enroll = (element: string) =>
-      reid(["--store", element, "enroll", fixture.served.base, "--ca-fingerprint", fixture.pin, "--listed"]);
+    const { store, handle } = await listedElement("listed-element");
+    const file = join(fixture.root, "listed-element.ndjson");
+    const enroll = (element: string) => enrollAt(element, fixture.served.base);
     const enrolled = await enroll(store);
     assert.equal(enrolled.code, 0, enrolled.stderr);
     assert.match(enrolled.stdout, new RegExp(`handle +${handle}`));
