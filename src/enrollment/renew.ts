@@ -32,8 +32,7 @@ export type RenewingElement = Pick<ControlUnit, "storeDirectory" | "time" | "use
  */
 export async function renewEnrollment(element: RenewingElement, witness: LoadLogWitness): Promise<Renewal> {
   const directory = element.storeDirectory;
-  // Asked first, so a blank element that never enrolled hears that it is not enrolled.
-  enrollmentIn(directory);
+  // The read is the owner operation `renew` (service.ts): the proof is asked before anything else.
   return element.useIdentifier(async (identifier, current) => {
     const record = enrollmentIn(directory);
     if (record.handle !== current.handle) throw identityChanged(directory, record, current.handle);
