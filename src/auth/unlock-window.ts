@@ -3,15 +3,17 @@ import { MAX_UNLOCK_SECONDS } from "./actor.js";
 
 /**
  * The operations a window lets through without a fresh proof: the owner's scripts talking to
- * their bound devices. `keys` and `sign` need no proof at all (docs/spec.md §2.8). Anything that
- * changes the identifier, the owner's secrets or what the element will do later (init, reset,
- * erase, mode, pin, seal, export, schedule, config, bind, unbind, pair) always needs a fresh one.
+ * their bound devices, and enrolling or renewing with a registry (a renewal is the kind of thing a
+ * timer of the owner's asks for). `keys` and `sign` need no proof at all (docs/spec.md §2.8).
+ * Anything that changes the identifier, the owner's secrets or what the element will do later
+ * (init, reset, erase, mode, pin, seal, export, schedule, config, bind, unbind, pair) always needs
+ * a fresh one.
  */
-const COVERED = [/^command:[a-z][a-z0-9-]{0,31}$/, /^telemetry$/];
+const COVERED = [/^command:[a-z][a-z0-9-]{0,31}$/, /^telemetry$/, /^enroll$/, /^renew$/];
 
 /**
  * The owner's unlock window, like `ssh-add -t` or sudo's timestamp (docs/spec.md §2.8): after one
- * proof, `command` and `telemetry` from the owner's account pass the gate without the PIN until
+ * proof, the operations COVERED names from the owner's account pass the gate without the PIN until
  * the window ends or is closed. It lives in the daemon's memory only: nothing on disk to copy or
  * forge, and a daemon that stops ends it. Its clock is the element's (the daemon's, injectable).
  */

@@ -53,8 +53,9 @@ export function withBinding<T>(
 }
 
 /**
- * Runs one enrollment command (`renew`): through the daemon when one owns the store (it holds the
- * key that TLS signs with), on the opened element otherwise, as `withElement` does.
+ * Runs one enrollment command (`enroll`'s request, `renew`): through the daemon when one owns the
+ * store (it holds the key that TLS signs with, and the owner's unlock window), on the opened
+ * element otherwise, as `withElement` does.
  */
 export function withEnrollment<T>(
   context: CliContext,

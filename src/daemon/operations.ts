@@ -8,11 +8,11 @@ import {
   passkeyName,
   passkeyRegistration,
   REQUEST_TYPES,
-  signingAlgorithm,
   URL_SAFE_ID,
 } from "../element/inputs.js";
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS } from "../factory/factory-source.js";
+import { algorithmField } from "../http/algorithm-field.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
 import { bytes, custom, flag, oneOf, optional, pin, refine, text, whole } from "../http/schema.js";
 import type { ElementMode } from "../storage/record.js";
@@ -26,16 +26,7 @@ const MODES: readonly ElementMode[] = ["random", "factory"];
 const type = oneOf(REQUEST_TYPES);
 const format = optional(text({ max: 1024 }));
 
-/** An algorithm as a client sent it: checked as the CLI checks --alg, echoed only when short. */
-const algorithm = custom(
-  "ed25519 | p256 (default ed25519)",
-  (value) => {
-    if (value === undefined || (typeof value === "string" && value.length <= 32))
-      return signingAlgorithm(value);
-    throw new UsageError("'algorithm' must be ed25519 or p256");
-  },
-  { optional: true },
-);
+const algorithm = algorithmField;
 
 /** Days as a client sent them: a whole number (or its digits), checked as the CLI checks --days. */
 const days = custom(

@@ -145,7 +145,7 @@ function saidBy(answer: Answer): string {
   return said === "" ? "" : `: ${said}`;
 }
 
-/** What a refusal of an enrollment means to the user: a spent token is not a broken registry. */
+/** What a refusal of an enrollment with a token means to the user: a spent token is not a broken registry. */
 function refusal(answer: Answer, where: string): ReidError {
   const because = saidBy(answer);
   if (answer.status === 401) {
@@ -156,6 +156,35 @@ function refusal(answer: Answer, where: string): ReidError {
   if (answer.status === 409)
     return new StateError("already-enrolled", `the registry at ${where} refused${because}`);
   return new RegistryProtocolError(`the registry at ${where} answered HTTP ${answer.status}${because}`);
+}
+
+/**
+ * What a refusal of a listed enrollment (no token, docs/spec.md §10.7) means: no token was sent,
+ * so none was refused. 401: the registry lists no such device; 403: it lists the handle with
+ * another key; 409: the identity is certified already and this request is not its lost answer's
+ * (renewed since, revoked, enrolled with a token), which the registry's line says.
+ */
+function listedRefusal(answer: Answer, where: string): ReidError {
+  const because = saidBy(answer);
+  if (answer.status === 401) {
+    return new AuthError(
+      "not-listed",
+      `the registry at ${where} does not list this element: a token-less enrollment needs its key imported by the registry's operator, or enroll with a token`,
+    );
+  }
+  if (answer.status === 403) {
+    return new AuthError(
+      "registry-refused",
+      `the registry at ${where} refused this element's key for a listed enrollment${because}`,
+    );
+  }
+  if (answer.status === 409) {
+    return new StateError(
+      "already-enrolled",
+      `the registry at ${where} refused the listed enrollment${because}`,
+    );
+  }
+  return refusal(answer, where);
 }
 
 /**
@@ -227,7 +256,10 @@ export async function simpleEnroll(
     },
     base64Body(request),
   );
-  return { der: pkcs7Answer(answer, where, "its certificate"), logIndex: answer.logIndex ?? null };
+  return {
+    der: pkcs7Answer(answer, where, "its certificate", token === null ? listedRefusal : refusal),
+    logIndex: answer.logIndex ?? null,
+  };
 }
 
 /**

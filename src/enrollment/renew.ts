@@ -1,12 +1,13 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { certificationRequest } from "../derive/certificate.js";
-import { type DerivedKeys, deriveAll, wipe } from "../derive/derivation.js";
+import type { DerivedKeys } from "../derive/derivation.js";
 import { privateKeyObject } from "../derive/signature.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { StateError, StorageError } from "../errors.js";
 import { serialHex } from "../http/est-wire.js";
 import type { Renewal } from "./api.js";
+import { withDerivedKeys } from "./derived-keys.js";
 import { certificatesOf, checkedCertificate, fingerprintOf } from "./enroll.js";
 import {
   checkpointSize,
@@ -31,8 +32,7 @@ export type RenewingElement = Pick<ControlUnit, "storeDirectory" | "time" | "use
  */
 export async function renewEnrollment(element: RenewingElement, witness: LoadLogWitness): Promise<Renewal> {
   const directory = element.storeDirectory;
-  // Asked first, so a blank element that never enrolled hears that it is not enrolled.
-  enrollmentIn(directory);
+  // The read is the owner operation `renew` (service.ts): the proof is asked before anything else.
   return element.useIdentifier(async (identifier, current) => {
     const record = enrollmentIn(directory);
     if (record.handle !== current.handle) throw identityChanged(directory, record, current.handle);
@@ -44,14 +44,7 @@ export async function renewEnrollment(element: RenewingElement, witness: LoadLog
       );
     }
     const ca = pinnedCa(record, directory);
-    const keys = deriveAll(identifier);
-    try {
-      if (keys.handle !== current.handle) {
-        throw new StorageError(
-          `store ${directory} is corrupt: its handle does not belong to its identifier`,
-          "store-corrupt",
-        );
-      }
+    return withDerivedKeys(directory, identifier, current.handle, async (keys) => {
       const { certificate, logIndex } = await reenrolled(record, ca, keys);
       const serial = serialHex(certificate.serialNumber);
       const target = { origin: new URL(record.registry), ca: record.caCertificate };
@@ -84,9 +77,7 @@ export async function renewEnrollment(element: RenewingElement, witness: LoadLog
         renewedAt: now.toISOString(),
         logSize: log ? checkpointSize(log) : null,
       };
-    } finally {
-      wipe(keys);
-    }
+    });
   });
 }
 

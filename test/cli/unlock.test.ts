@@ -54,13 +54,16 @@ test("reid unlock: telemetry, command and sign without the PIN; reset, export, m
   const opened = await reidOk([...user, ...pin, "unlock", "--for", "15m"]);
   assert.match(
     opened.stdout,
-    /^unlocked until \d{4}-\d\d-\d\dT[\d:.]+Z: 'command' and 'telemetry' need no PIN until then \('reid lock' ends it\)\n$/,
+    /^unlocked until \d{4}-\d\d-\d\dT[\d:.]+Z: 'command', 'telemetry', 'enroll' and 'renew' need no PIN until then \('reid lock' ends it\)\n$/,
   );
   const { until } = await reidJson<{ until: string }>([...user, ...pin, "unlock", "--for", "2h"]);
   assert.equal((await owner(user)).unlockedUntil, until);
   assert.match(
     (await reidOk([...user, "status"])).stdout,
-    new RegExp(`^unlocked    until ${until} \\(command, telemetry: no PIN; reid lock\\)$`, "m"),
+    new RegExp(
+      `^unlocked    until ${until} \\(command, telemetry, enroll, renew: no PIN; reid lock\\)$`,
+      "m",
+    ),
   );
 
   assert.match((await reidOk([...user, "telemetry", address])).stdout, /^\S+ \S+ \S+\n$/);

@@ -69,7 +69,9 @@ const EXAMPLES: Record<string, Record<string, unknown>> = {
   "binding.unbind": { handle: HANDLE },
   // This daemon serves no device role: past the gate, refused exit 3 (no-device-role).
   "binding.pair": { seconds: 60 },
-  // This element never enrolled: past the input checks, refused exit 3 (not-enrolled), never for a PIN.
+  // With the PIN: the CSR reid enroll would send (nothing is sent from here).
+  "enrollment.enrollmentRequest": { algorithm: "ed25519", registry: "https://127.0.0.1:9" },
+  // This element never enrolled: past the gate, refused exit 3 (not-enrolled), never for a PIN.
   "enrollment.renew": {},
   // This daemon serves no page: past the input checks, refused exit 3 (no-page), never for a PIN.
   "page.pageLink": {},

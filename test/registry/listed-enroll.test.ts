@@ -1,21 +1,24 @@
 // A device an import listed (docs/spec.md §10.6) enrolls over real EST/HTTPS with no token: curl
 // and openssl as the client, `reid registry import` and `serve` as the built CLI. Its CSR signed by
-// exactly the listed key certifies it, once; another key, an unlisted handle, a second enrollment
-// and a device revoked while listed are each refused, and leave the registry as it was.
+// exactly the listed key certifies it, once; the same key asking again (its answer lost) gets the
+// same certificate; another key, a forged request, an unlisted handle, a renewed or token-enrolled
+// device and a device revoked while listed are each refused, and leave the registry as it was.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
 import type { RegistryStore } from "../../src/registry/store/store.js";
 import { hashToken } from "../../src/registry/tokens.js";
-import { assertOneLineError, reid, reidJson, reidOk } from "../helpers/cli.js";
+import { lossyRelay } from "../helpers/answer-lost.js";
+import { assertOneLineError, type CliResult, reid, reidJson, reidOk } from "../helpers/cli.js";
 import {
   type Answer,
   csrBase64,
   curl,
   ed25519Handle,
+  enrolledElement,
   makeRegistry,
   newKey,
   newToken,
@@ -24,6 +27,7 @@ import {
   registryForSuite,
   type ServedRegistry,
   serveRegistry,
+  showDevice,
   unchangedBy as unchanged,
 } from "../helpers/registry.js";
 import { secretFile } from "../helpers/temp.js";
@@ -129,7 +133,7 @@ describe("a listed device enrolls over EST with its listed key and no token", ()
     );
   });
 
-  test("the listed key enrolls without a token; openssl verifies the certificate; a second enrollment is refused", async () => {
+  test("the listed key enrolls without a token; openssl verifies the certificate", async () => {
     const answer = await post(csrBase64(devices.p256.key, devices.p256.handle));
     assert.equal(answer.status, 200, answer.body.toString());
     assert.match(answer.headers, /reid-log-index: 3/i);
@@ -148,9 +152,37 @@ describe("a listed device enrolls over EST with its listed key and no token", ()
       [event?.type, event?.data],
       ["enrolled", { serial: device?.certificateSerial, listed: true }],
     );
+  });
 
-    // The same listed key again: the device is certified already.
-    refusal(await unchangedBy(() => post(csrBase64(devices.p256.key, devices.p256.handle))), 409, /already/);
+  test("the listed key asking again after its answer was lost gets the same certificate and leaf, and nothing changes", async () => {
+    const device = await store.device(devices.p256.handle);
+    const first = await store.listedEnrollment(devices.p256.handle);
+    assert.equal(first?.data.serial, device?.certificateSerial);
+    // A new request of the same key (P-256 signs with a fresh nonce: other bytes, the same key).
+    for (let i = 0; i < 2; i++) {
+      const again = await unchangedBy(() => post(csrBase64(devices.p256.key, devices.p256.handle)));
+      assert.equal(again.status, 200, again.body.toString());
+      assert.match(again.headers, new RegExp(`reid-log-index: ${first?.leaf}\\r?$`, "im"));
+      const pem = pkcs7Certificates(again.body);
+      const serial = openssl(["x509", "-noout", "-serial"], pem).out.trim().toLowerCase();
+      assert.equal(serial.replace(/^serial=0*/, ""), device?.certificateSerial);
+    }
+  });
+
+  test("a stranger who knows a certified listed device's handle and key but not its private key gets nothing", async () => {
+    // The device's own request, its signature spoilt: what anyone can make without the private key.
+    const der = Buffer.from(csrBase64(devices.p256.key, devices.p256.handle), "base64");
+    der.writeUInt8((der.at(-1) as number) ^ 0x01, der.length - 1);
+    const forged = await unchangedBy(() => post(der.toString("base64")));
+    refusal(forged, 400, /signature does not verify/);
+    assert.doesNotMatch(forged.body.toString("latin1"), /BEGIN|MII/);
+    // Another key naming the handle: refused as before, no certificate either.
+    const other = newKey(join(root, "other-p256-late.key"), "p256");
+    refusal(
+      await unchangedBy(() => post(csrBase64(other, devices.p256.handle))),
+      409,
+      /enrolled already: with another key/,
+    );
   });
 
   test("a listed key sent with a token is certified by its listing, and the token stays unspent", async () => {
@@ -159,6 +191,22 @@ describe("a listed device enrolls over EST with its listed key and no token", ()
     assert.equal(answer.status, 200, answer.body.toString());
     assert.equal((await store.device(devices.ed.handle))?.status, "active");
     assert.equal((await store.token(hashToken(token)))?.usedAt, null);
+    // Certified by its listing, so its key asking without the token gets that answer again.
+    const again = await post(csrBase64(devices.ed.key, devices.ed.handle));
+    assert.equal(again.status, 200, again.body.toString());
+    assert.equal(pkcs7Certificates(again.body), pkcs7Certificates(answer.body));
+  });
+
+  test("a device enrolled with a token is not answered to a token-less request of its key", async () => {
+    const key = newKey(join(root, "token-enrolled.key"), "ed25519");
+    const handle = ed25519Handle(key);
+    const enrolled = await post(csrBase64(key, handle), ["-u", `any:${await newToken(dir)}`]);
+    assert.equal(enrolled.status, 200, enrolled.body.toString());
+    refusal(
+      await unchangedBy(() => post(csrBase64(key, handle))),
+      409,
+      /enrolled already: it was not certified by its listing/,
+    );
   });
 
   test("a device revoked while listed is never certified, and nothing is put on the CRL for it", async () => {
@@ -175,19 +223,41 @@ describe("a listed device enrolls over EST with its listed key and no token", ()
     refusal(
       await unchangedBy(() => post(csrBase64(devices.revoked.key, devices.revoked.handle))),
       409,
-      /already/,
+      /enrolled already: it is revoked and is not certified again/,
     );
     const crl = await curl(root, `${server.base}/crl`, { ca });
     const text = openssl(["crl", "-inform", "DER", "-noout", "-text"], crl.body).out;
     assert.match(text, /No Revoked Certificates/);
+  });
+
+  test("once the listed device renewed, its enrollment is no longer answered again", async () => {
+    const device = await store.device(devices.p256.handle);
+    const later = new Date(Date.now() + 1000);
+    await store.renew({
+      handle: devices.p256.handle,
+      certificate: {
+        serial: "7f0000000000000000000000000000aa",
+        der: new Uint8Array([0x30, 0x00]),
+        notBefore: later.toISOString(),
+        notAfter: new Date(later.getTime() + 86_400_000).toISOString(),
+      },
+      previous: device?.certificateSerial as string,
+      at: later.toISOString(),
+    });
+    refusal(
+      await unchangedBy(() => post(csrBase64(devices.p256.key, devices.p256.handle))),
+      409,
+      /enrolled already: its certificate was renewed since/,
+    );
   });
 });
 
 describe("reid enroll --listed", () => {
   const fixture = registryForSuite();
 
-  test("an element the registry listed enrolls without a token; one it did not list is refused, exit 4", async () => {
-    const store = join(fixture.root, "listed-element");
+  /** An element made under `name`, and the registry's import listing its handle with `key` (its own Ed25519 key unless given). */
+  async function listedElement(name: string, key?: string): Promise<{ store: string; handle: string }> {
+    const store = join(fixture.root, name);
     await reidOk(["--store", store, "init"]);
     const { handle, ed25519 } = await reidJson<{ handle: string; ed25519: string }>([
       "--store",
@@ -197,12 +267,98 @@ describe("reid enroll --listed", () => {
       "--alg",
       "ed25519",
     ]);
-    const publicKey = ed25519.replace(/-----[A-Z ]+-----|\s/g, "");
-    const file = join(fixture.root, "listed.ndjson");
+    const publicKey = key ?? ed25519.replace(/-----[A-Z ]+-----|\s/g, "");
+    const file = join(fixture.root, `${name}.ndjson`);
     writeFileSync(file, `${JSON.stringify({ handle, publicKey })}\n`);
     await reidOk(["registry", "import", "--dir", fixture.dir, file]);
-    const enroll = (element: string) =>
-      reid(["--store", element, "enroll", fixture.served.base, "--ca-fingerprint", fixture.pin, "--listed"]);
+    return { store, handle };
+  }
+
+  const enrollAt = (store: string, base: string, ...more: string[]) =>
+    reid(["--store", store, "enroll", base, "--ca-fingerprint", fixture.pin, "--listed", ...more]);
+
+  test("an element whose answer was lost after the registry committed enrolls when it asks again: the same certificate, its log checked", async () => {
+    const { store, handle } = await listedElement("lost-answer");
+    const relay = await lossyRelay(fixture.dir, fixture.served.port);
+    try {
+      assertOneLineError(await enrollAt(store, relay.base), 7, /cannot reach the registry/);
+      assert.equal(relay.cut(), 1, "the enrollment's answer was cut");
+      const issued = await showDevice(fixture, handle);
+      assert.equal(issued.device.status, "active", "the registry committed before the answer was lost");
+      assert.equal(existsSync(join(store, "enrollment.json")), false);
+
+      // The retry, through the same network (which no longer cuts), holding the answer to the log.
+      const retried = await enrollAt(store, relay.base, "--verify", "--log-key", fixture.logKey);
+      assert.equal(retried.code, 0, retried.stderr);
+      const { enrollment } = await reidJson<{ enrollment: { serial: string; logSize: number | null } }>([
+        "--store",
+        store,
+        "status",
+      ]);
+      assert.equal(enrollment.serial, issued.device.certificateSerial);
+      assert.ok((enrollment.logSize ?? 0) > 0, "the replayed answer's leaf was checked in the log");
+      // And again: idempotent, one enrollment at the registry.
+      const again = await enrollAt(store, fixture.served.base);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(
+        (await showDevice(fixture, handle)).device.certificateSerial,
+        issued.device.certificateSerial,
+      );
+      const events = await reidOk(["registry", "events", "--dir", fixture.dir, "--json"]);
+      const mine = events.stdout.split("\n").filter((line) => line.includes(handle));
+      assert.deepEqual(
+        mine.map((line) => (JSON.parse(line) as { type: string }).type),
+        ["listed", "enrolled"],
+      );
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test("each refusal of a listed enrollment says what is true of it, in one line, with its exit code", async () => {
+    const json = async (result: Promise<CliResult>) =>
+      (JSON.parse((await result).stderr) as { error: { code: string } }).error.code;
+    // Not listed: no token was sent, so none was refused.
+    const stranger = join(fixture.root, "not-listed-element");
+    await reidOk(["--store", stranger, "init"]);
+    const notListed = await enrollAt(stranger, fixture.served.base);
+    assertOneLineError(
+      notListed,
+      4,
+      /does not list this element: a token-less enrollment needs its key imported/,
+    );
+    assert.doesNotMatch(notListed.stderr, /refused the enrollment token/);
+    assert.equal(await json(enrollAt(stranger, fixture.served.base, "--json")), "not-listed");
+
+    // Listed with another key (a P-256 key under this element's handle).
+    const other = newKey(join(fixture.root, "other-listed.key"), "p256");
+    const { store: mismatched, handle } = await listedElement("mismatched-element", spkiBase64(other));
+    assertOneLineError(
+      await enrollAt(mismatched, fixture.served.base),
+      4,
+      new RegExp(
+        `refused this element's key for a listed enrollment: the request's key is not the key listed for device ${handle}$`,
+      ),
+    );
+    assert.equal(await json(enrollAt(mismatched, fixture.served.base, "--json")), "registry-refused");
+
+    // Enrolled with a token: certified, but not by a listing, so not answered again.
+    const tokenHandle = await enrolledElement(fixture, "token-element");
+    const tokenStore = join(fixture.root, "token-element");
+    assertOneLineError(
+      await enrollAt(tokenStore, fixture.served.base),
+      3,
+      new RegExp(
+        `refused the listed enrollment: device ${tokenHandle} is enrolled already: it was not certified by its listing`,
+      ),
+    );
+    assert.equal(await json(enrollAt(tokenStore, fixture.served.base, "--json")), "already-enrolled");
+  });
+
+  test("an element the registry listed enrolls without a token; one it did not list is refused, exit 4", async () => {
+    const { store, handle } = await listedElement("listed-element");
+    const file = join(fixture.root, "listed-element.ndjson");
+    const enroll = (element: string) => enrollAt(element, fixture.served.base);
     const enrolled = await enroll(store);
     assert.equal(enrolled.code, 0, enrolled.stderr);
     assert.match(enrolled.stdout, new RegExp(`handle +${handle}`));
@@ -217,7 +373,7 @@ describe("reid enroll --listed", () => {
 
     const stranger = join(fixture.root, "stranger-element");
     await reidOk(["--store", stranger, "init"]);
-    assertOneLineError(await enroll(stranger), 4, /refused the enrollment token/);
+    assertOneLineError(await enroll(stranger), 4, /does not list this element/);
     const both = await reid([
       "--store",
       stranger,

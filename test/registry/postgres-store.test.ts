@@ -207,15 +207,16 @@ describe("PostgreSQL's own", () => {
   test("nodes opening a database at once run a pending migration once, and all of them work", async () => {
     const { url } = await postgresFixture();
     const database = new URL(url).pathname.slice(1);
-    // A registry from before 0002 (and so before 0003, 0004 and 0005): what they made gone, their names not recorded.
+    // A registry from before 0002 (and so before 0003 to 0006): what they made gone, their names not recorded.
     await suite.server.query(
       `ALTER TABLE devices DROP CONSTRAINT devices_listed, DROP CONSTRAINT devices_certified,
          DROP CONSTRAINT devices_status, ADD CONSTRAINT devices_status CHECK (status in ('active', 'superseded', 'revoked')),
          ALTER COLUMN certificate_serial SET NOT NULL;
        DROP TABLE log_hashes; DROP TABLE log_checkpoints; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
-       DROP INDEX events_flags; DROP INDEX events_successions;
+       DROP INDEX events_flags; DROP INDEX events_successions; DROP INDEX events_listed_enrollments;
        DELETE FROM registry_migrations
-         WHERE name IN ('0002-flags-index', '0003-identity-log', '0004-successions-index', '0005-listed-devices')`,
+         WHERE name IN ('0002-flags-index', '0003-identity-log', '0004-successions-index', '0005-listed-devices',
+           '0006-listed-enrollments-index')`,
       [],
       database,
     );
@@ -233,6 +234,7 @@ describe("PostgreSQL's own", () => {
       { name: "0003-identity-log" },
       { name: "0004-successions-index" },
       { name: "0005-listed-devices" },
+      { name: "0006-listed-enrollments-index" },
     ]);
     const index = await suite.server.query(
       "SELECT 1 FROM pg_indexes WHERE indexname = 'events_flags'",

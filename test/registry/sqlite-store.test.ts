@@ -331,6 +331,7 @@ describe("the SQLite file", () => {
       { name: "0003-identity-log" },
       { name: "0004-successions-index" },
       { name: "0005-listed-devices" },
+      { name: "0006-listed-enrollments-index" },
     ]);
     assert.equal((raw.prepare("SELECT count(*) AS n FROM devices").get() as { n: number }).n, 1);
   });
@@ -433,6 +434,7 @@ describe("the SQLite file", () => {
     await store.devices({ status: "active", after: device.handle, limit: 1000 });
     await store.eventsSince(1, 1000);
     await store.succession(device.handle);
+    await store.listedEnrollment(device.handle);
     await logged.destroy();
     const plans = () => {
       const reader = new Database(path, { readonly: true });
@@ -454,6 +456,7 @@ describe("the SQLite file", () => {
       /^SEARCH devices USING INDEX devices_by_status \(status=\? AND handle>\?\)$/,
       /^SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)$/,
       /^SEARCH events USING INDEX events_successions \(handle=\?\)$/,
+      /^SEARCH events USING INDEX events_listed_enrollments \(handle=\?\)$/,
     ];
     const indexed = (found: readonly string[]) => {
       assert.equal(found.length, expected.length);
@@ -563,11 +566,11 @@ describe("the SQLite file", () => {
 });
 
 /** What migration 0003 made, undone: the database as a registry from before the identity log left it. */
-/** A registry from before 0003 (and so before 0004 and 0005): 0003 and 0004 undone, 0005 not recorded (it runs again). */
+/** A registry from before 0003 (and so before 0004 to 0006): 0003, 0004 and 0006 undone, 0005 not recorded (it runs again). */
 function undoIdentityLog(raw: Database.Database): void {
-  raw.exec(`DROP INDEX events_successions; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
+  raw.exec(`DROP INDEX events_listed_enrollments; DROP INDEX events_successions; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
     DROP TABLE log_checkpoints; DROP TABLE log_hashes;
-    DELETE FROM registry_migrations WHERE name IN ('0003-identity-log', '0004-successions-index', '0005-listed-devices')`);
+    DELETE FROM registry_migrations WHERE name IN ('0003-identity-log', '0004-successions-index', '0005-listed-devices', '0006-listed-enrollments-index')`);
 }
 
 async function refusedWith(promise: Promise<unknown>, code: string, exitCode: number): Promise<void> {

@@ -795,6 +795,16 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         assert.equal(certified?.certificateSerial, certificate.serial);
         assert.equal(certified?.enrolledAt, at(7));
         assert.equal((await store.certificate(certificate.serial))?.status, "valid");
+        // What a lost answer is answered again from: this event, and none for another device.
+        assert.deepEqual(await store.listedEnrollment(first.handle), event);
+        assert.equal(await store.listedEnrollment(second.handle), null, "listed, not certified yet");
+        const tokenEnrolled = newEnrollment({ at: at(7) });
+        await store.enroll(tokenEnrolled);
+        assert.equal(await store.listedEnrollment(tokenEnrolled.handle), null, "enrolled with a token");
+        const [imported] = newImported(1) as [CertifiedImport];
+        await store.importDevices({ devices: [imported], at: at(7) });
+        assert.equal(await store.listedEnrollment(imported.handle), null, "imported with its certificate");
+        await refused(store.listedEnrollment("NOT-A-HANDLE"), "usage", ExitCode.usage);
         // A second enrollment of the same listed key: the device is certified already.
         await refused(
           store.enroll({

@@ -3,7 +3,7 @@ import { NoTerminalError, UsageError } from "../../errors.js";
 import { type CliContext, type Command, print, printJson } from "../context.js";
 import { readTextSecret } from "../key-file.js";
 import { canPrompt, promptHidden } from "../prompt.js";
-import { withElement } from "../with-element.js";
+import { withEnrollment } from "../with-element.js";
 
 /** `reid registry token create` makes 32 random bytes in base64url. */
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -51,18 +51,17 @@ export const command: Command = {
     if (values.listed === true && values["token-file"] !== undefined)
       throw new UsageError("--listed enrolls without a token: it does not go with --token-file");
     const token = values.listed === true ? null : await enrollmentToken(context, values["token-file"]);
-    const { status, request } = await withElement(context, "read", async (element) => ({
-      status: await element.status(),
-      request: await element.certificationRequest(algorithm),
-    }));
-    if (status.handle === null) throw new UsageError("the element holds no identifier: run reid init first");
+    // The owner operation `enroll` (§2.8): refused without the owner's proof before anything is sent.
+    const { request, handle, generation } = await withEnrollment(context, (enrollment) =>
+      enrollment.enrollmentRequest(algorithm, origin.origin),
+    );
     const record = await enroll({
       origin,
       trust,
       token,
       request,
-      handle: status.handle,
-      generation: status.generation,
+      handle,
+      generation,
       algorithm,
       now: new Date(),
       ...(values.verify === true

@@ -40,10 +40,10 @@ export const command: Command = {
       // Only while one is open: the window is the exception, and says until when.
       ...(status.owner.unlockedUntil
         ? [
-            ["unlocked", `until ${status.owner.unlockedUntil} (command, telemetry: no PIN; reid lock)`] as [
-              string,
-              string,
-            ],
+            [
+              "unlocked",
+              `until ${status.owner.unlockedUntil} (command, telemetry, enroll, renew: no PIN; reid lock)`,
+            ] as [string, string],
           ]
         : []),
       ["scheduled", status.scheduled.length === 0 ? "none" : String(status.scheduled.length)],

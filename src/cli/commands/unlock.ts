@@ -5,7 +5,7 @@ import { withElement } from "../with-element.js";
 export const command: Command = {
   usage: "reid [--store DIR] [--pin-file FILE] [--json] unlock [--for DURATION]",
   summary:
-    "Opens the owner's unlock window, like 'ssh-add -t': for DURATION (90s, 15m, 2h; default 15m, at most 12h) 'command' and 'telemetry' through the running daemon need no PIN ('keys' and 'sign' never do); init, reset, erase, mode, pin, seal, export and schedule still do. Needs the PIN once; lives in the daemon's memory, so 'reid serve' must run; 'reid lock' or a daemon restart ends it.",
+    "Opens the owner's unlock window, like 'ssh-add -t': for DURATION (90s, 15m, 2h; default 15m, at most 12h) 'command', 'telemetry', 'enroll' and 'renew' through the running daemon need no PIN ('keys' and 'sign' never do); init, reset, erase, mode, pin, seal, export and schedule still do. Needs the PIN once; lives in the daemon's memory, so 'reid serve' must run; 'reid lock' or a daemon restart ends it.",
   options: { for: { type: "string" } },
   positionals: [0, 0],
   async run(context, values) {
@@ -25,7 +25,7 @@ export const command: Command = {
     if (context.json) return printJson(context, { until });
     print(
       context,
-      `unlocked until ${until}: 'command' and 'telemetry' need no PIN until then ('reid lock' ends it)`,
+      `unlocked until ${until}: 'command', 'telemetry', 'enroll' and 'renew' need no PIN until then ('reid lock' ends it)`,
     );
   },
 };

@@ -18,10 +18,11 @@ import type { Signer } from "../issue.js";
 import type { IdentityLog } from "../log/identity-log.js";
 import { logRoutes } from "../log/routes.js";
 import { operatorPage } from "../page/page.js";
-import { certificateNotCurrent, deviceExists, deviceNotActive, tokenRefused } from "../registry-errors.js";
+import { certificateNotCurrent, deviceNotActive, tokenRefused } from "../registry-errors.js";
 import type { RegistryStore } from "../store/store.js";
 import { successionRoutes } from "../succession-routes.js";
 import { hashToken } from "../tokens.js";
+import { listedReplay } from "./listed-replay.js";
 
 /**
  * The registry's HTTPS surface (docs/spec.md §10.7): EST (RFC 7030) under /.well-known/est/ with
@@ -157,8 +158,9 @@ export function registryRoutes(options: RegistryRoutesOptions): Hono {
  * An enrollment without a token (docs/spec.md §10.6): the CSR names a device an import listed, and
  * is signed by exactly the key listed for it, which possession certifies. The device is looked up
  * first, so a request for any other handle costs no signature: an unknown handle is refused as a
- * missing token is (401), a known one that is not listed (certified already, or never listed) is
- * `device-exists`, and a listed one asked with another key `handle-mismatch`.
+ * missing token is (401), a listed one asked with another key is `handle-mismatch`, and one that is
+ * no longer listed gets its first answer again if the request proves its listed key, else
+ * `device-exists` (listed-replay.ts).
  */
 async function listedEnrollment(
   c: Context,
@@ -176,20 +178,33 @@ async function listedEnrollment(
       "enrollment needs HTTP Basic credentials (any user name, the token as password), or a key the registry lists",
     );
   }
-  if (device.status !== "listed") throw deviceExists(device.handle);
+  // Certified already: its first answer again, to the listed key's holder only (listed-replay.ts).
+  if (device.status !== "listed") {
+    const answer = await listedReplay(store, device, subject.publicKey, der);
+    return certsOnly(c, [answer.der], answer.leaf);
+  }
   const mismatch = () =>
     handleMismatch(`the request's key is not the key listed for device ${device.handle}`);
   if (!sameBytes(subject.publicKey, device.publicKey)) throw mismatch();
   const { request, certificate } = await certifier.certify(der, { crlUrl: options.crlUrl, now: at });
   if (request.handle !== device.handle || !sameBytes(request.publicKey, device.publicKey)) throw mismatch();
-  const event = await store.enroll({
-    handle: device.handle,
-    publicKey: device.publicKey,
-    certificate,
-    listed: true,
-    at: at.toISOString(),
-  });
-  return certsOnly(c, [certificate.der], event.leaf);
+  const event = await store
+    .enroll({
+      handle: device.handle,
+      publicKey: device.publicKey,
+      certificate,
+      listed: true,
+      at: at.toISOString(),
+    })
+    .catch(async (error: unknown) => {
+      // Another request of the same key won meanwhile (a retry that overtook its own first try):
+      // its answer, not a refusal, once this one's holder has proven the key as that one did.
+      const now =
+        error instanceof ReidError && error.code === "device-exists" && (await store.device(device.handle));
+      if (!now) throw error;
+      return listedReplay(store, now, request.publicKey, der);
+    });
+  return certsOnly(c, ["der" in event ? event.der : certificate.der], event.leaf);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from "../registry-errors.js";
 import { BatchedRead } from "./batched-read.js";
 import { type Change, GroupCommit } from "./group-commit.js";
+import { LISTED_ENROLLMENT } from "./migrations/0006-listed-enrollments-index.js";
 import type {
   CertificatesTable,
   DevicesTable,
@@ -383,6 +384,22 @@ export class KyselyRegistryStore implements RegistryStore {
         .selectFrom("events")
         .selectAll()
         .where("type", "=", "succeeded")
+        .where("handle", "=", handle)
+        .orderBy("sequence")
+        .limit(1)
+        .executeTakeFirst();
+      return row ? eventOf(row) : null;
+    });
+  }
+
+  async listedEnrollment(handle: string): Promise<RegistryEvent | null> {
+    checkHandle(handle);
+    return this.guard(async () => {
+      // Through the partial index events_listed_enrollments (migration 0006), its predicate as written there.
+      const row = await this.db
+        .selectFrom("events")
+        .selectAll()
+        .where(LISTED_ENROLLMENT)
         .where("handle", "=", handle)
         .orderBy("sequence")
         .limit(1)

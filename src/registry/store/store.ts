@@ -237,6 +237,11 @@ export interface RegistryStore {
   flags(handles: readonly string[], limit: number): Promise<RegistryEvent[]>;
   /** The `succeeded` event that made `handle` a successor; null for a device that was enrolled. */
   succession(handle: string): Promise<RegistryEvent | null>;
+  /**
+   * The `enrolled` event that certified `handle` by its listing (§10.7's token-less enrollment, or
+   * a token sent with a listed key); null for a device certified otherwise, or not yet.
+   */
+  listedEnrollment(handle: string): Promise<RegistryEvent | null>;
 
   /** The identity log's length: the newest event's leaf plus one, 0 without events. */
   logSize(): Promise<number>;

@@ -200,8 +200,8 @@ import { ApiError } from "./json-call.js";
     show("unlocked-badge", open);
     $("status-unlocked").textContent = open ? `open until ${until}` : "closed";
     $("unlock-state").textContent = open
-      ? `Unlocked until ${time}: reid command and reid telemetry run without the PIN until then.`
-      : "Locked: reid command and reid telemetry need the PIN.";
+      ? `Unlocked until ${time}: reid command, telemetry, enroll and renew run without the PIN until then.`
+      : "Locked: reid command, telemetry, enroll and renew need the PIN.";
     $("unlock-state").dataset.open = String(open);
     $("lock-button").disabled = !open;
     if (open) {

@@ -4,6 +4,7 @@ import * as flagsIndex from "./0002-flags-index.js";
 import * as identityLog from "./0003-identity-log.js";
 import * as successionsIndex from "./0004-successions-index.js";
 import * as listedDevices from "./0005-listed-devices.js";
+import * as listedEnrollmentsIndex from "./0006-listed-enrollments-index.js";
 
 /**
  * The registry's migrations, in order, compiled into reid (no directory read at run time, so the
@@ -15,6 +16,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0003-identity-log": identityLog,
   "0004-successions-index": successionsIndex,
   "0005-listed-devices": listedDevices,
+  "0006-listed-enrollments-index": listedEnrollmentsIndex,
 };
 
 export const migrationProvider: MigrationProvider = {
