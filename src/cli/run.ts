@@ -27,16 +27,15 @@ export async function run(io: Io): Promise<number> {
   const output = watchOutput(io.stdout);
   try {
     const { name, rest } = splitCommand(io.argv);
+    // A bare `reid --version` answers without loading the help command's chunk.
+    if (name === "help" && rest.includes("--version")) return await printVersion(io, json, output);
     const load = COMMANDS[name];
     if (!load) throw unknownCommand(name);
     const { command } = await load();
     const parsed = parse(rest, { ...GLOBAL_OPTIONS, ...command.options }, `reid ${name}`);
     const { values, lists } = splitLists(parsed.values);
     const { positionals } = parsed;
-    if (values.version) {
-      io.stdout.write(values.json ? `${JSON.stringify({ version: version() })}\n` : `reid ${version()}\n`);
-      return await output.done();
-    }
+    if (values.version) return await printVersion(io, values.json === true, output);
     if (values.help) {
       io.stdout.write(`usage: ${command.usage}\n${command.summary}\n`);
       return await output.done();
@@ -213,6 +212,11 @@ function lockTimeout(text: string | undefined): number {
 
 /** Set by the build (scripts/build.mjs); a run from source reports "dev". */
 declare const REID_VERSION: string | undefined;
+
+function printVersion(io: Io, json: boolean, output: ReturnType<typeof watchOutput>): Promise<number> {
+  io.stdout.write(json ? `${JSON.stringify({ version: version() })}\n` : `reid ${version()}\n`);
+  return output.done();
+}
 
 function version(): string {
   return typeof REID_VERSION === "string" ? REID_VERSION : "dev";

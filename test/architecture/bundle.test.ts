@@ -31,6 +31,15 @@ function requires(file: string): { required: string[]; imported: string[] } {
   return { required: all(/\brequire\("([^"]+)"\)/g), imported: all(/\bimport\("([^"]+)"\)/g) };
 }
 
+/** The files of dist/ a recorded process loaded (its recorder's file), each once, sorted. */
+function distFilesLoaded(file: string): string[] {
+  const loaded = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((url) => url.includes("/dist/"))
+    .map((url) => relative(dist, fileURLToPath(url)));
+  return [...new Set(loaded)].sort();
+}
+
 function* files(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -48,11 +57,7 @@ describe("the bundle in dist/", () => {
       env: { NODE_OPTIONS: `--import=${RECORDER}`, REID_LOADS_FILE: file },
     });
     assert.equal(JSON.parse(status.stdout).state, "set");
-    const loaded = readFileSync(file, "utf8")
-      .split("\n")
-      .filter((url) => url.includes("/dist/"))
-      .map((url) => relative(dist, fileURLToPath(url)));
-    assert.deepEqual([...new Set(loaded)].sort(), ["chunks/core.cjs", "reid.js"]);
+    assert.deepEqual(distFilesLoaded(file), ["chunks/core.cjs", "reid.js"]);
     // Any other command loads its own chunks beside them (the recorder sees them when they load).
     const keys = `${dir}/keys.txt`;
     await reidOk(["--store", store, "keys"], {
@@ -63,6 +68,16 @@ describe("the bundle in dist/", () => {
         .split("\n")
         .filter((url) => url.includes("/dist/chunks/")).length > 2,
     );
+  });
+
+  it("reid --version loads the same two files and no command's chunk, and honours --json", async (t) => {
+    const { dir } = tempDir(t);
+    const file = join(dir, "loads.txt");
+    const answer = await reidOk(["--version", "--json"], {
+      env: { NODE_OPTIONS: `--import=${RECORDER}`, REID_LOADS_FILE: file },
+    });
+    assert.match(JSON.parse(answer.stdout).version, /^\d+\.\d+\.\d+/);
+    assert.deepEqual(distFilesLoaded(file), ["chunks/core.cjs", "reid.js"]);
   });
 
   it("reid status starts from two CommonJS files: reid.js requires core.cjs, which requires no other file of reid's", () => {
