@@ -1,5 +1,11 @@
 import { AuthError } from "../errors.js";
 
+/**
+ * The audit key's NV index, named beside the areas 0 and 1 where the indices under the previous
+ * authValue are listed (owner.json's `nv.areas`): it moves with them (docs/spec.md §9.7).
+ */
+export const AUDIT_KEY_AREA = 2;
+
 /** What the NV area tells the holder: which of its areas are defined now (under whichever authValue). */
 export type DefinedAreas = () => Promise<number[]>;
 
@@ -16,6 +22,7 @@ export class TpmOwnerAuth {
   private current: Uint8Array | null = null;
   private previous: { value: Uint8Array; areas: Set<number> } | null = null;
   private probe: DefinedAreas | null = null;
+  private keyProbe: DefinedAreas | null = null;
   private readonly held = new Set<() => void>();
   private readonly settled = new Set<() => void>();
 
@@ -73,9 +80,14 @@ export class TpmOwnerAuth {
     for (const listener of [...this.settled]) listener();
   }
 
-  /** Whether some index still carries the previous authValue. */
+  /** Whether `area`'s index still carries the previous authValue. */
+  movingArea(area: number): boolean {
+    return this.previous?.areas.has(area) === true;
+  }
+
+  /** Whether one of the areas (the record's indices) still carries the previous authValue. */
   moving(): boolean {
-    return this.previous !== null;
+    return this.previous !== null && [...this.previous.areas].some((area) => area !== AUDIT_KEY_AREA);
   }
 
   /** Set by the NV area: which of its areas are defined now. */
@@ -83,9 +95,15 @@ export class TpmOwnerAuth {
     this.probe = probe;
   }
 
-  /** The areas defined now (none on a store whose areas are not NV indices). */
-  definedAreas(): Promise<number[]> {
-    return this.probe ? this.probe() : Promise.resolve([]);
+  /** Set by the audit key's home: [AUDIT_KEY_AREA] while its index is defined under the PIN's authValue. */
+  attachKey(probe: DefinedAreas): void {
+    this.keyProbe = probe;
+  }
+
+  /** The areas defined now (none on a store whose areas are not NV indices), the audit key's included. */
+  async definedAreas(): Promise<number[]> {
+    const areas = this.probe ? await this.probe() : [];
+    return this.keyProbe ? [...areas, ...(await this.keyProbe())] : areas;
   }
 
   /** Called each time an authValue is held (a due scheduled request that waited can run). */
