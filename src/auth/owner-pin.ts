@@ -77,6 +77,7 @@ export class OwnerPin {
     private readonly tpmAuth: TpmOwnerAuth | null = null,
   ) {
     tpmAuth?.onSettled(() => this.settled());
+    tpmAuth?.onMoved((areas) => this.moved(areas));
   }
 
   /** Whether a PIN is set. */
@@ -247,6 +248,17 @@ export class OwnerPin {
       value.fill(0);
       previous?.fill(0);
     }
+  }
+
+  /**
+   * One index under the previous authValue is undefined: owner.json lists the others only, so
+   * that the index, once defined again under the value in force, is not taken for the previous
+   * value's (the audit key's index moves apart from the areas').
+   */
+  private moved(areas: number[]): void {
+    const state = this.read();
+    if (!state?.nv) return;
+    this.write({ ...state, nv: { ...state.nv, areas } });
   }
 
   /** The move is done: owner.json forgets the previous authValue. */

@@ -25,6 +25,7 @@ export class TpmOwnerAuth {
   private keyProbe: DefinedAreas | null = null;
   private readonly held = new Set<() => void>();
   private readonly settled = new Set<() => void>();
+  private readonly moved = new Set<(areas: number[]) => void>();
 
   /** `pinSet`: whether a PIN is set, so that the indices are under its authValue. */
   constructor(private readonly pinSet: () => boolean) {}
@@ -74,7 +75,13 @@ export class TpmOwnerAuth {
 
   /** The area's index is undefined: whatever authValue it had is gone with it. */
   undefined(area: number): void {
-    if (!this.previous?.areas.delete(area) || this.previous.areas.size > 0) return;
+    if (!this.previous?.areas.delete(area)) return;
+    if (this.previous.areas.size > 0) {
+      // The others still carry it: the list is written without this one, as its index is gone
+      // (and will be defined under the value in force, the audit key's before the areas' maybe).
+      for (const listener of [...this.moved]) listener([...this.previous.areas]);
+      return;
+    }
     this.previous.value.fill(0);
     this.previous = null;
     for (const listener of [...this.settled]) listener();
@@ -110,6 +117,12 @@ export class TpmOwnerAuth {
   onHeld(listener: () => void): () => void {
     this.held.add(listener);
     return () => this.held.delete(listener);
+  }
+
+  /** Called when an index under the previous authValue is undefined and others still carry it. */
+  onMoved(listener: (areas: number[]) => void): () => void {
+    this.moved.add(listener);
+    return () => this.moved.delete(listener);
   }
 
   /** Called when the last index under the previous authValue is undefined (the move is done). */
