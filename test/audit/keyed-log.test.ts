@@ -6,7 +6,6 @@
 // before the key still verifies (its early records unkeyed); without the key there is "no key to
 // check with" (exit 6, audit-key-missing). Each backend's key home is exercised. docs/spec.md §9.7.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
@@ -14,6 +13,7 @@ import { pinSecret, tpmAuthValue } from "../../src/auth/owner-secret.js";
 import { AUDIT_KEY_FILE } from "../../src/storage/file/audit-key.js";
 import { AUDIT_KEY_LABEL } from "../../src/storage/pkcs11/audit-key.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
+import { type Line, readLog, rebuild } from "../helpers/audit-rebuild.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { softhsmForFile } from "../helpers/softhsm.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
@@ -108,38 +108,6 @@ const BACKENDS: readonly Backend[] = [
     },
   },
 ];
-
-function canonical(value: unknown): string {
-  if (!value || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const object = value as Record<string, unknown>;
-  const members = Object.keys(object)
-    .sort()
-    .filter((key) => object[key] !== undefined)
-    .map((key) => `${JSON.stringify(key)}:${canonical(object[key])}`);
-  return `{${members.join(",")}}`;
-}
-
-type Line = Record<string, unknown> & { seq: number; prev: string; hash: string; mac?: string };
-
-function readLog(store: string): Line[] {
-  return readFileSync(join(store, "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Line);
-}
-
-/** The attacker's rebuild: `edit` each record, then every prev and hash recomputed, MACs left as they are. */
-function rebuild(store: string, edit: (record: Line) => Line): void {
-  let prev = "0".repeat(64);
-  const lines = readLog(store).map((record) => {
-    const { hash: _, ...body } = { ...edit(record), prev };
-    const hash = createHash("sha256").update(canonical(body)).digest("hex");
-    prev = hash;
-    return JSON.stringify({ ...body, hash });
-  });
-  writeFileSync(join(store, "audit.log"), `${lines.join("\n")}\n`);
-}
 
 function errorCode(result: CliResult): string {
   assertOneLineError(result, 6);

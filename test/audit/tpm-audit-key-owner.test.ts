@@ -6,21 +6,18 @@
 // can write the store directory and rebuilds the chain. A key an earlier version left under the
 // empty authValue moves under the PIN's at the next proof.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import { pinSecret, tpmAuthValue } from "../../src/auth/owner-secret.js";
+import { type Line, readLog, rebuild } from "../helpers/audit-rebuild.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { type Swtpm, startSwtpm } from "../helpers/swtpm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
-import { tpm2, tpm2Ok } from "../tpm/tools.js";
+import { authValueOf, lockoutCounter as countedFailures, tpm2, tpm2Ok } from "../tpm/tools.js";
 
 const PIN = "correct horse 42";
 const NV = 0x01524c00;
 const hexIndex = (index: number) => `0x${index.toString(16).padStart(8, "0")}`;
-
-type Line = Record<string, unknown> & { seq: number; prev: string; hash: string; mac?: string };
 
 interface Setup {
   readonly swtpm: Swtpm;
@@ -56,52 +53,13 @@ function keyIndex(store: string): number {
   return Number.parseInt(file.nv.auditKey.slice(2), 16);
 }
 
-/** The authValue reid derives from `pin` with the salt its owner.json keeps. */
-async function authValueOf(store: string, pin: string): Promise<string> {
-  const owner = JSON.parse(readFileSync(join(store, "owner.json"), "utf8")) as { pin: { salt: string } };
-  return tpmAuthValue(await pinSecret(pin, Buffer.from(owner.pin.salt, "hex"))).toString("hex");
-}
-
 function nvread(s: Setup, index: number, authorization: readonly string[]) {
   return tpm2(s.swtpm.tcti, ["tpm2_nvread", ...authorization, "-s", "256", hexIndex(index)]);
 }
 
-/** The TPM's count of authorization failures (TPM2_PT_LOCKOUT_COUNTER). */
-async function lockoutCounter(s: Setup): Promise<number> {
-  const out = (await tpm2Ok(s.swtpm.tcti, ["tpm2_getcap", "properties-variable"])).stdout.toString();
-  const match = /TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-fA-F]+)/.exec(out);
-  assert.ok(match, out);
-  return Number(match[1]);
-}
-
-function canonical(value: unknown): string {
-  if (!value || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const object = value as Record<string, unknown>;
-  const members = Object.keys(object)
-    .sort()
-    .filter((key) => object[key] !== undefined)
-    .map((key) => `${JSON.stringify(key)}:${canonical(object[key])}`);
-  return `{${members.join(",")}}`;
-}
-
-function readLog(store: string): Line[] {
-  return readFileSync(join(store, "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Line);
-}
-
-/** The attacker's rebuild: `edit` each record, then every prev and hash recomputed, MACs as they are. */
-function rebuild(store: string, edit: (record: Line) => Line): void {
-  let prev = "0".repeat(64);
-  const lines = readLog(store).map((record) => {
-    const { hash: _, ...body } = { ...edit(record), prev };
-    const hash = createHash("sha256").update(canonical(body)).digest("hex");
-    prev = hash;
-    return JSON.stringify({ ...body, hash });
-  });
-  writeFileSync(join(store, "audit.log"), `${lines.join("\n")}\n`);
+/** The TPM's count of authorization failures of this setup's swtpm. */
+function lockoutCounter(s: Setup): Promise<number> {
+  return countedFailures(s.swtpm.tcti);
 }
 
 async function verify(s: Setup): Promise<CliResult> {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { StorageError } from "../../errors.js";
@@ -9,6 +9,7 @@ import { TpmResponseError } from "../../tpm/errors.js";
 import { nvName } from "../../tpm/names.js";
 import { hex } from "../../tpm/response-code.js";
 import type { Tpm } from "../../tpm/tpm.js";
+import { unwrapWith, wrapWith } from "../aead-wrap.js";
 import { type AuditKey, type AuditKeyHome, LOCKED } from "../audit-key-home.js";
 import { readOptionalFile, replaceFile, syncDirectory } from "../durable-file.js";
 import { AREA_SIZE, isZero } from "../record.js";
@@ -271,29 +272,27 @@ function removeMove(directory: string): void {
 
 /** The index's contents under AES-256-GCM keyed by HMAC-SHA-256(authValue, `reid/audit-key-move`). */
 function wrap(authValue: Uint8Array, contents: Uint8Array): string {
-  const key = createHmac("sha256", authValue).update("reid/audit-key-move").digest();
-  const nonce = randomBytes(12);
+  const key = moveKey(authValue);
   try {
-    const cipher = createCipheriv("aes-256-gcm", key, nonce);
-    const sealed = Buffer.concat([cipher.update(contents), cipher.final()]);
-    return Buffer.concat([nonce, sealed, cipher.getAuthTag()]).toString("hex");
+    return wrapWith(key, contents);
   } finally {
     key.fill(0);
   }
 }
 
 function unwrap(authValue: Uint8Array, wrapped: string, where: string): Uint8Array {
-  const bytes = Buffer.from(wrapped, "hex");
-  const key = createHmac("sha256", authValue).update("reid/audit-key-move").digest();
+  const key = moveKey(authValue);
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, 12));
-    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-    return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
-  } catch {
+    const contents = unwrapWith(key, wrapped);
+    if (contents) return contents;
     throw new StorageError(`the copy of ${where} a move kept does not open under this PIN`, "store-corrupt");
   } finally {
     key.fill(0);
   }
+}
+
+function moveKey(authValue: Uint8Array): Buffer {
+  return createHmac("sha256", authValue).update("reid/audit-key-move").digest();
 }
 
 function where(index: number): string {
