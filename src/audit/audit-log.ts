@@ -478,11 +478,11 @@ export class AuditLog {
       if (forged) return forgery(where, record, forged, index);
       if (key && record.seq >= key.from) {
         if (record.mac === undefined) {
-          // Only a proven process commits, and the key's maker held the proof: those records are
-          // keyed, so a tail never reaches back over them (the store's generation anchors it).
-          const proven =
-            record.seq === key.from || (GENERATING.has(record.request) && COMMITTED.has(record.outcome));
-          if (proven) return forgery(where, record, unsealed(key), index);
+          // Only a proven process commits, so a commit's records are keyed: the tail never
+          // reaches back over the last one (the store's generation anchors it). Before a keyed
+          // record, a MAC stripped breaks that record's MAC through the chain.
+          if (GENERATING.has(record.request) && COMMITTED.has(record.outcome))
+            return forgery(where, record, unsealed(key), index);
           tail = {
             count: tail.count + 1,
             first: tail.first ?? record,
