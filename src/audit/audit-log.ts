@@ -15,7 +15,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { describeOsError, StorageError } from "../errors.js";
-import type { AuditKey, AuditKeyHome } from "../storage/audit-key-home.js";
+import { type AuditKey, type AuditKeyHome, LOCKED } from "../storage/audit-key-home.js";
 import { makeDirectories, syncDirectory } from "../storage/durable-file.js";
 import { macOf, sameMac } from "./audit-mac.js";
 import { fileLines, KEEP, LOG, logFiles, logLines, rotate, rotationSize } from "./log-files.js";
@@ -59,11 +59,17 @@ export type AuditVerdict =
       readonly from?: number;
       /**
        * The MACs (docs/spec.md §9.7): `checked` under the store's audit key, every record from
-       * `keyedFrom` on carrying one; `none`: no key was made and no record carries a MAC (the
-       * chain alone); `missing`: records carry MACs but there is no key to check them with.
+       * `keyedFrom` on carrying one (up to the unkeyed tail); `none`: no key was made and no record
+       * carries a MAC (the chain alone); `missing`: records carry MACs but there is no key to check
+       * them with; `locked`: the key needs the owner's proof, which was not given.
        */
-      readonly key: "checked" | "none" | "missing";
+      readonly key: "checked" | "none" | "missing" | "locked";
       readonly keyedFrom?: number;
+      /**
+       * With `checked`: how many records after the last one keyed were appended without a MAC by a
+       * process that held no proof (the unkeyed tail): intact on the chain alone, not checked.
+       */
+      readonly unkeyedTail?: number;
       /** With `missing`: why (the key's home, and what it said). */
       readonly why?: string;
     }
@@ -77,6 +83,8 @@ export type AuditVerdict =
       readonly forged?: true;
     };
 
+/** The record a process that holds the audit key appends before its own, over an unkeyed tail (§9.7). */
+export const AUDIT_SEAL = "audit-seal";
 /** The outcome of an intent: written durably before the change, its outcome follows (§9.3). */
 export const PENDING = "pending";
 /** The requests that bring a generation into being (§2.2, §2.4): each commits generation + 1. */
@@ -85,6 +93,14 @@ export const GENERATING: ReadonlySet<string> = new Set(["init", "reset", "mode-r
 const COMMITTED = new Set(["ok", PENDING, "erase-incomplete"]);
 
 const GENESIS = "0".repeat(64);
+
+/** The last whole record: its seq, its hash, and whether it carries a MAC. */
+interface Last {
+  readonly seq: number;
+  readonly hash: string;
+  readonly keyed?: boolean;
+}
+const START: Last = { seq: 0, hash: GENESIS };
 /** Unsynced lines kept for a journal: more than any journal holds, so past it none is kept. */
 const UNSYNCED_KEPT = 16 * 1024;
 
@@ -116,8 +132,8 @@ const LEGACY_HEAD = "audit.head";
  * Specified in docs/spec.md §9.
  */
 export class AuditLog {
-  /** The last whole record's sequence number and hash, once read. */
-  private last: { seq: number; hash: string } | null = null;
+  /** The last whole record's sequence number and hash (and whether it carries a MAC), once read. */
+  private last: Last | null = null;
   private legacyHeadGone = false;
 
   /**
@@ -144,8 +160,10 @@ export class AuditLog {
 
   /** Where the store's audit key lives (none: the log is not keyed). */
   private readonly keyHome: AuditKeyHome | null;
-  /** The key once loaded (null: none made); a string: why it could not be loaded. */
-  private key: AuditKey | null | string | undefined;
+  /** The key once loaded (null: none made; LOCKED: it needs a proof not held yet). */
+  private key: AuditKey | null | typeof LOCKED | undefined;
+  /** Why the key could not be loaded, when it could not. */
+  private keyError: string | null = null;
 
   constructor(
     readonly directory: string,
@@ -161,14 +179,35 @@ export class AuditLog {
    * (an unkeyed record would read as forged) and leaves verify() to say there is no key.
    */
   async loadKey(options: { readonly verifying?: boolean } = {}): Promise<void> {
-    if (this.key !== undefined && typeof this.key !== "string") return;
+    // Loaded, or none made: kept for the process. A key that needed a proof is asked again: the
+    // proof may have come since (the daemon, once the owner proved the PIN).
+    const loaded = this.key !== undefined && this.key !== LOCKED && !this.keyError;
+    if (loaded && !(await this.keyHome?.due?.())) return;
     try {
       this.key = (await this.keyHome?.load()) ?? null;
+      this.keyError = null;
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      this.key = `${this.keyHome?.description}: ${why}`;
+      this.key = undefined;
+      this.keyError = `${this.keyHome?.description}: ${why}`;
       if (!options.verifying) throw error;
     }
+  }
+
+  /** Whether the key is there but needs the owner's proof, which this process does not hold. */
+  keyLocked(): boolean {
+    return this.key === LOCKED;
+  }
+
+  /**
+   * Loads the key again: after a new PIN, its home moves it to the PIN's authorization when it
+   * is due (the TPM's NV index, docs/spec.md §9.7).
+   */
+  async reloadKey(): Promise<void> {
+    if (!this.keyHome) return;
+    this.key = undefined;
+    this.keyError = null;
+    await this.loadKey();
   }
 
   /**
@@ -179,7 +218,7 @@ export class AuditLog {
     if (!this.keyHome) return;
     await this.loadKey();
     if (this.key) return;
-    const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
+    const last = this.last ?? this.lastRecord() ?? START;
     this.key = await this.keyHome.create(last.seq + 1);
   }
 
@@ -267,8 +306,18 @@ export class AuditLog {
         fd = this.fd = rotate(this.directory);
         end = 0;
       }
-      const last = this.last ?? this.lastRecord() ?? { seq: 0, hash: GENESIS };
-      const { record, line, short } = chained(last, entry, this.writingKey());
+      let last = this.last ?? this.lastRecord() ?? START;
+      const key = this.writingKey();
+      if (key && this.keyHome?.tails && entry.request !== AUDIT_SEAL && last.seq >= key.from && !last.keyed) {
+        // An unkeyed tail (records appended without the proof): sealed before this process's own.
+        this.last = last;
+        this.end = end;
+        this.write(this.seal(entry, key), "later");
+        last = this.last as Last;
+        end = this.end as number;
+        fd = this.open(path);
+      }
+      const { record, line, short } = chained(last, entry, key);
       const pending = this.unsynced;
       // A journal opens with the chain's start: the hash its first line follows.
       const size = (pending?.size || START_LINE) + short.length;
@@ -285,7 +334,7 @@ export class AuditLog {
         } catch {}
         throw error;
       }
-      this.last = { seq: record.seq, hash: record.hash };
+      this.last = { seq: record.seq, hash: record.hash, keyed: record.mac !== undefined };
       this.end = end + line.length;
       if (durable) this.unsynced = synced();
       else if (pending && size <= UNSYNCED_KEPT) {
@@ -301,11 +350,39 @@ export class AuditLog {
     }
   }
 
-  /** The key a new record carries a MAC under (loadKey() ran first, or there is none). */
+  /**
+   * The key a new record carries a MAC under (loadKey() ran first, or there is none); none while
+   * it needs a proof this process does not hold: the record joins the unkeyed tail (§9.7).
+   */
   private writingKey(): AuditKey | null {
-    if (typeof this.key === "string")
-      throw new StorageError(`cannot load the audit key: ${this.key}`, "audit-failure");
-    return this.key ?? null;
+    if (this.keyError) throw new StorageError(`cannot load the audit key: ${this.keyError}`, "audit-failure");
+    return this.key === LOCKED ? null : (this.key ?? null);
+  }
+
+  /**
+   * The seal over the unkeyed tail (§9.7): named as `entry` is (time, principal, place), counting
+   * the records it covers; its MAC covers its `prev`, and so, by the chain, every record before it.
+   */
+  private seal(entry: AuditEntry, key: AuditKey): AuditEntry {
+    let covers = 0;
+    for (const line of logLines(this.directory).reverse()) {
+      try {
+        const record = JSON.parse(line) as Partial<AuditRecord>;
+        if (record.mac !== undefined || (record.seq as number) < key.from) break;
+      } catch {
+        break;
+      }
+      covers++;
+    }
+    return {
+      time: entry.time,
+      request: AUDIT_SEAL,
+      principal: entry.principal,
+      outcome: "ok",
+      generation: entry.generation,
+      handle: entry.handle,
+      detail: { covers },
+    };
   }
 
   /** The live log's descriptor, opened (and made) on first use. */
@@ -368,7 +445,14 @@ export class AuditLog {
     let previous = start.previous;
     const accounted = new Set<number>();
     const key = typeof this.key === "object" ? this.key : null;
+    const tails = this.keyHome?.tails === true;
     let macs = 0;
+    /** The records from the key's first on without a MAC since the last keyed one (a tail, §9.7). */
+    let tail: { count: number; first: AuditRecord | null; index: number } = {
+      count: 0,
+      first: null,
+      index: 0,
+    };
     for (const [index, line] of lines.entries()) {
       const where = `record ${index + 1}`;
       let record: AuditRecord;
@@ -390,14 +474,26 @@ export class AuditLog {
       }
       if (digest(body) !== hash) return { intact: false, records: index, problem: `${where} was altered` };
       // The chain holds; only the key tells who wrote it (§9.7).
-      const forged = key ? macProblem(record, key) : null;
-      if (forged) {
-        return {
-          intact: false,
-          records: index,
-          problem: `${where} (seq ${record.seq}) ${forged}: edited by someone without the audit key`,
-          forged: true,
-        };
+      const forged = key ? macProblem(record, key, tails) : null;
+      if (forged) return forgery(where, record, forged, index);
+      if (key && record.seq >= key.from) {
+        if (record.mac === undefined) {
+          // Only a proven process commits, so a commit's records are keyed: the tail never
+          // reaches back over the last one (the store's generation anchors it). Before a keyed
+          // record, a MAC stripped breaks that record's MAC through the chain.
+          if (GENERATING.has(record.request) && COMMITTED.has(record.outcome))
+            return forgery(where, record, unsealed(key), index);
+          tail = {
+            count: tail.count + 1,
+            first: tail.first ?? record,
+            index: tail.first ? tail.index : index,
+          };
+        } else if (tail.first) {
+          // Records without a MAC are only ever followed by a keyed one through a seal over them.
+          if (record.request !== AUDIT_SEAL || record.detail?.covers !== tail.count)
+            return forgery(`record ${tail.index + 1}`, tail.first, unsealed(key), tail.index);
+          tail = { count: 0, first: null, index: 0 };
+        }
       }
       if (record.mac !== undefined) macs++;
       previous = { seq: record.seq, hash };
@@ -419,12 +515,16 @@ export class AuditLog {
     }
     const from = start.previous.seq > 0 ? { from: start.previous.seq + 1 } : {};
     const intact = { intact: true, records: lines.length, head: previous.hash, ...from } as const;
-    if (key) return { ...intact, key: "checked", keyedFrom: key.from };
+    if (key) {
+      const unkeyed = tail.count > 0 ? { unkeyedTail: tail.count } : {};
+      return { ...intact, key: "checked", keyedFrom: key.from, ...unkeyed };
+    }
+    if (this.key === LOCKED) {
+      const why = `${this.keyHome?.description} is under the owner's PIN: give it to check the MACs`;
+      return { ...intact, key: "locked", why };
+    }
     if (macs === 0) return { ...intact, key: "none" };
-    const why =
-      typeof this.key === "string"
-        ? this.key
-        : `${this.keyHome?.description ?? "this element"} holds no audit key`;
+    const why = this.keyError ?? `${this.keyHome?.description ?? "this element"} holds no audit key`;
     return { ...intact, key: "missing", why };
   }
 
@@ -506,7 +606,7 @@ export class AuditLog {
   }
 
   /** The log's last record (in the newest file that holds one), or null when there is none. */
-  private lastRecord(): { seq: number; hash: string } | null {
+  private lastRecord(): Last | null {
     for (const name of logFiles(this.directory).reverse()) {
       const line = fileLines(join(this.directory, name))
         .filter((l) => l !== "")
@@ -515,7 +615,7 @@ export class AuditLog {
       try {
         const record = JSON.parse(line) as Partial<AuditRecord>;
         if (typeof record.seq === "number" && typeof record.hash === "string") {
-          return { seq: record.seq, hash: record.hash };
+          return { seq: record.seq, hash: record.hash, keyed: record.mac !== undefined };
         }
       } catch {}
       return null;
@@ -631,12 +731,26 @@ function isStart(value: unknown): value is { prev: string } {
  * What is wrong with a record's MAC under `key`, or null: a record from the key's first one on
  * must carry one; any MAC (also of an earlier record, made under this key) must match.
  */
-function macProblem(record: AuditRecord, key: AuditKey): string | null {
+function macProblem(record: AuditRecord, key: AuditKey, tails: boolean): string | null {
   const { hash: _, mac, ...signed } = record;
-  if (mac === undefined)
-    return record.seq >= key.from ? `carries no MAC, though every record from ${key.from} on is keyed` : null;
+  // Where the key needs a proof, a record without one may be in the unkeyed tail (verify() tells).
+  if (mac === undefined) return record.seq >= key.from && !tails ? unsealed(key) : null;
   if (record.seq < key.from) return null;
   return sameMac(macOf(key, canonical(signed)), mac) ? null : "has a MAC that does not match";
+}
+
+function unsealed(key: AuditKey): string {
+  return `carries no MAC, though every record from ${key.from} on is keyed`;
+}
+
+/** The verdict on a record whose MAC is wrong or missing: edited by someone without the key. */
+function forgery(where: string, record: AuditRecord, problem: string, index: number): AuditVerdict {
+  return {
+    intact: false,
+    records: index,
+    problem: `${where} (seq ${record.seq}) ${problem}: edited by someone without the audit key`,
+    forged: true,
+  };
 }
 
 /** SHA-256 over the record's JSON with keys in a fixed order, so the hash does not depend on how it was written. */

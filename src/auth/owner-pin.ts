@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { AuthError, describeOsError, StateError, StorageError, UsageError } from "../errors.js";
 import { readOptionalFile, replaceFile } from "../storage/durable-file.js";
-import type { TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
+import { AUDIT_KEY_AREA, type TpmOwnerAuth } from "../storage/tpm-owner-auth.js";
 import type { Credentials } from "./actor.js";
 import {
   checks,
@@ -34,7 +34,10 @@ interface PinCheck {
   readonly check: string;
 }
 
-/** NV indices still under the previous PIN's authValue, which only the current PIN opens (a move). */
+/**
+ * NV indices still under the previous PIN's authValue, which only the current PIN opens (a move):
+ * the areas 0 and 1, and the audit key's index (AUDIT_KEY_AREA).
+ */
 interface NvMove {
   readonly areas: readonly number[];
   readonly previous: string;
@@ -74,6 +77,7 @@ export class OwnerPin {
     private readonly tpmAuth: TpmOwnerAuth | null = null,
   ) {
     tpmAuth?.onSettled(() => this.settled());
+    tpmAuth?.onMoved((areas) => this.moved(areas));
   }
 
   /** Whether a PIN is set. */
@@ -246,6 +250,17 @@ export class OwnerPin {
     }
   }
 
+  /**
+   * One index under the previous authValue is undefined: owner.json lists the others only, so
+   * that the index, once defined again under the value in force, is not taken for the previous
+   * value's (the audit key's index moves apart from the areas').
+   */
+  private moved(areas: number[]): void {
+    const state = this.read();
+    if (!state?.nv) return;
+    this.write({ ...state, nv: { ...state.nv, areas } });
+  }
+
   /** The move is done: owner.json forgets the previous authValue. */
   private settled(): void {
     const state = this.read();
@@ -366,7 +381,7 @@ function validMove(nv: unknown): boolean {
     typeof value === "object" &&
     value !== null &&
     Array.isArray(value.areas) &&
-    value.areas.every((area) => area === 0 || area === 1) &&
+    value.areas.every((area) => area === 0 || area === 1 || area === AUDIT_KEY_AREA) &&
     typeof value.previous === "string" &&
     /^([0-9a-f]{2}){28,}$/.test(value.previous)
   );

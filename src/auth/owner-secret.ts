@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { unwrapWith, wrapWith } from "../storage/aead-wrap.js";
 
 /** OWASP's argon2id floor: 19 MiB, two passes, one lane. */
 export const PIN_KDF = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -46,11 +47,8 @@ export function tpmAuthValue(secret: Uint8Array): Buffer {
 /** A value kept in owner.json that only this PIN opens: AES-256-GCM under HMAC(secret, "reid/owner-wrap"). */
 export function wrapUnder(secret: Uint8Array, value: Uint8Array): string {
   const key = label(secret, "reid/owner-wrap");
-  const nonce = randomBytes(12);
   try {
-    const cipher = createCipheriv("aes-256-gcm", key, nonce);
-    const sealed = Buffer.concat([cipher.update(value), cipher.final()]);
-    return Buffer.concat([nonce, sealed, cipher.getAuthTag()]).toString("hex");
+    return wrapWith(key, value);
   } finally {
     key.fill(0);
   }
@@ -58,15 +56,9 @@ export function wrapUnder(secret: Uint8Array, value: Uint8Array): string {
 
 /** The value wrapUnder kept, or null when `secret` does not open it. */
 export function unwrapUnder(secret: Uint8Array, wrapped: string): Buffer | null {
-  const bytes = Buffer.from(wrapped, "hex");
-  if (bytes.length < 28) return null;
   const key = label(secret, "reid/owner-wrap");
   try {
-    const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, 12));
-    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-    return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]);
-  } catch {
-    return null;
+    return unwrapWith(key, wrapped);
   } finally {
     key.fill(0);
   }

@@ -1,6 +1,6 @@
 import type { AuditEntry, AuditLog, AuditRecord, AuditVerdict } from "../audit/audit-log.js";
 import type { SummaryPlace } from "../audit/refusal-tally.js";
-import { type Actor, LOCAL_CLI } from "../auth/actor.js";
+import { type Actor, type Credentials, LOCAL_CLI } from "../auth/actor.js";
 import type { OwnerPin } from "../auth/owner-pin.js";
 import type { PasskeyStore } from "../auth/passkey-store.js";
 import type { PasskeyRegistration, ProofRefusal } from "../auth/proofs.js";
@@ -107,9 +107,11 @@ export class ControlUnit {
     this.pins = new PinOperations(
       options.owner ?? null,
       (name, actor, work) => pipeline.operate(name, { ...actor, preauthorized: true }, work),
-      // A new PIN's authValue: the record moves to the other NV index, defined under it.
+      // A new PIN's authValue: the record moves to the other NV index, defined under it, and the
+      // audit key's index is defined again under it (docs/spec.md §5.7, §9.7).
       async () => {
         if (options.ownerAuth?.moving()) await this.settings.recommitSame();
+        await audit?.reloadKey();
       },
       // The owner's PIN makes the audit log's key (docs/spec.md §9.7).
       () => audit?.createKey() ?? Promise.resolve(),
@@ -360,8 +362,8 @@ export class ControlUnit {
   }
 
   /** The audit log, oldest record first, and whether its chain is intact. */
-  auditLog(): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
-    return this.gate.log();
+  auditLog(credentials?: Credentials): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
+    return this.gate.log(credentials);
   }
 
   /** Tells the binding listeners (the daemon's event stream) what happened to a binding. */

@@ -128,6 +128,8 @@ export class OwnerGate {
     try {
       await this.recover();
       if (!actor.preauthorized) who = await this.authorize(named(), actor);
+      // A key that needs the owner's proof is had once the proof is (docs/spec.md §9.7).
+      await this.parts.audit?.loadKey();
       // A store that cannot be read does not stop an operation beside it (a PIN change): its
       // intent names no generation, as a refusal's record does.
       if (!options.late) intend(await this.parts.current().catch(() => UNREAD));
@@ -225,12 +227,17 @@ export class OwnerGate {
    * The audit log as operations, oldest first (an intent folded into its outcome), and whether its
    * chain is intact and accounts for every generation the store has committed.
    */
-  async log(): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
+  async log(credentials?: Credentials): Promise<{ records: AuditRecord[]; verdict: AuditVerdict }> {
     const audit = this.parts.audit;
     if (!audit)
       return { records: [], verdict: { intact: true, records: 0, head: "0".repeat(64), key: "none" } };
-    // Its MACs are checked under the store's audit key, when it can be had (§9.7).
+    // Its MACs are checked under the store's audit key, when it can be had (§9.7); a key under the
+    // owner's PIN is had with the PIN the reader gave, checked and counted as every try.
     await audit.loadKey({ verifying: true });
+    if (audit.keyLocked() && credentials?.pin !== undefined) {
+      await this.checkProof(credentials);
+      await audit.loadKey({ verifying: true });
+    }
     // A store that cannot be read is reported by the commands that need it; the chain is still checked.
     const committed = await this.parts.current().catch(() => undefined);
     // With what the record in force carries (a crash kept it from the log; a writer takes it back).

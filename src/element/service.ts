@@ -179,7 +179,7 @@ export class ElementService implements ElementApi {
   }
 
   async auditLog() {
-    return this.control.auditLog();
+    return this.control.auditLog(this.actor.credentials);
   }
 
   events(): Feed<ElementEvent> {

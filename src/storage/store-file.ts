@@ -45,6 +45,11 @@ export interface StoreFile {
 export interface NvPlacesRecord {
   readonly counter: number | null;
   readonly auditKey: number | null;
+  /**
+   * The audit key's index is under the owner PIN's authValue (`"auditKeyAuth":"pin"`), as this
+   * version defines it; absent: the empty authValue an earlier version gave it (§9.7).
+   */
+  readonly auditKeyBound?: boolean;
 }
 
 /** A re-sealing under way: the record may be under the old key (`sealing`) or under `to`. */
@@ -73,7 +78,15 @@ export function writeStoreFile(directory: string, file: Omit<StoreFile, "legacy"
     committed: file.committed,
     ...(file.sealing ? { sealing: file.sealing } : {}),
     ...(file.pending ? { pending: file.pending } : {}),
-    ...(file.nv ? { nv: { counter: nvText(file.nv.counter), auditKey: nvText(file.nv.auditKey) } } : {}),
+    ...(file.nv
+      ? {
+          nv: {
+            counter: nvText(file.nv.counter),
+            auditKey: nvText(file.nv.auditKey),
+            ...(file.nv.auditKeyBound ? { auditKeyAuth: "pin" } : {}),
+          },
+        }
+      : {}),
   };
   try {
     makeDirectories(directory);
@@ -140,8 +153,10 @@ function parseStoreFile(directory: string, text: string): StoreFile {
     const value = file.nv as Record<string, unknown> | null;
     const counter = typeof value === "object" && value !== null ? nvIndexOf(value.counter) : undefined;
     const auditKey = typeof value === "object" && value !== null ? nvIndexOf(value.auditKey) : undefined;
-    if (counter === undefined || auditKey === undefined) throw corrupt("its NV indices are malformed");
-    nv = { counter, auditKey };
+    const keyAuth = typeof value === "object" && value !== null ? value.auditKeyAuth : undefined;
+    if (counter === undefined || auditKey === undefined || (keyAuth !== undefined && keyAuth !== "pin"))
+      throw corrupt("its NV indices are malformed");
+    nv = { counter, auditKey, ...(keyAuth === "pin" ? { auditKeyBound: true } : {}) };
   }
   return { id, backend, spec, committed, legacy: false, sealing, pending, nv };
 }

@@ -1,5 +1,11 @@
 import { AuthError } from "../errors.js";
 
+/**
+ * The audit key's NV index, named beside the areas 0 and 1 where the indices under the previous
+ * authValue are listed (owner.json's `nv.areas`): it moves with them (docs/spec.md §9.7).
+ */
+export const AUDIT_KEY_AREA = 2;
+
 /** What the NV area tells the holder: which of its areas are defined now (under whichever authValue). */
 export type DefinedAreas = () => Promise<number[]>;
 
@@ -16,8 +22,10 @@ export class TpmOwnerAuth {
   private current: Uint8Array | null = null;
   private previous: { value: Uint8Array; areas: Set<number> } | null = null;
   private probe: DefinedAreas | null = null;
+  private keyProbe: DefinedAreas | null = null;
   private readonly held = new Set<() => void>();
   private readonly settled = new Set<() => void>();
+  private readonly moved = new Set<(areas: number[]) => void>();
 
   /** `pinSet`: whether a PIN is set, so that the indices are under its authValue. */
   constructor(private readonly pinSet: () => boolean) {}
@@ -67,15 +75,26 @@ export class TpmOwnerAuth {
 
   /** The area's index is undefined: whatever authValue it had is gone with it. */
   undefined(area: number): void {
-    if (!this.previous?.areas.delete(area) || this.previous.areas.size > 0) return;
+    if (!this.previous?.areas.delete(area)) return;
+    if (this.previous.areas.size > 0) {
+      // The others still carry it: the list is written without this one, as its index is gone
+      // (and will be defined under the value in force, the audit key's before the areas' maybe).
+      for (const listener of [...this.moved]) listener([...this.previous.areas]);
+      return;
+    }
     this.previous.value.fill(0);
     this.previous = null;
     for (const listener of [...this.settled]) listener();
   }
 
-  /** Whether some index still carries the previous authValue. */
+  /** Whether `area`'s index still carries the previous authValue. */
+  movingArea(area: number): boolean {
+    return this.previous?.areas.has(area) === true;
+  }
+
+  /** Whether one of the areas (the record's indices) still carries the previous authValue. */
   moving(): boolean {
-    return this.previous !== null;
+    return this.previous !== null && [...this.previous.areas].some((area) => area !== AUDIT_KEY_AREA);
   }
 
   /** Set by the NV area: which of its areas are defined now. */
@@ -83,15 +102,27 @@ export class TpmOwnerAuth {
     this.probe = probe;
   }
 
-  /** The areas defined now (none on a store whose areas are not NV indices). */
-  definedAreas(): Promise<number[]> {
-    return this.probe ? this.probe() : Promise.resolve([]);
+  /** Set by the audit key's home: [AUDIT_KEY_AREA] while its index is defined under the PIN's authValue. */
+  attachKey(probe: DefinedAreas): void {
+    this.keyProbe = probe;
+  }
+
+  /** The areas defined now (none on a store whose areas are not NV indices), the audit key's included. */
+  async definedAreas(): Promise<number[]> {
+    const areas = this.probe ? await this.probe() : [];
+    return this.keyProbe ? [...areas, ...(await this.keyProbe())] : areas;
   }
 
   /** Called each time an authValue is held (a due scheduled request that waited can run). */
   onHeld(listener: () => void): () => void {
     this.held.add(listener);
     return () => this.held.delete(listener);
+  }
+
+  /** Called when an index under the previous authValue is undefined and others still carry it. */
+  onMoved(listener: (areas: number[]) => void): () => void {
+    this.moved.add(listener);
+    return () => this.moved.delete(listener);
   }
 
   /** Called when the last index under the previous authValue is undefined (the move is done). */

@@ -6,13 +6,14 @@
 // before the key still verifies (its early records unkeyed); without the key there is "no key to
 // check with" (exit 6, audit-key-missing). Each backend's key home is exercised. docs/spec.md §9.7.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
+import { pinSecret, tpmAuthValue } from "../../src/auth/owner-secret.js";
 import { AUDIT_KEY_FILE } from "../../src/storage/file/audit-key.js";
 import { AUDIT_KEY_LABEL } from "../../src/storage/pkcs11/audit-key.js";
 import { connectTpm } from "../../src/tpm/transport/open.js";
+import { type Line, readLog, rebuild } from "../helpers/audit-rebuild.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { softhsmForFile } from "../helpers/softhsm.js";
 import { swtpmForFile } from "../helpers/swtpm.js";
@@ -26,9 +27,11 @@ let nextIndex = 0x01524e00;
 interface Backend {
   readonly name: string;
   /** Global options for the first command, and the environment every command needs. */
-  setup(
-    t: TestContext,
-  ): Promise<{ options: string[]; env: NodeJS.ProcessEnv; home: (store: string) => Promise<void> }>;
+  setup(t: TestContext): Promise<{
+    options: string[];
+    env: NodeJS.ProcessEnv;
+    home: (store: string, pin: string) => Promise<void>;
+  }>;
 }
 
 const BACKENDS: readonly Backend[] = [
@@ -50,7 +53,7 @@ const BACKENDS: readonly Backend[] = [
     },
   },
   {
-    name: "TPM (swtpm): 32 random bytes in NV index I + 3, read through the encrypted session",
+    name: "TPM (swtpm): 32 random bytes in NV index I + 3 under the PIN's authValue, read through the encrypted session",
     async setup() {
       const sw = await swtpm();
       const index = nextIndex;
@@ -58,12 +61,16 @@ const BACKENDS: readonly Backend[] = [
       return {
         options: ["--tpm", `${sw.spec},nv-index=0x${index.toString(16).padStart(8, "0")}`],
         env: {},
-        async home() {
+        async home(store, pin) {
+          const owner = JSON.parse(readFileSync(join(store, "owner.json"), "utf8")) as {
+            pin: { salt: string };
+          };
+          const auth = tpmAuthValue(await pinSecret(pin, Buffer.from(owner.pin.salt, "hex")));
           const tpm = await connectTpm(sw.address, 10_000);
           try {
             const pub = await nvPublic(tpm, index + 3);
             assert.ok(pub, "no audit key index");
-            const bytes = await readIndex(tpm, index + 3);
+            const bytes = await readIndex(tpm, index + 3, undefined, auth);
             assert.equal(Buffer.from(bytes.subarray(0, 4)).toString("latin1"), "RAUK");
             assert.ok(
               bytes.subarray(16, 48).some((byte) => byte !== 0),
@@ -102,38 +109,6 @@ const BACKENDS: readonly Backend[] = [
   },
 ];
 
-function canonical(value: unknown): string {
-  if (!value || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const object = value as Record<string, unknown>;
-  const members = Object.keys(object)
-    .sort()
-    .filter((key) => object[key] !== undefined)
-    .map((key) => `${JSON.stringify(key)}:${canonical(object[key])}`);
-  return `{${members.join(",")}}`;
-}
-
-type Line = Record<string, unknown> & { seq: number; prev: string; hash: string; mac?: string };
-
-function readLog(store: string): Line[] {
-  return readFileSync(join(store, "audit.log"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Line);
-}
-
-/** The attacker's rebuild: `edit` each record, then every prev and hash recomputed, MACs left as they are. */
-function rebuild(store: string, edit: (record: Line) => Line): void {
-  let prev = "0".repeat(64);
-  const lines = readLog(store).map((record) => {
-    const { hash: _, ...body } = { ...edit(record), prev };
-    const hash = createHash("sha256").update(canonical(body)).digest("hex");
-    prev = hash;
-    return JSON.stringify({ ...body, hash });
-  });
-  writeFileSync(join(store, "audit.log"), `${lines.join("\n")}\n`);
-}
-
 function errorCode(result: CliResult): string {
   assertOneLineError(result, 6);
   return (JSON.parse(result.stderr) as { error: { code: string } }).error.code;
@@ -144,7 +119,8 @@ for (const backend of BACKENDS) {
     async function keyedStore(t: TestContext) {
       const { dir, store } = tempDir(t);
       const { options, env, home } = await backend.setup(t);
-      const pin = secretFile(dir, "pin", "correct horse 1234\n");
+      const pinText = "correct horse 1234";
+      const pin = secretFile(dir, "pin", `${pinText}\n`);
       const run = (args: readonly string[]) => reid(["--store", store, ...args], { env });
       const ok = async (args: readonly string[]) => {
         const result = await run(args);
@@ -157,8 +133,9 @@ for (const backend of BACKENDS) {
       await ok(["pin", "set", "--new-pin-file", pin]);
       await ok(["--pin-file", pin, "reset"]);
       await ok(["--pin-file", pin, "config", "single-type", "on"]);
-      const verify = () => run(["--json", "log", "--verify"]);
-      return { store, before, run, ok, verify, home };
+      // The PIN opens the TPM's key (a key elsewhere needs none: it is not asked for then).
+      const verify = () => run(["--pin-file", pin, "--json", "log", "--verify"]);
+      return { store, before, run, ok, verify, home: (at: string) => home(at, pinText) };
     }
 
     test("pin set keys the log: records from its outcome on carry a MAC, the earlier ones none; --verify checks them", async (t) => {

@@ -81,10 +81,11 @@ export async function defineIndex(
   index: number,
   size: number,
   attributes = REID_NV_ATTRIBUTES,
+  indexAuth: Uint8Array = new Uint8Array(0),
 ): Promise<void> {
   await tpm.run(NV_DefineSpace, {
     authHandle: password(TPM_RH.OWNER),
-    auth: new Uint8Array(0),
+    auth: indexAuth,
     publicInfo: {
       nvIndex: index,
       nameAlg: TPM_ALG.SHA256,
@@ -95,20 +96,24 @@ export async function defineIndex(
   });
 }
 
-/** Writes `bytes` into an index, defining it first (with `attributes`) when it is not there. */
+/**
+ * Writes `bytes` into an index, defining it first (with `attributes` and `indexAuth`, empty when
+ * not given) when it is not there.
+ */
 export async function writeIndex(
   tpm: Tpm,
   index: number,
   bytes: Uint8Array,
   attributes = REID_NV_ATTRIBUTES,
+  indexAuth?: Uint8Array,
 ): Promise<void> {
-  if (!(await nvPublic(tpm, index))) await defineIndex(tpm, index, bytes.length, attributes);
+  if (!(await nvPublic(tpm, index))) await defineIndex(tpm, index, bytes.length, attributes, indexAuth);
   for (let offset = 0; offset < bytes.length; offset += 512) {
     const pub = (await nvPublic(tpm, index)) as NvPublic;
     const data = bytes.subarray(offset, Math.min(offset + 512, bytes.length));
     const written = (pub.attributes & TPMA_NV.WRITTEN) !== 0;
     await tpm.run(NV_Write, {
-      authHandle: authorizing(pub, written, false),
+      authHandle: authorizing(pub, written, false, undefined, indexAuth),
       nvIndex: named(pub, written),
       data,
       offset,

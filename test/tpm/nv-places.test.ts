@@ -23,7 +23,7 @@ import { faultEnv, readFaultLog } from "../helpers/faults.js";
 import { type Swtpm, startSwtpm } from "../helpers/swtpm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
 import { nvPublic, readIndex, undefineIndex, writeIndex } from "../helpers/tpm-nv.js";
-import { tpm2Ok } from "./tools.js";
+import { authValueOf, tpm2Ok } from "./tools.js";
 
 const I = 0x01525000;
 const PIN = "correct horse 42";
@@ -218,7 +218,15 @@ test("a store of the version before (counter at I + 2, audit key at I + 3, nothi
   await a.ok(["init"]);
   await a.ok(["pin", "set"], { REID_PIN_NEW: PIN });
   // With nothing around it, a new store's choice is where the version before put them.
-  assert.deepEqual(a.nv(), { counter: hexIndex(I + 2), auditKey: hexIndex(I + 3) });
+  const bound = { counter: hexIndex(I + 2), auditKey: hexIndex(I + 3), auditKeyAuth: "pin" };
+  assert.deepEqual(a.nv(), bound);
+  // That version's key was under the empty authValue (docs/spec.md §9.7): put it so.
+  const auth = Buffer.from(await authValueOf(a.store, PIN), "hex");
+  await withTpm(swtpm, async (tpm) => {
+    const contents = await readIndex(tpm, I + 3, undefined, auth);
+    await undefineIndex(tpm, I + 3);
+    await writeIndex(tpm, I + 3, contents);
+  });
   forget(a);
   // Beside the areas, which move between I and I + 1 with each commit.
   const beside = async () => [...(await handles(swtpm))].filter((index) => index > I + 1).sort();
@@ -226,7 +234,8 @@ test("a store of the version before (counter at I + 2, audit key at I + 3, nothi
   const counted = await counterValue(swtpm, I + 2);
 
   await a.ok(["--pin-file", pinFile, "reset"]);
-  assert.deepEqual(a.nv(), { counter: hexIndex(I + 2), auditKey: hexIndex(I + 3) });
+  // Recorded where it was, and moved there under the PIN's authValue by the proven reset.
+  assert.deepEqual(a.nv(), bound);
   assert.deepEqual(await beside(), defined, "a new index was defined");
   // The same counter counts on: the protection the store had goes on.
   assert.equal(await counterValue(swtpm, I + 2), counted + 1n);
@@ -236,12 +245,12 @@ test("a store of the version before (counter at I + 2, audit key at I + 3, nothi
   };
   assert.deepEqual([verdict.intact, verdict.key], [true, "checked"]);
   // The key found is the key: with I + 3 holding another key, the log no longer verifies.
-  const key = await withTpm(swtpm, (tpm) => readIndex(tpm, I + 3));
+  const key = await withTpm(swtpm, (tpm) => readIndex(tpm, I + 3, undefined, auth));
   const other = Uint8Array.from(key);
   other[20] = (other[20] ?? 0) ^ 0xff;
   await withTpm(swtpm, async (tpm) => {
     await undefineIndex(tpm, I + 3);
-    await writeIndex(tpm, I + 3, other);
+    await writeIndex(tpm, I + 3, other, undefined, auth);
   });
   const forged = await a.run(["--pin-file", pinFile, "--json", "log", "--verify"]);
   assert.equal(forged.code, 6, forged.stderr);

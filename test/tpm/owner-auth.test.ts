@@ -17,7 +17,7 @@ import { startServe } from "../helpers/daemon.js";
 import { type Swtpm, startSwtpm } from "../helpers/swtpm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
 import { readIndex, writeIndex } from "../helpers/tpm-nv.js";
-import { tpm2, tpm2Ok } from "./tools.js";
+import { authValueOf, lockoutCounter as countedFailures, tpm2, tpm2Ok } from "./tools.js";
 
 const PIN = "correct horse 42";
 const NEW_PIN = "battery staple 7";
@@ -53,13 +53,6 @@ async function setup(t: import("node:test").TestContext): Promise<Setup> {
   return { swtpm, dir, store, pinFile, run, ok, json };
 }
 
-/** The authValue reid derives from `pin` with the salt its owner.json keeps. */
-async function authValueOf(store: string, pin: string): Promise<string> {
-  const owner = JSON.parse(readFileSync(join(store, "owner.json"), "utf8")) as { pin: { salt: string } };
-  const secret = await pinSecret(pin, Buffer.from(owner.pin.salt, "hex"));
-  return tpmAuthValue(secret).toString("hex");
-}
-
 /** The one of reid's two indices that tpm2_nvreadpublic shows written. */
 async function writtenIndex(s: Setup): Promise<number> {
   const listed = (await tpm2(s.swtpm.tcti, ["tpm2_nvreadpublic"])).stdout.toString();
@@ -74,12 +67,9 @@ function nvread(s: Setup, index: number, authorization: readonly string[]) {
   return tpm2(s.swtpm.tcti, ["tpm2_nvread", ...authorization, "-s", "256", hexIndex(index)]);
 }
 
-/** The TPM's count of authorization failures (TPM2_PT_LOCKOUT_COUNTER). */
-async function lockoutCounter(s: Setup): Promise<number> {
-  const out = (await tpm2Ok(s.swtpm.tcti, ["tpm2_getcap", "properties-variable"])).stdout.toString();
-  const match = /TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-fA-F]+)/.exec(out);
-  assert.ok(match, out);
-  return Number(match[1]);
+/** The TPM's count of authorization failures of this setup's swtpm. */
+function lockoutCounter(s: Setup): Promise<number> {
+  return countedFailures(s.swtpm.tcti);
 }
 
 describe("reid's NV indices are the owner's, enforced by the TPM", () => {

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pinSecret, tpmAuthValue } from "../../src/auth/owner-secret.js";
 import { type CliResult, reid } from "../helpers/cli.js";
 import { finished } from "../helpers/process.js";
 
@@ -32,4 +35,19 @@ export async function tpm2Ok(tcti: string, args: readonly string[], input?: Uint
   const result = await tpm2(tcti, args, input);
   assert.equal(result.code, 0, `${args.join(" ")} exited ${result.code}: ${result.stderr.trim()}`);
   return result;
+}
+
+/** The TPM's count of authorization failures (TPM2_PT_LOCKOUT_COUNTER), as tpm2_getcap shows it. */
+export async function lockoutCounter(tcti: string): Promise<number> {
+  const out = (await tpm2Ok(tcti, ["tpm2_getcap", "properties-variable"])).stdout.toString();
+  const match = /TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-fA-F]+)/.exec(out);
+  assert.ok(match, out);
+  return Number(match[1]);
+}
+
+/** The authValue reid derives from `pin` with the salt the store's owner.json keeps, hex. */
+export async function authValueOf(store: string, pin: string): Promise<string> {
+  const owner = JSON.parse(readFileSync(join(store, "owner.json"), "utf8")) as { pin: { salt: string } };
+  const secret = await pinSecret(pin, Buffer.from(owner.pin.salt, "hex"));
+  return tpmAuthValue(secret).toString("hex");
 }

@@ -1,6 +1,6 @@
 import type { AuditRecord } from "../../audit/audit-log.js";
 import { REFUSED } from "../../audit/refusal-tally.js";
-import { ExitCode, ReidError } from "../../errors.js";
+import { AuthError, ExitCode, ReidError } from "../../errors.js";
 import { type Command, print, printJson } from "../context.js";
 import { withElement } from "../with-element.js";
 
@@ -19,6 +19,12 @@ export const command: Command = {
         if (verdict.forged) throw new ReidError("audit-forged", ExitCode.storage, message);
         throw new ReidError("audit-tampered", ExitCode.storage, message);
       }
+      if (verdict.key === "locked") {
+        throw new AuthError(
+          "pin-required",
+          `the audit log's chain is intact, but the audit key is under the owner's PIN: give it (--pin-file FILE, REID_PIN or at the prompt) to check the MACs`,
+        );
+      }
       if (verdict.key === "missing") {
         throw new ReidError(
           "audit-key-missing",
@@ -29,8 +35,11 @@ export const command: Command = {
       if (context.json) return printJson(context, verdict);
       // Once the oldest file was rotated out, what is proven starts at the first kept record (§9.4).
       const from = verdict.from ? `, from record ${verdict.from} (older ones rotated out)` : "";
+      const tail = verdict.unkeyedTail
+        ? `; the last ${verdict.unkeyedTail} unkeyed (appended without the PIN, not checked)`
+        : "";
       const keyed =
-        verdict.key === "checked" ? `, keyed from record ${verdict.keyedFrom} (MACs checked)` : "";
+        verdict.key === "checked" ? `, keyed from record ${verdict.keyedFrom} (MACs checked${tail})` : "";
       return print(
         context,
         `audit log intact: ${verdict.records} records${from}${keyed}, head ${verdict.head}`,

@@ -66,6 +66,8 @@ export const backend: Backend<TpmSpec> = {
         const counter = new NvCounter(tpm, places, directory, ownerAuth);
         auditKey = new TpmAuditKeyHome(tpm, places, {
           ownerAuth: keyAuth,
+          directory,
+          ...(options.ownerAuth ? { indexAuth: options.ownerAuth } : {}),
           write: options.write,
           lockTimeoutMs: options.lockTimeoutMs,
         });

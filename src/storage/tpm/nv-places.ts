@@ -13,7 +13,7 @@ import { type NvPlacesRecord, readStoreFile } from "../store-file.js";
 import { LEGACY_NV_ATTRIBUTES, REID_NV_ATTRIBUTES } from "./nv-area.js";
 
 /** Which of the store's two chosen indices. */
-export type NvRole = keyof NvPlacesRecord;
+export type NvRole = "counter" | "auditKey";
 
 /** What a probe of the index an earlier version put the audit key in found. */
 export type KeyProbe = "ours" | "not-ours";
@@ -62,12 +62,30 @@ export class NvPlaces {
     return (await this.resolve()).auditKey;
   }
 
+  /** Whether the audit key's index is under the owner PIN's authValue (else the empty one, §9.7). */
+  async auditKeyBound(): Promise<boolean> {
+    return (await this.resolve()).auditKeyBound === true;
+  }
+
+  /**
+   * Records that the audit key's index is (from its next definition on) under the owner PIN's
+   * authValue: written once the index an earlier version left under the empty one is undefined.
+   */
+  async bindAuditKey(): Promise<void> {
+    this.known = { ...(await this.resolve()), auditKeyBound: true };
+    this.memory.remember(this.known);
+  }
+
   /**
    * Chooses a free index for `role`, defines it (`define`, which fails with TPM_RC_NV_DEFINED when
    * another program took it first: the next one is tried) and records it in store.json. One
    * chooser at a time per TPM, so two stores never pick the same one.
    */
-  async choose(role: NvRole, define: (index: number) => Promise<void>): Promise<number> {
+  async choose(
+    role: NvRole,
+    define: (index: number) => Promise<void>,
+    also: Partial<NvPlacesRecord> = {},
+  ): Promise<number> {
     const lock = await acquirePlaceLock(`tpm-nv-choose ${this.tpm.description}`, {
       timeoutMs: this.options.lockTimeoutMs,
       what: `the choice of an NV index on ${this.tpm.description}`,
@@ -83,7 +101,7 @@ export class NvPlaces {
           if (error instanceof TpmResponseError && error.rc === "TPM_RC_NV_DEFINED") continue;
           throw error;
         }
-        this.known = { ...known, [role]: index };
+        this.known = { ...known, ...also, [role]: index };
         this.memory.remember(this.known);
         return index;
       }
