@@ -13,11 +13,17 @@ import { type Line, readLog, rebuild } from "../helpers/audit-rebuild.js";
 import { assertOneLineError, type CliResult, reid } from "../helpers/cli.js";
 import { type Swtpm, startSwtpm } from "../helpers/swtpm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
-import { authValueOf, lockoutCounter as countedFailures, tpm2, tpm2Ok } from "../tpm/tools.js";
+import {
+  authValueOf,
+  lockoutCounter as countedFailures,
+  hexIndex,
+  nvread,
+  nvreadUnderPin,
+  tpm2Ok,
+} from "../tpm/tools.js";
 
 const PIN = "correct horse 42";
 const NV = 0x01524c00;
-const hexIndex = (index: number) => `0x${index.toString(16).padStart(8, "0")}`;
 
 interface Setup {
   readonly swtpm: Swtpm;
@@ -53,10 +59,6 @@ function keyIndex(store: string): number {
   return Number.parseInt(file.nv.auditKey.slice(2), 16);
 }
 
-function nvread(s: Setup, index: number, authorization: readonly string[]) {
-  return tpm2(s.swtpm.tcti, ["tpm2_nvread", ...authorization, "-s", "256", hexIndex(index)]);
-}
-
 /** The TPM's count of authorization failures of this setup's swtpm. */
 function lockoutCounter(s: Setup): Promise<number> {
   return countedFailures(s.swtpm.tcti);
@@ -71,22 +73,17 @@ describe("the TPM's audit key is the owner's", () => {
     const s = await keyedStore(t);
     const index = keyIndex(s.store);
     // The empty authValue (what the index had before) and the owner hierarchy: both refused.
-    const empty = await nvread(s, index, ["-C", hexIndex(index)]);
+    const empty = await nvread(s.swtpm.tcti, index, ["-C", hexIndex(index)]);
     assert.notEqual(empty.code, 0, "K's index read with the empty authValue");
-    const owner = await nvread(s, index, ["-C", "o"]);
+    const owner = await nvread(s.swtpm.tcti, index, ["-C", "o"]);
     assert.notEqual(owner.code, 0, "the owner hierarchy read K's index");
-    const right = await nvread(s, index, [
-      "-C",
-      hexIndex(index),
-      "-P",
-      `hex:${await authValueOf(s.store, PIN)}`,
-    ]);
+    const right = await nvreadUnderPin(s.swtpm.tcti, s.store, index, PIN);
     assert.equal(right.code, 0, right.stderr);
     assert.equal(Buffer.from(right.stdout.subarray(0, 4)).toString("latin1"), "RAUK");
     // Each wrong guess is counted by the TPM, as for the areas (the empty one above was one).
     const before = await lockoutCounter(s);
     assert.ok(before >= 1, "the TPM did not count the empty authValue");
-    const guess = await nvread(s, index, ["-C", hexIndex(index), "-P", "hex:0102030405060708"]);
+    const guess = await nvread(s.swtpm.tcti, index, ["-C", hexIndex(index), "-P", "hex:0102030405060708"]);
     assert.notEqual(guess.code, 0);
     assert.equal(await lockoutCounter(s), before + 1, "the TPM did not count a wrong authValue");
   });
@@ -186,7 +183,11 @@ describe("the TPM's audit key is the owner's", () => {
     assert.equal(file.nv.auditKeyAuth, "pin");
     delete file.nv.auditKeyAuth;
     writeFileSync(storeFile, `${JSON.stringify(file)}\n`);
-    assert.equal((await nvread(s, index, ["-C", hexIndex(index)])).code, 0, "the layout was not made");
+    assert.equal(
+      (await nvread(s.swtpm.tcti, index, ["-C", hexIndex(index)])).code,
+      0,
+      "the layout was not made",
+    );
 
     // Without the PIN it still keys (as the earlier version did): no tail.
     assertOneLineError(await s.run(["reset"]), 4, /PIN/);
@@ -194,11 +195,11 @@ describe("the TPM's audit key is the owner's", () => {
     // The next proof moves it: the empty authValue no longer reads it, the PIN's does.
     await s.ok(["--pin-file", s.pinFile, "reset"]);
     assert.notEqual(
-      (await nvread(s, index, ["-C", hexIndex(index)])).code,
+      (await nvread(s.swtpm.tcti, index, ["-C", hexIndex(index)])).code,
       0,
       "K still under the empty authValue",
     );
-    const moved = await nvread(s, index, ["-C", hexIndex(index), "-P", `hex:${auth}`]);
+    const moved = await nvread(s.swtpm.tcti, index, ["-C", hexIndex(index), "-P", `hex:${auth}`]);
     assert.equal(moved.code, 0, moved.stderr);
     assert.ok(Buffer.from(moved.stdout).equals(contents), "K changed in the move");
     assert.equal(

@@ -17,12 +17,19 @@ import { startServe } from "../helpers/daemon.js";
 import { type Swtpm, startSwtpm } from "../helpers/swtpm.js";
 import { secretFile, tempDir } from "../helpers/temp.js";
 import { readIndex, writeIndex } from "../helpers/tpm-nv.js";
-import { authValueOf, lockoutCounter as countedFailures, tpm2, tpm2Ok } from "./tools.js";
+import {
+  authValueOf,
+  lockoutCounter as countedFailures,
+  hexIndex,
+  nvread,
+  nvreadUnderPin,
+  tpm2,
+  tpm2Ok,
+} from "./tools.js";
 
 const PIN = "correct horse 42";
 const NEW_PIN = "battery staple 7";
 const NV = 0x01524a00;
-const hexIndex = (index: number) => `0x${index.toString(16)}`;
 
 interface Setup {
   readonly swtpm: Swtpm;
@@ -63,10 +70,6 @@ async function writtenIndex(s: Setup): Promise<number> {
   return written[0] as number;
 }
 
-function nvread(s: Setup, index: number, authorization: readonly string[]) {
-  return tpm2(s.swtpm.tcti, ["tpm2_nvread", ...authorization, "-s", "256", hexIndex(index)]);
-}
-
 /** The TPM's count of authorization failures of this setup's swtpm. */
 function lockoutCounter(s: Setup): Promise<number> {
   return countedFailures(s.swtpm.tcti);
@@ -81,16 +84,11 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
     assert.equal(status.protectedBy, "tpm-pin");
     const index = await writtenIndex(s);
 
-    const owner = await nvread(s, index, ["-C", "o"]);
+    const owner = await nvread(s.swtpm.tcti, index, ["-C", "o"]);
     assert.notEqual(owner.code, 0, "the owner hierarchy read reid's index");
     assert.match(owner.stderr, /0x149|authorization/i);
 
-    const right = await nvread(s, index, [
-      "-C",
-      hexIndex(index),
-      "-P",
-      `hex:${await authValueOf(s.store, PIN)}`,
-    ]);
+    const right = await nvreadUnderPin(s.swtpm.tcti, s.store, index, PIN);
     assert.equal(right.code, 0, right.stderr);
     const decoded = decodeArea(new Uint8Array(right.stdout));
     assert.ok(decoded.kind === "record" && decoded.record.state === "set");
@@ -126,17 +124,12 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
       "--lockout-recovery-time=600",
     ]);
     for (const guess of ["00", "0102030405060708"]) {
-      const attempt = await nvread(s, index, ["-C", hexIndex(index), "-P", `hex:${guess}`]);
+      const attempt = await nvread(s.swtpm.tcti, index, ["-C", hexIndex(index), "-P", `hex:${guess}`]);
       assert.notEqual(attempt.code, 0, "a wrong authValue read the index");
     }
     assert.equal(await lockoutCounter(s), 2, "the TPM did not count the wrong authorizations");
     // Locked out: even the right authValue is refused, by the TPM itself.
-    const right = await nvread(s, index, [
-      "-C",
-      hexIndex(index),
-      "-P",
-      `hex:${await authValueOf(s.store, PIN)}`,
-    ]);
+    const right = await nvreadUnderPin(s.swtpm.tcti, s.store, index, PIN);
     assert.notEqual(right.code, 0);
     assert.match(right.stderr, /0x921|lockout/i);
     const refused = await s.run(["--pin-file", s.pinFile, "status"]);
@@ -157,14 +150,18 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
     const keys = (await s.ok(["--json", "keys"])).stdout;
     // Before a PIN the index's authValue is empty: anyone with the TPM reads it (status says so).
     const first = await writtenIndex(s);
-    assert.equal((await nvread(s, first, ["-C", hexIndex(first)])).code, 0);
+    assert.equal((await nvread(s.swtpm.tcti, first, ["-C", hexIndex(first)])).code, 0);
 
     await s.ok(["pin", "set"], { REID_PIN_NEW: PIN });
     const set = await writtenIndex(s);
     assert.notEqual(set, first, "pin set did not move the record to the other index");
-    assert.notEqual((await nvread(s, set, ["-C", hexIndex(set)])).code, 0, "the empty authValue still reads");
+    assert.notEqual(
+      (await nvread(s.swtpm.tcti, set, ["-C", hexIndex(set)])).code,
+      0,
+      "the empty authValue still reads",
+    );
     const oldAuth = await authValueOf(s.store, PIN);
-    assert.equal((await nvread(s, set, ["-C", hexIndex(set), "-P", `hex:${oldAuth}`])).code, 0);
+    assert.equal((await nvread(s.swtpm.tcti, set, ["-C", hexIndex(set), "-P", `hex:${oldAuth}`])).code, 0);
     assert.equal(
       JSON.parse(readFileSync(join(s.store, "owner.json"), "utf8")).nv,
       undefined,
@@ -175,12 +172,15 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
     const changed = await writtenIndex(s);
     assert.notEqual(changed, set);
     assert.notEqual(
-      (await nvread(s, changed, ["-C", hexIndex(changed), "-P", `hex:${oldAuth}`])).code,
+      (await nvread(s.swtpm.tcti, changed, ["-C", hexIndex(changed), "-P", `hex:${oldAuth}`])).code,
       0,
       "the old PIN's authValue still reads",
     );
     const newAuth = await authValueOf(s.store, NEW_PIN);
-    assert.equal((await nvread(s, changed, ["-C", hexIndex(changed), "-P", `hex:${newAuth}`])).code, 0);
+    assert.equal(
+      (await nvread(s.swtpm.tcti, changed, ["-C", hexIndex(changed), "-P", `hex:${newAuth}`])).code,
+      0,
+    );
     const newPin = secretFile(s.dir, "new-pin", NEW_PIN);
     const after = await s.json<{ handle: string; generation: number }>(["--pin-file", newPin, "status"]);
     assert.deepEqual([after.handle, after.generation], [blank.handle, 1], "the identifier changed");
@@ -229,12 +229,12 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
         "the move is not done",
       );
       assert.notEqual(
-        (await nvread(s, moved, ["-C", hexIndex(moved)])).code,
+        (await nvread(s.swtpm.tcti, moved, ["-C", hexIndex(moved)])).code,
         0,
         "the empty authValue still reads",
       );
       const auth = env ? await authValueOf(s.store, NEW_PIN) : tpmAuthValue(secret).toString("hex");
-      assert.equal((await nvread(s, moved, ["-C", hexIndex(moved), "-P", `hex:${auth}`])).code, 0);
+      assert.equal((await nvread(s.swtpm.tcti, moved, ["-C", hexIndex(moved), "-P", `hex:${auth}`])).code, 0);
     });
   }
 
@@ -257,10 +257,14 @@ describe("reid's NV indices are the owner's, enforced by the TPM", () => {
     await withTpm((tpm) => writeIndex(tpm, index, record, LEGACY_NV_ATTRIBUTES));
     const legacy = await s.json<{ generation: number; protectedBy: string }>(["status"]);
     assert.deepEqual([legacy.generation, legacy.protectedBy], [1, "tpm-owner"]);
-    assert.equal((await nvread(s, index, ["-C", "o"])).code, 0);
+    assert.equal((await nvread(s.swtpm.tcti, index, ["-C", "o"])).code, 0);
     await s.ok(["pin", "set"], { REID_PIN_NEW: PIN });
     const moved = await writtenIndex(s);
-    assert.notEqual((await nvread(s, moved, ["-C", "o"])).code, 0, "the owner hierarchy still reads it");
+    assert.notEqual(
+      (await nvread(s.swtpm.tcti, moved, ["-C", "o"])).code,
+      0,
+      "the owner hierarchy still reads it",
+    );
     const status = await s.json<{ generation: number; protectedBy: string }>([
       "--pin-file",
       s.pinFile,

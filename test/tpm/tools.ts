@@ -51,3 +51,16 @@ export async function authValueOf(store: string, pin: string): Promise<string> {
   const secret = await pinSecret(pin, Buffer.from(owner.pin.salt, "hex"));
   return tpmAuthValue(secret).toString("hex");
 }
+
+/** An NV index as tpm2-tools names it. */
+export const hexIndex = (index: number) => `0x${index.toString(16)}`;
+
+/** tpm2_nvread of 256 bytes of `index` under `authorization` (tpm2-tools' -C and -P words), any exit. */
+export function nvread(tcti: string, index: number, authorization: readonly string[]) {
+  return tpm2(tcti, ["tpm2_nvread", ...authorization, "-s", "256", hexIndex(index)]);
+}
+
+/** The same, authorized by the index itself with the authValue reid derives from `pin`. */
+export async function nvreadUnderPin(tcti: string, store: string, index: number, pin: string) {
+  return nvread(tcti, index, ["-C", hexIndex(index), "-P", `hex:${await authValueOf(store, pin)}`]);
+}
