@@ -210,4 +210,16 @@ describe("the TPM's audit key is the owner's", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal((JSON.parse(result.stdout) as { key: string }).key, "checked");
   });
+
+  test("a torn move copy of the key is refused as the store's corruption, in one line, and the store is left as it was", async (t) => {
+    const s = await keyedStore(t);
+    const copy = join(s.store, "audit-key.move");
+    writeFileSync(copy, '{"v":1,"index":', { mode: 0o600 });
+    const before = readFileSync(join(s.store, "audit.log"));
+    const refused = await s.run(["--pin-file", s.pinFile, "reset"]);
+    assert.equal(refused.code, 6, refused.stderr);
+    assert.match(refused.stderr, /^reid: .*audit-key\.move is not a move of this store's audit key\n$/);
+    assert.deepEqual(readFileSync(join(s.store, "audit.log")), before);
+    assert.equal(readFileSync(copy, "utf8"), '{"v":1,"index":');
+  });
 });

@@ -252,13 +252,23 @@ const MOVE_FILE = "audit-key.move";
 function readMove(directory: string, index: number): string | null {
   const text = readOptionalFile(join(directory, MOVE_FILE));
   if (text === null) return null;
-  const move = JSON.parse(text) as { v?: unknown; index?: unknown; wrapped?: unknown };
-  if (move.v !== 1 || move.index !== hex(index) || typeof move.wrapped !== "string")
+  const move = parseMove(text);
+  if (move?.v !== 1 || move.index !== hex(index) || typeof move.wrapped !== "string")
     throw new StorageError(
       `${join(directory, MOVE_FILE)} is not a move of this store's audit key`,
       "store-corrupt",
     );
   return move.wrapped;
+}
+
+/** A torn or foreign file is not a move: null, reported as the store's corruption above. */
+function parseMove(text: string): { v?: unknown; index?: unknown; wrapped?: unknown } | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null ? value : null;
+  } catch {
+    return null;
+  }
 }
 
 function writeMove(directory: string, index: number, wrapped: string): void {
