@@ -12,7 +12,7 @@ import {
 } from "../element/inputs.js";
 import { UsageError } from "../errors.js";
 import { FACTORY_KINDS } from "../factory/factory-source.js";
-import { algorithmField } from "../http/algorithm-field.js";
+import { algorithmField as algorithm } from "../http/algorithm-field.js";
 import { defineOperations, inPath, inQuery, rawBody } from "../http/operation.js";
 import { bytes, custom, flag, oneOf, optional, pin, refine, text, whole } from "../http/schema.js";
 import type { ElementMode } from "../storage/record.js";
@@ -25,8 +25,6 @@ const MODES: readonly ElementMode[] = ["random", "factory"];
 
 const type = oneOf(REQUEST_TYPES);
 const format = optional(text({ max: 1024 }));
-
-const algorithm = algorithmField;
 
 /** Days as a client sent them: a whole number (or its digits), checked as the CLI checks --days. */
 const days = custom(

@@ -1,7 +1,7 @@
 import { type Actor, LOCAL_CLI } from "../auth/actor.js";
 import type { DerivedKeys } from "../derive/derivation.js";
 import type { SigningAlgorithm } from "../derive/signature.js";
-import { StorageError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { FactoryKind } from "../factory/factory-source.js";
 import { parseFormat } from "../format/format.js";
 import type { ElementMode } from "../storage/record.js";
@@ -231,27 +231,13 @@ export class ElementService implements ElementApi {
     return this.element.close();
   }
 
-  /**
-   * Derives the keys for one operation and wipes them after. The stored handle must match the one
-   * derived: a mismatch means the record was tampered with, and nothing is handed out.
-   */
+  /** Derives the keys for one operation and wipes them after (derive/derived-keys.ts). */
   private async withKeys<T>(task: (keys: DerivedKeys) => T | Promise<T>): Promise<T> {
-    const { deriveAll, wipe } = await import("../derive/derivation.js");
+    const { withDerivedKeys } = await import("../derive/derived-keys.js");
     return this.proven(() =>
-      this.control.useIdentifier(async (identifier, record) => {
-        const keys = deriveAll(identifier);
-        try {
-          if (keys.handle !== record.handle) {
-            throw new StorageError(
-              `store ${this.control.storeDirectory} is corrupt: its handle does not belong to its identifier`,
-              "store-corrupt",
-            );
-          }
-          return await task(keys);
-        } finally {
-          wipe(keys);
-        }
-      }),
+      this.control.useIdentifier((identifier, record) =>
+        withDerivedKeys(this.control.storeDirectory, identifier, record.handle, task),
+      ),
     );
   }
 

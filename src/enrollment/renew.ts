@@ -2,12 +2,12 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { certificationRequest } from "../derive/certificate.js";
 import type { DerivedKeys } from "../derive/derivation.js";
+import { withDerivedKeys } from "../derive/derived-keys.js";
 import { privateKeyObject } from "../derive/signature.js";
 import type { ControlUnit } from "../element/control-unit.js";
 import { StateError, StorageError } from "../errors.js";
 import { serialHex } from "../http/est-wire.js";
 import type { Renewal } from "./api.js";
-import { withDerivedKeys } from "./derived-keys.js";
 import { certificatesOf, checkedCertificate, fingerprintOf } from "./enroll.js";
 import {
   checkpointSize,

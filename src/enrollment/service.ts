@@ -24,7 +24,7 @@ export class EnrollmentService implements EnrollmentApi {
   async enrollmentRequest(algorithm: SigningAlgorithm, registry: string): Promise<EnrollmentRequest> {
     const [{ certificationRequest }, { withDerivedKeys }] = await Promise.all([
       import("../derive/certificate.js"),
-      import("./derived-keys.js"),
+      import("../derive/derived-keys.js"),
     ]);
     const directory = this.element.storeDirectory;
     return this.element.ownerUse(
