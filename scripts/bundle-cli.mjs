@@ -209,7 +209,9 @@ function reexportFacades(root, core, names, from) {
 /**
  * For the ESM chunks: a facade takes the module's exports from the core file as `require` returns
  * it. An ESM `import` of a CommonJS file would first scan all of its text for export names, which
- * costs any command that loads a chunk more than the CommonJS start-up saves.
+ * costs any command that loads a chunk more than the CommonJS start-up saves. The facade copies
+ * each export's value once, not a live binding: right for functions, classes and constants, which
+ * is all src/ exports (no module exports a `let`).
  */
 function requireFacades(root, core, names) {
   const LOADER = "core-exports";
