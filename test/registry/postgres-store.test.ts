@@ -1,6 +1,6 @@
 // The PostgreSQL driver of the registry's store (docs/spec.md §10.3, §10.4) on a real PostgreSQL:
 // the conformance suite SQLite passes, then what is PostgreSQL's own: events commit in the order
-// of their sequence across connections (a driver without the event order's lock fails that check),
+// of their sequence across connections (a careless driver that numbers events from its snapshot fails that check),
 // nodes opening a database at once run a pending migration once, the schema's types, and the
 // refusals of a database that holds no registry, one already made, one from a newer reid and a
 // server out of reach.
@@ -20,7 +20,7 @@ import { openPostgresRegistry } from "../../src/registry/store/postgres/open.js"
 import { preparedPool } from "../../src/registry/store/postgres/prepared.js";
 import { postgresTarget } from "../../src/registry/store/postgres/url.js";
 import type { RegistrySchema } from "../../src/registry/store/schema.js";
-import type { RegistryStore } from "../../src/registry/store/store.js";
+import type { Enrollment, RegistryStore } from "../../src/registry/store/store.js";
 import { closedPort } from "../helpers/ports.js";
 import { type Postgres, postgresForSuite } from "../helpers/postgres.js";
 import {
@@ -29,6 +29,7 @@ import {
   newEnrollment,
   type RegistryFixture,
   refused,
+  tokenHash,
 } from "./storage-conformance.js";
 
 const suite = postgresForSuite();
@@ -62,12 +63,33 @@ async function postgresFixture(
 
 describeRegistryStore({ name: "PostgreSQL (pg)", fixture: () => postgresFixture() });
 
-/** The driver's statements on PostgreSQL without the driver's lock of the event order. */
+/**
+ * A careless driver on PostgreSQL: its events take the leaves after the newest event its snapshot
+ * shows (`max(leaf)`), with nothing that orders its group against another's.
+ */
 function unorderedStore(url: string): Promise<RegistryStore> {
   const db = new Kysely<RegistrySchema>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 4 }) }),
   });
-  return Promise.resolve(new KyselyRegistryStore(db, postgresErrors("test")));
+  return Promise.resolve(
+    new KyselyRegistryStore(db, postgresErrors("test"), {
+      async recordEvents(trx, events) {
+        const newest = await trx
+          .selectFrom("events")
+          .select((eb) => eb.fn.max("leaf").as("leaf"))
+          .executeTakeFirst();
+        const first = newest?.leaf === null || newest?.leaf === undefined ? 0 : Number(newest.leaf) + 1;
+        const rows = await trx
+          .insertInto("events")
+          .values(events.map((event, i) => ({ ...event, leaf: first + i })))
+          .returning(["sequence", "leaf"])
+          .execute();
+        return rows
+          .map((row) => ({ sequence: Number(row.sequence), leaf: Number(row.leaf) }))
+          .sort((a, b) => a.leaf - b.leaf);
+      },
+    }),
+  );
 }
 
 /** A lock of the test's own, which a trigger makes the first change wait for after its event is in. */
@@ -92,17 +114,25 @@ async function holdRevocations(server: Postgres, database: string): Promise<void
   );
 }
 
-/** Whether a connection waits for the advisory lock `objid` (HELD, or 1: the event order's); `written`: one that has written. */
-async function waitsForLock(
-  server: Postgres,
-  database: string,
-  objid: number,
-  written = false,
-): Promise<boolean> {
+/** Whether a connection waits for the advisory lock `objid` (the test's own, HELD). */
+async function waitsForLock(server: Postgres, database: string, objid: number): Promise<boolean> {
   const rows = await server.query(
-    `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-     WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND ($2 = false OR a.backend_xid IS NOT NULL)`,
-    [objid, written],
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
+    [objid],
+    database,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Whether a connection waits for the log's length (its row, locked by the group writing its events
+ * until it commits); `written`: one whose transaction has written already.
+ */
+async function waitsForLogLength(server: Postgres, database: string, written = false): Promise<boolean> {
+  const rows = await server.query(
+    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+       AND query LIKE '%update log_length%' AND ($1 = false OR backend_xid IS NOT NULL)`,
+    [written],
     database,
   );
   return rows.length > 0;
@@ -135,8 +165,8 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
     // Either may be refused while the other is still awaited below: the refusal is the check's
     // answer, not an unhandled rejection.
     for (const change of [late, next]) change.catch(() => undefined);
-    // The second change waits for the first (the driver's lock), or is in (no lock), or (no lock)
-    // waits on the first's leaf, the same as its own, to see whether the unique index takes it.
+    // The second change waits for the first (the log's length), or is in (a careless driver), or
+    // (careless) waits on the first's leaf, the same as its own, to see whether the unique index takes it.
     const leafTaken = async () =>
       (
         await server.query(
@@ -145,7 +175,7 @@ async function lateCommitCheck(fixture: RegistryFixture & { url: string }, serve
           database,
         )
       ).length > 0;
-    await waitFor(async () => settled || (await waiting(1)) || (await leafTaken()));
+    await waitFor(async () => settled || (await waitsForLogLength(server, database)) || (await leafTaken()));
     const seen = await follower.eventsSince(last);
     await holder.query(`SELECT pg_advisory_unlock(${HELD})`);
     const made = [await late, await next];
@@ -166,7 +196,7 @@ describe("PostgreSQL's own", () => {
     await lateCommitCheck(await postgresFixture(), suite.server);
   });
 
-  test("a change waits for the event order only to insert its events: its own rows are written before, beside the group that holds it", async () => {
+  test("a change waits for the log's length only to insert its events: its own rows are written before, beside the group that holds it", async () => {
     const fixture = await postgresFixture();
     const database = new URL(fixture.url).pathname.slice(1);
     const [first, second] = [await fixture.open(), await fixture.open()];
@@ -182,9 +212,9 @@ describe("PostgreSQL's own", () => {
       await waitFor(() => waitsForLock(suite.server, database, HELD));
       const enrollment = newEnrollment({ at: at(6) });
       const next = second.enroll(enrollment);
-      // The second has spent nothing of the lock's time: its token, device and certificate are
-      // written (its transaction has an id), and only then does it wait for the event order.
-      await waitFor(() => waitsForLock(suite.server, database, 1, true));
+      // The second has spent nothing of the first's time: its token, device and certificate are
+      // written (its transaction has an id), and only then does it wait for the log's length.
+      await waitFor(() => waitsForLogLength(suite.server, database, true));
       await holder.query(`SELECT pg_advisory_unlock(${HELD})`);
       const [revocation, enrolled] = [await late, await next];
       assert.equal(enrolled.leaf, revocation.leaf + 1);
@@ -195,7 +225,7 @@ describe("PostgreSQL's own", () => {
     }
   });
 
-  test("the check of the event order fails a driver without the event order's lock", async () => {
+  test("the check of the event order fails a driver that numbers its events from its snapshot, unordered", async () => {
     await assert.rejects(
       lateCommitCheck(await postgresFixture(unorderedStore), suite.server),
       // Unordered, the second change takes the late one's leaf (the log's index, one more than the
@@ -207,16 +237,16 @@ describe("PostgreSQL's own", () => {
   test("nodes opening a database at once run a pending migration once, and all of them work", async () => {
     const { url } = await postgresFixture();
     const database = new URL(url).pathname.slice(1);
-    // A registry from before 0002 (and so before 0003 to 0006): what they made gone, their names not recorded.
+    // A registry from before 0002 (and so before 0003 to 0007): what they made gone, their names not recorded.
     await suite.server.query(
       `ALTER TABLE devices DROP CONSTRAINT devices_listed, DROP CONSTRAINT devices_certified,
          DROP CONSTRAINT devices_status, ADD CONSTRAINT devices_status CHECK (status in ('active', 'superseded', 'revoked')),
          ALTER COLUMN certificate_serial SET NOT NULL;
-       DROP TABLE log_hashes; DROP TABLE log_checkpoints; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
+       DROP TABLE log_length; DROP TABLE log_hashes; DROP TABLE log_checkpoints; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
        DROP INDEX events_flags; DROP INDEX events_successions; DROP INDEX events_listed_enrollments;
        DELETE FROM registry_migrations
          WHERE name IN ('0002-flags-index', '0003-identity-log', '0004-successions-index', '0005-listed-devices',
-           '0006-listed-enrollments-index')`,
+           '0006-listed-enrollments-index', '0007-log-length')`,
       [],
       database,
     );
@@ -235,6 +265,7 @@ describe("PostgreSQL's own", () => {
       { name: "0004-successions-index" },
       { name: "0005-listed-devices" },
       { name: "0006-listed-enrollments-index" },
+      { name: "0007-log-length" },
     ]);
     const index = await suite.server.query(
       "SELECT 1 FROM pg_indexes WHERE indexname = 'events_flags'",
@@ -242,6 +273,40 @@ describe("PostgreSQL's own", () => {
       database,
     );
     assert.equal(index.length, 1);
+  });
+
+  test("a group of enrollments whose connection ends mid-statement is refused whole, never run again: whether it committed is not known", async () => {
+    const fixture = await postgresFixture();
+    // The first event inserted ends its own connection (a sequence is not rolled back: once only).
+    await fixture.sql(
+      `CREATE SEQUENCE ended; CREATE FUNCTION end_once() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF nextval('ended') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$;
+       CREATE TRIGGER end_once AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION end_once();`,
+    );
+    const store = await fixture.open();
+    try {
+      const hashes = [tokenHash(), tokenHash(), tokenHash()];
+      for (const hash of hashes) {
+        await store.createToken({ hash, label: null, createdAt: at(0), expiresAt: at(3600) });
+      }
+      const group = hashes.map((hash) => newEnrollment({ at: at(5), tokenHash: hash }));
+      const outcomes = await Promise.allSettled(group.map((enrollment) => store.enroll(enrollment)));
+      // Run again, the group would have gone through: its end was not an answer, and a group that
+      // may have committed is not written a second time.
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.status),
+        ["rejected", "rejected", "rejected"],
+      );
+      for (const [i, enrollment] of group.entries()) {
+        assert.equal(await store.device(enrollment.handle), null);
+        assert.equal((await store.token(hashes[i] as Uint8Array))?.usedAt, null);
+      }
+      // The store goes on, on another connection: the tokens are still good.
+      const again = await store.enroll(group[0] as Enrollment);
+      assert.equal(again.handle, group[0]?.handle);
+    } finally {
+      await store.close();
+    }
   });
 
   test("bytes are bytea and the event sequence an identity the database numbers", async () => {

@@ -332,6 +332,7 @@ describe("the SQLite file", () => {
       { name: "0004-successions-index" },
       { name: "0005-listed-devices" },
       { name: "0006-listed-enrollments-index" },
+      { name: "0007-log-length" },
     ]);
     assert.equal((raw.prepare("SELECT count(*) AS n FROM devices").get() as { n: number }).n, 1);
   });
@@ -566,11 +567,11 @@ describe("the SQLite file", () => {
 });
 
 /** What migration 0003 made, undone: the database as a registry from before the identity log left it. */
-/** A registry from before 0003 (and so before 0004 to 0006): 0003, 0004 and 0006 undone, 0005 not recorded (it runs again). */
+/** A registry from before 0003 (and so before 0004 to 0007): 0003, 0004, 0006 and 0007 undone, 0005 not recorded (it runs again). */
 function undoIdentityLog(raw: Database.Database): void {
-  raw.exec(`DROP INDEX events_listed_enrollments; DROP INDEX events_successions; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
+  raw.exec(`DROP TABLE log_length; DROP INDEX events_listed_enrollments; DROP INDEX events_successions; DROP INDEX events_leaf; ALTER TABLE events DROP COLUMN leaf;
     DROP TABLE log_checkpoints; DROP TABLE log_hashes;
-    DELETE FROM registry_migrations WHERE name IN ('0003-identity-log', '0004-successions-index', '0005-listed-devices', '0006-listed-enrollments-index')`);
+    DELETE FROM registry_migrations WHERE name IN ('0003-identity-log', '0004-successions-index', '0005-listed-devices', '0006-listed-enrollments-index', '0007-log-length')`);
 }
 
 async function refusedWith(promise: Promise<unknown>, code: string, exitCode: number): Promise<void> {

@@ -670,6 +670,83 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       });
     },
 
+  "many token enrollments asked at once: each refusal is its own, every other goes through, no token spent twice or by a refusal":
+    async (fixture) => {
+      await withStore(fixture, async (store) => {
+        const taken = newEnrollment();
+        await store.enroll(taken);
+        const hashes = Array.from({ length: 16 }, () => tokenHash());
+        const token = (i: number) => hashes[i] as Uint8Array;
+        for (const [i, hash] of hashes.entries()) {
+          // The last one has expired before the enrollments' time.
+          const expiresAt = i === 15 ? at(4) : at(3600);
+          await store.createToken({ hash, label: null, createdAt: at(0), expiresAt });
+        }
+        const spentBefore = newEnrollment({ at: at(1), tokenHash: token(14) });
+        await store.enroll(spentBefore);
+        const asked = Array.from({ length: 12 }, (_, i) => newEnrollment({ at: at(5), tokenHash: token(i) }));
+        const twin = {
+          ...newEnrollment({ at: at(5), tokenHash: token(12) }),
+          handle: asked[8]?.handle as string,
+        };
+        // Two breaths, one refused for its token, one for its handle: a group with either kind
+        // alone must still refuse it, however the driver writes the group.
+        const breaths: [Enrollment, string][][] = [
+          [
+            // The same token a second time, in the same breath as its first use.
+            [newEnrollment({ at: at(5), tokenHash: token(2) }), "token-refused"],
+            [newEnrollment({ at: at(5), tokenHash: token(14) }), "token-refused"],
+            [newEnrollment({ at: at(5), tokenHash: token(15) }), "token-refused"],
+          ],
+          [
+            [
+              { ...newEnrollment({ at: at(5), tokenHash: token(13) }), handle: taken.handle },
+              "device-exists",
+            ],
+            [twin, "device-exists"],
+          ],
+        ];
+        for (const [breath, refusals] of breaths.entries()) {
+          // The refused ones sit among the others, each after the enrollment it clashes with.
+          const order: [Enrollment, string][] = asked
+            .slice(breath * 6, breath * 6 + 6)
+            .map((enrollment) => [enrollment, "ok"]);
+          for (const [index, refusal] of refusals.entries()) order.splice(3 + index * 2, 0, refusal);
+          const outcomes = await Promise.allSettled(order.map(([enrollment]) => store.enroll(enrollment)));
+          assert.deepEqual(
+            outcomes.map((outcome) =>
+              outcome.status === "fulfilled" ? "ok" : (outcome.reason as ReidError).code,
+            ),
+            order.map(([, expected]) => expected),
+          );
+        }
+        for (const enrollment of asked) {
+          assert.equal(
+            (await store.device(enrollment.handle))?.certificateSerial,
+            enrollment.certificate.serial,
+          );
+        }
+        assert.equal(
+          await store.certificate(twin.certificate.serial),
+          null,
+          "a refused enrollment's certificate stayed",
+        );
+        for (const hash of [hashes[12], hashes[13]] as Uint8Array[]) {
+          assert.equal((await store.token(hash))?.usedAt, null, "a refused enrollment spent its token");
+        }
+        const events = (await store.eventsSince(0)).filter((event) => event.type === "enrolled");
+        assert.deepEqual(
+          events.map((event) => event.handle).sort(),
+          [taken, spentBefore, ...asked].map((enrollment) => enrollment.handle).sort(),
+        );
+        assert.deepEqual(
+          events.map((event) => event.leaf),
+          events.map((_, index) => index),
+          "the log has a hole or a leaf twice",
+        );
+      });
+    },
+
   "an import records each device as an enrollment does; run again it skips the devices it finds with their key":
     async (fixture) => {
       await withStore(fixture, async (store) => {

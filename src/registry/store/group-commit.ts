@@ -17,8 +17,36 @@ export type RecordEvents<DB, R, W> = (trx: Transaction<DB>, events: readonly R[]
 
 type Task<DB, R, W> = (trx: Transaction<DB>) => Promise<Change<unknown, R, W>>;
 
+/**
+ * Writes the rows of several changes of one kind in one statement (PostgreSQL's enrollments, each
+ * array a column): throws, having written what it may, if any one of them would be refused.
+ */
+export type WriteTogether<DB, I> = (trx: Transaction<DB>, items: readonly I[]) => Promise<void>;
+
+/**
+ * Writes a whole group of changes of one kind with their events and commits it, in one statement
+ * outside any transaction (PostgreSQL's enrollments: one round trip for the group): what each
+ * event was given, in order. Null if one of them would be refused, and then nothing is written;
+ * throws if what became of the group is not known (it may have committed).
+ */
+export type CommitTogether<I, R, W> = (items: readonly I[], events: readonly R[]) => Promise<W[] | null>;
+
+/**
+ * A change a driver can write together with its neighbours of the same kind: its item for `write`
+ * (and `commit`, when the whole group is of its kind) and its events and answer, which need
+ * nothing from the database. Its task stays what runs when it is alone or when the group is run
+ * again change by change.
+ */
+export interface Together<DB, T, R, W, I = unknown> {
+  readonly write: WriteTogether<DB, I>;
+  readonly commit?: CommitTogether<I, R, W> | undefined;
+  readonly item: I;
+  readonly change: () => Change<T, R, W>;
+}
+
 interface Pending<DB, R, W> {
   readonly task: Task<DB, R, W>;
+  readonly together: Together<DB, unknown, R, W> | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -52,9 +80,18 @@ export class GroupCommit<DB, R = never, W = never> {
     private readonly record: RecordEvents<DB, R, W> = async () => [],
   ) {}
 
-  run<T>(task: (trx: Transaction<DB>) => Promise<Change<T, R, W>>): Promise<T> {
+  /** `together`: how the change is written with its neighbours of the same kind, if it can be. */
+  run<T, I>(
+    task: (trx: Transaction<DB>) => Promise<Change<T, R, W>>,
+    together?: Together<DB, T, R, W, I>,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ task, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({
+        task,
+        together: together as Together<DB, unknown, R, W> | undefined,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.schedule();
     });
   }
@@ -81,10 +118,14 @@ export class GroupCommit<DB, R = never, W = never> {
   }
 
   private async commit(batch: readonly Pending<DB, R, W>[]): Promise<void> {
-    // First without savepoints, two statements a change fewer: a group whose changes all go
-    // through (nearly every one) commits as it is. One refused change rolls the whole group back,
-    // and the group runs again below, each change in its own savepoint.
-    if (batch.length > 1 && (await this.commitWhole(batch))) return;
+    // A group all of one kind that the driver commits in one statement: nearly every group of
+    // enrollments. Else first without savepoints, two statements a change fewer, and neighbours of
+    // one kind written by one statement where the driver can: a group whose changes all go through
+    // (nearly every one) commits as it is. One refused change, either way, leaves nothing written,
+    // and the group runs again below, each change alone in its own savepoint.
+    const atOnce = await this.commitAtOnce(batch);
+    if (atOnce === "answered") return;
+    if (atOnce === "untried" && batch.length > 1 && (await this.commitWhole(batch))) return;
     const outcomes: Outcome[] = [];
     let answers: Outcome[] = [];
     let trx: ControlledTransaction<DB> | null = null;
@@ -115,7 +156,8 @@ export class GroupCommit<DB, R = never, W = never> {
   }
 
   /**
-   * The group in one transaction without savepoints: committed (and answered once durable) if
+   * The group in one transaction without savepoints, runs of changes of one kind written together:
+   * committed (and answered once durable) if
    * every change went through; false, rolled back and nothing answered, if one was refused.
    */
   private async commitWhole(batch: readonly Pending<DB, R, W>[]): Promise<boolean> {
@@ -124,13 +166,15 @@ export class GroupCommit<DB, R = never, W = never> {
     let answers: Outcome[];
     try {
       trx = await this.db.startTransaction().execute();
-      for (const pending of batch) {
-        const outcome = await settle(() => pending.task(trx as Transaction<DB>));
-        if (!outcome.ok) {
+      for (let start = 0; start < batch.length; ) {
+        const run = runOfOneKind(batch, start);
+        start += run.length;
+        const ran = await settle(() => writtenTogether(trx as Transaction<DB>, run));
+        if (!ran.ok) {
           await trx.rollback().execute();
           return false;
         }
-        outcomes.push(outcome);
+        outcomes.push(...(ran.value as Outcome[]));
       }
       answers = await this.recorded(trx, outcomes);
       await trx.commit().execute();
@@ -145,21 +189,40 @@ export class GroupCommit<DB, R = never, W = never> {
   }
 
   /**
+   * The group in the driver's one statement, when every change of it is of one kind the driver
+   * commits so: "answered" (once durable), "refused" (one of them would be; nothing written),
+   * "untried". A statement whose outcome is not known refuses the group, as a failed commit does.
+   */
+  private async commitAtOnce(
+    batch: readonly Pending<DB, R, W>[],
+  ): Promise<"answered" | "refused" | "untried"> {
+    const commit = batch[0]?.together?.commit;
+    if (commit === undefined || batch.some((pending) => pending.together?.commit !== commit))
+      return "untried";
+    const togethers = batch.map((pending) => pending.together as Together<DB, unknown, R, W>);
+    const outcomes = togethers.map((together): Outcome => ({ ok: true, value: together.change() }));
+    let written: W[] | null;
+    try {
+      written = await commit(
+        togethers.map((together) => together.item),
+        eventsOf<R, W>(outcomes),
+      );
+    } catch (error) {
+      await refuseGroup(null, batch, error);
+      return "answered";
+    }
+    if (written === null) return "refused";
+    this.answerWhenDurable(batch, answered(outcomes, written));
+    return "answered";
+  }
+
+  /**
    * The events of the changes that went through, written in one go in the group's order, and each
    * change's answer made from what its own events were given; a refused change's outcome stays.
    */
   private async recorded(trx: Transaction<DB>, outcomes: readonly Outcome[]): Promise<Outcome[]> {
-    const changes = outcomes.map((outcome) => (outcome.ok ? (outcome.value as Change<unknown, R, W>) : null));
-    const events = changes.flatMap((change) => change?.events ?? []);
-    const written = events.length > 0 ? await this.record(trx, events) : [];
-    let next = 0;
-    return outcomes.map((outcome, index) => {
-      const change = changes[index];
-      if (!change) return outcome;
-      const own = written.slice(next, next + change.events.length);
-      next += change.events.length;
-      return { ok: true, value: change.answer(own) };
-    });
+    const events = eventsOf<R, W>(outcomes);
+    return answered(outcomes, events.length > 0 ? await this.record(trx, events) : []);
   }
 
   private answerWhenDurable(batch: readonly Pending<DB, R, W>[], outcomes: readonly Outcome[]): void {
@@ -188,6 +251,51 @@ export class GroupCommit<DB, R = never, W = never> {
     else await point.rollbackToSavepoint(name).execute();
     return outcome;
   }
+}
+
+/** The events of the changes that went through, in the group's order. */
+function eventsOf<R, W>(outcomes: readonly Outcome[]): R[] {
+  return outcomes.flatMap((outcome) => (outcome.ok ? (outcome.value as Change<unknown, R, W>).events : []));
+}
+
+/** Each change that went through answered from what its own events were given (`written`, in order). */
+function answered<R, W>(outcomes: readonly Outcome[], written: readonly W[]): Outcome[] {
+  let next = 0;
+  return outcomes.map((outcome) => {
+    if (!outcome.ok) return outcome;
+    const change = outcome.value as Change<unknown, R, W>;
+    const own = written.slice(next, next + change.events.length);
+    next += change.events.length;
+    return { ok: true, value: change.answer(own) };
+  });
+}
+
+/**
+ * The changes from `start` that are written together: the run of neighbours with one way of doing
+ * so (the order asked stays, so a change never passes another it could depend on), or one change.
+ */
+function runOfOneKind<DB, R, W>(batch: readonly Pending<DB, R, W>[], start: number): Pending<DB, R, W>[] {
+  const write = batch[start]?.together?.write;
+  let end = start + 1;
+  while (write !== undefined && end < batch.length && batch[end]?.together?.write === write) end++;
+  return batch.slice(start, end);
+}
+
+/** A run's changes written, in one statement if there are several; throws if one is refused. */
+async function writtenTogether<DB, R, W>(
+  trx: Transaction<DB>,
+  run: readonly Pending<DB, R, W>[],
+): Promise<Outcome[]> {
+  const [first] = run;
+  if (run.length === 1 || !first?.together) {
+    return [{ ok: true, value: await (first as Pending<DB, R, W>).task(trx) }];
+  }
+  const togethers = run.map((pending) => pending.together as Together<DB, unknown, R, W>);
+  await first.together.write(
+    trx,
+    togethers.map((together) => together.item),
+  );
+  return togethers.map((together) => ({ ok: true, value: together.change() }));
 }
 
 /** A group whose transaction failed: rolled back if still open, and every change refused with the error. */

@@ -8,7 +8,14 @@ import {
   unknownDevice,
 } from "../registry-errors.js";
 import { BatchedRead } from "./batched-read.js";
-import { type Change, GroupCommit } from "./group-commit.js";
+import {
+  type Change,
+  type CommitTogether,
+  GroupCommit,
+  type RecordEvents,
+  type Together,
+  type WriteTogether,
+} from "./group-commit.js";
 import { LISTED_ENROLLMENT } from "./migrations/0006-listed-enrollments-index.js";
 import type {
   CertificatesTable,
@@ -61,7 +68,7 @@ const DEFAULT_EVENT_LIMIT = 1000;
  * Rows per statement of an import: 8 columns each stays far below SQLite's 32,766 and PostgreSQL's
  * 65,535 parameters, and one statement of the same size is prepared once and run again.
  */
-const IMPORT_ROWS = 500;
+export const IMPORT_ROWS = 500;
 const HASH_BYTES = 32;
 
 /** What a driver adds to the store: its own ways of the database it drives (docs/spec.md §10.3). */
@@ -72,10 +79,25 @@ export interface DriverHooks {
    */
   readonly durable?: () => Promise<void>;
   /**
-   * What the driver does in a group's transaction just before its events are inserted
-   * (PostgreSQL's lock of the event order, held from there to the commit).
+   * How a group's events are inserted at the end of its transaction, in place of `writeEvents`
+   * (PostgreSQL's: the lock of the event order first, held from there to the commit, then one
+   * statement that reads the log's length as it inserts).
    */
-  readonly orderEvents?: (trx: Transaction<RegistrySchema>) => Promise<void>;
+  readonly recordEvents?: RecordEvents<RegistrySchema, NewEvent, WrittenEvent>;
+  /**
+   * Several token enrollments asked at once written by one statement (PostgreSQL's, a column per
+   * array): throws if any one of them would be refused, and the group runs again change by change.
+   */
+  readonly enrollTogether?: WriteTogether<RegistrySchema, Enrollment>;
+  /**
+   * A group of token enrollments alone, with their events, written and committed by one statement
+   * on a connection of `db` (PostgreSQL's: one round trip for the group); see CommitTogether.
+   */
+  readonly enrollAndCommit?: (
+    db: Kysely<RegistrySchema>,
+    enrollments: readonly Enrollment[],
+    events: readonly NewEvent[],
+  ) => Promise<WrittenEvent[] | null>;
   /**
    * The database runs INSERT and UPDATE inside WITH (PostgreSQL, not SQLite): an enrollment's rows
    * are written by one statement, one round trip, instead of three.
@@ -105,6 +127,8 @@ export class KyselyRegistryStore implements RegistryStore {
   private readonly durable: () => Promise<void>;
   private readonly writingCtes: boolean;
   private readonly bulkInsert: BulkInsert;
+  private readonly enrollTogether: WriteTogether<RegistrySchema, Enrollment> | undefined;
+  private readonly enrollAndCommit: CommitTogether<Enrollment, NewEvent, WrittenEvent> | undefined;
   private readonly tokens = new BatchedRead<Uint8Array, EnrollmentToken>(async (hashes) => {
     const rows = await this.db
       .selectFrom("enrollment_tokens")
@@ -122,15 +146,26 @@ export class KyselyRegistryStore implements RegistryStore {
     this.durable = driver.durable ?? (async () => {});
     this.writingCtes = driver.writingCtes ?? false;
     this.bulkInsert = driver.bulkInsert ?? multiRowInsert();
-    const orderEvents = driver.orderEvents ?? (async () => {});
-    this.group = new GroupCommit(db, this.durable, async (trx, events) => {
-      await orderEvents(trx);
-      return writeEvents(trx, events, this.bulkInsert);
-    });
+    this.enrollTogether = driver.enrollTogether;
+    const enrollAndCommit = driver.enrollAndCommit;
+    this.enrollAndCommit = enrollAndCommit && ((items, events) => enrollAndCommit(db, items, events));
+    this.group = new GroupCommit(
+      db,
+      this.durable,
+      driver.recordEvents ?? ((trx, events) => writeEvents(trx, events, this.bulkInsert)),
+    );
   }
 
   async enroll(enrollment: Enrollment): Promise<RegistryEvent> {
     checkEnrollment(enrollment);
+    const data = enrollment.listed
+      ? { serial: enrollment.certificate.serial, listed: true }
+      : { serial: enrollment.certificate.serial };
+    const change = () => oneEvent(eventRow("enrolled", enrollment.handle, data, enrollment.at));
+    const together =
+      this.enrollTogether && enrollment.tokenHash && !enrollment.listed
+        ? { write: this.enrollTogether, commit: this.enrollAndCommit, item: enrollment, change }
+        : undefined;
     return this.change(async (trx) => {
       // The token is spent in the same transaction: a refused enrollment leaves it unspent.
       if (enrollment.listed) await certifyListed(trx, enrollment);
@@ -140,11 +175,8 @@ export class KyselyRegistryStore implements RegistryStore {
         await insertDevice(trx, enrollment, null);
         await insertCertificate(trx, enrollment.handle, enrollment.certificate);
       }
-      const data = enrollment.listed
-        ? { serial: enrollment.certificate.serial, listed: true }
-        : { serial: enrollment.certificate.serial };
-      return oneEvent(eventRow("enrolled", enrollment.handle, data, enrollment.at));
-    });
+      return change();
+    }, together);
   }
 
   async succeed(succession: Succession): Promise<RegistryEvent> {
@@ -554,10 +586,11 @@ export class KyselyRegistryStore implements RegistryStore {
    * The device's change and its event commit together or not at all, in one transaction with the
    * other changes asked for at the same time (group-commit.ts).
    */
-  private change<T>(
+  private change<T, I>(
     task: (trx: Transaction<RegistrySchema>) => Promise<Change<T, NewEvent, WrittenEvent>>,
+    together?: Together<RegistrySchema, T, NewEvent, WrittenEvent, I>,
   ): Promise<T> {
-    return this.guard(() => this.group.run(task));
+    return this.guard(() => this.group.run(task, together));
   }
 
   /** A write outside a change's transaction: answered once it is on disk, as a change is. */
@@ -846,17 +879,22 @@ export async function appendEvent(
 }
 
 /**
- * A group's events, in its order, each given the next leaf: the first one more than the newest
- * event's, read in the transaction that inserts them. Groups write their events one after
- * another (one writer on SQLite, the advisory lock on PostgreSQL taken just before), so the log
- * has no hole and no index twice, and an index is never seen before the ones below it.
+ * A group's events, in its order, each given the next leaf: the log's length, moved on by their
+ * number in the transaction that inserts them. Groups write their events one after another (one
+ * writer on SQLite; on PostgreSQL the length's row, locked by the update until the commit), so the
+ * log has no hole and no index twice, and an index is never seen before the ones below it.
  */
 export async function writeEvents(
   trx: Queries,
   events: readonly NewEvent[],
   bulkInsert?: BulkInsert,
 ): Promise<WrittenEvent[]> {
-  const first = await nextLeaf(trx);
+  const length = await trx
+    .updateTable("log_length")
+    .set((eb) => ({ leaves: eb("leaves", "+", events.length) }))
+    .returning("leaves")
+    .executeTakeFirstOrThrow();
+  const first = Number(length.leaves) - events.length;
   const leaves = events.map((event, i) => ({ ...event, leaf: first + i }));
   if (bulkInsert && events.length > IMPORT_ROWS) {
     // An import's thousands: written as its devices are, their sequences read back by leaf.
@@ -892,11 +930,8 @@ export async function writeEvents(
 
 /** The leaf the next event takes: the log's length. */
 async function nextLeaf(db: Queries): Promise<number> {
-  const row = await db
-    .selectFrom("events")
-    .select((eb) => eb.fn.max("leaf").as("last"))
-    .executeTakeFirst();
-  return row?.last === null || row?.last === undefined ? 0 : Number(row.last) + 1;
+  const row = await db.selectFrom("log_length").select("leaves").executeTakeFirstOrThrow();
+  return Number(row.leaves);
 }
 
 async function newestCheckpointOf(db: Queries): Promise<StoredCheckpoint | null> {

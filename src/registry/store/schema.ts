@@ -12,6 +12,7 @@ export interface RegistrySchema {
   events: EventsTable;
   log_checkpoints: LogCheckpointsTable;
   log_hashes: LogHashesTable;
+  log_length: LogLengthTable;
 }
 
 export interface DevicesTable {
@@ -75,4 +76,10 @@ export interface LogCheckpointsTable {
 export interface LogHashesTable {
   start: number;
   hashes: Uint8Array;
+}
+
+/** The identity log's length: the leaf the next event takes (one row, `row` = 1). */
+export interface LogLengthTable {
+  row: number;
+  leaves: number;
 }

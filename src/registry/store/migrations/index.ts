@@ -5,6 +5,7 @@ import * as identityLog from "./0003-identity-log.js";
 import * as successionsIndex from "./0004-successions-index.js";
 import * as listedDevices from "./0005-listed-devices.js";
 import * as listedEnrollmentsIndex from "./0006-listed-enrollments-index.js";
+import * as logLength from "./0007-log-length.js";
 
 /**
  * The registry's migrations, in order, compiled into reid (no directory read at run time, so the
@@ -17,6 +18,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0004-successions-index": successionsIndex,
   "0005-listed-devices": listedDevices,
   "0006-listed-enrollments-index": listedEnrollmentsIndex,
+  "0007-log-length": logLength,
 };
 
 export const migrationProvider: MigrationProvider = {

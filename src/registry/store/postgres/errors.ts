@@ -1,9 +1,20 @@
+import pg from "pg";
 import {
   databaseUnreachable,
   registryBusy,
   registryCorrupt,
   registryFailure,
 } from "../../registry-errors.js";
+
+/**
+ * An ERROR PostgreSQL sent: the statement (and its transaction) ended there, uncommitted, and the
+ * connection goes on. A FATAL ends the session, and may come after a commit (a backend told to stop
+ * as it answers); a socket's error (EPIPE, ECONNRESET) has no answer at all: after those, what
+ * became of the statement is not known, and the connection is done.
+ */
+export function refusedByPostgres(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.severity === "ERROR";
+}
 
 /** pg-pool's message when no connection of a full pool came back within its connection timeout. */
 const POOL_EXHAUSTED = "timeout exceeded when trying to connect";

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { noRegistry, registryCorrupt, registryExists, registryFailure } from "../../registry-errors.js";
 import { type DriverHooks, KyselyRegistryStore } from "../kysely-store.js";
@@ -8,15 +8,12 @@ import type { RegistrySchema } from "../schema.js";
 import type { RegistryStore } from "../store.js";
 import { poolConfig } from "./connection.js";
 import { copyInsert } from "./copy.js";
+import { enrollAndCommit, enrollTogether } from "./enroll-together.js";
 import { postgresErrors } from "./errors.js";
 import { preparedPool } from "./prepared.js";
+import { recordEvents } from "./record-events.js";
 import type { PostgresTarget } from "./url.js";
 
-/**
- * The lock a group's transaction takes just before it inserts its events (pg_advisory_xact_lock's
- * two-key form: "reid" in ASCII, then 1 for the event order), held until it commits. docs/spec.md §10.3.
- */
-const EVENT_ORDER_LOCK = [0x72656964, 1] as const;
 /**
  * The identity log's lease (§10.12): a session lock, held by one node's connection of its own for
  * as long as that connection lives, so one node at a time integrates and another takes over when
@@ -145,21 +142,14 @@ class PostgresRegistryStore extends KyselyRegistryStore {
 }
 
 /**
- * Before a group inserts its events, it waits for the others' transactions that hold this lock to
- * end, so events commit in the order of their sequence and their leaves: one that commits after a
- * higher one could otherwise be passed over by a reader that has read past it (`eventsSince`).
- * Taken at the end, the lock is held for the events' insert and the commit only: the nodes' changes
- * run side by side, and only their events are written one group at a time. Refusals and
- * invariants stay the database's own constraints and conditional updates; this only orders the log.
+ * PostgreSQL's ways: writing WITHs, a group's enrollments and its events each in one statement
+ * (the events under the lock of the log's length), a group of enrollments alone with its events
+ * and its commit in one, an import's rows by COPY.
  */
-async function takeEventOrder(trx: Transaction<RegistrySchema>): Promise<void> {
-  const [kind, order] = EVENT_ORDER_LOCK;
-  await sql`select pg_advisory_xact_lock(${sql.lit(kind)}, ${sql.lit(order)})`.execute(trx);
-}
-
-/** PostgreSQL's ways: the event order's lock, writing WITHs, an import's rows by COPY. */
 const POSTGRES_HOOKS: DriverHooks = {
-  orderEvents: takeEventOrder,
+  recordEvents,
+  enrollTogether,
+  enrollAndCommit,
   writingCtes: true,
   bulkInsert: copyInsert,
 };

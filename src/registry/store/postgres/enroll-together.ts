@@ -1,0 +1,100 @@
+import { CompiledQuery, type Kysely, type Transaction } from "kysely";
+import { registryFailure } from "../../registry-errors.js";
+import type { NewEvent, WrittenEvent } from "../kysely-store.js";
+import type { RegistrySchema } from "../schema.js";
+import type { Enrollment } from "../store.js";
+import { refusedByPostgres } from "./errors.js";
+import { APPENDED_EVENTS, eventColumns, writtenInOrder } from "./record-events.js";
+
+/**
+ * The token enrollments of one group, each a row of arrays: every token spent, device and
+ * certificate inserted by one statement, one round trip for the group instead of one each. The
+ * parts are the single enrollment's (kysely-store.ts enrollAtOnce), joined on the rows' order.
+ * A token asked twice is spent once, a handle taken (or asked twice) inserted once: the counts
+ * fall short, and the group runs again change by change, where each refusal is its own.
+ */
+const ENROLLED = `asked as (
+  select * from unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::text[])
+    as a(token, handle, public_key, serial, der, not_before, not_after, at)
+), spent as (
+  update enrollment_tokens t set used_at = a.at from asked a
+  where t.hash = a.token and t.used_at is null and t.expires_at > a.at
+  returning t.hash
+), device as (
+  insert into devices (handle, status, public_key, certificate_serial, predecessor, successor, enrolled_at, updated_at)
+  select handle, 'active', public_key, serial, null, null, at, at from asked
+  on conflict (handle) do nothing
+  returning handle
+), certificate as (
+  insert into certificates (serial, handle, der, not_before, not_after, status, revocation_reason, revoked_at)
+  select serial, handle, der, not_before, not_after, 'valid', null, null from asked
+  returning serial
+)`;
+
+/** In a group's transaction, beside changes of other kinds: the counts, checked by the caller. */
+const ENROLL_TOGETHER = `with ${ENROLLED}
+select (select count(*) from spent) as spent, (select count(*) from device) as inserted`;
+
+/**
+ * A group of enrollments alone, with its events, committed by itself (no BEGIN, no COMMIT: the
+ * statement is its own transaction, one round trip; the log length's row is locked from its
+ * events' insert to that commit only). If a count falls short, the division by zero fails the
+ * statement, and nothing of it stays: a filter there would have committed what the others wrote.
+ */
+const ENROLL_AND_COMMIT = `with ${ENROLLED}, ${APPENDED_EVENTS(9)}
+select sequence, leaf from event
+where 1 / (case when (select count(*) from spent) = $14 and (select count(*) from device) = $14 then 1 else 0 end) = 1`;
+
+function enrollmentColumns(enrollments: readonly Enrollment[]): unknown[][] {
+  const column = <T>(of: (enrollment: Enrollment) => T) => enrollments.map(of);
+  return [
+    column((enrollment) => enrollment.tokenHash),
+    column((enrollment) => enrollment.handle),
+    column((enrollment) => enrollment.publicKey),
+    column((enrollment) => enrollment.certificate.serial),
+    column((enrollment) => enrollment.certificate.der),
+    column((enrollment) => enrollment.certificate.notBefore),
+    column((enrollment) => enrollment.certificate.notAfter),
+    column((enrollment) => enrollment.at),
+  ];
+}
+
+export async function enrollTogether(
+  trx: Transaction<RegistrySchema>,
+  enrollments: readonly Enrollment[],
+): Promise<void> {
+  const { rows } = await trx.executeQuery<{ spent: string; inserted: string }>(
+    CompiledQuery.raw(ENROLL_TOGETHER, enrollmentColumns(enrollments)),
+  );
+  const [row] = rows;
+  if (Number(row?.spent) !== enrollments.length || Number(row?.inserted) !== enrollments.length) {
+    // Never answered: the group's transaction is rolled back and each enrollment runs alone.
+    throw registryFailure("an enrollment of the group is refused");
+  }
+}
+
+/**
+ * The group's enrollments and `events` (theirs, in order) committed by one statement: what each
+ * event was given. Null when PostgreSQL refused the statement (a count short, a constraint, a
+ * lock not had): it did not commit, and the enrollments run again one by one. A failure without
+ * PostgreSQL's answer (a connection lost) is thrown: the statement may have committed.
+ */
+export async function enrollAndCommit(
+  db: Kysely<RegistrySchema>,
+  enrollments: readonly Enrollment[],
+  events: readonly NewEvent[],
+): Promise<WrittenEvent[] | null> {
+  try {
+    const { rows } = await db.executeQuery<{ sequence: string; leaf: string }>(
+      CompiledQuery.raw(ENROLL_AND_COMMIT, [
+        ...enrollmentColumns(enrollments),
+        ...eventColumns(events),
+        enrollments.length,
+      ]),
+    );
+    return writtenInOrder(rows);
+  } catch (error) {
+    if (refusedByPostgres(error)) return null;
+    throw error;
+  }
+}
