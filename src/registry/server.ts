@@ -5,7 +5,7 @@ import type { Hono } from "hono";
 import { describeOsError, type ReidError, UsageError } from "../errors.js";
 import { joinHostPort, parseHostPort } from "../http/address.js";
 import { limitedServer } from "../http/limits.js";
-import { workerCertifier } from "./certify/pool.js";
+import { certifyThreads, workerCertifier } from "./certify/pool.js";
 import { CrlCache } from "./crl.js";
 import { REGISTRY_FILES, type RegistryConfig } from "./directory.js";
 import { registryRoutes } from "./est/routes.js";
@@ -66,6 +66,8 @@ export async function startRegistryServer(options: {
   readonly host: string;
   readonly port: number;
   readonly report?: (message: string) => void;
+  /** Threads that check requests and issue certificates; 0: this thread. Absent: certifyThreads(). */
+  readonly certifyThreads?: number;
   /**
    * Whether this server integrates the identity log now (§10.12): always, by default (SQLite: one
    * database, one server); with several servers on one database, the holder of its lock.
@@ -96,7 +98,7 @@ export async function startRegistryServer(options: {
     loadLogKey(directory, options.config.caFingerprint),
     reads,
   );
-  const certifier = await workerCertifier(directory, signer);
+  const certifier = await workerCertifier(directory, signer, options.certifyThreads ?? certifyThreads());
   // Routes are made once the port is known: issued certificates name it in their CRL URL.
   let routes: Hono | null = null;
   const server = limitedServer(

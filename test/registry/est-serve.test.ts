@@ -3,6 +3,7 @@
 // over mTLS, and a CRL that openssl's -crl_check reads. Then the same server as an attacker sees it:
 // each refusal has its status and one line, and leaves the database as it was.
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openSqliteRegistry } from "../../src/registry/store/sqlite/open.js";
@@ -382,6 +383,37 @@ describe("reid registry serve with curl and openssl as the EST client", () => {
     ]);
     assertOneLineError(busy, 2, /port is in use/);
     assert.match(busy.stderr, /"code":"listen-failed"/);
+  });
+
+  test("--certify-threads: 0 certifies on the serving thread, 1 on a thread of its own, each enrolls; a bad count is one line", async () => {
+    for (const bad of ["-1", "x", "65", "1.5", ""]) {
+      assertOneLineError(
+        await reid([
+          "registry",
+          "serve",
+          "--dir",
+          dir,
+          "--listen",
+          "127.0.0.1:0",
+          `--certify-threads=${bad}`,
+        ]),
+        2,
+        /bad --certify-threads/,
+      );
+    }
+    await server.stop();
+    const threads: number[] = [];
+    for (const count of ["0", "1"]) {
+      server = await serveRegistry(dir, ["--certify-threads", count]);
+      const key = newKey(join(root, `threads-${count}.key`), "p256");
+      const handle = `${count.repeat(2)}23456789abcdef0123456789abcdef`;
+      assert.ok(verify((await enroll(key, handle)).pem).ok);
+      // The same work on both, so the same threads of node's own: one more is the certifying one.
+      threads.push(readdirSync(`/proc/${server.pid}/task`).length);
+      await server.stop();
+    }
+    assert.ok((threads[1] as number) > (threads[0] as number), `threads: ${threads.join(", ")}`);
+    server = await serveRegistry(dir);
   });
 
   test("SIGTERM ends it cleanly: exit 0, and the database opens again", async () => {

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -37,16 +38,27 @@ interface Waiting {
 }
 
 /**
- * On worker threads of their own (`threads` of them; `registry serve` takes one, an import one per
- * core), when reid runs from its bundle (dist/chunks/registry-certifier.js); from the checkout's sources
- * it certifies on the calling thread. Each call goes to the thread with the least work waiting.
- * A thread that stops refuses what waits on it, and the pool every later call.
+ * How many threads of its own `registry serve` certifies on by default: one when the machine has
+ * a core to give it, none (its serving thread) on two cores or fewer, where the database, the
+ * clients and the serving thread already take them all and a thread of its own only adds the
+ * messages to it and back: about a fifth more CPU an enrollment on two cores.
+ */
+export function certifyThreads(): number {
+  return availableParallelism() > 2 ? 1 : 0;
+}
+
+/**
+ * On worker threads of their own (`threads` of them; `registry serve` takes certifyThreads(), an
+ * import one per core), when reid runs from its bundle (dist/chunks/registry-certifier.js); with
+ * `threads` 0, or from the checkout's sources, it certifies on the calling thread. Each call goes
+ * to the thread with the least work waiting. A thread that stops refuses what waits on it, and the
+ * pool every later call.
  */
 export async function workerCertifier(directory: string, signer: Signer, threads = 1): Promise<Certifier> {
   const script = bundledWorker();
-  if (script === null) return threadCertifier(signer);
+  if (script === null || threads < 1) return threadCertifier(signer);
   const starting = await Promise.allSettled(
-    Array.from({ length: Math.max(1, threads) }, () => started(script, directory)),
+    Array.from({ length: threads }, () => started(script, directory)),
   );
   const workers = starting.flatMap((start) => (start.status === "fulfilled" ? [start.value] : []));
   const failed = starting.find((start) => start.status === "rejected");
