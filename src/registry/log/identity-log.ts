@@ -9,6 +9,12 @@ import { openNote, parseVerifierKey, signNote, type VerifierKey } from "./note.j
 import { MerkleTree } from "./tree.js";
 
 /**
+ * How long a checkpoint known to be the newest stored is served without reading again
+ * (docs/spec.md §10.12): well below the integrator's 250 ms between passes.
+ */
+export const CHECKPOINT_FRESH_MS = 100;
+
+/**
  * The registry's identity log as a server holds it (docs/spec.md §10.12): the Merkle tree of every
  * leaf in memory, rebuilt at start from the stored leaf hashes (32 bytes a leaf, not the events'
  * canonical JSON hashed anew) and held to the newest signed checkpoint, then extended by the
@@ -21,12 +27,24 @@ import { MerkleTree } from "./tree.js";
  * there too (its events committed before the pass that signed it, and a replica replays commits in
  * order); its proofs come from this tree, which holds that prefix whatever else it holds: a
  * lagging view, never an inconsistent one (§10.12).
+ *
+ * The checkpoint served is read again at most once per CHECKPOINT_FRESH_MS: clients poll it (an
+ * element after its answer, an auditor, a monitor), many a second, and a read per poll was a
+ * database round trip each. Whoever asks gets one at least as new as the newest `reads` held
+ * CHECKPOINT_FRESH_MS before the question; a size beyond it reads at once (covering).
  */
 export class IdentityLog {
   private tree = new MerkleTree();
   private newest: StoredCheckpoint | null = null;
   /** The newest checkpoint `reads` was seen to hold: what is served. */
   private seen: StoredCheckpoint | null = null;
+  /**
+   * When (`clock`) `seen` was last known to be at least the newest `reads` held: the start of the
+   * read that found it, or of the storing of this server's own pass.
+   */
+  private seenAt = Number.NEGATIVE_INFINITY;
+  /** The read of `reads`' newest checkpoint in flight, if any: a question asked meanwhile waits for it. */
+  private reading: { readonly startedAt: number; readonly done: Promise<void> } | null = null;
   private turn: Promise<unknown> = Promise.resolve();
   private readonly verifier: VerifierKey;
 
@@ -34,13 +52,22 @@ export class IdentityLog {
     private readonly store: RegistryStore,
     readonly key: LogKey,
     private readonly reads: RegistryStore,
+    private readonly clock: () => number,
   ) {
     this.verifier = parseVerifierKey(key.verifierKey);
   }
 
-  /** Loads the log: `registry-corrupt` if its stored history is not the one its newest checkpoint signed. */
-  static async open(store: RegistryStore, key: LogKey, reads = store): Promise<IdentityLog> {
-    const log = new IdentityLog(store, key, reads);
+  /**
+   * Loads the log: `registry-corrupt` if its stored history is not the one its newest checkpoint
+   * signed. `clock` (milliseconds, monotonic) times how fresh the served checkpoint is.
+   */
+  static async open(
+    store: RegistryStore,
+    key: LogKey,
+    reads = store,
+    clock: () => number = () => performance.now(),
+  ): Promise<IdentityLog> {
+    const log = new IdentityLog(store, key, reads, clock);
     await log.exclusive(() => log.load());
     return log;
   }
@@ -51,28 +78,57 @@ export class IdentityLog {
   }
 
   /**
-   * The newest checkpoint `reads` holds, stored by this server or another one's integrator: the tree
-   * is extended to it first. Without one yet (no integrator has signed any, or none has reached
-   * the replica): `registry-failure`.
+   * The newest checkpoint `reads` held at most CHECKPOINT_FRESH_MS ago, stored by this server or
+   * another one's integrator: the tree is extended to it first. Concurrent questions share one
+   * read, and this server's own pass is served as it stores it. Without one yet (no integrator has
+   * signed any, or none has reached the replica): `registry-failure`.
    */
-  async latest(): Promise<StoredCheckpoint> {
-    const stored = await this.reads.newestCheckpoint();
-    if (stored !== null && stored.size > (this.seen?.size ?? -1)) {
-      // Checked before it is served, even when the tree is ahead of it (a replica behind it):
-      // a checkpoint another signer made, or a root that is not the tree's, is never served.
-      await this.exclusive(async () => {
-        if (stored.size > (this.newest?.size ?? -1)) await this.refresh(this.reads);
-        this.verify(this.tree, stored);
-      });
-      if (stored.size > (this.seen?.size ?? -1)) this.seen = stored;
+  latest(): Promise<StoredCheckpoint> {
+    return this.served(CHECKPOINT_FRESH_MS);
+  }
+
+  /** The newest checkpoint served, read again at once when it is below `size`. */
+  async covering(size: number): Promise<StoredCheckpoint> {
+    return this.seen !== null && this.seen.size >= size ? this.seen : this.served(null);
+  }
+
+  /**
+   * The served checkpoint, read again first unless it was the newest `reads` held within `age` ms
+   * (null: read now, or join a read begun no earlier than this question).
+   */
+  private async served(age: number | null): Promise<StoredCheckpoint> {
+    const now = this.clock();
+    if (this.seen === null || age === null || now - this.seenAt > age) {
+      await this.readNewest(now - (age ?? 0));
     }
     if (this.seen === null) throw registryFailure("the identity log has no signed checkpoint yet");
     return this.seen;
   }
 
-  /** The newest checkpoint served, read again only when it is below `size`. */
-  async covering(size: number): Promise<StoredCheckpoint> {
-    return this.seen !== null && this.seen.size >= size ? this.seen : this.latest();
+  /** A read of `reads`' newest checkpoint started at or after `since`: the one in flight, else a new one. */
+  private readNewest(since: number): Promise<void> {
+    if (this.reading !== null && this.reading.startedAt >= since) return this.reading.done;
+    const startedAt = this.clock();
+    const done = this.readChecked(startedAt).finally(() => {
+      if (this.reading?.done === done) this.reading = null;
+    });
+    this.reading = { startedAt, done };
+    return done;
+  }
+
+  private async readChecked(startedAt: number): Promise<void> {
+    const stored = await this.reads.newestCheckpoint();
+    if (stored !== null && stored.size > (this.seen?.size ?? -1)) {
+      // Checked before it is served, even when the tree is ahead of it (a replica behind it):
+      // a checkpoint another signer made, or a root that is not the tree's, is never served.
+      await this.exclusive(async () => {
+        if (stored.size > (this.newest?.size ?? -1)) await this.refresh(this.reads, stored);
+        this.verify(this.tree, stored);
+      });
+      if (stored.size > (this.seen?.size ?? -1)) this.seen = stored;
+    }
+    // `seen` is now at least what `reads` held when the read began.
+    this.seenAt = Math.max(this.seenAt, startedAt);
   }
 
   inclusionProof(index: number, size: number): Uint8Array[] {
@@ -126,10 +182,15 @@ export class IdentityLog {
       const hashes: Uint8Array[] = [];
       for (let leaf = start; leaf < size; leaf++) hashes.push(this.tree.leafHash(leaf));
       const checkpoint = this.sign(size, now);
+      // Stored, it is the newest from before the storing began: none past `start` was stored then.
+      const storing = this.clock();
       await this.store.appendLog({ start, hashes, checkpoint });
       this.newest = checkpoint;
       // A replica serves it once it has replayed it, not before.
-      if (this.reads === this.store) this.seen = checkpoint;
+      if (this.reads === this.store) {
+        this.seen = checkpoint;
+        this.seenAt = Math.max(this.seenAt, storing);
+      }
       return size - start;
     });
   }
@@ -150,20 +211,25 @@ export class IdentityLog {
 
   /** The whole tree from the stored hashes, held to the newest checkpoint. */
   private async load(): Promise<void> {
+    const reading = this.clock();
     const newest = await this.store.newestCheckpoint();
     const tree = new MerkleTree();
     await this.appendStored(tree, newest, this.store);
     this.tree = tree;
     this.newest = newest;
-    if (this.reads === this.store) this.seen = newest;
+    if (this.reads === this.store) {
+      this.seen = newest;
+      this.seenAt = reading;
+    }
   }
 
   /**
    * The tree extended to the newest checkpoint `from` holds (another server's integrator may have
-   * moved it); a replica's is one the database held, so its hashes are the tree's own.
+   * moved it), or to `read`, one just read from it; a replica's is one the database held, so its
+   * hashes are the tree's own.
    */
-  private async refresh(from: RegistryStore): Promise<void> {
-    const newest = await from.newestCheckpoint();
+  private async refresh(from: RegistryStore, read?: StoredCheckpoint): Promise<void> {
+    const newest = read ?? (await from.newestCheckpoint());
     if (newest === null || newest.size <= (this.newest?.size ?? -1)) return;
     await this.appendStored(this.tree, newest, from);
     this.newest = newest;

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ReidError } from "../../../src/errors.js";
 import { parseCheckpoint } from "../../../src/registry/log/checkpoint.js";
 import { EMPTY_ROOT, leafHash } from "../../../src/registry/log/hash.js";
-import { IdentityLog } from "../../../src/registry/log/identity-log.js";
+import { CHECKPOINT_FRESH_MS, IdentityLog } from "../../../src/registry/log/identity-log.js";
 import { startIntegrator } from "../../../src/registry/log/integrator.js";
 import { leafOf } from "../../../src/registry/log/leaf.js";
 import { logKeyOf } from "../../../src/registry/log/log-key.js";
@@ -76,8 +76,11 @@ describe("the identity log on two servers of one database", () => {
 
   test("an integrator beaten to a pass by another takes the stored pass as its start and goes on from there", async (t) => {
     const [one, two] = await twoNodes(t);
-    const first = await IdentityLog.open(one, KEY);
-    const second = await IdentityLog.open(two, KEY);
+    // The servers' clock, moved by hand: a checkpoint is served from memory within CHECKPOINT_FRESH_MS.
+    let ms = 0;
+    const clock = () => ms;
+    const first = await IdentityLog.open(one, KEY, one, clock);
+    const second = await IdentityLog.open(two, KEY, two, clock);
     await enrollSome(one, 3);
     assert.equal(await first.integrate(new Date()), 3);
     // The second has not seen that pass; its refresh at the start of its own pass reads it.
@@ -97,11 +100,13 @@ describe("the identity log on two servers of one database", () => {
         };
       },
     });
-    const loser = await IdentityLog.open(racing, KEY);
+    const loser = await IdentityLog.open(racing, KEY, racing, clock);
     await assert.rejects(loser.integrate(new Date()), (error: ReidError) => error.code === "log-moved");
     // Its next pass starts where the stored log ends: one history for all.
     await enrollSome(one, 2);
     assert.equal(await loser.integrate(new Date()), 2);
+    // The second's own pass (of 6) is what it knows; past the bound it reads the loser's.
+    ms += CHECKPOINT_FRESH_MS + 1;
     const [a, b] = [await loser.latest(), await second.latest()];
     assert.deepEqual([a.size, b.size], [8, 8]);
     assert.equal(hex(a.root), hex(b.root));
@@ -186,5 +191,138 @@ describe("the identity log on two servers of one database", () => {
     const second = await IdentityLog.open(one, KEY, view);
     forged = true;
     await assert.rejects(second.latest(), (error: ReidError) => error.code === "registry-corrupt");
+  });
+});
+
+/** `store` with its reads of the newest checkpoint counted, and held until `release` when `hold` is set. */
+function counted(store: RegistryStore) {
+  const reads = { count: 0, hold: false, waiting: [] as (() => void)[] };
+  const view: RegistryStore = Object.assign(Object.create(store) as RegistryStore, {
+    newestCheckpoint: async () => {
+      reads.count++;
+      if (reads.hold) await new Promise<void>((resolve) => reads.waiting.push(resolve));
+      return store.newestCheckpoint();
+    },
+  });
+  const release = () => {
+    reads.hold = false;
+    for (const resolve of reads.waiting.splice(0)) resolve();
+  };
+  return { view, reads, release };
+}
+
+describe("the checkpoint a server serves (GET /v1/log/checkpoint)", () => {
+  test("one another server stored is served once the freshness bound has passed, read once per bound", async (t) => {
+    const [one, two] = await twoNodes(t);
+    let ms = 1000;
+    const integrator = await IdentityLog.open(one, KEY, one, () => ms);
+    const { view, reads } = counted(two);
+    const follower = await IdentityLog.open(view, KEY, view, () => ms);
+    await enrollSome(one, 3);
+    await integrator.integrate(new Date());
+    reads.count = 0;
+    assert.equal((await follower.latest()).size, 3, "it has none in memory yet: it reads");
+    assert.equal(reads.count, 1);
+    await enrollSome(one, 2);
+    await integrator.integrate(new Date());
+    // Within the bound: the one it read, from memory, at most CHECKPOINT_FRESH_MS older than the newest.
+    ms += CHECKPOINT_FRESH_MS;
+    for (let i = 0; i < 5; i++) assert.equal((await follower.latest()).size, 3);
+    assert.equal(reads.count, 1);
+    // Past it: the other server's checkpoint, read once and checked against the tree it extends.
+    ms += 1;
+    const picked = await follower.latest();
+    assert.deepEqual([picked.size, picked.note], [5, (await integrator.latest()).note]);
+    assert.equal(reads.count, 2);
+    verifyInclusion(
+      leafHash(leafOf((await two.eventsByLeaf(4, 5))[0] as Parameters<typeof leafOf>[0])),
+      4,
+      5,
+      follower.inclusionProof(4, 5),
+      picked.root,
+    );
+    assert.equal((await follower.latest()).size, 5);
+    assert.equal(reads.count, 2);
+  });
+
+  test("a size beyond the one in memory is read at once, within the bound too", async (t) => {
+    const [one, two] = await twoNodes(t);
+    const ms = 0;
+    const integrator = await IdentityLog.open(one, KEY, one, () => ms);
+    const follower = await IdentityLog.open(two, KEY, two, () => ms);
+    await enrollSome(one, 2);
+    await integrator.integrate(new Date());
+    assert.equal((await follower.latest()).size, 2);
+    await enrollSome(one, 4);
+    await integrator.integrate(new Date());
+    assert.equal((await follower.latest()).size, 2, "the clock stands still: memory");
+    assert.equal((await follower.covering(6)).size, 6, "a proof up to 6 leaves reads the store");
+    assert.equal((await follower.covering(7)).size, 6, "and 7 is beyond the log");
+  });
+
+  test("a server's own pass is served as it stored it, with no read", async (t) => {
+    const [one] = await twoNodes(t);
+    const { view, reads } = counted(one);
+    const log = await IdentityLog.open(view, KEY, view, () => 0);
+    await enrollSome(one, 4);
+    await log.integrate(new Date());
+    const before = reads.count;
+    const served = await log.latest();
+    assert.deepEqual([served.size, served.note], [4, (await one.newestCheckpoint())?.note]);
+    assert.equal(reads.count, before, "no read for its own checkpoint");
+  });
+
+  test("concurrent questions share one read; a forged checkpoint read so is refused to each and never served", async (t) => {
+    const [one, two] = await twoNodes(t);
+    let ms = 0;
+    const integrator = await IdentityLog.open(one, KEY, one, () => ms);
+    await enrollSome(one, 3);
+    await integrator.integrate(new Date());
+    const { view, reads, release } = counted(two);
+    let forged = false;
+    const forging: RegistryStore = Object.assign(Object.create(view) as RegistryStore, {
+      newestCheckpoint: async () => {
+        const stored = await view.newestCheckpoint();
+        return forged && stored ? { ...stored, root: new Uint8Array(32) } : stored;
+      },
+    });
+    const follower = await IdentityLog.open(two, KEY, forging, () => ms);
+    reads.count = 0;
+    reads.hold = true;
+    const asked = Array.from({ length: 20 }, () => follower.latest());
+    await sleep(20);
+    assert.equal(reads.count, 1, "one read for twenty questions");
+    release();
+    assert.deepEqual(
+      (await Promise.all(asked)).map((checkpoint) => checkpoint.size),
+      Array(20).fill(3),
+    );
+    // The next checkpoint comes forged (a root the tree does not make): each question sharing its read is refused.
+    await enrollSome(one, 1);
+    await integrator.integrate(new Date());
+    forged = true;
+    ms += CHECKPOINT_FRESH_MS + 1;
+    reads.count = 0;
+    const refused = await Promise.allSettled(Array.from({ length: 5 }, () => follower.latest()));
+    assert.equal(reads.count, 1);
+    for (const result of refused) {
+      assert.equal(result.status, "rejected");
+      assert.equal((result.reason as ReidError).code, "registry-corrupt");
+    }
+    await assert.rejects(follower.latest(), (error: ReidError) => error.code === "registry-corrupt");
+    assert.equal(reads.count, 2, "a refused read is not remembered as fresh: asked again, read again");
+  });
+
+  test("without a checkpoint yet, every question reads (none is remembered) and fails as before", async (t) => {
+    const [one, two] = await twoNodes(t);
+    const { view, reads } = counted(two);
+    const follower = await IdentityLog.open(view, KEY, view, () => 0);
+    reads.count = 0;
+    await assert.rejects(follower.latest(), /no signed checkpoint yet/);
+    await assert.rejects(follower.latest(), /no signed checkpoint yet/);
+    assert.equal(reads.count, 2);
+    const integrator = await IdentityLog.open(one, KEY);
+    await integrator.integrate(new Date());
+    assert.equal((await follower.latest()).size, 0, "the first one is served at once");
   });
 });
