@@ -157,8 +157,8 @@ export class GroupCommit<DB, R = never, W = never> {
 
   /**
    * The group in one transaction without savepoints, runs of changes of one kind written together:
-   * committed (and answered once durable) if
-   * every change went through; false, rolled back and nothing answered, if one was refused.
+   * committed (and answered once durable) if every change went through; false, rolled back and
+   * nothing answered, if one was refused.
    */
   private async commitWhole(batch: readonly Pending<DB, R, W>[]): Promise<boolean> {
     let trx: ControlledTransaction<DB> | null = null;
