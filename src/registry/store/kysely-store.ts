@@ -85,8 +85,9 @@ export interface DriverHooks {
    */
   readonly recordEvents?: RecordEvents<RegistrySchema, NewEvent, WrittenEvent>;
   /**
-   * Several token enrollments asked at once written by one statement (PostgreSQL's, a column per
-   * array): throws if any one of them would be refused, and the group runs again change by change.
+   * Enrollments written by one statement (PostgreSQL's, a column per array), one alone or several
+   * asked at once: throws one's own refusal, or for several that any one of them would be refused,
+   * and the group runs again change by change.
    */
   readonly enrollTogether?: WriteTogether<RegistrySchema, Enrollment>;
   /**
@@ -98,11 +99,6 @@ export interface DriverHooks {
     enrollments: readonly Enrollment[],
     events: readonly NewEvent[],
   ) => Promise<WrittenEvent[] | null>;
-  /**
-   * The database runs INSERT and UPDATE inside WITH (PostgreSQL, not SQLite): an enrollment's rows
-   * are written by one statement, one round trip, instead of three.
-   */
-  readonly writingCtes?: boolean;
   /** An import's rows of one table written at once: the driver's fastest way (PostgreSQL's COPY). */
   readonly bulkInsert?: BulkInsert;
 }
@@ -125,7 +121,6 @@ export class KyselyRegistryStore implements RegistryStore {
   protected group: GroupCommit<RegistrySchema, NewEvent, WrittenEvent>;
 
   private readonly durable: () => Promise<void>;
-  private readonly writingCtes: boolean;
   private readonly bulkInsert: BulkInsert;
   private readonly enrollTogether: WriteTogether<RegistrySchema, Enrollment> | undefined;
   private readonly enrollAndCommit: CommitTogether<Enrollment, NewEvent, WrittenEvent> | undefined;
@@ -144,7 +139,6 @@ export class KyselyRegistryStore implements RegistryStore {
     driver: DriverHooks = {},
   ) {
     this.durable = driver.durable ?? (async () => {});
-    this.writingCtes = driver.writingCtes ?? false;
     this.bulkInsert = driver.bulkInsert ?? multiRowInsert();
     this.enrollTogether = driver.enrollTogether;
     const enrollAndCommit = driver.enrollAndCommit;
@@ -169,7 +163,7 @@ export class KyselyRegistryStore implements RegistryStore {
     return this.change(async (trx) => {
       // The token is spent in the same transaction: a refused enrollment leaves it unspent.
       if (enrollment.listed) await certifyListed(trx, enrollment);
-      else if (this.writingCtes) await enrollAtOnce(trx, enrollment);
+      else if (this.enrollTogether) await this.enrollTogether(trx, [enrollment]);
       else {
         if (enrollment.tokenHash) await spendToken(trx, enrollment.tokenHash, enrollment.at);
         await insertDevice(trx, enrollment, null);
@@ -631,43 +625,6 @@ async function spendToken(db: Queries, hash: Uint8Array, at: string): Promise<En
     .executeTakeFirst();
   if (!row) throw tokenRefused();
   return tokenOf(row);
-}
-
-/**
- * An enrollment's token spent, device and certificate inserted by one statement (PostgreSQL runs
- * each part of a WITH that writes once and to the end, whether the rest reads it or not). A part
- * that wrote nothing is the refusal; the change throws and its transaction, or its savepoint,
- * takes back what the other parts wrote.
- */
-async function enrollAtOnce(trx: Transaction<RegistrySchema>, enrollment: Enrollment): Promise<void> {
-  const { tokenHash, handle, certificate, at } = enrollment;
-  const written = await trx
-    .with("spent", (db) =>
-      db
-        .updateTable("enrollment_tokens")
-        .set({ used_at: at })
-        .where("hash", "=", tokenHash ?? new Uint8Array(0))
-        .where("used_at", "is", null)
-        .where("expires_at", ">", at)
-        .returning("hash"),
-    )
-    .with("device", (db) =>
-      db
-        .insertInto("devices")
-        .values(deviceRow(enrollment, at, null))
-        .onConflict((conflict) => conflict.column("handle").doNothing())
-        .returning("handle"),
-    )
-    .with("certificate", (db) =>
-      db.insertInto("certificates").values(certificateRow(handle, certificate)).returning("serial"),
-    )
-    .selectNoFrom((eb) => [
-      eb.selectFrom("spent").select(eb.fn.countAll<string>().as("count")).as("spent"),
-      eb.selectFrom("device").select(eb.fn.countAll<string>().as("count")).as("inserted"),
-    ])
-    .executeTakeFirstOrThrow();
-  if (tokenHash && Number(written.spent) !== 1) throw tokenRefused();
-  if (Number(written.inserted) !== 1) throw deviceExists(handle);
 }
 
 /**

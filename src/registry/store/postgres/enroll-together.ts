@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely, type Transaction } from "kysely";
-import { registryFailure } from "../../registry-errors.js";
+import { deviceExists, registryFailure, tokenRefused } from "../../registry-errors.js";
 import type { NewEvent, WrittenEvent } from "../kysely-store.js";
 import type { RegistrySchema } from "../schema.js";
 import type { Enrollment } from "../store.js";
@@ -7,11 +7,11 @@ import { refusedByPostgres } from "./errors.js";
 import { APPENDED_EVENTS, eventColumns, writtenInOrder } from "./record-events.js";
 
 /**
- * The token enrollments of one group, each a row of arrays: every token spent, device and
- * certificate inserted by one statement, one round trip for the group instead of one each. The
- * parts are the single enrollment's (kysely-store.ts enrollAtOnce), joined on the rows' order.
- * A token asked twice is spent once, a handle taken (or asked twice) inserted once: the counts
- * fall short, and the group runs again change by change, where each refusal is its own.
+ * Enrollments, each a row of arrays: every token spent, device and certificate inserted by one
+ * statement (PostgreSQL runs each part of a WITH that writes once and to the end, whether the rest
+ * reads it or not), one round trip for a group as for one enrollment. A token asked twice is spent
+ * once, a handle taken (or asked twice) inserted once: the counts fall short, and a group runs
+ * again change by change, where each refusal is its own.
  */
 const ENROLLED = `asked as (
   select * from unnest($1::bytea[], $2::text[], $3::bytea[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::text[])
@@ -31,7 +31,7 @@ const ENROLLED = `asked as (
   returning serial
 )`;
 
-/** In a group's transaction, beside changes of other kinds: the counts, checked by the caller. */
+/** In a transaction (a group's, or one enrollment's): the counts, checked by the caller. */
 const ENROLL_TOGETHER = `with ${ENROLLED}
 select (select count(*) from spent) as spent, (select count(*) from device) as inserted`;
 
@@ -59,6 +59,11 @@ function enrollmentColumns(enrollments: readonly Enrollment[]): unknown[][] {
   ];
 }
 
+/**
+ * Enrollments written in the transaction, or a refusal thrown (the transaction, or its savepoint,
+ * takes back what the other parts wrote): one enrollment's own (`token-refused`, `device-exists`),
+ * or for several that one of them is refused, and they run again one by one.
+ */
 export async function enrollTogether(
   trx: Transaction<RegistrySchema>,
   enrollments: readonly Enrollment[],
@@ -66,11 +71,12 @@ export async function enrollTogether(
   const { rows } = await trx.executeQuery<{ spent: string; inserted: string }>(
     CompiledQuery.raw(ENROLL_TOGETHER, enrollmentColumns(enrollments)),
   );
-  const [row] = rows;
-  if (Number(row?.spent) !== enrollments.length || Number(row?.inserted) !== enrollments.length) {
-    // Never answered: the group's transaction is rolled back and each enrollment runs alone.
-    throw registryFailure("an enrollment of the group is refused");
-  }
+  const [spent, inserted] = [Number(rows[0]?.spent), Number(rows[0]?.inserted)];
+  const tokens = enrollments.filter((enrollment) => enrollment.tokenHash).length;
+  if (spent === tokens && inserted === enrollments.length) return;
+  const [only] = enrollments;
+  if (enrollments.length === 1 && only) throw spent !== tokens ? tokenRefused() : deviceExists(only.handle);
+  throw registryFailure("an enrollment of the group is refused");
 }
 
 /**

@@ -142,7 +142,7 @@ class PostgresRegistryStore extends KyselyRegistryStore {
 }
 
 /**
- * PostgreSQL's ways: writing WITHs, a group's enrollments and its events each in one statement
+ * PostgreSQL's ways: an enrollment's rows (or a group's) and a group's events each in one statement
  * (the events under the lock of the log's length), a group of enrollments alone with its events
  * and its commit in one, an import's rows by COPY.
  */
@@ -150,7 +150,6 @@ const POSTGRES_HOOKS: DriverHooks = {
   recordEvents,
   enrollTogether,
   enrollAndCommit,
-  writingCtes: true,
   bulkInsert: copyInsert,
 };
 
