@@ -870,18 +870,27 @@ export async function writeEvents(
       .execute();
     return rows.map((row) => ({ sequence: Number(row.sequence), leaf: Number(row.leaf) }));
   }
-  const written: WrittenEvent[] = [];
+  const rows: { sequence: number | string; leaf: number | string }[] = [];
   for (let start = 0; start < leaves.length; start += IMPORT_ROWS) {
-    const rows = await trx
-      .insertInto("events")
-      .values(leaves.slice(start, start + IMPORT_ROWS))
-      .returning(["sequence", "leaf"])
-      .execute();
-    // Placed by leaf: neither engine promises RETURNING's rows in the order of VALUES.
-    for (const row of rows) {
-      written[Number(row.leaf) - first] = { sequence: Number(row.sequence), leaf: Number(row.leaf) };
-    }
+    rows.push(
+      ...(await trx
+        .insertInto("events")
+        .values(leaves.slice(start, start + IMPORT_ROWS))
+        .returning(["sequence", "leaf"])
+        .execute()),
+    );
   }
+  return writtenInOrder(rows);
+}
+
+/** What an insert of events returned, placed by leaf: neither engine promises RETURNING's rows in the order of VALUES. */
+export function writtenInOrder(
+  rows: readonly { sequence: number | string; leaf: number | string }[],
+): WrittenEvent[] {
+  const first = rows.reduce((low, row) => Math.min(low, Number(row.leaf)), Number.POSITIVE_INFINITY);
+  const written: WrittenEvent[] = [];
+  for (const row of rows)
+    written[Number(row.leaf) - first] = { sequence: Number(row.sequence), leaf: Number(row.leaf) };
   return written;
 }
 

@@ -1,10 +1,10 @@
 import { CompiledQuery, type Kysely, type Transaction } from "kysely";
 import { deviceExists, registryFailure, tokenRefused } from "../../registry-errors.js";
-import type { NewEvent, WrittenEvent } from "../kysely-store.js";
+import { type NewEvent, type WrittenEvent, writtenInOrder } from "../kysely-store.js";
 import type { RegistrySchema } from "../schema.js";
 import type { Enrollment } from "../store.js";
 import { refusedByPostgres } from "./errors.js";
-import { APPENDED_EVENTS, eventColumns, writtenInOrder } from "./record-events.js";
+import { APPENDED_EVENTS, eventColumns } from "./record-events.js";
 
 /**
  * Enrollments, each a row of arrays: every token spent, device and certificate inserted by one

@@ -1,5 +1,11 @@
 import { CompiledQuery, type Transaction } from "kysely";
-import { IMPORT_ROWS, type NewEvent, type WrittenEvent, writeEvents } from "../kysely-store.js";
+import {
+  IMPORT_ROWS,
+  type NewEvent,
+  type WrittenEvent,
+  writeEvents,
+  writtenInOrder,
+} from "../kysely-store.js";
 import type { RegistrySchema } from "../schema.js";
 import { copyInsert } from "./copy.js";
 
@@ -34,15 +40,6 @@ export function eventColumns(events: readonly NewEvent[]): unknown[] {
     column((event) => event.at),
     events.length,
   ];
-}
-
-/** The rows an insert of events returned, placed by leaf: RETURNING's rows have no promised order. */
-export function writtenInOrder(rows: readonly { sequence: string; leaf: string }[]): WrittenEvent[] {
-  const first = Math.min(...rows.map((row) => Number(row.leaf)));
-  const written: WrittenEvent[] = [];
-  for (const row of rows)
-    written[Number(row.leaf) - first] = { sequence: Number(row.sequence), leaf: Number(row.leaf) };
-  return written;
 }
 
 /**
